@@ -1,0 +1,13 @@
+"""``quant`` command line. Each sub-command module registers itself on :data:`app`."""
+
+from quantlib.cli.app import app
+
+# Importing registers the commands (one module per job).
+from quantlib.cli import generate as _generate  # noqa: F401,E402
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,549 @@
+"""Data contracts: one pandera schema per core table, plus keys and foreign keys.
+
+Every table a company loads, and every table the generator writes, is checked
+against these contracts. A contract says
+
+* the columns, their types, allowed values and ranges (pandera ``Column``),
+* the primary key (unique, not null),
+* cross-field rules inside a row (e.g. a job is completed after it is created),
+* foreign keys to other tables, and cross-table rules (a payment is not made
+  before its invoice is issued), checked by :func:`check_relations`.
+
+Date columns are stored as timestamps at midnight; time columns keep their time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+SERVICE_LINES = ("hvac", "plumbing", "electrical", "landscaping", "roofing")
+JOB_TYPES = ("install", "repair", "maintenance", "inspection", "emergency")
+URGENCIES = ("routine", "urgent", "emergency")
+JOB_STATUSES = ("completed", "cancelled", "scheduled")
+CHANNELS = ("referral", "web", "phone", "advertising", "partner")
+CONTACT_CHANNELS = ("phone", "email", "sms")
+INTERACTION_CHANNELS = ("phone", "email", "sms", "survey", "web")
+INTERACTION_KINDS = ("booking", "inquiry", "complaint", "survey", "follow_up", "marketing")
+INVOICE_STATUSES = ("open", "paid", "disputed", "written_off")
+PAYMENT_METHODS = ("card", "check", "ach", "cash")
+EQUIPMENT_KINDS = ("van", "diagnostic", "heavy", "tool")
+MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
+
+TIMESTAMP = "datetime64[ns]"
+
+
+def _id(nullable: bool = False) -> pa.Column:
+    return pa.Column(str, pa.Check.str_length(min_value=1), nullable=nullable, coerce=True)
+
+
+def _ts(nullable: bool = False) -> pa.Column:
+    return pa.Column(TIMESTAMP, nullable=nullable, coerce=True)
+
+
+def _money(nullable: bool = False, strictly_positive: bool = False) -> pa.Column:
+    check = pa.Check.gt(0) if strictly_positive else pa.Check.ge(0)
+    return pa.Column(float, check, nullable=nullable, coerce=True)
+
+
+def _one_of(values: tuple[str, ...], nullable: bool = False) -> pa.Column:
+    return pa.Column(str, pa.Check.isin(values), nullable=nullable, coerce=True)
+
+
+def _range(lo: float, hi: float, nullable: bool = False, dtype=float) -> pa.Column:
+    return pa.Column(dtype, pa.Check.in_range(lo, hi), nullable=nullable, coerce=True)
+
+
+def _not_before(later: str, earlier: str) -> pa.Check:
+    """Row check: ``later`` is missing or not before ``earlier``."""
+
+    def check(df: pd.DataFrame) -> pd.Series:
+        return df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier])
+
+    return pa.Check(check, name=f"{later}_not_before_{earlier}", error=f"{later} is before {earlier}")
+
+
+def _required_when(column: str, condition_column: str, value: str) -> pa.Check:
+    """Row check: ``column`` is set whenever ``condition_column == value``."""
+
+    def check(df: pd.DataFrame) -> pd.Series:
+        return (df[condition_column] != value) | df[column].notna()
+
+    return pa.Check(check, name=f"{column}_required_when_{value}",
+                    error=f"{column} is missing although {condition_column} is {value!r}")
+
+
+def _skills_valid(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.split(";").map(
+        lambda parts: len(parts) > 0 and all(p in SERVICE_LINES for p in parts))
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """``table.column`` must name an existing ``ref_table.ref_column`` (nulls allowed)."""
+
+    column: str
+    ref_table: str
+    ref_column: str
+
+
+@dataclass(frozen=True)
+class NotBeforeRelated:
+    """``table.column`` must not be before ``ref_table.ref_date`` of the row ``via`` names."""
+
+    column: str
+    via: ForeignKey
+    ref_date: str
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """The contract of one table: schema, key, relations to other tables."""
+
+    name: str
+    key: tuple[str, ...]
+    schema: pa.DataFrameSchema
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    date_rules: tuple[NotBeforeRelated, ...] = ()
+    description: str = ""
+    # Column whose later value marks the newer version of a row (else: the later load).
+    version_column: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.columns)
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [name for name, col in self.schema.columns.items() if not col.nullable]
+
+    def validate(self, df: pd.DataFrame, lazy: bool = True) -> pd.DataFrame:
+        """Validate ``df`` against the schema and key; raise pandera's ``SchemaErrors``."""
+        return self.schema.validate(df, lazy=lazy)
+
+
+def _contract(name, key, columns, checks=(), foreign_keys=(), date_rules=(), description="",
+              version_column=None) -> TableContract:
+    schema = pa.DataFrameSchema(
+        columns,
+        checks=list(checks),
+        unique=list(key),
+        strict=False,
+        name=name,
+        report_duplicates="all",
+    )
+    return TableContract(name, tuple(key), schema, tuple(foreign_keys), tuple(date_rules),
+                         description, version_column)
+
+
+FK = ForeignKey
+
+CONTRACTS: dict[str, TableContract] = {}
+
+
+def _register(contract: TableContract) -> None:
+    CONTRACTS[contract.name] = contract
+
+
+_register(_contract(
+    "customers", ["customer_id"],
+    {
+        "customer_id": _id(),
+        "name": pa.Column(str, coerce=True),
+        "customer_type": _one_of(("residential", "commercial")),
+        "region": _id(),
+        "zip": pa.Column(str, pa.Check.str_matches(r"^\d{5}$"), coerce=True),
+        "lat": _range(-90, 90),
+        "lon": _range(-180, 180),
+        "acquisition_channel": _one_of(CHANNELS),
+        "preferred_channel": _one_of(CONTACT_CHANNELS),
+        "created_date": _ts(),
+        "is_priority": pa.Column(bool, coerce=True),
+    },
+    description="Customers with their location (zip, lat, lon) and how they came to us.",
+))
+
+_register(_contract(
+    "technicians", ["technician_id"],
+    {
+        "technician_id": _id(),
+        "name": pa.Column(str, coerce=True),
+        "region": _id(),
+        "home_lat": _range(-90, 90),
+        "home_lon": _range(-180, 180),
+        "skills": pa.Column(str, pa.Check(_skills_valid, element_wise=False, name="skills_known",
+                                          error="skills must be ';'-separated service lines"),
+                            coerce=True),
+        "certification_level": _range(1, 4, dtype=int),
+        "hourly_rate": _money(strictly_positive=True),
+        "weekly_hours": pa.Column(float, pa.Check.in_range(0, 80, include_min=False), coerce=True),
+        "hire_date": _ts(),
+        "termination_date": _ts(nullable=True),
+    },
+    checks=[_not_before("termination_date", "hire_date")],
+    description="Technicians: skills, certification, rates, home base.",
+))
+
+_register(_contract(
+    "leads", ["lead_id"],
+    {
+        "lead_id": _id(),
+        "customer_id": _id(),
+        "created_at": _ts(),
+        "channel": _one_of(CHANNELS),
+        "service_line": _one_of(SERVICE_LINES),
+        "status": _one_of(("open", "quoted", "unqualified")),
+    },
+    foreign_keys=[FK("customer_id", "customers", "customer_id")],
+    description="Leads: the first step of the sales funnel.",
+))
+
+_register(_contract(
+    "quotes", ["quote_id"],
+    {
+        "quote_id": _id(),
+        "lead_id": _id(),
+        "customer_id": _id(),
+        "service_line": _one_of(SERVICE_LINES),
+        "urgency": _one_of(URGENCIES),
+        "created_at": _ts(),
+        "amount": _money(strictly_positive=True),
+        "list_amount": _money(strictly_positive=True),
+        "status": _one_of(("open", "won", "lost")),
+        "decided_at": _ts(nullable=True),
+    },
+    checks=[_not_before("decided_at", "created_at"),
+            _required_when("decided_at", "status", "won"),
+            _required_when("decided_at", "status", "lost")],
+    foreign_keys=[FK("lead_id", "leads", "lead_id"), FK("customer_id", "customers", "customer_id")],
+    date_rules=[NotBeforeRelated("created_at", FK("lead_id", "leads", "lead_id"), "created_at")],
+    description="Quotes: priced offers; list_amount is the standard price, amount the offered one.",
+))
+
+_register(_contract(
+    "contracts", ["contract_id"],
+    {
+        "contract_id": _id(),
+        "customer_id": _id(),
+        "service_line": _one_of(SERVICE_LINES),
+        "start_date": _ts(),
+        "end_date": _ts(nullable=True),
+        "monthly_fee": _money(strictly_positive=True),
+        "visits_per_year": _range(1, 12, dtype=int),
+        "status": _one_of(("active", "cancelled", "expired")),
+    },
+    checks=[_not_before("end_date", "start_date")],
+    foreign_keys=[FK("customer_id", "customers", "customer_id")],
+    description="Maintenance contracts: recurring revenue.",
+))
+
+_register(_contract(
+    "equipment", ["equipment_id"],
+    {
+        "equipment_id": _id(),
+        "name": pa.Column(str, coerce=True),
+        "kind": _one_of(EQUIPMENT_KINDS),
+        "service_line": _one_of(SERVICE_LINES, nullable=True),
+        "region": _id(),
+        "purchase_date": _ts(),
+        "purchase_cost": _money(strictly_positive=True),
+        "hourly_cost": _money(),
+        "available_hours_per_week": pa.Column(float, pa.Check.in_range(0, 168, include_min=False),
+                                              coerce=True),
+    },
+    description="Vans and equipment: cost and available hours.",
+))
+
+_register(_contract(
+    "jobs", ["job_id"],
+    {
+        "job_id": _id(),
+        "customer_id": _id(),
+        "technician_id": _id(nullable=True),
+        "quote_id": _id(nullable=True),
+        "contract_id": _id(nullable=True),
+        "equipment_id": _id(nullable=True),
+        "service_line": _one_of(SERVICE_LINES),
+        "job_type": _one_of(JOB_TYPES),
+        "urgency": _one_of(URGENCIES),
+        "status": _one_of(JOB_STATUSES),
+        "region": _id(),
+        "created_at": _ts(),
+        "scheduled_start": _ts(),
+        "completed_at": _ts(nullable=True),
+        "scheduled_hours": pa.Column(float, pa.Check.in_range(0, 24, include_min=False), coerce=True),
+        "labor_hours": _range(0, 24),
+        "travel_minutes": _range(0, 600),
+        "travel_miles": _range(0, 500),
+        "revenue": _money(),
+        "labor_cost": _money(),
+        "material_cost": _money(),
+        "equipment_cost": _money(),
+        "callback": pa.Column(bool, coerce=True),
+        "rating": _range(0, 10, nullable=True),
+        "safety_incident": pa.Column(bool, coerce=True),
+    },
+    checks=[_not_before("scheduled_start", "created_at"),
+            _not_before("completed_at", "scheduled_start"),
+            _required_when("completed_at", "status", "completed"),
+            _required_when("technician_id", "status", "completed")],
+    foreign_keys=[FK("customer_id", "customers", "customer_id"),
+                  FK("technician_id", "technicians", "technician_id"),
+                  FK("quote_id", "quotes", "quote_id"),
+                  FK("contract_id", "contracts", "contract_id"),
+                  FK("equipment_id", "equipment", "equipment_id")],
+    date_rules=[NotBeforeRelated("created_at", FK("customer_id", "customers", "customer_id"),
+                                 "created_date")],
+    description="Jobs (work orders): what was done, when, by whom, for how much.",
+))
+
+_register(_contract(
+    "invoices", ["invoice_id"],
+    {
+        "invoice_id": _id(),
+        "job_id": _id(),
+        "customer_id": _id(),
+        "issued_date": _ts(),
+        "due_date": _ts(),
+        "amount": _money(),
+        "status": _one_of(INVOICE_STATUSES),
+        "disputed": pa.Column(bool, coerce=True),
+    },
+    checks=[_not_before("due_date", "issued_date")],
+    foreign_keys=[FK("job_id", "jobs", "job_id"), FK("customer_id", "customers", "customer_id")],
+    description="Invoices, one per completed job.",
+))
+
+_register(_contract(
+    "payments", ["payment_id"],
+    {
+        "payment_id": _id(),
+        "invoice_id": _id(),
+        "customer_id": _id(),
+        "paid_date": _ts(),
+        "amount": _money(strictly_positive=True),
+        "method": _one_of(PAYMENT_METHODS),
+    },
+    foreign_keys=[FK("invoice_id", "invoices", "invoice_id"),
+                  FK("customer_id", "customers", "customer_id")],
+    date_rules=[NotBeforeRelated("paid_date", FK("invoice_id", "invoices", "invoice_id"),
+                                 "issued_date")],
+    description="Payments against invoices (a payment is never before its invoice).",
+))
+
+_register(_contract(
+    "interactions", ["interaction_id"],
+    {
+        "interaction_id": _id(),
+        "customer_id": _id(),
+        "job_id": _id(nullable=True),
+        "ts": _ts(),
+        "channel": _one_of(INTERACTION_CHANNELS),
+        "kind": _one_of(INTERACTION_KINDS),
+        "direction": _one_of(("inbound", "outbound")),
+        "satisfaction": _range(0, 10, nullable=True),
+    },
+    foreign_keys=[FK("customer_id", "customers", "customer_id"), FK("job_id", "jobs", "job_id")],
+    description="Calls, e-mails, surveys; satisfaction on a 0-10 scale.",
+))
+
+_register(_contract(
+    "expenses", ["expense_id"],
+    {
+        "expense_id": _id(),
+        "date": _ts(),
+        "category": _id(),
+        "kind": _one_of(("fixed", "variable")),
+        "amount": _money(strictly_positive=True),
+        "service_line": _one_of(SERVICE_LINES, nullable=True),
+    },
+    description="Overhead expenses (not the direct costs already on jobs).",
+))
+
+_register(_contract(
+    "equipment_usage", ["usage_id"],
+    {
+        "usage_id": _id(),
+        "equipment_id": _id(),
+        "job_id": _id(),
+        "date": _ts(),
+        "hours": pa.Column(float, pa.Check.in_range(0, 24, include_min=False), coerce=True),
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id"), FK("job_id", "jobs", "job_id")],
+    description="Hours each piece of equipment was used on a job.",
+))
+
+_register(_contract(
+    "telemetry", ["equipment_id", "ts"],
+    {
+        "equipment_id": _id(),
+        "ts": _ts(),
+        "vibration": _range(0, 1000),
+        "temperature": _range(-60, 250),
+        "pressure": _range(0, 1000),
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="Equipment sensor readings: vibration (mm/s), temperature (C), pressure (psi).",
+))
+
+_register(_contract(
+    "maintenance_events", ["event_id"],
+    {
+        "event_id": _id(),
+        "equipment_id": _id(),
+        "kind": _one_of(MAINTENANCE_KINDS),
+        "scheduled_date": _ts(),
+        "completed_date": _ts(nullable=True),
+        "downtime_hours": _range(0, 24 * 90),
+        "cost": _money(),
+    },
+    checks=[_not_before("completed_date", "scheduled_date")],
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="Preventive maintenance, corrective repairs and failures.",
+))
+
+_register(_contract(
+    "weather", ["date", "region"],
+    {
+        "date": _ts(),
+        "region": _id(),
+        "temp_c": _range(-60, 60),
+        "precip_mm": _range(0, 1000),
+        "storm": pa.Column(bool, coerce=True),
+    },
+    description="Daily weather per region; storm days drive roofing demand.",
+))
+
+_register(_contract(
+    "economic_indicators", ["month"],
+    {
+        "month": _ts(),
+        "unemployment_rate": _range(0, 100),
+        "housing_starts": _range(0, 10_000),
+        "consumer_confidence": _range(0, 300),
+    },
+    description="Monthly economic indicators: unemployment (%), housing starts (thousands, "
+                "annual rate), consumer confidence (index).",
+))
+
+# Load order: a table comes after every table its foreign keys name.
+TABLE_ORDER: tuple[str, ...] = (
+    "customers", "technicians", "equipment", "leads", "quotes", "contracts", "jobs",
+    "invoices", "payments", "interactions", "expenses", "equipment_usage", "telemetry",
+    "maintenance_events", "weather", "economic_indicators",
+)
+assert set(TABLE_ORDER) == set(CONTRACTS)
+
+
+def get_contract(name: str) -> TableContract:
+    """Return the contract of table ``name``; ``KeyError`` names the known tables."""
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known tables: {', '.join(TABLE_ORDER)}") from None
+
+
+def check_relations(table: str, df: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Check ``df`` (rows of ``table``) against the tables it refers to.
+
+    Parameters
+    ----------
+    table : str
+        Name of the table ``df`` holds.
+    df : DataFrame
+        The rows to check (already schema-valid).
+    tables : dict of str to DataFrame
+        The referenced tables, by name. A referenced table that is absent is not
+        checked (the relation cannot be judged).
+
+    Returns
+    -------
+    DataFrame
+        One row per violation: ``index`` (of ``df``), ``field``, ``reason``.
+    """
+    contract = get_contract(table)
+    found: list[pd.DataFrame] = []
+    for fk in contract.foreign_keys:
+        ref = tables.get(fk.ref_table)
+        if ref is None or fk.column not in df:
+            continue
+        values = df[fk.column]
+        bad = values.notna() & ~values.isin(ref[fk.ref_column])
+        if bad.any():
+            found.append(pd.DataFrame({
+                "index": df.index[bad],
+                "field": fk.column,
+                "reason": [f"{fk.column} {v!r} not found in {fk.ref_table}.{fk.ref_column}"
+                           for v in values[bad]],
+            }))
+    for rule in contract.date_rules:
+        ref = tables.get(rule.via.ref_table)
+        if ref is None:
+            continue
+        lookup = ref.drop_duplicates(rule.via.ref_column).set_index(rule.via.ref_column)[rule.ref_date]
+        ref_dates = df[rule.via.column].map(lookup)
+        # Compare at day resolution: a date column is midnight of that day.
+        bad = ref_dates.notna() & (df[rule.column].dt.normalize() < ref_dates.dt.normalize())
+        if bad.any():
+            found.append(pd.DataFrame({
+                "index": df.index[bad],
+                "field": rule.column,
+                "reason": [f"{rule.column} {d.date()} is before {rule.via.ref_table}.{rule.ref_date} "
+                           f"{r.date()}" for d, r in zip(df.loc[bad, rule.column], ref_dates[bad])],
+            }))
+    if not found:
+        return pd.DataFrame({"index": pd.Series(dtype=object), "field": pd.Series(dtype=str),
+                             "reason": pd.Series(dtype=str)})
+    return pd.concat(found, ignore_index=True)
+
+
+def _row_rule_fields(contract: TableContract) -> dict[str, str]:
+    """Map a row rule's error text to the field it is about (its first column)."""
+    fields = {}
+    for check in contract.schema.checks:
+        name = check.name or ""
+        fields[check.error or name] = name.split("_not_before_")[0].split("_required_when_")[0]
+    return fields
+
+
+def schema_failures(table: str, error) -> pd.DataFrame:
+    """Turn pandera's lazy ``SchemaErrors`` into one row per (row index, field, reason).
+
+    Row rules (checks over several columns) are reported once per row, against the
+    field they are about, rather than once per column as pandera lists them.
+    Failures that concern the whole frame (a missing column) have ``index`` NaN.
+    """
+    contract = get_contract(table)
+    rule_fields = _row_rule_fields(contract)
+    cases = error.failure_cases.copy()
+    rows = []
+    seen = set()
+    for case in cases.itertuples(index=False):
+        check = str(case.check)
+        if check in rule_fields:
+            field = rule_fields[check]
+            reason = check
+        elif check == "multiple_fields_uniqueness":
+            field = ",".join(contract.key)
+            reason = f"duplicate key {field}={case.failure_case!r}"
+        else:
+            field = case.column if isinstance(case.column, str) else ""
+            value = case.failure_case
+            if check.startswith("coerce_dtype"):
+                reason = f"cannot read {value!r} as {check.split('(')[-1].rstrip(')')}"
+            elif check == "not_nullable":
+                reason = "missing value"
+            elif check == "column_in_dataframe":
+                reason = f"missing required column {value!r}"
+                field = str(value)
+            else:
+                reason = f"value {value!r} fails {check}"
+        index = case.index
+        key = (index if index is not None and index == index else None, field, reason)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append({"index": key[0], "field": field, "reason": reason})
+    return pd.DataFrame(rows, columns=["index", "field", "reason"])
