@@ -1,0 +1,1148 @@
+"""Seeded sample-company generator.
+
+``generate_company(profile, seed, scale)`` makes every core table of a field-service
+company from a :class:`~quantlib.data.profile.CompanyProfile`; ``write_company`` writes
+them as Parquet, with the ground truth under ``_truth/`` so that tests can check that the
+engines recover what was put in. Everything is vectorised with NumPy, so a company with a
+million jobs takes seconds, and the same seed gives byte-for-byte the same files.
+
+How demand is made (the ground truth, also written to ``_truth/ground_truth.json``)
+--------------------------------------------------------------------------------
+* Each customer has an annual demand rate per service line (a primary line, sometimes a
+  secondary one) and is active from its creation until it churns (or the end).
+* A job's day is drawn from the daily intensity of its (service line, region):
+  ``seasonal factor (the profile's, by meteorological season) x weekday factor x holiday
+  factor x storm factor``; the roofing storm factor is 2.5 on a storm day in the region
+  and the six days after it (the weather table's ``storm`` column). The intensity is
+  normalised to mean 1, so a customer's rate is in jobs per year.
+* Growth: customers are acquired at a rate that grows by ``annual_growth`` a year on top
+  of replacing churn; technicians are hired at the same pace.
+* Churn: an annual hazard per customer, ``base x exp(0.9 late_payer + 0.8 disputer +
+  0.35 (8 - satisfaction_base) - 0.9 contract)``. In the 180 days before it churns, a
+  customer's demand drops to 35 % (a decline far beyond the 30 % threshold) and its ratings
+  fall by 1.5 points; after churning it is silent.
+* Technicians differ in speed (labour hours / scheduled hours), callback rate and a
+  rating effect. Quotes are won with probability
+  ``sigmoid(0.6 - 5 (price_ratio - 1) + 0.7 urgent + 0.04 (consumer_confidence - 100))``.
+* Late payers take about 55 days to pay instead of 15 (residential) or 28 (commercial);
+  disputes add 35 days and are sometimes written off.
+* Equipment fails as a Weibull renewal process; for 21-42 days before each failure its
+  vibration climbs to about 3x its baseline, its temperature by up to 15 C and its
+  pressure falls by up to 10 psi.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import holidays
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
+from quantlib.data.profile import MONTH_SEASON, SEASONS, CompanyProfile
+
+# Fixed effects of the generator: documented here and written to the ground truth.
+WEEKDAY_FACTORS = (1.15, 1.10, 1.05, 1.05, 1.00, 0.50, 0.15)  # Monday .. Sunday
+HOLIDAY_FACTOR = 0.25
+STORM_MULTIPLIER = 2.5
+STORM_WINDOW_DAYS = 7  # the storm day and the six days after it
+STORM_MONTHS = (4, 5, 6, 7, 8)
+DECLINE_DAYS = 180
+DECLINE_RATE = 0.35
+DECLINE_RATING_DROP = 1.5
+CHURN_COEF = {"late_payer": 0.9, "disputer": 0.8, "satisfaction_gap": 0.35, "contract": -0.9}
+WIN_COEF = {"intercept": 0.6, "price_ratio_minus_1": -5.0, "urgent": 0.7,
+            "consumer_confidence_minus_100": 0.04}
+JOB_BASE_HOURS = {"install": 6.0, "repair": 2.0, "maintenance": 1.5, "inspection": 1.0,
+                  "emergency": 2.5}
+JOB_TICKET_FACTOR = {"repair": 1.0, "maintenance": 0.6, "inspection": 0.45, "emergency": 1.6}
+INSPECTION_SHARE = 0.08
+MAINTENANCE_SHARE = 0.15
+CANCEL_SHARE = 0.04
+RATING_SHARE = 0.55
+SAFETY_INCIDENT_RATE = 0.002
+ROAD_FACTOR = 1.35
+AVERAGE_SPEED_MPH = 28.0
+FUTURE_DAYS = 14  # jobs booked up to two weeks past the end are 'scheduled'
+EQUIPMENT_BY_LINE = {
+    "hvac": ("Refrigerant recovery unit", "diagnostic", 6500.0, 4.0),
+    "plumbing": ("Hydro jetter", "heavy", 14000.0, 11.0),
+    "electrical": ("Thermal imager", "diagnostic", 5200.0, 3.5),
+    "landscaping": ("Zero-turn mower", "heavy", 12500.0, 9.0),
+    "roofing": ("Material lift", "heavy", 21000.0, 14.0),
+}
+EQUIPMENT_USE_SHARE = {"install": 0.7, "repair": 0.35, "emergency": 0.5, "maintenance": 0.2,
+                       "inspection": 0.3}
+FIRST_NAMES = np.array(["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
+                        "Linda", "David", "Elizabeth", "William", "Barbara", "Richard", "Susan",
+                        "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Maria", "Wei", "Aisha",
+                        "Daniel", "Nancy", "Luis", "Karen", "Kevin", "Emily", "Brian", "Grace"])
+LAST_NAMES = np.array(["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller",
+                       "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Wilson",
+                       "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
+                       "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Young",
+                       "Allen", "King", "Wright", "Nguyen", "Patel", "Kim", "Scott", "Green"])
+BUSINESS_SUFFIXES = np.array(["Dental", "Property Mgmt", "Holdings", "Cafe", "Auto Repair",
+                              "Apartments", "Clinic", "Hardware", "Logistics", "Bakery",
+                              "School", "Hotel", "Offices", "Church", "Storage"])
+
+
+@dataclass
+class GeneratedCompany:
+    """The tables of one generated company and the ground truth behind them."""
+
+    profile: CompanyProfile
+    seed: int
+    scale: float
+    tables: dict[str, pd.DataFrame]
+    truth: dict
+    truth_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _ids(prefix: str, n: int, width: int = 7) -> np.ndarray:
+    return np.array([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """A DataFrame that keeps NumPy object arrays as ``object`` columns.
+
+    pandas 3 would convert every string column to Arrow on construction; the generator
+    builds millions of rows, and pyarrow converts them once, when the Parquet is written.
+    """
+    return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False)
+                         if isinstance(v, np.ndarray) and v.dtype == object else v
+                         for k, v in columns.items()})
+
+
+def _haversine_miles(lat1, lon1, lat2, lon2):
+    lat1, lon1, lat2, lon2 = map(np.radians, (lat1, lon1, lat2, lon2))
+    a = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 3958.8 * 2 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _pick(rng: np.random.Generator, options, probs, size):
+    probs = np.asarray(probs, dtype=float)
+    return np.asarray(options)[rng.choice(len(options), size=size, p=probs / probs.sum())]
+
+
+class _Builder:
+    """Builds one company step by step; each ``_make_*`` method adds tables to ``self.t``."""
+
+    def __init__(self, profile: CompanyProfile, seed: int, scale: float) -> None:
+        self.p = profile
+        self.seed = seed
+        self.scale = scale
+        self.rng = np.random.default_rng(seed)
+        self.t: dict[str, pd.DataFrame] = {}
+        self.truth_tables: dict[str, pd.DataFrame] = {}
+        self.start = pd.Timestamp(profile.start)
+        self.end = pd.Timestamp(profile.end)
+        # Days of the model: the data period plus the bookings already made for the next weeks.
+        self.days = pd.date_range(self.start, self.end + timedelta(days=FUTURE_DAYS), freq="D")
+        self.n_days = len(self.days)
+        self.n_data_days = (self.end - self.start).days + 1
+        self.lines = list(profile.service_lines)
+        self.regions = [r.name for r in profile.regions]
+
+    # ------------------------------------------------------------------ calendar
+    def _make_calendar(self) -> None:
+        days = self.days
+        years = range(days[0].year, days[-1].year + 1)
+        us_holidays = holidays.US(years=list(years))
+        self.holiday = np.array([d.date() in us_holidays for d in days])
+        self.weekday = days.day_of_week.to_numpy()
+        self.season = np.array([SEASONS.index(MONTH_SEASON[m]) for m in days.month])
+
+    # ------------------------------------------------------------------ weather, economy
+    def _make_weather(self) -> None:
+        rng, days = self.rng, self.days
+        doy = days.day_of_year.to_numpy()
+        frames, storm_windows = [], []
+        for region in self.p.regions:
+            noise = np.zeros(self.n_days)
+            shocks = rng.normal(0, 2.2, self.n_days)
+            for i in range(1, self.n_days):  # AR(1) day-to-day persistence
+                noise[i] = 0.7 * noise[i - 1] + shocks[i]
+            temp = (region.temp_mean_c
+                    - region.temp_amplitude_c * np.cos(2 * np.pi * (doy - 15) / 365.25) + noise)
+            rain = rng.random(self.n_days) < 0.3
+            precip = np.where(rain, rng.gamma(0.8, 8.0, self.n_days), 0.0)
+            in_season = np.isin(days.month, STORM_MONTHS)
+            starts = in_season & (rng.random(self.n_days) < region.storm_daily_rate)
+            lasts_two = starts & (rng.random(self.n_days) < 0.4)
+            storm = starts | np.roll(lasts_two, 1)
+            precip = precip + np.where(storm, rng.uniform(30, 90, self.n_days), 0.0)
+            window = np.convolve(storm.astype(float), np.ones(STORM_WINDOW_DAYS))[: self.n_days] > 0
+            storm_windows.append(window)
+            frames.append(_frame({
+                "date": days, "region": region.name, "temp_c": np.round(temp, 1),
+                "precip_mm": np.round(precip, 1), "storm": storm,
+            }))
+        weather = pd.concat(frames, ignore_index=True)
+        self.storm_window = np.array(storm_windows)  # region x day
+        self.t["weather"] = weather[weather["date"] <= self.end].reset_index(drop=True)
+
+    def _make_economy(self) -> None:
+        rng = self.rng
+        months = pd.date_range(self.start.replace(day=1), self.days[-1], freq="MS")
+        n = len(months)
+        unemployment = np.clip(4.2 + np.cumsum(rng.normal(0, 0.12, n)), 2.5, 12)
+        housing = np.clip(1400 + np.cumsum(rng.normal(0, 45, n)), 600, 2500)
+        confidence = np.clip(100 + np.cumsum(rng.normal(0, 2.5, n)), 50, 150)
+        econ = _frame({"month": months, "unemployment_rate": np.round(unemployment, 2),
+                             "housing_starts": np.round(housing, 0),
+                             "consumer_confidence": np.round(confidence, 1)})
+        self.confidence_by_day = np.interp(
+            np.arange(self.n_days),
+            (months - self.start).days.to_numpy(), confidence)
+        self.t["economic_indicators"] = econ[econ["month"] <= self.end].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ demand intensity
+    def _make_intensity(self) -> None:
+        """Daily demand intensity per (service line, region), each normalised to mean 1."""
+        weekday = np.asarray(WEEKDAY_FACTORS)[self.weekday]
+        holiday = np.where(self.holiday, HOLIDAY_FACTOR, 1.0)
+        curves = []
+        self.curve_index = {}
+        for li, line in enumerate(self.lines):
+            seasonal = np.array([self.p.service_lines[line].seasonal[s] for s in SEASONS])[self.season]
+            for ri in range(len(self.regions)):
+                curve = seasonal * weekday * holiday
+                if line == "roofing":
+                    curve = curve * np.where(self.storm_window[ri], STORM_MULTIPLIER, 1.0)
+                # Normalise over the data period so a rate is in jobs per year.
+                curve = curve / curve[: self.n_data_days].mean()
+                self.curve_index[(li, ri)] = len(curves)
+                curves.append(curve)
+        flat = np.concatenate(curves)
+        self.cum = np.concatenate([[0.0], np.cumsum(flat)])
+
+    def _draw_days(self, curve_ids, start_day, end_day, rate_per_year):
+        """Draw job days for segments [start_day, end_day) at a yearly rate; returns (segment, day)."""
+        base = curve_ids * self.n_days
+        lo = self.cum[base + start_day]
+        hi = self.cum[base + end_day]
+        expected = rate_per_year / 365.25 * (hi - lo)
+        counts = self.rng.poisson(np.maximum(expected, 0))
+        seg = np.repeat(np.arange(len(counts)), counts)
+        u = self.rng.uniform(lo[seg], hi[seg])
+        pos = np.searchsorted(self.cum, u, side="right") - 1
+        day = np.clip(pos - base[seg], start_day[seg], end_day[seg] - 1)
+        return seg, day
+
+    # ------------------------------------------------------------------ technicians
+    def _make_technicians(self) -> None:
+        rng, p = self.rng, self.p
+        t0 = max(2, int(round(p.technicians * self.scale)))
+        years = self.n_data_days / 365.25
+        n_growth = max(0, int(round(t0 * ((1 + p.annual_growth) ** years - 1))))
+        shares = np.array([r.share for r in p.regions])
+        region_of = np.repeat(np.arange(len(self.regions)),
+                              _largest_remainder(shares / shares.sum(), t0))
+        line_shares = np.array([p.service_lines[line].share for line in self.lines])
+        primary = np.empty(t0, dtype=int)
+        for ri in range(len(self.regions)):
+            members = np.flatnonzero(region_of == ri)
+            counts = _largest_remainder(line_shares / line_shares.sum(), len(members))
+            if len(members) >= len(self.lines):  # every trade covered in every region
+                counts = np.maximum(counts, 1)
+                while counts.sum() > len(members):
+                    counts[np.argmax(counts)] -= 1
+            primary[members] = rng.permutation(np.repeat(np.arange(len(self.lines)), counts))
+        hire = self.start - pd.to_timedelta(rng.integers(30, 365 * 8, t0), unit="D")
+        # Growth hires, spread over the period, copy a random existing technician's trade.
+        growth_days = np.sort(rng.integers(30, self.n_data_days - 30, n_growth)) if n_growth else np.array([], int)
+        template = rng.integers(0, t0, n_growth)
+        region_of = np.concatenate([region_of, region_of[template]])
+        primary = np.concatenate([primary, primary[template]])
+        hire = hire.append(self.start + pd.to_timedelta(growth_days, unit="D"))
+        n = len(primary)
+        # Attrition: some leave; each leaver is replaced two weeks later by a new hire.
+        leave_after = rng.exponential(365.25 / 0.07, n)
+        active_from = np.maximum((hire - self.start).days.to_numpy(), 0)
+        leave_day = active_from + leave_after
+        leaves = leave_day < self.n_data_days - 20
+        replaced = np.flatnonzero(leaves)
+        region_of = np.concatenate([region_of, region_of[replaced]])
+        primary = np.concatenate([primary, primary[replaced]])
+        hire = hire.append(self.start + pd.to_timedelta(np.floor(leave_day[replaced]) + 14, unit="D"))
+        termination = pd.Series(pd.NaT, index=range(len(primary)), dtype="datetime64[ns]")
+        termination.iloc[replaced] = (self.start + pd.to_timedelta(np.floor(leave_day[replaced]), unit="D")).values
+        n = len(primary)
+        second = rng.random(n) < 0.3
+        other = (primary + rng.integers(1, max(2, len(self.lines)), n)) % len(self.lines)
+        skills = np.array([self.lines[i] for i in primary], dtype=object)
+        if len(self.lines) > 1:
+            skills = np.where(second, skills + ";" + np.array([self.lines[i] for i in other], dtype=object), skills)
+        centre_lat = np.array([r.lat for r in p.regions])[region_of]
+        centre_lon = np.array([r.lon for r in p.regions])[region_of]
+        radius = np.array([r.radius_km for r in p.regions])[region_of]
+        home_lat, home_lon = _scatter(rng, centre_lat, centre_lon, radius)
+        cert = rng.integers(1, 5, n)
+        speed = np.clip(rng.lognormal(0, 0.15, n), 0.7, 1.45)
+        callback_rate = rng.beta(2, 30, n)
+        rating_effect = rng.normal(0, 0.5, n)
+        hourly = p.labor_rate * rng.lognormal(0, 0.1, n) * (1 + 0.08 * (cert - 1))
+        weekly = np.where(rng.random(n) < 0.15, 32.0, 40.0)
+        ids = _ids("T", n, 4)
+        names = (FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n)].astype(object) + " "
+                 + LAST_NAMES[rng.integers(0, len(LAST_NAMES), n)].astype(object))
+        self.t["technicians"] = _frame({
+            "technician_id": ids, "name": names,
+            "region": np.array(self.regions, dtype=object)[region_of],
+            "home_lat": np.round(home_lat, 5), "home_lon": np.round(home_lon, 5),
+            "skills": skills, "certification_level": cert,
+            "hourly_rate": np.round(hourly, 2), "weekly_hours": weekly,
+            "hire_date": hire.values.astype("datetime64[ns]"),
+            "termination_date": termination.values,
+        })
+        self.tech = {
+            "region": region_of, "primary": primary,
+            "second": np.where(second, other, -1),
+            "from_day": (hire - self.start).days.to_numpy(),
+            "to_day": np.where(termination.isna(), 10**6,
+                               (termination - self.start).dt.days.fillna(0).to_numpy()),
+            "speed": speed, "callback_rate": callback_rate, "rating_effect": rating_effect,
+            "hourly": hourly, "lat": home_lat, "lon": home_lon,
+        }
+        self.truth_tables["technicians"] = _frame({
+            "technician_id": ids, "speed": speed, "callback_rate": callback_rate,
+            "rating_effect": rating_effect})
+        self.t0 = t0
+
+    # ------------------------------------------------------------------ customers
+    def _make_customers(self) -> None:
+        rng, p = self.rng, self.p
+        residential_rate, commercial_rate = 1.6, 4.0
+        mean_rate = (residential_rate * (1 - p.commercial_share) + commercial_rate * p.commercial_share)
+        mean_visits = np.mean([s.contract_visits_per_year for s in p.service_lines.values()])
+        # Base size so that the technicians are about as busy as the profile says.
+        yearly_jobs = self.t0 * p.jobs_per_technician_day * 250
+        n0 = int(round(yearly_jobs / (mean_rate * 1.15 + p.contract_share * mean_visits)))
+        years = self.n_data_days / 365.25
+        g = p.annual_growth
+        acquisition_per_year = n0 * (p.base_annual_churn + max(g, 0))
+        # New customers arrive at a rate growing with the business.
+        grid = np.arange(self.n_data_days)
+        weight = (1 + g) ** (grid / 365.25)
+        n_new = rng.poisson(acquisition_per_year * weight.sum() / 365.25)
+        new_days = np.sort(rng.choice(grid, size=n_new, p=weight / weight.sum()))
+        n = n0 + n_new
+        created_day = np.concatenate([-rng.integers(1, 365 * 6, n0), new_days])
+        commercial = rng.random(n) < p.commercial_share
+        late_payer = rng.random(n) < p.late_payer_share
+        disputer = rng.random(n) < (0.05 + 0.25 * late_payer)
+        satisfaction = np.clip(rng.normal(8.3, 0.9, n), 3, 10)
+        contract = rng.random(n) < p.contract_share
+        hazard = p.base_annual_churn * np.exp(
+            CHURN_COEF["late_payer"] * late_payer + CHURN_COEF["disputer"] * disputer
+            + CHURN_COEF["satisfaction_gap"] * (8.0 - satisfaction) + CHURN_COEF["contract"] * contract)
+        clock = np.maximum(created_day, 0)
+        churn_day = clock + np.floor(rng.exponential(365.25 / hazard)).astype(int)
+        churned = churn_day <= self.n_data_days - 1
+        region_shares = np.array([r.share for r in p.regions])
+        region_of = _pick(rng, np.arange(len(self.regions)), region_shares, n)
+        centre_lat = np.array([r.lat for r in p.regions])[region_of]
+        centre_lon = np.array([r.lon for r in p.regions])[region_of]
+        radius = np.array([r.radius_km for r in p.regions])[region_of]
+        lat, lon = _scatter(rng, centre_lat, centre_lon, radius)
+        # Zip: the region's prefix and a two-digit cell of a 10 x 10 grid over the region.
+        cell_y = np.clip(((lat - centre_lat) / (radius / 111.0) + 1) * 5, 0, 9).astype(int)
+        cell_x = np.clip(((lon - centre_lon) / (radius / (111.0 * np.cos(np.radians(centre_lat)))) + 1) * 5,
+                         0, 9).astype(int)
+        zips = (np.array([r.zip_prefix for r in p.regions], dtype=object)[region_of]
+                + (cell_y * 10 + cell_x).astype(str).astype(object))
+        zips = np.array([z[:3] + z[3:].zfill(2) for z in zips], dtype=object)
+        first = FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n)].astype(object)
+        last = LAST_NAMES[rng.integers(0, len(LAST_NAMES), n)].astype(object)
+        business = BUSINESS_SUFFIXES[rng.integers(0, len(BUSINESS_SUFFIXES), n)].astype(object)
+        names = np.where(commercial, last + " " + business, first + " " + last)
+        channel = _pick(rng, ["referral", "web", "phone", "advertising", "partner"],
+                        [0.3, 0.3, 0.2, 0.15, 0.05], n)
+        preferred = _pick(rng, ["phone", "email", "sms"], [0.5, 0.3, 0.2], n)
+        rate = np.where(commercial, rng.gamma(4, commercial_rate / 4, n), rng.gamma(2, residential_rate / 2, n))
+        line_shares = np.array([p.service_lines[line].share for line in self.lines])
+        primary = _pick(rng, np.arange(len(self.lines)), line_shares, n)
+        ids = _ids("C", n)
+        created = self.start + pd.to_timedelta(created_day, unit="D")
+        self.t["customers"] = _frame({
+            "customer_id": ids, "name": names,
+            "customer_type": np.where(commercial, "commercial", "residential").astype(object),
+            "region": np.array(self.regions, dtype=object)[region_of], "zip": zips,
+            "lat": np.round(lat, 5), "lon": np.round(lon, 5),
+            "acquisition_channel": channel.astype(object), "preferred_channel": preferred.astype(object),
+            "created_date": created.values.astype("datetime64[ns]"),
+            "is_priority": commercial & (rate > commercial_rate * 1.5),
+        })
+        active_to = np.where(churned, churn_day, self.n_days)  # exclusive
+        decline_from = np.where(churned, np.maximum(churn_day - DECLINE_DAYS, clock), active_to)
+        self.cust = {
+            "region": region_of, "commercial": commercial, "late_payer": late_payer,
+            "disputer": disputer, "satisfaction": satisfaction, "contract": contract,
+            "rate": rate, "primary": primary, "active_from": clock, "active_to": active_to,
+            "decline_from": decline_from, "created_day": created_day, "lat": lat, "lon": lon,
+            "preferred": preferred, "channel": channel,
+        }
+        churn_date = pd.Series(self.start + pd.to_timedelta(churn_day, unit="D")).where(churned)
+        self.truth_tables["customers"] = _frame({
+            "customer_id": ids, "late_payer": late_payer, "disputer": disputer,
+            "satisfaction_base": satisfaction, "has_contract": contract, "annual_rate": rate,
+            "churn_hazard": hazard, "churned": churned, "churn_date": churn_date.values,
+            "decline_start": pd.Series(self.start + pd.to_timedelta(decline_from, unit="D"))
+            .where(churned).values,
+        })
+
+    # ------------------------------------------------------------------ demand events
+    def _make_demand(self) -> None:
+        """Demand events (customer, line, day) from each customer's rate and the intensity curves."""
+        rng, c = self.rng, self.cust
+        n = len(c["rate"])
+        n_lines = len(self.lines)
+        has_second = (rng.random(n) < 0.5) & (n_lines > 1)
+        second = (c["primary"] + rng.integers(1, max(2, n_lines), n)) % n_lines
+        # Segments: (customer, line, from, to, rate): normal period and decline period per line.
+        cust = np.concatenate([np.arange(n), np.flatnonzero(has_second)])
+        line = np.concatenate([c["primary"], second[has_second]])
+        rate = np.concatenate([c["rate"], 0.3 * c["rate"][has_second]])
+        seg_cust = np.concatenate([cust, cust])
+        seg_line = np.concatenate([line, line])
+        seg_from = np.concatenate([c["active_from"][cust], c["decline_from"][cust]])
+        seg_to = np.concatenate([c["decline_from"][cust], c["active_to"][cust]])
+        seg_rate = np.concatenate([rate, DECLINE_RATE * rate])
+        seg_from = np.clip(seg_from, 0, self.n_days)
+        seg_to = np.clip(seg_to, 0, self.n_days)
+        keep = seg_to > seg_from
+        seg_cust, seg_line, seg_from, seg_to, seg_rate = (
+            a[keep] for a in (seg_cust, seg_line, seg_from, seg_to, seg_rate))
+        curve = np.array([self.curve_index[(li, ri)]
+                          for li, ri in zip(seg_line, c["region"][seg_cust])], dtype=int) \
+            if len(seg_line) < 50_000 else _curve_ids(self.curve_index, seg_line, c["region"][seg_cust],
+                                                     len(self.regions))
+        seg, day = self._draw_days(curve, seg_from, seg_to, seg_rate)
+        self.events = _frame({"cust": seg_cust[seg], "line": seg_line[seg], "day": day})
+        self.events = self.events.sort_values(["day", "cust", "line"], kind="stable").reset_index(drop=True)
+        ev = self.events
+        specs = [self.p.service_lines[line] for line in self.lines]
+        emergency = np.array([s.emergency_share for s in specs])[ev["line"]]
+        install = np.array([s.install_share for s in specs])[ev["line"]]
+        u = rng.random(len(ev))
+        job_type = np.full(len(ev), "repair", dtype=object)
+        job_type[u < emergency] = "emergency"
+        job_type[(u >= emergency) & (u < emergency + install)] = "install"
+        lo = emergency + install
+        job_type[(u >= lo) & (u < lo + INSPECTION_SHARE)] = "inspection"
+        job_type[(u >= lo + INSPECTION_SHARE) & (u < lo + INSPECTION_SHARE + MAINTENANCE_SHARE)] = "maintenance"
+        ev["job_type"] = pd.Series(job_type, dtype=object)
+        ev["in_decline"] = ev["day"].to_numpy() >= c["decline_from"][ev["cust"].to_numpy()]
+
+    # ------------------------------------------------------------------ leads and quotes
+    def _make_funnel(self) -> None:
+        rng, c = self.rng, self.cust
+        ev = self.events
+        installs = ev[ev["job_type"] == "install"].reset_index(drop=True)
+        k = len(installs)
+        cust = installs["cust"].to_numpy()
+        floor = np.maximum(c["created_day"][cust], 0)
+        job_day = installs["day"].to_numpy()
+        lead_day = np.maximum(job_day - rng.integers(12, 36, k), floor)
+        quote_day = lead_day + rng.integers(1, 6, k)
+        decide_day = quote_day + rng.integers(1, 11, k)
+        job_day = np.maximum(job_day, decide_day + 2)
+        urgent = rng.random(k) < 0.3
+        ratio = np.clip(rng.normal(1.0, 0.12, k), 0.7, 1.4)
+        tickets = np.array([self.p.service_lines[line].avg_ticket for line in self.lines])[installs["line"]]
+        list_amount = np.round(tickets * 4.5 * rng.lognormal(0, 0.4, k), -1) + 50
+        amount = np.round(list_amount * ratio, 2)
+        confidence = self.confidence_by_day[np.clip(decide_day, 0, self.n_days - 1)]
+        p_win = _sigmoid(WIN_COEF["intercept"] + WIN_COEF["price_ratio_minus_1"] * (ratio - 1)
+                         + WIN_COEF["urgent"] * urgent
+                         + WIN_COEF["consumer_confidence_minus_100"] * (confidence - 100))
+        won = rng.random(k) < p_win
+        decided = decide_day <= self.n_data_days - 1
+        status = np.where(~decided, "open", np.where(won, "won", "lost")).astype(object)
+        # Leads that never became quotes: unqualified, or still open at the end.
+        n_extra = int(round(0.25 * k))
+        extra_src = rng.integers(0, max(k, 1), n_extra) if k else np.array([], int)
+        extra_day = np.maximum(lead_day[extra_src] - rng.integers(0, 60, n_extra),
+                               np.maximum(c["created_day"][cust[extra_src]], 0))
+        extra_status = np.where(extra_day > self.n_data_days - 15, "open", "unqualified").astype(object)
+        lead_cust = np.concatenate([cust, cust[extra_src]])
+        lead_days = np.concatenate([lead_day, extra_day])
+        lead_line = np.concatenate([installs["line"].to_numpy(), installs["line"].to_numpy()[extra_src]])
+        lead_status = np.concatenate([np.full(k, "quoted", dtype=object), extra_status])
+        order = np.lexsort((lead_cust, lead_days))
+        lead_ids = np.empty(len(order), dtype=object)
+        lead_ids[order] = _ids("L", len(order))
+        lead_hour = rng.integers(8, 18, len(order))
+        quote_exists = quote_day <= self.n_data_days - 1
+        lead_status[:k] = np.where(quote_exists, "quoted", "open")
+        leads = _frame({
+            "lead_id": lead_ids, "customer_id": self.t["customers"]["customer_id"].to_numpy()[lead_cust],
+            "created_at": (self.start + pd.to_timedelta(lead_days, unit="D")
+                           + pd.to_timedelta(lead_hour, unit="h")).values.astype("datetime64[ns]"),
+            "channel": c["channel"][lead_cust].astype(object),
+            "service_line": np.array(self.lines, dtype=object)[lead_line],
+            "status": lead_status,
+        })
+        keep = leads["created_at"] <= self.end + timedelta(hours=23, minutes=59)
+        self.t["leads"] = leads[keep].sort_values("lead_id").reset_index(drop=True)
+        q_ids = _ids("Q", k)
+        quote_ts = (self.start + pd.to_timedelta(quote_day, unit="D") + pd.to_timedelta(lead_hour[:k] + 1, unit="h"))
+        decided_ts = pd.Series(self.start + pd.to_timedelta(decide_day, unit="D")
+                               + pd.to_timedelta(rng.integers(9, 17, k), unit="h")).where(decided)
+        quotes = _frame({
+            "quote_id": q_ids, "lead_id": lead_ids[:k],
+            "customer_id": self.t["customers"]["customer_id"].to_numpy()[cust],
+            "service_line": np.array(self.lines, dtype=object)[installs["line"]],
+            "urgency": np.where(urgent, "urgent", "routine").astype(object),
+            "created_at": quote_ts.values.astype("datetime64[ns]"), "amount": amount,
+            "list_amount": list_amount, "status": status,
+            "decided_at": decided_ts.values.astype("datetime64[ns]"),
+        })
+        self.t["quotes"] = quotes[quote_exists].reset_index(drop=True)
+        self.truth_tables["quotes"] = _frame({"quote_id": q_ids, "price_ratio": ratio,
+                                                    "p_win": p_win})[quote_exists].reset_index(drop=True)
+        # Won quotes become install jobs.
+        won_jobs = installs[(status == "won")].copy()
+        won_jobs["day"] = job_day[status == "won"]
+        won_jobs["quote"] = np.flatnonzero(status == "won")
+        won_jobs["created_day_exact"] = decided_ts[status == "won"].to_numpy()
+        won_jobs["urgency"] = pd.Series(np.where(urgent[status == "won"], "urgent", "routine").astype(object), dtype=object, index=won_jobs.index)
+        won_jobs["revenue"] = amount[status == "won"]
+        self.quote_ids = q_ids
+        self.won_jobs = won_jobs
+
+    # ------------------------------------------------------------------ contracts
+    def _make_contracts(self) -> None:
+        rng, c = self.rng, self.cust
+        holders = np.flatnonzero(c["contract"])
+        start_day = c["active_from"][holders] + rng.integers(0, 180, len(holders))
+        keep = start_day < np.minimum(c["active_to"][holders], self.n_data_days)
+        holders, start_day = holders[keep], start_day[keep]
+        line = c["primary"][holders]
+        specs = [self.p.service_lines[name] for name in self.lines]
+        fee = np.array([s.contract_monthly_fee for s in specs])[line] * np.where(c["commercial"][holders], 2.0, 1.0)
+        visits = np.array([s.contract_visits_per_year for s in specs])[line]
+        end_day = np.where(c["active_to"][holders] < self.n_data_days, c["active_to"][holders], -1)
+        ids = _ids("K", len(holders), 6)
+        start = self.start + pd.to_timedelta(start_day, unit="D")
+        end = pd.Series(self.start + pd.to_timedelta(np.maximum(end_day, 0), unit="D")).where(end_day >= 0)
+        self.t["contracts"] = _frame({
+            "contract_id": ids, "customer_id": self.t["customers"]["customer_id"].to_numpy()[holders],
+            "service_line": np.array(self.lines, dtype=object)[line],
+            "start_date": start.values.astype("datetime64[ns]"),
+            "end_date": end.values.astype("datetime64[ns]"),
+            "monthly_fee": np.round(fee, 2), "visits_per_year": visits,
+            "status": np.where(end_day >= 0, "cancelled", "active").astype(object),
+        })
+        # Contract visits: evenly spaced from the start, moved off weekends.
+        interval = 365.25 / visits
+        stop = np.where(end_day >= 0, end_day, self.n_days)
+        n_visits = np.maximum(np.ceil((stop - start_day - 14) / interval), 0).astype(int)
+        contract_idx = np.repeat(np.arange(len(holders)), n_visits)
+        k = np.arange(len(contract_idx)) - np.repeat(np.cumsum(n_visits) - n_visits, n_visits)
+        day = (start_day[contract_idx] + 14 + np.floor(k * interval[contract_idx])).astype(int)
+        wd = self.weekday[np.clip(day, 0, self.n_days - 1)]
+        day = day + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
+        ok = day < self.n_days
+        self.visits = _frame({
+            "cust": holders[contract_idx][ok], "line": line[contract_idx][ok], "day": day[ok],
+            "contract": contract_idx[ok],
+            "revenue": np.round(fee[contract_idx][ok] * 12 / visits[contract_idx][ok], 2),
+        })
+        self.contract_ids = ids
+
+    # ------------------------------------------------------------------ jobs
+    def _make_jobs(self) -> None:
+        rng, c, tech = self.rng, self.cust, self.tech
+        ev = self.events
+        service = ev[ev["job_type"] != "install"]
+        won = self.won_jobs
+        visits = self.visits
+        cust = np.concatenate([service["cust"], won["cust"], visits["cust"]])
+        line = np.concatenate([service["line"], won["line"], visits["line"]])
+        day = np.concatenate([service["day"], won["day"], visits["day"]]).astype(int)
+        job_type = np.concatenate([service["job_type"].to_numpy(), np.full(len(won), "install", dtype=object),
+                                   np.full(len(visits), "maintenance", dtype=object)])
+        in_decline = day >= c["decline_from"][cust]
+        quote = np.concatenate([np.full(len(service), -1), won["quote"], np.full(len(visits), -1)])
+        contract = np.concatenate([np.full(len(service) + len(won), -1), visits["contract"]])
+        n = len(cust)
+        urgency = np.where(job_type == "emergency", "emergency",
+                           np.where(rng.random(n) < 0.25, "urgent", "routine")).astype(object)
+        urgency[len(service):len(service) + len(won)] = won["urgency"].to_numpy()
+        urgency[len(service) + len(won):] = "routine"
+        # Booking lead time: emergencies the same day, urgent 1-2 days, routine up to 2 weeks.
+        lead_hours = np.where(urgency == "emergency", rng.uniform(0.5, 6, n),
+                              np.where(urgency == "urgent", rng.uniform(18, 48, n), rng.uniform(40, 340, n)))
+        lead_hours[len(service) + len(won):] = 21 * 24
+        # Assign a technician with the skill, in the region when possible, employed that day.
+        tech_of = _assign_technicians(rng, c["region"][cust], line, day, tech, len(self.lines))
+        unassigned = tech_of < 0
+        cancelled = (rng.random(n) < CANCEL_SHARE) & (contract < 0) | unassigned
+        future = day > self.n_data_days - 1
+        status = np.where(cancelled, "cancelled", np.where(future, "scheduled", "completed")).astype(object)
+        tech_of = np.where(status == "cancelled", -1, tech_of)
+        base_hours = _lookup(job_type, JOB_BASE_HOURS)
+        scheduled_hours = np.maximum(np.round(base_hours * rng.lognormal(0, 0.25, n) * 4) / 4, 0.5)
+        # Daily route of each technician: emergencies first, then by a random order.
+        urgency_rank = np.where(urgency == "emergency", 0, np.where(urgency == "urgent", 1, 2))
+        order = np.lexsort((rng.random(n), urgency_rank, day, tech_of))
+        prev_lat = np.empty(n)
+        prev_lon = np.empty(n)
+        o_tech, o_day = tech_of[order], day[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = (o_tech[1:] != o_tech[:-1]) | (o_day[1:] != o_day[:-1])
+        lat_o, lon_o = c["lat"][cust][order], c["lon"][cust][order]
+        home_lat = np.where(o_tech >= 0, tech["lat"][np.maximum(o_tech, 0)], lat_o)
+        home_lon = np.where(o_tech >= 0, tech["lon"][np.maximum(o_tech, 0)], lon_o)
+        prev_lat[:] = np.where(first, home_lat, np.roll(lat_o, 1))
+        prev_lon[:] = np.where(first, home_lon, np.roll(lon_o, 1))
+        miles_o = _haversine_miles(prev_lat, prev_lon, lat_o, lon_o) * ROAD_FACTOR
+        minutes_o = miles_o / AVERAGE_SPEED_MPH * 60 + 5
+        hours_o = scheduled_hours[order]
+        block = minutes_o + hours_o * 60
+        group = np.cumsum(first) - 1
+        cum_block = np.cumsum(block)
+        group_start = cum_block[first] - block[first]
+        before = cum_block - block - group_start[group]  # minutes of the day's earlier stops
+        start_min_o = 8 * 60 + before + minutes_o
+        travel_minutes = np.empty(n)
+        travel_miles = np.empty(n)
+        start_min = np.empty(n)
+        travel_minutes[order] = minutes_o
+        travel_miles[order] = miles_o
+        start_min[order] = start_min_o
+        # Emergencies come in during the day: they start after the call.
+        created_hours_back = lead_hours
+        scheduled_start = (self.start + pd.to_timedelta(day, unit="D")
+                           + pd.to_timedelta(np.round(start_min), unit="m"))
+        created_at = scheduled_start - pd.to_timedelta(np.round(created_hours_back * 60), unit="m")
+        won_slice = slice(len(service), len(service) + len(won))
+        created_values = created_at.values.astype("datetime64[ns]").copy()
+        created_values[won_slice] = np.minimum(won["created_day_exact"].to_numpy().astype("datetime64[ns]"),
+                                               scheduled_start.values[won_slice])
+        customer_created = (self.start + pd.to_timedelta(np.maximum(c["created_day"], -10**5), unit="D")).values
+        created_values = np.maximum(created_values, customer_created[cust].astype("datetime64[ns]"))
+        speed = np.where(tech_of >= 0, tech["speed"][np.maximum(tech_of, 0)], 1.0)
+        labor = np.round(scheduled_hours * speed * rng.lognormal(0, 0.15, n), 2)
+        completed = status == "completed"
+        labor = np.where(completed, labor, 0.0)
+        completed_at = pd.Series(scheduled_start + pd.to_timedelta(np.round(labor * 60), unit="m")).where(completed)
+        specs = [self.p.service_lines[name] for name in self.lines]
+        ticket = np.array([s.avg_ticket for s in specs])[line]
+        factor = _lookup(job_type, JOB_TICKET_FACTOR, default=1.0)
+        revenue = ticket * factor * rng.lognormal(-0.045, 0.3, n) * np.where(c["commercial"][cust], 1.15, 1.0)
+        revenue[won_slice] = won["revenue"].to_numpy()
+        revenue[len(service) + len(won):] = visits["revenue"].to_numpy()
+        revenue = np.where(completed, np.round(revenue, 2), 0.0)
+        material_share = np.array([s.material_share for s in specs])[line]
+        material = np.where(completed, np.round(revenue * material_share * rng.lognormal(0, 0.25, n)
+                                                * np.where(job_type == "install", 1.3, 1.0), 2), 0.0)
+        hourly = np.where(tech_of >= 0, tech["hourly"][np.maximum(tech_of, 0)], 0.0)
+        labor_cost = np.round(labor * hourly, 2)
+        callback_rate = np.where(tech_of >= 0, tech["callback_rate"][np.maximum(tech_of, 0)], 0.0)
+        callback = completed & (rng.random(n) < callback_rate * np.where(job_type == "install", 1.5, 1.0))
+        rating_effect = np.where(tech_of >= 0, tech["rating_effect"][np.maximum(tech_of, 0)], 0.0)
+        rated = completed & (rng.random(n) < RATING_SHARE)
+        rating = np.clip(np.round(c["satisfaction"][cust] + rating_effect - 2.0 * callback
+                                  - DECLINE_RATING_DROP * in_decline + rng.normal(0, 0.8, n)), 0, 10)
+        rating = np.where(rated, rating, np.nan)
+        safety = completed & (rng.random(n) < SAFETY_INCIDENT_RATE)
+        # Equipment: some jobs use the region's piece for the trade.
+        equipment_of = _assign_equipment(rng, self.equip, c["region"][cust], line, job_type)
+        equipment_of = np.where(completed, equipment_of, -1)
+        eq_hourly = np.where(equipment_of >= 0, self.equip["hourly"][np.maximum(equipment_of, 0)], 0.0)
+        equipment_cost = np.round(eq_hourly * labor, 2)
+        keep = created_values <= np.datetime64(self.end + timedelta(days=1))
+        # Order jobs by time, then number them.
+        sort = np.lexsort((cust, scheduled_start.values))
+        sort = sort[keep[sort]]
+        m = len(sort)
+        job_ids = _ids("J", m, 8)
+        cust_ids = self.t["customers"]["customer_id"].to_numpy()
+        tech_ids = self.t["technicians"]["technician_id"].to_numpy()
+        eq_ids = self.equip["ids"]
+
+        def ref(ids, idx):
+            out = np.full(len(idx), None, dtype=object)
+            out[idx >= 0] = ids[idx[idx >= 0]]
+            return out
+
+        jobs = _frame({
+            "job_id": job_ids,
+            "customer_id": cust_ids[cust[sort]],
+            "technician_id": ref(tech_ids, tech_of[sort]),
+            "quote_id": ref(self.quote_ids, quote[sort]),
+            "contract_id": ref(self.contract_ids, contract[sort]),
+            "equipment_id": ref(eq_ids, equipment_of[sort]),
+            "service_line": np.array(self.lines, dtype=object)[line[sort]],
+            "job_type": job_type[sort], "urgency": urgency[sort], "status": status[sort],
+            "region": np.array(self.regions, dtype=object)[c["region"][cust[sort]]],
+            "created_at": created_values[sort],
+            "scheduled_start": scheduled_start.values.astype("datetime64[ns]")[sort],
+            "completed_at": completed_at.values.astype("datetime64[ns]")[sort],
+            "scheduled_hours": scheduled_hours[sort], "labor_hours": labor[sort],
+            "travel_minutes": np.round(np.where(tech_of >= 0, travel_minutes, 0.0)[sort], 1),
+            "travel_miles": np.round(np.where(tech_of >= 0, travel_miles, 0.0)[sort], 2),
+            "revenue": revenue[sort], "labor_cost": labor_cost[sort], "material_cost": material[sort],
+            "equipment_cost": equipment_cost[sort], "callback": callback[sort],
+            "rating": rating[sort], "safety_incident": safety[sort],
+        })
+        self.t["jobs"] = jobs
+        self.job_cust = cust[sort]
+        self.job_in_decline = in_decline[sort]
+
+    # ------------------------------------------------------------------ invoices, payments
+    def _make_billing(self) -> None:
+        rng, c = self.rng, self.cust
+        jobs = self.t["jobs"]
+        done = (jobs["status"] == "completed").to_numpy() & (jobs["revenue"].to_numpy() > 0)
+        idx = np.flatnonzero(done)
+        cust = self.job_cust[idx]
+        k = len(idx)
+        issued = jobs["completed_at"].to_numpy()[idx].astype("datetime64[D]").astype("datetime64[ns]")
+        commercial = c["commercial"][cust]
+        due = issued + np.where(commercial, 30, 15).astype("timedelta64[D]")
+        late = c["late_payer"][cust]
+        days_to_pay = np.where(late, rng.gamma(3.0, 18.0, k),
+                               np.where(commercial, rng.gamma(3.0, 9.3, k), rng.gamma(2.0, 7.5, k)))
+        disputed = rng.random(k) < np.where(c["disputer"][cust], 0.08, 0.01)
+        days_to_pay = days_to_pay + np.where(disputed, 35, 0)
+        written_off = disputed & (rng.random(k) < 0.15)
+        paid = issued + np.round(days_to_pay).astype("timedelta64[D]")
+        end = np.datetime64(self.end)
+        is_paid = (paid <= end) & ~written_off
+        status = np.where(written_off, "written_off",
+                          np.where(is_paid, "paid", np.where(disputed, "disputed", "open"))).astype(object)
+        inv_ids = _ids("I", k, 8)
+        amounts = jobs["revenue"].to_numpy()[idx]
+        self.t["invoices"] = _frame({
+            "invoice_id": inv_ids, "job_id": jobs["job_id"].to_numpy()[idx],
+            "customer_id": jobs["customer_id"].to_numpy()[idx], "issued_date": issued,
+            "due_date": due, "amount": amounts, "status": status, "disputed": disputed,
+        })
+        order = np.argsort(paid[is_paid], kind="stable")
+        pay_idx = np.flatnonzero(is_paid)[order]
+        method = _pick(rng, ["card", "check", "ach", "cash"], [0.5, 0.2, 0.25, 0.05], len(pay_idx))
+        method = np.where(commercial[pay_idx] & (method == "cash"), "check", method).astype(object)
+        self.t["payments"] = _frame({
+            "payment_id": _ids("P", len(pay_idx), 8), "invoice_id": inv_ids[pay_idx],
+            "customer_id": jobs["customer_id"].to_numpy()[idx][pay_idx],
+            "paid_date": paid[pay_idx], "amount": amounts[pay_idx], "method": method,
+        })
+
+    # ------------------------------------------------------------------ interactions
+    def _make_interactions(self) -> None:
+        rng, c = self.rng, self.cust
+        jobs = self.t["jobs"]
+        n = len(jobs)
+        cust = self.job_cust
+        preferred = c["preferred"][cust]
+        booking_channel = np.where(rng.random(n) < 0.2, "web", preferred).astype(object)
+        completed = (jobs["status"] == "completed").to_numpy()
+        rated = completed & jobs["rating"].notna().to_numpy()
+        callback = jobs["callback"].to_numpy()
+        install = (jobs["job_type"] == "install").to_numpy() & completed
+        done_at = jobs["completed_at"].to_numpy()
+        parts = [
+            (np.arange(n), jobs["created_at"].to_numpy(), booking_channel, "booking", "inbound", np.nan),
+            (np.flatnonzero(rated), done_at[rated] + np.timedelta64(26, "h"),
+             np.full(rated.sum(), "survey", dtype=object), "survey", "inbound", jobs["rating"].to_numpy()[rated]),
+            (np.flatnonzero(callback), done_at[callback]
+             + rng.integers(2, 10, callback.sum()).astype("timedelta64[D]"),
+             preferred[callback], "complaint", "inbound", np.nan),
+            (np.flatnonzero(install), done_at[install] + np.timedelta64(7, "D"),
+             np.full(install.sum(), "email", dtype=object), "follow_up", "outbound", np.nan),
+        ]
+        job_idx = np.concatenate([part[0] for part in parts])
+        ts = np.concatenate([part[1].astype("datetime64[ns]") for part in parts])
+        channel = np.concatenate([np.asarray(part[2], dtype=object) for part in parts])
+        kind_code = np.concatenate([np.full(len(part[0]), k) for k, part in enumerate(parts)])
+        satisfaction = np.concatenate([np.broadcast_to(np.asarray(part[5], dtype=float), len(part[0]))
+                                       for part in parts])
+        keep = ts <= np.datetime64(self.end + timedelta(hours=23, minutes=59))
+        order = np.lexsort((kind_code[keep], job_idx[keep], ts[keep]))
+        pick = np.flatnonzero(keep)[order]
+        kinds = np.array([p[3] for p in parts], dtype=object)
+        directions = np.array([p[4] for p in parts], dtype=object)
+        inter = _frame({
+            "interaction_id": _ids("X", len(pick), 8),
+            "customer_id": jobs["customer_id"].to_numpy()[job_idx[pick]],
+            "job_id": jobs["job_id"].to_numpy()[job_idx[pick]], "ts": ts[pick],
+            "channel": channel[pick], "kind": kinds[kind_code[pick]],
+            "direction": directions[kind_code[pick]], "satisfaction": satisfaction[pick],
+        })
+        self.t["interactions"] = inter[CONTRACTS["interactions"].columns]
+
+    # ------------------------------------------------------------------ equipment
+    def _make_equipment(self) -> None:
+        rng, tech = self.rng, self.tech
+        rows = []
+        for ri, region in enumerate(self.regions):
+            for li, line in enumerate(self.lines):
+                skilled = ((tech["region"] == ri) & ((tech["primary"] == li) | (tech["second"] == li))).sum()
+                if skilled == 0:
+                    continue
+                for k in range(max(2, math.ceil(skilled / 2))):
+                    rows.append((ri, li, k))
+        n = len(rows)
+        region_of = np.array([r[0] for r in rows], dtype=int)
+        line_of = np.array([r[1] for r in rows], dtype=int)
+        kind = np.array([EQUIPMENT_BY_LINE[self.lines[li]][1] for li in line_of], dtype=object)
+        names = np.array([f"{EQUIPMENT_BY_LINE[self.lines[li]][0]} #{k + 1} ({self.regions[ri]})"
+                          for ri, li, k in rows], dtype=object)
+        cost = np.array([EQUIPMENT_BY_LINE[self.lines[li]][2] for li in line_of]) * rng.lognormal(0, 0.1, n)
+        hourly = np.array([EQUIPMENT_BY_LINE[self.lines[li]][3] for li in line_of])
+        purchase_day = -rng.integers(30, 365 * 5, n)
+        ids = _ids("E", n, 5)
+        self.t["equipment"] = _frame({
+            "equipment_id": ids, "name": names, "kind": kind,
+            "service_line": np.array(self.lines, dtype=object)[line_of],
+            "region": np.array(self.regions, dtype=object)[region_of],
+            "purchase_date": (self.start + pd.to_timedelta(purchase_day, unit="D")).values.astype("datetime64[ns]"),
+            "purchase_cost": np.round(cost, 2), "hourly_cost": hourly,
+            "available_hours_per_week": np.full(n, 40.0),
+        })
+        self.equip = {"ids": ids, "region": region_of, "line": line_of, "hourly": hourly, "kind": kind,
+                      "cost": cost}
+
+    def _make_equipment_usage(self) -> None:
+        jobs = self.t["jobs"]
+        used = jobs[jobs["equipment_id"].notna() & (jobs["labor_hours"] > 0)]
+        self.t["equipment_usage"] = _frame({
+            "usage_id": _ids("U", len(used), 8), "equipment_id": used["equipment_id"].to_numpy(),
+            "job_id": used["job_id"].to_numpy(),
+            "date": used["scheduled_start"].dt.normalize().to_numpy(),
+            "hours": np.minimum(used["labor_hours"].to_numpy(), 24.0),
+        })
+
+    def _make_reliability(self) -> None:
+        """Failures (Weibull renewal), preventive maintenance, and daily telemetry with drift."""
+        rng, eq = self.rng, self.equip
+        n = len(eq["ids"])
+        horizon = self.n_data_days
+        heavy = eq["kind"] == "heavy"
+        scale_days = np.where(heavy, 330.0, 480.0)
+        max_failures = 16
+        gaps = rng.weibull(1.8, (n, max_failures)) * scale_days[:, None] + 20
+        downtime_days = rng.integers(1, 6, (n, max_failures))
+        # Failure i happens after the previous failure's repair.
+        offsets = np.cumsum(gaps + np.concatenate([np.zeros((n, 1)), downtime_days[:, :-1]], axis=1), axis=1)
+        start_offset = rng.uniform(0, 200, n)[:, None]
+        fail_day = np.floor(offsets - start_offset).astype(int)
+        valid = (fail_day >= 45) & (fail_day < horizon)
+        e_idx, f_idx = np.nonzero(valid)
+        f_day = fail_day[e_idx, f_idx]
+        f_down = downtime_days[e_idx, f_idx]
+        lead = rng.integers(21, 43, len(f_day))
+        # Telemetry: one reading a day at noon, none while the equipment is down.
+        base_vib = rng.uniform(1.5, 3.0, n)
+        base_temp = rng.uniform(52, 62, n)
+        base_press = rng.uniform(95, 110, n)
+        days = np.arange(horizon)
+        frac = np.zeros((n, horizon))
+        down = np.zeros((n, horizon), dtype=bool)
+        for e, d, L, dd in zip(e_idx, f_day, lead, f_down):
+            lo = max(d - L, 0)
+            frac[e, lo:d + 1] = np.maximum(frac[e, lo:d + 1], (days[lo:d + 1] - (d - L)) / L)
+            down[e, d + 1:d + 1 + dd] = True
+        ambient = self.t["weather"].pivot(index="date", columns="region", values="temp_c")
+        ambient = ambient[self.regions].to_numpy().T[eq["region"]][:, :horizon]
+        vib = base_vib[:, None] * (1 + 2.0 * frac ** 1.5) * rng.lognormal(0, 0.08, (n, horizon))
+        temp = base_temp[:, None] + 0.3 * ambient + 15 * frac ** 1.5 + rng.normal(0, 1.5, (n, horizon))
+        press = base_press[:, None] - 10 * frac ** 1.5 + rng.normal(0, 2.0, (n, horizon))
+        keep = ~down
+        e_of, d_of = np.nonzero(keep)
+        self.t["telemetry"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "ts": (self.start + pd.to_timedelta(d_of, unit="D") + pd.Timedelta(hours=12)).values.astype("datetime64[ns]"),
+            "vibration": np.round(vib[keep], 3), "temperature": np.round(temp[keep], 2),
+            "pressure": np.round(np.clip(press[keep], 0, None), 2),
+        })
+        # Maintenance events: failures, preventive every 90 days, occasional corrective repairs.
+        fail_ts = self.start + pd.to_timedelta(f_day, unit="D")
+        failures = _frame({
+            "equipment_id": eq["ids"][e_idx], "kind": "failure",
+            "scheduled_date": fail_ts.values.astype("datetime64[ns]"),
+            "completed_date": (fail_ts + pd.to_timedelta(f_down, unit="D")).values.astype("datetime64[ns]"),
+            "downtime_hours": f_down * 24.0,
+            "cost": np.round(eq["cost"][e_idx] * 0.12 * rng.lognormal(0, 0.3, len(e_idx)), 2),
+        })
+        pm_per = horizon // 90
+        pm_e = np.repeat(np.arange(n), pm_per)
+        pm_day = np.tile(np.arange(pm_per) * 90 + 30, n) + rng.integers(0, 10, n * pm_per)
+        pm_done = rng.random(len(pm_day)) < 0.88
+        pm_delay = rng.integers(0, 8, len(pm_day))
+        pm_ts = self.start + pd.to_timedelta(pm_day, unit="D")
+        done_ts = pd.Series(pm_ts + pd.to_timedelta(pm_delay, unit="D")).where(
+            pm_done & (pm_day + pm_delay < horizon))
+        preventive = _frame({
+            "equipment_id": eq["ids"][pm_e], "kind": "preventive",
+            "scheduled_date": pm_ts.values.astype("datetime64[ns]"),
+            "completed_date": done_ts.values.astype("datetime64[ns]"),
+            "downtime_hours": np.where(done_ts.notna(), rng.uniform(2, 4, len(pm_day)).round(1), 0.0),
+            "cost": np.where(done_ts.notna(), np.round(eq["cost"][pm_e] * 0.02, 2), 0.0),
+        })
+        n_corr = rng.poisson(1.0 * horizon / 365.25, n)
+        corr_e = np.repeat(np.arange(n), n_corr)
+        corr_day = rng.integers(0, horizon - 2, len(corr_e))
+        corr_ts = self.start + pd.to_timedelta(corr_day, unit="D")
+        corrective = _frame({
+            "equipment_id": eq["ids"][corr_e], "kind": "corrective",
+            "scheduled_date": corr_ts.values.astype("datetime64[ns]"),
+            "completed_date": (corr_ts + pd.to_timedelta(1, unit="D")).values.astype("datetime64[ns]"),
+            "downtime_hours": rng.uniform(4, 24, len(corr_e)).round(1),
+            "cost": np.round(eq["cost"][corr_e] * 0.04 * rng.lognormal(0, 0.3, len(corr_e)), 2),
+        })
+        events = pd.concat([failures, preventive, corrective], ignore_index=True)
+        events = events.sort_values(["scheduled_date", "equipment_id", "kind"], kind="stable").reset_index(drop=True)
+        events.insert(0, "event_id", _ids("M", len(events), 6))
+        self.t["maintenance_events"] = events[CONTRACTS["maintenance_events"].columns]
+        drift_start = fail_ts - pd.to_timedelta(lead, unit="D")
+        self.truth_tables["equipment_failures"] = _frame({
+            "equipment_id": eq["ids"][e_idx], "failure_date": fail_ts.values.astype("datetime64[ns]"),
+            "drift_start": drift_start.values.astype("datetime64[ns]"), "downtime_days": f_down,
+        }).sort_values(["failure_date", "equipment_id"]).reset_index(drop=True)
+
+    # ------------------------------------------------------------------ expenses
+    def _make_expenses(self) -> None:
+        """Monthly overheads, weekly fuel, and the technicians' paid but unbilled hours."""
+        rng = self.rng
+        months = pd.date_range(self.start, self.end, freq="MS")
+        techs = self.t["technicians"]
+        jobs = self.t["jobs"]
+        done = jobs[jobs["status"] == "completed"]
+        month_of_job = done["scheduled_start"].dt.to_period("M").dt.to_timestamp()
+        labor_by_month = done.groupby(month_of_job)["labor_cost"].sum()
+        revenue_by_month = done.groupby(month_of_job)["revenue"].sum()
+        rows = []
+        for m in months:
+            month_end = m + pd.offsets.MonthEnd(0)
+            employed = (techs["hire_date"] <= month_end) & (
+                techs["termination_date"].isna() | (techs["termination_date"] >= m))
+            n_tech = int(employed.sum())
+            paid_wages = float((techs.loc[employed, "weekly_hours"] * techs.loc[employed, "hourly_rate"]).sum()
+                               * 52 / 12)
+            idle = max(paid_wages - float(labor_by_month.get(m, 0.0)), 0.0)
+            season = MONTH_SEASON[m.month]
+            utility = {"winter": 1.35, "summer": 1.25, "spring": 0.9, "fall": 0.85}[season]
+            fixed = {
+                "rent": 2500 + 180 * n_tech, "insurance": 900 + 140 * n_tech,
+                "office_salaries": 4500 + 1100 * n_tech, "vehicle_leases": 690 * n_tech,
+                "software": 350 + 35 * n_tech,
+            }
+            variable = {
+                "utilities": (600 + 25 * n_tech) * utility,
+                "marketing": 0.04 * float(revenue_by_month.get(m, 0.0)),
+                "technician_unbilled_time": idle,
+                "tools_and_supplies": 85 * n_tech,
+            }
+            for category, amount in fixed.items():
+                rows.append((m, category, "fixed", amount))
+            for category, amount in variable.items():
+                if amount > 0:
+                    rows.append((m + pd.Timedelta(days=int(rng.integers(0, 27))), category, "variable",
+                                 amount * rng.lognormal(0, 0.05)))
+        fuel_week = done.groupby(done["scheduled_start"].dt.to_period("W").dt.start_time)["travel_miles"].sum()
+        for week, miles in fuel_week.items():
+            if week >= self.start and miles > 0:
+                rows.append((week, "fuel", "variable", miles * 0.35))
+        exp = pd.DataFrame(rows, columns=["date", "category", "kind", "amount"])
+        exp = exp[exp["date"] <= self.end].sort_values(["date", "category"], kind="stable").reset_index(drop=True)
+        exp["amount"] = exp["amount"].round(2)
+        exp.insert(0, "expense_id", _ids("EX", len(exp), 6))
+        exp["service_line"] = pd.Series([None] * len(exp), dtype=object)
+        exp["date"] = exp["date"].astype("datetime64[ns]")
+        self.t["expenses"] = exp[CONTRACTS["expenses"].columns]
+
+    # ------------------------------------------------------------------ all
+    def build(self) -> GeneratedCompany:
+        steps = [self._make_calendar, self._make_weather, self._make_economy, self._make_intensity,
+                 self._make_technicians, self._make_customers, self._make_demand, self._make_funnel,
+                 self._make_contracts, self._make_equipment, self._make_jobs, self._make_billing,
+                 self._make_interactions, self._make_equipment_usage, self._make_reliability,
+                 self._make_expenses]
+        for step in steps:
+            step()
+        tables = {name: _conform(name, self.t[name]) for name in TABLE_ORDER}
+        return GeneratedCompany(self.p, self.seed, self.scale, tables, self._truth(), self.truth_tables)
+
+    def _truth(self) -> dict:
+        p = self.p
+        churn = self.truth_tables["customers"]
+        return {
+            "company": p.name, "slug": p.slug, "seed": self.seed, "scale": self.scale,
+            "start": str(p.start), "end": str(p.end),
+            "seasonal_factors": {line: dict(spec.seasonal) for line, spec in p.service_lines.items()},
+            "season_months": {s: [m for m, v in MONTH_SEASON.items() if v == s] for s in SEASONS},
+            "weekday_factors": dict(zip(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], WEEKDAY_FACTORS)),
+            "holiday_factor": HOLIDAY_FACTOR, "holiday_calendar": "US federal (holidays.US)",
+            "storm_multiplier": {"service_line": "roofing", "factor": STORM_MULTIPLIER,
+                                 "window_days": STORM_WINDOW_DAYS, "months": list(STORM_MONTHS)},
+            "annual_growth": p.annual_growth,
+            "churn": {"base_annual_hazard": p.base_annual_churn, "log_hazard_coefficients": CHURN_COEF,
+                      "satisfaction_gap_reference": 8.0, "decline_days": DECLINE_DAYS,
+                      "decline_rate": DECLINE_RATE, "decline_rating_drop": DECLINE_RATING_DROP,
+                      "churned_customers": int(churn["churned"].sum()), "customers": int(len(churn))},
+            "quote_win_model": {"logit_coefficients": WIN_COEF},
+            "payment_days_mean": {"residential": 15, "commercial": 28, "late_payer": 54,
+                                  "dispute_extra_days": 35, "dispute_write_off_share": 0.15},
+            "technicians": {"speed": "lognormal(0, 0.15) clipped to [0.7, 1.45]",
+                            "callback_rate": "beta(2, 30)", "rating_effect": "normal(0, 0.5)"},
+            "equipment_drift": {"lead_days": [21, 42], "vibration_max_factor": 3.0,
+                                "temperature_rise_c": 15, "pressure_drop_psi": 10,
+                                "failures": int(len(self.truth_tables["equipment_failures"]))},
+            "jobs": int(len(self.t["jobs"])),
+        }
+
+
+def _conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Columns in contract order with plain, predictable dtypes (so Parquet bytes are stable)."""
+    contract = CONTRACTS[name]
+    df = df[contract.columns].copy()
+    for column, spec in contract.schema.columns.items():
+        dtype = str(spec.dtype)
+        if dtype.startswith("datetime64"):
+            df[column] = pd.to_datetime(df[column]).astype("datetime64[ns]")
+        elif dtype in ("str", "string"):
+            values = df[column].astype(object)
+            df[column] = values.where(values.notna(), None)
+        elif dtype == "bool":
+            df[column] = df[column].astype(bool)
+        elif dtype.startswith("int"):
+            df[column] = df[column].astype("int64")
+        elif dtype.startswith("float"):
+            df[column] = df[column].astype("float64")
+    return df.reset_index(drop=True)
+
+
+def _lookup(values: np.ndarray, mapping: dict, default: float = np.nan) -> np.ndarray:
+    """Map an object array of keys to floats through ``mapping``."""
+    return pd.Series(values, dtype=object).map(mapping).fillna(default).to_numpy(dtype=float)
+
+
+def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
+    raw = shares * total
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts))[: total - counts.sum()]:
+        counts[i] += 1
+    return counts
+
+
+def _scatter(rng, centre_lat, centre_lon, radius_km):
+    """Points uniformly inside a disc of ``radius_km`` around each centre."""
+    n = len(centre_lat)
+    r = radius_km * np.sqrt(rng.random(n))
+    theta = rng.uniform(0, 2 * np.pi, n)
+    lat = centre_lat + (r * np.sin(theta)) / 111.0
+    lon = centre_lon + (r * np.cos(theta)) / (111.0 * np.cos(np.radians(centre_lat)))
+    return lat, lon
+
+
+def _curve_ids(curve_index, lines, regions, n_regions):
+    lookup = np.zeros((max(k[0] for k in curve_index) + 1, n_regions), dtype=int)
+    for (li, ri), k in curve_index.items():
+        lookup[li, ri] = k
+    return lookup[lines, regions]
+
+
+def _assign_technicians(rng, region, line, day, tech, n_lines):
+    """A technician for each job: skilled in the line, in the region if possible, employed that day."""
+    n = len(region)
+    out = np.full(n, -1)
+    n_regions = int(max(region.max(initial=0), tech["region"].max(initial=0))) + 1
+    for li in range(n_lines):
+        skilled = (tech["primary"] == li) | (tech["second"] == li)
+        for ri in range(n_regions):
+            jobs = np.flatnonzero((line == li) & (region == ri))
+            if len(jobs) == 0:
+                continue
+            pool = np.flatnonzero(skilled & (tech["region"] == ri))
+            if len(pool) == 0:
+                pool = np.flatnonzero(skilled)
+            if len(pool) == 0:
+                continue
+            pending = jobs
+            for _ in range(12):  # redraw those whose technician was not employed that day
+                pick = pool[rng.integers(0, len(pool), len(pending))]
+                ok = (tech["from_day"][pick] <= day[pending]) & (tech["to_day"][pick] > day[pending])
+                out[pending[ok]] = pick[ok]
+                pending = pending[~ok]
+                if len(pending) == 0:
+                    break
+            for j in pending:  # rare: scan for anyone employed
+                employed = pool[(tech["from_day"][pool] <= day[j]) & (tech["to_day"][pool] > day[j])]
+                if len(employed):
+                    out[j] = employed[rng.integers(0, len(employed))]
+    return out
+
+
+def _assign_equipment(rng, equip, region, line, job_type):
+    n = len(region)
+    out = np.full(n, -1)
+    uses = rng.random(n) < _lookup(job_type, EQUIPMENT_USE_SHARE)
+    for (ri, li) in set(zip(equip["region"].tolist(), equip["line"].tolist())):
+        pool = np.flatnonzero((equip["region"] == ri) & (equip["line"] == li))
+        jobs = np.flatnonzero(uses & (region == ri) & (line == li))
+        out[jobs] = pool[rng.integers(0, len(pool), len(jobs))]
+    return out
+
+
+def generate_company(profile: CompanyProfile, seed: int | None = None, scale: float = 1.0) -> GeneratedCompany:
+    """Generate every core table of a company described by ``profile``.
+
+    Parameters
+    ----------
+    profile : CompanyProfile
+        The company to make (see ``parameters/companies/``).
+    seed : int, optional
+        Random seed; defaults to the profile's. The same seed gives the same data.
+    scale : float, default 1
+        Multiplies the number of technicians (and so customers, jobs, equipment).
+
+    Returns
+    -------
+    GeneratedCompany
+        ``tables`` (one DataFrame per core table, contract columns), ``truth`` (the
+        parameters that made them) and ``truth_tables`` (per-entity ground truth).
+    """
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    return _Builder(profile, profile.seed if seed is None else seed, scale).build()
+
+
+def write_company(company: GeneratedCompany, out_dir: str | Path) -> dict[str, Path]:
+    """Write the tables as ``OUT/<table>.parquet`` and the ground truth under ``OUT/_truth/``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, df in company.tables.items():
+        path = out / f"{name}.parquet"
+        _write_parquet(df, path)
+        written[name] = path
+    truth_dir = out / "_truth"
+    truth_dir.mkdir(exist_ok=True)
+    for name, df in company.truth_tables.items():
+        _write_parquet(df.reset_index(drop=True), truth_dir / f"{name}.parquet")
+    (truth_dir / "ground_truth.json").write_text(json.dumps(company.truth, indent=2, sort_keys=True) + "\n")
+    return written
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)

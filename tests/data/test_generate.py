@@ -1,0 +1,206 @@
+"""The generator: contracts hold, the same seed gives the same bytes, the ground truth is recoverable."""
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, check_relations, schema_failures
+from quantlib.data.generate import STORM_MULTIPLIER, WEEKDAY_FACTORS, generate_company, write_company
+from quantlib.data.profile import MONTH_SEASON, load_profile
+
+from tests.conftest import PROFILES
+
+
+def _digest(directory):
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.rglob("*.parquet"))}
+
+
+@pytest.mark.parametrize("company_fixture", ["mixed_company", "seasonal_company"])
+def test_every_table_meets_its_contract(company_fixture, request):
+    company = request.getfixturevalue(company_fixture)
+    tables = {}
+    for name in TABLE_ORDER:
+        df = company.tables[name]
+        assert list(df.columns) == CONTRACTS[name].columns
+        assert len(df) > 0, name
+        try:
+            tables[name] = CONTRACTS[name].validate(df)
+        except pandera.errors.SchemaErrors as exc:  # pragma: no cover - message for the failure
+            pytest.fail(f"{name}: {schema_failures(name, exc).head(10).to_string()}")
+    for name in TABLE_ORDER:
+        violations = check_relations(name, tables[name], tables)
+        assert violations.empty, f"{name}: {violations.head().to_string()}"
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
+    profile = load_profile(PROFILES / "mixed_trades.yaml")
+    write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "a")
+    write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "b")
+    write_company(generate_company(profile, seed=4, scale=0.3), tmp_path / "c")
+    a, b, c = (_digest(tmp_path / x) for x in "abc")
+    assert len(a) == len(TABLE_ORDER) + 4  # the tables and four ground-truth tables
+    assert a == b
+    assert a["jobs.parquet"] != c["jobs.parquet"]
+    truth = json.loads((tmp_path / "a" / "_truth" / "ground_truth.json").read_text())
+    assert truth["seed"] == 3 and truth["seasonal_factors"]["hvac"]["summer"] == 1.4
+
+
+def test_scale_multiplies_volume():
+    profile = load_profile(PROFILES / "mixed_trades.yaml")
+    small = generate_company(profile, scale=0.5)
+    large = generate_company(profile, scale=2.0)
+    ratio = len(large.tables["jobs"]) / len(small.tables["jobs"])
+    assert 3.2 < ratio < 4.8
+    assert len(large.tables["technicians"]) > 3 * len(small.tables["technicians"])
+
+
+def _daily_demand(company, line):
+    """Daily counts of demand jobs (not contract visits, not quoted installs) of one line."""
+    jobs = company.tables["jobs"]
+    demand = jobs[(jobs["service_line"] == line) & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
+    end = pd.Timestamp(company.profile.end)
+    days = pd.date_range(company.profile.start, end, freq="D")
+    counts = demand.groupby(demand["scheduled_start"].dt.normalize()).size().reindex(days, fill_value=0)
+    frame = pd.DataFrame({"y": counts.to_numpy(), "date": days})
+    frame["season"] = frame["date"].dt.month.map(MONTH_SEASON)
+    frame["weekday"] = frame["date"].dt.day_of_week
+    frame["t"] = np.arange(len(frame)) / 365.25
+    return frame
+
+
+def _poisson_fit(frame, extra=""):
+    import holidays
+
+    us = holidays.US(years=range(frame["date"].dt.year.min(), frame["date"].dt.year.max() + 1))
+    frame = frame.assign(holiday=frame["date"].dt.date.map(lambda d: d in us).astype(int))
+    formula = "y ~ C(season, Treatment('fall')) + C(weekday) + holiday + t + I(t**2)" + extra
+    return smf.glm(formula, frame, family=sm.families.Poisson()).fit()
+
+
+@pytest.mark.parametrize("company_fixture,line", [("mixed_company", "hvac"), ("mixed_company", "plumbing"),
+                                                  ("seasonal_company", "landscaping")])
+def test_seasonal_factors_recovered(company_fixture, line, request):
+    company = request.getfixturevalue(company_fixture)
+    truth = company.truth["seasonal_factors"][line]
+    fit = _poisson_fit(_daily_demand(company, line))
+    for season in ("winter", "spring", "summer"):
+        estimated = np.exp(fit.params[f"C(season, Treatment('fall'))[T.{season}]"])
+        expected = truth[season] / truth["fall"]
+        assert estimated == pytest.approx(expected, rel=0.10), (line, season)
+
+
+def test_weekday_and_holiday_effects_recovered(mixed_company):
+    fit = _poisson_fit(_daily_demand(mixed_company, "hvac"))
+    saturday = np.exp(fit.params["C(weekday)[T.5]"])
+    assert saturday == pytest.approx(WEEKDAY_FACTORS[5] / WEEKDAY_FACTORS[0], rel=0.12)
+    assert np.exp(fit.params["holiday"]) == pytest.approx(mixed_company.truth["holiday_factor"], abs=0.12)
+
+
+def test_roofing_storm_multiplier_tied_to_weather(seasonal_company):
+    frame = _daily_demand(seasonal_company, "roofing")
+    weather = seasonal_company.tables["weather"]
+    customers = seasonal_company.tables["customers"]
+    # Demand per region, with the storm window taken from that region's weather rows.
+    jobs = seasonal_company.tables["jobs"]
+    estimates = []
+    for region, storms in weather.groupby("region"):
+        storm = storms.set_index("date")["storm"].astype(float)
+        window = storm.rolling(7, min_periods=1).max().reindex(frame["date"]).to_numpy()
+        region_jobs = jobs[(jobs["region"] == region) & (jobs["service_line"] == "roofing")
+                           & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
+        counts = region_jobs.groupby(region_jobs["scheduled_start"].dt.normalize()).size()
+        region_frame = frame.assign(y=counts.reindex(frame["date"], fill_value=0).to_numpy(), storm=window)
+        fit = _poisson_fit(region_frame, extra=" + storm")
+        estimates.append(np.exp(fit.params["storm"]))
+    assert len(estimates) == customers["region"].nunique()
+    for estimate in estimates:
+        assert estimate == pytest.approx(STORM_MULTIPLIER, rel=0.15)
+
+
+def test_growth_trend(mixed_company):
+    jobs = mixed_company.tables["jobs"]
+    done = jobs[jobs["status"] == "completed"]
+    per_year = done.groupby(done["scheduled_start"].dt.year).size()
+    growth = (per_year.iloc[-1] / per_year.iloc[0]) ** 0.5 - 1
+    assert growth == pytest.approx(mixed_company.profile.annual_growth, abs=0.05)
+
+
+def test_churners_decline_before_they_leave(mixed_company):
+    truth = mixed_company.truth_tables["customers"]
+    jobs = mixed_company.tables["jobs"]
+    churned = truth[truth["churned"] & (truth["churn_date"] > pd.Timestamp("2023-01-01"))]
+    merged = jobs.merge(churned[["customer_id", "churn_date"]], on="customer_id")
+    days_before = (merged["churn_date"] - merged["scheduled_start"]).dt.days
+    last = ((days_before > 0) & (days_before <= 180)).sum()
+    previous = ((days_before > 180) & (days_before <= 360)).sum()
+    assert last / previous < 0.7  # the spec's "declining service frequency" signal
+    after = (merged["scheduled_start"] > merged["churn_date"] + pd.Timedelta(days=1)).sum()
+    assert after == 0
+
+
+def test_churn_drivers(mixed_company):
+    truth = mixed_company.truth_tables["customers"]
+    rate = truth.groupby("late_payer")["churned"].mean()
+    assert rate[True] > 1.5 * rate[False]
+    with_contract = truth.groupby("has_contract")["churned"].mean()
+    assert with_contract[True] < with_contract[False]
+
+
+def test_late_payers_pay_late(mixed_company):
+    t = mixed_company.tables
+    paid = t["payments"].merge(t["invoices"][["invoice_id", "issued_date"]], on="invoice_id")
+    paid["days"] = (paid["paid_date"] - paid["issued_date"]).dt.days
+    late = set(mixed_company.truth_tables["customers"].query("late_payer")["customer_id"])
+    is_late = paid["customer_id"].isin(late)
+    assert paid.loc[is_late, "days"].mean() > 40
+    assert paid.loc[~is_late, "days"].mean() < 30
+
+
+def test_technicians_differ_in_speed_and_callbacks(mixed_company):
+    jobs = mixed_company.tables["jobs"]
+    done = jobs[jobs["status"] == "completed"]
+    observed = done.groupby("technician_id").agg(
+        ratio=("labor_hours", "sum"), planned=("scheduled_hours", "sum"), callbacks=("callback", "mean"),
+        n=("job_id", "size"))
+    observed["speed"] = observed["ratio"] / observed["planned"]
+    truth = mixed_company.truth_tables["technicians"].set_index("technician_id")
+    both = observed[observed["n"] > 300].join(truth, rsuffix="_true")
+    assert len(both) >= 8
+    assert np.corrcoef(both["speed"], both["speed_true"])[0, 1] > 0.9
+    assert np.corrcoef(both["callbacks"], both["callback_rate"])[0, 1] > 0.6
+
+
+def test_quote_win_rate_falls_with_price_and_rises_with_urgency(mixed_company):
+    quotes = mixed_company.tables["quotes"]
+    truth = mixed_company.truth_tables["quotes"]
+    decided = quotes[quotes["status"] != "open"].merge(truth, on="quote_id")
+    decided["won"] = (decided["status"] == "won").astype(int)
+    decided["urgent"] = (decided["urgency"] == "urgent").astype(int)
+    fit = smf.logit("won ~ I(price_ratio - 1) + urgent", decided).fit(disp=0)
+    assert fit.params["I(price_ratio - 1)"] == pytest.approx(-5.0, abs=1.5)
+    assert fit.params["urgent"] == pytest.approx(0.7, abs=0.35)
+
+
+def test_equipment_drifts_before_failure(mixed_company):
+    telemetry = mixed_company.tables["telemetry"]
+    failures = mixed_company.truth_tables["equipment_failures"]
+    assert len(failures) >= 10
+    ratios = []
+    for failure in failures.itertuples():
+        series = telemetry[telemetry["equipment_id"] == failure.equipment_id].set_index("ts")["vibration"]
+        day = failure.failure_date
+        baseline = series[(series.index < failure.drift_start - pd.Timedelta(days=5))].tail(60).median()
+        before = series[(series.index > day - pd.Timedelta(days=5)) & (series.index <= day + pd.Timedelta(days=1))]
+        if len(before) and baseline == baseline:
+            ratios.append(before.median() / baseline)
+    assert np.median(ratios) > 2.0
+    # The failure is recorded as a maintenance event on the same day.
+    events = mixed_company.tables["maintenance_events"]
+    recorded = events[events["kind"] == "failure"][["equipment_id", "scheduled_date"]]
+    assert len(recorded) == len(failures)
