@@ -170,7 +170,7 @@ def test_technicians_differ_in_speed_and_callbacks(mixed_company):
         n=("job_id", "size"))
     observed["speed"] = observed["ratio"] / observed["planned"]
     truth = mixed_company.truth_tables["technicians"].set_index("technician_id")
-    both = observed[observed["n"] > 300].join(truth, rsuffix="_true")
+    both = observed[observed["n"] > 300].join(truth.add_suffix("_true"))
     assert len(both) >= 8
     assert np.corrcoef(both["speed"], both["speed_true"])[0, 1] > 0.9
     assert np.corrcoef(both["callbacks"], both["callback_rate"])[0, 1] > 0.6

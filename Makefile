@@ -1,0 +1,42 @@
+# Quant: the two commands of the README.
+#   make demo   set up .venv, generate the sample company, ingest it, build the warehouse, print KPIs
+#   make test   set up .venv with the test extras and run the test suite
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+QUANT := $(VENV)/bin/quant
+COMPANY ?= mixed_trades
+SCALE ?= 1
+DEMO := data/demo/$(COMPANY)
+# PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
+export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
+
+.PHONY: install demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(QUANT) generate --profile parameters/companies/$(COMPANY).yaml --out $(DEMO)/raw --scale $(SCALE)
+	$(QUANT) ingest $(DEMO)/raw --lake $(DEMO)/lake
+	$(QUANT) warehouse build --lake $(DEMO)/lake --profile parameters/companies/$(COMPANY).yaml
+	$(QUANT) kpi --lake $(DEMO)/lake
+	@echo
+	@echo "Demo outputs:"
+	@echo "  raw exports (Parquet):   $(DEMO)/raw/   (ground truth in $(DEMO)/raw/_truth/)"
+	@echo "  bronze / silver:         $(DEMO)/lake/bronze/  $(DEMO)/lake/silver/"
+	@echo "  gold warehouse (DuckDB): $(DEMO)/lake/gold.duckdb"
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m benchmarks.pipeline
+
+clean:
+	rm -rf data/demo .pytest_cache .cache
