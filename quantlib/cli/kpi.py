@@ -1,0 +1,55 @@
+"""``quant kpi``: the KPI table of a gold database as of a date."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantlib.cli.app import app
+from quantlib.data.lake import DEFAULT_ROOT, Lake
+
+_STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",
+                 "no data": "dim", "no target": ""}
+
+
+def _format(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "currency":
+        return f"{value:,.0f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+@app.command("kpi")
+def kpi(
+    as_of: str = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: latest date in gold."),
+    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Lake root (reads LAKE/gold.duckdb)."),
+    service_line: str = typer.Option(None, "--service-line", help="Restrict to one service line."),
+    region: str = typer.Option(None, "--region", help="Restrict to one region."),
+) -> None:
+    """Print every KPI as of a date: value, unit, target, status."""
+    from quantlib.kpi import Filters, kpi_summary
+
+    gold = Lake(lake).gold
+    if not gold.exists():
+        raise typer.BadParameter(f"{gold} does not exist; run 'quant warehouse build' first", param_hint="--lake")
+    summary = kpi_summary(gold, as_of, filters=Filters(service_line=service_line, region=region))
+    table = Table(title=f"KPIs as of {summary['as_of'].iloc[0]}")
+    for column, justify in [("kpi", "left"), ("value", "right"), ("unit", "left"), ("target", "right"),
+                            ("status", "left"), ("note", "left")]:
+        table.add_column(column, justify=justify)
+    for row in summary.itertuples(index=False):
+        target = row.target if row.target is not None and not (isinstance(row.target, float) and math.isnan(row.target)) else None
+        style = _STATUS_STYLE.get(row.status, "")
+        table.add_row(row.kpi, _format(row.value, row.unit), row.unit,
+                      "-" if target is None else _format(target, row.unit),
+                      f"[{style}]{row.status}[/]" if style else row.status, row.note)
+    Console(width=140).print(table)

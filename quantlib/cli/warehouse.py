@@ -1,0 +1,54 @@
+"""``quant warehouse build``: rebuild the gold DuckDB file from silver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from quantlib.cli.app import app
+from quantlib.data.lake import DEFAULT_ROOT, Lake
+
+warehouse_app = typer.Typer(help="Gold warehouse (DuckDB marts) built from silver.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+
+
+def read_profile(path: Path | None) -> tuple[str | None, dict]:
+    """The company ``name`` and ``targets`` mapping of a profile YAML (other keys ignored)."""
+    if path is None:
+        return None, {}
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    targets = data.get("targets") or {}
+    if not isinstance(targets, dict):
+        raise typer.BadParameter(f"'targets' in {path} must be a mapping, got {type(targets).__name__}")
+    return data.get("name"), dict(targets)
+
+
+@warehouse_app.command("build")
+def build(
+    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Lake root (silver/ in, gold.duckdb out)."),
+    profile: Path = typer.Option(None, "--profile", exists=True, dir_okay=False,
+                                 help="Company profile YAML; its 'targets:' mapping becomes the targets table."),
+) -> None:
+    """Build LAKE/gold.duckdb from the silver tables (atomically) and print row counts."""
+    from quantlib.data.warehouse import MARTS, build_warehouse, gold_tables
+
+    console = Console()
+    name, targets = read_profile(profile)
+    the_lake = Lake(lake)
+    if not the_lake.silver_tables():
+        console.print(f"[yellow]no silver tables under {the_lake.silver}; marts will be empty[/]")
+    gold = build_warehouse(the_lake, targets=targets, company=name)
+    counts = gold_tables(gold)
+    console.print(f"built {gold}" + (f" for {name}" if name else ""), soft_wrap=True)
+    table = Table(title="gold marts")
+    table.add_column("mart")
+    table.add_column("rows", justify="right")
+    for mart in MARTS:
+        table.add_row(mart, f"{counts.get(mart, 0):,}")
+    console.print(table)
+    if targets:
+        console.print("targets: " + ", ".join(f"{k}={v}" for k, v in targets.items()))

@@ -1,0 +1,242 @@
+"""KPI objects, filters, the registry and the summary table.
+
+A :class:`KPI` couples a definition (a function of a gold connection, an as-of
+date, a window and filters) with what a dashboard needs to show it: unit,
+direction, target. The definition is the function's docstring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+#: Start of "all history" when a KPI has no default window.
+ALL_HISTORY = dt.date(1900, 1, 1)
+
+Window = int | dt.date | str | None
+
+
+class KpiUnavailable(Exception):
+    """A KPI has no value here; the message says why (e.g. no data in the window)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Slices a KPI can be restricted to; ``None`` means all.
+
+    Attributes
+    ----------
+    service_line : str, optional
+        A service line (``hvac``, ``plumbing`` ...).
+    region : str, optional
+        A region (of the job, technician, equipment or customer, as the KPI says).
+    technician_id : str, optional
+        One technician.
+    """
+
+    service_line: str | None = None
+    region: str | None = None
+    technician_id: str | None = None
+
+    def active(self) -> dict[str, str]:
+        """The filters that are set, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI: its definition and how to show it.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    label : str
+        Short human name.
+    unit : str
+        ``ratio`` (0-1), ``currency``, ``days``, ``hours``, ``count`` or ``rating`` (0-10).
+    direction : str
+        ``higher`` or ``lower`` is better, or ``band``: within ``tolerance`` of the target.
+    func : callable
+        ``func(con, as_of, start, filters) -> float``; the definition is its docstring.
+    target : float, optional
+        Default target; a ``targets`` entry named like the KPI overrides it.
+    tolerance : float, optional
+        Allowed distance from the target for ``band`` KPIs.
+    default_window : int, "month" or None
+        Days up to as_of the KPI looks at by default; ``"month"``: the month of
+        as_of to date; ``None``: all history, or a window that is part of the
+        definition.
+    filters : frozenset of str
+        Which :class:`Filters` fields the KPI understands.
+    """
+
+    name: str
+    label: str
+    unit: str
+    direction: str
+    func: Callable[..., float]
+    target: float | None = None
+    tolerance: float | None = None
+    default_window: int | str | None = 30
+    filters: frozenset = field(default_factory=lambda: frozenset({"service_line", "region"}))
+
+    @property
+    def definition(self) -> str:
+        """The definition (the docstring of the function)."""
+        return " ".join((self.func.__doc__ or "").split())
+
+    @property
+    def description(self) -> str:
+        """The first sentence of the definition."""
+        return (self.func.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+    def window_start(self, as_of: dt.date, window: Window = None) -> dt.date:
+        """First day of the window ending at ``as_of`` (inclusive)."""
+        window = self.default_window if window is None else window
+        if window is None:
+            return ALL_HISTORY
+        if isinstance(window, dt.date):
+            return window
+        if window == "month":
+            return as_of.replace(day=1)
+        if window < 1:
+            raise ValueError(f"window must be at least one day, got {window}")
+        return as_of - dt.timedelta(days=int(window) - 1)
+
+    def compute(self, con: duckdb.DuckDBPyConnection, as_of, window: Window = None,
+                filters: Filters | None = None) -> float:
+        """The KPI's value as of ``as_of``.
+
+        Parameters
+        ----------
+        con : duckdb.DuckDBPyConnection
+            Connection to a gold database.
+        as_of : date or str
+            Last day looked at (inclusive).
+        window : int, date or "month", optional
+            Days up to ``as_of``, the first day, or month to date; default
+            ``default_window``.
+        filters : Filters, optional
+            Restrict to a service line, region or technician.
+
+        Raises
+        ------
+        KpiUnavailable
+            When the value is undefined (no data, a filter the KPI cannot use).
+        """
+        as_of = to_date(as_of)
+        filters = filters or Filters()
+        unsupported = set(filters.active()) - set(self.filters)
+        if unsupported:
+            raise KpiUnavailable(f"{self.name} cannot be filtered by {', '.join(sorted(unsupported))}")
+        value = self.func(con, as_of, self.window_start(as_of, window), filters)
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            raise KpiUnavailable("no data in the window")
+        return float(value)
+
+    def status(self, value: float | None, target: float | None) -> str:
+        """``ok``, ``alert``, ``below target``, ``above target``, ``no target`` or ``no data``."""
+        if value is None or not math.isfinite(value):
+            return "no data"
+        if target is None:
+            return "no target"
+        if self.direction == "band":
+            return "ok" if abs(value - target) <= (self.tolerance or 0) else "alert"
+        if self.direction == "higher":
+            return "ok" if value >= target else "below target"
+        return "ok" if value <= target else "above target"
+
+
+REGISTRY: dict[str, KPI] = {}
+
+
+def register(name: str, label: str, unit: str, direction: str, *, target: float | None = None,
+             tolerance: float | None = None, default_window: int | str | None = 30,
+             filters: tuple[str, ...] = ("service_line", "region")):
+    """Decorator: register the decorated function as KPI ``name``."""
+
+    def wrap(func):
+        REGISTRY[name] = KPI(name, label, unit, direction, func, target, tolerance, default_window,
+                             frozenset(filters))
+        return func
+
+    return wrap
+
+
+def get_kpi(name: str) -> KPI:
+    """The KPI called ``name``; ``KeyError`` lists the known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown KPI {name!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def to_date(value) -> dt.date:
+    """A date from a date, datetime, Timestamp or ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def targets_of(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """The numeric targets stored in gold's ``targets`` table."""
+    try:
+        rows = con.execute("SELECT key, value FROM targets WHERE value IS NOT NULL").fetchall()
+    except duckdb.CatalogException:
+        return {}
+    return {key: value for key, value in rows}
+
+
+def gold_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
+    """The as-of date the gold marts were built for."""
+    return con.execute("SELECT as_of FROM build_params").fetchone()[0]
+
+
+def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = None,
+                names: list[str] | None = None) -> pd.DataFrame:
+    """Every registered KPI (or ``names``) as of ``as_of``, with target and status.
+
+    Parameters
+    ----------
+    gold_path : Path or str
+        The gold DuckDB file.
+    as_of : date or str, optional
+        Default: the as-of date of the build (latest date in the data).
+    filters : Filters, optional
+        Applied to every KPI; a KPI that cannot use a filter says so in ``note``.
+    names : list of str, optional
+        Restrict to these KPIs.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``kpi, label, value, unit, target, status, note, as_of``; ``value``
+        is NaN and ``note`` says why when a KPI has no value.
+    """
+    con = duckdb.connect(str(gold_path), read_only=True)
+    try:
+        as_of = gold_as_of(con) if as_of is None else to_date(as_of)
+        targets = targets_of(con)
+        rows = []
+        for kpi in (get_kpi(n) for n in (names or REGISTRY)):
+            target = targets.get(kpi.name, kpi.target)
+            try:
+                value, note = kpi.compute(con, as_of, filters=filters), ""
+            except KpiUnavailable as reason:
+                value, note = math.nan, str(reason)
+            rows.append({"kpi": kpi.name, "label": kpi.label, "value": value, "unit": kpi.unit,
+                         "target": target, "status": kpi.status(value, target), "note": note,
+                         "as_of": as_of})
+    finally:
+        con.close()
+    return pd.DataFrame(rows, columns=["kpi", "label", "value", "unit", "target", "status", "note",
+                                       "as_of"])
