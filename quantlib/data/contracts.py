@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -499,51 +500,155 @@ def check_relations(table: str, df: pd.DataFrame, tables: dict[str, pd.DataFrame
     return pd.concat(found, ignore_index=True)
 
 
-def _row_rule_fields(contract: TableContract) -> dict[str, str]:
-    """Map a row rule's error text to the field it is about (its first column)."""
+def _row_rule_fields(contract: TableContract) -> dict[str, tuple[str, ...]]:
+    """Map a row rule's error text to the columns it compares (the first is its field)."""
     fields = {}
     for check in contract.schema.checks:
         name = check.name or ""
-        fields[check.error or name] = name.split("_not_before_")[0].split("_required_when_")[0]
+        if "_not_before_" in name:
+            later, earlier = name.split("_not_before_", 1)
+            fields[check.error or name] = (later, earlier)
+        else:
+            fields[check.error or name] = (name.split("_required_when_")[0],)
     return fields
+
+
+_DTYPE_WORDS = {"float64": "a number", "int64": "a whole number", "datetime64[ns]": "a date",
+                "bool": "true/false", "str": "text"}
+
+
+def _fmt(value) -> str:
+    """A value as a reason shows it: dates without a midnight time, text quoted."""
+    if isinstance(value, pd.Timestamp):
+        return str(value.date()) if value == value.normalize() else str(value)
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _column_reason(column: pa.Column | None, check: str, value) -> str:
+    """Plain-words reason for a failed column check (``check`` is pandera's check text)."""
+    found = None
+    if column is not None:
+        found = next((c for c in column.checks if (c.error or c.name) == check), None)
+    if found is None:
+        return f"value {_fmt(value)} fails {check}"
+    stats = found.statistics or {}
+    name = found.name
+    if name == "str_length":
+        lo, hi = stats.get("min_value"), stats.get("max_value")
+        if lo == 1 and hi is None:
+            return "must not be empty"
+        return f"length of {_fmt(value)} must be between {lo} and {hi}"
+    if name == "isin":
+        return f"{_fmt(value)} is not one of {', '.join(map(str, stats['allowed_values']))}"
+    if name == "str_matches":
+        return f"{_fmt(value)} does not match the pattern {stats['pattern']}"
+    if name == "in_range":
+        lo, hi = stats["min_value"], stats["max_value"]
+        lo_op = ">=" if stats.get("include_min", True) else ">"
+        hi_op = "<=" if stats.get("include_max", True) else "<"
+        if lo_op == ">=" and hi_op == "<=":
+            return f"must be between {lo} and {hi} (got {_fmt(value)})"
+        return f"must be {lo_op} {lo} and {hi_op} {hi} (got {_fmt(value)})"
+    if name == "greater_than":
+        return f"must be > {stats['min_value']} (got {_fmt(value)})"
+    if name == "greater_than_or_equal_to":
+        return f"must be >= {stats['min_value']} (got {_fmt(value)})"
+    return f"{found.error or name} (got {_fmt(value)})"
 
 
 def schema_failures(table: str, error) -> pd.DataFrame:
     """Turn pandera's lazy ``SchemaErrors`` into one row per (row index, field, reason).
 
+    Reasons are plain words with the offending value: ``must be between 0 and 24
+    (got 30.0)``, ``'pool' is not one of hvac, ...``, ``cannot read 'abc' as a number``,
+    ``missing value``, ``duplicate key job_id='J1'``, ``completed_at 2024-01-01 is
+    before scheduled_start 2024-01-02``.
+
     Row rules (checks over several columns) are reported once per row, against the
-    field they are about, rather than once per column as pandera lists them.
+    field they are about, rather than once per column as pandera lists them. A
+    value pandera could not coerce is reported once (not again as a wrong dtype),
+    and checks that could not run on such a column are not reported.
     Failures that concern the whole frame (a missing column) have ``index`` NaN.
+
+    Parameters
+    ----------
+    table : str
+        The table the validated frame holds.
+    error : pandera.errors.SchemaErrors
+        The error of ``contract.validate(df, lazy=True)``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``index`` (label in the validated frame, NaN for frame-level
+        failures), ``field`` and ``reason``; one row per distinct failure.
     """
     contract = get_contract(table)
     rule_fields = _row_rule_fields(contract)
-    cases = error.failure_cases.copy()
+    data = getattr(error, "data", None)
+    cases = error.failure_cases
+    is_rule = cases["check"].astype(str).isin(list(rule_fields))
+    is_key = cases["check"].astype(str) == "multiple_fields_uniqueness"
+    # Pandera lists a failed row rule or composite key once per column: keep one per row.
+    cases = pd.concat([cases[~is_rule & ~is_key],
+                       cases[is_rule | is_key].drop_duplicates(["index", "check"])])
+    coerce_failed = {
+        (case.index, case.column) for case in cases.itertuples(index=False)
+        if str(case.check).startswith("coerce_dtype")
+    }
+    failed_columns = {col for _, col in coerce_failed}
     rows = []
     seen = set()
     for case in cases.itertuples(index=False):
         check = str(case.check)
+        value = case.failure_case
+        index = case.index if case.index is not None and case.index == case.index else None
+        if isinstance(index, float) and index.is_integer():
+            index = int(index)  # pandera's failure cases turn labels to float next to NaN
+        column = case.column if isinstance(case.column, str) else ""
         if check in rule_fields:
-            field = rule_fields[check]
+            cols = rule_fields[check]
+            if index is None and failed_columns & set(cols):
+                continue  # the rule could not run because one of its columns could not be coerced
+            field = cols[0]
             reason = check
+            if len(cols) == 2 and data is not None and index is not None and index in data.index:
+                later, earlier = data.at[index, cols[0]], data.at[index, cols[1]]
+                if isinstance(later, pd.Timestamp) and isinstance(earlier, pd.Timestamp):
+                    reason = f"{cols[0]} {_fmt(later)} is before {cols[1]} {_fmt(earlier)}"
         elif check == "multiple_fields_uniqueness":
             field = ",".join(contract.key)
-            reason = f"duplicate key {field}={case.failure_case!r}"
-        else:
-            field = case.column if isinstance(case.column, str) else ""
-            value = case.failure_case
-            if check.startswith("coerce_dtype"):
-                reason = f"cannot read {value!r} as {check.split('(')[-1].rstrip(')')}"
-            elif check == "not_nullable":
-                reason = "missing value"
-            elif check == "column_in_dataframe":
-                reason = f"missing required column {value!r}"
-                field = str(value)
+            if data is not None and index is not None and index in data.index:
+                shown = ", ".join(f"{k}={_fmt(data.at[index, k])}" for k in contract.key)
             else:
-                reason = f"value {value!r} fails {check}"
-        index = case.index
-        key = (index if index is not None and index == index else None, field, reason)
+                shown = f"{field}={_fmt(value)}"
+            reason = f"duplicate key {shown}"
+        elif check.startswith("coerce_dtype"):
+            field = column
+            dtype = check.split("(", 1)[-1].rstrip(")").strip("'\"")
+            reason = f"cannot read {_fmt(value)} as {_DTYPE_WORDS.get(dtype, dtype)}"
+        elif check.startswith("dtype("):
+            if (case.index, case.column) in coerce_failed:
+                continue  # already reported as unreadable
+            field = column
+            dtype = check.split("(", 1)[-1].rstrip(")").strip("'\"")
+            reason = f"wrong type: {_fmt(value)} is not {_DTYPE_WORDS.get(dtype, dtype)}"
+        elif check == "not_nullable":
+            field = column
+            reason = "missing value"
+        elif check == "column_in_dataframe":
+            field = str(value)
+            reason = f"missing required column {value!r}"
+        elif index is None and column in failed_columns:
+            continue  # the check could not run because the column could not be coerced
+        else:
+            field = column
+            reason = _column_reason(contract.schema.columns.get(column), check, value)
+        key = (index, field, reason)
         if key in seen:
             continue
         seen.add(key)
-        rows.append({"index": key[0], "field": field, "reason": reason})
-    return pd.DataFrame(rows, columns=["index", "field", "reason"])
+        rows.append({"index": index if index is not None else np.nan, "field": field, "reason": reason})
+    out = pd.DataFrame(rows, columns=["index", "field", "reason"])
+    out["index"] = out["index"].astype(object)
+    return out

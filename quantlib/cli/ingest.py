@@ -1,0 +1,70 @@
+"""``quant ingest``: load a company's CSV / Parquet exports into the lake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantlib.cli.app import app
+from quantlib.data.ingest import ALREADY, LOADED, SKIPPED, UNUSABLE, IngestReport, MappingError, ingest
+from quantlib.data.lake import DEFAULT_ROOT, Lake
+
+# Problem lines printed per file; the rejects table has all of them.
+MAX_SHOWN = 20
+_STYLE = {LOADED: "green", ALREADY: "dim", UNUSABLE: "bold red", SKIPPED: "yellow"}
+
+
+@app.command("ingest")
+def ingest_command(
+    src_dir: Path = typer.Argument(..., exists=True, file_okay=False, dir_okay=True,
+                                   help="Directory of the company's CSV / Parquet exports."),
+    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Root directory of the lake."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", dir_okay=False,
+        help="Mapping YAML (file globs -> tables, source -> contract columns); "
+             "default: parameters/mappings/default.yaml."),
+) -> None:
+    """Load exports into the lake: raw files to bronze, valid rows to silver, bad rows to rejects.
+
+    Prints one line per file and one line per problem (file, line, field, reason).
+    Exits 1 when a file could not be used at all; rejected rows alone do not fail.
+    """
+    try:
+        report = ingest(src_dir, lake, mapping)
+    except MappingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: writing the lake failed, nothing was changed in silver: {exc}", err=True)
+        raise typer.Exit(1) from None
+    print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def print_report(report: IngestReport, console: Console | None = None) -> None:
+    """Print ``report``: a table of files, then one line per problem and note."""
+    console = console or Console()
+    table = Table(title=f"ingest {report.src_dir} -> {report.lake}", title_justify="left")
+    for name, justify in (("file", "left"), ("table", "left"), ("status", "left"),
+                          ("read", "right"), ("accepted", "right"), ("rejected", "right")):
+        table.add_column(name, justify=justify)
+    for f in report.files:
+        style = _STYLE.get(f.status, "")
+        table.add_row(f.file, f.table or "-", f"[{style}]{f.status}[/]",
+                      str(f.rows_read), str(f.rows_accepted), str(f.rows_rejected))
+    console.print(table)
+    # Plain echo: one problem per line, never wrapped, easy to grep.
+    for f in report.files:
+        for p in f.problems[:MAX_SHOWN]:
+            typer.echo(str(p))
+        if f.problems_total > MAX_SHOWN:
+            typer.echo(f"{f.file}: ... and {f.problems_total - MAX_SHOWN} more problems "
+                       f"(all rejected rows are in {Lake(report.lake).rejects})")
+        for note in f.notes:
+            typer.echo(f"{f.file}: {note}")
+    typer.echo(f"{len(report.files)} files: {report.rows_read} rows read, {report.rows_accepted} accepted, "
+               f"{report.rows_rejected} rejected, {len(report.unusable)} files unusable")
