@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -596,32 +597,46 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _load_sql(con: duckdb.DuckDBPyConnection, name: str, path: Path | None) -> str:
+    """The statement creating table ``name`` from its silver file (or empty, per its contract)."""
+    contract = CONTRACTS.get(name)
+    if contract is None:
+        # A silver table without a contract is loaded as it is.
+        return f"CREATE TABLE {_quote(name)} AS SELECT * FROM read_parquet({_literal(str(path))})"
+    types = {col: _DUCK_TYPES[str(spec.dtype)] for col, spec in contract.schema.columns.items()}
+    if path is None:
+        columns = ", ".join(f"{_quote(c)} {t}" for c, t in types.items())
+        return f"CREATE TABLE {_quote(name)} ({columns})"
+    source = f"read_parquet({_literal(str(path))})"
+    file_columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    # Contract columns get the contract type (a missing nullable one becomes
+    # NULL); extra columns are kept as they are.
+    select = [f"CAST({_quote(c) if c in file_columns else 'NULL'} AS {t}) AS {_quote(c)}"
+              for c, t in types.items()]
+    select += [_quote(c) for c in file_columns if c not in types]
+    return f"CREATE TABLE {_quote(name)} AS SELECT {', '.join(select)} FROM {source}"
+
+
 def _load_silver(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, int]:
     """Create one table per contract (and per extra silver file); return row counts."""
     present = lake.silver_tables()
-    counts = {}
-    for name in list(TABLE_ORDER) + sorted(set(present) - set(TABLE_ORDER)):
-        contract = CONTRACTS.get(name)
-        path = present.get(name)
-        if contract is None:
-            # A silver table without a contract is loaded as it is.
-            con.execute(f"CREATE TABLE {_quote(name)} AS SELECT * FROM read_parquet({_literal(str(path))})")
-        else:
-            types = {col: _DUCK_TYPES[str(spec.dtype)] for col, spec in contract.schema.columns.items()}
-            if path is None:
-                columns = ", ".join(f"{_quote(c)} {t}" for c, t in types.items())
-                con.execute(f"CREATE TABLE {_quote(name)} ({columns})")
-            else:
-                source = f"read_parquet({_literal(str(path))})"
-                file_columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-                # Contract columns get the contract type (a missing nullable one
-                # becomes NULL); extra columns are kept as they are.
-                select = [f"CAST({_quote(c) if c in file_columns else 'NULL'} AS {t}) AS {_quote(c)}"
-                          for c, t in types.items()]
-                select += [_quote(c) for c in file_columns if c not in types]
-                con.execute(f"CREATE TABLE {_quote(name)} AS SELECT {', '.join(select)} FROM {source}")
-        counts[name] = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
-    return counts
+    names = list(TABLE_ORDER) + sorted(set(present) - set(TABLE_ORDER))
+    statements = {name: _load_sql(con, name, present.get(name)) for name in names}
+
+    def run(name: str) -> None:
+        cursor = con.cursor()
+        try:
+            cursor.execute(statements[name])
+        finally:
+            cursor.close()
+
+    # Writing a table to disk (compression) is mostly single-threaded and a
+    # silver file of pandas origin is often a single row group, so the big
+    # tables load side by side, one per core; largest files first.
+    order = sorted(names, key=lambda n: -(present[n].stat().st_size if n in present else 0))
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        list(pool.map(run, order))
+    return {name: con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0] for name in names}
 
 
 def _write_targets(con: duckdb.DuckDBPyConnection, targets: dict | None) -> None:
@@ -709,6 +724,7 @@ def build_warehouse(lake: Lake, targets: dict | None = None, company: str | None
                 # Row order of the loaded tables carries no meaning; letting DuckDB
                 # drop it makes the big loads parallel and lighter on memory.
                 con.execute("SET preserve_insertion_order = false")
+                con.execute("SET enable_progress_bar = false")
                 build_into(con, lake, targets, company)
                 con.execute("CHECKPOINT")
             finally:

@@ -61,15 +61,17 @@ CREATE OR REPLACE MACRO efficiency_score(completion_time_ratio, quality, mean_ra
     + {EFFICIENCY_WEIGHTS['satisfaction']} * mean_rating / 10.0
     + {EFFICIENCY_WEIGHTS['safety']} * safety;
 
+-- DOUBLE, not the DECIMAL the literals would give, so scores mix with other floats.
 CREATE OR REPLACE MACRO churn_rule_score(frequency_trend, late_payment_share, disputes,
                                          avg_rating, last_contact_days) AS
-    least(1.0,
+    least(1.0, CAST(
           CASE WHEN frequency_trend < 0.7 THEN 0.25 ELSE 0 END
         + CASE WHEN late_payment_share > 0.3 THEN 0.20 ELSE 0 END
         + CASE WHEN disputes > 0 THEN 0.15 ELSE 0 END
         + CASE WHEN avg_rating < 5 THEN 0.25 WHEN avg_rating < 7 THEN 0.15 ELSE 0 END
         + CASE WHEN last_contact_days >= 90 THEN 0.20
-               WHEN last_contact_days >= 30 THEN 0.10 ELSE 0 END);
+               WHEN last_contact_days >= 30 THEN 0.10 ELSE 0 END
+        AS DOUBLE));
 """
 
 

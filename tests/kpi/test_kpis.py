@@ -262,3 +262,22 @@ def test_targets_from_gold_override_defaults(tmp_path, fixture_lake):
     gold = build_warehouse(lake, targets={"monthly_revenue": 9000, "dso": 100})
     row = kpi_summary(gold, "2024-06-30", names=["dso"]).iloc[0]
     assert row["target"] == 100 and row["status"] == "ok"
+
+
+@pytest.mark.parametrize("inputs, expected", [
+    # trend, late share, disputes, avg rating, days since contact
+    ((0.5, 0.5, 1, 4.0, 100), 1.0),              # 0.25 + 0.20 + 0.15 + 0.25 + 0.20 = 1.05, capped
+    ((0.7, 0.3, 0, 7.0, 29), 0.0),               # every rule exactly at its edge: nothing
+    ((None, None, 0, 5.0, 30), 0.15 + 0.10),     # missing inputs score 0; rating 5 is "< 7" only
+    ((0.69, 0.31, 0, 6.9, 90), 0.25 + 0.20 + 0.15 + 0.20),
+])
+def test_churn_rule_score(inputs, expected):
+    import duckdb
+
+    from quantlib.kpi import install_formulas
+
+    with duckdb.connect() as mem:
+        install_formulas(mem)
+        score = mem.execute("SELECT churn_rule_score(?::DOUBLE, ?::DOUBLE, ?::INT, ?::DOUBLE, ?::INT)",
+                            list(inputs)).fetchone()[0]
+    assert score == pytest.approx(expected)

@@ -198,3 +198,19 @@ def test_targets_and_build_info(con):
     assert info.loc["funnel", "row_count"] == 6 and info.loc["funnel", "kind"] == "mart"
     assert info.loc["weather", "row_count"] == 0
     assert (info["company"] == "Fixture Co").all()
+
+
+def test_marts_and_kpis_share_one_definition(con):
+    """The technician mart and the KPI give the same score for the same period and technician."""
+    from quantlib.kpi import Filters, get_kpi
+
+    mart = one(con, "SELECT efficiency_score, utilisation FROM technician_kpis WHERE technician_id = 'T2'")
+    t2 = Filters(technician_id="T2")
+    start = dt.date(2022, 11, 25)  # build_params.data_start
+    assert get_kpi("efficiency_score").compute(con, AS_OF, window=start, filters=t2) == pytest.approx(mart[0])
+    assert get_kpi("technician_utilisation").compute(con, AS_OF, window=start, filters=t2) == pytest.approx(mart[1])
+    # The churn rule: the mart's score is the macro applied to the mart's own inputs.
+    rows = con.execute("""SELECT churn_score, churn_rule_score(frequency_trend, late_payment_share, disputes,
+                                                               avg_rating, last_contact_days)
+                          FROM customer_features""").fetchall()
+    assert all(a == pytest.approx(b) for a, b in rows)
