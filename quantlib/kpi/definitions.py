@@ -301,7 +301,7 @@ def technician_utilisation(con: Con, as_of: dt.date, start: dt.date, filters: Fi
 
 
 @register("quality_rate", "Quality (1 - callbacks / completed)", "ratio", "higher", target=0.95,
-          filters=TECH_FILTERS)
+          filters=TECH_FILTERS, target_aliases=("quality",))
 def quality(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
     """1 - callbacks / completed jobs, over the jobs completed in the window (default 30 days).
 

@@ -75,6 +75,8 @@ class KPI:
         definition.
     filters : frozenset of str
         Which :class:`Filters` fields the KPI understands.
+    target_aliases : tuple of str
+        Other ``targets`` keys that set this KPI's target (e.g. ``quality``).
     """
 
     name: str
@@ -86,6 +88,14 @@ class KPI:
     tolerance: float | None = None
     default_window: int | str | None = 30
     filters: frozenset = field(default_factory=lambda: frozenset({"service_line", "region"}))
+    target_aliases: tuple[str, ...] = ()
+
+    def target_from(self, targets: dict[str, float]) -> float | None:
+        """The target from a ``targets`` mapping (by name, then alias), else the default."""
+        for key in (self.name, *self.target_aliases):
+            if key in targets:
+                return float(targets[key])
+        return self.target
 
     @property
     def definition(self) -> str:
@@ -159,12 +169,12 @@ REGISTRY: dict[str, KPI] = {}
 
 def register(name: str, label: str, unit: str, direction: str, *, target: float | None = None,
              tolerance: float | None = None, default_window: int | str | None = 30,
-             filters: tuple[str, ...] = ("service_line", "region")):
+             filters: tuple[str, ...] = ("service_line", "region"), target_aliases: tuple[str, ...] = ()):
     """Decorator: register the decorated function as KPI ``name``."""
 
     def wrap(func):
         REGISTRY[name] = KPI(name, label, unit, direction, func, target, tolerance, default_window,
-                             frozenset(filters))
+                             frozenset(filters), tuple(target_aliases))
         return func
 
     return wrap
@@ -228,7 +238,7 @@ def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = Non
         targets = targets_of(con)
         rows = []
         for kpi in (get_kpi(n) for n in (names or REGISTRY)):
-            target = targets.get(kpi.name, kpi.target)
+            target = kpi.target_from(targets)
             try:
                 value, note = kpi.compute(con, as_of, filters=filters), ""
             except KpiUnavailable as reason:

@@ -259,9 +259,11 @@ def test_targets_from_gold_override_defaults(tmp_path, fixture_lake):
     lake.silver.mkdir()
     for path in fixture_lake.silver_tables().values():
         (lake.silver / path.name).write_bytes(path.read_bytes())
-    gold = build_warehouse(lake, targets={"monthly_revenue": 9000, "dso": 100})
-    row = kpi_summary(gold, "2024-06-30", names=["dso"]).iloc[0]
-    assert row["target"] == 100 and row["status"] == "ok"
+    gold = build_warehouse(lake, targets={"monthly_revenue": 9000, "dso": 100, "quality": 0.5})
+    rows = kpi_summary(gold, "2024-06-30", names=["dso", "quality_rate"]).set_index("kpi")
+    assert rows.loc["dso", "target"] == 100 and rows.loc["dso", "status"] == "ok"      # 86.4 <= 100
+    # "quality" (the generator profiles' key) sets quality_rate's target: 0.8 >= 0.5.
+    assert rows.loc["quality_rate", "target"] == 0.5 and rows.loc["quality_rate", "status"] == "ok"
 
 
 @pytest.mark.parametrize("inputs, expected", [
