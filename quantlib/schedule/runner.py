@@ -1,0 +1,640 @@
+"""Run scheduled jobs: validate, execute, render, publish atomically, retry, alert.
+
+One *run* is one job for one parameter file (one company)::
+
+    validate parameters  (before any kernel starts; a bad file fails at once, no retry)
+    take the job+company lock  (reports/.locks/; a concurrent run is skipped)
+    for each attempt:
+        execute the notebook into a temporary folder (reports/.tmp/…), render the outputs
+        there, write run.json, then rename the folder to reports/<job>/<company>/<run_id>/
+        (one atomic rename: readers see a whole run or none) and refresh reports/index.html
+        on failure: delete the temporary folder, record the error, wait (backoff), retry
+    tell the recipients: the report on success, the one-line error after the last retry
+
+Every attempt is a row in the run history; every step a line in ``reports/.logs/schedule.log``.
+Secrets (SMTP password, webhook URLs) are removed from the environment the notebook kernel
+inherits and redacted from anything written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
+
+from filelock import FileLock, Timeout
+
+from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
+from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact, secret_values
+from quantlib.schedule.specs import JobSpec, SpecError, load_specs
+
+__all__ = [
+    "DueRun",
+    "RunOutcome",
+    "Workspace",
+    "due_runs",
+    "notify",
+    "run_due",
+    "run_job",
+    "run_many",
+    "serve",
+]
+
+OUTPUT_FILES = {"html": "report.html", "pdf": "report.pdf", "ipynb": "notebook.ipynb"}
+
+
+# -- where things live -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The folders a scheduler works in.
+
+    Attributes
+    ----------
+    root : Path
+        Project root; spec paths (notebooks, parameter files) are relative to it.
+    reports : Path
+        Published runs, ``index.html``, and the hidden ``.history.sqlite``, ``.locks/``,
+        ``.tmp/`` and ``.logs/``.
+    history_path : Path
+        The run-history database.
+    specs : Path
+        Folder of job specs.
+    """
+
+    root: Path
+    reports: Path
+    history_path: Path
+    specs: Path
+
+    @classmethod
+    def at(cls, root: str | Path | None = None, *, reports: str | Path | None = None,
+           history: str | Path | None = None, specs: str | Path | None = None) -> "Workspace":
+        """A workspace rooted at ``root`` (default: the project root), with the usual layout."""
+        if root is None:
+            from quantlib.publish.parameters import project_root
+
+            root = project_root()
+        root = Path(root).resolve()
+        reports = Path(reports).resolve() if reports else root / "reports"
+        return cls(
+            root=root,
+            reports=reports,
+            history_path=Path(history).resolve() if history else reports / ".history.sqlite",
+            specs=Path(specs).resolve() if specs else root / "scheduled",
+        )
+
+    @property
+    def locks(self) -> Path:
+        return self.reports / ".locks"
+
+    @property
+    def tmp(self) -> Path:
+        # Inside reports/ so the final rename stays on one file system (and so is atomic).
+        return self.reports / ".tmp"
+
+    @property
+    def log_file(self) -> Path:
+        return self.reports / ".logs" / "schedule.log"
+
+    def history(self) -> RunHistory:
+        return RunHistory(self.history_path)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.root / path
+
+    def load_specs(self) -> dict[str, JobSpec]:
+        return load_specs(self.specs)
+
+
+def _log(ws: Workspace, job: str, company: str, message: str) -> None:
+    """Append one redacted line to the schedule log (one ``write`` per line: safe to share)."""
+    ws.log_file.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    line = redact(" ".join(f"{stamp} {job} {company} {message}".split())) + "\n"
+    with open(ws.log_file, "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+# -- keeping secrets away from kernels ---------------------------------------------------------
+
+_ENV_LOCK = threading.RLock()
+_ENV_DEPTH = 0
+_HIDDEN: dict[str, str] = {}
+
+
+def _secret_names(extra: Iterable[str]) -> set[str]:
+    from quantlib.schedule.history import SECRET_ENV_NAMES
+
+    names = {*SECRET_ENV_NAMES, *(n for n in extra if n)}
+    return names | {k for k in os.environ if k.startswith("QUANT_SLACK_WEBHOOK")}
+
+
+@contextmanager
+def _without_secrets(extra: Iterable[str] = ()) -> Iterator[None]:
+    """Take secret variables out of ``os.environ`` while kernels start (they copy it).
+
+    Reference-counted so overlapping runs in threads restore the environment only when the
+    last one leaves; :func:`_environment` still sees the hidden values for distribution.
+    """
+    global _ENV_DEPTH
+    with _ENV_LOCK:
+        _ENV_DEPTH += 1
+        for name in _secret_names(extra):
+            if name in os.environ:
+                _HIDDEN[name] = os.environ.pop(name)
+    try:
+        yield
+    finally:
+        with _ENV_LOCK:
+            _ENV_DEPTH -= 1
+            if _ENV_DEPTH == 0:
+                os.environ.update(_HIDDEN)
+                _HIDDEN.clear()
+
+
+def _environment() -> dict[str, str]:
+    with _ENV_LOCK:
+        return {**os.environ, **_HIDDEN}
+
+
+# -- one run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one run.
+
+    Attributes
+    ----------
+    status : {"success", "failed", "skipped", "dry-run"}
+    run_id : str or None
+    run_dir : Path or None
+        The published folder (success only).
+    attempts : int
+    error : str or None
+        One line, redacted.
+    outputs : dict
+        Output kind → path relative to ``reports/``.
+    deliveries : list of str
+        One line per notification channel.
+    notice : Notice or None
+        What the recipients are (or were) told; sent by :func:`notify`.
+    plan : list of str
+        For a dry run: what would be done.
+    """
+
+    job: str
+    company: str
+    status: str
+    run_id: str | None = None
+    run_dir: Path | None = None
+    attempts: int = 0
+    error: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    deliveries: list[str] = field(default_factory=list)
+    notice: Notice | None = None
+    plan: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for people."""
+        head = f"{self.job} / {self.company}: {self.status}"
+        if self.status == "success":
+            return f"{head} after {self.attempts} attempt(s) → {self.run_dir}"
+        if self.status == "failed":
+            return f"{head} after {self.attempts} attempt(s): {self.error}"
+        if self.status == "skipped":
+            return f"{head}: {self.error}"
+        return head
+
+
+def company_of(ws: Workspace, parameter_file: Path) -> str:
+    """The company a parameter file is for: its ``company`` key, else the file name."""
+    from quantlib.publish.parameters import ParameterError, load_parameter_file
+
+    try:
+        value = load_parameter_file(ws.resolve(parameter_file)).get("company")
+    except (OSError, ParameterError, ValueError):
+        value = None
+    return str(value) if value else parameter_file.stem
+
+
+def _period(values: Mapping, scheduled_for: datetime) -> str:
+    for key in ("period", "as_of"):
+        if values.get(key):
+            return str(values[key])
+    return scheduled_for.date().isoformat()
+
+
+def _produce(spec: JobSpec, notebook: Path, values: dict, folder: Path, meta, cwd: Path) -> dict[str, str]:
+    """Execute and render into ``folder``; returns output kind → file name."""
+    from quantlib.publish.execute import execute_notebook
+    from quantlib.publish.render import render_html, render_pdf
+
+    executed = folder / OUTPUT_FILES["ipynb"]
+    # The kernel works in the project root: parameters such as ``lake`` are relative to it.
+    execute_notebook(notebook, executed, values, execution_timeout=spec.timeout, cwd=cwd)
+    # The executed notebook is always kept: it is the run's evidence.
+    files = {"ipynb": executed.name}
+    if "html" in spec.outputs:
+        files["html"] = render_html(executed, folder / OUTPUT_FILES["html"], meta).name
+    if "pdf" in spec.outputs:
+        files["pdf"] = render_pdf(executed, folder / OUTPUT_FILES["pdf"], meta).name
+    return files
+
+
+def run_job(
+    spec: JobSpec,
+    parameter_file: str | Path,
+    *,
+    workspace: Workspace | None = None,
+    scheduled_for: datetime | None = None,
+    dry_run: bool = False,
+    send: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunOutcome:
+    """Run ``spec`` for one parameter file (see the module docstring for the steps).
+
+    Parameters
+    ----------
+    spec : JobSpec
+    parameter_file : path-like
+        Relative to the workspace root unless absolute.
+    workspace : Workspace, optional
+        Default: :meth:`Workspace.at` the project root.
+    scheduled_for : datetime, optional
+        The cron slot this run is for (default: now). ``due`` compares it with the history.
+    dry_run : bool
+        Validate and describe what would run and be sent to whom; run and send nothing.
+    send : bool
+        Notify the recipients here. Executors pass ``False`` and the caller sends with
+        :func:`notify`, so secrets never need to reach remote workers.
+    sleep : callable
+        Waits between attempts (tests pass a no-op).
+
+    Returns
+    -------
+    RunOutcome
+        Never raises for a failed run; the failure is in the outcome, the history, and the
+        alert.
+    """
+    from quantlib.publish.parameters import ParameterError, load_parameter_file, validate_parameters
+    from quantlib.publish.render import ReportMeta
+
+    ws = workspace or Workspace.at()
+    scheduled_for = scheduled_for or datetime.now(spec.tz)
+    parameter_file = Path(parameter_file)
+    notebook = ws.resolve(spec.notebook)
+    company = company_of(ws, parameter_file)
+    history = ws.history()
+
+    # 1. Parameters, before any kernel starts: a wrong value is not fixed by retrying.
+    try:
+        raw = load_parameter_file(ws.resolve(parameter_file))
+        if not notebook.is_file():
+            raise FileNotFoundError(f"notebook {spec.notebook} not found")
+        values = validate_parameters(notebook, raw)
+    except (ParameterError, OSError, ValueError) as exc:
+        error = one_line(f"invalid parameters in {parameter_file}: {exc}")
+        outcome = RunOutcome(spec.name, company, "failed", attempts=0, error=error)
+        outcome.notice = Notice(job=spec.name, title=spec.title, company=company,
+                                period=scheduled_for.date().isoformat(), status="failed", error=error)
+        if dry_run:
+            outcome.status = "dry-run"
+            outcome.plan = [f"would NOT run: {error}"]
+            return outcome
+        row = history.start(run_id=_new_run_id(), job=spec.name, company=company, parameters_hash="-",
+                            scheduled_for=scheduled_for, attempt=1)
+        history.finish(row, "failed", error=error)
+        _log(ws, spec.name, company, f"failed before start: {error}")
+        if send:
+            notify(spec, [outcome], dry_run=False, workspace=ws)
+        return outcome
+
+    p_hash = parameters_hash(values)
+    period = _period(values, scheduled_for)
+    if dry_run:
+        return _plan(spec, ws, parameter_file, company, values, period, scheduled_for)
+
+    # 2. One run per job and company at a time.
+    ws.locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(ws.locks / f"{spec.name}__{company}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        message = (f"skipped: {spec.name} for {company} is already running "
+                   f"(lock {ws.locks / f'{spec.name}__{company}.lock'} is held)")
+        _log(ws, spec.name, company, message)
+        row = history.start(run_id=_new_run_id(), job=spec.name, company=company, parameters_hash=p_hash,
+                            scheduled_for=scheduled_for, status="skipped")
+        history.finish(row, "skipped", error=message)
+        return RunOutcome(spec.name, company, "skipped", error=message)
+
+    try:
+        outcome = _attempts(spec, ws, history, notebook, company, values, p_hash, period,
+                            scheduled_for, sleep, ReportMeta)
+    finally:
+        lock.release()
+    if send and outcome.notice is not None:
+        notify(spec, [outcome], workspace=ws)
+    return outcome
+
+
+def _new_run_id() -> str:
+    # Sortable by time; the suffix keeps two runs in the same second apart.
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def _attempts(spec, ws, history, notebook, company, values, p_hash, period, scheduled_for, sleep, ReportMeta):
+    from quantlib.publish.index import write_index, write_run_record
+
+    run_id = _new_run_id()
+    total = spec.retries.count + 1
+    meta = ReportMeta(title=spec.title, company=company, period=period,
+                      run_date=scheduled_for.date())
+    ws.tmp.mkdir(parents=True, exist_ok=True)
+    error = None
+    for attempt in range(1, total + 1):
+        row = history.start(run_id=run_id, job=spec.name, company=company, parameters_hash=p_hash,
+                            scheduled_for=scheduled_for, attempt=attempt)
+        _log(ws, spec.name, company, f"run {run_id} attempt {attempt}/{total} started")
+        started = datetime.now(timezone.utc)
+        folder = Path(tempfile.mkdtemp(prefix=f"{spec.name}-{company}-", dir=ws.tmp))
+        try:
+            with _without_secrets([spec.recipients.slack_webhook_env or ""]):
+                files = _produce(spec, notebook, values, folder, meta, ws.root)
+            final = ws.reports / spec.name / company / run_id
+            outputs = {kind: f"{spec.name}/{company}/{run_id}/{name}" for kind, name in files.items()}
+            write_run_record(folder, {
+                "job": spec.name,
+                "title": spec.title,
+                "company": company,
+                "period": period,
+                "run_id": run_id,
+                "status": "success",
+                "attempt": attempt,
+                "scheduled_for": scheduled_for.isoformat(),
+                "started": started.isoformat(timespec="seconds"),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "notebook": spec.notebook.as_posix(),
+                "parameters": values,
+                "parameters_hash": p_hash,
+                "outputs": files,
+            })
+            final.parent.mkdir(parents=True, exist_ok=True)
+            # The publish step: one rename on one file system, so reports/ never holds half a run.
+            os.rename(folder, final)
+        except Exception as exc:  # noqa: BLE001 - any failure of a run is retried and reported
+            shutil.rmtree(folder, ignore_errors=True)
+            error = one_line(exc)
+            last = attempt == total
+            history.finish(row, "failed" if last else "retrying", error=error)
+            _log(ws, spec.name, company, f"run {run_id} attempt {attempt}/{total} failed: {error}")
+            if not last:
+                delay = spec.retries.delay(attempt)
+                _log(ws, spec.name, company, f"run {run_id} retrying in {delay:g} s")
+                sleep(delay)
+            continue
+        except BaseException:
+            # Interrupted (Ctrl-C, worker shutdown): leave no temporary folder and no "running" row.
+            shutil.rmtree(folder, ignore_errors=True)
+            history.finish(row, "failed", error="interrupted")
+            raise
+
+        history.finish(row, "success", outputs=outputs)
+        _log(ws, spec.name, company, f"run {run_id} published to {final}")
+        try:
+            # Serialised: several companies finish at once and all rewrite the same index.
+            with FileLock(str(ws.locks / "index.lock"), timeout=120):
+                write_index(ws.reports)
+        except Exception as exc:  # noqa: BLE001 - the run is published; the next run rebuilds the index
+            _log(ws, spec.name, company, f"index not refreshed: {one_line(exc)}")
+        html = final / OUTPUT_FILES["html"]
+        notice = Notice(
+            job=spec.name, title=spec.title, company=company, period=period, status="success",
+            link=report_link(html, ws.reports, _environment()) if "html" in files else None,
+            pdf=final / OUTPUT_FILES["pdf"] if "pdf" in files else None,
+            attachments=(final / OUTPUT_FILES["ipynb"],) if "ipynb" in spec.outputs else (),
+        )
+        return RunOutcome(spec.name, company, "success", run_id=run_id, run_dir=final, attempts=attempt,
+                          outputs=outputs, notice=notice)
+
+    notice = Notice(job=spec.name, title=spec.title, company=company, period=period, status="failed",
+                    error=error)
+    return RunOutcome(spec.name, company, "failed", run_id=run_id, attempts=total, error=error, notice=notice)
+
+
+def _plan(spec, ws, parameter_file, company, values, period, scheduled_for) -> RunOutcome:
+    outcome = RunOutcome(spec.name, company, "dry-run")
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    outcome.plan = [
+        f"would run {spec.notebook} for {company} ({parameter_file}) with {shown}",
+        f"scheduled for {scheduled_for.isoformat()}, period {period}, timeout {spec.timeout:g} s, "
+        f"{spec.retries.count} retr{'y' if spec.retries.count == 1 else 'ies'}",
+        f"would publish {', '.join(OUTPUT_FILES[k] for k in spec.outputs)} to "
+        f"{ws.reports / spec.name / company}/<run_id>/",
+    ]
+    example = Notice(job=spec.name, title=spec.title, company=company, period=period, status="success",
+                     link=report_link(ws.reports / spec.name / company / "<run_id>" / "report.html", ws.reports,
+                                      _environment()) if "html" in spec.outputs else None,
+                     pdf=None)
+    for d in distribute(example, spec.recipients.emails, spec.recipients.slack_webhook_env,
+                        env=_environment(), dry_run=True):
+        outcome.plan.append(f"on success: {d}")
+    if not spec.recipients.emails and not spec.recipients.slack_webhook_env:
+        outcome.plan.append("no recipients: nothing would be sent")
+    else:
+        outcome.plan.append("on failure after the last retry: the same recipients get the one-line error")
+    outcome.plan = [redact(line) for line in outcome.plan]
+    return outcome
+
+
+def notify(spec: JobSpec, outcomes: Sequence[RunOutcome], *, dry_run: bool = False,
+           workspace: Workspace | None = None) -> None:
+    """Tell the spec's recipients about each outcome that has a notice (in this process).
+
+    Fills ``outcome.deliveries`` and logs one line per channel.
+    """
+    ws = workspace or Workspace.at()
+    for outcome in outcomes:
+        if outcome.notice is None or outcome.status not in {"success", "failed"}:
+            continue
+        deliveries: list[Delivery] = distribute(
+            outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
+            env=_environment(), dry_run=dry_run,
+        )
+        for d in deliveries:
+            line = redact(str(d))
+            outcome.deliveries.append(line)
+            _log(ws, spec.name, outcome.company, f"notify {line}")
+
+
+# -- many runs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A picklable unit of work for executors."""
+
+    spec: JobSpec
+    parameter_file: Path
+    workspace: Workspace
+    scheduled_for: datetime
+    dry_run: bool
+
+
+def _run_task(task: _Task) -> RunOutcome:
+    # Module-level so process pools and Dask can pickle it by reference.
+    return run_job(task.spec, task.parameter_file, workspace=task.workspace, scheduled_for=task.scheduled_for,
+                   dry_run=task.dry_run, send=False)
+
+
+def run_many(
+    spec: JobSpec,
+    parameter_files: Sequence[str | Path] | None = None,
+    *,
+    workspace: Workspace | None = None,
+    scheduled_for: datetime | None = None,
+    dry_run: bool = False,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> list[RunOutcome]:
+    """Run ``spec`` for several parameter files (default: all of the spec's) at once.
+
+    The runs happen on the executor (see :mod:`quantlib.schedule.executors`); notifications
+    are sent from this process afterwards. A single run is done in this process.
+    """
+    from quantlib.schedule.executors import get_executor
+
+    ws = workspace or Workspace.at()
+    files = [Path(p) for p in (parameter_files if parameter_files is not None else spec.parameters)]
+    slot = scheduled_for or datetime.now(spec.tz)
+    tasks = [_Task(spec, f, ws, slot, dry_run) for f in files]
+    if len(tasks) <= 1 or dry_run:
+        executor = "inline"
+    with get_executor(executor, workers=workers, address=address) as pool:
+        outcomes = pool.map(_run_task, tasks)
+    if not dry_run:
+        notify(spec, outcomes, workspace=ws)
+    return list(outcomes)
+
+
+# -- what is due -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueRun:
+    """A (job, parameter file) whose latest cron slot has no recorded run."""
+
+    spec: JobSpec
+    parameter_file: Path
+    company: str
+    slot: datetime
+    last: datetime | None
+
+
+def due_runs(specs: Mapping[str, JobSpec], now: datetime, *, workspace: Workspace | None = None) -> list[DueRun]:
+    """Every job and company whose most recent scheduled time is after its last recorded run.
+
+    A job never run before is due for its most recent slot. Failed runs count as recorded
+    (they were retried and alerted; re-running them on every tick would spam the alert).
+    """
+    ws = workspace or Workspace.at()
+    history = ws.history()
+    due = []
+    for spec in specs.values():
+        slot = spec.previous_run(now)
+        for pf in spec.parameters:
+            company = company_of(ws, pf)
+            last = history.last_scheduled_for(spec.name, company)
+            if last is None or last < slot:
+                due.append(DueRun(spec, pf, company, slot, last))
+    return due
+
+
+def run_due(
+    now: datetime | None = None,
+    *,
+    workspace: Workspace | None = None,
+    specs: Mapping[str, JobSpec] | None = None,
+    dry_run: bool = False,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> list[RunOutcome]:
+    """Run everything :func:`due_runs` finds, each job's companies together on the executor."""
+    ws = workspace or Workspace.at()
+    specs = ws.load_specs() if specs is None else specs
+    now = now or datetime.now(timezone.utc)
+    by_job: dict[tuple[str, datetime], list[DueRun]] = {}
+    for d in due_runs(specs, now, workspace=ws):
+        by_job.setdefault((d.spec.name, d.slot), []).append(d)
+    outcomes: list[RunOutcome] = []
+    for (_, slot), items in by_job.items():
+        outcomes += run_many(items[0].spec, [d.parameter_file for d in items], workspace=ws,
+                             scheduled_for=slot, dry_run=dry_run, executor=executor, workers=workers,
+                             address=address)
+    return outcomes
+
+
+def serve(
+    *,
+    workspace: Workspace | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    wait: Callable[[float], bool] | None = None,
+    stop: threading.Event | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> None:
+    """Run due jobs, sleep until the next scheduled time, repeat until stopped.
+
+    Specs are re-read every cycle, so an edited spec takes effect without a restart (an
+    invalid edit is reported and the last good specs are kept).
+
+    Parameters
+    ----------
+    clock : callable
+        Returns the current (aware) time; tests pass a fake clock.
+    wait : callable, optional
+        ``wait(seconds) -> bool``: sleeps, returns ``True`` to stop. Default: ``stop.wait``.
+    stop : threading.Event, optional
+        Set it (from a signal handler or another thread) to stop.
+    """
+    ws = workspace or Workspace.at()
+    stop = stop or threading.Event()
+    wait = wait or stop.wait
+    specs: dict[str, JobSpec] = {}
+    while not stop.is_set():
+        try:
+            specs = ws.load_specs()
+        except SpecError as exc:
+            if on_error:
+                on_error(f"job specs not reloaded, keeping the last good ones: {exc}")
+        now = clock()
+        for outcome in run_due(now, workspace=ws, specs=specs, executor=executor, workers=workers,
+                               address=address):
+            if on_outcome:
+                on_outcome(outcome)
+        if not specs:
+            if wait(60):
+                break
+            continue
+        # Computed from the time the cycle started: if runs took past the next slot, the
+        # delay is negative and the loop fires at once (the slot is then due).
+        upcoming = min(spec.next_run(now) for spec in specs.values())
+        delay = max(0.0, (upcoming - clock()).total_seconds())
+        if wait(delay):
+            break
