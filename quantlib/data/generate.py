@@ -638,6 +638,10 @@ class _Builder:
         created_values = np.maximum(created_values, customer_created[cust].astype("datetime64[ns]"))
         speed = np.where(tech_of >= 0, tech["speed"][np.maximum(tech_of, 0)], 1.0)
         labor = np.round(scheduled_hours * speed * rng.lognormal(0, 0.15, n), 2)
+        cutoff = np.datetime64(self.end + timedelta(hours=23, minutes=59, seconds=59))
+        # A job still running at the end of the data is not completed yet.
+        finish = scheduled_start.values + (np.round(labor * 60)).astype("timedelta64[m]")
+        status = np.where((status == "completed") & (finish > cutoff), "scheduled", status).astype(object)
         completed = status == "completed"
         labor = np.where(completed, labor, 0.0)
         completed_at = pd.Series(scheduled_start + pd.to_timedelta(np.round(labor * 60), unit="m")).where(completed)
@@ -666,7 +670,7 @@ class _Builder:
         equipment_of = np.where(completed, equipment_of, -1)
         eq_hourly = np.where(equipment_of >= 0, self.equip["hourly"][np.maximum(equipment_of, 0)], 0.0)
         equipment_cost = np.round(eq_hourly * labor, 2)
-        keep = created_values <= np.datetime64(self.end + timedelta(days=1))
+        keep = created_values <= cutoff
         # Order jobs by time, then number them.
         sort = np.lexsort((cust, scheduled_start.values))
         sort = sort[keep[sort]]

@@ -141,6 +141,23 @@ LEFT JOIN technicians t ON t.technician_id = j.technician_id
 LEFT JOIN customers c   ON c.customer_id = j.customer_id
 """
 
+# Overhead as it accrues: a fixed expense (rent, insurance, salaries) is a monthly
+# charge spread evenly over the days of its month, so a 30-day window carries a
+# month of fixed costs whichever day the bill is dated; a variable expense counts
+# on its own date.
+EXPENSE_ACCRUALS_SQL = """
+CREATE TABLE expense_accruals AS
+SELECT d::DATE AS date, e.expense_id, e.category, e.kind, e.service_line,
+       e.amount / day(last_day(e.date::DATE)) AS amount
+FROM expenses e,
+     unnest(generate_series(date_trunc('month', e.date)::DATE, last_day(e.date::DATE), INTERVAL 1 DAY)) AS g(d)
+WHERE e.kind = 'fixed'
+UNION ALL
+SELECT e.date::DATE, e.expense_id, e.category, e.kind, e.service_line, e.amount
+FROM expenses e
+WHERE e.kind <> 'fixed'
+"""
+
 # "jobs" counts jobs on their scheduled date (any status); completed jobs,
 # revenue and costs count on the completion date. The service lines are those
 # that have jobs, so a company without roofing gets no all-zero roofing rows.
@@ -586,6 +603,7 @@ MARTS: dict[str, str] = {
     "receivables_ageing": RECEIVABLES_AGEING_SQL,
     "dso": DSO_SQL,
     "funnel": FUNNEL_SQL,
+    "expense_accruals": EXPENSE_ACCRUALS_SQL,
 }
 
 

@@ -154,8 +154,10 @@ def revenue_vs_target(con: Con, as_of: dt.date, start: dt.date, filters: Filters
 
 
 def _overhead(con: Con, start: dt.date, end: dt.date, filters: Filters, revenue: float) -> float:
-    """Overhead expenses of [start, end] attributable to the filtered slice.
+    """Overhead expenses accrued in [start, end] attributable to the filtered slice.
 
+    Accrued per the ``expense_accruals`` mart: fixed monthly charges spread over
+    the days of their month, variable expenses on their date.
     Expenses tagged with a service line belong to that line; untagged ones are
     shared in proportion to revenue. A region or technician slice gets its
     revenue share of its service line(s)' overhead.
@@ -163,10 +165,10 @@ def _overhead(con: Con, start: dt.date, end: dt.date, filters: Filters, revenue:
     line = filters.service_line
     line_sql = "= ?" if line else "IS NOT NULL"
     tagged = con.execute(
-        f"SELECT coalesce(sum(amount), 0) FROM expenses WHERE date::DATE BETWEEN ? AND ? "
+        f"SELECT coalesce(sum(amount), 0) FROM expense_accruals WHERE date BETWEEN ? AND ? "
         f"AND service_line {line_sql}", [start, end, *([line] if line else [])]).fetchone()[0]
     untagged = con.execute(
-        "SELECT coalesce(sum(amount), 0) FROM expenses WHERE date::DATE BETWEEN ? AND ? "
+        "SELECT coalesce(sum(amount), 0) FROM expense_accruals WHERE date BETWEEN ? AND ? "
         "AND service_line IS NULL", [start, end]).fetchone()[0]
     total_revenue = _completed(con, start, end, Filters())[0]
     line_revenue = _completed(con, start, end, Filters(service_line=line))[0]
@@ -183,7 +185,7 @@ def profit_margin(con: Con, as_of: dt.date, start: dt.date, filters: Filters) ->
 
     Revenue and direct costs (labour + material + equipment) are those of jobs
     completed in the window (default: the trailing 30 days); overhead is the
-    expenses dated in the window. For a slice, expenses tagged with a service
+    expenses accrued in the window (fixed monthly charges spread over their month). For a slice, expenses tagged with a service
     line go to that line and untagged expenses are shared by revenue.
     """
     revenue, cost, _ = _completed(con, start, as_of, filters)

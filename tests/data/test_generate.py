@@ -173,7 +173,7 @@ def test_technicians_differ_in_speed_and_callbacks(mixed_company):
     both = observed[observed["n"] > 300].join(truth.add_suffix("_true"))
     assert len(both) >= 8
     assert np.corrcoef(both["speed"], both["speed_true"])[0, 1] > 0.9
-    assert np.corrcoef(both["callbacks"], both["callback_rate"])[0, 1] > 0.6
+    assert np.corrcoef(both["callbacks"], both["callback_rate_true"])[0, 1] > 0.6
 
 
 def test_quote_win_rate_falls_with_price_and_rises_with_urgency(mixed_company):

@@ -74,9 +74,11 @@ def test_profit_margin_for_a_service_line(con):
 
 
 def test_margin_window_as_date_range(con):
-    # From 2024-06-26: J4 400, J5 600, J8 200 = 1200; direct 160 + 200 + 80 = 440; no expenses.
+    # From 2024-06-26: J4 400, J5 600, J8 200 = 1200; direct 160 + 200 + 80 = 440.
+    # Overhead accrues: rent X1 (500 for June, fixed) is 500/30 a day, 5 days in the window;
+    # X2 (variable, 06-20) is outside it.
     assert get_kpi("profit_margin").compute(con, AS_OF, window=dt.date(2024, 6, 26)) == \
-        pytest.approx((1200 - 440) / 1200)
+        pytest.approx((1200 - 440 - 500 * 5 / 30) / 1200)
 
 
 def test_margin_without_revenue_is_unavailable(con):

@@ -214,3 +214,12 @@ def test_marts_and_kpis_share_one_definition(con):
                                                                avg_rating, last_contact_days)
                           FROM customer_features""").fetchall()
     assert all(a == pytest.approx(b) for a, b in rows)
+
+
+def test_expense_accruals_spread_fixed_costs_over_their_month(con):
+    rows = con.execute("SELECT date, amount FROM expense_accruals WHERE expense_id = 'X1' ORDER BY date").fetchall()
+    assert len(rows) == 30  # June has 30 days
+    assert rows[0][0] == dt.date(2024, 6, 1) and rows[-1][0] == dt.date(2024, 6, 30)
+    assert sum(r[1] for r in rows) == pytest.approx(500.0)
+    variable = con.execute("SELECT date, amount FROM expense_accruals WHERE expense_id = 'X2'").fetchall()
+    assert variable == [(dt.date(2024, 6, 20), 200.0)]
