@@ -72,12 +72,12 @@ def _install_publish_standin() -> None:
     import types
     from dataclasses import dataclass
 
-    try:
-        importlib.import_module("quantlib.publish.render")
-        importlib.import_module("quantlib.publish.index")
-        return
-    except ImportError:
-        pass
+    def missing(name: str) -> bool:
+        try:
+            importlib.import_module(name)
+            return False
+        except ImportError:
+            return True
 
     @dataclass(frozen=True)
     class ReportMeta:
@@ -107,8 +107,10 @@ def _install_publish_standin() -> None:
     render.ReportMeta, render.render_html, render.render_pdf = ReportMeta, render_html, render_pdf
     index = types.ModuleType("quantlib.publish.index")
     index.write_run_record, index.write_index = write_run_record, write_index
-    sys.modules["quantlib.publish.render"] = render
-    sys.modules["quantlib.publish.index"] = index
+    if missing("quantlib.publish.render"):
+        sys.modules["quantlib.publish.render"] = render
+    if missing("quantlib.publish.index"):
+        sys.modules["quantlib.publish.index"] = index
 
 
 _install_publish_standin()

@@ -1,0 +1,229 @@
+"""``quant schedule``: list, run, run what is due, or serve the job specs in ``scheduled/``.
+
+Examples::
+
+    quant schedule list
+    quant schedule run weekly_operations --company mixed_trades --dry-run
+    quant schedule run monthly_business_review --executor dask --workers 2
+    quant schedule due                     # from system cron or a Kubernetes CronJob
+    quant schedule due --now 2026-12-07T07:00
+    quant schedule serve                   # a long-running scheduler
+    quant schedule history weekly_operations
+
+Exit status: 0 when every run succeeded (or was skipped because it is already running, or
+nothing was due), 1 when a run failed, 2 for a usage error (unknown job, invalid spec).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantlib.cli.app import app
+
+console = Console()
+schedule_app = typer.Typer(
+    name="schedule",
+    help="Scheduled notebook runs: list, run, due, serve, history.",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app, name="schedule")
+
+_ROOT = typer.Option(None, "--root", help="Project root (default: $QUANT_HOME or the repository).")
+_REPORTS = typer.Option(None, "--reports", help="Reports folder (default: ROOT/reports).")
+_HISTORY = typer.Option(None, "--history", help="Run-history database (default: REPORTS/.history.sqlite).")
+_SPECS = typer.Option(None, "--specs", help="Job-spec folder (default: ROOT/scheduled).")
+_EXECUTOR = typer.Option("local", "--executor", help="Where a job's companies run: inline, local or dask.")
+_ADDRESS = typer.Option(None, "--address", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+_WORKERS = typer.Option(None, "--workers", help="Worker processes (local pool or local Dask cluster).")
+
+
+def _workspace(root, reports, history, specs):
+    from quantlib.schedule.runner import Workspace
+
+    return Workspace.at(root, reports=reports, history=history, specs=specs)
+
+
+def _specs(ws):
+    from quantlib.schedule.specs import SpecError
+
+    try:
+        return ws.load_specs()
+    except SpecError as exc:
+        console.print(f"[red]invalid job spec:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _check_executor(name: str) -> None:
+    from quantlib.schedule.executors import EXECUTORS
+
+    if name not in EXECUTORS:
+        console.print(f"[red]error:[/red] unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+        raise typer.Exit(2)
+
+
+def _report(outcomes) -> int:
+    """Print one line per run (and the plan of a dry run); return the exit status."""
+    colour = {"success": "green", "failed": "red", "skipped": "yellow", "dry-run": "cyan"}
+    for o in outcomes:
+        console.print(f"[{colour.get(o.status, 'white')}]{o.status:>8}[/] {o.summary()}", highlight=False)
+        for line in o.plan:
+            console.print(f"         {line}", highlight=False)
+        for line in o.deliveries:
+            console.print(f"         notify {line}", highlight=False)
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _parse_now(now: str | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    try:
+        when = datetime.fromisoformat(now)
+    except ValueError:
+        console.print(f"[red]error:[/red] --now {now!r} is not an ISO date-time (e.g. 2026-12-07T07:00)")
+        raise typer.Exit(2) from None
+    # A naive --now is UTC, like the default clock.
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+@schedule_app.command("list")
+def list_command(
+    root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
+    specs: Optional[Path] = _SPECS,
+    now: Optional[str] = typer.Option(None, "--now", help="Compute next runs from this ISO time."),
+) -> None:
+    """Show every job: cron, companies, next run, last run."""
+    from quantlib.schedule.runner import company_of
+
+    ws = _workspace(root, reports, history, specs)
+    jobs = _specs(ws)
+    when = _parse_now(now)
+    hist = ws.history() if ws.history_path.exists() else None
+    table = Table(title=f"Scheduled jobs ({ws.specs})")
+    for col in ("job", "cron", "tz", "companies", "outputs", "next run", "last run"):
+        table.add_column(col)
+    for name, spec in sorted(jobs.items()):
+        companies = [company_of(ws, p) for p in spec.parameters]
+        last = "never"
+        if hist is not None:
+            rows = hist.runs(name, limit=1)
+            if rows:
+                last = f"{rows[0].scheduled_for} {rows[0].status}"
+        table.add_row(name, spec.cron + (f" (day_match {spec.day_match})" if spec.day_match else ""),
+                      spec.timezone, ", ".join(companies), ", ".join(spec.outputs),
+                      spec.next_run(when).strftime("%a %Y-%m-%d %H:%M %Z"), last)
+    console.print(table)
+
+
+@schedule_app.command("run")
+def run_command(
+    name: str = typer.Argument(..., help="Job name (see `quant schedule list`)."),
+    company: Optional[list[str]] = typer.Option(None, "--company", help="Only this company (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and be sent to whom; do nothing."),
+    executor: str = _EXECUTOR, address: Optional[str] = _ADDRESS, workers: Optional[int] = _WORKERS,
+    root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
+    specs: Optional[Path] = _SPECS,
+) -> None:
+    """Run one job now, for all its companies or the ones given."""
+    from quantlib.schedule.runner import company_of, run_many
+
+    _check_executor(executor)
+    ws = _workspace(root, reports, history, specs)
+    jobs = _specs(ws)
+    if name not in jobs:
+        console.print(f"[red]error:[/red] no job {name!r}; known: {', '.join(sorted(jobs)) or 'none'}")
+        raise typer.Exit(2)
+    spec = jobs[name]
+    files = list(spec.parameters)
+    if company:
+        by_company = {company_of(ws, p): p for p in files}
+        unknown = [c for c in company if c not in by_company]
+        if unknown:
+            console.print(f"[red]error:[/red] {name} has no company {', '.join(unknown)}; "
+                          f"it runs for {', '.join(by_company)}")
+            raise typer.Exit(2)
+        files = [by_company[c] for c in company]
+    outcomes = run_many(spec, files, workspace=ws, dry_run=dry_run, executor=executor, workers=workers,
+                        address=address)
+    raise typer.Exit(_report(outcomes))
+
+
+@schedule_app.command("due")
+def due_command(
+    now: Optional[str] = typer.Option(None, "--now", help="Pretend it is this ISO time (naive = UTC)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what is due; run nothing."),
+    executor: str = _EXECUTOR, address: Optional[str] = _ADDRESS, workers: Optional[int] = _WORKERS,
+    root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
+    specs: Optional[Path] = _SPECS,
+) -> None:
+    """Run every job whose latest scheduled time is after its last recorded run (for cron)."""
+    from quantlib.schedule.runner import due_runs, run_due
+
+    _check_executor(executor)
+    ws = _workspace(root, reports, history, specs)
+    jobs = _specs(ws)
+    when = _parse_now(now)
+    due = due_runs(jobs, when, workspace=ws)
+    if not due:
+        console.print(f"nothing due at {when.isoformat(timespec='minutes')}")
+        raise typer.Exit(0)
+    for d in due:
+        last = d.last.isoformat(timespec="minutes") if d.last else "never"
+        console.print(f"due: {d.spec.name} / {d.company} for {d.slot.isoformat(timespec='minutes')} "
+                      f"(last run {last})", highlight=False)
+    outcomes = run_due(when, workspace=ws, specs=jobs, dry_run=dry_run, executor=executor, workers=workers,
+                       address=address)
+    raise typer.Exit(_report(outcomes))
+
+
+@schedule_app.command("serve")
+def serve_command(
+    executor: str = _EXECUTOR, address: Optional[str] = _ADDRESS, workers: Optional[int] = _WORKERS,
+    root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
+    specs: Optional[Path] = _SPECS,
+) -> None:
+    """Run due jobs, sleep until the next scheduled time, repeat (Ctrl-C or SIGTERM stops)."""
+    from quantlib.schedule.runner import serve
+
+    _check_executor(executor)
+    ws = _workspace(root, reports, history, specs)
+    _specs(ws)  # fail fast on an invalid spec at start-up
+    stop = threading.Event()
+
+    def _stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        console.print("stopping after the current cycle…")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
+    console.print(f"serving {ws.specs} (reports in {ws.reports}); Ctrl-C stops")
+    serve(workspace=ws, stop=stop, executor=executor, workers=workers, address=address,
+          on_outcome=lambda o: _report([o]),
+          on_error=lambda msg: console.print(f"[red]{msg}[/red]"))
+
+
+@schedule_app.command("history")
+def history_command(
+    name: Optional[str] = typer.Argument(None, help="Only this job."),
+    company: Optional[str] = typer.Option(None, "--company"),
+    limit: int = typer.Option(20, "--limit"),
+    root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
+) -> None:
+    """Show recent attempts from the run history."""
+    ws = _workspace(root, reports, history, None)
+    if not ws.history_path.exists():
+        console.print("no runs recorded yet")
+        raise typer.Exit(0)
+    table = Table(title=f"Run history ({ws.history_path})")
+    for col in ("job", "company", "scheduled for", "started", "status", "attempt", "error"):
+        table.add_column(col)
+    for r in ws.history().runs(name, company, limit):
+        table.add_row(r.job, r.company, r.scheduled_for, r.started, r.status, str(r.attempt), r.error or "")
+    console.print(table)
