@@ -184,7 +184,7 @@ class RunOutcome:
     error : str or None
         One line, redacted.
     outputs : dict
-        Output kind → path relative to ``reports/``.
+        Output kind (``html``, ``pdf``, ``notebook``) → path relative to ``reports/``.
     deliveries : list of str
         One line per notification channel.
     notice : Notice or None
@@ -236,7 +236,7 @@ def _period(values: Mapping, scheduled_for: datetime) -> str:
 
 
 def _produce(spec: JobSpec, notebook: Path, values: dict, folder: Path, meta, cwd: Path) -> dict[str, str]:
-    """Execute and render into ``folder``; returns output kind → file name."""
+    """Execute and render into ``folder``; returns output kind (html, pdf, notebook) → file name."""
     from quantlib.publish.execute import execute_notebook
     from quantlib.publish.render import render_html, render_pdf
 
@@ -244,7 +244,8 @@ def _produce(spec: JobSpec, notebook: Path, values: dict, folder: Path, meta, cw
     # The kernel works in the project root: parameters such as ``lake`` are relative to it.
     execute_notebook(notebook, executed, values, execution_timeout=spec.timeout, cwd=cwd)
     # The executed notebook is always kept: it is the run's evidence.
-    files = {"ipynb": executed.name}
+    # Keys follow the run record's naming (quantlib.publish.index): html, pdf, notebook.
+    files = {"notebook": executed.name}
     if "html" in spec.outputs:
         files["html"] = render_html(executed, folder / OUTPUT_FILES["html"], meta).name
     if "pdf" in spec.outputs:

@@ -52,7 +52,10 @@ def test_success_publishes_and_distributes(project, servers):
     [row] = project.history().runs("test_report")
     assert (row.status, row.attempt, row.company) == ("success", 1, "alpha")
     assert datetime.fromisoformat(row.scheduled_for) == SLOT
-    assert set(row.outputs) == {"html", "pdf", "ipynb"}
+    assert set(row.outputs) == {"html", "pdf", "notebook"}
+    assert record["outputs"] == {"html": "report.html", "pdf": "report.pdf", "notebook": "notebook.ipynb"}
+    index = (project.reports / "index.html").read_text()
+    assert "test_report/alpha/" in index and "report.pdf" in index
 
     [mail] = smtp.mailbox.messages
     assert mail.rcpt_tos == ["exec@example.com"]
