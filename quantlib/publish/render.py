@@ -23,7 +23,7 @@ import nbformat
 
 __all__ = [
     "PDF_ENGINES", "PdfEngine", "QuartoEngine", "RenderError", "ReportMeta", "TypstEngine",
-    "clean_notebook", "render_html", "render_pdf", "select_pdf_engine",
+    "clean_notebook", "render_html", "render_pdf", "report_meta_for", "select_pdf_engine",
 ]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -68,6 +68,31 @@ class ReportMeta:
     def as_dict(self) -> dict[str, str]:
         run = self.run_date.isoformat() if isinstance(self.run_date, (date, datetime)) else str(self.run_date)
         return {"title": self.title, "company": self.company, "period": self.period, "run_date": run[:10]}
+
+
+def report_meta_for(notebook: Path, parameters: dict, run_date: date | datetime | None = None) -> ReportMeta:
+    """Header/cover texts for a run: the notebook's ``# Title`` (else its name), the
+    company's display name from its profile, the period from ``as_of``."""
+    import yaml
+
+    from quantlib.publish.parameters import project_root
+
+    nb = _read(notebook)
+    title = next((m.group(1).strip() for c in nb.cells if c.cell_type == "markdown"
+                  for m in [re.match(r"\s*#\s+([^\n]+)", c.source)] if m), None)
+    title = title or Path(notebook).stem.replace("_", " ").capitalize()
+    slug = str(parameters.get("company", ""))
+    company = slug
+    profile = project_root() / "parameters" / "companies" / f"{slug}.yaml"
+    if slug and profile.is_file():
+        company = (yaml.safe_load(profile.read_text(encoding="utf-8")) or {}).get("name", slug)
+    as_of = parameters.get("as_of")
+    if as_of:
+        day = date.fromisoformat(str(as_of)[:10])
+        period = f"As of {day.day} {day:%B %Y}"
+    else:
+        period = "Latest data"
+    return ReportMeta(title=title, company=company, period=period, run_date=run_date or date.today())
 
 
 # --------------------------------------------------------------------------- cleaning
