@@ -98,7 +98,7 @@ def run_command(
             raise ParameterError(problems)
         merged.update(pv)
         values = validate_parameters(notebook, merged)
-    except (ParameterError, OSError, yaml.YAMLError) as exc:
+    except (ValueError, OSError, yaml.YAMLError) as exc:  # ParameterError is a ValueError
         for problem in getattr(exc, "problems", None) or [str(exc)]:
             _err(f"error: {problem}")
         raise typer.Exit(2)
@@ -153,7 +153,7 @@ def _publish_record(run_dir: Path, record: dict) -> None:
     reports = project_root() / "reports"
     # Refresh the index only when the run sits in reports/<job>/<company>/<run_id>/.
     try:
-        if run_dir.resolve().relative_to(reports.resolve()).parts.__len__() == 3:
+        if len(run_dir.resolve().relative_to(reports.resolve()).parts) == 3:
             write_index(reports)
     except ValueError:
         pass
