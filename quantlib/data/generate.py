@@ -596,7 +596,8 @@ class _Builder:
         status = np.where(cancelled, "cancelled", np.where(future, "scheduled", "completed")).astype(object)
         tech_of = np.where(status == "cancelled", -1, tech_of)
         base_hours = _lookup(job_type, JOB_BASE_HOURS)
-        scheduled_hours = np.maximum(np.round(base_hours * rng.lognormal(0, 0.25, n) * 4) / 4, 0.5)
+        # A job is at most a long day of work; bigger projects are several jobs.
+        scheduled_hours = np.clip(np.round(base_hours * rng.lognormal(0, 0.25, n) * 4) / 4, 0.5, 10.0)
         # Daily route of each technician: emergencies first, then by a random order.
         urgency_rank = np.where(urgency == "emergency", 0, np.where(urgency == "urgent", 1, 2))
         order = np.lexsort((rng.random(n), urgency_rank, day, tech_of))
@@ -637,7 +638,7 @@ class _Builder:
         customer_created = (self.start + pd.to_timedelta(np.maximum(c["created_day"], -10**5), unit="D")).values
         created_values = np.maximum(created_values, customer_created[cust].astype("datetime64[ns]"))
         speed = np.where(tech_of >= 0, tech["speed"][np.maximum(tech_of, 0)], 1.0)
-        labor = np.round(scheduled_hours * speed * rng.lognormal(0, 0.15, n), 2)
+        labor = np.minimum(np.round(scheduled_hours * speed * rng.lognormal(0, 0.15, n), 2), 14.0)
         cutoff = np.datetime64(self.end + timedelta(hours=23, minutes=59, seconds=59))
         # A job still running at the end of the data is not completed yet.
         finish = scheduled_start.values + (np.round(labor * 60)).astype("timedelta64[m]")
