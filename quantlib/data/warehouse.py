@@ -141,6 +141,13 @@ LEFT JOIN technicians t ON t.technician_id = j.technician_id
 LEFT JOIN customers c   ON c.customer_id = j.customer_id
 """
 
+# The invoices open at the build's as-of date (the macro open_invoices_at, materialised:
+# receivables KPIs at that date read it instead of re-deriving it from every payment).
+OPEN_INVOICES_SQL = """
+CREATE TABLE open_invoices AS
+SELECT * FROM open_invoices_at((SELECT as_of FROM build_params))
+"""
+
 # Overhead as it accrues: a fixed expense (rent, insurance, salaries) is a monthly
 # charge spread evenly over the days of its month, so a 30-day window carries a
 # month of fixed costs whichever day the bill is dated; a variable expense counts
@@ -232,7 +239,7 @@ WHERE abs(b.open_amount) > 0.005
 
 RECEIVABLES_AGEING_SQL = """
 CREATE TABLE receivables_ageing AS
-WITH open AS (SELECT * FROM open_invoices_at((SELECT as_of FROM build_params))),
+WITH open AS (SELECT * FROM open_invoices),
 by_customer AS (
     SELECT 'customer' AS level, customer_id,
            coalesce(sum(open_amount) FILTER (WHERE bucket = 'current'), 0) AS bucket_current,
@@ -600,6 +607,7 @@ MARTS: dict[str, str] = {
     "customer_features": CUSTOMER_FEATURES_SQL,
     "technician_kpis": TECHNICIAN_KPIS_SQL,
     "equipment_kpis": EQUIPMENT_KPIS_SQL,
+    "open_invoices": OPEN_INVOICES_SQL,
     "receivables_ageing": RECEIVABLES_AGEING_SQL,
     "dso": DSO_SQL,
     "funnel": FUNNEL_SQL,

@@ -153,6 +153,19 @@ def revenue_vs_target(con: Con, as_of: dt.date, start: dt.date, filters: Filters
     return float(daily_revenue_vs_target(con, as_of, as_of, filters)["variance"].iloc[0])
 
 
+def _as_of_relation(con: Con, mart: str, as_of: dt.date) -> tuple[str, list]:
+    """The relation holding ``mart`` as of ``as_of``, and its SQL parameters.
+
+    The warehouse materialises ``customer_features`` and ``open_invoices`` at its
+    build date; at that date they are read directly (milliseconds), at any other
+    date the same definition is evaluated through the macro ``<mart>_at(as_of)``.
+    """
+    built = con.execute("SELECT as_of FROM build_params").fetchone()[0]
+    if built == as_of:
+        return mart, []
+    return f"{mart}_at(?::DATE)", [as_of]
+
+
 def _overhead(con: Con, start: dt.date, end: dt.date, filters: Filters, revenue: float) -> float:
     """Overhead expenses accrued in [start, end] attributable to the filtered slice.
 
@@ -514,9 +527,10 @@ def churn_risk_share(con: Con, as_of: dt.date, start: dt.date, filters: Filters)
     Region is the customer's; service line is the customer's most frequent one.
     """
     where, params = _where(filters, {"service_line": "primary_service_line", "region": "region"})
+    features, features_params = _as_of_relation(con, "customer_features", as_of)
     return con.execute(
-        f"""SELECT avg((churn_score >= ?)::DOUBLE) FROM customer_features_at(?::DATE)
-            WHERE is_active {where}""", [CHURN_RISK_THRESHOLD, as_of, *params]).fetchone()[0]
+        f"""SELECT avg((churn_score >= ?)::DOUBLE) FROM {features}
+            WHERE is_active {where}""", [CHURN_RISK_THRESHOLD, *features_params, *params]).fetchone()[0]
 
 
 # ---------------------------------------------------------------------------
@@ -533,9 +547,10 @@ def dso(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
     Region is the customer's; service line the job's.
     """
     where, params = _where(filters, {"service_line": "service_line", "region": "region"})
+    open_invoices, open_params = _as_of_relation(con, "open_invoices", as_of)
     receivables = con.execute(
-        f"SELECT coalesce(sum(open_amount), 0) FROM open_invoices_at(?::DATE) WHERE TRUE {where}",
-        [as_of, *params]).fetchone()[0]
+        f"SELECT coalesce(sum(open_amount), 0) FROM {open_invoices} WHERE TRUE {where}",
+        [*open_params, *params]).fetchone()[0]
     invoiced = con.execute(
         f"""SELECT sum(i.amount) FROM invoices i
             LEFT JOIN jobs j ON j.job_id = i.job_id
