@@ -276,12 +276,11 @@ def slack_summary(notice: Notice) -> str:
 def _email_text(notice: Notice) -> tuple[str, str]:
     if notice.status == "success":
         subject = f"{notice.title}: {notice.company}, {notice.period}"
-        lines = [
-            f"The {notice.title.lower()} for {notice.company} ({notice.period}) is ready.",
-            "",
-            f"Read it online: {notice.link}" if notice.link else "",
-            "The PDF is attached." if notice.pdf else "",
-        ]
+        lines = [f"The {notice.title.lower()} for {notice.company} ({notice.period}) is ready.", ""]
+        if notice.link:
+            lines.append(f"Read it online: {notice.link}")
+        if notice.pdf:
+            lines.append("The PDF is attached.")
     else:
         subject = f"FAILED: {notice.title}: {notice.company}, {notice.period}"
         lines = [
@@ -290,7 +289,7 @@ def _email_text(notice: Notice) -> tuple[str, str]:
             "",
             f"Error: {notice.error or 'unknown'}",
         ]
-    return subject, "\n".join(ln for ln in lines if ln is not None).strip() + "\n"
+    return subject, "\n".join(lines).strip() + "\n"
 
 
 def distribute(

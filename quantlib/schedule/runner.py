@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from filelock import FileLock, Timeout
 
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
-from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact, secret_values
+from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
 __all__ = [
@@ -513,7 +513,8 @@ def run_many(
     """Run ``spec`` for several parameter files (default: all of the spec's) at once.
 
     The runs happen on the executor (see :mod:`quantlib.schedule.executors`); notifications
-    are sent from this process afterwards. A single run is done in this process.
+    are sent from this process afterwards. A single run (and a dry run) is done in this
+    process unless a cluster ``address`` is given.
     """
     from quantlib.schedule.executors import get_executor
 
@@ -521,8 +522,10 @@ def run_many(
     files = [Path(p) for p in (parameter_files if parameter_files is not None else spec.parameters)]
     slot = scheduled_for or datetime.now(spec.tz)
     tasks = [_Task(spec, f, ws, slot, dry_run) for f in files]
-    if len(tasks) <= 1 or dry_run:
-        executor = "inline"
+    if dry_run or (len(tasks) <= 1 and address is None):
+        # Starting a pool or a local cluster for one run costs more than it saves; a cluster
+        # given by address is used anyway (it may be where the data is).
+        executor, workers = "inline", None
     with get_executor(executor, workers=workers, address=address) as pool:
         outcomes = pool.map(_run_task, tasks)
     if not dry_run:

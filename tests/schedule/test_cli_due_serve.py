@@ -99,3 +99,35 @@ def test_serve_fires_on_time(project):
     assert [o.status for o in fired] == ["success", "success"]
     slots = sorted(datetime.fromisoformat(r.scheduled_for) for r in project.history().runs("minutely"))
     assert slots == [datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc), datetime(2026, 11, 27, 10, 1, tzinfo=timezone.utc)]
+
+
+def test_serve_process_stops_on_sigterm(project):
+    """`quant schedule serve` as a real process: catches up the current slot, stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_spec(project, "minutely", cron="* * * * *", outputs=["html"])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import quantlib.cli.schedule; from quantlib.cli.app import app; app()",
+         "schedule", "serve", "--root", str(project.root), "--executor", "inline"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if project.history_path.exists() and any(r.status == "success" for r in project.history().runs()):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("serve did not run the due job")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "serving" in out and "success" in out and "stopping" in out
