@@ -113,3 +113,20 @@ def test_load_specs_reports_every_problem_and_duplicates(tmp_path):
         load_specs(tmp_path)
     text = str(info.value)
     assert "b.yaml: job name 'x'" in text and "c.yaml" in text and "d.yaml: a job spec is a YAML mapping" in text
+
+
+def test_product_parameter_files_validate_against_their_notebooks():
+    """Every scheduled job's parameter files pass its notebook's model (no kernel started)."""
+    from quantlib.publish.parameters import load_parameter_file, validate_parameters
+
+    checked = 0
+    for s in load_specs(ROOT / "scheduled").values():
+        notebook = ROOT / s.notebook
+        if not notebook.is_file():  # the notebooks are written separately; check those present
+            continue
+        for p in s.parameters:
+            values = validate_parameters(notebook, load_parameter_file(ROOT / p))
+            assert values["company"] == p.stem
+            checked += 1
+    if checked == 0:
+        pytest.skip("no product notebooks yet")
