@@ -107,7 +107,7 @@ SELECT
         WHEN month(activity_date) IN (12, 1, 2) THEN 'winter'
         WHEN month(activity_date) IN (3, 4, 5)  THEN 'spring'
         WHEN month(activity_date) IN (6, 7, 8)  THEN 'summer'
-        ELSE 'autumn'
+        ELSE 'fall'
     END AS season,
     isodow(activity_date)  AS weekday_num,   -- 1 = Monday
     dayname(activity_date) AS weekday,

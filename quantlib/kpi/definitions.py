@@ -547,9 +547,9 @@ def dso(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
     Region is the customer's; service line the job's.
     """
     where, params = _where(filters, {"service_line": "service_line", "region": "region"})
-    open_invoices, open_params = _as_of_relation(con, "open_invoices", as_of)
+    open_relation, open_params = _as_of_relation(con, "open_invoices", as_of)
     receivables = con.execute(
-        f"SELECT coalesce(sum(open_amount), 0) FROM {open_invoices} WHERE TRUE {where}",
+        f"SELECT coalesce(sum(open_amount), 0) FROM {open_relation} WHERE TRUE {where}",
         [*open_params, *params]).fetchone()[0]
     invoiced = con.execute(
         f"""SELECT sum(i.amount) FROM invoices i

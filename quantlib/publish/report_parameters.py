@@ -1,0 +1,48 @@
+"""Parameter models of the scheduled report notebooks.
+
+Each notebook's ``parameters`` cell mirrors one of these models (the tests check it),
+and ``quant run`` / the scheduler validate values against it before any kernel starts.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from quantlib.publish.parameters import NotebookParameters, register_parameters
+
+
+@register_parameters("monthly_business_review")
+class MonthlyReviewParameters(NotebookParameters):
+    """Monthly business review: the month of ``as_of`` and ``months`` of history."""
+
+    months: int = Field(12, ge=2, le=60, description="months of history in the trend charts")
+
+
+@register_parameters("weekly_operations")
+class WeeklyOperationsParameters(NotebookParameters):
+    """Weekly operations report: the week ending ``as_of`` and ``weeks`` of trend."""
+
+    weeks: int = Field(12, ge=2, le=104, description="weeks of history in the trend charts")
+
+
+@register_parameters("operations_efficiency")
+class OperationsEfficiencyParameters(NotebookParameters):
+    """Daily operations efficiency: the last ``days`` days."""
+
+    days: int = Field(14, ge=1, le=90, description="days shown")
+
+
+@register_parameters("sales_performance")
+class SalesPerformanceParameters(NotebookParameters):
+    """Weekly sales performance: quotes of the last ``days`` days, the funnel over ``months`` months."""
+
+    days: int = Field(30, ge=7, le=365, description="days of quotes")
+    months: int = Field(3, ge=1, le=24, description="months of the funnel")
+
+
+@register_parameters("financial_summary")
+class FinancialSummaryParameters(NotebookParameters):
+    """Weekly financial summary: revenue and margins, overhead, cash and receivables."""
+
+    months: int = Field(6, ge=2, le=36, description="months of history")
+    weeks: int = Field(8, ge=2, le=52, description="weeks of cash collected")
