@@ -1,5 +1,6 @@
 # Quant: the two commands of the README.
-#   make demo   set up .venv, generate the sample company, ingest it, build the warehouse, print KPIs
+#   make demo   set up .venv, generate the sample company, ingest it, build the warehouse, print KPIs,
+#               run the scheduled report notebooks and publish them (HTML, PDF, index) under reports/
 #   make test   set up .venv with the test extras and run the test suite
 SHELL := /bin/bash
 VENV := .venv
@@ -7,6 +8,7 @@ PY := $(VENV)/bin/python
 QUANT := $(VENV)/bin/quant
 COMPANY ?= mixed_trades
 SCALE ?= 1
+REPORTS ?= monthly_business_review weekly_operations operations_efficiency sales_performance financial_summary
 DEMO := data/demo/$(COMPANY)
 # PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
@@ -26,11 +28,13 @@ demo: install
 	$(QUANT) ingest $(DEMO)/raw --lake $(DEMO)/lake
 	$(QUANT) warehouse build --lake $(DEMO)/lake --profile parameters/companies/$(COMPANY).yaml
 	$(QUANT) kpi --lake $(DEMO)/lake
+	@for job in $(REPORTS); do $(QUANT) schedule run $$job --company $(COMPANY) || exit 1; done
 	@echo
 	@echo "Demo outputs:"
 	@echo "  raw exports (Parquet):   $(DEMO)/raw/   (ground truth in $(DEMO)/raw/_truth/)"
 	@echo "  bronze / silver:         $(DEMO)/lake/bronze/  $(DEMO)/lake/silver/"
 	@echo "  gold warehouse (DuckDB): $(DEMO)/lake/gold.duckdb"
+	@echo "  reports (HTML, PDF):     reports/index.html lists every published run"
 
 test: install
 	$(PY) -m pytest -q
