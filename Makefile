@@ -13,7 +13,11 @@ DEMO := data/demo/$(COMPANY)
 # PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 
-.PHONY: install demo test bench clean
+.PHONY: install system-deps demo test bench clean
+
+# Debian packages the tests use: chromium (browser tests through Playwright) and
+# poppler-utils (pdftotext / pdftoppm read the rendered PDFs). Installed when missing and root.
+SYSTEM_BINARIES := /usr/bin/chromium /usr/bin/pdftotext
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,7 +40,15 @@ demo: install
 	@echo "  gold warehouse (DuckDB): $(DEMO)/lake/gold.duckdb"
 	@echo "  reports (HTML, PDF):     reports/index.html lists every published run"
 
-test: install
+system-deps:
+	@missing=""; for b in $(SYSTEM_BINARIES); do test -x $$b || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	  else echo "missing:$$missing; run: sudo apt-get install chromium poppler-utils" >&2; exit 1; fi; \
+	fi
+
+test: install system-deps
 	$(PY) -m pytest -q
 
 bench: install
