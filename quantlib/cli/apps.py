@@ -1,0 +1,307 @@
+"""``quant apps``: serve the Voila apps of ``notebooks/apps/`` with preheated kernels.
+
+    quant apps                                   # http://127.0.0.1:8866/, this machine only
+    quant apps --port 8900 --company seasonal_outdoor --no-browser
+    QUANT_APPS_TOKEN=s3cret quant apps --ip 0.0.0.0   # reachable from the network: token required
+
+Voila cannot pass notebook parameters, so the company, lake and as-of date travel as the
+environment variables ``QUANT_COMPANY``, ``QUANT_LAKE`` and ``QUANT_AS_OF``, which every
+kernel inherits and the apps read (:func:`quantlib.viz.dashboard.dashboard_from_parameters`).
+
+Bound to the loopback address by default. Bound to anything else, the server refuses to
+start without a token (``--token`` or ``QUANT_APPS_TOKEN``): the apps show company
+figures. The token goes to Voila in a private config file, not on the command line, where
+any local user could read it with ``ps``.
+
+:func:`start_voila` is what the command, the browser tests and the benchmark all use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from quantlib.cli.app import app
+
+__all__ = ["AppsError", "VoilaServer", "apps_dir", "is_loopback", "resolve_token", "start_voila"]
+
+DEFAULT_PORT = 8866
+DEFAULT_IP = "127.0.0.1"
+TOKEN_ENV = "QUANT_APPS_TOKEN"
+#: Voila logs this once a preheated kernel pool has been started for a notebook.
+POOL_FILLED = "is filled with"
+
+
+class AppsError(RuntimeError):
+    """The app server cannot start as asked (e.g. exposed without a token); the message says why."""
+
+
+def apps_dir() -> Path:
+    """``notebooks/apps/`` of the project."""
+    from quantlib.publish.parameters import project_root
+
+    return project_root() / "notebooks" / "apps"
+
+
+def is_loopback(ip: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, ``localhost``)."""
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything, so treat it as exposed
+
+
+def resolve_token(ip: str, token: str | None, environ: dict | None = None) -> str | None:
+    """The token to serve with: ``token``, else ``$QUANT_APPS_TOKEN``; required off loopback.
+
+    Raises
+    ------
+    AppsError
+        ``ip`` is not a loopback address and there is no token.
+    """
+    env = os.environ if environ is None else environ
+    token = token or env.get(TOKEN_ENV) or None
+    if token is None and not is_loopback(ip):
+        raise AppsError(f"refusing to serve on {ip} without a token: the apps show company data to "
+                        f"anyone who can reach the port; pass --token or set {TOKEN_ENV}, or bind to "
+                        f"{DEFAULT_IP}")
+    return token
+
+
+@dataclass
+class VoilaServer:
+    """A running Voila server started by :func:`start_voila`.
+
+    Attributes
+    ----------
+    process : subprocess.Popen
+        Voila, leader of its own process group.
+    url : str
+        Base URL, e.g. ``http://127.0.0.1:8866/``.
+    token : str or None
+    log_path : Path
+        Voila's output (also kept for error messages).
+    """
+
+    process: subprocess.Popen
+    url: str
+    token: str | None
+    log_path: Path
+    _tmp: Path = field(repr=False, default=None)
+
+    def app_url(self, notebook: str = "executive_dashboard.ipynb") -> str:
+        """The URL of one app, with the token when there is one."""
+        query = f"?token={self.token}" if self.token else ""
+        return f"{self.url}voila/render/{notebook}{query}"
+
+    def log(self) -> str:
+        """Voila's output so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = 60.0, preheated: bool = True) -> None:
+        """Wait until the server answers HTTP (and, with ``preheated``, the kernel pool is started).
+
+        Raises
+        ------
+        AppsError
+            Voila exited, or ``timeout`` seconds passed; the message ends with Voila's log.
+        """
+        deadline = time.monotonic() + timeout
+        answered = False
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AppsError(f"voila exited with status {self.process.returncode}:\n{self.log()[-3000:]}")
+            if not answered:
+                try:
+                    query = f"?token={self.token}" if self.token else ""
+                    with urllib.request.urlopen(self.url + query, timeout=2):
+                        answered = True
+                except urllib.error.HTTPError:
+                    answered = True  # the server is up, whatever it thinks of the request
+                except OSError:
+                    pass
+            if answered and (not preheated or POOL_FILLED in self.log()):
+                return
+            time.sleep(0.1)
+        raise AppsError(f"voila did not become ready within {timeout:.0f} s:\n{self.log()[-3000:]}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop Voila and its kernels, and remove the private config.
+
+        SIGTERM lets Voila shut its kernels down. Kernels run in sessions of their own
+        (jupyter_client starts them so), so any that outlive a Voila which had to be
+        killed are found by parent id beforehand and stopped one by one.
+        """
+        kernels = _children(self.process.pid)
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+            except ProcessLookupError:
+                pass
+        for pid in kernels:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "VoilaServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _children(pid: int) -> list[int]:
+    """Ids of the live processes whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def voila_command(port: int, ip: str, config_dir: Path, *, open_browser: bool = False,
+                  preheat: bool = True, root: Path | None = None) -> list[str]:
+    """The Voila command line (no secrets in it: the token is in ``config_dir/voila.json``)."""
+    from jupyter_core.paths import jupyter_config_path
+
+    command = [sys.executable, "-m", "voila", str(root or apps_dir()), f"--port={port}",
+               f"--Voila.ip={ip}", "--VoilaConfiguration.show_tracebacks=False",
+               # Our config first, then the usual places (they are replaced, not extended).
+               *[f"--Voila.config_file_paths={p}" for p in (config_dir, os.getcwd(), *jupyter_config_path())]]
+    if not open_browser:
+        command.append("--no-browser")
+    if preheat:
+        # The app's notebook runs in a waiting kernel before anyone asks for it: the page
+        # then shows a finished dashboard instead of waiting for imports and queries.
+        command += ["--preheat_kernel=True", "--pool_size=1"]
+    return command
+
+
+def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | None = None, *,
+                open_browser: bool = False, preheat: bool = True, company: str | None = None,
+                lake: str | Path | None = None, as_of: str | None = None, env: dict | None = None,
+                root: Path | None = None) -> VoilaServer:
+    """Start Voila on ``notebooks/apps/`` in the background.
+
+    Parameters
+    ----------
+    port, ip : int, str
+        Where to listen; ``ip`` defaults to the loopback address.
+    token : str, optional
+        Required when ``ip`` is not loopback (else ``$QUANT_APPS_TOKEN``).
+    open_browser, preheat : bool
+        Open a browser; keep a preheated kernel per app (Voila's pool of 1).
+    company, lake, as_of : optional
+        The apps' parameters, passed as ``QUANT_COMPANY``, ``QUANT_LAKE``, ``QUANT_AS_OF``.
+    env : dict, optional
+        Base environment (default ``os.environ``).
+    root : Path, optional
+        Folder of notebooks to serve (default ``notebooks/apps/``).
+
+    Returns
+    -------
+    VoilaServer
+        Call :meth:`VoilaServer.wait_ready`, and :meth:`VoilaServer.stop` at the end.
+
+    Raises
+    ------
+    AppsError
+        No token for a non-loopback address.
+    """
+    base = dict(os.environ if env is None else env)
+    token = resolve_token(ip, token, base)
+    tmp = Path(tempfile.mkdtemp(prefix="quant-apps-"))  # mode 0700: the token stays private
+    config = {"Voila": {"token": token}} if token else {}
+    (tmp / "voila.json").write_text(json.dumps(config))
+    os.chmod(tmp / "voila.json", 0o600)
+    base.pop(TOKEN_ENV, None)  # kernels run notebook code: they need no server secret
+    for name, value in (("QUANT_COMPANY", company), ("QUANT_LAKE", lake), ("QUANT_AS_OF", as_of)):
+        if value is not None:
+            base[name] = str(value)
+    base.setdefault("PYTHONUNBUFFERED", "1")
+    log_path = tmp / "voila.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(voila_command(port, ip, tmp, open_browser=open_browser, preheat=preheat,
+                                                 root=root),
+                                   stdout=log, stderr=subprocess.STDOUT, env=base, start_new_session=True)
+    host = f"[{ip}]" if ":" in ip else ip
+    return VoilaServer(process, f"http://{host}:{port}/", token, log_path, tmp)
+
+
+@app.command("apps")
+def apps(
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
+    ip: str = typer.Option(DEFAULT_IP, "--ip", help="Address to bind; anything but loopback needs a token."),
+    token: Optional[str] = typer.Option(None, "--token", help=f"Access token (or ${TOKEN_ENV})."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
+    company: Optional[str] = typer.Option(None, "--company", help="Company profile slug (QUANT_COMPANY)."),
+    lake: Optional[Path] = typer.Option(None, "--lake", help="Lake root (QUANT_LAKE); default data/demo/<company>/lake."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Dashboard date (QUANT_AS_OF); default: the build's."),
+    no_preheat: bool = typer.Option(False, "--no-preheat", help="Start kernels on request instead (slower first page)."),
+) -> None:
+    """Serve the Voila apps of notebooks/apps/ (executive dashboard, ...) with preheated kernels."""
+    try:
+        server = start_voila(port, ip, token, open_browser=not no_browser, preheat=not no_preheat,
+                             company=company, lake=lake.resolve() if lake else None, as_of=as_of)
+    except AppsError as error:
+        typer.echo(f"quant apps: {error}", err=True)
+        raise typer.Exit(2)
+    def _interrupt(signum, _frame):
+        raise KeyboardInterrupt  # SIGTERM/SIGHUP too: run the finally below, stop Voila
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    try:
+        server.wait_ready(timeout=120, preheated=False)
+        typer.echo(f"Serving {apps_dir()} at {server.app_url()}  (Ctrl-C to stop)")
+        offset = 0
+        while server.process.poll() is None:
+            # Relay Voila's log so the operator sees requests and kernel errors.
+            text = server.log()
+            if len(text) > offset:
+                typer.echo(text[offset:], nl=False, err=True)
+                offset = len(text)
+            time.sleep(0.5)
+        raise AppsError(f"voila exited with status {server.process.returncode}")
+    except AppsError as error:
+        typer.echo(f"quant apps: {error}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
