@@ -1,0 +1,3 @@
+from quantlib.cli import main
+
+main()
