@@ -32,8 +32,18 @@ def ingest_command(
     Prints one line per file and one line per problem (file, line, field, reason).
     Exits 1 when a file could not be used at all; rejected rows alone do not fail.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        transient=True)
+    task = progress.add_task("landing files", total=None)
+
+    def on_file(file: str, table: str, done: int, total: int) -> None:
+        progress.update(task, description=f"checking {file} ({table})", completed=done, total=total)
+
     try:
-        report = ingest(src_dir, lake, mapping)
+        with progress:
+            report = ingest(src_dir, lake, mapping, on_file=on_file)
     except MappingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -36,6 +36,8 @@ them were written, so a failure leaves the warehouse as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import codecs
 import copy
 import csv
@@ -886,8 +888,8 @@ def _discover(src_dir: Path, lake: Lake) -> list[Path]:
 # --------------------------------------------------------------------------- ingest
 
 
-def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str | Path | None = None
-           ) -> IngestReport:
+def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str | Path | None = None,
+           on_file: Callable[[str, str, int, int], None] | None = None) -> IngestReport:
     """Ingest every CSV / Parquet export under ``src_dir`` into ``lake``.
 
     Parameters
@@ -900,6 +902,9 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     mapping : Mapping, str or Path, optional
         A :class:`Mapping` or the path of a mapping YAML file; by default the
         shipped identity mapping (``<table>.csv``, ``<table>_*.parquet`` ...).
+    on_file : callable, optional
+        Progress hook, called as ``on_file(file, table, done, total)`` before each
+        file is read and checked (the command line shows it as a progress bar).
 
     Returns
     -------
@@ -960,9 +965,14 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     changed: set[str] = set()
     reject_parts: list[pd.DataFrame] = []
     manifest_rows = []
+    total = sum(len(files) for files in by_table.values())
+    done = 0
     for table in TABLE_ORDER:
         contract = get_contract(table)
         for fr, data, bronze_path in by_table.get(table, []):
+            if on_file is not None:
+                on_file(fr.file, table, done, total)
+            done += 1
             tm = mapping.tables[table]
             refs = {t: df for t in {fk.ref_table for fk in contract.foreign_keys}
                     | {r.via.ref_table for r in contract.date_rules}
