@@ -41,7 +41,8 @@ def build(
     the_lake = Lake(lake)
     if not the_lake.silver_tables():
         console.print(f"[yellow]no silver tables under {the_lake.silver}; marts will be empty[/]")
-    gold = build_warehouse(the_lake, targets=targets, company=name)
+    with console.status(f"building {the_lake.gold} (silver tables, then marts)…"):
+        gold = build_warehouse(the_lake, targets=targets, company=name)
     counts = gold_tables(gold)
     console.print(f"built {gold}" + (f" for {name}" if name else ""), soft_wrap=True)
     table = Table(title="gold marts")
