@@ -83,10 +83,10 @@ CARDS: tuple[Card, ...] = (
     Card("revenue", "Revenue", "currency", "higher"),
     *(Card(name, label, get_kpi(name).unit, get_kpi(name).direction) for name, label in [
         ("profit_margin", "Profit margin"),
-        ("customer_satisfaction", "Customer satisfaction"),
+        ("customer_satisfaction", "Satisfaction"),
         ("technician_utilisation", "Utilisation"),
         ("quality_rate", "Quality rate"),
-        ("technician_efficiency", "Technician efficiency"),
+        ("technician_efficiency", "Tech. efficiency"),
         ("dso", "DSO"),
         ("churn_risk_share", "Churn-risk share"),
     ]),
@@ -192,7 +192,8 @@ CSS = f"""
 .qd-card.ok {{ border-top-color: #3c8d5a; }}
 .qd-card.amber {{ border-top-color: #d9a23c; }}
 .qd-card.red {{ border-top-color: #c2453d; }}
-.qd-label {{ font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: #5c6670; }}
+.qd-label {{ font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: #5c6670;
+             white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
 .qd-value {{ font-size: 26px; font-weight: 600; margin: 4px 0 2px 0; white-space: nowrap; }}
 .qd-card.ok .qd-value {{ color: #2d6e45; }}
 .qd-card.red .qd-value {{ color: #a8352e; }}
@@ -581,14 +582,17 @@ class ExecutiveDashboard:
             filters = self.current_filters()
             days = (end - start).days + 1
             results = self.evaluate(start, end, filters)
-            for card in CARDS:
-                self.cards[card.name].value = self.card_html(card, results[card.name], days)
+            # Everything is computed before any widget changes, so the page never shows
+            # new cards next to an old chart.
+            cards = {card.name: self.card_html(card, results[card.name], days) for card in CARDS}
+            chart = ('<div class="qd-panel"><h2>Daily revenue vs target</h2>'
+                     f"{self.chart_svg(self.daily_revenue(start, end, filters))}</div>")
+            table = ('<div class="qd-panel"><h2>Technicians</h2>'
+                     f"{self.table_html(self.scorecard(start, end, filters))}</div>")
             self.header.value = self._header_html(start, end, filters)
-            daily = self.daily_revenue(start, end, filters)
-            self.chart.value = ('<div class="qd-panel"><h2>Daily revenue vs target</h2>'
-                                f"{self.chart_svg(daily)}</div>")
-            self.table.value = ('<div class="qd-panel"><h2>Technicians</h2>'
-                                f"{self.table_html(self.scorecard(start, end, filters))}</div>")
+            for name, value in cards.items():
+                self.cards[name].value = value
+            self.chart.value, self.table.value = chart, table
         except ValueError as problem:
             self.status.value = f'<div class="qd-status error">{html.escape(str(problem))}</div>'
             return
