@@ -33,7 +33,7 @@ def value_js(name: str) -> str:
     return f"document.querySelector('span.kpi-value[data-kpi=\"{name}\"]')"
 
 
-@pytest.mark.slow  # ~21 s: Voila start and the kernel executing the app dominate
+@pytest.mark.slow  # 16-21 s on 2 cores: Voila start and the kernel executing the app dominate
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
 def test_dashboard_in_browser(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
