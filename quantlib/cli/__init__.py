@@ -3,7 +3,7 @@
 from quantlib.cli.app import app
 
 # Importing registers the commands (one module per job).
-from quantlib.cli import generate, ingest, kpi, run, schedule, warehouse  # noqa: F401,E402
+from quantlib.cli import apps, generate, ingest, kpi, run, schedule, warehouse  # noqa: F401,E402
 
 
 def main() -> None:
