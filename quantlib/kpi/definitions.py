@@ -361,6 +361,13 @@ def efficiency_score(con: Con, as_of: dt.date, start: dt.date, filters: Filters)
 # ---------------------------------------------------------------------------
 
 def _equipment_pooled(con: Con, expression: str, as_of, start, filters: Filters):
+    # All history up to the build date is the materialised equipment_kpis mart (same macro).
+    data_start, built = con.execute("SELECT data_start, as_of FROM build_params").fetchone()
+    if as_of == built and to_date(start) <= data_start:
+        return con.execute(
+            f"SELECT {expression} FROM equipment_kpis "
+            "WHERE (?::VARCHAR IS NULL OR service_line = ?) AND (?::VARCHAR IS NULL OR region = ?)",
+            [filters.service_line, filters.service_line, filters.region, filters.region]).fetchone()[0]
     return con.execute(
         f"SELECT {expression} FROM equipment_kpis_between(?::DATE, ?::DATE, "
         "line := ?::VARCHAR, reg := ?::VARCHAR)",

@@ -202,7 +202,7 @@ def test_targets_and_build_info(con):
 
 def test_marts_and_kpis_share_one_definition(con):
     """The technician mart and the KPI give the same score for the same period and technician."""
-    from quantlib.kpi import Filters, get_kpi
+    from quantlib.kpi import Filters, KpiUnavailable, get_kpi
 
     mart = one(con, "SELECT efficiency_score, utilisation FROM technician_kpis WHERE technician_id = 'T2'")
     t2 = Filters(technician_id="T2")
@@ -223,3 +223,19 @@ def test_expense_accruals_spread_fixed_costs_over_their_month(con):
     assert sum(r[1] for r in rows) == pytest.approx(500.0)
     variable = con.execute("SELECT date, amount FROM expense_accruals WHERE expense_id = 'X2'").fetchall()
     assert variable == [(dt.date(2024, 6, 20), 200.0)]
+
+
+@pytest.mark.parametrize("service_line", [None, "hvac", "plumbing"])
+def test_equipment_kpis_at_build_date_read_the_mart_with_the_macros_numbers(con, service_line):
+    from quantlib.kpi import Filters, KpiUnavailable, get_kpi
+
+    expected = con.execute(
+        """SELECT (sum(job_revenue) - sum(usage_cost) - sum(maintenance_cost)) / nullif(sum(purchase_cost), 0)
+           FROM equipment_kpis_between('1900-01-01'::DATE, ?::DATE, line := ?::VARCHAR)""",
+        [AS_OF, service_line]).fetchone()[0]
+    kpi, filters = get_kpi("equipment_roi"), Filters(service_line=service_line)
+    if expected is None:  # no equipment of that line
+        with pytest.raises(KpiUnavailable):
+            kpi.compute(con, AS_OF, filters=filters)
+    else:
+        assert kpi.compute(con, AS_OF, filters=filters) == pytest.approx(expected)
