@@ -10,22 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from quantlib.cli.app import app
+from quantlib.kpi.formatting import format_kpi_value
 from quantlib.data.lake import DEFAULT_ROOT, Lake
 
 _STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",
                  "no data": "dim", "no target": ""}
 
 
-def _format(value: float, unit: str) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    if unit == "ratio":
-        return f"{value:.1%}"
-    if unit == "currency":
-        return f"{value:,.0f}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.1f}"
 
 
 @app.command("kpi")
@@ -49,7 +40,7 @@ def kpi(
     for row in summary.itertuples(index=False):
         target = row.target if row.target is not None and not (isinstance(row.target, float) and math.isnan(row.target)) else None
         style = _STATUS_STYLE.get(row.status, "")
-        table.add_row(row.kpi, _format(row.value, row.unit), row.unit,
-                      "-" if target is None else _format(target, row.unit),
+        table.add_row(row.kpi, format_kpi_value(row.value, row.unit), row.unit,
+                      "-" if target is None else format_kpi_value(target, row.unit),
                       f"[{style}]{row.status}[/]" if style else row.status, row.note)
     Console(width=140).print(table)

@@ -35,6 +35,7 @@ import duckdb
 import pandas as pd
 
 from quantlib.kpi import Filters, KpiUnavailable, get_kpi, monthly_revenue_target, technician_scorecard
+from quantlib.kpi.formatting import format_kpi_value
 from quantlib.kpi.registry import gold_as_of, targets_of, to_date
 from quantlib.viz.theme import FONT, INK, PALETTE, house_theme
 
@@ -122,22 +123,12 @@ class KpiValue:
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A KPI value as shown on the cards: ``$41,235``, ``30.6%``, ``8.1``, ``24.3 d``; ``n/a`` if None.
+    """A KPI value as shown on the cards (the project's one rule, ``n/a`` if None).
 
     The browser test formats its independently computed numbers with this function, so
     the comparison is of numbers, not of formatting choices.
     """
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if unit == "currency":
-        return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
-    if unit == "ratio":
-        return f"{value:.1%}"
-    if unit == "days":
-        return f"{value:,.1f} d"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.1f}"
+    return format_kpi_value(value, unit)
 
 
 def _friendly(reason: str) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from quantlib.kpi.formatting import format_kpi_value
+
 #: Named number formats, so a notebook says *what* a column is, not how to print it.
 FORMATS = {
     "money": "${:,.0f}",
@@ -56,16 +58,9 @@ def report_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
     return style
 
 
-#: How a value of each KPI unit is printed.
-UNIT_FORMATS = {"ratio": "pct", "rating": "num1", "currency": "money", "days": "num1", "hours": "num1",
-                "count": "int"}
-
-
 def format_value(value, unit: str) -> str:
-    """``value`` printed the way its unit is read (ratio as a percentage, currency in dollars…)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "–"
-    return FORMATS[UNIT_FORMATS.get(unit, "num2")].format(value)
+    """A KPI value in its unit, as in the CLI and the apps (an en dash when missing)."""
+    return format_kpi_value(value, unit, missing="–")
 
 
 def scorecard_table(scorecard: pd.DataFrame, caption: str | None = None):

@@ -1,0 +1,26 @@
+"""How a KPI value is printed, by its unit: one rule for the CLI, the reports and the apps."""
+
+from __future__ import annotations
+
+import math
+
+
+def format_kpi_value(value: float | None, unit: str, missing: str = "n/a") -> str:
+    """``value`` as a reader expects it for ``unit``.
+
+    ``$41,235`` (currency), ``30.6%`` (ratio), ``24.3 d`` (days), ``12.5 h`` (hours),
+    ``1,234`` (count), ``8.1`` (rating and anything else); ``missing`` for None or NaN.
+    """
+    if value is None or not math.isfinite(value):
+        return missing
+    if unit == "currency":
+        return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "days":
+        return f"{value:,.1f} d"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
