@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantlib.config import load_yaml_model
 from quantlib.data.contracts import SERVICE_LINES
 
 SEASONS = ("winter", "spring", "summer", "fall")
@@ -109,19 +109,4 @@ def load_profile(path: str | Path) -> CompanyProfile:
     ValueError
         Naming the file and every field that is wrong.
     """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: profile file not found") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a profile is a mapping of fields")
-    from pydantic import ValidationError
-
-    try:
-        return CompanyProfile.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"{path}: {problems}") from None
+    return load_yaml_model(path, CompanyProfile, "profile")

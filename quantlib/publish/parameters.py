@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from quantlib.config import validation_problems
+
 __all__ = [
     "NotebookParameters",
     "ParameterError",
@@ -162,12 +164,7 @@ def parameters_model(notebook_path: str | Path) -> type[BaseModel]:
 
 
 def _format_errors(error: ValidationError) -> list[str]:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "parameters"
-        message = "unknown parameter" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.append(f"{field}: {message}")
-    return problems
+    return validation_problems(error, root="parameters", unknown="unknown parameter")
 
 
 def validate_parameters(notebook_path: str | Path, values: dict[str, Any]) -> dict[str, Any]:

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from quantlib.config import load_yaml_model
 
 __all__ = [
     "JobSpec",
@@ -257,20 +258,7 @@ def load_spec(path: str | Path) -> JobSpec:
     SpecError
         If the file cannot be read or parsed, or breaks a rule; every problem is listed.
     """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read job spec: {exc}") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: a job spec is a YAML mapping")
-    try:
-        return JobSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'spec'}: {err['msg']}" for err in exc.errors()
-        )
-        raise SpecError(f"{path}: {problems}") from None
+    return load_yaml_model(path, JobSpec, "job spec", error=SpecError)
 
 
 def load_specs(directory: str | Path) -> dict[str, JobSpec]:

@@ -81,7 +81,7 @@ def test_previous_run_includes_now_and_timezone():
     ({"timezone": "Mars/Olympus"}, "unknown time zone"),
     ({"name": "Has Spaces"}, "lower-case"),
     ({"parameters": []}, "at least one parameter"),
-    ({"surprise": 1}, "Extra inputs"),
+    ({"surprise": 1}, "unknown key"),
 ])
 def test_invalid_specs(tmp_path, change, message):
     path = tmp_path / "bad.yaml"
