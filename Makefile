@@ -51,7 +51,9 @@ system-deps:
 test: install system-deps
 	$(PY) -m pytest -q
 
+# Benchmarks also need the peer libraries they compare against (the "bench" extra).
 bench: install
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test,bench]'
 	$(PY) -m benchmarks.pipeline
 
 clean:
