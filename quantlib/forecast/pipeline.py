@@ -1,0 +1,572 @@
+"""Quote conversion: the probability that an open quote is won, and when its revenue lands.
+
+:class:`QuoteConversionModel` learns from *decided* quotes (won or lost) the probability
+of winning from the quote's price (``amount / list_amount``), urgency, service line,
+size (log amount), age (days open at the moment the question is asked) and, when the
+economic indicators are given, consumer confidence. It also learns two timing
+distributions from history: days from a quote's creation to its decision, and days from
+a won decision to the completed job (when revenue is recognised).
+
+:meth:`QuoteConversionModel.expected_pipeline` turns open quotes into expected values
+and decision dates; :meth:`QuoteConversionModel.pipeline_schedule` spreads the expected
+revenue of open quotes over the coming days.
+
+Everything is *as of* a date: ``fit(..., as_of=d)`` uses only quotes decided on or before
+``d`` (and treats quotes decided later as still open), so a backtest at an origin never
+sees the future. :func:`warehouse_snapshot` reads the gold tables the forecasting
+engines need, censored at an as-of date in the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
+                 "status", "decided_at")
+
+
+# --------------------------------------------------------------------------
+# Reading the warehouse as of a date
+# --------------------------------------------------------------------------
+
+@dataclass
+class Snapshot:
+    """The gold tables as they were known at ``as_of`` (see :func:`warehouse_snapshot`)."""
+
+    as_of: pd.Timestamp
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KeyError(f"snapshot has no table {name!r}; it has {sorted(self.tables)}") from None
+
+
+_SNAPSHOT_SQL = {
+    # A quote decided after as_of was still open at as_of.
+    "quotes": """
+        SELECT quote_id, lead_id, customer_id, service_line, urgency, created_at, amount,
+               list_amount,
+               CASE WHEN decided_at::DATE <= $as_of THEN status ELSE 'open' END AS status,
+               CASE WHEN decided_at::DATE <= $as_of THEN decided_at END AS decided_at
+        FROM quotes WHERE created_at::DATE <= $as_of""",
+    "leads": """
+        SELECT l.lead_id, l.service_line, l.created_at,
+               (SELECT min(q.created_at) FROM quotes q WHERE q.lead_id = l.lead_id
+                  AND q.created_at::DATE <= $as_of) AS quoted_at
+        FROM leads l WHERE l.created_at::DATE <= $as_of""",
+    # Jobs as known at as_of: completed ones carry their revenue and hours; a job completed
+    # later is shown as not completed.
+    "jobs": """
+        SELECT job_id, customer_id, quote_id, contract_id, service_line, job_type, urgency,
+               region, created_at, scheduled_start,
+               CASE WHEN completed_date <= $as_of THEN completed_at END AS completed_at,
+               CASE WHEN completed_date <= $as_of THEN completed_date END AS completed_date,
+               is_completed AND completed_date <= $as_of AS is_completed,
+               is_cancelled AND coalesce(completed_date, scheduled_date) <= $as_of AS is_cancelled,
+               scheduled_hours,
+               CASE WHEN completed_date <= $as_of THEN labor_hours ELSE 0 END AS labor_hours,
+               travel_minutes,
+               CASE WHEN completed_date <= $as_of THEN revenue ELSE 0 END AS revenue,
+               CASE WHEN completed_date <= $as_of THEN direct_cost ELSE 0 END AS direct_cost
+        FROM job_facts WHERE created_at::DATE <= $as_of""",
+    "invoices": """
+        SELECT invoice_id, customer_id, job_id, issued_date::DATE AS issued_date,
+               due_date::DATE AS due_date, amount, status = 'written_off' AS written_off
+        FROM invoices WHERE issued_date::DATE <= $as_of""",
+    "payments": """
+        SELECT payment_id, invoice_id, customer_id, paid_date::DATE AS paid_date, amount
+        FROM payments WHERE paid_date::DATE <= $as_of""",
+    "open_invoices": """
+        SELECT invoice_id, customer_id, issued_date, due_date, amount, open_amount
+        FROM open_invoices_at($as_of)""",
+    "contracts": """
+        SELECT contract_id, customer_id, service_line, start_date::DATE AS start_date,
+               CASE WHEN end_date::DATE <= $as_of THEN end_date::DATE END AS end_date,
+               monthly_fee, visits_per_year
+        FROM contracts WHERE start_date::DATE <= $as_of""",
+    "expense_accruals": """
+        SELECT date, category, kind, amount FROM expense_accruals WHERE date <= $as_of""",
+    "economic_indicators": """
+        SELECT month::DATE AS month, unemployment_rate, housing_starts, consumer_confidence
+        FROM economic_indicators WHERE month::DATE <= $as_of ORDER BY month""",
+    "technicians": """
+        SELECT technician_id, region, skills, weekly_hours, hire_date::DATE AS hire_date
+        FROM technicians
+        WHERE hire_date::DATE <= $as_of
+          AND (termination_date IS NULL OR termination_date::DATE > $as_of)""",
+}
+
+
+def _connect(source):
+    import duckdb
+
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        return source, False
+    path = getattr(source, "gold", source)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no gold warehouse at {path} (build it with `quant warehouse build`)")
+    return duckdb.connect(str(path), read_only=True), True
+
+
+def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
+    """Read the tables the forecasting engines need, as they were known at ``as_of``.
+
+    Parameters
+    ----------
+    source : path, Lake or duckdb.DuckDBPyConnection
+        The gold DuckDB file (a :class:`~quantlib.data.lake.Lake` stands for its ``gold``).
+    as_of : date-like, optional
+        The date of the snapshot; defaults to ``build_params.as_of``. Nothing after it is
+        read: quotes decided later are open, jobs completed later are not completed,
+        invoices issued later and payments made later are absent.
+    tables : iterable of str, optional
+        Which tables (default: all of ``quotes, leads, jobs, invoices, payments,
+        open_invoices, contracts, expense_accruals, economic_indicators, technicians``).
+
+    Returns
+    -------
+    Snapshot
+    """
+    con, owned = _connect(source)
+    try:
+        data_as_of = pd.Timestamp(con.execute("SELECT as_of FROM build_params").fetchone()[0])
+        as_of = data_as_of if as_of is None else pd.Timestamp(as_of).normalize()
+        if as_of > data_as_of:
+            raise ValueError(f"as_of {as_of.date()} is after the data's as-of date {data_as_of.date()}")
+        names = list(_SNAPSHOT_SQL) if tables is None else list(tables)
+        unknown = set(names) - set(_SNAPSHOT_SQL)
+        if unknown:
+            raise ValueError(f"unknown snapshot tables {sorted(unknown)}; known: {sorted(_SNAPSHOT_SQL)}")
+        out = {}
+        for name in names:
+            df = con.execute(_SNAPSHOT_SQL[name], {"as_of": as_of.date()}).df()
+            for col in df.columns:
+                if df[col].dtype == object or str(df[col].dtype).startswith("str"):
+                    continue
+                if "date" in str(df[col].dtype) or col in ("month",):
+                    df[col] = pd.to_datetime(df[col])
+            out[name] = df
+        return Snapshot(as_of=as_of, tables=out)
+    finally:
+        if owned:
+            con.close()
+
+
+# --------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------
+
+def _require(df: pd.DataFrame, columns, what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s) {missing}; it has {list(df.columns)}")
+
+
+def _check_quotes(quotes: pd.DataFrame) -> pd.DataFrame:
+    _require(quotes, QUOTE_COLUMNS, "quotes")
+    q = quotes.copy()
+    q["created_at"] = pd.to_datetime(q["created_at"])
+    q["decided_at"] = pd.to_datetime(q["decided_at"])
+    for col in ("amount", "list_amount"):
+        q[col] = pd.to_numeric(q[col], errors="coerce")
+        bad = ~(q[col] > 0)
+        if bad.any():
+            raise ValueError(f"quotes.{col} must be positive and present; {int(bad.sum())} row(s) are not "
+                             f"(e.g. quote {q.loc[bad, 'quote_id'].iloc[0]!r})")
+    unknown = set(q["status"].dropna().unique()) - {"open", "won", "lost"}
+    if unknown:
+        raise ValueError(f"quotes.status must be open, won or lost; found {sorted(unknown)}")
+    undecided = q["status"].isin(["won", "lost"]) & q["decided_at"].isna()
+    if undecided.any():
+        raise ValueError(f"{int(undecided.sum())} won/lost quote(s) have no decided_at")
+    return q
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class QuoteConversionModel:
+    """Probability that an open quote is won, and the timing of its revenue.
+
+    Parameters
+    ----------
+    model : {"logistic", "boosting"}
+        ``"logistic"``: L2-regularised logistic regression (maximum likelihood is calibrated
+        by construction); ``"boosting"``: histogram gradient boosting, calibrated by
+        isotonic regression on time-ordered folds.
+    C : float
+        Inverse regularisation strength of the logistic regression.
+    min_quotes : int
+        Fewest decided quotes (with at least one won and one lost) needed to fit.
+    age_snapshots : int
+        Each decided quote is seen at up to this many ages while it was open (the day it
+        was created, half-way, the day before its decision), so the model answers "given
+        that this quote has been open ``a`` days, will it be won?".
+    random_state : int
+        Seed of the gradient boosting.
+
+    Attributes
+    ----------
+    as_of_ : pandas.Timestamp
+        Only quotes decided on or before this date were used.
+    n_train_ : int
+        Decided quotes used.
+    base_rate_ : float
+        Share of those won.
+    coef_ : pandas.Series
+        Logistic coefficients on the standardised features (``model="logistic"`` only).
+    price_effect_ : float
+        Average change of the win probability when the price ratio rises by 0.1
+        (10 % above list), all else equal; negative when higher prices lose quotes.
+    decision_days_ : numpy.ndarray
+        Days from creation to decision of the decided quotes.
+    job_lag_days_ : numpy.ndarray
+        Days from a won decision to the completed job (``[0]`` when jobs are not given).
+    service_lines_ : list of str
+    """
+
+    def __init__(self, model: str = "logistic", C: float = 1.0, min_quotes: int = 30,
+                 age_snapshots: int = 3, random_state: int = 0) -> None:
+        self.model = model
+        self.C = C
+        self.min_quotes = min_quotes
+        self.age_snapshots = age_snapshots
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ features
+    def _confidence_at(self, dates: pd.Series) -> np.ndarray:
+        econ = getattr(self, "economic_", None)
+        if econ is None or econ.empty:
+            return np.full(len(dates), np.nan)
+        months = pd.to_datetime(dates).dt.to_period("M").dt.to_timestamp()
+        lookup = econ.set_index("month")["consumer_confidence"]
+        values = lookup.reindex(months).to_numpy(dtype=float)
+        # A month without a value (after the last known month) takes the last known one.
+        return np.where(np.isnan(values), float(lookup.iloc[-1]), values)
+
+    def _features(self, q: pd.DataFrame, age: np.ndarray, at: pd.Series) -> pd.DataFrame:
+        X = pd.DataFrame(index=q.index)
+        X["price_ratio"] = (q["amount"] / q["list_amount"]).to_numpy()
+        X["log_amount"] = np.log(q["amount"].to_numpy(dtype=float))
+        X["urgent"] = q["urgency"].isin(["urgent", "emergency"]).to_numpy(dtype=float)
+        X["age_days"] = np.asarray(age, dtype=float)
+        if self.use_confidence_:
+            X["consumer_confidence"] = self._confidence_at(at)
+        for line in self.service_lines_[1:]:
+            X[f"line_{line}"] = (q["service_line"] == line).to_numpy(dtype=float)
+        return X
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, quotes: pd.DataFrame, as_of=None, jobs: pd.DataFrame | None = None,
+            economic: pd.DataFrame | None = None) -> "QuoteConversionModel":
+        """Learn win probabilities and timing from the quotes decided by ``as_of``.
+
+        Parameters
+        ----------
+        quotes : DataFrame
+            ``quote_id, service_line, urgency, created_at, amount, list_amount, status,
+            decided_at`` (the silver ``quotes`` table).
+        as_of : date-like, optional
+            Cutoff: quotes decided after it are treated as open (not used). Defaults to the
+            latest ``decided_at``.
+        jobs : DataFrame, optional
+            ``quote_id, completed_at`` of jobs, to learn the lag from a won decision to
+            the completed job (revenue). Without it the lag is 0 days.
+        economic : DataFrame, optional
+            ``month, consumer_confidence``: adds consumer confidence (at the quote's
+            creation month) as a feature.
+
+        Returns
+        -------
+        self
+        """
+        if self.model not in ("logistic", "boosting"):
+            raise ValueError(f"model must be 'logistic' or 'boosting', got {self.model!r}")
+        q = _check_quotes(quotes)
+        as_of = q["decided_at"].max() if as_of is None else pd.Timestamp(as_of)
+        if pd.isna(as_of):
+            raise ValueError("no decided quotes: cannot learn a conversion rate")
+        as_of = pd.Timestamp(as_of).normalize()
+        decided = q[q["status"].isin(["won", "lost"]) & (q["decided_at"].dt.normalize() <= as_of)]
+        decided = decided.reset_index(drop=True)
+        won = (decided["status"] == "won").to_numpy()
+        if len(decided) < self.min_quotes or won.all() or not won.any():
+            raise ValueError(f"need at least {self.min_quotes} quotes decided by {as_of.date()}, won and "
+                             f"lost both present; have {len(decided)} ({int(won.sum())} won)")
+        self.as_of_ = as_of
+        self.n_train_ = len(decided)
+        self.base_rate_ = float(won.mean())
+        self.service_lines_ = sorted(decided["service_line"].unique())
+        self.economic_ = None
+        self.use_confidence_ = False
+        if economic is not None:
+            _require(economic, ("month", "consumer_confidence"), "economic")
+            econ = economic[["month", "consumer_confidence"]].dropna().copy()
+            econ["month"] = pd.to_datetime(econ["month"]).dt.to_period("M").dt.to_timestamp()
+            econ = econ[econ["month"] <= as_of].sort_values("month")
+            if len(econ):
+                self.economic_ = econ
+                self.use_confidence_ = True
+        # Timing.
+        days = (decided["decided_at"] - decided["created_at"]).dt.total_seconds().to_numpy() / 86400
+        self.decision_days_ = np.maximum(np.round(days), 0).astype(int)
+        self.job_lag_days_ = np.array([0])
+        if jobs is not None:
+            _require(jobs, ("quote_id", "completed_at"), "jobs")
+            j = jobs.dropna(subset=["quote_id", "completed_at"])
+            j = j.assign(completed_at=pd.to_datetime(j["completed_at"]))
+            w = decided[won][["quote_id", "decided_at"]].merge(j[["quote_id", "completed_at"]], on="quote_id")
+            w = w[w["completed_at"].dt.normalize() <= as_of]
+            if len(w):
+                lag = (w["completed_at"].dt.normalize() - w["decided_at"].dt.normalize()).dt.days.to_numpy()
+                self.job_lag_days_ = np.maximum(lag, 0).astype(int)
+        self.job_share_ = 1.0
+        # Training rows: each decided quote seen at a few ages while open.
+        ages, rows = [], []
+        for k in range(max(1, self.age_snapshots)):
+            frac = 0.0 if self.age_snapshots <= 1 else k / (self.age_snapshots - 1)
+            ages.append(np.floor(frac * np.maximum(self.decision_days_ - 1, 0)))
+            rows.append(np.arange(len(decided)))
+        rows = np.concatenate(rows)
+        ages = np.concatenate(ages)
+        keys = pd.DataFrame({"row": rows, "age": ages}).drop_duplicates()
+        q_rows = decided.iloc[keys["row"].to_numpy()].reset_index(drop=True)
+        at = q_rows["created_at"] + pd.to_timedelta(keys["age"].to_numpy(), unit="D")
+        X = self._features(q_rows, keys["age"].to_numpy(), at)
+        y = won[keys["row"].to_numpy()].astype(int)
+        weight = 1.0 / keys.groupby("row")["row"].transform("size").to_numpy()
+        self.feature_names_ = list(X.columns)
+        self._fit_estimator(X.to_numpy(dtype=float), y, weight)
+        # Price effect: +0.1 on the price ratio for the quotes of the training period.
+        X0 = self._features(decided, np.zeros(len(decided)), decided["created_at"])
+        X1 = X0.copy()
+        X1["price_ratio"] += 0.1
+        self.price_effect_ = float(np.mean(self._proba(X1.to_numpy(float)) - self._proba(X0.to_numpy(float))))
+        return self
+
+    def _fit_estimator(self, X, y, weight) -> None:
+        from sklearn.preprocessing import StandardScaler
+
+        if self.model == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            self.scaler_ = StandardScaler().fit(X)
+            Z = self.scaler_.transform(X)
+            est = LogisticRegression(C=self.C, max_iter=1000)
+            est.fit(Z, y, sample_weight=weight)
+            self.estimator_ = est
+            self.coef_ = pd.Series(est.coef_[0], index=self.feature_names_, name="coef")
+            self.intercept_ = float(est.intercept_[0])
+        else:
+            from sklearn.calibration import CalibratedClassifierCV
+            from sklearn.ensemble import HistGradientBoostingClassifier
+            from sklearn.model_selection import KFold
+
+            self.scaler_ = None
+            base = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200,
+                                                  random_state=self.random_state)
+            est = CalibratedClassifierCV(base, method="isotonic", cv=KFold(3))
+            est.fit(X, y, sample_weight=weight)
+            self.estimator_ = est
+            self.coef_ = None
+
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        if self.scaler_ is not None:
+            X = self.scaler_.transform(X)
+        return self.estimator_.predict_proba(X)[:, 1]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "estimator_"):
+            raise RuntimeError("QuoteConversionModel is not fitted; call fit() first")
+
+    # ------------------------------------------------------------------ predict
+    def predict_proba(self, quotes: pd.DataFrame, as_of=None) -> pd.Series:
+        """Win probability of each quote, seen as open at ``as_of``.
+
+        Parameters
+        ----------
+        quotes : DataFrame
+            Same columns as for :meth:`fit` (``status`` and ``decided_at`` are ignored).
+        as_of : date-like, optional
+            The day the question is asked (gives the quote's age); defaults to
+            ``as_of_``. For decided quotes in an evaluation, pass nothing and the age is
+            taken as 0 (the probability at creation).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed like ``quotes``, named ``p_win``.
+        """
+        self._check_fitted()
+        q = quotes.copy()
+        _require(q, ("service_line", "urgency", "created_at", "amount", "list_amount"), "quotes")
+        q["created_at"] = pd.to_datetime(q["created_at"])
+        for col in ("amount", "list_amount"):
+            if not (pd.to_numeric(q[col], errors="coerce") > 0).all():
+                raise ValueError(f"quotes.{col} must be positive and present")
+        if as_of is None:
+            age = np.zeros(len(q))
+            at = q["created_at"]
+        else:
+            at_ts = pd.Timestamp(as_of).normalize()
+            age = np.maximum((at_ts - q["created_at"].dt.normalize()).dt.days.to_numpy(), 0)
+            at = pd.Series(at_ts, index=q.index)
+        p = self._proba(self._features(q, age, at).to_numpy(dtype=float))
+        return pd.Series(p, index=quotes.index, name="p_win")
+
+    def _decision_pmf(self, age: int, max_days: int) -> np.ndarray:
+        """P(decision ``k`` days after ``as_of``), k = 0..max_days-1, given the quote is ``age`` days old."""
+        d = self.decision_days_
+        later = d[d > age]
+        pmf = np.zeros(max_days)
+        if len(later) == 0:
+            # Older than every decided quote: decided within the next week, evenly.
+            pmf[: min(7, max_days)] = 1.0 / min(7, max_days)
+            return pmf
+        k = np.clip(later - age - 1, 0, None)
+        counts = np.bincount(k, minlength=max_days)[:max_days]
+        return counts / len(later)
+
+    def _lag_pmf(self, max_days: int) -> np.ndarray:
+        counts = np.bincount(np.clip(self.job_lag_days_, 0, None), minlength=max_days)[:max_days]
+        return counts / max(len(self.job_lag_days_), 1)
+
+    def expected_pipeline(self, open_quotes: pd.DataFrame, as_of=None) -> pd.DataFrame:
+        """Expected value and timing of each open quote.
+
+        Parameters
+        ----------
+        open_quotes : DataFrame
+            Quotes still open at ``as_of`` (columns as for :meth:`fit`).
+        as_of : date-like, optional
+            Defaults to ``as_of_``.
+
+        Returns
+        -------
+        DataFrame
+            One row per quote: ``quote_id, service_line, amount, age_days, p_win,
+            expected_value, expected_decision_date, decision_p10_date, decision_p90_date,
+            expected_revenue_date`` (decision plus the mean lag to the completed job).
+        """
+        self._check_fitted()
+        as_of = self.as_of_ if as_of is None else pd.Timestamp(as_of).normalize()
+        if open_quotes.empty:
+            return pd.DataFrame(columns=["quote_id", "service_line", "amount", "age_days", "p_win",
+                                         "expected_value", "expected_decision_date",
+                                         "decision_p10_date", "decision_p90_date",
+                                         "expected_revenue_date"])
+        q = open_quotes.reset_index(drop=True)
+        p = self.predict_proba(q, as_of=as_of).to_numpy()
+        age = np.maximum((as_of - pd.to_datetime(q["created_at"]).dt.normalize()).dt.days.to_numpy(), 0)
+        mean_lag = float(np.mean(self.job_lag_days_))
+        rows = []
+        for a in age:
+            pmf = self._decision_pmf(int(a), 400)
+            cdf = np.cumsum(pmf)
+            mean = float((np.arange(len(pmf)) * pmf).sum()) + 1
+            p10 = int(np.searchsorted(cdf, 0.1)) + 1
+            p90 = int(np.searchsorted(cdf, 0.9)) + 1
+            rows.append((mean, p10, p90))
+        rows = np.array(rows)
+        out = pd.DataFrame({
+            "quote_id": q["quote_id"] if "quote_id" in q else np.arange(len(q)),
+            "service_line": q["service_line"], "amount": q["amount"].astype(float),
+            "age_days": age, "p_win": p, "expected_value": p * q["amount"].to_numpy(float),
+            "expected_decision_date": as_of + pd.to_timedelta(np.round(rows[:, 0]), unit="D"),
+            "decision_p10_date": as_of + pd.to_timedelta(rows[:, 1], unit="D"),
+            "decision_p90_date": as_of + pd.to_timedelta(rows[:, 2], unit="D"),
+        })
+        out["expected_revenue_date"] = out["expected_decision_date"] + pd.Timedelta(days=round(mean_lag))
+        return out
+
+    def pipeline_schedule(self, open_quotes: pd.DataFrame, days: int, as_of=None,
+                          by_service_line: bool = False) -> pd.DataFrame:
+        """Expected revenue of the open quotes, spread over the next ``days`` days.
+
+        Each quote contributes ``p_win x amount`` spread over the days by the distribution
+        of its decision day (given its age) convolved with the lag from decision to the
+        completed job. Mass that falls after the window is dropped.
+
+        Returns
+        -------
+        DataFrame
+            ``ds, expected_revenue`` (and ``service_line`` first when ``by_service_line``),
+            ``ds`` from ``as_of + 1 day``.
+        """
+        self._check_fitted()
+        if days < 1:
+            raise ValueError(f"days must be >= 1, got {days}")
+        as_of = self.as_of_ if as_of is None else pd.Timestamp(as_of).normalize()
+        ds = pd.date_range(as_of + pd.Timedelta(days=1), periods=days, freq="D")
+        lag = self._lag_pmf(days)
+        q = open_quotes.reset_index(drop=True)
+        lines = sorted(q["service_line"].unique()) if by_service_line else ["all"]
+        out = {line: np.zeros(days) for line in lines}
+        if len(q):
+            value = self.predict_proba(q, as_of=as_of).to_numpy() * q["amount"].to_numpy(float)
+            age = np.maximum((as_of - pd.to_datetime(q["created_at"]).dt.normalize()).dt.days.to_numpy(), 0)
+            cache: dict[int, np.ndarray] = {}
+            for i, a in enumerate(age):
+                a = int(a)
+                if a not in cache:
+                    cache[a] = np.convolve(self._decision_pmf(a, days), lag)[:days]
+                key = q["service_line"].iloc[i] if by_service_line else "all"
+                out[key] += value[i] * cache[a]
+        frames = [pd.DataFrame({"service_line": line, "ds": ds, "expected_revenue": v})
+                  for line, v in out.items()]
+        res = pd.concat(frames, ignore_index=True)
+        return res if by_service_line else res.drop(columns="service_line")
+
+    def score(self, quotes: pd.DataFrame) -> pd.DataFrame:
+        """Calibration of the model on decided quotes (e.g. a held-out later period).
+
+        Returns
+        -------
+        DataFrame
+            One row: ``n, actual_win_rate, mean_predicted, brier, brier_base_rate, log_loss``
+            (the base rate is the training win rate, a constant forecast).
+        """
+        self._check_fitted()
+        q = _check_quotes(quotes)
+        q = q[q["status"].isin(["won", "lost"])]
+        if q.empty:
+            raise ValueError("no decided quotes to score")
+        y = (q["status"] == "won").to_numpy(float)
+        p = np.clip(self.predict_proba(q).to_numpy(), 1e-6, 1 - 1e-6)
+        return pd.DataFrame([{
+            "n": len(q), "actual_win_rate": y.mean(), "mean_predicted": p.mean(),
+            "brier": float(np.mean((p - y) ** 2)),
+            "brier_base_rate": float(np.mean((self.base_rate_ - y) ** 2)),
+            "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+        }])
+
+
+def time_split(quotes: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split quotes at ``cutoff``: (quotes as known at the cutoff, quotes decided after it).
+
+    The first frame is what :meth:`QuoteConversionModel.fit` may see with ``as_of=cutoff``
+    (quotes decided later are shown as open, without their outcome); the second holds the
+    quotes decided after the cutoff, with their outcome, for evaluation.
+    """
+    q = _check_quotes(quotes)
+    cutoff = pd.Timestamp(cutoff).normalize()
+    known = q[q["created_at"].dt.normalize() <= cutoff].copy()
+    later = known["decided_at"].dt.normalize() > cutoff
+    known.loc[later, "status"] = "open"
+    known.loc[later, "decided_at"] = pd.NaT
+    held_out = q[q["decided_at"].dt.normalize() > cutoff]
+    return known.reset_index(drop=True), held_out.reset_index(drop=True)
