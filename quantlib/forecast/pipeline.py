@@ -570,3 +570,68 @@ def time_split(quotes: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame
     known.loc[later, "decided_at"] = pd.NaT
     held_out = q[q["decided_at"].dt.normalize() > cutoff]
     return known.reset_index(drop=True), held_out.reset_index(drop=True)
+
+
+def censor_snapshot(snapshot: Snapshot, as_of) -> Snapshot:
+    """The snapshot as it was known at an earlier date ``as_of`` (in memory, no warehouse).
+
+    Mirrors :func:`warehouse_snapshot`: quotes decided later are open, jobs completed later
+    are not completed (no revenue, no hours), later invoices, payments, accruals, months and
+    hires are dropped, and open invoices are recomputed from invoices and payments.
+    Rolling-origin backtests call it once per origin.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if as_of > snapshot.as_of:
+        raise ValueError(f"as_of {as_of.date()} is after the snapshot's {snapshot.as_of.date()}")
+    t = snapshot.tables
+    out: dict[str, pd.DataFrame] = {}
+    if "quotes" in t:
+        q = t["quotes"]
+        q = q[q["created_at"].dt.normalize() <= as_of].copy()
+        later = q["decided_at"].dt.normalize() > as_of
+        q.loc[later, "status"] = "open"
+        q.loc[later, "decided_at"] = pd.NaT
+        out["quotes"] = q
+    if "leads" in t:
+        ld = t["leads"]
+        ld = ld[ld["created_at"].dt.normalize() <= as_of].copy()
+        ld.loc[ld["quoted_at"].dt.normalize() > as_of, "quoted_at"] = pd.NaT
+        out["leads"] = ld
+    if "jobs" in t:
+        j = t["jobs"]
+        j = j[j["created_at"].dt.normalize() <= as_of].copy()
+        later = ~(j["completed_date"] <= as_of)
+        j.loc[later, ["completed_at", "completed_date"]] = pd.NaT
+        j.loc[later, "is_completed"] = False
+        j.loc[later, ["labor_hours", "revenue", "direct_cost"]] = 0.0
+        j["is_cancelled"] = j["is_cancelled"] & (j["scheduled_start"].dt.normalize() <= as_of)
+        out["jobs"] = j
+    if "invoices" in t:
+        out["invoices"] = t["invoices"][t["invoices"]["issued_date"] <= as_of].copy()
+    if "payments" in t:
+        out["payments"] = t["payments"][t["payments"]["paid_date"] <= as_of].copy()
+    if "invoices" in t and "payments" in t:
+        inv = out["invoices"]
+        inv = inv[~inv["written_off"]]
+        paid = out["payments"].groupby("invoice_id")["amount"].sum()
+        open_amount = inv["amount"] - inv["invoice_id"].map(paid).fillna(0.0).to_numpy()
+        oi = inv.assign(open_amount=open_amount)
+        out["open_invoices"] = oi[oi["open_amount"].abs() > 0.005][
+            ["invoice_id", "customer_id", "issued_date", "due_date", "amount", "open_amount"]
+        ].reset_index(drop=True)
+    if "contracts" in t:
+        c = t["contracts"]
+        c = c[c["start_date"] <= as_of].copy()
+        c.loc[c["end_date"] > as_of, "end_date"] = pd.NaT
+        out["contracts"] = c
+    if "expense_accruals" in t:
+        out["expense_accruals"] = t["expense_accruals"][t["expense_accruals"]["date"] <= as_of].copy()
+    if "economic_indicators" in t:
+        e = t["economic_indicators"]
+        out["economic_indicators"] = e[e["month"] <= as_of].copy()
+    if "technicians" in t:
+        # Terminations are not in the snapshot: technicians active at the later date were
+        # active at the earlier one if hired by then (a documented approximation).
+        tech = t["technicians"]
+        out["technicians"] = tech[tech["hire_date"] <= as_of].copy()
+    return Snapshot(as_of=as_of, tables=out)

@@ -1,0 +1,92 @@
+"""Revenue forecaster: sensible magnitudes on the demo company, learned weights, no leakage,
+the spec's accuracy on hand-made numbers, clear errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quantlib.forecast.pipeline import censor_snapshot, warehouse_snapshot
+from quantlib.forecast.revenue import (COMPONENTS, RevenueForecaster, backtest_revenue,
+                                       horizon_accuracy, weekly_wape)
+
+AS_OF = pd.Timestamp("2024-09-30")
+
+
+@pytest.fixture(scope="module")
+def snapshot(demo_lake):
+    return warehouse_snapshot(demo_lake.gold)
+
+
+@pytest.fixture(scope="module")
+def fitted(snapshot):
+    return RevenueForecaster(n_origins=3).fit(snapshot, as_of=AS_OF)
+
+
+def test_metrics_by_hand():
+    assert horizon_accuracy([100, 100], [90, 120]) == pytest.approx(1 - 10 / 200)
+    assert horizon_accuracy([0, 0], [1, 1]) != horizon_accuracy([0, 0], [1, 1])  # nan
+    # Two weeks: weekly sums 70 vs 77 and 70 vs 63 -> WAPE 14 / 140.
+    a = np.full(14, 10.0)
+    f = np.r_[np.full(7, 11.0), np.full(7, 9.0)]
+    assert weekly_wape(a, f) == pytest.approx(0.1)
+
+
+def test_forecast_magnitudes_against_history(fitted, snapshot):
+    out = fitted.forecast()
+    assert list(out["horizon"]) == [30, 90, 365]
+    assert (out["worst"] < out["likely"]).all() and (out["likely"] < out["best"]).all()
+    assert (out["lo_95"] < out["lo_80"]).all() and (out["hi_80"] < out["hi_95"]).all()
+    daily = snapshot["jobs"].query("is_completed")
+    last_year = daily[(daily["completed_date"] > AS_OF - pd.Timedelta(days=365))
+                      & (daily["completed_date"] <= AS_OF)]["revenue"].sum()
+    per_day = last_year / 365
+    for _, row in out.iterrows():
+        assert 0.6 * per_day * row["horizon"] < row["likely"] < 1.6 * per_day * row["horizon"]
+    assert set(fitted.scenarios()["scenario"]) == {"worst", "likely", "best"}
+    daily_path = fitted.predict_daily(45)
+    assert len(daily_path) == 45 and daily_path["ds"].iloc[0] == AS_OF + pd.Timedelta(days=1)
+
+
+def test_weights_learned_non_negative_summing_to_one(fitted, snapshot):
+    w = fitted.weights_
+    assert list(w.columns) == list(COMPONENTS)
+    assert np.allclose(w.sum(axis=1), 1.0) and (w.to_numpy() >= 0).all()
+    assert fitted.weights_source_[30] == "backtest"
+    # Learned, not the prior constant (the data moves them).
+    assert not np.allclose(w.loc[30].to_numpy(), [0.4, 0.3, 0.2, 0.1], atol=1e-4)
+    # A strong prior keeps them at the prior.
+    strong = RevenueForecaster(horizons=(30,), n_origins=2, prior_strength=1e6)
+    strong.fit(snapshot, as_of=AS_OF)
+    assert np.allclose(strong.weights_.loc[30].to_numpy(), [0.4, 0.3, 0.2, 0.1], atol=1e-3)
+
+
+def test_no_leakage_future_changes_do_not_move_the_forecast(snapshot, fitted):
+    changed = censor_snapshot(snapshot, snapshot.as_of)
+    jobs = changed.tables["jobs"]
+    later = jobs["completed_date"] > AS_OF
+    jobs.loc[later, "revenue"] *= 5
+    q = changed.tables["quotes"]
+    q.loc[q["decided_at"] > AS_OF, "status"] = "lost"
+    again = RevenueForecaster(n_origins=3).fit(changed, as_of=AS_OF)
+    pd.testing.assert_frame_equal(again.forecast(), fitted.forecast())
+
+
+def test_backtest_reports_accuracy_next_to_targets(snapshot):
+    detail, summary = backtest_revenue(snapshot, horizons=(30,), n_origins=2,
+                                       forecaster=RevenueForecaster(n_origins=2))
+    assert len(detail) == 2
+    assert set(summary.columns) >= {"accuracy", "wape", "coverage_80", "baseline_accuracy",
+                                    "target_accuracy"}
+    assert summary["target_accuracy"].iloc[0] == 0.92
+    assert summary["accuracy"].between(0.3, 1.0).all()
+
+
+def test_bad_input(snapshot):
+    with pytest.raises(ValueError, match="at least 400"):
+        RevenueForecaster().fit(snapshot, as_of="2022-06-30")
+    with pytest.raises(ValueError, match="prior_weights"):
+        RevenueForecaster(prior_weights=(1, 2)).fit(snapshot)
+    with pytest.raises(ValueError, match="horizons"):
+        RevenueForecaster(horizons=(0,)).fit(snapshot)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        RevenueForecaster().forecast()
