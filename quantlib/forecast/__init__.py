@@ -7,7 +7,8 @@
 
 from quantlib.forecast.base import ForecastInputError, Forecaster, prepare_long, season_length_for
 from quantlib.forecast.metrics import accuracy, coverage, mase, smape, wape
-from quantlib.forecast.models import Drift, Naive, SeasonalNaive
+from quantlib.forecast.selection import AutoForecaster, cross_validate
+from quantlib.forecast.models import AutoARIMA, AutoETS, Drift, Ensemble, Naive, SeasonalNaive, Theta
 
 __all__ = [
     "ForecastInputError",
@@ -17,6 +18,12 @@ __all__ = [
     "Naive",
     "SeasonalNaive",
     "Drift",
+    "AutoETS",
+    "AutoARIMA",
+    "Theta",
+    "Ensemble",
+    "AutoForecaster",
+    "cross_validate",
     "smape",
     "mase",
     "wape",

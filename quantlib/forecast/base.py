@@ -462,7 +462,7 @@ class Forecaster:
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self" and sig.parameters[p].kind != p.VAR_KEYWORD]
+        return [p for p in sig.parameters if p != "self" and sig.parameters[p].kind != inspect.Parameter.VAR_KEYWORD]
 
     def get_params(self, deep: bool = False) -> dict:
         """Constructor parameters, as scikit-learn's ``get_params``."""
@@ -488,6 +488,10 @@ class Forecaster:
             if k in defaults and not _same(defaults[k].default, v)
         ]
         return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _worker_copy(self) -> "Forecaster":
+        # What is shipped to workers: no Dask client (not picklable), no nested parallelism.
+        return self.clone().set_params(n_jobs=1, backend="loky", dask_address=None)
 
     # -- the contract
     def fit(self, df: pd.DataFrame, freq: str | None = None, season_length: int | None = None) -> "Forecaster":
@@ -515,8 +519,9 @@ class Forecaster:
                 raise ForecastInputError(f"season_length must be >= 1, got {m}")
             work.append((s, int(m)))
         chunks = _chunk(work, self.n_jobs, None)
+        worker = self._worker_copy()
         results = run_chunks(
-            _fit_chunk, [(self, c) for c in chunks], self.n_jobs, self.backend, self.dask_address
+            _fit_chunk, [(worker, c) for c in chunks], self.n_jobs, self.backend, self.dask_address
         )
         self.models_ = {fs.series_id: fs for chunk in results for fs in chunk}
         self.fallbacks_ = {sid: fs.fallback for sid, fs in self.models_.items() if fs.fallback}
@@ -556,7 +561,7 @@ class Forecaster:
         work = [(fs, xf.get(sid)) for sid, fs in self.models_.items()]
         chunks = _chunk(work, self.n_jobs, None)
         results = run_chunks(
-            _predict_chunk, [(self, c, h, level) for c in chunks], self.n_jobs, self.backend, self.dask_address
+            _predict_chunk, [(None, c, h, level) for c in chunks], self.n_jobs, self.backend, self.dask_address
         )
         frames = []
         flat = [r for chunk in results for r in chunk]

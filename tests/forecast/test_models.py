@@ -85,3 +85,137 @@ def test_weekly_frequency_is_inferred():
     )
     out = Naive().fit(df).predict(2)
     assert out.ds.tolist() == [pd.Timestamp("2024-03-03"), pd.Timestamp("2024-03-10")]
+
+
+# ----------------------------------------------------------------- the statistical models
+
+from quantlib.forecast import AutoARIMA, AutoETS, Ensemble, Theta  # noqa: E402
+from quantlib.forecast.metrics import coverage  # noqa: E402
+
+
+def _seasonal_series(n=48, seed=0, level=100.0, slope=0.5, amp=20.0, noise=3.0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return level + slope * t + amp * np.sin(2 * np.pi * t / 12) + rng.normal(0, noise, n)
+
+
+def test_theta_matches_statsmodels_theta_model():
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    y = _seasonal_series(60, seed=3)
+    ours = Theta().fit(_monthly({"s": y})).predict(12, level=(80,))
+    ref = ThetaModel(y, period=12).fit(disp=False).forecast(12)
+    np.testing.assert_allclose(ours.yhat, np.asarray(ref), rtol=1e-3)
+
+
+def test_auto_ets_recovers_a_seasonal_pattern_and_reports_the_model():
+    y = _seasonal_series(48, seed=1)
+    out = AutoETS(candidates=("ANN", "ANA", "AAA")).fit(_monthly({"s": y})).predict(12)
+    truth = 100 + 0.5 * np.arange(48, 60) + 20 * np.sin(2 * np.pi * np.arange(48, 60) / 12)
+    snaive = SeasonalNaive().fit(_monthly({"s": y})).predict(12)
+    assert np.mean(np.abs(out.yhat - truth)) < 0.5 * np.mean(np.abs(snaive.yhat - truth))
+    assert out.model.iloc[0] in {"ETS(ANA)", "ETS(AAA)"}
+
+
+def test_negative_values_make_multiplicative_ets_fall_back_to_additive():
+    y = _seasonal_series(36, seed=2, level=0.0, slope=0.0)
+    assert (y < 0).any()
+    fc = AutoETS(candidates=("MNM",)).fit(_monthly({"neg": y}))
+    assert fc.predict(3).model.iloc[0] == "ETS(ANA)"
+
+
+def test_arima_uses_exogenous_regressors():
+    rng = np.random.default_rng(4)
+    n = 40
+    x = rng.normal(size=n + 6)
+    y = 10 + 5 * x[:n] + rng.normal(0, 0.5, n)
+    df = pd.DataFrame({"series_id": "s", "ds": np.arange(n), "y": y, "temp": x[:n]})
+    fc = AutoARIMA().fit(df)
+    fut = pd.DataFrame({"series_id": "s", "ds": np.arange(n, n + 6), "temp": x[n:]})
+    out = fc.predict(6, X_future=fut)
+    np.testing.assert_allclose(out.yhat, 10 + 5 * x[n:], atol=1.0)
+    with pytest.raises(ForecastInputError, match="X_future"):
+        fc.predict(6)
+
+
+def test_ensemble_is_the_median_of_its_members():
+    y = _seasonal_series(48, seed=5)
+    df = _monthly({"s": y})
+    members = [Naive(), SeasonalNaive(), Theta()]
+    ens = Ensemble(members=members).fit(df).predict(6)
+    each = np.vstack([m.clone().fit(df).predict(6).yhat for m in members])
+    np.testing.assert_allclose(ens.yhat, np.median(each, axis=0))
+    assert ens.model.iloc[0].startswith("Ensemble(")
+
+
+def _random_walks(n_series=300, n=40, h=6, seed=11):
+    rng = np.random.default_rng(seed)
+    paths = np.cumsum(rng.normal(0, 1, (n_series, n + h)), axis=1) + 50
+    train = pd.DataFrame(
+        {"series_id": np.repeat(np.arange(n_series), n), "ds": np.tile(np.arange(n), n_series), "y": paths[:, :n].ravel()}
+    )
+    return train, paths[:, n:]
+
+
+@pytest.mark.parametrize("model", [Naive(), Theta()], ids=["naive", "theta"])
+def test_80pct_intervals_cover_at_nominal_rate_on_simulated_random_walks(model):
+    train, future = _random_walks()
+    out = model.fit(train).predict(6, level=(80,))
+    cov = coverage(future.ravel(), out.yhat_lo_80.to_numpy(), out.yhat_hi_80.to_numpy())
+    assert 0.72 <= cov <= 0.88, cov
+
+
+def test_80pct_intervals_cover_at_nominal_rate_for_seasonal_naive():
+    rng = np.random.default_rng(12)
+    n_series, n, h, m = 300, 36, 4, 4
+    pattern = rng.normal(0, 5, (n_series, m))
+    t = np.arange(n + h)
+    y = 20 + pattern[:, t % m] + rng.normal(0, 1, (n_series, n + h))
+    train = pd.DataFrame(
+        {"series_id": np.repeat(np.arange(n_series), n), "ds": np.tile(np.arange(n), n_series), "y": y[:, :n].ravel()}
+    )
+    out = SeasonalNaive().fit(train, season_length=m).predict(h, level=(80,))
+    cov = coverage(y[:, n:].ravel(), out.yhat_lo_80.to_numpy(), out.yhat_hi_80.to_numpy())
+    assert 0.72 <= cov <= 0.88, cov
+
+
+@pytest.mark.slow
+def test_80pct_intervals_cover_at_nominal_rate_for_auto_ets_on_ar1_series():
+    rng = np.random.default_rng(13)
+    n_series, n, h = 300, 40, 4
+    y = np.zeros((n_series, n + h))
+    for t in range(1, n + h):
+        y[:, t] = 0.8 * y[:, t - 1] + rng.normal(0, 1, n_series)
+    y += 30
+    train = pd.DataFrame(
+        {"series_id": np.repeat(np.arange(n_series), n), "ds": np.tile(np.arange(n), n_series), "y": y[:, :n].ravel()}
+    )
+    out = AutoETS(candidates=("ANN",), n_jobs=-1).fit(train).predict(h, level=(80,))
+    cov = coverage(y[:, n:].ravel(), out.yhat_lo_80.to_numpy(), out.yhat_hi_80.to_numpy())
+    assert 0.72 <= cov <= 0.88, cov
+
+
+def _many_series(k=24):
+    return _monthly({f"s{i}": _seasonal_series(40 + i, seed=i) for i in range(k)})
+
+
+def test_n_jobs_2_gives_identical_forecasts_to_n_jobs_1():
+    df = _many_series()
+    model = Ensemble(members=[Theta(), SeasonalNaive(), AutoETS(candidates=("ANN", "MNM"))])
+    one = model.fit(df).predict(6)
+    two = model.clone().set_params(n_jobs=2).fit(df).predict(6)
+    pd.testing.assert_frame_equal(one, two)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_forecasts():
+    from distributed import Client, LocalCluster
+
+    df = _many_series(12)
+    expected = Theta().fit(df).predict(6)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            got = Theta(backend="dask", dask_address=client).fit(df).predict(6)
+            by_address = Theta(backend="dask", dask_address=cluster.scheduler_address).fit(df).predict(6)
+    pd.testing.assert_frame_equal(expected, got)
+    pd.testing.assert_frame_equal(expected, by_address)

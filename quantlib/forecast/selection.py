@@ -1,0 +1,247 @@
+"""Model choice per series by rolling-origin cross-validation, and backtests.
+
+:class:`AutoForecaster` scores each candidate on the last ``cv_windows`` forecast origins
+of each series (each forecasting ``h`` steps from data up to the origin only) and keeps
+the best per series. :func:`cross_validate` is the backtest every engine uses: the long
+table of forecasts made at past cutoffs next to what happened.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from quantlib.forecast import metrics
+from quantlib.forecast.base import (
+    DS,
+    ID,
+    Y,
+    ForecastInputError,
+    Forecaster,
+    SeriesData,
+    _lv,
+    prepare_long,
+)
+from quantlib.forecast.models import Naive, SeasonalNaive, Theta
+
+__all__ = ["AutoForecaster", "cross_validate"]
+
+_METRICS = ("mase", "smape", "mae", "rmse")
+
+
+def _score(metric: str, actual, forecast, train, m: int) -> float:
+    if metric == "mase":
+        return metrics.mase(actual, forecast, train, m)
+    if metric == "smape":
+        return metrics.smape(actual, forecast)
+    if metric == "mae":
+        return float(np.mean(np.abs(np.asarray(actual) - forecast)))
+    return float(np.sqrt(np.mean((np.asarray(actual) - forecast) ** 2)))
+
+
+def _name(model: Forecaster) -> str:
+    return type(model).__name__
+
+
+class AutoForecaster(Forecaster):
+    """Per series, the candidate with the best rolling-origin cross-validation score.
+
+    For each series, each candidate is fitted on the data up to each of the last
+    ``cv_windows`` origins (``cv_step`` apart) and forecasts the next ``h`` steps; the
+    candidate with the lowest mean ``metric`` over the windows is then refitted on the
+    whole series. Windows whose training part would be shorter than ``min_train`` are
+    dropped; a series too short for any window gets the first candidate (recorded in
+    ``fallbacks_``). Ties go to the earlier candidate.
+
+    Parameters
+    ----------
+    candidates : sequence of Forecaster, optional
+        Default ``SeasonalNaive(), Naive(), Theta()``; add ``AutoETS()``,
+        ``AutoARIMA()`` or ``Ensemble()`` where the extra fitting time is affordable.
+    cv_windows : int
+        Forecast origins per series.
+    metric : {"mase", "smape", "mae", "rmse"}
+    h : int, optional
+        Cross-validation horizon; default the season length (at least 4 when that is 1).
+        Use the horizon you will predict.
+    cv_step : int, optional
+        Steps between origins; default ``h`` (non-overlapping windows).
+    min_train : int
+        Fewest observations a window's training part may have.
+    n_jobs, backend, dask_address, fill
+        See :class:`~quantlib.forecast.base.Forecaster`.
+
+    Attributes
+    ----------
+    models_ : dict
+        Per series, the fitted state (chosen candidate, refitted on all data).
+    cv_results_ : pandas.DataFrame
+        ``series_id, model, score, windows, chosen`` for every series and candidate.
+    """
+
+    reports_model = True
+
+    def __init__(
+        self,
+        candidates: Sequence[Forecaster] | None = None,
+        cv_windows: int = 3,
+        metric: str = "mase",
+        h: int | None = None,
+        cv_step: int | None = None,
+        min_train: int = 4,
+        n_jobs=1,
+        backend="loky",
+        dask_address=None,
+        fill=None,
+    ):
+        self.candidates = candidates
+        self.cv_windows = cv_windows
+        self.metric = metric
+        self.h = h
+        self.cv_step = cv_step
+        self.min_train = min_train
+        super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
+
+    def _candidates(self) -> list[Forecaster]:
+        return list(self.candidates) if self.candidates is not None else [SeasonalNaive(), Naive(), Theta()]
+
+    @property
+    def uses_exog(self):  # type: ignore[override]
+        return any(c.uses_exog for c in self._candidates())
+
+    def fit(self, df, freq=None, season_length=None):
+        if self.metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}, got {self.metric!r}")
+        if self.cv_windows < 1:
+            raise ValueError("cv_windows must be >= 1")
+        super().fit(df, freq=freq, season_length=season_length)
+        rows = []
+        for sid, fs in self.models_.items():
+            for name, (score, windows) in fs.state.get("scores", {}).items():
+                rows.append((sid, name, score, windows, name == fs.state["chosen"]))
+        self.cv_results_ = pd.DataFrame(rows, columns=[ID, "model", "score", "windows", "chosen"])
+        return self
+
+    def _fit_one(self, s: SeriesData, m: int):
+        # CV runs on the full SeriesData so each candidate applies its own fallbacks
+        fs = super()._fit_one(s, m)
+        return fs
+
+    def _fit_series(self, y, season_length, X, series_id=None):
+        candidates = self._candidates()
+        names = [_name(c) for c in candidates]
+        if len(set(names)) != len(names):
+            names = [f"{n}_{i}" for i, n in enumerate(names)]
+        n, m = len(y), season_length
+        h = self.h or (m if m > 1 else 4)
+        step = self.cv_step or h
+        cutoffs = [n - h - i * step for i in range(self.cv_windows)]
+        cutoffs = [c for c in cutoffs if c >= self.min_train]
+        scores: dict[str, tuple[float, int]] = {}
+        for name, cand in zip(names, candidates):
+            errs = []
+            for c in cutoffs:
+                part = SeriesData(series_id, pd.RangeIndex(c), y[:c], None if X is None else X[:c], None)
+                fs = cand._fit_one(part, m)
+                xf = None if X is None or not cand.uses_exog else X[c : c + h]
+                mean, _ = fs.impl._predict_series(fs.state, h, (), xf)
+                errs.append(_score(self.metric, y[c : c + h], mean, y[:c], m))
+            errs = [e for e in errs if np.isfinite(e)]
+            scores[name] = (float(np.mean(errs)) if errs else np.inf, len(errs))
+        finite = {k: v[0] for k, v in scores.items() if np.isfinite(v[0])}
+        chosen = min(finite, key=lambda k: (finite[k], names.index(k))) if finite else names[0]
+        model = candidates[names.index(chosen)]
+        fitted = model._fit_one(SeriesData(series_id, pd.RangeIndex(n), y, X, None), m)
+        return {"chosen": chosen, "fitted": fitted, "scores": scores, "no_cv": not finite}
+
+    def _predict_series(self, state, h, level, X_future):
+        fs = state["fitted"]
+        return fs.impl._predict_series(fs.state, h, level, X_future if fs.impl.uses_exog else None)
+
+    def _describe(self, state):
+        fs = state["fitted"]
+        return fs.impl._describe(fs.state) if fs.impl.reports_model else state["chosen"]
+
+
+def cross_validate(
+    model: Forecaster,
+    df: pd.DataFrame,
+    h: int,
+    n_windows: int = 3,
+    step: int | None = None,
+    level: Sequence[float] = (80, 95),
+    freq: str | None = None,
+    season_length: int | None = None,
+) -> pd.DataFrame:
+    """Rolling-origin backtest: forecasts made at past cutoffs next to the actuals.
+
+    For window ``i`` (0 = the latest) each series is cut at its own position
+    ``n - h - i * step``; a clone of ``model`` is fitted on the rows up to the cutoff
+    only (no later value can influence it) and forecasts ``h`` steps, which are joined
+    to the actual values. Series too short for a window (fewer than 2 rows before the
+    cutoff) are left out of that window.
+
+    Parameters
+    ----------
+    model : Forecaster
+        Cloned for every window; its parameters (``n_jobs``, backend) apply.
+    df : pandas.DataFrame
+        Long format ``series_id, ds, y`` (+ exogenous columns, whose future values are
+        passed as ``X_future``).
+    h : int
+        Steps forecast from each cutoff.
+    n_windows : int
+        Number of cutoffs.
+    step : int, optional
+        Steps between cutoffs; default ``h``.
+    level : sequence of float
+        Interval levels.
+    freq, season_length
+        Passed to ``fit``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``series_id, cutoff, ds, y, yhat`` and ``yhat_lo_<l>, yhat_hi_<l>`` (and
+        ``model`` when the forecaster reports one), one row per series, cutoff and step.
+    """
+    h = int(h)
+    step = int(step or h)
+    series = prepare_long(df, freq=freq, fill=model.fill)
+    exog_cols = [c for c in df.columns if c not in (ID, DS, Y)]
+    frames = []
+    for i in range(n_windows):
+        train_parts, future_parts, actual_parts = [], [], []
+        for s in series:
+            c = len(s.y) - h - i * step
+            if c < 2:
+                continue
+            cols = {ID: np.repeat(np.array([s.series_id], dtype=object), len(s.y)), DS: s.ds, Y: s.y}
+            for j, col in enumerate(exog_cols):
+                cols[col] = s.X[:, j] if s.X is not None else np.nan
+            full = pd.DataFrame(cols)
+            train_parts.append(full.iloc[:c])
+            future_parts.append(full.iloc[c : c + h].drop(columns=[Y]))
+            actual_parts.append(full.iloc[c : c + h][[ID, DS, Y]].assign(cutoff=s.ds[c - 1]))
+        if not train_parts:
+            continue
+        train = pd.concat(train_parts, ignore_index=True)
+        train[ID] = train[ID].infer_objects()
+        fitted = model.clone().fit(train, freq=freq, season_length=season_length)
+        X_future = pd.concat(future_parts, ignore_index=True) if exog_cols else None
+        if X_future is not None:
+            X_future[ID] = X_future[ID].infer_objects()
+        pred = fitted.predict(h, level=level, X_future=X_future)
+        actual = pd.concat(actual_parts, ignore_index=True)
+        actual[ID] = actual[ID].infer_objects()
+        merged = actual.merge(pred, on=[ID, DS], how="left", validate="one_to_one")
+        frames.append(merged)
+    if not frames:
+        raise ForecastInputError(f"no series is long enough for a backtest with h={h}")
+    out = pd.concat(frames, ignore_index=True)
+    lead = [ID, "cutoff", DS, Y, "yhat"]
+    ivs = [f"yhat_{side}_{_lv(lv)}" for lv in level for side in ("lo", "hi")]
+    rest = [c for c in out.columns if c not in lead + ivs]
+    return out[lead + ivs + rest].sort_values([ID, "cutoff", DS], kind="stable").reset_index(drop=True)

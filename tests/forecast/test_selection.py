@@ -1,0 +1,98 @@
+"""Choice by rolling-origin cross-validation, backtests, and no leakage from the future."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quantlib.forecast import AutoForecaster, Drift, Naive, SeasonalNaive, Theta, cross_validate
+
+
+def _long(series: dict) -> pd.DataFrame:
+    return pd.concat(
+        [pd.DataFrame({"series_id": k, "ds": np.arange(len(v)), "y": v}) for k, v in series.items()],
+        ignore_index=True,
+    )
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(60)
+    return {
+        # strongly seasonal with no trend: seasonal naive should win
+        "seasonal": 50 + 10 * np.tile([3, -1, -4, 2], 15) + rng.normal(0, 0.5, 60),
+        # a straight trend: drift should win
+        "trend": 10 + 2.0 * t + rng.normal(0, 0.3, 60),
+    }
+
+
+def test_auto_forecaster_chooses_by_rolling_origin_cv_and_keeps_scores():
+    fc = AutoForecaster(candidates=[SeasonalNaive(), Naive(), Drift()], h=4, cv_windows=3).fit(
+        _long(_data()), season_length=4
+    )
+    res = fc.cv_results_
+    assert set(res.columns) == {"series_id", "model", "score", "windows", "chosen"}
+    assert len(res) == 6 and (res.windows == 3).all()
+    chosen = res[res.chosen].set_index("series_id").model
+    assert chosen["seasonal"] == "SeasonalNaive"
+    assert chosen["trend"] == "Drift"
+    out = fc.predict(4)
+    assert out.groupby("series_id").model.first()["trend"] == "Drift"
+    # the chosen model's score is the minimum per series
+    best = res.groupby("series_id").score.min()
+    np.testing.assert_allclose(res[res.chosen].set_index("series_id").score[best.index], best)
+
+
+def test_auto_forecaster_cv_score_is_the_mean_mase_over_windows():
+    y = _data()["trend"]
+    fc = AutoForecaster(candidates=[Naive()], h=3, cv_windows=2, metric="mae").fit(_long({"t": y}))
+    # naive from cutoffs 57 and 54: errors y[c:c+3] - y[c-1]
+    expected = np.mean([np.mean(np.abs(y[c : c + 3] - y[c - 1])) for c in (57, 54)])
+    assert fc.cv_results_.score.iloc[0] == pytest.approx(expected)
+
+
+def test_short_series_gets_the_first_candidate_without_cv():
+    fc = AutoForecaster(candidates=[Naive(), Drift()], h=4, min_train=4).fit(_long({"short": [1.0, 2, 3, 4, 5, 6]}))
+    assert fc.cv_results_.windows.max() == 0
+    assert fc.predict(2).model.iloc[0] == "Naive"
+
+
+def test_cross_validate_returns_backtest_table():
+    df = _long(_data())
+    cv = cross_validate(SeasonalNaive(), df, h=4, n_windows=3, season_length=4)
+    assert list(cv.columns[:5]) == ["series_id", "cutoff", "ds", "y", "yhat"]
+    assert {"yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"} <= set(cv.columns)
+    assert len(cv) == 2 * 3 * 4
+    assert sorted(cv.cutoff.unique()) == [47, 51, 55]
+    s = cv[(cv.series_id == "seasonal") & (cv.cutoff == 51)]
+    y = _data()["seasonal"]
+    np.testing.assert_allclose(s.y, y[52:56])
+    np.testing.assert_allclose(s.yhat, y[48:52])  # one season before the cutoff
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Theta(), lambda: AutoForecaster(candidates=[SeasonalNaive(), Naive(), Theta()], h=4)],
+    ids=["theta", "auto"],
+)
+def test_no_leakage_changing_future_values_does_not_change_past_forecasts(make):
+    base = _data()
+    shifted = {k: v.copy() for k, v in base.items()}
+    for v in shifted.values():
+        v[52:] += 1000.0  # everything after the earliest cutoff (51) is changed
+    a = cross_validate(make(), _long(base), h=4, n_windows=3, season_length=4)
+    b = cross_validate(make(), _long(shifted), h=4, n_windows=3, season_length=4)
+    earliest = a.cutoff == 51
+    cols = ["yhat", "yhat_lo_80", "yhat_hi_95"]
+    pd.testing.assert_frame_equal(a.loc[earliest, cols], b.loc[earliest, cols])
+    # the test can fail: later cutoffs see the change
+    assert not np.allclose(a.loc[a.cutoff == 55, "yhat"], b.loc[b.cutoff == 55, "yhat"])
+
+
+def test_auto_forecaster_fit_on_truncated_data_ignores_later_values():
+    base = _data()
+    cut = {k: v[:52] for k, v in base.items()}
+    fc1 = AutoForecaster(h=4).fit(_long(cut), season_length=4)
+    changed = {k: np.r_[v[:52], v[52:] * 5] for k, v in base.items()}
+    fc2 = AutoForecaster(h=4).fit(_long({k: v[:52] for k, v in changed.items()}), season_length=4)
+    pd.testing.assert_frame_equal(fc1.predict(4), fc2.predict(4))
+    pd.testing.assert_frame_equal(fc1.cv_results_, fc2.cv_results_)
