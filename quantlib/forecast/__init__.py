@@ -9,6 +9,10 @@ from quantlib.forecast.base import ForecastInputError, Forecaster, prepare_long,
 from quantlib.forecast.metrics import accuracy, coverage, mase, smape, wape
 from quantlib.forecast.selection import AutoForecaster, cross_validate
 from quantlib.forecast.models import AutoARIMA, AutoETS, Drift, Ensemble, Naive, SeasonalNaive, Theta
+from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_snapshot, warehouse_snapshot
+from quantlib.forecast.revenue import REVENUE_TARGETS, RevenueForecaster, backtest_revenue
+from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowForecaster, backtest_cashflow
+from quantlib.forecast.capacity import CapacityForecaster
 
 __all__ = [
     "ForecastInputError",
@@ -29,4 +33,15 @@ __all__ = [
     "wape",
     "coverage",
     "accuracy",
+    "QuoteConversionModel",
+    "Snapshot",
+    "censor_snapshot",
+    "warehouse_snapshot",
+    "RevenueForecaster",
+    "backtest_revenue",
+    "REVENUE_TARGETS",
+    "CashFlowForecaster",
+    "backtest_cashflow",
+    "CASHFLOW_TARGETS",
+    "CapacityForecaster",
 ]
