@@ -13,6 +13,8 @@ from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_sn
 from quantlib.forecast.revenue import REVENUE_TARGETS, RevenueForecaster, backtest_revenue
 from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowForecaster, backtest_cashflow
 from quantlib.forecast.capacity import CapacityForecaster
+from quantlib.forecast.demand import DemandForecaster, demand_series, estimate_demand_factors, external_factors
+from quantlib.forecast.bayes import HierarchicalDemandModel
 
 __all__ = [
     "ForecastInputError",
@@ -44,4 +46,9 @@ __all__ = [
     "backtest_cashflow",
     "CASHFLOW_TARGETS",
     "CapacityForecaster",
+    "DemandForecaster",
+    "demand_series",
+    "estimate_demand_factors",
+    "external_factors",
+    "HierarchicalDemandModel",
 ]
