@@ -1,0 +1,212 @@
+"""Forecast views: the tables and charts the forecast notebooks show.
+
+Each function returns a plain DataFrame (numbers, not strings) or an Altair chart, so the
+notebooks (``notebooks/*_forecast.ipynb``) stay thin and the numbers can be tested.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from quantlib.forecast.cashflow import CashFlowForecaster, actual_cash, backtest_cashflow, first_warning_date
+from quantlib.forecast.demand import DemandForecaster
+from quantlib.forecast.metrics import accuracy, coverage, wape
+from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
+from quantlib.forecast.revenue import RevenueForecaster, backtest_revenue
+
+__all__ = [
+    "cash_position", "cash_scenarios", "cashflow_accuracy", "cashflow_path", "demand_accuracy", "demand_model", "demand_path",
+    "demand_scenarios", "forecast_horizons", "interval_chart", "revenue_accuracy", "revenue_path",
+    "snapshot", "storm_dates", "weekly",
+]
+
+
+def snapshot(report) -> Snapshot:
+    """The warehouse as known at the report's date (nothing later is read)."""
+    return warehouse_snapshot(report.con, as_of=report.as_of)
+
+
+def weekly(df: pd.DataFrame, columns, ds: str = "ds") -> pd.DataFrame:
+    """Sums of ``columns`` per week starting Monday (``week`` is the Monday)."""
+    d = pd.to_datetime(df[ds])
+    week = (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.normalize()
+    return df.assign(week=week).groupby("week", as_index=False)[list(columns)].sum()
+
+
+def forecast_horizons(horizon_days: int) -> tuple[int, ...]:
+    """The product horizons (30, 90, 365) up to ``horizon_days``, and ``horizon_days`` itself."""
+    return tuple(sorted({h for h in (30, 90, 365) if h < horizon_days} | {int(horizon_days)}))
+
+
+def interval_chart(df: pd.DataFrame, *, x: str = "week", y: str = "value", series: str = "series",
+                   lo: str = "lo", hi: str = "hi", title: str = "", y_title: str = "",
+                   y_format: str | None = None, rule: float | None = None, rule_label: str = "",
+                   width: int = 520, height: int = 220) -> alt.LayerChart:
+    """Lines of ``y`` per ``series`` with a shaded ``lo``-``hi`` band where both are present.
+
+    ``rule`` draws a dashed horizontal line (e.g. a cash threshold).
+    """
+    axis = alt.Axis(format=y_format) if y_format else alt.Undefined
+    base = alt.Chart(df, title=title)
+    band = base.transform_filter(f"isValid(datum.{lo})").mark_area(opacity=0.25).encode(
+        x=alt.X(f"{x}:T", title=""), y=alt.Y(f"{lo}:Q", title=y_title, axis=axis), y2=f"{hi}:Q")
+    lines = base.mark_line().encode(x=alt.X(f"{x}:T", title=""), y=alt.Y(f"{y}:Q", title=y_title, axis=axis),
+                                    color=alt.Color(f"{series}:N", title=None))
+    layers = [band, lines]
+    if rule is not None:
+        layers.append(alt.Chart(pd.DataFrame({"rule": [rule], "label": [rule_label]})).mark_rule(
+            strokeDash=[6, 4], color="#888888").encode(y="rule:Q", tooltip="label:N"))
+    return alt.layer(*layers).properties(width=width, height=height)
+
+
+# ---------------------------------------------------------------------------- revenue
+def revenue_path(fc: RevenueForecaster, horizon_days: int, history_weeks: int = 52) -> pd.DataFrame:
+    """Weekly revenue: actual history, then the likely forecast with the 80 % scenario band.
+
+    The band of each week is the likely week scaled by the horizon's worst / best ratio
+    (the scenario paths), so it shows the range of the horizon total, spread over its weeks.
+    Returns ``week, series, value, lo, hi``.
+    """
+    hist = fc.history_[["ds", "total"]]
+    hist = hist[hist["ds"] > fc.as_of_ - pd.Timedelta(weeks=history_weeks)]
+    h = weekly(hist, ["total"]).rename(columns={"total": "value"}).assign(series="Actual", lo=np.nan, hi=np.nan)
+    path = fc.predict_daily(horizon_days)
+    f = weekly(path, ["likely"]).rename(columns={"likely": "value"})
+    H = min(H for H in fc.parts_ if H >= horizon_days)
+    row = fc.forecast(level=(80,)).set_index("horizon").loc[H]
+    f = f.assign(series="Likely", lo=f["value"] * row["worst"] / row["likely"],
+                 hi=f["value"] * row["best"] / row["likely"])
+    return pd.concat([h, f], ignore_index=True)[["week", "series", "value", "lo", "hi"]]
+
+
+def revenue_accuracy(snap: Snapshot, horizons, n_origins: int = 2, step_days: int = 30) -> pd.DataFrame:
+    """Backtest summary per horizon: accuracy, WAPE, 80 % coverage, the seasonal-naive baseline, target."""
+    _, summary = backtest_revenue(snap, horizons=horizons, n_origins=n_origins, step_days=step_days)
+    return summary
+
+
+# ---------------------------------------------------------------------------- cash flow
+def cashflow_path(snap: Snapshot, fc: CashFlowForecaster, history_weeks: int = 26) -> pd.DataFrame:
+    """Weekly inflows and outflows: actual history then the forecast (``week, flow, kind, amount``)."""
+    act = actual_cash(snap).reset_index()
+    act = act[act["ds"] > snap.as_of - pd.Timedelta(weeks=history_weeks)]
+    a = weekly(act, ["inflow", "outflow"]).assign(kind="actual")
+    f = weekly(fc.forecast(), ["inflow", "outflow"]).assign(kind="forecast")
+    long = pd.concat([a, f], ignore_index=True).melt(id_vars=["week", "kind"], var_name="flow", value_name="amount")
+    long["flow"] = long["flow"].str.capitalize() + " (" + long["kind"] + ")"
+    return long[["week", "flow", "kind", "amount"]]
+
+
+def cash_position(fc: CashFlowForecaster) -> pd.DataFrame:
+    """Daily projected cash (median) with the 80 % band: ``ds, series, value, lo, hi``."""
+    d = fc.forecast()
+    return pd.DataFrame({"ds": d["ds"], "series": "Cash (median)", "value": d["cash"],
+                         "lo": d["cash_lo_80"], "hi": d["cash_hi_80"]})
+
+
+def cash_scenarios(fc: CashFlowForecaster) -> pd.DataFrame:
+    """Per cash path (optimistic, median, pessimistic): the low point, its date and the warning date.
+
+    The warning date is the first day that path's cash falls below the threshold
+    (``warning_days`` of projected expenses); missing when it never does.
+    """
+    d = fc.forecast()
+    rows = []
+    for name, col in (("best (90th percentile)", "cash_hi_80"), ("likely (median)", "cash"),
+                      ("worst (10th percentile)", "cash_lo_80")):
+        i = int(d[col].idxmin())
+        rows.append({"scenario": name, "cash_end": float(d[col].iloc[-1]), "low_point": float(d[col].iloc[i]),
+                     "low_date": d["ds"].iloc[i], "threshold": fc.threshold_,
+                     "warning_date": first_warning_date(d["ds"], d[col].to_numpy(), fc.threshold_)})
+    return pd.DataFrame(rows)
+
+
+def cashflow_accuracy(snap: Snapshot, horizon_days: int = 90, n_origins: int = 3, n_sims: int = 200) -> pd.DataFrame:
+    """Backtest summary per 30-day window up to ``horizon_days``: inflow / outflow accuracy, coverage, target."""
+    windows = tuple(w for w in (30, 60, 90, 120, 150, 180) if w <= horizon_days)
+    _, summary = backtest_cashflow(snap, windows=windows, n_origins=n_origins,
+                                   forecaster=CashFlowForecaster(horizon=horizon_days, n_sims=n_sims))
+    return summary
+
+
+# ---------------------------------------------------------------------------- demand
+def demand_model(h_weeks: int | None = None):
+    """The notebooks' demand model: non-seasonal AutoARIMA with yearly Fourier terms, kept short."""
+    from quantlib.forecast.models import AutoARIMA
+
+    return AutoARIMA(seasonal=False, maxiter=10, n_jobs=2)
+
+
+def demand_path(series: pd.DataFrame, forecast: pd.DataFrame, history_weeks: int = 52) -> pd.DataFrame:
+    """Total weekly jobs: history, then the forecast with the 80 % band.
+
+    The band adds up the series' bounds, so it is a conservative (wide) band of the total.
+    Returns ``week, series, value, lo, hi``.
+    """
+    s = series[series["ds"] > series["ds"].max() - pd.Timedelta(weeks=history_weeks)]
+    h = s.groupby("ds", as_index=False)["y"].sum().rename(columns={"ds": "week", "y": "value"})
+    h = h.assign(series="Actual", lo=np.nan, hi=np.nan)
+    f = forecast.groupby("ds", as_index=False)[["yhat", "yhat_lo_80", "yhat_hi_80"]].sum()
+    f = f.rename(columns={"ds": "week", "yhat": "value", "yhat_lo_80": "lo", "yhat_hi_80": "hi"}).assign(series="Forecast")
+    return pd.concat([h, f], ignore_index=True)[["week", "series", "value", "lo", "hi"]]
+
+
+def demand_accuracy(series: pd.DataFrame, factors: pd.DataFrame, h: int, n_origins: int = 2,
+                    step_weeks: int = 4, model=None) -> pd.DataFrame:
+    """Rolling-origin backtest of :class:`DemandForecaster` on the last weeks of ``series``.
+
+    Origin ``k`` fits on the data up to ``h + k * step_weeks`` weeks before the end and
+    forecasts ``h`` weeks. Per origin: jobs forecast and actual (all series), the spec's
+    accuracy of the total, WAPE over series x weeks, 80 % coverage, and the same accuracy
+    for a seasonal-naive baseline (the same weeks 52 weeks earlier).
+    """
+    s = series.assign(ds=pd.to_datetime(series["ds"]))
+    last = s["ds"].max()
+    y = s.set_index(["series_id", "ds"])["y"]
+    rows = []
+    for k in range(n_origins):
+        cutoff = last - pd.Timedelta(weeks=h + k * step_weeks)
+        fc = DemandForecaster(model=model or demand_model(), cutoff=cutoff).fit(s, factors)
+        p = fc.predict(h, level=(80,))
+        a = y.reindex(pd.MultiIndex.from_frame(p[["series_id", "ds"]])).to_numpy(float)
+        base = y.reindex(pd.MultiIndex.from_arrays([p["series_id"], p["ds"] - pd.Timedelta(weeks=52)])).to_numpy(float)
+        ok = np.isfinite(a)
+        rows.append({"origin": cutoff, "weeks": h, "forecast": float(p["yhat"][ok].sum()), "actual": float(a[ok].sum()),
+                     "accuracy": accuracy(a[ok], p["yhat"].to_numpy()[ok]),
+                     "wape": wape(a[ok], p["yhat"].to_numpy()[ok]),
+                     "coverage_80": coverage(a[ok], p["yhat_lo_80"].to_numpy()[ok], p["yhat_hi_80"].to_numpy()[ok]),
+                     "baseline_accuracy": accuracy(a[ok & np.isfinite(base)], base[ok & np.isfinite(base)])})
+    return pd.DataFrame(rows)
+
+
+def storm_dates(start, weeks: int, n: int) -> list[pd.Timestamp]:
+    """``n`` storm days spread evenly over ``weeks`` weeks from ``start`` (a scenario's storms)."""
+    if n <= 0:
+        return []
+    days = pd.date_range(pd.Timestamp(start), periods=weeks * 7, freq="D")
+    return list(days[np.linspace(0, len(days) - 1, n + 2)[1:-1].round().astype(int)])
+
+
+def demand_scenarios(fc: DemandForecaster, h: int, storm_days: int = 3, confidence_shift: float = -10.0) -> pd.DataFrame:
+    """Jobs over the next ``h`` weeks per service line under the baseline and two scenarios.
+
+    ``storm``: exactly ``storm_days`` storms in every region, spread over the horizon;
+    ``confidence``: consumer confidence shifted by ``confidence_shift`` points.
+    Returns ``service_line`` and one column per scenario, plus the changes against the baseline.
+    """
+    start = fc.last_ds_ + pd.Timedelta(weeks=1)
+    runs = {"baseline": None,
+            "storm": {"storm_days": storm_dates(start, h, storm_days)},
+            "confidence": {"consumer_confidence": confidence_shift}}
+    out = None
+    for name, scenario in runs.items():
+        p = fc.predict(h, level=(80,), scenario=scenario)
+        tot = p.assign(service_line=p["series_id"].str.split("/").str[0]).groupby("service_line")["yhat"].sum()
+        out = tot.rename(name).to_frame() if out is None else out.join(tot.rename(name))
+    total = out.sum().rename("all").to_frame().T
+    out = pd.concat([out, total]).rename_axis("service_line").reset_index()
+    out["storm_change"] = out["storm"] / out["baseline"] - 1
+    out["confidence_change"] = out["confidence"] / out["baseline"] - 1
+    return out
