@@ -211,7 +211,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
             str(notebook), str(output), parameters=params, kernel_name=kernel_name, language="python",
             progress_bar=False, log_output=False, request_save_on_cell_execute=True,
             start_timeout=start_timeout, execution_timeout=execution_timeout,
-            cwd=str(cwd) if cwd is not None else None, kernel_manager_class=_local_kernel_manager(),
+            cwd=str(cwd) if cwd is not None else None,
         )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, notebook, output) from None
@@ -230,23 +230,6 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
                                  start_timeout if start_failure else execution_timeout) from None
         raise
     return ExecutionResult(notebook, output, params, time.perf_counter() - t0)
-
-
-def _local_kernel_manager():
-    """A kernel manager that talks to its kernel over local IPC sockets, not TCP.
-
-    A scheduled run's kernel is always on this machine: Unix sockets open no ports, and the
-    kernel then has no reason to warn (on stderr, in every run) that TCP is unencrypted.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class LocalIPCKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _default_transport(self):
-            return "ipc"
-
-    return LocalIPCKernelManager
 
 
 def _kernel_started(output: Path) -> bool:
