@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from quantlib.forecast import metrics
 from quantlib.forecast.base import (
@@ -39,6 +40,47 @@ def _score(metric: str, actual, forecast, train, m: int) -> float:
     if metric == "mae":
         return float(np.mean(np.abs(np.asarray(actual) - forecast)))
     return float(np.sqrt(np.mean((np.asarray(actual) - forecast) ** 2)))
+
+
+_REF_LEVEL = 80.0
+_MIN_STEP_POINTS = 10
+_SHRINK_POINTS = 5.0
+
+
+def _standardized_errors(actual, mean, interval) -> np.ndarray:
+    """``|actual - mean|`` in standard-deviation units of a model's 80 % interval."""
+    lo, hi = (np.asarray(a, dtype=float) for a in interval)
+    sd = (hi - lo) / (2.0 * stats.norm.ppf(0.5 + _REF_LEVEL / 200.0))
+    err = np.abs(np.asarray(actual, dtype=float) - np.asarray(mean, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, err / sd, np.nan)
+    return np.where(np.isfinite(z), z, np.nan)
+
+
+def _conformal_quantile(z: np.ndarray, level: float) -> float:
+    n = len(z)
+    rank = min(n, int(np.ceil((n + 1) * level / 100.0)))
+    return float(np.sort(z)[rank - 1])
+
+
+def _interval_scale(cv_z: np.ndarray, h: int, level: float) -> np.ndarray:
+    """Per step multipliers of a level's half-widths; see ``calibrate_intervals``."""
+    z_level = stats.norm.ppf(0.5 + level / 200.0)
+
+    def shrunk(z):
+        z = z[np.isfinite(z)]
+        if len(z) == 0:
+            return 1.0
+        raw = _conformal_quantile(z, level) / z_level
+        return (len(z) * raw + _SHRINK_POINTS) / (len(z) + _SHRINK_POINTS)
+
+    pooled = shrunk(cv_z.ravel())
+    scale = np.full(h, pooled)
+    for k in range(min(h, cv_z.shape[1])):
+        col = cv_z[:, k]
+        if np.isfinite(col).sum() >= _MIN_STEP_POINTS:
+            scale[k] = shrunk(col)
+    return scale
 
 
 def _name(model: Forecaster) -> str:
@@ -70,6 +112,24 @@ class AutoForecaster(Forecaster):
         Steps between origins; default ``h`` (non-overlapping windows).
     min_train : int
         Fewest observations a window's training part may have.
+    calibrate_intervals : bool
+        Default True: widen each series' intervals with the cross-validation errors of
+        the chosen candidate (its own intervals come from in-sample errors and are
+        usually too narrow out of sample); forecasts (``yhat``) are unchanged. The rule:
+        each CV error is put in standard-deviation units of the candidate's own 80 %
+        interval at that step, ``z = |y - yhat| / ((hi_80 - lo_80) / (2 * z_80))``
+        (``z_80`` the normal 80 % quantile). For a level ``L`` and step ``k`` the
+        multiplier is ``q / z_L``, where ``q`` is the conformal quantile (rank
+        ``ceil((n + 1) L / 100)`` of ``n``, or the largest when that exceeds ``n``)
+        of the ``z`` of step ``k`` over the windows, or of all steps pooled when step
+        ``k`` has fewer than 10 CV errors (the usual case: ``cv_windows`` is small)
+        or is beyond the CV horizon. It is shrunk toward 1 as ``(n * m + 5) / (n + 5)``
+        (``m`` the raw multiplier, ``n`` the number of errors used) and scales both
+        half-widths of the candidate's level-``L`` interval around ``yhat``: intervals
+        are widened where the CV errors were larger than the model expected and
+        narrowed where they were smaller. Series without CV errors keep their
+        intervals. With False the chosen candidate's intervals are returned as they
+        are.
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
 
@@ -91,6 +151,7 @@ class AutoForecaster(Forecaster):
         h: int | None = None,
         cv_step: int | None = None,
         min_train: int = 4,
+        calibrate_intervals: bool = True,
         n_jobs=1,
         backend="loky",
         dask_address=None,
@@ -102,6 +163,7 @@ class AutoForecaster(Forecaster):
         self.h = h
         self.cv_step = cv_step
         self.min_train = min_train
+        self.calibrate_intervals = calibrate_intervals
         super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _candidates(self) -> list[Forecaster]:
@@ -140,25 +202,42 @@ class AutoForecaster(Forecaster):
         cutoffs = [n - h - i * step for i in range(self.cv_windows)]
         cutoffs = [c for c in cutoffs if c >= self.min_train]
         scores: dict[str, tuple[float, int]] = {}
+        zs: dict[str, np.ndarray] = {}
+        ref = (_REF_LEVEL,) if self.calibrate_intervals else ()
         for name, cand in zip(names, candidates):
             errs = []
-            for c in cutoffs:
+            z = np.full((len(cutoffs), h), np.nan)
+            for i, c in enumerate(cutoffs):
                 part = SeriesData(series_id, pd.RangeIndex(c), y[:c], None if X is None else X[:c], None)
                 fs = cand._fit_one(part, m)
                 xf = None if X is None or not cand.uses_exog else X[c : c + h]
-                mean, _ = fs.impl._predict_series(fs.state, h, (), xf)
+                mean, ivs = fs.impl._predict_series(fs.state, h, ref, xf)
                 errs.append(_score(self.metric, y[c : c + h], mean, y[:c], m))
-            errs = [e for e in errs if np.isfinite(e)]
+                if ref:
+                    z[i] = _standardized_errors(y[c : c + h], mean, ivs[_REF_LEVEL])
+            ok = [j for j, e in enumerate(errs) if np.isfinite(e)]
+            errs = [errs[j] for j in ok]
+            zs[name] = z[ok]
             scores[name] = (float(np.mean(errs)) if errs else np.inf, len(errs))
         finite = {k: v[0] for k, v in scores.items() if np.isfinite(v[0])}
         chosen = min(finite, key=lambda k: (finite[k], names.index(k))) if finite else names[0]
         model = candidates[names.index(chosen)]
         fitted = model._fit_one(SeriesData(series_id, pd.RangeIndex(n), y, X, None), m)
-        return {"chosen": chosen, "fitted": fitted, "scores": scores, "no_cv": not finite}
+        cv_z = zs.get(chosen) if self.calibrate_intervals and finite else None
+        return {"chosen": chosen, "fitted": fitted, "scores": scores, "no_cv": not finite, "cv_z": cv_z}
 
     def _predict_series(self, state, h, level, X_future):
         fs = state["fitted"]
-        return fs.impl._predict_series(fs.state, h, level, X_future if fs.impl.uses_exog else None)
+        mean, ivs = fs.impl._predict_series(fs.state, h, level, X_future if fs.impl.uses_exog else None)
+        cv_z = state.get("cv_z")
+        if cv_z is None or not level:
+            return mean, ivs
+        out = {}
+        for lv in level:
+            lo, hi = (np.asarray(a, dtype=float) for a in ivs[lv])
+            scale = _interval_scale(cv_z, h, lv)
+            out[lv] = (mean - scale * (mean - lo), mean + scale * (hi - mean))
+        return mean, out
 
     def _describe(self, state):
         fs = state["fitted"]

@@ -96,3 +96,48 @@ def test_auto_forecaster_fit_on_truncated_data_ignores_later_values():
     fc2 = AutoForecaster(h=4).fit(_long({k: v[:52] for k, v in changed.items()}), season_length=4)
     pd.testing.assert_frame_equal(fc1.predict(4), fc2.predict(4))
     pd.testing.assert_frame_equal(fc1.cv_results_, fc2.cv_results_)
+
+
+def _shifting_walks(n_series=40, n=60, h=6, seed=1):
+    """Random walks whose noise triples for the last three horizons of history and after.
+
+    The in-sample errors (mostly from the calm part) understate the out-of-sample ones;
+    the CV windows (the last three horizons) see the noisier regime.
+    """
+    rng = np.random.default_rng(seed)
+    train, test = {}, {}
+    for i in range(n_series):
+        sd = np.r_[np.full(n - 3 * h, 1.0), np.full(4 * h, 3.0)]
+        y = 100 + np.cumsum(rng.normal(0, sd))
+        train[f"s{i}"], test[f"s{i}"] = y[:n], y[n : n + h]
+    return train, test
+
+
+def _coverage(out, test, level=80):
+    hits = []
+    for sid, g in out.groupby("series_id"):
+        y = test[sid]
+        hits.append(np.mean((y >= g[f"yhat_lo_{level}"].to_numpy()) & (y <= g[f"yhat_hi_{level}"].to_numpy())))
+    return float(np.mean(hits))
+
+
+def test_calibrated_intervals_cover_closer_to_nominal_and_keep_forecasts():
+    train, test = _shifting_walks()
+    kw = dict(candidates=[Naive(), Drift()], h=6, cv_windows=3)
+    cal = AutoForecaster(**kw).fit(_long(train)).predict(6, level=(80, 95))
+    raw = AutoForecaster(calibrate_intervals=False, **kw).fit(_long(train)).predict(6, level=(80, 95))
+    pd.testing.assert_series_equal(cal.yhat, raw.yhat)
+    pd.testing.assert_series_equal(cal.model, raw.model)
+    c_cal, c_raw = _coverage(cal, test), _coverage(raw, test)
+    assert c_raw < 0.7  # the in-sample intervals are too narrow here
+    assert abs(c_cal - 0.8) < abs(c_raw - 0.8)
+    # intervals stay around yhat and nested across levels
+    assert (cal.yhat_lo_80 <= cal.yhat).all() and (cal.yhat <= cal.yhat_hi_80).all()
+    assert (cal.yhat_lo_95 <= cal.yhat_lo_80).all() and (cal.yhat_hi_80 <= cal.yhat_hi_95).all()
+
+
+def test_calibration_leaves_series_without_cv_unchanged():
+    df = _long({"short": [1.0, 2, 4, 3, 5, 6]})
+    a = AutoForecaster(candidates=[Naive()], h=4).fit(df).predict(3)
+    b = AutoForecaster(candidates=[Naive()], h=4, calibrate_intervals=False).fit(df).predict(3)
+    pd.testing.assert_frame_equal(a, b)
