@@ -16,18 +16,8 @@ SEASONS = ("winter", "spring", "summer", "fall")
 
 
 @pytest.fixture(scope="module")
-def seasonal_data(seasonal_company, tmp_path_factory):
-    from quantlib.data.generate import write_company
-    from quantlib.data.ingest import ingest
-    from quantlib.data.lake import Lake
-    from quantlib.data.warehouse import build_warehouse
-
-    root = tmp_path_factory.mktemp("seasonal_bayes")
-    write_company(seasonal_company, root / "raw")
-    lake = Lake(root / "lake")
-    assert ingest(root / "raw", lake).ok
-    build_warehouse(lake, company=seasonal_company.profile.name)
-    return demand_series(lake, "W"), external_factors(lake, "D")
+def seasonal_data(seasonal_lake):
+    return demand_series(seasonal_lake, "W"), external_factors(seasonal_lake, "D")
 
 
 def test_bad_input(seasonal_data):

@@ -14,22 +14,6 @@ from quantlib.forecast.demand import (
 SEASONS = ("winter", "spring", "summer", "fall")
 
 
-@pytest.fixture(scope="module")
-def seasonal_lake(seasonal_company, tmp_path_factory):
-    """The landscaping / roofing company built into gold (roofing storms need the weather table)."""
-    from quantlib.data.generate import write_company
-    from quantlib.data.ingest import ingest
-    from quantlib.data.lake import Lake
-    from quantlib.data.warehouse import build_warehouse
-
-    root = tmp_path_factory.mktemp("seasonal")
-    write_company(seasonal_company, root / "raw")
-    lake = Lake(root / "lake")
-    assert ingest(root / "raw", lake).ok
-    build_warehouse(lake, company=seasonal_company.profile.name)
-    return lake
-
-
 def _truth_normalised(truth, line):
     f = np.array([truth["seasonal_factors"][line][s] for s in SEASONS])
     return f / f.mean()

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import pytest
 
-from quantlib.publish.execute import execute_notebook
 from quantlib.publish.parameters import check_parameters_cell, validate_parameters
-from quantlib.publish.render import ReportMeta, render_html
 
 from tests.conftest import ROOT
+from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 
 NOTEBOOKS = {
     "revenue_forecast": {"horizon_days": 30, "history_weeks": 12, "backtest_origins": 1},
     "cashflow_forecast": {"horizon_days": 60, "history_weeks": 8, "backtest_origins": 1},
     "demand_forecast": {"horizon_weeks": 4, "history_weeks": 12, "backtest_origins": 1},
 }
-NETWORK = re.compile(r"https?://|//cdn|<script[^>]+src=", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
@@ -40,23 +36,9 @@ def test_notebook_is_committed_without_outputs(stem):
 
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
 def test_notebook_runs_and_renders(stem, demo_lake, tmp_path):
-    notebook = ROOT / "notebooks" / f"{stem}.ipynb"
-    values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(demo_lake.root),
-                                            **NOTEBOOKS[stem]})
-    result = execute_notebook(notebook, tmp_path / "run.ipynb", values, execution_timeout=240)
-    executed = nbformat.read(result.output, as_version=4)
-    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
+    executed, outputs = run_notebook(stem, demo_lake, tmp_path, **NOTEBOOKS[stem])
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     tables = [o for o in outputs if "text/html" in o.get("data", {})]
     assert len(tables) >= 2
-    meta = ReportMeta(title=stem.replace("_", " ").capitalize(), company="Prairie Home Services",
-                      period="test", run_date="2026-11-27")
-    html = render_html(result.output, tmp_path / "report.html", meta).read_text()
-    assert not NETWORK.search(html), NETWORK.search(html)
-    assert "Traceback" not in html and "import " not in html
-    headings = [c.source.splitlines()[0].lstrip("# ") for c in executed.cells
-                if c.cell_type == "markdown" and c.source.startswith("## ")]
-    assert {"History and forecast", "Forecast accuracy"} <= set(headings)
-    for heading in headings:
-        assert heading in html
+    render_clean_html(tmp_path / "run.ipynb", stem, tmp_path)
+    assert {"History and forecast", "Forecast accuracy"} <= set(section_headings(executed))

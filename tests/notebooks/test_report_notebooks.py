@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from quantlib.publish.execute import execute_notebook
 from quantlib.publish.parameters import check_parameters_cell, validate_parameters
-from quantlib.publish.render import ReportMeta, render_html, render_pdf
+from quantlib.publish.render import ReportMeta, render_pdf
 
 from tests.conftest import ROOT
+from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 
 NOTEBOOKS = {
     "monthly_business_review": {"months": 3},
@@ -22,7 +21,6 @@ NOTEBOOKS = {
     "sales_performance": {"days": 14, "months": 2},
     "financial_summary": {"months": 2, "weeks": 3},
 }
-NETWORK = re.compile(r"https?://|//cdn|<script[^>]+src=", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
@@ -42,34 +40,20 @@ def test_notebook_is_committed_without_outputs(stem):
 
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
 def test_notebook_runs_and_renders(stem, demo_lake, tmp_path):
-    notebook = ROOT / "notebooks" / f"{stem}.ipynb"
-    values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(demo_lake.root),
-                                            **NOTEBOOKS[stem]})
-    result = execute_notebook(notebook, tmp_path / "run.ipynb", values, execution_timeout=240)
-    executed = nbformat.read(result.output, as_version=4)
-    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
+    executed, outputs = run_notebook(stem, demo_lake, tmp_path, **NOTEBOOKS[stem])
     # Charts are inline SVG, tables are HTML: something to show in every section.
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     assert any("text/html" in o.get("data", {}) for o in outputs)
-    meta = ReportMeta(title=stem.replace("_", " ").capitalize(), company="Prairie Home Services",
-                      period="test", run_date="2026-11-27")
-    html = render_html(result.output, tmp_path / "report.html", meta).read_text()
-    assert not NETWORK.search(html), NETWORK.search(html)
-    assert "Traceback" not in html and "import " not in html
-    headings = [c.source.splitlines()[0].lstrip("# ") for c in executed.cells
-                if c.cell_type == "markdown" and c.source.startswith("## ")]
-    for heading in headings:
+    html = render_clean_html(tmp_path / "run.ipynb", stem, tmp_path)
+    for heading in section_headings(executed):
         assert heading in html
 
 
 def test_monthly_review_pdf_reads_like_a_report(demo_lake, tmp_path):
-    notebook = ROOT / "notebooks" / "monthly_business_review.ipynb"
-    values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(demo_lake.root), "months": 3})
-    result = execute_notebook(notebook, tmp_path / "run.ipynb", values, execution_timeout=240)
+    run_notebook("monthly_business_review", demo_lake, tmp_path, months=3)
     meta = ReportMeta(title="Monthly business review", company="Prairie Home Services",
                       period="December 2024", run_date="2026-11-27")
-    pdf = render_pdf(result.output, tmp_path / "report.pdf", meta)
+    pdf = render_pdf(tmp_path / "run.ipynb", tmp_path / "report.pdf", meta)
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     for section in ("Executive summary", "Financial performance", "Operational metrics", "Customer analytics",
