@@ -17,8 +17,9 @@ from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
 from quantlib.forecast.revenue import RevenueForecaster, backtest_revenue
 
 __all__ = [
-    "cash_position", "cash_scenarios", "cashflow_accuracy", "cashflow_path", "demand_accuracy", "demand_model", "demand_path",
-    "demand_scenarios", "forecast_horizons", "interval_chart", "revenue_accuracy", "revenue_path",
+    "cash_outlook", "cash_outlook_text", "cash_position", "cash_scenarios", "cashflow_accuracy", "cashflow_path",
+    "demand_accuracy", "demand_model", "demand_path", "demand_scenarios", "forecast_horizons", "interval_chart",
+    "revenue_accuracy", "revenue_outlook", "revenue_outlook_text", "revenue_path", "revenue_scenario_table",
     "snapshot", "storm_dates", "weekly",
 ]
 
@@ -210,3 +211,69 @@ def demand_scenarios(fc: DemandForecaster, h: int, storm_days: int = 3, confiden
     out["storm_change"] = out["storm"] / out["baseline"] - 1
     out["confidence_change"] = out["confidence"] / out["baseline"] - 1
     return out
+
+
+# ---------------------------------------------------------------------------- monthly review
+def revenue_outlook(snap: Snapshot, horizon_days: int = 30) -> RevenueForecaster:
+    """The revenue forecaster of the monthly review: fitted for the next ``horizon_days`` only."""
+    return RevenueForecaster(horizons=(int(horizon_days),)).fit(snap)
+
+
+def revenue_scenario_table(fc: RevenueForecaster, horizon_days: int | None = None) -> pd.DataFrame:
+    """Worst, likely and best revenue over one horizon, against the same days a year earlier.
+
+    Worst and best are the bounds of the 80 % interval (the 10th and 90th percentiles).
+    Returns ``scenario, revenue, last_year, change_vs_last_year`` (numbers; the change is
+    NaN when there is no revenue a year earlier). ``horizon_days`` defaults to the
+    shortest fitted horizon.
+    """
+    f = fc.forecast(level=(80,)).set_index("horizon")
+    row = f.loc[min(f.index) if horizon_days is None else int(horizon_days)]
+    last = float(row["last_year"])
+    rows = [(name, float(row[col])) for name, col in
+            (("Worst case (10th percentile)", "worst"), ("Likely", "likely"), ("Best case (90th percentile)", "best"))]
+    out = pd.DataFrame(rows, columns=["scenario", "revenue"])
+    out["last_year"] = last
+    out["change_vs_last_year"] = out["revenue"] / last - 1 if last > 0 else np.nan
+    return out
+
+
+def revenue_outlook_text(fc: RevenueForecaster, horizon_days: int | None = None) -> str:
+    """One sentence (Markdown) on the projection: period, likely revenue, 80 % and 95 % ranges."""
+    f = fc.forecast(level=(80, 95)).set_index("horizon")
+    H = min(f.index) if horizon_days is None else int(horizon_days)
+    r = f.loc[H]
+    return (f"Likely revenue of completed jobs over the next {H} days ({r['start']:%d %B} to "
+            f"{r['end']:%d %B %Y}): **${r['likely']:,.0f}**, with an 80 % range of ${r['worst']:,.0f} "
+            f"to ${r['best']:,.0f} and a 95 % range of ${r['lo_95']:,.0f} to ${r['hi_95']:,.0f}. "
+            f"The same days last year brought ${r['last_year']:,.0f}.")
+
+
+def cash_outlook(snap: Snapshot, starting_cash: float, horizon_days: int = 90) -> CashFlowForecaster:
+    """The cash-flow forecaster of the monthly review, fitted from ``starting_cash`` at the snapshot date."""
+    return CashFlowForecaster(horizon=int(horizon_days), starting_cash=float(starting_cash)).fit(snap)
+
+
+def cash_outlook_text(fc: CashFlowForecaster) -> str:
+    """The low-cash warning in words (Markdown): the first day the median projected cash
+    falls below ``warning_days`` of expenses, or that it does not, with the low point;
+    and the same for the pessimistic (10th percentile) path.
+    """
+    d = fc.forecast()
+    days = len(d)
+    threshold = f"${fc.threshold_:,.0f}"
+    i = int(d["cash"].idxmin())
+    low = f"${d['cash'].iloc[i]:,.0f} on {d['ds'].iloc[i]:%d %B %Y}"
+    if fc.warning_date_ is not None:
+        text = (f"**Low-cash warning: projected cash falls below {fc.warning_days} days of expenses "
+                f"({threshold}) on {fc.warning_date_:%d %B %Y}.** Its low point in the next {days} days "
+                f"is {low}.")
+    else:
+        text = (f"No low-cash warning: projected cash stays above {fc.warning_days} days of expenses "
+                f"({threshold}) for the next {days} days; its low point is {low}.")
+    pessimistic = first_warning_date(d["ds"], d["cash_lo_80"].to_numpy(), fc.threshold_)
+    if pessimistic is not None and fc.warning_date_ is None:
+        text += f" In the pessimistic case (10th percentile) it falls below on {pessimistic:%d %B %Y}."
+    elif pessimistic is None:
+        text += " Even the pessimistic case (10th percentile) stays above it."
+    return text

@@ -16,6 +16,9 @@ class MonthlyReviewParameters(NotebookParameters):
     """Monthly business review: the month of ``as_of`` and ``months`` of history."""
 
     months: int = Field(12, ge=2, le=60, description="months of history in the trend charts")
+    # The warehouse has no bank balance: the cash-flow forecast starts from this figure
+    # (as in notebooks/cashflow_forecast.ipynb).
+    starting_cash: float = Field(250_000.0, description="cash at the end of as_of, start of the 90-day cash forecast")
 
 
 @register_parameters("weekly_operations")

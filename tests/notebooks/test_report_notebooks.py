@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 
 NOTEBOOKS = {
-    "monthly_business_review": {"months": 3},
+    # Starting cash low enough for the low-cash warning to fire on the test company.
+    "monthly_business_review": {"months": 3, "starting_cash": 60_000.0},
     "weekly_operations": {"weeks": 3},
     "operations_efficiency": {"days": 3},
     "sales_performance": {"days": 14, "months": 2},
@@ -38,22 +39,35 @@ def test_notebook_is_committed_without_outputs(stem):
     assert code and not any(c.outputs or c.execution_count for c in code)
 
 
+@pytest.fixture(scope="module")
+def monthly_review(demo_lake, tmp_path_factory):
+    """The monthly review executed once for this module: (folder with run.ipynb, executed, outputs)."""
+    folder = tmp_path_factory.mktemp("monthly_review")
+    executed, outputs = run_notebook("monthly_business_review", demo_lake, folder,
+                                     **NOTEBOOKS["monthly_business_review"])
+    return folder, executed, outputs
+
+
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
-def test_notebook_runs_and_renders(stem, demo_lake, tmp_path):
-    executed, outputs = run_notebook(stem, demo_lake, tmp_path, **NOTEBOOKS[stem])
+def test_notebook_runs_and_renders(stem, demo_lake, tmp_path, request):
+    if stem == "monthly_business_review":
+        run_dir, executed, outputs = request.getfixturevalue("monthly_review")
+    else:
+        run_dir = tmp_path
+        executed, outputs = run_notebook(stem, demo_lake, tmp_path, **NOTEBOOKS[stem])
     # Charts are inline SVG, tables are HTML: something to show in every section.
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     assert any("text/html" in o.get("data", {}) for o in outputs)
-    html = render_clean_html(tmp_path / "run.ipynb", stem, tmp_path)
+    html = render_clean_html(run_dir / "run.ipynb", stem, tmp_path)
     for heading in section_headings(executed):
         assert heading in html
 
 
-def test_monthly_review_pdf_reads_like_a_report(demo_lake, tmp_path):
-    run_notebook("monthly_business_review", demo_lake, tmp_path, months=3)
+def test_monthly_review_pdf_reads_like_a_report(monthly_review, tmp_path):
+    run_dir, _, _ = monthly_review
     meta = ReportMeta(title="Monthly business review", company="Prairie Home Services",
                       period="December 2024", run_date="2026-11-27")
-    pdf = render_pdf(tmp_path / "run.ipynb", tmp_path / "report.pdf", meta)
+    pdf = render_pdf(run_dir / "run.ipynb", tmp_path / "report.pdf", meta)
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     for section in ("Executive summary", "Financial performance", "Operational metrics", "Customer analytics",
@@ -63,3 +77,38 @@ def test_monthly_review_pdf_reads_like_a_report(demo_lake, tmp_path):
         assert noise not in text
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) >= 4
+
+
+def test_monthly_review_forecast_figures_are_the_engines(monthly_review, demo_lake):
+    # The engines fitted here, independently of the notebook, on the warehouse as of its date.
+    from quantlib.forecast import CashFlowForecaster, RevenueForecaster
+    from quantlib.forecast.pipeline import warehouse_snapshot
+
+    _, executed, outputs = monthly_review
+    snap = warehouse_snapshot(demo_lake.gold)
+    revenue = RevenueForecaster(horizons=(30,)).fit(snap).forecast(level=(80, 95)).iloc[0]
+    cash = CashFlowForecaster(horizon=90, starting_cash=NOTEBOOKS["monthly_business_review"]["starting_cash"]).fit(snap)
+    assert cash.warning_date_ is not None  # the parameters above make the warning fire
+
+    def money(x):
+        return f"${x:,.0f}"
+
+    headings = [c.source.splitlines()[0] for c in executed.cells if c.cell_type == "markdown"]
+    financial, operations = headings.index("## Financial performance"), headings.index("## Operational metrics")
+    assert {"### Revenue outlook", "### Cash-flow outlook"} <= set(headings[financial:operations])
+    texts = [o["data"].get("text/markdown", "") for o in outputs if "data" in o]
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    outlook = next(t for t in texts if "next 30 days" in t)
+    for value in (revenue["likely"], revenue["worst"], revenue["best"], revenue["lo_95"], revenue["hi_95"]):
+        assert money(value) in outlook
+    scenarios = next(t for t in tables if "Revenue scenarios, next 30 days" in t)
+    for value in (revenue["worst"], revenue["likely"], revenue["best"], revenue["last_year"]):
+        assert money(value) in scenarios
+    alert = next(t for t in texts if "days of expenses" in t)
+    assert alert.startswith("**Low-cash warning")
+    assert f"{cash.warning_date_:%d %B %Y}" in alert and money(cash.threshold_) in alert
+    flows = next(t for t in tables if "Cash-flow forecast" in t)
+    totals = cash.totals((30, 60, 90)).set_index("window")
+    for window in (30, 60, 90):
+        assert money(totals.loc[window, "cash_end"]) in flows
+        assert money(totals.loc[window, "inflow"]) in flows
