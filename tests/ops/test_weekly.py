@@ -1,0 +1,176 @@
+"""Weekly CP-SAT scheduling: every constraint can fail validate(), tiny instances equal brute force."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import duckdb
+import pandas as pd
+import pytest
+
+from quantlib.ops.weekly import (
+    Job, LabourRules, Technician, WeeklyProblem, greedy_week, solve_week, week_problem_from_gold,
+)
+
+MONDAY = dt.date(2024, 6, 3)
+
+
+def tech(tid, skills=("hvac",), cert=2, lat=39.80, lon=-89.65, days=tuple(range(7)), weekly=40.0, rate=40.0):
+    return Technician(tid, frozenset(skills), cert, rate, weekly, lat, lon, days, name=tid)
+
+
+def job(jid, skill="hvac", hours=2.0, lat=39.80, lon=-89.60, lo=0, hi=6, req=None, cert=1, pref=None,
+        urgency="routine", revenue=400.0):
+    return Job(jid, skill, hours, lat, lon, revenue, lo, hi, req, cert, 50.0, pref, urgency)
+
+
+def tiny_problem():
+    techs = [tech("A", days=(0, 1)), tech("B", skills=("hvac", "plumbing"), cert=3, lon=-89.40, days=(0, 1), rate=55.0)]
+    jobs = [job("J1", hours=5, req=0, pref="A"),
+            job("J3", skill="plumbing", hours=3, req=0, cert=2), job("J4", hours=6, req=0, urgency="urgent"),
+            job("J5", hours=7, lon=-89.42, pref="B")]
+    return WeeklyProblem(MONDAY, techs, jobs, rules=LabourRules(daily_max_hours=8, max_days_per_week=2,
+                                                                 max_consecutive_days=2))
+
+
+def brute_force(problem):
+    options = [[None] + problem.options(j) for j in range(len(problem.jobs))]
+    best = None
+    for combo in itertools.product(*options):
+        chosen = {j: o for j, o in enumerate(combo) if o is not None}
+        # Feasibility checked by the plan's own validate(), value by the shared objective.
+        from quantlib.ops.weekly import _plan_from
+        plan = _plan_from(problem, chosen, "BRUTE", 0.0, "brute", "dropped")
+        if plan.validate():
+            continue
+        value = problem.objective(chosen)
+        best = value if best is None else max(best, value)
+    return best
+
+
+def test_tiny_instance_equals_brute_force():
+    problem = tiny_problem()
+    plan = solve_week(problem, time_limit=10)
+    assert plan.status == "OPTIMAL"
+    assert plan.validate() == []
+    assert plan.objective() == brute_force(problem)
+
+
+def test_tiny_instance_with_rest_rule_equals_brute_force():
+    problem = tiny_problem()
+    problem.rules = LabourRules(daily_max_hours=8, max_days_per_week=1, max_consecutive_days=1)
+    plan = solve_week(problem, time_limit=10)
+    assert plan.validate() == []
+    assert plan.objective() == brute_force(problem)
+    assert plan.assignments.groupby("technician_id")["day"].nunique().max() <= 1
+
+
+def test_greedy_is_feasible_and_not_better_than_cp_sat():
+    problem = tiny_problem()
+    greedy, best = greedy_week(problem), solve_week(problem, time_limit=10)
+    assert greedy.validate() == []
+    assert greedy.objective() <= best.objective()
+
+
+def _broken(plan, **changes):
+    """A copy of the plan with the first assignment's fields changed by hand."""
+    a = plan.assignments.copy()
+    for k, v in changes.items():
+        a.loc[a.index[0], k] = v
+    return type(plan)(plan.problem, a, plan.unassigned, plan.status, 0.0, "hand")
+
+
+def _base_plan(jobs, techs, rules=None):
+    problem = WeeklyProblem(MONDAY, techs, jobs, rules=rules or LabourRules())
+    plan = solve_week(problem, time_limit=5)
+    assert plan.validate() == []
+    return plan
+
+
+def test_each_constraint_can_fail_validate():
+    techs = [tech("A", skills=("hvac",), cert=1, days=(0, 1, 2)), tech("B", skills=("plumbing",), cert=3)]
+    plan = _base_plan([job("J1", lo=1, hi=1, cert=1)], techs)
+    assert plan.assignments.loc[0, "technician_id"] == "A"
+    assert any("lacks the skill" in p for p in _broken(plan, technician_id="B").validate())
+    assert any("not available" in p for p in _broken(plan, day=5).validate())
+    assert any("outside its window" in p for p in _broken(plan, day=2).validate())
+    assert any("unknown technician" in p for p in _broken(plan, technician_id="Z").validate())
+    # certification
+    cert_plan = _base_plan([job("J1", skill="plumbing", cert=3)], techs)
+    broken = WeeklyProblem(MONDAY, [techs[0], tech("B", skills=("plumbing",), cert=2)], cert_plan.problem.jobs)
+    assert any("certification" in p for p in type(cert_plan)(broken, cert_plan.assignments, cert_plan.unassigned,
+                                                            "hand", 0, "hand").validate())
+    # assigned twice / lost / both
+    twice = pd.concat([plan.assignments, plan.assignments], ignore_index=True)
+    assert any("assigned 2 times" in p for p in type(plan)(plan.problem, twice, plan.unassigned, "", 0, "").validate())
+    lost = plan.assignments.iloc[0:0]
+    assert any("neither assigned" in p for p in type(plan)(plan.problem, lost, plan.unassigned, "", 0, "").validate())
+
+
+def test_hours_and_rest_rules_can_fail_validate():
+    techs = [tech("A", days=tuple(range(7)), weekly=40)]
+    jobs = [job(f"J{d}", hours=3, lo=d, hi=d) for d in range(5)]
+    plan = _base_plan(jobs, techs, LabourRules(daily_max_hours=8, max_days_per_week=5, max_consecutive_days=5))
+    assert len(plan.assignments) == 5
+    a = plan.assignments
+    # daily: two jobs moved onto the same day (windows widened by hand so only the hours break)
+    wide = WeeklyProblem(MONDAY, techs, [job(f"J{d}", hours=3) for d in range(5)], rules=plan.problem.rules)
+    same_day = a.assign(day=0)
+    assert any("daily maximum" in p for p in type(plan)(wide, same_day, plan.unassigned, "", 0, "").validate())
+    # weekly hours
+    small = WeeklyProblem(MONDAY, [tech("A", weekly=12)], plan.problem.jobs, rules=plan.problem.rules)
+    assert any("in the week" in p for p in type(plan)(small, a, plan.unassigned, "", 0, "").validate())
+    # days a week and consecutive days
+    strict = WeeklyProblem(MONDAY, techs, plan.problem.jobs,
+                           rules=LabourRules(daily_max_hours=8, max_days_per_week=4, max_consecutive_days=3))
+    problems = type(plan)(strict, a, plan.unassigned, "", 0, "").validate()
+    assert any("days > 4 a week" in p for p in problems)
+    assert any("consecutive working days" in p for p in problems)
+    # and the solver respects them
+    solved = solve_week(strict, time_limit=5)
+    assert solved.validate() == [] and len(solved.assignments) == 4  # days 0, 1, 2 and 4
+
+
+def test_infeasible_jobs_are_reported_with_a_reason():
+    techs = [tech("A", skills=("hvac",), cert=1, days=(0, 1))]
+    jobs = [job("J1", skill="roofing"), job("J2", cert=4), job("J3", hours=11), job("J4", lo=4, hi=5), job("J5")]
+    plan = solve_week(WeeklyProblem(MONDAY, techs, jobs), time_limit=5)
+    assert plan.validate() == []
+    reasons = dict(zip(plan.unassigned["job_id"], plan.unassigned["reason"]))
+    assert "no technician has the skill 'roofing'" in reasons["J1"]
+    assert "certification level >= 4" in reasons["J2"]
+    assert "daily maximum" in reasons["J3"]
+    assert "available on the allowed days" in reasons["J4"]
+    assert list(plan.assignments["job_id"]) == ["J5"]
+
+
+def test_preferred_technician_and_requested_day_win_ties():
+    techs = [tech("A"), tech("B")]
+    plan = solve_week(WeeklyProblem(MONDAY, techs, [job("J1", pref="B", req=3)]), time_limit=5)
+    row = plan.assignments.iloc[0]
+    assert row["technician_id"] == "B" and row["day"] == 3
+    assert plan.kpis()["preferred_technician_rate"] == 1.0
+
+
+def test_bad_input_names_the_job():
+    with pytest.raises(ValueError, match="J9"):
+        WeeklyProblem(MONDAY, [tech("A")], [job("J9", lo=5, hi=2)])
+    with pytest.raises(ValueError, match="duplicate"):
+        WeeklyProblem(MONDAY, [tech("A"), tech("A")], [])
+
+
+def test_week_from_gold_is_feasible_and_beats_greedy(demo_lake):
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    as_of = con.execute("SELECT as_of FROM build_params").fetchone()[0]
+    problem = week_problem_from_gold(con, as_of - dt.timedelta(days=21), max_jobs=60)
+    con.close()
+    assert problem.jobs and problem.technicians
+    greedy = greedy_week(problem)
+    plan = solve_week(problem, time_limit=5, hint=greedy)
+    assert plan.validate() == [] and greedy.validate() == []
+    assert plan.objective() >= greedy.objective()
+    k = plan.kpis()
+    assert k["jobs_assigned"] + k["jobs_unassigned"] == len(problem.jobs)
+    assert 0 < k["utilisation"] <= 1
+    assert set(plan.unassigned["reason"].fillna("")) <= set(plan.unassigned["reason"]) and plan.unassigned["reason"].notna().all()
