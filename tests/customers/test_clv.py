@@ -1,0 +1,262 @@
+"""CLV: BG/NBD and Gamma-Gamma recover known parameters, match published values, handle bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from quantlib.customers.clv import (
+    BetaGeoModel,
+    GammaGammaModel,
+    bgnbd_log_likelihood,
+    calibration_and_holdout,
+    company_clv,
+    customer_lifetime_value,
+    gamma_gamma_log_likelihood,
+    rfm_summary,
+    simulate_bgnbd,
+    simulate_gamma_gamma,
+)
+
+# Fader, Hardie & Lee (2005): BG/NBD on the CDNOW 1/10 sample, time in weeks.
+CDNOW = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
+# Fader & Hardie (2013) Gamma-Gamma note: the same sample's repeat buyers.
+CDNOW_SPEND = dict(p=6.25, q=3.74, v=15.44)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """10,000 customers from the published CDNOW parameters, staggered tenure, 39-week holdout."""
+    T = np.random.default_rng(7).uniform(26, 78, 10_000)
+    return simulate_bgnbd(10_000, T=T, holdout=39, seed=11, **CDNOW)
+
+
+@pytest.fixture(scope="module")
+def fitted(simulated):
+    return BetaGeoModel().fit(simulated)
+
+
+def tx(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+
+
+# ---------------------------------------------------------------------------- RFM summary
+def test_rfm_summary_counts_repeat_purchase_days():
+    t = tx([("A", "2024-01-01", 10), ("A", "2024-01-01", 5), ("A", "2024-01-15", 20), ("A", "2024-01-29", 40),
+            ("B", "2024-01-22", 7), ("C", "2024-02-05", 9)])
+    s = rfm_summary(t, "2024-02-05")
+    a = s.loc["A"]
+    # Same-day rows are one purchase: two repeat days, 28 days = 4 weeks from first to last.
+    assert (a["frequency"], a["recency"], a["T"], a["monetary_value"]) == (2, 4.0, 5.0, 30.0)
+    assert (s.loc["B", "frequency"], s.loc["B", "recency"], s.loc["B", "T"], s.loc["B", "monetary_value"]) == (0, 0, 2, 0)
+    # First purchase on the last day: a one-day tenure, T = 0.
+    assert s.loc["C", "T"] == 0
+    assert rfm_summary(t, "2024-02-05", unit_days=1).loc["A", "T"] == 35
+
+
+def test_calibration_and_holdout_split():
+    t = tx([("A", "2024-01-01", 10), ("A", "2024-02-01", 20), ("A", "2024-03-01", 30), ("A", "2024-03-01", 5),
+            ("A", "2024-05-01", 1), ("B", "2024-03-01", 50)])
+    s = calibration_and_holdout(t, "2024-01-31", "2024-03-31", unit_days=1)
+    assert list(s.index) == ["A"]  # B was first seen in the holdout
+    assert s.loc["A", "frequency_holdout"] == 2 and s.loc["A", "monetary_value_holdout"] == 27.5
+    assert s.loc["A", "duration_holdout"] == 60 and s.loc["A", "T_cal"] == 30
+    with pytest.raises(ValueError, match="after calibration_end"):
+        calibration_and_holdout(t, "2024-03-31", "2024-01-31")
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([("A", "2024-01-01", -5.0)], r"amount is negative \(-5.0\) at row 0"),
+    ([("A", "2024-01-01", 1.0), ("A", "not a date", 1.0)], r"date 'not a date' at row 1"),
+    ([("A", "2024-01-01", "ten")], r"amount 'ten' at row 0 is not a number"),
+    ([(None, "2024-01-01", 1.0)], r"customer_id is missing at row 0"),
+])
+def test_bad_transactions_name_the_field_and_row(rows, message):
+    with pytest.raises(ValueError, match=message):
+        rfm_summary(tx(rows))
+
+
+def test_missing_column_is_named():
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['amount'\]"):
+        rfm_summary(pd.DataFrame({"customer_id": ["A"], "date": ["2024-01-01"]}))
+
+
+def test_bad_rfm_values_name_the_customer():
+    rfm = pd.DataFrame({"frequency": [1, -1], "recency": [1.0, 0.0], "T": [2.0, 3.0]})
+    with pytest.raises(ValueError, match="frequency must be a whole number >= 0; customer at position 1"):
+        BetaGeoModel().fit(rfm)
+    rfm = pd.DataFrame({"frequency": [1, 2], "recency": [1.0, 5.0], "T": [2.0, 3.0]})
+    with pytest.raises(ValueError, match="T must be finite and >= recency; customer at position 1"):
+        BetaGeoModel().fit(rfm)
+
+
+def test_no_repeat_purchases_is_a_clear_error():
+    rfm = pd.DataFrame({"frequency": [0, 0, 0], "recency": [0.0] * 3, "T": [5.0, 6.0, 7.0], "monetary_value": [0.0] * 3})
+    with pytest.raises(ValueError, match="needs customers with repeat purchases; 0 of 3"):
+        BetaGeoModel().fit(rfm)
+    with pytest.raises(ValueError, match="repeat purchase and positive spend; 0 of 3"):
+        GammaGammaModel().fit(rfm)
+
+
+def test_all_zero_spend_is_a_clear_error():
+    rfm = pd.DataFrame({"frequency": [2, 3, 1], "monetary_value": [0.0, 0.0, 0.0]})
+    with pytest.raises(ValueError, match="positive spend; 0 of 3"):
+        GammaGammaModel().fit(rfm)
+
+
+def test_one_day_tenure_and_non_repeaters_are_kept(simulated):
+    # T = 0 customers carry no information (log-likelihood 0) and are alive for sure.
+    m = BetaGeoModel.from_params(**CDNOW)
+    assert bgnbd_log_likelihood(m._p(), [0], [0.0], [0.0])[0] == pytest.approx(0.0, abs=1e-12)
+    assert m.conditional_probability_alive(0, 0.0, 0.0) == 1.0
+    extra = pd.DataFrame({"frequency": [0] * 50, "recency": [0.0] * 50, "T": [0.0] * 50})
+    with_new = BetaGeoModel().fit(pd.concat([simulated[["frequency", "recency", "T"]], extra]))
+    alone = BetaGeoModel().fit(simulated)
+    for k in CDNOW:
+        assert with_new.params_[k] == pytest.approx(alone.params_[k], rel=1e-3)
+
+
+# ---------------------------------------------------------------------------- known values
+def test_matches_hardie_published_values():
+    m = BetaGeoModel.from_params(**CDNOW)
+    # FHL 2005 / Hardie's BG/NBD spreadsheet: E[Y(39) | x=2, t_x=30.43, T=38.86] = 1.226.
+    assert m.conditional_expected_purchases(39, 2, 30.43, 38.86) == pytest.approx(1.226, abs=5e-4)
+    # E[X(t)] for a new customer (same spreadsheet). The published parameters are rounded to
+    # 3 decimals, which moves the 4th digit: within 0.3 %.
+    times = np.array([0.1429, 1.0, 3.0, 31.8571, 32.0, 78.0])
+    published = np.array([0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576])
+    np.testing.assert_allclose(m.expected_purchases_new(times), published, rtol=3e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("x, t_x, T", [(0, 0.0, 10.0), (1, 4.0, 10.0), (3, 7.5, 12.0)])
+def test_log_likelihood_equals_the_integral_over_lambda_and_p(x, t_x, T):
+    # The closed form against direct integration of the individual-level likelihood.
+    r, alpha, a, b = 1.7, 3.0, 2.0, 3.0
+
+    def integrand(p, lam):
+        own = (1 - p) ** x * lam ** x * np.exp(-lam * T)
+        if x > 0:
+            own += p * (1 - p) ** (x - 1) * lam ** x * np.exp(-lam * t_x)
+        return own * stats.gamma.pdf(lam, r, scale=1 / alpha) * stats.beta.pdf(p, a, b)
+
+    value, _ = integrate.dblquad(integrand, 0, 60, 0, 1, epsabs=1e-12)
+    assert bgnbd_log_likelihood((r, alpha, a, b), [x], [t_x], [T])[0] == pytest.approx(np.log(value), abs=1e-6)
+
+
+def test_gamma_gamma_log_likelihood_is_a_density():
+    # The density of the mean spend of x purchases integrates to 1 and has the model's mean p v / (q - 1).
+    params = tuple(CDNOW_SPEND.values())
+    for x in (1, 4):
+        def density(m):
+            return np.exp(gamma_gamma_log_likelihood(params, [x], [m])[0])
+
+        assert integrate.quad(density, 0, np.inf)[0] == pytest.approx(1.0, abs=1e-6)
+        mean = integrate.quad(lambda m: m * density(m), 0, np.inf)[0]
+        assert mean == pytest.approx(GammaGammaModel.from_params(**CDNOW_SPEND).population_mean_, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------- recovery
+def test_bgnbd_recovers_simulated_parameters(fitted):
+    p = fitted.params_
+    for k in ("r", "alpha"):
+        assert p[k] == pytest.approx(CDNOW[k], rel=0.10), (k, p[k])
+    for k in ("a", "b"):  # the dropout parameters are less precisely identified
+        assert p[k] == pytest.approx(CDNOW[k], rel=0.30), (k, p[k])
+    assert fitted.fit_seconds_ < 10
+
+
+def test_holdout_predictions_and_p_alive_are_calibrated(simulated, fitted):
+    pred = fitted.predict(simulated, 39)
+    # Aggregate holdout purchases within 8 % (the holdout itself is noisy at 10k customers).
+    assert pred["expected_purchases"].sum() == pytest.approx(simulated["frequency_holdout"].sum(), rel=0.08)
+    # Mean P(alive) matches the true share alive, overall and among customers with repeats.
+    assert pred["p_alive"].mean() == pytest.approx(simulated["alive"].mean(), abs=0.02)
+    rep = simulated["frequency"] > 0
+    assert pred.loc[rep, "p_alive"].mean() == pytest.approx(simulated.loc[rep, "alive"].mean(), abs=0.03)
+
+
+def test_gamma_gamma_recovers_simulated_parameters(simulated):
+    spend = simulate_gamma_gamma(simulated["frequency"], seed=3, **CDNOW_SPEND)
+    gg = GammaGammaModel().fit(spend)
+    truth = GammaGammaModel.from_params(**CDNOW_SPEND)
+    assert gg.params_["q"] == pytest.approx(CDNOW_SPEND["q"], rel=0.15)
+    assert gg.params_["p"] == pytest.approx(CDNOW_SPEND["p"], rel=0.25)
+    assert gg.params_["v"] == pytest.approx(CDNOW_SPEND["v"], rel=0.25)
+    assert gg.population_mean_ == pytest.approx(truth.population_mean_, rel=0.05)
+    assert gg.n_excluded_ == int((spend["frequency"] == 0).sum())
+    # Shrinkage: the conditional mean is closer to each customer's true mean than their own average.
+    rep = spend[spend["frequency"] > 0]
+    cond = gg.conditional_expected_average_value(rep["frequency"], rep["monetary_value"])
+    assert np.mean(np.abs(cond - rep["true_mean"])) < np.mean(np.abs(rep["monetary_value"] - rep["true_mean"]))
+
+
+# ---------------------------------------------------------------------------- properties
+def test_p_alive_properties():
+    m = BetaGeoModel.from_params(**CDNOW)
+    assert (m.conditional_probability_alive([0, 0], [0.0, 0.0], [5.0, 50.0]) == 1).all()
+    T = np.linspace(10, 80, 8)
+    by_T = m.conditional_probability_alive(3, 9.0, T)  # longer silence since the last purchase
+    assert (np.diff(by_T) < 0).all() and ((by_T > 0) & (by_T < 1)).all()
+    by_recency = m.conditional_probability_alive(3, np.linspace(5, 40, 8), 40.0)  # more recent last purchase
+    assert (np.diff(by_recency) > 0).all()
+    # Same recency gap: a frequent buyer who went silent is more likely gone.
+    assert m.conditional_probability_alive(10, 20.0, 40.0) < m.conditional_probability_alive(2, 20.0, 40.0)
+
+
+def test_clv_decreases_with_discount_rate_and_grows_with_horizon(simulated, fitted):
+    rfm = simulated.assign(monetary_value=simulate_gamma_gamma(simulated["frequency"], seed=1, **CDNOW_SPEND)[
+        "monetary_value"].to_numpy()).head(500)
+    gg = GammaGammaModel.from_params(**CDNOW_SPEND)
+    rates = [0.0, 0.01, 0.05, 0.2]
+    clvs = np.vstack([customer_lifetime_value(fitted, gg, rfm, discount_rate=d).to_numpy() for d in rates])
+    assert (clvs >= 0).all() and (np.diff(clvs, axis=0) < 0).all()
+    assert (customer_lifetime_value(fitted, gg, rfm, horizon_months=24).to_numpy() > clvs[1]).all()
+    # Undiscounted CLV = expected purchases over the horizon x expected average value.
+    weeks = 12 * 365.25 / 12 / 7
+    expected = fitted.conditional_expected_purchases(weeks, rfm["frequency"], rfm["recency"], rfm["T"]) \
+        * gg.conditional_expected_average_value(rfm["frequency"], rfm["monetary_value"])
+    np.testing.assert_allclose(clvs[0], expected, rtol=1e-9)
+    with pytest.raises(ValueError, match="discount_rate"):
+        customer_lifetime_value(fitted, gg, rfm, discount_rate=-0.1)
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        BetaGeoModel().conditional_probability_alive(1, 1.0, 2.0)
+
+
+# ---------------------------------------------------------------------------- the company
+def test_company_clv_values_every_customer(demo_lake):
+    import duckdb
+
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        res = company_clv(con, "2024-06-30")
+        served = con.execute("""SELECT count(DISTINCT customer_id) FROM job_facts
+                                WHERE is_completed AND revenue > 0 AND completed_date <= '2024-06-30'""").fetchone()[0]
+    c = res.customers
+    assert len(c) == served and c.index.is_unique
+    assert (c["last_purchase"] <= pd.Timestamp("2024-06-30")).all()
+    assert ((c["p_alive"] >= 0) & (c["p_alive"] <= 1)).all() and (c["clv"] >= 0).all()
+    assert c["clv"].sum() > 0 and res.spend.params_["q"] > 1
+
+
+@pytest.mark.slow
+def test_bayesian_posterior_agrees_with_the_mle_and_covers_the_truth():
+    from quantlib.customers.clv import BayesianBetaGeoModel
+
+    sim = simulate_bgnbd(3000, T=np.random.default_rng(2).uniform(26, 78, 3000), seed=6, **CDNOW)
+    bayes = BayesianBetaGeoModel(draws=300, tune=300, chains=2, n_posterior=50).fit(sim)
+    mle = BetaGeoModel().fit(sim).params_
+    wide = bayes.summary(level=0.99).set_index("param")
+    central = bayes.summary(level=0.8).set_index("param")
+    for k, v in CDNOW.items():
+        # Weak priors: the maximum-likelihood estimate sits in the central posterior mass...
+        assert central.loc[k, "lo"] < mle[k] < central.loc[k, "hi"], (k, mle[k], central.loc[k].to_dict())
+        # ...and the true value inside the 99 % interval.
+        assert wide.loc[k, "lo"] < v < wide.loc[k, "hi"], (k, wide.loc[k].to_dict())
+    pred = bayes.predict(sim.head(100), 39)
+    assert ((pred["expected_purchases_lo"] <= pred["expected_purchases"])
+            & (pred["expected_purchases"] <= pred["expected_purchases_hi"])).all()
+    assert (pred["expected_purchases_hi"] > pred["expected_purchases_lo"]).all()
