@@ -1,0 +1,320 @@
+"""Daily vehicle routing with time windows, skills, shifts, breaks and priorities (OR-Tools).
+
+:func:`solve` turns a :class:`~quantlib.ops.problem.RoutingProblem` into a
+:class:`~quantlib.ops.plan.RoutePlan`:
+
+1. jobs no technician can ever serve are set aside *before* the solver, each with a reason
+   (no skilled technician, no van with the equipment, the hard window closed before anyone
+   can arrive, longer than any shift);
+2. the rest goes into an OR-Tools ``RoutingModel``: one vehicle per technician from its start
+   to its end location; arc cost = travel cost per minute x minutes + fuel cost per mile x
+   miles; a time dimension (travel rounded up to whole minutes + service) with waiting slack,
+   windows (hard ranges, or soft upper bounds costing lateness per minute), shift + overtime
+   (hard end at shift + overtime, overtime cost per minute beyond the shift), a lunch break
+   interval per technician, skills and equipment as allowed vehicles, pinned started jobs,
+   workload balance as a global span cost (fairness x travel cost per minute), and a drop
+   penalty per job (revenue x priority weight x 1.5 for priority customers);
+3. construction (``first_solution``) then guided local search, bounded by a time limit and,
+   for reproducible plans, a solution limit;
+4. jobs the solver left out are reported as dropped for capacity.
+
+Money is scaled to cents in the model (OR-Tools needs integers); the plan's KPIs are
+recomputed in floats from the travel matrix by :class:`~quantlib.ops.plan.RoutePlan`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from pydantic import BaseModel, ConfigDict, Field
+
+from quantlib.ops.plan import DroppedJob, Route, RoutePlan, Visit, end_key, hhmm, job_key, start_key
+from quantlib.ops.problem import Job, RoutingProblem, Technician
+from quantlib.ops.travel import MatrixProvider, TravelMatrix, build_matrix
+
+FirstSolution = Literal["PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC", "SAVINGS",
+                        "LOCAL_CHEAPEST_INSERTION", "AUTOMATIC"]
+Metaheuristic = Literal["GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GREEDY_DESCENT"]
+MONEY_SCALE = 100  # cents
+
+
+class SolverSettings(BaseModel):
+    """Search settings of :func:`solve`.
+
+    ``solution_limit`` makes the search reproducible: OR-Tools' single-threaded search is
+    deterministic, so a run that stops at the solution limit (before ``time_limit_seconds``)
+    returns the same plan every time. With ``solution_limit=None`` only the time limit stops
+    the search and the result can vary with machine load.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    first_solution: FirstSolution = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: Metaheuristic = "GUIDED_LOCAL_SEARCH"
+    time_limit_seconds: float = Field(5.0, gt=0)
+    solution_limit: int | None = Field(None, gt=0)
+    log_search: bool = False
+
+
+def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> str | None:
+    """Why no technician can serve ``job`` at all, or None when someone might."""
+    skilled = [t for t in problem.technicians if job.skills <= t.skills
+               and (job.pinned_technician is None or job.pinned_technician == t.id)]
+    if not skilled:
+        if job.pinned_technician is not None:
+            return f"no skilled technician: pinned to {job.pinned_technician}, who lacks {sorted(job.skills)}"
+        return f"no skilled technician: needs {', '.join(sorted(job.skills))}"
+    equipped = [t for t in skilled if job.equipment <= t.equipment]
+    if not equipped:
+        return f"no van carries the equipment: needs {', '.join(sorted(job.equipment))}"
+    if job.pinned_start is not None:
+        return None
+    key = job_key(job.id)
+    earliest = min(t.departure + math.ceil(tm.time(start_key(t.id), key)) for t in equipped)
+    if job.hard_window and earliest > job.window_end:
+        return (f"window closed: service must start by {hhmm(job.window_end)}, "
+                f"the earliest arrival is {hhmm(earliest)}")
+    fits = False
+    for t in equipped:
+        arrive = t.departure + math.ceil(tm.time(start_key(t.id), key))
+        begin = max(arrive, job.window_start)
+        if job.hard_window and begin > job.window_end:
+            continue
+        if begin + job.duration + math.ceil(tm.time(key, end_key(t.id))) <= t.latest_end:
+            fits = True
+            break
+    if not fits:
+        return "does not fit in any shift: no skilled technician can do it and get home before shift + overtime end"
+    return None
+
+
+def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = None) -> TravelMatrix:
+    """Travel matrix over every job and every technician's start and end."""
+    keys, lats, lons = [], [], []
+    for j in problem.jobs:
+        keys.append(job_key(j.id)); lats.append(j.lat); lons.append(j.lon)
+    for t in problem.technicians:
+        keys.append(start_key(t.id)); lats.append(t.lat); lons.append(t.lon)
+    for t in problem.technicians:
+        lat, lon = t.end_location
+        keys.append(end_key(t.id)); lats.append(lat); lons.append(lon)
+    departure = min((t.departure for t in problem.technicians), default=480)
+    return build_matrix(keys, lats, lons, provider, departure)
+
+
+def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
+          provider: MatrixProvider | None = None, travel: TravelMatrix | None = None) -> RoutePlan:
+    """Plan the day's routes.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        Technicians, jobs, objective.
+    settings : SolverSettings, optional
+        Construction, metaheuristic, time and solution limits.
+    provider : MatrixProvider, optional
+        Travel-matrix provider (default great-circle x road factor); ignored when ``travel`` is given.
+    travel : TravelMatrix, optional
+        A precomputed matrix holding every ``job:<id>``, ``start:<tech>`` and ``end:<tech>`` key.
+
+    Returns
+    -------
+    RoutePlan
+        Routes, dropped jobs with reasons, and ``stats`` (objective, wall time, status).
+    """
+    settings = settings or SolverSettings()
+    tic = time.perf_counter()
+    tm = travel if travel is not None else problem_matrix(problem, provider)
+    obj = problem.objective
+    dropped: list[DroppedJob] = []
+    jobs: list[Job] = []
+    for j in problem.jobs:
+        reason = solvable_reason(problem, j, tm)
+        if reason is None:
+            jobs.append(j)
+        else:
+            dropped.append(DroppedJob(j.id, reason))
+    techs: list[Technician] = list(problem.technicians)
+    if not techs:
+        dropped += [DroppedJob(j.id, "no skilled technician: no technicians in the problem") for j in jobs]
+        return RoutePlan(problem, tm, [], dropped, {"status": "no technicians", "seconds": time.perf_counter() - tic})
+
+    n, m = len(jobs), len(techs)
+    keys = [job_key(j.id) for j in jobs] + [start_key(t.id) for t in techs] + [end_key(t.id) for t in techs]
+    idx = np.array([tm.index(k) for k in keys])
+    minutes = tm.minutes[np.ix_(idx, idx)]
+    miles = tm.miles[np.ix_(idx, idx)]
+    service = np.array([j.duration for j in jobs] + [0] * (2 * m), dtype=np.int64)
+    travel_int = np.ceil(minutes - 1e-9).astype(np.int64)
+    cost = np.round(MONEY_SCALE * (obj.travel_cost_per_minute * minutes + obj.fuel_cost_per_mile * miles))
+    cost = cost.astype(np.int64)
+    transit = travel_int + service[:, None]
+    starts = [n + v for v in range(m)]
+    ends = [n + m + v for v in range(m)]
+    # Nothing drives *into* a start or *out of* an end; zeroing keeps those arcs harmless.
+    manager = pywrapcp.RoutingIndexManager(n + 2 * m, m, starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    cost_cb = routing.RegisterTransitMatrix(cost.tolist())
+    routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+    time_cb = routing.RegisterTransitMatrix(transit.tolist())
+    horizon = max(max(t.latest_end for t in techs), max((j.window_end for j in jobs), default=0)) + 24 * 60
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    tdim = routing.GetDimensionOrDie("time")
+    solver = routing.solver()
+    for node, j in enumerate(jobs):
+        index = manager.NodeToIndex(node)
+        allowed = [v for v, t in enumerate(techs) if problem.can_serve(t, j)]
+        if len(allowed) < m:
+            # -1: the job may also stay unperformed (dropped with its penalty).
+            routing.VehicleVar(index).SetValues([-1] + allowed)
+        cum = tdim.CumulVar(index)
+        if j.pinned_start is not None:
+            cum.SetRange(j.pinned_start, j.pinned_start)
+        elif j.hard_window:
+            cum.SetRange(j.window_start, j.window_end)
+        else:
+            cum.SetMin(j.window_start)
+            tdim.SetCumulVarSoftUpperBound(index, j.window_end,
+                                           int(round(MONEY_SCALE * j.lateness_cost_per_minute)))
+        penalty = int(round(MONEY_SCALE * obj.drop_penalty(j)))
+        if j.pinned_technician is not None:
+            penalty = max(penalty * 100, 10**9)  # a started job stays unless impossible
+        routing.AddDisjunction([index], penalty)
+    for v, t in enumerate(techs):
+        s, e = routing.Start(v), routing.End(v)
+        tdim.CumulVar(s).SetRange(t.departure, t.latest_end)
+        tdim.CumulVar(e).SetRange(t.departure, t.latest_end)
+        tdim.SetCumulVarSoftUpperBound(e, t.shift_start + t.shift_minutes,
+                                       int(round(MONEY_SCALE * t.overtime_cost_per_minute)))
+        routing.AddVariableMaximizedByFinalizer(tdim.CumulVar(s))
+        routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(e))
+    if obj.balance_cost_per_minute > 0:
+        tdim.SetGlobalSpanCostCoefficient(int(round(MONEY_SCALE * obj.balance_cost_per_minute)))
+    node_visit_transits = [int(x) for x in service]
+    breaks = {}
+    for v, t in enumerate(techs):
+        if t.break_minutes <= 0:
+            continue
+        brk = solver.FixedDurationIntervalVar(t.break_earliest, t.break_latest, t.break_minutes,
+                                              True, f"break {v}")
+        # The break is owed on a day with work: performed whenever the van leaves home.
+        solver.Add(brk.PerformedExpr() >= routing.ActiveVehicleVar(v))
+        tdim.SetBreakIntervalsOfVehicle([brk], v, node_visit_transits)
+        breaks[v] = brk
+    for node in range(n):
+        routing.AddToAssignment(tdim.SlackVar(manager.NodeToIndex(node)))
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, settings.first_solution)
+    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic)
+    params.time_limit.FromMilliseconds(int(settings.time_limit_seconds * 1000))
+    if settings.solution_limit is not None:
+        params.solution_limit = settings.solution_limit
+    params.log_search = settings.log_search
+    build_seconds = time.perf_counter() - tic
+    solution = routing.SolveWithParameters(params)
+    status = routing.status()
+    status_name = {0: "not solved", 1: "success", 2: "partial success (limit)", 3: "fail",
+                   4: "fail: timeout", 5: "invalid", 6: "infeasible", 7: "optimal"}.get(int(status), str(status))
+    routes: list[Route] = []
+    if solution is None:
+        for j in jobs:
+            dropped.append(DroppedJob(j.id, "capacity: the solver found no feasible plan"))
+        return RoutePlan(problem, tm, [], dropped, {"status": status_name, "seconds": time.perf_counter() - tic})
+
+    break_starts: dict[int, int] = {}
+    intervals = solution.IntervalVarContainer()
+    for k in range(intervals.Size()):
+        el = intervals.Element(k)
+        name = el.Var().Name()
+        if name.startswith("break ") and el.PerformedValue():
+            break_starts[int(name.split()[1])] = el.StartValue()
+    served: set[str] = set()
+    for v, t in enumerate(techs):
+        index = routing.Start(v)
+        departure = solution.Value(tdim.CumulVar(index))
+        visits: list[Visit] = []
+        prev_end = departure
+        prev_node = manager.IndexToNode(index)
+        index = solution.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            node = manager.IndexToNode(index)
+            j = jobs[node]
+            start = solution.Value(tdim.CumulVar(index))
+            arrival = max(prev_end + int(travel_int[prev_node, node]), 0)
+            visits.append(Visit(j.id, min(arrival, start), start, start + j.duration))
+            served.add(j.id)
+            prev_end, prev_node = start + j.duration, node
+            index = solution.Value(routing.NextVar(index))
+        ret = solution.Value(tdim.CumulVar(index))
+        routes.append(Route(t.id, departure, ret, visits, break_starts.get(v) if visits else None,
+                            (t.lat, t.lon), t.end_location))
+    for j in jobs:
+        if j.id not in served:
+            dropped.append(DroppedJob(
+                j.id, "capacity: no skilled technician had room for it within its window and shift "
+                      "at a cost below its drop penalty"))
+    order = {j.id: k for k, j in enumerate(problem.jobs)}
+    dropped.sort(key=lambda d: order.get(d.job_id, 0))
+    stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
+             "seconds": time.perf_counter() - tic, "build_seconds": build_seconds,
+             "settings": settings.model_dump()}
+    return RoutePlan(problem, tm, routes, dropped, stats)
+
+
+def plan_day(con, day, options=None, settings: SolverSettings | None = None,
+             provider: MatrixProvider | None = None) -> RoutePlan:
+    """Build the day's problem from the gold warehouse and solve it (see :func:`problem_from_warehouse`)."""
+    from quantlib.ops.problem import problem_from_warehouse
+
+    return solve(problem_from_warehouse(con, day, options), settings, provider)
+
+
+def plan_summary(con, day, days: int = 1, options=None, settings: SolverSettings | None = None) -> dict:
+    """Utilisation and drive-time figures of the planned routes of ``days`` days from ``day`` (for reports).
+
+    Each day is planned from gold (:func:`plan_day`, a reproducible 2-second / 500-solution search by
+    default) and its plan is validated.
+
+    Returns
+    -------
+    dict
+        Totals over the period (``jobs``, ``jobs_served``, ``jobs_dropped``, ``dropped_by_reason``,
+        ``drive_minutes``, ``drive_miles``, ``drive_minutes_per_job``, ``on_site_minutes``,
+        ``overtime_minutes``, ``utilisation`` = on-site minutes / regular shift minutes of the
+        technicians employed, ``operating_cost``) and ``by_day``, a list of per-day dicts.
+    """
+    import pandas as pd
+
+    settings = settings or SolverSettings(time_limit_seconds=2.0, solution_limit=500)
+    first = pd.Timestamp(day).normalize()
+    per_day = []
+    shift_minutes = 0.0
+    for k in range(days):
+        d = (first + pd.Timedelta(days=k)).date()
+        plan = plan_day(con, d, options, settings)
+        plan.raise_if_invalid()
+        kp = plan.kpis()
+        shift_minutes += sum(t.shift_minutes for t in plan.problem.technicians)
+        per_day.append({"day": d, **{key: kp[key] for key in (
+            "jobs", "jobs_served", "jobs_dropped", "technicians", "technicians_used", "drive_minutes",
+            "drive_miles", "on_site_minutes", "overtime_minutes", "utilisation", "operating_cost",
+            "dropped_by_reason")}})
+    total = {key: sum(r[key] for r in per_day) for key in (
+        "jobs", "jobs_served", "jobs_dropped", "drive_minutes", "drive_miles", "on_site_minutes",
+        "overtime_minutes", "operating_cost")}
+    reasons: dict[str, int] = {}
+    for r in per_day:
+        for reason, count in r["dropped_by_reason"].items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    total.update({
+        "start": first.date(), "days": days, "dropped_by_reason": reasons,
+        "drive_minutes_per_job": total["drive_minutes"] / total["jobs_served"] if total["jobs_served"] else 0.0,
+        "utilisation": total["on_site_minutes"] / shift_minutes if shift_minutes else 0.0,
+        "by_day": per_day,
+    })
+    return total

@@ -1,0 +1,144 @@
+"""solve(): brute-force optima on tiny instances, infeasible input reported with reasons, determinism."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from quantlib.ops.problem import Job, Objective, RoutingProblem, Technician
+from quantlib.ops.routing import SolverSettings, problem_matrix, solve
+
+FAST = SolverSettings(time_limit_seconds=1.0)
+
+
+def _random_problem(seed, n_jobs=6, tight=False):
+    rng = np.random.default_rng(seed)
+    techs = tuple(
+        Technician(id=f"T{k}", lat=40 + rng.uniform(-0.1, 0.1), lon=-75 + rng.uniform(-0.1, 0.1),
+                   skills={"hvac", "plumbing"} if k == 0 else {"hvac"}, break_minutes=0,
+                   shift_minutes=300 if tight else 480, overtime_minutes=0)
+        for k in range(2))
+    jobs = []
+    for i in range(n_jobs):
+        start = int(rng.integers(480, 800))
+        jobs.append(Job(id=f"J{i}", lat=40 + rng.uniform(-0.15, 0.15), lon=-75 + rng.uniform(-0.15, 0.15),
+                        duration=int(rng.integers(30, 120)), skills={"plumbing" if i % 3 == 0 else "hvac"},
+                        window_start=start, window_end=start + int(rng.integers(60, 240)),
+                        revenue=float(rng.uniform(100, 400))))
+    obj = Objective(fairness=0.0)
+    return RoutingProblem(technicians=techs, jobs=tuple(jobs), objective=obj)
+
+
+def _brute_force(problem):
+    """Cheapest plan by enumeration: every split of the jobs into tech 0 / tech 1 / dropped, every order."""
+    tm = problem_matrix(problem)
+    obj = problem.objective
+    techs = problem.technicians
+    jobs = problem.jobs
+
+    def route_cost(t, seq):
+        keys = [f"start:{t.id}"] + [f"job:{j.id}" for j in seq] + [f"end:{t.id}"]
+        now = t.departure
+        for a, b, j in zip(keys, keys[1:], list(seq) + [None]):
+            now += math.ceil(tm.time(a, b) - 1e-9)
+            if j is not None:
+                if not problem.can_serve(t, j) or now > j.window_end:
+                    return None
+                now = max(now, j.window_start) + j.duration
+        if now > t.latest_end:
+            return None
+        return sum(obj.travel_cost_per_minute * tm.time(a, b) + obj.fuel_cost_per_mile * tm.distance(a, b)
+                   for a, b in zip(keys, keys[1:]))
+
+    best_for = [{}, {}]
+    for v, t in enumerate(techs):
+        for r in range(len(jobs) + 1):
+            for subset in itertools.combinations(range(len(jobs)), r):
+                costs = [route_cost(t, [jobs[i] for i in perm]) for perm in itertools.permutations(subset)]
+                costs = [c for c in costs if c is not None]
+                if costs:
+                    best_for[v][frozenset(subset)] = min(costs) if subset else 0.0
+    best = math.inf
+    for labels in itertools.product(range(3), repeat=len(jobs)):
+        s0 = frozenset(i for i, lab in enumerate(labels) if lab == 0)
+        s1 = frozenset(i for i, lab in enumerate(labels) if lab == 1)
+        if s0 not in best_for[0] or s1 not in best_for[1]:
+            continue
+        penalty = sum(obj.drop_penalty(jobs[i]) for i, lab in enumerate(labels) if lab == 2)
+        best = min(best, best_for[0][s0] + best_for[1][s1] + penalty)
+    return best
+
+
+@pytest.mark.parametrize("seed,tight", [(1, False), (2, False), (3, True)])
+def test_tiny_instances_reach_the_brute_force_optimum(seed, tight):
+    problem = _random_problem(seed, tight=tight)
+    plan = solve(problem, FAST)
+    assert plan.validate() == []
+    k = plan.kpis()
+    got = k["operating_cost"] + k["drop_penalty"]
+    # The solver's arc costs are rounded to cents: allow a cent per arc.
+    assert got == pytest.approx(_brute_force(problem), abs=0.01 * 10)
+
+
+def test_infeasible_jobs_are_reported_with_reasons():
+    techs = (Technician(id="T1", lat=40.0, lon=-75.0, skills={"hvac"}, equipment={"heavy"}),)
+    jobs = (
+        Job(id="ok", lat=40.01, lon=-75.01, duration=60, skills={"hvac"}),
+        Job(id="noskill", lat=40.01, lon=-75.02, duration=60, skills={"roofing"}),
+        Job(id="noequip", lat=40.02, lon=-75.01, duration=60, skills={"hvac"}, equipment={"lift"}),
+        Job(id="closed", lat=40.5, lon=-75.5, duration=60, skills={"hvac"}, window_start=300, window_end=485),
+        Job(id="toolong", lat=40.02, lon=-75.02, duration=700, skills={"hvac"}),
+    )
+    plan = solve(RoutingProblem(technicians=techs, jobs=jobs), FAST)
+    assert plan.validate() == []
+    reasons = {d.job_id: d.reason for d in plan.dropped}
+    assert set(reasons) == {"noskill", "noequip", "closed", "toolong"}
+    assert reasons["noskill"].startswith("no skilled technician") and "roofing" in reasons["noskill"]
+    assert reasons["noequip"].startswith("no van carries the equipment") and "lift" in reasons["noequip"]
+    assert reasons["closed"].startswith("window closed")
+    assert reasons["toolong"].startswith("does not fit in any shift")
+    assert plan.assignment() == {"ok": "T1"}
+
+
+def test_capacity_drop_keeps_the_more_valuable_job():
+    techs = (Technician(id="T1", lat=40.0, lon=-75.0, skills={"hvac"}, break_minutes=0, overtime_minutes=0),)
+    jobs = (
+        Job(id="cheap", lat=40.01, lon=-75.01, duration=300, skills={"hvac"}, revenue=200),
+        Job(id="emergency", lat=40.02, lon=-75.01, duration=300, skills={"hvac"}, revenue=200,
+            priority="emergency", hard_window=False, window_start=480, window_end=600),
+    )
+    plan = solve(RoutingProblem(technicians=techs, jobs=jobs), FAST)
+    assert plan.validate() == []
+    assert plan.assignment() == {"emergency": "T1"}
+    assert [d.job_id for d in plan.dropped] == ["cheap"]
+    assert plan.dropped[0].reason.startswith("capacity")
+
+
+def test_no_technicians_drops_everything_with_reason():
+    plan = solve(RoutingProblem(technicians=(), jobs=(Job(id="a", lat=40, lon=-75, duration=30),)), FAST)
+    assert [d.job_id for d in plan.dropped] == ["a"] and plan.dropped[0].reason
+    assert plan.validate() == []
+
+
+def test_deterministic_with_a_solution_limit():
+    problem = _random_problem(7, n_jobs=12)
+    settings = SolverSettings(time_limit_seconds=30, solution_limit=300)
+    a, b = solve(problem, settings), solve(problem, settings)
+    assert a.stats["seconds"] < 15  # stopped by the solution limit, not the clock
+    assert [(r.technician_id, [v.job_id for v in r.visits], [v.start for v in r.visits]) for r in a.routes] == \
+        [(r.technician_id, [v.job_id for v in r.visits], [v.start for v in r.visits]) for r in b.routes]
+    assert a.stats["objective_cents"] == b.stats["objective_cents"]
+
+
+def test_overtime_is_used_at_a_cost_and_lunch_fits():
+    techs = (Technician(id="T1", lat=40.0, lon=-75.0, skills={"hvac"}, overtime_minutes=120,
+                        overtime_cost_per_minute=0.75),)
+    jobs = tuple(Job(id=f"J{i}", lat=40 + 0.01 * i, lon=-75.0, duration=110, skills={"hvac"}, revenue=500)
+                 for i in range(4))
+    plan = solve(RoutingProblem(technicians=techs, jobs=jobs), FAST)
+    assert plan.validate() == []
+    k = plan.kpis()
+    assert k["jobs_served"] == 4
+    assert k["overtime_minutes"] > 0 and k["overtime_cost"] == pytest.approx(0.75 * k["overtime_minutes"])
+    assert plan.routes[0].break_start is not None
