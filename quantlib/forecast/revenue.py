@@ -98,17 +98,38 @@ def daily_revenue(snapshot: Snapshot) -> pd.DataFrame:
 # The four parts at one origin
 # --------------------------------------------------------------------------
 
-def _history_part(y: pd.Series, H: int, base_model) -> np.ndarray:
-    """Weekly time-series forecast, spread over days. ``y`` is daily revenue, last day = origin."""
+def _day_index(idx: pd.Series, days: pd.DatetimeIndex) -> np.ndarray:
+    """The month-of-year index interpolated to each day (anchored mid-month, periodic)."""
+    anchor = np.array([pd.Timestamp(2001, m, 15).day_of_year for m in range(1, 13)], float)
+    x = np.r_[anchor - 365, anchor, anchor + 365]
+    v = np.tile(idx.reindex(range(1, 13)).to_numpy(float), 3)
+    return np.interp(days.day_of_year.to_numpy(float), x, v)
+
+
+def _weekday_profile(y: pd.Series) -> np.ndarray:
+    """Share of a week's revenue by weekday (Monday = 0) x 7, from the last 52 weeks."""
+    last = y.iloc[-364:]
+    prof = last.groupby(last.index.day_of_week).mean().reindex(range(7)).fillna(0.0).to_numpy()
+    return prof * 7 / prof.sum() if prof.sum() > 0 else np.ones(7)
+
+
+def _history_part(y: pd.Series, H: int, base_model, idx: pd.Series | None = None) -> np.ndarray:
+    """Seasonally adjusted weekly forecast, re-seasonalised by day of year and weekday.
+
+    ``y`` is daily revenue, last day = origin. Weekly sums are divided by the annual
+    index (``idx``, month of year interpolated to days), forecast by a damped-trend
+    exponential smoothing (or ``base_model``), multiplied back by the index of each future
+    day and spread over the week by the weekday profile of the last year.
+    """
     n_weeks = min(len(y) // 7, 156)
-    w = y.to_numpy()[len(y) - 7 * n_weeks:].reshape(n_weeks, 7).sum(axis=1)
-    h_weeks = int(np.ceil(H / 7))
+    tail = y.iloc[len(y) - 7 * n_weeks:]
+    season = _day_index(idx, tail.index) if idx is not None else np.ones(len(tail))
+    w = (tail.to_numpy() / season).reshape(n_weeks, 7).sum(axis=1)
+    h_weeks = int(np.ceil(H / 7)) + 1
     if base_model is not None:
-        ds = pd.date_range(end=y.index[-1], periods=n_weeks, freq="7D")
         df = pd.DataFrame({"series_id": "revenue", "ds": np.arange(n_weeks), "y": w})
-        fc = base_model.fit(df, season_length=52 if n_weeks >= 104 else 1).predict(h_weeks, level=(80,))
+        fc = base_model.fit(df, season_length=1).predict(h_weeks, level=(80,))
         weekly = fc["yhat"].to_numpy(float)
-        del ds
     else:
         import warnings
 
@@ -120,7 +141,10 @@ def _history_part(y: pd.Series, H: int, base_model) -> np.ndarray:
                                        initialization_method="estimated").fit()
             weekly = np.asarray(fit.forecast(h_weeks), float)
     weekly = np.maximum(weekly, 0.0)
-    return np.repeat(weekly / 7.0, 7)[:H]
+    future = pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=H, freq="D")
+    level = np.repeat(weekly / 7.0, 7)[:H]
+    seas = _day_index(idx, future) if idx is not None else np.ones(H)
+    return level * seas * _weekday_profile(y)[future.day_of_week]
 
 
 def _seasonal_index(daily: pd.DataFrame) -> pd.Series:
@@ -153,7 +177,8 @@ class _Parts:
         y = daily.set_index("ds")["total"]
         recent = daily.iloc[-91:]
         parts = {}
-        parts["history"] = _history_part(y, H, base_model)
+        idx = _seasonal_index(daily)
+        parts["history"] = _history_part(y, H, base_model, idx)
         # Pipeline.
         other_rate = recent["other"].mean()
         quote_rate = recent["quote"].mean()
@@ -172,12 +197,18 @@ class _Parts:
                 self.conversion = conv
             except ValueError:
                 pass  # too few decided quotes: the recent quote revenue rate stands in
-        parts["pipeline"] = other_rate + pipe + new
+        # The recent rates (work outside quotes, quotes not yet made) follow the season:
+        # scaled by the annual index of each future day over that of the last 91 days.
+        season_ratio = _day_index(idx, self.ds) / max(float(_day_index(idx, pd.DatetimeIndex(recent["ds"])).mean()),
+                                                      1e-9)
+        parts["pipeline"] = (other_rate + new) * season_ratio + pipe
         self.pipeline_open = pipe
         # Seasonal: the same days 52 weeks earlier x growth.
-        last = y.iloc[-364:]
-        prev = y.iloc[-728:-364]
-        growth = float(last.sum() / prev.sum()) if len(prev) == 364 and prev.sum() > 0 else 1.0
+        # Growth: the last k days over the same k days a year earlier (k up to a year,
+        # at least a quarter; flat otherwise).
+        k = min(364, len(y) - 364)
+        last, prev = y.iloc[-k:], y.iloc[-k - 364:-364]
+        growth = float(last.sum() / prev.sum()) if k >= 91 and prev.sum() > 0 else 1.0
         growth = float(np.clip(growth, 0.5, 2.0))
         lagged = y.reindex(self.ds - pd.Timedelta(days=364)).to_numpy()
         # Beyond a year the lag runs past the origin: repeat the last year.
@@ -185,7 +216,6 @@ class _Parts:
                           lagged)
         parts["seasonal"] = np.nan_to_num(lagged) * growth
         # Market.
-        idx = _seasonal_index(daily)
         season_recent = idx.reindex(recent["ds"].dt.month).to_numpy()
         level = float((recent["total"].to_numpy() / season_recent).mean())
         trend, effect = self._market(daily, idx, snap.tables.get("economic_indicators"), T)
@@ -279,6 +309,9 @@ class RevenueForecaster:
         Horizon x component weights; ``weights_source_`` says ``backtest`` or ``prior``.
     sigma_ : dict
         Log-scale error spread per horizon from the backtests.
+    dof_ : dict
+        Degrees of freedom of the Student-t interval quantiles per horizon (origins - 1;
+        1 when the spread is borrowed).
     parts_ : dict
         Horizon -> DataFrame ``ds, history, pipeline, seasonal, market, likely``.
     training_backtest_ : DataFrame
@@ -286,7 +319,7 @@ class RevenueForecaster:
     conversion_ : QuoteConversionModel or None
     """
 
-    def __init__(self, horizons=(30, 90, 365), prior_weights=PRIOR_WEIGHTS, prior_strength: float = 0.1,
+    def __init__(self, horizons=(30, 90, 365), prior_weights=PRIOR_WEIGHTS, prior_strength: float = 0.01,
                  n_origins: int = 8, origin_step_days: int = 30, base_model=None, min_quotes: int = 30,
                  min_sigma: float = 0.03) -> None:
         self.horizons = horizons
@@ -341,17 +374,27 @@ class RevenueForecaster:
         first = full["ds"].iloc[0]
         actual = full.set_index("ds")["total"]
         # Inner backtests: origins before as_of whose horizon ends by as_of.
-        origins: dict[int, list[pd.Timestamp]] = {}
-        for H in horizons:
+        def origins_for(H: int) -> list[pd.Timestamp]:
             last = snap.as_of - pd.Timedelta(days=H)
             o = [last - pd.Timedelta(days=self.origin_step_days * k) for k in range(self.n_origins)]
-            origins[H] = [x for x in o if (x - first).days >= MIN_HISTORY_DAYS]
+            return [x for x in o if (x - first).days >= MIN_HISTORY_DAYS]
+
+        # A horizon with fewer than two origins learns at a proxy horizon (halved until it
+        # has two, not below four weeks): a year-long horizon needs two years of history.
+        learn_at = {}
+        for H in horizons:
+            h = H
+            while len(origins_for(h)) < 2 and h // 2 >= 28:
+                h //= 2
+            learn_at[H] = h
+        eval_h = sorted(set(horizons) | set(learn_at.values()))
+        origins = {H: origins_for(H) for H in eval_h}
         rows = []
         cache: dict[pd.Timestamp, _Parts] = {}
-        for H in horizons:
+        for H in eval_h:
             for o in origins[H]:
                 if o not in cache:
-                    need = max(h for h in horizons if o in origins[h])
+                    need = max(h for h in eval_h if o in origins[h])
                     cache[o] = self._parts_at(censor_snapshot(snap, o), need)
                 P = cache[o]
                 F = P.matrix()[:H].sum(axis=0)
@@ -360,23 +403,34 @@ class RevenueForecaster:
         tb = pd.DataFrame(rows, columns=["origin", "horizon", "actual", *COMPONENTS])
         prior = np.asarray(self.prior_weights, float)
         prior = prior / prior.sum()
-        weights, source, sigma = {}, {}, {}
+        weights, source, sigma, dof = {}, {}, {}, {}
         for H in horizons:
-            sub = tb[(tb["horizon"] == H) & (tb["actual"] > 0)]
+            h = learn_at[H]
+            sub = tb[(tb["horizon"] == h) & (tb["actual"] > 0)]
             if len(sub) >= 2:
-                w = _learn_weights(sub[list(COMPONENTS)].to_numpy(), sub["actual"].to_numpy(), prior,
-                                   self.prior_strength)
-                source[H] = "backtest"
+                F, A = sub[list(COMPONENTS)].to_numpy(), sub["actual"].to_numpy()
+                w = _learn_weights(F, A, prior, self.prior_strength)
+                source[H] = "backtest" if h == H else f"backtest ({h} d)"
+                err = np.log(A / np.maximum(F @ w, 1e-9))
+                # Small samples: root mean square (bias counts as spread) inflated by
+                # n / (n - 1), and Student-t quantiles with n - 1 degrees of freedom. A
+                # proxy horizon's spread grows in proportion to H / h: over months the
+                # errors are level and growth errors, which accumulate, not average out.
+                sigma[H] = float(np.sqrt(np.mean(err ** 2) * len(err) / (len(err) - 1)) * H / h)
+                dof[H] = len(err) - 1
             else:
-                w, source[H] = prior, "prior"
+                w, source[H], sigma[H] = None, "prior", np.nan
             weights[H] = w
-            if len(sub) >= 2:
-                err = np.log(sub["actual"].to_numpy() / np.maximum(sub[list(COMPONENTS)].to_numpy() @ w, 1e-9))
-                # Small samples: root mean square (bias counts as spread) inflated by n / (n - 1).
-                s = float(np.sqrt(np.mean(err ** 2) * len(err) / (len(err) - 1)))
-            else:
-                s = np.nan
-            sigma[H] = s
+        # A horizon without origins borrows the weights of the longest horizon that has
+        # some, else the prior.
+        learned = [h for h in horizons if weights[h] is not None]
+        for H in horizons:
+            if weights[H] is None:
+                if learned:
+                    ref = max(learned)
+                    weights[H], source[H] = weights[ref], f"backtest ({ref} d)"
+                else:
+                    weights[H] = prior
         # A horizon without origins borrows the spread of the longest one that has some,
         # growing with the square root of the horizon.
         known = [h for h in horizons if np.isfinite(sigma[h])]
@@ -385,10 +439,12 @@ class RevenueForecaster:
                 ref = max(known) if known else None
                 sigma[H] = sigma[ref] * np.sqrt(H / ref) if ref else 0.15
             sigma[H] = max(sigma[H], self.min_sigma)
+            dof.setdefault(H, 1)
         self.training_backtest_ = tb
         self.weights_ = pd.DataFrame(weights, index=list(COMPONENTS)).T.rename_axis("horizon")
         self.weights_source_ = source
         self.sigma_ = sigma
+        self.dof_ = dof
         P = self._parts_at(snap, H_max)
         self.conversion_ = P.conversion
         self.parts_ = {}
@@ -420,11 +476,11 @@ class RevenueForecaster:
             likely = float(df["likely"].sum())
             s = self.sigma_[H]
             row = {"horizon": H, "start": df["ds"].iloc[0], "end": df["ds"].iloc[-1], "likely": likely}
-            z80 = stats.norm.ppf(0.9)
+            z80 = stats.t.ppf(0.9, self.dof_[H])
             row["worst"] = likely * np.exp(-z80 * s)
             row["best"] = likely * np.exp(z80 * s)
             for lv in level:
-                z = stats.norm.ppf(0.5 + lv / 200)
+                z = stats.t.ppf(0.5 + lv / 200, self.dof_[H])
                 row[f"lo_{lv:g}"] = likely * np.exp(-z * s)
                 row[f"hi_{lv:g}"] = likely * np.exp(z * s)
             for c in COMPONENTS:
