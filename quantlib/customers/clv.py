@@ -11,7 +11,8 @@ The models are the standard "buy till you die" pair:
   for posterior intervals of the parameters and of each customer's expected purchases.
 
 Both maximum-likelihood models maximise the closed-form log-likelihood over log-parameters
-with L-BFGS-B (vectorised numpy / scipy.special), so 100k customers fit in seconds.
+with L-BFGS-B and its analytic gradient (vectorised numpy / scipy.special), so 100k
+customers fit in about a second.
 
 Inputs are the RFM summary of :func:`rfm_summary`: per customer ``frequency`` (repeat
 purchase *days*: same-day transactions are one purchase), ``recency`` (first to last
@@ -37,10 +38,14 @@ __all__ = [
     "BayesianBetaGeoModel",
     "BetaGeoModel",
     "GammaGammaModel",
+    "bgnbd_log_likelihood",
+    "bgnbd_log_likelihood_grad",
     "calibration_and_holdout",
     "company_clv",
     "company_transactions",
     "customer_lifetime_value",
+    "gamma_gamma_log_likelihood",
+    "gamma_gamma_log_likelihood_grad",
     "rfm_summary",
     "simulate_bgnbd",
     "simulate_gamma_gamma",
@@ -220,22 +225,45 @@ def bgnbd_log_likelihood(params, frequency, recency, T) -> np.ndarray:
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _fit_log_params(neg_ll, x0, names) -> tuple[dict, float, optimize.OptimizeResult]:
-    """Minimise ``neg_ll(exp(theta))`` over log-parameters; raise with the reason if it fails."""
-    def objective(theta):
-        value = neg_ll(np.exp(theta))
-        return value if np.isfinite(value) else 1e300
+def bgnbd_log_likelihood_grad(params, frequency, recency, T) -> np.ndarray:
+    """Gradient of :func:`bgnbd_log_likelihood` w.r.t. ``(r, alpha, a, b)``, one row per customer.
 
-    res = optimize.minimize(objective, np.log(x0), method="L-BFGS-B",
-                            bounds=[(-12, 12)] * len(x0), options={"maxiter": 2000})
+    The log-likelihood is ``A1 + A2 + log(exp(A3) + exp(A4))``; ``w`` is the weight of the
+    "dropped out after the last purchase" branch A4 (0 without a repeat purchase).
+    """
+    r, alpha, a, b = params
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bx1 = np.maximum(b + x - 1, 1e-300)
+        a4 = np.where(x > 0, np.log(a) - np.log(bx1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    w = np.exp(a4 - np.logaddexp(a3, a4))
+    psi_abx = special.digamma(a + b + x)
+    d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) \
+        - (1 - w) * np.log(alpha + T) - w * np.log(alpha + t_x)
+    d_alpha = r / alpha - (1 - w) * (r + x) / (alpha + T) - w * (r + x) / (alpha + t_x)
+    d_a = special.digamma(a + b) - psi_abx + w / a
+    d_b = special.digamma(b + x) - psi_abx - special.digamma(b) + special.digamma(a + b) - np.where(x > 0, w / bx1, 0.0)
+    return np.column_stack([d_r, d_alpha, d_a, d_b])
+
+
+def _fit_log_params(neg_ll, neg_grad, x0, names) -> tuple[dict, float, optimize.OptimizeResult]:
+    """Minimise ``neg_ll(exp(theta))`` over log-parameters with L-BFGS-B and the analytic gradient.
+
+    Raises ``RuntimeError`` with the optimiser's reason when no finite optimum is found.
+    """
+    def objective(theta):
+        params = np.exp(theta)
+        value = neg_ll(params)
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(theta)
+        return value, neg_grad(params) * params  # chain rule: d/dtheta = d/dparam * param
+
+    res = optimize.minimize(objective, np.log(x0), jac=True, method="L-BFGS-B", bounds=[(-15, 15)] * len(x0),
+                            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
     if not np.isfinite(res.fun) or res.fun >= 1e299:
         raise RuntimeError(f"maximum-likelihood fit failed: {res.message}")
-    # L-BFGS-B with finite differences can stop a little short; a Nelder-Mead polish from
-    # there is cheap (4 parameters) and makes published values reproducible to 3 decimals.
-    res2 = optimize.minimize(objective, res.x, method="Nelder-Mead",
-                             options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
-    best = res2 if res2.fun <= res.fun else res
-    return dict(zip(names, np.exp(best.x))), float(-best.fun), best
+    return dict(zip(names, np.exp(res.x))), float(-res.fun), res
 
 
 class BetaGeoModel:
@@ -282,11 +310,15 @@ class BetaGeoModel:
         scale = max(float(np.mean(T)), 1e-9)
         x0 = np.array([1.0, scale, 1.0, 1.0])
 
-        def neg_ll(p):
-            return -(counts * bgnbd_log_likelihood(p, xs, txs, Ts)).sum() / counts.sum() \
-                + self.penalizer * float(np.sum(p ** 2))
+        n = counts.sum()
 
-        self.params_, mean_ll, self.optimizer_ = _fit_log_params(neg_ll, x0, self.param_names)
+        def neg_ll(p):
+            return -(counts * bgnbd_log_likelihood(p, xs, txs, Ts)).sum() / n + self.penalizer * float(np.sum(p ** 2))
+
+        def neg_grad(p):
+            return -(counts @ bgnbd_log_likelihood_grad(p, xs, txs, Ts)) / n + 2 * self.penalizer * p
+
+        self.params_, mean_ll, self.optimizer_ = _fit_log_params(neg_ll, neg_grad, x0, self.param_names)
         self.fit_seconds_ = time.perf_counter() - start
         self.n_customers_ = int(len(x))
         self.log_likelihood_ = float((counts * bgnbd_log_likelihood(self._p(), xs, txs, Ts)).sum())
@@ -362,6 +394,19 @@ def gamma_gamma_log_likelihood(params, frequency, monetary_value) -> np.ndarray:
             + q * np.log(v) + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
 
 
+def gamma_gamma_log_likelihood_grad(params, frequency, monetary_value) -> np.ndarray:
+    """Gradient of :func:`gamma_gamma_log_likelihood` w.r.t. ``(p, q, v)``, one row per customer."""
+    p, q, v = params
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(monetary_value, dtype=float)
+    psi = special.digamma(p * x + q)
+    log_xmv = np.log(x * m + v)
+    d_p = x * (psi - special.digamma(p * x) + np.log(m) + np.log(x) - log_xmv)
+    d_q = psi - special.digamma(q) + np.log(v) - log_xmv
+    d_v = q / v - (p * x + q) / (x * m + v)
+    return np.column_stack([d_p, d_q, d_v])
+
+
 class GammaGammaModel:
     """Gamma-Gamma model of the average transaction value, fitted by maximum likelihood.
 
@@ -416,7 +461,10 @@ class GammaGammaModel:
         def neg_ll(params):
             return -gamma_gamma_log_likelihood(params, xs, ms).mean() + self.penalizer * float(np.sum(params ** 2))
 
-        self.params_, mean_ll, self.optimizer_ = _fit_log_params(neg_ll, x0, self.param_names)
+        def neg_grad(params):
+            return -gamma_gamma_log_likelihood_grad(params, xs, ms).mean(axis=0) + 2 * self.penalizer * params
+
+        self.params_, mean_ll, self.optimizer_ = _fit_log_params(neg_ll, neg_grad, x0, self.param_names)
         self.fit_seconds_ = time.perf_counter() - start
         self.n_customers_ = int(keep.sum())
         self.n_excluded_ = int((~keep).sum())

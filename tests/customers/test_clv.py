@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, optimize, stats
 
 from quantlib.customers.clv import (
     BetaGeoModel,
     GammaGammaModel,
     bgnbd_log_likelihood,
+    bgnbd_log_likelihood_grad,
     calibration_and_holdout,
     company_clv,
     customer_lifetime_value,
     gamma_gamma_log_likelihood,
+    gamma_gamma_log_likelihood_grad,
     rfm_summary,
     simulate_bgnbd,
     simulate_gamma_gamma,
@@ -135,14 +137,30 @@ def test_log_likelihood_equals_the_integral_over_lambda_and_p(x, t_x, T):
     # The closed form against direct integration of the individual-level likelihood.
     r, alpha, a, b = 1.7, 3.0, 2.0, 3.0
 
-    def integrand(p, lam):
-        own = (1 - p) ** x * lam ** x * np.exp(-lam * T)
-        if x > 0:
-            own += p * (1 - p) ** (x - 1) * lam ** x * np.exp(-lam * t_x)
-        return own * stats.gamma.pdf(lam, r, scale=1 / alpha) * stats.beta.pdf(p, a, b)
+    # Gauss-Legendre grid over lambda in (0, 40) and p in (0, 1); the densities vanish beyond.
+    nodes, weights = np.polynomial.legendre.leggauss(500)
+    lam, w_lam = (nodes + 1) * 20, weights * 20
+    p, w_p = (nodes + 1) / 2, weights / 2
+    L, P = np.meshgrid(lam, p, indexing="ij")
+    own = (1 - P) ** x * L ** x * np.exp(-L * T)
+    if x > 0:
+        own += P * (1 - P) ** (x - 1) * L ** x * np.exp(-L * t_x)
+    value = np.einsum("i,j,ij->", w_lam, w_p, own * stats.gamma.pdf(L, r, scale=1 / alpha) * stats.beta.pdf(P, a, b))
+    assert bgnbd_log_likelihood((r, alpha, a, b), [x], [t_x], [T])[0] == pytest.approx(np.log(value), abs=2e-5)
 
-    value, _ = integrate.dblquad(integrand, 0, 60, 0, 1, epsabs=1e-12)
-    assert bgnbd_log_likelihood((r, alpha, a, b), [x], [t_x], [T])[0] == pytest.approx(np.log(value), abs=1e-6)
+
+def test_analytic_gradients_match_finite_differences(simulated):
+    s = simulated.head(300)
+    for p0 in ([0.243, 4.414, 0.793, 2.426], [1.3, 7.0, 2.2, 0.5]):
+        err = optimize.check_grad(lambda p: bgnbd_log_likelihood(p, s["frequency"], s["recency"], s["T"]).sum(),
+                                  lambda p: bgnbd_log_likelihood_grad(p, s["frequency"], s["recency"], s["T"]).sum(0),
+                                  np.array(p0), epsilon=1e-7)
+        assert err < 1e-3 * len(s) ** 0.5
+    g = simulate_gamma_gamma(np.arange(1, 40), seed=1, **CDNOW_SPEND)
+    err = optimize.check_grad(lambda p: gamma_gamma_log_likelihood(p, g["frequency"], g["monetary_value"]).sum(),
+                              lambda p: gamma_gamma_log_likelihood_grad(p, g["frequency"], g["monetary_value"]).sum(0),
+                              np.array([5.0, 4.0, 12.0]), epsilon=1e-7)
+    assert err < 1e-3
 
 
 def test_gamma_gamma_log_likelihood_is_a_density():
