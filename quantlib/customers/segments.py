@@ -143,9 +143,14 @@ job_stats AS (
                               AND d <= (SELECT as_of FROM params) - 180) AS jobs_prev_180d,
            avg((job_type = 'emergency')::DOUBLE) AS emergency_share,
            avg(on_contract::DOUBLE) AS contract_job_share,
-           count(DISTINCT service_line) AS n_service_lines,
-           mode(service_line) AS primary_service_line
+           count(DISTINCT service_line) AS n_service_lines
     FROM done GROUP BY customer_id
+),
+primary_line AS (
+    -- the line with most jobs; ties by name, so the result never depends on scan order
+    SELECT customer_id, first(service_line ORDER BY n DESC, service_line) AS primary_service_line
+    FROM (SELECT customer_id, service_line, count(*) AS n FROM done GROUP BY ALL)
+    GROUP BY customer_id
 ),
 gaps AS (
     SELECT customer_id, stddev_samp(gap) / nullif(avg(gap), 0) AS gap_cv
@@ -194,7 +199,7 @@ quote_stats AS (
     GROUP BY customer_id
 )
 SELECT c.customer_id, c.customer_type,
-       js.primary_service_line,
+       pl.primary_service_line,
        coalesce(js.n_jobs, 0) AS n_jobs,
        greatest(date_diff('day', c.created_date, p.as_of), 1) AS tenure_days,
        date_diff('day', js.last_job, p.as_of) AS recency_days,
@@ -216,6 +221,7 @@ SELECT c.customer_id, c.customer_type,
        q.quote_win_rate, q.quote_discount, q.won_discount
 FROM cust c CROSS JOIN params p
 LEFT JOIN job_stats js  USING (customer_id)
+LEFT JOIN primary_line pl USING (customer_id)
 LEFT JOIN gaps g        USING (customer_id)
 LEFT JOIN pay_stats ps  USING (customer_id)
 LEFT JOIN contacts ct   USING (customer_id)
@@ -283,8 +289,9 @@ class _SegmenterBase:
     """Shared scaling, profiling, naming and prediction of the segmenters."""
 
     def _prepare(self, features: pd.DataFrame) -> np.ndarray:
-        if "customer_id" not in features or "n_jobs" not in features:
-            raise ValueError("features need customer_id and n_jobs; build them with segment_features()")
+        missing = [c for c in ["customer_id", "n_jobs", "recency_days", *CLUSTER_FEATURES] if c not in features]
+        if missing:
+            raise ValueError(f"features lack the columns {missing}; build them with segment_features()")
         keep = _history(features, self.active_days)
         if keep.sum() < 10:
             raise ValueError(f"only {int(keep.sum())} customers have a completed job in the last "
