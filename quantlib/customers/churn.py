@@ -1,0 +1,619 @@
+"""Churn risk: the spec's transparent rule score and a calibrated gradient-boosting model.
+
+Both scorers take the customer snapshot of :func:`quantlib.customers.features.customer_snapshot`
+and share one interface:
+
+``fit(X, y=None) -> self``
+    The rule scorer learns nothing; the model learns from labelled snapshots.
+``predict_proba(X) -> DataFrame``
+    ``customer_id, score, band, intervention, reasons`` (the top reasons, most important
+    first, joined by ``"; "``). Customers without a completed job are not scored
+    (``score`` NaN, ``band`` ``"no history"``): there is no service, payment or
+    satisfaction record to judge.
+``explain(X) -> DataFrame``
+    One row per customer and factor: ``customer_id, factor, contribution, reason``, only
+    factors that raise the risk, most important first.
+
+Bands map to the spec's interventions: high (score >= 0.7) -> immediate outreach,
+medium (>= 0.4) -> proactive engagement, low -> quarterly check-in. A high-value customer
+(top 20 % by spend in the last 365 days) with a score above 0.7 raises a churn alert
+(:func:`churn_alerts`).
+
+The rule score
+--------------
+The points of the KPI module's ``churn_rule_score`` (:mod:`quantlib.kpi.formulas`), the
+same numbers the warehouse's ``customer_features.churn_score`` holds (a test checks they
+agree): declining frequency (trend < 0.7, i.e. a fall beyond the 0.3 threshold) 0.25,
+late-payment share > 0.3 0.20, any dispute 0.15, average satisfaction < 7 0.15 (< 5: 0.25),
+no contact for 30 days 0.10 (90 days: 0.20), capped at 1. Each rule's points are its
+contribution: the reasons are exactly the rules that fired.
+
+The learned model
+-----------------
+:class:`LearnedChurnModel`: scikit-learn's ``HistGradientBoostingClassifier`` on the
+snapshot features (missing values and categories handled natively), its probabilities
+calibrated (isotonic by default) on a *later* labelled window than the one it was trained
+on; :func:`fit_time_split` builds those windows from the warehouse so that no training
+label looks past the calibration date and no calibration label past the data's end.
+Labels are the observable proxy :func:`~quantlib.customers.features.churn_labels` (no
+booking, job or interaction in the next ``horizon_days``), or any label you pass.
+
+Its reasons are *occlusion* contributions: for each feature, the calibrated probability
+minus the probability with that one feature set to its training reference (median, or
+most frequent category). That is a per-customer, model-agnostic approximation, not
+SHAP: features that act together share or double-count their effect, and a flat region
+of the isotonic map can hide a small one. It answers "which of this customer's values
+push the risk up, compared with a typical customer".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from quantlib.customers.features import (
+    CATEGORICAL_FEATURES, FEATURE_LABELS, NUMERIC_FEATURES, connect_gold, customer_snapshot, gold_as_of,
+)
+from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
+
+__all__ = ["BANDS", "INTERVENTIONS", "RISK_DIRECTIONS", "LearnedChurnModel", "RuleChurnScorer", "TabularChurnClassifier",
+           "churn_alerts", "churn_summary", "fit_time_split", "high_value_flags", "risk_band"]
+
+#: Lower score bounds of the bands (high is the spec's 0.7 alert threshold).
+BANDS = {"high": CHURN_RISK_THRESHOLD, "medium": 0.4}
+#: The spec's intervention for each band.
+INTERVENTIONS = {"high": "immediate outreach", "medium": "proactive engagement", "low": "quarterly check-in",
+                 "no history": "none: no completed job to judge"}
+#: Share of active customers counted as high-value (top 20 % by spend in the last 365 days).
+HIGH_VALUE_QUANTILE = 0.8
+NO_HISTORY = "no history"
+#: Direction in which each factor moves churn risk (+1 up, -1 down); the learned model's
+#: default monotone constraints. Counts that grow with activity (late payments, callbacks)
+#: are left free: their shares carry the direction.
+RISK_DIRECTIONS = {
+    "frequency_trend": -1, "late_payment_share": 1, "disputes": 1, "avg_rating": -1, "last_rating": -1,
+    "last_contact_days": 1, "recency_days": 1, "has_contract": -1, "spend_trend": -1, "callback_share": 1,
+    "complaints_365d": 1, "frequency_365d": -1, "avg_days_to_pay": 1, "jobs_last_180d": -1,
+}
+
+_REQUIRED = ["customer_id", "frequency_lifetime"]
+
+
+def risk_band(score, high: float = BANDS["high"], medium: float = BANDS["medium"]) -> np.ndarray:
+    """``"high"``, ``"medium"``, ``"low"`` for each score (``"no history"`` where NaN)."""
+    s = np.asarray(score, dtype=float)
+    return np.where(np.isnan(s), NO_HISTORY, np.where(s >= high, "high", np.where(s >= medium, "medium", "low")))
+
+
+def _check_frame(X: pd.DataFrame, needed: list[str]) -> None:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"expected the customer snapshot as a DataFrame, got {type(X).__name__}")
+    missing = [c for c in needed if c not in X.columns]
+    if missing:
+        raise ValueError(f"customer snapshot lacks column(s) {', '.join(missing)}; "
+                         "build it with quantlib.customers.features.customer_snapshot")
+    # Stacked snapshots (several as_of dates) repeat customers; one snapshot must not.
+    key = [c for c in ("customer_id", "as_of") if c in X.columns]
+    if "customer_id" in key and X.duplicated(key).any():
+        dup = X.loc[X.duplicated(key), "customer_id"].iloc[0]
+        raise ValueError(f"customer_id {dup!r} appears more than once in the snapshot")
+
+
+def _scored_frame(X: pd.DataFrame, score: np.ndarray, reasons: list[str], high: float, medium: float) -> pd.DataFrame:
+    band = risk_band(score, high, medium)
+    return pd.DataFrame({
+        "customer_id": X["customer_id"].to_numpy(),
+        "score": score,
+        "band": band,
+        "intervention": [INTERVENTIONS[b] for b in band],
+        "reasons": reasons,
+    })
+
+
+def _reason_strings(explained: pd.DataFrame, ids, n: int, empty: str) -> list[str]:
+    top = explained.groupby("customer_id", sort=False).head(n)
+    joined = top.groupby("customer_id", sort=False)["reason"].agg("; ".join)
+    return [joined.get(i, empty) for i in ids]
+
+
+# --------------------------------------------------------------------------- rule score
+
+#: (factor, points, test) of the rule score, in the order of the spec.
+RULES = (
+    ("declining_frequency", 0.25, "service frequency down {pct_drop:.0%} on the previous 180 days"),
+    ("late_payments", 0.20, "{late_payment_share:.0%} of invoices paid late"),
+    ("disputes", 0.15, "{disputes:.0f} disputed invoice(s)"),
+    ("satisfaction", None, "average satisfaction {avg_rating:.1f} / 10"),
+    ("no_contact", None, "no contact for {last_contact_days:.0f} days"),
+)
+
+
+class RuleChurnScorer(ClassifierMixin, BaseEstimator):
+    """The product spec's transparent churn rule score, with its rules as reasons.
+
+    Parameters
+    ----------
+    high, medium : float
+        Lower bounds of the high and medium bands.
+    n_reasons : int
+        Reasons listed per customer.
+
+    Notes
+    -----
+    Nothing is learned; ``fit`` only checks the columns. A missing input (no ratings, no
+    judged invoice) scores 0 for its rule, as in the warehouse: the score counts the
+    evidence there is.
+    """
+
+    def __init__(self, high: float = BANDS["high"], medium: float = BANDS["medium"], n_reasons: int = 3):
+        self.high = high
+        self.medium = medium
+        self.n_reasons = n_reasons
+
+    needed_ = ["customer_id", "frequency_lifetime", "frequency_trend", "late_payment_share", "disputes",
+               "avg_rating", "last_contact_days"]
+
+    def fit(self, X: pd.DataFrame, y=None) -> "RuleChurnScorer":
+        """Check ``X`` has the rule inputs; return self."""
+        _check_frame(X, self.needed_)
+        self.factors_ = [r[0] for r in RULES]
+        return self
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Points of each rule per customer (``customer_id`` + one column per rule)."""
+        _check_frame(X, self.needed_)
+        trend = X["frequency_trend"].astype(float)
+        rating = X["avg_rating"].astype(float)
+        contact = X["last_contact_days"].astype(float)
+        points = pd.DataFrame({
+            "customer_id": X["customer_id"].to_numpy(),
+            "declining_frequency": np.where(trend < 0.7, 0.25, 0.0),
+            "late_payments": np.where(X["late_payment_share"].astype(float) > 0.3, 0.20, 0.0),
+            "disputes": np.where(X["disputes"].astype(float) > 0, 0.15, 0.0),
+            "satisfaction": np.where(rating < 5, 0.25, np.where(rating < 7, 0.15, 0.0)),
+            "no_contact": np.where(contact >= 90, 0.20, np.where(contact >= 30, 0.10, 0.0)),
+        })
+        return points
+
+    def score(self, X: pd.DataFrame, y=None) -> np.ndarray:  # noqa: D401 - sklearn name, different meaning
+        """The rule score per customer (NaN for customers without a completed job)."""
+        points = self.contributions(X)
+        total = np.minimum(points[[r[0] for r in RULES]].sum(axis=1).to_numpy(), 1.0)
+        return np.where(X["frequency_lifetime"].to_numpy() > 0, total, np.nan)
+
+    def explain(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The rules that fired per customer: ``customer_id, factor, contribution, reason``."""
+        points = self.contributions(X)
+        values = X.assign(pct_drop=1 - X["frequency_trend"].astype(float)).reset_index(drop=True)
+        long = points.melt(id_vars="customer_id", var_name="factor", value_name="contribution")
+        long["row"] = np.tile(np.arange(len(points)), len(RULES))
+        long["order"] = np.repeat(np.arange(len(RULES)), len(points))
+        long = long[(long["contribution"] > 0)
+                    & (X["frequency_lifetime"].to_numpy()[long["row"].to_numpy()] > 0)]
+        templates = {name: text for name, _, text in RULES}
+        long["reason"] = [templates[f].format(**values.iloc[r][["pct_drop", "late_payment_share", "disputes",
+                                                                  "avg_rating", "last_contact_days"]].to_dict())
+                          for f, r in zip(long["factor"], long["row"])]
+        long = long.sort_values(["row", "contribution", "order"], ascending=[True, False, True])
+        return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
+
+    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``customer_id, score, band, intervention, reasons`` (see the module docstring)."""
+        score = self.score(X)
+        reasons = _reason_strings(self.explain(X), X["customer_id"], self.n_reasons, "no risk factor present")
+        reasons = [r if s == s else "no completed job yet: nothing to score" for r, s in zip(reasons, score)]
+        return _scored_frame(X, score, reasons, self.high, self.medium)
+
+
+# --------------------------------------------------------------------------- learned model
+
+def _infer_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
+    categorical = [c for c in X.columns if c not in numeric]
+    return numeric, categorical
+
+
+def _as_design(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=X.index)
+    for c in numeric:
+        out[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
+    for c in categorical:
+        out[c] = X[c].astype(object).where(X[c].notna(), np.nan)
+    return out
+
+
+class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
+    """Gradient boosting on a table (numeric + categorical columns), optionally blended with logistic.
+
+    The table model behind :class:`LearnedChurnModel` and ``benchmarks/churn_table.py``.
+
+    Parameters
+    ----------
+    numeric, categorical : list of str, optional
+        Column roles; inferred from the dtypes when None (numbers and booleans are numeric).
+    learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization : HGB settings
+    monotonic : dict, optional
+        Numeric column -> +1 (risk can only rise with it) or -1 (only fall); others free.
+    blend_logistic : float
+        Weight of a one-hot + standardised logistic regression in the probability
+        (0: gradient boosting alone).
+    random_state : int
+    """
+
+    def __init__(self, numeric=None, categorical=None, learning_rate: float = 0.05, max_iter: int = 300,
+                 max_leaf_nodes: int = 15, min_samples_leaf: int = 40, l2_regularization: float = 1.0,
+                 monotonic: dict | None = None, blend_logistic: float = 0.0, random_state: int = 0):
+        self.numeric = numeric
+        self.categorical = categorical
+        self.monotonic = monotonic
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.blend_logistic = blend_logistic
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y) -> "TabularChurnClassifier":
+        """Fit on ``X`` (DataFrame) and binary ``y``; return self."""
+        y = np.asarray(y).astype(int)
+        if len(np.unique(y)) < 2:
+            raise ValueError("the training labels hold one class only: nothing to learn (need churned and kept)")
+        numeric, categorical = (self.numeric, self.categorical)
+        if numeric is None or categorical is None:
+            inferred = _infer_columns(X)
+            numeric = inferred[0] if numeric is None else numeric
+            categorical = inferred[1] if categorical is None else categorical
+        self.numeric_, self.categorical_ = list(numeric), list(categorical)
+        self.feature_names_in_ = np.array(self.numeric_ + self.categorical_, dtype=object)
+        self.classes_ = np.array([0, 1])
+        D = _as_design(X, self.numeric_, self.categorical_)
+        ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                 encoded_missing_value=np.nan)
+        prep = ColumnTransformer([("cat", ordinal, self.categorical_), ("num", "passthrough", self.numeric_)],
+                                 verbose_feature_names_out=False)
+        gb = HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate, max_iter=self.max_iter, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
+            categorical_features=list(range(len(self.categorical_))), random_state=self.random_state,
+            monotonic_cst=[0] * len(self.categorical_) + [int((self.monotonic or {}).get(c, 0)) for c in self.numeric_])
+        self.gb_ = Pipeline([("prep", prep), ("gb", gb)]).fit(D, y)
+        if self.blend_logistic > 0:
+            onehot = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
+            num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+            cat = make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"), onehot)
+            lr_prep = ColumnTransformer([("cat", cat, self.categorical_), ("num", num, self.numeric_)])
+            self.logistic_ = Pipeline([("prep", lr_prep), ("lr", LogisticRegression(C=0.5, max_iter=2000))]).fit(
+                D.astype({c: str for c in self.categorical_}), y)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` probabilities, as scikit-learn classifiers return them."""
+        D = _as_design(X, self.numeric_, self.categorical_)
+        p = self.gb_.predict_proba(D)[:, 1]
+        if self.blend_logistic > 0:
+            q = self.logistic_.predict_proba(D.astype({c: str for c in self.categorical_}))[:, 1]
+            p = (1 - self.blend_logistic) * p + self.blend_logistic * q
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class LearnedChurnModel(ClassifierMixin, BaseEstimator):
+    """Calibrated gradient-boosting churn probability with per-customer reasons.
+
+    Parameters
+    ----------
+    features : list of str, optional
+        Snapshot columns to learn from; default :data:`~quantlib.customers.features.MODEL_FEATURES`.
+    calibration : {"isotonic", "sigmoid"}
+        How the calibration window maps raw scores to probabilities.
+    high, medium : float
+        Band bounds on the probability.
+    n_reasons : int
+        Reasons listed per customer.
+    monotonic : dict or None
+        Monotone constraints (default :data:`RISK_DIRECTIONS`: the direction in which each
+        spec factor moves risk, e.g. more late payments never lower it). They keep the
+        reasons sensible and cost little accuracy; ``{}`` lifts them.
+    random_state : int
+    **HGB settings** : see :class:`TabularChurnClassifier`.
+
+    Attributes
+    ----------
+    classifier_ : TabularChurnClassifier
+        The boosting model fitted on the training window.
+    calibrated_ : CalibratedClassifierCV
+        The calibrated model (on the calibration window, or 3-fold on the training data
+        when no calibration window is given).
+    reference_ : DataFrame
+        One row: the training median of each numeric feature and the most frequent value of
+        each categorical one (the baseline of the reasons).
+    """
+
+    def __init__(self, features=None, calibration: str = "isotonic", high: float = BANDS["high"],
+                 medium: float = BANDS["medium"], n_reasons: int = 3, learning_rate: float = 0.05,
+                 max_iter: int = 200, max_leaf_nodes: int = 15, min_samples_leaf: int = 40,
+                 l2_regularization: float = 1.0, monotonic: dict | None = None, random_state: int = 0):
+        self.features = features
+        self.monotonic = monotonic
+        self.calibration = calibration
+        self.high = high
+        self.medium = medium
+        self.n_reasons = n_reasons
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def _split_features(self, X: pd.DataFrame) -> tuple[list[str], list[str]]:
+        features = list(self.features) if self.features is not None else NUMERIC_FEATURES + CATEGORICAL_FEATURES
+        _check_frame(X, ["customer_id", *features])
+        numeric = [f for f in features if f not in CATEGORICAL_FEATURES]
+        return numeric, [f for f in features if f in CATEGORICAL_FEATURES]
+
+    def fit(self, X: pd.DataFrame, y, X_calib: pd.DataFrame | None = None, y_calib=None) -> "LearnedChurnModel":
+        """Fit on snapshot ``X`` with labels ``y``; calibrate on a later window when given.
+
+        Parameters
+        ----------
+        X, y : DataFrame, array-like of bool
+            Training snapshot(s) and whether each customer churned in the window after.
+        X_calib, y_calib : optional
+            A later snapshot and its labels, for the probability calibration (recommended:
+            :func:`fit_time_split` builds them). Without them, 3-fold cross-calibration on
+            ``X``.
+        """
+        numeric, categorical = self._split_features(X)
+        y = np.asarray(y).astype(int)
+        self.numeric_, self.categorical_ = numeric, categorical
+        self.classifier_ = TabularChurnClassifier(
+            numeric, categorical, learning_rate=self.learning_rate, max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            monotonic=RISK_DIRECTIONS if self.monotonic is None else self.monotonic, random_state=self.random_state)
+        with threadpool_limits(1):  # one OpenMP thread: on a shared small machine many are slower
+            self._fit(X, y, X_calib, y_calib)
+        self.classes_ = np.array([0, 1])
+        self.base_rate_ = float(y.mean())
+        reference = {c: float(pd.to_numeric(X[c], errors="coerce").median()) for c in numeric}
+        reference.update({c: X[c].mode(dropna=True).iloc[0] if X[c].notna().any() else np.nan for c in categorical})
+        self.reference_ = pd.DataFrame([reference])
+        return self
+
+    def _fit(self, X, y, X_calib, y_calib) -> None:
+        if X_calib is not None:
+            self.classifier_.fit(X, y)
+            self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(self.classifier_), method=self.calibration)
+            self.calibrated_.fit(X_calib, np.asarray(y_calib).astype(int))
+        else:
+            self.calibrated_ = CalibratedClassifierCV(self.classifier_, method=self.calibration, cv=3)
+            self.calibrated_.fit(X, y)
+            self.classifier_.fit(X, y)
+
+    def probability(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability per row (NaN for customers without a completed job)."""
+        _check_frame(X, ["customer_id", "frequency_lifetime", *self.numeric_, *self.categorical_])
+        with threadpool_limits(1):
+            p = self.calibrated_.predict_proba(X[self.numeric_ + self.categorical_])[:, 1]
+        return np.where(X["frequency_lifetime"].to_numpy() > 0, p, np.nan)
+
+    def explain(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Occlusion contributions that raise the risk: ``customer_id, factor, contribution, reason``.
+
+        ``contribution`` = probability - probability with the factor at its training
+        reference (see the module docstring for what this approximation is and is not).
+        """
+        cols = self.numeric_ + self.categorical_
+        base = self.probability(X)
+        block = X[cols].reset_index(drop=True)
+        # All swaps in one stacked frame: one predict call instead of one per feature.
+        swapped = pd.concat([block.assign(**{feature: self.reference_[feature].iloc[0]}) for feature in cols],
+                            ignore_index=True)
+        with threadpool_limits(1):
+            p = self.calibrated_.predict_proba(swapped)[:, 1].reshape(len(cols), len(block)).T
+        contrib = base[:, None] - p
+        ids = X["customer_id"].to_numpy()
+        r, k = np.nonzero(np.nan_to_num(contrib, nan=0.0) > 0.005)
+        long = pd.DataFrame({"customer_id": ids[r], "factor": np.array(cols, dtype=object)[k],
+                             "contribution": contrib[r, k], "row": r})
+        values = block.to_numpy(dtype=object)
+        long["reason"] = [_feature_reason(f, values[i, cols.index(f)], c)
+                          for f, i, c in zip(long["factor"], long["row"], long["contribution"])]
+        long = long.sort_values(["row", "contribution"], ascending=[True, False])
+        return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
+
+    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``customer_id, score, band, intervention, reasons``; ``score`` is the calibrated probability."""
+        score = self.probability(X)
+        reasons = _reason_strings(self.explain(X), X["customer_id"], self.n_reasons,
+                                  "no factor above a typical customer's")
+        reasons = [r if s == s else "no completed job yet: nothing to score" for r, s in zip(reasons, score)]
+        return _scored_frame(X, score, reasons, self.high, self.medium)
+
+    def permutation_importance(self, X: pd.DataFrame, y, n_repeats: int = 5, random_state: int = 0) -> pd.DataFrame:
+        """Drop in ROC AUC when each feature is shuffled: ``feature, importance, std``, largest first."""
+        from sklearn.inspection import permutation_importance
+
+        cols = self.numeric_ + self.categorical_
+        result = permutation_importance(self.calibrated_, X[cols], np.asarray(y).astype(int), scoring="roc_auc",
+                                        n_repeats=n_repeats, random_state=random_state, n_jobs=1)
+        return (pd.DataFrame({"feature": cols, "importance": result.importances_mean,
+                              "std": result.importances_std})
+                .sort_values("importance", ascending=False).reset_index(drop=True))
+
+
+def _feature_reason(feature: str, value, contribution: float) -> str:
+    label = FEATURE_LABELS.get(feature, feature.replace("_", " "))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        shown = "unknown"
+    elif feature in ("late_payment_share", "callback_share"):
+        shown = f"{float(value):.0%}"
+    elif feature in ("frequency_trend", "spend_trend"):
+        shown = f"x{float(value):.2f}"
+    elif feature in ("has_contract", "is_priority"):
+        shown = "yes" if float(value) else "no"
+    elif feature in ("monetary_365d", "avg_ticket"):
+        shown = f"${float(value):,.0f}"
+    elif isinstance(value, (int, float, np.integer, np.floating)):
+        shown = f"{float(value):,.1f}".removesuffix(".0")
+    else:
+        shown = str(value)
+    return f"{label}: {shown} (+{contribution * 100:.0f} pt)"
+
+
+# --------------------------------------------------------------------------- time split
+
+def fit_time_split(con_or_lake, as_of=None, horizon_days: int = 180, n_train_snapshots: int = 3,
+                   step_days: int = 90, labels=None, model: LearnedChurnModel | None = None):
+    """Fit a :class:`LearnedChurnModel` on past windows and test it on the latest one.
+
+    With ``H = horizon_days`` and the data ending at ``as_of`` (default: the build date):
+
+    * test window: features at ``T_test = as_of - H``, labels in ``(T_test, as_of]``;
+    * calibration window: features at ``T_cal = T_test - H``, labels in ``(T_cal, T_test]``;
+    * training: features at ``T_cal - H - k * step_days`` (k < n_train_snapshots), labels
+      ending on or before ``T_cal``.
+
+    No label the model or its calibration sees lies after ``T_test``; features are
+    as-of snapshots (:func:`~quantlib.customers.features.customer_snapshot`).
+
+    Parameters
+    ----------
+    labels : callable, optional
+        ``labels(con, T, H) -> DataFrame[customer_id, churned]``; default the observable
+        lapse, :func:`~quantlib.customers.features.churn_labels`.
+
+    Returns
+    -------
+    model : LearnedChurnModel
+    report : dict
+        The dates, the row counts, the test window's AUC, Brier score, the Brier score of
+        always predicting the training base rate, and the rule score's AUC on the same rows.
+    """
+    from quantlib.customers.features import churn_labels
+
+    label_fn = labels or churn_labels
+    con, owned = connect_gold(con_or_lake)
+    try:
+        end = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
+        h = dt.timedelta(days=horizon_days)
+        t_test = end - h
+        t_cal = t_test - h
+        train_dates = [t_cal - h - dt.timedelta(days=step_days * k) for k in range(n_train_snapshots)]
+
+        def labelled(day):
+            snap = customer_snapshot(con, day, active_only=True)
+            return snap.merge(label_fn(con, day, horizon_days), on="customer_id", how="inner")
+
+        train = pd.concat([labelled(d) for d in train_dates], ignore_index=True)
+        calib = labelled(t_cal)
+        test = labelled(t_test)
+    finally:
+        if owned:
+            con.close()
+    model = model if model is not None else LearnedChurnModel()
+    model.fit(train, train["churned"], calib, calib["churned"])
+    p = model.probability(test)
+    y = test["churned"].astype(int).to_numpy()
+    rule = RuleChurnScorer().score(test)
+    ok = ~np.isnan(p)
+    report = {
+        "train_dates": train_dates, "calibration_date": t_cal, "test_date": t_test, "horizon_days": horizon_days,
+        "train_rows": len(train), "calibration_rows": len(calib), "test_rows": len(test),
+        "train_base_rate": float(train["churned"].mean()), "test_base_rate": float(y.mean()),
+        "test_auc": float(roc_auc_score(y[ok], p[ok])), "test_brier": float(brier_score_loss(y[ok], p[ok])),
+        "test_brier_base_rate": float(brier_score_loss(y[ok], np.full(ok.sum(), train["churned"].mean()))),
+        "rule_auc": float(roc_auc_score(y[ok], rule[ok])),
+    }
+    return model, report
+
+
+# --------------------------------------------------------------------------- value, alerts, summary
+
+def high_value_flags(snapshot: pd.DataFrame, quantile: float = HIGH_VALUE_QUANTILE) -> pd.Series:
+    """True for active customers in the top ``1 - quantile`` by spend in the last 365 days (spend > 0)."""
+    spend = snapshot["monetary_365d"].astype(float)
+    active = snapshot["is_active"].astype(bool) if "is_active" in snapshot else spend > 0
+    if not (active & (spend > 0)).any():
+        return pd.Series(False, index=snapshot.index)
+    cut = spend[active & (spend > 0)].quantile(quantile)
+    return active & (spend > 0) & (spend >= cut)
+
+
+def churn_alerts(scored: pd.DataFrame, snapshot: pd.DataFrame, threshold: float = CHURN_RISK_THRESHOLD,
+                 quantile: float = HIGH_VALUE_QUANTILE) -> pd.DataFrame:
+    """The spec's churn alerts: high-value customers whose score is above ``threshold``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, score, value_365d, band, intervention, reasons, message``, highest
+        value at risk first (score x spend).
+    """
+    merged = scored.merge(snapshot[["customer_id", "monetary_365d", "is_active"]], on="customer_id", how="left")
+    high_value = high_value_flags(merged, quantile)
+    hit = merged[high_value & (merged["score"] > threshold)].copy()
+    hit["value_365d"] = hit["monetary_365d"].astype(float)
+    hit["message"] = [f"Churn alert: high-value customer {c} (${v:,.0f} in the last year) at risk {s:.0%}: {r}"
+                      for c, v, s, r in zip(hit["customer_id"], hit["value_365d"], hit["score"], hit["reasons"])]
+    hit = hit.assign(_at_risk=hit["score"] * hit["value_365d"]).sort_values("_at_risk", ascending=False)
+    return hit[["customer_id", "score", "value_365d", "band", "intervention", "reasons", "message"]].reset_index(drop=True)
+
+
+def churn_summary(con_or_lake, as_of=None, top: int = 10, scorer=None) -> dict:
+    """The customer section's churn numbers for the monthly business review.
+
+    Parameters
+    ----------
+    con_or_lake : DuckDBPyConnection, Lake or path
+        The gold warehouse.
+    as_of : date-like, optional
+        Default the build date.
+    top : int
+        At-risk high-value accounts listed.
+    scorer : fitted scorer, optional
+        Default :class:`RuleChurnScorer` (the score the KPI ``churn_risk_share`` counts).
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``active_customers``, ``risk_share`` (share of active customers with a score
+        >= 0.7), ``high_value_at_risk`` (high-value customers above 0.7), ``band_counts``
+        (dict), ``top_accounts`` (DataFrame: the alerts, at most ``top``).
+    """
+    con, owned = connect_gold(con_or_lake)
+    try:
+        day = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
+        snap = customer_snapshot(con, day, active_only=True)
+    finally:
+        if owned:
+            con.close()
+    model = scorer if scorer is not None else RuleChurnScorer().fit(snap)
+    scored = model.predict_proba(snap)
+    alerts = churn_alerts(scored, snap)
+    return {
+        "as_of": day,
+        "active_customers": int(len(snap)),
+        "risk_share": float((scored["score"] >= CHURN_RISK_THRESHOLD).mean()) if len(scored) else float("nan"),
+        "high_value_at_risk": int(len(alerts)),
+        "band_counts": scored["band"].value_counts().to_dict(),
+        "top_accounts": alerts.head(top).reset_index(drop=True),
+    }
+
