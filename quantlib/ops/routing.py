@@ -107,7 +107,8 @@ def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = No
 
 
 def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
-          provider: MatrixProvider | None = None, travel: TravelMatrix | None = None) -> RoutePlan:
+          provider: MatrixProvider | None = None, travel: TravelMatrix | None = None,
+          initial_routes: dict[str, list[str]] | None = None) -> RoutePlan:
     """Plan the day's routes.
 
     Parameters
@@ -120,6 +121,10 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         Travel-matrix provider (default great-circle x road factor); ignored when ``travel`` is given.
     travel : TravelMatrix, optional
         A precomputed matrix holding every ``job:<id>``, ``start:<tech>`` and ``end:<tech>`` key.
+    initial_routes : dict of str to list of str, optional
+        technician id -> job ids in order: the search starts from these routes (re-routing
+        starts from the current plan) when OR-Tools accepts them as feasible; otherwise it
+        falls back to the construction heuristic (``stats["warm_start"]`` says which).
 
     Returns
     -------
@@ -216,7 +221,19 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         params.solution_limit = settings.solution_limit
     params.log_search = settings.log_search
     build_seconds = time.perf_counter() - tic
-    solution = routing.SolveWithParameters(params)
+    solution = None
+    warm = False
+    if initial_routes:
+        node_of = {j.id: node for node, j in enumerate(jobs)}
+        seqs = [[manager.NodeToIndex(node_of[jid]) for jid in initial_routes.get(t.id, []) if jid in node_of]
+                for t in techs]
+        routing.CloseModelWithParameters(params)
+        start = routing.ReadAssignmentFromRoutes(seqs, True)
+        if start is not None:
+            solution = routing.SolveFromAssignmentWithParameters(start, params)
+            warm = solution is not None
+    if solution is None:
+        solution = routing.SolveWithParameters(params)
     status = routing.status()
     status_name = {0: "not solved", 1: "success", 2: "partial success (limit)", 3: "fail",
                    4: "fail: timeout", 5: "invalid", 6: "infeasible", 7: "optimal"}.get(int(status), str(status))
@@ -261,7 +278,7 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
     order = {j.id: k for k, j in enumerate(problem.jobs)}
     dropped.sort(key=lambda d: order.get(d.job_id, 0))
     stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
-             "seconds": time.perf_counter() - tic, "build_seconds": build_seconds,
+             "seconds": time.perf_counter() - tic, "build_seconds": build_seconds, "warm_start": warm,
              "settings": settings.model_dump()}
     return RoutePlan(problem, tm, routes, dropped, stats)
 

@@ -1,0 +1,329 @@
+"""Live re-routing: re-plan the rest of the day from the current state after events.
+
+:func:`reroute` takes the plan in force, the time now and a list of events:
+
+* :class:`Cancel` - a customer cancels a job not yet started;
+* :class:`AddEmergency` - a new job, inserted as an emergency (soft window from now, high drop
+  penalty);
+* :class:`TechnicianSick` - a technician goes home: their jobs not yet done (a started one too)
+  go back into the pool;
+* :class:`Delay` - a technician runs late by N minutes (their started job takes longer, or they
+  are free later).
+
+The current state is read from the plan at ``now`` (or overridden per technician by
+:class:`TechnicianState`, e.g. from GPS / the mobile app): jobs that ended by ``now`` are done
+and leave the problem; a job under way is *started*: pinned to its technician at its start
+time (the technician's day continues from that job's location); a technician between stops
+continues from the last stop they left (or the given position), free from ``now``; a break
+already taken (or under way) is not owed again.
+
+The rest of the day is re-solved warm-started from the remaining routes, and
+:class:`RerouteResult` reports what changed: moved jobs, new ETAs, dropped jobs with reasons,
+the cost delta (rest-of-day cost and drop penalties, before vs after) and the seconds it took.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from quantlib.ops.plan import RoutePlan, end_key, job_key, start_key
+from quantlib.ops.problem import Job, RoutingProblem, Technician
+from quantlib.ops.routing import SolverSettings, problem_matrix, solve
+from quantlib.ops.travel import MatrixProvider
+
+
+class Cancel(BaseModel):
+    kind: Literal["cancel"] = "cancel"
+    job_id: str
+
+
+class AddEmergency(BaseModel):
+    """A new job; it becomes an emergency with a soft window [now, now + response_minutes]."""
+
+    kind: Literal["emergency"] = "emergency"
+    job: Job
+    response_minutes: int = Field(120, gt=0)
+    lateness_cost_per_minute: float = Field(5.0, ge=0)
+
+
+class TechnicianSick(BaseModel):
+    kind: Literal["sick"] = "sick"
+    technician_id: str
+
+
+class Delay(BaseModel):
+    kind: Literal["delay"] = "delay"
+    technician_id: str
+    minutes: int = Field(gt=0)
+
+
+Event = Union[Cancel, AddEmergency, TechnicianSick, Delay]
+
+
+class TechnicianState(BaseModel):
+    """What the field reports about a technician (overrides what the plan implies)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    technician_id: str
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    done: tuple[str, ...] | None = None
+    started: str | None = None
+    started_at: int | None = None
+    break_taken: bool | None = None
+
+
+class RerouteError(ValueError):
+    """An event that cannot apply (unknown job, a job already done, ...)."""
+
+
+@dataclass
+class RerouteResult:
+    """The re-plan of the rest of the day and what changed."""
+
+    now: int
+    before: RoutePlan
+    after: RoutePlan
+    done: dict[str, list[str]]
+    started: dict[str, str]
+    changes: pd.DataFrame
+    cost_before: float
+    cost_after: float
+    seconds: float
+    events: list = field(default_factory=list)
+
+    @property
+    def cost_delta(self) -> float:
+        return self.cost_after - self.cost_before
+
+    @property
+    def moved(self) -> list[str]:
+        """Jobs now with another technician."""
+        return list(self.changes.loc[self.changes["change"] == "moved", "job_id"])
+
+    def summary(self) -> dict:
+        counts = self.changes["change"].value_counts().to_dict()
+        return {"now": self.now, "seconds": self.seconds, "cost_before": self.cost_before,
+                "cost_after": self.cost_after, "cost_delta": self.cost_delta, "changes": counts,
+                "valid": not self.after.validate()}
+
+
+def _rest_cost(plan: RoutePlan) -> float:
+    k = plan.kpis()
+    return k["operating_cost"] + k["drop_penalty"]
+
+
+def current_state(plan: RoutePlan, now: int, states: list[TechnicianState] | None = None):
+    """Done jobs, started jobs and each technician's residual (position, free-from, break) at ``now``."""
+    overrides = {s.technician_id: s for s in (states or [])}
+    done: dict[str, list[str]] = {}
+    started: dict[str, tuple[str, int]] = {}
+    residual: dict[str, dict] = {}
+    jobs = {j.id: j for j in plan.problem.jobs}
+    for t in plan.problem.technicians:
+        try:
+            r = plan.route(t.id)
+            visits = r.visits
+        except KeyError:
+            r, visits = None, []
+        s = overrides.get(t.id)
+        if s is not None and s.done is not None:
+            done[t.id] = list(s.done)
+        else:
+            done[t.id] = [v.job_id for v in visits if v.end <= now]
+        if s is not None and s.started is not None:
+            started[t.id] = (s.started, s.started_at if s.started_at is not None else now)
+        elif s is None or s.done is None:
+            for v in visits:
+                if v.start <= now < v.end:
+                    started[t.id] = (v.job_id, v.start)
+        pos = (t.lat, t.lon)
+        last = [v for v in visits if v.job_id in set(done[t.id])]
+        if last and last[-1].job_id in jobs:
+            j = jobs[last[-1].job_id]
+            pos = (j.lat, j.lon)
+        if s is not None and s.lat is not None and s.lon is not None:
+            pos = (s.lat, s.lon)
+        free = max(now, t.departure)
+        break_taken = False
+        if r is not None and r.break_start is not None and r.break_start < now and visits:
+            break_taken = True
+            free = max(free, r.break_start + t.break_minutes)
+        if s is not None and s.break_taken is not None:
+            break_taken = s.break_taken
+        residual[t.id] = {"pos": pos, "free": free, "break_taken": break_taken}
+    return done, started, residual
+
+
+def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[TechnicianState] | None = None,
+            settings: SolverSettings | None = None, provider: MatrixProvider | None = None) -> RerouteResult:
+    """Re-plan the rest of the day after ``events``, keeping done and started jobs fixed.
+
+    Parameters
+    ----------
+    plan : RoutePlan
+        The plan in force (its problem is the day's problem).
+    now : int
+        Minutes after midnight.
+    events : list of Cancel, AddEmergency, TechnicianSick, Delay
+    states : list of TechnicianState, optional
+        Field reports overriding what the plan implies (position, done / started jobs, break).
+    settings : SolverSettings, optional
+        Default: guided local search for 2 s, warm-started from the remaining routes.
+    provider : MatrixProvider, optional
+        Travel-matrix provider (default great circle).
+
+    Returns
+    -------
+    RerouteResult
+    """
+    tic = time.perf_counter()
+    settings = settings or SolverSettings(time_limit_seconds=2.0)
+    problem = plan.problem
+    jobs = {j.id: j for j in problem.jobs}
+    techs = {t.id: t for t in problem.technicians}
+    done, started, residual = current_state(plan, now, states)
+    done_ids = {jid for ids in done.values() for jid in ids}
+    sick: set[str] = set()
+    cancelled: set[str] = set()
+    delays: dict[str, int] = {}
+    new_jobs: list[Job] = []
+    for ev in events:
+        if isinstance(ev, Cancel):
+            if ev.job_id not in jobs:
+                raise RerouteError(f"cancel: job {ev.job_id!r} is not in the plan")
+            if ev.job_id in done_ids:
+                raise RerouteError(f"cancel: job {ev.job_id!r} is already done")
+            if any(jid == ev.job_id for jid, _ in started.values()):
+                raise RerouteError(f"cancel: job {ev.job_id!r} has started")
+            cancelled.add(ev.job_id)
+        elif isinstance(ev, AddEmergency):
+            if ev.job.id in jobs or any(j.id == ev.job.id for j in new_jobs):
+                raise RerouteError(f"emergency: job id {ev.job.id!r} already exists")
+            new_jobs.append(ev.job.model_copy(update={
+                "priority": "emergency", "hard_window": False, "window_start": now,
+                "window_end": now + ev.response_minutes, "lateness_cost_per_minute": ev.lateness_cost_per_minute}))
+        elif isinstance(ev, TechnicianSick):
+            if ev.technician_id not in techs:
+                raise RerouteError(f"sick: technician {ev.technician_id!r} is not in the plan")
+            sick.add(ev.technician_id)
+        elif isinstance(ev, Delay):
+            if ev.technician_id not in techs:
+                raise RerouteError(f"delay: technician {ev.technician_id!r} is not in the plan")
+            delays[ev.technician_id] = delays.get(ev.technician_id, 0) + ev.minutes
+        else:
+            raise RerouteError(f"unknown event {ev!r}")
+
+    def residual_problem(apply_events: bool) -> tuple[RoutingProblem, dict[str, list[str]]]:
+        out_techs: list[Technician] = []
+        out_jobs: list[Job] = []
+        pinned: dict[str, str] = {}
+        for tid, t in techs.items():
+            if apply_events and tid in sick:
+                continue
+            res = residual[tid]
+            update = {"break_minutes": 0 if res["break_taken"] else t.break_minutes}
+            extra = delays.get(tid, 0) if apply_events else 0
+            if tid in started:
+                jid, at = started[tid]
+                j = jobs[jid]
+                pinned[jid] = tid
+                out_jobs.append(j.model_copy(update={
+                    "pinned_technician": tid, "pinned_start": at, "duration": j.duration + extra,
+                    "window_start": min(j.window_start, at), "window_end": max(j.window_end, at)}))
+                update.update(lat=j.lat, lon=j.lon, available_from=at)
+            else:
+                update.update(lat=res["pos"][0], lon=res["pos"][1], available_from=res["free"] + extra)
+            if t.end_lat is None:
+                update.update(end_lat=t.lat, end_lon=t.lon)
+            out_techs.append(t.model_copy(update=update))
+        for j in problem.jobs:
+            if j.id in done_ids or j.id in pinned or (apply_events and j.id in cancelled):
+                continue
+            out_jobs.append(j)
+        if apply_events:
+            out_jobs += new_jobs
+        keep = {j.id for j in out_jobs}
+        tech_ids = {t.id for t in out_techs}
+        routes = {r.technician_id: [jid for jid in ([started[r.technician_id][0]] if r.technician_id in started
+                                                  else []) + [v.job_id for v in r.visits]
+                                   if jid in keep and (jid not in done_ids)]
+                  for r in plan.routes if r.technician_id in tech_ids}
+        for tid in routes:  # keep order, drop duplicates of the started job
+            seen: set[str] = set()
+            routes[tid] = [x for x in routes[tid] if not (x in seen or seen.add(x))]
+        return RoutingProblem(technicians=tuple(out_techs), jobs=tuple(out_jobs), objective=problem.objective,
+                              day=problem.day), routes
+
+    before_problem, before_routes = residual_problem(apply_events=False)
+    after_problem, warm_routes = residual_problem(apply_events=True)
+    # Two searches share the time budget: one warm-started from the remaining routes (stable:
+    # few moves), one from scratch (a warm start can sit in a local optimum where an emergency
+    # only fits after several moves). The cheaper plan wins; ties go to the warm start.
+    half = settings.model_copy(update={"time_limit_seconds": settings.time_limit_seconds / 2})
+    travel = problem_matrix(after_problem, provider)
+    warm = solve(after_problem, half, travel=travel, initial_routes=warm_routes)
+    cold = solve(after_problem, half, travel=travel)
+    after = warm if warm.stats.get("objective_cents", float("inf")) <= cold.stats.get(
+        "objective_cents", float("inf")) else cold
+    after.stats["search"] = "warm start" if after is warm else "from scratch"
+    seconds = time.perf_counter() - tic
+    # The rest of the day as it stood: same search from the plan's routes, no events (a
+    # baseline for the cost delta, not timed).
+    before = _replay(before_problem, before_routes, provider)
+    changes = _changes(plan, after, now, done, started, cancelled, sick, {j.id for j in new_jobs})
+    return RerouteResult(now, before, after, done, {t: s[0] for t, s in started.items()}, changes,
+                         _rest_cost(before), _rest_cost(after), seconds, list(events))
+
+
+def _replay(problem: RoutingProblem, routes: dict[str, list[str]], provider) -> RoutePlan:
+    """The remaining routes as planned (warm start, no search beyond the first solution)."""
+    settings = SolverSettings(time_limit_seconds=1.0, solution_limit=1)
+    return solve(problem, settings, provider, initial_routes=routes)
+
+
+def _changes(before: RoutePlan, after: RoutePlan, now: int, done, started, cancelled, sick, new) -> pd.DataFrame:
+    b_assign = before.assignment()
+    a_assign = after.assignment()
+    a_drop = {d.job_id: d.reason for d in after.dropped}
+    rows = []
+    ids = [j.id for j in before.problem.jobs] + sorted(new)
+    done_ids = {jid for v in done.values() for jid in v}
+    started_ids = {s[0] for s in started.values()}
+    for jid in ids:
+        bv = before.visit(jid)
+        av = after.visit(jid)
+        if jid in done_ids:
+            change = "done"
+        elif jid in cancelled:
+            change = "cancelled"
+        elif jid in a_drop:
+            change = "dropped" if jid in b_assign or jid in new else "still dropped"
+        elif jid in new:
+            change = "new"
+        elif jid in started_ids:
+            change = "started"
+        elif jid not in b_assign:
+            change = "added"
+        elif b_assign[jid] != a_assign.get(jid):
+            change = "moved"
+        elif bv is not None and av is not None and bv.arrival != av.arrival:
+            change = "new eta"
+        else:
+            change = "same"
+        rows.append({
+            "job_id": jid, "change": change,
+            "technician_before": b_assign.get(jid), "technician_after": a_assign.get(jid),
+            "eta_before": bv.arrival if bv else None, "eta_after": av.arrival if av else None,
+            "start_before": bv.start if bv else None, "start_after": av.start if av else None,
+            "eta_shift_minutes": (av.arrival - bv.arrival) if (av and bv and change not in ("done",)) else None,
+            "reason": a_drop.get(jid, "technician off sick" if b_assign.get(jid) in sick and change == "moved"
+                                  else ""),
+        })
+    return pd.DataFrame(rows)

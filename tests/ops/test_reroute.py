@@ -1,0 +1,130 @@
+"""Live re-routing: done and started jobs stay fixed; events (cancel, emergency, sick, delay) apply."""
+
+import pytest
+
+from quantlib.ops.problem import Job, RoutingProblem, Technician
+from quantlib.ops.reroute import (AddEmergency, Cancel, Delay, RerouteError, TechnicianSick, TechnicianState,
+                                  reroute)
+from quantlib.ops.routing import SolverSettings, solve
+
+FAST = SolverSettings(time_limit_seconds=0.6)
+
+
+def _problem():
+    techs = tuple(Technician(id=f"T{k}", lat=40.0 + 0.05 * k, lon=-75.0, skills={"hvac", "plumbing"},
+                             break_minutes=30) for k in range(3))
+    jobs = tuple(Job(id=f"J{i}", lat=40.0 + 0.012 * i, lon=-75.0 + 0.01 * (i % 4), duration=60 + 15 * (i % 3),
+                     skills={"hvac"} if i % 2 else {"plumbing"}, revenue=300.0)
+                 for i in range(12))
+    return RoutingProblem(technicians=techs, jobs=jobs)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    p = solve(_problem(), SolverSettings(time_limit_seconds=1.0, solution_limit=300))
+    assert p.validate() == [] and not p.dropped
+    return p
+
+
+def _now_with_started(plan):
+    """A time at which some job is under way and some other job is done."""
+    for now in range(480, 1000, 5):
+        started = [v for r in plan.routes for v in r.visits if v.start < now < v.end]
+        done = [v for r in plan.routes for v in r.visits if v.end <= now]
+        if started and done:
+            return now, started, done
+    raise AssertionError("no such time")
+
+
+def test_done_and_started_jobs_stay_fixed(plan):
+    now, started, done = _now_with_started(plan)
+    res = reroute(plan, now, [], settings=FAST)
+    assert res.after.validate() == []
+    before = plan.assignment()
+    for v in started:
+        after = res.after.visit(v.job_id)
+        assert after is not None and after.start == v.start and after.end == v.end
+        assert res.after.assignment()[v.job_id] == before[v.job_id]
+        assert res.after.route(before[v.job_id]).visits[0].job_id == v.job_id
+    done_ids = {v.job_id for v in done}
+    assert done_ids == {j for ids in res.done.values() for j in ids}
+    assert not done_ids & {j.id for j in res.after.problem.jobs}
+    changes = res.changes.set_index("job_id")["change"]
+    assert all(changes[j] == "done" for j in done_ids)
+    assert all(changes[v.job_id] == "started" for v in started)
+    # Nothing pending is served before now.
+    for r in res.after.routes:
+        for v in r.visits:
+            if v.job_id not in {s.job_id for s in started}:
+                assert v.start >= now
+
+
+def test_cancel_removes_the_job_and_rejects_started_ones(plan):
+    now, started, _ = _now_with_started(plan)
+    pending = next(v.job_id for r in plan.routes for v in r.visits if v.start > now)
+    res = reroute(plan, now, [Cancel(job_id=pending)], settings=FAST)
+    assert res.after.validate() == []
+    assert pending not in {j.id for j in res.after.problem.jobs}
+    assert res.changes.set_index("job_id").loc[pending, "change"] == "cancelled"
+    with pytest.raises(RerouteError, match="has started"):
+        reroute(plan, now, [Cancel(job_id=started[0].job_id)], settings=FAST)
+    with pytest.raises(RerouteError, match="not in the plan"):
+        reroute(plan, now, [Cancel(job_id="nope")], settings=FAST)
+
+
+def test_sick_technician_hands_over_jobs(plan):
+    now, started, _ = _now_with_started(plan)
+    sick = started[0]
+    tid = plan.assignment()[sick.job_id]
+    res = reroute(plan, now, [TechnicianSick(technician_id=tid)], settings=FAST)
+    assert res.after.validate() == []
+    assert tid not in {r.technician_id for r in res.after.routes}
+    # The job they had started goes back into the pool (served by someone else or dropped with a reason).
+    assert res.after.assignment().get(sick.job_id, "dropped") != tid
+    assert sick.job_id in {j.id for j in res.after.problem.jobs}
+    for jid in [v.job_id for v in plan.route(tid).visits if v.start > now]:
+        assert res.after.assignment().get(jid) not in (tid,)
+        assert jid in res.after.assignment() or jid in {d.job_id for d in res.after.dropped}
+
+
+def test_emergency_is_inserted_first_by_priority():
+    techs = (Technician(id="T1", lat=40.0, lon=-75.0, skills={"hvac"}, break_minutes=0, overtime_minutes=0),)
+    jobs = tuple(Job(id=f"J{i}", lat=40.0 + 0.01 * i, lon=-75.0, duration=110, skills={"hvac"}, revenue=200)
+                 for i in range(4))
+    plan = solve(RoutingProblem(technicians=techs, jobs=jobs), FAST)
+    assert len(plan.assignment()) == 4
+    emergency = Job(id="EM", lat=40.015, lon=-75.0, duration=90, skills={"hvac"}, revenue=400)
+    res = reroute(plan, 485, [AddEmergency(job=emergency)], settings=FAST)
+    assert res.after.validate() == []
+    assert "EM" in res.after.assignment()
+    assert res.after.visit("EM").start <= 485 + 120 + 60
+    assert res.changes.set_index("job_id").loc["EM", "change"] == "new"
+    bumped = res.changes[res.changes["change"] == "dropped"]
+    assert len(bumped) >= 1 and bumped["reason"].str.startswith("capacity").all()
+
+
+def test_delay_extends_the_started_job_and_shifts_etas(plan):
+    now, started, _ = _now_with_started(plan)
+    v = started[0]
+    tid = plan.assignment()[v.job_id]
+    res = reroute(plan, now, [Delay(technician_id=tid, minutes=45)], settings=FAST)
+    assert res.after.validate() == []
+    after = res.after.visit(v.job_id)
+    assert after.start == v.start and after.end == v.end + 45
+    nxt = res.after.route(tid).visits[1:]
+    if nxt:
+        assert nxt[0].arrival >= v.end + 45
+
+
+def test_field_state_overrides_the_plan(plan):
+    t = plan.routes[0]
+    first = t.visits[0]
+    res = reroute(plan, 485, [], states=[TechnicianState(technician_id=t.technician_id, done=(first.job_id,),
+                                                          lat=40.3, lon=-75.2, break_taken=True)],
+                  settings=FAST)
+    assert res.after.validate() == []
+    tech = res.after.problem.technician(t.technician_id)
+    assert (tech.lat, tech.lon) == (40.3, -75.2) and tech.break_minutes == 0
+    assert first.job_id in res.done[t.technician_id]
+    summary = res.summary()
+    assert summary["valid"] and summary["seconds"] > 0 and "cost_delta" in summary
