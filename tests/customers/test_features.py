@@ -99,7 +99,8 @@ def test_labels_need_the_whole_window_and_mean_silence(gold):
     assert 0 < len(lapsed) < len(labels)
     seen = gold.execute(
         """SELECT DISTINCT customer_id FROM job_facts WHERE created_date > ? AND created_date <= ?
+           UNION SELECT DISTINCT customer_id FROM job_facts WHERE completed_date > ? AND completed_date <= ?
            UNION SELECT DISTINCT customer_id FROM interactions WHERE ts::DATE > ? AND ts::DATE <= ?""",
-        [T, end, T, end]).df()["customer_id"]
+        [T, end, T, end, T, end]).df()["customer_id"]
     assert not set(lapsed) & set(seen)
     assert set(kept) <= set(seen)
