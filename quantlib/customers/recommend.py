@@ -282,7 +282,8 @@ class HybridRecommender:
     ----------
     weights_ : dict
     validation_ : DataFrame
-        Hit rate at k of every weight combination tried on the validation window.
+        Hit rate at k and mean reciprocal rank of every weight combination tried on the
+        validation window (ties in hit rate are broken by the reciprocal rank).
     cutoff_, validation_start_ : Timestamp
         The weights were chosen on ``[validation_start_, cutoff_)``; the scorers are
         fitted on jobs before ``cutoff_``.
@@ -343,11 +344,14 @@ class HybridRecommender:
                 continue
             w = {"cf": a / steps, "content": b / steps, "popularity": (steps - a - b) / steps}
             blend = sum(w[c] * parts[c] for c in self.COMPONENTS)
-            top = np.argsort(-blend, axis=1, kind="stable")[:, : self.k]
-            rows.append({**w, "hit_rate": float(np.take_along_axis(bought, top, axis=1).any(axis=1).mean())})
+            ranked = np.take_along_axis(bought, np.argsort(-blend, axis=1, kind="stable"), axis=1)
+            first = ranked.argmax(axis=1) + 1  # rank of the first bought item
+            rows.append({**w, "hit_rate": float(ranked[:, : self.k].any(axis=1).mean()),
+                         "mrr": float(np.mean(1.0 / first))})
         table = pd.DataFrame(rows)
-        # Ties go to the blend with the most popularity (the simplest model), then content.
-        best = table.sort_values(["hit_rate", "popularity", "content"], ascending=False).iloc[0]
+        # Ties in hit rate (common with few items) go to the better mean reciprocal rank,
+        # then to the blend with more popularity (the simpler model).
+        best = table.sort_values(["hit_rate", "mrr", "popularity", "content"], ascending=False).iloc[0]
         return {c: float(best[c]) for c in self.COMPONENTS}, table
 
     def component_scores(self, customers, start=None, days: int | None = None) -> dict[str, np.ndarray]:
