@@ -16,6 +16,11 @@ parameters next to the published ones, the spread of the fit over 1/10 sub-sampl
 times; ``--bayes`` adds the Bayesian BG/NBD (nutpie) fit time and intervals; ``--speed N``
 times fitting CLV on N customers simulated from the fitted parameters.
 
+The same on a generated (or loaded) company, transactions read from its gold ``job_facts``::
+
+    python -m benchmarks.clv --company-lake data/demo/mixed_trades/lake --calibration-end 2023-12-31 \
+        --holdout-end 2024-12-31 --out OUT.csv --evaluate
+
 Time is in weeks (``--unit-days 7``), as in the published CDNOW fits.
 """
 
@@ -118,7 +123,7 @@ def _table(rows: list[dict], floats: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: float) -> str:
+def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: float, published: bool = True) -> str:
     holdout = (pd.Timestamp(holdout_end) - pd.Timestamp(calibration_end)).days / unit_days
     act = holdout_actuals(tx, rfm.index, calibration_end, holdout_end)
     naive_seconds = _median_seconds(lambda: np.where(rfm["T"] > 0, rfm["frequency"] / rfm["T"].where(rfm["T"] > 0, 1), 0))
@@ -145,6 +150,8 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
     rows = [{"parameter": k, "fitted": bg.params_[k], "published (1/10 sample)": v} for k, v in PUBLISHED_BGNBD.items()]
     rows += [{"parameter": f"Gamma-Gamma {k}", "fitted": gg.params_[k], "published (1/10 sample)": v}
              for k, v in PUBLISHED_GAMMA_GAMMA.items()]
+    if not published:  # not CDNOW: the published values do not apply
+        rows = [{k: v for k, v in r.items() if k != "published (1/10 sample)"} for r in rows]
     report += ["### Parameters", "", _table(rows), "",
                f"BG/NBD log-likelihood {bg.log_likelihood_:,.1f} on {bg.n_customers_:,} customers; "
                f"Gamma-Gamma on {gg.n_customers_:,} repeat buyers ({gg.n_excluded_:,} excluded), "
@@ -153,7 +160,7 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
     # The published sample is 1/10 of the master: the spread of fits over ten disjoint tenths
     # (customer id mod 10) shows how far a different tenth lands from the published values.
     ids = pd.to_numeric(rfm.index, errors="coerce")
-    if not np.isnan(ids).any() and len(rfm) >= 1000:
+    if published and not np.isnan(ids).any() and len(rfm) >= 1000:
         fits = []
         for k in range(10):
             part = rfm[np.asarray(ids) % 10 == k]
@@ -244,6 +251,8 @@ def main(argv=None) -> None:
     ap.add_argument("--cdnow", help="CDNOW master file (whitespace-separated) to convert")
     ap.add_argument("--write-transactions", help="with --cdnow: write customer_id, date, amount here and stop")
     ap.add_argument("--transactions", help="CSV with customer_id, date, amount")
+    ap.add_argument("--company-lake", help="instead of --transactions: a lake whose gold job_facts give the "
+                                            "transactions (completed jobs' revenue per customer and day)")
     ap.add_argument("--calibration-end", help="last day of the calibration period (inclusive)")
     ap.add_argument("--holdout-end", help="last day of the holdout period (inclusive)")
     ap.add_argument("--out", help="output CSV")
@@ -262,16 +271,26 @@ def main(argv=None) -> None:
         tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(args.write_transactions, index=False)
         print(f"wrote {len(tx):,} customer-days of {tx['customer_id'].nunique():,} customers to {args.write_transactions}")
         return
-    missing = [f"--{n.replace('_', '-')}" for n in ("transactions", "calibration_end", "holdout_end", "out")
-               if getattr(args, n) is None]
+    missing = [f"--{n.replace('_', '-')}" for n in ("calibration_end", "holdout_end", "out") if getattr(args, n) is None]
+    if not (args.transactions or args.company_lake):
+        missing.insert(0, "--transactions (or --company-lake)")
     if missing:
         ap.error("missing " + ", ".join(missing))
-    tx = read_transactions(args.transactions)
+    if args.company_lake:
+        import duckdb
+
+        from quantlib.customers.clv import company_transactions
+
+        with duckdb.connect(str(Path(args.company_lake) / "gold.duckdb"), read_only=True) as con:
+            tx = company_transactions(con, args.holdout_end)
+    else:
+        tx = read_transactions(args.transactions)
     out, rfm, bg, gg, seconds = predict(tx, args.calibration_end, args.holdout_end, args.unit_days)
     out.to_csv(args.out, index=False)
     print(f"wrote {len(out):,} customers to {args.out} (fit {seconds:.2f} s)", file=sys.stderr)
     if args.evaluate:
-        print(evaluate(tx, out, rfm, bg, gg, args.calibration_end, args.holdout_end, args.unit_days))
+        print(evaluate(tx, out, rfm, bg, gg, args.calibration_end, args.holdout_end, args.unit_days,
+                       published=not args.company_lake))
     if args.bayes:
         print(bayes_report(rfm, bg, args.draws, args.tune))
     if args.speed:

@@ -278,3 +278,22 @@ def test_bayesian_posterior_agrees_with_the_mle_and_covers_the_truth():
     assert ((pred["expected_purchases_lo"] <= pred["expected_purchases"])
             & (pred["expected_purchases"] <= pred["expected_purchases_hi"])).all()
     assert (pred["expected_purchases_hi"] > pred["expected_purchases_lo"]).all()
+
+
+def test_company_holdout_beats_the_naive_rate(demo_lake):
+    # Fit on 2023, predict each customer's 2024 jobs: near the actual total, and closer per
+    # customer than "calibration rate x holdout length".
+    import duckdb
+
+    from quantlib.customers.clv import company_transactions
+
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        ch = calibration_and_holdout(company_transactions(con), "2023-12-31", "2024-12-31")
+    rfm = ch.rename(columns=lambda c: c.removesuffix("_cal"))
+    weeks = ch["duration_holdout"].iloc[0]
+    pred = BetaGeoModel().fit(rfm).predict(rfm, weeks)["expected_purchases"]
+    naive = (rfm["frequency"] / rfm["T"].where(rfm["T"] > 0)).fillna(0) * weeks
+    actual = ch["frequency_holdout"]
+    assert pred.sum() == pytest.approx(actual.sum(), rel=0.15)
+    assert (pred - actual).abs().mean() < (naive - actual).abs().mean()
+    assert np.corrcoef(pred, actual)[0, 1] > np.corrcoef(naive, actual)[0, 1]
