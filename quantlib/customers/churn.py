@@ -197,16 +197,24 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
     def explain(self, X: pd.DataFrame) -> pd.DataFrame:
         """The rules that fired per customer: ``customer_id, factor, contribution, reason``."""
         points = self.contributions(X)
-        values = X.assign(pct_drop=1 - X["frequency_trend"].astype(float)).reset_index(drop=True)
-        long = points.melt(id_vars="customer_id", var_name="factor", value_name="contribution")
-        long["row"] = np.tile(np.arange(len(points)), len(RULES))
-        long["order"] = np.repeat(np.arange(len(RULES)), len(points))
-        long = long[(long["contribution"] > 0)
-                    & (X["frequency_lifetime"].to_numpy()[long["row"].to_numpy()] > 0)]
-        templates = {name: text for name, _, text in RULES}
-        long["reason"] = [templates[f].format(**values.iloc[r][["pct_drop", "late_payment_share", "disputes",
-                                                                  "avg_rating", "last_contact_days"]].to_dict())
-                          for f, r in zip(long["factor"], long["row"])]
+        has_jobs = X["frequency_lifetime"].to_numpy() > 0
+        values = {
+            "declining_frequency": 1 - X["frequency_trend"].astype(float).to_numpy(),
+            "late_payments": X["late_payment_share"].astype(float).to_numpy(),
+            "disputes": X["disputes"].astype(float).to_numpy(),
+            "satisfaction": X["avg_rating"].astype(float).to_numpy(),
+            "no_contact": X["last_contact_days"].astype(float).to_numpy(),
+        }
+        parts = []
+        for order, (factor, _, template) in enumerate(RULES):
+            fired = np.flatnonzero((points[factor].to_numpy() > 0) & has_jobs)
+            key = template[template.index("{") + 1:template.index(":")]
+            parts.append(pd.DataFrame({
+                "row": fired, "order": order, "customer_id": points["customer_id"].to_numpy()[fired],
+                "factor": factor, "contribution": points[factor].to_numpy()[fired],
+                "reason": [template.format(**{key: v}) for v in values[factor][fired]],
+            }))
+        long = pd.concat(parts, ignore_index=True)
         long = long.sort_values(["row", "contribution", "order"], ascending=[True, False, True])
         return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
 

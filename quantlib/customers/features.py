@@ -22,6 +22,7 @@ spend_trend                revenue in the last 180 days / the 180 days before
 callbacks_365d             completed jobs in the last 365 days that needed a callback
 callback_share             callbacks_365d / completed jobs in the last 365 days
 complaints_365d            complaint interactions in the last 365 days
+season_sin, season_cos     the snapshot date's time of year (same for every customer)
 =========================  =================================================================
 
 plus the mart's RFM columns (``recency_days``, ``frequency_365d``, ``monetary_365d``,
@@ -46,6 +47,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 __all__ = ["CATEGORICAL_FEATURES", "MODEL_FEATURES", "churn_labels", "connect_gold", "customer_snapshot",
@@ -56,7 +58,7 @@ NUMERIC_FEATURES = [
     "frequency_trend", "late_payment_share", "late_payments", "disputes", "avg_rating", "last_rating",
     "last_contact_days", "recency_days", "tenure_days", "has_contract", "spend_trend", "callbacks_365d",
     "callback_share", "complaints_365d", "frequency_365d", "monetary_365d", "avg_ticket", "avg_days_to_pay",
-    "jobs_last_180d", "jobs_prev_180d", "is_priority",
+    "jobs_last_180d", "jobs_prev_180d", "is_priority", "season_sin", "season_cos",
 ]
 #: Categorical attributes the learned model uses.
 CATEGORICAL_FEATURES = ["customer_type", "region", "primary_service_line", "acquisition_channel"]
@@ -73,7 +75,7 @@ FEATURE_LABELS = {
     "monetary_365d": "spend in the last year", "avg_ticket": "average ticket",
     "avg_days_to_pay": "days to pay", "jobs_last_180d": "jobs in the last 180 days",
     "jobs_prev_180d": "jobs in the 180 days before", "is_priority": "priority account",
-    "customer_type": "customer type", "region": "region", "primary_service_line": "service line",
+    "season_sin": "time of year", "season_cos": "time of year", "customer_type": "customer type", "region": "region", "primary_service_line": "service line",
     "acquisition_channel": "acquisition channel",
 }
 
@@ -184,6 +186,11 @@ def _derive(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("is_priority", "has_contract", "is_active"):
         out[column] = out[column].fillna(False).astype(bool)
     out["as_of"] = pd.to_datetime(out["as_of"])
+    # The snapshot's time of year: lapsing in the next 180 days is seasonal (a customer
+    # whose trade peaks in summer is quiet in the half-year after July). Constant within
+    # one snapshot; it lets a model trained on snapshots from several seasons transfer.
+    angle = 2 * np.pi * (out["as_of"].dt.day_of_year.astype(float) - 1) / 365.25
+    out["season_sin"], out["season_cos"] = np.sin(angle), np.cos(angle)
     prev = out["revenue_prev_180d"].astype(float)
     out["spend_trend"] = (out["revenue_last_180d"] / prev.where(prev > 0)).astype(float)
     done = out["frequency_365d"].astype(float)
