@@ -68,10 +68,11 @@ def headline(res: CompanyCLV, company: str) -> str:
     """One Markdown paragraph: customers, likely active, total and average predicted value."""
     c = res.customers
     alive = int((c["p_alive"] >= LIKELY_ALIVE).sum())
+    # "\\$": two bare dollar signs in one paragraph would render as a formula.
     return (f"**{company}** · data to {res.as_of:%d %B %Y} · {len(c):,} customers served, "
             f"{alive:,} ({alive / len(c):.0%}) likely still active. Predicted value of the next "
             f"{res.horizon_months} months (discounted at {res.discount_rate:.1%} a month): "
-            f"**${c['clv'].sum():,.0f}** in total, ${c['clv'].mean():,.0f} per customer.")
+            f"**\\${c['clv'].sum():,.0f}** in total, \\${c['clv'].mean():,.0f} per customer.")
 
 
 def clv_distribution(res: CompanyCLV, bands=(0, 250, 500, 1000, 2500, 5000, 10000)) -> pd.DataFrame:
@@ -85,6 +86,9 @@ def clv_distribution(res: CompanyCLV, bands=(0, 250, 500, 1000, 2500, 5000, 1000
                         "clv": g["sum"].to_numpy()})
     out["share_customers"] = out["customers"] / max(len(clv), 1)
     out["share_clv"] = out["clv"] / clv.sum() if clv.sum() > 0 else 0.0
+    # Empty bands above the most valuable customer say nothing.
+    filled = np.flatnonzero(out["customers"].to_numpy() > 0)
+    out = out.iloc[: filled[-1] + 1 if len(filled) else len(out)]
     return out[["band", "lower", "customers", "share_customers", "clv", "share_clv"]]
 
 

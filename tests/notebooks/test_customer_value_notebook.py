@@ -41,6 +41,7 @@ def test_notebook_runs_and_renders(demo_lake, tmp_path):
     assert not [o for o in outputs if o.output_type == "stream" and o.get("name") == "stderr"]
     html = render_clean_html(tmp_path / "run.ipynb", STEM, tmp_path)
     assert "30 September 2024" in html and "P(active)" in html
+    assert "**" not in html and "<strong>$" in html  # the headline's amounts are not read as a formula
     assert {"Customer lifetime value", "Acquisition cohorts and retention",
             "Top customers by predicted value", "Model"} <= set(section_headings(executed))
 
