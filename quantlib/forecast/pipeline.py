@@ -531,6 +531,48 @@ class QuoteConversionModel:
         res = pd.concat(frames, ignore_index=True)
         return res if by_service_line else res.drop(columns="service_line")
 
+    def backlog_schedule(self, quotes: pd.DataFrame, jobs: pd.DataFrame, days: int, as_of=None) -> pd.DataFrame:
+        """Expected revenue of the won quotes whose job is not completed yet (the backlog).
+
+        A quote won ``e`` days ago without a completed job lands on day ``e + d`` after its
+        decision with the lag distribution conditional on being later than ``e``, weighted
+        by the probability that it still becomes a job: ``s S(e) / (1 - s + s S(e))``, where
+        ``s`` is the share of won quotes that became completed jobs among those decided
+        long enough ago (the 95th percentile of the lags; 1 with fewer than 20 of them) and
+        ``S(e)`` the probability that the lag exceeds ``e``.
+
+        Returns
+        -------
+        DataFrame
+            ``ds, expected_revenue`` from ``as_of + 1 day`` for ``days`` days.
+        """
+        self._check_fitted()
+        if days < 1:
+            raise ValueError(f"days must be >= 1, got {days}")
+        as_of = self.as_of_ if as_of is None else pd.Timestamp(as_of).normalize()
+        ds = pd.date_range(as_of + pd.Timedelta(days=1), periods=days, freq="D")
+        out = np.zeros(days)
+        q = quotes[(quotes["status"] == "won") & (pd.to_datetime(quotes["decided_at"]).dt.normalize() <= as_of)]
+        if jobs is None or q.empty or len(self.job_lag_days_) < 5:
+            return pd.DataFrame({"ds": ds, "expected_revenue": out})
+        done = jobs[jobs["is_completed"].astype(bool)]
+        done = done[pd.to_datetime(done["completed_date"]).dt.normalize() <= as_of]
+        jobbed = q["quote_id"].isin(set(done["quote_id"].dropna()))
+        decided = pd.to_datetime(q["decided_at"]).dt.normalize()
+        elapsed = (as_of - decided).dt.days.to_numpy()
+        settled = elapsed > np.quantile(self.job_lag_days_, 0.95)
+        share = float(jobbed[settled].mean()) if settled.sum() >= 20 else 1.0
+        lags = np.clip(self.job_lag_days_, 0, None)
+        pmf = np.bincount(lags, minlength=int(elapsed.max()) + days + 2) / len(lags)
+        survival = 1.0 - np.cumsum(pmf)  # P(lag > e)
+        for e, amount in zip(elapsed[~jobbed.to_numpy()], q.loc[~jobbed, "amount"].to_numpy(float)):
+            e = int(max(e, 0))
+            denom = (1.0 - share) + share * survival[e]
+            if denom <= 1e-12 or survival[e] <= 1e-12:
+                continue
+            out += amount * share * pmf[e + 1:e + 1 + days] / denom
+        return pd.DataFrame({"ds": ds, "expected_revenue": out})
+
     def score(self, quotes: pd.DataFrame) -> pd.DataFrame:
         """Calibration of the model on decided quotes (e.g. a held-out later period).
 

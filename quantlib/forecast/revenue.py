@@ -3,16 +3,19 @@
 The four parts (each a full estimate of daily completed revenue over the horizon):
 
 ``history``
-    A time-series forecast of weekly completed revenue (a damped-trend exponential
-    smoothing by default, or any forecaster of :mod:`quantlib.forecast` passed as
-    ``base_model``), spread evenly over the days of each week.
+    A time-series forecast of seasonally adjusted weekly completed revenue (a damped-trend
+    exponential smoothing by default, or any forecaster of :mod:`quantlib.forecast` passed
+    as ``base_model``), re-seasonalised by the annual index of each day and spread over the
+    week by the last year's weekday profile.
 ``pipeline``
     The open quotes x their win probability (:class:`~quantlib.forecast.pipeline.QuoteConversionModel`),
-    spread over their expected decision and job dates, plus quotes not yet made (the
-    recent daily rate of quote revenue, phased in by the same timing), plus work that does
-    not go through quotes at its recent (91-day) daily rate.
+    spread over their expected decision and job dates, plus the backlog of won quotes whose
+    job is not done yet, plus quotes not yet made (the recent daily rate of quote revenue,
+    phased in by the same timing), plus work that does not go through quotes at its recent
+    (91-day) daily rate; both rates follow the annual seasonal index.
 ``seasonal``
-    The same days a year earlier (52 weeks, so weekdays align) x the year-on-year growth.
+    The same days a year earlier (52 weeks, so weekdays align) x the year-on-year growth
+    (over the last year, or the part of it that has a year before it, at least 91 days).
 ``market``
     The recent deseasonalised level x the month-of-year seasonal index x the trend and the
     consumer-confidence / housing-starts effect, both learned by a regression of monthly
@@ -21,8 +24,11 @@ The four parts (each a full estimate of daily completed revenue over the horizon
 The weights are learned per horizon from rolling-origin backtests inside ``fit`` (origins
 before ``as_of`` whose horizon ends by ``as_of``): non-negative, summing to one, and
 shrunk towards the product spec's prior 0.4 / 0.3 / 0.2 / 0.1 with a ridge penalty of
-strength ``prior_strength`` (with no usable origin the weights are the prior). The
-scenario intervals come from the same backtests: the spread of log(actual / forecast).
+strength ``prior_strength``. A horizon with fewer than two such origins (a year ahead
+needs two years of history) learns at a proxy horizon, halved until it has two; with
+no usable origin at all the weights are the prior. The scenario intervals come from the
+same backtests: the root-mean-square of log(actual / forecast) with Student-t quantiles
+(origins - 1 degrees of freedom), scaled by H / proxy for a proxy horizon.
 
 ``backtest`` evaluates the whole procedure (learning included) at rolling origins and
 reports the spec's accuracy ``1 - |sum forecast - sum actual| / sum actual``, WAPE (on
@@ -192,7 +198,9 @@ class _Parts:
                     quotes, as_of=T, jobs=snap.tables.get("jobs"),
                     economic=snap.tables.get("economic_indicators"))
                 open_q = quotes[quotes["status"] == "open"]
-                pipe = conv.pipeline_schedule(open_q, H, as_of=T)["expected_revenue"].to_numpy()
+                pipe = (conv.pipeline_schedule(open_q, H, as_of=T)["expected_revenue"].to_numpy()
+                        + conv.backlog_schedule(quotes, snap.tables.get("jobs"), H, as_of=T)[
+                            "expected_revenue"].to_numpy())
                 new = quote_rate * _timing_cdf(conv, H)
                 self.conversion = conv
             except ValueError:
