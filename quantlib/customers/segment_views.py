@@ -155,7 +155,7 @@ def profile_chart(analysis: SegmentAnalysis) -> alt.Chart:
 def silhouette_table(analysis: SegmentAnalysis) -> pd.DataFrame:
     """Silhouette per number of segments tried, and which was chosen."""
     table = analysis.segmenter.silhouette_.copy()
-    table["chosen"] = table["k"] == analysis.segmenter.n_segments_
+    table["chosen"] = np.where(table["k"] == analysis.segmenter.n_segments_, "chosen", "")
     return table
 
 
@@ -166,7 +166,9 @@ def stability_table(analysis: SegmentAnalysis, seeds: int = 3, bootstrap: int = 
         analysis.features,
         lambda s: KMeansSegmenter(seg.n_segments_, sample_size=seg.sample_size, random_state=s),
         seeds=tuple(range(seeds)), bootstrap=bootstrap)
-    return (ari.groupby("kind")["ari"].agg(refits="count", mean_ari="mean", min_ari="min").reset_index())
+    table = ari.groupby("kind")["ari"].agg(comparisons="count", mean_ari="mean", min_ari="min").reset_index()
+    table["kind"] = table["kind"].map({"seed": "random seeds", "bootstrap": "bootstrap resamples"})
+    return table
 
 
 def migration_matrix(analysis: SegmentAnalysis) -> pd.DataFrame:
