@@ -141,7 +141,12 @@ def test_time_split_uses_no_label_after_the_test_date(fitted, gold):
 
 
 def test_probabilities_are_calibrated_on_held_out_data(fitted, gold):
-    """On the held-out test window: better Brier than the base rate, reliable by quintile."""
+    """On the held-out test window: better Brier than the base rate, reliable by quintile.
+
+    The calibration window (the half-year before) has its own base rate: lapsing is
+    seasonal. So the mean probability may miss the test window's rate by that drift, but
+    not by more, and the spread between quintiles (the calibration slope) must hold.
+    """
     model, report = fitted
     assert report["test_brier"] < 0.93 * report["test_brier_base_rate"]
     assert report["test_auc"] > report["rule_auc"] + 0.05 and report["test_auc"] > 0.65
@@ -149,10 +154,10 @@ def test_probabilities_are_calibrated_on_held_out_data(fitted, gold):
         churn_labels(gold, report["test_date"], report["horizon_days"]), on="customer_id")
     p = model.probability(test)
     y = test["churned"].to_numpy(dtype=float)
-    # calibration in the large; the calibration window is another season, hence not tighter
-    assert abs(p.mean() - y.mean()) < 0.05
+    drift = abs(report["calibration_base_rate"] - report["test_base_rate"])
+    assert abs(p.mean() - y.mean()) <= drift + 0.02
     bins = pd.qcut(pd.Series(p).rank(method="first"), 5, labels=False)
-    table = pd.DataFrame({"p": p, "y": y, "bin": bins}).groupby("bin").mean()
+    table = pd.DataFrame({"p": p - p.mean(), "y": y - y.mean(), "bin": bins}).groupby("bin").mean()
     assert (table["p"] - table["y"]).abs().max() < 0.08, table
     assert table["y"].is_monotonic_increasing
 
@@ -167,12 +172,14 @@ def test_reasons_are_factors_that_raise_the_probability(fitted, gold):
     some = top.index[0]
     first_reason = scored.set_index("customer_id").loc[some, "reasons"].split("; ")[0]
     assert first_reason == top.loc[some, "reason"]
-    # Occlusion: putting the top factor at its reference value lowers the probability by that much.
+    # Occlusion: the top factor at its reference value lowers the raw probability by that much.
     row = snap[snap["customer_id"] == some].copy()
     factor = top.loc[some, "factor"]
-    base = model.probability(row)[0]
+    cols = model.numeric_ + model.categorical_
+    base = model.classifier_.predict_proba(row[cols])[0, 1]
     row[factor] = model.reference_[factor].iloc[0]
-    assert base - model.probability(row)[0] == pytest.approx(top.loc[some, "contribution"])
+    assert base - model.classifier_.predict_proba(row[cols])[0, 1] == pytest.approx(top.loc[some, "contribution"])
+    assert not explained["factor"].isin(["season_sin", "season_cos"]).any()
 
 
 def test_monotone_factors_never_lower_the_risk(fitted, gold):

@@ -1,0 +1,458 @@
+"""Churn-risk views for the report notebook and the churn explorer app, and their parameters.
+
+``notebooks/churn_risk.ipynb`` and ``notebooks/apps/churn_explorer.ipynb`` only call what is
+here. :func:`score_customers` runs a scorer on the active customers as of a date and returns a
+:class:`ChurnRun` (snapshot, scores, reasons, segments, value); the other functions are views
+of a run, as plain DataFrames. :class:`ChurnExplorer` is the app.
+
+>>> run = score_customers("data/demo/mixed_trades/lake", scorer="learned")   # doctest: +SKIP
+>>> at_risk_list(run, top=20)                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from quantlib.customers.churn import (
+    HIGH_VALUE_QUANTILE, LearnedChurnModel, RuleChurnScorer, churn_alerts, fit_time_split,
+    high_value_flags,
+)
+from quantlib.customers.features import connect_gold, customer_snapshot, gold_as_of
+from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
+from quantlib.publish.parameters import NotebookParameters, register_parameters
+
+__all__ = ["ChurnExplorer", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "at_risk_list",
+           "customer_reasons", "explorer_from_parameters", "outreach_list", "risk_by_segment", "risk_trend",
+           "score_customers", "to_excel_bytes"]
+
+log = logging.getLogger(__name__)
+
+ScorerName = Literal["learned", "rule"]
+
+
+@register_parameters("churn_risk")
+class ChurnRiskParameters(NotebookParameters):
+    """Churn-risk report: the at-risk list with reasons, risk by segment, the risk-share trend."""
+
+    scorer: ScorerName = Field("learned", description="learned (calibrated model) or rule (the spec's score)")
+    horizon_days: int = Field(180, ge=60, le=365, description="churn window the model predicts")
+    top_n: int = Field(25, ge=5, le=500, description="customers in the at-risk list")
+    trend_months: int = Field(12, ge=2, le=36, description="months in the risk-share trend")
+    high_value_quantile: float = Field(HIGH_VALUE_QUANTILE, gt=0, lt=1,
+                                       description="spend quantile above which a customer is high-value")
+
+
+@register_parameters("churn_explorer")
+class ChurnExplorerParameters(NotebookParameters):
+    """Churn explorer app: which scorer, and the model's churn window."""
+
+    scorer: ScorerName = Field("learned", description="learned (calibrated model) or rule (the spec's score)")
+    horizon_days: int = Field(180, ge=60, le=365, description="churn window the model predicts")
+
+
+@dataclass
+class ChurnRun:
+    """Scores of the active customers as of a date, with what the views need.
+
+    Attributes
+    ----------
+    as_of : date
+    scorer : str
+        ``"learned"`` or ``"rule"``.
+    snapshot : DataFrame
+        :func:`~quantlib.customers.features.customer_snapshot` of the active customers.
+    scored : DataFrame
+        ``customer_id, name, segment, customer_type, primary_service_line, region,
+        value_365d, high_value, score, band, intervention, reasons``, highest score first.
+    explained : DataFrame
+        ``customer_id, factor, contribution, reason`` (the scorer's ``explain``).
+    model : fitted scorer
+    report : dict
+        The learned model's time-split report (empty for the rule score).
+    alerts : DataFrame
+        :func:`~quantlib.customers.churn.churn_alerts`.
+    """
+
+    as_of: dt.date
+    scorer: str
+    snapshot: pd.DataFrame
+    scored: pd.DataFrame
+    explained: pd.DataFrame
+    model: object
+    report: dict = field(default_factory=dict)
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _segments(con, as_of: dt.date, customers: pd.Series) -> pd.Series:
+    """k-means segment name per customer (``quantlib.customers.segments``)."""
+    from quantlib.customers.segments import KMeansSegmenter, segment_features
+
+    features = segment_features(con, as_of)
+    named = KMeansSegmenter(random_state=0).fit(features).predict(features)
+    return named.set_index("customer_id")["segment_name"].reindex(customers).fillna("unsegmented")
+
+
+def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", horizon_days: int = 180,
+                    high_value_quantile: float = HIGH_VALUE_QUANTILE, segments: bool = True) -> ChurnRun:
+    """Score the customers active at ``as_of`` (a completed job in the last 365 days).
+
+    Parameters
+    ----------
+    con_or_lake : DuckDB connection, Lake or path
+    as_of : date-like, optional
+        Default the warehouse's build date. The learned model is fitted on windows that end
+        by ``as_of`` (:func:`~quantlib.customers.churn.fit_time_split`).
+    scorer : {"learned", "rule"}
+    horizon_days : int
+        The learned model's churn window.
+    high_value_quantile : float
+        Spend quantile above which a customer is high-value.
+    segments : bool
+        Add the k-means segment of each customer (else ``segment`` is the customer type).
+    """
+    con, owned = connect_gold(con_or_lake)
+    try:
+        day = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
+        snap = customer_snapshot(con, day, active_only=True)
+        report: dict = {}
+        if scorer == "learned":
+            model, report = fit_time_split(con, day, horizon_days=horizon_days, model=LearnedChurnModel())
+        elif scorer == "rule":
+            model = RuleChurnScorer().fit(snap)
+        else:
+            raise ValueError(f"scorer must be 'learned' or 'rule', not {scorer!r}")
+        names = con.execute("SELECT customer_id, name FROM customers").df().set_index("customer_id")["name"]
+        segment = _segments(con, day, snap["customer_id"]) if segments else snap.set_index("customer_id")["customer_type"]
+    finally:
+        if owned:
+            con.close()
+    scores = model.predict_proba(snap)
+    explained = model.explain(snap)
+    high_value = high_value_flags(snap, high_value_quantile)
+    scored = pd.DataFrame({
+        "customer_id": snap["customer_id"].to_numpy(),
+        "name": names.reindex(snap["customer_id"]).to_numpy(),
+        "segment": segment.reindex(snap["customer_id"]).to_numpy(),
+        "customer_type": snap["customer_type"].to_numpy(),
+        "primary_service_line": snap["primary_service_line"].to_numpy(),
+        "region": snap["region"].to_numpy(),
+        "value_365d": snap["monetary_365d"].astype(float).to_numpy(),
+        "high_value": high_value.to_numpy(),
+    }).merge(scores, on="customer_id")
+    scored = scored.sort_values(["score", "value_365d", "customer_id"], ascending=[False, False, True],
+                                na_position="last").reset_index(drop=True)
+    alerts = churn_alerts(scores, snap, quantile=high_value_quantile)
+    return ChurnRun(day, scorer, snap, scored, explained, model, report, alerts)
+
+
+# ----------------------------------------------------------------------------- report views
+
+def at_risk_list(run: ChurnRun, top: int = 25) -> pd.DataFrame:
+    """The ``top`` highest-risk customers in the high and medium bands, with reasons and intervention."""
+    risky = run.scored[run.scored["band"].isin(["high", "medium"])]
+    return risky.head(top)[["customer_id", "name", "segment", "value_365d", "high_value", "score", "band",
+                            "intervention", "reasons"]].reset_index(drop=True)
+
+
+def risk_by_segment(run: ChurnRun, by: str = "segment") -> pd.DataFrame:
+    """Per value of ``by``: customers, mean score, high / medium share, spend at risk.
+
+    ``value_at_risk`` is the sum of score x spend in the last 365 days (expected spend lost).
+    """
+    frame = run.scored.assign(_high=run.scored["band"].eq("high").astype(float),
+                              _medium=run.scored["band"].eq("medium").astype(float),
+                              _at_risk=run.scored["score"] * run.scored["value_365d"])
+    out = frame.groupby(by, dropna=False).agg(
+        customers=("customer_id", "size"), mean_score=("score", "mean"), high_share=("_high", "mean"),
+        medium_share=("_medium", "mean"), value_365d=("value_365d", "sum"), value_at_risk=("_at_risk", "sum"),
+    ).reset_index().rename(columns={by: "group"})
+    return out.sort_values("value_at_risk", ascending=False).reset_index(drop=True)
+
+
+def risk_trend(con_or_lake, as_of=None, months: int = 12) -> pd.DataFrame:
+    """Share of active customers at churn risk (rule score >= 0.7) at each of the last ``months`` month ends.
+
+    The KPI ``churn_risk_share`` at each month end (the month of ``as_of`` at ``as_of``).
+    The rule score is used because it needs no training: a model fitted today and applied
+    to past months would have seen those months' outcomes. Columns ``month_end, risk_share,
+    active_customers``.
+    """
+    from quantlib.kpi import get_kpi
+
+    con, owned = connect_gold(con_or_lake)
+    try:
+        day = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
+        ends = [day] + [(pd.Timestamp(day).replace(day=1) - pd.DateOffset(months=k) - pd.Timedelta(days=1)).date()
+                        for k in range(months - 1)]
+        kpi = get_kpi("churn_risk_share")
+        rows = []
+        for end in sorted(ends):
+            active = con.execute(
+                "SELECT count(DISTINCT customer_id) FROM job_facts WHERE is_completed "
+                "AND completed_date <= ? AND completed_date > ?::DATE - 365", [end, end]).fetchone()[0]
+            rows.append({"month_end": pd.Timestamp(end), "risk_share": kpi.compute(con, end),
+                         "active_customers": int(active)})
+    finally:
+        if owned:
+            con.close()
+    return pd.DataFrame(rows)
+
+
+def customer_reasons(run: ChurnRun, customer_id: str) -> pd.DataFrame:
+    """Every factor raising one customer's risk: ``factor, contribution, reason``, largest first.
+
+    Raises
+    ------
+    KeyError
+        The customer is not among the scored (active) customers.
+    """
+    if customer_id not in set(run.scored["customer_id"]):
+        raise KeyError(f"customer {customer_id!r} is not an active customer as of {run.as_of}")
+    rows = run.explained[run.explained["customer_id"] == customer_id]
+    return rows[["factor", "contribution", "reason"]].reset_index(drop=True)
+
+
+#: Columns of the exported outreach list, in order.
+OUTREACH_COLUMNS = ["customer_id", "name", "segment", "customer_type", "primary_service_line", "region",
+                    "value_365d", "high_value", "score", "band", "intervention", "reasons"]
+
+
+def outreach_list(run: ChurnRun, segment: str | None = None, band: str | None = None,
+                  min_value: float = 0.0, customer_type: str | None = None, region: str | None = None) -> pd.DataFrame:
+    """The filtered outreach list (highest score first); ``None`` filters mean all."""
+    frame = run.scored
+    mask = frame["value_365d"] >= (min_value or 0.0)
+    for column, value in (("segment", segment), ("band", band), ("customer_type", customer_type),
+                          ("region", region)):
+        if value is not None:
+            mask &= frame[column] == value
+    return frame.loc[mask, OUTREACH_COLUMNS].reset_index(drop=True)
+
+
+def to_excel_bytes(frame: pd.DataFrame, sheet: str = "outreach") -> bytes:
+    """``frame`` as an .xlsx file (openpyxl), no index."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name=sheet, index=False)
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- the app
+
+ALL = "All"
+CSS = """
+<style>
+.ce-root { font-family: Liberation Sans, Helvetica, Arial, sans-serif; color: #333; }
+.ce-root h1 { font-size: 22px; font-weight: 600; margin: 4px 0 2px 0; }
+.ce-sub { font-size: 13px; color: #666; }
+table.ce-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+table.ce-table th { text-align: left; color: #5c6670; border-bottom: 2px solid #e2e5e9; padding: 4px 8px; }
+table.ce-table td { padding: 4px 8px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
+table.ce-table td.num { text-align: right; white-space: nowrap; }
+.ce-band-high { color: #a8352e; font-weight: 600; } .ce-band-medium { color: #9a6b12; } .ce-band-low { color: #2d6e45; }
+.ce-panel { background: #fff; border: 1px solid #e2e5e9; border-radius: 6px; padding: 10px 12px; margin-top: 8px; }
+.ce-panel h2 { font-size: 15px; font-weight: 600; margin: 0 0 6px 0; }
+.ce-status { font-size: 12px; color: #7a828a; }
+.ce-links a { margin-right: 16px; font-size: 13px; }
+</style>
+"""
+
+
+class ChurnExplorer:
+    """The churn explorer: filter by segment, band, value; a customer's reasons; CSV / Excel export.
+
+    Parameters
+    ----------
+    run : ChurnRun
+        From :func:`score_customers`.
+    max_rows : int
+        Rows shown in the table (the export holds every filtered row).
+
+    Notes
+    -----
+    Display the object in a notebook (or Voila). :meth:`current_list` is the filtered list
+    the export links hold; the links are ``data:`` URIs, so nothing is written on the server.
+    """
+
+    def __init__(self, run: ChurnRun, max_rows: int = 50):
+        self.run = run
+        self.max_rows = max_rows
+        self._widget = None
+
+    def current_list(self) -> pd.DataFrame:
+        """The outreach list for the widgets' filters."""
+        pick = (lambda w: None if w.value == ALL else w.value)
+        return outreach_list(self.run, segment=pick(self.segment), band=pick(self.band),
+                             min_value=float(self.min_value.value or 0.0), customer_type=pick(self.customer_type),
+                             region=pick(self.region))
+
+    @property
+    def widget(self):
+        if self._widget is None:
+            self._build()
+            self.refresh()
+        return self._widget
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        scored = self.run.scored
+        style = {"description_width": "initial"}
+
+        def dropdown(label, values, hook, width="220px"):
+            box = w.Dropdown(options=[ALL, *sorted(map(str, pd.unique(values)))], value=ALL, description=label,
+                             style=style, layout=w.Layout(width=width, margin="2px 14px 2px 0"))
+            box.add_class(hook)
+            box.observe(self._on_change, names="value")
+            return box
+
+        self.segment = dropdown("Segment", scored["segment"], "ce-segment", "260px")
+        self.band = w.Dropdown(options=[ALL, "high", "medium", "low"], value=ALL, description="Risk band",
+                               style=style, layout=w.Layout(width="190px", margin="2px 14px 2px 0"))
+        self.band.add_class("ce-band")
+        self.band.observe(self._on_change, names="value")
+        self.customer_type = dropdown("Customer type", scored["customer_type"], "ce-type")
+        self.region = dropdown("Region", scored["region"], "ce-region", "200px")
+        self.min_value = w.BoundedFloatText(value=0.0, min=0.0, max=1e12, step=100.0, description="Min. spend (365 d)",
+                                            style=style, layout=w.Layout(width="230px", margin="2px 14px 2px 0"))
+        self.min_value.add_class("ce-min-value")
+        self.min_value.observe(self._on_change, names="value")
+        self.customer = w.Dropdown(options=[], description="Customer", style=style,
+                                   layout=w.Layout(width="420px", margin="2px 14px 2px 0"))
+        self.customer.add_class("ce-customer")
+        self.customer.observe(self._on_customer, names="value")
+        self.header = w.HTML(self._header_html())
+        self.status = w.HTML('<div class="ce-status">&nbsp;</div>')
+        self.links = w.HTML()
+        self.table = w.HTML()
+        self.reasons = w.HTML()
+        filters = w.HBox([self.segment, self.band, self.customer_type, self.region, self.min_value],
+                         layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        self._widget = w.VBox([w.HTML(CSS), self.header, filters, w.HBox([self.links, self.status]),
+                               self.table, self.customer, self.reasons],
+                              layout=w.Layout(padding="8px 16px", max_width="1500px"))
+        self._widget.add_class("ce-root")
+
+    def _header_html(self) -> str:
+        run = self.run
+        n = len(run.scored)
+        high = int((run.scored["band"] == "high").sum())
+        model = ("calibrated gradient boosting, churn = no activity in the next "
+                 f"{run.report.get('horizon_days', 180)} days" if run.scorer == "learned"
+                 else "the spec's rule score")
+        extra = (f" &middot; test AUC {run.report['test_auc']:.2f}" if run.report.get("test_auc") else "")
+        return (f'<h1>Churn explorer</h1><div class="ce-sub">Active customers as of {run.as_of:%d %b %Y}: '
+                f'{n:,}, {high:,} at high risk, {len(run.alerts):,} churn alerts (high-value above '
+                f'{CHURN_RISK_THRESHOLD:.0%}) &middot; {html.escape(model)}{extra}</div>')
+
+    def _on_change(self, _change=None) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the list, the table, the export links and the customer choices."""
+        started = time.perf_counter()
+        try:
+            frame = self.current_list()
+            self.table.value = self._table_html(frame)
+            self.links.value = self._links_html(frame)
+            options = [(f"{r.customer_id} · {r.name} · {r.score:.0%}", r.customer_id)
+                       for r in frame.head(self.max_rows).itertuples(index=False)]
+            self.customer.options = options
+            self.customer.value = options[0][1] if options else None
+            self._on_customer()
+        except Exception as problem:  # never a stack trace in front of a manager; the log has it
+            log.exception("churn explorer update failed")
+            self.status.value = f'<div class="ce-status">Could not update: {html.escape(type(problem).__name__)}</div>'
+            return
+        seconds = time.perf_counter() - started
+        self.status.value = (f'<div class="ce-status" data-rows="{len(frame)}">{len(frame):,} customers '
+                             f'&middot; updated in {seconds * 1000:.0f} ms</div>')
+
+    def _on_customer(self, _change=None) -> None:
+        cid = self.customer.value
+        if not cid:
+            self.reasons.value = '<div class="ce-panel ce-reasons"><h2>Risk reasons</h2>No customer selected.</div>'
+            return
+        row = self.run.scored.set_index("customer_id").loc[cid]
+        items = "".join(f'<li data-factor="{html.escape(r.factor)}">{html.escape(r.reason)}</li>'
+                        for r in customer_reasons(self.run, cid).itertuples(index=False))
+        body = f"<ol>{items}</ol>" if items else "<p>No factor raises this customer's risk.</p>"
+        self.reasons.value = (
+            f'<div class="ce-panel ce-reasons" data-customer="{html.escape(cid)}"><h2>Risk reasons: '
+            f'{html.escape(str(row["name"]))} ({html.escape(cid)})</h2>'
+            f'<div>Score {row["score"]:.0%} &middot; {html.escape(row["band"])} risk &middot; '
+            f'{html.escape(row["intervention"])} &middot; spend in the last year ${row["value_365d"]:,.0f}</div>'
+            f"{body}</div>")
+
+    def _table_html(self, frame: pd.DataFrame) -> str:
+        if frame.empty:
+            return '<div class="ce-panel">No customer matches these filters.</div>'
+        rows = []
+        for r in frame.head(self.max_rows).itertuples(index=False):
+            rows.append(
+                f'<tr data-customer="{html.escape(r.customer_id)}"><td>{html.escape(r.customer_id)}</td>'
+                f"<td>{html.escape(str(r.name))}</td><td>{html.escape(str(r.segment))}</td>"
+                f'<td class="num">${r.value_365d:,.0f}</td><td class="num">{r.score:.0%}</td>'
+                f'<td class="ce-band-{r.band}">{r.band}</td><td>{html.escape(r.intervention)}</td>'
+                f"<td>{html.escape(r.reasons)}</td></tr>")
+        more = (f'<div class="ce-status">Showing {self.max_rows} of {len(frame):,}; the export holds all.</div>'
+                if len(frame) > self.max_rows else "")
+        return ('<div class="ce-panel"><table class="ce-table"><thead><tr><th>Customer</th><th>Name</th>'
+                "<th>Segment</th><th>Spend 365 d</th><th>Score</th><th>Band</th><th>Intervention</th>"
+                f'<th>Top reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}</div>')
+
+    def _links_html(self, frame: pd.DataFrame) -> str:
+        csv = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+        xlsx = base64.b64encode(to_excel_bytes(frame)).decode()
+        stem = f"churn_outreach_{self.run.as_of:%Y%m%d}"
+        sheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return (f'<div class="ce-links"><a class="ce-export-csv" download="{stem}.csv" '
+                f'href="data:text/csv;base64,{csv}">Export CSV ({len(frame):,} rows)</a>'
+                f'<a class="ce-export-xlsx" download="{stem}.xlsx" href="data:{sheet};base64,{xlsx}">Export Excel</a></div>')
+
+
+def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,
+                             scorer: ScorerName = "learned", horizon_days: int = 180,
+                             environ: dict | None = None) -> ChurnExplorer:
+    """The app of the notebook's parameters; ``QUANT_COMPANY`` / ``QUANT_LAKE`` / ``QUANT_AS_OF`` win.
+
+    Raises
+    ------
+    quantlib.publish.parameters.ParameterError
+        Unknown company, malformed date or scorer, in one line.
+    FileNotFoundError
+        The lake has no gold database yet.
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    from quantlib.publish.parameters import ParameterError, project_root
+
+    env = os.environ if environ is None else environ
+    values = {"company": env.get("QUANT_COMPANY") or company, "lake": env.get("QUANT_LAKE") or lake,
+              "as_of": env.get("QUANT_AS_OF") or as_of, "scorer": scorer, "horizon_days": horizon_days}
+    try:
+        params = ChurnExplorerParameters(**values)
+    except ValidationError as error:
+        raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
+    root = Path(params.lake)
+    if not root.is_absolute():
+        root = project_root() / root
+    run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days)
+    return ChurnExplorer(run)
