@@ -343,10 +343,8 @@ class BetaGeoModel:
 
     def expected_purchases_new(self, t) -> np.ndarray:
         """E[X(t)]: expected repeat purchases in ``t`` units by a customer just acquired."""
-        r, alpha, a, b = self._p()
         t = np.asarray(t, dtype=float)
-        hyp = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp)
+        return self.conditional_expected_purchases(t, np.zeros_like(t), np.zeros_like(t), np.zeros_like(t))
 
     def _log_odds_dead(self, x, t_x, T):
         # log of a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x); only defined with a repeat purchase.
@@ -361,14 +359,25 @@ class BetaGeoModel:
         return special.expit(-self._log_odds_dead(x, t_x, T))
 
     def conditional_expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units (FHL 2005, eq. 10)."""
+        """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units (FHL 2005, eq. 10).
+
+        Where the Gauss hypergeometric function does not evaluate (extreme parameters, e.g. a
+        fit at the no-heterogeneity limit r, alpha -> infinity), the same expectation is
+        computed by quadrature (:func:`_expected_purchases_if_alive`).
+        """
         r, alpha, a, b = self._p()
         x, t_x, T = _rfm_arrays(frequency, recency, T)
-        t = np.asarray(t, dtype=float)
+        t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
         z = t / (alpha + T + t)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        term = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
-        return (a + b + x - 1) / (a - 1) * term * special.expit(-self._log_odds_dead(x, t_x, T))
+        with np.errstate(all="ignore"):
+            hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+            term = 1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
+            if_alive = (a + b + x - 1) / (a - 1) * term
+        bad = ~np.isfinite(if_alive) | (if_alive < 0)
+        if bad.any():
+            if_alive = np.array(if_alive, dtype=float)
+            if_alive[bad] = _expected_purchases_if_alive(t[bad], x[bad], T[bad], r, alpha, a, b)
+        return if_alive * special.expit(-self._log_odds_dead(x, t_x, T))
 
     def predict(self, rfm: pd.DataFrame, t: float) -> pd.DataFrame:
         """Per customer of ``rfm``: ``expected_purchases`` in the next ``t`` units and ``p_alive``."""
@@ -379,6 +388,25 @@ class BetaGeoModel:
     def sample(self, n_customers: int, T, seed=None) -> pd.DataFrame:
         """Simulate customers from the fitted parameters (see :func:`simulate_bgnbd`)."""
         return simulate_bgnbd(n_customers, T=T, seed=seed, **self.params_)
+
+
+def _expected_purchases_if_alive(t, x, T, r, alpha, a, b, nodes: int = 64) -> np.ndarray:
+    """E[Y(t) | alive at T, x, T] by Gauss-Jacobi quadrature over the dropout probability.
+
+    Alive at T, the posterior is λ ~ Gamma(r + x, α + T) and p ~ Beta(a, b + x), and an alive
+    customer's expected purchases in t are (1 - exp(-λ p t)) / p. The λ expectation is closed
+    form, leaving E_p[(1 - ((α+T) / (α+T+pt))^(r+x)) / p]: stable for any r and α.
+    """
+    out = np.empty(len(x))
+    for xv in np.unique(x):
+        m = x == xv
+        # Jacobi weight (1-u)^(b+x-1) (1+u)^(a-1) on [-1, 1] is the Beta(a, b+x) density of p = (1+u)/2.
+        u, w = special.roots_jacobi(nodes, b + xv - 1, a - 1)
+        p = (1 + u) / 2
+        w = w / w.sum()
+        ratio = np.log1p(np.outer(t[m] / (alpha + T[m]), p))
+        out[m] = (-np.expm1(-(r + xv) * ratio) / p) @ w
+    return out
 
 
 # ---------------------------------------------------------------------------- Gamma-Gamma

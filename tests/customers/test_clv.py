@@ -132,6 +132,22 @@ def test_matches_hardie_published_values():
     np.testing.assert_allclose(m.expected_purchases_new(times), published, rtol=3e-3, atol=1e-4)
 
 
+def test_quadrature_fallback_equals_the_closed_form():
+    # The fallback used where hyp2f1 does not evaluate gives the same expectation where it does.
+    from scipy import special
+
+    from quantlib.customers.clv import _expected_purchases_if_alive
+
+    r, alpha, a, b = CDNOW.values()
+    x, T, t = np.array([0, 1, 2, 5, 20.0]), np.array([0, 10, 38, 38, 38.0]), np.full(5, 39.0)
+    closed = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)
+                                          * special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t)))
+    np.testing.assert_allclose(_expected_purchases_if_alive(t, x, T, r, alpha, a, b), closed, rtol=1e-9)
+    # At the no-heterogeneity limit (huge r and alpha, rate r/alpha) with no dropout: rate x t.
+    m = BetaGeoModel.from_params(1e5, 2e6, 1e-3, 500.0)
+    assert m.conditional_expected_purchases(39, [2, 0], [20.0, 0.0], [30.0, 30.0]) == pytest.approx([39 / 20] * 2, rel=1e-3)
+
+
 @pytest.mark.parametrize("x, t_x, T", [(0, 0.0, 10.0), (1, 4.0, 10.0), (3, 7.5, 12.0)])
 def test_log_likelihood_equals_the_integral_over_lambda_and_p(x, t_x, T):
     # The closed form against direct integration of the individual-level likelihood.
@@ -297,3 +313,25 @@ def test_company_holdout_beats_the_naive_rate(demo_lake):
     assert pred.sum() == pytest.approx(actual.sum(), rel=0.15)
     assert (pred - actual).abs().mean() < (naive - actual).abs().mean()
     assert np.corrcoef(pred, actual)[0, 1] > np.corrcoef(naive, actual)[0, 1]
+
+
+def test_benchmark_command_writes_every_calibration_customer(tmp_path):
+    # The exact benchmark interface: customer_id, expected_purchases_holdout, expected_avg_value, p_alive.
+    from benchmarks.clv import main
+
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("1997-01-01")
+    rows = []
+    for i in range(400):
+        first = start + pd.Timedelta(days=int(rng.integers(0, 120)))
+        days = np.sort(rng.integers(0, 540, rng.poisson(3)))
+        for d in [0, *days]:
+            rows.append((f"{i:05d}", (first + pd.Timedelta(days=int(d))).strftime("%Y-%m-%d"), float(rng.gamma(2, 20))))
+    src = tmp_path / "tx.csv"
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    main(["--transactions", str(src), "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--out", str(out)])
+    got = pd.read_csv(out, dtype={"customer_id": str})
+    assert list(got.columns) == ["customer_id", "expected_purchases_holdout", "expected_avg_value", "p_alive"]
+    assert sorted(got["customer_id"]) == [f"{i:05d}" for i in range(400)]  # everyone starts within calibration
+    assert got.notna().all().all() and (got["p_alive"].between(0, 1)).all()
