@@ -131,7 +131,10 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
     bg_seconds = _median_seconds(lambda: BetaGeoModel().fit(rfm))
     gg_seconds = _median_seconds(lambda: GammaGammaModel().fit(rfm))
     report = [f"customers in calibration: {len(rfm):,}; with a repeat purchase: {int((rfm['frequency'] > 0).sum()):,}; "
-              f"calibration to {calibration_end}, holdout {holdout:.2f} weeks to {holdout_end}", ""]
+              f"calibration to {calibration_end}, holdout {holdout:.2f} weeks to {holdout_end}", "",
+              # In-sample check: the model's expected calibration repeats E[X(T)] against the actual count.
+              f"calibration repeat purchases: actual {int(rfm['frequency'].sum()):,}, "
+              f"BG/NBD expected {bg.expected_purchases_new(rfm['T'].to_numpy()).sum():,.0f}", ""]
 
     models = [("BG/NBD", out["expected_purchases_holdout"].to_numpy())]
     if published:  # the published parameters on the same customers: is a gap the fit's or the data's?
