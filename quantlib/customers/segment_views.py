@@ -22,7 +22,7 @@ from quantlib.publish.parameters import NotebookParameters, register_parameters
 
 __all__ = [
     "CustomerSegmentsParameters", "SegmentAnalysis", "analyse_segments", "migration_chart", "migration_matrix",
-    "previous_date", "profile_chart", "segment_playbook", "segment_sizes", "segment_summary",
+    "previous_date", "profile_chart", "segment_offers", "segment_playbook", "segment_sizes", "segment_summary",
     "silhouette_table", "stability_table",
 ]
 
@@ -232,3 +232,60 @@ def segment_summary(con_or_lake, as_of, months_back: int = 1, n_segments: int | 
     return {"as_of": analysis.as_of, "previous": analysis.before, "sizes": sizes, "movement": movement,
             "moved_share": float(moved / both["customers"].sum()) if len(both) else float("nan"),
             "n_segments": analysis.segmenter.n_segments_}
+
+
+# ---------------------------------------------------------------------------- next-service offers
+def _month_name(month) -> str:
+    return dt.date(2000, int(month), 1).strftime("%B") if pd.notna(month) else ""
+
+
+def segment_offers(analysis: SegmentAnalysis, source, holdout_days: int = 90) -> dict[str, pd.DataFrame]:
+    """Next service to offer, channel and timing per segment, and how well the recommender did.
+
+    The hybrid recommender (:class:`~quantlib.customers.recommend.HybridRecommender`) is
+    fitted on jobs up to ``analysis.as_of`` and recommends the next service for every
+    segmented customer; :func:`~quantlib.customers.recommend.contact_plan` adds channel and month.
+
+    Returns
+    -------
+    dict
+        ``offers``: per segment, the most common first offer and its share, the main
+        contact channel and its share, and the most common best month. ``accuracy``: hit rate at 3
+        of the hybrid and of the popularity baseline on the last ``holdout_days`` before
+        ``as_of`` (fitted on the jobs before that window).
+    """
+    from quantlib.customers.recommend import HybridRecommender, contact_plan, evaluation_targets, hit_rate, service_history
+
+    con, owned = connect(source)
+    try:
+        history = service_history(con)
+        as_of = pd.Timestamp(analysis.as_of)
+        history = history[history["date"] <= as_of]
+        assignment = analysis.assignment
+        customers = assignment.loc[assignment["segment"] != -1, "customer_id"]
+        start = as_of + pd.Timedelta(days=1)
+        rec = HybridRecommender().fit(history, start)
+        recs = rec.recommend(customers, start=start)
+        plan = contact_plan(con, as_of, recs, history).merge(assignment, on="customer_id")
+    finally:
+        if owned:
+            con.close()
+    plan["service"] = plan["item"].str.replace("/", ": ")
+    rows = []
+    for name, group in plan.groupby("segment_name"):
+        service = group["service"].value_counts(normalize=True)
+        channel = group["channel"].value_counts(normalize=True)
+        month = group["best_month"].dropna().astype(int).value_counts()
+        rows.append({"segment_name": name, "customers": len(group), "first_offer": service.index[0],
+                     "offer_share": service.iloc[0], "channel": channel.index[0], "channel_share": channel.iloc[0],
+                     "best_month": _month_name(month.index[0]) if len(month) else ""})
+    offers = pd.DataFrame(rows).sort_values("customers", ascending=False).reset_index(drop=True)
+    test_start = start - pd.Timedelta(days=holdout_days)
+    targets = evaluation_targets(history, test_start, holdout_days)
+    accuracy = []
+    if len(targets):
+        back = HybridRecommender().fit(history, test_start)
+        for label, component in (("hybrid (CF + content + popularity)", None), ("popularity baseline", "popularity")):
+            recs = back.recommend(targets.index, start=test_start, days=holdout_days, component=component)
+            accuracy.append({"method": label, "customers": len(targets), "hit_rate_at_3": hit_rate(recs, targets, 3)})
+    return {"offers": offers, "accuracy": pd.DataFrame(accuracy), "weights": rec.weights_}

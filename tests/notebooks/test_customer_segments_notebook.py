@@ -37,10 +37,10 @@ def test_notebook_runs_and_renders(demo_lake, tmp_path):
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) >= 3  # value bars, profile heatmap, migration heatmap
     tables = [o for o in outputs if "text/html" in o.get("data", {})]
-    assert len(tables) >= 5
+    assert len(tables) >= 7
     html = render_clean_html(tmp_path / "run.ipynb", STEM, tmp_path)
     assert {"Segments: size and value", "Profiles", "Strategy and pricing stance", "Migration between segments",
-            "How the segments were found"} <= set(section_headings(executed))
+            "Next-service offers", "How the segments were found"} <= set(section_headings(executed))
     assert "Pricing stance" in html and "lapsed" in html
 
 
