@@ -131,8 +131,8 @@ def check_routes(inst: Instance, routes: list[list[int]]) -> tuple[float, list[s
     return total, problems
 
 
-def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = None) -> list[list[int]]:
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+def _ortools_model(inst: Instance):
+    from ortools.constraint_solver import pywrapcp
 
     n = len(inst.ids)
     dist = inst.dist
@@ -157,14 +157,10 @@ def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = N
         for v in range(inst.vehicles):
             tdim.CumulVar(routing.Start(v)).SetRange(int(inst.ready[0] * SCALE), horizon)
             tdim.CumulVar(routing.End(v)).SetRange(int(inst.ready[0] * SCALE), horizon)
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    strategy = first_solution or ("PARALLEL_CHEAPEST_INSERTION" if inst.kind == "vrptw" else "SAVINGS")
-    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(int(seconds * 1000))
-    solution = routing.SolveWithParameters(params)
-    if solution is None:
-        return []
+    return manager, routing
+
+
+def _routes_of(inst, manager, routing, solution) -> list[list[int]]:
     routes = []
     for v in range(inst.vehicles):
         idx = solution.Value(routing.NextVar(routing.Start(v)))
@@ -175,6 +171,58 @@ def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = N
         if r:
             routes.append(r)
     return routes
+
+
+PORTFOLIO = ("SAVINGS", "CHRISTOFIDES", "PARALLEL_CHEAPEST_INSERTION")
+
+
+def _tune(params, lambda_coefficient: float | None, operators: tuple[str, ...]) -> None:
+    from ortools.util import optional_boolean_pb2
+
+    if lambda_coefficient is not None:
+        params.guided_local_search_lambda_coefficient = lambda_coefficient
+    for op in operators:
+        setattr(params.local_search_operators, op, optional_boolean_pb2.BOOL_TRUE)
+
+
+def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = None,
+                  lambda_coefficient: float | None = None, operators: tuple[str, ...] = ()) -> list[list[int]]:
+    """OR-Tools guided local search from one construction, or from the cheapest of several
+    (``first_solution="portfolio"``, the default for CVRP) for the rest of the time limit."""
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    tic = time.perf_counter()
+    # Time windows: local cheapest insertion (best of 5 strategies tried at 5 s on Solomon).
+    # CVRP with the fleet at its minimum: a single construction often fails, so several are
+    # tried and the cheapest feasible one starts the search.
+    first_solution = first_solution or ("LOCAL_CHEAPEST_INSERTION" if inst.kind == "vrptw" else "portfolio")
+    strategies = PORTFOLIO if first_solution == "portfolio" else (first_solution,)
+    best, best_cost = None, math.inf
+    for strategy in strategies:
+        manager, routing = _ortools_model(inst)
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
+        if len(strategies) > 1:
+            params.solution_limit = 1  # construction only
+            params.time_limit.FromMilliseconds(int(max(0.05, seconds * 0.05) * 1000))
+        else:
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+            params.time_limit.FromMilliseconds(int(seconds * 1000))
+            _tune(params, lambda_coefficient, operators)
+        solution = routing.SolveWithParameters(params)
+        if solution is not None and solution.ObjectiveValue() < best_cost:
+            best, best_cost = _routes_of(inst, manager, routing, solution), solution.ObjectiveValue()
+    if len(strategies) == 1 or best is None:
+        return best or []
+    manager, routing = _ortools_model(inst)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.time_limit.FromMilliseconds(int(max(0.1, seconds - (time.perf_counter() - tic)) * 1000))
+    _tune(params, lambda_coefficient, operators)
+    routing.CloseModelWithParameters(params)
+    start = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(i) for i in r] for r in best], True)
+    solution = routing.SolveFromAssignmentWithParameters(start, params) if start is not None else None
+    return _routes_of(inst, manager, routing, solution) if solution is not None else best
 
 
 def solve_pyvrp(inst: Instance, seconds: float, seed: int = 1) -> list[list[int]]:

@@ -240,6 +240,14 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
                 update.update(lat=j.lat, lon=j.lon, available_from=at)
             else:
                 update.update(lat=res["pos"][0], lon=res["pos"][1], available_from=res["free"] + extra)
+            if not res["break_taken"] and t.break_minutes > 0:
+                # A break not taken yet is owed from now on; a job under way through the lunch
+                # window pushes lunch to right after it.
+                earliest = max(t.break_earliest, now)
+                latest = max(t.break_latest, earliest)
+                if tid in started:
+                    latest = max(latest, started[tid][1] + jobs[started[tid][0]].duration + extra)
+                update.update(break_earliest=earliest, break_latest=latest)
             if t.end_lat is None:
                 update.update(end_lat=t.lat, end_lon=t.lon)
             out_techs.append(t.model_copy(update=update))

@@ -57,6 +57,9 @@ class SolverSettings(BaseModel):
     metaheuristic: Metaheuristic = "GUIDED_LOCAL_SEARCH"
     time_limit_seconds: float = Field(5.0, gt=0)
     solution_limit: int | None = Field(None, gt=0)
+    break_first_phase: float = Field(0.4, ge=0, lt=1, description=(
+        "Share of the time limit spent on a first search without lunch breaks, whose routes (repaired "
+        "to fit the breaks) warm-start the full model; 0 = construct with breaks directly (slow)."))
     log_search: bool = False
 
 
@@ -106,6 +109,60 @@ def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = No
     return build_matrix(keys, lats, lons, provider, departure)
 
 
+def route_fits(t: Technician, seq: list[Job], tm: TravelMatrix) -> bool:
+    """Whether ``t`` can do ``seq`` in order: windows, pins, shift end and the break (whole-minute legs).
+
+    The break is tried in every gap (before leaving, between two stops, after the last stop),
+    taken as early as the gap allows; the same rules :meth:`RoutePlan.validate` checks.
+    """
+    keys = [start_key(t.id)] + [job_key(j.id) for j in seq] + [end_key(t.id)]
+    legs = [math.ceil(tm.time(a, b) - 1e-9) for a, b in zip(keys, keys[1:])]
+    need_break = t.break_minutes > 0 and bool(seq)
+    for gap in (range(len(seq) + 1) if need_break else [None]):
+        now = t.departure
+        ok = True
+        for k in range(len(seq) + 1):
+            earliest = now + legs[k]
+            if gap == k:
+                b = max(now, t.break_earliest)
+                if b > t.break_latest:
+                    ok = False
+                    break
+                earliest = max(earliest + t.break_minutes, b + t.break_minutes)
+            if k == len(seq):
+                ok = ok and earliest <= t.latest_end
+                break
+            j = seq[k]
+            lo, hi = (j.pinned_start, j.pinned_start) if j.pinned_start is not None else (
+                j.window_start, j.window_end if j.hard_window else 10**9)
+            start = max(earliest, lo)
+            if start > hi:
+                ok = False
+                break
+            now = start + j.duration
+        if ok:
+            return True
+    return False
+
+
+def repair_routes(problem: RoutingProblem, routes: dict[str, list[str]], tm: TravelMatrix) -> dict[str, list[str]]:
+    """Remove jobs from routes that cannot fit their technician's break, cheapest drop penalty first."""
+    techs = {t.id: t for t in problem.technicians}
+    jobs = {j.id: j for j in problem.jobs}
+    out = {}
+    for tid, ids in routes.items():
+        seq = [jobs[i] for i in ids if i in jobs]
+        t = techs[tid]
+        while seq and not route_fits(t, seq, tm):
+            single = [k for k in range(len(seq)) if route_fits(t, seq[:k] + seq[k + 1:], tm)]
+            pool = single or range(len(seq))
+            k = min(pool, key=lambda k: (problem.objective.drop_penalty(seq[k]) * (1000 if seq[k].pinned_start
+                                                                                     is not None else 1)))
+            seq = seq[:k] + seq[k + 1:]
+        out[tid] = [j.id for j in seq]
+    return out
+
+
 def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
           provider: MatrixProvider | None = None, travel: TravelMatrix | None = None,
           initial_routes: dict[str, list[str]] | None = None) -> RoutePlan:
@@ -148,6 +205,21 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         dropped += [DroppedJob(j.id, "no skilled technician: no technicians in the problem") for j in jobs]
         return RoutePlan(problem, tm, [], dropped, {"status": "no technicians", "seconds": time.perf_counter() - tic})
 
+    phase_one = None
+    if (initial_routes is None and settings.break_first_phase > 0 and jobs
+            and any(t.break_minutes > 0 for t in techs)):
+        # OR-Tools' break intervals make construction very slow (seconds for 20 x 150):
+        # construct and improve without breaks first, then make room for the breaks.
+        relaxed = problem.replace(technicians=tuple(t.model_copy(update={"break_minutes": 0}) for t in techs),
+                                  jobs=tuple(jobs))
+        first = solve(relaxed, settings.model_copy(update={
+            "time_limit_seconds": settings.time_limit_seconds * settings.break_first_phase,
+            "break_first_phase": 0.0}), travel=tm)
+        initial_routes = repair_routes(problem, {r.technician_id: [v.job_id for v in r.visits]
+                                                 for r in first.routes}, tm)
+        phase_one = first.stats.get("seconds")
+        settings = settings.model_copy(update={
+            "time_limit_seconds": max(0.05, settings.time_limit_seconds - (time.perf_counter() - tic))})
     n, m = len(jobs), len(techs)
     keys = [job_key(j.id) for j in jobs] + [start_key(t.id) for t in techs] + [end_key(t.id) for t in techs]
     idx = np.array([tm.index(k) for k in keys])
@@ -227,7 +299,13 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         node_of = {j.id: node for node, j in enumerate(jobs)}
         seqs = [[manager.NodeToIndex(node_of[jid]) for jid in initial_routes.get(t.id, []) if jid in node_of]
                 for t in techs]
-        routing.CloseModelWithParameters(params)
+        # Reading the routes runs a small search under the search limits: give it room of its
+        # own, so a short time limit cannot turn a feasible warm start into a cold one.
+        close_params = pywrapcp.DefaultRoutingSearchParameters()
+        close_params.CopyFrom(params)
+        close_params.time_limit.FromMilliseconds(max(10_000, int(settings.time_limit_seconds * 1000)))
+        close_params.solution_limit = 2**63 - 1
+        routing.CloseModelWithParameters(close_params)
         start = routing.ReadAssignmentFromRoutes(seqs, True)
         if start is not None:
             solution = routing.SolveFromAssignmentWithParameters(start, params)
@@ -279,6 +357,7 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
     dropped.sort(key=lambda d: order.get(d.job_id, 0))
     stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
              "seconds": time.perf_counter() - tic, "build_seconds": build_seconds, "warm_start": warm,
+             "first_phase_seconds": phase_one,
              "settings": settings.model_dump()}
     return RoutePlan(problem, tm, routes, dropped, stats)
 
