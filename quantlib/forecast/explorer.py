@@ -11,8 +11,9 @@ notebook only builds and displays a fitted :class:`ForecastExplorer`.
 The engines are fitted once (:meth:`ForecastExplorer.fit`): the weekly job demand per
 service line x region (:class:`~quantlib.forecast.demand.DemandForecaster`, the demand
 notebook's model) and the company's revenue (:class:`~quantlib.forecast.revenue.
-RevenueForecaster`). An interaction only sums forecasts already made, or asks the fitted
-demand model for one more scenario (a fraction of a second), and draws two SVG charts.
+RevenueForecaster`). The fit also prepares the first page (everything, 90 days,
+baseline). An interaction only sums forecasts already made, or asks the fitted demand
+model for one more scenario (a fraction of a second), and draws two SVG charts.
 
 With ``cache_dir`` the fitted engines are pickled there, keyed by the gold file (path,
 size, modification time), the as-of date, the settings and the source of the forecasting
@@ -168,7 +169,10 @@ class ForecastExplorer:
     def _cache_path(self) -> Path | None:
         return None if self.cache_dir is None else Path(self.cache_dir) / f"forecast-explorer-{self.cache_key()}.pkl"
 
-    _STATE = ("revenue_", "demand_", "series_", "storms_", "as_of_", "company_", "service_lines_", "regions_")
+    # The default selection's forecasts and charts are kept too: a kernel that loads the
+    # cache shows the first page without computing anything.
+    _STATE = ("revenue_", "demand_", "series_", "storms_", "as_of_", "company_", "service_lines_", "regions_",
+              "_forecasts", "_charts")
 
     def fit(self) -> "ForecastExplorer":
         """Fit the revenue and demand engines on the warehouse as of :attr:`as_of` (or load them).
@@ -218,6 +222,7 @@ class ForecastExplorer:
         self.service_lines_ = sorted(self.series_["service_line"].unique())
         self.regions_ = sorted(self.series_["region"].unique())
         self.from_cache_ = False
+        self.render(self.default_selection())
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(".tmp")
@@ -232,6 +237,11 @@ class ForecastExplorer:
             raise RuntimeError("ForecastExplorer is not fitted; call fit() first")
 
     # ------------------------------------------------------------------ numbers
+
+    def default_selection(self) -> Selection:
+        """What the app shows first: everything, 90 days (or the shortest horizon), baseline."""
+        horizons = sorted(int(h) for h in self.horizons)
+        return Selection(horizon_days=90 if 90 in horizons else horizons[0])
 
     def _check_selection(self, sel: Selection) -> None:
         self._check_fitted()
@@ -514,7 +524,7 @@ class ForecastExplorer:
                                  layout=w.Layout(width="190px"))
         horizons = sorted(int(h) for h in self.horizons)
         self.horizon = w.Dropdown(options=[(f"{h} days", h) for h in horizons],
-                                  value=90 if 90 in horizons else horizons[0], description="Horizon", style=style,
+                                  value=self.default_selection().horizon_days, description="Horizon", style=style,
                                   layout=w.Layout(width="170px"))
         self.scenario = w.Dropdown(options=[(label, key) for key, label in SCENARIOS.items()], value="baseline",
                                    description="Scenario", style=style, layout=w.Layout(width="360px"))
