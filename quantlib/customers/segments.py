@@ -6,8 +6,9 @@ tenure, payment behaviour, channel preference and price sensitivity from quote h
 
 Segmenters follow scikit-learn (``fit`` returns self, learned state ends in ``_``):
 
-* :class:`KMeansSegmenter` - k-means; the number of segments is the k in ``k_range``
-  with the highest **silhouette** on a sample. Silhouette is chosen over a GMM's BIC because
+* :class:`KMeansSegmenter` - k-means; the number of segments is the smallest k in
+  ``k_range`` (3..8) whose **silhouette** on a sample is within ``tolerance`` (0.005) of the
+  best. Silhouette is chosen over a GMM's BIC because
   the features are skewed and far from Gaussian (BIC keeps adding components to fit the
   tails), and because it measures exactly what a segment needs: customers closer to their
   own segment than to the next one.
@@ -19,8 +20,8 @@ Segmenters follow scikit-learn (``fit`` returns self, learned state ends in ``_`
 
 Segments are named by rules on their centroid profile (:func:`name_segments`, standardised
 centroid values), not by hand, into the product's profiles - premium, price-sensitive,
-growth potential - plus lapsing, slow payers and core, each with a strategy and pricing
-stance (:data:`SEGMENT_PLAYBOOK`).
+growth potential - plus lapsing, slow payers, contract holders and core, each with a
+strategy and pricing stance (:data:`SEGMENT_PLAYBOOK`).
 
 Two groups are set by rule and kept out of the fit: customers without any completed job up
 to ``as_of`` (``"no history"``, label -1: no behaviour to cluster) and customers whose last
@@ -64,7 +65,8 @@ CLUSTER_FEATURES = [
 Z_CAP = 3.0
 _LOG_FEATURES = {"jobs_per_year", "spend_365d", "avg_ticket", "recency_days", "tenure_days"}
 
-#: Strategy and pricing stance per segment profile.
+#: Strategy and pricing stance per segment profile. The product spec names the first three
+#: profiles; its wording is not in the repository, so the rules and texts here are ours.
 SEGMENT_PLAYBOOK = pd.DataFrame([
     ("premium", "High spend per year and per job, pays on time.",
      "Retain and upsell: priority scheduling, a named contact, maintenance-contract upgrades.",
