@@ -94,9 +94,10 @@ def schedule_chart(plan: WeeklyPlan) -> alt.Chart:
     """Heat map of booked hours (service + travel) per technician and day."""
     df = schedule_by_day(plan)
     df["booked_hours"] = df["service_hours"] + df["travel_hours"]
-    df["day"] = pd.to_datetime(df["date"]).dt.strftime("%a %d %b")
-    order = sorted(df["day"].unique(), key=lambda s: pd.to_datetime(s + f" {plan.problem.week_start.year}",
-                                                                     format="%a %d %b %Y"))
+    dates = pd.to_datetime(df["date"])
+    df["day"] = dates.dt.strftime("%a %d %b")
+    order = list(dict.fromkeys(df.assign(_d=dates).sort_values("_d")["day"]))
+    df = df.drop(columns="date")  # plain python dates do not serialise into the chart spec
     return alt.Chart(df, title="Booked hours per technician and day").mark_rect().encode(
         x=alt.X("day:O", sort=order, title=None),
         y=alt.Y("technician:N", title=None),
