@@ -31,7 +31,6 @@ customer reaches the company on, and the best month to offer the recommended ser
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 
 import numpy as np
