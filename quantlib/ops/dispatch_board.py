@@ -53,7 +53,7 @@ REPLAN_SETTINGS = SolverSettings(time_limit_seconds=2.0)
 QUIET_CHANGES = ("same", "done", "still dropped")
 #: Prefix of the environment variables that override :class:`DispatchBoardParameters` (``QUANT_DISPATCH_NOW``...).
 ENV_PREFIX = "QUANT_DISPATCH_"
-CHART_WIDTH = 640
+CHART_WIDTH = 560
 
 
 def parse_minute(value) -> int:
@@ -337,17 +337,17 @@ class DispatchBoard:
     def map_svg(self) -> str:
         moved = set(self.result.moved) if self.result else set()
         title = "Routes" if self.result is None else f"Rest of the day from {hhmm(self.result.now)}"
-        return self._svg(dv.route_map(self.plan, width=CHART_WIDTH, height=440, highlight=moved, title=title))
+        return self._svg(dv.route_map(self.plan, width=CHART_WIDTH, height=420, highlight=moved, title=title))
 
     def timeline_svg(self) -> str:
-        return self._svg(dv.timeline_chart(self.plan, width=CHART_WIDTH + 120, row_height=20))
+        return self._svg(dv.timeline_chart(self.plan, width=CHART_WIDTH + 500, row_height=20))
 
     def header_html(self) -> str:
         k = self.plan.kpis()
         region = f" &middot; region {html.escape(self.region)}" if self.region else ""
         state = ("initial plan" if self.result is None else
                  f"re-planned at {hhmm(self.result.now)} ({len(self.results)} re-plan(s))")
-        return (f'<div class="db-header"><h1>Dispatch board &middot; {html.escape(self.company)}</h1>'
+        return (f'<div class="db-header"><h1>{html.escape(self.company or "Dispatch board")}</h1>'
                 f'<div class="db-sub">{self.day:%A %d %B %Y}{region} &middot; {state} &middot; '
                 f'{k["jobs_served"]} jobs on routes, {k["jobs_dropped"]} not planned &middot; '
                 f'{k["technicians_used"]} technicians out</div></div>')
@@ -580,7 +580,7 @@ CSS = f"""
 .db-panel {{ background: #fff; border: 1px solid #e2e5e9; border-radius: 6px; padding: 8px 12px; margin-top: 8px; }}
 .db-panel h2 {{ font-size: 15px; font-weight: 600; margin: 0 0 6px 0; }}
 .db-panel svg {{ max-width: 100%; height: auto; }}
-.db-result {{ min-width: 420px; max-width: 640px; }}
+.db-result {{ min-width: 420px; max-width: 600px; }}
 .db-figs {{ display: flex; flex-wrap: wrap; gap: 10px; margin-bottom: 6px; }}
 .db-fig {{ border: 1px solid #e2e5e9; border-radius: 6px; padding: 6px 10px; min-width: 96px; }}
 .db-label {{ font-size: 11px; text-transform: uppercase; letter-spacing: .04em; color: #5c6670; }}

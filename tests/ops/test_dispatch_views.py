@@ -99,3 +99,12 @@ def test_plan_of_day_from_gold_and_unknown_region(demo_lake):
         assert len(dv.timeline_frame(plan)) > 0 or not plan.problem.jobs
     finally:
         con.close()
+
+
+def test_a_day_without_jobs_still_draws():
+    tech = Technician(id="T1", lat=40.0, lon=-89.0)
+    plan = solve(RoutingProblem(technicians=(tech,), jobs=()), SolverSettings(time_limit_seconds=1))
+    assert dv.route_points(plan).empty and dv.timeline_frame(plan).empty and dv.dropped_frame(plan).empty
+    assert dv.kpi_frame(plan).set_index("key").loc["jobs_served", "value"] == 0
+    dv.route_map(plan).to_dict()
+    dv.timeline_chart(plan).to_dict()
