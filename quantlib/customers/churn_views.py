@@ -279,6 +279,8 @@ class ChurnExplorer:
         From :func:`score_customers`.
     max_rows : int
         Rows shown in the table (the export holds every filtered row).
+    company : str
+        Shown as the title.
 
     Notes
     -----
@@ -286,9 +288,10 @@ class ChurnExplorer:
     the export links hold; the links are ``data:`` URIs, so nothing is written on the server.
     """
 
-    def __init__(self, run: ChurnRun, max_rows: int = 50):
+    def __init__(self, run: ChurnRun, max_rows: int = 50, company: str = ""):
         self.run = run
         self.max_rows = max_rows
+        self.company = company
         self._widget = None
 
     def current_list(self) -> pd.DataFrame:
@@ -356,7 +359,8 @@ class ChurnExplorer:
                  f"{run.report.get('horizon_days', 180)} days" if run.scorer == "learned"
                  else "the spec's rule score")
         extra = (f" &middot; test AUC {run.report['test_auc']:.2f}" if run.report.get("test_auc") else "")
-        return (f'<h1>Churn explorer</h1><div class="ce-sub">Active customers as of {run.as_of:%d %b %Y}: '
+        title = html.escape(self.company or "Churn risk")
+        return (f'<h1>{title}</h1><div class="ce-sub">Active customers as of {run.as_of:%d %b %Y}: '
                 f'{n:,}, {high:,} at high risk, {len(run.alerts):,} churn alerts (high-value above '
                 f'{CHURN_RISK_THRESHOLD:.0%}) &middot; {html.escape(model)}{extra}</div>')
 
@@ -455,7 +459,13 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     if not root.is_absolute():
         root = project_root() / root
     run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days)
-    return ChurnExplorer(run)
+    con, owned = connect_gold(root)
+    try:
+        row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
+    finally:
+        if owned:
+            con.close()
+    return ChurnExplorer(run, company=(row[0] if row else None) or params.company)
 
 
 # ----------------------------------------------------------------------------- report text and tables
