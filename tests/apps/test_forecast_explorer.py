@@ -30,7 +30,7 @@ def value_js(name: str) -> str:
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
 def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
     playwright_api = pytest.importorskip("playwright.sync_api")
-    from quantlib.forecast.explorer import ForecastExplorer, format_value, weeks_for
+    from quantlib.forecast.explorer import SCENARIOS, ForecastExplorer, format_value, weeks_for
 
     cache = tmp_path_factory.getbasetemp() / "forecast_explorer_cache"
     fx = ForecastExplorer(demo_lake.gold, cache_dir=cache).fit()
@@ -90,7 +90,7 @@ def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
                 assert shown("revenue_worst") == money(30, "worst") and shown("revenue_best") == money(30, "best")
                 assert page.locator(".fe-weeks tbody tr").count() == weeks_for(30)
 
-                page.locator(".fe-scenario select").select_option("confidence_down")
+                page.locator(".fe-scenario select").select_option(label=SCENARIOS["confidence_down"])
                 wait_for("jobs", expected_down)
                 assert page.locator(".fe-change[data-value='jobs_change']").count() == 1
                 assert "consumer confidence -" in page.inner_text(".fe-scenario-text")

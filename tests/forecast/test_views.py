@@ -1,0 +1,31 @@
+"""The monthly review's forecast views: the low-cash warning in words, on both sides of the threshold."""
+
+from __future__ import annotations
+
+import pytest
+
+from quantlib.forecast import views as fv
+from quantlib.forecast.pipeline import warehouse_snapshot
+
+
+@pytest.fixture(scope="module")
+def snap(demo_lake):
+    return warehouse_snapshot(demo_lake.gold)
+
+
+def test_low_cash_warning_names_the_day(snap):
+    low = fv.cash_outlook(snap, starting_cash=0.0, horizon_days=60)
+    assert low.warning_date_ is not None and len(low.forecast()) == 60
+    text = fv.cash_outlook_text(low)
+    assert text.startswith("**Low-cash warning")
+    assert f"{low.warning_date_:%d %B %Y}" in text and f"${low.threshold_:,.0f}" in text
+    assert "60 days" in text and "Warning" not in text  # reports must not look like Python warnings
+
+
+def test_no_warning_when_cash_stays_above(snap):
+    rich = fv.cash_outlook(snap, starting_cash=1e9, horizon_days=30)
+    assert rich.warning_date_ is None
+    text = fv.cash_outlook_text(rich)
+    assert text.startswith("No low-cash warning") and "Even the pessimistic case" in text
+    low = rich.forecast()["cash"].min()
+    assert f"${low:,.0f}" in text
