@@ -12,9 +12,13 @@ from quantlib.forecast.pipeline import Snapshot, censor_snapshot, warehouse_snap
 T = pd.Timestamp("2024-06-30")
 
 
-def tiny_company(revenue=100.0, cost=40.0, fixed=20.0, pay_days=10, n_days=400) -> Snapshot:
-    """One job a day (revenue, direct cost), each invoice paid exactly ``pay_days`` later."""
+def tiny_company(revenue=100.0, cost=40.0, fixed=20.0, pay_days=10, n_days=400, growth=1.0) -> Snapshot:
+    """One job a day (revenue, direct cost), each invoice paid exactly ``pay_days`` later.
+
+    With ``growth`` the revenue grows by that factor a year (``revenue`` on the last day).
+    """
     days = pd.date_range(end=T, periods=n_days, freq="D")
+    revenue = revenue * growth ** ((np.arange(n_days) - (n_days - 1)) / 365)
     jobs = pd.DataFrame({
         "job_id": [f"J{i}" for i in range(n_days)], "customer_id": "C1", "quote_id": None,
         "contract_id": None, "service_line": "hvac", "job_type": "repair", "urgency": "routine",
@@ -62,6 +66,23 @@ def test_collections_follow_a_fixed_days_to_pay():
     assert np.allclose(d["cash"], np.cumsum(np.full(30, 40.0)))
 
 
+def test_short_history_starts_at_the_first_job():
+    # 200 days of work: the days before the first job are not bootstrapped as idle days.
+    fc = CashFlowForecaster(horizon=30, n_sims=20).fit(tiny_company(n_days=200))
+    assert np.allclose(fc.daily_["revenue"], 100.0)
+    assert np.allclose(fc.daily_["collections_new"].iloc[10:], 100.0)
+    assert fc.residual_sigma_ == 0.0  # a deterministic company: the inner backtests are exact
+
+
+def test_growth_lifts_the_bootstrapped_days():
+    fc = CashFlowForecaster(horizon=30, n_sims=20).fit(tiny_company(n_days=700, growth=1.2))
+    assert fc.growth_ == pytest.approx(1.2, rel=0.005)
+    expected = 100.0 * 1.2 ** (np.arange(1, 31) / 365)
+    np.testing.assert_allclose(fc.daily_["revenue"], expected, rtol=0.005)
+    flat = CashFlowForecaster(horizon=30, n_sims=20).fit(tiny_company(n_days=700))
+    assert flat.growth_ == pytest.approx(1.0)
+
+
 def test_warning_date_when_cash_falls_below_30_days_of_expenses():
     # Outflow 140 a day, inflow 100: net -40; threshold 30 x 140 = 4200; cash 5000 - 40 d.
     snap = tiny_company(fixed=100.0)
@@ -85,6 +106,8 @@ def test_demo_company_magnitudes_and_no_leakage(demo_lake):
     assert (d["cash_lo_95"] <= d["cash_lo_80"]).all() and (d["cash_lo_80"] <= d["cash"]).all()
     assert (d["cash"] <= d["cash_hi_80"]).all()
     assert fc.emergency_rate_[0] > 0 and 0 < fc.direct_cost_share_ < 1
+    # The residual spread is calibrated on three inner backtests.
+    assert fc.calibration_["origin"].nunique() == 3 and fc.residual_sigma_ >= 0
     # Changing what happened after as_of does not change the forecast.
     changed = censor_snapshot(snap, snap.as_of)
     pays = changed.tables["payments"]
@@ -109,6 +132,8 @@ def test_bad_input():
         CashFlowForecaster(horizon=0).fit(snap)
     with pytest.raises(ValueError, match="n_sims"):
         CashFlowForecaster(n_sims=1).fit(snap)
+    with pytest.raises(ValueError, match="calibration_origins"):
+        CashFlowForecaster(calibration_origins=-1).fit(snap)
     empty = censor_snapshot(snap, T)
     empty.tables["payments"] = empty.tables["payments"].iloc[:0]
     with pytest.raises(ValueError, match="no paid invoices"):

@@ -76,6 +76,34 @@ def test_schedule_follows_fixed_decision_time_and_job_lag():
     assert exp["expected_value"] == pytest.approx(900 * p)
 
 
+def test_backlog_of_won_quotes_by_hand():
+    q = _quotes(n=200, decision_days=3)
+    won = q[q["status"] == "won"].reset_index(drop=True)
+    # A quarter of the won quotes never become jobs; the others complete 2 or 6 days after
+    # the decision, alternately.
+    jobbed = won[won.index % 4 != 3].reset_index(drop=True)
+    lag = np.where(jobbed.index % 2 == 0, 2, 6)
+    done = jobbed["decided_at"] + pd.to_timedelta(lag, unit="D")
+    jobs = pd.DataFrame({"quote_id": jobbed["quote_id"], "completed_at": done,
+                         "completed_date": done.dt.normalize(), "is_completed": True})
+    as_of = pd.Timestamp("2024-08-01")
+    late = q.iloc[:1].assign(quote_id="LATE", created_at=as_of - pd.Timedelta(days=7), status="won",
+                             decided_at=as_of - pd.Timedelta(days=4), amount=1000.0)
+    quotes = pd.concat([q, late], ignore_index=True)
+    model = QuoteConversionModel().fit(quotes, as_of=as_of, jobs=jobs)
+    sched = model.backlog_schedule(quotes, jobs, days=10, as_of=as_of)
+    share = len(jobbed) / len(won)
+    p6 = float(np.mean(lag == 6))
+    # Decided 4 days ago without a job: it lands only with lag 6, i.e. on day 2, weighted by
+    # the chance that it still becomes a job given that it has not yet.
+    expected = 1000 * share * p6 / ((1 - share) + share * p6)
+    assert sched.loc[sched["ds"] == as_of + pd.Timedelta(days=2), "expected_revenue"].iloc[0] == pytest.approx(expected)
+    assert sched["expected_revenue"].sum() == pytest.approx(expected)
+    # Quotes that already became jobs are not backlog: without LATE nothing is expected.
+    none = model.backlog_schedule(q, jobs, days=10, as_of=as_of)
+    assert none["expected_revenue"].sum() == pytest.approx(0.0)
+
+
 def test_open_pipeline_from_the_warehouse(demo_lake):
     snap = warehouse_snapshot(demo_lake.gold, as_of="2024-06-30")
     quotes = snap["quotes"]
