@@ -599,7 +599,8 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
     -----
     Day windows: an emergency on its booked day; an urgent job on its booked day or the next;
     routine jobs any day of the week from the day they were booked. The booked day is the
-    customer's requested day.
+    customer's requested day. A job whose customer has no latitude / longitude is placed at the
+    centre of its region's technicians' home bases.
     """
     monday = _monday(week_start)
     end = monday + dt.timedelta(days=DAYS)
@@ -615,7 +616,7 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
         """SELECT j.job_id, j.customer_id, j.service_line, j.job_type, j.urgency, j.region,
                   j.scheduled_start, j.created_at, j.scheduled_hours, j.revenue, j.material_cost,
                   c.lat, c.lon, coalesce(c.is_priority, false) AS is_priority
-           FROM jobs j JOIN customers c USING (customer_id)
+           FROM jobs j LEFT JOIN customers c USING (customer_id)
            WHERE j.status <> 'cancelled' AND j.scheduled_start >= ? AND j.scheduled_start < ?
            ORDER BY j.scheduled_start, j.job_id""", [monday, end]).df()
     if max_jobs is not None:
@@ -650,6 +651,13 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
             certification=int(r.certification_level), hourly_rate=float(r.hourly_rate),
             weekly_hours=float(r.weekly_hours), available_days=tuple(avail)))
     active = {t.technician_id for t in technicians}
+    # A job whose customer has no location is placed at the centre of its region's home bases
+    # (or of all of them): documented fallback, so it is still planned rather than dropped.
+    if jobs[["lat", "lon"]].isna().any().any() and len(techs):
+        centre = techs.groupby("region")[["home_lat", "home_lon"]].mean()
+        for col, home in (("lat", "home_lat"), ("lon", "home_lon")):
+            fill = jobs["region"].map(centre[home]).fillna(techs[home].mean())
+            jobs[col] = jobs[col].fillna(fill)
     job_list = []
     for r in jobs.itertuples(index=False):
         booked = (pd.Timestamp(r.scheduled_start).date() - monday).days

@@ -174,3 +174,41 @@ def test_week_from_gold_is_feasible_and_beats_greedy(demo_lake):
     assert k["jobs_assigned"] + k["jobs_unassigned"] == len(problem.jobs)
     assert 0 < k["utilisation"] <= 1
     assert set(plan.unassigned["reason"].fillna("")) <= set(plan.unassigned["reason"]) and plan.unassigned["reason"].notna().all()
+
+
+def test_builder_windows_preferences_revenue_and_missing_location():
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE technicians AS SELECT * FROM (VALUES
+        ('T1', 'Ann', 'north', 39.80, -89.60, 'hvac;plumbing', 3, 40.0, 40.0, TIMESTAMP '2020-01-01', NULL::TIMESTAMP),
+        ('T2', 'Bob', 'north', 39.70, -89.50, 'hvac', 1, 35.0, 32.0, TIMESTAMP '2020-01-01', TIMESTAMP '2024-06-05'))
+        t(technician_id, name, region, home_lat, home_lon, skills, certification_level, hourly_rate, weekly_hours,
+          hire_date, termination_date)""")
+    con.execute("""CREATE TABLE customers AS SELECT * FROM (VALUES
+        ('C1', 39.75, -89.55, false), ('C2', NULL, NULL, true)) t(customer_id, lat, lon, is_priority)""")
+    con.execute("""CREATE TABLE jobs AS SELECT * FROM (VALUES
+        ('H1', 'C1', 'T2', 'hvac', 'repair', 'routine', 'completed', 'north', TIMESTAMP '2024-05-01 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 500.0, 100.0),
+        ('H2', 'C1', 'T2', 'hvac', 'repair', 'routine', 'completed', 'north', TIMESTAMP '2024-05-08 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 300.0, 50.0),
+        ('H3', 'C1', 'T1', 'hvac', 'repair', 'routine', 'completed', 'north', TIMESTAMP '2024-05-09 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 400.0, 60.0),
+        ('W1', 'C1', NULL, 'hvac', 'emergency', 'emergency', 'scheduled', 'north', TIMESTAMP '2024-06-05 10:00', TIMESTAMP '2024-06-05 08:00', 3.0, 0.0, 0.0),
+        ('W2', 'C2', NULL, 'hvac', 'repair', 'urgent', 'scheduled', 'north', TIMESTAMP '2024-06-09 10:00', TIMESTAMP '2024-06-07 08:00', 2.0, 0.0, 0.0),
+        ('W3', 'C1', NULL, 'hvac', 'repair', 'routine', 'scheduled', 'north', TIMESTAMP '2024-06-06 10:00', TIMESTAMP '2024-06-04 08:00', 2.0, 0.0, 0.0),
+        ('W4', 'C1', NULL, 'hvac', 'repair', 'routine', 'cancelled', 'north', TIMESTAMP '2024-06-06 10:00', TIMESTAMP '2024-06-04 08:00', 2.0, 0.0, 0.0))
+        t(job_id, customer_id, technician_id, service_line, job_type, urgency, status, region, scheduled_start,
+          created_at, scheduled_hours, revenue, material_cost)""")
+    problem = week_problem_from_gold(con, dt.date(2024, 6, 5))
+    con.close()
+    assert problem.week_start == MONDAY
+    jobs = {j.job_id: j for j in problem.jobs}
+    assert set(jobs) == {"W1", "W2", "W3"}  # the cancelled one is not planned
+    assert (jobs["W1"].earliest_day, jobs["W1"].latest_day) == (2, 2)   # emergency: its day
+    assert (jobs["W2"].earliest_day, jobs["W2"].latest_day) == (6, 6)   # urgent on Sunday: no next day in the week
+    assert (jobs["W3"].earliest_day, jobs["W3"].latest_day) == (1, 6)   # routine: from the day it was booked
+    assert jobs["W1"].min_certification == 2 and jobs["W3"].min_certification == 1
+    # T2 served C1 most often; employed until Wednesday, so available Monday to Wednesday only.
+    assert jobs["W3"].preferred_technician == "T2"
+    techs = {t.technician_id: t for t in problem.technicians}
+    assert techs["T2"].available_days == (0, 1, 2)
+    assert jobs["W3"].revenue == pytest.approx(400.0) and jobs["W3"].material_cost == pytest.approx(70.0)
+    assert jobs["W2"].priority_customer and jobs["W2"].lat == pytest.approx(39.75)  # centre of the home bases
+    plan = solve_week(problem, time_limit=5)
+    assert plan.validate() == [] and len(plan.assignments) + len(plan.unassigned) == 3
