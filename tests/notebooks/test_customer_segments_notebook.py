@@ -34,6 +34,7 @@ def test_notebook_is_committed_without_outputs():
 
 def test_notebook_runs_and_renders(demo_lake, tmp_path):
     executed, outputs = run_notebook(STEM, demo_lake, tmp_path, **SMALL)
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]  # no warnings
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) >= 3  # value bars, profile heatmap, migration heatmap
     tables = [o for o in outputs if "text/html" in o.get("data", {})]
