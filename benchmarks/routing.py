@@ -176,9 +176,18 @@ def _routes_of(inst, manager, routing, solution) -> list[list[int]]:
 PORTFOLIO = ("SAVINGS", "CHRISTOFIDES", "PARALLEL_CHEAPEST_INSERTION")
 
 
-def _tune(params, lambda_coefficient: float | None, operators: tuple[str, ...]) -> None:
+def _tune(params, lambda_coefficient: float | None, operators: tuple[str, ...], ils: bool = False) -> None:
     from ortools.util import optional_boolean_pb2
 
+    if ils:
+        # Iterated local search: SISR ruin (slack induction by string removals) and recreate by
+        # local cheapest insertion, simulated-annealing acceptance (OR-Tools' defaults otherwise).
+        params.use_iterated_local_search = True
+        rr = params.iterated_local_search_parameters.ruin_recreate_parameters
+        sisr = rr.ruin_strategies.add().sisr
+        sisr.max_removed_sequence_size = 10
+        sisr.avg_num_removed_visits = 10
+        sisr.bypass_factor = 0.01
     if lambda_coefficient is not None:
         params.guided_local_search_lambda_coefficient = lambda_coefficient
     for op in operators:
@@ -186,7 +195,8 @@ def _tune(params, lambda_coefficient: float | None, operators: tuple[str, ...]) 
 
 
 def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = None,
-                  lambda_coefficient: float | None = None, operators: tuple[str, ...] = ()) -> list[list[int]]:
+                  lambda_coefficient: float | None = None, operators: tuple[str, ...] = (),
+                  metaheuristic: str = "GUIDED_LOCAL_SEARCH", ils: bool = False) -> list[list[int]]:
     """OR-Tools guided local search from one construction, or from the cheapest of several
     (``first_solution="portfolio"``, the default for CVRP) for the rest of the time limit."""
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -206,9 +216,9 @@ def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = N
             params.solution_limit = 1  # construction only
             params.time_limit.FromMilliseconds(int(max(0.05, seconds * 0.05) * 1000))
         else:
-            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+            params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic)
             params.time_limit.FromMilliseconds(int(seconds * 1000))
-            _tune(params, lambda_coefficient, operators)
+            _tune(params, lambda_coefficient, operators, ils)
         solution = routing.SolveWithParameters(params)
         if solution is not None and solution.ObjectiveValue() < best_cost:
             best, best_cost = _routes_of(inst, manager, routing, solution), solution.ObjectiveValue()
@@ -216,9 +226,9 @@ def solve_ortools(inst: Instance, seconds: float, first_solution: str | None = N
         return best or []
     manager, routing = _ortools_model(inst)
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic)
     params.time_limit.FromMilliseconds(int(max(0.1, seconds - (time.perf_counter() - tic)) * 1000))
-    _tune(params, lambda_coefficient, operators)
+    _tune(params, lambda_coefficient, operators, ils)
     routing.CloseModelWithParameters(params)
     start = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(i) for i in r] for r in best], True)
     solution = routing.SolveFromAssignmentWithParameters(start, params) if start is not None else None
@@ -280,10 +290,14 @@ def _reference() -> dict[str, float]:
         return {row["name"]: float(row["value"]) for row in csv.DictReader(fh)}
 
 
-def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, only: str | None) -> dict:
+def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, only: str | None,
+             names: list[str] | None = None) -> dict:
     results = []
     solomon = sorted((DATA / "solomon").glob("*.txt"))
     cvrp = sorted((DATA / "cvrp").glob("*.vrp"))
+    if names:
+        solomon = [p for p in solomon if p.stem in names]
+        cvrp = [p for p in cvrp if p.stem in names]
     if only == "solomon":
         cvrp = []
     if only == "cvrp":
@@ -355,10 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cvrp-seconds", type=float, nargs="*", default=None,
                     help="time limits for the CVRP set (default: the same as --seconds)")
     ap.add_argument("--only", choices=("solomon", "cvrp"), default=None)
+    ap.add_argument("--names", nargs="*", default=None, help="evaluate only these instances (file stems)")
     args = ap.parse_args(argv)
     if args.evaluate:
         cvrp_levels = args.seconds if args.cvrp_seconds is None else args.cvrp_seconds
-        evaluate(args.seconds, cvrp_levels, args.out, args.only)
+        evaluate(args.seconds, cvrp_levels, args.out, args.only, args.names)
         return 0
     if args.instance is None:
         ap.error("--instance is required (or --evaluate)")

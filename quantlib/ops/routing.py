@@ -109,28 +109,36 @@ def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = No
     return build_matrix(keys, lats, lons, provider, departure)
 
 
-def route_fits(t: Technician, seq: list[Job], tm: TravelMatrix) -> bool:
-    """Whether ``t`` can do ``seq`` in order: windows, pins, shift end and the break (whole-minute legs).
+def schedule_route(t: Technician, seq: list[Job], tm: TravelMatrix) -> Route | None:
+    """The earliest schedule of ``seq`` in order for ``t``, with the break, or None when it cannot fit.
 
-    The break is tried in every gap (before leaving, between two stops, after the last stop),
-    taken as early as the gap allows; the same rules :meth:`RoutePlan.validate` checks.
+    Checks windows, pins and the shift end with whole-minute legs (as the solver does); the break
+    is tried in every gap (before the first drive, between two stops, before the drive home),
+    taken as early as the gap allows: the rules :meth:`RoutePlan.validate` checks.
     """
     keys = [start_key(t.id)] + [job_key(j.id) for j in seq] + [end_key(t.id)]
     legs = [math.ceil(tm.time(a, b) - 1e-9) for a, b in zip(keys, keys[1:])]
     need_break = t.break_minutes > 0 and bool(seq)
     for gap in (range(len(seq) + 1) if need_break else [None]):
         now = t.departure
+        visits: list[Visit] = []
+        break_start = None
         ok = True
         for k in range(len(seq) + 1):
-            earliest = now + legs[k]
+            arrival = now + legs[k]
+            earliest = arrival
             if gap == k:
                 b = max(now, t.break_earliest)
                 if b > t.break_latest:
                     ok = False
                     break
-                earliest = max(earliest + t.break_minutes, b + t.break_minutes)
+                break_start = b
+                earliest = max(arrival + t.break_minutes, b + t.break_minutes)
+                if b < arrival:  # lunch before driving on
+                    arrival = b + t.break_minutes + legs[k]
             if k == len(seq):
-                ok = ok and earliest <= t.latest_end
+                ok = earliest <= t.latest_end
+                ret = earliest
                 break
             j = seq[k]
             lo, hi = (j.pinned_start, j.pinned_start) if j.pinned_start is not None else (
@@ -139,10 +147,16 @@ def route_fits(t: Technician, seq: list[Job], tm: TravelMatrix) -> bool:
             if start > hi:
                 ok = False
                 break
+            visits.append(Visit(j.id, min(arrival, start), start, start + j.duration))
             now = start + j.duration
         if ok:
-            return True
-    return False
+            return Route(t.id, t.departure, ret, visits, break_start, (t.lat, t.lon), t.end_location)
+    return None
+
+
+def route_fits(t: Technician, seq: list[Job], tm: TravelMatrix) -> bool:
+    """Whether ``t`` can do ``seq`` in this order (see :func:`schedule_route`)."""
+    return schedule_route(t, seq, tm) is not None
 
 
 def repair_routes(problem: RoutingProblem, routes: dict[str, list[str]], tm: TravelMatrix) -> dict[str, list[str]]:
@@ -219,7 +233,8 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
                                                  for r in first.routes}, tm)
         phase_one = first.stats.get("seconds")
         settings = settings.model_copy(update={
-            "time_limit_seconds": max(0.05, settings.time_limit_seconds - (time.perf_counter() - tic))})
+            "time_limit_seconds": max(0.3 * settings.time_limit_seconds,
+                                      settings.time_limit_seconds - (time.perf_counter() - tic))})
     n, m = len(jobs), len(techs)
     keys = [job_key(j.id) for j in jobs] + [start_key(t.id) for t in techs] + [end_key(t.id) for t in techs]
     idx = np.array([tm.index(k) for k in keys])
@@ -299,17 +314,36 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         node_of = {j.id: node for node, j in enumerate(jobs)}
         seqs = [[manager.NodeToIndex(node_of[jid]) for jid in initial_routes.get(t.id, []) if jid in node_of]
                 for t in techs]
-        # Reading the routes runs a small search under the search limits: give it room of its
-        # own, so a short time limit cannot turn a feasible warm start into a cold one.
-        close_params = pywrapcp.DefaultRoutingSearchParameters()
-        close_params.CopyFrom(params)
-        close_params.time_limit.FromMilliseconds(max(10_000, int(settings.time_limit_seconds * 1000)))
-        close_params.solution_limit = 2**63 - 1
-        routing.CloseModelWithParameters(close_params)
-        start = routing.ReadAssignmentFromRoutes(seqs, True)
-        if start is not None:
+        # RoutesToAssignment only sets the next-variables; the search then completes and checks
+        # the times itself (ReadAssignmentFromRoutes ran a separate, very slow search with breaks).
+        routing.CloseModelWithParameters(params)
+        start = routing.solver().Assignment()
+        if routing.RoutesToAssignment(seqs, True, True, start):
             solution = routing.SolveFromAssignmentWithParameters(start, params)
             warm = solution is not None
+    if solution is None and phase_one is not None:
+        # The warm start did not survive (e.g. the time ran out while restoring it): keep the
+        # first phase's repaired routes, timed by schedule_route, rather than a slow cold search.
+        routes_fb = []
+        served_fb: set[str] = set()
+        by_id = {j.id: j for j in jobs}
+        for t in techs:
+            seq = [by_id[i] for i in initial_routes.get(t.id, []) if i in by_id]
+            route = schedule_route(t, seq, tm) if seq else None
+            if route is None:
+                route = Route(t.id, t.departure, t.departure, [], None, (t.lat, t.lon), t.end_location)
+            routes_fb.append(route)
+            served_fb.update(v.job_id for v in route.visits)
+        for j in jobs:
+            if j.id not in served_fb:
+                dropped.append(DroppedJob(j.id, "capacity: no skilled technician had room for it within its "
+                                                "window and shift at a cost below its drop penalty"))
+        order = {j.id: k for k, j in enumerate(problem.jobs)}
+        dropped.sort(key=lambda d: order.get(d.job_id, 0))
+        return RoutePlan(problem, tm, routes_fb, dropped, {
+            "status": "first phase routes (search with breaks did not finish)",
+            "seconds": time.perf_counter() - tic, "warm_start": False, "first_phase_seconds": phase_one,
+            "settings": settings.model_dump()})
     if solution is None:
         solution = routing.SolveWithParameters(params)
     status = routing.status()

@@ -142,3 +142,51 @@ def test_overtime_is_used_at_a_cost_and_lunch_fits():
     assert k["jobs_served"] == 4
     assert k["overtime_minutes"] > 0 and k["overtime_cost"] == pytest.approx(0.75 * k["overtime_minutes"])
     assert plan.routes[0].break_start is not None
+
+
+def test_plan_summary_from_the_warehouse(demo_lake):
+    import duckdb
+
+    from quantlib.ops.routing import plan_summary
+
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        day = con.execute("""SELECT scheduled_start::DATE d FROM jobs WHERE status = 'scheduled'
+                             GROUP BY d ORDER BY count(*) DESC, d LIMIT 1""").fetchone()[0]
+        expected = con.execute("""SELECT count(*) FROM jobs WHERE scheduled_start::DATE BETWEEN ? AND ? + 1
+                                  AND status IN ('scheduled', 'completed')""", [day, day]).fetchone()[0]
+        s = plan_summary(con, day, days=2, settings=SolverSettings(time_limit_seconds=1.0, solution_limit=200))
+    finally:
+        con.close()
+    assert s["jobs"] == expected == sum(d["jobs"] for d in s["by_day"])
+    assert s["jobs_served"] + s["jobs_dropped"] == s["jobs"]
+    assert s["drive_minutes"] == pytest.approx(sum(d["drive_minutes"] for d in s["by_day"]))
+    assert sum(s["dropped_by_reason"].values()) == s["jobs_dropped"]
+    assert 0 < s["utilisation"] < 1.5 and s["drive_minutes_per_job"] > 0
+
+
+def test_schedule_route_agrees_with_validate():
+    """Every order schedule_route accepts (with times and the break) passes validate()."""
+    from quantlib.ops.plan import DroppedJob, RoutePlan
+    from quantlib.ops.routing import schedule_route
+
+    rng = np.random.default_rng(5)
+    tech = Technician(id="T", lat=40.0, lon=-75.0, skills={"hvac"}, break_minutes=30, overtime_minutes=60)
+    jobs = tuple(Job(id=f"J{i}", lat=40 + rng.uniform(-0.1, 0.1), lon=-75 + rng.uniform(-0.1, 0.1),
+                     duration=int(rng.integers(45, 120)), skills={"hvac"},
+                     window_start=int(w), window_end=int(w) + 180)
+                 for i, w in enumerate(rng.integers(480, 840, 6)))
+    problem = RoutingProblem(technicians=(tech,), jobs=jobs)
+    tm = problem_matrix(problem)
+    accepted = 0
+    for _ in range(60):
+        order = list(rng.permutation(len(jobs))[: int(rng.integers(1, 6))])
+        seq = [jobs[i] for i in order]
+        route = schedule_route(tech, seq, tm)
+        if route is None:
+            continue
+        accepted += 1
+        served = {j.id for j in seq}
+        plan = RoutePlan(problem, tm, [route], [DroppedJob(j.id, "capacity") for j in jobs if j.id not in served])
+        assert plan.validate() == [], (order, plan.validate())
+    assert accepted >= 10
