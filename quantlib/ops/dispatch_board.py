@@ -305,13 +305,21 @@ class DispatchBoard:
         return result
 
     def changes_frame(self, result: RerouteResult | None = None) -> pd.DataFrame:
-        """What the re-plan changed, one row per job that changed (``same`` / ``done`` left out)."""
+        """What the re-plan changed, one row per job that changed.
+
+        Left out: jobs ``same``, ``done``, ``still dropped``, and jobs under way that carry on
+        unchanged with their technician.
+        """
         result = result or self.result
         if result is None:
             return pd.DataFrame(columns=["job_id", "change", "technician_before", "technician_after",
                                          "eta_before", "eta_after", "eta_shift_minutes", "reason"])
         changes = result.changes
-        return changes[~changes["change"].isin(QUIET_CHANGES)].reset_index(drop=True)
+        # A job under way that simply carries on (same technician, same times) is no news either.
+        carries_on = ((changes["change"] == "started")
+                      & (changes["technician_before"] == changes["technician_after"])
+                      & (changes["eta_shift_minutes"].fillna(0) == 0))
+        return changes[~changes["change"].isin(QUIET_CHANGES) & ~carries_on].reset_index(drop=True)
 
     def summary(self, result: RerouteResult | None = None) -> dict:
         """Moved jobs, cost before / after / delta, new ETAs, dropped, seconds, valid."""
@@ -480,7 +488,9 @@ class DispatchBoard:
                            self.pending_box],
                           layout=w.Layout(border="1px solid #e2e5e9", padding="6px 10px"))
         charts = w.HBox([self.map_box, self.result_box], layout=w.Layout(flex_flow="row wrap"))
-        self.map_box.layout.margin = "0 12px 0 0"
+        # HTML widgets stretch to the row by default; fixed bases let map and result sit side by side.
+        self.map_box.layout = w.Layout(flex="0 0 auto", margin="0 12px 0 0")
+        self.result_box.layout = w.Layout(flex="1 1 420px", min_width="420px")
         self._widget = w.VBox([w.HTML(CSS), self.header, controls, charts, self.timeline_box, self.kpi_box],
                               layout=w.Layout(padding="8px 16px", max_width="1500px"))
         self._widget.add_class("db-root")

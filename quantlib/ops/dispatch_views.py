@@ -36,8 +36,8 @@ __all__ = ["DispatchPlanParameters", "SEGMENT_COLORS", "dropped_frame", "dropped
 
 #: Colours of the timeline segments (drive, wait, on site, break).
 SEGMENT_COLORS = {"drive": "#d08c3f", "wait": "#d9d9d9", "on site": "#2f5d8a", "break": "#5b8f6a"}
-#: Enough distinct colours for a day's technicians (Vega's category20 scheme).
-TECH_SCHEME = "category20"
+#: Technician colours: Vega's tableau10, or tableau20 (paired hues) when there are more technicians.
+TECH_SCHEMES = ("tableau10", "tableau20")
 
 
 @register_parameters("dispatch_plan")
@@ -145,7 +145,8 @@ def route_map(plan: RoutePlan, *, width: int = 620, height: int = 460, highlight
                                                           zero=False))
     y = alt.Y("lat:Q", title="Latitude", scale=alt.Scale(domain=[lat_lo - pad_lat, lat_hi + pad_lat], nice=False,
                                                          zero=False))
-    color = alt.Color("technician:N", title="Technician", scale=alt.Scale(scheme=TECH_SCHEME),
+    scheme = TECH_SCHEMES[0] if points["technician_id"].nunique() <= 10 else TECH_SCHEMES[1]
+    color = alt.Color("technician:N", title="Technician", scale=alt.Scale(scheme=scheme),
                       legend=alt.Legend(orient="right", symbolType="circle"))
     base = alt.Chart(points)
     lines = base.mark_line(strokeWidth=1.8, opacity=0.75).encode(x=x, y=y, color=color, order="seq:Q",
