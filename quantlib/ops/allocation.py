@@ -8,6 +8,9 @@ Decisions, for each of the coming weeks ``w``:
 * ``z[e, r, w]`` (binary): where piece of equipment ``e`` is that week (exactly one region);
   a move from the previous week's region (week 0: its home region) costs ``equipment_move_cost``.
 
+``allow_relocation`` / ``allow_equipment_moves`` = False keep everyone / everything at home
+(the baseline a planner compares against).
+
 Constraints: served hours ``s[l, r, w] = sum_i h <= demand``; the SLA ``s >= sla_share x demand``
 in every cell; equipment: ``equipment_share[l] x s[l, r, w] <=`` the hours of the line's
 equipment located in ``r`` that week.
@@ -74,6 +77,8 @@ class AllocationProblem:
     sla_share: float = 0.9
     relocation_cost: float = 400.0
     equipment_move_cost: float = 150.0
+    allow_relocation: bool = True
+    allow_equipment_moves: bool = True
 
     def __post_init__(self) -> None:
         missing = {"service_line", "region", "week", "hours"} - set(self.demand.columns)
@@ -265,7 +270,7 @@ def solve_allocation(problem: AllocationProblem, backend: str = "SCIP", time_lim
     obj = solver.Objective()
     for t in p.technicians:
         for w in p.weeks_of(t):
-            for r in regions:
+            for r in (regions if p.allow_relocation else [t.home_region]):
                 y[t.technician_id, r, w] = solver.BoolVar(f"y_{t.technician_id}_{r}_{w}")
                 if r != t.home_region:
                     obj.SetCoefficient(y[t.technician_id, r, w], -p.relocation_cost)
@@ -282,7 +287,7 @@ def solve_allocation(problem: AllocationProblem, backend: str = "SCIP", time_lim
                         here.append(v)
                 if here:
                     solver.Add(sum(here) <= t.weekly_hours * y[t.technician_id, r, w])
-            solver.Add(sum(y[t.technician_id, r, w] for r in regions) <= 1)
+            solver.Add(sum(v for (tid, _, ww), v in y.items() if tid == t.technician_id and ww == w) <= 1)
             solver.Add(sum(v for (tid, _, _, ww), v in h.items() if tid == t.technician_id and ww == w)
                        <= t.weekly_hours)
     # Equipment in interchangeable groups (same line, home region and weekly hours): integer
@@ -296,7 +301,10 @@ def solve_allocation(problem: AllocationProblem, backend: str = "SCIP", time_lim
         n = len(members)
         for w in weeks:
             for r in regions:
-                k[g, r, w] = solver.IntVar(0, n, f"k_{g}_{r}_{w}")
+                lo = hi = (n if r == key[1] else 0)
+                if p.allow_equipment_moves:
+                    lo, hi = 0, n
+                k[g, r, w] = solver.IntVar(lo, hi, f"k_{g}_{r}_{w}")
             solver.Add(sum(k[g, r, w] for r in regions) == n)
             for r in regions:
                 prev = (n if r == key[1] else 0) if w == 0 else k[g, r, w - 1]

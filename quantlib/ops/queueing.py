@@ -30,7 +30,7 @@ from scipy.special import gammaln
 
 __all__ = ["erlang_c", "service_level", "mean_wait", "erlang_a", "servers_needed", "staffing_plan",
            "simulate_fcfs", "simulate_mmc", "bank_call_arrivals", "arrival_profile", "arrivals_from_counts",
-           "emergency_arrivals", "emergency_staffing"]
+           "emergency_arrivals", "emergency_staffing", "replay_emergencies"]
 
 
 def _check(arrival_rate: float, service_rate: float) -> None:
@@ -313,3 +313,39 @@ def emergency_staffing(con, as_of=None, target_wait_hours: float = 2.0, target_l
     plan["hours"] = [f"{p:02d}:00-{p + block_hours:02d}:00" for p in plan["period"]]
     plan["service_hours"] = float(jobs["service_hours"].mean())
     return plan
+
+
+def replay_emergencies(con, staffing: pd.DataFrame, as_of=None, history_days: int = 365,
+                       target_wait_hours: float = 2.0) -> dict:
+    """Replay the history's emergencies (real call times and hours) against an on-call plan.
+
+    ``staffing`` is :func:`emergency_staffing`'s table (``period`` = block start hour, ``rate``,
+    ``servers``), repeated every day. The simulation is :func:`simulate_fcfs`, so nothing of Erlang's
+    assumptions (Poisson arrivals, exponential hours, steady state) is assumed.
+
+    Returns
+    -------
+    dict
+        ``emergencies``, ``service_level`` (share reached within ``target_wait_hours``),
+        ``mean_wait`` and ``p_wait`` (hours / share), and ``erlang_service_level``: the plan's
+        Erlang C figure weighted by arrivals, to compare.
+    """
+    block_hours = int(staffing["period"].diff().dropna().iloc[0]) if len(staffing) > 1 else 24
+    _, jobs = emergency_arrivals(con, as_of, history_days, block_hours)
+    if jobs.empty:
+        raise ValueError("no completed emergency jobs in the history to replay")
+    t0 = jobs["created_at"].min().normalize()
+    arrivals = (jobs["created_at"] - t0).dt.total_seconds().to_numpy() / 3600.0
+    n_days = int(np.ceil(arrivals.max() / 24.0)) + 1
+    per_day = staffing.sort_values("period")
+    starts = (np.arange(n_days)[:, None] * 24.0 + per_day["period"].to_numpy()[None, :]).ravel()
+    servers = np.tile(per_day["servers"].to_numpy(dtype=int), n_days)
+    waits = simulate_fcfs(arrivals, jobs["service_hours"].to_numpy(dtype=float), servers, starts)
+    block = (jobs["hour"] // block_hours).astype(int) * block_hours
+    mu = 1.0 / float(jobs["service_hours"].mean())
+    erlang_of = {r.period: service_level(float(r.rate), mu, int(r.servers), target_wait_hours)
+                 for r in per_day.itertuples(index=False)}
+    erlang = block.map(erlang_of).mean()
+    return {"emergencies": int(len(jobs)), "service_level": float((waits <= target_wait_hours).mean()),
+            "mean_wait": float(waits.mean()), "p_wait": float((waits > 0).mean()),
+            "erlang_service_level": float(erlang)}

@@ -15,13 +15,13 @@ import pandas as pd
 from pydantic import Field
 
 from quantlib.ops.allocation import AllocationPlan, allocation_problem_from_gold, solve_allocation
-from quantlib.ops.queueing import emergency_staffing
+from quantlib.ops.queueing import emergency_staffing, replay_emergencies
 from quantlib.ops.skills import cover_demand, demand_hours, skill_coverage
 from quantlib.ops.weekly import LabourRules, WeeklyPlan, WeeklyProblem, greedy_week, solve_week, week_problem_from_gold
 from quantlib.publish.parameters import NotebookParameters, register_parameters
 
 __all__ = ["WorkforcePlanParameters", "default_week_start", "plan_week", "plan_comparison", "schedule_by_day",
-           "schedule_chart", "utilisation_chart", "skill_gaps", "demand_cover", "on_call_staffing",
+           "schedule_chart", "utilisation_chart", "skill_gaps", "demand_cover", "on_call_staffing", "on_call_check",
            "plan_allocation", "allocation_summary", "week_summary"]
 
 
@@ -141,7 +141,13 @@ def on_call_staffing(source, as_of=None, target_wait_hours: float = 2.0, service
                      history_days: int = 365) -> pd.DataFrame:
     """On-call technicians per 4-hour block (Erlang C on the last year's emergencies)."""
     plan = emergency_staffing(_con(source), as_of, target_wait_hours, service_level, history_days)
-    return plan[["hours", "rate", "service_hours", "load", "servers", "service_level", "p_wait", "mean_wait"]]
+    return plan[["period", "hours", "rate", "service_hours", "load", "servers", "service_level", "p_wait", "mean_wait"]]
+
+
+def on_call_check(source, staffing: pd.DataFrame, as_of=None, target_wait_hours: float = 2.0,
+                  history_days: int = 365) -> dict:
+    """The on-call plan replayed on the history's real emergencies (discrete-event simulation)."""
+    return replay_emergencies(_con(source), staffing, as_of, history_days, target_wait_hours)
 
 
 # ---------------------------------------------------------------------- allocation

@@ -173,3 +173,13 @@ def test_allocation_from_gold(demo_lake):
         assert len(plan.sla_breaches) and plan.sla_breaches["reason"].str.len().gt(0).all()
     k = plan.kpis()
     assert 0 < k["served_share"] <= 1 and k["profit"] > 0
+
+
+def test_stay_home_baseline_is_never_better():
+    p = tiny(sla=0.5)
+    best = solve_allocation(p, mip_gap=0.0)
+    p.allow_relocation = p.allow_equipment_moves = False
+    home = solve_allocation(p, mip_gap=0.0)
+    assert home.kpis()["technician_weeks_away"] == 0 and home.kpis()["equipment_moves"] == 0
+    assert home.validate() == [] or home.status == "INFEASIBLE"
+    assert home.profit() <= best.profit() + 1e-6

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import poisson
 
 from quantlib.ops.queueing import (
-    arrival_profile, arrivals_from_counts, bank_call_arrivals, emergency_staffing, erlang_a, erlang_c, mean_wait,
+    arrival_profile, arrivals_from_counts, bank_call_arrivals, emergency_staffing, erlang_a, replay_emergencies, erlang_c, mean_wait,
     servers_needed, service_level, simulate_fcfs, simulate_mmc, staffing_plan,
 )
 from tests.conftest import ROOT
@@ -110,6 +110,14 @@ def test_bank_calls_profile_and_des_day():
 def test_emergency_staffing_from_gold(demo_lake):
     con = duckdb.connect(str(demo_lake.gold), read_only=True)
     plan = emergency_staffing(con, target_wait_hours=2.0, target_level=0.8)
-    con.close()
     assert len(plan) == 6 and (plan["servers"] >= 1).all()
     assert (plan["service_level"] >= 0.8).all() and plan["rate"].sum() > 0
+    replay = replay_emergencies(con, plan, target_wait_hours=2.0)
+    # Fewer technicians on call can only make the real emergencies wait longer.
+    thin = replay_emergencies(con, plan.assign(servers=1), target_wait_hours=2.0)
+    none_at_night = replay_emergencies(con, plan.assign(servers=np.where(plan["period"] < 8, 0, 1)))
+    con.close()
+    assert replay["emergencies"] > 0 and 0 < replay["service_level"] <= 1
+    assert thin["service_level"] <= replay["service_level"] and thin["mean_wait"] >= replay["mean_wait"]
+    assert none_at_night["mean_wait"] > thin["mean_wait"]
+    assert thin["erlang_service_level"] <= replay["erlang_service_level"]
