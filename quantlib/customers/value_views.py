@@ -172,9 +172,10 @@ def cohort_retention(con: duckdb.DuckDBPyConnection, as_of, months: int = 12) ->
 def retention_matrix(cohorts: pd.DataFrame, max_months: int = 12) -> pd.DataFrame:
     """Cohort x months-since table of retention (month 0 is 100 % by definition and left out)."""
     d = cohorts[(cohorts["months_since"] >= 1) & (cohorts["months_since"] <= max_months)]
-    wide = d.pivot(index="cohort", columns="months_since", values="retention")
-    wide.columns = [f"m{int(c)}" for c in wide.columns]
     sizes = cohorts.groupby("cohort")["cohort_size"].first()
+    # The newest cohort has no month 1 yet; it keeps its row (size, empty cells).
+    wide = d.pivot(index="cohort", columns="months_since", values="retention").reindex(sizes.index)
+    wide.columns = [f"m{int(c)}" for c in wide.columns]
     out = wide.reset_index()
     out.insert(1, "customers", sizes.reindex(out["cohort"]).to_numpy())
     out["cohort"] = pd.to_datetime(out["cohort"])

@@ -60,3 +60,26 @@ def test_value_summary_for_the_monthly_review(demo_lake):
     assert again == s
     shorter = value_summary(demo_lake, "2024-06-30", horizon_months=3)
     assert shorter["total_predicted_clv"] < s["total_predicted_clv"]
+
+
+def test_cohort_retention_counts_by_hand():
+    from quantlib.customers.value_views import cohort_retention, retention_matrix
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE job_facts (customer_id VARCHAR, completed_date DATE, is_completed BOOLEAN)")
+    con.execute("""INSERT INTO job_facts VALUES
+        ('A', '2024-01-05', true), ('A', '2024-02-10', true), ('A', '2024-04-01', true),
+        ('B', '2024-01-20', true), ('B', '2024-03-15', true),
+        ('C', '2024-02-03', true), ('C', '2024-02-20', true), ('C', '2024-03-01', true),
+        ('D', '2024-01-08', false), ('D', '2024-03-10', true)""")
+    got = cohort_retention(con, "2024-03-31", months=3)
+    # A cancelled job makes no customer (D joins in March); A's April job is after the date.
+    expected = [("2024-01-01", 0, 2, 2), ("2024-01-01", 1, 2, 1), ("2024-01-01", 2, 2, 1),
+                ("2024-02-01", 0, 1, 1), ("2024-02-01", 1, 1, 1), ("2024-03-01", 0, 1, 1)]
+    assert [(str(c.date()), m, s, a) for c, m, s, a in
+            got[["cohort", "months_since", "cohort_size", "active"]].itertuples(index=False)] == expected
+    assert got["retention"].tolist() == [1.0, 0.5, 0.5, 1.0, 1.0, 1.0]
+    wide = retention_matrix(got, max_months=3)
+    assert list(wide.columns) == ["cohort", "customers", "m1", "m2"]
+    assert wide["m1"].tolist()[:2] == [0.5, 1.0] and wide["customers"].tolist() == [2, 1, 1]
+    assert cohort_retention(con, "2024-03-31", months=1)["cohort"].nunique() == 1
