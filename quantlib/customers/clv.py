@@ -37,6 +37,7 @@ from scipy import optimize, special
 __all__ = [
     "BayesianBetaGeoModel",
     "BetaGeoModel",
+    "CompanyCLV",
     "GammaGammaModel",
     "bgnbd_log_likelihood",
     "bgnbd_log_likelihood_grad",
