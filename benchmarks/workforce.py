@@ -140,8 +140,12 @@ def bank(aht_minutes: float, test_days: int, train_days: int = 120, seed: int = 
     print("|---|---:|---:|---:|---:|---:|---:|")
     for x in r.itertuples():
         print(f"| {x.day} | {x.calls:,} | {x.forecast:,.0f} | {x.sl:.1%} | {x.slots_ok:.0%} | {x.sl_flat:.1%} | {x.sl_poisson:.1%} |")
-    print(f"| **median** | | | **{r['sl'].median():.1%}** | {r['slots_ok'].median():.0%} | {r['sl_flat'].median():.1%} | "
-          f"{r['sl_poisson'].median():.1%} |")
+    for label, agg in (("median", "median"), ("mean", "mean")):
+        print(f"| **{label}** | | | **{r['sl'].agg(agg):.1%}** | {r['slots_ok'].agg(agg):.0%} | "
+              f"{r['sl_flat'].agg(agg):.1%} | {r['sl_poisson'].agg(agg):.1%} |")
+    busier = r[r["calls"] > r["forecast"]]
+    print(f"\nDays busier than the forecast: {len(busier)} of {len(r)}, mean service level {busier['sl'].mean():.1%}"
+          if len(busier) else "\nNo test day was busier than the forecast.")
     # The formula itself against a long stationary simulation at the busiest slot's rate.
     from quantlib.ops.queueing import simulate_mmc
     peak = plan.loc[plan["rate"].idxmax()]

@@ -418,11 +418,41 @@ def _plan_from(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], statu
     for j, job in enumerate(problem.jobs):
         if j in chosen:
             continue
-        reason = problem.unassignable_reason(j) or dropped_reason
+        reason = problem.unassignable_reason(j) or _capacity_reason(problem, chosen, j, dropped_reason)
         left.append({"job_id": job.job_id, "skill": job.skill, "urgency": job.urgency, "hours": job.hours,
                      "reason": reason})
     unassigned = pd.DataFrame(left, columns=["job_id", "skill", "urgency", "hours", "reason"])
     return WeeklyPlan(problem, assignments, unassigned, status, seconds, solver)
+
+
+def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], j: int, fallback: str) -> str:
+    """Why a job that has options was left out, judged from the plan's loads."""
+    day_load: dict[tuple[int, int], int] = {}
+    week_load: dict[int, int] = {}
+    for jj, (t, d) in chosen.items():
+        m = problem.load_minutes(jj, t)
+        day_load[(t, d)] = day_load.get((t, d), 0) + m
+        week_load[t] = week_load.get(t, 0) + m
+    room = []
+    for t, d in problem.options(j):
+        daily, weekly = problem.limit_minutes(t)
+        need = problem.load_minutes(j, t)
+        if day_load.get((t, d), 0) + need <= daily and week_load.get(t, 0) + need <= weekly:
+            room.append((t, d))
+    if not room:
+        techs = len({t for t, _ in problem.options(j)})
+        return f"capacity: all {techs} qualified technician(s) are fully booked on the allowed days"
+    r = problem.rules
+    for t, d in room:
+        days = {dd for (tt, dd) in day_load if tt == t} | {d}
+        run = longest = 0
+        for dd in range(DAYS):
+            run = run + 1 if dd in days else 0
+            longest = max(longest, run)
+        if len(days) <= r.max_days_per_week and longest <= r.max_consecutive_days:
+            return fallback
+    return (f"rest rules: the qualified technicians with hours left would work more than "
+            f"{r.max_days_per_week} days or {r.max_consecutive_days} days in a row")
 
 
 def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, workers: int = 1,
@@ -507,7 +537,9 @@ def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, 
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         chosen = {j: (t, d) for (j, t, d), v in x.items() if solver.boolean_value(v)}
     return _plan_from(problem, chosen, status, time.perf_counter() - start, "cp-sat",
-                      "capacity: the qualified technicians are fully booked on the allowed days")
+                      "left out within the time limit although a qualified technician had room "
+                      "(a longer solve may place it)" if status != "OPTIMAL" else
+                      "left out for better-scoring jobs")
 
 
 def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
@@ -557,7 +589,7 @@ def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
         week_load[t] = week_load.get(t, 0) + extra
         chosen[j] = (t, d)
     return _plan_from(problem, chosen, "GREEDY", time.perf_counter() - start, "greedy",
-                      "capacity: no qualified technician had room left (greedy order)")
+                      "left out by the greedy order")
 
 
 # ---------------------------------------------------------------------- builder from gold

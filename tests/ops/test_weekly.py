@@ -212,3 +212,16 @@ def test_builder_windows_preferences_revenue_and_missing_location():
     assert jobs["W2"].priority_customer and jobs["W2"].lat == pytest.approx(39.75)  # centre of the home bases
     plan = solve_week(problem, time_limit=5)
     assert plan.validate() == [] and len(plan.assignments) + len(plan.unassigned) == 3
+
+
+def test_jobs_left_out_for_capacity_or_rest_say_so():
+    full = solve_week(WeeklyProblem(MONDAY, [tech("A", days=(0,))], [job("J1", hours=6, lo=0, hi=0),
+                                                                     job("J2", hours=6, lo=0, hi=0)],
+                                    rules=LabourRules(daily_max_hours=8)), time_limit=5)
+    assert full.validate() == [] and len(full.unassigned) == 1
+    assert full.unassigned["reason"].iloc[0].startswith("capacity: all 1 qualified technician(s) are fully booked")
+    rest = solve_week(WeeklyProblem(MONDAY, [tech("A", days=(0, 1))], [job("J1", hours=2, lo=0, hi=0),
+                                                                       job("J2", hours=2, lo=1, hi=1)],
+                                    rules=LabourRules(max_days_per_week=1)), time_limit=5)
+    assert rest.validate() == [] and len(rest.unassigned) == 1
+    assert rest.unassigned["reason"].iloc[0].startswith("rest rules")
