@@ -235,8 +235,14 @@ def timeline_chart(plan: RoutePlan, *, width: int = 760, row_height: int = 22,
     frame = timeline_frame(plan)
     kinds = list(SEGMENT_COLORS)
     rows = max(1, frame["technician"].nunique())
+    scale = alt.Undefined
+    if len(frame):
+        # Whole hours around the day, so the last drive home is inside the axis, not past it.
+        scale = alt.Scale(domain=[frame["start"].min().floor("h").isoformat(),
+                                  frame["end"].max().ceil("h").isoformat()], nice=False)
     return alt.Chart(frame).mark_bar(height=max(6, row_height - 6)).encode(
-        x=alt.X("start:T", title=None, axis=alt.Axis(format="%H:%M", labelAngle=0)),
+        x=alt.X("start:T", title=None, scale=scale,
+                axis=alt.Axis(format="%H:%M", labelAngle=0, labelOverlap=True)),
         x2="end:T",
         y=alt.Y("technician:N", title=None, sort=sorted(frame["technician"].unique())),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=kinds, range=[SEGMENT_COLORS[k] for k in kinds]),
