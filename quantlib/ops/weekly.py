@@ -463,7 +463,8 @@ def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, 
     ----------
     problem : WeeklyProblem
     time_limit : float
-        Seconds; the best plan found by then is returned (status ``FEASIBLE``).
+        Seconds; the best plan found by then is returned (status ``FEASIBLE``). When the limit
+        ends before any solution and a ``hint`` was given, the hint is returned (status ``HINT``).
     seed, workers : int
         CP-SAT random seed and search workers (1 worker: deterministic for a seed).
     hint : WeeklyPlan, optional
@@ -536,6 +537,9 @@ def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, 
     chosen = {}
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         chosen = {j: (t, d) for (j, t, d), v in x.items() if solver.boolean_value(v)}
+    elif hint is not None and code == cp_model.UNKNOWN:
+        # Stopped before loading even the hint (a very short limit on a busy machine): keep the hint.
+        chosen, status = hint.assignment_indices(), "HINT"
     return _plan_from(problem, chosen, status, time.perf_counter() - start, "cp-sat",
                       "left out within the time limit although a qualified technician had room "
                       "(a longer solve may place it)" if status != "OPTIMAL" else
