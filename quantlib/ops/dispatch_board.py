@@ -348,7 +348,10 @@ class DispatchBoard:
         return self._svg(dv.route_map(self.plan, width=CHART_WIDTH, height=420, highlight=moved, title=title))
 
     def timeline_svg(self) -> str:
-        return self._svg(dv.timeline_chart(self.plan, width=CHART_WIDTH + 500, row_height=20))
+        return self._svg(dv.timeline_chart(self.plan, width=CHART_WIDTH + 500, row_height=20, now=self.now))
+
+    def _timeline_html(self) -> str:
+        return f'<div class="db-panel db-timeline"><h2>Timeline (red line: now)</h2>{self.timeline_svg()}</div>'
 
     def header_html(self) -> str:
         k = self.plan.kpis()
@@ -527,6 +530,7 @@ class DispatchBoard:
             self.now_picker.value = hhmm(self.now)
             return
         self._refresh_controls()
+        self.timeline_box.value = self._timeline_html()
 
     def _on_replan(self, _button=None) -> None:
         self._set_status("Re-planning…", state="running")
@@ -551,7 +555,7 @@ class DispatchBoard:
         t0 = time.perf_counter()
         header, result = self.header_html(), self.result_html()
         map_html = f'<div class="db-panel db-map"><h2>Map</h2>{self.map_svg()}</div>'
-        timeline = f'<div class="db-panel db-timeline"><h2>Timeline</h2>{self.timeline_svg()}</div>'
+        timeline = self._timeline_html()
         kpis = dv.kpi_frame(self.plan)
         from quantlib.viz.tables import format_value
 

@@ -230,8 +230,11 @@ def timeline_frame(plan: RoutePlan, day: dt.date | None = None) -> pd.DataFrame:
 
 
 def timeline_chart(plan: RoutePlan, *, width: int = 760, row_height: int = 22,
-                   title: str = "Technicians' day") -> alt.Chart:
-    """A Gantt chart: one row per technician, drive / wait / on site / break segments."""
+                   title: str = "Technicians' day", now: int | None = None) -> alt.Chart | alt.LayerChart:
+    """A Gantt chart: one row per technician, drive / wait / on site / break segments.
+
+    ``now`` (minutes after midnight) draws a red line at that time.
+    """
     frame = timeline_frame(plan)
     kinds = list(SEGMENT_COLORS)
     rows = max(1, frame["technician"].nunique())
@@ -240,7 +243,7 @@ def timeline_chart(plan: RoutePlan, *, width: int = 760, row_height: int = 22,
         # Whole hours around the day, so the last drive home is inside the axis, not past it.
         scale = alt.Scale(domain=[frame["start"].min().floor("h").isoformat(),
                                   frame["end"].max().ceil("h").isoformat()], nice=False)
-    return alt.Chart(frame).mark_bar(height=max(6, row_height - 6)).encode(
+    bars = alt.Chart(frame).mark_bar(height=max(6, row_height - 6)).encode(
         x=alt.X("start:T", title=None, scale=scale,
                 axis=alt.Axis(format="%H:%M", labelAngle=0, labelOverlap=True)),
         x2="end:T",
@@ -248,7 +251,13 @@ def timeline_chart(plan: RoutePlan, *, width: int = 760, row_height: int = 22,
         color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=kinds, range=[SEGMENT_COLORS[k] for k in kinds]),
                         legend=alt.Legend(orient="top", symbolType="square")),
         tooltip=["technician:N", "kind:N", "job_id:N", "from:N", "to:N", "minutes:Q"],
-    ).properties(width=width, height=rows * row_height, title=title)
+    )
+    if now is None or frame.empty:
+        return bars.properties(width=width, height=rows * row_height, title=title)
+    day = plan.problem.day or dt.date(2000, 1, 1)
+    at = pd.DataFrame({"now": [pd.Timestamp(day) + pd.Timedelta(minutes=now)], "label": [f"now {hhmm(now)}"]})
+    rule = alt.Chart(at).mark_rule(color="#c2453d", strokeWidth=2).encode(x="now:T", tooltip=["label:N"])
+    return alt.layer(bars, rule).properties(width=width, height=rows * row_height, title=title)
 
 
 # ----------------------------------------------------------------------------- tables

@@ -124,6 +124,8 @@ def test_widgets_drive_a_replan(board):
     # The clock cannot go back before the re-plan; the picker snaps back and says why.
     board.now_picker.value = "08:00"
     assert "before the last re-plan" in board.status.value and board.now_picker.value == "10:00"
+    board.now_picker.value = "11:30"
+    assert board.now == 690 and board.timeline_box.value.count("<svg") == 1
     board.replan_button.click()
     assert "nothing to re-plan" in board.status.value
 

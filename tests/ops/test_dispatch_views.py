@@ -86,6 +86,8 @@ def test_charts_have_routes_drops_and_highlights(small_plan):
     assert len(ringed["layer"]) == 5
     gantt = dv.timeline_chart(small_plan).to_dict()
     assert gantt["mark"]["type"] == "bar" and gantt["encoding"]["x2"]["field"] == "end"
+    with_now = dv.timeline_chart(small_plan, now=600).to_dict()
+    assert [layer["mark"]["type"] for layer in with_now["layer"]] == ["bar", "rule"]
 
 
 def test_plan_of_day_from_gold_and_unknown_region(demo_lake):
