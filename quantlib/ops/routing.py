@@ -40,6 +40,8 @@ FirstSolution = Literal["PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC", "SAV
                         "LOCAL_CHEAPEST_INSERTION", "AUTOMATIC"]
 Metaheuristic = Literal["GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GREEDY_DESCENT"]
 MONEY_SCALE = 100  # cents
+# Above this many job x technician pairs the model with break intervals is not searched (see solve).
+BREAK_MODEL_MAX_SIZE = 8000
 
 
 class SolverSettings(BaseModel):
@@ -220,21 +222,24 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         return RoutePlan(problem, tm, [], dropped, {"status": "no technicians", "seconds": time.perf_counter() - tic})
 
     phase_one = None
-    if (initial_routes is None and settings.break_first_phase > 0 and jobs
-            and any(t.break_minutes > 0 for t in techs)):
-        # OR-Tools' break intervals make construction very slow (seconds for 20 x 150):
-        # construct and improve without breaks first, then make room for the breaks.
+    if settings.break_first_phase > 0 and jobs and any(t.break_minutes > 0 for t in techs):
+        # OR-Tools' break intervals make the search slow (seconds to construct 20 x 150, and
+        # restoring a solution fails to finish at 50 x 375): search without breaks first
+        # (from the given routes, if any), make room for the breaks, then warm-start the full
+        # model - or, above BREAK_MODEL_MAX_SIZE, time the repaired routes directly.
+        large = len(jobs) * len(techs) > BREAK_MODEL_MAX_SIZE
         relaxed = problem.replace(technicians=tuple(t.model_copy(update={"break_minutes": 0}) for t in techs),
                                   jobs=tuple(jobs))
+        share = 1.0 if large else settings.break_first_phase
         first = solve(relaxed, settings.model_copy(update={
-            "time_limit_seconds": settings.time_limit_seconds * settings.break_first_phase,
-            "break_first_phase": 0.0}), travel=tm)
+            "time_limit_seconds": settings.time_limit_seconds * share, "break_first_phase": 0.0}),
+            travel=tm, initial_routes=initial_routes)
         initial_routes = repair_routes(problem, {r.technician_id: [v.job_id for v in r.visits]
                                                  for r in first.routes}, tm)
         phase_one = first.stats.get("seconds")
         settings = settings.model_copy(update={
-            "time_limit_seconds": max(0.3 * settings.time_limit_seconds,
-                                      settings.time_limit_seconds - (time.perf_counter() - tic))})
+            "time_limit_seconds": 0.0 if large else max(0.3 * settings.time_limit_seconds,
+                                                        settings.time_limit_seconds - (time.perf_counter() - tic))})
     n, m = len(jobs), len(techs)
     keys = [job_key(j.id) for j in jobs] + [start_key(t.id) for t in techs] + [end_key(t.id) for t in techs]
     idx = np.array([tm.index(k) for k in keys])
@@ -310,7 +315,9 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
     build_seconds = time.perf_counter() - tic
     solution = None
     warm = False
-    if initial_routes:
+    if initial_routes and phase_one is not None and settings.time_limit_seconds <= 0:
+        pass  # large instance: the repaired first-phase routes are timed below
+    elif initial_routes:
         node_of = {j.id: node for node, j in enumerate(jobs)}
         seqs = [[manager.NodeToIndex(node_of[jid]) for jid in initial_routes.get(t.id, []) if jid in node_of]
                 for t in techs]
@@ -341,7 +348,9 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         order = {j.id: k for k, j in enumerate(problem.jobs)}
         dropped.sort(key=lambda d: order.get(d.job_id, 0))
         return RoutePlan(problem, tm, routes_fb, dropped, {
-            "status": "first phase routes (search with breaks did not finish)",
+            "status": ("first phase routes, repaired for breaks (instance above BREAK_MODEL_MAX_SIZE)"
+                       if settings.time_limit_seconds <= 0 else
+                       "first phase routes, repaired for breaks (search with breaks did not finish)"),
             "seconds": time.perf_counter() - tic, "warm_start": False, "first_phase_seconds": phase_one,
             "settings": settings.model_dump()})
     if solution is None:

@@ -190,3 +190,18 @@ def test_schedule_route_agrees_with_validate():
         plan = RoutePlan(problem, tm, [route], [DroppedJob(j.id, "capacity") for j in jobs if j.id not in served])
         assert plan.validate() == [], (order, plan.validate())
     assert accepted >= 10
+
+
+def test_large_instance_path_times_first_phase_routes(monkeypatch):
+    """Above BREAK_MODEL_MAX_SIZE the routes of the search without breaks are repaired and timed directly."""
+    import quantlib.ops.routing as routing_module
+
+    monkeypatch.setattr(routing_module, "BREAK_MODEL_MAX_SIZE", 1)
+    techs = tuple(Technician(id=f"T{k}", lat=40 + 0.02 * k, lon=-75.0, skills={"hvac"}) for k in range(2))
+    jobs = tuple(Job(id=f"J{i}", lat=40 + 0.01 * i, lon=-75.0 + 0.01 * (i % 3), duration=90, skills={"hvac"},
+                     revenue=300) for i in range(10))
+    plan = solve(RoutingProblem(technicians=techs, jobs=jobs), FAST)
+    assert plan.stats["status"].startswith("first phase routes")
+    assert plan.validate() == []
+    assert len(plan.assignment()) >= 6
+    assert all(r.break_start is not None for r in plan.routes if r.visits)
