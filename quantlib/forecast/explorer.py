@@ -33,6 +33,7 @@ import html
 import json
 import logging
 import math
+import os
 import pickle
 import time
 from collections import OrderedDict
@@ -59,7 +60,7 @@ SCENARIOS = {
     "confidence_up": "Consumer confidence up",
 }
 #: Chart width in px; the SVG scales down to narrower screens.
-CHART_WIDTH = 620
+CHART_WIDTH = 500
 #: Bump when the pickled state changes shape: old cache files are then ignored.
 CACHE_VERSION = 1
 ALL = "All"
@@ -224,11 +225,14 @@ class ForecastExplorer:
         self.from_cache_ = False
         self.render(self.default_selection())
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump({name: getattr(self, name) for name in self._STATE}, f)
-            tmp.replace(cache)  # atomic: a kernel reading at the same time sees the old file or the new
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+                with open(tmp, "wb") as f:
+                    pickle.dump({name: getattr(self, name) for name in self._STATE}, f)
+                tmp.replace(cache)  # atomic: a kernel reading at the same time sees the old file or the new
+            except OSError:  # a read-only cache folder costs the next kernel a refit, nothing more
+                log.warning("could not write the forecast cache %s", cache, exc_info=True)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
@@ -582,8 +586,6 @@ class ForecastExplorer:
 
 def default_cache_dir(environ: dict | None = None) -> Path:
     """``$QUANT_FORECAST_CACHE``, else ``.cache/forecast_explorer`` under the project root."""
-    import os
-
     from quantlib.publish.parameters import project_root
 
     env = os.environ if environ is None else environ
@@ -606,8 +608,6 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     FileNotFoundError
         The lake has no gold database yet.
     """
-    import os
-
     from pydantic import ValidationError
 
     from quantlib.data.lake import Lake
