@@ -22,7 +22,7 @@ from quantlib.publish.parameters import NotebookParameters, register_parameters
 
 __all__ = [
     "CustomerSegmentsParameters", "SegmentAnalysis", "analyse_segments", "migration_chart", "migration_matrix",
-    "previous_date", "profile_chart", "segment_offers", "segment_playbook", "segment_sizes", "segment_summary",
+    "previous_date", "profile_chart", "profile_match", "segment_offers", "segment_playbook", "segment_sizes", "segment_summary",
     "silhouette_table", "stability_table",
 ]
 
@@ -121,6 +121,18 @@ def segment_playbook(analysis: SegmentAnalysis) -> pd.DataFrame:
         counts[column] = base.map(book[column])
     return counts.rename(columns={"rule": "profile"}).sort_values("customers", ascending=False) \
         .reset_index(drop=True)
+
+
+def profile_match(analysis: SegmentAnalysis) -> pd.DataFrame:
+    """How each segment scores against the product's profiles (premium, price-sensitive, growth potential).
+
+    Rule scores on the standardised centroid (:func:`~quantlib.customers.segments.name_segments`);
+    a segment takes the name of its best profile when that score reaches 0.5. Missing = ruled
+    out by a gate (e.g. a late payer cannot be premium).
+    """
+    scores = analysis.segmenter.profile_scores_
+    return scores[["segment_name", "premium", "price-sensitive", "growth potential", "lapsing", "slow payers",
+                   "contract holders"]].sort_values("segment_name").reset_index(drop=True)
 
 
 _FEATURE_LABELS = {

@@ -318,8 +318,12 @@ class _SegmenterBase:
         self.n_segments_ = len(centers)
         self.labels_ = pd.Series(labels, index=hist["customer_id"].to_numpy(), name="segment")
         sizes = np.bincount(labels, minlength=len(centers))
-        self.names_ = name_segments(pd.DataFrame(centers, columns=CLUSTER_FEATURES), sizes)
+        z = pd.DataFrame(centers, columns=CLUSTER_FEATURES)
+        self.names_ = name_segments(z, sizes)
         self.profile_ = _profile(hist, labels, self.names_)
+        scores = pd.DataFrame([_profile_scores(row) for _, row in z.iterrows()]).replace(-np.inf, np.nan)
+        scores.insert(0, "segment_name", [self.names_[i] for i in range(len(z))])
+        self.profile_scores_ = scores
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
         """Standardised design matrix of ``features`` (clustered customers only)."""
@@ -464,6 +468,9 @@ class KMeansSegmenter(_SegmenterBase):
         Segment -> name (:func:`name_segments`).
     profile_ : DataFrame
         Size, share, value, mean features, strategy and pricing stance per segment.
+    profile_scores_ : DataFrame
+        Each segment's rule score for every profile (NaN where a gate rules it out); a
+        segment is named after its best score when that reaches 0.5.
     """
 
     def __init__(self, n_segments: int | None = None, k_range: tuple[int, int] = (3, 8),

@@ -103,6 +103,11 @@ def test_rule_groups_and_profile(features, fitted):
     prof = fitted.profile_
     assert prof["customers"].sum() == (out["segment"] >= 0).sum()
     assert prof["strategy"].notna().all() and prof["pricing_stance"].notna().all()
+    # Each segment's name is its best-scoring profile (or core when no score reaches 0.5).
+    scores = fitted.profile_scores_.set_index("segment_name")
+    for name, row in scores.iterrows():
+        best = row.idxmax() if row.max() >= 0.5 else "core"
+        assert name.split(" (")[0] == best
 
 
 def test_naming_rules_on_centroids():
