@@ -96,6 +96,7 @@ def run(n_techs: int, n_jobs: int, seconds: float, repeats: int, baseline_second
         "reroute_time_limit": seconds, "latency_median_s": round(statistics.median(latencies), 2),
         "latency_max_s": round(max(latencies), 2), "latencies_s": [round(x, 2) for x in latencies],
         "residual_jobs": len(res.after.problem.jobs), "valid": not violations,
+        "violations": [f"{v.kind}: {v.message}" for v in violations[:5]],
         "search_used": res.after.stats.get("search"),
         "cost_before_events": round(res.cost_before, 2), "cost_after": round(cost_after, 2),
         "cost_delta": round(res.cost_delta, 2),

@@ -337,8 +337,9 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         for t in techs:
             seq = [by_id[i] for i in initial_routes.get(t.id, []) if i in by_id]
             route = schedule_route(t, seq, tm) if seq else None
-            if route is None:
-                route = Route(t.id, t.departure, t.departure, [], None, (t.lat, t.lon), t.end_location)
+            if route is None:  # drives home (re-routing: from where the technician is now)
+                home = t.departure + math.ceil(tm.time(start_key(t.id), end_key(t.id)) - 1e-9)
+                route = Route(t.id, t.departure, home, [], None, (t.lat, t.lon), t.end_location)
             routes_fb.append(route)
             served_fb.update(v.job_id for v in route.visits)
         for j in jobs:

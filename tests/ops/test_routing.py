@@ -197,7 +197,9 @@ def test_large_instance_path_times_first_phase_routes(monkeypatch):
     import quantlib.ops.routing as routing_module
 
     monkeypatch.setattr(routing_module, "BREAK_MODEL_MAX_SIZE", 1)
-    techs = tuple(Technician(id=f"T{k}", lat=40 + 0.02 * k, lon=-75.0, skills={"hvac"}) for k in range(2))
+    techs = tuple(Technician(id=f"T{k}", lat=40 + 0.02 * k, lon=-75.0, skills={"hvac"}, end_lat=40.2,
+                             end_lon=-75.1) for k in range(2)) + (Technician(id="idle", lat=40, lon=-75, end_lat=40.3,
+                                                                        end_lon=-75.2),)
     jobs = tuple(Job(id=f"J{i}", lat=40 + 0.01 * i, lon=-75.0 + 0.01 * (i % 3), duration=90, skills={"hvac"},
                      revenue=300) for i in range(10))
     plan = solve(RoutingProblem(technicians=techs, jobs=jobs), FAST)
