@@ -160,8 +160,13 @@ def _seasonal_index(daily: pd.DataFrame) -> pd.Series:
     if n_years < 1:
         return pd.Series(1.0, index=range(1, 13))
     s = s.iloc[len(s) - 364 * n_years:]
-    # Detrend by the centred yearly mean so growth does not look like seasonality.
-    level = s.rolling(364, center=True, min_periods=182).mean()
+    # Detrend by the centred yearly mean so growth does not look like seasonality; only
+    # full windows (a partial one at either end would be the mean of one half of the
+    # season and bias those months toward 1). With one year: the year's mean.
+    if n_years >= 2:
+        level = s.rolling(364, center=True, min_periods=364).mean()
+    else:
+        level = pd.Series(s.mean(), index=s.index)
     ratio = (s / level.replace(0, np.nan)).groupby(s.index.month).mean()
     ratio = ratio.reindex(range(1, 13)).fillna(1.0)
     return ratio / ratio.mean()

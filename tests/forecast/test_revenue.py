@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from quantlib.forecast.pipeline import censor_snapshot, warehouse_snapshot
-from quantlib.forecast.revenue import (COMPONENTS, RevenueForecaster, backtest_revenue,
-                                       horizon_accuracy, weekly_wape)
+from quantlib.forecast.revenue import (COMPONENTS, RevenueForecaster, _history_part, _seasonal_index,
+                                       backtest_revenue, daily_revenue, horizon_accuracy, weekly_wape)
 
 AS_OF = pd.Timestamp("2024-09-30")
 
@@ -29,6 +29,36 @@ def test_metrics_by_hand():
     a = np.full(14, 10.0)
     f = np.r_[np.full(7, 11.0), np.full(7, 9.0)]
     assert weekly_wape(a, f) == pytest.approx(0.1)
+
+
+def test_history_part_recovers_annual_and_weekday_seasonality():
+    # Three years of daily revenue: an annual swing of +-30 %, quiet weekends, 5 % noise.
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2021-01-01", "2023-12-31", freq="D")
+    week = np.array([1.2, 1.2, 1.2, 1.2, 1.2, 0.5, 0.5])
+    truth = lambda d: 1000 * (1 + 0.3 * np.sin(2 * np.pi * d.day_of_year / 365.25)) * week[d.day_of_week]  # noqa: E731
+    y = pd.Series(truth(ds) * rng.lognormal(0, 0.05, len(ds)), index=ds)
+    idx = _seasonal_index(pd.DataFrame({"ds": ds, "total": y.to_numpy()}))
+    fc = _history_part(y, 91, None, idx)
+    future = pd.date_range("2024-01-01", periods=91, freq="D")
+    want = np.asarray(truth(future), float)
+    weekly = lambda a: np.add.reduceat(a, np.arange(0, 91, 7))  # noqa: E731
+    np.testing.assert_allclose(weekly(fc), weekly(want), rtol=0.06)
+    # The weekday profile is carried: weekend days well below weekdays.
+    assert fc[future.day_of_week >= 5].mean() < 0.6 * fc[future.day_of_week < 5].mean()
+    # Without the annual index the spring rise is missed (the test can fail).
+    flat = _history_part(y, 91, None, None)
+    assert np.abs(weekly(flat) - weekly(want)).sum() > 1.5 * np.abs(weekly(fc) - weekly(want)).sum()
+
+
+def test_long_horizon_learns_at_a_proxy_horizon(snapshot):
+    # Thirteen months of usable history: a year ahead has one inner origin, so the weights
+    # are learned at half the horizon and the spread is scaled up from there.
+    fc = RevenueForecaster(horizons=(365,), n_origins=3).fit(snapshot, as_of="2024-02-15")
+    assert fc.weights_source_[365] == "backtest (182 d)"
+    tb = fc.training_backtest_
+    assert (tb["horizon"] == 365).sum() < 2 <= (tb["horizon"] == 182).sum()
+    assert fc.dof_[365] >= 1 and fc.sigma_[365] > 0
 
 
 def test_forecast_magnitudes_against_history(fitted, snapshot):
