@@ -405,7 +405,8 @@ class DispatchBoard:
                 f'<tr data-job="{esc(r.job_id)}" data-change="{esc(r.change)}"><td>{esc(r.job_id)}</td>'
                 f'<td>{esc(r.change)}</td><td>{esc(_text(r.technician_before))}</td>'
                 f'<td>{esc(_text(r.technician_after))}</td><td>{_hhmm_or_blank(r.eta_before)}</td>'
-                f'<td>{_hhmm_or_blank(r.eta_after)}</td><td>{shift}</td><td class="db-reason">{esc(_text(r.reason))}</td>'
+                f'<td>{_hhmm_or_blank(r.eta_after)}</td><td>{shift}</td><td class="db-reason" title="{esc(_text(r.reason))}">'
+                f'{esc(_text(r.reason).split(":")[0])}</td>'
                 f'</tr>')
         table = ('<table class="db-table"><thead><tr><th>Job</th><th>Change</th><th>Before</th><th>After</th>'
                  '<th>ETA before</th><th>ETA after</th><th>Shift (min)</th><th>Reason</th></tr></thead>'
@@ -604,7 +605,9 @@ table.db-table {{ border-collapse: collapse; font-size: 12.5px; font-family: {FO
 table.db-table th {{ text-align: left; font-weight: 600; color: #5c6670; border-bottom: 2px solid #e2e5e9;
                     padding: 3px 8px; white-space: nowrap; }}
 table.db-table td {{ padding: 3px 8px; border-bottom: 1px solid #eef0f2; white-space: nowrap; }}
-table.db-table td.db-reason {{ white-space: normal; font-size: 11.5px; color: #5c6670; }}
+table.db-table td.db-reason {{ font-size: 11.5px; color: #5c6670; }}
+.db-root table.db-table td, .db-root table.db-table th {{ line-height: 1.35; }}
+.db-result {{ overflow-x: auto; }}
 tr[data-change="moved"] td {{ background: #fdf3e4; }}
 tr[data-change="dropped"] td {{ background: #fbe9e7; }}
 .db-pending ul {{ margin: 2px 0 4px 18px; padding: 0; font-size: 13px; }}
