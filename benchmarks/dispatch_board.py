@@ -55,9 +55,14 @@ def _browser_first_render(lake: Path, repeat: int, env: dict) -> dict[str, list[
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    apps = {"dispatch_board.ipynb": lambda page: (page.locator(".db-map svg").wait_for(state="visible", timeout=300_000),
-                                                  page.locator(".db-result").wait_for(state="visible", timeout=300_000)),
-            "executive_dashboard.ipynb": lambda page: page.wait_for_function(CARDS_READY, timeout=300_000, polling=20)}
+    def board_shown(page):
+        page.locator(".db-map svg").wait_for(state="visible", timeout=300_000)
+        page.locator(".db-result").wait_for(state="visible", timeout=300_000)
+
+    def dashboard_shown(page):
+        page.wait_for_function(CARDS_READY, timeout=300_000, polling=20)
+
+    apps = {"dispatch_board.ipynb": board_shown, "executive_dashboard.ipynb": dashboard_shown}
     renders: dict[str, list[float]] = {name: [] for name in apps}
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
         for name in apps:
@@ -141,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
           f"medians; imports (once) {import_seconds:.1f} s\n")
     print("| step | median s |")
     print("|---|---|")
-    print(f"| first render (problem + initial plan + widgets with SVG map and timeline) | {_median(rows['first']):.2f} |")
+    print("| first render (problem + initial plan + widgets with SVG map and timeline) | "
+          f"{_median(rows['first']):.2f} |")
     print(f"| &nbsp;&nbsp;of which initial solve (1.5 s / 100 solutions) | {_median(rows['initial_solve']):.2f} |")
     print(f"| &nbsp;&nbsp;of which drawing the widgets | {_median(rows['render']):.2f} |")
     print(f"| re-plan after a sick call (click to redrawn board) | {_median(rows['replan']):.2f} |")

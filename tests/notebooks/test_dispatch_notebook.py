@@ -37,7 +37,8 @@ def test_notebook_runs_and_renders(demo_lake, tmp_path):
         day, jobs = con.execute("""
             SELECT scheduled_start::DATE AS d, count(*) FROM jobs
             WHERE status IN ('scheduled', 'completed')
-              AND scheduled_start::DATE BETWEEN (SELECT as_of FROM build_params) - 6 AND (SELECT as_of FROM build_params)
+              AND scheduled_start::DATE BETWEEN (SELECT as_of FROM build_params) - 6
+                                            AND (SELECT as_of FROM build_params)
             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""").fetchone()
     finally:
         con.close()
