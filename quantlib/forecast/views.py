@@ -20,7 +20,7 @@ __all__ = [
     "cash_outlook", "cash_outlook_text", "cash_position", "cash_scenarios", "cashflow_accuracy", "cashflow_path",
     "demand_accuracy", "demand_model", "demand_path", "demand_scenarios", "forecast_horizons", "interval_chart",
     "revenue_accuracy", "revenue_outlook", "revenue_outlook_text", "revenue_path", "revenue_scenario_table",
-    "snapshot", "storm_dates", "weekly",
+    "snapshot", "storm_dates", "weekly", "weekly_rate",
 ]
 
 
@@ -34,6 +34,19 @@ def weekly(df: pd.DataFrame, columns, ds: str = "ds") -> pd.DataFrame:
     d = pd.to_datetime(df[ds])
     week = (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.normalize()
     return df.assign(week=week).groupby("week", as_index=False)[list(columns)].sum()
+
+
+def weekly_rate(df: pd.DataFrame, columns, ds: str = "ds") -> pd.DataFrame:
+    """Per week starting Monday: 7 x the daily mean of ``columns`` over the days present.
+
+    Equal to the weekly sum for a full week; a week cut by the start or end of the data
+    (or by the forecast origin) shows its rate instead of a misleading dip.
+    """
+    d = pd.to_datetime(df[ds])
+    week = (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.normalize()
+    out = df.assign(week=week).groupby("week", as_index=False)[list(columns)].mean()
+    out[list(columns)] *= 7
+    return out
 
 
 def forecast_horizons(horizon_days: int) -> tuple[int, ...]:
@@ -66,15 +79,16 @@ def interval_chart(df: pd.DataFrame, *, x: str = "week", y: str = "value", serie
 def revenue_path(fc: RevenueForecaster, horizon_days: int, history_weeks: int = 52) -> pd.DataFrame:
     """Weekly revenue: actual history, then the likely forecast with the 80 % scenario band.
 
-    The band of each week is the likely week scaled by the horizon's worst / best ratio
-    (the scenario paths), so it shows the range of the horizon total, spread over its weeks.
-    Returns ``week, series, value, lo, hi``.
+    Weeks cut by the forecast origin or the horizon's end show their weekly rate
+    (:func:`weekly_rate`), not a partial sum. The band of each week is the likely week
+    scaled by the horizon's worst / best ratio (the scenario paths), so it shows the range
+    of the horizon total, spread over its weeks. Returns ``week, series, value, lo, hi``.
     """
     hist = fc.history_[["ds", "total"]]
     hist = hist[hist["ds"] > fc.as_of_ - pd.Timedelta(weeks=history_weeks)]
-    h = weekly(hist, ["total"]).rename(columns={"total": "value"}).assign(series="Actual", lo=np.nan, hi=np.nan)
+    h = weekly_rate(hist, ["total"]).rename(columns={"total": "value"}).assign(series="Actual", lo=np.nan, hi=np.nan)
     path = fc.predict_daily(horizon_days)
-    f = weekly(path, ["likely"]).rename(columns={"likely": "value"})
+    f = weekly_rate(path, ["likely"]).rename(columns={"likely": "value"})
     H = min(H for H in fc.parts_ if H >= horizon_days)
     row = fc.forecast(level=(80,)).set_index("horizon").loc[H]
     f = f.assign(series="Likely", lo=f["value"] * row["worst"] / row["likely"],
