@@ -249,9 +249,14 @@ def bank_call_arrivals(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def arrival_profile(counts: pd.DataFrame, slot_minutes: float = 5.0) -> pd.DataFrame:
-    """Mean arrivals per hour for each slot of the day: ``period`` (slot), ``rate``, ``start_hour``."""
-    prof = counts.groupby("slot", as_index=False)["calls"].mean()
+def arrival_profile(counts: pd.DataFrame, slot_minutes: float = 5.0, quantile: float | None = None) -> pd.DataFrame:
+    """Arrivals per hour for each slot of the day: ``period`` (slot), ``rate``, ``start_hour``.
+
+    The mean over the days by default; with ``quantile`` (e.g. 0.8) that quantile of the days'
+    counts, a buffer against busier-than-average days (staffing at 95 % occupancy is fragile).
+    """
+    grouped = counts.groupby("slot")["calls"]
+    prof = (grouped.mean() if quantile is None else grouped.quantile(quantile)).reset_index()
     prof["rate"] = prof["calls"] * 60.0 / slot_minutes
     prof["start_hour"] = prof["slot"] * slot_minutes / 60.0
     return prof.rename(columns={"slot": "period"})[["period", "start_hour", "rate"]]

@@ -121,3 +121,11 @@ def test_emergency_staffing_from_gold(demo_lake):
     assert thin["service_level"] <= replay["service_level"] and thin["mean_wait"] >= replay["mean_wait"]
     assert none_at_night["mean_wait"] > thin["mean_wait"]
     assert thin["erlang_service_level"] <= replay["erlang_service_level"]
+
+
+def test_arrival_profile_quantile_is_a_buffer():
+    counts = pd.DataFrame({"slot": [84, 84, 84, 85, 85, 85], "calls": [10.0, 20.0, 30.0, 5.0, 5.0, 50.0]})
+    mean = arrival_profile(counts).set_index("period")["rate"]
+    q80 = arrival_profile(counts, quantile=0.8).set_index("period")["rate"]
+    assert mean[84] == pytest.approx(20 * 12) and mean[85] == pytest.approx(20 * 12)
+    assert q80[84] == pytest.approx(26 * 12) and q80[85] == pytest.approx(32 * 12)
