@@ -69,6 +69,14 @@ def test_bad_events_are_refused_with_the_name(board):
             board.cancel(done[0])
     with pytest.raises(ValueError, match="outside the day"):
         board.set_now("99:00")
+    tech = board.plan.problem.technicians[0].id
+    board.delay(tech, 30)
+    board.mark_sick(tech)
+    with pytest.raises(ValueError, match="already marked sick"):
+        board.mark_sick(tech)
+    assert f"{tech} delayed 30 min" in board.pending_html() and f"{tech} off sick" in board.pending_html()
+    board.clear()
+    assert board.pending == [] and "No pending events" in board.pending_html()
 
 
 def test_sick_replan_equals_the_engine(board, demo_lake, day):
