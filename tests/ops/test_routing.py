@@ -207,3 +207,15 @@ def test_large_instance_path_times_first_phase_routes(monkeypatch):
     assert plan.validate() == []
     assert len(plan.assignment()) >= 6
     assert all(r.break_start is not None for r in plan.routes if r.visits)
+
+
+def test_deterministic_with_breaks_two_phase():
+    techs = tuple(Technician(id=f"T{k}", lat=40 + 0.03 * k, lon=-75.0, skills={"hvac"}) for k in range(2))
+    jobs = tuple(Job(id=f"J{i}", lat=40 + 0.01 * i, lon=-75.0 + 0.01 * (i % 3), duration=60 + 15 * (i % 4),
+                     skills={"hvac"}, revenue=250) for i in range(10))
+    problem = RoutingProblem(technicians=techs, jobs=jobs)
+    settings = SolverSettings(time_limit_seconds=30, solution_limit=12)
+    a, b = solve(problem, settings), solve(problem, settings)
+    assert a.stats["seconds"] < 15 and a.validate() == []  # stopped by the solution limit
+    assert [(r.technician_id, [(v.job_id, v.start) for v in r.visits], r.break_start) for r in a.routes] == \
+        [(r.technician_id, [(v.job_id, v.start) for v in r.visits], r.break_start) for r in b.routes]
