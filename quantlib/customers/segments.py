@@ -441,8 +441,11 @@ class KMeansSegmenter(_SegmenterBase):
         easier to act on and more stable.
     sample_size : int, default 4000
         Customers the silhouette is computed on (silhouette is O(n^2)).
-    n_init : int, default 10
-        k-means restarts; the best inertia wins (more restarts, more stable across seeds).
+    n_init : int, default 30
+        k-means restarts of the final fit; the best inertia wins. Behavioural data has
+        several near-equal optima: on ~1,100 customers 10 restarts gave an adjusted Rand
+        index of 0.66 between seeds, 30 gave 0.96. Choosing k uses at most 10 restarts per k
+        (the silhouette only needs a good clustering, not the best one).
     restart_sample : int, default 20000
         With more customers than this, the ``n_init`` restarts run on a sample of this
         size and a single k-means pass on everyone refines the best one (same result up
@@ -474,7 +477,7 @@ class KMeansSegmenter(_SegmenterBase):
     """
 
     def __init__(self, n_segments: int | None = None, k_range: tuple[int, int] = (3, 8),
-                 tolerance: float = 0.005, sample_size: int = 4000, n_init: int = 10, restart_sample: int = 20000,
+                 tolerance: float = 0.005, sample_size: int = 4000, n_init: int = 30, restart_sample: int = 20000,
                  random_state: int = 0, active_days: int = 365, n_threads: int = 1):
         self.restart_sample = restart_sample
         self.n_segments = n_segments
@@ -502,7 +505,7 @@ class KMeansSegmenter(_SegmenterBase):
                 raise ValueError(f"k_range must be (lo, hi) with 2 <= lo <= hi; got {self.k_range}")
             sample = z[rng.choice(len(z), min(self.sample_size, len(z)), replace=False)]
             for kk in range(lo, min(hi, len(sample) - 1) + 1):
-                labels = KMeans(kk, n_init=self.n_init, random_state=self.random_state).fit_predict(sample)
+                labels = KMeans(kk, n_init=min(self.n_init, 10), random_state=self.random_state).fit_predict(sample)
                 rows.append((kk, float(silhouette_score(sample, labels))))
             best = max(r[1] for r in rows)
             k = min(r[0] for r in rows if r[1] >= best - self.tolerance)
