@@ -5,8 +5,10 @@ Decisions, for each of the coming weeks ``w``:
 * ``y[i, r, w]`` (binary): technician ``i`` works in region ``r`` that week (at most one region);
 * ``h[i, l, r, w] >= 0``: hours technician ``i`` gives to service line ``l`` in region ``r``
   (only lines they are skilled for, at most their weekly hours, only in the region they are in);
-* ``z[e, r, w]`` (binary): where piece of equipment ``e`` is that week (exactly one region);
-  a move from the previous week's region (week 0: its home region) costs ``equipment_move_cost``.
+* where each piece of equipment is that week (exactly one region); a move from the previous
+  week's region (week 0: its home region) costs ``equipment_move_cost``. Identical pieces
+  (same line, home region and weekly hours) are one integer count per region, which removes
+  their symmetry; pieces get their identities back after the solve, moving as few as possible.
 
 ``allow_relocation`` / ``allow_equipment_moves`` = False keep everyone / everything at home
 (the baseline a planner compares against).
