@@ -14,7 +14,10 @@ Hard constraints
 * per technician and day: service hours + travel hours <= ``daily_max_hours``;
 * per technician and week: service + travel hours <= ``weekly_hours + weekly_overtime_hours``;
 * rest: at most ``max_days_per_week`` working days, and at most ``max_consecutive_days``
-  working days in a row (within the planned week; the previous week is not known here).
+  working days in a row (within the planned week; the previous week is not known here);
+  ``min_rest_hours`` between days holds by construction (days start at the same hour, so a
+  day within ``daily_max_hours`` leaves ``24 - daily_max_hours`` of rest; rules that break it
+  are rejected when :class:`LabourRules` is made).
 
 Travel at the weekly level is the one-way distance from the technician's home base to the
 job (great circle x road factor, at ``speed_mph``): the leg a visit adds to a day's route,
@@ -47,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quantlib.ops.travel import haversine_miles
 
@@ -72,6 +75,16 @@ class LabourRules(BaseModel):
     weekly_overtime_hours: float = Field(0.0, ge=0, description="hours allowed above a technician's weekly hours")
     max_days_per_week: int = Field(5, ge=1, le=7, description="working days a week")
     max_consecutive_days: int = Field(5, ge=1, le=7, description="working days in a row")
+    min_rest_hours: float = Field(11.0, ge=0, le=24, description="rest between two working days")
+
+    @model_validator(mode="after")
+    def _rest_fits(self) -> "LabourRules":
+        # Days start at the same hour, so a day of at most daily_max_hours leaves
+        # 24 - daily_max_hours of rest before the next one: the rule holds by construction.
+        if self.daily_max_hours > 24 - self.min_rest_hours + 1e-9:
+            raise ValueError(f"daily_max_hours {self.daily_max_hours:g} leaves less than min_rest_hours "
+                             f"{self.min_rest_hours:g} of rest between days")
+        return self
 
 
 class ObjectiveWeights(BaseModel):

@@ -32,7 +32,7 @@ class WorkforcePlanParameters(NotebookParameters):
     week_start: dt.date | None = Field(None, description="a day of the week to plan; default the week of as_of")
     max_jobs: int | None = Field(None, ge=1, description="plan only the week's first jobs (small demos)")
     time_limit_seconds: float = Field(20.0, gt=0, le=600, description="CP-SAT time limit for the week")
-    daily_max_hours: float = Field(10.0, gt=0, le=24, description="service + travel hours a day")
+    daily_max_hours: float = Field(10.0, gt=0, le=13, description="service + travel hours a day (11 h rest between days)")
     max_days_per_week: int = Field(5, ge=1, le=7, description="working days a week")
     max_consecutive_days: int = Field(5, ge=1, le=7, description="working days in a row")
     target_wait_hours: float = Field(2.0, gt=0, description="emergency response target")

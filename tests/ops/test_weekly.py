@@ -225,3 +225,9 @@ def test_jobs_left_out_for_capacity_or_rest_say_so():
                                     rules=LabourRules(max_days_per_week=1)), time_limit=5)
     assert rest.validate() == [] and len(rest.unassigned) == 1
     assert rest.unassigned["reason"].iloc[0].startswith("rest rules")
+
+
+def test_rules_that_break_the_rest_between_days_are_rejected():
+    with pytest.raises(ValueError, match="min_rest_hours"):
+        LabourRules(daily_max_hours=14, min_rest_hours=11)
+    assert LabourRules(daily_max_hours=13, min_rest_hours=11).daily_max_hours == 13
