@@ -544,7 +544,8 @@ class ForecastExplorer:
         self.jobs_chart, self.revenue_chart, self.table = w.HTML(), w.HTML(), w.HTML()
         css = CSS.replace("</style>", ".fe-cards { display: grid; grid-template-columns: repeat(auto-fit, "
                           "minmax(190px, 1fr)); gap: 10px; } .fe-note { font-size: 12px; color: #7a828a; "
-                          "margin-bottom: 4px; }</style>")
+                          "margin-bottom: 4px; } table.qd-table.fe-weeks td:nth-child(2), table.qd-table.fe-weeks "
+                          "th:nth-child(2) { text-align: right; }</style>")
         charts = w.HBox([self.jobs_chart, self.revenue_chart], layout=w.Layout(flex_flow="row wrap"))
         for chart in charts.children:
             chart.layout.margin = "0 10px 10px 0"
