@@ -110,7 +110,8 @@ def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = No
         lat, lon = t.end_location
         keys.append(end_key(t.id)); lats.append(lat); lons.append(lon)
     departure = min((t.departure for t in problem.technicians), default=480)
-    return build_matrix(keys, lats, lons, provider, departure)
+    until = max((t.latest_end for t in problem.technicians), default=departure + 600)
+    return build_matrix(keys, lats, lons, provider, departure, until)
 
 
 def schedule_route(t: Technician, seq: list[Job], tm: TravelMatrix) -> Route | None:

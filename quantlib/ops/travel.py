@@ -10,8 +10,9 @@ miles, for a given departure time. Two providers:
 * :class:`OsrmProvider`: the table service of an OSRM server (``/table/v1/{profile}/...``)
   for users who run one; durations and distances come from the road network.
 
-The routing solver evaluates the matrix once, at one departure time (the plan's shift start
-by default); travel times that change *during* the day are not modelled by the solver.
+The routing solver evaluates the matrix once, at the mean speed of the working day (first
+departure to the latest shift + overtime end); travel times that change *during* the day
+(rush hours slower than midday) are averaged, not modelled leg by leg.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class TravelMatrix:
 class MatrixProvider(Protocol):
     """Anything that returns ``(minutes, miles)`` matrices for points at a departure minute."""
 
-    def matrices(self, lats: Sequence[float], lons: Sequence[float],
-                 departure_minute: int = 480) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, lats: Sequence[float], lons: Sequence[float], departure_minute: int = 480,
+                 until_minute: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         ...
 
 
@@ -111,6 +112,13 @@ class SpeedProfile(BaseModel):
         """Speed multiplier at ``minute`` past midnight."""
         return float(self.factors.get(int(minute // 60) % 24, self.default))
 
+    def mean_factor(self, start: float, end: float) -> float:
+        """Time-weighted mean multiplier over ``[start, end)`` minutes (the factor at ``start`` if empty)."""
+        if end <= start:
+            return self.factor(start)
+        minutes = np.arange(int(start), int(np.ceil(end)))
+        return float(np.mean([self.factor(m) for m in minutes]))
+
 
 class GreatCircleProvider(BaseModel):
     """Great-circle miles x ``road_factor`` at ``speed_mph`` x the profile's factor, + ``trip_overhead_minutes``."""
@@ -122,11 +130,15 @@ class GreatCircleProvider(BaseModel):
     trip_overhead_minutes: float = Field(5.0, ge=0)
     profile: SpeedProfile = Field(default_factory=SpeedProfile)
 
-    def matrices(self, lats, lons, departure_minute: int = 480) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, lats, lons, departure_minute: int = 480,
+                 until_minute: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Matrices at the speed of ``departure_minute``, or the mean speed up to ``until_minute``."""
         lats = np.asarray(lats, dtype=float)
         lons = np.asarray(lons, dtype=float)
         miles = haversine_miles(lats[:, None], lons[:, None], lats[None, :], lons[None, :]) * self.road_factor
-        speed = self.speed_mph * self.profile.factor(departure_minute)
+        factor = (self.profile.factor(departure_minute) if until_minute is None
+                  else self.profile.mean_factor(departure_minute, until_minute))
+        speed = self.speed_mph * factor
         minutes = miles / speed * 60.0
         # Same place, no trip: no parking overhead either.
         minutes = np.where(miles > 1e-9, minutes + self.trip_overhead_minutes, 0.0)
@@ -145,7 +157,7 @@ class OsrmProvider(BaseModel):
     ``base_url`` is e.g. ``http://127.0.0.1:5000``; the request is
     ``GET {base_url}/table/v1/{profile}/{lon,lat;...}?annotations=duration,distance``.
     OSRM answers seconds and metres; they are converted to minutes and miles. The
-    ``departure_minute`` is ignored (OSRM's table has no time of day).
+    ``departure_minute`` / ``until_minute`` are ignored (OSRM's table has no time of day).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -154,7 +166,8 @@ class OsrmProvider(BaseModel):
     profile: str = "driving"
     timeout_seconds: float = Field(30.0, gt=0)
 
-    def matrices(self, lats, lons, departure_minute: int = 480) -> tuple[np.ndarray, np.ndarray]:
+    def matrices(self, lats, lons, departure_minute: int = 480,
+                 until_minute: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         lats = list(map(float, lats))
         lons = list(map(float, lons))
         coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in zip(lats, lons))
@@ -189,13 +202,18 @@ class OsrmProvider(BaseModel):
 
 
 def build_matrix(keys: Sequence[str], lats: Sequence[float], lons: Sequence[float],
-                 provider: MatrixProvider | None = None, departure_minute: int = 480) -> TravelMatrix:
-    """Ask ``provider`` (default :class:`GreatCircleProvider`) for the matrix of the points."""
+                 provider: MatrixProvider | None = None, departure_minute: int = 480,
+                 until_minute: int | None = None) -> TravelMatrix:
+    """Ask ``provider`` (default :class:`GreatCircleProvider`) for the matrix of the points.
+
+    With ``until_minute`` a time-of-day provider uses the mean speed of ``[departure_minute,
+    until_minute)`` (the working day), else the speed at ``departure_minute``.
+    """
     provider = provider if provider is not None else GreatCircleProvider()
     if not (len(keys) == len(lats) == len(lons)):
         raise ValueError("build_matrix: keys, lats and lons differ in length")
     for k, lat, lon in zip(keys, lats, lons):
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             raise ValueError(f"build_matrix: point {k!r} has an invalid location ({lat}, {lon})")
-    minutes, miles = provider.matrices(lats, lons, departure_minute)
+    minutes, miles = provider.matrices(lats, lons, departure_minute, until_minute)
     return TravelMatrix(tuple(keys), minutes, miles, departure_minute, type(provider).__name__)

@@ -115,3 +115,14 @@ def test_solve_with_osrm_matrix(osrm_server):
     plan = solve(problem, SolverSettings(time_limit_seconds=1), provider=OsrmProvider(base_url=osrm_server))
     assert plan.validate() == [] and plan.assignment() == {"A": "T"}
     assert plan.travel.provider == "OsrmProvider"
+
+
+def test_day_matrix_uses_the_mean_speed_of_the_working_day():
+    profile = SpeedProfile(factors={8: 0.5})
+    assert profile.mean_factor(480, 600) == pytest.approx(0.75)  # 08:00-10:00: half slow, half normal
+    provider = GreatCircleProvider(trip_overhead_minutes=0, profile=profile)
+    at_eight, _ = provider.matrices([40.0, 40.1], [-75.0, -75.0], 480)
+    day, _ = provider.matrices([40.0, 40.1], [-75.0, -75.0], 480, 600)
+    assert day[0, 1] == pytest.approx(at_eight[0, 1] * 0.5 / 0.75)
+    tm = build_matrix(["a", "b"], [40.0, 40.1], [-75.0, -75.0], provider, 480, 600)
+    assert tm.time("a", "b") == pytest.approx(day[0, 1])
