@@ -271,7 +271,7 @@ def cash_outlook(snap: Snapshot, starting_cash: float, horizon_days: int = 90) -
 def cash_outlook_text(fc: CashFlowForecaster) -> str:
     """The low-cash warning in words (Markdown): the first day the median projected cash
     falls below ``warning_days`` of expenses, or that it does not, with the low point;
-    and the same for the pessimistic (10th percentile) path.
+    the same for the pessimistic (10th percentile) path; and the starting cash.
     """
     d = fc.forecast()
     days = len(d)
@@ -290,4 +290,4 @@ def cash_outlook_text(fc: CashFlowForecaster) -> str:
         text += f" In the pessimistic case (10th percentile) it falls below on {pessimistic:%d %B %Y}."
     elif pessimistic is None:
         text += " Even the pessimistic case (10th percentile) stays above it."
-    return text
+    return text + f" The projection starts from ${fc.starting_cash:,.0f} of cash at the end of {fc.as_of_:%d %B %Y}."

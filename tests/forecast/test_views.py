@@ -20,6 +20,7 @@ def test_low_cash_warning_names_the_day(snap):
     assert text.startswith("**Low-cash warning")
     assert f"{low.warning_date_:%d %B %Y}" in text and f"${low.threshold_:,.0f}" in text
     assert "60 days" in text and "Warning" not in text  # reports must not look like Python warnings
+    assert f"starts from $0 of cash at the end of {snap.as_of:%d %B %Y}" in text
 
 
 def test_no_warning_when_cash_stays_above(snap):
