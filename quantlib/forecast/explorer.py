@@ -164,6 +164,7 @@ class ForecastExplorer:
         key = {"version": CACHE_VERSION, "gold": str(path), "size": st.st_size, "mtime": st.st_mtime_ns,
                "as_of": None if self.as_of is None else str(pd.Timestamp(self.as_of).date()),
                "horizons": sorted(int(h) for h in self.horizons), "model": repr(self.demand_model),
+               "history_weeks": int(self.history_weeks), "confidence_shift": float(self.confidence_shift),
                "source": sources.hexdigest()}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 

@@ -115,6 +115,9 @@ def test_cache_is_reused_and_keyed_by_the_data(explorer, demo_lake, tmp_path_fac
     # Another as-of date is another forecast: not the cached one.
     other = ForecastExplorer(demo_lake.gold, as_of=explorer.as_of_ - pd.Timedelta(days=7), cache_dir=explorer.cache_dir)
     assert other.cache_key() != explorer.cache_key()
+    # The cached first page depends on the chart settings too.
+    wider = ForecastExplorer(demo_lake.gold, history_weeks=26, cache_dir=explorer.cache_dir)
+    assert wider.cache_key() != explorer.cache_key()
 
 
 def test_widgets_show_the_figures(explorer):
