@@ -387,6 +387,16 @@ class DemandForecaster:
         Pairs of yearly Fourier terms.
     cutoff : date-like, optional
         Fit only on periods on or before it (backtests: nothing later is read).
+    effect_level : float or None
+        Scenario shifts of economic indicators (``{"consumer_confidence": -10}``) act
+        through each series' effect estimated by a Poisson GLM with a trend, the yearly
+        Fourier terms and the regressors, with month-clustered standard errors
+        (``effects_``; a regression of a trending count on a slowly drifting monthly
+        indicator otherwise finds effects that are not there). The shift moves a series'
+        forecast only when that effect differs from zero at this confidence level in
+        percent (default 95); otherwise the forecast is unchanged rather than showing a
+        sign the data cannot support. :meth:`scenario_effects` reports the estimate and
+        its interval either way. ``None`` always applies the point estimate.
 
     Attributes
     ----------
@@ -394,14 +404,18 @@ class DemandForecaster:
         The fitted forecaster.
     freq_ : {"D", "W"}
     last_ds_ : pandas.Timestamp
+    effects_ : pandas.DataFrame
+        ``series_id, regressor, coef, se``: the GLM's log-scale effects (see
+        :meth:`regressor_effects`).
     """
 
     def __init__(self, model=None, regressors: Sequence[str] = ("storm_window", "holiday", "consumer_confidence"),
-                 fourier: int = 3, cutoff=None) -> None:
+                 fourier: int = 3, cutoff=None, effect_level: float | None = 95) -> None:
         self.model = model
         self.regressors = regressors
         self.fourier = fourier
         self.cutoff = cutoff
+        self.effect_level = effect_level
 
     def _exog(self, rows: pd.DataFrame, factors: pd.DataFrame) -> pd.DataFrame:
         x = rows[["series_id", "ds", "region"]].merge(factors[["region", "ds", *self.regressors]],
@@ -455,6 +469,7 @@ class DemandForecaster:
         if self.uses_exog_:
             data = data.merge(self._exog(s, f), on=["series_id", "ds"])
         self.model_ = model.clone().fit(data, freq=_FREQS[self.freq_])
+        self.effects_ = self._fit_effects(s, f)
         return self
 
     def future_factors(self, h: int, scenario: Mapping | None = None) -> pd.DataFrame:
@@ -497,6 +512,122 @@ class DemandForecaster:
             frames.append(daily)
         return aggregate_factors(pd.concat(frames, ignore_index=True), self.freq_)
 
+    def _fit_effects(self, s: pd.DataFrame, f: pd.DataFrame) -> pd.DataFrame:
+        """Per series, a Poisson GLM of the counts on the regressors with month-clustered errors.
+
+        ``log E[y] = const + trend + yearly Fourier terms + regressors``. The linear trend
+        keeps slowly drifting indicators from standing in for growth, and the standard
+        errors are clustered by calendar month (robust to over-dispersion and to the
+        indicators being monthly: a few dozen independent values, not one per period).
+        """
+        import warnings
+
+        import statsmodels.api as sm
+
+        regs = list(self.regressors)
+        d = s[["series_id", "ds", "region", "y"]].merge(f[["region", "ds", *regs]], on=["region", "ds"], how="left")
+        rows = []
+        for sid, g in d.groupby("series_id"):
+            g = g.sort_values("ds")
+            X = pd.concat([pd.Series(1.0, index=g.index, name="const"),
+                           ((g["ds"] - g["ds"].min()).dt.days / 365.25).rename("trend"),
+                           _fourier(g["ds"], self.fourier), g[regs].astype(float)], axis=1)
+            keep = [c for c in X.columns if c in ("const", "trend") or X[c].std() > 0]
+            groups = (g["ds"].dt.year * 12 + g["ds"].dt.month).to_numpy()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res = sm.GLM(g["y"].to_numpy(float), X[keep], family=sm.families.Poisson()).fit(
+                        cov_type="cluster", cov_kwds={"groups": groups})
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            for c in regs:
+                if c in keep:
+                    rows.append((sid, c, float(res.params[c]), float(res.bse[c])))
+        return pd.DataFrame(rows, columns=["series_id", "regressor", "coef", "se"])
+
+    def regressor_effects(self, level: float = 95) -> pd.DataFrame:
+        """Each series' estimated effect of each regressor, with its confidence interval.
+
+        From the month-clustered Poisson GLM fitted alongside the forecasting model (see
+        ``effects_``): ``coef`` is the change of log expected jobs per unit of the
+        regressor, ``factor = exp(coef)`` the multiplier. A regressor constant over a
+        series' history has no row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``series_id, regressor, coef, se, lo, hi, factor, factor_lo, factor_hi,
+            differs_from_zero`` (intervals at ``level`` percent, normal approximation).
+        """
+        from scipy import stats
+
+        if not hasattr(self, "effects_"):
+            raise RuntimeError("DemandForecaster is not fitted; call fit() first")
+        z = stats.norm.ppf(0.5 + level / 200)
+        e = self.effects_.copy()
+        e["lo"], e["hi"] = e["coef"] - z * e["se"], e["coef"] + z * e["se"]
+        for c in ("", "_lo", "_hi"):
+            e[f"factor{c}"] = np.exp(e["coef" if not c else c[1:]])
+        e["differs_from_zero"] = np.isfinite(e["se"]) & ((e["lo"] > 0) | (e["hi"] < 0))
+        return e
+
+    def scenario_effects(self, h: int, scenario: Mapping, level: float = 95) -> pd.DataFrame:
+        """What a shift of economic indicators does to total jobs over ``h`` periods, with its interval.
+
+        A shift ``delta`` of indicator ``c`` multiplies expected jobs by
+        ``exp(coef_c x delta)`` (interval from that of ``coef_c``); the change is that
+        multiplier minus one times the baseline forecast's total.
+
+        Parameters
+        ----------
+        h : int
+        scenario : dict
+            Shifts of economic columns, e.g. ``{"consumer_confidence": -10}``; other keys
+            are ignored here.
+        level : float
+            Interval level in percent.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``series_id, regressor, shift, baseline, change, change_lo, change_hi,
+            differs_from_zero, applied`` (``applied``: whether :meth:`predict` moves the
+            series' forecast for this shift, see ``effect_level``).
+        """
+        eff = self.regressor_effects(level)
+        base = self.predict(h, level=(80,)).groupby("series_id")["yhat"].sum()
+        applied = self.regressor_effects(self.effect_level) if self.effect_level is not None else None
+        rows = []
+        for c, delta in dict(scenario).items():
+            if c not in ECONOMIC_COLUMNS:
+                continue
+            for _, r in eff[eff["regressor"] == c].iterrows():
+                b = float(base.get(r["series_id"], 0.0))
+                ends = sorted([b * (np.exp(r["lo"] * delta) - 1), b * (np.exp(r["hi"] * delta) - 1)])
+                if applied is None:
+                    used = True
+                else:
+                    hit = applied[(applied["series_id"] == r["series_id"]) & (applied["regressor"] == c)]
+                    used = bool(hit["differs_from_zero"].iloc[0]) if len(hit) else False
+                rows.append((r["series_id"], c, float(delta), b, b * (np.exp(r["coef"] * delta) - 1), ends[0], ends[1],
+                             bool(r["differs_from_zero"]), used))
+        return pd.DataFrame(rows, columns=["series_id", "regressor", "shift", "baseline", "change", "change_lo",
+                                           "change_hi", "differs_from_zero", "applied"])
+
+    def _economic_multiplier(self, scenario: Mapping | None) -> pd.Series:
+        """Per series, the multiplier of an economic scenario (1 where it is not applied)."""
+        mult = pd.Series(1.0, index=pd.Index(self.series_["series_id"].unique()))
+        shifts = {c: float(v) for c, v in dict(scenario or {}).items() if c in ECONOMIC_COLUMNS and v}
+        if not shifts:
+            return mult
+        eff = self.regressor_effects(self.effect_level if self.effect_level is not None else 95)
+        for c, delta in shifts.items():
+            for _, r in eff[eff["regressor"] == c].iterrows():
+                if self.effect_level is None or r["differs_from_zero"]:
+                    mult[r["series_id"]] *= float(np.exp(r["coef"] * delta))
+        return mult
+
     def predict(self, h: int, level: Sequence[int] = (80, 95), scenario: Mapping | None = None) -> pd.DataFrame:
         """Forecast ``h`` periods per series, with intervals, optionally under a scenario.
 
@@ -508,7 +639,8 @@ class DemandForecaster:
             Interval levels in percent.
         scenario : dict, optional
             See :meth:`future_factors`: ``{"storm_days": [...]}`` or
-            ``{"consumer_confidence": +10}``. Only models with exogenous regressors react.
+            ``{"consumer_confidence": +10}``. Storm scenarios move only models with
+            exogenous regressors; economic shifts act through ``effects_`` (see ``effect_level``).
 
         Returns
         -------
@@ -526,7 +658,16 @@ class DemandForecaster:
             periods = future_periods(self.last_ds_, h, self.freq_)
             rows = self.series_.merge(pd.DataFrame({"ds": periods}), how="cross")
             X_future = self._exog(rows, fut)
+            # Economic shifts act through the GLM's effects (below), not the forecasting
+            # model's own coefficients: undo them in the model's regressors.
+            for c, delta in dict(scenario or {}).items():
+                if c in ECONOMIC_COLUMNS and c in X_future.columns and delta:
+                    X_future[c] = X_future[c] - float(delta)
         out = self.model_.predict(h, level=level, X_future=X_future)
+        mult = self._economic_multiplier(scenario)
+        if (mult != 1.0).any():
+            num = [c for c in out.columns if c.startswith("yhat")]
+            out[num] = out[num].mul(out["series_id"].map(mult).fillna(1.0).to_numpy(), axis=0)
         num = [c for c in out.columns if c.startswith("yhat")]
         out[num] = out[num].clip(lower=0)
         return out

@@ -116,9 +116,15 @@ def seasonal_weekly(seasonal_lake):
     return demand_series(seasonal_lake, "W"), external_factors(seasonal_lake, "W")
 
 
-def test_forecaster_shapes_intervals_and_scenarios(seasonal_weekly):
+@pytest.fixture(scope="module")
+def weekly_forecaster(seasonal_weekly):
     s, f = seasonal_weekly
-    fc = DemandForecaster().fit(s, f)
+    return DemandForecaster().fit(s, f)
+
+
+def test_forecaster_shapes_intervals_and_scenarios(seasonal_weekly, weekly_forecaster):
+    s, f = seasonal_weekly
+    fc = weekly_forecaster
     p = fc.predict(8, level=(80, 95))
     assert len(p) == 8 * s["series_id"].nunique()
     assert (p.groupby("series_id")["ds"].min() == s["ds"].max() + pd.Timedelta(days=7)).all()
@@ -153,3 +159,34 @@ def test_no_leakage_after_cutoff(seasonal_weekly):
     s3.loc[(s3["ds"] == cutoff) & (s3["series_id"] == "roofing/dallas"), "y"] += 200
     c = DemandForecaster(cutoff=cutoff).fit(s3, f).predict(6)
     assert not np.allclose(a["yhat"], c["yhat"])
+
+
+def test_confidence_scenario_reports_an_effect_indistinguishable_from_zero(seasonal_company, weekly_forecaster):
+    # The generator ties consumer confidence to quote win rates only, not to job demand:
+    # every series' estimated effect must have an interval covering zero, while the
+    # roofing storm effect (truth 2.5) is found with the same machinery.
+    fc = weekly_forecaster
+    eff = fc.regressor_effects(95)
+    conf = eff[eff["regressor"] == "consumer_confidence"]
+    assert len(conf) == 4 and not conf["differs_from_zero"].any()
+    assert ((conf["factor_lo"] < 1) & (conf["factor_hi"] > 1)).all()
+    storm = eff[(eff["regressor"] == "storm_window")].set_index("series_id")
+    truth = seasonal_company.truth["storm_multiplier"]["factor"]
+    for sid in ("roofing/dallas", "roofing/fort_worth"):
+        assert storm.loc[sid, "differs_from_zero"]
+        assert storm.loc[sid, "factor_lo"] < truth + 0.4 and storm.loc[sid, "factor_hi"] > truth - 0.4
+    # The scenario reports the estimate with its interval and does not move the forecast.
+    sc = fc.scenario_effects(13, {"consumer_confidence": -10})
+    assert (sc["change_lo"] < 0).all() and (sc["change_hi"] > 0).all() and not sc["applied"].any()
+    base = fc.predict(13, level=(80,))
+    shifted = fc.predict(13, level=(80,), scenario={"consumer_confidence": -10})
+    pd.testing.assert_frame_equal(base, shifted)
+    # With effect_level=None the point estimates are applied (the test can fail).
+    fc.effect_level = None
+    try:
+        forced = fc.predict(13, level=(80,), scenario={"consumer_confidence": -10})
+    finally:
+        fc.effect_level = 95
+    change = forced.groupby("series_id")["yhat"].sum() - base.groupby("series_id")["yhat"].sum()
+    np.testing.assert_allclose(change.sort_index().to_numpy(), sc.set_index("series_id")["change"].sort_index().to_numpy(),
+                               rtol=1e-6)
