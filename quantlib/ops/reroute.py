@@ -278,8 +278,8 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     travel = problem_matrix(after_problem, provider)
     warm = solve(after_problem, half, travel=travel, initial_routes=warm_routes)
     cold = solve(after_problem, half, travel=travel)
-    after = warm if warm.stats.get("objective_cents", float("inf")) <= cold.stats.get(
-        "objective_cents", float("inf")) else cold
+    # Compared on the plans' own costs (the solver's objective is missing when routes were timed directly).
+    after = warm if _rest_cost(warm) <= _rest_cost(cold) else cold
     after.stats["search"] = "warm start" if after is warm else "from scratch"
     seconds = time.perf_counter() - tic
     # The rest of the day as it stood: same search from the plan's routes, no events (a

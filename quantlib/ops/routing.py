@@ -182,6 +182,46 @@ def repair_routes(problem: RoutingProblem, routes: dict[str, list[str]], tm: Tra
     return out
 
 
+def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: TravelMatrix,
+                    seconds: float = 0.5) -> dict[str, list[str]]:
+    """Greedily insert jobs no route serves, highest drop penalty first, at the cheapest feasible place.
+
+    Feasibility is :func:`schedule_route` (windows, pins, shift, break); cost is the added travel
+    and fuel. Stops after ``seconds`` (it runs in Python).
+    """
+    deadline = time.perf_counter() + seconds
+    obj = problem.objective
+    techs = {t.id: t for t in problem.technicians}
+    jobs = {j.id: j for j in problem.jobs}
+    routes = {tid: list(ids) for tid, ids in routes.items()}
+    for tid in techs:
+        routes.setdefault(tid, [])
+    served = {jid for ids in routes.values() for jid in ids}
+
+    def leg(a: str, b: str) -> float:
+        return obj.travel_cost_per_minute * tm.time(a, b) + obj.fuel_cost_per_mile * tm.distance(a, b)
+
+    for j in sorted((j for j in problem.jobs if j.id not in served), key=obj.drop_penalty, reverse=True):
+        if time.perf_counter() > deadline:
+            break
+        best = None
+        for tid, ids in routes.items():
+            t = techs[tid]
+            if not problem.can_serve(t, j):
+                continue
+            keys = [start_key(tid)] + [job_key(i) for i in ids] + [end_key(tid)]
+            for pos in range(len(ids) + 1):
+                delta = leg(keys[pos], job_key(j.id)) + leg(job_key(j.id), keys[pos + 1]) - leg(keys[pos], keys[pos + 1])
+                if best is not None and delta >= best[0]:
+                    continue
+                seq = [jobs[i] for i in ids[:pos]] + [j] + [jobs[i] for i in ids[pos:]]
+                if route_fits(t, seq, tm):
+                    best = (delta, tid, pos)
+        if best is not None and best[0] < obj.drop_penalty(j):
+            routes[best[1]].insert(best[2], j.id)
+    return routes
+
+
 def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
           provider: MatrixProvider | None = None, travel: TravelMatrix | None = None,
           initial_routes: dict[str, list[str]] | None = None) -> RoutePlan:
@@ -239,6 +279,9 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
             travel=tm, initial_routes=initial_routes)
         initial_routes = repair_routes(problem, {r.technician_id: [v.job_id for v in r.visits]
                                                  for r in first.routes}, tm)
+        if large:  # no search with breaks follows: put back what fits, most valuable first
+            initial_routes = insert_unserved(problem.replace(jobs=tuple(jobs)), initial_routes, tm,
+                                             seconds=min(0.5, 0.15 * settings.time_limit_seconds))
         phase_one = first.stats.get("seconds")
         settings = settings.model_copy(update={
             "time_limit_seconds": 0.0 if large else max(0.3 * settings.time_limit_seconds,

@@ -219,3 +219,19 @@ def test_deterministic_with_breaks_two_phase():
     assert a.stats["seconds"] < 15 and a.validate() == []  # stopped by the solution limit
     assert [(r.technician_id, [(v.job_id, v.start) for v in r.visits], r.break_start) for r in a.routes] == \
         [(r.technician_id, [(v.job_id, v.start) for v in r.visits], r.break_start) for r in b.routes]
+
+
+def test_insert_unserved_puts_back_what_fits_most_valuable_first():
+    from quantlib.ops.routing import insert_unserved, route_fits
+
+    tech = Technician(id="T", lat=40.0, lon=-75.0, skills={"hvac"}, overtime_minutes=0, break_minutes=30)
+    jobs = (Job(id="A", lat=40.01, lon=-75.0, duration=120, skills={"hvac"}, revenue=100),
+            Job(id="B", lat=40.02, lon=-75.0, duration=200, skills={"hvac"}, revenue=100),
+            Job(id="C", lat=40.03, lon=-75.0, duration=200, skills={"hvac"}, revenue=900),
+            Job(id="D", lat=40.03, lon=-75.0, duration=60, skills={"plumbing"}, revenue=5000))
+    problem = RoutingProblem(technicians=(tech,), jobs=jobs)
+    tm = problem_matrix(problem)
+    routes = insert_unserved(problem, {"T": ["A"]}, tm)
+    assert "C" in routes["T"] and "D" not in routes["T"]  # C before B (higher penalty); D needs plumbing
+    assert route_fits(tech, [problem.job(i) for i in routes["T"]], tm)
+    assert "B" not in routes["T"]  # a 200-min job no longer fits in the 8-h shift with A, C and lunch
