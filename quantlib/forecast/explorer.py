@@ -554,6 +554,11 @@ class ForecastExplorer:
                                w.HTML('<div style="height:8px"></div>'), charts, self.table],
                               layout=w.Layout(padding="8px 16px", max_width="1500px"))
         self._widget.add_class("qd-root")
+        # A kernel that loaded the first page from the cache has not started the SVG renderer
+        # yet; starting it now (while Voila preheats) spares the visitor's first change ~2 s.
+        import vl_convert as vlc
+
+        vlc.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 0}]}, "encoding": {"x": {"field": "x"}}})
 
     def current_selection(self) -> Selection:
         """What the widgets show."""
