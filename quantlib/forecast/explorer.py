@@ -554,11 +554,13 @@ class ForecastExplorer:
                                w.HTML('<div style="height:8px"></div>'), charts, self.table],
                               layout=w.Layout(padding="8px 16px", max_width="1500px"))
         self._widget.add_class("qd-root")
-        # A kernel that loaded the first page from the cache has not started the SVG renderer
-        # yet; starting it now (while Voila preheats) spares the visitor's first change ~2 s.
-        import vl_convert as vlc
+        # A kernel that loaded the first page from the cache has not yet validated an Altair
+        # chart or started the SVG renderer; doing both now, while Voila preheats, spares the
+        # visitor's first change that start-up time.
+        from quantlib.forecast.views import interval_chart
 
-        vlc.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 0}]}, "encoding": {"x": {"field": "x"}}})
+        self._svg(interval_chart(pd.DataFrame({"week": [self.as_of_], "value": [0.0], "lo": [0.0], "hi": [0.0],
+                                               "series": ["warm-up"]})))
 
     def current_selection(self) -> Selection:
         """What the widgets show."""
