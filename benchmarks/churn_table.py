@@ -24,12 +24,14 @@ repeats on ``--repeats`` further seeds and reports the mean and range.
 Scoring speed::
 
     python -m benchmarks.churn_table --speed [--scale 21] [--repeats 3]
+    python -m benchmarks.churn_table --speed --lake data/demo/mixed_trades/lake --replicate-to 100000
 
 generates mixed_trades at ``--scale`` (21: about 100k customers), ingests it and builds gold
-in a temporary folder, then times (median of ``--repeats``) the as-of customer snapshot of
-every customer, the rule score with reasons, and the learned model's probability with and
-without reasons, against the baseline of the bare gradient-boosting ``predict_proba`` on the
-same rows.
+in a temporary folder (or takes ``--lake``, optionally copying its customers under new ids
+up to ``--replicate-to`` rows), fits the learned model with ``fit_time_split``, then times
+(median of ``--repeats``, wall and CPU seconds) the as-of customer snapshot, the rule score
+with reasons, and the learned model's probability with and without reasons, against the
+baseline of the bare gradient-boosting ``predict_proba`` on the same rows.
 """
 
 from __future__ import annotations
@@ -185,67 +187,79 @@ def evaluate(data: Path, seed: int, repeats: int) -> None:
 # --------------------------------------------------------------------------- speed
 
 def _median_time(fn, repeats: int):
-    times, result = [], None
+    """(result, median wall seconds, median CPU seconds of this process) over ``repeats`` runs."""
+    walls, cpus, result = [], [], None
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - started)
-    return result, statistics.median(times)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return result, statistics.median(walls), statistics.median(cpus)
 
 
-def speed(scale: float, repeats: int, seed: int) -> None:
-    import duckdb
-
-    from quantlib.customers.churn import RuleChurnScorer, fit_time_split
-    from quantlib.customers.features import customer_snapshot
+def _build_lake(tmp: Path, scale: float, seed: int):
     from quantlib.data.generate import generate_company, write_company
     from quantlib.data.ingest import ingest
     from quantlib.data.lake import Lake
     from quantlib.data.profile import load_profile
     from quantlib.data.warehouse import build_warehouse
 
+    started = time.perf_counter()
+    company = generate_company(load_profile(ROOT / "parameters" / "companies" / "mixed_trades.yaml"),
+                               seed=seed, scale=scale)
+    write_company(company, tmp / "raw")
+    lake = Lake(tmp / "lake")
+    ingest(tmp / "raw", lake)
+    build_warehouse(lake, company=company.profile.name)
+    print(f"generated and built scale {scale} in {time.perf_counter() - started:.1f} s: "
+          f"{len(company.tables['customers']):,} customers, {len(company.tables['jobs']):,} jobs", flush=True)
+    return lake
+
+
+def speed(scale: float, repeats: int, seed: int, lake_root: Path | None, replicate_to: int | None) -> None:
+    import duckdb
+
+    from quantlib.customers.churn import RuleChurnScorer, fit_time_split
+    from quantlib.customers.features import customer_snapshot
+
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        started = time.perf_counter()
-        company = generate_company(load_profile(ROOT / "parameters" / "companies" / "mixed_trades.yaml"),
-                                   seed=seed, scale=scale)
-        write_company(company, tmp / "raw")
-        lake = Lake(tmp / "lake")
-        ingest(tmp / "raw", lake)
-        build_warehouse(lake, company=company.profile.name)
-        print(f"generated and built scale {scale} in {time.perf_counter() - started:.1f} s: "
-              f"{len(company.tables['customers']):,} customers, {len(company.tables['jobs']):,} jobs")
-        con = duckdb.connect(str(lake.gold), read_only=True)
-        snap, t_snap = _median_time(lambda: customer_snapshot(con), repeats)
-        print(f"snapshot of {len(snap):,} customers ({int(snap['is_active'].sum()):,} active)")
-        started = time.perf_counter()
-        with threadpool_limits(1):
-            model, report = fit_time_split(con)
-        t_fit = time.perf_counter() - started
-        rule = RuleChurnScorer().fit(snap)
-        _, t_rule = _median_time(lambda: rule.predict_proba(snap), repeats)
-        _, t_prob = _median_time(lambda: model.probability(snap), repeats)
-        _, t_full = _median_time(lambda: model.predict_proba(snap), repeats)
-        design = snap[model.numeric_ + model.categorical_]
-
-        def bare():
-            with threadpool_limits(1):
-                return model.classifier_.gb_.predict_proba(
-                    design.astype({c: object for c in model.categorical_}))[:, 1]
-
-        _, t_base = _median_time(bare, repeats)
+        gold = (Path(lake_root) / "gold.duckdb") if lake_root else _build_lake(Path(tmp), scale, seed).gold
+        con = duckdb.connect(str(gold), read_only=True)
+        everyone, t_snap, c_snap = _median_time(lambda: customer_snapshot(con), repeats)
+        snap = everyone[everyone["is_active"]].reset_index(drop=True)  # who gets scored
+        print(f"snapshot of {len(everyone):,} customers ({len(snap):,} active, scored)", flush=True)
+        started, cpu = time.perf_counter(), time.process_time()
+        model, report = fit_time_split(con)
+        t_fit, c_fit = time.perf_counter() - started, time.process_time() - cpu
         con.close()
+    if replicate_to:
+        # The company's active customers copied (new ids) until there are replicate_to rows.
+        copies = -(-replicate_to // len(snap))
+        snap = pd.concat([snap.assign(customer_id=snap["customer_id"] + f"-{k}") for k in range(copies)],
+                         ignore_index=True).head(replicate_to)
+        print(f"replicated to {len(snap):,} rows", flush=True)
+    rule = RuleChurnScorer().fit(snap)
+    design = snap[model.numeric_ + model.categorical_]
+
+    def bare():
+        with threadpool_limits(1):
+            return model.classifier_.gb_.predict_proba(design.astype({c: object for c in model.categorical_}))[:, 1]
+
+    timings = [("rule score + bands + reasons", lambda: rule.predict_proba(snap)),
+               ("learned probability (calibrated)", lambda: model.probability(snap)),
+               ("learned + bands + reasons for medium/high only", lambda: model.predict_proba(snap, "at_risk")),
+               ("learned + bands + reasons for everyone (occlusion)", lambda: model.predict_proba(snap)),
+               ("baseline: bare HGB predict_proba", bare)]
+    results = [(label, *_median_time(fn, repeats)[1:]) for label, fn in timings]
+    base_wall, base_cpu = results[-1][1], results[-1][2]
     n = len(snap)
-    print(f"\n{n:,} customers, median of {repeats}:")
-    for label, seconds in [("as-of snapshot (features, DuckDB)", t_snap),
-                           ("rule score + bands + reasons", t_rule),
-                           ("learned probability (calibrated)", t_prob),
-                           ("learned probability + bands + reasons (occlusion)", t_full),
-                           ("baseline: bare HGB predict_proba", t_base)]:
-        print(f"  {label:52s} {seconds:7.2f} s  ({seconds / t_base:5.1f}x baseline)")
-    print(f"  fit_time_split (5 snapshots + fit + calibration, {report['train_rows']:,} training rows): {t_fit:.1f} s; "
-          f"test AUC {report['test_auc']:.3f}, Brier {report['test_brier']:.4f} vs base rate "
-          f"{report['test_brier_base_rate']:.4f}")
+    print(f"\n{n:,} customers, median of {repeats} (wall s / CPU s of this process, ratio to baseline CPU):")
+    print(f"  {f'as-of snapshot of all {len(everyone):,} customers (DuckDB)':56s} {t_snap:7.2f} / {c_snap:7.2f}")
+    for label, wall, cpu in results:
+        print(f"  {label:56s} {wall:7.2f} / {cpu:7.2f}  ({cpu / base_cpu:5.1f}x)")
+    print(f"  fit_time_split (5 snapshots + fit + calibration, {report['train_rows']:,} training rows): "
+          f"{t_fit:.1f} s wall / {c_fit:.1f} s CPU; test AUC {report['test_auc']:.3f}, Brier "
+          f"{report['test_brier']:.4f} vs base rate {report['test_brier_base_rate']:.4f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -261,11 +275,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--speed", action="store_true", help="scoring speed on a generated company")
     parser.add_argument("--scale", type=float, default=21.0)
+    parser.add_argument("--lake", type=Path, default=None, help="--speed on this lake instead of generating one")
+    parser.add_argument("--replicate-to", type=int, default=None,
+                        help="--speed: copy the lake's customers (new ids) up to this many rows")
     args = parser.parse_args(argv)
     if args.evaluate:
         evaluate(args.data, args.seed, 5 if args.repeats is None else args.repeats)
     elif args.speed:
-        speed(args.scale, 3 if args.repeats is None else args.repeats, seed=args.seed or 7)
+        speed(args.scale, 3 if args.repeats is None else args.repeats, seed=args.seed or 7, lake_root=args.lake,
+              replicate_to=args.replicate_to)
     else:
         missing = [f"--{name}" for name in ("train", "score", "target", "positive", "out") if getattr(args, name) is None]
         if missing:

@@ -130,7 +130,7 @@ def _scored_frame(X: pd.DataFrame, score: np.ndarray, reasons: list[str], high: 
 def _reason_strings(explained: pd.DataFrame, ids, n: int, empty: str) -> list[str]:
     top = explained.groupby("customer_id", sort=False).head(n)
     joined = top.groupby("customer_id", sort=False)["reason"].agg("; ".join)
-    return [joined.get(i, empty) for i in ids]
+    return joined.reindex(pd.Index(ids)).fillna(empty).tolist()
 
 
 # --------------------------------------------------------------------------- rule score
@@ -438,14 +438,23 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
         # The snapshot's time of year is the same for every customer: not a reason.
         cols = [c for c in self.numeric_ + self.categorical_ if c not in ("season_sin", "season_cos")]
         block = X[self.numeric_ + self.categorical_].reset_index(drop=True)
+        # Encode once, then swap one column at a time in the encoded matrix: the boosting
+        # model's own preprocessing runs on n rows, not on n x features.
+        prep, gb = self.classifier_.gb_.named_steps["prep"], self.classifier_.gb_.named_steps["gb"]
+        design = lambda frame: _as_design(frame, self.numeric_, self.categorical_)  # noqa: E731
         with threadpool_limits(1):
-            base = self.classifier_.predict_proba(block)[:, 1]
+            encoded = np.asarray(prep.transform(design(block)), dtype=float)
+            reference = np.asarray(prep.transform(design(self.reference_)), dtype=float)[0]
+            position = {name: i for i, name in enumerate(prep.get_feature_names_out())}
+            base = gb.predict_proba(encoded)[:, 1]
+            p = np.empty((len(block), len(cols)))
+            for k, feature in enumerate(cols):
+                j = position[feature]
+                saved = encoded[:, j].copy()
+                encoded[:, j] = reference[j]
+                p[:, k] = gb.predict_proba(encoded)[:, 1]
+                encoded[:, j] = saved
         base = np.where(X["frequency_lifetime"].to_numpy() > 0, base, np.nan)
-        # All swaps in one stacked frame: one predict call instead of one per feature.
-        swapped = pd.concat([block.assign(**{feature: self.reference_[feature].iloc[0]}) for feature in cols],
-                            ignore_index=True)
-        with threadpool_limits(1):
-            p = self.classifier_.predict_proba(swapped)[:, 1].reshape(len(cols), len(block)).T
         contrib = base[:, None] - p
         ids = X["customer_id"].to_numpy()
         r, k = np.nonzero(np.nan_to_num(contrib, nan=0.0) > 0.005)
@@ -457,11 +466,24 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
         long = long.sort_values(["row", "contribution"], ascending=[True, False])
         return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
 
-    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``customer_id, score, band, intervention, reasons``; ``score`` is the calibrated probability."""
+    def predict_proba(self, X: pd.DataFrame, reasons_for: str = "all") -> pd.DataFrame:
+        """``customer_id, score, band, intervention, reasons``; ``score`` is the calibrated probability.
+
+        Parameters
+        ----------
+        reasons_for : {"all", "at_risk"}
+            Explain every customer, or only those in the medium and high bands (the others
+            get ``"low risk: reasons not computed"``). The reasons cost one prediction per
+            feature and customer, so ``"at_risk"`` is the fast choice for large books.
+        """
+        if reasons_for not in ("all", "at_risk"):
+            raise ValueError(f"reasons_for must be 'all' or 'at_risk', not {reasons_for!r}")
         score = self.probability(X)
-        reasons = _reason_strings(self.explain(X), X["customer_id"], self.n_reasons,
+        explain_rows = np.ones(len(X), dtype=bool) if reasons_for == "all" else score >= self.medium
+        reasons = _reason_strings(self.explain(X[explain_rows]), X["customer_id"], self.n_reasons,
                                   "no factor above a typical customer's")
+        if reasons_for == "at_risk":
+            reasons = [r if keep else "low risk: reasons not computed" for r, keep in zip(reasons, explain_rows)]
         reasons = [r if s == s else "no completed job yet: nothing to score" for r, s in zip(reasons, score)]
         return _scored_frame(X, score, reasons, self.high, self.medium)
 
