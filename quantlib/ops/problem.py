@@ -191,6 +191,8 @@ class WarehouseDayOptions(BaseModel):
     emergency_lateness_cost: float = Field(2.0, ge=0)
     include_statuses: tuple[str, ...] = ("scheduled", "completed")
     region: str | None = None
+    depot: tuple[float, float] | None = Field(
+        None, description="(lat, lon) every technician starts and ends at; None: each one's home base")
     equipment: dict[str, frozenset[str]] | None = Field(
         None, description="technician_id -> equipment kinds the van carries; None: equipment not modelled")
     objective: Objective = Field(default_factory=Objective)
@@ -233,7 +235,8 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
       the shift start) with ``emergency_response_minutes`` and a lateness cost.
     * Revenue: scheduled jobs carry no revenue yet, so every job gets the mean revenue of the
       completed jobs of its service line x job type (the whole history), its own when completed.
-    * Technicians: employed on ``day`` (hired, not terminated), starting and ending at home;
+    * Technicians: employed on ``day`` (hired, not terminated), starting and ending at home
+      (or at ``options.depot``);
       overtime cost = hourly rate x ``overtime_rate_multiplier``.
     * Equipment is not in the warehouse's van inventory: only modelled when
       ``options.equipment`` is given (then a job needs the kind of its ``equipment_id``).
@@ -270,8 +273,9 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
     technicians = []
     for row in techs.itertuples(index=False):
         carried = frozenset() if opts.equipment is None else frozenset(opts.equipment.get(row.technician_id, ()))
+        lat, lon = (row.home_lat, row.home_lon) if opts.depot is None else opts.depot
         technicians.append(Technician(
-            id=row.technician_id, name=row.name, lat=row.home_lat, lon=row.home_lon,
+            id=row.technician_id, name=row.name, lat=lat, lon=lon,
             skills=frozenset(s for s in str(row.skills).split(";") if s), equipment=carried,
             shift_start=opts.shift_start, shift_minutes=opts.shift_minutes,
             overtime_minutes=opts.overtime_minutes,

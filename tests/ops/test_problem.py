@@ -76,6 +76,8 @@ def test_problem_from_warehouse_region_and_equipment(gold):
     problem = problem_from_warehouse(gold, day, WarehouseDayOptions(region=region, equipment=kinds, window="day"))
     assert problem.jobs and all(j.window_end == 960 or j.priority == "emergency" for j in problem.jobs)
     assert all(t.equipment == {"heavy"} for t in problem.technicians)
+    at_depot = problem_from_warehouse(gold, day, WarehouseDayOptions(depot=(39.8, -89.6)))
+    assert all((t.lat, t.lon) == (39.8, -89.6) and t.end_location == (39.8, -89.6) for t in at_depot.technicians)
 
 
 def test_empty_day_gives_an_empty_problem(gold):
