@@ -15,7 +15,13 @@
    workload balance as a global span cost (fairness x travel cost per minute), and a drop
    penalty per job (revenue x priority weight x 1.5 for priority customers);
 3. construction (``first_solution``) then guided local search, bounded by a time limit and,
-   for reproducible plans, a solution limit;
+   for reproducible plans, a solution limit (applied to each phase below). OR-Tools' break
+   intervals make that search slow, so with lunch breaks it runs in two phases: first without
+   breaks (``break_first_phase`` of the time), then jobs are removed until every route fits its
+   lunch (:func:`repair_routes`, checked by :func:`schedule_route`) and the full model is warm-
+   started from those routes; above ``BREAK_MODEL_MAX_SIZE`` job x technician pairs the first
+   phase gets all the time, unserved jobs are re-inserted where they fit
+   (:func:`insert_unserved`) and the routes are timed by :func:`schedule_route`;
 4. jobs the solver left out are reported as dropped for capacity.
 
 Money is scaled to cents in the model (OR-Tools needs integers); the plan's KPIs are
@@ -463,8 +469,9 @@ def plan_day(con, day, options=None, settings: SolverSettings | None = None,
 def plan_summary(con, day, days: int = 1, options=None, settings: SolverSettings | None = None) -> dict:
     """Utilisation and drive-time figures of the planned routes of ``days`` days from ``day`` (for reports).
 
-    Each day is planned from gold (:func:`plan_day`, a reproducible 2-second / 500-solution search by
-    default) and its plan is validated.
+    Each day is planned from gold (:func:`plan_day`; by default a search bounded by 2 seconds and
+    500 solutions per day, reproducible only when the solution limit is reached first, which a
+    busy day with lunch breaks usually does not) and its plan is validated.
 
     Returns
     -------
