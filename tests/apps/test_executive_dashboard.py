@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import socket
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from quantlib.cli.apps import AppsError, is_loopback, resolve_token, start_voila, voila_command
+from quantlib.cli.apps import AppsError, apps_dir, is_loopback, resolve_token, start_voila, voila_command
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,7 +62,11 @@ def test_dashboard_in_browser(demo_lake, tmp_path):
         con.close()
     assert expected_all != expected_line
 
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root)
+    # Only this app in the served folder: Voila preheats a kernel for every notebook it serves.
+    root = tmp_path / "apps"
+    root.mkdir()
+    shutil.copy(apps_dir() / "executive_dashboard.ipynb", root)
+    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
     try:
         with playwright_api.sync_playwright() as p:
             # Chromium starts while Voila heats its kernel: one wait instead of two.
