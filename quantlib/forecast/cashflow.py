@@ -259,11 +259,16 @@ class CashFlowForecaster:
         n_pay = len(company_days)
         draws = np.clip(company_days[rng.integers(0, n_pay, (n_sims, n_pay))], 0, H + 1)
         flat = draws + (H + 2) * np.arange(n_sims)[:, None]
-        pmf = np.bincount(flat.ravel(), minlength=n_sims * (H + 2)).reshape(n_sims, H + 2)[:, : H + 1] / n_pay
+        pmf = np.bincount(flat.ravel(), minlength=n_sims * (H + 2)).reshape(n_sims, H + 2) / n_pay
+        # Each day's revenue is paid as about as many invoices as the company does jobs a
+        # day, each after its own delay: a multinomial split over the delays, so the
+        # timing of a few large invoices shows in the spread, not only in the mean.
+        per_day = max(int(round(len(done) / n_hist)), 1)
         new_coll = np.zeros_like(revenue)
-        for lag in np.flatnonzero(pmf.any(axis=0)):
-            if lag < H:
-                new_coll[:, lag:] += pmf[:, lag, None] * revenue[:, : H - lag]
+        for d in range(H):
+            share = rng.multinomial(per_day, pmf) / per_day  # n_sims x (H + 2): delay 0..H, later
+            span = H - d
+            new_coll[:, d:] += revenue[:, d, None] * share[:, :span]
         open_coll = self._open_invoice_collections(snap, dtp, rng, H, n_sims)
         inflow = open_coll + new_coll
         # --- outflows
