@@ -245,3 +245,35 @@ def test_learned_model_ranks_the_generators_churn_drivers_first(large_lake):
     assert {"avg_rating", "last_rating"} & set(ranked[:5])
     assert importance[list(NOISE_FEATURES)].max() < 0.25 * importance.iloc[0]
     assert report["test_brier"] < report["test_brier_base_rate"]
+
+
+# ----------------------------------------------------------------------------- table model (benchmark command)
+
+def test_table_command_infers_columns_and_scores_every_row_in_order(tmp_path):
+    from benchmarks.churn_table import fit_and_score, prepare_columns
+
+    rng = np.random.default_rng(0)
+    n = 600
+    tenure = rng.integers(1, 72, n)
+    contract = rng.choice(["Month-to-month", "One year", "Two year"], n)
+    risk = 1.5 * (contract == "Month-to-month") - 0.04 * tenure
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-risk)), "Yes", "No")
+    charges = np.round(rng.uniform(20, 110, n) * tenure, 2).astype(str)
+    charges[:5] = " "  # Telco's TotalCharges has blanks
+    table = pd.DataFrame({"customerID": [f"{i:04d}-XYZ" for i in range(n)], "tenure": tenure,
+                          "Contract": contract, "TotalCharges": charges, "Churn": churn})
+    numeric, categorical, dropped = prepare_columns(table, "Churn")
+    assert dropped == ["customerID"] and set(numeric) == {"tenure", "TotalCharges"} and categorical == ["Contract"]
+    table.iloc[:400].to_csv(tmp_path / "train.csv", index=False)
+    table.iloc[400:].drop(columns=["Churn"]).to_csv(tmp_path / "score.csv", index=False)  # no target
+    fit_and_score(tmp_path / "train.csv", tmp_path / "score.csv", "Churn", "Yes", tmp_path / "out.csv")
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns) == ["score"] and len(out) == 200 and out["score"].between(0, 1).all()
+    from sklearn.metrics import roc_auc_score
+    assert roc_auc_score(table["Churn"].iloc[400:] == "Yes", out["score"]) > 0.7
+    # one score per row, in order: reversing SCORE reverses OUT
+    table.iloc[400:][::-1].drop(columns=["Churn"]).to_csv(tmp_path / "reversed.csv", index=False)
+    fit_and_score(tmp_path / "train.csv", tmp_path / "reversed.csv", "Churn", "Yes", tmp_path / "out2.csv")
+    assert pd.read_csv(tmp_path / "out2.csv")["score"].to_numpy() == pytest.approx(out["score"].to_numpy()[::-1])
+    with pytest.raises(SystemExit, match="no row"):
+        fit_and_score(tmp_path / "train.csv", tmp_path / "score.csv", "Churn", "yes", tmp_path / "bad.csv")
