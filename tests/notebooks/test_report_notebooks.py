@@ -16,8 +16,8 @@ from tests.notebooks.helpers import render_clean_html, run_notebook, section_hea
 
 NOTEBOOKS = {
     # Starting cash low enough for the low-cash warning to fire on the test company.
-    "monthly_business_review": {"months": 3, "starting_cash": 60_000.0},
-    "weekly_operations": {"weeks": 3},
+    "monthly_business_review": {"months": 3, "starting_cash": 60_000.0, "plan_days": 1},
+    "weekly_operations": {"weeks": 3, "plan_days": 1},
     "operations_efficiency": {"days": 3},
     "sales_performance": {"days": 14, "months": 2},
     "financial_summary": {"months": 2, "weeks": 3},
@@ -112,3 +112,36 @@ def test_monthly_review_forecast_figures_are_the_engines(monthly_review, demo_la
     for window in (30, 60, 90):
         assert money(totals.loc[window, "cash_end"]) in flows
         assert money(totals.loc[window, "inflow"]) in flows
+
+
+def test_monthly_review_customer_and_operations_figures_are_the_engines(monthly_review, demo_lake):
+    # Computed here, independently of the notebook, from the same warehouse and date.
+    import duckdb
+
+    from quantlib.customers.churn import churn_summary
+    from quantlib.customers.value_views import value_summary
+    from quantlib.ops.workforce_views import week_summary
+
+    _, executed, outputs = monthly_review
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        as_of = con.execute("SELECT as_of FROM build_params").fetchone()[0]
+        churn, value, week = churn_summary(con, as_of), value_summary(con, as_of), week_summary(con, as_of)
+        names = dict(con.execute("SELECT customer_id, name FROM customers").fetchall())
+    finally:
+        con.close()
+    headings = [c.source.splitlines()[0] for c in executed.cells if c.cell_type == "markdown"]
+    assert "### Technician utilisation and drive time" in headings
+    assert "### Churn risk, lifetime value and segments" in headings
+    texts = [o["data"].get("text/markdown", "") for o in outputs if "data" in o]
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    indicators = next(t for t in tables if "Customer analytics" in t)
+    assert f"{value['retention_rate']:.1%}" in indicators and f"{churn['risk_share']:.1%}" in indicators
+    assert f"${value['average_predicted_clv']:,.0f}" in indicators
+    at_risk = next(t for t in tables if "High-value accounts at risk" in t)
+    for customer_id in churn["top_accounts"]["customer_id"]:
+        assert customer_id in at_risk and names[customer_id] in at_risk
+    operations = next(t for t in texts if "technicians were booked for" in t)
+    assert f"booked for {week['utilisation']:.0%} of their available hours" in operations
+    assert "Re-planned by the router, the last 1 working days" in operations
+    assert "Working days re-planned by the routing engine" in "".join(tables)
