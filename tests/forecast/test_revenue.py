@@ -7,7 +7,7 @@ import pytest
 
 from quantlib.forecast.pipeline import censor_snapshot, warehouse_snapshot
 from quantlib.forecast.revenue import (COMPONENTS, RevenueForecaster, _history_part, _seasonal_index,
-                                       backtest_revenue, daily_revenue, horizon_accuracy, weekly_wape)
+                                       backtest_revenue, horizon_accuracy, weekly_wape)
 
 AS_OF = pd.Timestamp("2024-09-30")
 
