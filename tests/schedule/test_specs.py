@@ -29,7 +29,9 @@ def spec(**kw) -> JobSpec:
 def test_product_schedules():
     specs = load_specs(ROOT / "scheduled")
     assert set(specs) == {"monthly_business_review", "weekly_operations", "operations_efficiency",
-                          "sales_performance", "financial_summary"}
+                          "sales_performance", "financial_summary", "revenue_forecast", "cashflow_forecast",
+                          "demand_forecast", "churn_risk", "customer_segments", "customer_value",
+                          "dispatch_plan", "workforce_plan"}
     for s in specs.values():
         assert (ROOT / "notebooks").name == s.notebook.parts[0]
         assert s.notebook.name == f"{s.name}.ipynb"
@@ -43,6 +45,9 @@ def test_product_schedules():
     assert all(d.weekday() == 0 for d in mbr.next_runs(after, 24))
     assert all(d.day <= 7 for d in mbr.next_runs(after, 24))
     assert specs["weekly_operations"].next_run(after) == datetime(2026, 11, 30, 8, tzinfo=ZoneInfo("UTC"))
+    # Dispatch plans every working day but Sunday, before the vans leave.
+    assert specs["dispatch_plan"].next_runs(after, 2) == [datetime(2026, 11, 28, 5, 30, tzinfo=ZoneInfo("UTC")),
+                                                          datetime(2026, 11, 30, 5, 30, tzinfo=ZoneInfo("UTC"))]
     assert specs["operations_efficiency"].next_run(after) == datetime(2026, 11, 28, 6, tzinfo=ZoneInfo("UTC"))
     for name in ("sales_performance", "financial_summary"):
         assert specs[name].next_run(after).weekday() == 0
