@@ -32,7 +32,7 @@ def snapshot(report) -> Snapshot:
 def weekly(df: pd.DataFrame, columns, ds: str = "ds") -> pd.DataFrame:
     """Sums of ``columns`` per week starting Monday (``week`` is the Monday)."""
     d = pd.to_datetime(df[ds])
-    week = (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.normalize()
+    week = (d - pd.to_timedelta(d.dt.day_of_week, unit="D")).dt.normalize()
     return df.assign(week=week).groupby("week", as_index=False)[list(columns)].sum()
 
 
@@ -43,7 +43,7 @@ def weekly_rate(df: pd.DataFrame, columns, ds: str = "ds") -> pd.DataFrame:
     (or by the forecast origin) shows its rate instead of a misleading dip.
     """
     d = pd.to_datetime(df[ds])
-    week = (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.normalize()
+    week = (d - pd.to_timedelta(d.dt.day_of_week, unit="D")).dt.normalize()
     out = df.assign(week=week).groupby("week", as_index=False)[list(columns)].mean()
     out[list(columns)] *= 7
     return out
