@@ -1,7 +1,7 @@
 """Forecast accuracy on M1 and Tourism: our methods against seasonal naive and statsforecast.
 
     python -m benchmarks.forecast_accuracy [--data ../shared/data/forecast/m1.csv ...] [--limit N]
-        [--methods auto theta snaive sf_autoets sf_dotheta] [--n-jobs 2]
+        [--methods auto auto_single theta comb snaive sf_autoets sf_dotheta] [--n-jobs 2]
 
 Per file and frequency: sMAPE and MASE (M4 definitions, MASE scaled by the seasonal naive
 in-sample error), 80 % interval coverage, and fit+predict seconds per 1,000 series.
@@ -81,7 +81,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="forecast accuracy benchmark")
     parser.add_argument("--data", nargs="+", default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--methods", nargs="+", default=["auto", "theta", "snaive", "sf_autoets", "sf_dotheta"])
+    parser.add_argument("--methods", nargs="+", default=["auto", "auto_single", "theta", "comb", "snaive", "sf_autoets", "sf_dotheta"])
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
 

@@ -219,3 +219,65 @@ def test_dask_local_cluster_gives_the_same_forecasts():
             by_address = Theta(backend="dask", dask_address=cluster.scheduler_address).fit(df).predict(6)
     pd.testing.assert_frame_equal(expected, got)
     pd.testing.assert_frame_equal(expected, by_address)
+
+
+def test_seasonality_test_detects_a_planted_season_and_not_white_noise():
+    from quantlib.forecast.models import _seasonality_test
+
+    rng = np.random.default_rng(4)
+    assert _seasonality_test(_seasonal_series(60, seed=4), 12)
+    # white noise: the 90 % test may reject by chance, so require a low rate over many draws
+    false_alarms = np.mean([_seasonality_test(rng.normal(100, 5, 60), 12) for _ in range(200)])
+    assert false_alarms < 0.15
+    assert not _seasonality_test(_seasonal_series(60, seed=4), 1)
+
+
+def test_deseasonalise_recovers_planted_factors_and_round_trips():
+    from quantlib.forecast.models import _deseasonalise
+
+    factors = np.array([1.3, 1.1, 0.9, 0.7])
+    rng = np.random.default_rng(5)
+    trend = 100 + 2.0 * np.arange(40)
+    y = trend * np.tile(factors, 10) * np.exp(rng.normal(0, 0.01, 40))
+    x, idx, multiplicative = _deseasonalise(y, 4)
+    assert multiplicative
+    np.testing.assert_allclose(idx, factors / factors.mean(), atol=0.02)
+    np.testing.assert_allclose(x * idx[np.arange(40) % 4], y)
+    # values <= 0 switch to the additive decomposition
+    x_add, idx_add, mult_add = _deseasonalise(y - y.mean(), 4)
+    assert not mult_add
+    np.testing.assert_allclose(x_add + idx_add[np.arange(40) % 4], y - y.mean())
+
+
+def test_comb_is_the_mean_of_ses_holt_and_damped_holt():
+    from quantlib.forecast.models import Comb, _ses, _smoother_forecast
+
+    rng = np.random.default_rng(6)
+    y = 50 + 0.8 * np.arange(40) + rng.normal(0, 2, 40)  # no season: the members see y itself
+    fc = Comb().fit(_monthly({"s": y}), season_length=12)
+    state = fc.models_["s"].state
+    assert state["idx"] is None
+    members = state["members"]
+    assert members["ses"]["trend"] == 0 and members["holt"]["phi"] == 1 and members["damped"]["phi"] < 1
+    # the SES member's level is the SES recursion at its alpha
+    assert members["ses"]["level"] == pytest.approx(_ses(y, members["ses"]["alpha"])[1])
+    out = fc.predict(6, level=(80,))
+    expected = np.mean([_smoother_forecast(p, 6)[0] for p in members.values()], axis=0)
+    np.testing.assert_allclose(out.yhat, expected)
+    # a trending series: Holt's members follow the trend, so Comb beats the naive forecast
+    truth = 50 + 0.8 * np.arange(40, 46)
+    assert np.abs(out.yhat - truth).mean() < np.abs(y[-1] - truth).mean()
+    assert (out.yhat_lo_80 < out.yhat).all() and (out.yhat < out.yhat_hi_80).all()
+
+
+def test_comb_forecasts_a_seasonal_series_better_than_seasonal_naive():
+    from quantlib.forecast.models import Comb
+
+    errs_comb, errs_snaive = [], []
+    for seed in range(5):
+        y = _seasonal_series(60, seed=seed)
+        truth = 100 + 0.5 * np.arange(48, 60) + 20 * np.sin(2 * np.pi * np.arange(48, 60) / 12)
+        df = _monthly({"s": y[:48]})
+        errs_comb.append(np.abs(Comb().fit(df).predict(12).yhat - truth).mean())
+        errs_snaive.append(np.abs(SeasonalNaive().fit(df).predict(12).yhat - truth).mean())
+    assert np.mean(errs_comb) < 0.8 * np.mean(errs_snaive)

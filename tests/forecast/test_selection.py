@@ -141,3 +141,34 @@ def test_calibration_leaves_series_without_cv_unchanged():
     a = AutoForecaster(candidates=[Naive()], h=4).fit(df).predict(3)
     b = AutoForecaster(candidates=[Naive()], h=4, calibrate_intervals=False).fit(df).predict(3)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_top_k_averages_the_two_best_candidates_by_cv():
+    df = _long(_data())
+    cands = [SeasonalNaive(), Naive(), Drift()]
+    fc = AutoForecaster(candidates=cands, h=4, cv_windows=3, top_k=2, calibrate_intervals=False).fit(
+        df, season_length=4
+    )
+    res = fc.cv_results_
+    assert (res.groupby("series_id").chosen.sum() == 2).all()
+    out = fc.predict(4, level=(80,))
+    for sid, g in res.groupby("series_id"):
+        two = g.nsmallest(2, "score").model.tolist()
+        assert sorted(g[g.chosen].model) == sorted(two)
+        singles = [
+            next(c for c in cands if type(c).__name__ == name).clone().fit(df[df.series_id == sid], season_length=4)
+            .predict(4, level=(80,))
+            for name in two
+        ]
+        got = out[out.series_id == sid]
+        np.testing.assert_allclose(got.yhat, np.mean([s.yhat for s in singles], axis=0))
+        np.testing.assert_allclose(got.yhat_lo_80, np.mean([s.yhat_lo_80 for s in singles], axis=0))
+    # calibration widens or narrows the averaged intervals but keeps the averaged forecast
+    cal = AutoForecaster(candidates=cands, h=4, cv_windows=3, top_k=2).fit(df, season_length=4).predict(4, level=(80,))
+    np.testing.assert_allclose(cal.yhat, out.yhat)
+    assert not np.allclose(cal.yhat_hi_80, out.yhat_hi_80)
+    # the single best (top_k=1) differs from the average for the trend series
+    best = AutoForecaster(candidates=cands, h=4, cv_windows=3).fit(df, season_length=4).predict(4)
+    assert not np.allclose(best[best.series_id == "trend"].yhat, out[out.series_id == "trend"].yhat)
+    with pytest.raises(ValueError, match="top_k"):
+        AutoForecaster(candidates=cands, top_k=0).fit(df, season_length=4)
