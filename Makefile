@@ -8,7 +8,9 @@ PY := $(VENV)/bin/python
 QUANT := $(VENV)/bin/quant
 COMPANY ?= mixed_trades
 SCALE ?= 1
-REPORTS ?= monthly_business_review weekly_operations operations_efficiency sales_performance financial_summary
+REPORTS ?= monthly_business_review weekly_operations operations_efficiency sales_performance financial_summary \
+           revenue_forecast cashflow_forecast demand_forecast churn_risk customer_segments customer_value \
+           dispatch_plan workforce_plan
 DEMO := data/demo/$(COMPANY)
 # PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
