@@ -18,7 +18,6 @@ import io
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -31,6 +30,7 @@ from quantlib.customers.churn import (
 from quantlib.customers.features import connect_gold, customer_snapshot, gold_as_of
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 from quantlib.publish.parameters import NotebookParameters, register_parameters
+from quantlib.viz.app import WidgetApp
 
 __all__ = ["ChurnExplorer", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",
            "customer_reasons", "explorer_from_parameters", "headline", "method_note", "model_quality", "outreach_list", "risk_by_segment", "risk_trend",
@@ -269,7 +269,7 @@ table.ce-table td.num { text-align: right; white-space: nowrap; }
 """
 
 
-class ChurnExplorer:
+class ChurnExplorer(WidgetApp):
     """The churn explorer: filter by segment, band, value; a customer's reasons; CSV / Excel export.
 
     Parameters
@@ -299,16 +299,6 @@ class ChurnExplorer:
         return outreach_list(self.run, segment=pick(self.segment), band=pick(self.band),
                              min_value=float(self.min_value.value or 0.0), customer_type=pick(self.customer_type),
                              region=pick(self.region))
-
-    @property
-    def widget(self):
-        if self._widget is None:
-            self._build()
-            self.refresh()
-        return self._widget
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
     def _build(self) -> None:
         import ipywidgets as w
@@ -441,22 +431,10 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     FileNotFoundError
         The lake has no gold database yet.
     """
-    import os
+    from quantlib.publish.parameters import app_parameters
 
-    from pydantic import ValidationError
-
-    from quantlib.publish.parameters import ParameterError, project_root
-
-    env = os.environ if environ is None else environ
-    values = {"company": env.get("QUANT_COMPANY") or company, "lake": env.get("QUANT_LAKE") or lake,
-              "as_of": env.get("QUANT_AS_OF") or as_of, "scorer": scorer, "horizon_days": horizon_days}
-    try:
-        params = ChurnExplorerParameters(**values)
-    except ValidationError as error:
-        raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
-    root = Path(params.lake)
-    if not root.is_absolute():
-        root = project_root() / root
+    params, root = app_parameters(ChurnExplorerParameters, {
+        "company": company, "lake": lake, "as_of": as_of, "scorer": scorer, "horizon_days": horizon_days}, environ)
     run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days)
     con, owned = connect_gold(root)
     try:

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.kpi.formatting import format_kpi_value
+from quantlib.viz.app import WidgetApp
 
 __all__ = ["HORIZONS", "SCENARIOS", "ForecastExplorer", "Selection", "explorer_from_parameters", "format_value",
            "weeks_for"]
@@ -91,7 +92,7 @@ class Selection:
     scenario: str = "baseline"
 
 
-class ForecastExplorer:
+class ForecastExplorer(WidgetApp):
     """Job demand and revenue forecasts with intervals, by slice, horizon and scenario.
 
     Parameters
@@ -505,17 +506,6 @@ class ForecastExplorer:
 
     # ------------------------------------------------------------------ widgets
 
-    @property
-    def widget(self):
-        """The explorer as one ipywidgets ``VBox`` (built and filled on first use)."""
-        if self._widget is None:
-            self._build()
-            self.refresh()
-        return self._widget
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
     def _build(self) -> None:
         import ipywidgets as w
 
@@ -617,19 +607,9 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     FileNotFoundError
         The lake has no gold database yet.
     """
-    from pydantic import ValidationError
-
     from quantlib.data.lake import Lake
-    from quantlib.publish.parameters import NotebookParameters, ParameterError, project_root
+    from quantlib.publish.parameters import NotebookParameters, app_parameters
 
     env = os.environ if environ is None else environ
-    values = {"company": env.get("QUANT_COMPANY") or company, "lake": env.get("QUANT_LAKE") or lake,
-              "as_of": env.get("QUANT_AS_OF") or as_of}
-    try:
-        params = NotebookParameters(**values)
-    except ValidationError as error:
-        raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
-    root = Path(params.lake)
-    if not root.is_absolute():
-        root = project_root() / root
+    params, root = app_parameters(NotebookParameters, {"company": company, "lake": lake, "as_of": as_of}, env)
     return ForecastExplorer(Lake(root).gold, as_of=params.as_of, cache_dir=default_cache_dir(env)).fit()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -38,8 +37,9 @@ from quantlib.ops.plan import RoutePlan, hhmm
 from quantlib.ops.problem import Job, WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import AddEmergency, Cancel, Delay, RerouteError, RerouteResult, TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
-from quantlib.publish.parameters import NotebookParameters, ParameterError, register_parameters
+from quantlib.publish.parameters import NotebookParameters, register_parameters
 from quantlib.viz.theme import FONT, INK, house_theme
+from quantlib.viz.app import WidgetApp
 
 __all__ = ["DispatchBoard", "DispatchBoardParameters", "board_from_parameters", "parse_minute", "signed_money"]
 
@@ -112,7 +112,7 @@ class DispatchBoardParameters(NotebookParameters):
         return hhmm(parse_minute(value))
 
 
-class DispatchBoard:
+class DispatchBoard(WidgetApp):
     """The day's routes, events, re-plans; as ipywidgets when displayed.
 
     Parameters
@@ -416,17 +416,6 @@ class DispatchBoard:
 
     # ------------------------------------------------------------------ widgets
 
-    @property
-    def widget(self):
-        """The board as one ipywidgets ``VBox`` (built on first use)."""
-        if self._widget is None:
-            self._build()
-            self.refresh()
-        return self._widget
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
     def _build(self) -> None:
         import ipywidgets as w
 
@@ -637,22 +626,10 @@ def board_from_parameters(company: str = "mixed_trades", lake: str | None = None
         The lake has no gold database yet.
     """
     from quantlib.data.lake import Lake
-    from quantlib.publish.parameters import project_root
+    from quantlib.publish.parameters import app_parameters
 
-    env = os.environ if environ is None else environ
-    merged = {"company": env.get("QUANT_COMPANY") or company, "lake": env.get("QUANT_LAKE") or lake,
-              "as_of": env.get("QUANT_AS_OF") or as_of, **values}
-    for name in DispatchBoardParameters.model_fields:
-        key = ENV_PREFIX + name.upper()
-        if env.get(key):
-            merged[name] = env[key]
-    try:
-        params = DispatchBoardParameters(**merged)
-    except ValidationError as error:
-        raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
-    root = Path(params.lake)
-    if not root.is_absolute():
-        root = project_root() / root
+    params, root = app_parameters(DispatchBoardParameters, {"company": company, "lake": lake, "as_of": as_of, **values},
+                                  environ, prefix=ENV_PREFIX)
     return DispatchBoard(
         Lake(root).gold, params.day or params.as_of, region=params.region, now=params.now,
         initial_settings=SolverSettings(time_limit_seconds=params.time_limit_seconds,

@@ -31,6 +31,8 @@ __all__ = [
     "parameters_cell",
     "parameters_model",
     "project_root",
+    "APP_ENVIRONMENT",
+    "app_parameters",
     "register_parameters",
     "validate_parameters",
 ]
@@ -186,6 +188,50 @@ def validate_parameters(notebook_path: str | Path, values: dict[str, Any]) -> di
         return model.model_validate(values).model_dump(mode="json")
     except ValidationError as exc:
         raise ParameterError(_format_errors(exc)) from None
+
+
+#: What ``quant apps`` sets for every app (Voila cannot inject notebook parameters).
+APP_ENVIRONMENT = {"company": "QUANT_COMPANY", "lake": "QUANT_LAKE", "as_of": "QUANT_AS_OF"}
+
+
+def app_parameters(model: type[BaseModel], values: dict[str, Any], environ=None, prefix: str | None = None):
+    """Validate a Voila app's parameters, the environment winning over the notebook's values.
+
+    Parameters
+    ----------
+    model : NotebookParameters subclass
+        The app's parameter model.
+    values : dict
+        The notebook's values (``company``, ``lake``, ``as_of`` and the model's own fields).
+    environ : mapping, optional
+        Default ``os.environ``. :data:`APP_ENVIRONMENT` overrides ``company`` / ``lake`` /
+        ``as_of``; with ``prefix``, ``<prefix><FIELD>`` overrides any other field.
+
+    Returns
+    -------
+    (model instance, Path)
+        The validated parameters and the lake root, absolute (relative lakes are under the
+        project root).
+
+    Raises
+    ------
+    ParameterError
+        Every problem as ``"field: message"``, in one line each.
+    """
+    env = os.environ if environ is None else environ
+    merged = dict(values)
+    for field, variable in APP_ENVIRONMENT.items():
+        merged[field] = env.get(variable) or merged.get(field)
+    if prefix:
+        for field in model.model_fields:
+            if env.get(prefix + field.upper()):
+                merged[field] = env[prefix + field.upper()]
+    try:
+        params = model(**merged)
+    except ValidationError as error:
+        raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
+    root = Path(params.lake)
+    return params, root if root.is_absolute() else project_root() / root
 
 
 def load_parameter_file(path: str | Path) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from quantlib.kpi import Filters, KpiUnavailable, get_kpi, monthly_revenue_targe
 from quantlib.kpi.formatting import format_kpi_value
 from quantlib.kpi.registry import gold_as_of, targets_of, to_date
 from quantlib.viz.theme import FONT, INK, PALETTE, house_theme
+from quantlib.viz.app import WidgetApp
 
 __all__ = ["CARDS", "Card", "ExecutiveDashboard", "KpiValue", "dashboard_from_parameters", "format_value"]
 
@@ -211,7 +212,7 @@ table.qd-table td.low {{ color: #a8352e; }}
 """
 
 
-class ExecutiveDashboard:
+class ExecutiveDashboard(WidgetApp):
     """KPIs against targets with trend, a revenue chart and a technician table, with filters.
 
     Parameters
@@ -485,17 +486,6 @@ class ExecutiveDashboard:
 
     # ------------------------------------------------------------------ widgets
 
-    @property
-    def widget(self):
-        """The dashboard as one ipywidgets ``VBox`` (built on first use)."""
-        if self._widget is None:
-            self._build()
-            self.refresh()
-        return self._widget
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
     def _build(self) -> None:
         import ipywidgets as w
 
@@ -650,22 +640,8 @@ def dashboard_from_parameters(company: str = "mixed_trades", lake: str | None = 
     FileNotFoundError
         The lake has no gold database yet.
     """
-    import os
-
-    from pydantic import ValidationError
-
     from quantlib.data.lake import Lake
-    from quantlib.publish.parameters import NotebookParameters, ParameterError, project_root
+    from quantlib.publish.parameters import NotebookParameters, app_parameters
 
-    env = os.environ if environ is None else environ
-    values = {"company": env.get("QUANT_COMPANY") or company,
-              "lake": env.get("QUANT_LAKE") or lake,
-              "as_of": env.get("QUANT_AS_OF") or as_of}
-    try:
-        params = NotebookParameters(**values)
-    except ValidationError as error:
-        raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
-    root = Path(params.lake)
-    if not root.is_absolute():
-        root = project_root() / root
+    params, root = app_parameters(NotebookParameters, {"company": company, "lake": lake, "as_of": as_of}, environ)
     return ExecutiveDashboard(Lake(root).gold, as_of=params.as_of)
