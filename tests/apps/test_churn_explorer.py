@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 
 import pandas as pd
 import pytest
 
-from quantlib.cli.apps import apps_dir, start_voila
+from quantlib.cli.apps import start_voila
 
-from tests.apps.test_executive_dashboard import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 APP = "churn_explorer.ipynb"
 
@@ -30,9 +29,7 @@ def test_explorer_in_browser(demo_lake, tmp_path):
     from quantlib.customers.churn import fit_time_split
     from quantlib.customers.features import customer_snapshot
 
-    root = tmp_path / "apps"
-    root.mkdir()
-    shutil.copy(apps_dir() / APP, root / APP)
+    root = single_app_root(APP, tmp_path)
     server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
     try:
         # The engines, independently of the app (while Voila heats its kernel).

@@ -9,21 +9,18 @@ Solution limits stop every search before its time limit, so both runs are reprod
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 
 import duckdb
 import pytest
 
-from quantlib.cli.apps import apps_dir, start_voila
+from quantlib.cli.apps import start_voila
 from quantlib.ops.dispatch_board import signed_money
 from quantlib.ops.problem import WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
+
 NOW = 600
 INITIAL = SolverSettings(time_limit_seconds=60, solution_limit=20)
 REPLAN = SolverSettings(time_limit_seconds=60, solution_limit=10)
@@ -32,22 +29,12 @@ ENV = {"QUANT_DISPATCH_NOW": "10:00",
        "QUANT_DISPATCH_REPLAN_SECONDS": "60", "QUANT_DISPATCH_REPLAN_SOLUTION_LIMIT": "10"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow  # Voila start, the kernel solving the day, two searches of the re-plan
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
 def test_replan_in_browser_matches_the_engine(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
 
-    # Only this app in the served folder: Voila preheats a kernel for every notebook it serves,
-    # and the other apps' kernels would only compete for the CPU here.
-    root = tmp_path / "apps"
-    root.mkdir()
-    shutil.copy(apps_dir() / "dispatch_board.ipynb", root)
+    root = single_app_root("dispatch_board.ipynb", tmp_path)
     server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, env={**os.environ, **ENV},
                          root=root)
     try:

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import socket
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from quantlib.cli.apps import AppsError, apps_dir, is_loopback, resolve_token, start_voila, voila_command
+from quantlib.cli.apps import AppsError, is_loopback, resolve_token, start_voila, voila_command
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 
 def value_js(name: str) -> str:
@@ -62,10 +52,7 @@ def test_dashboard_in_browser(demo_lake, tmp_path):
         con.close()
     assert expected_all != expected_line
 
-    # Only this app in the served folder: Voila preheats a kernel for every notebook it serves.
-    root = tmp_path / "apps"
-    root.mkdir()
-    shutil.copy(apps_dir() / "executive_dashboard.ipynb", root)
+    root = single_app_root("executive_dashboard.ipynb", tmp_path)
     server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
     try:
         with playwright_api.sync_playwright() as p:

@@ -11,13 +11,12 @@ compete with it for the CPU.
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
-from quantlib.cli.apps import apps_dir, start_voila
+from quantlib.cli.apps import start_voila
 
-from tests.apps.test_executive_dashboard import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 APP = "forecast_explorer.ipynb"
 
@@ -55,9 +54,7 @@ def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
     assert money(90, "likely") != money(30, "likely")
 
     env = {**os.environ, "QUANT_FORECAST_CACHE": str(cache)}
-    root = tmp_path / "apps"
-    root.mkdir()
-    shutil.copy(apps_dir() / APP, root / APP)
+    root = single_app_root(APP, tmp_path)
     server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, env=env, root=root)
     try:
         with playwright_api.sync_playwright() as p:
