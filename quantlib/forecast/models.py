@@ -31,9 +31,6 @@ class Naive(Forecaster):
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
 
-    def __init__(self, n_jobs=1, backend="loky", dask_address=None, fill=None):
-        super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
-
     def _fit_series(self, y, season_length, X, series_id=None):
         return {"last": float(y[-1]), "sigma": _rmse(np.diff(y))}
 
@@ -56,9 +53,6 @@ class SeasonalNaive(Forecaster):
     """
 
     min_seasons = 1
-
-    def __init__(self, n_jobs=1, backend="loky", dask_address=None, fill=None):
-        super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _fit_series(self, y, season_length, X, series_id=None):
         m = season_length if len(y) > season_length else 1
@@ -85,9 +79,6 @@ class Drift(Forecaster):
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
-
-    def __init__(self, n_jobs=1, backend="loky", dask_address=None, fill=None):
-        super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _fit_series(self, y, season_length, X, series_id=None):
         n = len(y)
@@ -564,9 +555,6 @@ class Comb(Forecaster):
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
-
-    def __init__(self, n_jobs=1, backend="loky", dask_address=None, fill=None):
-        super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _fit_series(self, y, season_length, X, series_id=None):
         x, idx, multiplicative = _deseasonalise(np.asarray(y, dtype=float), season_length)
