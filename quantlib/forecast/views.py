@@ -168,6 +168,12 @@ def demand_path(series: pd.DataFrame, forecast: pd.DataFrame, history_weeks: int
     return pd.concat([h, f], ignore_index=True)[["week", "series", "value", "lo", "hi"]]
 
 
+def demand_by_service_line(forecast: pd.DataFrame) -> pd.DataFrame:
+    """Forecast jobs summed over regions: ``ds, service_line, yhat`` (series ids are ``line/region``)."""
+    by_line = forecast.assign(service_line=forecast["series_id"].str.split("/").str[0])
+    return by_line.groupby(["ds", "service_line"], as_index=False)["yhat"].sum()
+
+
 def demand_accuracy(series: pd.DataFrame, factors: pd.DataFrame, h: int, n_origins: int = 2,
                     step_weeks: int = 4, model=None) -> pd.DataFrame:
     """Rolling-origin backtest of :class:`DemandForecaster` on the last weeks of ``series``.

@@ -30,3 +30,14 @@ def test_no_warning_when_cash_stays_above(snap):
     assert text.startswith("No low-cash warning") and "Even the pessimistic case" in text
     low = rich.forecast()["cash"].min()
     assert f"${low:,.0f}" in text
+
+
+def test_demand_by_service_line_sums_regions():
+    import pandas as pd
+
+    from quantlib.forecast.views import demand_by_service_line
+
+    forecast = pd.DataFrame({"series_id": ["hvac/north", "hvac/south", "roofing/north"],
+                             "ds": pd.to_datetime(["2025-01-06"] * 3), "yhat": [2.0, 3.0, 4.0]})
+    out = demand_by_service_line(forecast).set_index("service_line")["yhat"]
+    assert out.to_dict() == {"hvac": 5.0, "roofing": 4.0}
