@@ -275,17 +275,6 @@ def customer_base(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
     return served.merge(new, on="month", how="left").fillna({"new_customers": 0})
 
 
-def churn_risk_customers(ctx: ReportContext, top: int = 15) -> pd.DataFrame:
-    """Active customers at churn risk (rule score >= threshold), highest spend first."""
-    from quantlib.kpi.definitions import CHURN_RISK_THRESHOLD
-
-    return ctx.con.execute(
-        """SELECT customer_id, customer_type, region, primary_service_line, churn_score, monetary_365d,
-                  recency_days, last_contact_days, late_payment_share, avg_rating
-           FROM customer_features WHERE is_active AND churn_score >= ?
-           ORDER BY monetary_365d DESC LIMIT ?""", [CHURN_RISK_THRESHOLD, top]).df()
-
-
 def funnel(ctx: ReportContext, months: int = 3) -> pd.DataFrame:
     """Lead to payment over the last ``months`` months by service line, with conversion rates."""
     first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
