@@ -148,7 +148,7 @@ def _page_loads(lake: Path, preheat: bool, repeat: int, screenshot: Path | None 
 
 def _python_work(gold: Path, repeat: int) -> tuple[list[float], list[float]]:
     """The dashboard's first render and one filter change, in Python (no server, no browser)."""
-    from quantlib.viz.dashboard import ExecutiveDashboard
+    from quantlib.apps.executive_dashboard import ExecutiveDashboard
 
     first, change = [], []
     for _ in range(repeat):

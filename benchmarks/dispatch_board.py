@@ -4,7 +4,7 @@
     python -m benchmarks.dispatch_board --lake data/demo/mixed_trades/lake --day 2024-12-30 --repeat 5
     python -m benchmarks.dispatch_board --browser                # also the page in Chromium via Voila
 
-Measured in one process, each repetition on a fresh :class:`quantlib.ops.dispatch_board.DispatchBoard`
+Measured in one process, each repetition on a fresh :class:`quantlib.apps.dispatch_board.DispatchBoard`
 (imports paid once, beforehand, and reported apart):
 
 * **first render**: build the day's problem from gold, the initial plan (the board's default
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     tic = time.perf_counter()
     import vl_convert  # noqa: F401  (part of the import cost: the SVG renderer)
 
-    from quantlib.ops.dispatch_board import DispatchBoard, parse_minute
+    from quantlib.apps.dispatch_board import DispatchBoard, parse_minute
     from quantlib.ops.routing import SolverSettings, solve
     import_seconds = time.perf_counter() - tic
 

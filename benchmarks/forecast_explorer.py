@@ -40,7 +40,7 @@ READY = {EXPLORER: "span.fe-value[data-value='jobs']", DASHBOARD: "span.kpi-valu
 
 def _python_work(gold: Path, cache: Path, repeat: int) -> dict[str, list[float]]:
     """Cold fit + first page once; cache load + first page, and two interactions, ``repeat`` times."""
-    from quantlib.forecast.explorer import ForecastExplorer
+    from quantlib.apps.forecast_explorer import ForecastExplorer
 
     out: dict[str, list[float]] = {"cold": [], "warm": [], "line": [], "scenario": []}
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@
 
 Voila cannot pass notebook parameters, so the company, lake and as-of date travel as the
 environment variables ``QUANT_COMPANY``, ``QUANT_LAKE`` and ``QUANT_AS_OF``, which every
-kernel inherits and the apps read (:func:`quantlib.viz.dashboard.dashboard_from_parameters`).
+kernel inherits and the apps read (:func:`quantlib.apps.executive_dashboard.dashboard_from_parameters`).
 
 Bound to the loopback address by default. Bound to anything else, the server refuses to
 start without a token (``--token`` or ``QUANT_APPS_TOKEN``): the apps show company
@@ -52,7 +52,7 @@ class AppsError(RuntimeError):
 
 def apps_dir() -> Path:
     """``notebooks/apps/`` of the project."""
-    from quantlib.publish.parameters import project_root
+    from quantlib.config import project_root
 
     return project_root() / "notebooks" / "apps"
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from quantlib.cli.app import app
-from quantlib.kpi.formatting import format_kpi_value
+from quantlib.views.formatting import format_kpi_value
 from quantlib.data.lake import DEFAULT_ROOT, Lake
 
 _STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",

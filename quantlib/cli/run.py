@@ -65,7 +65,7 @@ def _parse_pairs(pairs: list[str], model) -> tuple[dict[str, Any], list[str]]:
 
 
 def _default_out(company: str) -> Path:
-    from quantlib.publish.parameters import project_root
+    from quantlib.config import project_root
 
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     return project_root() / "reports" / "adhoc" / company / stamp / "notebook.ipynb"
@@ -83,7 +83,8 @@ def run_command(
     timeout: float = typer.Option(900.0, "--timeout", help="Seconds allowed per cell."),
 ) -> None:
     """Validate parameters, execute NOTEBOOK with papermill, optionally render HTML/PDF."""
-    from quantlib.publish.parameters import ParameterError, load_parameter_file, parameters_model, project_root, validate_parameters
+    from quantlib.parameters import ParameterError, load_parameter_file, parameters_model, validate_parameters
+    from quantlib.config import project_root
 
     if not notebook.is_file():
         _err(f"error: {notebook}: no such notebook")
@@ -147,7 +148,7 @@ def _execute_and_render(notebook, output, values, record, html, pdf, start_timeo
 
 def _publish_record(run_dir: Path, record: dict) -> None:
     from quantlib.publish.index import write_index, write_run_record
-    from quantlib.publish.parameters import project_root
+    from quantlib.config import project_root
 
     write_run_record(run_dir, record)
     reports = project_root() / "reports"
@@ -177,7 +178,7 @@ def register_kernel(prefix: str | Path | None = None) -> Path:
     """
     from ipykernel.kernelspec import install
 
-    from quantlib.publish.parameters import project_root
+    from quantlib.config import project_root
 
     env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", f"base_compiledir={project_root() / '.cache' / 'pytensor'}")}
     return Path(install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME,
@@ -191,7 +192,7 @@ def lab_command(
     ip: str = typer.Option("127.0.0.1", "--ip", help="Interface to listen on."),
 ) -> None:
     """Register the project's kernel ('Quant (project)') and start JupyterLab in notebooks/."""
-    from quantlib.publish.parameters import project_root
+    from quantlib.config import project_root
 
     spec = register_kernel()
     typer.echo(f"kernel '{KERNEL_NAME}' ({KERNEL_DISPLAY_NAME}) -> {spec}")

@@ -69,9 +69,10 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from quantlib.customers.features import (
-    CATEGORICAL_FEATURES, FEATURE_LABELS, NUMERIC_FEATURES, connect_gold, customer_snapshot, gold_as_of,
+    CATEGORICAL_FEATURES, FEATURE_LABELS, NUMERIC_FEATURES, customer_snapshot,
 )
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
+from quantlib.data.gold import gold_as_of, open_gold
 
 __all__ = ["BANDS", "INTERVENTIONS", "RISK_DIRECTIONS", "LearnedChurnModel", "RuleChurnScorer", "TabularChurnClassifier",
            "churn_alerts", "churn_summary", "fit_time_split", "high_value_flags", "risk_band"]
@@ -550,8 +551,7 @@ def fit_time_split(con_or_lake, as_of=None, horizon_days: int = 180, n_train_sna
     from quantlib.customers.features import churn_labels
 
     label_fn = labels or churn_labels
-    con, owned = connect_gold(con_or_lake)
-    try:
+    with open_gold(con_or_lake) as con:
         end = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
         h = dt.timedelta(days=horizon_days)
         t_test = end - h
@@ -565,9 +565,6 @@ def fit_time_split(con_or_lake, as_of=None, horizon_days: int = 180, n_train_sna
         train = pd.concat([labelled(d) for d in train_dates], ignore_index=True)
         calib = labelled(t_cal)
         test = labelled(t_test)
-    finally:
-        if owned:
-            con.close()
     model = model if model is not None else LearnedChurnModel()
     model.fit(train, train["churned"], calib, calib["churned"])
     p = model.probability(test)
@@ -639,13 +636,9 @@ def churn_summary(con_or_lake, as_of=None, top: int = 10, scorer=None) -> dict:
         >= 0.7), ``high_value_at_risk`` (high-value customers above 0.7), ``band_counts``
         (dict), ``top_accounts`` (DataFrame: the alerts, at most ``top``).
     """
-    con, owned = connect_gold(con_or_lake)
-    try:
+    with open_gold(con_or_lake) as con:
         day = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
         snap = customer_snapshot(con, day, active_only=True)
-    finally:
-        if owned:
-            con.close()
     model = scorer if scorer is not None else RuleChurnScorer().fit(snap)
     scored = model.predict_proba(snap)
     alerts = churn_alerts(scored, snap)

@@ -44,14 +44,12 @@ proxy of churn, since no system records "this customer left").
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
+from quantlib.data.gold import gold_as_of, open_gold, to_date
 
-__all__ = ["CATEGORICAL_FEATURES", "MODEL_FEATURES", "churn_labels", "connect_gold", "customer_snapshot",
-           "gold_as_of", "snapshots"]
+__all__ = ["CATEGORICAL_FEATURES", "MODEL_FEATURES", "churn_labels", "customer_snapshot", "snapshots"]
 
 #: Numeric features the learned model uses (flags are derived from these, so left out).
 NUMERIC_FEATURES = [
@@ -122,31 +120,6 @@ ORDER BY customer_id
 """
 
 
-def connect_gold(con_or_lake) -> tuple[duckdb.DuckDBPyConnection, bool]:
-    """A DuckDB connection from a connection, a lake (``.gold``), a lake root or a gold file.
-
-    Returns ``(connection, owned)``; close it when ``owned``.
-    """
-    if isinstance(con_or_lake, duckdb.DuckDBPyConnection):
-        return con_or_lake, False
-    gold = getattr(con_or_lake, "gold", None)
-    if gold is None:
-        path = Path(con_or_lake)
-        gold = path / "gold.duckdb" if path.is_dir() else path
-    if not Path(gold).exists():
-        raise FileNotFoundError(f"no gold warehouse at {gold}; build it with `quant warehouse build`")
-    return duckdb.connect(str(gold), read_only=True), True
-
-
-def gold_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """The build date of the warehouse (the latest date in the data)."""
-    return con.execute("SELECT as_of FROM build_params").fetchone()[0]
-
-
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
-
-
 def customer_snapshot(con_or_lake, as_of=None, *, active_only: bool = False) -> pd.DataFrame:
     """Features of every customer created on or before ``as_of``, from data up to ``as_of``.
 
@@ -166,13 +139,9 @@ def customer_snapshot(con_or_lake, as_of=None, *, active_only: bool = False) -> 
         A customer without jobs has ``NaN`` trends, ratings and recency and zero counts
         (it is kept: the scorers decide what that means).
     """
-    con, owned = connect_gold(con_or_lake)
-    try:
-        as_of = gold_as_of(con) if as_of is None else _date(as_of)
+    with open_gold(con_or_lake) as con:
+        as_of = gold_as_of(con) if as_of is None else to_date(as_of)
         frame = con.execute(_EXTRA_SQL, {"as_of": as_of}).df()
-    finally:
-        if owned:
-            con.close()
     frame = _derive(frame)
     if active_only:
         frame = frame[frame["is_active"]].reset_index(drop=True)
@@ -227,9 +196,8 @@ def churn_labels(con_or_lake, as_of, horizon_days: int = 180) -> pd.DataFrame:
     ValueError
         The window ends after the data does (the label would be unknown, not "lapsed").
     """
-    con, owned = connect_gold(con_or_lake)
-    try:
-        as_of = _date(as_of)
+    with open_gold(con_or_lake) as con:
+        as_of = to_date(as_of)
         end = as_of + dt.timedelta(days=horizon_days)
         built = gold_as_of(con)
         if end > built:
@@ -251,24 +219,17 @@ def churn_labels(con_or_lake, as_of, horizon_days: int = 180) -> pd.DataFrame:
             FROM active a LEFT JOIN (SELECT DISTINCT customer_id FROM seen) s USING (customer_id)
             ORDER BY a.customer_id
             """, {"t": as_of, "e": end}).df()
-    finally:
-        if owned:
-            con.close()
     frame["churned"] = frame["churned"].astype(bool)
     return frame
 
 
 def snapshots(con_or_lake, dates, horizon_days: int | None = None) -> pd.DataFrame:
     """Active-customer snapshots at several dates, stacked; with labels when ``horizon_days`` is set."""
-    con, owned = connect_gold(con_or_lake)
-    try:
+    with open_gold(con_or_lake) as con:
         parts = []
         for day in dates:
             snap = customer_snapshot(con, day, active_only=True)
             if horizon_days is not None:
                 snap = snap.merge(churn_labels(con, day, horizon_days), on="customer_id", how="inner")
             parts.append(snap)
-    finally:
-        if owned:
-            con.close()
     return pd.concat(parts, ignore_index=True)

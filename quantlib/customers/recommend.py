@@ -36,8 +36,8 @@ import itertools
 import numpy as np
 import pandas as pd
 from sklearn.metrics.pairwise import cosine_similarity
+from quantlib.data.gold import open_gold
 
-from quantlib.customers.segments import connect
 
 __all__ = [
     "ContentScorer", "HybridRecommender", "ItemCFScorer", "PopularityScorer", "contact_plan",
@@ -56,15 +56,11 @@ ORDER BY date, j.customer_id
 def service_history(source) -> pd.DataFrame:
     """Every completed job as ``customer_id, service_line, job_type, item, date, on_contract, customer_type``.
 
-    ``source`` is a DuckDB connection (e.g. :func:`~quantlib.customers.segments.connect_tables`),
+    ``source`` is a DuckDB connection (e.g. :func:`~quantlib.data.gold.connect_tables`),
     a lake or a gold path.
     """
-    con, owned = connect(source)
-    try:
+    with open_gold(source) as con:
         history = con.execute(_HISTORY_SQL).df()
-    finally:
-        if owned:
-            con.close()
     history["date"] = pd.to_datetime(history["date"])
     return history
 
@@ -446,16 +442,12 @@ def contact_plan(source, as_of, recommendations: pd.DataFrame, history: pd.DataF
         timing_source`` for the rank-1 recommendation of each customer.
     """
     as_of = pd.Timestamp(as_of)
-    con, owned = connect(source)
-    try:
+    with open_gold(source) as con:
         channels = con.execute(_CHANNEL_SQL, [as_of.date()]).df()
         stated = con.execute("SELECT customer_id, preferred_channel FROM customers").df()
         if history is None:
             history = con.execute(_HISTORY_SQL).df()
             history["date"] = pd.to_datetime(history["date"])
-    finally:
-        if owned:
-            con.close()
     first = recommendations[recommendations["rank"] == 1][["customer_id", "item", "service_line"]].copy()
     channels["share"] = channels["contacts"] / channels.groupby("customer_id")["contacts"].transform("sum")
     best = channels.sort_values(["customer_id", "contacts", "channel"], ascending=[True, False, True]) \

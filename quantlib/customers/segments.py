@@ -33,19 +33,18 @@ the differences that matter for the customers the company still serves.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+from quantlib.data.gold import open_gold
 
 __all__ = [
     "CLUSTER_FEATURES", "LAPSED", "NO_HISTORY", "SEGMENT_PLAYBOOK", "HierarchicalSegmenter", "KMeansSegmenter",
-    "OnlineSegmenter", "connect", "connect_tables", "name_segments", "segment_features",
+    "OnlineSegmenter", "name_segments", "segment_features",
     "segment_migration", "segment_stability",
 ]
 
@@ -99,30 +98,6 @@ SEGMENT_PLAYBOOK = pd.DataFrame([
 
 
 # ---------------------------------------------------------------------------- connections
-def connect(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
-    """A DuckDB connection from a connection, a lake (``.gold``), a lake root or a ``.duckdb`` path.
-
-    Returns ``(connection, owned)``; close the connection when ``owned`` is true.
-    """
-    if isinstance(source, duckdb.DuckDBPyConnection):
-        return source, False
-    gold = getattr(source, "gold", None)
-    path = Path(gold) if gold is not None else Path(source)
-    if path.is_dir():
-        path = path / "gold.duckdb"
-    if not path.is_file():
-        raise FileNotFoundError(f"no gold warehouse at {path}")
-    return duckdb.connect(str(path), read_only=True), True
-
-
-def connect_tables(tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with ``tables`` (e.g. a generated company's) registered by name."""
-    con = duckdb.connect(":memory:")
-    for name, df in tables.items():
-        con.register(name, df)
-    return con
-
-
 # ---------------------------------------------------------------------------- features
 _FEATURES_SQL = """
 WITH params AS (SELECT CAST(? AS DATE) AS as_of),
@@ -258,12 +233,8 @@ def segment_features(source, as_of: dt.date | str) -> pd.DataFrame:
         ``jobs_per_year`` annualises over at least 90 days of tenure so a one-day-old
         customer does not look like a 365-jobs-a-year account.
     """
-    con, owned = connect(source)
-    try:
+    with open_gold(source) as con:
         return con.execute(_FEATURES_SQL, [pd.Timestamp(as_of).date()]).df()
-    finally:
-        if owned:
-            con.close()
 
 
 def _design(features: pd.DataFrame, fill: pd.Series) -> np.ndarray:

@@ -52,6 +52,7 @@ from pathlib import Path
 import duckdb
 
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
+from quantlib.data.gold import open_gold
 from quantlib.data.lake import Lake, atomic_path
 from quantlib.kpi.formulas import install_formulas
 
@@ -764,9 +765,6 @@ def build_warehouse(lake: Lake, targets: dict | None = None, company: str | None
 
 def gold_tables(gold_path: Path) -> dict[str, int]:
     """Row counts of the tables in an existing gold file (from ``build_info``)."""
-    con = duckdb.connect(str(gold_path), read_only=True)
-    try:
+    with open_gold(gold_path) as con:
         rows = con.execute("SELECT table_name, row_count FROM build_info").fetchall()
-    finally:
-        con.close()
     return dict(rows)

@@ -24,14 +24,12 @@ Conventions: ``series_id`` is ``"<service_line>/<region>"`` (the ``by`` values j
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
-import duckdb
 import holidays as _holidays
 import numpy as np
 import pandas as pd
+from quantlib.data.gold import open_gold
 
 SEASONS = ("winter", "spring", "summer", "fall")
 MONTH_SEASON = {12: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3}
@@ -43,18 +41,6 @@ _BY_ALLOWED = ("service_line", "region", "job_type", "urgency")
 
 
 # ---------------------------------------------------------------------------- helpers
-def _connect(con) -> tuple[duckdb.DuckDBPyConnection, bool]:
-    """A DuckDB connection from a connection, a gold file path or a Lake; and whether we own it."""
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        return con, False
-    path = getattr(con, "gold", con)  # a quantlib.data.lake.Lake has .gold
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"con must be a DuckDB connection, a gold file path or a Lake; got {type(con).__name__}")
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no gold database at {path}")
-    return duckdb.connect(str(path), read_only=True), True
-
-
 def _check_freq(freq: str) -> str:
     if freq not in _FREQS:
         raise ValueError(f"freq must be 'D' (daily) or 'W' (weeks starting Monday); got {freq!r}")
@@ -150,8 +136,7 @@ def demand_series(con, freq: str = "D", by: Sequence[str] = ("service_line", "re
     by = tuple(by)
     if not by or any(b not in _BY_ALLOWED for b in by):
         raise ValueError(f"by must be a non-empty subset of {_BY_ALLOWED}; got {by!r}")
-    db, owned = _connect(con)
-    try:
+    with open_gold(con) as db:
         where = ["scheduled_date IS NOT NULL"]
         if exclude_contract_visits:
             where.append("contract_id IS NULL")
@@ -163,9 +148,6 @@ def demand_series(con, freq: str = "D", by: Sequence[str] = ("service_line", "re
             f"WHERE {' AND '.join(where)} GROUP BY ALL").df()
         bounds = db.execute("SELECT (SELECT min(scheduled_date) FROM job_facts), "
                             "(SELECT as_of FROM build_params)").fetchone()
-    finally:
-        if owned:
-            db.close()
     if counts.empty:
         raise ValueError("job_facts has no jobs to count")
     start = pd.Timestamp(start if start is not None else bounds[0])
@@ -260,14 +242,10 @@ def external_factors(con, freq: str = "D", regions: Sequence[str] | None = None,
         are the share of the week's days in a storm window or on a holiday.
     """
     freq = _check_freq(freq)
-    db, owned = _connect(con)
-    try:
+    with open_gold(con) as db:
         weather = db.execute("SELECT date, region, temp_c, precip_mm, storm FROM weather").df()
         econ = db.execute("SELECT month, unemployment_rate, housing_starts, consumer_confidence "
                           "FROM economic_indicators").df()
-    finally:
-        if owned:
-            db.close()
     if weather.empty:
         raise ValueError("the weather table is empty: no regional factors to build")
     if econ.empty:

@@ -20,10 +20,10 @@ engines need, censored at an as-of date in the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from quantlib.data.gold import open_gold
 
 QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
                  "status", "decided_at")
@@ -103,18 +103,6 @@ _SNAPSHOT_SQL = {
 }
 
 
-def _connect(source):
-    import duckdb
-
-    if isinstance(source, duckdb.DuckDBPyConnection):
-        return source, False
-    path = getattr(source, "gold", source)
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no gold warehouse at {path} (build it with `quant warehouse build`)")
-    return duckdb.connect(str(path), read_only=True), True
-
-
 def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
     """Read the tables the forecasting engines need, as they were known at ``as_of``.
 
@@ -134,8 +122,7 @@ def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
     -------
     Snapshot
     """
-    con, owned = _connect(source)
-    try:
+    with open_gold(source) as con:
         data_as_of = pd.Timestamp(con.execute("SELECT as_of FROM build_params").fetchone()[0])
         as_of = data_as_of if as_of is None else pd.Timestamp(as_of).normalize()
         if as_of > data_as_of:
@@ -154,9 +141,6 @@ def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
                     df[col] = pd.to_datetime(df[col])
             out[name] = df
         return Snapshot(as_of=as_of, tables=out)
-    finally:
-        if owned:
-            con.close()
 
 
 # --------------------------------------------------------------------------

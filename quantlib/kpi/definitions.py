@@ -20,7 +20,8 @@ import duckdb
 import pandas as pd
 
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
-from quantlib.kpi.registry import ALL_HISTORY, Filters, KpiUnavailable, register, targets_of, to_date
+from quantlib.data.gold import Filters, to_date
+from quantlib.kpi.registry import ALL_HISTORY, KpiUnavailable, register, targets_of
 
 #: Alert when the 7-day average is more than this far from the daily target.
 REVENUE_ALERT_TOLERANCE = 0.15

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import duckdb
 import pandas as pd
+
+from quantlib.data.gold import Filters, gold_as_of, open_gold, to_date
+from quantlib.errors import QuantError
 
 #: Start of "all history" when a KPI has no default window.
 ALL_HISTORY = dt.date(1900, 1, 1)
@@ -22,31 +25,8 @@ ALL_HISTORY = dt.date(1900, 1, 1)
 Window = int | dt.date | str | None
 
 
-class KpiUnavailable(Exception):
+class KpiUnavailable(QuantError):
     """A KPI has no value here; the message says why (e.g. no data in the window)."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Slices a KPI can be restricted to; ``None`` means all.
-
-    Attributes
-    ----------
-    service_line : str, optional
-        A service line (``hvac``, ``plumbing`` ...).
-    region : str, optional
-        A region (of the job, technician, equipment or customer, as the KPI says).
-    technician_id : str, optional
-        One technician.
-    """
-
-    service_line: str | None = None
-    region: str | None = None
-    technician_id: str | None = None
-
-    def active(self) -> dict[str, str]:
-        """The filters that are set, by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 @dataclass(frozen=True)
@@ -188,15 +168,6 @@ def get_kpi(name: str) -> KPI:
         raise KeyError(f"unknown KPI {name!r}; known: {', '.join(REGISTRY)}") from None
 
 
-def to_date(value) -> dt.date:
-    """A date from a date, datetime, Timestamp or ISO string."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()
-
-
 def targets_of(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     """The numeric targets stored in gold's ``targets`` table."""
     try:
@@ -206,19 +177,14 @@ def targets_of(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     return {key: value for key, value in rows}
 
 
-def gold_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """The as-of date the gold marts were built for."""
-    return con.execute("SELECT as_of FROM build_params").fetchone()[0]
-
-
 def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = None,
                 names: list[str] | None = None) -> pd.DataFrame:
     """Every registered KPI (or ``names``) as of ``as_of``, with target and status.
 
     Parameters
     ----------
-    gold_path : Path or str
-        The gold DuckDB file.
+    gold_path : Path, str, Lake or DuckDBPyConnection
+        The gold warehouse (anything :func:`~quantlib.data.gold.open_gold` takes).
     as_of : date or str, optional
         Default: the as-of date of the build (latest date in the data).
     filters : Filters, optional
@@ -232,8 +198,7 @@ def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = Non
         Columns ``kpi, label, value, unit, target, status, note, as_of``; ``value``
         is NaN and ``note`` says why when a KPI has no value.
     """
-    con = duckdb.connect(str(gold_path), read_only=True)
-    try:
+    with open_gold(gold_path) as con:
         as_of = gold_as_of(con) if as_of is None else to_date(as_of)
         targets = targets_of(con)
         rows = []
@@ -246,7 +211,5 @@ def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = Non
             rows.append({"kpi": kpi.name, "label": kpi.label, "value": value, "unit": kpi.unit,
                          "target": target, "status": kpi.status(value, target), "note": note,
                          "as_of": as_of})
-    finally:
-        con.close()
     return pd.DataFrame(rows, columns=["kpi", "label", "value", "unit", "target", "status", "note",
                                        "as_of"])

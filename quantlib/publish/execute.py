@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 
-from quantlib.publish.parameters import project_root
+from quantlib.config import project_root
 
 __all__ = ["ExecutionResult", "NotebookExecutionError", "NotebookTimeoutError", "execute_notebook"]
 
@@ -174,7 +174,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
         output is written whatever happens.
     parameters : dict, optional
         Injected after the ``parameters`` cell; validate them first
-        (:func:`quantlib.publish.parameters.validate_parameters`).
+        (:func:`quantlib.parameters.validate_parameters`).
     start_timeout : float
         Seconds for the kernel to start and answer.
     execution_timeout : float

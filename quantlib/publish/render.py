@@ -75,7 +75,7 @@ def report_meta_for(notebook: Path, parameters: dict, run_date: date | datetime 
     company's display name from its profile, the period from ``as_of``."""
     import yaml
 
-    from quantlib.publish.parameters import project_root
+    from quantlib.config import project_root
 
     nb = _read(notebook)
     title = next((m.group(1).strip() for c in nb.cells if c.cell_type == "markdown"

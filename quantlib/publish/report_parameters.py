@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from quantlib.publish.parameters import NotebookParameters, register_parameters
+from quantlib.parameters import NotebookParameters, register_parameters
 
 
 @register_parameters("monthly_business_review")

@@ -81,7 +81,7 @@ class Workspace:
            history: str | Path | None = None, specs: str | Path | None = None) -> "Workspace":
         """A workspace rooted at ``root`` (default: the project root), with the usual layout."""
         if root is None:
-            from quantlib.publish.parameters import project_root
+            from quantlib.config import project_root
 
             root = project_root()
         root = Path(root).resolve()
@@ -219,7 +219,7 @@ class RunOutcome:
 
 def company_of(ws: Workspace, parameter_file: Path) -> str:
     """The company a parameter file is for: its ``company`` key, else the file name."""
-    from quantlib.publish.parameters import ParameterError, load_parameter_file
+    from quantlib.parameters import ParameterError, load_parameter_file
 
     try:
         value = load_parameter_file(ws.resolve(parameter_file)).get("company")
@@ -288,7 +288,7 @@ def run_job(
         Never raises for a failed run; the failure is in the outcome, the history, and the
         alert.
     """
-    from quantlib.publish.parameters import ParameterError, load_parameter_file, validate_parameters
+    from quantlib.parameters import ParameterError, load_parameter_file, validate_parameters
     from quantlib.publish.render import ReportMeta
 
     ws = workspace or Workspace.at()

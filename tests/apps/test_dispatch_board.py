@@ -1,81 +1,153 @@
-"""The dispatch board in a real browser, served by Voila the way ``quant apps`` serves it.
-
-One Voila server (preheated kernels) and one Chromium session: open the board, mark a
-technician sick, press Re-plan, and compare what the page shows (jobs moved, cost change,
-the plan check) with the re-routing engine run here independently on the same gold day.
-Solution limits stop every search before its time limit, so both runs are reproducible.
-"""
+"""The dispatch board's logic without a browser: events, re-plan, what changed, the widgets' wiring."""
 
 from __future__ import annotations
-
-import os
 
 import duckdb
 import pytest
 
-from quantlib.cli.apps import start_voila
-from quantlib.ops.dispatch_board import signed_money
+from quantlib.apps.dispatch_board import (DispatchBoard, DispatchBoardParameters, board_from_parameters,
+                                         parse_minute, signed_money)
 from quantlib.ops.problem import WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
+from quantlib.parameters import ParameterError
 
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
-
-NOW = 600
+# Solution limits stop both searches long before the time limits: plans are reproducible,
+# so the board's re-plan can be compared with the engine's own.
 INITIAL = SolverSettings(time_limit_seconds=60, solution_limit=20)
 REPLAN = SolverSettings(time_limit_seconds=60, solution_limit=10)
-ENV = {"QUANT_DISPATCH_NOW": "10:00",
-       "QUANT_DISPATCH_TIME_LIMIT_SECONDS": "60", "QUANT_DISPATCH_SOLUTION_LIMIT": "20",
-       "QUANT_DISPATCH_REPLAN_SECONDS": "60", "QUANT_DISPATCH_REPLAN_SOLUTION_LIMIT": "10"}
+NOW = 600
 
 
-@pytest.mark.slow  # Voila start, the kernel solving the day, two searches of the re-plan
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
-def test_replan_in_browser_matches_the_engine(demo_lake, tmp_path):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-
-    root = single_app_root("dispatch_board.ipynb", tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, env={**os.environ, **ENV},
-                         root=root)
+@pytest.fixture(scope="module")
+def day(demo_lake):
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
     try:
-        # While Voila heats its kernels: the engine on its own, from the same gold day.
-        con = duckdb.connect(str(demo_lake.gold), read_only=True)
-        try:
-            day = con.execute("SELECT as_of FROM build_params").fetchone()[0]
-            problem = problem_from_warehouse(con, day, WarehouseDayOptions())
-            plan = solve(problem, INITIAL)
-        finally:
-            con.close()
-        tech = next(r.technician_id for r in plan.routes if any(v.start > NOW for v in r.visits))
-        label = f"{problem.technician(tech).name} ({tech})"  # the dropdown shows labels
-        expected = reroute(plan, NOW, [TechnicianSick(technician_id=tech)], settings=REPLAN)
-        assert expected.after.validate() == []
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url("dispatch_board.ipynb"), timeout=90_000)
-                page.wait_for_selector(".db-result", timeout=90_000)
-                assert page.locator(".db-map svg").count() == 1 and page.locator(".db-timeline svg").count() == 1
-                page.locator(".db-technician select").select_option(label=label)
-                page.locator("button.db-sick").click()
-                page.wait_for_selector(".db-pending li[data-kind='sick']", timeout=30_000)
-                page.locator("button.db-replan").click()
-                page.wait_for_selector(".db-status[data-state='done']", timeout=120_000)
-
-                assert page.inner_text(".db-value[data-key='moved']") == str(len(expected.moved))
-                assert page.inner_text(".db-value[data-key='cost_delta']") == signed_money(expected.cost_delta)
-                shown = page.eval_on_selector_all("tr[data-change='moved']", "rows => rows.map(r => r.dataset.job)")
-                assert sorted(shown) == sorted(expected.moved)
-                assert "no constraint broken" in page.inner_text(".db-result")
-                seconds = float(page.get_attribute(".db-status[data-state='done']", "data-seconds"))
-                assert 0 < seconds < 120
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Error" not in body
-                page.screenshot(path=str(tmp_path / "dispatch_board.png"), full_page=True)
-            finally:
-                browser.close()
+        return con.execute("SELECT as_of FROM build_params").fetchone()[0]
     finally:
-        server.stop()
-    assert server.process.poll() is not None
+        con.close()
+
+
+@pytest.fixture()
+def board(demo_lake, day):
+    b = DispatchBoard(demo_lake.gold, day, now=NOW, initial_settings=INITIAL, replan_settings=REPLAN)
+    yield b
+    b.close()
+
+
+def busy_technician(plan, now):
+    """A technician with a job still to start after ``now``."""
+    for r in plan.routes:
+        if any(v.start > now for v in r.visits):
+            return r.technician_id
+    pytest.skip("no technician has work left after now")
+
+
+def test_parse_minute_and_signed_money():
+    assert parse_minute("10:30") == 630 and parse_minute(630) == 630 and parse_minute("630") == 630
+    with pytest.raises(ValueError, match="not a time of day"):
+        parse_minute("half past ten")
+    with pytest.raises(ValueError, match="outside the day"):
+        parse_minute("25:00")
+    assert signed_money(1234.4) == "+$1,234" and signed_money(-45.6) == "-$46" and signed_money(0.2) == "$0"
+
+
+def test_bad_events_are_refused_with_the_name(board):
+    with pytest.raises(ValueError, match="job 'NOPE' is not on today's board"):
+        board.cancel("NOPE")
+    with pytest.raises(ValueError, match="technician 'T9999' is not working today"):
+        board.mark_sick("T9999")
+    with pytest.raises(ValueError, match="unknown customer 'C-none'"):
+        board.add_emergency("C-none", board.skills()[0])
+    with pytest.raises(ValueError, match="no technician today has skill 'juggling'"):
+        board.add_emergency(board.customers["customer_id"].iloc[0], "juggling")
+    with pytest.raises(ValueError, match="nothing to re-plan"):
+        board.replan()
+    done = [v.job_id for r in board.plan.routes for v in r.visits if v.start <= NOW]
+    if done:
+        with pytest.raises(ValueError, match="done, under way or already cancelled"):
+            board.cancel(done[0])
+    with pytest.raises(ValueError, match="outside the day"):
+        board.set_now("99:00")
+    tech = board.plan.problem.technicians[0].id
+    board.delay(tech, 30)
+    board.mark_sick(tech)
+    with pytest.raises(ValueError, match="already marked sick"):
+        board.mark_sick(tech)
+    assert f"{tech} delayed 30 min" in board.pending_html() and f"{tech} off sick" in board.pending_html()
+    board.clear()
+    assert board.pending == [] and "No pending events" in board.pending_html()
+
+
+def test_sick_replan_equals_the_engine(board, demo_lake, day):
+    tech = busy_technician(board.plan, NOW)
+    board.mark_sick(tech)
+    result = board.replan()
+
+    # The engine on its own, from the same gold day and settings.
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        problem = problem_from_warehouse(con, day, WarehouseDayOptions())
+    finally:
+        con.close()
+    plan = solve(problem, INITIAL)
+    assert plan.assignment() == board.initial_plan.assignment()
+    expected = reroute(plan, NOW, [TechnicianSick(technician_id=tech)], settings=REPLAN)
+    assert result.moved == expected.moved
+    assert result.cost_delta == pytest.approx(expected.cost_delta)
+    assert result.after.validate() == []
+    assert tech not in {r.technician_id for r in result.after.routes if r.visits}
+    # Done jobs stay done and off the new plan; started jobs stay with their technician.
+    done = {j for ids in result.done.values() for j in ids}
+    assert done == {v.job_id for r in plan.routes for v in r.visits if v.end <= NOW}
+    assert not done & set(result.after.assignment())
+    for t, job in result.started.items():
+        if t != tech:
+            assert result.after.assignment()[job] == t
+    summary = board.summary()
+    assert summary["moved"] == len(expected.moved) and summary["violations"] == 0
+    assert board.plan is result.after and board.pending == []
+    assert set(board.changes_frame()["change"]) <= {"moved", "new eta", "dropped", "added", "cancelled", "started",
+                                                    "new"}
+
+
+def test_widgets_drive_a_replan(board):
+    widget = board.widget
+    assert widget is not None and "<svg" in board.map_box.value and "<svg" in board.timeline_box.value
+    assert "Add events" in board.result_box.value
+    job = board.job_picker.value
+    board.cancel_button.click()
+    assert "1 event(s) pending" in board.status.value and job in board.pending_box.value
+    customer = board.customer_picker.value
+    board.emergency_button.click()
+    assert "2 event(s) pending" in board.status.value and customer in board.pending_box.value
+    board.replan_button.click()
+    assert 'data-state="done"' in board.status.value, board.status.value
+    result = board.result
+    assert f'data-key="moved">{len(result.moved)}<' in board.result_box.value
+    assert f'data-key="cost_delta">{signed_money(result.cost_delta)}<' in board.result_box.value
+    assert f'data-job="{job}" data-change="cancelled"' in board.result_box.value
+    assert 'data-job="E001"' in board.result_box.value
+    assert job not in board.job_picker.options
+    # The clock cannot go back before the re-plan; the picker snaps back and says why.
+    board.now_picker.value = "08:00"
+    assert "before the last re-plan" in board.status.value and board.now_picker.value == "10:00"
+    board.now_picker.value = "11:30"
+    assert board.now == 690 and board.timeline_box.value.count("<svg") == 1
+    board.replan_button.click()
+    assert "nothing to re-plan" in board.status.value
+
+
+def test_parameters_and_environment(demo_lake, day):
+    with pytest.raises(ValueError):
+        DispatchBoardParameters(company="mixed_trades", now="noonish")
+    assert DispatchBoardParameters(company="mixed_trades", now="630").now == "10:30"
+    env = {"QUANT_LAKE": str(demo_lake.root), "QUANT_DISPATCH_NOW": "11:15", "QUANT_DISPATCH_SOLUTION_LIMIT": "5",
+           "QUANT_DISPATCH_TIME_LIMIT_SECONDS": "30"}
+    board = board_from_parameters("mixed_trades", environ=env)
+    try:
+        assert board.now == 675 and board.day == day and board.initial_settings.solution_limit == 5
+    finally:
+        board.close()
+    with pytest.raises(ParameterError, match="replan_seconds"):
+        board_from_parameters("mixed_trades", environ={**env, "QUANT_DISPATCH_REPLAN_SECONDS": "-1"})

@@ -1,136 +1,188 @@
-"""The executive dashboard in a real browser, served by Voila the way ``quant apps`` serves it.
+"""The executive dashboard's numbers and widgets, without a browser.
 
-One Voila server (preheated kernel) and one Chromium session: open the app, read the KPI
-cards, switch the service line, and compare what the page shows with numbers computed
-here independently (plain SQL on job_facts, the KPI registry), formatted by the
-dashboard's own formatter.
+Every expected number is computed here independently: revenue by a plain SQL query on the
+jobs (``status = 'completed'``, by the completion timestamp), the other KPIs by the KPI
+registry called with a window length (the dashboard passes a start date).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-import os
+import re
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
 
-from quantlib.cli.apps import AppsError, is_loopback, resolve_token, start_voila, voila_command
+from quantlib.kpi import Filters, get_kpi, monthly_revenue_target
+from quantlib.apps.executive_dashboard import CARDS, ExecutiveDashboard, dashboard_from_parameters, format_value
 
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
-
-
-def value_js(name: str) -> str:
-    return f"document.querySelector('span.kpi-value[data-kpi=\"{name}\"]')"
+REGISTRY_CARDS = [c.name for c in CARDS if c.name != "revenue"]
 
 
-@pytest.mark.slow  # 16-21 s on 2 cores: Voila start and the kernel executing the app dominate
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
-def test_dashboard_in_browser(demo_lake, tmp_path):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    from quantlib.kpi import Filters, get_kpi
-    from quantlib.viz.dashboard import format_value
+@pytest.fixture(scope="module")
+def gold(demo_lake):
+    return demo_lake.gold
 
-    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+
+@pytest.fixture(scope="module")
+def con(gold):
+    con = duckdb.connect(str(gold), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def dash(gold):
+    dash = ExecutiveDashboard(gold, debounce=0)
+    yield dash
+    dash.close()
+
+
+@pytest.fixture(scope="module")
+def as_of(con):
+    return con.execute("SELECT as_of FROM build_params").fetchone()[0]
+
+
+def sql_revenue(con, start, end, **filters) -> float:
+    """Completed-job revenue in [start, end] straight from job_facts' raw columns."""
+    where = "".join(f" AND {column} = ?" for column in filters)
+    return con.execute(
+        f"SELECT coalesce(sum(revenue), 0) FROM job_facts WHERE status = 'completed' "
+        f"AND CAST(completed_at AS DATE) BETWEEN ? AND ? {where}", [start, end, *filters.values()]).fetchone()[0]
+
+
+def span_text(html: str, name: str) -> str:
+    match = re.search(rf'<span class="kpi-value" data-kpi="{name}"[^>]*>([^<]*)</span>', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_default_range_is_the_30_days_ending_as_of(dash, as_of):
+    assert dash.as_of == as_of
+    assert dash.default_range() == (as_of - dt.timedelta(days=29), as_of)
+
+
+def test_all_values_equal_the_registry(dash, con, as_of):
+    start, end = dash.default_range()
+    values = dash.values(start, end, Filters())
+    assert list(values) == [c.name for c in CARDS]
+    assert values["revenue"] == pytest.approx(sql_revenue(con, start, end), rel=1e-12)
+    for name in REGISTRY_CARDS:
+        expected = get_kpi(name).compute(con, as_of, window=30)
+        assert values[name] == pytest.approx(expected, rel=1e-12), name
+
+
+def test_service_line_filter_gives_that_lines_revenue(dash, con):
+    start, end = dash.default_range()
+    total = dash.values(start, end, Filters())["revenue"]
+    by_line = {}
+    for line in dash.service_lines:
+        by_line[line] = dash.values(start, end, Filters(service_line=line))["revenue"]
+        assert by_line[line] == pytest.approx(sql_revenue(con, start, end, service_line=line), rel=1e-12)
+        assert 0 < by_line[line] < total
+    assert sum(by_line.values()) == pytest.approx(total, rel=1e-12)
+
+
+def test_region_and_technician_filters(dash, con, as_of):
+    start, end = dash.default_range()
+    region, tech = dash.regions[0], dash.technicians[0][1]
+    both = Filters(service_line=dash.service_lines[0], region=region)
+    assert dash.values(start, end, both)["revenue"] == pytest.approx(
+        sql_revenue(con, start, end, service_line=both.service_line, region=region), rel=1e-12)
+    values = dash.values(start, end, Filters(technician_id=tech))
+    assert values["revenue"] == pytest.approx(sql_revenue(con, start, end, technician_id=tech), rel=1e-12)
+    assert values["quality_rate"] == pytest.approx(
+        get_kpi("quality_rate").compute(con, as_of, window=30, filters=Filters(technician_id=tech)))
+
+
+def test_date_range_narrows(dash, con, as_of):
+    week_start = as_of - dt.timedelta(days=6)
+    week = dash.values(week_start, as_of, Filters())
+    month = dash.values(*dash.default_range(), Filters())
+    assert week["revenue"] == pytest.approx(sql_revenue(con, week_start, as_of), rel=1e-12)
+    assert week["revenue"] < month["revenue"]
+    assert week["profit_margin"] == pytest.approx(get_kpi("profit_margin").compute(con, as_of, window=7))
+    # A range that does not end at as_of: the KPIs are as of its end.
+    end = as_of - dt.timedelta(days=40)
+    earlier = dash.values(end - dt.timedelta(days=13), end, Filters())
+    assert earlier["revenue"] == pytest.approx(sql_revenue(con, end - dt.timedelta(days=13), end), rel=1e-12)
+    assert earlier["dso"] == pytest.approx(get_kpi("dso").compute(con, end, window=14))
+    day = dash.daily_revenue(week_start, as_of)
+    assert len(day) == 7 and day["actual"].sum() == pytest.approx(week["revenue"], rel=1e-12)
+    with pytest.raises(ValueError, match="after"):
+        dash.values(as_of, week_start, Filters())
+
+
+def test_trend_is_the_previous_period_of_the_same_length(dash):
+    start, end = dash.default_range()
+    previous = dash.values(start - dt.timedelta(days=30), start - dt.timedelta(days=1), Filters())
+    for name, kv in dash.evaluate(start, end, Filters()).items():
+        assert kv.previous == pytest.approx(previous[name]), name
+
+
+def test_revenue_target_is_prorated(dash, con, as_of):
+    start, end = dash.default_range()
+    monthly = monthly_revenue_target(con)
+    expected, day = 0.0, start
+    while day <= end:
+        expected += monthly / calendar.monthrange(day.year, day.month)[1]
+        day += dt.timedelta(days=1)
+    kv = dash.evaluate(start, end, Filters())["revenue"]
+    assert kv.target == pytest.approx(expected)
+    assert kv.target != pytest.approx(monthly)  # 30 days of two months is not one month
+
+
+def test_unavailable_kpis_say_why(dash):
+    start, end = dash.default_range()
+    by_line = dash.evaluate(start, end, Filters(service_line=dash.service_lines[0]))
+    assert by_line["technician_utilisation"].value is None
+    assert by_line["technician_utilisation"].reason == "not available by service line"
+    assert by_line["revenue"].target is None and "target" in by_line["revenue"].target_reason
+    by_tech = dash.evaluate(start, end, Filters(technician_id=dash.technicians[0][1]))
+    for name in ("dso", "churn_risk_share"):
+        assert by_tech[name].value is None and by_tech[name].reason == "not available by technician"
+    assert by_tech["technician_utilisation"].value is not None
+
+
+def test_widgets_recompute_on_filter_change(dash, con):
+    start, end = dash.default_range()
+    dash.widget  # noqa: B018  (builds and renders)
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_value(sql_revenue(con, start, end), "currency")
+    line = dash.service_lines[-1]
+    dash.service_line.value = line  # debounce=0: recomputes at once
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_value(
+        sql_revenue(con, start, end, service_line=line), "currency")
+    utilisation = dash.cards["technician_utilisation"].value
+    assert span_text(utilisation, "technician_utilisation") == "n/a"
+    assert 'title="not available by service line"' in utilisation
+    assert "<svg" in dash.chart.value and "<script" not in dash.chart.value
+    assert dash.table.value.count("<tr data-technician=") == len(dash.scorecard(start, end, Filters(service_line=line)))
+    dash.start_picker.value = end + dt.timedelta(days=1)  # start after end: a message, no traceback
+    assert "after the end" in dash.status.value
+    dash.start_picker.value = end - dt.timedelta(days=6)
+    dash.service_line.value = "All"
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_value(
+        sql_revenue(con, end - dt.timedelta(days=6), end), "currency")
+    assert dash.last_update_seconds < 5
+
+
+def test_format_value():
+    assert format_value(41234.5, "currency") == "$41,234"
+    assert format_value(-12.0, "currency") == "-$12"
+    assert format_value(0.3057, "ratio") == "30.6%"
+    assert format_value(24.31, "days") == "24.3 d"
+    assert format_value(8.0953, "rating") == "8.1"
+    assert format_value(None, "ratio") == format_value(float("nan"), "ratio") == "n/a"
+
+
+def test_dashboard_from_parameters(demo_lake):
+    from quantlib.parameters import ParameterError
+
+    dash = dashboard_from_parameters(environ={"QUANT_LAKE": str(demo_lake.root), "QUANT_AS_OF": "2024-06-30"})
     try:
-        as_of = con.execute("SELECT as_of FROM build_params").fetchone()[0]
-        start = as_of - dt.timedelta(days=29)
-        line = con.execute("SELECT min(service_line) FROM job_facts").fetchone()[0]
-
-        def revenue(*extra):
-            where = " AND service_line = ?" if extra else ""
-            return con.execute(
-                "SELECT sum(revenue) FROM job_facts WHERE status = 'completed' "
-                f"AND CAST(completed_at AS DATE) BETWEEN ? AND ? {where}", [start, as_of, *extra]).fetchone()[0]
-
-        expected_all = format_value(revenue(), "currency")
-        expected_line = format_value(revenue(line), "currency")
-        margin_line = format_value(get_kpi("profit_margin").compute(
-            con, as_of, window=30, filters=Filters(service_line=line)), "ratio")
-        margin_all = format_value(get_kpi("profit_margin").compute(con, as_of, window=30), "ratio")
+        assert dash.gold_path == demo_lake.gold and dash.as_of == dt.date(2024, 6, 30)
     finally:
-        con.close()
-    assert expected_all != expected_line
-
-    root = single_app_root("executive_dashboard.ipynb", tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
-    try:
-        with playwright_api.sync_playwright() as p:
-            # Chromium starts while Voila heats its kernel: one wait instead of two.
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url(), timeout=90_000)
-                page.wait_for_selector("span.kpi-value[data-kpi='revenue']", timeout=90_000)
-                cards = page.locator("span.kpi-value")
-                assert cards.count() == 8
-                assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_all
-                assert page.inner_text("span.kpi-value[data-kpi='profit_margin']") == margin_all
-
-                page.locator(".qd-service-line select").select_option(line)
-                page.wait_for_function(f"{value_js('revenue')}.textContent !== {expected_all!r}",
-                                       timeout=30_000)
-                assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_line
-                page.wait_for_function(f"{value_js('profit_margin')}.textContent === {margin_line!r}",
-                                       timeout=30_000)
-                utilisation = page.locator("span.kpi-value[data-kpi='technician_utilisation']")
-                assert utilisation.inner_text() == "n/a"
-                assert utilisation.get_attribute("title") == "not available by service line"
-                assert page.locator(".qd-panel svg").count() == 1  # the chart, as SVG
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Error" not in body
-                page.screenshot(path=str(tmp_path / "executive_dashboard.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-    assert server.process.poll() is not None
-
-
-def test_non_loopback_needs_a_token(monkeypatch):
-    monkeypatch.delenv("QUANT_APPS_TOKEN", raising=False)
-    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
-    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
-    with pytest.raises(AppsError, match="without a token"):
-        start_voila(free_port(), ip="0.0.0.0")
-    assert resolve_token("0.0.0.0", None, {"QUANT_APPS_TOKEN": "t0k"}) == "t0k"
-    assert resolve_token("127.0.0.1", None, {}) is None
-
-    from quantlib.cli.app import app
-    import quantlib.cli.apps  # noqa: F401  (registers "quant apps")
-
-    result = CliRunner().invoke(app, ["apps", "--ip", "0.0.0.0", "--no-browser", "--port", str(free_port())])
-    assert result.exit_code == 2
-    assert "without a token" in result.output
-
-
-def test_token_is_not_on_the_command_line(tmp_path):
-    command = voila_command(8866, "0.0.0.0", tmp_path)
-    assert not any(part.startswith("--token") or ".token" in part for part in command)
-    assert "--preheat_kernel=True" in command and "--Voila.ip=0.0.0.0" in command
-
-
-def test_token_protects_the_server(demo_lake):
-    # Without the token the server sends you to its login page; with it, it answers. The
-    # tree page needs no kernel, so this runs without preheating.
-    import urllib.error
-    import urllib.request
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    server = start_voila(free_port(), token="s3cret-t0ken", preheat=False, lake=demo_lake.root)
-    try:
-        server.wait_ready(timeout=60, preheated=False)
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            opener.open(server.url, timeout=30)
-        assert refused.value.code in (302, 401, 403)
-        assert "login" in refused.value.headers.get("Location", "login")
-        with opener.open(server.url + "?token=s3cret-t0ken", timeout=30) as answer:
-            assert answer.status == 200
-        assert "s3cret-t0ken" not in " ".join(server.process.args)
-    finally:
-        server.stop()
+        dash.close()
+    with pytest.raises(ParameterError, match="unknown company"):
+        dashboard_from_parameters(environ={"QUANT_COMPANY": "nope"})

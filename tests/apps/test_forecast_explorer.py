@@ -1,105 +1,138 @@
-"""The forecast explorer in a real browser, served by Voila the way ``quant apps`` serves it.
+"""The forecast explorer's numbers, scenarios, cache and widgets, without a browser.
 
-The engines are fitted here once (into the cache folder the app's kernel reads, shared with
-tests/forecast/test_explorer.py), the expected figures are computed from the engines'
-own predictions with plain pandas, and the page must show exactly those, formatted by the
-app's formatter, after each change of service line, horizon and scenario. Voila serves a
-folder holding only this app's notebook, so the other apps' preheated kernels do not
-compete with it for the CPU.
+The engines are fitted once per session into a cache folder shared with the browser test
+(tests/apps/test_forecast_explorer.py), so whichever runs first pays for the fit.
 """
 
 from __future__ import annotations
 
-import os
-
+import pandas as pd
 import pytest
 
-from quantlib.cli.apps import start_voila
-
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
-
-APP = "forecast_explorer.ipynb"
+from quantlib.apps.forecast_explorer import ForecastExplorer, Selection, explorer_from_parameters, format_value, weeks_for
 
 
-def value_js(name: str) -> str:
-    return f"document.querySelector('span.fe-value[data-value=\"{name}\"]')"
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "forecast_explorer_cache"
 
 
-@pytest.mark.slow  # Voila start and the app's kernel dominate; the engines' fit is paid once per session
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
-def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    from quantlib.forecast.explorer import SCENARIOS, ForecastExplorer, format_value, weeks_for
+@pytest.fixture(scope="module")
+def explorer(demo_lake, tmp_path_factory):
+    return ForecastExplorer(demo_lake.gold, cache_dir=shared_cache(tmp_path_factory)).fit()
 
-    cache = tmp_path_factory.getbasetemp() / "forecast_explorer_cache"
-    fx = ForecastExplorer(demo_lake.gold, cache_dir=cache).fit()
+
+def engine_jobs(fx, horizon_days, service_line=None, region=None, scenario=None):
+    # Straight from the demand engine, sliced by the series id "service_line/region".
+    p = fx.demand_.predict(weeks_for(horizon_days), level=(80,), scenario=scenario)
+    line, reg = p["series_id"].str.split("/").str[0], p["series_id"].str.split("/").str[1]
+    keep = pd.Series(True, index=p.index)
+    if service_line:
+        keep &= line == service_line
+    if region:
+        keep &= reg == region
+    return p[keep]
+
+
+def test_weeks_cover_the_horizon():
+    assert [weeks_for(d) for d in (7, 30, 90, 180)] == [1, 5, 13, 26]
+
+
+def test_figures_are_the_engines(explorer):
+    fx = explorer
+    line, region = fx.service_lines_[0], fx.regions_[-1]
+    for sel in (Selection(), Selection(line, None, 30), Selection(None, region, 180), Selection(line, region, 90)):
+        s = fx.summary(sel)
+        expected = engine_jobs(fx, sel.horizon_days, sel.service_line, sel.region)
+        assert s["weeks"] == weeks_for(sel.horizon_days)
+        assert s["jobs"] == pytest.approx(expected["yhat"].sum())
+        weekly = fx.jobs(sel)
+        assert weekly["hi_80"].sum() == pytest.approx(expected["yhat_hi_80"].sum())
+        assert (weekly["lo_80"] <= weekly["jobs"]).all() and (weekly["jobs"] <= weekly["hi_80"]).all()
+        rev = fx.revenue_.forecast(level=(80,)).set_index("horizon").loc[sel.horizon_days]
+        assert (s["revenue_worst"], s["revenue_likely"], s["revenue_best"]) == pytest.approx(
+            (rev["worst"], rev["likely"], rev["best"]))
+        assert s["revenue_worst"] < s["revenue_likely"] < s["revenue_best"]
+    # The slices add up to the whole.
+    total = fx.summary(Selection())["jobs"]
+    assert sum(fx.summary(Selection(service_line=x))["jobs"] for x in fx.service_lines_) == pytest.approx(total)
+    # Last year's weeks are the history's, 52 weeks earlier.
+    weekly = fx.jobs(Selection(line, region, 30))
+    hist = fx.series_.set_index(["series_id", "ds"])["y"]
+    assert weekly["last_year"].iloc[0] == hist.loc[(f"{line}/{region}", weekly["week"].iloc[0] - pd.Timedelta(weeks=52))]
+
+
+def test_scenarios_are_the_engines(explorer):
+    fx = explorer
+    line = fx.service_lines_[-1]
+    down = fx.summary(Selection(line, None, 90, "confidence_down"))
+    expected = engine_jobs(fx, 90, line, scenario={"consumer_confidence": -fx.confidence_shift})
+    assert down["jobs"] == pytest.approx(expected["yhat"].sum())
+    assert down["jobs_baseline"] == pytest.approx(engine_jobs(fx, 90, line)["yhat"].sum())
+    assert down["jobs_change"] == pytest.approx(down["jobs"] / down["jobs_baseline"] - 1)
+
+    first, dates = fx.storm_season(30)
+    weeks = fx.forecast_weeks(30)
+    days = len(weeks) * 7
+    storms = fx.storms_[fx.storms_["storm"] > 0]
+    replayed = sorted(d for v in dates.values() for d in v)
+    # Every replayed storm is a storm of the window, shifted to the first forecast day, inside the horizon.
+    original = storms[(storms["ds"] >= first) & (storms["ds"] < first + pd.Timedelta(days=days))]
+    assert len(replayed) == len(original) > 0
+    assert replayed == sorted(original["ds"] + (weeks[0] - first))
+    assert all(weeks[0] <= d < weeks[0] + pd.Timedelta(days=days) for d in replayed)
+    # No window of that length on record has more storm days.
+    per_day = storms.groupby("ds")["storm"].sum()
+    assert all(per_day[(per_day.index >= d) & (per_day.index < d + pd.Timedelta(days=days))].sum() <= len(replayed)
+               for d in per_day.index)
+    storm = fx.summary(Selection(None, None, 30, "storm_season"))
+    assert storm["jobs"] == pytest.approx(engine_jobs(fx, 30, scenario={"storm_days": dates})["yhat"].sum())
+    assert "storm days" in fx.scenario_description("storm_season", 30)
+
+
+def test_bad_input_is_named(explorer, tmp_path):
+    with pytest.raises(ValueError, match="unknown service line 'roofing-x'"):
+        explorer.summary(Selection(service_line="roofing-x"))
+    with pytest.raises(ValueError, match="unknown region"):
+        explorer.jobs(Selection(region="atlantis"))
+    with pytest.raises(ValueError, match="horizon_days must be one of"):
+        explorer.summary(Selection(horizon_days=45))
+    with pytest.raises(ValueError, match="unknown scenario"):
+        explorer.summary(Selection(scenario="hurricane"))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ForecastExplorer(tmp_path / "gold.duckdb").summary(Selection())
+    with pytest.raises(FileNotFoundError, match="quant warehouse build"):
+        ForecastExplorer(tmp_path / "gold.duckdb").fit()
+    with pytest.raises(ValueError, match="horizons"):
+        ForecastExplorer(explorer.gold_path, horizons=(3,)).fit()
+
+
+def test_cache_is_reused_and_keyed_by_the_data(explorer, demo_lake, tmp_path_factory):
+    again = explorer_from_parameters(environ={"QUANT_LAKE": str(demo_lake.root),
+                                              "QUANT_FORECAST_CACHE": str(shared_cache(tmp_path_factory))})
+    assert again.from_cache_
+    sel = Selection(explorer.service_lines_[0], None, 30, "confidence_up")
+    assert again.summary(sel) == explorer.summary(sel)
+    # Another as-of date is another forecast: not the cached one.
+    other = ForecastExplorer(demo_lake.gold, as_of=explorer.as_of_ - pd.Timedelta(days=7), cache_dir=explorer.cache_dir)
+    assert other.cache_key() != explorer.cache_key()
+    # The cached first page depends on the chart settings too.
+    wider = ForecastExplorer(demo_lake.gold, history_weeks=26, cache_dir=explorer.cache_dir)
+    assert wider.cache_key() != explorer.cache_key()
+
+
+def test_widgets_show_the_figures(explorer):
+    fx = explorer
+    widget = fx.widget
+    assert widget is not None
     line = fx.service_lines_[0]
-
-    def jobs(horizon_days, service_line=None, scenario=None):
-        p = fx.demand_.predict(weeks_for(horizon_days), level=(80,), scenario=scenario)
-        if service_line:
-            p = p[p["series_id"].str.split("/").str[0] == service_line]
-        return format_value(float(p["yhat"].sum()), "count")
-
-    revenue = fx.revenue_.forecast(level=(80,)).set_index("horizon")
-
-    def money(horizon_days, case):
-        return format_value(float(revenue.loc[horizon_days, case]), "currency")
-
-    expected_all = jobs(90)
-    expected_line = jobs(90, line)
-    expected_line_30 = jobs(30, line)
-    expected_down = jobs(30, line, {"consumer_confidence": -fx.confidence_shift})
-    assert len({expected_all, expected_line, expected_line_30, expected_down}) == 4
-    assert money(90, "likely") != money(30, "likely")
-
-    env = {**os.environ, "QUANT_FORECAST_CACHE": str(cache)}
-    root = single_app_root(APP, tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, env=env, root=root)
-    try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url(APP), timeout=180_000)
-                page.wait_for_selector("span.fe-value[data-value='jobs']", timeout=60_000)
-
-                def shown(name):
-                    return page.inner_text(f"span.fe-value[data-value='{name}']")
-
-                def wait_for(name, text):
-                    page.wait_for_function(f"{value_js(name)} && {value_js(name)}.textContent === {text!r}",
-                                           timeout=60_000)
-
-                assert shown("jobs") == expected_all
-                for case in ("worst", "likely", "best"):
-                    assert shown(f"revenue_{case}") == money(90, case)
-                assert page.locator(".fe-weeks tbody tr").count() == weeks_for(90)
-
-                page.locator(".fe-service-line select").select_option(line)
-                wait_for("jobs", expected_line)
-                assert shown("revenue_likely") == money(90, "likely")  # company revenue: not sliced
-
-                page.locator(".fe-horizon select").select_option(label="30 days")
-                wait_for("revenue_likely", money(30, "likely"))
-                assert shown("jobs") == expected_line_30
-                assert shown("revenue_worst") == money(30, "worst") and shown("revenue_best") == money(30, "best")
-                # Cards, charts and table are separate widgets: the table may arrive a moment later.
-                page.wait_for_function(f"document.querySelectorAll('.fe-weeks tbody tr').length === {weeks_for(30)}",
-                                       timeout=60_000)
-
-                page.locator(".fe-scenario select").select_option(label=SCENARIOS["confidence_down"])
-                wait_for("jobs", expected_down)
-                assert page.locator(".fe-change[data-value='jobs_change']").count() == 1
-                assert "consumer confidence -" in page.inner_text(".fe-scenario-text")
-
-                assert page.locator(".qd-panel svg").count() == 2  # jobs and revenue charts, as SVG
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Error" not in body and "Could not update" not in body
-                page.screenshot(path=str(tmp_path / "forecast_explorer.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-    assert server.process.poll() is not None
+    fx.service_line.value = line
+    fx.horizon.value = 30
+    s = fx.summary(Selection(line, None, 30))
+    assert f'data-value="jobs">{format_value(s["jobs"], "count")}<' in fx.cards.value
+    assert f'data-value="revenue_likely">{format_value(s["revenue_likely"], "currency")}<' in fx.cards.value
+    assert fx.jobs_chart.value.count("<svg") == 1 and fx.revenue_chart.value.count("<svg") == 1
+    assert fx.table.value.count("<tr data-week=") == weeks_for(30)
+    fx.scenario.value = "confidence_down"
+    assert 'data-value="jobs_change"' in fx.cards.value
+    assert "consumer confidence -" in fx.header.value
+    assert "Updated in" in fx.status.value

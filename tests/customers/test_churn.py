@@ -13,7 +13,8 @@ from quantlib.customers.churn import (
     INTERVENTIONS, LearnedChurnModel, RuleChurnScorer, churn_alerts, churn_summary, fit_time_split,
     high_value_flags, risk_band,
 )
-from quantlib.customers.features import churn_labels, customer_snapshot, gold_as_of
+from quantlib.customers.features import churn_labels, customer_snapshot
+from quantlib.data.gold import gold_as_of
 from quantlib.kpi import get_kpi
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.customers.features import churn_labels, customer_snapshot, gold_as_of
+from quantlib.customers.features import churn_labels, customer_snapshot
+from quantlib.data.gold import gold_as_of
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from quantlib.customers.recommend import (
     ContentScorer, HybridRecommender, ItemCFScorer, PopularityScorer, contact_plan, evaluation_targets, hit_rate,
     service_history,
 )
-from quantlib.customers.segments import connect_tables
+from quantlib.data.gold import connect_tables
 
 TEST_START = pd.Timestamp("2024-10-02")
 DAYS = 90

@@ -7,7 +7,7 @@ import re
 import nbformat
 
 from quantlib.publish.execute import execute_notebook
-from quantlib.publish.parameters import validate_parameters
+from quantlib.parameters import validate_parameters
 from quantlib.publish.render import ReportMeta, render_html
 
 from tests.conftest import ROOT

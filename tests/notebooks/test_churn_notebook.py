@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from quantlib.publish.parameters import check_parameters_cell, validate_parameters
+from quantlib.parameters import check_parameters_cell, validate_parameters
 
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
@@ -32,7 +32,7 @@ def test_notebooks_are_committed_without_outputs():
 
 
 def test_notebook_runs_and_renders(demo_lake, tmp_path):
-    from quantlib.customers.churn_views import at_risk_list, score_customers
+    from quantlib.customers.views.churn import at_risk_list, score_customers
 
     executed, outputs = run_notebook(STEM, demo_lake, tmp_path, top_n=10, trend_months=3)
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]  # no warnings

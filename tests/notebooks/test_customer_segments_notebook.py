@@ -5,8 +5,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from quantlib.customers.segment_views import segment_summary
-from quantlib.publish.parameters import check_parameters_cell, validate_parameters
+from quantlib.customers.views.segments import segment_summary
+from quantlib.parameters import check_parameters_cell, validate_parameters
 
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings

@@ -6,8 +6,8 @@ import duckdb
 import nbformat
 import pytest
 
-from quantlib.customers.value_views import value_summary
-from quantlib.publish.parameters import check_parameters_cell, validate_parameters
+from quantlib.customers.views.value import value_summary
+from quantlib.parameters import check_parameters_cell, validate_parameters
 
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
@@ -63,7 +63,7 @@ def test_value_summary_for_the_monthly_review(demo_lake):
 
 
 def test_cohort_retention_counts_by_hand():
-    from quantlib.customers.value_views import cohort_retention, retention_matrix
+    from quantlib.customers.views.value import cohort_retention, retention_matrix
 
     con = duckdb.connect()
     con.execute("CREATE TABLE job_facts (customer_id VARCHAR, completed_date DATE, is_completed BOOLEAN)")

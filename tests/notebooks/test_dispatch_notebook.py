@@ -6,7 +6,7 @@ import duckdb
 import nbformat
 import pytest
 
-from quantlib.publish.parameters import check_parameters_cell, validate_parameters
+from quantlib.parameters import check_parameters_cell, validate_parameters
 
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings

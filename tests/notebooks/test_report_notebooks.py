@@ -8,7 +8,7 @@ import subprocess
 import nbformat
 import pytest
 
-from quantlib.publish.parameters import check_parameters_cell, validate_parameters
+from quantlib.parameters import check_parameters_cell, validate_parameters
 from quantlib.publish.render import ReportMeta, render_pdf
 
 from tests.conftest import ROOT
@@ -119,8 +119,8 @@ def test_monthly_review_customer_and_operations_figures_are_the_engines(monthly_
     import duckdb
 
     from quantlib.customers.churn import churn_summary
-    from quantlib.customers.value_views import value_summary
-    from quantlib.ops.workforce_views import week_summary
+    from quantlib.customers.views.value import value_summary
+    from quantlib.ops.views.workforce import week_summary
 
     _, executed, outputs = monthly_review
     con = duckdb.connect(str(demo_lake.gold), read_only=True)

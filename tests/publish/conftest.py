@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from quantlib.publish.parameters import NotebookParameters, register_parameters
+from quantlib.parameters import NotebookParameters, register_parameters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_NB = FIXTURES / "fixture_report.ipynb"
@@ -40,7 +40,7 @@ def make_notebook(path: Path, *sources: str, parameters: str | None = None) -> P
 def executed_fixture(tmp_path_factory) -> Path:
     """The fixture report executed once with papermill (a real kernel)."""
     from quantlib.publish.execute import execute_notebook
-    from quantlib.publish.parameters import validate_parameters
+    from quantlib.parameters import validate_parameters
 
     out = tmp_path_factory.mktemp("executed") / "notebook.ipynb"
     params = validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "months": 8, "region": "Lakeside"})

@@ -10,7 +10,8 @@ import pytest
 
 from quantlib.publish.execute import (ExecutionResult, NotebookExecutionError, NotebookTimeoutError,
                                       execute_notebook)
-from quantlib.publish.parameters import project_root, validate_parameters
+from quantlib.config import project_root
+from quantlib.parameters import validate_parameters
 from tests.publish.conftest import make_notebook
 
 HOSTILE = "x'); import os; os.system('touch PWNED') #"

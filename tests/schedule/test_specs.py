@@ -122,7 +122,7 @@ def test_load_specs_reports_every_problem_and_duplicates(tmp_path):
 
 def test_product_parameter_files_validate_against_their_notebooks():
     """Every scheduled job's parameter files pass its notebook's model (no kernel started)."""
-    from quantlib.publish.parameters import load_parameter_file, validate_parameters
+    from quantlib.parameters import load_parameter_file, validate_parameters
 
     checked = 0
     for s in load_specs(ROOT / "scheduled").values():

@@ -1,0 +1,224 @@
+"""The churn explorer (``notebooks/apps/churn_explorer.ipynb``): filter the scored customers by
+segment, band and value, read a customer's reasons, export the outreach list as CSV or Excel.
+
+The numbers come from :mod:`quantlib.customers.views.churn` (:func:`score_customers` and the
+views of a :class:`ChurnRun`); this module only lays them out as widgets.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import time
+
+import pandas as pd
+
+from quantlib.apps.base import WidgetApp
+from quantlib.customers.views.churn import (
+    ChurnExplorerParameters,
+    ChurnRun,
+    ScorerName,
+    customer_reasons,
+    outreach_list,
+    score_customers,
+    to_excel_bytes,
+)
+from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
+from quantlib.data.gold import open_gold
+
+__all__ = ["ChurnExplorer", "explorer_from_parameters"]
+
+log = logging.getLogger(__name__)
+
+ALL = "All"
+CSS = """
+<style>
+.ce-root { font-family: Liberation Sans, Helvetica, Arial, sans-serif; color: #333; }
+.ce-root h1 { font-size: 22px; font-weight: 600; margin: 4px 0 2px 0; }
+.ce-sub { font-size: 13px; color: #666; }
+table.ce-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+table.ce-table th { text-align: left; color: #5c6670; border-bottom: 2px solid #e2e5e9; padding: 4px 8px; }
+table.ce-table td { padding: 4px 8px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
+table.ce-table td.num { text-align: right; white-space: nowrap; }
+.ce-band-high { color: #a8352e; font-weight: 600; } .ce-band-medium { color: #9a6b12; } .ce-band-low { color: #2d6e45; }
+.ce-panel { background: #fff; border: 1px solid #e2e5e9; border-radius: 6px; padding: 10px 12px; margin-top: 8px; }
+.ce-panel h2 { font-size: 15px; font-weight: 600; margin: 0 0 6px 0; }
+.ce-status { font-size: 12px; color: #7a828a; }
+.ce-links a { margin-right: 16px; font-size: 13px; }
+</style>
+"""
+
+
+class ChurnExplorer(WidgetApp):
+    """The churn explorer: filter by segment, band, value; a customer's reasons; CSV / Excel export.
+
+    Parameters
+    ----------
+    run : ChurnRun
+        From :func:`score_customers`.
+    max_rows : int
+        Rows shown in the table (the export holds every filtered row).
+    company : str
+        Shown as the title.
+
+    Notes
+    -----
+    Display the object in a notebook (or Voila). :meth:`current_list` is the filtered list
+    the export links hold; the links are ``data:`` URIs, so nothing is written on the server.
+    """
+
+    def __init__(self, run: ChurnRun, max_rows: int = 50, company: str = ""):
+        self.run = run
+        self.max_rows = max_rows
+        self.company = company
+        self._widget = None
+
+    def current_list(self) -> pd.DataFrame:
+        """The outreach list for the widgets' filters."""
+        pick = (lambda w: None if w.value == ALL else w.value)
+        return outreach_list(self.run, segment=pick(self.segment), band=pick(self.band),
+                             min_value=float(self.min_value.value or 0.0), customer_type=pick(self.customer_type),
+                             region=pick(self.region))
+
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        scored = self.run.scored
+        style = {"description_width": "initial"}
+
+        def dropdown(label, values, hook, width="220px"):
+            box = w.Dropdown(options=[ALL, *sorted(map(str, pd.unique(values)))], value=ALL, description=label,
+                             style=style, layout=w.Layout(width=width, margin="2px 14px 2px 0"))
+            box.add_class(hook)
+            box.observe(self._on_change, names="value")
+            return box
+
+        self.segment = dropdown("Segment", scored["segment"], "ce-segment", "260px")
+        self.band = w.Dropdown(options=[ALL, "high", "medium", "low"], value=ALL, description="Risk band",
+                               style=style, layout=w.Layout(width="190px", margin="2px 14px 2px 0"))
+        self.band.add_class("ce-band")
+        self.band.observe(self._on_change, names="value")
+        self.customer_type = dropdown("Customer type", scored["customer_type"], "ce-type")
+        self.region = dropdown("Region", scored["region"], "ce-region", "200px")
+        self.min_value = w.BoundedFloatText(value=0.0, min=0.0, max=1e12, step=100.0, description="Min. spend (365 d)",
+                                            style=style, layout=w.Layout(width="230px", margin="2px 14px 2px 0"))
+        self.min_value.add_class("ce-min-value")
+        self.min_value.observe(self._on_change, names="value")
+        self.customer = w.Dropdown(options=[], description="Customer", style=style,
+                                   layout=w.Layout(width="420px", margin="2px 14px 2px 0"))
+        self.customer.add_class("ce-customer")
+        self.customer.observe(self._on_customer, names="value")
+        self.header = w.HTML(self._header_html())
+        self.status = w.HTML('<div class="ce-status">&nbsp;</div>')
+        self.links = w.HTML()
+        self.table = w.HTML()
+        self.reasons = w.HTML()
+        filters = w.HBox([self.segment, self.band, self.customer_type, self.region, self.min_value],
+                         layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        self._widget = w.VBox([w.HTML(CSS), self.header, filters, w.HBox([self.links, self.status]),
+                               self.table, self.customer, self.reasons],
+                              layout=w.Layout(padding="8px 16px", max_width="1500px"))
+        self._widget.add_class("ce-root")
+
+    def _header_html(self) -> str:
+        run = self.run
+        n = len(run.scored)
+        high = int((run.scored["band"] == "high").sum())
+        model = ("calibrated gradient boosting, churn = no activity in the next "
+                 f"{run.report.get('horizon_days', 180)} days" if run.scorer == "learned"
+                 else "the spec's rule score")
+        extra = (f" &middot; test AUC {run.report['test_auc']:.2f}" if run.report.get("test_auc") else "")
+        title = html.escape(self.company or "Churn risk")
+        return (f'<h1>{title}</h1><div class="ce-sub">Active customers as of {run.as_of:%d %b %Y}: '
+                f'{n:,}, {high:,} at high risk, {len(run.alerts):,} churn alerts (high-value above '
+                f'{CHURN_RISK_THRESHOLD:.0%}) &middot; {html.escape(model)}{extra}</div>')
+
+    def _on_change(self, _change=None) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the list, the table, the export links and the customer choices."""
+        started = time.perf_counter()
+        try:
+            frame = self.current_list()
+            self.table.value = self._table_html(frame)
+            self.links.value = self._links_html(frame)
+            options = [(f"{r.customer_id} · {r.name} · {r.score:.0%}", r.customer_id)
+                       for r in frame.head(self.max_rows).itertuples(index=False)]
+            self.customer.options = options
+            self.customer.value = options[0][1] if options else None
+            self._on_customer()
+        except Exception as problem:  # never a stack trace in front of a manager; the log has it
+            log.exception("churn explorer update failed")
+            self.status.value = f'<div class="ce-status">Could not update: {html.escape(type(problem).__name__)}</div>'
+            return
+        seconds = time.perf_counter() - started
+        self.status.value = (f'<div class="ce-status" data-rows="{len(frame)}">{len(frame):,} customers '
+                             f'&middot; updated in {seconds * 1000:.0f} ms</div>')
+
+    def _on_customer(self, _change=None) -> None:
+        cid = self.customer.value
+        if not cid:
+            self.reasons.value = '<div class="ce-panel ce-reasons"><h2>Risk reasons</h2>No customer selected.</div>'
+            return
+        row = self.run.scored.set_index("customer_id").loc[cid]
+        items = "".join(f'<li data-factor="{html.escape(r.factor)}">{html.escape(r.reason)}</li>'
+                        for r in customer_reasons(self.run, cid).itertuples(index=False))
+        body = f"<ol>{items}</ol>" if items else "<p>No factor raises this customer's risk.</p>"
+        self.reasons.value = (
+            f'<div class="ce-panel ce-reasons" data-customer="{html.escape(cid)}"><h2>Risk reasons: '
+            f'{html.escape(str(row["name"]))} ({html.escape(cid)})</h2>'
+            f'<div>Score {row["score"]:.0%} &middot; {html.escape(row["band"])} risk &middot; '
+            f'{html.escape(row["intervention"])} &middot; spend in the last year ${row["value_365d"]:,.0f}</div>'
+            f"{body}</div>")
+
+    def _table_html(self, frame: pd.DataFrame) -> str:
+        if frame.empty:
+            return '<div class="ce-panel">No customer matches these filters.</div>'
+        rows = []
+        for r in frame.head(self.max_rows).itertuples(index=False):
+            rows.append(
+                f'<tr data-customer="{html.escape(r.customer_id)}"><td>{html.escape(r.customer_id)}</td>'
+                f"<td>{html.escape(str(r.name))}</td><td>{html.escape(str(r.segment))}</td>"
+                f'<td class="num">${r.value_365d:,.0f}</td><td class="num">{r.score:.0%}</td>'
+                f'<td class="ce-band-{r.band}">{r.band}</td><td>{html.escape(r.intervention)}</td>'
+                f"<td>{html.escape(r.reasons)}</td></tr>")
+        more = (f'<div class="ce-status">Showing {self.max_rows} of {len(frame):,}; the export holds all.</div>'
+                if len(frame) > self.max_rows else "")
+        return ('<div class="ce-panel"><table class="ce-table"><thead><tr><th>Customer</th><th>Name</th>'
+                "<th>Segment</th><th>Spend 365 d</th><th>Score</th><th>Band</th><th>Intervention</th>"
+                f'<th>Top reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}</div>')
+
+    def _links_html(self, frame: pd.DataFrame) -> str:
+        csv = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+        xlsx = base64.b64encode(to_excel_bytes(frame)).decode()
+        stem = f"churn_outreach_{self.run.as_of:%Y%m%d}"
+        sheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return (f'<div class="ce-links"><a class="ce-export-csv" download="{stem}.csv" '
+                f'href="data:text/csv;base64,{csv}">Export CSV ({len(frame):,} rows)</a>'
+                f'<a class="ce-export-xlsx" download="{stem}.xlsx" href="data:{sheet};base64,{xlsx}">Export Excel</a></div>')
+
+
+def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,
+                             scorer: ScorerName = "learned", horizon_days: int = 180,
+                             environ: dict | None = None) -> ChurnExplorer:
+    """The app of the notebook's parameters; ``QUANT_COMPANY`` / ``QUANT_LAKE`` / ``QUANT_AS_OF`` win.
+
+    Raises
+    ------
+    quantlib.parameters.ParameterError
+        Unknown company, malformed date or scorer, in one line.
+    FileNotFoundError
+        The lake has no gold database yet.
+    """
+    from quantlib.parameters import app_parameters
+
+    params, root = app_parameters(ChurnExplorerParameters, {
+        "company": company, "lake": lake, "as_of": as_of, "scorer": scorer, "horizon_days": horizon_days}, environ)
+    run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days)
+    with open_gold(root) as con:
+        row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
+    return ChurnExplorer(run, company=(row[0] if row else None) or params.company)
+
+

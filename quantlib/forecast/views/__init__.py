@@ -1,0 +1,1 @@
+"""Forecast report views (:mod:`.report`) and the forecast notebooks' parameters (:mod:`.parameters`)."""

@@ -1,0 +1,1 @@
+"""KPI report views: the tables and series of the company reports (:mod:`.report`)."""

@@ -1,0 +1,393 @@
+"""Report views: the tables and series the report notebooks show, computed from gold.
+
+Each function takes a :class:`ReportContext` (an open, read-only gold connection and
+the reporting date) and returns a plain DataFrame (numbers, not formatted strings), so
+the notebooks stay thin and the same numbers can be tested. KPI values always come
+from the KPI registry (:mod:`quantlib.kpi.definitions`): one definition per metric.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from quantlib.data.gold import Filters, as_of_date, connect_gold, gold_file
+from quantlib.kpi.registry import REGISTRY, KpiUnavailable, kpi_summary, targets_of
+
+
+@dataclass
+class ReportContext:
+    """What every report view needs: the gold connection, the date, the company."""
+
+    con: duckdb.DuckDBPyConnection
+    gold: Path
+    as_of: dt.date
+    company: str
+    data_start: dt.date
+    targets: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def month_start(self) -> dt.date:
+        return self.as_of.replace(day=1)
+
+    @property
+    def period_label(self) -> str:
+        return self.as_of.strftime("%B %Y")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def open_report(company: str, lake: str | Path | None = None, as_of: dt.date | str | None = None) -> ReportContext:
+    """Open a company's gold warehouse for reporting.
+
+    Parameters
+    ----------
+    company : str
+        Profile slug (``parameters/companies/<company>.yaml``).
+    lake : path, optional
+        Lake root; relative paths are taken from the project root. Default
+        ``data/demo/<company>/lake``.
+    as_of : date, optional
+        Reporting date; default the warehouse's build date (the latest data).
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        When the lake has no gold warehouse yet, saying which command builds it.
+    """
+    from quantlib.config import project_root
+
+    lake_path = Path(lake) if lake else Path("data/demo") / company / "lake"
+    if not lake_path.is_absolute():
+        lake_path = project_root() / lake_path
+    gold = gold_file(lake_path)
+    con = connect_gold(gold)
+    report_date = as_of_date(con, as_of or None)
+    data_start, company_name = con.execute("SELECT data_start, company FROM build_info LIMIT 1").fetchone()
+    return ReportContext(con, gold, report_date, company_name or company, data_start, targets_of(con))
+
+
+# ---------------------------------------------------------------------------- KPIs
+def scorecard(ctx: ReportContext, names: list[str] | None = None, filters: Filters | None = None) -> pd.DataFrame:
+    """KPI, value, unit, target and status for the reporting date (the KPI registry's summary)."""
+    table = kpi_summary(ctx.gold, ctx.as_of, filters=filters, names=names)
+    return table[["kpi", "label", "value", "unit", "target", "status", "note"]]
+
+
+def kpi_value(ctx: ReportContext, name: str, window=None, filters: Filters | None = None) -> float | None:
+    """One KPI's value, or ``None`` when it cannot be computed (no data in the window)."""
+    try:
+        return REGISTRY[name].compute(ctx.con, ctx.as_of, window=window, filters=filters)
+    except KpiUnavailable:
+        return None
+
+
+# ---------------------------------------------------------------------------- finance
+def monthly_revenue(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
+    """Completed-job revenue, gross profit and the revenue target for the last ``months`` months.
+
+    Columns: ``month, revenue, gross_profit, gross_margin, target``. The month of the
+    reporting date is month-to-date.
+    """
+    first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
+    frame = ctx.con.execute(
+        """SELECT date_trunc('month', completed_date)::DATE AS month,
+                  sum(revenue) AS revenue, sum(gross_profit) AS gross_profit
+           FROM job_facts WHERE is_completed AND completed_date BETWEEN ? AND ?
+           GROUP BY 1 ORDER BY 1""", [first, ctx.as_of]).df()
+    frame["gross_margin"] = frame["gross_profit"] / frame["revenue"]
+    frame["target"] = ctx.targets.get("monthly_revenue")
+    return _with_dates(frame)
+
+
+def revenue_by_service_line(ctx: ReportContext) -> pd.DataFrame:
+    """This month (to date) by service line against the same days of the prior month and prior year.
+
+    Columns: ``service_line, revenue, prior_month, change_vs_prior_month, prior_year,
+    change_vs_prior_year, gross_margin``; a ``total`` row last.
+    """
+    day = ctx.as_of.day
+    this_start = ctx.month_start
+    prior_month_start = (pd.Timestamp(this_start) - pd.DateOffset(months=1)).date()
+    prior_year_start = (pd.Timestamp(this_start) - pd.DateOffset(years=1)).date()
+
+    def through_day(start: dt.date) -> dt.date:
+        end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+        return min(start.replace(day=min(day, end.day)), end)
+
+    frame = ctx.con.execute(
+        """SELECT service_line,
+                  sum(revenue) FILTER (WHERE completed_date BETWEEN ? AND ?) AS revenue,
+                  sum(gross_profit) FILTER (WHERE completed_date BETWEEN ? AND ?) AS gross_profit,
+                  sum(revenue) FILTER (WHERE completed_date BETWEEN ? AND ?) AS prior_month,
+                  sum(revenue) FILTER (WHERE completed_date BETWEEN ? AND ?) AS prior_year
+           FROM job_facts WHERE is_completed GROUP BY 1 ORDER BY revenue DESC NULLS LAST""",
+        [this_start, ctx.as_of, this_start, ctx.as_of,
+         prior_month_start, through_day(prior_month_start),
+         prior_year_start, through_day(prior_year_start)]).df().fillna(0.0)
+    total = frame.drop(columns="service_line").sum().to_frame().T
+    total.insert(0, "service_line", "total")
+    frame = pd.concat([frame, total], ignore_index=True)
+    frame["change_vs_prior_month"] = frame["revenue"] / frame["prior_month"].where(frame["prior_month"] > 0) - 1
+    frame["change_vs_prior_year"] = frame["revenue"] / frame["prior_year"].where(frame["prior_year"] > 0) - 1
+    frame["gross_margin"] = frame["gross_profit"] / frame["revenue"].where(frame["revenue"] > 0)
+    return frame[["service_line", "revenue", "prior_month", "change_vs_prior_month", "prior_year",
+                  "change_vs_prior_year", "gross_margin"]]
+
+
+def receivables(ctx: ReportContext) -> pd.DataFrame:
+    """Open receivables by age bucket at the build date: ``bucket, amount, share``."""
+    row = ctx.con.execute(
+        """SELECT bucket_current, bucket_1_30, bucket_31_60, bucket_61_90, bucket_90_plus
+           FROM receivables_ageing WHERE level = 'total'""").fetchone()
+    labels = ["not yet due", "1-30 days late", "31-60 days late", "61-90 days late", "over 90 days late"]
+    amounts = list(row) if row else [0.0] * 5
+    frame = pd.DataFrame({"bucket": labels, "amount": amounts})
+    total = frame["amount"].sum()
+    frame["share"] = frame["amount"] / total if total else 0.0
+    return frame
+
+
+def monthly_dso(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
+    """Days sales outstanding at each month end: ``month, receivables, invoiced_90d, dso``."""
+    return _with_dates(ctx.con.execute(
+        "SELECT month, receivables, invoiced_90d, dso FROM dso WHERE month <= ? ORDER BY month DESC LIMIT ?",
+        [ctx.as_of, months]).df().sort_values("month").reset_index(drop=True))
+
+
+def expenses_by_category(ctx: ReportContext, months: int = 3) -> pd.DataFrame:
+    """Overhead accrued per month and category (fixed charges spread over their month).
+
+    Columns: ``category, kind`` and one column per month (oldest first).
+    """
+    first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
+    long = ctx.con.execute(
+        """SELECT strftime(date_trunc('month', date), '%Y-%m') AS month, category, kind, sum(amount) AS amount
+           FROM expense_accruals WHERE date BETWEEN ? AND ? GROUP BY ALL""", [first, ctx.as_of]).df()
+    if long.empty:
+        return pd.DataFrame(columns=["category", "kind"])
+    wide = long.pivot_table(index=["category", "kind"], columns="month", values="amount", aggfunc="sum",
+                            fill_value=0.0).reset_index()
+    wide.columns.name = None
+    return wide.sort_values(wide.columns[-1], ascending=False).reset_index(drop=True)
+
+
+def cash_collected(ctx: ReportContext, weeks: int = 8) -> pd.DataFrame:
+    """Payments received and invoices issued per week: ``week, invoiced, collected``."""
+    first = ctx.as_of - dt.timedelta(weeks=weeks)
+    return _with_dates(ctx.con.execute(
+        """WITH inv AS (SELECT date_trunc('week', issued_date)::DATE AS week, sum(amount) AS invoiced
+                        FROM invoices WHERE issued_date::DATE BETWEEN ? AND ? GROUP BY 1),
+                pay AS (SELECT date_trunc('week', paid_date)::DATE AS week, sum(amount) AS collected
+                        FROM payments WHERE paid_date::DATE BETWEEN ? AND ? GROUP BY 1)
+           SELECT coalesce(inv.week, pay.week) AS week, coalesce(invoiced, 0) AS invoiced,
+                  coalesce(collected, 0) AS collected
+           FROM inv FULL JOIN pay ON inv.week = pay.week ORDER BY 1""",
+        [first, ctx.as_of, first, ctx.as_of]).df())
+
+
+# ---------------------------------------------------------------------------- operations
+def weekly_operations(ctx: ReportContext, weeks: int = 12) -> pd.DataFrame:
+    """Per ISO week: jobs completed, revenue, labour hours, on-time share, callback rate, mean rating.
+
+    Columns: ``week, jobs_completed, revenue, labor_hours, on_time_share, callback_rate,
+    avg_rating``; the last week may be partial.
+    """
+    first = ctx.as_of - dt.timedelta(weeks=weeks)
+    return _with_dates(ctx.con.execute(
+        """SELECT date_trunc('week', completed_date)::DATE AS week,
+                  count(*) AS jobs_completed, sum(revenue) AS revenue, sum(labor_hours) AS labor_hours,
+                  avg(is_on_time::DOUBLE) AS on_time_share, avg(callback::DOUBLE) AS callback_rate,
+                  avg(rating) AS avg_rating
+           FROM job_facts WHERE is_completed AND completed_date > ? AND completed_date <= ?
+           GROUP BY 1 ORDER BY 1""", [first, ctx.as_of]).df())
+
+
+def daily_operations(ctx: ReportContext, days: int = 14) -> pd.DataFrame:
+    """Per day: jobs scheduled, completed, cancelled, emergencies, labour hours, mean travel minutes."""
+    first = ctx.as_of - dt.timedelta(days=days - 1)
+    return _with_dates(ctx.con.execute(
+        """SELECT scheduled_date AS date, count(*) AS scheduled,
+                  count(*) FILTER (WHERE is_completed) AS completed,
+                  count(*) FILTER (WHERE is_cancelled) AS cancelled,
+                  count(*) FILTER (WHERE urgency = 'emergency') AS emergencies,
+                  sum(labor_hours) AS labor_hours, avg(travel_minutes) FILTER (WHERE is_completed) AS travel_minutes,
+                  avg(is_late::DOUBLE) FILTER (WHERE is_completed) AS late_share
+           FROM job_facts WHERE scheduled_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1""",
+        [first, ctx.as_of]).df())
+
+
+def technicians(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
+    """Per-technician KPIs over the last ``days`` days (the ``technician_kpis`` definitions), best first."""
+    from quantlib.kpi.definitions import technician_scorecard
+
+    table = technician_scorecard(ctx.con, ctx.as_of, window=days)
+    table = table[table["jobs_scheduled"] > 0]
+    columns = ["name", "region", "jobs_completed", "billable_hours", "utilisation", "efficiency",
+               "quality", "avg_rating", "revenue", "efficiency_score"]
+    return table.sort_values("efficiency_score", ascending=False)[columns].reset_index(drop=True)
+
+
+def equipment(ctx: ReportContext, days: int = 90) -> pd.DataFrame:
+    """Per piece of equipment over the last ``days`` days: utilisation, downtime, failures, PM completion."""
+    start = ctx.as_of - dt.timedelta(days=days - 1)
+    table = ctx.con.execute(
+        """SELECT name, kind, service_line, region, usage_hours, utilisation, downtime_hours, failures,
+                  preventive_completion_rate, maintenance_cost
+           FROM equipment_kpis_between(?::DATE, ?::DATE) ORDER BY downtime_hours DESC, name""",
+        [start, ctx.as_of]).df()
+    return table
+
+
+def quality_by_service_line(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
+    """Quality indicators per service line over the window: callbacks, rating, on-time, safety."""
+    start = ctx.as_of - dt.timedelta(days=days - 1)
+    return ctx.con.execute(
+        """SELECT service_line, count(*) AS jobs_completed, avg(callback::DOUBLE) AS callback_rate,
+                  1 - avg(callback::DOUBLE) AS quality, avg(rating) AS avg_rating,
+                  avg(is_on_time::DOUBLE) AS on_time_share, sum(safety_incident::INT) AS safety_incidents
+           FROM job_facts WHERE is_completed AND completed_date BETWEEN ? AND ?
+           GROUP BY 1 ORDER BY 1""", [start, ctx.as_of]).df()
+
+
+# ---------------------------------------------------------------------------- customers and market
+def customer_base(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
+    """Per month: customers served, new customers (first completed job), revenue per customer."""
+    from quantlib.kpi.definitions import customer_acquisition_by_month
+
+    first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
+    served = ctx.con.execute(
+        """SELECT date_trunc('month', completed_date)::DATE AS month, count(DISTINCT customer_id) AS customers_served,
+                  sum(revenue) / count(DISTINCT customer_id) AS revenue_per_customer
+           FROM job_facts WHERE is_completed AND completed_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1""",
+        [first, ctx.as_of]).df()
+    new = customer_acquisition_by_month(ctx.con)
+    new["month"] = pd.to_datetime(new["month"])
+    served["month"] = pd.to_datetime(served["month"])
+    return served.merge(new, on="month", how="left").fillna({"new_customers": 0})
+
+
+def funnel(ctx: ReportContext, months: int = 3) -> pd.DataFrame:
+    """Lead to payment over the last ``months`` months by service line, with conversion rates."""
+    first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
+    return ctx.con.execute(
+        """SELECT service_line, sum(leads) AS leads, sum(quotes) AS quotes, sum(won_quotes) AS won_quotes,
+                  sum(jobs) AS jobs, sum(paid_invoices) AS paid_invoices,
+                  sum(quotes) / nullif(sum(leads), 0) AS lead_to_quote,
+                  sum(won_quotes) / nullif(sum(quotes), 0) AS quote_win_rate,
+                  sum(paid_invoices) / nullif(sum(leads), 0) AS lead_to_paid
+           FROM funnel WHERE month BETWEEN ? AND ?
+           GROUP BY 1 ORDER BY service_line = 'all', leads DESC""", [first, ctx.as_of]).df()
+
+
+def quotes_pipeline(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
+    """Quotes issued in the window by service line: count, value, won, lost, open, win rate, mean discount."""
+    start = ctx.as_of - dt.timedelta(days=days - 1)
+    return ctx.con.execute(
+        """SELECT service_line, count(*) AS quotes, sum(amount) AS quoted_value,
+                  count(*) FILTER (WHERE status = 'won') AS won, count(*) FILTER (WHERE status = 'lost') AS lost,
+                  count(*) FILTER (WHERE status = 'open') AS open,
+                  sum(amount) FILTER (WHERE status = 'open') AS open_value,
+                  count(*) FILTER (WHERE status = 'won') / nullif(count(*) FILTER (WHERE status <> 'open'), 0)
+                      AS win_rate,
+                  1 - avg(amount / list_amount) AS mean_discount
+           FROM quotes WHERE created_at::DATE BETWEEN ? AND ? GROUP BY 1 ORDER BY quoted_value DESC""",
+        [start, ctx.as_of]).df()
+
+
+def market_context(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
+    """Economic indicators and storm days per month (the external factors behind demand)."""
+    first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
+    return _with_dates(ctx.con.execute(
+        """WITH storms AS (SELECT date_trunc('month', date)::DATE AS month,
+                                  count(DISTINCT date) FILTER (WHERE storm) AS storm_days,
+                                  avg(temp_c) AS mean_temp_c
+                           FROM weather GROUP BY 1)
+           SELECT e.month::DATE AS month, e.unemployment_rate, e.housing_starts, e.consumer_confidence,
+                  s.storm_days, s.mean_temp_c
+           FROM economic_indicators e LEFT JOIN storms s ON s.month = e.month::DATE
+           WHERE e.month::DATE BETWEEN ? AND ? ORDER BY 1""", [first, ctx.as_of]).df())
+
+
+# ---------------------------------------------------------------------------- risk
+def risk_register(ctx: ReportContext) -> pd.DataFrame:
+    """The risks an executive should see, each with its size and the rule that raised it.
+
+    Columns: ``risk, measure, value, rule``. Rows: KPIs off target, receivables over 90
+    days, revenue of customers at churn risk, equipment failures in the last 30 days, and
+    revenue concentration in the ten largest customers.
+    """
+    rows = []
+    summary = scorecard(ctx)
+    for kpi in summary[summary["status"].isin(["alert", "below target", "above target"])].itertuples():
+        rows.append({"risk": f"{kpi.label} off target", "measure": kpi.unit, "value": kpi.value,
+                     "rule": f"status {kpi.status} (target {kpi.target:g})"})
+    ageing = receivables(ctx)
+    over_90 = float(ageing.loc[ageing["bucket"] == "over 90 days late", "amount"].iloc[0])
+    if over_90 > 0:
+        rows.append({"risk": "Receivables over 90 days late", "measure": "currency", "value": over_90,
+                     "rule": "any invoice more than 90 days past due"})
+    at_risk = ctx.con.execute(
+        """SELECT count(*), coalesce(sum(monetary_365d), 0) FROM customer_features
+           WHERE is_active AND churn_score >= 0.7""").fetchone()
+    if at_risk[0]:
+        rows.append({"risk": f"{at_risk[0]} active customers at churn risk", "measure": "currency (12-month revenue)",
+                     "value": float(at_risk[1]), "rule": "churn rule score >= 0.7"})
+    failures = ctx.con.execute(
+        """SELECT count(*), coalesce(sum(downtime_hours), 0) FROM maintenance_events
+           WHERE kind = 'failure' AND scheduled_date::DATE BETWEEN ? AND ?""",
+        [ctx.as_of - dt.timedelta(days=29), ctx.as_of]).fetchone()
+    if failures[0]:
+        rows.append({"risk": f"{failures[0]} equipment failures in 30 days", "measure": "downtime hours",
+                     "value": float(failures[1]), "rule": "any failure in the last 30 days"})
+    top_share = ctx.con.execute(
+        """WITH spend AS (SELECT customer_id, sum(revenue) AS revenue FROM job_facts
+                          WHERE is_completed AND completed_date > ? - INTERVAL 365 DAY AND completed_date <= ?
+                          GROUP BY 1)
+           SELECT sum(revenue) FILTER (WHERE rank <= 10) / sum(revenue)
+           FROM (SELECT revenue, row_number() OVER (ORDER BY revenue DESC) AS rank FROM spend)""",
+        [ctx.as_of, ctx.as_of]).fetchone()[0]
+    if top_share is not None and top_share > 0.2:
+        rows.append({"risk": "Revenue concentrated in ten customers", "measure": "share of 12-month revenue",
+                     "value": float(top_share), "rule": "top ten customers > 20 % of revenue"})
+    return pd.DataFrame(rows, columns=["risk", "measure", "value", "rule"])
+
+
+def headline(ctx: ReportContext) -> str:
+    """Three sentences summarising the period, in words, from the same numbers as the tables."""
+    lines = revenue_by_service_line(ctx)
+    total = lines[lines["service_line"] == "total"].iloc[0]
+    parts = [f"Revenue for {ctx.period_label} to date is {_money(total['revenue'])}"]
+    if pd.notna(total["change_vs_prior_year"]):
+        parts[-1] += f", {_pct_change(total['change_vs_prior_year'])} on the same days last year"
+    parts[-1] += "."
+    margin = kpi_value(ctx, "profit_margin")
+    satisfaction = kpi_value(ctx, "customer_satisfaction")
+    if margin is not None:
+        parts.append(f"The profit margin over the last 30 days is {margin:.1%}"
+                     + (f" and customer satisfaction {satisfaction:.1f} out of 10." if satisfaction is not None else "."))
+    risks = risk_register(ctx)
+    parts.append(f"{len(risks)} risk{'s' if len(risks) != 1 else ''} need attention (see Risk assessment)."
+                 if len(risks) else "No risk rule is triggered.")
+    return " ".join(parts)
+
+
+def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Date columns (``month``, ``week``, ``date``) as pandas timestamps, so charts see time."""
+    for column in ("month", "week", "date"):
+        if column in frame and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _pct_change(value: float) -> str:
+    return f"{'up' if value >= 0 else 'down'} {abs(value):.1%}"

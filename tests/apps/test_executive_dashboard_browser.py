@@ -1,0 +1,136 @@
+"""The executive dashboard in a real browser, served by Voila the way ``quant apps`` serves it.
+
+One Voila server (preheated kernel) and one Chromium session: open the app, read the KPI
+cards, switch the service line, and compare what the page shows with numbers computed
+here independently (plain SQL on job_facts, the KPI registry), formatted by the
+dashboard's own formatter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from quantlib.cli.apps import AppsError, is_loopback, resolve_token, start_voila, voila_command
+
+from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
+
+
+def value_js(name: str) -> str:
+    return f"document.querySelector('span.kpi-value[data-kpi=\"{name}\"]')"
+
+
+@pytest.mark.slow  # 16-21 s on 2 cores: Voila start and the kernel executing the app dominate
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_dashboard_in_browser(demo_lake, tmp_path):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from quantlib.kpi import Filters, get_kpi
+    from quantlib.apps.executive_dashboard import format_value
+
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        as_of = con.execute("SELECT as_of FROM build_params").fetchone()[0]
+        start = as_of - dt.timedelta(days=29)
+        line = con.execute("SELECT min(service_line) FROM job_facts").fetchone()[0]
+
+        def revenue(*extra):
+            where = " AND service_line = ?" if extra else ""
+            return con.execute(
+                "SELECT sum(revenue) FROM job_facts WHERE status = 'completed' "
+                f"AND CAST(completed_at AS DATE) BETWEEN ? AND ? {where}", [start, as_of, *extra]).fetchone()[0]
+
+        expected_all = format_value(revenue(), "currency")
+        expected_line = format_value(revenue(line), "currency")
+        margin_line = format_value(get_kpi("profit_margin").compute(
+            con, as_of, window=30, filters=Filters(service_line=line)), "ratio")
+        margin_all = format_value(get_kpi("profit_margin").compute(con, as_of, window=30), "ratio")
+    finally:
+        con.close()
+    assert expected_all != expected_line
+
+    root = single_app_root("executive_dashboard.ipynb", tmp_path)
+    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
+    try:
+        with playwright_api.sync_playwright() as p:
+            # Chromium starts while Voila heats its kernel: one wait instead of two.
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                server.wait_ready(timeout=120)
+                page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                page.goto(server.app_url(), timeout=90_000)
+                page.wait_for_selector("span.kpi-value[data-kpi='revenue']", timeout=90_000)
+                cards = page.locator("span.kpi-value")
+                assert cards.count() == 8
+                assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_all
+                assert page.inner_text("span.kpi-value[data-kpi='profit_margin']") == margin_all
+
+                page.locator(".qd-service-line select").select_option(line)
+                page.wait_for_function(f"{value_js('revenue')}.textContent !== {expected_all!r}",
+                                       timeout=30_000)
+                assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_line
+                page.wait_for_function(f"{value_js('profit_margin')}.textContent === {margin_line!r}",
+                                       timeout=30_000)
+                utilisation = page.locator("span.kpi-value[data-kpi='technician_utilisation']")
+                assert utilisation.inner_text() == "n/a"
+                assert utilisation.get_attribute("title") == "not available by service line"
+                assert page.locator(".qd-panel svg").count() == 1  # the chart, as SVG
+                body = page.inner_text("body")
+                assert "Traceback" not in body and "Error" not in body
+                page.screenshot(path=str(tmp_path / "executive_dashboard.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert server.process.poll() is not None
+
+
+def test_non_loopback_needs_a_token(monkeypatch):
+    monkeypatch.delenv("QUANT_APPS_TOKEN", raising=False)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+    with pytest.raises(AppsError, match="without a token"):
+        start_voila(free_port(), ip="0.0.0.0")
+    assert resolve_token("0.0.0.0", None, {"QUANT_APPS_TOKEN": "t0k"}) == "t0k"
+    assert resolve_token("127.0.0.1", None, {}) is None
+
+    from quantlib.cli.app import app
+    import quantlib.cli.apps  # noqa: F401  (registers "quant apps")
+
+    result = CliRunner().invoke(app, ["apps", "--ip", "0.0.0.0", "--no-browser", "--port", str(free_port())])
+    assert result.exit_code == 2
+    assert "without a token" in result.output
+
+
+def test_token_is_not_on_the_command_line(tmp_path):
+    command = voila_command(8866, "0.0.0.0", tmp_path)
+    assert not any(part.startswith("--token") or ".token" in part for part in command)
+    assert "--preheat_kernel=True" in command and "--Voila.ip=0.0.0.0" in command
+
+
+def test_token_protects_the_server(demo_lake):
+    # Without the token the server sends you to its login page; with it, it answers. The
+    # tree page needs no kernel, so this runs without preheating.
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    server = start_voila(free_port(), token="s3cret-t0ken", preheat=False, lake=demo_lake.root)
+    try:
+        server.wait_ready(timeout=60, preheated=False)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(server.url, timeout=30)
+        assert refused.value.code in (302, 401, 403)
+        assert "login" in refused.value.headers.get("Location", "login")
+        with opener.open(server.url + "?token=s3cret-t0ken", timeout=30) as answer:
+            assert answer.status == 200
+        assert "s3cret-t0ken" not in " ".join(server.process.args)
+    finally:
+        server.stop()

@@ -1,0 +1,83 @@
+"""Report views on the hand-made fixture company (as of 2024-06-30), checked by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from quantlib.kpi.views import report as views
+
+
+@pytest.fixture
+def report(fixture_lake, gold):
+    ctx = views.open_report("fixture", lake=fixture_lake.root)
+    yield ctx
+    ctx.close()
+
+
+def test_open_report_reads_the_build(report):
+    assert report.as_of == dt.date(2024, 6, 30)
+    assert report.company == "Fixture Co"
+    assert report.period_label == "June 2024"
+    assert report.targets["monthly_revenue"] == 9000
+
+
+def test_open_report_without_gold_says_how_to_build_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="quant warehouse build"):
+        views.open_report("fixture", lake=tmp_path)
+
+
+def test_revenue_by_service_line(report):
+    table = views.revenue_by_service_line(report).set_index("service_line")
+    # June 2024: hvac J10 300 + J3 1000 + J4 400; plumbing J8 200; electrical J5 600.
+    assert table.loc["hvac", "revenue"] == 1700
+    assert table.loc["plumbing", "revenue"] == 200
+    assert table.loc["electrical", "revenue"] == 600
+    assert table.loc["total", "revenue"] == 2500
+    # Nothing in May 2024 or June 2023: no change can be computed.
+    assert table.loc["total", "prior_month"] == 0
+    assert table["change_vs_prior_year"].isna().all()
+    # hvac gross profit: 1700 - (100 + 550 + 160) = 890.
+    assert table.loc["hvac", "gross_margin"] == pytest.approx(890 / 1700)
+
+
+def test_monthly_revenue(report):
+    monthly = views.monthly_revenue(report, months=13).set_index("month")
+    assert monthly.loc["2024-06-01", "revenue"] == 2500
+    assert monthly.loc["2023-12-01", "revenue"] == 400  # J12
+    assert (monthly["target"] == 9000).all()
+
+
+def test_daily_operations(report):
+    daily = views.daily_operations(report, days=7).set_index("date")
+    # 06-24 .. 06-30: J3 (25th), J7 scheduled (26th), J6 cancelled (27th), J4, J5, J8.
+    assert daily["scheduled"].sum() == 6
+    assert daily["completed"].sum() == 4
+    assert daily.loc["2024-06-27", "cancelled"] == 1
+
+
+def test_quality_by_service_line(report):
+    quality = views.quality_by_service_line(report, days=30).set_index("service_line")
+    # hvac in June: J10, J3, J4 (callback) -> 1 of 3.
+    assert quality.loc["hvac", "jobs_completed"] == 3
+    assert quality.loc["hvac", "callback_rate"] == pytest.approx(1 / 3)
+    assert quality.loc["hvac", "avg_rating"] == pytest.approx((10 + 9 + 6) / 3)
+
+
+def test_risk_register_names_the_rules_that_fired(report):
+    risks = views.risk_register(report)
+    assert set(risks.columns) == {"risk", "measure", "value", "rule"}
+    # Every KPI off target is a risk, with its value.
+    summary = views.scorecard(report)
+    off = summary[summary["status"].isin(["alert", "below target", "above target"])]
+    for kpi in off.itertuples():
+        row = risks[risks["risk"] == f"{kpi.label} off target"]
+        assert len(row) == 1 and row["value"].iloc[0] == pytest.approx(kpi.value)
+
+
+def test_headline_uses_the_same_numbers(report):
+    text = views.headline(report)
+    assert text.startswith("Revenue for June 2024 to date is $2,500.")
+    margin = views.kpi_value(report, "profit_margin")
+    assert f"{margin:.1%}" in text
