@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 
 import quantlib.cli.ingest  # noqa: F401  (registers the command on the app)
 from quantlib.cli.app import app
-from quantlib.data import ingest as ingest_mod
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
 from quantlib.data.ingest import (
     ALREADY,
@@ -37,6 +36,7 @@ from quantlib.data.ingest import (
     ingest,
     load_mapping,
 )
+from quantlib.data.ingest import commit as ingest_commit
 from quantlib.data.lake import Lake
 
 from .conftest import MALFORMED, sample_tables, write_exports
@@ -468,7 +468,7 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
     shutil.copy(MALFORMED / "jobs_bad_number.csv", src)  # also brings rejects to write
     before, before_rejects = snapshot(base_lake), rejects(base_lake)
 
-    real = ingest_mod._write_parquet
+    real = ingest_commit._write_parquet
 
     def failing(df, path):
         if ".jobs.parquet" in path.name:  # customers is written first, then this fails
@@ -476,7 +476,7 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
             raise OSError("disk full")
         real(df, path)
 
-    monkeypatch.setattr(ingest_mod, "_write_parquet", failing)
+    monkeypatch.setattr(ingest_commit, "_write_parquet", failing)
     with pytest.raises(OSError, match="disk full"):
         ingest(src, base_lake)
     assert snapshot(base_lake) == before
@@ -484,7 +484,7 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
     assert not list(Lake(base_lake).root.rglob("*.tmp"))  # no temporary files left
 
     # The manifest did not record the failed run, so a retry loads everything.
-    monkeypatch.setattr(ingest_mod, "_write_parquet", real)
+    monkeypatch.setattr(ingest_commit, "_write_parquet", real)
     report = ingest(src, base_lake)
     assert {f.status for f in report.files} == {LOADED}
     assert {"C20", "J20"} <= set(silver(base_lake, "customers")["customer_id"]) | \
