@@ -2,10 +2,12 @@
 
 Company profiles, job specs and parameter sets are all YAML mappings validated by a
 pydantic model; this is the one place that turns a file into a model or a clear error.
+It also says where those files live: :func:`project_root`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,6 +15,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def project_root() -> Path:
+    """The project root: ``$QUANT_HOME`` if set, else the folder holding the ``quantlib`` package."""
+    home = os.environ.get("QUANT_HOME")
+    return Path(home).resolve() if home else Path(__file__).resolve().parents[1]
 
 
 def validation_problems(error: ValidationError, root: str = "value", unknown: str = "unknown key") -> list[str]:

@@ -33,6 +33,7 @@ from quantlib.data.ingest import (
     UNUSABLE,
     MappingError,
     default_mapping,
+    default_mapping_path,
     ingest,
     load_mapping,
 )
@@ -497,8 +498,20 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
 def test_default_mapping_file_is_the_builtin_identity(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # found from any working directory
     shipped = load_mapping()
-    assert shipped.source == str(DEFAULT_MAPPING_PATH)
+    assert shipped.source == str(default_mapping_path()) == str(DEFAULT_MAPPING_PATH)
     assert shipped.tables == default_mapping().tables
+
+
+def test_default_mapping_follows_quant_home_set_after_import(monkeypatch, tmp_path):
+    """The default mapping is looked up under the project root at call time, not at import."""
+    monkeypatch.setenv("QUANT_HOME", str(tmp_path))
+    assert load_mapping().source == "built-in"  # no parameters/mappings/default.yaml there
+    path = tmp_path / "parameters" / "mappings" / "default.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"tables": {"jobs": {"files": ["work_orders*.csv"]}}}))
+    assert default_mapping_path() == path.resolve()
+    mapping = load_mapping()
+    assert mapping.source == str(path.resolve()) and list(mapping.tables) == ["jobs"]
 
 
 @pytest.mark.parametrize("name, table", [

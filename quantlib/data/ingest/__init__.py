@@ -72,11 +72,11 @@ from quantlib.data.ingest.commit import (
     _sha256,
 )
 from quantlib.data.ingest.mapping import (
-    DEFAULT_MAPPING_PATH,
     Mapping,
     MappingError,
     TableMapping,
     default_mapping,
+    default_mapping_path,
     load_mapping,
 )
 from quantlib.data.ingest.readers import _read_file
@@ -113,9 +113,18 @@ __all__ = [
     "TableMapping",
     "UnusableFile",
     "default_mapping",
+    "default_mapping_path",
     "ingest",
     "load_mapping",
 ]
+
+
+def __getattr__(name: str) -> Path:
+    # DEFAULT_MAPPING_PATH was a constant fixed at import; kept as a name, computed on access
+    # so that $QUANT_HOME set after import is honoured.
+    if name == "DEFAULT_MAPPING_PATH":
+        return default_mapping_path()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _discover(src_dir: Path, lake: Lake) -> list[Path]:

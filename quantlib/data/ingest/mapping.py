@@ -14,11 +14,17 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from quantlib.config import project_root
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, TableContract
 from quantlib.data.ingest.report import UnusableFile
 
-# This file is quantlib/data/ingest/mapping.py; the repository root is three levels up.
-DEFAULT_MAPPING_PATH = Path(__file__).resolve().parents[3] / "parameters" / "mappings" / "default.yaml"
+
+def default_mapping_path() -> Path:
+    """The shipped mapping, ``parameters/mappings/default.yaml`` under :func:`~quantlib.config.project_root`.
+
+    Resolved at each call, so ``$QUANT_HOME`` set after import is honoured.
+    """
+    return project_root() / "parameters" / "mappings" / "default.yaml"
 
 
 class MappingError(ValueError):
@@ -92,9 +98,9 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
     Parameters
     ----------
     path : str or Path, optional
-        The YAML file. Without it ``parameters/mappings/default.yaml`` of this
-        repository is read, or the built-in identity mapping when it is not there
-        (an installed package).
+        The YAML file. Without it :func:`default_mapping_path` is read
+        (``parameters/mappings/default.yaml`` of the project root), or the built-in
+        identity mapping when it is not there (an installed package).
 
     Raises
     ------
@@ -102,9 +108,9 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
         One line naming the file and what is wrong with it.
     """
     if path is None:
-        if not DEFAULT_MAPPING_PATH.exists():
+        path = default_mapping_path()
+        if not path.exists():
             return default_mapping()
-        path = DEFAULT_MAPPING_PATH
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
