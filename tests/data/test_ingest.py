@@ -32,6 +32,7 @@ from quantlib.data.ingest import (
     SKIPPED,
     UNUSABLE,
     MappingError,
+    UnusableFile,
     default_mapping,
     default_mapping_path,
     ingest,
@@ -39,6 +40,7 @@ from quantlib.data.ingest import (
 )
 from quantlib.data.ingest import commit as ingest_commit
 from quantlib.data.lake import Lake
+from quantlib.errors import QuantError
 
 from .conftest import MALFORMED, sample_tables, write_exports
 
@@ -500,6 +502,12 @@ def test_default_mapping_file_is_the_builtin_identity(monkeypatch, tmp_path):
     shipped = load_mapping()
     assert shipped.source == str(default_mapping_path()) == str(DEFAULT_MAPPING_PATH)
     assert shipped.tables == default_mapping().tables
+
+
+def test_ingest_errors_are_quant_errors():
+    # Callers catch QuantError for "anything Quant refused"; ValueError still catches MappingError.
+    assert issubclass(MappingError, QuantError) and issubclass(MappingError, ValueError)
+    assert issubclass(UnusableFile, QuantError)
 
 
 def test_default_mapping_follows_quant_home_set_after_import(monkeypatch, tmp_path):

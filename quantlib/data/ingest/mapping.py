@@ -17,6 +17,7 @@ import yaml
 from quantlib.config import project_root
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, TableContract
 from quantlib.data.ingest.report import UnusableFile
+from quantlib.errors import QuantError
 
 
 def default_mapping_path() -> Path:
@@ -27,7 +28,7 @@ def default_mapping_path() -> Path:
     return project_root() / "parameters" / "mappings" / "default.yaml"
 
 
-class MappingError(ValueError):
+class MappingError(QuantError, ValueError):
     """The mapping file is unreadable or names unknown tables or columns."""
 
 

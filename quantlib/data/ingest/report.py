@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from quantlib.errors import QuantError
+
 # File statuses in the report and the manifest.
 LOADED = "loaded"
 ALREADY = "already ingested"
@@ -22,7 +24,7 @@ SKIPPED = "skipped"
 MAX_PROBLEMS_PER_FILE = 1000
 
 
-class UnusableFile(Exception):
+class UnusableFile(QuantError):
     """The whole file cannot be used; the message is one line without the file name."""
 
 
