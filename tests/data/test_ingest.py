@@ -40,7 +40,7 @@ from quantlib.data.ingest import (
 )
 from quantlib.data.ingest import commit as ingest_commit
 from quantlib.data.lake import Lake
-from quantlib.errors import QuantError
+from quantlib.errors import QuantError, RejectReason
 
 from .conftest import MALFORMED, sample_tables, write_exports
 
@@ -191,6 +191,92 @@ def test_bad_rows_are_rejected_with_file_line_field(name, base_lake, tmp_path):
     assert not (bad_keys - {"C10"}) & keys  # C10 occurs once more: both copies rejected
     if name == "customers_duplicate_keys.csv":
         assert "C10" not in keys and "C11" in keys
+
+
+# --------------------------------------------------------------------------- reason codes
+
+# The code every rejected row of a corpus file carries (each file has one kind of bad row).
+CORPUS_CODES = {
+    "customers_duplicate_keys.csv": RejectReason.DUPLICATE_KEY,
+    "customers_multiline.csv": RejectReason.BAD_FORMAT,
+    "invoices_negative_money.csv": RejectReason.OUT_OF_RANGE,
+    "jobs_bad_bool.csv": RejectReason.BAD_TYPE,
+    "jobs_bad_date.csv": RejectReason.BAD_DATE,
+    "jobs_bad_number.csv": RejectReason.BAD_TYPE,
+    "jobs_blank_lines.csv": RejectReason.BAD_TYPE,
+    "jobs_completed_before_created.csv": RejectReason.DATE_ORDER,
+    "jobs_fk_violation.csv": RejectReason.UNKNOWN_REFERENCE,
+    "jobs_missing_value.csv": RejectReason.MISSING_REQUIRED,
+    "jobs_out_of_range.csv": RejectReason.OUT_OF_RANGE,
+    "jobs_ragged.csv": RejectReason.RAGGED_ROW,
+    "jobs_unknown_enum.csv": RejectReason.NOT_ALLOWED,
+    "payments_paid_before_issued.csv": RejectReason.DATE_ORDER,
+    "technicians_bad_whole_number.csv": RejectReason.BAD_TYPE,
+}
+
+# Kinds of bad row the corpus lacks: (table, column changes to the first sample row, field,
+# code, text in the reason). The changed row gets a new key so only it is rejected.
+BUILT_CODES = {
+    "unknown_skill": ("technicians", {"skills": "hvac;pool"}, "skills",
+                      RejectReason.RULE_VIOLATION, "skills must be ';'-separated service lines"),
+    "date_out_of_range": ("technicians", {"hire_date": "2300-01-01"}, "hire_date",
+                          RejectReason.BAD_DATE, "out of range"),
+    "required_when_completed": ("jobs", {"completed_at": ""}, "completed_at",
+                                RejectReason.MISSING_REQUIRED, "completed_at is missing although status"),
+}
+
+
+def test_reason_codes_cover_every_kind_of_rejected_row():
+    assert set(CORPUS_CODES) == set(ROW_CASES)
+    seen = set(CORPUS_CODES.values()) | {case[3] for case in BUILT_CODES.values()}
+    # A missing column makes the whole file unusable: it never reaches the rejects table.
+    assert seen == set(RejectReason) - {RejectReason.MISSING_COLUMN}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_CODES))
+def test_rejected_rows_carry_their_reason_code(name, base_lake, tmp_path):
+    code = CORPUS_CODES[name]
+    fr = ingest(src_with(tmp_path, name), base_lake).file(name)
+    rej = rejects(base_lake)
+    rej = rej[rej["file"] == name]
+    assert len(rej) and set(rej["reason_code"]) == {code.value}
+    assert fr.problems and {p.code for p in fr.problems} == {code}
+
+
+@pytest.mark.parametrize("case", sorted(BUILT_CODES))
+def test_built_bad_rows_carry_their_reason_code(case, base_lake, tmp_path):
+    table, changes, field, code, text = BUILT_CODES[case]
+    key = CONTRACTS[table].key[0]
+    row = sample_tables()[table].iloc[[0]].astype(object)
+    for column, value in {key: "NEW1", **changes}.items():
+        row[column] = value
+    src = tmp_path / "src"
+    src.mkdir()
+    row.to_csv(src / f"{table}_new.csv", index=False)
+    fr = ingest(src, base_lake).file(f"{table}_new.csv")
+    assert (fr.rows_read, fr.rows_accepted, fr.rows_rejected) == (1, 0, 1)
+    rej = rejects(base_lake)
+    rej = rej[rej["file"] == f"{table}_new.csv"]
+    assert rej[["row", "field", "reason_code"]].values.tolist() == [[2, field, code.value]]
+    assert text in rej["reason"].iloc[0]
+    assert [p.code for p in fr.problems] == [code]
+
+
+def test_rejects_written_before_reason_codes_still_load_and_merge(base_lake, tmp_path):
+    """A rejects table without ``reason_code`` keeps its rows, with a missing code."""
+    path = Lake(base_lake).rejects
+    legacy = pd.DataFrame({
+        "file": ["old.csv"], "table": ["jobs"], "row": [2], "field": ["revenue"],
+        "reason": ["cannot read 'x' as a number"], "raw": ['{"revenue": "x"}'],
+        "ingested_at": [pd.Timestamp("2024-01-01")],
+    })
+    legacy.to_parquet(path, index=False)
+    ingest(src_with(tmp_path, "jobs_bad_number.csv"), base_lake)
+    rej = rejects(base_lake)
+    assert list(rej.columns) == REJECT_COLUMNS and len(rej) == 2
+    old, new = rej.iloc[0], rej.iloc[1]
+    assert old["file"] == "old.csv" and old["reason"] == legacy["reason"].iloc[0] and pd.isna(old["reason_code"])
+    assert new["file"] == "jobs_bad_number.csv" and new["reason_code"] == RejectReason.BAD_TYPE
 
 
 @pytest.mark.parametrize("name", sorted(FILE_CASES))

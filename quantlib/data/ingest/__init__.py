@@ -17,8 +17,8 @@ One call of :func:`ingest` takes every file under a source directory and
 4. merges the valid rows into ``lake.silver_table(table)`` (one Parquet file a
    table, exactly the contract's columns and dtypes; a newer version of a row
    replaces the older one: the contract's ``version_column`` decides when set,
-   else the later ingest wins), and appends every invalid row, with its reason,
-   to ``lake.rejects``.
+   else the later ingest wins), and appends every invalid row, with its reason
+   (a :class:`~quantlib.errors.RejectReason` code plus a sentence), to ``lake.rejects``.
 
 Row numbers
 -----------
@@ -92,6 +92,7 @@ from quantlib.data.ingest.report import (
     UnusableFile,
 )
 from quantlib.data.lake import Lake
+from quantlib.errors import RejectReason
 
 __all__ = [
     "ALREADY",
@@ -110,6 +111,7 @@ __all__ = [
     "Mapping",
     "MappingError",
     "Problem",
+    "RejectReason",
     "TableMapping",
     "UnusableFile",
     "default_mapping",

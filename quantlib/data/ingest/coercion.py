@@ -23,6 +23,7 @@ from quantlib.data.contracts import TableContract, check_relations, schema_failu
 from quantlib.data.ingest.mapping import TableMapping, _rename
 from quantlib.data.ingest.readers import _Raw
 from quantlib.data.ingest.report import MAX_PROBLEMS_PER_FILE, Problem, UnusableFile
+from quantlib.errors import RejectReason
 
 # Text read as a missing value, compared lower-cased after stripping blanks.
 NULL_TOKENS = ("", "na", "n/a", "nan", "nat", "null", "none")
@@ -94,8 +95,8 @@ def _coerce(frame: pd.DataFrame, contract: TableContract) -> tuple[pd.DataFrame,
 
     Every column is converted on its own, so a bad value fails only its row and
     the other rows keep every other check. Failures: ``index`` (position), ``field``,
-    ``reason``. Failed cells are left missing; ``int`` and ``bool`` columns stay
-    float / nullable boolean until the failed rows are dropped.
+    ``reason``, ``reason_code``. Failed cells are left missing; ``int`` and ``bool``
+    columns stay float / nullable boolean until the failed rows are dropped.
     """
     out = {}
     failures = []
@@ -156,11 +157,15 @@ def _coerce(frame: pd.DataFrame, contract: TableContract) -> tuple[pd.DataFrame,
                     rows.append(f"date {shown!r} is out of range (years 1678-2261)")
                 else:
                     rows.append(f"cannot read {shown!r} as {_WHAT[kind]}")
-            failures.append(pd.DataFrame({"index": pos, "field": name, "reason": rows}))
+            # Out-of-range dates are unusable dates too; other kinds are unreadable values.
+            code = RejectReason.BAD_DATE if kind == "date" else RejectReason.BAD_TYPE
+            failures.append(pd.DataFrame({"index": pos, "field": name, "reason": rows,
+                                          "reason_code": code.value}))
             values = values.where(~pd.Series(bad, index=values.index))
         if not col.nullable and missing.any():
             failures.append(pd.DataFrame({"index": np.flatnonzero(missing), "field": name,
-                                          "reason": "missing value"}))
+                                          "reason": "missing value",
+                                          "reason_code": RejectReason.MISSING_REQUIRED.value}))
         out[name] = values
     typed = pd.DataFrame(out, index=frame.index)
     return typed, _concat_failures(failures)
@@ -170,7 +175,7 @@ def _concat_failures(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({"index": pd.Series(dtype="int64"), "field": pd.Series(dtype=object),
-                             "reason": pd.Series(dtype=object)})
+                             "reason": pd.Series(dtype=object), "reason_code": pd.Series(dtype=object)})
     return pd.concat(parts, ignore_index=True)
 
 
@@ -193,7 +198,8 @@ def _duplicate_keys(typed: pd.DataFrame, eligible: np.ndarray, contract: TableCo
         for i in idx:
             reasons[i] = f"duplicate key {shown} in this file ({where})"
     return pd.DataFrame({"index": positions, "field": ",".join(key),
-                         "reason": [reasons[i] for i in positions]})
+                         "reason": [reasons[i] for i in positions],
+                         "reason_code": RejectReason.DUPLICATE_KEY.value})
 
 
 def _show(value) -> str:
@@ -310,6 +316,7 @@ def _reject_rows(name: str, table: str, raw: _Raw, found: pd.DataFrame,
         "file": name, "table": table,
         "row": lines.astype(np.int64),
         "field": found["field"].astype(str).to_numpy(),
+        "reason_code": found["reason_code"].astype(str).to_numpy(),
         "reason": found["reason"].astype(str).to_numpy(),
         "raw": [raw_json[p] for p in positions],
     }
@@ -317,7 +324,7 @@ def _reject_rows(name: str, table: str, raw: _Raw, found: pd.DataFrame,
     ragged = pd.DataFrame({
         "file": name, "table": table,
         "row": np.asarray([r[0] for r in raw.ragged], dtype=np.int64),
-        "field": "", "reason": [r[2] for r in raw.ragged],
+        "field": "", "reason_code": RejectReason.RAGGED_ROW.value, "reason": [r[2] for r in raw.ragged],
         "raw": [json.dumps(r[1], ensure_ascii=False) for r in raw.ragged],
     })
     rejects = pd.concat([ragged, rejects], ignore_index=True) if len(ragged) else rejects
@@ -329,7 +336,7 @@ def _reject_rows(name: str, table: str, raw: _Raw, found: pd.DataFrame,
         where = f"{raw.unit} {rec.row}"
         text = (f"{name}: {where}, field {rec.field}: {rec.reason}" if rec.field
                 else f"{name}: {where}: {rec.reason}")
-        problems.append(Problem(name, text, int(rec.row), rec.field or None))
+        problems.append(Problem(name, text, int(rec.row), rec.field or None, RejectReason(rec.reason_code)))
     return rejects, problems, total
 
 

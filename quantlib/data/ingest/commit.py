@@ -20,7 +20,8 @@ from quantlib.data.lake import Lake, atomic_path
 
 MANIFEST_COLUMNS = ["file", "sha256", "table", "bronze_path", "status", "landed_at",
                     "rows_read", "rows_accepted", "rows_rejected", "error"]
-REJECT_COLUMNS = ["file", "table", "row", "field", "reason", "raw", "ingested_at"]
+# reason_code is a quantlib.errors.RejectReason value; reason is the same, for people.
+REJECT_COLUMNS = ["file", "table", "row", "field", "reason_code", "reason", "raw", "ingested_at"]
 
 
 def _read_parquet_or(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -52,6 +53,18 @@ def _merge(old: pd.DataFrame | None, new: list[pd.DataFrame], contract: TableCon
     return merged.reset_index(drop=True)
 
 
+def _read_rejects(path: Path) -> pd.DataFrame:
+    """The rejects table at ``path``, in :data:`REJECT_COLUMNS`.
+
+    A table written before reject reason codes has no ``reason_code`` column: its rows get
+    a missing code rather than one guessed from the text of their reason.
+    """
+    old = pd.read_parquet(path)
+    if "reason_code" not in old:
+        old = old.assign(reason_code=pd.Series(None, index=old.index, dtype=object))[REJECT_COLUMNS]
+    return old
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -74,7 +87,7 @@ def _commit(lake: Lake, tables: dict[str, pd.DataFrame], reject_parts: list[pd.D
     """
     writes: list[tuple[pd.DataFrame, Path]] = [(df, lake.silver_table(t)) for t, df in tables.items()]
     if reject_parts:
-        old = pd.read_parquet(lake.rejects) if lake.rejects.exists() else None
+        old = _read_rejects(lake.rejects) if lake.rejects.exists() else None
         new = pd.concat(reject_parts, ignore_index=True)[REJECT_COLUMNS]
         new["row"] = new["row"].astype("int64")
         writes.append((pd.concat([old, new], ignore_index=True) if old is not None else new, lake.rejects))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from quantlib.errors import QuantError
+from quantlib.errors import QuantError, RejectReason
 
 # File statuses in the report and the manifest.
 LOADED = "loaded"
@@ -30,12 +30,17 @@ class UnusableFile(QuantError):
 
 @dataclass
 class Problem:
-    """One problem, as one line of text naming file, line and field."""
+    """One problem, as one line of text naming file, line and field.
+
+    ``code`` says why a row was rejected (the ``reason_code`` of its rejects row); it is
+    None for file-level problems (an unusable or skipped file).
+    """
 
     file: str
     message: str
     line: int | None = None
     field: str | None = None
+    code: RejectReason | None = None
 
     def __str__(self) -> str:
         return self.message
