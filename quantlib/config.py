@@ -2,6 +2,7 @@
 
 Company profiles, job specs and parameter sets are all YAML mappings validated by a
 pydantic model; this is the one place that turns a file into a model or a clear error.
+It also says where those files live: :func:`project_root`.
 """
 
 from __future__ import annotations

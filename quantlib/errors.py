@@ -12,7 +12,9 @@ never a prose string split on ``':'``. Anchor: pandera's ``SchemaErrorReason``.
 
 from __future__ import annotations
 
-__all__ = ["QuantError", "WarehouseNotFoundError"]
+from enum import Enum
+
+__all__ = ["QuantError", "RejectReason", "WarehouseNotFoundError"]
 
 
 class QuantError(Exception):
@@ -21,3 +23,42 @@ class QuantError(Exception):
 
 class WarehouseNotFoundError(QuantError, FileNotFoundError):
     """No gold warehouse where one was expected (build it with ``quant warehouse build``)."""
+
+
+class RejectReason(str, Enum):
+    """Why a row was rejected: the ``reason_code`` next to the human ``reason`` of a reject.
+
+    Set on every row of ``lake.rejects`` by :func:`quantlib.data.ingest.ingest` and on every
+    failure of :func:`quantlib.data.contracts.schema_failures` and
+    :func:`~quantlib.data.contracts.check_relations`. Members compare equal to their string
+    value, which is what the rejects table stores.
+    """
+
+    RAGGED_ROW = "ragged_row"
+    """A CSV record with more or fewer fields than the header."""
+    BAD_TYPE = "bad_type"
+    """Not readable as the column's type (a number, a whole number, true/false)."""
+    BAD_DATE = "bad_date"
+    """Not readable as a date, or a date outside the years 1678-2261."""
+    MISSING_REQUIRED = "missing_required"
+    """No value where the contract needs one (always, or given the row's status)."""
+    NOT_ALLOWED = "not_allowed"
+    """A value outside the column's allowed set (an unknown category)."""
+    OUT_OF_RANGE = "out_of_range"
+    """A number outside the column's bounds."""
+    BAD_FORMAT = "bad_format"
+    """Text of the wrong shape: a pattern not matched, a length out of bounds."""
+    DUPLICATE_KEY = "duplicate_key"
+    """The row's key occurs more than once in the file."""
+    UNKNOWN_REFERENCE = "unknown_reference"
+    """A foreign key not found in the table it refers to."""
+    DATE_ORDER = "date_order"
+    """A date before the date it must follow, in the row or in the row it refers to."""
+    RULE_VIOLATION = "rule_violation"
+    """Any other contract check the row fails."""
+    MISSING_COLUMN = "missing_column"
+    """A required column absent from the whole frame; a file-level failure, so ingest
+    reports the file unusable and never writes it to the rejects table."""
+
+    def __str__(self) -> str:
+        return self.value

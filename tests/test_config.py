@@ -1,9 +1,12 @@
 """Typed YAML files: every problem named with its file."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from quantlib.config import load_yaml_model
+import quantlib
+from quantlib.config import load_yaml_model, project_root
 
 
 class Sample(BaseModel):
@@ -38,3 +41,10 @@ def test_valid_file(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("name: a\nsize: 3\n")
     assert load_yaml_model(path, Sample, "sample") == Sample(name="a", size=3)
+
+
+def test_project_root_is_quant_home_else_the_folder_holding_the_package(monkeypatch, tmp_path):
+    monkeypatch.delenv("QUANT_HOME", raising=False)
+    assert project_root() == Path(quantlib.__file__).resolve().parents[1]
+    monkeypatch.setenv("QUANT_HOME", str(tmp_path))
+    assert project_root() == tmp_path.resolve()

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from quantlib.errors import RejectReason
+
 SERVICE_LINES = ("hvac", "plumbing", "electrical", "landscaping", "roofing")
 JOB_TYPES = ("install", "repair", "maintenance", "inspection", "emergency")
 URGENCIES = ("routine", "urgent", "emergency")
@@ -480,7 +482,9 @@ def check_relations(table: str, df: pd.DataFrame, tables: dict[str, pd.DataFrame
     Returns
     -------
     DataFrame
-        One row per violation: ``index`` (of ``df``), ``field``, ``reason``.
+        One row per violation: ``index`` (of ``df``), ``field``, ``reason`` and
+        ``reason_code`` (:attr:`~quantlib.errors.RejectReason.UNKNOWN_REFERENCE` for a
+        foreign key, :attr:`~quantlib.errors.RejectReason.DATE_ORDER` for a date rule).
     """
     contract = get_contract(table)
     found: list[pd.DataFrame] = []
@@ -496,6 +500,7 @@ def check_relations(table: str, df: pd.DataFrame, tables: dict[str, pd.DataFrame
                 "field": fk.column,
                 "reason": [f"{fk.column} {v!r} not found in {fk.ref_table}.{fk.ref_column}"
                            for v in values[bad]],
+                "reason_code": RejectReason.UNKNOWN_REFERENCE.value,
             }))
     for rule in contract.date_rules:
         ref = tables.get(rule.via.ref_table)
@@ -511,10 +516,11 @@ def check_relations(table: str, df: pd.DataFrame, tables: dict[str, pd.DataFrame
                 "field": rule.column,
                 "reason": [f"{rule.column} {d.date()} is before {rule.via.ref_table}.{rule.ref_date} "
                            f"{r.date()}" for d, r in zip(df.loc[bad, rule.column], ref_dates[bad])],
+                "reason_code": RejectReason.DATE_ORDER.value,
             }))
     if not found:
         return pd.DataFrame({"index": pd.Series(dtype=object), "field": pd.Series(dtype=str),
-                             "reason": pd.Series(dtype=str)})
+                             "reason": pd.Series(dtype=str), "reason_code": pd.Series(dtype=str)})
     return pd.concat(found, ignore_index=True)
 
 
@@ -542,36 +548,37 @@ def _fmt(value) -> str:
     return repr(value.item() if hasattr(value, "item") else value)
 
 
-def _column_reason(column: pa.Column | None, check: str, value) -> str:
-    """Plain-words reason for a failed column check (``check`` is pandera's check text)."""
+def _column_reason(column: pa.Column | None, check: str, value) -> tuple[str, RejectReason]:
+    """Plain-words reason and its code for a failed column check (``check`` is pandera's check text)."""
     found = None
     if column is not None:
         found = next((c for c in column.checks if (c.error or c.name) == check), None)
     if found is None:
-        return f"value {_fmt(value)} fails {check}"
+        return f"value {_fmt(value)} fails {check}", RejectReason.RULE_VIOLATION
     stats = found.statistics or {}
     name = found.name
     if name == "str_length":
         lo, hi = stats.get("min_value"), stats.get("max_value")
         if lo == 1 and hi is None:
-            return "must not be empty"
-        return f"length of {_fmt(value)} must be between {lo} and {hi}"
+            return "must not be empty", RejectReason.BAD_FORMAT
+        return f"length of {_fmt(value)} must be between {lo} and {hi}", RejectReason.BAD_FORMAT
     if name == "isin":
-        return f"{_fmt(value)} is not one of {', '.join(map(str, stats['allowed_values']))}"
+        return (f"{_fmt(value)} is not one of {', '.join(map(str, stats['allowed_values']))}",
+                RejectReason.NOT_ALLOWED)
     if name == "str_matches":
-        return f"{_fmt(value)} does not match the pattern {stats['pattern']}"
+        return f"{_fmt(value)} does not match the pattern {stats['pattern']}", RejectReason.BAD_FORMAT
     if name == "in_range":
         lo, hi = stats["min_value"], stats["max_value"]
         lo_op = ">=" if stats.get("include_min", True) else ">"
         hi_op = "<=" if stats.get("include_max", True) else "<"
         if lo_op == ">=" and hi_op == "<=":
-            return f"must be between {lo} and {hi} (got {_fmt(value)})"
-        return f"must be {lo_op} {lo} and {hi_op} {hi} (got {_fmt(value)})"
+            return f"must be between {lo} and {hi} (got {_fmt(value)})", RejectReason.OUT_OF_RANGE
+        return f"must be {lo_op} {lo} and {hi_op} {hi} (got {_fmt(value)})", RejectReason.OUT_OF_RANGE
     if name == "greater_than":
-        return f"must be > {stats['min_value']} (got {_fmt(value)})"
+        return f"must be > {stats['min_value']} (got {_fmt(value)})", RejectReason.OUT_OF_RANGE
     if name == "greater_than_or_equal_to":
-        return f"must be >= {stats['min_value']} (got {_fmt(value)})"
-    return f"{found.error or name} (got {_fmt(value)})"
+        return f"must be >= {stats['min_value']} (got {_fmt(value)})", RejectReason.OUT_OF_RANGE
+    return f"{found.error or name} (got {_fmt(value)})", RejectReason.RULE_VIOLATION
 
 
 def schema_failures(table: str, error) -> pd.DataFrame:
@@ -599,7 +606,8 @@ def schema_failures(table: str, error) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``index`` (label in the validated frame, NaN for frame-level
-        failures), ``field`` and ``reason``; one row per distinct failure.
+        failures), ``field``, ``reason`` and ``reason_code`` (a
+        :class:`~quantlib.errors.RejectReason` value); one row per distinct failure.
     """
     contract = get_contract(table)
     rule_fields = _row_rule_fields(contract)
@@ -630,6 +638,8 @@ def schema_failures(table: str, error) -> pd.DataFrame:
                 continue  # the rule could not run because one of its columns could not be coerced
             field = cols[0]
             reason = check
+            # Two columns: "later not before earlier"; one: "required when <status>".
+            code = RejectReason.DATE_ORDER if len(cols) == 2 else RejectReason.MISSING_REQUIRED
             if len(cols) == 2 and data is not None and index is not None and index in data.index:
                 later, earlier = data.at[index, cols[0]], data.at[index, cols[1]]
                 if isinstance(later, pd.Timestamp) and isinstance(earlier, pd.Timestamp):
@@ -641,32 +651,38 @@ def schema_failures(table: str, error) -> pd.DataFrame:
             else:
                 shown = f"{field}={_fmt(value)}"
             reason = f"duplicate key {shown}"
+            code = RejectReason.DUPLICATE_KEY
         elif check.startswith("coerce_dtype"):
             field = column
             dtype = check.split("(", 1)[-1].rstrip(")").strip("'\"")
             reason = f"cannot read {_fmt(value)} as {_DTYPE_WORDS.get(dtype, dtype)}"
+            code = RejectReason.BAD_DATE if dtype.startswith("datetime") else RejectReason.BAD_TYPE
         elif check.startswith("dtype("):
             if (case.index, case.column) in coerce_failed:
                 continue  # already reported as unreadable
             field = column
             dtype = check.split("(", 1)[-1].rstrip(")").strip("'\"")
             reason = f"wrong type: {_fmt(value)} is not {_DTYPE_WORDS.get(dtype, dtype)}"
+            code = RejectReason.BAD_DATE if dtype.startswith("datetime") else RejectReason.BAD_TYPE
         elif check == "not_nullable":
             field = column
             reason = "missing value"
+            code = RejectReason.MISSING_REQUIRED
         elif check == "column_in_dataframe":
             field = str(value)
             reason = f"missing required column {value!r}"
+            code = RejectReason.MISSING_COLUMN
         elif index is None and column in failed_columns:
             continue  # the check could not run because the column could not be coerced
         else:
             field = column
-            reason = _column_reason(contract.schema.columns.get(column), check, value)
+            reason, code = _column_reason(contract.schema.columns.get(column), check, value)
         key = (index, field, reason)
         if key in seen:
             continue
         seen.add(key)
-        rows.append({"index": index if index is not None else np.nan, "field": field, "reason": reason})
-    out = pd.DataFrame(rows, columns=["index", "field", "reason"])
+        rows.append({"index": index if index is not None else np.nan, "field": field, "reason": reason,
+                     "reason_code": code.value})
+    out = pd.DataFrame(rows, columns=["index", "field", "reason", "reason_code"])
     out["index"] = out["index"].astype(object)
     return out

@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 
 import quantlib.cli.ingest  # noqa: F401  (registers the command on the app)
 from quantlib.cli.app import app
-from quantlib.data import ingest as ingest_mod
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
 from quantlib.data.ingest import (
     ALREADY,
@@ -33,11 +32,15 @@ from quantlib.data.ingest import (
     SKIPPED,
     UNUSABLE,
     MappingError,
+    UnusableFile,
     default_mapping,
+    default_mapping_path,
     ingest,
     load_mapping,
 )
+from quantlib.data.ingest import commit as ingest_commit
 from quantlib.data.lake import Lake
+from quantlib.errors import QuantError, RejectReason
 
 from .conftest import MALFORMED, sample_tables, write_exports
 
@@ -188,6 +191,92 @@ def test_bad_rows_are_rejected_with_file_line_field(name, base_lake, tmp_path):
     assert not (bad_keys - {"C10"}) & keys  # C10 occurs once more: both copies rejected
     if name == "customers_duplicate_keys.csv":
         assert "C10" not in keys and "C11" in keys
+
+
+# --------------------------------------------------------------------------- reason codes
+
+# The code every rejected row of a corpus file carries (each file has one kind of bad row).
+CORPUS_CODES = {
+    "customers_duplicate_keys.csv": RejectReason.DUPLICATE_KEY,
+    "customers_multiline.csv": RejectReason.BAD_FORMAT,
+    "invoices_negative_money.csv": RejectReason.OUT_OF_RANGE,
+    "jobs_bad_bool.csv": RejectReason.BAD_TYPE,
+    "jobs_bad_date.csv": RejectReason.BAD_DATE,
+    "jobs_bad_number.csv": RejectReason.BAD_TYPE,
+    "jobs_blank_lines.csv": RejectReason.BAD_TYPE,
+    "jobs_completed_before_created.csv": RejectReason.DATE_ORDER,
+    "jobs_fk_violation.csv": RejectReason.UNKNOWN_REFERENCE,
+    "jobs_missing_value.csv": RejectReason.MISSING_REQUIRED,
+    "jobs_out_of_range.csv": RejectReason.OUT_OF_RANGE,
+    "jobs_ragged.csv": RejectReason.RAGGED_ROW,
+    "jobs_unknown_enum.csv": RejectReason.NOT_ALLOWED,
+    "payments_paid_before_issued.csv": RejectReason.DATE_ORDER,
+    "technicians_bad_whole_number.csv": RejectReason.BAD_TYPE,
+}
+
+# Kinds of bad row the corpus lacks: (table, column changes to the first sample row, field,
+# code, text in the reason). The changed row gets a new key so only it is rejected.
+BUILT_CODES = {
+    "unknown_skill": ("technicians", {"skills": "hvac;pool"}, "skills",
+                      RejectReason.RULE_VIOLATION, "skills must be ';'-separated service lines"),
+    "date_out_of_range": ("technicians", {"hire_date": "2300-01-01"}, "hire_date",
+                          RejectReason.BAD_DATE, "out of range"),
+    "required_when_completed": ("jobs", {"completed_at": ""}, "completed_at",
+                                RejectReason.MISSING_REQUIRED, "completed_at is missing although status"),
+}
+
+
+def test_reason_codes_cover_every_kind_of_rejected_row():
+    assert set(CORPUS_CODES) == set(ROW_CASES)
+    seen = set(CORPUS_CODES.values()) | {case[3] for case in BUILT_CODES.values()}
+    # A missing column makes the whole file unusable: it never reaches the rejects table.
+    assert seen == set(RejectReason) - {RejectReason.MISSING_COLUMN}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_CODES))
+def test_rejected_rows_carry_their_reason_code(name, base_lake, tmp_path):
+    code = CORPUS_CODES[name]
+    fr = ingest(src_with(tmp_path, name), base_lake).file(name)
+    rej = rejects(base_lake)
+    rej = rej[rej["file"] == name]
+    assert len(rej) and set(rej["reason_code"]) == {code.value}
+    assert fr.problems and {p.code for p in fr.problems} == {code}
+
+
+@pytest.mark.parametrize("case", sorted(BUILT_CODES))
+def test_built_bad_rows_carry_their_reason_code(case, base_lake, tmp_path):
+    table, changes, field, code, text = BUILT_CODES[case]
+    key = CONTRACTS[table].key[0]
+    row = sample_tables()[table].iloc[[0]].astype(object)
+    for column, value in {key: "NEW1", **changes}.items():
+        row[column] = value
+    src = tmp_path / "src"
+    src.mkdir()
+    row.to_csv(src / f"{table}_new.csv", index=False)
+    fr = ingest(src, base_lake).file(f"{table}_new.csv")
+    assert (fr.rows_read, fr.rows_accepted, fr.rows_rejected) == (1, 0, 1)
+    rej = rejects(base_lake)
+    rej = rej[rej["file"] == f"{table}_new.csv"]
+    assert rej[["row", "field", "reason_code"]].values.tolist() == [[2, field, code.value]]
+    assert text in rej["reason"].iloc[0]
+    assert [p.code for p in fr.problems] == [code]
+
+
+def test_rejects_written_before_reason_codes_still_load_and_merge(base_lake, tmp_path):
+    """A rejects table without ``reason_code`` keeps its rows, with a missing code."""
+    path = Lake(base_lake).rejects
+    legacy = pd.DataFrame({
+        "file": ["old.csv"], "table": ["jobs"], "row": [2], "field": ["revenue"],
+        "reason": ["cannot read 'x' as a number"], "raw": ['{"revenue": "x"}'],
+        "ingested_at": [pd.Timestamp("2024-01-01")],
+    })
+    legacy.to_parquet(path, index=False)
+    ingest(src_with(tmp_path, "jobs_bad_number.csv"), base_lake)
+    rej = rejects(base_lake)
+    assert list(rej.columns) == REJECT_COLUMNS and len(rej) == 2
+    old, new = rej.iloc[0], rej.iloc[1]
+    assert old["file"] == "old.csv" and old["reason"] == legacy["reason"].iloc[0] and pd.isna(old["reason_code"])
+    assert new["file"] == "jobs_bad_number.csv" and new["reason_code"] == RejectReason.BAD_TYPE
 
 
 @pytest.mark.parametrize("name", sorted(FILE_CASES))
@@ -468,7 +557,7 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
     shutil.copy(MALFORMED / "jobs_bad_number.csv", src)  # also brings rejects to write
     before, before_rejects = snapshot(base_lake), rejects(base_lake)
 
-    real = ingest_mod._write_parquet
+    real = ingest_commit._write_parquet
 
     def failing(df, path):
         if ".jobs.parquet" in path.name:  # customers is written first, then this fails
@@ -476,7 +565,7 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
             raise OSError("disk full")
         real(df, path)
 
-    monkeypatch.setattr(ingest_mod, "_write_parquet", failing)
+    monkeypatch.setattr(ingest_commit, "_write_parquet", failing)
     with pytest.raises(OSError, match="disk full"):
         ingest(src, base_lake)
     assert snapshot(base_lake) == before
@@ -484,7 +573,7 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
     assert not list(Lake(base_lake).root.rglob("*.tmp"))  # no temporary files left
 
     # The manifest did not record the failed run, so a retry loads everything.
-    monkeypatch.setattr(ingest_mod, "_write_parquet", real)
+    monkeypatch.setattr(ingest_commit, "_write_parquet", real)
     report = ingest(src, base_lake)
     assert {f.status for f in report.files} == {LOADED}
     assert {"C20", "J20"} <= set(silver(base_lake, "customers")["customer_id"]) | \
@@ -497,8 +586,26 @@ def test_failed_write_leaves_silver_as_it_was(base_lake, tmp_path, monkeypatch):
 def test_default_mapping_file_is_the_builtin_identity(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # found from any working directory
     shipped = load_mapping()
-    assert shipped.source == str(DEFAULT_MAPPING_PATH)
+    assert shipped.source == str(default_mapping_path()) == str(DEFAULT_MAPPING_PATH)
     assert shipped.tables == default_mapping().tables
+
+
+def test_ingest_errors_are_quant_errors():
+    # Callers catch QuantError for "anything Quant refused"; ValueError still catches MappingError.
+    assert issubclass(MappingError, QuantError) and issubclass(MappingError, ValueError)
+    assert issubclass(UnusableFile, QuantError)
+
+
+def test_default_mapping_follows_quant_home_set_after_import(monkeypatch, tmp_path):
+    """The default mapping is looked up under the project root at call time, not at import."""
+    monkeypatch.setenv("QUANT_HOME", str(tmp_path))
+    assert load_mapping().source == "built-in"  # no parameters/mappings/default.yaml there
+    path = tmp_path / "parameters" / "mappings" / "default.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"tables": {"jobs": {"files": ["work_orders*.csv"]}}}))
+    assert default_mapping_path() == path.resolve()
+    mapping = load_mapping()
+    assert mapping.source == str(path.resolve()) and list(mapping.tables) == ["jobs"]
 
 
 @pytest.mark.parametrize("name, table", [

@@ -1,0 +1,193 @@
+"""Which source files feed which tables, and how their columns are named.
+
+A mapping (YAML; see ``parameters/mappings/default.yaml``) matches file names to
+contract tables by glob and renames source columns to contract columns. Column names
+are compared after :func:`_norm` (case and surrounding blanks ignored).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from quantlib.config import project_root
+from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, TableContract
+from quantlib.data.ingest.report import UnusableFile
+from quantlib.errors import QuantError
+
+
+def default_mapping_path() -> Path:
+    """The shipped mapping, ``parameters/mappings/default.yaml`` under :func:`~quantlib.config.project_root`.
+
+    Resolved at each call, so ``$QUANT_HOME`` set after import is honoured.
+    """
+    return project_root() / "parameters" / "mappings" / "default.yaml"
+
+
+class MappingError(QuantError, ValueError):
+    """The mapping file is unreadable or names unknown tables or columns."""
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How files of one table are found and read.
+
+    Attributes
+    ----------
+    table : str
+        Contract table name.
+    files : tuple of str
+        File-name globs (matched case-insensitively against the file name).
+    columns : dict of str to str
+        Source column name -> contract column name. Unlisted columns whose name
+        equals a contract column (ignoring case and blanks) are taken as is.
+    delimiter : str
+        CSV field separator.
+    """
+
+    table: str
+    files: tuple[str, ...]
+    columns: dict[str, str] = field(default_factory=dict)
+    delimiter: str = ","
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Which files feed which tables; see ``parameters/mappings/default.yaml``."""
+
+    tables: dict[str, TableMapping]
+    source: str = "built-in"
+
+    def match(self, name: str) -> tuple[str | None, str | None]:
+        """Return ``(table, None)`` for the table ``name`` belongs to, else ``(None, why)``.
+
+        When globs of several tables match, the most specific glob (most literal
+        characters) wins, so ``equipment_usage*.csv`` beats ``equipment*.csv``.
+        """
+        lower = name.lower()
+        best: dict[str, int] = {}
+        for table, tm in self.tables.items():
+            for pattern in tm.files:
+                if fnmatch.fnmatchcase(lower, pattern.lower()):
+                    literal = sum(ch not in "*?[]" for ch in pattern)
+                    best[table] = max(best.get(table, -1), literal)
+        if not best:
+            return None, "matches no table of the mapping"
+        top = max(best.values())
+        winners = sorted(t for t, v in best.items() if v == top)
+        if len(winners) > 1:
+            return None, f"matches several tables ({', '.join(winners)}); make the mapping globs distinct"
+        return winners[0], None
+
+
+def default_mapping() -> Mapping:
+    """The identity mapping: ``<table>.csv``, ``<table>_*.csv`` (and Parquet) per table."""
+    tables = {
+        t: TableMapping(t, (f"{t}.csv", f"{t}_*.csv", f"{t}.parquet", f"{t}_*.parquet"))
+        for t in TABLE_ORDER
+    }
+    return Mapping(tables, "built-in")
+
+
+def load_mapping(path: str | Path | None = None) -> Mapping:
+    """Read a mapping YAML file; ``None`` means the shipped default mapping.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The YAML file. Without it :func:`default_mapping_path` is read
+        (``parameters/mappings/default.yaml`` of the project root), or the built-in
+        identity mapping when it is not there (an installed package).
+
+    Raises
+    ------
+    MappingError
+        One line naming the file and what is wrong with it.
+    """
+    if path is None:
+        path = default_mapping_path()
+        if not path.exists():
+            return default_mapping()
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingError(f"mapping file {path} not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MappingError(f"mapping file {path} is not valid YAML: {first}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("tables"), dict):
+        raise MappingError(f"mapping file {path} needs a top-level 'tables:' mapping")
+    tables = {}
+    for table, spec in doc["tables"].items():
+        if table not in CONTRACTS:
+            raise MappingError(f"mapping file {path}: unknown table {table!r}; "
+                               f"known tables: {', '.join(TABLE_ORDER)}")
+        spec = spec or {}
+        files = spec.get("files") or []
+        if isinstance(files, str):
+            files = [files]
+        columns = spec.get("columns") or {}
+        if not isinstance(columns, dict):
+            raise MappingError(f"mapping file {path}: tables.{table}.columns must map source to contract names")
+        contract = CONTRACTS[table]
+        for src, dst in columns.items():
+            if dst not in contract.columns:
+                raise MappingError(f"mapping file {path}: tables.{table}.columns maps {src!r} to {dst!r}, "
+                                   f"which is not a column of {table}")
+        delimiter = spec.get("delimiter", ",")
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise MappingError(f"mapping file {path}: tables.{table}.delimiter must be one character")
+        tables[table] = TableMapping(table, tuple(str(f) for f in files),
+                                     {str(k): str(v) for k, v in columns.items()}, delimiter)
+    return Mapping(tables, str(path))
+
+
+# --------------------------------------------------------------------------- column names
+
+
+def _norm(name: str) -> str:
+    return str(name).strip().lower()
+
+
+def _known_names(tm: TableMapping) -> set[str]:
+    return {_norm(c) for c in CONTRACTS[tm.table].columns} | {_norm(c) for c in tm.columns}
+
+
+def _rename(frame: pd.DataFrame, tm: TableMapping, contract: TableContract) -> tuple[dict[str, str], list[str]]:
+    """Source column -> contract column, and the notes about ignored / absent columns.
+
+    Mapping entries win; otherwise a source column whose name equals a contract
+    column, ignoring case and surrounding blanks, is taken.
+    """
+    by_norm_map = {_norm(k): v for k, v in tm.columns.items()}
+    by_norm_contract = {_norm(c): c for c in contract.columns}
+    rename: dict[str, str] = {}
+    ignored = []
+    for col in frame.columns:
+        target = tm.columns.get(col) or by_norm_map.get(_norm(col)) or by_norm_contract.get(_norm(col))
+        if target is None:
+            ignored.append(col)
+            continue
+        if target in rename.values():
+            other = next(k for k, v in rename.items() if v == target)
+            raise UnusableFile(f"columns {other!r} and {col!r} both map to {target!r}")
+        rename[col] = target
+    missing = [c for c in contract.required_columns if c not in rename.values()]
+    if missing:
+        cols = ", ".join(repr(c) for c in missing)
+        raise UnusableFile(f"missing required column{'s' if len(missing) > 1 else ''} {cols} "
+                           f"(map it in the mapping file if the export names it differently)")
+    notes = []
+    if ignored:
+        notes.append(f"ignored column{'s' if len(ignored) > 1 else ''} not in {contract.name}: "
+                     + ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else ""))
+    absent = [c for c in contract.columns if c not in rename.values()]
+    if absent:
+        notes.append("optional column" + ("s " if len(absent) > 1 else " ") + ", ".join(absent)
+                     + " absent: left empty")
+    return rename, notes
