@@ -1,8 +1,15 @@
-"""Tables for reports: formatted, without the DataFrame index, readable in HTML and PDF."""
+"""Tables for reports: formatted, without the DataFrame index, readable in HTML and PDF.
+
+A view declares how its columns print once, next to the view (:func:`table_view`), and the
+formats travel with the frame it returns (``DataFrame.attrs``), so a notebook shows a view with
+``report_table(view(...))`` and repeats no format dictionary. Explicit ``formats`` / ``labels``
+given to :func:`report_table` override the declared ones, column by column.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 
@@ -22,6 +29,34 @@ FORMATS = {
 }
 
 
+def with_formats(frame: pd.DataFrame, formats: Mapping[str, str] | None = None,
+                 labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """``frame`` carrying column ``formats`` and ``labels`` for :func:`report_table` (in ``frame.attrs``).
+
+    Declarations already on the frame are kept unless overridden here. The frame is modified in
+    place and returned, so a view can end with ``return with_formats(out, {...})``.
+    """
+    frame.attrs["formats"] = {**frame.attrs.get("formats", {}), **dict(formats or {})}
+    frame.attrs["labels"] = {**frame.attrs.get("labels", {}), **dict(labels or {})}
+    return frame
+
+
+def table_view(formats: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None) -> Callable:
+    """Decorator for a view returning a DataFrame: declare how its columns print, once.
+
+    >>> @table_view(formats={"revenue": "money", "share": "pct"}, labels={"share": "Share of revenue"})
+    ... def revenue_by_line(ctx): ...                                    # doctest: +SKIP
+    """
+    def decorate(view: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            return with_formats(view(*args, **kwargs), formats, labels)
+        wrapper.formats = dict(formats or {})
+        wrapper.labels = dict(labels or {})
+        return wrapper
+    return decorate
+
+
 def report_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
                  labels: Mapping[str, str] | None = None, caption: str | None = None):
     """A pandas Styler of ``df`` for reports: no index, named formats, readable headers.
@@ -31,16 +66,17 @@ def report_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
     df : DataFrame
         Plain numbers (views return numbers, never pre-formatted strings).
     formats : mapping, optional
-        Column -> a key of :data:`FORMATS` (``"money"``, ``"pct"``…) or a format string.
-        Missing values print as an en dash.
+        Column -> a key of :data:`FORMATS` (``"money"``, ``"pct"``…), a format string or a
+        callable. Missing values print as an en dash. Added to (and overriding) the formats the
+        view declared (:func:`table_view`).
     labels : mapping, optional
-        Column -> header text; other columns get their name with underscores as spaces,
-        capitalised.
+        Column -> header text, over the view's declared labels; other columns get their name
+        with underscores as spaces, capitalised.
     caption : str, optional
         Table caption.
     """
-    formats = dict(formats or {})
-    labels = dict(labels or {})
+    formats = {**df.attrs.get("formats", {}), **dict(formats or {})}
+    labels = {**df.attrs.get("labels", {}), **dict(labels or {})}
     shown = df.copy()
     renamed = {c: labels.get(c, str(c).replace("_", " ").capitalize()) for c in shown.columns}
     shown = shown.rename(columns=renamed)

@@ -1,0 +1,35 @@
+"""Report tables: declared formats travel with a view's frame; explicit ones override them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from quantlib.views import report_table, table_view, with_formats
+
+
+@table_view(formats={"revenue": "money", "share": "pct"}, labels={"share": "Share of revenue"})
+def _revenue_view() -> pd.DataFrame:
+    return pd.DataFrame({"line": ["hvac", "plumbing"], "revenue": [1234.4, 99.0], "share": [0.9257, 0.0743]})
+
+
+def test_declared_formats_print_without_a_dictionary():
+    html = report_table(_revenue_view()).to_html()
+    assert "$1,234" in html and "92.6%" in html and "Share of revenue" in html
+    assert _revenue_view.formats == {"revenue": "money", "share": "pct"}
+
+
+def test_declarations_survive_selection_and_explicit_ones_win():
+    frame = _revenue_view()[["line", "share"]].head(1)
+    html = report_table(frame, formats={"share": "num2"}, labels={"line": "Service line"}).to_html()
+    assert "0.93" in html and "92.6%" not in html
+    assert "Service line" in html and "Share of revenue" in html
+
+
+def test_undeclared_frame_prints_plainly():
+    html = report_table(pd.DataFrame({"a_b": [1.5]})).to_html()
+    assert "A b" in html and "1.5" in html
+
+
+def test_with_formats_merges():
+    frame = with_formats(with_formats(pd.DataFrame({"x": [1]}), {"x": "int"}), labels={"x": "X"})
+    assert frame.attrs == {"formats": {"x": "int"}, "labels": {"x": "X"}}
