@@ -16,13 +16,15 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
+from quantlib.errors import QuantError
+
 #: Start of "all history" when a KPI has no default window.
 ALL_HISTORY = dt.date(1900, 1, 1)
 
 Window = int | dt.date | str | None
 
 
-class KpiUnavailable(Exception):
+class KpiUnavailable(QuantError):
     """A KPI has no value here; the message says why (e.g. no data in the window)."""
 
 
