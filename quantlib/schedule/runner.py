@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
+from quantlib.errors import RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
 from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
@@ -176,7 +177,8 @@ class RunOutcome:
 
     Attributes
     ----------
-    status : {"success", "failed", "skipped", "dry-run"}
+    status : RunStatus
+        ``SUCCESS``, ``FAILED``, ``SKIPPED`` or ``DRY_RUN``.
     run_id : str or None
     run_dir : Path or None
         The published folder (success only).
@@ -195,7 +197,7 @@ class RunOutcome:
 
     job: str
     company: str
-    status: str
+    status: RunStatus
     run_id: str | None = None
     run_dir: Path | None = None
     attempts: int = 0
@@ -205,14 +207,18 @@ class RunOutcome:
     notice: Notice | None = None
     plan: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Accept the plain string too ("success"), so the comparisons below can be by identity.
+        self.status = RunStatus(self.status)
+
     def summary(self) -> str:
         """One line for people."""
         head = f"{self.job} / {self.company}: {self.status}"
-        if self.status == "success":
+        if self.status is RunStatus.SUCCESS:
             return f"{head} after {self.attempts} attempt(s) → {self.run_dir}"
-        if self.status == "failed":
+        if self.status is RunStatus.FAILED:
             return f"{head} after {self.attempts} attempt(s): {self.error}"
-        if self.status == "skipped":
+        if self.status is RunStatus.SKIPPED:
             return f"{head}: {self.error}"
         return head
 
@@ -306,16 +312,16 @@ def run_job(
         values = validate_parameters(notebook, raw)
     except (ParameterError, OSError, ValueError) as exc:
         error = one_line(f"invalid parameters in {parameter_file}: {exc}")
-        outcome = RunOutcome(spec.name, company, "failed", attempts=0, error=error)
+        outcome = RunOutcome(spec.name, company, RunStatus.FAILED, attempts=0, error=error)
         outcome.notice = Notice(job=spec.name, title=spec.title, company=company,
-                                period=scheduled_for.date().isoformat(), status="failed", error=error)
+                                period=scheduled_for.date().isoformat(), status=RunStatus.FAILED, error=error)
         if dry_run:
-            outcome.status = "dry-run"
+            outcome.status = RunStatus.DRY_RUN
             outcome.plan = [f"would NOT run: {error}"]
             return outcome
         row = history.start(run_id=_new_run_id(), job=spec.name, company=company, parameters_hash="-",
                             scheduled_for=scheduled_for, attempt=1)
-        history.finish(row, "failed", error=error)
+        history.finish(row, RunStatus.FAILED, error=error)
         _log(ws, spec.name, company, f"failed before start: {error}")
         if send:
             notify(spec, [outcome], dry_run=False, workspace=ws)
@@ -336,9 +342,9 @@ def run_job(
                    f"(lock {ws.locks / f'{spec.name}__{company}.lock'} is held)")
         _log(ws, spec.name, company, message)
         row = history.start(run_id=_new_run_id(), job=spec.name, company=company, parameters_hash=p_hash,
-                            scheduled_for=scheduled_for, status="skipped")
-        history.finish(row, "skipped", error=message)
-        return RunOutcome(spec.name, company, "skipped", error=message)
+                            scheduled_for=scheduled_for, status=RunStatus.SKIPPED)
+        history.finish(row, RunStatus.SKIPPED, error=message)
+        return RunOutcome(spec.name, company, RunStatus.SKIPPED, error=message)
 
     try:
         outcome = _attempts(spec, ws, history, notebook, company, values, p_hash, period,
@@ -381,7 +387,7 @@ def _attempts(spec, ws, history, notebook, company, values, p_hash, period, sche
                 "company": company,
                 "period": period,
                 "run_id": run_id,
-                "status": "success",
+                "status": RunStatus.SUCCESS,
                 "attempt": attempt,
                 "scheduled_for": scheduled_for.isoformat(),
                 "started": started.isoformat(timespec="seconds"),
@@ -398,7 +404,7 @@ def _attempts(spec, ws, history, notebook, company, values, p_hash, period, sche
             shutil.rmtree(folder, ignore_errors=True)
             error = one_line(exc)
             last = attempt == total
-            history.finish(row, "failed" if last else "retrying", error=error)
+            history.finish(row, RunStatus.FAILED if last else RunStatus.RETRYING, error=error)
             _log(ws, spec.name, company, f"run {run_id} attempt {attempt}/{total} failed: {error}")
             if not last:
                 delay = spec.retries.delay(attempt)
@@ -408,10 +414,10 @@ def _attempts(spec, ws, history, notebook, company, values, p_hash, period, sche
         except BaseException:
             # Interrupted (Ctrl-C, worker shutdown): leave no temporary folder and no "running" row.
             shutil.rmtree(folder, ignore_errors=True)
-            history.finish(row, "failed", error="interrupted")
+            history.finish(row, RunStatus.FAILED, error="interrupted")
             raise
 
-        history.finish(row, "success", outputs=outputs)
+        history.finish(row, RunStatus.SUCCESS, outputs=outputs)
         _log(ws, spec.name, company, f"run {run_id} published to {final}")
         try:
             # Serialised: several companies finish at once and all rewrite the same index.
@@ -421,21 +427,21 @@ def _attempts(spec, ws, history, notebook, company, values, p_hash, period, sche
             _log(ws, spec.name, company, f"index not refreshed: {one_line(exc)}")
         html = final / OUTPUT_FILES["html"]
         notice = Notice(
-            job=spec.name, title=spec.title, company=company, period=period, status="success",
+            job=spec.name, title=spec.title, company=company, period=period, status=RunStatus.SUCCESS,
             link=report_link(html, ws.reports, _environment()) if "html" in files else None,
             pdf=final / OUTPUT_FILES["pdf"] if "pdf" in files else None,
             attachments=(final / OUTPUT_FILES["ipynb"],) if "ipynb" in spec.outputs else (),
         )
-        return RunOutcome(spec.name, company, "success", run_id=run_id, run_dir=final, attempts=attempt,
+        return RunOutcome(spec.name, company, RunStatus.SUCCESS, run_id=run_id, run_dir=final, attempts=attempt,
                           outputs=outputs, notice=notice)
 
-    notice = Notice(job=spec.name, title=spec.title, company=company, period=period, status="failed",
+    notice = Notice(job=spec.name, title=spec.title, company=company, period=period, status=RunStatus.FAILED,
                     error=error)
-    return RunOutcome(spec.name, company, "failed", run_id=run_id, attempts=total, error=error, notice=notice)
+    return RunOutcome(spec.name, company, RunStatus.FAILED, run_id=run_id, attempts=total, error=error, notice=notice)
 
 
 def _plan(spec, ws, parameter_file, company, values, period, scheduled_for) -> RunOutcome:
-    outcome = RunOutcome(spec.name, company, "dry-run")
+    outcome = RunOutcome(spec.name, company, RunStatus.DRY_RUN)
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     outcome.plan = [
         f"would run {spec.notebook} for {company} ({parameter_file}) with {shown}",
@@ -444,7 +450,7 @@ def _plan(spec, ws, parameter_file, company, values, period, scheduled_for) -> R
         f"would publish {', '.join(OUTPUT_FILES[k] for k in spec.outputs)} to "
         f"{ws.reports / spec.name / company}/<run_id>/",
     ]
-    example = Notice(job=spec.name, title=spec.title, company=company, period=period, status="success",
+    example = Notice(job=spec.name, title=spec.title, company=company, period=period, status=RunStatus.SUCCESS,
                      link=report_link(ws.reports / spec.name / company / "<run_id>" / "report.html", ws.reports,
                                       _environment()) if "html" in spec.outputs else None,
                      pdf=None)
@@ -467,7 +473,7 @@ def notify(spec: JobSpec, outcomes: Sequence[RunOutcome], *, dry_run: bool = Fal
     """
     ws = workspace or Workspace.at()
     for outcome in outcomes:
-        if outcome.notice is None or outcome.status not in {"success", "failed"}:
+        if outcome.notice is None or outcome.status not in {RunStatus.SUCCESS, RunStatus.FAILED}:
             continue
         deliveries: list[Delivery] = distribute(
             outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
