@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["QuantError", "RejectReason", "WarehouseNotFoundError"]
+__all__ = ["QuantError", "RejectReason", "RunStatus", "WarehouseNotFoundError"]
 
 
 class QuantError(Exception):
@@ -61,4 +61,39 @@ class RejectReason(str, Enum):
     reports the file unusable and never writes it to the rejects table."""
 
     def __str__(self) -> str:
+        return self.value
+
+
+class RunStatus(str, Enum):
+    """How a scheduled run (or one attempt of it) stands.
+
+    A ``str`` enum: each member equals its value (``RunStatus.SUCCESS == "success"``), so the run
+    history stores the same strings as before and old history files and ``run.json`` records
+    still read. ``str()`` and f-strings give the value too.
+
+    Attributes
+    ----------
+    RUNNING
+        An attempt has started and not yet finished.
+    SUCCESS
+        Published.
+    FAILED
+        The last attempt failed (or the parameters were invalid, or the run was interrupted).
+    RETRYING
+        An attempt failed and another one follows.
+    SKIPPED
+        Not run: another run of the same job and company held the lock.
+    DRY_RUN
+        Only described, never run; an outcome status, never written to the history.
+    """
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    SKIPPED = "skipped"
+    DRY_RUN = "dry-run"
+
+    def __str__(self) -> str:
+        # Plain Enum gives "RunStatus.SUCCESS"; messages, logs and tables want the value.
         return self.value

@@ -36,6 +36,7 @@ from typing import Optional
 import typer
 
 from quantlib.cli.app import app
+from quantlib.errors import QuantError
 
 __all__ = ["AppsError", "VoilaServer", "apps_dir", "is_loopback", "resolve_token", "start_voila"]
 
@@ -46,7 +47,7 @@ TOKEN_ENV = "QUANT_APPS_TOKEN"
 POOL_FILLED = "is filled with"
 
 
-class AppsError(RuntimeError):
+class AppsError(QuantError, RuntimeError):
     """The app server cannot start as asked (e.g. exposed without a token); the message says why."""
 
 

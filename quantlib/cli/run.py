@@ -22,6 +22,7 @@ import typer
 import yaml
 
 from quantlib.cli.app import app
+from quantlib.errors import RunStatus
 
 KERNEL_NAME = "quant"
 KERNEL_DISPLAY_NAME = "Quant (project)"
@@ -125,7 +126,7 @@ def _execute_and_render(notebook, output, values, record, html, pdf, start_timeo
         result = execute_notebook(notebook, output, values, start_timeout=start_timeout,
                                   execution_timeout=timeout, cwd=cwd)
     except NotebookExecutionError as exc:
-        record.update(status="failed", error=str(exc), finished=datetime.now(timezone.utc))
+        record.update(status=RunStatus.FAILED, error=str(exc), finished=datetime.now(timezone.utc))
         _err(str(exc))
         _err(f"executed notebook (evidence): {exc.output}")
         return 1
@@ -139,10 +140,10 @@ def _execute_and_render(notebook, output, values, record, html, pdf, start_timeo
             record["outputs"]["pdf"] = render_pdf(output, output.parent / "report.pdf", meta).name
             typer.echo(f"pdf:  {output.parent / 'report.pdf'}")
     except RenderError as exc:
-        record.update(status="failed", error=str(exc), finished=datetime.now(timezone.utc))
+        record.update(status=RunStatus.FAILED, error=str(exc), finished=datetime.now(timezone.utc))
         _err(f"error: {exc}")
         return 1
-    record.update(status="success", finished=datetime.now(timezone.utc))
+    record.update(status=RunStatus.SUCCESS, finished=datetime.now(timezone.utc))
     return 0
 
 

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from quantlib.cli.app import app
+from quantlib.errors import RunStatus
 
 console = Console()
 schedule_app = typer.Typer(
@@ -71,14 +72,15 @@ def _check_executor(name: str) -> None:
 
 def _report(outcomes) -> int:
     """Print one line per run (and the plan of a dry run); return the exit status."""
-    colour = {"success": "green", "failed": "red", "skipped": "yellow", "dry-run": "cyan"}
+    colour = {RunStatus.SUCCESS: "green", RunStatus.FAILED: "red", RunStatus.SKIPPED: "yellow",
+              RunStatus.DRY_RUN: "cyan"}
     for o in outcomes:
-        console.print(f"[{colour.get(o.status, 'white')}]{o.status:>8}[/] {o.summary()}", highlight=False)
+        console.print(f"[{colour.get(o.status, 'white')}]{o.status.value:>8}[/] {o.summary()}", highlight=False)
         for line in o.plan:
             console.print(f"         {line}", highlight=False)
         for line in o.deliveries:
             console.print(f"         notify {line}", highlight=False)
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    return 1 if any(o.status is RunStatus.FAILED for o in outcomes) else 0
 
 
 def _parse_now(now: str | None) -> datetime:
@@ -115,7 +117,7 @@ def list_command(
         if hist is not None:
             rows = hist.runs(name, limit=1)
             if rows:
-                last = f"{rows[0].scheduled_for} {rows[0].status}"
+                last = f"{rows[0].scheduled_for} {rows[0].status.value}"
         table.add_row(name, spec.cron + (f" (day_match {spec.day_match})" if spec.day_match else ""),
                       spec.timezone, ", ".join(companies), ", ".join(spec.outputs),
                       spec.next_run(when).strftime("%a %Y-%m-%d %H:%M %Z"), last)
@@ -225,5 +227,5 @@ def history_command(
     for col in ("job", "company", "scheduled for", "started", "status", "attempt", "error"):
         table.add_column(col)
     for r in ws.history().runs(name, company, limit):
-        table.add_row(r.job, r.company, r.scheduled_for, r.started, r.status, str(r.attempt), r.error or "")
+        table.add_row(r.job, r.company, r.scheduled_for, r.started, r.status.value, str(r.attempt), r.error or "")
     console.print(table)

@@ -21,12 +21,11 @@ medium (>= 0.4) -> proactive engagement, low -> quarterly check-in. A high-value
 
 The rule score
 --------------
-The points of the KPI module's ``churn_rule_score`` (:mod:`quantlib.kpi.formulas`), the
-same numbers the warehouse's ``customer_features.churn_score`` holds (a test checks they
-agree): declining frequency (trend < 0.7, i.e. a fall beyond the 0.3 threshold) 0.25,
-late-payment share > 0.3 0.20, any dispute 0.15, average satisfaction < 7 0.15 (< 5: 0.25),
-no contact for 30 days 0.10 (90 days: 0.20), capped at 1. Each rule's points are its
-contribution: the reasons are exactly the rules that fired.
+Computed from the KPI module's rule table (:data:`quantlib.kpi.churn_rule.CHURN_RULES`), the
+one source the warehouse's ``churn_rule_score`` macro and so ``customer_features.churn_score``
+are generated from too (a test checks they agree): declining frequency, late payments,
+disputes, low satisfaction and no recent contact, each worth fixed points, capped at 1. Each
+rule's points are its contribution: the reasons are exactly the rules that fired.
 
 The learned model
 -----------------
@@ -71,6 +70,7 @@ from threadpoolctl import threadpool_limits
 from quantlib.customers.features import (
     CATEGORICAL_FEATURES, FEATURE_LABELS, NUMERIC_FEATURES, customer_snapshot,
 )
+from quantlib.kpi.churn_rule import CHURN_RULES, CHURN_SCORE_CAP
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 from quantlib.data.gold import gold_as_of, open_gold
 
@@ -136,14 +136,17 @@ def _reason_strings(explained: pd.DataFrame, ids, n: int, empty: str) -> list[st
 
 # --------------------------------------------------------------------------- rule score
 
-#: (factor, points, test) of the rule score, in the order of the spec.
-RULES = (
-    ("declining_frequency", 0.25, "service frequency down {pct_drop:.0%} on the previous 180 days"),
-    ("late_payments", 0.20, "{late_payment_share:.0%} of invoices paid late"),
-    ("disputes", 0.15, "{disputes:.0f} disputed invoice(s)"),
-    ("satisfaction", None, "average satisfaction {avg_rating:.1f} / 10"),
-    ("no_contact", None, "no contact for {last_contact_days:.0f} days"),
-)
+#: The reason text of each rule, by factor. The thresholds and points are not here: they are
+#: the rule table's (quantlib.kpi.churn_rule.CHURN_RULES), shared with the warehouse's SQL.
+REASONS = {
+    "declining_frequency": "service frequency down {pct_drop:.0%} on the previous 180 days",
+    "late_payments": "{late_payment_share:.0%} of invoices paid late",
+    "disputes": "{disputes:.0f} disputed invoice(s)",
+    "satisfaction": "average satisfaction {avg_rating:.1f} / 10",
+    "no_contact": "no contact for {last_contact_days:.0f} days",
+}
+#: (factor, (threshold, points) tiers, reason template) of the rule score, in the order of the spec.
+RULES = tuple((rule.factor, rule.tiers, REASONS[rule.factor]) for rule in CHURN_RULES)
 
 
 class RuleChurnScorer(ClassifierMixin, BaseEstimator):
@@ -168,8 +171,7 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
         self.medium = medium
         self.n_reasons = n_reasons
 
-    needed_ = ["customer_id", "frequency_lifetime", "frequency_trend", "late_payment_share", "disputes",
-               "avg_rating", "last_contact_days"]
+    needed_ = ["customer_id", "frequency_lifetime", *(rule.input for rule in CHURN_RULES)]
 
     def fit(self, X: pd.DataFrame, y=None) -> "RuleChurnScorer":
         """Check ``X`` has the rule inputs; return self."""
@@ -180,23 +182,15 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points of each rule per customer (``customer_id`` + one column per rule)."""
         _check_frame(X, self.needed_)
-        trend = X["frequency_trend"].astype(float)
-        rating = X["avg_rating"].astype(float)
-        contact = X["last_contact_days"].astype(float)
-        points = pd.DataFrame({
-            "customer_id": X["customer_id"].to_numpy(),
-            "declining_frequency": np.where(trend < 0.7, 0.25, 0.0),
-            "late_payments": np.where(X["late_payment_share"].astype(float) > 0.3, 0.20, 0.0),
-            "disputes": np.where(X["disputes"].astype(float) > 0, 0.15, 0.0),
-            "satisfaction": np.where(rating < 5, 0.25, np.where(rating < 7, 0.15, 0.0)),
-            "no_contact": np.where(contact >= 90, 0.20, np.where(contact >= 30, 0.10, 0.0)),
-        })
+        points = pd.DataFrame({"customer_id": X["customer_id"].to_numpy()})
+        for rule in CHURN_RULES:
+            points[rule.factor] = rule.points(X[rule.input].astype(float).to_numpy())
         return points
 
     def score(self, X: pd.DataFrame, y=None) -> np.ndarray:  # noqa: D401 - sklearn name, different meaning
         """The rule score per customer (NaN for customers without a completed job)."""
         points = self.contributions(X)
-        total = np.minimum(points[[r[0] for r in RULES]].sum(axis=1).to_numpy(), 1.0)
+        total = np.minimum(points[[r[0] for r in RULES]].sum(axis=1).to_numpy(), CHURN_SCORE_CAP)
         return np.where(X["frequency_lifetime"].to_numpy() > 0, total, np.nan)
 
     def explain(self, X: pd.DataFrame) -> pd.DataFrame:

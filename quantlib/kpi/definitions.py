@@ -19,6 +19,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from quantlib.kpi.churn_rule import describe_churn_rule
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 from quantlib.data.gold import Filters, to_date
 from quantlib.kpi.registry import ALL_HISTORY, KpiUnavailable, register, targets_of
@@ -528,10 +529,8 @@ def churn_risk_share(con: Con, as_of: dt.date, start: dt.date, filters: Filters)
     """Share of active customers whose churn rule score is at least 0.7, as of as_of.
 
     Active = a completed job in the 365 days ending as_of. The rule score is
-    ``customer_features_at(as_of).churn_score`` (macro ``churn_rule_score``):
-    declining service frequency (last 180 days / the 180 before < 0.7) 0.25,
-    late-payment share > 0.3 0.20, any dispute 0.15, average rating < 7 0.15
-    (< 5: 0.25), no contact for 30 days 0.10 (90 days: 0.20), capped at 1.
+    ``customer_features_at(as_of).churn_score`` (macro ``churn_rule_score``), points
+    per rule: {churn_rule}
     Region is the customer's; service line is the customer's most frequent one.
     """
     where, params = _where(filters, {"service_line": "primary_service_line", "region": "region"})
@@ -539,6 +538,10 @@ def churn_risk_share(con: Con, as_of: dt.date, start: dt.date, filters: Filters)
     return con.execute(
         f"""SELECT avg((churn_score >= ?)::DOUBLE) FROM {features}
             WHERE is_active {where}""", [CHURN_RISK_THRESHOLD, *features_params, *params]).fetchone()[0]
+
+
+# The definition shows the rule's points from the rule table, not a copy of them.
+churn_risk_share.__doc__ = churn_risk_share.__doc__.replace("{churn_rule}", describe_churn_rule())
 
 
 # ---------------------------------------------------------------------------

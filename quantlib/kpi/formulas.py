@@ -21,23 +21,15 @@ Macros
     NULL (a technician without rated jobs has no score rather than a flattering
     or punishing guess).
 ``churn_rule_score(frequency_trend, late_payment_share, disputes, avg_rating, last_contact_days)``
-    Transparent churn-risk rule score in [0, 1]:
-
-    ============================================================  ======
-    rule                                                          points
-    ============================================================  ======
-    declining service frequency (trend ratio < 0.7, a 30 % drop)  0.25
-    late-payment share > 0.3                                      0.20
-    any dispute                                                   0.15
-    average satisfaction < 7 (< 5: 0.25 instead)                  0.15
-    no contact for 30 days or more (90 days or more: 0.20)        0.10
-    ============================================================  ======
-
-    The sum is capped at 1. A missing input (e.g. no ratings) scores 0 for its
-    rule: the score only counts evidence that is there.
+    Transparent churn-risk rule score in [0, 1], generated from the rule table
+    :data:`quantlib.kpi.churn_rule.CHURN_RULES` (which also drives the Python
+    scorer, so the two cannot drift apart). A missing input (e.g. no ratings)
+    scores 0 for its rule: the score only counts evidence that is there.
 """
 
 from __future__ import annotations
+
+from quantlib.kpi.churn_rule import churn_rule_macro_sql
 
 #: Weights of the technician efficiency score (they sum to 1).
 EFFICIENCY_WEIGHTS = {"completion_time": 0.3, "quality": 0.4, "satisfaction": 0.2, "safety": 0.1}
@@ -61,18 +53,7 @@ CREATE OR REPLACE MACRO efficiency_score(completion_time_ratio, quality, mean_ra
     + {EFFICIENCY_WEIGHTS['satisfaction']} * mean_rating / 10.0
     + {EFFICIENCY_WEIGHTS['safety']} * safety;
 
--- DOUBLE, not the DECIMAL the literals would give, so scores mix with other floats.
-CREATE OR REPLACE MACRO churn_rule_score(frequency_trend, late_payment_share, disputes,
-                                         avg_rating, last_contact_days) AS
-    least(1.0, CAST(
-          CASE WHEN frequency_trend < 0.7 THEN 0.25 ELSE 0 END
-        + CASE WHEN late_payment_share > 0.3 THEN 0.20 ELSE 0 END
-        + CASE WHEN disputes > 0 THEN 0.15 ELSE 0 END
-        + CASE WHEN avg_rating < 5 THEN 0.25 WHEN avg_rating < 7 THEN 0.15 ELSE 0 END
-        + CASE WHEN last_contact_days >= 90 THEN 0.20
-               WHEN last_contact_days >= 30 THEN 0.10 ELSE 0 END
-        AS DOUBLE));
-"""
+{churn_rule_macro_sql()}"""
 
 
 def install_formulas(con) -> None:

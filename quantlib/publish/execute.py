@@ -17,6 +17,7 @@ from typing import Any
 import nbformat
 
 from quantlib.config import project_root
+from quantlib.errors import QuantError
 
 __all__ = ["ExecutionResult", "NotebookExecutionError", "NotebookTimeoutError", "execute_notebook"]
 
@@ -37,7 +38,7 @@ class ExecutionResult:
     seconds: float = 0.0
 
 
-class NotebookExecutionError(RuntimeError):
+class NotebookExecutionError(QuantError, RuntimeError):
     """A cell raised. ``str()`` is one line: ``nb.ipynb: cell 7, line 3 (src) raised KeyError: 'x'``.
 
     Attributes

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from quantlib.errors import RunStatus
+
 __all__ = ["RUN_RECORD", "load_runs", "write_index", "write_run_record"]
 
 RUN_RECORD = "run.json"
@@ -50,11 +52,14 @@ def write_run_record(run_dir: Path, record: dict) -> Path:
     record : dict
         ``{"job", "company", "run_id", "parameters", "started", "finished", "status",
         "outputs": {"html": "report.html", "pdf": "report.pdf", "notebook": "notebook.ipynb"}}``;
-        dates/datetimes are stored as ISO strings.
+        ``status`` is a :class:`~quantlib.errors.RunStatus` (or its string value) and is stored
+        as the string; dates/datetimes are stored as ISO strings.
     """
     missing = [k for k in ("job", "company", "run_id", "status") if k not in record]
     if missing:
         raise ValueError(f"run record lacks {', '.join(missing)}")
+    # Unknown statuses are refused here, when written, rather than shown oddly in the index.
+    record = {**record, "status": RunStatus(record["status"]).value}
     text = json.dumps(record, indent=2, sort_keys=True, default=_iso) + "\n"
     return _atomic_write_text(Path(run_dir) / RUN_RECORD, text)
 

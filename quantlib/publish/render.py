@@ -21,6 +21,8 @@ from typing import Callable, Protocol
 
 import nbformat
 
+from quantlib.errors import QuantError
+
 __all__ = [
     "PDF_ENGINES", "PdfEngine", "QuartoEngine", "RenderError", "ReportMeta", "TypstEngine",
     "clean_notebook", "render_html", "render_pdf", "report_meta_for", "select_pdf_engine",
@@ -40,7 +42,7 @@ _XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 _LEADING_H1 = re.compile(r"\A\s*#\s+[^\n]*\n?")
 
 
-class RenderError(RuntimeError):
+class RenderError(QuantError, RuntimeError):
     """A report could not be rendered (tool missing or failing); the message says which."""
 
 

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from quantlib.errors import RunStatus
+
 __all__ = [
     "RunHistory",
     "RunRecord",
@@ -28,12 +30,14 @@ __all__ = [
     "secret_values",
 ]
 
-STATUSES = ("running", "success", "failed", "retrying", "skipped")
+#: The statuses a history row can hold (a dry run is never recorded).
+STATUSES = tuple(s for s in RunStatus if s is not RunStatus.DRY_RUN)
 
 # Environment variables whose values are secrets wherever they appear.
 SECRET_ENV_NAMES = ("QUANT_SMTP_PASSWORD", "SMTP_PASSWORD")
 
-_SCHEMA = """
+# The CHECK list comes from RunStatus; a file created before a status was added keeps its old list.
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id          TEXT NOT NULL,
@@ -43,10 +47,10 @@ CREATE TABLE IF NOT EXISTS runs (
     scheduled_for   TEXT NOT NULL,
     started         TEXT NOT NULL,
     finished        TEXT,
-    status          TEXT NOT NULL CHECK (status IN ('running','success','failed','retrying','skipped')),
+    status          TEXT NOT NULL CHECK (status IN ({','.join(f"'{s.value}'" for s in STATUSES)})),
     attempt         INTEGER NOT NULL,
     error           TEXT,
-    outputs         TEXT NOT NULL DEFAULT '{}'
+    outputs         TEXT NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS runs_job_company ON runs (job, company, scheduled_for);
 """
@@ -113,7 +117,7 @@ class RunRecord:
     scheduled_for: str
     started: str
     finished: str | None
-    status: str
+    status: RunStatus
     attempt: int
     error: str | None
     outputs: dict[str, str]
@@ -122,6 +126,7 @@ class RunRecord:
     def _from_row(cls, row: sqlite3.Row) -> "RunRecord":
         data = dict(row)
         data["outputs"] = json.loads(data["outputs"] or "{}")
+        data["status"] = RunStatus(data["status"])
         return cls(**data)
 
 
@@ -157,33 +162,36 @@ class RunHistory:
         parameters_hash: str,
         scheduled_for: datetime,
         attempt: int = 1,
-        status: str = "running",
+        status: RunStatus = RunStatus.RUNNING,
     ) -> int:
         """Record that an attempt started; returns the row id."""
         with closing(self._connect()) as con, con:
             cur = con.execute(
                 "INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status, attempt)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), status, attempt),
+                (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), RunStatus(status).value, attempt),
             )
             return int(cur.lastrowid)
 
     def finish(
         self,
         row_id: int,
-        status: str,
+        status: RunStatus,
         *,
         error: BaseException | str | None = None,
         outputs: Mapping[str, str] | None = None,
     ) -> None:
-        """Record how an attempt ended (``success``, ``failed``, ``retrying`` or ``skipped``)."""
+        """Record how an attempt ended (usually ``SUCCESS``, ``FAILED``, ``RETRYING`` or ``SKIPPED``).
+
+        A plain string with the same value is accepted (``"success"``).
+        """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         with closing(self._connect()) as con, con:
             con.execute(
                 "UPDATE runs SET status = ?, finished = ?, error = ?, outputs = ? WHERE id = ?",
                 (
-                    status,
+                    RunStatus(status).value,
                     _now(),
                     None if error is None else one_line(error),
                     json.dumps(dict(outputs or {}), sort_keys=True),
@@ -213,8 +221,8 @@ class RunHistory:
         """
         with closing(self._connect()) as con:
             row = con.execute(
-                "SELECT MAX(scheduled_for) FROM runs WHERE job = ? AND company = ? AND status != 'skipped'",
-                (job, company),
+                "SELECT MAX(scheduled_for) FROM runs WHERE job = ? AND company = ? AND status != ?",
+                (job, company, RunStatus.SKIPPED.value),
             ).fetchone()
         return None if row[0] is None else datetime.fromisoformat(row[0])
 
@@ -222,7 +230,7 @@ class RunHistory:
         """The most recent successful run of a job for a company."""
         with closing(self._connect()) as con:
             row = con.execute(
-                "SELECT * FROM runs WHERE job = ? AND company = ? AND status = 'success' ORDER BY id DESC LIMIT 1",
-                (job, company),
+                "SELECT * FROM runs WHERE job = ? AND company = ? AND status = ? ORDER BY id DESC LIMIT 1",
+                (job, company, RunStatus.SUCCESS.value),
             ).fetchone()
         return None if row is None else RunRecord._from_row(row)

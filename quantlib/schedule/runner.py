@@ -32,12 +32,14 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
+from quantlib.errors import RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
 from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
 __all__ = [
     "DueRun",
+    "RunContext",
     "RunOutcome",
     "Workspace",
     "due_runs",
@@ -176,7 +178,8 @@ class RunOutcome:
 
     Attributes
     ----------
-    status : {"success", "failed", "skipped", "dry-run"}
+    status : RunStatus
+        ``SUCCESS``, ``FAILED``, ``SKIPPED`` or ``DRY_RUN``.
     run_id : str or None
     run_dir : Path or None
         The published folder (success only).
@@ -195,7 +198,7 @@ class RunOutcome:
 
     job: str
     company: str
-    status: str
+    status: RunStatus
     run_id: str | None = None
     run_dir: Path | None = None
     attempts: int = 0
@@ -205,14 +208,18 @@ class RunOutcome:
     notice: Notice | None = None
     plan: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Accept the plain string too ("success"), so the comparisons below can be by identity.
+        self.status = RunStatus(self.status)
+
     def summary(self) -> str:
         """One line for people."""
         head = f"{self.job} / {self.company}: {self.status}"
-        if self.status == "success":
+        if self.status is RunStatus.SUCCESS:
             return f"{head} after {self.attempts} attempt(s) → {self.run_dir}"
-        if self.status == "failed":
+        if self.status is RunStatus.FAILED:
             return f"{head} after {self.attempts} attempt(s): {self.error}"
-        if self.status == "skipped":
+        if self.status is RunStatus.SKIPPED:
             return f"{head}: {self.error}"
         return head
 
@@ -235,14 +242,75 @@ def _period(values: Mapping, scheduled_for: datetime) -> str:
     return scheduled_for.date().isoformat()
 
 
-def _produce(spec: JobSpec, notebook: Path, values: dict, folder: Path, meta, cwd: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class RunContext:
+    """One run of one job for one company, as fixed before its first attempt.
+
+    Built by :func:`run_job` once the parameters are valid; the attempts, the dry-run plan and
+    the log lines all read from it.
+
+    Attributes
+    ----------
+    spec : JobSpec
+    workspace : Workspace
+    history : RunHistory
+    parameter_file : Path
+        As given: relative to the workspace root unless absolute.
+    notebook : Path
+        Resolved against the workspace root.
+    company : str
+    values : dict
+        The validated parameters the notebook runs with.
+    parameters_hash : str
+        :func:`~quantlib.schedule.history.parameters_hash` of ``values``.
+    period : str
+        What the report covers: the ``period`` or ``as_of`` parameter, else the scheduled date.
+    scheduled_for : datetime
+        The cron slot the run is for.
+    run_id : str
+        Shared by every attempt of the run; names its published folder.
+    """
+
+    spec: JobSpec
+    workspace: Workspace
+    history: RunHistory
+    parameter_file: Path
+    notebook: Path
+    company: str
+    values: dict
+    parameters_hash: str
+    period: str
+    scheduled_for: datetime
+    run_id: str
+
+    @property
+    def job(self) -> str:
+        return self.spec.name
+
+    @property
+    def published_dir(self) -> Path:
+        """``reports/<job>/<company>/<run_id>/``, where a successful attempt is moved."""
+        return self.workspace.reports / self.job / self.company / self.run_id
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock that keeps one run per job and company at a time."""
+        return self.workspace.locks / f"{self.job}__{self.company}.lock"
+
+    def log(self, message: str) -> None:
+        """One line in the schedule log, tagged with the job and company."""
+        _log(self.workspace, self.job, self.company, message)
+
+
+def _produce(ctx: RunContext, folder: Path, meta) -> dict[str, str]:
     """Execute and render into ``folder``; returns output kind (html, pdf, notebook) → file name."""
     from quantlib.publish.execute import execute_notebook
     from quantlib.publish.render import render_html, render_pdf
 
+    spec = ctx.spec
     executed = folder / OUTPUT_FILES["ipynb"]
     # The kernel works in the project root: parameters such as ``lake`` are relative to it.
-    execute_notebook(notebook, executed, values, execution_timeout=spec.timeout, cwd=cwd)
+    execute_notebook(ctx.notebook, executed, ctx.values, execution_timeout=spec.timeout, cwd=ctx.workspace.root)
     # The executed notebook is always kept: it is the run's evidence.
     # Keys follow the run record's naming (quantlib.publish.index): html, pdf, notebook.
     files = {"notebook": executed.name}
@@ -289,7 +357,6 @@ def run_job(
         alert.
     """
     from quantlib.parameters import ParameterError, load_parameter_file, validate_parameters
-    from quantlib.publish.render import ReportMeta
 
     ws = workspace or Workspace.at()
     scheduled_for = scheduled_for or datetime.now(spec.tz)
@@ -306,43 +373,42 @@ def run_job(
         values = validate_parameters(notebook, raw)
     except (ParameterError, OSError, ValueError) as exc:
         error = one_line(f"invalid parameters in {parameter_file}: {exc}")
-        outcome = RunOutcome(spec.name, company, "failed", attempts=0, error=error)
+        outcome = RunOutcome(spec.name, company, RunStatus.FAILED, attempts=0, error=error)
         outcome.notice = Notice(job=spec.name, title=spec.title, company=company,
-                                period=scheduled_for.date().isoformat(), status="failed", error=error)
+                                period=scheduled_for.date().isoformat(), status=RunStatus.FAILED, error=error)
         if dry_run:
-            outcome.status = "dry-run"
+            outcome.status = RunStatus.DRY_RUN
             outcome.plan = [f"would NOT run: {error}"]
             return outcome
         row = history.start(run_id=_new_run_id(), job=spec.name, company=company, parameters_hash="-",
                             scheduled_for=scheduled_for, attempt=1)
-        history.finish(row, "failed", error=error)
+        history.finish(row, RunStatus.FAILED, error=error)
         _log(ws, spec.name, company, f"failed before start: {error}")
         if send:
             notify(spec, [outcome], dry_run=False, workspace=ws)
         return outcome
 
-    p_hash = parameters_hash(values)
-    period = _period(values, scheduled_for)
+    ctx = RunContext(spec=spec, workspace=ws, history=history, parameter_file=parameter_file, notebook=notebook,
+                     company=company, values=values, parameters_hash=parameters_hash(values),
+                     period=_period(values, scheduled_for), scheduled_for=scheduled_for, run_id=_new_run_id())
     if dry_run:
-        return _plan(spec, ws, parameter_file, company, values, period, scheduled_for)
+        return _plan(ctx)
 
     # 2. One run per job and company at a time.
     ws.locks.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(ws.locks / f"{spec.name}__{company}.lock"))
+    lock = FileLock(str(ctx.lock_path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        message = (f"skipped: {spec.name} for {company} is already running "
-                   f"(lock {ws.locks / f'{spec.name}__{company}.lock'} is held)")
-        _log(ws, spec.name, company, message)
-        row = history.start(run_id=_new_run_id(), job=spec.name, company=company, parameters_hash=p_hash,
-                            scheduled_for=scheduled_for, status="skipped")
-        history.finish(row, "skipped", error=message)
-        return RunOutcome(spec.name, company, "skipped", error=message)
+        message = f"skipped: {spec.name} for {company} is already running (lock {ctx.lock_path} is held)"
+        ctx.log(message)
+        row = history.start(run_id=ctx.run_id, job=spec.name, company=company, parameters_hash=ctx.parameters_hash,
+                            scheduled_for=scheduled_for, status=RunStatus.SKIPPED)
+        history.finish(row, RunStatus.SKIPPED, error=message)
+        return RunOutcome(spec.name, company, RunStatus.SKIPPED, error=message)
 
     try:
-        outcome = _attempts(spec, ws, history, notebook, company, values, p_hash, period,
-                            scheduled_for, sleep, ReportMeta)
+        outcome = _attempts(ctx, sleep)
     finally:
         lock.release()
     if send and outcome.notice is not None:
@@ -355,40 +421,42 @@ def _new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _attempts(spec, ws, history, notebook, company, values, p_hash, period, scheduled_for, sleep, ReportMeta):
+def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
+    """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure."""
     from quantlib.publish.index import write_index, write_run_record
+    from quantlib.publish.render import ReportMeta
 
-    run_id = _new_run_id()
+    spec, ws, history, company, run_id = ctx.spec, ctx.workspace, ctx.history, ctx.company, ctx.run_id
     total = spec.retries.count + 1
-    meta = ReportMeta(title=spec.title, company=company, period=period,
-                      run_date=scheduled_for.date())
+    meta = ReportMeta(title=spec.title, company=company, period=ctx.period,
+                      run_date=ctx.scheduled_for.date())
     ws.tmp.mkdir(parents=True, exist_ok=True)
     error = None
     for attempt in range(1, total + 1):
-        row = history.start(run_id=run_id, job=spec.name, company=company, parameters_hash=p_hash,
-                            scheduled_for=scheduled_for, attempt=attempt)
-        _log(ws, spec.name, company, f"run {run_id} attempt {attempt}/{total} started")
+        row = history.start(run_id=run_id, job=spec.name, company=company, parameters_hash=ctx.parameters_hash,
+                            scheduled_for=ctx.scheduled_for, attempt=attempt)
+        ctx.log(f"run {run_id} attempt {attempt}/{total} started")
         started = datetime.now(timezone.utc)
         folder = Path(tempfile.mkdtemp(prefix=f"{spec.name}-{company}-", dir=ws.tmp))
         try:
             with _without_secrets([spec.recipients.slack_webhook_env or ""]):
-                files = _produce(spec, notebook, values, folder, meta, ws.root)
-            final = ws.reports / spec.name / company / run_id
+                files = _produce(ctx, folder, meta)
+            final = ctx.published_dir
             outputs = {kind: f"{spec.name}/{company}/{run_id}/{name}" for kind, name in files.items()}
             write_run_record(folder, {
                 "job": spec.name,
                 "title": spec.title,
                 "company": company,
-                "period": period,
+                "period": ctx.period,
                 "run_id": run_id,
-                "status": "success",
+                "status": RunStatus.SUCCESS,
                 "attempt": attempt,
-                "scheduled_for": scheduled_for.isoformat(),
+                "scheduled_for": ctx.scheduled_for.isoformat(),
                 "started": started.isoformat(timespec="seconds"),
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "notebook": spec.notebook.as_posix(),
-                "parameters": values,
-                "parameters_hash": p_hash,
+                "parameters": ctx.values,
+                "parameters_hash": ctx.parameters_hash,
                 "outputs": files,
             })
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -398,53 +466,55 @@ def _attempts(spec, ws, history, notebook, company, values, p_hash, period, sche
             shutil.rmtree(folder, ignore_errors=True)
             error = one_line(exc)
             last = attempt == total
-            history.finish(row, "failed" if last else "retrying", error=error)
-            _log(ws, spec.name, company, f"run {run_id} attempt {attempt}/{total} failed: {error}")
+            history.finish(row, RunStatus.FAILED if last else RunStatus.RETRYING, error=error)
+            ctx.log(f"run {run_id} attempt {attempt}/{total} failed: {error}")
             if not last:
                 delay = spec.retries.delay(attempt)
-                _log(ws, spec.name, company, f"run {run_id} retrying in {delay:g} s")
+                ctx.log(f"run {run_id} retrying in {delay:g} s")
                 sleep(delay)
             continue
         except BaseException:
             # Interrupted (Ctrl-C, worker shutdown): leave no temporary folder and no "running" row.
             shutil.rmtree(folder, ignore_errors=True)
-            history.finish(row, "failed", error="interrupted")
+            history.finish(row, RunStatus.FAILED, error="interrupted")
             raise
 
-        history.finish(row, "success", outputs=outputs)
-        _log(ws, spec.name, company, f"run {run_id} published to {final}")
+        history.finish(row, RunStatus.SUCCESS, outputs=outputs)
+        ctx.log(f"run {run_id} published to {final}")
         try:
             # Serialised: several companies finish at once and all rewrite the same index.
             with FileLock(str(ws.locks / "index.lock"), timeout=120):
                 write_index(ws.reports)
         except Exception as exc:  # noqa: BLE001 - the run is published; the next run rebuilds the index
-            _log(ws, spec.name, company, f"index not refreshed: {one_line(exc)}")
+            ctx.log(f"index not refreshed: {one_line(exc)}")
         html = final / OUTPUT_FILES["html"]
         notice = Notice(
-            job=spec.name, title=spec.title, company=company, period=period, status="success",
+            job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
             link=report_link(html, ws.reports, _environment()) if "html" in files else None,
             pdf=final / OUTPUT_FILES["pdf"] if "pdf" in files else None,
             attachments=(final / OUTPUT_FILES["ipynb"],) if "ipynb" in spec.outputs else (),
         )
-        return RunOutcome(spec.name, company, "success", run_id=run_id, run_dir=final, attempts=attempt,
+        return RunOutcome(spec.name, company, RunStatus.SUCCESS, run_id=run_id, run_dir=final, attempts=attempt,
                           outputs=outputs, notice=notice)
 
-    notice = Notice(job=spec.name, title=spec.title, company=company, period=period, status="failed",
+    notice = Notice(job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.FAILED,
                     error=error)
-    return RunOutcome(spec.name, company, "failed", run_id=run_id, attempts=total, error=error, notice=notice)
+    return RunOutcome(spec.name, company, RunStatus.FAILED, run_id=run_id, attempts=total, error=error, notice=notice)
 
 
-def _plan(spec, ws, parameter_file, company, values, period, scheduled_for) -> RunOutcome:
-    outcome = RunOutcome(spec.name, company, "dry-run")
-    shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+def _plan(ctx: RunContext) -> RunOutcome:
+    """What a dry run reports: the run, its outputs and who would be told."""
+    spec, ws, company = ctx.spec, ctx.workspace, ctx.company
+    outcome = RunOutcome(spec.name, company, RunStatus.DRY_RUN)
+    shown = ", ".join(f"{k}={v!r}" for k, v in ctx.values.items())
     outcome.plan = [
-        f"would run {spec.notebook} for {company} ({parameter_file}) with {shown}",
-        f"scheduled for {scheduled_for.isoformat()}, period {period}, timeout {spec.timeout:g} s, "
+        f"would run {spec.notebook} for {company} ({ctx.parameter_file}) with {shown}",
+        f"scheduled for {ctx.scheduled_for.isoformat()}, period {ctx.period}, timeout {spec.timeout:g} s, "
         f"{spec.retries.count} retr{'y' if spec.retries.count == 1 else 'ies'}",
         f"would publish {', '.join(OUTPUT_FILES[k] for k in spec.outputs)} to "
         f"{ws.reports / spec.name / company}/<run_id>/",
     ]
-    example = Notice(job=spec.name, title=spec.title, company=company, period=period, status="success",
+    example = Notice(job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
                      link=report_link(ws.reports / spec.name / company / "<run_id>" / "report.html", ws.reports,
                                       _environment()) if "html" in spec.outputs else None,
                      pdf=None)
@@ -467,7 +537,7 @@ def notify(spec: JobSpec, outcomes: Sequence[RunOutcome], *, dry_run: bool = Fal
     """
     ws = workspace or Workspace.at()
     for outcome in outcomes:
-        if outcome.notice is None or outcome.status not in {"success", "failed"}:
+        if outcome.notice is None or outcome.status not in {RunStatus.SUCCESS, RunStatus.FAILED}:
             continue
         deliveries: list[Delivery] = distribute(
             outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,

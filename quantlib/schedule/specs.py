@@ -37,6 +37,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quantlib.config import load_yaml_model
+from quantlib.errors import QuantError
 
 __all__ = [
     "JobSpec",
@@ -55,7 +56,7 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 
-class SpecError(ValueError):
+class SpecError(QuantError, ValueError):
     """A job spec that cannot be loaded; the message names the file and every problem."""
 
 

@@ -6,6 +6,9 @@ import json
 import re
 from datetime import datetime
 
+import pytest
+
+from quantlib.errors import RunStatus
 from quantlib.publish.index import load_runs, write_index, write_run_record
 
 NETWORK = re.compile(r"http://|https://|//cdn|<script[^>]*\bsrc", re.IGNORECASE)
@@ -30,6 +33,12 @@ def test_write_run_record_is_json_with_iso_dates(tmp_path):
     assert json.loads(path.read_text())["started"] == "2025-01-02T03:04:05"
     assert not list((tmp_path / "r").glob("*.tmp"))
 
+
+def test_run_record_status_is_a_run_status_stored_as_its_string(tmp_path):
+    path = write_run_record(tmp_path / "r", {"job": "j", "company": "c", "run_id": "1", "status": RunStatus.FAILED})
+    assert json.loads(path.read_text())["status"] == "failed"
+    with pytest.raises(ValueError):
+        write_run_record(tmp_path / "s", {"job": "j", "company": "c", "run_id": "1", "status": "finished"})
 
 def test_index_lists_runs_newest_first_with_relative_links(tmp_path):
     reports = tmp_path / "reports"

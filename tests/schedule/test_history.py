@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
+import pytest
+
+from quantlib.errors import RunStatus
 from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
 
 
@@ -28,6 +32,34 @@ def test_rows_and_last_scheduled(tmp_path):
     assert rows[1].outputs == {"html": "j/a/r1/report.html"}
     assert h.last_success("j", "a").attempt == 2
 
+
+def test_statuses_are_stored_as_the_old_strings(tmp_path):
+    # A history file written before RunStatus existed holds plain strings; it must still read,
+    # and new rows must hold the same strings.
+    path = tmp_path / "h.sqlite"
+    h = RunHistory(path)
+    slot = datetime(2026, 11, 26, 6, tzinfo=timezone.utc)
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status,"
+                    " attempt) VALUES ('old', 'j', 'a', 'h', ?, ?, 'failed', 1)", (slot.isoformat(), slot.isoformat()))
+    new = h.start(run_id="new", job="j", company="a", parameters_hash="h", scheduled_for=slot)
+    h.finish(new, RunStatus.SUCCESS)
+    with sqlite3.connect(path) as con:
+        stored = [s for (s,) in con.execute("SELECT status FROM runs ORDER BY id")]
+    assert stored == ["failed", "success"]
+    rows = h.runs("j")
+    assert [r.status for r in rows] == [RunStatus.SUCCESS, RunStatus.FAILED]
+    assert all(isinstance(r.status, RunStatus) for r in rows)
+    assert h.last_success("j", "a").run_id == "new"
+
+
+def test_unknown_status_is_refused(tmp_path):
+    h = RunHistory(tmp_path / "h.sqlite")
+    row = h.start(run_id="r", job="j", company="a", parameters_hash="h", scheduled_for=datetime.now(timezone.utc))
+    with pytest.raises(ValueError, match="unknown status"):
+        h.finish(row, "done")
+    with pytest.raises(ValueError):
+        h.finish(row, RunStatus.DRY_RUN)  # a dry run is never recorded
 
 def test_concurrent_writers(tmp_path):
     h = RunHistory(tmp_path / "h.sqlite")
