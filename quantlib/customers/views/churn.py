@@ -21,12 +21,13 @@ import pandas as pd
 from pydantic import Field
 
 from quantlib.customers.churn import (
-    HIGH_VALUE_QUANTILE, LearnedChurnModel, RuleChurnScorer, churn_alerts, fit_time_split,
+    BANDS, HIGH_VALUE_QUANTILE, LearnedChurnModel, RuleChurnScorer, churn_alerts, fit_time_split,
     high_value_flags,
 )
 from quantlib.customers.features import customer_snapshot
 from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.data.gold import gold_as_of, open_gold
+from quantlib.kpi.churn_rule import describe_churn_rule
 
 __all__ = ["ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",
            "customer_reasons", "headline", "method_note", "model_quality", "outreach_list", "risk_by_segment", "risk_trend",
@@ -272,10 +273,9 @@ def headline(run: ChurnRun, company: str) -> str:
 def method_note(run: ChurnRun) -> str:
     """How the scores were made, in Markdown (for the report's method section)."""
     if run.scorer == "rule":
-        return ("Rule score (product spec): declining service frequency (a fall of more than 30 % on the "
-                "previous 180 days) 0.25, more than 30 % of invoices paid late 0.20, any disputed invoice 0.15, "
-                "average satisfaction below 7 0.15 (below 5: 0.25), no contact for 30 days 0.10 (90 days: 0.20), "
-                "capped at 1. Bands: high from 0.7, medium from 0.4. The reasons are the rules that fired.")
+        return (f"Rule score (product spec): {describe_churn_rule()} "
+                f"Bands: high from {BANDS['high']:g}, medium from {BANDS['medium']:g}. "
+                "The reasons are the rules that fired.")
     h = run.report.get("horizon_days", 180)
     return (f"Churn here means no booking, visit or interaction in the next {h} days (the data records no "
             "'customer left' event). A gradient-boosting model learned it from snapshots of earlier years, "
