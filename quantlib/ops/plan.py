@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from quantlib.errors import QuantError
 from quantlib.ops.problem import RoutingProblem
 from quantlib.ops.travel import TravelMatrix
 
@@ -66,7 +67,7 @@ class Violation:
     job_id: str | None = None
 
 
-class PlanInvalidError(ValueError):
+class PlanInvalidError(QuantError, ValueError):
     """A plan broke at least one constraint; ``violations`` lists them."""
 
     def __init__(self, violations: list[Violation]):

@@ -31,6 +31,7 @@ from typing import Literal, Union
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantlib.errors import QuantError
 from quantlib.ops.plan import RoutePlan, end_key, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, problem_matrix, solve
@@ -79,7 +80,7 @@ class TechnicianState(BaseModel):
     break_taken: bool | None = None
 
 
-class RerouteError(ValueError):
+class RerouteError(QuantError, ValueError):
     """An event that cannot apply (unknown job, a job already done, ...)."""
 
 

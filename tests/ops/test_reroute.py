@@ -2,6 +2,7 @@
 
 import pytest
 
+from quantlib.errors import QuantError
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.reroute import (AddEmergency, Cancel, Delay, RerouteError, TechnicianSick, TechnicianState,
                                   reroute)
@@ -68,6 +69,7 @@ def test_cancel_removes_the_job_and_rejects_started_ones(plan):
     assert res.changes.set_index("job_id").loc[pending, "change"] == "cancelled"
     with pytest.raises(RerouteError, match="has started"):
         reroute(plan, now, [Cancel(job_id=started[0].job_id)], settings=FAST)
+    assert issubclass(RerouteError, QuantError) and issubclass(RerouteError, ValueError)
     with pytest.raises(RerouteError, match="not in the plan"):
         reroute(plan, now, [Cancel(job_id="nope")], settings=FAST)
 
