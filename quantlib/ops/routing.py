@@ -40,6 +40,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantlib.errors import DropReason
 from quantlib.ops.plan import DroppedJob, Route, RoutePlan, Visit, end_key, hhmm, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.travel import MatrixProvider, TravelMatrix, build_matrix
@@ -75,24 +76,25 @@ class SolverSettings(BaseModel):
     log_search: bool = False
 
 
-def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> str | None:
-    """Why no technician can serve ``job`` at all, or None when someone might."""
+def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> tuple[DropReason, str] | None:
+    """Why no technician can serve ``job`` at all (code and message), or None when someone might."""
     skilled = [t for t in problem.technicians if job.skills <= t.skills
                and (job.pinned_technician is None or job.pinned_technician == t.id)]
     if not skilled:
         if job.pinned_technician is not None:
-            return f"no skilled technician: pinned to {job.pinned_technician}, who lacks {sorted(job.skills)}"
-        return f"no skilled technician: needs {', '.join(sorted(job.skills))}"
+            return (DropReason.NO_SKILLED_TECHNICIAN,
+                    f"no skilled technician: pinned to {job.pinned_technician}, who lacks {sorted(job.skills)}")
+        return DropReason.NO_SKILLED_TECHNICIAN, f"no skilled technician: needs {', '.join(sorted(job.skills))}"
     equipped = [t for t in skilled if job.equipment <= t.equipment]
     if not equipped:
-        return f"no van carries the equipment: needs {', '.join(sorted(job.equipment))}"
+        return DropReason.MISSING_EQUIPMENT, f"no van carries the equipment: needs {', '.join(sorted(job.equipment))}"
     if job.pinned_start is not None:
         return None
     key = job_key(job.id)
     earliest = min(t.departure + math.ceil(tm.time(start_key(t.id), key)) for t in equipped)
     if job.hard_window and earliest > job.window_end:
-        return (f"window closed: service must start by {hhmm(job.window_end)}, "
-                f"the earliest arrival is {hhmm(earliest)}")
+        return (DropReason.WINDOW_UNREACHABLE, (f"window closed: service must start by {hhmm(job.window_end)}, "
+                                                f"the earliest arrival is {hhmm(earliest)}"))
     fits = False
     for t in equipped:
         arrive = t.departure + math.ceil(tm.time(start_key(t.id), key))
@@ -103,7 +105,8 @@ def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> str 
             fits = True
             break
     if not fits:
-        return "does not fit in any shift: no skilled technician can do it and get home before shift + overtime end"
+        return (DropReason.OUTSIDE_SHIFT,
+                "does not fit in any shift: no skilled technician can do it and get home before shift + overtime end")
     return None
 
 
@@ -244,16 +247,17 @@ def screen_jobs(problem: RoutingProblem, tm: TravelMatrix) -> tuple[list[Job], l
     jobs : list of Job
         The jobs that go to the solver, in problem order.
     dropped : list of DroppedJob
-        The others, each with :func:`solvable_reason`.
+        The others, each with its reason and code from :func:`solvable_reason`.
     """
     jobs: list[Job] = []
     dropped: list[DroppedJob] = []
     for j in problem.jobs:
-        reason = solvable_reason(problem, j, tm)
-        if reason is None:
+        why = solvable_reason(problem, j, tm)
+        if why is None:
             jobs.append(j)
         else:
-            dropped.append(DroppedJob(j.id, reason))
+            code, reason = why
+            dropped.append(DroppedJob(j.id, reason, code))
     return jobs, dropped
 
 
@@ -563,7 +567,7 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
             status_name = _STATUS_NAMES.get(int(status), str(status))
         if solution is not None:
             routes = read_routes(model, solution)
-            unserved_reason = CAPACITY_REASON
+            unserved = (DropReason.CAPACITY, CAPACITY_REASON)
             stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
                      "build_seconds": build_seconds, "warm_start": warm, "first_phase_seconds": phase_one,
                      "settings": settings.model_dump()}
@@ -571,16 +575,16 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
             # Large, or the warm start did not survive (e.g. the time ran out while restoring
             # it): keep the first phase's repaired routes, timed, rather than a slow cold search.
             routes = timed_routes(techs, jobs, initial_routes, tm)
-            unserved_reason = CAPACITY_REASON
+            unserved = (DropReason.CAPACITY, CAPACITY_REASON)
             stats = {"status": ("first phase routes, repaired for breaks (instance above BREAK_MODEL_MAX_SIZE)"
                                 if large else
                                 "first phase routes, repaired for breaks (search with breaks did not finish)"),
                      "warm_start": False, "first_phase_seconds": phase_one, "settings": settings.model_dump()}
         else:
-            unserved_reason = "capacity: the solver found no feasible plan"
+            unserved = (DropReason.NO_FEASIBLE_PLAN, "capacity: the solver found no feasible plan")
             stats = {"status": status_name}
         served = {v.job_id for r in routes for v in r.visits}
-        dropped += [DroppedJob(j.id, unserved_reason) for j in jobs if j.id not in served]
+        dropped += [DroppedJob(j.id, unserved[1], unserved[0]) for j in jobs if j.id not in served]
     order = {j.id: k for k, j in enumerate(problem.jobs)}
     dropped.sort(key=lambda d: order.get(d.job_id, 0))
     stats["seconds"] = time.perf_counter() - tic
@@ -605,7 +609,8 @@ def plan_summary(con, day, days: int = 1, options=None, settings: SolverSettings
     Returns
     -------
     dict
-        Totals over the period (``jobs``, ``jobs_served``, ``jobs_dropped``, ``dropped_by_reason``,
+        Totals over the period (``jobs``, ``jobs_served``, ``jobs_dropped``, ``dropped_by_reason``
+        (counts by :class:`~quantlib.errors.DropReason` code),
         ``drive_minutes``, ``drive_miles``, ``drive_minutes_per_job``, ``on_site_minutes``,
         ``overtime_minutes``, ``utilisation`` = on-site minutes / regular shift minutes of the
         technicians employed, ``operating_cost``) and ``by_day``, a list of per-day dicts.

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quantlib.errors import DropReason
 from quantlib.ops.problem import DAYS, Job, Technician
 from quantlib.ops.travel import haversine_miles
 
@@ -151,24 +152,25 @@ class WeeklyProblem:
             out.extend((t, d) for d in range(job.earliest_day, job.latest_day + 1) if d in tech.available_days)
         return out
 
-    def unassignable_reason(self, j: int) -> str | None:
-        """Why job ``j`` cannot be assigned to anyone, or None when some option exists."""
+    def unassignable_reason(self, j: int) -> tuple[DropReason, str] | None:
+        """Why job ``j`` cannot be assigned to anyone (code and message), or None when some option exists."""
         job = self.jobs[j]
         skilled = [t for t, tech in enumerate(self.technicians) if job.skills <= tech.skills]
         if not skilled:
-            return f"no technician has the skill '{job.skill}'"
+            return DropReason.NO_SKILLED_TECHNICIAN, f"no technician has the skill '{job.skill}'"
         certified = [t for t in skilled if self.technicians[t].certification >= job.min_certification]
         if not certified:
-            return (f"no technician with the skill '{job.skill}' has certification level "
-                    f">= {job.min_certification}")
+            return (DropReason.NO_CERTIFIED_TECHNICIAN,
+                    f"no technician with the skill '{job.skill}' has certification level >= {job.min_certification}")
         fits = [t for t in certified if self.load_minutes(j, t) <= self.limit_minutes(t)[0]]
         if not fits:
-            return (f"{job.hours:g} h of work plus travel exceed the daily maximum of "
-                    f"{self.rules.daily_max_hours:g} h for every qualified technician")
+            return (DropReason.EXCEEDS_DAILY_HOURS,
+                    (f"{job.hours:g} h of work plus travel exceed the daily maximum of "
+                     f"{self.rules.daily_max_hours:g} h for every qualified technician"))
         window = set(range(job.earliest_day, job.latest_day + 1))
         if not any(window & set(self.technicians[t].available_days) for t in fits):
             days = ", ".join((self.week_start + dt.timedelta(days=d)).strftime("%a %d %b") for d in sorted(window))
-            return f"no qualified technician is available on the allowed days ({days})"
+            return DropReason.NO_AVAILABLE_DAY, f"no qualified technician is available on the allowed days ({days})"
         return None
 
     def load_minutes(self, j: int, t: int) -> int:
@@ -237,7 +239,7 @@ class WeeklyProblem:
 
 @dataclass
 class WeeklyPlan:
-    """A week's schedule: ``assignments`` (one row per job placed), ``unassigned`` (with reasons)."""
+    """A week's schedule: ``assignments`` (one row per job placed), ``unassigned`` (``reason_code``, ``reason``)."""
 
     problem: WeeklyProblem
     assignments: pd.DataFrame
@@ -372,7 +374,12 @@ class WeeklyPlan:
 
 
 def _plan_from(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], status: str, seconds: float,
-               solver: str, dropped_reason: str) -> WeeklyPlan:
+               solver: str, dropped_reason: tuple[DropReason, str]) -> WeeklyPlan:
+    """The plan of ``chosen`` ({job index: (technician index, day)}); every other job with its reason.
+
+    ``dropped_reason`` (code, message) is the planner's reason for a job some technician still
+    had room for; jobs with no option or no room get theirs from the problem and the loads.
+    """
     rows = []
     for j, (t, d) in sorted(chosen.items()):
         job, tech = problem.jobs[j], problem.technicians[t]
@@ -391,15 +398,19 @@ def _plan_from(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], statu
     for j, job in enumerate(problem.jobs):
         if j in chosen:
             continue
-        reason = problem.unassignable_reason(j) or _capacity_reason(problem, chosen, j, dropped_reason)
+        code, reason = problem.unassignable_reason(j) or _capacity_reason(problem, chosen, j, dropped_reason)
         left.append({"job_id": job.id, "skill": job.skill, "urgency": job.priority, "hours": job.hours,
-                     "reason": reason})
-    unassigned = pd.DataFrame(left, columns=["job_id", "skill", "urgency", "hours", "reason"])
+                     "reason_code": code.value, "reason": reason})
+    unassigned = pd.DataFrame(left, columns=["job_id", "skill", "urgency", "hours", "reason_code", "reason"])
     return WeeklyPlan(problem, assignments, unassigned, status, seconds, solver)
 
 
-def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], j: int, fallback: str) -> str:
-    """Why a job that has options was left out, judged from the plan's loads."""
+def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], j: int,
+                     fallback: tuple[DropReason, str]) -> tuple[DropReason, str]:
+    """Why a job that has options was left out (code and message), judged from the plan's loads.
+
+    ``fallback`` is the planner's own reason, for a job some technician still had room for.
+    """
     day_load: dict[tuple[int, int], int] = {}
     week_load: dict[int, int] = {}
     for jj, (t, d) in chosen.items():
@@ -414,7 +425,8 @@ def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]],
             room.append((t, d))
     if not room:
         techs = len({t for t, _ in problem.options(j)})
-        return f"capacity: all {techs} qualified technician(s) are fully booked on the allowed days"
+        return (DropReason.CAPACITY,
+                f"capacity: all {techs} qualified technician(s) are fully booked on the allowed days")
     r = problem.rules
     for t, d in room:
         days = {dd for (tt, dd) in day_load if tt == t} | {d}
@@ -424,8 +436,8 @@ def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]],
             longest = max(longest, run)
         if len(days) <= r.max_days_per_week and longest <= r.max_consecutive_days:
             return fallback
-    return (f"rest rules: the qualified technicians with hours left would work more than "
-            f"{r.max_days_per_week} days or {r.max_consecutive_days} days in a row")
+    return (DropReason.REST_RULES, (f"rest rules: the qualified technicians with hours left would work more than "
+                                    f"{r.max_days_per_week} days or {r.max_consecutive_days} days in a row"))
 
 
 def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, workers: int = 1,
@@ -517,9 +529,9 @@ def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, 
         # Stopped before loading even the hint (a very short limit on a busy machine): keep the hint.
         chosen, status = hint.assignment_indices(), "HINT"
     return _plan_from(problem, chosen, status, time.perf_counter() - start, "cp-sat",
-                      "left out within the time limit although a qualified technician had room "
-                      "(a longer solve may place it)" if status != "OPTIMAL" else
-                      "left out for better-scoring jobs")
+                      (DropReason.TIME_LIMIT, ("left out within the time limit although a qualified technician "
+                                               "had room (a longer solve may place it)"))
+                      if status != "OPTIMAL" else (DropReason.OUTSCORED, "left out for better-scoring jobs"))
 
 
 def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
@@ -569,7 +581,7 @@ def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
         week_load[t] = week_load.get(t, 0) + extra
         chosen[j] = (t, d)
     return _plan_from(problem, chosen, "GREEDY", time.perf_counter() - start, "greedy",
-                      "left out by the greedy order")
+                      (DropReason.GREEDY_ORDER, "left out by the greedy order"))
 
 
 # ---------------------------------------------------------------------- builder from gold
@@ -688,7 +700,7 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
         pref = preferred_of.get(r.customer_id)
         job_list.append(Job(
             id=r.job_id, customer_id=r.customer_id, skills=frozenset({r.service_line}), job_type=r.job_type,
-            priority=r.urgency, region=r.region, duration=max(1, int(round(r.scheduled_hours * 60))),
+            priority=r.urgency, region=r.region, duration=max(1, round(float(r.scheduled_hours) * 60)),
             lat=float(r.lat), lon=float(r.lon),
             revenue=revenue, material_cost=material, earliest_day=lo, latest_day=hi, requested_day=booked,
             min_certification=int(min_cert.get(r.job_type, 1)),

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from quantlib.errors import QuantError
+from quantlib.errors import DropReason, QuantError
 from quantlib.ops.plan import DroppedJob, PlanInvalidError, Visit
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, solve
@@ -126,14 +126,14 @@ def test_job_served_twice_or_lost_or_unknown(plan):
     _route(bad, "T2").visits.pop()
     assert "job_lost" in _kinds(bad)
     bad = copy.deepcopy(plan)
-    bad.dropped.append(DroppedJob("Z", "capacity"))
+    bad.dropped.append(DroppedJob("Z", "capacity: full", "capacity"))
     assert "unknown_job" in _kinds(bad)
 
 
 def test_drop_needs_reason(plan):
     bad = copy.deepcopy(plan)
     v = _route(bad, "T2").visits.pop()
-    bad.dropped.append(DroppedJob(v.job_id, " "))
+    bad.dropped.append(DroppedJob(v.job_id, " ", DropReason.CAPACITY))
     assert _kinds(bad) == {"drop_without_reason"}
 
 

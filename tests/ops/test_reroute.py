@@ -103,6 +103,8 @@ def test_emergency_is_inserted_first_by_priority():
     assert res.changes.set_index("job_id").loc["EM", "change"] == "new"
     bumped = res.changes[res.changes["change"] == "dropped"]
     assert len(bumped) >= 1 and bumped["reason"].str.startswith("capacity").all()
+    assert (bumped["reason_code"] == "capacity").all()
+    assert res.changes.loc[res.changes["change"] != "dropped", "reason_code"].isna().all()
 
 
 def test_delay_extends_the_started_job_and_shifts_etas(plan):

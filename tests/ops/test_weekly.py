@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from quantlib.errors import DropReason
 from quantlib.ops.problem import Job, Technician
 from quantlib.ops.weekly import LabourRules, WeeklyProblem, greedy_week, solve_week, week_problem_from_gold
 
@@ -43,7 +44,7 @@ def brute_force(problem):
         chosen = {j: o for j, o in enumerate(combo) if o is not None}
         # Feasibility checked by the plan's own validate(), value by the shared objective.
         from quantlib.ops.weekly import _plan_from
-        plan = _plan_from(problem, chosen, "BRUTE", 0.0, "brute", "dropped")
+        plan = _plan_from(problem, chosen, "BRUTE", 0.0, "brute", (DropReason.OUTSCORED, "dropped"))
         if plan.validate():
             continue
         value = problem.objective(chosen)
@@ -145,6 +146,9 @@ def test_infeasible_jobs_are_reported_with_a_reason():
     assert "daily maximum" in reasons["J3"]
     assert "available on the allowed days" in reasons["J4"]
     assert list(plan.assignments["job_id"]) == ["J5"]
+    codes = dict(zip(plan.unassigned["job_id"], plan.unassigned["reason_code"]))
+    assert codes == {"J1": "no_skilled_technician", "J2": "no_certified_technician", "J3": "exceeds_daily_hours",
+                     "J4": "no_available_day"}
 
 
 def test_preferred_technician_and_requested_day_win_ties():
@@ -222,11 +226,37 @@ def test_jobs_left_out_for_capacity_or_rest_say_so():
                                     rules=LabourRules(daily_max_hours=8)), time_limit=5)
     assert full.validate() == [] and len(full.unassigned) == 1
     assert full.unassigned["reason"].iloc[0].startswith("capacity: all 1 qualified technician(s) are fully booked")
+    assert full.unassigned["reason_code"].iloc[0] == DropReason.CAPACITY
     rest = solve_week(WeeklyProblem(MONDAY, [tech("A", days=(0, 1))], [job("J1", hours=2, lo=0, hi=0),
                                                                        job("J2", hours=2, lo=1, hi=1)],
                                     rules=LabourRules(max_days_per_week=1)), time_limit=5)
     assert rest.validate() == [] and len(rest.unassigned) == 1
     assert rest.unassigned["reason"].iloc[0].startswith("rest rules")
+    assert rest.unassigned["reason_code"].iloc[0] == DropReason.REST_RULES
+
+
+@pytest.mark.parametrize("planner,code", [("cp-sat stopped", DropReason.TIME_LIMIT), ("cp-sat optimal", DropReason.OUTSCORED),
+                                          ("greedy", DropReason.GREEDY_ORDER)])
+def test_a_job_left_out_with_room_gets_its_planners_code(planner, code, monkeypatch):
+    """A job someone still had room for carries the planner's own code (time limit, outscored, greedy order)."""
+    from quantlib.ops import weekly
+
+    problem = WeeklyProblem(MONDAY, [tech("A")], [job("J1")])
+    seen = {}
+    real = weekly._plan_from
+
+    def leave_everything_out(problem, chosen, status, seconds, solver, dropped_reason):
+        seen["status"] = status
+        return real(problem, {}, status, seconds, solver, dropped_reason)
+
+    monkeypatch.setattr(weekly, "_plan_from", leave_everything_out)
+    if planner == "greedy":
+        plan = greedy_week(problem)
+    else:
+        # A time limit too short to prove optimality (and no hint) ends UNKNOWN / FEASIBLE, not OPTIMAL.
+        plan = solve_week(problem, time_limit=10 if planner == "cp-sat optimal" else 1e-9)
+        assert (seen["status"] == "OPTIMAL") == (planner == "cp-sat optimal")
+    assert list(plan.unassigned["reason_code"]) == [code]
 
 
 def test_rules_that_break_the_rest_between_days_are_rejected():
