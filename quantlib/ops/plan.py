@@ -9,7 +9,7 @@ the lunch break (in its window, not overlapping work, room for it between stops)
 
 KPIs (:meth:`RoutePlan.kpis`, :meth:`RoutePlan.technician_table`): drive minutes and miles,
 cost (travel, fuel, overtime, lateness, balance), revenue served, utilisation (minutes on
-site / regular shift minutes), lateness, jobs dropped and why.
+site / regular shift minutes), lateness, jobs dropped by reason code (:class:`~quantlib.errors.DropReason`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from quantlib.errors import DropReason, QuantError
 from quantlib.ops.problem import RoutingProblem
 from quantlib.ops.travel import TravelMatrix
 
@@ -52,8 +53,14 @@ class Route:
 
 @dataclass
 class DroppedJob:
+    """A job left out of the plan: the human ``reason`` and its ``reason_code`` (what reports count)."""
+
     job_id: str
     reason: str
+    reason_code: DropReason
+
+    def __post_init__(self) -> None:
+        self.reason_code = DropReason(self.reason_code)  # a plain code string is accepted; a typo is not
 
 
 @dataclass
@@ -66,7 +73,7 @@ class Violation:
     job_id: str | None = None
 
 
-class PlanInvalidError(ValueError):
+class PlanInvalidError(QuantError, ValueError):
     """A plan broke at least one constraint; ``violations`` lists them."""
 
     def __init__(self, violations: list[Violation]):
@@ -149,9 +156,9 @@ class RoutePlan:
             if served[jid] + dropped[jid] == 0:
                 out.append(Violation("job_lost", f"job {jid} is neither served nor dropped", job_id=jid))
         for d in self.dropped:
-            if not d.reason or not d.reason.strip():
-                out.append(Violation("drop_without_reason", f"job {d.job_id} is dropped without a reason",
-                                     job_id=d.job_id))
+            if not d.reason or not d.reason.strip() or not isinstance(d.reason_code, DropReason):
+                out.append(Violation("drop_without_reason", f"job {d.job_id} is dropped without a reason "
+                                                            "(and its reason code)", job_id=d.job_id))
         for r in self.routes:
             t = techs.get(r.technician_id)
             if t is None:
@@ -306,10 +313,10 @@ class RoutePlan:
     def dropped_frame(self) -> pd.DataFrame:
         jobs = {j.id: j for j in self.problem.jobs}
         return pd.DataFrame(
-            [{"job_id": d.job_id, "reason": d.reason,
+            [{"job_id": d.job_id, "reason_code": d.reason_code.value, "reason": d.reason,
               "priority": jobs[d.job_id].priority if d.job_id in jobs else None,
               "revenue": jobs[d.job_id].revenue if d.job_id in jobs else None} for d in self.dropped],
-            columns=["job_id", "reason", "priority", "revenue"])
+            columns=["job_id", "reason_code", "reason", "priority", "revenue"])
 
     def kpis(self) -> dict:
         """Plan totals: drive, cost, revenue, utilisation, lateness, drops by reason."""
@@ -325,7 +332,7 @@ class RoutePlan:
         operating = float(tt[["travel_cost", "fuel_cost", "overtime_cost", "lateness_cost"]].sum().sum())
         penalties = sum(p.objective.drop_penalty(p.job(d.job_id)) for d in self.dropped
                         if d.job_id in {j.id for j in p.jobs})
-        reasons = Counter(d.reason.split(":")[0] for d in self.dropped)
+        reasons = Counter(d.reason_code.value for d in self.dropped)
         return {
             "jobs": len(p.jobs), "jobs_served": int(tt["jobs"].sum()), "jobs_dropped": len(self.dropped),
             "dropped_by_reason": dict(reasons),

@@ -1,13 +1,21 @@
-"""The daily routing problem: technicians (and their vans), jobs, the objective; a builder from gold.
+"""Technicians and jobs of field operations; the daily routing problem and its builder from gold.
 
-All times are whole minutes after midnight of the plan's day (480 = 08:00).
+:class:`Technician` and :class:`Job` are the one model of both planners: the daily router
+(:mod:`quantlib.ops.routing`) and the weekly scheduler (:mod:`quantlib.ops.weekly`). Each
+planner reads the fields it needs; the others keep defaults that leave it unaffected.
+
+All times are whole minutes after midnight of the plan's day (480 = 08:00); weekly days are
+0 (Monday) .. 6.
 
 * :class:`Technician`: start / end location (home base or depot), shift, overtime, lunch break
   window, skills, the equipment the van carries; for re-routing, when the technician is
-  free (``available_from``) and whether the break was already taken.
+  free (``available_from``) and whether the break was already taken; for the week, the
+  certification level, weekly hours, the days available and the region.
 * :class:`Job`: location, duration, required skill(s) and equipment, time window (hard, or soft
   with a lateness cost per minute), priority, priority customer flag, expected revenue; for
-  re-routing, a technician and start time it is pinned to (a started job).
+  re-routing, a technician and start time it is pinned to (a started job); for the week, the
+  days it may be done on, the day the customer asked for, the minimum certification, the
+  material cost, the customer's preferred technician, the job type and region.
 * :class:`Objective`: the product spec's weights (travel 0.5 per minute, fuel 0.35 per mile,
   fairness 0.8, priority customers 1.5).
 * :class:`RoutingProblem`: all of it for one day.
@@ -25,6 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PRIORITIES = ("emergency", "urgent", "routine")
+DAYS = 7  # days of a planned week, 0 = Monday
 
 
 class Technician(BaseModel):
@@ -49,6 +58,10 @@ class Technician(BaseModel):
     break_latest: int = Field(14 * 60, ge=0, description="Latest break *start*")
     available_from: int | None = Field(None, ge=0, description="Earliest departure; default the shift start")
     hourly_rate: float = Field(30.0, ge=0)
+    certification: int = Field(1, ge=0, description="Certification level (weekly: jobs need a minimum)")
+    weekly_hours: float = Field(40.0, ge=0, description="Contracted hours a week")
+    available_days: tuple[int, ...] = Field(tuple(range(DAYS)), description="Weekly: days available, 0 = Monday")
+    region: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> "Technician":
@@ -94,14 +107,35 @@ class Job(BaseModel):
     customer_id: str = ""
     pinned_technician: str | None = None
     pinned_start: int | None = Field(None, ge=0, description="A started job: its (past) start time")
+    earliest_day: int = Field(0, description="Weekly: first day it may be done on (0 = Monday)")
+    latest_day: int = Field(DAYS - 1, description="Weekly: last day it may be done on (inclusive)")
+    requested_day: int | None = Field(None, description="Weekly: the day the customer asked for")
+    min_certification: int = Field(1, ge=0, description="Weekly: lowest certification level allowed")
+    material_cost: float = 0.0
+    preferred_technician: str | None = Field(None, description="Weekly: the customer's usual technician")
+    job_type: str = ""
+    region: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> "Job":
+        if not 0 <= self.earliest_day <= self.latest_day < DAYS:
+            raise ValueError(f"job {self.id}: day window [{self.earliest_day}, {self.latest_day}] "
+                             f"is not within 0..{DAYS - 1}")
         if self.window_end < self.window_start:
             raise ValueError(f"job {self.id}: window_end {self.window_end} is before window_start {self.window_start}")
         if self.pinned_start is not None and self.pinned_technician is None:
             raise ValueError(f"job {self.id}: pinned_start needs pinned_technician")
         return self
+
+    @property
+    def hours(self) -> float:
+        """Time on site in hours (the weekly scheduler counts hours)."""
+        return self.duration / 60
+
+    @property
+    def skill(self) -> str:
+        """The required skills as one label (a job usually needs one: its service line)."""
+        return ", ".join(sorted(self.skills))
 
 
 class Objective(BaseModel):

@@ -19,7 +19,9 @@ already taken (or under way) is not owed again.
 
 The rest of the day is re-solved warm-started from the remaining routes, and
 :class:`RerouteResult` reports what changed: moved jobs, new ETAs, dropped jobs with reasons,
-the cost delta (rest-of-day cost and drop penalties, before vs after) and the seconds it took.
+the cost delta (rest-of-day cost and drop penalties, before vs after) and the seconds it took;
+a dropped job's row carries the solver's ``reason`` and its ``reason_code``
+(:class:`~quantlib.errors.DropReason`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Literal, Union
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantlib.errors import QuantError
 from quantlib.ops.plan import RoutePlan, end_key, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, problem_matrix, solve
@@ -79,7 +82,7 @@ class TechnicianState(BaseModel):
     break_taken: bool | None = None
 
 
-class RerouteError(ValueError):
+class RerouteError(QuantError, ValueError):
     """An event that cannot apply (unknown job, a job already done, ...)."""
 
 
@@ -299,7 +302,7 @@ def _replay(problem: RoutingProblem, routes: dict[str, list[str]], provider) -> 
 def _changes(before: RoutePlan, after: RoutePlan, now: int, done, started, cancelled, sick, new) -> pd.DataFrame:
     b_assign = before.assignment()
     a_assign = after.assignment()
-    a_drop = {d.job_id: d.reason for d in after.dropped}
+    a_drop = {d.job_id: d for d in after.dropped}
     rows = []
     ids = [j.id for j in before.problem.jobs] + sorted(new)
     done_ids = {jid for v in done.values() for jid in v}
@@ -331,7 +334,9 @@ def _changes(before: RoutePlan, after: RoutePlan, now: int, done, started, cance
             "eta_before": bv.arrival if bv else None, "eta_after": av.arrival if av else None,
             "start_before": bv.start if bv else None, "start_after": av.start if av else None,
             "eta_shift_minutes": (av.arrival - bv.arrival) if (av and bv and change not in ("done",)) else None,
-            "reason": a_drop.get(jid, "technician off sick" if b_assign.get(jid) in sick and change == "moved"
-                                  else ""),
+            "reason": a_drop[jid].reason if jid in a_drop else (
+                "technician off sick" if b_assign.get(jid) in sick and change == "moved" else ""),
+            # What a dropped job's reason is counted as; None for jobs not dropped.
+            "reason_code": a_drop[jid].reason_code.value if jid in a_drop else None,
         })
     return pd.DataFrame(rows)

@@ -1,12 +1,12 @@
 """Daily vehicle routing with time windows, skills, shifts, breaks and priorities (OR-Tools).
 
 :func:`solve` turns a :class:`~quantlib.ops.problem.RoutingProblem` into a
-:class:`~quantlib.ops.plan.RoutePlan`:
+:class:`~quantlib.ops.plan.RoutePlan` in four steps, each a function of its own:
 
-1. jobs no technician can ever serve are set aside *before* the solver, each with a reason
-   (no skilled technician, no van with the equipment, the hard window closed before anyone
-   can arrive, longer than any shift);
-2. the rest goes into an OR-Tools ``RoutingModel``: one vehicle per technician from its start
+1. screening (:func:`screen_jobs`): jobs no technician can ever serve are set aside *before*
+   the solver, each with a reason (no skilled technician, no van with the equipment, the hard
+   window closed before anyone can arrive, longer than any shift);
+2. model building (:func:`build_model`): the rest goes into an OR-Tools ``RoutingModel``: one vehicle per technician from its start
    to its end location; arc cost = travel cost per minute x minutes + fuel cost per mile x
    miles; a time dimension (travel rounded up to whole minutes + service) with waiting slack,
    windows (hard ranges, or soft upper bounds costing lateness per minute), shift + overtime
@@ -14,7 +14,7 @@
    interval per technician, skills and equipment as allowed vehicles, pinned started jobs,
    workload balance as a global span cost (fairness x travel cost per minute), and a drop
    penalty per job (revenue x priority weight x 1.5 for priority customers);
-3. construction (``first_solution``) then guided local search, bounded by a time limit and,
+3. search (:func:`run_search`, :func:`break_free_routes`): construction (``first_solution``) then guided local search, bounded by a time limit and,
    for reproducible plans, a solution limit (applied to each phase below). OR-Tools' break
    intervals make that search slow, so with lunch breaks it runs in two phases: first without
    breaks (``break_first_phase`` of the time), then jobs are removed until every route fits its
@@ -22,7 +22,8 @@
    started from those routes; above ``BREAK_MODEL_MAX_SIZE`` job x technician pairs the first
    phase gets all the time, unserved jobs are re-inserted where they fit
    (:func:`insert_unserved`) and the routes are timed by :func:`schedule_route`;
-4. jobs the solver left out are reported as dropped for capacity.
+4. reading the routes (:func:`read_routes`, or :func:`timed_routes` for routes timed directly);
+   jobs no route serves are reported as dropped for capacity.
 
 Money is scaled to cents in the model (OR-Tools needs integers); the plan's KPIs are
 recomputed in floats from the travel matrix by :class:`~quantlib.ops.plan.RoutePlan`.
@@ -32,12 +33,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantlib.errors import DropReason
 from quantlib.ops.plan import DroppedJob, Route, RoutePlan, Visit, end_key, hhmm, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.travel import MatrixProvider, TravelMatrix, build_matrix
@@ -73,24 +76,25 @@ class SolverSettings(BaseModel):
     log_search: bool = False
 
 
-def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> str | None:
-    """Why no technician can serve ``job`` at all, or None when someone might."""
+def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> tuple[DropReason, str] | None:
+    """Why no technician can serve ``job`` at all (code and message), or None when someone might."""
     skilled = [t for t in problem.technicians if job.skills <= t.skills
                and (job.pinned_technician is None or job.pinned_technician == t.id)]
     if not skilled:
         if job.pinned_technician is not None:
-            return f"no skilled technician: pinned to {job.pinned_technician}, who lacks {sorted(job.skills)}"
-        return f"no skilled technician: needs {', '.join(sorted(job.skills))}"
+            return (DropReason.NO_SKILLED_TECHNICIAN,
+                    f"no skilled technician: pinned to {job.pinned_technician}, who lacks {sorted(job.skills)}")
+        return DropReason.NO_SKILLED_TECHNICIAN, f"no skilled technician: needs {', '.join(sorted(job.skills))}"
     equipped = [t for t in skilled if job.equipment <= t.equipment]
     if not equipped:
-        return f"no van carries the equipment: needs {', '.join(sorted(job.equipment))}"
+        return DropReason.MISSING_EQUIPMENT, f"no van carries the equipment: needs {', '.join(sorted(job.equipment))}"
     if job.pinned_start is not None:
         return None
     key = job_key(job.id)
     earliest = min(t.departure + math.ceil(tm.time(start_key(t.id), key)) for t in equipped)
     if job.hard_window and earliest > job.window_end:
-        return (f"window closed: service must start by {hhmm(job.window_end)}, "
-                f"the earliest arrival is {hhmm(earliest)}")
+        return (DropReason.WINDOW_UNREACHABLE, (f"window closed: service must start by {hhmm(job.window_end)}, "
+                                                f"the earliest arrival is {hhmm(earliest)}"))
     fits = False
     for t in equipped:
         arrive = t.departure + math.ceil(tm.time(start_key(t.id), key))
@@ -101,7 +105,8 @@ def solvable_reason(problem: RoutingProblem, job: Job, tm: TravelMatrix) -> str 
             fits = True
             break
     if not fits:
-        return "does not fit in any shift: no skilled technician can do it and get home before shift + overtime end"
+        return (DropReason.OUTSIDE_SHIFT,
+                "does not fit in any shift: no skilled technician can do it and get home before shift + overtime end")
     return None
 
 
@@ -228,70 +233,71 @@ def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: T
     return routes
 
 
-def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
-          provider: MatrixProvider | None = None, travel: TravelMatrix | None = None,
-          initial_routes: dict[str, list[str]] | None = None) -> RoutePlan:
-    """Plan the day's routes.
+CAPACITY_REASON = ("capacity: no skilled technician had room for it within its window and shift "
+                   "at a cost below its drop penalty")
+_STATUS_NAMES = {0: "not solved", 1: "success", 2: "partial success (limit)", 3: "fail",
+                 4: "fail: timeout", 5: "invalid", 6: "infeasible", 7: "optimal"}
+
+
+def screen_jobs(problem: RoutingProblem, tm: TravelMatrix) -> tuple[list[Job], list[DroppedJob]]:
+    """Step 1: split the jobs into those someone might serve and those no one can (with the reason).
+
+    Returns
+    -------
+    jobs : list of Job
+        The jobs that go to the solver, in problem order.
+    dropped : list of DroppedJob
+        The others, each with its reason and code from :func:`solvable_reason`.
+    """
+    jobs: list[Job] = []
+    dropped: list[DroppedJob] = []
+    for j in problem.jobs:
+        why = solvable_reason(problem, j, tm)
+        if why is None:
+            jobs.append(j)
+        else:
+            code, reason = why
+            dropped.append(DroppedJob(j.id, reason, code))
+    return jobs, dropped
+
+
+@dataclass
+class RoutingModel:
+    """Step 2's result: an OR-Tools model of the day and what is needed to read its solutions.
+
+    Nodes are the jobs (``0 .. n-1``), then each technician's start, then each one's end.
+    """
+
+    jobs: list[Job]
+    techs: list[Technician]
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time: pywrapcp.RoutingDimension
+    travel_minutes: np.ndarray  # whole minutes between nodes, as the time dimension counts them
+
+
+def build_model(problem: RoutingProblem, jobs: list[Job], techs: list[Technician], tm: TravelMatrix) -> RoutingModel:
+    """Step 2: the OR-Tools model of ``jobs`` for ``techs``: costs, time dimension, constraints.
+
+    Arc cost = travel cost per minute x minutes + fuel cost per mile x miles (in cents); the
+    time dimension counts travel rounded up to whole minutes plus service, with waiting slack.
+    Constraints: skills, equipment and pins as allowed vehicles, windows (hard ranges or soft
+    upper bounds costing lateness), shift + overtime (soft upper bound at the shift end, hard at
+    shift + overtime), workload balance as a global span cost, a drop penalty per job and a
+    lunch break interval per technician with ``break_minutes > 0``.
 
     Parameters
     ----------
     problem : RoutingProblem
-        Technicians, jobs, objective.
-    settings : SolverSettings, optional
-        Construction, metaheuristic, time and solution limits.
-    provider : MatrixProvider, optional
-        Travel-matrix provider (default great-circle x road factor); ignored when ``travel`` is given.
-    travel : TravelMatrix, optional
-        A precomputed matrix holding every ``job:<id>``, ``start:<tech>`` and ``end:<tech>`` key.
-    initial_routes : dict of str to list of str, optional
-        technician id -> job ids in order: the search starts from these routes (re-routing
-        starts from the current plan) when OR-Tools accepts them as feasible; otherwise it
-        falls back to the construction heuristic (``stats["warm_start"]`` says which).
-
-    Returns
-    -------
-    RoutePlan
-        Routes, dropped jobs with reasons, and ``stats`` (objective, wall time, status).
+        The objective and the pins (:meth:`RoutingProblem.can_serve`).
+    jobs : list of Job
+        The screened jobs (step 1).
+    techs : list of Technician
+        One vehicle each; the first search phase passes them without breaks.
+    tm : TravelMatrix
+        Holds every job, start and end key.
     """
-    settings = settings or SolverSettings()
-    tic = time.perf_counter()
-    tm = travel if travel is not None else problem_matrix(problem, provider)
     obj = problem.objective
-    dropped: list[DroppedJob] = []
-    jobs: list[Job] = []
-    for j in problem.jobs:
-        reason = solvable_reason(problem, j, tm)
-        if reason is None:
-            jobs.append(j)
-        else:
-            dropped.append(DroppedJob(j.id, reason))
-    techs: list[Technician] = list(problem.technicians)
-    if not techs:
-        dropped += [DroppedJob(j.id, "no skilled technician: no technicians in the problem") for j in jobs]
-        return RoutePlan(problem, tm, [], dropped, {"status": "no technicians", "seconds": time.perf_counter() - tic})
-
-    phase_one = None
-    if settings.break_first_phase > 0 and jobs and any(t.break_minutes > 0 for t in techs):
-        # OR-Tools' break intervals make the search slow (seconds to construct 20 x 150, and
-        # restoring a solution fails to finish at 50 x 375): search without breaks first
-        # (from the given routes, if any), make room for the breaks, then warm-start the full
-        # model - or, above BREAK_MODEL_MAX_SIZE, time the repaired routes directly.
-        large = len(jobs) * len(techs) > BREAK_MODEL_MAX_SIZE
-        relaxed = problem.replace(technicians=tuple(t.model_copy(update={"break_minutes": 0}) for t in techs),
-                                  jobs=tuple(jobs))
-        share = 1.0 if large else settings.break_first_phase
-        first = solve(relaxed, settings.model_copy(update={
-            "time_limit_seconds": settings.time_limit_seconds * share, "break_first_phase": 0.0}),
-            travel=tm, initial_routes=initial_routes)
-        initial_routes = repair_routes(problem, {r.technician_id: [v.job_id for v in r.visits]
-                                                 for r in first.routes}, tm)
-        if large:  # no search with breaks follows: put back what fits, most valuable first
-            initial_routes = insert_unserved(problem.replace(jobs=tuple(jobs)), initial_routes, tm,
-                                             seconds=min(0.5, 0.15 * settings.time_limit_seconds))
-        phase_one = first.stats.get("seconds")
-        settings = settings.model_copy(update={
-            "time_limit_seconds": 0.0 if large else max(0.3 * settings.time_limit_seconds,
-                                                        settings.time_limit_seconds - (time.perf_counter() - tic))})
     n, m = len(jobs), len(techs)
     keys = [job_key(j.id) for j in jobs] + [start_key(t.id) for t in techs] + [end_key(t.id) for t in techs]
     idx = np.array([tm.index(k) for k in keys])
@@ -313,7 +319,6 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
     horizon = max(max(t.latest_end for t in techs), max((j.window_end for j in jobs), default=0)) + 24 * 60
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     tdim = routing.GetDimensionOrDie("time")
-    solver = routing.solver()
     for node, j in enumerate(jobs):
         index = manager.NodeToIndex(node)
         allowed = [v for v, t in enumerate(techs) if problem.can_serve(t, j)]
@@ -343,8 +348,16 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(e))
     if obj.balance_cost_per_minute > 0:
         tdim.SetGlobalSpanCostCoefficient(int(round(MONEY_SCALE * obj.balance_cost_per_minute)))
-    node_visit_transits = [int(x) for x in service]
-    breaks = {}
+    _add_breaks(routing, tdim, techs, [int(x) for x in service])
+    for node in range(n):
+        routing.AddToAssignment(tdim.SlackVar(manager.NodeToIndex(node)))
+    return RoutingModel(jobs, techs, manager, routing, tdim, travel_int)
+
+
+def _add_breaks(routing: pywrapcp.RoutingModel, tdim: pywrapcp.RoutingDimension, techs: list[Technician],
+                node_visit_transits: list[int]) -> None:
+    """One lunch-break interval per technician with a break, named ``break <vehicle>`` (read back by name)."""
+    solver = routing.solver()
     for v, t in enumerate(techs):
         if t.break_minutes <= 0:
             continue
@@ -353,10 +366,10 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         # The break is owed on a day with work: performed whenever the van leaves home.
         solver.Add(brk.PerformedExpr() >= routing.ActiveVehicleVar(v))
         tdim.SetBreakIntervalsOfVehicle([brk], v, node_visit_transits)
-        breaks[v] = brk
-    for node in range(n):
-        routing.AddToAssignment(tdim.SlackVar(manager.NodeToIndex(node)))
 
+
+def search_parameters(settings: SolverSettings) -> pywrapcp.DefaultRoutingSearchParameters:
+    """Step 3a: OR-Tools search parameters from ``settings`` (construction, metaheuristic, limits)."""
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, settings.first_solution)
     params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic)
@@ -364,59 +377,52 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
     if settings.solution_limit is not None:
         params.solution_limit = settings.solution_limit
     params.log_search = settings.log_search
-    build_seconds = time.perf_counter() - tic
+    return params
+
+
+def run_search(model: RoutingModel, settings: SolverSettings, initial_routes: dict[str, list[str]] | None,
+               cold_if_warm_fails: bool = True):
+    """Step 3b: search ``model``, from ``initial_routes`` when OR-Tools accepts them.
+
+    Parameters
+    ----------
+    model : RoutingModel
+    settings : SolverSettings
+    initial_routes : dict of str to list of str, optional
+        technician id -> job ids in order; unknown job ids are skipped.
+    cold_if_warm_fails : bool
+        Search from the construction heuristic when there is no warm start or it fails. The
+        second phase of a search with breaks passes False: it has repaired first-phase routes
+        to fall back on, which beat a slow cold search with break intervals.
+
+    Returns
+    -------
+    solution : ortools Assignment or None
+    warm : bool
+        Whether the solution came from the warm start.
+    """
+    routing, manager = model.routing, model.manager
+    params = search_parameters(settings)
     solution = None
-    warm = False
-    if initial_routes and phase_one is not None and settings.time_limit_seconds <= 0:
-        pass  # large instance: the repaired first-phase routes are timed below
-    elif initial_routes:
-        node_of = {j.id: node for node, j in enumerate(jobs)}
+    if initial_routes:
+        node_of = {j.id: node for node, j in enumerate(model.jobs)}
         seqs = [[manager.NodeToIndex(node_of[jid]) for jid in initial_routes.get(t.id, []) if jid in node_of]
-                for t in techs]
+                for t in model.techs]
         # RoutesToAssignment only sets the next-variables; the search then completes and checks
         # the times itself (ReadAssignmentFromRoutes ran a separate, very slow search with breaks).
         routing.CloseModelWithParameters(params)
         start = routing.solver().Assignment()
         if routing.RoutesToAssignment(seqs, True, True, start):
             solution = routing.SolveFromAssignmentWithParameters(start, params)
-            warm = solution is not None
-    if solution is None and phase_one is not None:
-        # The warm start did not survive (e.g. the time ran out while restoring it): keep the
-        # first phase's repaired routes, timed by schedule_route, rather than a slow cold search.
-        routes_fb = []
-        served_fb: set[str] = set()
-        by_id = {j.id: j for j in jobs}
-        for t in techs:
-            seq = [by_id[i] for i in initial_routes.get(t.id, []) if i in by_id]
-            route = schedule_route(t, seq, tm) if seq else None
-            if route is None:  # drives home (re-routing: from where the technician is now)
-                home = t.departure + math.ceil(tm.time(start_key(t.id), end_key(t.id)) - 1e-9)
-                route = Route(t.id, t.departure, home, [], None, (t.lat, t.lon), t.end_location)
-            routes_fb.append(route)
-            served_fb.update(v.job_id for v in route.visits)
-        for j in jobs:
-            if j.id not in served_fb:
-                dropped.append(DroppedJob(j.id, "capacity: no skilled technician had room for it within its "
-                                                "window and shift at a cost below its drop penalty"))
-        order = {j.id: k for k, j in enumerate(problem.jobs)}
-        dropped.sort(key=lambda d: order.get(d.job_id, 0))
-        return RoutePlan(problem, tm, routes_fb, dropped, {
-            "status": ("first phase routes, repaired for breaks (instance above BREAK_MODEL_MAX_SIZE)"
-                       if settings.time_limit_seconds <= 0 else
-                       "first phase routes, repaired for breaks (search with breaks did not finish)"),
-            "seconds": time.perf_counter() - tic, "warm_start": False, "first_phase_seconds": phase_one,
-            "settings": settings.model_dump()})
-    if solution is None:
+    warm = solution is not None
+    if solution is None and cold_if_warm_fails:
         solution = routing.SolveWithParameters(params)
-    status = routing.status()
-    status_name = {0: "not solved", 1: "success", 2: "partial success (limit)", 3: "fail",
-                   4: "fail: timeout", 5: "invalid", 6: "infeasible", 7: "optimal"}.get(int(status), str(status))
-    routes: list[Route] = []
-    if solution is None:
-        for j in jobs:
-            dropped.append(DroppedJob(j.id, "capacity: the solver found no feasible plan"))
-        return RoutePlan(problem, tm, [], dropped, {"status": status_name, "seconds": time.perf_counter() - tic})
+    return solution, warm
 
+
+def read_routes(model: RoutingModel, solution) -> list[Route]:
+    """Step 4: one :class:`Route` per technician from a solution: visits with arrival and start, the break."""
+    routing, manager, tdim = model.routing, model.manager, model.time
     break_starts: dict[int, int] = {}
     intervals = solution.IntervalVarContainer()
     for k in range(intervals.Size()):
@@ -424,8 +430,8 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         name = el.Var().Name()
         if name.startswith("break ") and el.PerformedValue():
             break_starts[int(name.split()[1])] = el.StartValue()
-    served: set[str] = set()
-    for v, t in enumerate(techs):
+    routes: list[Route] = []
+    for v, t in enumerate(model.techs):
         index = routing.Start(v)
         departure = solution.Value(tdim.CumulVar(index))
         visits: list[Visit] = []
@@ -434,27 +440,154 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
         index = solution.Value(routing.NextVar(index))
         while not routing.IsEnd(index):
             node = manager.IndexToNode(index)
-            j = jobs[node]
+            j = model.jobs[node]
             start = solution.Value(tdim.CumulVar(index))
-            arrival = max(prev_end + int(travel_int[prev_node, node]), 0)
+            arrival = max(prev_end + int(model.travel_minutes[prev_node, node]), 0)
             visits.append(Visit(j.id, min(arrival, start), start, start + j.duration))
-            served.add(j.id)
             prev_end, prev_node = start + j.duration, node
             index = solution.Value(routing.NextVar(index))
         ret = solution.Value(tdim.CumulVar(index))
         routes.append(Route(t.id, departure, ret, visits, break_starts.get(v) if visits else None,
                             (t.lat, t.lon), t.end_location))
-    for j in jobs:
-        if j.id not in served:
-            dropped.append(DroppedJob(
-                j.id, "capacity: no skilled technician had room for it within its window and shift "
-                      "at a cost below its drop penalty"))
+    return routes
+
+
+def timed_routes(techs: list[Technician], jobs: list[Job], sequences: dict[str, list[str]],
+                 tm: TravelMatrix) -> list[Route]:
+    """Step 4 without a solution: time each technician's job order with :func:`schedule_route`.
+
+    A technician without jobs (or whose order does not fit) drives straight home (re-routing:
+    from where they are now).
+    """
+    by_id = {j.id: j for j in jobs}
+    routes = []
+    for t in techs:
+        seq = [by_id[i] for i in sequences.get(t.id, []) if i in by_id]
+        route = schedule_route(t, seq, tm) if seq else None
+        if route is None:
+            home = t.departure + math.ceil(tm.time(start_key(t.id), end_key(t.id)) - 1e-9)
+            route = Route(t.id, t.departure, home, [], None, (t.lat, t.lon), t.end_location)
+        routes.append(route)
+    return routes
+
+
+def break_free_routes(problem: RoutingProblem, jobs: list[Job], techs: list[Technician], tm: TravelMatrix,
+                      settings: SolverSettings, initial_routes: dict[str, list[str]] | None,
+                      large: bool) -> dict[str, list[str]]:
+    """First phase of a search with lunch breaks: search without them, then make room for them.
+
+    OR-Tools' break intervals make the search slow (seconds to construct 20 x 150, and restoring
+    a solution fails to finish at 50 x 375), so the routes are first searched with every break
+    set to zero (from ``initial_routes``, if any) for ``settings.time_limit_seconds``; jobs are
+    then removed until each route fits its break (:func:`repair_routes`) and, for a ``large``
+    instance (no search with breaks follows), jobs that fit are put back, most valuable first
+    (:func:`insert_unserved`).
+
+    Returns
+    -------
+    dict of str to list of str
+        technician id -> job ids in order, each order feasible with its break.
+    """
+    relaxed = [t.model_copy(update={"break_minutes": 0}) for t in techs]
+    model = build_model(problem, jobs, relaxed, tm)
+    solution, _ = run_search(model, settings, initial_routes)
+    found = read_routes(model, solution) if solution is not None else []
+    routes = repair_routes(problem, {r.technician_id: [v.job_id for v in r.visits] for r in found}, tm)
+    if large:
+        routes = insert_unserved(problem.replace(jobs=tuple(jobs)), routes, tm,
+                                 seconds=min(0.5, 0.15 * settings.time_limit_seconds))
+    return routes
+
+
+def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
+          provider: MatrixProvider | None = None, travel: TravelMatrix | None = None,
+          initial_routes: dict[str, list[str]] | None = None) -> RoutePlan:
+    """Plan the day's routes: screen the jobs, build the model, search, read the routes.
+
+    Parameters
+    ----------
+    problem : RoutingProblem
+        Technicians, jobs, objective.
+    settings : SolverSettings, optional
+        Construction, metaheuristic, time and solution limits.
+    provider : MatrixProvider, optional
+        Travel-matrix provider (default great-circle x road factor); ignored when ``travel`` is given.
+    travel : TravelMatrix, optional
+        A precomputed matrix holding every ``job:<id>``, ``start:<tech>`` and ``end:<tech>`` key.
+    initial_routes : dict of str to list of str, optional
+        technician id -> job ids in order: the search starts from these routes (re-routing
+        starts from the current plan) when OR-Tools accepts them as feasible; otherwise it
+        falls back to the construction heuristic (``stats["warm_start"]`` says which).
+
+    Returns
+    -------
+    RoutePlan
+        Routes, dropped jobs with reasons, and ``stats`` (objective, wall time, status).
+
+    Notes
+    -----
+    With lunch breaks and ``settings.break_first_phase > 0`` the search runs in two phases
+    (:func:`break_free_routes`, then the full model warm-started from its routes); above
+    ``BREAK_MODEL_MAX_SIZE`` job x technician pairs the first phase gets the whole time limit
+    and its repaired routes are timed directly (:func:`timed_routes`), as they are when the
+    warm start of the second phase does not survive.
+    """
+    settings = settings or SolverSettings()
+    tic = time.perf_counter()
+    tm = travel if travel is not None else problem_matrix(problem, provider)
+    jobs, dropped = screen_jobs(problem, tm)
+    techs: list[Technician] = list(problem.technicians)
+    routes: list[Route] = []
+    if not techs:
+        # Nothing to model: screening has already dropped every job (no one has the skills).
+        stats = {"status": "no technicians"}
+    else:
+        phase_one = None
+        large = False
+        if settings.break_first_phase > 0 and jobs and any(t.break_minutes > 0 for t in techs):
+            large = len(jobs) * len(techs) > BREAK_MODEL_MAX_SIZE
+            share = 1.0 if large else settings.break_first_phase
+            phase_tic = time.perf_counter()
+            initial_routes = break_free_routes(
+                problem, jobs, techs, tm,
+                settings.model_copy(update={"time_limit_seconds": settings.time_limit_seconds * share,
+                                            "break_first_phase": 0.0}),
+                initial_routes, large)
+            phase_one = time.perf_counter() - phase_tic
+            # The second phase gets what is left of the time limit (at least 30% of it); none when large.
+            settings = settings.model_copy(update={
+                "time_limit_seconds": 0.0 if large else max(0.3 * settings.time_limit_seconds,
+                                                            settings.time_limit_seconds - (time.perf_counter() - tic))})
+        solution = None
+        if not large:
+            model = build_model(problem, jobs, techs, tm)
+            build_seconds = time.perf_counter() - tic
+            solution, warm = run_search(model, settings, initial_routes, cold_if_warm_fails=phase_one is None)
+            status = model.routing.status()
+            status_name = _STATUS_NAMES.get(int(status), str(status))
+        if solution is not None:
+            routes = read_routes(model, solution)
+            unserved = (DropReason.CAPACITY, CAPACITY_REASON)
+            stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
+                     "build_seconds": build_seconds, "warm_start": warm, "first_phase_seconds": phase_one,
+                     "settings": settings.model_dump()}
+        elif phase_one is not None:
+            # Large, or the warm start did not survive (e.g. the time ran out while restoring
+            # it): keep the first phase's repaired routes, timed, rather than a slow cold search.
+            routes = timed_routes(techs, jobs, initial_routes, tm)
+            unserved = (DropReason.CAPACITY, CAPACITY_REASON)
+            stats = {"status": ("first phase routes, repaired for breaks (instance above BREAK_MODEL_MAX_SIZE)"
+                                if large else
+                                "first phase routes, repaired for breaks (search with breaks did not finish)"),
+                     "warm_start": False, "first_phase_seconds": phase_one, "settings": settings.model_dump()}
+        else:
+            unserved = (DropReason.NO_FEASIBLE_PLAN, "capacity: the solver found no feasible plan")
+            stats = {"status": status_name}
+        served = {v.job_id for r in routes for v in r.visits}
+        dropped += [DroppedJob(j.id, unserved[1], unserved[0]) for j in jobs if j.id not in served]
     order = {j.id: k for k, j in enumerate(problem.jobs)}
     dropped.sort(key=lambda d: order.get(d.job_id, 0))
-    stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
-             "seconds": time.perf_counter() - tic, "build_seconds": build_seconds, "warm_start": warm,
-             "first_phase_seconds": phase_one,
-             "settings": settings.model_dump()}
+    stats["seconds"] = time.perf_counter() - tic
     return RoutePlan(problem, tm, routes, dropped, stats)
 
 
@@ -476,7 +609,8 @@ def plan_summary(con, day, days: int = 1, options=None, settings: SolverSettings
     Returns
     -------
     dict
-        Totals over the period (``jobs``, ``jobs_served``, ``jobs_dropped``, ``dropped_by_reason``,
+        Totals over the period (``jobs``, ``jobs_served``, ``jobs_dropped``, ``dropped_by_reason``
+        (counts by :class:`~quantlib.errors.DropReason` code),
         ``drive_minutes``, ``drive_miles``, ``drive_minutes_per_job``, ``on_site_minutes``,
         ``overtime_minutes``, ``utilisation`` = on-site minutes / regular shift minutes of the
         technicians employed, ``operating_cost``) and ``by_day``, a list of per-day dicts.

@@ -28,7 +28,7 @@ def technicians_frame(technicians) -> pd.DataFrame:
     """Normalise technicians to ``technician_id, name, region, skills (frozenset), hours``.
 
     Accepts a DataFrame with a ``skills`` column (``"hvac;plumbing"`` strings or sets) and
-    ``weekly_hours`` (or ``hours``), or a list of :class:`quantlib.ops.weekly.Technician`
+    ``weekly_hours`` (or ``hours``), or a list of :class:`quantlib.ops.problem.Technician`
     (hours = weekly hours).
     """
     if isinstance(technicians, pd.DataFrame):
@@ -43,7 +43,7 @@ def technicians_frame(technicians) -> pd.DataFrame:
                 raise ValueError("technicians: need an 'hours' or 'weekly_hours' column")
             df["hours"] = df["weekly_hours"].astype(float)
     else:
-        df = pd.DataFrame([{"technician_id": t.technician_id, "name": t.name, "region": t.region,
+        df = pd.DataFrame([{"technician_id": t.id, "name": t.name, "region": t.region,
                             "skills": frozenset(t.skills), "hours": float(t.weekly_hours)} for t in technicians])
     for col in ("name", "region"):
         if col not in df.columns:

@@ -28,6 +28,8 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from quantlib.errors import QuantError
+
 EARTH_RADIUS_MILES = 3958.7613
 METERS_PER_MILE = 1609.344
 
@@ -147,7 +149,7 @@ class GreatCircleProvider(BaseModel):
         return minutes, miles
 
 
-class OsrmError(RuntimeError):
+class OsrmError(QuantError, RuntimeError):
     """The OSRM server answered with an error or an unusable table."""
 
 

@@ -3,7 +3,10 @@
 The problem (:class:`WeeklyProblem`) is plain data: technicians (skills, certification level,
 hourly rate, weekly hours, home base, available days), jobs (skill = service line, minimum
 certification, hours, location, revenue, the days it may be done on, the day the customer
-asked for, the customer's preferred technician) and the labour rules. :func:`solve_week`
+asked for, the customer's preferred technician) and the labour rules. Technicians and jobs are
+:class:`quantlib.ops.problem.Technician` and :class:`quantlib.ops.problem.Job`, the models
+the daily router uses too (a job's hours are its ``duration`` in minutes / 60, its urgency is
+its ``priority``). :func:`solve_week`
 returns a :class:`WeeklyPlan`; :meth:`WeeklyPlan.validate` re-checks every constraint from the
 problem's raw fields, independently of the model the solver saw.
 
@@ -52,10 +55,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quantlib.errors import DropReason
+from quantlib.ops.problem import DAYS, Job, Technician
 from quantlib.ops.travel import haversine_miles
 
 __all__ = [
-    "LabourRules", "ObjectiveWeights", "Technician", "Job", "WeeklyProblem", "WeeklyPlan",
+    "LabourRules", "ObjectiveWeights", "WeeklyProblem", "WeeklyPlan",
     "solve_week", "greedy_week", "week_problem_from_gold", "haversine_miles",
 ]
 
@@ -63,7 +68,6 @@ __all__ = [
 SCALE = 100_000
 URGENCY_WEIGHT = {"routine": 1.0, "urgent": 2.0, "emergency": 4.0}
 PRIORITY_CUSTOMER_WEIGHT = 1.5
-DAYS = 7
 
 
 class LabourRules(BaseModel):
@@ -98,45 +102,6 @@ class ObjectiveWeights(BaseModel):
     profit: float = Field(0.20, ge=0)
 
 
-@dataclass(frozen=True)
-class Technician:
-    """A technician as the weekly scheduler sees them; ``available_days`` are 0 (Monday) .. 6."""
-
-    technician_id: str
-    skills: frozenset
-    certification: int
-    hourly_rate: float
-    weekly_hours: float
-    lat: float
-    lon: float
-    available_days: tuple = tuple(range(DAYS))
-    name: str = ""
-    region: str = ""
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job to place in the week; days are 0 (Monday) .. 6 and the window is inclusive."""
-
-    job_id: str
-    skill: str
-    hours: float
-    lat: float
-    lon: float
-    revenue: float
-    earliest_day: int = 0
-    latest_day: int = DAYS - 1
-    requested_day: int | None = None
-    min_certification: int = 1
-    material_cost: float = 0.0
-    preferred_technician: str | None = None
-    urgency: str = "routine"
-    priority_customer: bool = False
-    customer_id: str = ""
-    job_type: str = ""
-    region: str = ""
-
-
 @dataclass
 class WeeklyProblem:
     """The week to plan: technicians, jobs, labour rules and objective weights."""
@@ -152,17 +117,13 @@ class WeeklyProblem:
     cost_per_minute: float = 0.5
 
     def __post_init__(self) -> None:
-        ids = [t.technician_id for t in self.technicians]
+        # Day windows and positive durations are checked when a Job is made.
+        ids = [t.id for t in self.technicians]
         if len(set(ids)) != len(ids):
-            raise ValueError("technicians: duplicate technician_id")
-        jids = [j.job_id for j in self.jobs]
+            raise ValueError("technicians: duplicate technician id")
+        jids = [j.id for j in self.jobs]
         if len(set(jids)) != len(jids):
-            raise ValueError("jobs: duplicate job_id")
-        for j in self.jobs:
-            if not (0 <= j.earliest_day <= j.latest_day < DAYS):
-                raise ValueError(f"job {j.job_id}: day window [{j.earliest_day}, {j.latest_day}] is not within 0..6")
-            if not j.hours > 0:
-                raise ValueError(f"job {j.job_id}: hours must be positive, got {j.hours}")
+            raise ValueError("jobs: duplicate job id")
         lat_t = np.array([t.lat for t in self.technicians], dtype=float)
         lon_t = np.array([t.lon for t in self.technicians], dtype=float)
         lat_j = np.array([j.lat for j in self.jobs], dtype=float)
@@ -184,31 +145,32 @@ class WeeklyProblem:
         job = self.jobs[j]
         out = []
         for t, tech in enumerate(self.technicians):
-            if job.skill not in tech.skills or tech.certification < job.min_certification:
+            if not job.skills <= tech.skills or tech.certification < job.min_certification:
                 continue
             if self.load_minutes(j, t) > self.limit_minutes(t)[0]:
                 continue
             out.extend((t, d) for d in range(job.earliest_day, job.latest_day + 1) if d in tech.available_days)
         return out
 
-    def unassignable_reason(self, j: int) -> str | None:
-        """Why job ``j`` cannot be assigned to anyone, or None when some option exists."""
+    def unassignable_reason(self, j: int) -> tuple[DropReason, str] | None:
+        """Why job ``j`` cannot be assigned to anyone (code and message), or None when some option exists."""
         job = self.jobs[j]
-        skilled = [t for t, tech in enumerate(self.technicians) if job.skill in tech.skills]
+        skilled = [t for t, tech in enumerate(self.technicians) if job.skills <= tech.skills]
         if not skilled:
-            return f"no technician has the skill '{job.skill}'"
+            return DropReason.NO_SKILLED_TECHNICIAN, f"no technician has the skill '{job.skill}'"
         certified = [t for t in skilled if self.technicians[t].certification >= job.min_certification]
         if not certified:
-            return (f"no technician with the skill '{job.skill}' has certification level "
-                    f">= {job.min_certification}")
+            return (DropReason.NO_CERTIFIED_TECHNICIAN,
+                    f"no technician with the skill '{job.skill}' has certification level >= {job.min_certification}")
         fits = [t for t in certified if self.load_minutes(j, t) <= self.limit_minutes(t)[0]]
         if not fits:
-            return (f"{job.hours:g} h of work plus travel exceed the daily maximum of "
-                    f"{self.rules.daily_max_hours:g} h for every qualified technician")
+            return (DropReason.EXCEEDS_DAILY_HOURS,
+                    (f"{job.hours:g} h of work plus travel exceed the daily maximum of "
+                     f"{self.rules.daily_max_hours:g} h for every qualified technician"))
         window = set(range(job.earliest_day, job.latest_day + 1))
         if not any(window & set(self.technicians[t].available_days) for t in fits):
             days = ", ".join((self.week_start + dt.timedelta(days=d)).strftime("%a %d %b") for d in sorted(window))
-            return f"no qualified technician is available on the allowed days ({days})"
+            return DropReason.NO_AVAILABLE_DAY, f"no qualified technician is available on the allowed days ({days})"
         return None
 
     def load_minutes(self, j: int, t: int) -> int:
@@ -225,7 +187,7 @@ class WeeklyProblem:
     def drop_penalty(self, j: int) -> int:
         """Integer cost of leaving job ``j`` out (dominates the whole weighted score)."""
         job = self.jobs[j]
-        w = URGENCY_WEIGHT.get(job.urgency, 1.0) * (PRIORITY_CUSTOMER_WEIGHT if job.priority_customer else 1.0)
+        w = URGENCY_WEIGHT.get(job.priority, 1.0) * (PRIORITY_CUSTOMER_WEIGHT if job.priority_customer else 1.0)
         return int(round(SCALE * 2 * w))
 
     def profit(self, j: int, t: int) -> float:
@@ -237,7 +199,7 @@ class WeeklyProblem:
 
     def satisfaction(self, j: int, t: int, d: int) -> float:
         job = self.jobs[j]
-        pref = job.preferred_technician is None or job.preferred_technician == self.technicians[t].technician_id
+        pref = job.preferred_technician is None or job.preferred_technician == self.technicians[t].id
         day = job.requested_day is None or job.requested_day == d
         return (PRIORITY_CUSTOMER_WEIGHT if job.priority_customer else 1.0) * (0.5 * pref + 0.5 * day)
 
@@ -277,7 +239,7 @@ class WeeklyProblem:
 
 @dataclass
 class WeeklyPlan:
-    """A week's schedule: ``assignments`` (one row per job placed), ``unassigned`` (with reasons)."""
+    """A week's schedule: ``assignments`` (one row per job placed), ``unassigned`` (``reason_code``, ``reason``)."""
 
     problem: WeeklyProblem
     assignments: pd.DataFrame
@@ -294,8 +256,8 @@ class WeeklyPlan:
         home bases, rules), not from the solver's model.
         """
         p, a = self.problem, self.assignments
-        tech_of = {t.technician_id: t for t in p.technicians}
-        job_of = {j.job_id: (i, j) for i, j in enumerate(p.jobs)}
+        tech_of = {t.id: t for t in p.technicians}
+        job_of = {j.id: (i, j) for i, j in enumerate(p.jobs)}
         problems = []
         counts = a["job_id"].value_counts()
         for job_id in counts[counts > 1].index:
@@ -316,7 +278,7 @@ class WeeklyPlan:
             _, job = job_of[row.job_id]
             tech = tech_of[row.technician_id]
             day = int(row.day)
-            if job.skill not in tech.skills:
+            if not job.skills <= tech.skills:
                 problems.append(f"job {row.job_id}: {row.technician_id} lacks the skill '{job.skill}'")
             if tech.certification < job.min_certification:
                 problems.append(f"job {row.job_id}: {row.technician_id} has certification {tech.certification} "
@@ -327,7 +289,7 @@ class WeeklyPlan:
                 problems.append(f"job {row.job_id}: day {day} outside its window "
                                 f"[{job.earliest_day}, {job.latest_day}]")
             miles = haversine_miles(job.lat, job.lon, tech.lat, tech.lon) * p.road_factor
-            loads[(tech.technician_id, day)] = loads.get((tech.technician_id, day), 0.0) + job.hours + miles / p.speed_mph
+            loads[(tech.id, day)] = loads.get((tech.id, day), 0.0) + job.hours + miles / p.speed_mph
         r = p.rules
         eps = 1e-6
         for (tid, day), hours in sorted(loads.items()):
@@ -352,8 +314,8 @@ class WeeklyPlan:
 
     # ------------------------------------------------------------------ figures
     def assignment_indices(self) -> dict[int, tuple[int, int]]:
-        jidx = {j.job_id: i for i, j in enumerate(self.problem.jobs)}
-        tidx = {t.technician_id: i for i, t in enumerate(self.problem.technicians)}
+        jidx = {j.id: i for i, j in enumerate(self.problem.jobs)}
+        tidx = {t.id: i for i, t in enumerate(self.problem.technicians)}
         return {jidx[r.job_id]: (tidx[r.technician_id], int(r.day)) for r in self.assignments.itertuples(index=False)}
 
     def objective(self) -> int:
@@ -379,10 +341,10 @@ class WeeklyPlan:
         p, a = self.problem, self.assignments
         rows = []
         for t, tech in enumerate(p.technicians):
-            mine = a[a["technician_id"] == tech.technician_id]
+            mine = a[a["technician_id"] == tech.id]
             cap = p.capacity_hours(t)
             service = float(mine["hours"].sum())
-            rows.append({"technician_id": tech.technician_id, "name": tech.name, "region": tech.region,
+            rows.append({"technician_id": tech.id, "name": tech.name, "region": tech.region,
                          "jobs": len(mine), "service_hours": service,
                          "travel_hours": float(mine["travel_hours"].sum()), "days_worked": mine["day"].nunique(),
                          "available_hours": cap, "utilisation": service / cap if cap > 0 else np.nan})
@@ -394,12 +356,12 @@ class WeeklyPlan:
         util = self.utilisation()
         n = len(p.jobs)
         pref = [j for j in p.jobs if j.preferred_technician]
-        served_pref = a[a["job_id"].isin({j.job_id for j in pref})]
+        served_pref = a[a["job_id"].isin({j.id for j in pref})]
         return {
             "jobs": n, "jobs_assigned": len(a), "jobs_unassigned": n - len(a),
             "assigned_share": len(a) / n if n else np.nan,
-            "emergencies_unassigned": int(sum(1 for j in p.jobs if j.urgency == "emergency"
-                                              and j.job_id in set(self.unassigned.get("job_id", [])))),
+            "emergencies_unassigned": int(sum(1 for j in p.jobs if j.priority == "emergency"
+                                              and j.id in set(self.unassigned.get("job_id", [])))),
             "service_hours": float(a["hours"].sum()), "travel_hours": float(a["travel_hours"].sum()),
             "travel_miles": float(a["miles"].sum()),
             "available_hours": float(util["available_hours"].sum()),
@@ -412,16 +374,21 @@ class WeeklyPlan:
 
 
 def _plan_from(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], status: str, seconds: float,
-               solver: str, dropped_reason: str) -> WeeklyPlan:
+               solver: str, dropped_reason: tuple[DropReason, str]) -> WeeklyPlan:
+    """The plan of ``chosen`` ({job index: (technician index, day)}); every other job with its reason.
+
+    ``dropped_reason`` (code, message) is the planner's reason for a job some technician still
+    had room for; jobs with no option or no room get theirs from the problem and the loads.
+    """
     rows = []
     for j, (t, d) in sorted(chosen.items()):
         job, tech = problem.jobs[j], problem.technicians[t]
         rows.append({
-            "job_id": job.job_id, "technician_id": tech.technician_id, "day": d,
-            "date": problem.week_start + dt.timedelta(days=d), "skill": job.skill, "urgency": job.urgency,
+            "job_id": job.id, "technician_id": tech.id, "day": d,
+            "date": problem.week_start + dt.timedelta(days=d), "skill": job.skill, "urgency": job.priority,
             "customer_id": job.customer_id, "hours": job.hours, "travel_hours": float(problem.travel_hours[j, t]),
             "miles": float(problem.miles[j, t]), "revenue": job.revenue, "profit": problem.profit(j, t),
-            "preferred": job.preferred_technician == tech.technician_id if job.preferred_technician else None,
+            "preferred": job.preferred_technician == tech.id if job.preferred_technician else None,
             "requested_day": job.requested_day is None or job.requested_day == d,
         })
     columns = ["job_id", "technician_id", "day", "date", "skill", "urgency", "customer_id", "hours",
@@ -431,15 +398,19 @@ def _plan_from(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], statu
     for j, job in enumerate(problem.jobs):
         if j in chosen:
             continue
-        reason = problem.unassignable_reason(j) or _capacity_reason(problem, chosen, j, dropped_reason)
-        left.append({"job_id": job.job_id, "skill": job.skill, "urgency": job.urgency, "hours": job.hours,
-                     "reason": reason})
-    unassigned = pd.DataFrame(left, columns=["job_id", "skill", "urgency", "hours", "reason"])
+        code, reason = problem.unassignable_reason(j) or _capacity_reason(problem, chosen, j, dropped_reason)
+        left.append({"job_id": job.id, "skill": job.skill, "urgency": job.priority, "hours": job.hours,
+                     "reason_code": code.value, "reason": reason})
+    unassigned = pd.DataFrame(left, columns=["job_id", "skill", "urgency", "hours", "reason_code", "reason"])
     return WeeklyPlan(problem, assignments, unassigned, status, seconds, solver)
 
 
-def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], j: int, fallback: str) -> str:
-    """Why a job that has options was left out, judged from the plan's loads."""
+def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]], j: int,
+                     fallback: tuple[DropReason, str]) -> tuple[DropReason, str]:
+    """Why a job that has options was left out (code and message), judged from the plan's loads.
+
+    ``fallback`` is the planner's own reason, for a job some technician still had room for.
+    """
     day_load: dict[tuple[int, int], int] = {}
     week_load: dict[int, int] = {}
     for jj, (t, d) in chosen.items():
@@ -454,7 +425,8 @@ def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]],
             room.append((t, d))
     if not room:
         techs = len({t for t, _ in problem.options(j)})
-        return f"capacity: all {techs} qualified technician(s) are fully booked on the allowed days"
+        return (DropReason.CAPACITY,
+                f"capacity: all {techs} qualified technician(s) are fully booked on the allowed days")
     r = problem.rules
     for t, d in room:
         days = {dd for (tt, dd) in day_load if tt == t} | {d}
@@ -464,8 +436,8 @@ def _capacity_reason(problem: WeeklyProblem, chosen: dict[int, tuple[int, int]],
             longest = max(longest, run)
         if len(days) <= r.max_days_per_week and longest <= r.max_consecutive_days:
             return fallback
-    return (f"rest rules: the qualified technicians with hours left would work more than "
-            f"{r.max_days_per_week} days or {r.max_consecutive_days} days in a row")
+    return (DropReason.REST_RULES, (f"rest rules: the qualified technicians with hours left would work more than "
+                                    f"{r.max_days_per_week} days or {r.max_consecutive_days} days in a row"))
 
 
 def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, workers: int = 1,
@@ -557,9 +529,9 @@ def solve_week(problem: WeeklyProblem, time_limit: float = 10.0, seed: int = 0, 
         # Stopped before loading even the hint (a very short limit on a busy machine): keep the hint.
         chosen, status = hint.assignment_indices(), "HINT"
     return _plan_from(problem, chosen, status, time.perf_counter() - start, "cp-sat",
-                      "left out within the time limit although a qualified technician had room "
-                      "(a longer solve may place it)" if status != "OPTIMAL" else
-                      "left out for better-scoring jobs")
+                      (DropReason.TIME_LIMIT, ("left out within the time limit although a qualified technician "
+                                               "had room (a longer solve may place it)"))
+                      if status != "OPTIMAL" else (DropReason.OUTSCORED, "left out for better-scoring jobs"))
 
 
 def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
@@ -571,7 +543,7 @@ def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
     start = time.perf_counter()
     rules = problem.rules
     order = sorted(range(len(problem.jobs)),
-                   key=lambda j: (-problem.drop_penalty(j), -problem.jobs[j].hours, problem.jobs[j].job_id))
+                   key=lambda j: (-problem.drop_penalty(j), -problem.jobs[j].hours, problem.jobs[j].id))
     # Loads in whole minutes, exactly as the CP-SAT model counts them, so a greedy plan is a
     # feasible hint for it.
     day_load: dict[tuple[int, int], int] = {}
@@ -609,7 +581,7 @@ def greedy_week(problem: WeeklyProblem) -> WeeklyPlan:
         week_load[t] = week_load.get(t, 0) + extra
         chosen[j] = (t, d)
     return _plan_from(problem, chosen, "GREEDY", time.perf_counter() - start, "greedy",
-                      "left out by the greedy order")
+                      (DropReason.GREEDY_ORDER, "left out by the greedy order"))
 
 
 # ---------------------------------------------------------------------- builder from gold
@@ -698,11 +670,11 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
                 continue
             avail.append(d)
         technicians.append(Technician(
-            technician_id=r.technician_id, name=r.name, region=r.region, lat=float(r.home_lat),
+            id=r.technician_id, name=r.name, region=r.region, lat=float(r.home_lat),
             lon=float(r.home_lon), skills=frozenset(s.strip() for s in str(r.skills).split(";") if s.strip()),
             certification=int(r.certification_level), hourly_rate=float(r.hourly_rate),
             weekly_hours=float(r.weekly_hours), available_days=tuple(avail)))
-    active = {t.technician_id for t in technicians}
+    active = {t.id for t in technicians}
     # A job whose customer has no location is placed at the centre of its region's home bases
     # (or of all of them): documented fallback, so it is still planned rather than dropped.
     if jobs[["lat", "lon"]].isna().any().any() and len(techs):
@@ -727,8 +699,9 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
                 revenue, material = float(expected.loc[key, "revenue"]), float(expected.loc[key, "material"])
         pref = preferred_of.get(r.customer_id)
         job_list.append(Job(
-            job_id=r.job_id, customer_id=r.customer_id, skill=r.service_line, job_type=r.job_type,
-            urgency=r.urgency, region=r.region, hours=float(r.scheduled_hours), lat=float(r.lat), lon=float(r.lon),
+            id=r.job_id, customer_id=r.customer_id, skills=frozenset({r.service_line}), job_type=r.job_type,
+            priority=r.urgency, region=r.region, duration=max(1, round(float(r.scheduled_hours) * 60)),
+            lat=float(r.lat), lon=float(r.lon),
             revenue=revenue, material_cost=material, earliest_day=lo, latest_day=hi, requested_day=booked,
             min_certification=int(min_cert.get(r.job_type, 1)),
             preferred_technician=pref if pref in active else None, priority_customer=bool(r.is_priority)))

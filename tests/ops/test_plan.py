@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+from quantlib.errors import DropReason, QuantError
 from quantlib.ops.plan import DroppedJob, PlanInvalidError, Visit
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, solve
@@ -125,14 +126,14 @@ def test_job_served_twice_or_lost_or_unknown(plan):
     _route(bad, "T2").visits.pop()
     assert "job_lost" in _kinds(bad)
     bad = copy.deepcopy(plan)
-    bad.dropped.append(DroppedJob("Z", "capacity"))
+    bad.dropped.append(DroppedJob("Z", "capacity: full", "capacity"))
     assert "unknown_job" in _kinds(bad)
 
 
 def test_drop_needs_reason(plan):
     bad = copy.deepcopy(plan)
     v = _route(bad, "T2").visits.pop()
-    bad.dropped.append(DroppedJob(v.job_id, " "))
+    bad.dropped.append(DroppedJob(v.job_id, " ", DropReason.CAPACITY))
     assert _kinds(bad) == {"drop_without_reason"}
 
 
@@ -170,8 +171,10 @@ def test_pinned_job_moved(plan):
 def test_raise_if_invalid_lists_violations(plan):
     bad = copy.deepcopy(plan)
     _route(bad, "T1").return_time = 2000
-    with pytest.raises(PlanInvalidError, match="shift"):
+    with pytest.raises(PlanInvalidError, match="shift") as err:
         bad.raise_if_invalid()
+    # Callers catch it as any Quant error, or as the ValueError it always was.
+    assert isinstance(err.value, QuantError) and isinstance(err.value, ValueError)
 
 
 def test_kpis_add_up(plan):

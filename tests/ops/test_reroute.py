@@ -2,6 +2,7 @@
 
 import pytest
 
+from quantlib.errors import QuantError
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.reroute import (AddEmergency, Cancel, Delay, RerouteError, TechnicianSick, TechnicianState,
                                   reroute)
@@ -68,6 +69,7 @@ def test_cancel_removes_the_job_and_rejects_started_ones(plan):
     assert res.changes.set_index("job_id").loc[pending, "change"] == "cancelled"
     with pytest.raises(RerouteError, match="has started"):
         reroute(plan, now, [Cancel(job_id=started[0].job_id)], settings=FAST)
+    assert issubclass(RerouteError, QuantError) and issubclass(RerouteError, ValueError)
     with pytest.raises(RerouteError, match="not in the plan"):
         reroute(plan, now, [Cancel(job_id="nope")], settings=FAST)
 
@@ -101,6 +103,8 @@ def test_emergency_is_inserted_first_by_priority():
     assert res.changes.set_index("job_id").loc["EM", "change"] == "new"
     bumped = res.changes[res.changes["change"] == "dropped"]
     assert len(bumped) >= 1 and bumped["reason"].str.startswith("capacity").all()
+    assert (bumped["reason_code"] == "capacity").all()
+    assert res.changes.loc[res.changes["change"] != "dropped", "reason_code"].isna().all()
 
 
 def test_delay_extends_the_started_job_and_shifts_etas(plan):

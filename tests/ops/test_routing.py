@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from quantlib.errors import DropReason
 from quantlib.ops.problem import Job, Objective, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, problem_matrix, solve
 
@@ -99,6 +100,34 @@ def test_infeasible_jobs_are_reported_with_reasons():
     assert reasons["closed"].startswith("window closed")
     assert reasons["toolong"].startswith("does not fit in any shift")
     assert plan.assignment() == {"ok": "T1"}
+    codes = {d.job_id: d.reason_code for d in plan.dropped}
+    assert codes == {"noskill": DropReason.NO_SKILLED_TECHNICIAN, "noequip": DropReason.MISSING_EQUIPMENT,
+                     "closed": DropReason.WINDOW_UNREACHABLE, "toolong": DropReason.OUTSIDE_SHIFT}
+    # Reports count by code, never by splitting the message.
+    assert plan.kpis()["dropped_by_reason"] == {"no_skilled_technician": 1, "missing_equipment": 1,
+                                                "window_unreachable": 1, "outside_shift": 1}
+    assert list(plan.dropped_frame()["reason_code"]) == ["no_skilled_technician", "missing_equipment",
+                                                         "window_unreachable", "outside_shift"]
+
+
+def test_pinned_to_an_unskilled_technician_is_no_skilled_technician():
+    techs = (Technician(id="T1", lat=40.0, lon=-75.0, skills={"hvac"}),
+             Technician(id="T2", lat=40.0, lon=-75.0, skills={"plumbing"}))
+    job = Job(id="p", lat=40.01, lon=-75.01, duration=60, skills={"hvac"}, pinned_technician="T2")
+    plan = solve(RoutingProblem(technicians=techs, jobs=(job,)), FAST)
+    assert plan.dropped[0].reason_code == DropReason.NO_SKILLED_TECHNICIAN and "pinned to T2" in plan.dropped[0].reason
+
+
+def test_no_feasible_plan_has_its_own_code(monkeypatch):
+    """When the search returns nothing, every screened job is dropped as no_feasible_plan."""
+    import quantlib.ops.routing as routing_module
+
+    monkeypatch.setattr(routing_module, "run_search", lambda *args, **kwargs: (None, False))
+    problem = _random_problem(1)
+    plan = solve(problem, FAST)
+    assert plan.routes == [] and len(plan.dropped) == len(problem.jobs)
+    assert {d.reason_code for d in plan.dropped} == {DropReason.NO_FEASIBLE_PLAN}
+    assert plan.validate() == []
 
 
 def test_capacity_drop_keeps_the_more_valuable_job():
@@ -112,12 +141,13 @@ def test_capacity_drop_keeps_the_more_valuable_job():
     assert plan.validate() == []
     assert plan.assignment() == {"emergency": "T1"}
     assert [d.job_id for d in plan.dropped] == ["cheap"]
-    assert plan.dropped[0].reason.startswith("capacity")
+    assert plan.dropped[0].reason.startswith("capacity") and plan.dropped[0].reason_code == DropReason.CAPACITY
 
 
 def test_no_technicians_drops_everything_with_reason():
     plan = solve(RoutingProblem(technicians=(), jobs=(Job(id="a", lat=40, lon=-75, duration=30),)), FAST)
     assert [d.job_id for d in plan.dropped] == ["a"] and plan.dropped[0].reason
+    assert plan.dropped[0].reason_code == DropReason.NO_SKILLED_TECHNICIAN
     assert plan.validate() == []
 
 
@@ -162,6 +192,7 @@ def test_plan_summary_from_the_warehouse(demo_lake):
     assert s["jobs_served"] + s["jobs_dropped"] == s["jobs"]
     assert s["drive_minutes"] == pytest.approx(sum(d["drive_minutes"] for d in s["by_day"]))
     assert sum(s["dropped_by_reason"].values()) == s["jobs_dropped"]
+    assert set(s["dropped_by_reason"]) <= {code.value for code in DropReason}
     assert 0 < s["utilisation"] < 1.5 and s["drive_minutes_per_job"] > 0
 
 
@@ -187,7 +218,7 @@ def test_schedule_route_agrees_with_validate():
             continue
         accepted += 1
         served = {j.id for j in seq}
-        plan = RoutePlan(problem, tm, [route], [DroppedJob(j.id, "capacity") for j in jobs if j.id not in served])
+        plan = RoutePlan(problem, tm, [route], [DroppedJob(j.id, "capacity", "capacity") for j in jobs if j.id not in served])
         assert plan.validate() == [], (order, plan.validate())
     assert accepted >= 10
 
@@ -207,6 +238,7 @@ def test_large_instance_path_times_first_phase_routes(monkeypatch):
     assert plan.validate() == []
     assert len(plan.assignment()) >= 6
     assert all(r.break_start is not None for r in plan.routes if r.visits)
+    assert all(d.reason_code == DropReason.CAPACITY for d in plan.dropped)
 
 
 def test_deterministic_with_breaks_two_phase():

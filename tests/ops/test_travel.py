@@ -126,3 +126,9 @@ def test_day_matrix_uses_the_mean_speed_of_the_working_day():
     assert day[0, 1] == pytest.approx(at_eight[0, 1] * 0.5 / 0.75)
     tm = build_matrix(["a", "b"], [40.0, 40.1], [-75.0, -75.0], provider, 480, 600)
     assert tm.time("a", "b") == pytest.approx(day[0, 1])
+
+
+def test_osrm_error_is_a_quant_error_and_a_runtime_error():
+    from quantlib.errors import QuantError
+
+    assert issubclass(OsrmError, QuantError) and issubclass(OsrmError, RuntimeError)

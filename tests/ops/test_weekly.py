@@ -9,20 +9,23 @@ import duckdb
 import pandas as pd
 import pytest
 
-from quantlib.ops.weekly import (
-    Job, LabourRules, Technician, WeeklyProblem, greedy_week, solve_week, week_problem_from_gold,
-)
+from quantlib.errors import DropReason
+from quantlib.ops.problem import Job, Technician
+from quantlib.ops.weekly import LabourRules, WeeklyProblem, greedy_week, solve_week, week_problem_from_gold
 
 MONDAY = dt.date(2024, 6, 3)
 
 
 def tech(tid, skills=("hvac",), cert=2, lat=39.80, lon=-89.65, days=tuple(range(7)), weekly=40.0, rate=40.0):
-    return Technician(tid, frozenset(skills), cert, rate, weekly, lat, lon, days, name=tid)
+    return Technician(id=tid, skills=frozenset(skills), certification=cert, hourly_rate=rate, weekly_hours=weekly,
+                      lat=lat, lon=lon, available_days=days, name=tid)
 
 
 def job(jid, skill="hvac", hours=2.0, lat=39.80, lon=-89.60, lo=0, hi=6, req=None, cert=1, pref=None,
         urgency="routine", revenue=400.0):
-    return Job(jid, skill, hours, lat, lon, revenue, lo, hi, req, cert, 50.0, pref, urgency)
+    return Job(id=jid, skills=frozenset({skill}), duration=round(hours * 60), lat=lat, lon=lon, revenue=revenue,
+               earliest_day=lo, latest_day=hi, requested_day=req, min_certification=cert, material_cost=50.0,
+               preferred_technician=pref, priority=urgency)
 
 
 def tiny_problem():
@@ -41,7 +44,7 @@ def brute_force(problem):
         chosen = {j: o for j, o in enumerate(combo) if o is not None}
         # Feasibility checked by the plan's own validate(), value by the shared objective.
         from quantlib.ops.weekly import _plan_from
-        plan = _plan_from(problem, chosen, "BRUTE", 0.0, "brute", "dropped")
+        plan = _plan_from(problem, chosen, "BRUTE", 0.0, "brute", (DropReason.OUTSCORED, "dropped"))
         if plan.validate():
             continue
         value = problem.objective(chosen)
@@ -143,6 +146,9 @@ def test_infeasible_jobs_are_reported_with_a_reason():
     assert "daily maximum" in reasons["J3"]
     assert "available on the allowed days" in reasons["J4"]
     assert list(plan.assignments["job_id"]) == ["J5"]
+    codes = dict(zip(plan.unassigned["job_id"], plan.unassigned["reason_code"]))
+    assert codes == {"J1": "no_skilled_technician", "J2": "no_certified_technician", "J3": "exceeds_daily_hours",
+                     "J4": "no_available_day"}
 
 
 def test_preferred_technician_and_requested_day_win_ties():
@@ -198,7 +204,7 @@ def test_builder_windows_preferences_revenue_and_missing_location():
     problem = week_problem_from_gold(con, dt.date(2024, 6, 5))
     con.close()
     assert problem.week_start == MONDAY
-    jobs = {j.job_id: j for j in problem.jobs}
+    jobs = {j.id: j for j in problem.jobs}
     assert set(jobs) == {"W1", "W2", "W3"}  # the cancelled one is not planned
     assert (jobs["W1"].earliest_day, jobs["W1"].latest_day) == (2, 2)   # emergency: its day
     assert (jobs["W2"].earliest_day, jobs["W2"].latest_day) == (6, 6)   # urgent on Sunday: no next day in the week
@@ -206,7 +212,7 @@ def test_builder_windows_preferences_revenue_and_missing_location():
     assert jobs["W1"].min_certification == 2 and jobs["W3"].min_certification == 1
     # T2 served C1 most often; employed until Wednesday, so available Monday to Wednesday only.
     assert jobs["W3"].preferred_technician == "T2"
-    techs = {t.technician_id: t for t in problem.technicians}
+    techs = {t.id: t for t in problem.technicians}
     assert techs["T2"].available_days == (0, 1, 2)
     assert jobs["W3"].revenue == pytest.approx(400.0) and jobs["W3"].material_cost == pytest.approx(70.0)
     assert jobs["W2"].priority_customer and jobs["W2"].lat == pytest.approx(39.75)  # centre of the home bases
@@ -220,14 +226,52 @@ def test_jobs_left_out_for_capacity_or_rest_say_so():
                                     rules=LabourRules(daily_max_hours=8)), time_limit=5)
     assert full.validate() == [] and len(full.unassigned) == 1
     assert full.unassigned["reason"].iloc[0].startswith("capacity: all 1 qualified technician(s) are fully booked")
+    assert full.unassigned["reason_code"].iloc[0] == DropReason.CAPACITY
     rest = solve_week(WeeklyProblem(MONDAY, [tech("A", days=(0, 1))], [job("J1", hours=2, lo=0, hi=0),
                                                                        job("J2", hours=2, lo=1, hi=1)],
                                     rules=LabourRules(max_days_per_week=1)), time_limit=5)
     assert rest.validate() == [] and len(rest.unassigned) == 1
     assert rest.unassigned["reason"].iloc[0].startswith("rest rules")
+    assert rest.unassigned["reason_code"].iloc[0] == DropReason.REST_RULES
+
+
+@pytest.mark.parametrize("planner,code", [("cp-sat stopped", DropReason.TIME_LIMIT), ("cp-sat optimal", DropReason.OUTSCORED),
+                                          ("greedy", DropReason.GREEDY_ORDER)])
+def test_a_job_left_out_with_room_gets_its_planners_code(planner, code, monkeypatch):
+    """A job someone still had room for carries the planner's own code (time limit, outscored, greedy order)."""
+    from quantlib.ops import weekly
+
+    problem = WeeklyProblem(MONDAY, [tech("A")], [job("J1")])
+    seen = {}
+    real = weekly._plan_from
+
+    def leave_everything_out(problem, chosen, status, seconds, solver, dropped_reason):
+        seen["status"] = status
+        return real(problem, {}, status, seconds, solver, dropped_reason)
+
+    monkeypatch.setattr(weekly, "_plan_from", leave_everything_out)
+    if planner == "greedy":
+        plan = greedy_week(problem)
+    else:
+        # A time limit too short to prove optimality (and no hint) ends UNKNOWN / FEASIBLE, not OPTIMAL.
+        plan = solve_week(problem, time_limit=10 if planner == "cp-sat optimal" else 1e-9)
+        assert (seen["status"] == "OPTIMAL") == (planner == "cp-sat optimal")
+    assert list(plan.unassigned["reason_code"]) == [code]
 
 
 def test_rules_that_break_the_rest_between_days_are_rejected():
     with pytest.raises(ValueError, match="min_rest_hours"):
         LabourRules(daily_max_hours=14, min_rest_hours=11)
     assert LabourRules(daily_max_hours=13, min_rest_hours=11).daily_max_hours == 13
+
+
+def test_week_and_day_share_the_technician_and_job_models():
+    """A job placed in the week can be routed on its day as it is: one Job / Technician pair."""
+    from quantlib.ops.problem import RoutingProblem
+    from quantlib.ops.routing import SolverSettings, solve
+
+    a, j1 = tech("A"), job("J1", hours=1.5, req=2)
+    week = solve_week(WeeklyProblem(MONDAY, [a], [j1]), time_limit=5)
+    assert week.assignments["hours"].tolist() == [1.5] and j1.duration == 90
+    day = solve(RoutingProblem(technicians=(a,), jobs=(j1,)), SolverSettings(time_limit_seconds=1.0))
+    assert day.validate() == [] and day.assignment() == {"J1": "A"}

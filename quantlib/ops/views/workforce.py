@@ -81,7 +81,7 @@ def plan_comparison(greedy: WeeklyPlan, plan: WeeklyPlan) -> pd.DataFrame:
 def schedule_by_day(plan: WeeklyPlan) -> pd.DataFrame:
     """Technician x day: jobs, service hours and travel hours (the week's schedule at a glance)."""
     a = plan.assignments
-    names = {t.technician_id: t.name or t.technician_id for t in plan.problem.technicians}
+    names = {t.id: t.name or t.id for t in plan.problem.technicians}
     if a.empty:
         return pd.DataFrame(columns=["technician", "date", "jobs", "service_hours", "travel_hours"])
     out = a.groupby(["technician_id", "date"], as_index=False).agg(
@@ -127,7 +127,7 @@ def skill_gaps(problem: WeeklyProblem, min_technicians: int = 2) -> pd.DataFrame
 def demand_cover(problem: WeeklyProblem) -> pd.DataFrame:
     """Max-flow check of the week: can each skill's hours be covered, within and across regions?"""
     demand = demand_hours(problem.jobs)
-    techs = pd.DataFrame([{"technician_id": t.technician_id, "region": t.region, "skills": t.skills,
+    techs = pd.DataFrame([{"technician_id": t.id, "region": t.region, "skills": t.skills,
                            "hours": problem.capacity_hours(i)} for i, t in enumerate(problem.technicians)])
     pooled = cover_demand(techs, demand).by_skill.rename(columns={"shortfall_hours": "shortfall_pooled"})
     regional = cover_demand(techs, demand, by_region=True).by_skill
