@@ -1,7 +1,7 @@
 # Quant: the two commands of the README.
 #   make demo   set up .venv, generate the sample company, ingest it, build the warehouse, print KPIs,
 #               run the scheduled report notebooks and publish them (HTML, PDF, index) under reports/
-#   make test   set up .venv with the test extras and run the test suite
+#   make test   set up .venv with the test extras, lint with ruff and run the test suite
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -51,6 +51,7 @@ system-deps:
 	fi
 
 test: install system-deps
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 # Benchmarks also need the peer libraries they compare against (the "bench" extra).
