@@ -152,3 +152,10 @@ def test_every_module_imports():
     for info in pkgutil.walk_packages(quantlib.__path__, "quantlib."):
         if not info.name.endswith(".__main__"):  # runs the CLI
             importlib.import_module(info.name)
+
+
+def test_every_test_module_imports_under_its_package_name():
+    # Without __init__.py two test files of the same name in different folders would clash.
+    tests_root = Path(__file__).resolve().parent
+    folders = {p.parent for p in tests_root.rglob("test_*.py")}
+    assert sorted(str(f.relative_to(tests_root)) for f in folders if not (f / "__init__.py").is_file()) == []
