@@ -24,7 +24,7 @@ from quantlib.forecast.cashflow import SEASON_OF_MONTH
 from quantlib.forecast.revenue import _as_snapshot
 
 
-class CapacityForecaster:
+class CapacityPlanner:
     """Technician hours needed per skill and period, against hours available.
 
     Parameters
@@ -52,7 +52,7 @@ class CapacityForecaster:
         self.history_days = history_days
         self.include_travel = include_travel
 
-    def fit(self, data, as_of=None) -> "CapacityForecaster":
+    def fit(self, data, as_of=None) -> "CapacityPlanner":
         """Learn rates, hours per job and availability from the data known at ``as_of``.
 
         Parameters
@@ -122,7 +122,7 @@ class CapacityForecaster:
             hours_available_any, technicians, gap, utilisation_needed``.
         """
         if not hasattr(self, "daily_jobs_"):
-            raise RuntimeError("CapacityForecaster is not fitted; call fit() first")
+            raise RuntimeError("CapacityPlanner is not fitted; call fit() first")
         d = self.daily_jobs_.merge(self.hours_per_job_[["service_line", "job_type", "hours_per_job"]],
                                    on=["service_line", "job_type"])
         d["hours"] = d["jobs"] * d["hours_per_job"]
