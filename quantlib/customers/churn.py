@@ -1,15 +1,20 @@
 """Churn risk: the spec's transparent rule score and a calibrated gradient-boosting model.
 
 Both scorers take the customer snapshot of :func:`quantlib.customers.features.customer_snapshot`
-and share one interface:
+and share one interface, scikit-learn's classifier interface (class 1: churned) plus the
+explained table:
 
 ``fit(X, y=None) -> self``
     The rule scorer learns nothing; the model learns from labelled snapshots.
-``predict_proba(X) -> DataFrame``
+``predict_proba(X) -> ndarray``
+    Shape ``(n, 2)``: the probabilities of classes 0 (kept) and 1 (churned), as
+    scikit-learn classifiers return them; ``predict`` and ``score`` (mean accuracy) are
+    scikit-learn's.
+``score_frame(X) -> DataFrame``
     ``customer_id, score, band, intervention, reasons`` (the top reasons, most important
     first, joined by ``"; "``). Customers without a completed job are not scored
-    (``score`` NaN, ``band`` ``"no history"``): there is no service, payment or
-    satisfaction record to judge.
+    (``score`` NaN, ``band`` ``"no history"``, NaN rows in ``predict_proba``, class 0 in
+    ``predict``): there is no service, payment or satisfaction record to judge.
 ``explain(X) -> DataFrame``
     One row per customer and factor: ``customer_id, factor, contribution, reason``, only
     factors that raise the risk, most important first.
@@ -66,6 +71,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from quantlib.customers.features import (
@@ -127,6 +133,17 @@ def _scored_frame(X: pd.DataFrame, score: np.ndarray, reasons: list[str], high: 
     })
 
 
+def _two_class_proba(p_churn: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` columns P(kept), P(churned) from P(churned) (NaN rows stay NaN)."""
+    p = np.asarray(p_churn, dtype=float)
+    return np.column_stack([1.0 - p, p])
+
+
+def _predict_from_proba(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    # Unscored rows (NaN) are predicted kept: nothing in their record points to churn.
+    return classes[(np.nan_to_num(proba[:, 1], nan=0.0) >= 0.5).astype(int)]
+
+
 def _reason_strings(explained: pd.DataFrame, ids, n: int, empty: str) -> list[str]:
     top = explained.groupby("customer_id", sort=False).head(n)
     joined = top.groupby("customer_id", sort=False)["reason"].agg("; ".join)
@@ -155,11 +172,19 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
     n_reasons : int
         Reasons listed per customer.
 
+    Attributes
+    ----------
+    classes_ : ndarray
+        ``[0, 1]``: kept, churned.
+    factors_ : list of str
+        The rules, in the order of the spec.
+
     Notes
     -----
     Nothing is learned; ``fit`` only checks the columns. A missing input (no ratings, no
     judged invoice) scores 0 for its rule, as in the warehouse: the score counts the
-    evidence there is.
+    evidence there is. The rule score is read as the churn probability in
+    ``predict_proba``.
     """
 
     def __init__(self, high: float = BANDS["high"], medium: float = BANDS["medium"], n_reasons: int = 3):
@@ -167,18 +192,21 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
         self.medium = medium
         self.n_reasons = n_reasons
 
-    needed_ = ["customer_id", "frequency_lifetime", "frequency_trend", "late_payment_share", "disputes",
-               "avg_rating", "last_contact_days"]
+    #: Snapshot columns the rules read (a class constant, not learned).
+    needed = ["customer_id", "frequency_lifetime", "frequency_trend", "late_payment_share", "disputes",
+              "avg_rating", "last_contact_days"]
 
     def fit(self, X: pd.DataFrame, y=None) -> "RuleChurnScorer":
         """Check ``X`` has the rule inputs; return self."""
-        _check_frame(X, self.needed_)
+        _check_frame(X, self.needed)
+        self.classes_ = np.array([0, 1])
         self.factors_ = [r[0] for r in RULES]
         return self
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points of each rule per customer (``customer_id`` + one column per rule)."""
-        _check_frame(X, self.needed_)
+        check_is_fitted(self, "factors_")
+        _check_frame(X, self.needed)
         trend = X["frequency_trend"].astype(float)
         rating = X["avg_rating"].astype(float)
         contact = X["last_contact_days"].astype(float)
@@ -192,7 +220,7 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
         })
         return points
 
-    def score(self, X: pd.DataFrame, y=None) -> np.ndarray:  # noqa: D401 - sklearn name, different meaning
+    def risk_score(self, X: pd.DataFrame) -> np.ndarray:
         """The rule score per customer (NaN for customers without a completed job)."""
         points = self.contributions(X)
         total = np.minimum(points[[r[0] for r in RULES]].sum(axis=1).to_numpy(), 1.0)
@@ -222,9 +250,17 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
         long = long.sort_values(["row", "contribution", "order"], ascending=[True, False, True])
         return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
 
-    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` P(kept), P(churned): the rule score as the churn probability (NaN rows: no history)."""
+        return _two_class_proba(self.risk_score(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Churned (1) where the rule score is at least 0.5, else kept (0)."""
+        return _predict_from_proba(self.predict_proba(X), self.classes_)
+
+    def score_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """``customer_id, score, band, intervention, reasons`` (see the module docstring)."""
-        score = self.score(X)
+        score = self.risk_score(X)
         reasons = _reason_strings(self.explain(X), X["customer_id"], self.n_reasons, "no risk factor present")
         reasons = [r if s == s else "no completed job yet: nothing to score" for r, s in zip(reasons, score)]
         return _scored_frame(X, score, reasons, self.high, self.medium)
@@ -423,6 +459,7 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
 
     def probability(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability per row (NaN for customers without a completed job)."""
+        check_is_fitted(self, "calibrated_")
         _check_frame(X, ["customer_id", "frequency_lifetime", *self.numeric_, *self.categorical_])
         with threadpool_limits(1):
             p = self.calibrated_.predict_proba(X[self.numeric_ + self.categorical_])[:, 1]
@@ -466,7 +503,15 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
         long = long.sort_values(["row", "contribution"], ascending=[True, False])
         return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
 
-    def predict_proba(self, X: pd.DataFrame, reasons_for: str = "all") -> pd.DataFrame:
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` calibrated P(kept), P(churned) (NaN rows: customers without a completed job)."""
+        return _two_class_proba(self.probability(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Churned (1) where the calibrated probability is at least 0.5, else kept (0)."""
+        return _predict_from_proba(self.predict_proba(X), self.classes_)
+
+    def score_frame(self, X: pd.DataFrame, reasons_for: str = "all") -> pd.DataFrame:
         """``customer_id, score, band, intervention, reasons``; ``score`` is the calibrated probability.
 
         Parameters
@@ -572,7 +617,7 @@ def fit_time_split(con_or_lake, as_of=None, horizon_days: int = 180, n_train_sna
     model.fit(train, train["churned"], calib, calib["churned"])
     p = model.probability(test)
     y = test["churned"].astype(int).to_numpy()
-    rule = RuleChurnScorer().score(test)
+    rule = RuleChurnScorer().fit(test).risk_score(test)
     ok = ~np.isnan(p)
     report = {
         "train_dates": train_dates, "calibration_date": t_cal, "test_date": t_test, "horizon_days": horizon_days,
@@ -647,7 +692,7 @@ def churn_summary(con_or_lake, as_of=None, top: int = 10, scorer=None) -> dict:
         if owned:
             con.close()
     model = scorer if scorer is not None else RuleChurnScorer().fit(snap)
-    scored = model.predict_proba(snap)
+    scored = model.score_frame(snap)
     alerts = churn_alerts(scored, snap)
     return {
         "as_of": day,

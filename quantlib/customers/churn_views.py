@@ -137,7 +137,7 @@ def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", hor
     finally:
         if owned:
             con.close()
-    scores = model.predict_proba(snap)
+    scores = model.score_frame(snap)
     explained = model.explain(snap)
     high_value = high_value_flags(snap, high_value_quantile)
     scored = pd.DataFrame({
