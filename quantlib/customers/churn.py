@@ -71,7 +71,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from quantlib.customers.features import (
@@ -315,19 +316,40 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         self.blend_logistic = blend_logistic
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # churned or kept
+        tags.input_tags.allow_nan = True  # gradient boosting routes missing values itself
+        return tags
+
+    def _frame(self, X, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame: tables pass as they are, numeric arrays are validated as scikit-learn does."""
+        if isinstance(X, pd.DataFrame):
+            return X
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+
     def fit(self, X: pd.DataFrame, y) -> "TabularChurnClassifier":
-        """Fit on ``X`` (DataFrame) and binary ``y``; return self."""
-        y = np.asarray(y).astype(int)
-        if len(np.unique(y)) < 2:
+        """Fit on ``X`` (DataFrame, or numeric array) and binary ``y``; return self."""
+        table = isinstance(X, pd.DataFrame)
+        X = self._frame(X, reset=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.classes_, y = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) < 2:
             raise ValueError("the training labels hold one class only: nothing to learn (need churned and kept)")
+        y_type = type_of_target(self.classes_[y], input_name="y")
+        if y_type != "binary":
+            raise ValueError(f"Only binary classification is supported (churned or kept). The type of the target is {y_type}.")
         numeric, categorical = (self.numeric, self.categorical)
         if numeric is None or categorical is None:
             inferred = _infer_columns(X)
             numeric = inferred[0] if numeric is None else numeric
             categorical = inferred[1] if categorical is None else categorical
         self.numeric_, self.categorical_ = list(numeric), list(categorical)
-        self.feature_names_in_ = np.array(self.numeric_ + self.categorical_, dtype=object)
-        self.classes_ = np.array([0, 1])
+        if table:  # arrays: validate_data has set n_features_in_
+            self.feature_names_in_ = np.array(self.numeric_ + self.categorical_, dtype=object)
+            self.n_features_in_ = len(self.feature_names_in_)
         D = _as_design(X, self.numeric_, self.categorical_)
         ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                  encoded_missing_value=np.nan)
@@ -339,6 +361,7 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
             categorical_features=list(range(len(self.categorical_))), random_state=self.random_state,
             monotonic_cst=[0] * len(self.categorical_) + [int((self.monotonic or {}).get(c, 0)) for c in self.numeric_])
         self.gb_ = Pipeline([("prep", prep), ("gb", gb)]).fit(D, y)
+        self.n_iter_ = gb.n_iter_
         if self.blend_logistic > 0:
             onehot = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
             num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
@@ -350,7 +373,8 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 2)`` probabilities, as scikit-learn classifiers return them."""
-        D = _as_design(X, self.numeric_, self.categorical_)
+        check_is_fitted(self, "gb_")
+        D = _as_design(self._frame(X, reset=False), self.numeric_, self.categorical_)
         p = self.gb_.predict_proba(D)[:, 1]
         if self.blend_logistic > 0:
             q = self.logistic_.predict_proba(D.astype({c: str for c in self.categorical_}))[:, 1]
@@ -358,7 +382,9 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        """The more probable class of ``classes_`` per row."""
+        churned = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[churned.astype(int)]
 
 
 class LearnedChurnModel(ClassifierMixin, BaseEstimator):

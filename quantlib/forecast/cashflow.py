@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_snapshot
 from quantlib.forecast.revenue import _as_snapshot, _timing_cdf, horizon_accuracy, weekly_wape
@@ -54,7 +56,7 @@ def days_to_pay(invoices: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
                          "days": days.to_numpy(int)})
 
 
-class CashFlowSimulator:
+class CashFlowSimulator(BaseEstimator):
     """Daily inflows, outflows, net and cash position for ``horizon`` days, with intervals.
 
     Parameters
@@ -213,7 +215,7 @@ class CashFlowSimulator:
                 G = _timing_cdf(conv, H)
                 open_q = quotes[quotes["status"] == "open"].reset_index(drop=True)
                 if len(open_q):
-                    p = conv.predict_proba(open_q, as_of=T).to_numpy()
+                    p = conv.win_probability(open_q, as_of=T).to_numpy()
                     when = conv.expected_pipeline(open_q, as_of=T)["expected_revenue_date"]
                     idx = (pd.to_datetime(when) - ds[0]).dt.days.to_numpy()
                     wins = rng.random((n_sims, len(open_q))) < p
@@ -393,8 +395,7 @@ class CashFlowSimulator:
 
     def forecast(self) -> pd.DataFrame:
         """The daily table (``daily_``)."""
-        if not hasattr(self, "daily_"):
-            raise RuntimeError("CashFlowSimulator is not fitted; call fit() first")
+        check_is_fitted(self, "daily_")
         return self.daily_.copy()
 
     predict = forecast

@@ -41,6 +41,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.pipeline import (QuoteConversionModel, Snapshot, censor_snapshot,
                                         warehouse_snapshot)
@@ -289,7 +291,7 @@ def _learn_weights(F: np.ndarray, A: np.ndarray, prior: np.ndarray, strength: fl
 # The model
 # --------------------------------------------------------------------------
 
-class RevenueModel:
+class RevenueModel(BaseEstimator):
     """Revenue at several horizons: best / likely / worst with intervals.
 
     Parameters
@@ -469,8 +471,7 @@ class RevenueModel:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "parts_"):
-            raise RuntimeError("RevenueModel is not fitted; call fit() first")
+        check_is_fitted(self, "parts_")
 
     def forecast(self, level=(80, 95)) -> pd.DataFrame:
         """Best / likely / worst revenue per horizon, with intervals.

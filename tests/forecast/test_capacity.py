@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from quantlib.forecast.capacity import CapacityPlanner
 from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
@@ -60,5 +61,5 @@ def test_bad_input():
     snap.tables["jobs"] = snap.tables["jobs"].iloc[:0]
     with pytest.raises(ValueError, match="no completed jobs"):
         CapacityPlanner().fit(snap)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         CapacityPlanner().forecast()

@@ -4,6 +4,7 @@ warning date on a constructed cash path, no leakage, the demo company's magnitud
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from quantlib.forecast.cashflow import (CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow,
                                         first_warning_date)
@@ -138,7 +139,7 @@ def test_bad_input():
     empty.tables["payments"] = empty.tables["payments"].iloc[:0]
     with pytest.raises(ValueError, match="no paid invoices"):
         CashFlowSimulator(horizon=30, n_sims=20).fit(empty)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         CashFlowSimulator().forecast()
 
 

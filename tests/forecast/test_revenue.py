@@ -4,6 +4,7 @@ the spec's accuracy on hand-made numbers, clear errors."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from quantlib.forecast.pipeline import censor_snapshot, warehouse_snapshot
 from quantlib.forecast.revenue import (COMPONENTS, RevenueModel, _history_part, _seasonal_index,
@@ -118,5 +119,5 @@ def test_bad_input(snapshot):
         RevenueModel(prior_weights=(1, 2)).fit(snapshot)
     with pytest.raises(ValueError, match="horizons"):
         RevenueModel(horizons=(0,)).fit(snapshot)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         RevenueModel().forecast()
