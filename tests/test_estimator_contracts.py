@@ -19,8 +19,9 @@ which would take minutes here. Estimators on numeric arrays also pass scikit-lea
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,14 +30,48 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from quantlib.customers.churn import LearnedChurnModel, RuleChurnScorer, TabularChurnClassifier
-from quantlib.customers.clv import BayesianBetaGeoModel, BetaGeoModel, GammaGammaModel, simulate_bgnbd
+from quantlib.customers.churn import (
+    LearnedChurnModel,
+    RuleChurnScorer,
+    TabularChurnClassifier,
+)
+from quantlib.customers.clv import (
+    BayesianBetaGeoModel,
+    BetaGeoModel,
+    GammaGammaModel,
+    simulate_bgnbd,
+)
 from quantlib.customers.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from quantlib.customers.recommend import ContentScorer, HybridRecommender, ItemCFScorer, PopularityScorer
-from quantlib.customers.segments import CLUSTER_FEATURES, HierarchicalSegmenter, KMeansSegmenter, OnlineSegmenter
-from quantlib.forecast import (AutoARIMA, AutoETS, AutoForecaster, CapacityPlanner, CashFlowSimulator,
-                               DemandForecaster, Drift, Ensemble, HierarchicalDemandModel, Naive,
-                               QuoteConversionModel, RevenueModel, SeasonalNaive, Theta)
+from quantlib.customers.recommend import (
+    ContentScorer,
+    HybridRecommender,
+    ItemCFScorer,
+    PopularityScorer,
+)
+from quantlib.customers.segments import (
+    CLUSTER_FEATURES,
+    HierarchicalSegmenter,
+    KMeansSegmenter,
+    OnlineSegmenter,
+)
+from quantlib.errors import QuantError
+from quantlib.forecast import (
+    AutoARIMA,
+    AutoETS,
+    AutoForecaster,
+    CapacityPlanner,
+    CashFlowSimulator,
+    DemandForecaster,
+    Drift,
+    Ensemble,
+    ForecastInputError,
+    HierarchicalDemandModel,
+    Naive,
+    QuoteConversionModel,
+    RevenueModel,
+    SeasonalNaive,
+    Theta,
+)
 from quantlib.forecast.models import Comb
 from tests.forecast.test_capacity import tiny as tiny_capacity_snapshot
 from tests.forecast.test_cashflow import tiny_company
@@ -132,8 +167,8 @@ class Case:
 def _cases() -> list[Case]:
     long = _long_series
     demand = _demand
-    snap = lambda: _churn_snapshot()[0]  # noqa: E731
-    labels = lambda: _churn_snapshot()[1]  # noqa: E731
+    snap = lambda: _churn_snapshot()[0]
+    labels = lambda: _churn_snapshot()[1]
     feats = _segment_features
     hist = _history
 
@@ -199,7 +234,7 @@ def _same(a, b) -> bool:
         return True
     try:
         return bool(np.all(a == b))
-    except Exception:
+    except (TypeError, ValueError):  # values that do not compare element-wise
         return False
 
 
@@ -246,6 +281,12 @@ def test_fit_returns_self_and_adds_only_trailing_underscore_attributes(case):
 def test_use_before_fit_raises_not_fitted_error(case):
     with pytest.raises(NotFittedError):
         case.use(case.make())
+
+
+def test_forecast_input_errors_are_quant_errors_and_value_errors():
+    with pytest.raises(QuantError) as caught:
+        Naive().fit(pd.DataFrame({"series_id": ["a"], "ds": [1]}))
+    assert isinstance(caught.value, ForecastInputError) and isinstance(caught.value, ValueError)
 
 
 # ----------------------------------------------------------------------------- scikit-learn's checks
