@@ -245,10 +245,10 @@ def speed(scale: float, repeats: int, seed: int, lake_root: Path | None, replica
         with threadpool_limits(1):
             return model.classifier_.gb_.predict_proba(design.astype({c: object for c in model.categorical_}))[:, 1]
 
-    timings = [("rule score + bands + reasons", lambda: rule.predict_proba(snap)),
+    timings = [("rule score + bands + reasons", lambda: rule.score_frame(snap)),
                ("learned probability (calibrated)", lambda: model.probability(snap)),
-               ("learned + bands + reasons for medium/high only", lambda: model.predict_proba(snap, "at_risk")),
-               ("learned + bands + reasons for everyone (occlusion)", lambda: model.predict_proba(snap)),
+               ("learned + bands + reasons for medium/high only", lambda: model.score_frame(snap, "at_risk")),
+               ("learned + bands + reasons for everyone (occlusion)", lambda: model.score_frame(snap)),
                ("baseline: bare HGB predict_proba", bare)]
     results = [(label, *_median_time(fn, repeats)[1:]) for label, fn in timings]
     base_wall, base_cpu = results[-1][1], results[-1][2]

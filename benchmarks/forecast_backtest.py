@@ -1,4 +1,4 @@
-"""Rolling-origin backtests of the revenue and cash-flow forecasters on a generated company.
+"""Rolling-origin backtests of the revenue model and the cash-flow simulator on a generated company.
 
     python -m benchmarks.forecast_backtest [--scale S] [--profile mixed_trades] [--origins N]
 
@@ -50,9 +50,9 @@ def main(argv=None) -> None:
     ap.add_argument("--step", type=int, default=30, help="days between origins")
     args = ap.parse_args(argv)
 
-    from quantlib.forecast.cashflow import CashFlowForecaster, backtest_cashflow
+    from quantlib.forecast.cashflow import CashFlowSimulator, backtest_cashflow
     from quantlib.forecast.pipeline import warehouse_snapshot
-    from quantlib.forecast.revenue import RevenueForecaster, backtest_revenue
+    from quantlib.forecast.revenue import RevenueModel, backtest_revenue
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -61,11 +61,11 @@ def main(argv=None) -> None:
         t_build = time.perf_counter() - t0
         t0 = time.perf_counter()
         _, rev = backtest_revenue(snap, n_origins=args.origins, step_days=args.step,
-                                  forecaster=RevenueForecaster(n_origins=6))
+                                  model=RevenueModel(n_origins=6))
         t_rev = time.perf_counter() - t0
         t0 = time.perf_counter()
         _, cash = backtest_cashflow(snap, n_origins=args.origins, step_days=args.step,
-                                    forecaster=CashFlowForecaster(n_sims=300))
+                                    simulator=CashFlowSimulator(n_sims=300))
         t_cash = time.perf_counter() - t0
 
     print(f"## Forecast backtests: {args.profile}, scale {args.scale:g}, as of {snap.as_of.date()}\n")

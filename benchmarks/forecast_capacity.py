@@ -4,7 +4,7 @@
 
 Generates the company (parameters/companies/<profile>.yaml, 2022-2024) at scale S, builds
 gold in a temporary folder, then at rolling origins (``--step`` days apart, the last one
-ending its longest period at the data's as-of date) fits :class:`CapacityForecaster` on the
+ending its longest period at the data's as-of date) fits :class:`CapacityPlanner` on the
 data known at the origin and compares the hours needed per skill (service line) over the
 next 7, 30 and 90 days with the hours actually worked (labour + travel of the jobs
 completed in the period). Reported per period, averaged over origins:
@@ -43,7 +43,7 @@ def actual_hours(snapshot, include_travel: bool = True) -> pd.DataFrame:
 
 def backtest_capacity(snapshot, periods=(7, 30, 90), n_origins: int = 6, step_days: int = 30) -> pd.DataFrame:
     """One row per origin, period and skill: forecast, actual and seasonal-naive hours."""
-    from quantlib.forecast.capacity import CapacityForecaster
+    from quantlib.forecast.capacity import CapacityPlanner
     from quantlib.forecast.pipeline import censor_snapshot
 
     daily = actual_hours(snapshot)
@@ -51,7 +51,7 @@ def backtest_capacity(snapshot, periods=(7, 30, 90), n_origins: int = 6, step_da
     rows = []
     for k in range(n_origins):
         origin = snapshot.as_of - pd.Timedelta(days=H + step_days * k)
-        fc = CapacityForecaster(periods=periods).fit(censor_snapshot(snapshot, origin)).forecast()
+        fc = CapacityPlanner(periods=periods).fit(censor_snapshot(snapshot, origin)).forecast()
         for p in periods:
             days = pd.date_range(origin + pd.Timedelta(days=1), periods=p, freq="D")
             act = daily.reindex(days).fillna(0.0).sum()

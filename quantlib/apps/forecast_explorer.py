@@ -11,7 +11,7 @@ notebook only builds and displays a fitted :class:`ForecastExplorer`.
 The engines are fitted once (:meth:`ForecastExplorer.fit`): the weekly job demand per
 service line x region (:class:`~quantlib.forecast.demand.DemandForecaster`, the demand
 notebook's model) and the company's revenue (:class:`~quantlib.forecast.revenue.
-RevenueForecaster`). The fit also prepares the first page (everything, 90 days,
+RevenueModel`). The fit also prepares the first page (everything, 90 days,
 baseline). An interaction only sums forecasts already made, or asks the fitted demand
 model for one more scenario (a fraction of a second), and draws two SVG charts.
 
@@ -118,7 +118,7 @@ class ForecastExplorer(WidgetApp):
 
     Attributes
     ----------
-    revenue_ : RevenueForecaster
+    revenue_ : RevenueModel
     demand_ : DemandForecaster
     series_ : DataFrame
         Weekly job counts per series (``demand_series`` output) up to the origin.
@@ -189,7 +189,7 @@ class ForecastExplorer(WidgetApp):
         from quantlib.forecast.views import report as fv
         from quantlib.forecast.demand import DemandForecaster, demand_series, external_factors
         from quantlib.forecast.pipeline import warehouse_snapshot
-        from quantlib.forecast.revenue import RevenueForecaster
+        from quantlib.forecast.revenue import RevenueModel
 
         self._check_params()
         t0 = time.perf_counter()
@@ -213,7 +213,7 @@ class ForecastExplorer(WidgetApp):
             self.as_of_ = snap.as_of
             row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
             self.company_ = (row[0] if row else None) or ""
-            self.revenue_ = RevenueForecaster(horizons=tuple(sorted(int(h) for h in self.horizons))).fit(snap)
+            self.revenue_ = RevenueModel(horizons=tuple(sorted(int(h) for h in self.horizons))).fit(snap)
             self.series_ = demand_series(con, freq="W", end=self.as_of_)
             weekly = external_factors(con, "W")
             model = self.demand_model if self.demand_model is not None else fv.demand_model()

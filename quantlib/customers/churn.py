@@ -1,15 +1,20 @@
 """Churn risk: the spec's transparent rule score and a calibrated gradient-boosting model.
 
 Both scorers take the customer snapshot of :func:`quantlib.customers.features.customer_snapshot`
-and share one interface:
+and share one interface, scikit-learn's classifier interface (class 1: churned) plus the
+explained table:
 
 ``fit(X, y=None) -> self``
     The rule scorer learns nothing; the model learns from labelled snapshots.
-``predict_proba(X) -> DataFrame``
+``predict_proba(X) -> ndarray``
+    Shape ``(n, 2)``: the probabilities of classes 0 (kept) and 1 (churned), as
+    scikit-learn classifiers return them; ``predict`` and ``score`` (mean accuracy) are
+    scikit-learn's.
+``score_frame(X) -> DataFrame``
     ``customer_id, score, band, intervention, reasons`` (the top reasons, most important
     first, joined by ``"; "``). Customers without a completed job are not scored
-    (``score`` NaN, ``band`` ``"no history"``): there is no service, payment or
-    satisfaction record to judge.
+    (``score`` NaN, ``band`` ``"no history"``, NaN rows in ``predict_proba``, class 0 in
+    ``predict``): there is no service, payment or satisfaction record to judge.
 ``explain(X) -> DataFrame``
     One row per customer and factor: ``customer_id, factor, contribution, reason``, only
     factors that raise the risk, most important first.
@@ -65,6 +70,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from quantlib.customers.features import (
@@ -128,6 +135,17 @@ def _scored_frame(X: pd.DataFrame, score: np.ndarray, reasons: list[str], high: 
     })
 
 
+def _two_class_proba(p_churn: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` columns P(kept), P(churned) from P(churned) (NaN rows stay NaN)."""
+    p = np.asarray(p_churn, dtype=float)
+    return np.column_stack([1.0 - p, p])
+
+
+def _predict_from_proba(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    # Unscored rows (NaN) are predicted kept: nothing in their record points to churn.
+    return classes[(np.nan_to_num(proba[:, 1], nan=0.0) >= 0.5).astype(int)]
+
+
 def _reason_strings(explained: pd.DataFrame, ids, n: int, empty: str) -> list[str]:
     top = explained.groupby("customer_id", sort=False).head(n)
     joined = top.groupby("customer_id", sort=False)["reason"].agg("; ".join)
@@ -159,11 +177,19 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
     n_reasons : int
         Reasons listed per customer.
 
+    Attributes
+    ----------
+    classes_ : ndarray
+        ``[0, 1]``: kept, churned.
+    factors_ : list of str
+        The rules, in the order of the spec.
+
     Notes
     -----
     Nothing is learned; ``fit`` only checks the columns. A missing input (no ratings, no
     judged invoice) scores 0 for its rule, as in the warehouse: the score counts the
-    evidence there is.
+    evidence there is. The rule score is read as the churn probability in
+    ``predict_proba``.
     """
 
     def __init__(self, high: float = BANDS["high"], medium: float = BANDS["medium"], n_reasons: int = 3):
@@ -171,23 +197,26 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
         self.medium = medium
         self.n_reasons = n_reasons
 
-    needed_ = ["customer_id", "frequency_lifetime", *(rule.input for rule in CHURN_RULES)]
+    #: Snapshot columns the rules read (a class constant, not learned).
+    needed = ["customer_id", "frequency_lifetime", *(rule.input for rule in CHURN_RULES)]
 
     def fit(self, X: pd.DataFrame, y=None) -> "RuleChurnScorer":
         """Check ``X`` has the rule inputs; return self."""
-        _check_frame(X, self.needed_)
+        _check_frame(X, self.needed)
+        self.classes_ = np.array([0, 1])
         self.factors_ = [r[0] for r in RULES]
         return self
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points of each rule per customer (``customer_id`` + one column per rule)."""
-        _check_frame(X, self.needed_)
+        check_is_fitted(self, "factors_")
+        _check_frame(X, self.needed)
         points = pd.DataFrame({"customer_id": X["customer_id"].to_numpy()})
         for rule in CHURN_RULES:
             points[rule.factor] = rule.points(X[rule.input].astype(float).to_numpy())
         return points
 
-    def score(self, X: pd.DataFrame, y=None) -> np.ndarray:  # noqa: D401 - sklearn name, different meaning
+    def risk_score(self, X: pd.DataFrame) -> np.ndarray:
         """The rule score per customer (NaN for customers without a completed job)."""
         points = self.contributions(X)
         total = np.minimum(points[[r[0] for r in RULES]].sum(axis=1).to_numpy(), CHURN_SCORE_CAP)
@@ -217,9 +246,17 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
         long = long.sort_values(["row", "contribution", "order"], ascending=[True, False, True])
         return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
 
-    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` P(kept), P(churned): the rule score as the churn probability (NaN rows: no history)."""
+        return _two_class_proba(self.risk_score(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Churned (1) where the rule score is at least 0.5, else kept (0)."""
+        return _predict_from_proba(self.predict_proba(X), self.classes_)
+
+    def score_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """``customer_id, score, band, intervention, reasons`` (see the module docstring)."""
-        score = self.score(X)
+        score = self.risk_score(X)
         reasons = _reason_strings(self.explain(X), X["customer_id"], self.n_reasons, "no risk factor present")
         reasons = [r if s == s else "no completed job yet: nothing to score" for r, s in zip(reasons, score)]
         return _scored_frame(X, score, reasons, self.high, self.medium)
@@ -274,19 +311,40 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         self.blend_logistic = blend_logistic
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # churned or kept
+        tags.input_tags.allow_nan = True  # gradient boosting routes missing values itself
+        return tags
+
+    def _frame(self, X, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame: tables pass as they are, numeric arrays are validated as scikit-learn does."""
+        if isinstance(X, pd.DataFrame):
+            return X
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+
     def fit(self, X: pd.DataFrame, y) -> "TabularChurnClassifier":
-        """Fit on ``X`` (DataFrame) and binary ``y``; return self."""
-        y = np.asarray(y).astype(int)
-        if len(np.unique(y)) < 2:
+        """Fit on ``X`` (DataFrame, or numeric array) and binary ``y``; return self."""
+        table = isinstance(X, pd.DataFrame)
+        X = self._frame(X, reset=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.classes_, y = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) < 2:
             raise ValueError("the training labels hold one class only: nothing to learn (need churned and kept)")
+        y_type = type_of_target(self.classes_[y], input_name="y")
+        if y_type != "binary":
+            raise ValueError(f"Only binary classification is supported (churned or kept). The type of the target is {y_type}.")
         numeric, categorical = (self.numeric, self.categorical)
         if numeric is None or categorical is None:
             inferred = _infer_columns(X)
             numeric = inferred[0] if numeric is None else numeric
             categorical = inferred[1] if categorical is None else categorical
         self.numeric_, self.categorical_ = list(numeric), list(categorical)
-        self.feature_names_in_ = np.array(self.numeric_ + self.categorical_, dtype=object)
-        self.classes_ = np.array([0, 1])
+        if table:  # arrays: validate_data has set n_features_in_
+            self.feature_names_in_ = np.array(self.numeric_ + self.categorical_, dtype=object)
+            self.n_features_in_ = len(self.feature_names_in_)
         D = _as_design(X, self.numeric_, self.categorical_)
         ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                  encoded_missing_value=np.nan)
@@ -298,6 +356,7 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
             categorical_features=list(range(len(self.categorical_))), random_state=self.random_state,
             monotonic_cst=[0] * len(self.categorical_) + [int((self.monotonic or {}).get(c, 0)) for c in self.numeric_])
         self.gb_ = Pipeline([("prep", prep), ("gb", gb)]).fit(D, y)
+        self.n_iter_ = gb.n_iter_
         if self.blend_logistic > 0:
             onehot = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
             num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
@@ -309,7 +368,8 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 2)`` probabilities, as scikit-learn classifiers return them."""
-        D = _as_design(X, self.numeric_, self.categorical_)
+        check_is_fitted(self, "gb_")
+        D = _as_design(self._frame(X, reset=False), self.numeric_, self.categorical_)
         p = self.gb_.predict_proba(D)[:, 1]
         if self.blend_logistic > 0:
             q = self.logistic_.predict_proba(D.astype({c: str for c in self.categorical_}))[:, 1]
@@ -317,7 +377,9 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        """The more probable class of ``classes_`` per row."""
+        churned = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[churned.astype(int)]
 
 
 class LearnedChurnModel(ClassifierMixin, BaseEstimator):
@@ -418,6 +480,7 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
 
     def probability(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability per row (NaN for customers without a completed job)."""
+        check_is_fitted(self, "calibrated_")
         _check_frame(X, ["customer_id", "frequency_lifetime", *self.numeric_, *self.categorical_])
         with threadpool_limits(1):
             p = self.calibrated_.predict_proba(X[self.numeric_ + self.categorical_])[:, 1]
@@ -461,7 +524,15 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
         long = long.sort_values(["row", "contribution"], ascending=[True, False])
         return long[["customer_id", "factor", "contribution", "reason"]].reset_index(drop=True)
 
-    def predict_proba(self, X: pd.DataFrame, reasons_for: str = "all") -> pd.DataFrame:
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` calibrated P(kept), P(churned) (NaN rows: customers without a completed job)."""
+        return _two_class_proba(self.probability(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Churned (1) where the calibrated probability is at least 0.5, else kept (0)."""
+        return _predict_from_proba(self.predict_proba(X), self.classes_)
+
+    def score_frame(self, X: pd.DataFrame, reasons_for: str = "all") -> pd.DataFrame:
         """``customer_id, score, band, intervention, reasons``; ``score`` is the calibrated probability.
 
         Parameters
@@ -563,7 +634,7 @@ def fit_time_split(con_or_lake, as_of=None, horizon_days: int = 180, n_train_sna
     model.fit(train, train["churned"], calib, calib["churned"])
     p = model.probability(test)
     y = test["churned"].astype(int).to_numpy()
-    rule = RuleChurnScorer().score(test)
+    rule = RuleChurnScorer().fit(test).risk_score(test)
     ok = ~np.isnan(p)
     report = {
         "train_dates": train_dates, "calibration_date": t_cal, "test_date": t_test, "horizon_days": horizon_days,
@@ -634,7 +705,7 @@ def churn_summary(con_or_lake, as_of=None, top: int = 10, scorer=None) -> dict:
         day = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
         snap = customer_snapshot(con, day, active_only=True)
     model = scorer if scorer is not None else RuleChurnScorer().fit(snap)
-    scored = model.predict_proba(snap)
+    scored = model.score_frame(snap)
     alerts = churn_alerts(scored, snap)
     return {
         "as_of": day,

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
     "BayesianBetaGeoModel",
@@ -267,7 +269,7 @@ def _fit_log_params(neg_ll, neg_grad, x0, names) -> tuple[dict, float, optimize.
     return dict(zip(names, np.exp(res.x))), float(-res.fun), res
 
 
-class BetaGeoModel:
+class BetaGeoModel(BaseEstimator):
     """BG/NBD model of repeat purchases, fitted by maximum likelihood.
 
     Parameters
@@ -326,8 +328,7 @@ class BetaGeoModel:
         return self
 
     def _p(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError("BetaGeoModel is not fitted; call fit first")
+        check_is_fitted(self, "params_")
         return tuple(self.params_[k] for k in self.param_names)
 
     @classmethod
@@ -436,7 +437,7 @@ def gamma_gamma_log_likelihood_grad(params, frequency, monetary_value) -> np.nda
     return np.column_stack([d_p, d_q, d_v])
 
 
-class GammaGammaModel:
+class GammaGammaModel(BaseEstimator):
     """Gamma-Gamma model of the average transaction value, fitted by maximum likelihood.
 
     Only customers with a repeat purchase and a positive ``monetary_value`` enter the fit
@@ -505,8 +506,7 @@ class GammaGammaModel:
         return self
 
     def _p(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError("GammaGammaModel is not fitted; call fit first")
+        check_is_fitted(self, "params_")
         return tuple(self.params_[k] for k in self.param_names)
 
     @classmethod
@@ -635,7 +635,7 @@ def simulate_gamma_gamma(frequency, p: float, q: float, v: float, seed=None) -> 
 
 
 # ---------------------------------------------------------------------------- Bayesian BG/NBD
-class BayesianBetaGeoModel:
+class BayesianBetaGeoModel(BaseEstimator):
     """BG/NBD with the same likelihood in PyMC, sampled with nutpie: posterior intervals.
 
     Priors are weakly informative on the log scale: log r, log a, log b ~ Normal(0, 1.5) and
@@ -717,8 +717,7 @@ class BayesianBetaGeoModel:
                              "lo": d.quantile(q[0]).to_numpy(), "hi": d.quantile(q[1]).to_numpy()})
 
     def _check(self):
-        if not hasattr(self, "draws_"):
-            raise RuntimeError("BayesianBetaGeoModel is not fitted; call fit first")
+        check_is_fitted(self, "draws_")
 
     def _thinned(self) -> pd.DataFrame:
         n = len(self.draws_)

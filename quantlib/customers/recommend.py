@@ -35,8 +35,10 @@ import itertools
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.metrics.pairwise import cosine_similarity
 from quantlib.data.gold import open_gold
+from sklearn.utils.validation import check_is_fitted
 
 
 __all__ = [
@@ -101,7 +103,7 @@ def _month_weights(start, days: int) -> np.ndarray:
     return np.bincount(months - 1, minlength=12) / len(months)
 
 
-class _Scorer:
+class _Scorer(BaseEstimator):
     """Items and customer index shared by the scorers."""
 
     def _index(self, history: pd.DataFrame, items=None) -> None:
@@ -140,6 +142,7 @@ class PopularityScorer(_Scorer):
         return self
 
     def scores(self, customers, start=None, days: int = 90) -> np.ndarray:
+        check_is_fitted(self, "items_")
         return np.tile(self.popularity_, (len(customers), 1))
 
 
@@ -168,6 +171,7 @@ class ItemCFScorer(_Scorer):
         return self
 
     def scores(self, customers, start=None, days: int = 90) -> np.ndarray:
+        check_is_fitted(self, "items_")
         rows = self.customers_.get_indexer(pd.Index(customers))
         profile = np.zeros((len(rows), len(self.items_)))
         profile[rows >= 0] = self.user_items_[rows[rows >= 0]]
@@ -224,6 +228,7 @@ class ContentScorer(_Scorer):
         return self
 
     def scores(self, customers, start, days: int = 90) -> np.ndarray:
+        check_is_fitted(self, "items_")
         rows = self.customers_.get_indexer(pd.Index(customers))
         known = rows >= 0
         line_pos = {line: i for i, line in enumerate(self.lines_)}
@@ -264,7 +269,7 @@ def hit_rate(recommended: pd.DataFrame, targets: pd.Series, k: int = 3) -> float
     return len(hit) / len(targets)
 
 
-class HybridRecommender:
+class HybridRecommender(BaseEstimator):
     """Blend of item-item CF, content matching and popularity; weights learned on a time split.
 
     Parameters
@@ -358,6 +363,7 @@ class HybridRecommender:
 
     def component_scores(self, customers, start=None, days: int | None = None) -> dict[str, np.ndarray]:
         """Each scorer's customers x items matrix for an offer window starting at ``start``."""
+        check_is_fitted(self, "scorers_")
         start = self.cutoff_ if start is None else pd.Timestamp(start)
         days = self.validation_days if days is None else days
         return {c: s.scores(pd.Index(customers), start, days) for c, s in self.scorers_.items()}

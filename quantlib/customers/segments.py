@@ -36,9 +36,11 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 from quantlib.data.gold import open_gold
 
@@ -260,14 +262,16 @@ def _history(features: pd.DataFrame, active_days: int) -> np.ndarray:
     return _rule_labels(features, active_days) == 0
 
 
-class _SegmenterBase:
+class _SegmenterBase(BaseEstimator):
     """Shared scaling, profiling, naming and prediction of the segmenters."""
 
     def _prepare(self, features: pd.DataFrame) -> np.ndarray:
         missing = [c for c in ["customer_id", "n_jobs", "recency_days", *CLUSTER_FEATURES] if c not in features]
         if missing:
             raise ValueError(f"features lack the columns {missing}; build them with segment_features()")
-        keep = _history(features, self.active_days)
+        # Fitted copy of the window: OnlineSegmenter takes its base's, not a parameter of its own.
+        self.active_days_ = self.active_days
+        keep = _history(features, self.active_days_)
         if keep.sum() < 10:
             raise ValueError(f"only {int(keep.sum())} customers have a completed job in the last "
                              f"{self.active_days} days; segmentation needs at least 10")
@@ -284,7 +288,7 @@ class _SegmenterBase:
         return np.clip(self.scaler_.transform(x), -Z_CAP, Z_CAP)
 
     def _finish(self, features: pd.DataFrame, z: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> None:
-        hist = features[_history(features, self.active_days)].reset_index(drop=True)
+        hist = features[_history(features, self.active_days_)].reset_index(drop=True)
         self.cluster_centers_ = centers
         self.n_segments_ = len(centers)
         self.labels_ = pd.Series(labels, index=hist["customer_id"].to_numpy(), name="segment")
@@ -298,7 +302,8 @@ class _SegmenterBase:
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
         """Standardised design matrix of ``features`` (clustered customers only)."""
-        return self._scale(_design(features[_history(features, self.active_days)], self.fill_))
+        check_is_fitted(self, "cluster_centers_")
+        return self._scale(_design(features[_history(features, self.active_days_)], self.fill_))
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Nearest-centroid segment of every customer in ``features``.
@@ -309,7 +314,8 @@ class _SegmenterBase:
             ``customer_id, segment, segment_name``; customers with no completed job get
             segment -1 (``"no history"``), those without one in ``active_days`` -2 (``"lapsed"``).
         """
-        seg = _rule_labels(features, self.active_days)
+        check_is_fitted(self, "cluster_centers_")
+        seg = _rule_labels(features, self.active_days_)
         keep = seg == 0
         if keep.any():
             seg[keep] = _nearest(self.transform(features), self.cluster_centers_)
@@ -559,7 +565,7 @@ class OnlineSegmenter(_SegmenterBase):
         """Take the base segmenter's scaling, centroids and names (``features`` is not read)."""
         if not hasattr(self.base, "cluster_centers_"):
             raise ValueError("OnlineSegmenter needs a fitted base segmenter")
-        self.active_days = self.base.active_days
+        self.active_days_ = self.base.active_days_
         self.scaler_ = self.base.scaler_
         self.fill_ = self.base.fill_
         self.cluster_centers_ = self.base.cluster_centers_.copy()

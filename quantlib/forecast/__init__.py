@@ -10,9 +10,9 @@ from quantlib.forecast.metrics import accuracy, coverage, mase, smape, wape
 from quantlib.forecast.selection import AutoForecaster, cross_validate
 from quantlib.forecast.models import AutoARIMA, AutoETS, Drift, Ensemble, Naive, SeasonalNaive, Theta
 from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_snapshot, warehouse_snapshot
-from quantlib.forecast.revenue import REVENUE_TARGETS, RevenueForecaster, backtest_revenue
-from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowForecaster, backtest_cashflow
-from quantlib.forecast.capacity import CapacityForecaster
+from quantlib.forecast.revenue import REVENUE_TARGETS, RevenueModel, backtest_revenue
+from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow
+from quantlib.forecast.capacity import CapacityPlanner
 from quantlib.forecast.demand import DemandForecaster, demand_series, estimate_demand_factors, external_factors
 from quantlib.forecast.bayes import HierarchicalDemandModel
 
@@ -39,13 +39,13 @@ __all__ = [
     "Snapshot",
     "censor_snapshot",
     "warehouse_snapshot",
-    "RevenueForecaster",
+    "RevenueModel",
     "backtest_revenue",
     "REVENUE_TARGETS",
-    "CashFlowForecaster",
+    "CashFlowSimulator",
     "backtest_cashflow",
     "CASHFLOW_TARGETS",
-    "CapacityForecaster",
+    "CapacityPlanner",
     "DemandForecaster",
     "demand_series",
     "estimate_demand_factors",

@@ -10,7 +10,10 @@ statsforecast's long format and scikit-learn's estimators:
   returns ``self`` and learned state ends in ``_`` (``models_`` per series);
 * ``predict(h, level=(80, 95), X_future=None)`` returns ``series_id, ds, yhat,
   yhat_lo_80, yhat_hi_80, yhat_lo_95, yhat_hi_95`` (and ``model`` where a model is
-  chosen per series).
+  chosen per series); ``predict`` before ``fit`` raises scikit-learn's
+  ``NotFittedError``;
+* parameters are read and set with scikit-learn's ``get_params``/``set_params`` and
+  copied with :func:`sklearn.base.clone` (the base class is a ``BaseEstimator``).
 
 Input problems raise :class:`ForecastInputError` naming the series and the problem.
 Documented fallbacks (recorded in ``fallbacks_``):
@@ -20,20 +23,28 @@ Documented fallbacks (recorded in ``fallbacks_``):
 * a model that needs positive data (multiplicative) on data with zeros or negatives:
   its additive variant (handled inside each model);
 * a numerical failure of a model's optimiser: the naive (or seasonal naive) forecast.
+
+The first and last fallbacks are models of the family, which lives in
+:mod:`quantlib.forecast.models`; so that this module does not depend on it, each concrete
+forecaster names its fallback in the class attribute ``fallback_model`` (see
+:class:`Forecaster`), as statsforecast's core takes a ``fallback_model``.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from quantlib.errors import QuantError
 
 __all__ = [
     "ForecastInputError",
@@ -51,7 +62,7 @@ __all__ = [
 ID, DS, Y = "series_id", "ds", "y"
 
 
-class ForecastInputError(ValueError):
+class ForecastInputError(QuantError, ValueError):
     """Input a forecaster cannot use; the message names the series and the problem."""
 
 
@@ -426,12 +437,14 @@ def _predict_chunk(args):
     return [fs.impl._predict_series(fs.state, h, level, xf) for fs, xf in chunk]
 
 
-class Forecaster:
+class Forecaster(BaseEstimator):
     """Base class of the forecaster family (see the module docstring for the contract).
 
     Subclasses implement ``_fit_series(y, season_length, X) -> state`` and
     ``_predict_series(state, h, level, X_future) -> (mean, {level: (lo, hi)})``, and may
-    override ``_describe(state) -> str`` (the ``model`` column). Common parameters:
+    override ``_describe(state) -> str`` (the ``model`` column). Parameter access
+    (``get_params``, ``set_params``, :func:`sklearn.base.clone`) is scikit-learn's.
+    Common parameters:
 
     Parameters
     ----------
@@ -451,6 +464,12 @@ class Forecaster:
     uses_exog = False
     #: Full seasons needed before seasonality is modelled (else season length 1).
     min_seasons = 2
+    #: The forecaster used where this one cannot be: ``fallback_model(n_obs, season_length)``
+    #: returns an unfitted Forecaster for a series of ``n_obs`` observations (called with
+    #: season length 1 for series too short for any model, and with the season length in
+    #: use when fitting failed). ``None``: no fallback, such series raise. Set by the
+    #: concrete forecasters (the naive family's ``naive_fallback``).
+    fallback_model: Callable[[int, int], "Forecaster"] | None = None
 
     def __init__(self, n_jobs: int = 1, backend: str = "loky", dask_address=None, fill: str | None = None):
         self.n_jobs = n_jobs
@@ -458,36 +477,17 @@ class Forecaster:
         self.dask_address = dask_address
         self.fill = fill
 
-    # -- scikit-learn style parameter access
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self" and sig.parameters[p].kind != inspect.Parameter.VAR_KEYWORD]
-
-    def get_params(self, deep: bool = False) -> dict:
-        """Constructor parameters, as scikit-learn's ``get_params``."""
-        return {p: getattr(self, p) for p in self._param_names()}
-
-    def set_params(self, **params) -> "Forecaster":
-        """Set constructor parameters; returns self."""
-        for k, v in params.items():
-            if k not in self._param_names():
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
     def clone(self) -> "Forecaster":
-        """An unfitted copy with the same parameters."""
-        return type(self)(**self.get_params())
+        """An unfitted copy with the same parameters (:func:`sklearn.base.clone`)."""
+        return clone(self)
 
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self).__init__).parameters
-        shown = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if k in defaults and not _same(defaults[k].default, v)
-        ]
-        return f"{type(self).__name__}({', '.join(shown)})"
+    def __sklearn_clone__(self) -> "Forecaster":
+        # A Dask client is a handle on a shared cluster (and cannot be deep-copied): the
+        # copy uses the same one. Every other parameter is cloned as scikit-learn does.
+        params = {
+            k: v if k == "dask_address" else clone(v, safe=False) for k, v in self.get_params(deep=False).items()
+        }
+        return type(self)(**params)
 
     def _worker_copy(self) -> "Forecaster":
         # What is shipped to workers: no Dask client (not picklable), no nested parallelism.
@@ -547,8 +547,7 @@ class Forecaster:
             ``series_id, ds, yhat`` and ``yhat_lo_<l>, yhat_hi_<l>`` per level (and
             ``model`` for forecasters that choose one per series).
         """
-        if not hasattr(self, "models_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
+        check_is_fitted(self, "models_")
         h = int(h)
         if h < 1:
             raise ValueError(f"h must be >= 1, got {h}")
@@ -587,13 +586,16 @@ class Forecaster:
     # -- per series
     def _fit_one(self, s: SeriesData, m: int) -> FittedSeries:
         """Fit one series with the documented fallbacks (runs in worker processes)."""
-        from quantlib.forecast.models import Naive, SeasonalNaive
-
         n = len(s.y)
         fallback = None
         impl: Forecaster = self
         if n < 3:
-            impl, fallback = Naive(), f"{n} observations (< 3): naive forecast"
+            if self.fallback_model is None:
+                raise ForecastInputError(
+                    f"series {s.series_id!r}: {n} observations (< 3) and {type(self).__name__} has no fallback_model"
+                )
+            impl = self.fallback_model(n, 1)
+            fallback = f"{n} observations (< 3): {type(impl).__name__.lower()} forecast"
         elif m > 1 and n < self.min_seasons * m + (self.min_seasons == 1):
             fallback = f"{n} observations (< {self.min_seasons} seasons of {m}): non-seasonal model"
             m = 1
@@ -603,7 +605,9 @@ class Forecaster:
         except (ForecastInputError, KeyboardInterrupt):
             raise
         except Exception as exc:  # statsmodels' optimisers can fail on odd series
-            impl = SeasonalNaive() if m > 1 and n >= m else Naive()
+            if self.fallback_model is None:
+                raise
+            impl = self.fallback_model(n, m)
             fallback = f"{type(self).__name__} failed ({type(exc).__name__}: {exc}); {type(impl).__name__} used"
             state = impl._fit_series(s.y, m, None, s.series_id)
         return FittedSeries(s.series_id, impl, state, s.ds[-1], s.freq, n, m, fallback)
@@ -641,9 +645,3 @@ class Forecaster:
     def _describe(self, state) -> str:
         return type(self).__name__
 
-
-def _same(a, b) -> bool:
-    try:
-        return bool(a == b) if not isinstance(a, np.ndarray) else False
-    except Exception:
-        return False

@@ -38,6 +38,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.demand import (
     MONTH_SEASON,
@@ -60,7 +62,7 @@ def _lib_log1p_share(lib, log_mult, share):
     return lib.log1p(lib.expm1(log_mult) * share)
 
 
-class HierarchicalDemandModel:
+class HierarchicalDemandModel(BaseEstimator):
     """Hierarchical negative-binomial demand model with storm and economic effects.
 
     Parameters
@@ -328,8 +330,7 @@ class HierarchicalDemandModel:
 
     # ------------------------------------------------------------------ effects
     def _check_fitted(self) -> None:
-        if not hasattr(self, "idata_"):
-            raise RuntimeError("fit the model first")
+        check_is_fitted(self, "idata_")
 
     def seasonal_factors(self) -> pd.DataFrame:
         """Each line's seasonal factors, normalised to a mean of 1 over the four seasons.

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.cashflow import SEASON_OF_MONTH
 from quantlib.forecast.revenue import _as_snapshot
 
 
-class CapacityForecaster:
+class CapacityPlanner(BaseEstimator):
     """Technician hours needed per skill and period, against hours available.
 
     Parameters
@@ -52,7 +54,7 @@ class CapacityForecaster:
         self.history_days = history_days
         self.include_travel = include_travel
 
-    def fit(self, data, as_of=None) -> "CapacityForecaster":
+    def fit(self, data, as_of=None) -> "CapacityPlanner":
         """Learn rates, hours per job and availability from the data known at ``as_of``.
 
         Parameters
@@ -121,8 +123,7 @@ class CapacityForecaster:
             ``skill, period_days, start, end, jobs_needed, hours_needed, hours_available,
             hours_available_any, technicians, gap, utilisation_needed``.
         """
-        if not hasattr(self, "daily_jobs_"):
-            raise RuntimeError("CapacityForecaster is not fitted; call fit() first")
+        check_is_fitted(self, "daily_jobs_")
         d = self.daily_jobs_.merge(self.hours_per_job_[["service_line", "job_type", "hours_per_job"]],
                                    on=["service_line", "job_type"])
         d["hours"] = d["jobs"] * d["hours_per_job"]

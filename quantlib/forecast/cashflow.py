@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_snapshot
 from quantlib.forecast.revenue import _as_snapshot, _timing_cdf, horizon_accuracy, weekly_wape
@@ -54,7 +56,7 @@ def days_to_pay(invoices: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
                          "days": days.to_numpy(int)})
 
 
-class CashFlowForecaster:
+class CashFlowSimulator(BaseEstimator):
     """Daily inflows, outflows, net and cash position for ``horizon`` days, with intervals.
 
     Parameters
@@ -213,7 +215,7 @@ class CashFlowForecaster:
                 G = _timing_cdf(conv, H)
                 open_q = quotes[quotes["status"] == "open"].reset_index(drop=True)
                 if len(open_q):
-                    p = conv.predict_proba(open_q, as_of=T).to_numpy()
+                    p = conv.win_probability(open_q, as_of=T).to_numpy()
                     when = conv.expected_pipeline(open_q, as_of=T)["expected_revenue_date"]
                     idx = (pd.to_datetime(when) - ds[0]).dt.days.to_numpy()
                     wins = rng.random((n_sims, len(open_q))) < p
@@ -330,7 +332,7 @@ class CashFlowForecaster:
             extra.append(np.sqrt(max(need - float(np.mean(grp["sim_sd"] ** 2)), 0.0)))
         return float(max(extra)), tab
 
-    def fit(self, data, as_of=None) -> "CashFlowForecaster":
+    def fit(self, data, as_of=None) -> "CashFlowSimulator":
         """Learn the rates and shares from the data known at ``as_of`` and simulate.
 
         The paths carry the uncertainty of what is learned (growth, emergency rates,
@@ -393,8 +395,7 @@ class CashFlowForecaster:
 
     def forecast(self) -> pd.DataFrame:
         """The daily table (``daily_``)."""
-        if not hasattr(self, "daily_"):
-            raise RuntimeError("CashFlowForecaster is not fitted; call fit() first")
+        check_is_fitted(self, "daily_")
         return self.daily_.copy()
 
     predict = forecast
@@ -428,27 +429,39 @@ def actual_cash(snapshot: Snapshot) -> pd.DataFrame:
 
 
 def backtest_cashflow(data, windows=(30, 60, 90), n_origins: int = 4, step_days: int = 30,
-                      forecaster: CashFlowForecaster | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest of :class:`CashFlowForecaster` over 30 / 60 / 90-day windows.
+                      simulator: CashFlowSimulator | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling-origin backtest of :class:`CashFlowSimulator` over 30 / 60 / 90-day windows.
 
     Accuracy (the spec's) and weekly WAPE are reported for inflows and for outflows, with
     the 80 % coverage of the cumulative inflow and a seasonal-naive baseline (the same
     window 52 weeks earlier).
+
+    Parameters
+    ----------
+    data : path, Lake, duckdb connection or Snapshot
+    windows : tuple of int
+        Window lengths in days.
+    n_origins : int
+        Origins: the last one ends its longest window at the data's as-of date, the
+        others ``step_days`` apart before it.
+    step_days : int
+    simulator : CashFlowSimulator, optional
+        Parameters to use (a new simulator per origin); default ``CashFlowSimulator()``.
 
     Returns
     -------
     (detail, summary) : tuple of DataFrame
     """
     snap = _as_snapshot(data)
-    proto = forecaster or CashFlowForecaster()
+    proto = simulator or CashFlowSimulator()
     actual = actual_cash(snap)
     H = max(windows)
     rows = []
     for k in range(n_origins):
         origin = snap.as_of - pd.Timedelta(days=H + step_days * k)
-        fc = CashFlowForecaster(horizon=H, n_sims=proto.n_sims, shrinkage=proto.shrinkage,
-                                history_days=proto.history_days, random_state=proto.random_state,
-                                calibration_origins=proto.calibration_origins)
+        fc = CashFlowSimulator(horizon=H, n_sims=proto.n_sims, shrinkage=proto.shrinkage,
+                               history_days=proto.history_days, random_state=proto.random_state,
+                               calibration_origins=proto.calibration_origins)
         fc.fit(censor_snapshot(snap, origin))
         daily = fc.daily_
         for w in windows:

@@ -30,6 +30,8 @@ import holidays as _holidays
 import numpy as np
 import pandas as pd
 from quantlib.data.gold import open_gold
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 SEASONS = ("winter", "spring", "summer", "fall")
 MONTH_SEASON = {12: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3}
@@ -345,7 +347,7 @@ def _fourier(ds: pd.Series, k: int) -> pd.DataFrame:
     return pd.DataFrame(cols, index=ds.index)
 
 
-class DemandForecaster:
+class DemandForecaster(BaseEstimator):
     """Job-count forecasts per service line x region with external factors and scenarios.
 
     Each series is forecast by a model of the forecaster family (default
@@ -540,8 +542,7 @@ class DemandForecaster:
         """
         from scipy import stats
 
-        if not hasattr(self, "effects_"):
-            raise RuntimeError("DemandForecaster is not fitted; call fit() first")
+        check_is_fitted(self, "effects_")
         z = stats.norm.ppf(0.5 + level / 200)
         e = self.effects_.copy()
         e["lo"], e["hi"] = e["coef"] - z * e["se"], e["coef"] + z * e["se"]
@@ -626,8 +627,7 @@ class DemandForecaster:
             ``series_id, ds, yhat, yhat_lo_<L>, yhat_hi_<L>`` (``model`` too), counts
             clipped at zero.
         """
-        if not hasattr(self, "model_"):
-            raise RuntimeError("DemandForecaster is not fitted; call fit() first")
+        check_is_fitted(self, "model_")
         if not isinstance(h, (int, np.integer)) or h < 1:
             raise ValueError(f"h must be a positive integer; got {h!r}")
         X_future = None

@@ -14,7 +14,26 @@ import pandas as pd
 
 from quantlib.forecast.base import Forecaster, normal_intervals, series_seed
 
-__all__ = ["Naive", "SeasonalNaive", "Drift", "AutoETS", "AutoARIMA", "Theta", "Comb", "Ensemble"]
+__all__ = ["Naive", "SeasonalNaive", "Drift", "AutoETS", "AutoARIMA", "Theta", "Comb", "Ensemble", "naive_fallback"]
+
+
+def naive_fallback(n_obs: int, season_length: int) -> Forecaster:
+    """The family's fallback (``Forecaster.fallback_model``): seasonal naive when a season fits, else naive.
+
+    Parameters
+    ----------
+    n_obs : int
+        Observations of the series.
+    season_length : int
+        The season length in use (1 for series too short for any model).
+
+    Returns
+    -------
+    Forecaster
+        ``SeasonalNaive()`` if ``season_length > 1`` and the series holds a season,
+        otherwise ``Naive()``.
+    """
+    return SeasonalNaive() if season_length > 1 and n_obs >= season_length else Naive()
 
 
 def _rmse(resid: np.ndarray) -> float:
@@ -30,6 +49,8 @@ class Naive(Forecaster):
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
+
+    fallback_model = staticmethod(naive_fallback)
 
     def _fit_series(self, y, season_length, X, series_id=None):
         return {"last": float(y[-1]), "sigma": _rmse(np.diff(y))}
@@ -52,6 +73,7 @@ class SeasonalNaive(Forecaster):
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
 
+    fallback_model = staticmethod(naive_fallback)
     min_seasons = 1
 
     def _fit_series(self, y, season_length, X, series_id=None):
@@ -79,6 +101,8 @@ class Drift(Forecaster):
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
+
+    fallback_model = staticmethod(naive_fallback)
 
     def _fit_series(self, y, season_length, X, series_id=None):
         n = len(y)
@@ -142,6 +166,7 @@ class AutoETS(Forecaster):
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
 
+    fallback_model = staticmethod(naive_fallback)
     reports_model = True
 
     def __init__(
@@ -277,6 +302,7 @@ class AutoARIMA(Forecaster):
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
 
+    fallback_model = staticmethod(naive_fallback)
     reports_model = True
     uses_exog = True
 
@@ -400,6 +426,8 @@ class Theta(Forecaster):
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
+
+    fallback_model = staticmethod(naive_fallback)
 
     def __init__(self, theta: float = 2.0, n_jobs=1, backend="loky", dask_address=None, fill=None):
         self.theta = theta
@@ -556,6 +584,8 @@ class Comb(Forecaster):
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
 
+    fallback_model = staticmethod(naive_fallback)
+
     def _fit_series(self, y, season_length, X, series_id=None):
         x, idx, multiplicative = _deseasonalise(np.asarray(y, dtype=float), season_length)
         return {
@@ -589,6 +619,7 @@ class Ensemble(Forecaster):
         See :class:`~quantlib.forecast.base.Forecaster`.
     """
 
+    fallback_model = staticmethod(naive_fallback)
     reports_model = True
 
     def __init__(self, members=None, combine: str = "median", n_jobs=1, backend="loky", dask_address=None, fill=None):

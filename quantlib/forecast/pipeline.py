@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from quantlib.data.gold import open_gold
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
                  "status", "decided_at")
@@ -183,7 +185,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class QuoteConversionModel:
+class QuoteConversionModel(BaseEstimator):
     """Probability that an open quote is won, and the timing of its revenue.
 
     Parameters
@@ -205,6 +207,8 @@ class QuoteConversionModel:
 
     Attributes
     ----------
+    classes_ : numpy.ndarray
+        ``["lost", "won"]``, the columns of :meth:`predict_proba`.
     as_of_ : pandas.Timestamp
         Only quotes decided on or before this date were used.
     n_train_ : int
@@ -291,6 +295,7 @@ class QuoteConversionModel:
         if len(decided) < self.min_quotes or won.all() or not won.any():
             raise ValueError(f"need at least {self.min_quotes} quotes decided by {as_of.date()}, won and "
                              f"lost both present; have {len(decided)} ({int(won.sum())} won)")
+        self.classes_ = np.array(["lost", "won"], dtype=object)
         self.as_of_ = as_of
         self.n_train_ = len(decided)
         self.base_rate_ = float(won.mean())
@@ -374,11 +379,19 @@ class QuoteConversionModel:
         return self.estimator_.predict_proba(X)[:, 1]
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
-            raise RuntimeError("QuoteConversionModel is not fitted; call fit() first")
+        check_is_fitted(self, "estimator_")
 
     # ------------------------------------------------------------------ predict
-    def predict_proba(self, quotes: pd.DataFrame, as_of=None) -> pd.Series:
+    def predict_proba(self, quotes: pd.DataFrame, as_of=None) -> np.ndarray:
+        """``(n, 2)`` probabilities of ``classes_`` (lost, won), as scikit-learn classifiers return them.
+
+        See :meth:`win_probability` for the parameters; that method gives the win
+        probability alone, indexed like ``quotes``.
+        """
+        p = self.win_probability(quotes, as_of=as_of).to_numpy()
+        return np.column_stack([1.0 - p, p])
+
+    def win_probability(self, quotes: pd.DataFrame, as_of=None) -> pd.Series:
         """Win probability of each quote, seen as open at ``as_of``.
 
         Parameters
@@ -454,7 +467,7 @@ class QuoteConversionModel:
                                          "decision_p10_date", "decision_p90_date",
                                          "expected_revenue_date"])
         q = open_quotes.reset_index(drop=True)
-        p = self.predict_proba(q, as_of=as_of).to_numpy()
+        p = self.win_probability(q, as_of=as_of).to_numpy()
         age = np.maximum((as_of - pd.to_datetime(q["created_at"]).dt.normalize()).dt.days.to_numpy(), 0)
         mean_lag = float(np.mean(self.job_lag_days_))
         rows = []
@@ -501,7 +514,7 @@ class QuoteConversionModel:
         lines = sorted(q["service_line"].unique()) if by_service_line else ["all"]
         out = {line: np.zeros(days) for line in lines}
         if len(q):
-            value = self.predict_proba(q, as_of=as_of).to_numpy() * q["amount"].to_numpy(float)
+            value = self.win_probability(q, as_of=as_of).to_numpy() * q["amount"].to_numpy(float)
             age = np.maximum((as_of - pd.to_datetime(q["created_at"]).dt.normalize()).dt.days.to_numpy(), 0)
             cache: dict[int, np.ndarray] = {}
             for i, a in enumerate(age):
@@ -557,8 +570,10 @@ class QuoteConversionModel:
             out += amount * share * pmf[e + 1:e + 1 + days] / denom
         return pd.DataFrame({"ds": ds, "expected_revenue": out})
 
-    def score(self, quotes: pd.DataFrame) -> pd.DataFrame:
+    def calibration_report(self, quotes: pd.DataFrame) -> pd.DataFrame:
         """Calibration of the model on decided quotes (e.g. a held-out later period).
+
+        (Not named ``score``: scikit-learn's ``score`` is one number, higher better.)
 
         Returns
         -------
@@ -572,7 +587,7 @@ class QuoteConversionModel:
         if q.empty:
             raise ValueError("no decided quotes to score")
         y = (q["status"] == "won").to_numpy(float)
-        p = np.clip(self.predict_proba(q).to_numpy(), 1e-6, 1 - 1e-6)
+        p = np.clip(self.win_probability(q).to_numpy(), 1e-6, 1 - 1e-6)
         return pd.DataFrame([{
             "n": len(q), "actual_win_rate": y.mean(), "mean_predicted": p.mean(),
             "brier": float(np.mean((p - y) ** 2)),

@@ -41,6 +41,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.pipeline import (QuoteConversionModel, Snapshot, censor_snapshot,
                                         warehouse_snapshot)
@@ -286,10 +288,10 @@ def _learn_weights(F: np.ndarray, A: np.ndarray, prior: np.ndarray, strength: fl
 
 
 # --------------------------------------------------------------------------
-# The forecaster
+# The model
 # --------------------------------------------------------------------------
 
-class RevenueForecaster:
+class RevenueModel(BaseEstimator):
     """Revenue at several horizons: best / likely / worst with intervals.
 
     Parameters
@@ -361,7 +363,7 @@ class RevenueForecaster:
                              f"need at least {MIN_HISTORY_DAYS}")
         return _Parts(snap, daily, H, self.base_model, self.min_quotes)
 
-    def fit(self, data, as_of=None) -> "RevenueForecaster":
+    def fit(self, data, as_of=None) -> "RevenueModel":
         """Learn the parts, the weights and the intervals from the data known at ``as_of``.
 
         Parameters
@@ -469,8 +471,7 @@ class RevenueForecaster:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "parts_"):
-            raise RuntimeError("RevenueForecaster is not fitted; call fit() first")
+        check_is_fitted(self, "parts_")
 
     def forecast(self, level=(80, 95)) -> pd.DataFrame:
         """Best / likely / worst revenue per horizon, with intervals.
@@ -506,10 +507,10 @@ class RevenueForecaster:
     predict = forecast
 
     def backtest(self, data, n_origins: int = 4, step_days: int = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Rolling-origin backtest with this forecaster's parameters (see :func:`backtest_revenue`)."""
+        """Rolling-origin backtest with this model's parameters (see :func:`backtest_revenue`)."""
         self._check_params()
         return backtest_revenue(data, horizons=self.horizons, n_origins=n_origins, step_days=step_days,
-                                forecaster=self)
+                                model=self)
 
     def scenarios(self) -> pd.DataFrame:
         """Long table ``horizon, scenario, revenue`` (worst, likely, best)."""
@@ -537,8 +538,8 @@ class RevenueForecaster:
 # --------------------------------------------------------------------------
 
 def backtest_revenue(data, horizons=(30, 90, 365), n_origins: int = 4, step_days: int = 30,
-                     forecaster: RevenueForecaster | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest of :class:`RevenueForecaster` (weights re-learned at each origin).
+                     model: RevenueModel | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling-origin backtest of :class:`RevenueModel` (weights re-learned at each origin).
 
     Parameters
     ----------
@@ -548,8 +549,8 @@ def backtest_revenue(data, horizons=(30, 90, 365), n_origins: int = 4, step_days
         Origins per horizon: the last one ends its horizon at the data's as-of date, the
         others ``step_days`` apart before it.
     step_days : int
-    forecaster : RevenueForecaster, optional
-        Parameters to use (cloned per origin); default ``RevenueForecaster()``.
+    model : RevenueModel, optional
+        Parameters to use (cloned per origin); default ``RevenueModel()``.
 
     Returns
     -------
@@ -560,7 +561,7 @@ def backtest_revenue(data, horizons=(30, 90, 365), n_origins: int = 4, step_days
         the spec's target.
     """
     snap = _as_snapshot(data)
-    proto = forecaster or RevenueForecaster()
+    proto = model or RevenueModel()
     params = {k: getattr(proto, k) for k in ("prior_weights", "prior_strength", "n_origins",
                                             "origin_step_days", "base_model", "min_quotes", "min_sigma")}
     full = daily_revenue(snap).set_index("ds")["total"]
@@ -571,7 +572,7 @@ def backtest_revenue(data, horizons=(30, 90, 365), n_origins: int = 4, step_days
             origin = snap.as_of - pd.Timedelta(days=H + step_days * k)
             if (origin - first).days < MIN_HISTORY_DAYS:
                 continue
-            fc = RevenueForecaster(horizons=(H,), **params).fit(snap, as_of=origin)
+            fc = RevenueModel(horizons=(H,), **params).fit(snap, as_of=origin)
             f = fc.forecast(level=(80,)).iloc[0]
             days = fc.parts_[H]["ds"]
             a = full.reindex(days).fillna(0.0).to_numpy()

@@ -25,7 +25,7 @@ from quantlib.forecast.base import (
     _lv,
     prepare_long,
 )
-from quantlib.forecast.models import Naive, SeasonalNaive, Theta
+from quantlib.forecast.models import Naive, SeasonalNaive, Theta, naive_fallback
 
 __all__ = ["AutoForecaster", "cross_validate"]
 
@@ -149,6 +149,7 @@ class AutoForecaster(Forecaster):
         (``chosen`` is True for each of the ``top_k`` averaged candidates).
     """
 
+    fallback_model = staticmethod(naive_fallback)
     reports_model = True
 
     def __init__(

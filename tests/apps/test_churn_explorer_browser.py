@@ -1,7 +1,7 @@
 """The churn explorer in a real browser, served by Voila the way ``quant apps`` serves it.
 
 The expected list is computed here from the engines directly (snapshot, time-split model,
-``predict_proba``, ``explain``) and filtered with plain pandas; the page must show those
+``score_frame``, ``explain``) and filtered with plain pandas; the page must show those
 customers and reasons, and the exported CSV and Excel files must hold exactly those rows.
 Voila serves a folder holding only this app, so other apps' preheated kernels do not
 compete with it for the CPU.
@@ -35,7 +35,7 @@ def test_explorer_in_browser(demo_lake, tmp_path):
         # The engines, independently of the app (while Voila heats its kernel).
         model, _ = fit_time_split(demo_lake, horizon_days=180)
         snap = customer_snapshot(demo_lake, active_only=True)
-        scores = model.predict_proba(snap).merge(snap[["customer_id", "monetary_365d"]], on="customer_id")
+        scores = model.score_frame(snap).merge(snap[["customer_id", "monetary_365d"]], on="customer_id")
         medium = scores[scores["band"] == "medium"]
         min_value = float(medium["monetary_365d"].median().round(-1))
         expected = (medium[medium["monetary_365d"] >= min_value]

@@ -39,7 +39,7 @@ def fitted(gold):
 
 def test_rule_score_is_the_warehouse_score_and_reasons_are_the_rules_that_fired(snapshot):
     rule = RuleChurnScorer().fit(snapshot)
-    scored = rule.predict_proba(snapshot)
+    scored = rule.score_frame(snapshot)
     has_jobs = snapshot["frequency_lifetime"] > 0
     assert np.allclose(scored.loc[has_jobs, "score"], snapshot.loc[has_jobs, "churn_score"])
     assert scored.loc[~has_jobs, "score"].isna().all()
@@ -53,8 +53,28 @@ def test_rule_score_is_the_warehouse_score_and_reasons_are_the_rules_that_fired(
     assert "paid late" in text and "disputed" in text
 
 
+def test_scorers_follow_scikit_learns_classifier_interface(snapshot, fitted):
+    # predict_proba is (n, 2) by classes_, score is mean accuracy; the table is score_frame's
+    model, _ = fitted
+    y = (snapshot["churn_score"].to_numpy() >= 0.5).astype(int)
+    for scorer in (RuleChurnScorer().fit(snapshot), model):
+        proba = scorer.predict_proba(snapshot)
+        assert isinstance(proba, np.ndarray) and proba.shape == (len(snapshot), 2)
+        assert list(scorer.classes_) == [0, 1]
+        frame = scorer.score_frame(snapshot)
+        assert np.allclose(proba[:, 1], frame["score"].to_numpy(), equal_nan=True)
+        scored = ~np.isnan(proba[:, 1])
+        assert np.allclose(proba[scored].sum(axis=1), 1.0)
+        pred = scorer.predict(snapshot)
+        assert set(np.unique(pred)) <= {0, 1} and (pred[~scored] == 0).all()
+        accuracy = scorer.score(snapshot, y)
+        assert accuracy == pytest.approx(float(np.mean(pred == y)))
+    rule = RuleChurnScorer().fit(snapshot)
+    assert rule.score(snapshot, rule.predict(snapshot)) == 1.0
+
+
 def test_bands_map_to_the_spec_interventions(snapshot):
-    scored = RuleChurnScorer().fit(snapshot).predict_proba(snapshot)
+    scored = RuleChurnScorer().fit(snapshot).score_frame(snapshot)
     for band, intervention in [("high", "immediate outreach"), ("medium", "proactive engagement"),
                                ("low", "quarterly check-in")]:
         rows = scored[scored["band"] == band]
@@ -75,7 +95,7 @@ def test_summary_risk_share_is_the_kpi(gold):
 
 def test_alerts_are_high_value_customers_above_0_7(snapshot):
     active = snapshot[snapshot["is_active"]].reset_index(drop=True)
-    scored = RuleChurnScorer().fit(active).predict_proba(active)
+    scored = RuleChurnScorer().fit(active).score_frame(active)
     alerts = churn_alerts(scored, active)
     high_value = set(active.loc[high_value_flags(active), "customer_id"])
     expected = set(scored.loc[scored["score"] > 0.7, "customer_id"]) & high_value
@@ -105,7 +125,7 @@ def test_no_jobs_one_day_tenure_and_zero_spend_get_a_clear_outcome(snapshot, fit
     odd = _odd_customers(snapshot)
     model, _ = fitted
     for scorer in (RuleChurnScorer().fit(snapshot), model):
-        scored = scorer.predict_proba(odd).set_index("customer_id")
+        scored = scorer.score_frame(odd).set_index("customer_id")
         no_jobs = scored.iloc[0]
         assert np.isnan(no_jobs["score"]) and no_jobs["band"] == "no history"
         assert no_jobs["reasons"] == "no completed job yet: nothing to score"
@@ -121,7 +141,7 @@ def test_malformed_input_is_refused_with_the_field_named(snapshot, fitted):
     with pytest.raises(ValueError, match="late_payment_share"):
         RuleChurnScorer().fit(snapshot.drop(columns=["late_payment_share"]))
     with pytest.raises(ValueError, match="avg_rating"):
-        model.predict_proba(snapshot.drop(columns=["avg_rating"]))
+        model.score_frame(snapshot.drop(columns=["avg_rating"]))
     twice = pd.concat([snapshot.head(2), snapshot.head(1)])
     with pytest.raises(ValueError, match="more than once"):
         RuleChurnScorer().fit(twice)
@@ -166,7 +186,7 @@ def test_probabilities_are_calibrated_on_held_out_data(fitted, gold):
 def test_reasons_are_factors_that_raise_the_probability(fitted, gold):
     model, report = fitted
     snap = customer_snapshot(gold, active_only=True)
-    scored = model.predict_proba(snap)
+    scored = model.score_frame(snap)
     explained = model.explain(snap)
     assert (explained["contribution"] > 0).all()
     top = explained.groupby("customer_id").head(1).set_index("customer_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 from scipy import integrate, optimize, stats
 
 from quantlib.customers.clv import (
@@ -257,7 +258,7 @@ def test_clv_decreases_with_discount_rate_and_grows_with_horizon(simulated, fitt
 
 
 def test_unfitted_model_says_so():
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         BetaGeoModel().conditional_probability_alive(1, 1.0, 2.0)
 
 

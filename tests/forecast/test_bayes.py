@@ -8,6 +8,7 @@ os.environ.setdefault("PYTENSOR_FLAGS", "base_compiledir=" + os.path.join(
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 
 from quantlib.forecast.bayes import HierarchicalDemandModel  # noqa: E402
 from quantlib.forecast.demand import demand_series, external_factors  # noqa: E402
@@ -37,7 +38,7 @@ def test_bad_input(seasonal_data):
         m.fit(s.drop(index=10), f)
     with pytest.raises(ValueError, match="cover"):
         m.fit(s, f[f["ds"] >= "2022-03-01"])
-    with pytest.raises(RuntimeError):
+    with pytest.raises(NotFittedError):
         m.predict(4)
 
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
-from quantlib.forecast.capacity import CapacityForecaster
+from quantlib.forecast.capacity import CapacityPlanner
 from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
 
 T = pd.Timestamp("2024-06-30")  # a Sunday
@@ -24,7 +25,7 @@ def tiny() -> Snapshot:
 
 
 def test_hours_needed_and_available_by_hand():
-    out = CapacityForecaster(periods=(7, 14)).fit(tiny()).forecast().set_index(["skill", "period_days"])
+    out = CapacityPlanner(periods=(7, 14)).fit(tiny()).forecast().set_index(["skill", "period_days"])
     hvac = out.loc[("hvac", 7)]
     assert hvac["jobs_needed"] == pytest.approx(5.0)           # Mon-Fri
     assert hvac["hours_needed"] == pytest.approx(5 * 2.5)      # 2 h work + 30 min travel
@@ -34,13 +35,13 @@ def test_hours_needed_and_available_by_hand():
     plumbing = out.loc[("plumbing", 14)]
     assert plumbing["hours_needed"] == 0
     assert plumbing["hours_available"] == pytest.approx(2 * (35 / 2 + 42))
-    no_travel = CapacityForecaster(periods=(7,), include_travel=False).fit(tiny()).forecast()
+    no_travel = CapacityPlanner(periods=(7,), include_travel=False).fit(tiny()).forecast()
     assert no_travel.set_index("skill").loc["hvac", "hours_needed"] == pytest.approx(10.0)
 
 
 def test_demo_company_hours_in_line_with_history(demo_lake):
     snap = warehouse_snapshot(demo_lake.gold, as_of="2024-09-30")
-    out = CapacityForecaster().fit(snap).forecast()
+    out = CapacityPlanner().fit(snap).forecast()
     assert set(out["period_days"]) == {7, 30, 90}
     assert set(out["skill"]) >= {"hvac", "plumbing", "electrical"}
     jobs = snap["jobs"]
@@ -55,10 +56,10 @@ def test_demo_company_hours_in_line_with_history(demo_lake):
 
 def test_bad_input():
     with pytest.raises(ValueError, match="periods"):
-        CapacityForecaster(periods=(0,)).fit(tiny())
+        CapacityPlanner(periods=(0,)).fit(tiny())
     snap = tiny()
     snap.tables["jobs"] = snap.tables["jobs"].iloc[:0]
     with pytest.raises(ValueError, match="no completed jobs"):
-        CapacityForecaster().fit(snap)
-    with pytest.raises(RuntimeError, match="not fitted"):
-        CapacityForecaster().forecast()
+        CapacityPlanner().fit(snap)
+    with pytest.raises(NotFittedError):
+        CapacityPlanner().forecast()

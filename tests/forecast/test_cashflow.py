@@ -1,11 +1,12 @@
-"""Cash-flow forecaster: a hand-checkable tiny company (fixed days-to-pay, constant work), the
+"""Cash-flow simulator: a hand-checkable tiny company (fixed days-to-pay, constant work), the
 warning date on a constructed cash path, no leakage, the demo company's magnitudes, errors."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
-from quantlib.forecast.cashflow import (CASHFLOW_TARGETS, CashFlowForecaster, backtest_cashflow,
+from quantlib.forecast.cashflow import (CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow,
                                         first_warning_date)
 from quantlib.forecast.pipeline import Snapshot, censor_snapshot, warehouse_snapshot
 
@@ -52,7 +53,7 @@ def test_first_warning_date_on_a_constructed_path():
 
 def test_collections_follow_a_fixed_days_to_pay():
     snap = tiny_company()
-    fc = CashFlowForecaster(horizon=30, n_sims=20).fit(snap)
+    fc = CashFlowSimulator(horizon=30, n_sims=20).fit(snap)
     d = fc.daily_
     # Invoices issued T-9 .. T are open and each is paid 10 days after issue: T+1 .. T+10.
     assert len(snap["open_invoices"]) == 10
@@ -68,35 +69,35 @@ def test_collections_follow_a_fixed_days_to_pay():
 
 def test_short_history_starts_at_the_first_job():
     # 200 days of work: the days before the first job are not bootstrapped as idle days.
-    fc = CashFlowForecaster(horizon=30, n_sims=20).fit(tiny_company(n_days=200))
+    fc = CashFlowSimulator(horizon=30, n_sims=20).fit(tiny_company(n_days=200))
     assert np.allclose(fc.daily_["revenue"], 100.0)
     assert np.allclose(fc.daily_["collections_new"].iloc[10:], 100.0)
     assert fc.residual_sigma_ == 0.0  # a deterministic company: the inner backtests are exact
 
 
 def test_growth_lifts_the_bootstrapped_days():
-    fc = CashFlowForecaster(horizon=30, n_sims=20).fit(tiny_company(n_days=700, growth=1.2))
+    fc = CashFlowSimulator(horizon=30, n_sims=20).fit(tiny_company(n_days=700, growth=1.2))
     assert fc.growth_ == pytest.approx(1.2, rel=0.005)
     expected = 100.0 * 1.2 ** (np.arange(1, 31) / 365)
     np.testing.assert_allclose(fc.daily_["revenue"], expected, rtol=0.005)
-    flat = CashFlowForecaster(horizon=30, n_sims=20).fit(tiny_company(n_days=700))
+    flat = CashFlowSimulator(horizon=30, n_sims=20).fit(tiny_company(n_days=700))
     assert flat.growth_ == pytest.approx(1.0)
 
 
 def test_warning_date_when_cash_falls_below_30_days_of_expenses():
     # Outflow 140 a day, inflow 100: net -40; threshold 30 x 140 = 4200; cash 5000 - 40 d.
     snap = tiny_company(fixed=100.0)
-    fc = CashFlowForecaster(horizon=60, n_sims=20, starting_cash=5000.0).fit(snap)
+    fc = CashFlowSimulator(horizon=60, n_sims=20, starting_cash=5000.0).fit(snap)
     assert fc.threshold_ == pytest.approx(4200.0)
     assert fc.warning_date_ == T + pd.Timedelta(days=21)
-    rich = CashFlowForecaster(horizon=60, n_sims=20, starting_cash=1e6).fit(snap)
+    rich = CashFlowSimulator(horizon=60, n_sims=20, starting_cash=1e6).fit(snap)
     assert rich.warning_date_ is None
 
 
 def test_demo_company_magnitudes_and_no_leakage(demo_lake):
     snap = warehouse_snapshot(demo_lake.gold)
     as_of = pd.Timestamp("2024-09-30")
-    fc = CashFlowForecaster(n_sims=100, starting_cash=100_000).fit(snap, as_of=as_of)
+    fc = CashFlowSimulator(n_sims=100, starting_cash=100_000).fit(snap, as_of=as_of)
     d = fc.daily_
     assert len(d) == 90 and d["ds"].iloc[0] == as_of + pd.Timedelta(days=1)
     # Inflows over 90 days are of the order of the last 90 days' payments.
@@ -114,13 +115,13 @@ def test_demo_company_magnitudes_and_no_leakage(demo_lake):
     pays.loc[pays["paid_date"] > as_of, "amount"] *= 10
     jobs = changed.tables["jobs"]
     jobs.loc[jobs["completed_date"] > as_of, "revenue"] *= 10
-    again = CashFlowForecaster(n_sims=100, starting_cash=100_000).fit(changed, as_of=as_of)
+    again = CashFlowSimulator(n_sims=100, starting_cash=100_000).fit(changed, as_of=as_of)
     pd.testing.assert_frame_equal(again.daily_, d)
 
 
 def test_backtest_reports_targets(demo_lake):
     snap = warehouse_snapshot(demo_lake.gold)
-    detail, summary = backtest_cashflow(snap, n_origins=1, forecaster=CashFlowForecaster(n_sims=50))
+    detail, summary = backtest_cashflow(snap, n_origins=1, simulator=CashFlowSimulator(n_sims=50))
     assert list(summary["window"]) == [30, 60, 90]
     assert list(summary["target_accuracy"]) == [CASHFLOW_TARGETS[w] for w in (30, 60, 90)]
     assert summary["inflow_accuracy"].between(0.5, 1).all()
@@ -129,17 +130,17 @@ def test_backtest_reports_targets(demo_lake):
 def test_bad_input():
     snap = tiny_company()
     with pytest.raises(ValueError, match="horizon"):
-        CashFlowForecaster(horizon=0).fit(snap)
+        CashFlowSimulator(horizon=0).fit(snap)
     with pytest.raises(ValueError, match="n_sims"):
-        CashFlowForecaster(n_sims=1).fit(snap)
+        CashFlowSimulator(n_sims=1).fit(snap)
     with pytest.raises(ValueError, match="calibration_origins"):
-        CashFlowForecaster(calibration_origins=-1).fit(snap)
+        CashFlowSimulator(calibration_origins=-1).fit(snap)
     empty = censor_snapshot(snap, T)
     empty.tables["payments"] = empty.tables["payments"].iloc[:0]
     with pytest.raises(ValueError, match="no paid invoices"):
-        CashFlowForecaster(horizon=30, n_sims=20).fit(empty)
-    with pytest.raises(RuntimeError, match="not fitted"):
-        CashFlowForecaster().forecast()
+        CashFlowSimulator(horizon=30, n_sims=20).fit(empty)
+    with pytest.raises(NotFittedError):
+        CashFlowSimulator().forecast()
 
 
 def test_inflow_intervals_cover_at_nominal_rate_on_a_simulated_company():
@@ -161,7 +162,7 @@ def test_inflow_intervals_cover_at_nominal_rate_on_a_simulated_company():
         "jobs": jobs, "invoices": inv, "payments": payments,
         "expense_accruals": snap.tables["expense_accruals"], "contracts": snap.tables["contracts"]})
     known = censor_snapshot(full, T)
-    fc = CashFlowForecaster(horizon=30, n_sims=400).fit(known)
+    fc = CashFlowSimulator(horizon=30, n_sims=400).fit(known)
     lo, hi = fc.totals(windows=(30,))[["inflow_lo_80", "inflow_hi_80"]].iloc[0]
     open_inv = known["open_invoices"]
     age = (T - pd.to_datetime(open_inv["issued_date"])).dt.days.to_numpy()

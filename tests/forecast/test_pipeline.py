@@ -4,6 +4,7 @@ period, timing on hand-made quotes, no leakage, clear errors."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from quantlib.forecast.pipeline import QuoteConversionModel, time_split, warehouse_snapshot
 
@@ -37,7 +38,7 @@ def test_price_effect_negative_and_calibrated_on_later_quotes(snapshot):
     assert model.coef_["price_ratio"] < 0
     assert model.price_effect_ < -0.03
     assert len(held_out) > 150
-    s = model.score(held_out).iloc[0]
+    s = model.calibration_report(held_out).iloc[0]
     assert abs(s["mean_predicted"] - s["actual_win_rate"]) < 0.05
     assert s["brier"] < s["brier_base_rate"]
     # Only quotes decided by the cutoff were used.
@@ -65,7 +66,7 @@ def test_schedule_follows_fixed_decision_time_and_job_lag():
     as_of = pd.Timestamp("2024-06-01")
     new = q.iloc[:1].assign(created_at=as_of, status="open", decided_at=pd.NaT, amount=900.0)
     sched = model.pipeline_schedule(new, days=10, as_of=as_of)
-    p = model.predict_proba(new, as_of=as_of).iloc[0]
+    p = model.win_probability(new, as_of=as_of).iloc[0]
     # Decided 3 days after creation, completed 2 days after the decision: all on day 5.
     day5 = sched.loc[sched["ds"] == as_of + pd.Timedelta(days=5), "expected_revenue"].iloc[0]
     assert day5 == pytest.approx(900 * p)
@@ -125,7 +126,7 @@ def test_bad_input_is_a_clear_error():
         QuoteConversionModel().fit(q.head(10))
     with pytest.raises(ValueError, match="won and lost"):
         QuoteConversionModel().fit(q.assign(status="won"))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         QuoteConversionModel().predict_proba(q)
     with pytest.raises(ValueError, match="model must be"):
         QuoteConversionModel(model="svm").fit(q)

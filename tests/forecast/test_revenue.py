@@ -1,12 +1,13 @@
-"""Revenue forecaster: sensible magnitudes on the demo company, learned weights, no leakage,
+"""Revenue model: sensible magnitudes on the demo company, learned weights, no leakage,
 the spec's accuracy on hand-made numbers, clear errors."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from quantlib.forecast.pipeline import censor_snapshot, warehouse_snapshot
-from quantlib.forecast.revenue import (COMPONENTS, RevenueForecaster, _history_part, _seasonal_index,
+from quantlib.forecast.revenue import (COMPONENTS, RevenueModel, _history_part, _seasonal_index,
                                        backtest_revenue, horizon_accuracy, weekly_wape)
 
 AS_OF = pd.Timestamp("2024-09-30")
@@ -19,7 +20,7 @@ def snapshot(demo_lake):
 
 @pytest.fixture(scope="module")
 def fitted(snapshot):
-    return RevenueForecaster(n_origins=3).fit(snapshot, as_of=AS_OF)
+    return RevenueModel(n_origins=3).fit(snapshot, as_of=AS_OF)
 
 
 def test_metrics_by_hand():
@@ -54,7 +55,7 @@ def test_history_part_recovers_annual_and_weekday_seasonality():
 def test_long_horizon_learns_at_a_proxy_horizon(snapshot):
     # Thirteen months of usable history: a year ahead has one inner origin, so the weights
     # are learned at half the horizon and the spread is scaled up from there.
-    fc = RevenueForecaster(horizons=(365,), n_origins=3).fit(snapshot, as_of="2024-02-15")
+    fc = RevenueModel(horizons=(365,), n_origins=3).fit(snapshot, as_of="2024-02-15")
     assert fc.weights_source_[365] == "backtest (182 d)"
     tb = fc.training_backtest_
     assert (tb["horizon"] == 365).sum() < 2 <= (tb["horizon"] == 182).sum()
@@ -85,7 +86,7 @@ def test_weights_learned_non_negative_summing_to_one(fitted, snapshot):
     # Learned, not the prior constant (the data moves them).
     assert not np.allclose(w.loc[30].to_numpy(), [0.4, 0.3, 0.2, 0.1], atol=1e-4)
     # A strong prior keeps them at the prior.
-    strong = RevenueForecaster(horizons=(30,), n_origins=2, prior_strength=1e6)
+    strong = RevenueModel(horizons=(30,), n_origins=2, prior_strength=1e6)
     strong.fit(snapshot, as_of=AS_OF)
     assert np.allclose(strong.weights_.loc[30].to_numpy(), [0.4, 0.3, 0.2, 0.1], atol=1e-3)
 
@@ -97,13 +98,13 @@ def test_no_leakage_future_changes_do_not_move_the_forecast(snapshot, fitted):
     jobs.loc[later, "revenue"] *= 5
     q = changed.tables["quotes"]
     q.loc[q["decided_at"] > AS_OF, "status"] = "lost"
-    again = RevenueForecaster(n_origins=3).fit(changed, as_of=AS_OF)
+    again = RevenueModel(n_origins=3).fit(changed, as_of=AS_OF)
     pd.testing.assert_frame_equal(again.forecast(), fitted.forecast())
 
 
 def test_backtest_reports_accuracy_next_to_targets(snapshot):
     detail, summary = backtest_revenue(snapshot, horizons=(30,), n_origins=2,
-                                       forecaster=RevenueForecaster(n_origins=2))
+                                       model=RevenueModel(n_origins=2))
     assert len(detail) == 2
     assert set(summary.columns) >= {"accuracy", "wape", "coverage_80", "baseline_accuracy",
                                     "target_accuracy"}
@@ -113,10 +114,10 @@ def test_backtest_reports_accuracy_next_to_targets(snapshot):
 
 def test_bad_input(snapshot):
     with pytest.raises(ValueError, match="at least 400"):
-        RevenueForecaster().fit(snapshot, as_of="2022-06-30")
+        RevenueModel().fit(snapshot, as_of="2022-06-30")
     with pytest.raises(ValueError, match="prior_weights"):
-        RevenueForecaster(prior_weights=(1, 2)).fit(snapshot)
+        RevenueModel(prior_weights=(1, 2)).fit(snapshot)
     with pytest.raises(ValueError, match="horizons"):
-        RevenueForecaster(horizons=(0,)).fit(snapshot)
-    with pytest.raises(RuntimeError, match="not fitted"):
-        RevenueForecaster().forecast()
+        RevenueModel(horizons=(0,)).fit(snapshot)
+    with pytest.raises(NotFittedError):
+        RevenueModel().forecast()

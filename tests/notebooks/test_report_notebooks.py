@@ -81,13 +81,13 @@ def test_monthly_review_pdf_reads_like_a_report(monthly_review, tmp_path):
 
 def test_monthly_review_forecast_figures_are_the_engines(monthly_review, demo_lake):
     # The engines fitted here, independently of the notebook, on the warehouse as of its date.
-    from quantlib.forecast import CashFlowForecaster, RevenueForecaster
+    from quantlib.forecast import CashFlowSimulator, RevenueModel
     from quantlib.forecast.pipeline import warehouse_snapshot
 
     _, executed, outputs = monthly_review
     snap = warehouse_snapshot(demo_lake.gold)
-    revenue = RevenueForecaster(horizons=(30,)).fit(snap).forecast(level=(80, 95)).iloc[0]
-    cash = CashFlowForecaster(horizon=90, starting_cash=NOTEBOOKS["monthly_business_review"]["starting_cash"]).fit(snap)
+    revenue = RevenueModel(horizons=(30,)).fit(snap).forecast(level=(80, 95)).iloc[0]
+    cash = CashFlowSimulator(horizon=90, starting_cash=NOTEBOOKS["monthly_business_review"]["starting_cash"]).fit(snap)
     assert cash.warning_date_ is not None  # the parameters above make the warning fire
 
     def money(x):

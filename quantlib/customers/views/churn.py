@@ -130,7 +130,7 @@ def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", hor
             raise ValueError(f"scorer must be 'learned' or 'rule', not {scorer!r}")
         names = con.execute("SELECT customer_id, name FROM customers").df().set_index("customer_id")["name"]
         segment = _segments(con, day, snap["customer_id"]) if segments else snap.set_index("customer_id")["customer_type"]
-    scores = model.predict_proba(snap)
+    scores = model.score_frame(snap)
     explained = model.explain(snap)
     high_value = high_value_flags(snap, high_value_quantile)
     scored = pd.DataFrame({

@@ -10,11 +10,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from quantlib.forecast.cashflow import CashFlowForecaster, actual_cash, backtest_cashflow, first_warning_date
+from quantlib.forecast.cashflow import CashFlowSimulator, actual_cash, backtest_cashflow, first_warning_date
 from quantlib.forecast.demand import DemandForecaster
 from quantlib.forecast.metrics import accuracy, coverage, wape
 from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
-from quantlib.forecast.revenue import RevenueForecaster, backtest_revenue
+from quantlib.forecast.revenue import RevenueModel, backtest_revenue
 
 __all__ = [
     "cash_outlook", "cash_outlook_text", "cash_position", "cash_scenarios", "cashflow_accuracy", "cashflow_path",
@@ -76,7 +76,7 @@ def interval_chart(df: pd.DataFrame, *, x: str = "week", y: str = "value", serie
 
 
 # ---------------------------------------------------------------------------- revenue
-def revenue_path(fc: RevenueForecaster, horizon_days: int, history_weeks: int = 52) -> pd.DataFrame:
+def revenue_path(fc: RevenueModel, horizon_days: int, history_weeks: int = 52) -> pd.DataFrame:
     """Weekly revenue: actual history, then the likely forecast with the 80 % scenario band.
 
     Weeks cut by the forecast origin or the horizon's end show their weekly rate
@@ -103,7 +103,7 @@ def revenue_accuracy(snap: Snapshot, horizons, n_origins: int = 2, step_days: in
 
 
 # ---------------------------------------------------------------------------- cash flow
-def cashflow_path(snap: Snapshot, fc: CashFlowForecaster, history_weeks: int = 26) -> pd.DataFrame:
+def cashflow_path(snap: Snapshot, fc: CashFlowSimulator, history_weeks: int = 26) -> pd.DataFrame:
     """Weekly inflows and outflows: actual history then the forecast (``week, flow, kind, amount``)."""
     act = actual_cash(snap).reset_index()
     act = act[act["ds"] > snap.as_of - pd.Timedelta(weeks=history_weeks)]
@@ -114,14 +114,14 @@ def cashflow_path(snap: Snapshot, fc: CashFlowForecaster, history_weeks: int = 2
     return long[["week", "flow", "kind", "amount"]]
 
 
-def cash_position(fc: CashFlowForecaster) -> pd.DataFrame:
+def cash_position(fc: CashFlowSimulator) -> pd.DataFrame:
     """Daily projected cash (median) with the 80 % band: ``ds, series, value, lo, hi``."""
     d = fc.forecast()
     return pd.DataFrame({"ds": d["ds"], "series": "Cash (median)", "value": d["cash"],
                          "lo": d["cash_lo_80"], "hi": d["cash_hi_80"]})
 
 
-def cash_scenarios(fc: CashFlowForecaster) -> pd.DataFrame:
+def cash_scenarios(fc: CashFlowSimulator) -> pd.DataFrame:
     """Per cash path (optimistic, median, pessimistic): the low point, its date and the warning date.
 
     The warning date is the first day that path's cash falls below the threshold
@@ -142,7 +142,7 @@ def cashflow_accuracy(snap: Snapshot, horizon_days: int = 90, n_origins: int = 3
     """Backtest summary per 30-day window up to ``horizon_days``: inflow / outflow accuracy, coverage, target."""
     windows = tuple(w for w in (30, 60, 90, 120, 150, 180) if w <= horizon_days)
     _, summary = backtest_cashflow(snap, windows=windows, n_origins=n_origins,
-                                   forecaster=CashFlowForecaster(horizon=horizon_days, n_sims=n_sims))
+                                   simulator=CashFlowSimulator(horizon=horizon_days, n_sims=n_sims))
     return summary
 
 
@@ -234,12 +234,12 @@ def demand_scenarios(fc: DemandForecaster, h: int, storm_days: int = 3, confiden
 
 
 # ---------------------------------------------------------------------------- monthly review
-def revenue_outlook(snap: Snapshot, horizon_days: int = 30) -> RevenueForecaster:
+def revenue_outlook(snap: Snapshot, horizon_days: int = 30) -> RevenueModel:
     """The revenue forecaster of the monthly review: fitted for the next ``horizon_days`` only."""
-    return RevenueForecaster(horizons=(int(horizon_days),)).fit(snap)
+    return RevenueModel(horizons=(int(horizon_days),)).fit(snap)
 
 
-def revenue_scenario_table(fc: RevenueForecaster, horizon_days: int | None = None) -> pd.DataFrame:
+def revenue_scenario_table(fc: RevenueModel, horizon_days: int | None = None) -> pd.DataFrame:
     """Worst, likely and best revenue over one horizon, against the same days a year earlier.
 
     Worst and best are the bounds of the 80 % interval (the 10th and 90th percentiles).
@@ -258,7 +258,7 @@ def revenue_scenario_table(fc: RevenueForecaster, horizon_days: int | None = Non
     return out
 
 
-def revenue_outlook_text(fc: RevenueForecaster, horizon_days: int | None = None) -> str:
+def revenue_outlook_text(fc: RevenueModel, horizon_days: int | None = None) -> str:
     """One sentence (Markdown) on the projection: period, likely revenue, 80 % and 95 % ranges."""
     f = fc.forecast(level=(80, 95)).set_index("horizon")
     H = min(f.index) if horizon_days is None else int(horizon_days)
@@ -269,12 +269,12 @@ def revenue_outlook_text(fc: RevenueForecaster, horizon_days: int | None = None)
             f"The same days last year brought ${r['last_year']:,.0f}.")
 
 
-def cash_outlook(snap: Snapshot, starting_cash: float, horizon_days: int = 90) -> CashFlowForecaster:
+def cash_outlook(snap: Snapshot, starting_cash: float, horizon_days: int = 90) -> CashFlowSimulator:
     """The cash-flow forecaster of the monthly review, fitted from ``starting_cash`` at the snapshot date."""
-    return CashFlowForecaster(horizon=int(horizon_days), starting_cash=float(starting_cash)).fit(snap)
+    return CashFlowSimulator(horizon=int(horizon_days), starting_cash=float(starting_cash)).fit(snap)
 
 
-def cash_outlook_text(fc: CashFlowForecaster) -> str:
+def cash_outlook_text(fc: CashFlowSimulator) -> str:
     """The low-cash warning in words (Markdown): the first day the median projected cash
     falls below ``warning_days`` of expenses, or that it does not, with the low point;
     the same for the pessimistic (10th percentile) path; and the starting cash.
