@@ -29,7 +29,7 @@ from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.views.tables import table_view, with_formats
 
-__all__ = ["ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "GROUP_LABELS", "alert_table", "at_risk_list",
+__all__ = ["GROUP_LABELS", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",
            "customer_reasons", "headline", "method_note", "model_quality", "outreach_list", "risk_by_segment", "risk_trend",
            "score_customers", "to_excel_bytes"]
 
