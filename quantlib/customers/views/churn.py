@@ -28,8 +28,9 @@ from quantlib.customers.features import customer_snapshot
 from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.churn_rule import describe_churn_rule
+from quantlib.views.tables import table_view, with_formats
 
-__all__ = ["ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",
+__all__ = ["GROUP_LABELS", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",
            "customer_reasons", "headline", "method_note", "model_quality", "outreach_list", "risk_by_segment", "risk_trend",
            "score_customers", "to_excel_bytes"]
 
@@ -151,6 +152,20 @@ def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", hor
 
 # ----------------------------------------------------------------------------- report views
 
+def _yes(flag) -> str:
+    return "yes" if flag else ""
+
+
+#: How the at-risk list and the alert table print (:func:`quantlib.views.report_table`).
+_CUSTOMER_FORMATS = {"value_365d": "money", "score": "pct", "high_value": _yes, "customer_id": "text", "reasons": "text"}
+_CUSTOMER_LABELS = {"customer_id": "Customer", "value_365d": "Spend, last 365 days", "high_value": "High value",
+                    "score": "Churn risk", "reasons": "Top reasons"}
+#: The groupings of :func:`risk_by_segment` the report shows, and their headers.
+GROUP_LABELS = {"segment": "Segment", "customer_type": "Customer type", "primary_service_line": "Service line",
+                "region": "Region"}
+
+
+@table_view(_CUSTOMER_FORMATS, _CUSTOMER_LABELS)
 def at_risk_list(run: ChurnRun, top: int = 25) -> pd.DataFrame:
     """The ``top`` highest-risk customers in the high and medium bands, with reasons and intervention."""
     risky = run.scored[run.scored["band"].isin(["high", "medium"])]
@@ -162,6 +177,7 @@ def risk_by_segment(run: ChurnRun, by: str = "segment") -> pd.DataFrame:
     """Per value of ``by``: customers, mean score, high / medium share, spend at risk.
 
     ``value_at_risk`` is the sum of score x spend in the last 365 days (expected spend lost).
+    The ``group`` column is headed by ``by``'s name in :data:`GROUP_LABELS`.
     """
     frame = run.scored.assign(_high=run.scored["band"].eq("high").astype(float),
                               _medium=run.scored["band"].eq("medium").astype(float),
@@ -170,7 +186,12 @@ def risk_by_segment(run: ChurnRun, by: str = "segment") -> pd.DataFrame:
         customers=("customer_id", "size"), mean_score=("score", "mean"), high_share=("_high", "mean"),
         medium_share=("_medium", "mean"), value_365d=("value_365d", "sum"), value_at_risk=("_at_risk", "sum"),
     ).reset_index().rename(columns={by: "group"})
-    return out.sort_values("value_at_risk", ascending=False).reset_index(drop=True)
+    out = out.sort_values("value_at_risk", ascending=False).reset_index(drop=True)
+    return with_formats(out, {"customers": "int", "mean_score": "pct", "high_share": "pct", "medium_share": "pct",
+                              "value_365d": "money", "value_at_risk": "money"},
+                        {"group": GROUP_LABELS.get(by, by.replace("_", " ").capitalize()), "mean_score": "Mean risk",
+                         "high_share": "High band", "medium_share": "Medium band",
+                         "value_365d": "Spend, last 365 days", "value_at_risk": "Spend at risk"})
 
 
 def risk_trend(con_or_lake, as_of=None, months: int = 12) -> pd.DataFrame:
@@ -239,17 +260,7 @@ def to_excel_bytes(frame: pd.DataFrame, sheet: str = "outreach") -> bytes:
 
 # ----------------------------------------------------------------------------- report text and tables
 
-#: Named formats of the at-risk and alert tables (:func:`quantlib.views.report_table`).
-TABLE_FORMATS = {"value_365d": "money", "score": "pct", "high_value": lambda v: "yes" if v else "",
-                 "customer_id": "text", "reasons": "text"}
-TABLE_LABELS = {"customer_id": "Customer", "value_365d": "Spend, last 365 days", "high_value": "High value",
-                "score": "Churn risk", "reasons": "Top reasons"}
-SEGMENT_FORMATS = {"customers": "int", "mean_score": "pct", "high_share": "pct", "medium_share": "pct",
-                   "value_365d": "money", "value_at_risk": "money"}
-SEGMENT_LABELS = {"mean_score": "Mean risk", "high_share": "High band", "medium_share": "Medium band",
-                  "value_365d": "Spend, last 365 days", "value_at_risk": "Spend at risk"}
-
-
+@table_view(_CUSTOMER_FORMATS, _CUSTOMER_LABELS)
 def alert_table(run: ChurnRun) -> pd.DataFrame:
     """The churn alerts with names and segments, for the report."""
     cols = ["customer_id", "name", "segment", "value_365d", "score", "intervention", "reasons"]
@@ -286,6 +297,7 @@ def method_note(run: ChurnRun) -> str:
             "compared with a typical customer. Bands: high from 70 %, medium from 40 %.")
 
 
+@table_view(formats={"value": "num2"}, labels={"measure": "Measure", "value": "Value"})
 def model_quality(run: ChurnRun) -> pd.DataFrame:
     """The learned model's held-out figures (empty for the rule score)."""
     r = run.report

@@ -3,7 +3,7 @@
 One call gathers what the three engines say at a date (:func:`~quantlib.customers.churn.churn_summary`,
 :func:`~quantlib.customers.views.value.value_summary`,
 :func:`~quantlib.customers.views.segments.segment_summary`) into report-ready frames of plain
-numbers; the notebook formats them.
+numbers, each table declaring how its columns print (:func:`quantlib.views.with_formats`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pandas as pd
 from quantlib.customers.churn import churn_summary
 from quantlib.customers.views.segments import segment_summary
 from quantlib.customers.views.value import value_summary
+from quantlib.views.tables import with_formats
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,13 @@ def customer_review(con_or_lake, as_of, top: int = 10, months_back: int = 1) -> 
     at_risk = (at_risk.merge(names, on="customer_id", how="left")
                [["customer_id", "name", "value_365d", "score", "intervention", "reasons"]]
                .sort_values("value_365d", ascending=False).reset_index(drop=True))
-    return CustomerReview(as_of=day, indicators=indicators, segments=segments["sizes"],
+    at_risk = with_formats(at_risk, {"value_365d": "money", "score": "num2"},
+                           {"value_365d": "Revenue, last 12 months", "score": "Churn risk", "reasons": "Why at risk"})
+    sizes = with_formats(segments["sizes"], {"customers": "int", "share": "pct", "previous_customers": "int",
+                                             "change": "int"},
+                         {"segment_name": "Segment", "previous_customers": "A month earlier" if months_back == 1
+                          else f"{months_back} months earlier"})
+    return CustomerReview(as_of=day, indicators=indicators, segments=sizes,
                           moved_share=float(segments["moved_share"]), previous=segments["previous"],
                           at_risk=at_risk)
 

@@ -1,8 +1,9 @@
 """Customer-segment views: what ``notebooks/customer_segments.ipynb`` shows, and the MBR summary.
 
 Every function returns a plain DataFrame (numbers, not strings) or an Altair chart, so the
-notebook stays thin and the numbers can be tested. :func:`segment_summary` is the small
-entry point for the monthly business review's customer section.
+notebook stays thin and the numbers can be tested; the tables declare how their columns print
+(:func:`quantlib.views.table_view`). :func:`segment_summary` is the small entry point for the
+monthly business review's customer section.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from quantlib.customers.segments import (
 )
 from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.data.gold import open_gold
+from quantlib.views.tables import table_view, with_formats
 
 __all__ = [
     "CustomerSegmentsParameters", "SegmentAnalysis", "analyse_segments", "migration_chart", "migration_matrix",
@@ -90,6 +92,12 @@ def analyse_segments(source, as_of, *, n_segments: int | None = None, k_min: int
     return SegmentAnalysis(segmenter, features, features_before, pd.Timestamp(as_of).date(), before)
 
 
+@table_view(formats={"customers": "int", "share": "pct", "spend_365d_total": "money", "value_share": "pct",
+                     "spend_365d": "money", "jobs_per_year": "num1", "recency_days": "int", "late_share": "pct",
+                     "digital_share": "pct", "quote_win_rate": "pct", "quote_discount": "pct"},
+            labels={"segment_name": "Segment", "spend_365d_total": "Spend, last year", "value_share": "Share of spend",
+                    "spend_365d": "Spend per customer", "recency_days": "Days since last job",
+                    "late_share": "Late payments", "digital_share": "Digital contact"})
 def segment_sizes(analysis: SegmentAnalysis) -> pd.DataFrame:
     """Per segment: customers, share, spend in the last 365 days (total, share, per customer), key behaviours.
 
@@ -109,6 +117,8 @@ def segment_sizes(analysis: SegmentAnalysis) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+@table_view(formats={"customers": "int"},
+            labels={"segment_name": "Segment", "profile": "Profile", "pricing_stance": "Pricing stance"})
 def segment_playbook(analysis: SegmentAnalysis) -> pd.DataFrame:
     """Per segment (rule groups included): customers, the profile it met, strategy and pricing stance."""
     counts = analysis.assignment["segment_name"].value_counts().rename("customers").reset_index()
@@ -120,6 +130,11 @@ def segment_playbook(analysis: SegmentAnalysis) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+#: The product's profiles, the columns of :func:`profile_match`.
+PROFILE_COLUMNS = ("premium", "price-sensitive", "growth potential", "lapsing", "slow payers", "contract holders")
+
+
+@table_view(formats={c: "num2" for c in PROFILE_COLUMNS}, labels={"segment_name": "Segment"})
 def profile_match(analysis: SegmentAnalysis) -> pd.DataFrame:
     """How each segment scores against the product's profiles (premium, price-sensitive, growth potential).
 
@@ -128,8 +143,7 @@ def profile_match(analysis: SegmentAnalysis) -> pd.DataFrame:
     out by a gate (e.g. a late payer cannot be premium).
     """
     scores = analysis.segmenter.profile_scores_
-    return scores[["segment_name", "premium", "price-sensitive", "growth potential", "lapsing", "slow payers",
-                   "contract holders"]].sort_values("segment_name").reset_index(drop=True)
+    return scores[["segment_name", *PROFILE_COLUMNS]].sort_values("segment_name").reset_index(drop=True)
 
 
 _FEATURE_LABELS = {
@@ -161,6 +175,7 @@ def profile_chart(analysis: SegmentAnalysis) -> alt.Chart:
     ).properties(width=60 * analysis.segmenter.n_segments_, height=320)
 
 
+@table_view(formats={"k": "int", "silhouette": "{:.3f}"}, labels={"k": "Segments"})
 def silhouette_table(analysis: SegmentAnalysis) -> pd.DataFrame:
     """Silhouette per number of segments tried, and which was chosen."""
     table = analysis.segmenter.silhouette_.copy()
@@ -168,6 +183,8 @@ def silhouette_table(analysis: SegmentAnalysis) -> pd.DataFrame:
     return table
 
 
+@table_view(formats={"comparisons": "int", "mean_ari": "num2", "min_ari": "num2"},
+            labels={"kind": "Refits with different", "mean_ari": "Mean ARI", "min_ari": "Lowest ARI"})
 def stability_table(analysis: SegmentAnalysis, seeds: int = 3, bootstrap: int = 0) -> pd.DataFrame:
     """Adjusted Rand index of the segmentation across refits with ``seeds`` seeds (and bootstraps)."""
     seg = analysis.segmenter
@@ -190,7 +207,9 @@ def migration_matrix(analysis: SegmentAnalysis) -> pd.DataFrame:
     stayed = moves[moves["from_segment"] == moves["to_segment"]].set_index("from_segment")["share_of_from"]
     wide["stayed"] = wide["segment_before"].map(stayed).fillna(0.0)
     wide.loc[wide["segment_before"] == "new", "stayed"] = np.nan
-    return wide
+    return with_formats(wide, {**{c: "int" for c in wide.columns if c not in ("segment_before", "stayed")},
+                               "stayed": "pct"},
+                        {"segment_before": "Before → now", "stayed": "Stayed"})
 
 
 def migration_chart(analysis: SegmentAnalysis) -> alt.Chart:
@@ -293,4 +312,10 @@ def segment_offers(analysis: SegmentAnalysis, source, holdout_days: int = 90) ->
         for label, component in (("hybrid (CF + content + popularity)", None), ("popularity baseline", "popularity")):
             recs = back.recommend(targets.index, start=test_start, days=holdout_days, component=component)
             accuracy.append({"method": label, "customers": len(targets), "hit_rate_at_3": hit_rate(recs, targets, 3)})
-    return {"offers": offers, "accuracy": pd.DataFrame(accuracy), "weights": rec.weights_}
+    offers = with_formats(offers, {"customers": "int", "offer_share": "pct", "channel_share": "pct"},
+                          {"segment_name": "Segment", "first_offer": "Most common first offer",
+                           "offer_share": "Of the segment", "channel": "Main channel",
+                           "channel_share": "Of the segment ", "best_month": "Most common best month"})
+    accuracy = with_formats(pd.DataFrame(accuracy), {"customers": "int", "hit_rate_at_3": "pct"},
+                            {"hit_rate_at_3": "Hit rate at 3"})
+    return {"offers": offers, "accuracy": accuracy, "weights": rec.weights_}

@@ -1,7 +1,8 @@
 """Customer value views: the tables and charts of ``notebooks/customer_value.ipynb``.
 
 Each function returns a plain DataFrame (numbers, not strings) or an Altair chart, so the
-notebook stays thin and the numbers can be tested. :func:`value_summary` is the customer
+notebook stays thin and the numbers can be tested; the tables declare how their columns print
+(:func:`quantlib.views.table_view`). :func:`value_summary` is the customer
 section's headline numbers for the monthly business review.
 
 CLV here is the BG/NBD + Gamma-Gamma model of :mod:`quantlib.customers.clv` fitted on the
@@ -21,6 +22,7 @@ from pydantic import Field
 from quantlib.customers.clv import CompanyCLV, company_clv
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.parameters import NotebookParameters, register_parameters
+from quantlib.views.tables import table_view, with_formats
 
 __all__ = [
     "CustomerValueParameters",
@@ -74,6 +76,9 @@ def headline(res: CompanyCLV, company: str) -> str:
             f"**\\${c['clv'].sum():,.0f}** in total, \\${c['clv'].mean():,.0f} per customer.")
 
 
+@table_view(formats={"customers": "int", "share_customers": "pct", "clv": "money", "share_clv": "pct"},
+            labels={"band": "Predicted value", "share_customers": "Share of customers",
+                    "clv": "Predicted value (total)", "share_clv": "Share of value"})
 def clv_distribution(res: CompanyCLV, bands=(0, 250, 500, 1000, 2500, 5000, 10000)) -> pd.DataFrame:
     """Customers and predicted value per CLV band: ``band, lower, customers, share_customers, clv, share_clv``."""
     clv = res.customers["clv"]
@@ -101,6 +106,10 @@ def clv_histogram(res: CompanyCLV, width: int = 520, height: int = 220) -> alt.C
     ).properties(width=width, height=height)
 
 
+@table_view(formats={"customers": "int", "likely_active": "int", "mean_clv": "money", "total_clv": "money",
+                     "mean_p_alive": "pct"},
+            labels={"customer_type": "Customer type", "mean_clv": "Average value", "total_clv": "Total value",
+                    "mean_p_alive": "Average P(active)"})
 def clv_by_type(res: CompanyCLV) -> pd.DataFrame:
     """Per customer type: customers, likely active, mean and total CLV, mean P(alive)."""
     c = res.customers.assign(likely_alive=res.customers["p_alive"] >= LIKELY_ALIVE)
@@ -110,6 +119,11 @@ def clv_by_type(res: CompanyCLV) -> pd.DataFrame:
     return out.reset_index().sort_values("total_clv", ascending=False, ignore_index=True)
 
 
+@table_view(formats={"clv": "money", "p_alive": "pct", "expected_purchases_90d": "num1",
+                     "expected_avg_value": "money", "repeat_jobs": "int", "last_purchase": "date"},
+            labels={"customer_id": "Customer", "customer_type": "Type", "clv": "Predicted value",
+                    "p_alive": "P(active)", "expected_purchases_90d": "Expected jobs (90 days)",
+                    "expected_avg_value": "Expected job value", "last_purchase": "Last job"})
 def top_customers(res: CompanyCLV, n: int = 15) -> pd.DataFrame:
     """The ``n`` customers with the highest CLV, with P(alive), expected jobs and their history."""
     c = res.customers.sort_values("clv", ascending=False).head(n).reset_index()
@@ -117,6 +131,7 @@ def top_customers(res: CompanyCLV, n: int = 15) -> pd.DataFrame:
               "expected_avg_value", "frequency", "last_purchase"]].rename(columns={"frequency": "repeat_jobs"})
 
 
+@table_view(formats={"value": "num2"})
 def model_parameters(res: CompanyCLV) -> pd.DataFrame:
     """The fitted parameters with what each means (``model, parameter, value, meaning``)."""
     unit = "week" if res.unit_days == 7 else f"{res.unit_days:g} days"
@@ -178,7 +193,9 @@ def retention_matrix(cohorts: pd.DataFrame, max_months: int = 12) -> pd.DataFram
     out = wide.reset_index()
     out.insert(1, "customers", sizes.reindex(out["cohort"]).to_numpy())
     out["cohort"] = pd.to_datetime(out["cohort"])
-    return out
+    months = [c for c in out.columns if c.startswith("m")]
+    return with_formats(out, {"cohort": "month", "customers": "int", **{c: "pct" for c in months}},
+                        {"cohort": "Cohort", **{c: c[1:] for c in months}})
 
 
 def retention_chart(cohorts: pd.DataFrame, max_months: int = 12, width: int = 520, height: int = 240) -> alt.LayerChart:

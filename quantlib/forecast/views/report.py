@@ -1,7 +1,9 @@
 """Forecast views: the tables and charts the forecast notebooks show.
 
 Each function returns a plain DataFrame (numbers, not strings) or an Altair chart, so the
-notebooks (``notebooks/*_forecast.ipynb``) stay thin and the numbers can be tested.
+notebooks (``notebooks/*_forecast.ipynb``) stay thin and the numbers can be tested. The tables
+declare how their columns print (:func:`quantlib.views.table_view`), so a notebook shows them
+with ``report_table(view(...), caption=...)``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from quantlib.forecast.demand import DemandForecaster
 from quantlib.forecast.metrics import accuracy, coverage, wape
 from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
 from quantlib.forecast.revenue import RevenueModel, backtest_revenue
+from quantlib.views.tables import table_view, with_formats
 
 __all__ = [
-    "cash_outlook", "cash_outlook_text", "cash_position", "cash_scenarios", "cashflow_accuracy", "cashflow_path",
-    "demand_accuracy", "demand_model", "demand_path", "demand_scenarios", "forecast_horizons", "interval_chart",
-    "revenue_accuracy", "revenue_outlook", "revenue_outlook_text", "revenue_path", "revenue_scenario_table",
-    "snapshot", "storm_dates", "weekly", "weekly_rate",
+    "cash_outlook", "cash_outlook_table", "cash_outlook_text", "cash_position", "cash_scenarios", "cash_totals",
+    "cash_windows", "cashflow_accuracy", "cashflow_path", "demand_accuracy", "demand_model", "demand_path",
+    "demand_scenarios", "forecast_horizons", "interval_chart", "revenue_accuracy", "revenue_horizons",
+    "revenue_outlook", "revenue_outlook_text", "revenue_path", "revenue_scenario_table", "snapshot",
+    "storm_dates", "weekly", "weekly_rate",
 ]
 
 
@@ -96,6 +100,18 @@ def revenue_path(fc: RevenueModel, horizon_days: int, history_weeks: int = 52) -
     return pd.concat([h, f], ignore_index=True)[["week", "series", "value", "lo", "hi"]]
 
 
+@table_view(formats={"horizon": "int", "start": "date", "end": "date", "worst": "money", "likely": "money",
+                     "best": "money", "lo_95": "money", "hi_95": "money", "last_year": "money"},
+            labels={"horizon": "Days", "lo_95": "95 % low", "hi_95": "95 % high", "last_year": "Same days last year"})
+def revenue_horizons(fc: RevenueModel) -> pd.DataFrame:
+    """Revenue per fitted horizon: dates, worst / likely / best (the 80 % interval), the 95 % bounds, last year."""
+    return fc.forecast(level=(80, 95))[["horizon", "start", "end", "worst", "likely", "best", "lo_95", "hi_95",
+                                        "last_year"]]
+
+
+@table_view(formats={"horizon": "int", "origins": "int", "accuracy": "pct", "wape": "pct", "coverage_80": "pct",
+                    "baseline_accuracy": "pct", "baseline_wape": "pct", "target_accuracy": "pct"},
+            labels={"horizon": "Days", "wape": "WAPE", "coverage_80": "80 % coverage", "baseline_wape": "Baseline WAPE"})
 def revenue_accuracy(snap: Snapshot, horizons, n_origins: int = 2, step_days: int = 30) -> pd.DataFrame:
     """Backtest summary per horizon: accuracy, WAPE, 80 % coverage, the seasonal-naive baseline, target."""
     _, summary = backtest_revenue(snap, horizons=horizons, n_origins=n_origins, step_days=step_days)
@@ -121,6 +137,24 @@ def cash_position(fc: CashFlowSimulator) -> pd.DataFrame:
                          "lo": d["cash_lo_80"], "hi": d["cash_hi_80"]})
 
 
+def cash_windows(horizon_days: int) -> tuple[int, ...]:
+    """The 30-day windows (30, 60 … 180) within ``horizon_days``: the cash notebook's totals and backtest."""
+    return tuple(w for w in (30, 60, 90, 120, 150, 180) if w <= horizon_days)
+
+
+@table_view(formats={"window": "int", "inflow": "money", "inflow_lo_80": "money", "inflow_hi_80": "money",
+                     "outflow": "money", "net": "money", "cash_end": "money", "target_accuracy": "pct"},
+            labels={"window": "Days", "inflow_lo_80": "Inflow 80 % low", "inflow_hi_80": "Inflow 80 % high"})
+def cash_totals(fc: CashFlowSimulator, windows=None) -> pd.DataFrame:
+    """Inflow (with its 80 % interval), outflow, net and end cash over the first days of the forecast.
+
+    ``windows`` defaults to :func:`cash_windows` of the forecaster's horizon.
+    """
+    return fc.totals(cash_windows(fc.horizon) if windows is None else windows)
+
+
+@table_view(formats={"cash_end": "money", "low_point": "money", "low_date": "date", "threshold": "money",
+                    "warning_date": "date"})
 def cash_scenarios(fc: CashFlowSimulator) -> pd.DataFrame:
     """Per cash path (optimistic, median, pessimistic): the low point, its date and the warning date.
 
@@ -140,10 +174,11 @@ def cash_scenarios(fc: CashFlowSimulator) -> pd.DataFrame:
 
 def cashflow_accuracy(snap: Snapshot, horizon_days: int = 90, n_origins: int = 3, n_sims: int = 200) -> pd.DataFrame:
     """Backtest summary per 30-day window up to ``horizon_days``: inflow / outflow accuracy, coverage, target."""
-    windows = tuple(w for w in (30, 60, 90, 120, 150, 180) if w <= horizon_days)
-    _, summary = backtest_cashflow(snap, windows=windows, n_origins=n_origins,
+    _, summary = backtest_cashflow(snap, windows=cash_windows(horizon_days), n_origins=n_origins,
                                    simulator=CashFlowSimulator(horizon=horizon_days, n_sims=n_sims))
-    return summary
+    return with_formats(summary, {c: ("int" if c in ("window", "origins") else "pct") for c in summary.columns},
+                        {"window": "Days", "inflow_wape": "Inflow WAPE", "outflow_wape": "Outflow WAPE",
+                         "inflow_coverage_80": "Inflow 80 % coverage", "baseline_inflow_wape": "Baseline inflow WAPE"})
 
 
 # ---------------------------------------------------------------------------- demand
@@ -174,6 +209,9 @@ def demand_by_service_line(forecast: pd.DataFrame) -> pd.DataFrame:
     return by_line.groupby(["ds", "service_line"], as_index=False)["yhat"].sum()
 
 
+@table_view(formats={"origin": "date", "weeks": "int", "forecast": "int", "actual": "int", "accuracy": "pct",
+                    "wape": "pct", "coverage_80": "pct", "baseline_accuracy": "pct"},
+            labels={"wape": "WAPE", "coverage_80": "80 % coverage"})
 def demand_accuracy(series: pd.DataFrame, factors: pd.DataFrame, h: int, n_origins: int = 2,
                     step_weeks: int = 4, model=None) -> pd.DataFrame:
     """Rolling-origin backtest of :class:`DemandForecaster` on the last weeks of ``series``.
@@ -230,7 +268,9 @@ def demand_scenarios(fc: DemandForecaster, h: int, storm_days: int = 3, confiden
     out = pd.concat([out, total]).rename_axis("service_line").reset_index()
     out["storm_change"] = out["storm"] / out["baseline"] - 1
     out["confidence_change"] = out["confidence"] / out["baseline"] - 1
-    return out
+    return with_formats(out, {"baseline": "int", "storm": "int", "confidence": "int", "storm_change": "change",
+                              "confidence_change": "change"},
+                        {"storm": f"{storm_days} storm days", "confidence": f"Confidence {confidence_shift:+g}"})
 
 
 # ---------------------------------------------------------------------------- monthly review
@@ -239,6 +279,8 @@ def revenue_outlook(snap: Snapshot, horizon_days: int = 30) -> RevenueModel:
     return RevenueModel(horizons=(int(horizon_days),)).fit(snap)
 
 
+@table_view(formats={"revenue": "money", "last_year": "money", "change_vs_last_year": "change"},
+            labels={"last_year": "Same days last year"})
 def revenue_scenario_table(fc: RevenueModel, horizon_days: int | None = None) -> pd.DataFrame:
     """Worst, likely and best revenue over one horizon, against the same days a year earlier.
 
@@ -272,6 +314,13 @@ def revenue_outlook_text(fc: RevenueModel, horizon_days: int | None = None) -> s
 def cash_outlook(snap: Snapshot, starting_cash: float, horizon_days: int = 90) -> CashFlowSimulator:
     """The cash-flow forecaster of the monthly review, fitted from ``starting_cash`` at the snapshot date."""
     return CashFlowSimulator(horizon=int(horizon_days), starting_cash=float(starting_cash)).fit(snap)
+
+
+@table_view(formats={"window": "int", "inflow": "money", "outflow": "money", "net": "money", "cash_end": "money"},
+            labels={"window": "Next days", "inflow": "Cash in", "outflow": "Cash out", "cash_end": "Cash at the end"})
+def cash_outlook_table(fc: CashFlowSimulator, windows=(30, 60, 90)) -> pd.DataFrame:
+    """The monthly review's cash-flow table: cash in, out, net and at the end over the next ``windows`` days."""
+    return fc.totals(windows)[["window", "inflow", "outflow", "net", "cash_end"]]
 
 
 def cash_outlook_text(fc: CashFlowSimulator) -> str:

@@ -4,6 +4,9 @@ Each function takes a :class:`ReportContext` (an open, read-only gold connection
 the reporting date) and returns a plain DataFrame (numbers, not formatted strings), so
 the notebooks stay thin and the same numbers can be tested. KPI values always come
 from the KPI registry (:mod:`quantlib.kpi.definitions`): one definition per metric.
+
+Each table view declares how its columns print (:func:`quantlib.views.table_view`), so a
+notebook shows it with ``report_table(view(...), caption=...)`` and no format dictionary.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 
 from quantlib.data.gold import Filters, as_of_date, connect_gold, gold_file
 from quantlib.kpi.registry import REGISTRY, KpiUnavailable, kpi_summary, targets_of
+from quantlib.views.tables import table_view, with_formats
 
 
 @dataclass
@@ -88,6 +92,8 @@ def kpi_value(ctx: ReportContext, name: str, window=None, filters: Filters | Non
 
 
 # ---------------------------------------------------------------------------- finance
+@table_view(formats={"month": "month", "revenue": "money", "gross_profit": "money", "gross_margin": "pct",
+                    "target": "money"})
 def monthly_revenue(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
     """Completed-job revenue, gross profit and the revenue target for the last ``months`` months.
 
@@ -105,6 +111,8 @@ def monthly_revenue(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
     return _with_dates(frame)
 
 
+@table_view(formats={"revenue": "money", "prior_month": "money", "change_vs_prior_month": "change",
+                    "prior_year": "money", "change_vs_prior_year": "change", "gross_margin": "pct"})
 def revenue_by_service_line(ctx: ReportContext) -> pd.DataFrame:
     """This month (to date) by service line against the same days of the prior month and prior year.
 
@@ -140,6 +148,7 @@ def revenue_by_service_line(ctx: ReportContext) -> pd.DataFrame:
                   "change_vs_prior_year", "gross_margin"]]
 
 
+@table_view(formats={"amount": "money", "share": "pct"})
 def receivables(ctx: ReportContext) -> pd.DataFrame:
     """Open receivables by age bucket at the build date: ``bucket, amount, share``."""
     row = ctx.con.execute(
@@ -174,7 +183,8 @@ def expenses_by_category(ctx: ReportContext, months: int = 3) -> pd.DataFrame:
     wide = long.pivot_table(index=["category", "kind"], columns="month", values="amount", aggfunc="sum",
                             fill_value=0.0).reset_index()
     wide.columns.name = None
-    return wide.sort_values(wide.columns[-1], ascending=False).reset_index(drop=True)
+    wide = wide.sort_values(wide.columns[-1], ascending=False).reset_index(drop=True)
+    return with_formats(wide, {month: "money" for month in wide.columns[2:]})
 
 
 def cash_collected(ctx: ReportContext, weeks: int = 8) -> pd.DataFrame:
@@ -208,6 +218,9 @@ def weekly_operations(ctx: ReportContext, weeks: int = 12) -> pd.DataFrame:
            GROUP BY 1 ORDER BY 1""", [first, ctx.as_of]).df())
 
 
+@table_view(formats={"date": "date", "scheduled": "int", "completed": "int", "cancelled": "int",
+                    "emergencies": "int", "labor_hours": "num1", "travel_minutes": "num1", "late_share": "pct"},
+            labels={"travel_minutes": "Mean travel (min)", "late_share": "Finished late"})
 def daily_operations(ctx: ReportContext, days: int = 14) -> pd.DataFrame:
     """Per day: jobs scheduled, completed, cancelled, emergencies, labour hours, mean travel minutes."""
     first = ctx.as_of - dt.timedelta(days=days - 1)
@@ -222,6 +235,8 @@ def daily_operations(ctx: ReportContext, days: int = 14) -> pd.DataFrame:
         [first, ctx.as_of]).df())
 
 
+@table_view(formats={"jobs_completed": "int", "billable_hours": "num1", "utilisation": "pct", "efficiency": "pct",
+                    "quality": "pct", "avg_rating": "num1", "revenue": "money", "efficiency_score": "pct"})
 def technicians(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
     """Per-technician KPIs over the last ``days`` days (the ``technician_kpis`` definitions), best first."""
     from quantlib.kpi.definitions import technician_scorecard
@@ -233,6 +248,9 @@ def technicians(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
     return table.sort_values("efficiency_score", ascending=False)[columns].reset_index(drop=True)
 
 
+@table_view(formats={"usage_hours": "num1", "utilisation": "pct", "downtime_hours": "num1", "failures": "int",
+                    "preventive_completion_rate": "pct", "maintenance_cost": "money"},
+            labels={"preventive_completion_rate": "PM completion"})
 def equipment(ctx: ReportContext, days: int = 90) -> pd.DataFrame:
     """Per piece of equipment over the last ``days`` days: utilisation, downtime, failures, PM completion."""
     start = ctx.as_of - dt.timedelta(days=days - 1)
@@ -244,6 +262,8 @@ def equipment(ctx: ReportContext, days: int = 90) -> pd.DataFrame:
     return table
 
 
+@table_view(formats={"jobs_completed": "int", "callback_rate": "pct", "quality": "pct", "avg_rating": "num1",
+                    "on_time_share": "pct", "safety_incidents": "int"})
 def quality_by_service_line(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
     """Quality indicators per service line over the window: callbacks, rating, on-time, safety."""
     start = ctx.as_of - dt.timedelta(days=days - 1)
@@ -272,6 +292,8 @@ def customer_base(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
     return served.merge(new, on="month", how="left").fillna({"new_customers": 0})
 
 
+@table_view(formats={"leads": "int", "quotes": "int", "won_quotes": "int", "jobs": "int", "paid_invoices": "int",
+                    "lead_to_quote": "pct", "quote_win_rate": "pct", "lead_to_paid": "pct"})
 def funnel(ctx: ReportContext, months: int = 3) -> pd.DataFrame:
     """Lead to payment over the last ``months`` months by service line, with conversion rates."""
     first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
@@ -285,6 +307,8 @@ def funnel(ctx: ReportContext, months: int = 3) -> pd.DataFrame:
            GROUP BY 1 ORDER BY service_line = 'all', leads DESC""", [first, ctx.as_of]).df()
 
 
+@table_view(formats={"quotes": "int", "quoted_value": "money", "won": "int", "lost": "int", "open": "int",
+                    "open_value": "money", "win_rate": "pct", "mean_discount": "pct"})
 def quotes_pipeline(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
     """Quotes issued in the window by service line: count, value, won, lost, open, win rate, mean discount."""
     start = ctx.as_of - dt.timedelta(days=days - 1)
@@ -300,6 +324,10 @@ def quotes_pipeline(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
         [start, ctx.as_of]).df()
 
 
+@table_view(formats={"month": "month", "unemployment_rate": "num1", "housing_starts": "int",
+                    "consumer_confidence": "num1", "storm_days": "int", "mean_temp_c": "num1"},
+            labels={"unemployment_rate": "Unemployment (%)", "housing_starts": "Housing starts (k)",
+                    "mean_temp_c": "Mean temperature (°C)"})
 def market_context(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
     """Economic indicators and storm days per month (the external factors behind demand)."""
     first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
@@ -315,6 +343,7 @@ def market_context(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- risk
+@table_view(formats={"value": "num2"})
 def risk_register(ctx: ReportContext) -> pd.DataFrame:
     """The risks an executive should see, each with its size and the rule that raised it.
 

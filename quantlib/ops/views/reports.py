@@ -6,6 +6,8 @@ Two sources, side by side, so a reader can see what the optimiser adds:
   travel its technicians recorded), from :func:`quantlib.ops.views.workforce.week_summary`;
 - the *planned* days: each day's jobs re-planned by the router (:func:`quantlib.ops.routing.plan_summary`,
   every plan validated), giving the drive time and utilisation the optimiser reaches on the same work.
+
+Both tables declare how their columns print (:func:`quantlib.views.table_view`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,18 @@ import pandas as pd
 from quantlib.data.gold import open_gold, to_date
 from quantlib.ops.routing import SolverSettings, plan_summary
 from quantlib.ops.views.workforce import week_summary
+from quantlib.views.tables import table_view
 
 #: Report plans stop at this many solutions (or 2 s): reproducible on quiet days, bounded everywhere.
 REPORT_SETTINGS = SolverSettings(time_limit_seconds=2.0, solution_limit=500)
 
 
+@table_view(formats={"week_start": "date", "technicians": "int", "jobs": "int", "available_hours": "int",
+                     "scheduled_hours": "int", "travel_hours": "int", "utilisation": "pct",
+                     "utilisation_min": "pct", "utilisation_max": "pct"},
+            labels={"week_start": "Week of", "available_hours": "Hours available", "scheduled_hours": "Hours booked",
+                    "travel_hours": "Travel hours recorded", "utilisation_min": "Lowest technician",
+                    "utilisation_max": "Highest technician"})
 def weekly_utilisation(con, as_of, weeks: int = 4) -> pd.DataFrame:
     """Booked utilisation of the last ``weeks`` weeks ending with the week of ``as_of``.
 
@@ -41,6 +50,16 @@ def weekly_utilisation(con, as_of, weeks: int = 4) -> pd.DataFrame:
     return frame[frame["technicians"] > 0].reset_index(drop=True)
 
 
+@table_view(formats={"day": "date", "jobs": "int", "jobs_served": "int", "jobs_dropped": "int",
+                     "technicians_used": "int", "planned_drive_hours": "num1", "planned_drive_miles": "int",
+                     "planned_drive_minutes_per_job": "int", "recorded_travel_minutes_per_job": "int",
+                     "planned_utilisation": "pct", "overtime_hours": "num1"},
+            labels={"jobs": "Jobs booked", "jobs_served": "Fit in the plan", "jobs_dropped": "Left out",
+                    "technicians_used": "Technicians", "planned_drive_hours": "Drive hours (plan)",
+                    "planned_drive_miles": "Drive miles (plan)",
+                    "planned_drive_minutes_per_job": "Drive min per job (plan)",
+                    "recorded_travel_minutes_per_job": "Travel min per job (recorded)",
+                    "planned_utilisation": "On-site share of shifts (plan)", "overtime_hours": "Overtime hours (plan)"})
 def route_plan_figures(con, as_of, days: int = 5, settings: SolverSettings | None = None) -> pd.DataFrame:
     """Re-plan each of the last ``days`` working days up to ``as_of`` and compare with what was recorded.
 

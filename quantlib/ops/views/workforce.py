@@ -2,7 +2,7 @@
 
 Everything here takes the gold warehouse (a :class:`quantlib.kpi.views.report.ReportContext` or a DuckDB
 connection) and returns plain DataFrames / dicts, so the notebook stays thin and the numbers are
-testable. :func:`week_summary` is the small entry point the weekly and monthly reports use.
+testable; the tables declare how their columns print (:func:`quantlib.views.table_view`). :func:`week_summary` is the small entry point the weekly and monthly reports use.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from quantlib.ops.queueing import emergency_staffing, replay_emergencies
 from quantlib.ops.skills import cover_demand, demand_hours, skill_coverage
 from quantlib.ops.weekly import LabourRules, WeeklyPlan, WeeklyProblem, greedy_week, solve_week, week_problem_from_gold
 from quantlib.parameters import NotebookParameters, register_parameters
+from quantlib.views.tables import table_view
 
-__all__ = ["WorkforcePlanParameters", "default_week_start", "plan_week", "plan_comparison", "schedule_by_day",
-           "schedule_chart", "utilisation_chart", "skill_gaps", "demand_cover", "on_call_staffing", "on_call_check",
-           "plan_allocation", "allocation_summary", "week_summary"]
+__all__ = ["WorkforcePlanParameters", "default_week_start", "plan_week", "plan_comparison", "unassigned_jobs",
+           "technician_utilisation", "schedule_by_day", "schedule_chart", "utilisation_chart", "skill_gaps",
+           "demand_cover", "on_call_staffing", "on_call_check", "plan_allocation", "allocation_summary",
+           "sla_breaches", "week_summary"]
 
 
 @register_parameters("workforce_plan")
@@ -62,6 +64,8 @@ def plan_week(source, week_start, *, max_jobs: int | None = None, time_limit: fl
     return problem, greedy, plan
 
 
+@table_view(formats={"greedy": "num2", "cp_sat": "num2"},
+            labels={"measure": "", "greedy": "Greedy", "cp_sat": "CP-SAT"})
 def plan_comparison(greedy: WeeklyPlan, plan: WeeklyPlan) -> pd.DataFrame:
     """KPIs of the CP-SAT plan next to the greedy baseline: ``measure, greedy, cp_sat``."""
     g, c = greedy.kpis(), plan.kpis()
@@ -76,6 +80,19 @@ def plan_comparison(greedy: WeeklyPlan, plan: WeeklyPlan) -> pd.DataFrame:
             ("Requested day kept", g["requested_day_rate"], c["requested_day_rate"]),
             ("Weighted score", tg["weighted_score"], tc["weighted_score"])]
     return pd.DataFrame(rows, columns=["measure", "greedy", "cp_sat"])
+
+
+@table_view(formats={"hours": "num2"})
+def unassigned_jobs(plan: WeeklyPlan) -> pd.DataFrame:
+    """The jobs the plan leaves out, with the reason: ``job_id, skill, urgency, hours, reason``."""
+    return plan.unassigned.copy()
+
+
+@table_view(formats={"jobs": "int", "service_hours": "num1", "travel_hours": "num1", "days_worked": "int",
+                     "available_hours": "num1", "utilisation": "pct"})
+def technician_utilisation(plan: WeeklyPlan) -> pd.DataFrame:
+    """Per technician of the plan: jobs, service and travel hours, days worked, hours available, utilisation."""
+    return plan.utilisation().drop(columns=["technician_id"])
 
 
 def schedule_by_day(plan: WeeklyPlan) -> pd.DataFrame:
@@ -118,12 +135,16 @@ def utilisation_chart(plan: WeeklyPlan) -> alt.Chart:
 
 
 # ---------------------------------------------------------------------- skills
+@table_view(formats={"technicians": "int", "qualified_hours": "num1", "demand_hours": "num1", "hours_ratio": "num2"})
 def skill_gaps(problem: WeeklyProblem, min_technicians: int = 2) -> pd.DataFrame:
     """Per skill and region: qualified technicians, hours, the week's demand and the gap."""
     return skill_coverage(problem.technicians, demand_hours(problem.jobs), by_region=True,
                           min_technicians=min_technicians)
 
 
+@table_view(formats={"demand_hours": "num1", "covered_hours": "num1", "shortfall_pooled": "num1",
+                     "shortfall_in_region": "num1"},
+            labels={"shortfall_pooled": "Short (regions pooled)", "shortfall_in_region": "Short (within regions)"})
 def demand_cover(problem: WeeklyProblem) -> pd.DataFrame:
     """Max-flow check of the week: can each skill's hours be covered, within and across regions?"""
     demand = demand_hours(problem.jobs)
@@ -137,6 +158,10 @@ def demand_cover(problem: WeeklyProblem) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- on call
+@table_view(formats={"rate": "num2", "service_hours": "num1", "load": "num2", "servers": "int",
+                     "service_level": "pct", "p_wait": "pct", "mean_wait": "num2"},
+            labels={"hours": "Block", "rate": "Emergencies an hour", "service_hours": "Hours each",
+                    "load": "Load (erlangs)", "servers": "On call", "p_wait": "P(wait)", "mean_wait": "Mean wait (h)"})
 def on_call_staffing(source, as_of=None, target_wait_hours: float = 2.0, service_level: float = 0.8,
                      history_days: int = 365) -> pd.DataFrame:
     """On-call technicians per 4-hour block (Erlang C on the last year's emergencies)."""
@@ -158,6 +183,8 @@ def plan_allocation(source, as_of=None, weeks: int = 4, sla_share: float = 0.9,
     return solve_allocation(problem, time_limit=time_limit)
 
 
+@table_view(formats={"week_start": "date", "demand_hours": "num1", "served_hours": "num1",
+                     "served_share": "pct", "technicians": "int", "from_other_regions": "int"})
 def allocation_summary(plan: AllocationPlan) -> pd.DataFrame:
     """Per week and region: demand and served hours, share served, technicians placed there."""
     served = plan.served().groupby(["week", "region"], as_index=False)[["demand_hours", "served_hours"]].sum()
@@ -173,6 +200,12 @@ def allocation_summary(plan: AllocationPlan) -> pd.DataFrame:
     out[["technicians", "from_other_regions"]] = out[["technicians", "from_other_regions"]].fillna(0).astype(int)
     out.insert(0, "week_start", out["week"].map(dict(enumerate(plan.problem.week_starts))))
     return out.drop(columns="week")
+
+
+@table_view(formats={"week": "int", "short_hours": "num1", "demand_hours": "num1"})
+def sla_breaches(plan: AllocationPlan) -> pd.DataFrame:
+    """The service line x region x week cells that cannot reach the SLA share of demand, and why."""
+    return plan.sla_breaches.copy()
 
 
 # ---------------------------------------------------------------------- for the reports

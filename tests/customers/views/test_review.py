@@ -47,3 +47,13 @@ def test_segment_sizes_add_up(review_and_gold):
     assert review.segments["share"].sum() == pytest.approx(1.0)
     assert (review.segments["change"] == review.segments["customers"] - review.segments["previous_customers"]).all()
     assert 0 <= review.moved_share <= 1
+
+
+def test_review_tables_carry_their_formats(review_and_gold):
+    from quantlib.views import report_table
+
+    review, _, _ = review_and_gold
+    html = report_table(review.segments).to_html()
+    assert "A month earlier" in html and "Segment" in html and "%" in html
+    assert review.at_risk.attrs["formats"] == {"value_365d": "money", "score": "num2"}
+    assert review.at_risk[["name", "score"]].attrs["labels"]["score"] == "Churn risk"

@@ -41,3 +41,25 @@ def test_demand_by_service_line_sums_regions():
                              "ds": pd.to_datetime(["2025-01-06"] * 3), "yhat": [2.0, 3.0, 4.0]})
     out = demand_by_service_line(forecast).set_index("service_line")["yhat"]
     assert out.to_dict() == {"hvac": 5.0, "roofing": 4.0}
+
+
+def test_cash_tables_carry_their_formats(snap):
+    from quantlib.views import report_table
+
+    fc = fv.cash_outlook(snap, starting_cash=1e6, horizon_days=60)
+    totals = fv.cash_totals(fc)
+    assert totals["window"].tolist() == [30, 60]  # fv.cash_windows(60)
+    html = report_table(totals).to_html()
+    assert f"${totals['cash_end'].iloc[-1]:,.0f}" in html and "Inflow 80 % high" in html and "Days" in html
+    html = report_table(fv.cash_outlook_table(fc, windows=(30,))).to_html()
+    assert "Cash in" in html and "Cash at the end" in html and "$" in html and "inflow_lo_80" not in html
+    scenarios = fv.cash_scenarios(fc)
+    html = report_table(scenarios).to_html()
+    assert f"{scenarios['low_date'].iloc[0]:%d %b %Y}" in html and f"${fc.threshold_:,.0f}" in html
+
+
+def test_forecast_views_declare_percentages_and_labels():
+    assert fv.revenue_scenario_table.formats["change_vs_last_year"] == "change"
+    assert fv.revenue_accuracy.labels["wape"] == "WAPE" and fv.revenue_accuracy.formats["accuracy"] == "pct"
+    assert fv.revenue_horizons.formats["likely"] == "money" and fv.revenue_horizons.labels["horizon"] == "Days"
+    assert fv.cash_windows(100) == (30, 60, 90)

@@ -81,3 +81,22 @@ def test_headline_uses_the_same_numbers(report):
     assert text.startswith("Revenue for June 2024 to date is $2,500.")
     margin = views.kpi_value(report, "profit_margin")
     assert f"{margin:.1%}" in text
+
+
+def test_table_views_carry_their_formats(report):
+    from quantlib.views import report_table
+
+    html = report_table(views.revenue_by_service_line(report)).to_html()
+    assert "$1,700" in html and "$2,500" in html  # hvac and total revenue, as money
+    assert f"{890 / 1700:.1%}" in html            # hvac gross margin, as a percentage
+    ageing = views.receivables(report)
+    html = report_table(ageing).to_html()
+    assert "$" in html and "%" in html
+    # Declarations survive the notebooks' selections (e.g. ``.head(10)``).
+    assert views.technicians(report).head(1).attrs["formats"]["utilisation"] == "pct"
+    assert views.market_context.labels["mean_temp_c"] == "Mean temperature (°C)"
+
+
+def test_expenses_declare_their_month_columns_as_money(report):
+    expenses = views.expenses_by_category(report, months=3)
+    assert expenses.attrs["formats"] == {month: "money" for month in expenses.columns[2:]}

@@ -55,3 +55,14 @@ def test_no_work_and_bad_arguments(gold):
         route_plan_figures(gold, as_of, days=0)
     with pytest.raises(ValueError, match="weeks must be at least 1"):
         weekly_utilisation(gold, as_of, weeks=0)
+
+
+def test_report_figures_carry_their_formats(gold):
+    from quantlib.views import report_table
+
+    as_of = gold.execute("SELECT as_of FROM build_params").fetchone()[0]
+    table = weekly_utilisation(gold, as_of, weeks=2)
+    html = report_table(table).to_html()
+    assert f"{table['utilisation'].iloc[-1]:.1%}" in html and "Week of" in html and "Lowest technician" in html
+    assert route_plan_figures.formats["planned_utilisation"] == "pct"
+    assert route_plan_figures.labels["jobs_dropped"] == "Left out"
