@@ -40,7 +40,7 @@ from quantlib.kpi.registry import targets_of
 from quantlib.views.theme import FONT, INK, PALETTE, house_theme
 from quantlib.apps.base import WidgetApp
 
-__all__ = ["CARDS", "Card", "ExecutiveDashboard", "KpiValue", "dashboard_from_parameters", "format_value"]
+__all__ = ["CARDS", "Card", "ExecutiveDashboard", "KpiValue", "dashboard_from_parameters"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Card:
     label : str
         Card title.
     unit : str
-        ``currency``, ``ratio``, ``rating`` or ``days`` (see :func:`format_value`).
+        ``currency``, ``ratio``, ``rating`` or ``days`` (see :func:`quantlib.views.formatting.format_kpi_value`).
     direction : str
         ``higher`` or ``lower`` is better.
     """
@@ -121,15 +121,6 @@ class KpiValue:
     previous: float | None = None
     reason: str = ""
     target_reason: str = ""
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A KPI value as shown on the cards (the project's one rule, ``n/a`` if None).
-
-    The browser test formats its independently computed numbers with this function, so
-    the comparison is of numbers, not of formatting choices.
-    """
-    return format_kpi_value(value, unit)
 
 
 def _friendly(reason: str) -> str:
@@ -418,18 +409,18 @@ class ExecutiveDashboard(WidgetApp):
                     f'<div class="qd-label">{esc(card.label)}</div><div class="qd-value">{value}</div>'
                     f'<div class="qd-foot">{foot}</div></div>')
         arrow, trend_class = _trend(card, kv)
-        prev = format_value(kv.previous, card.unit)
+        prev = format_kpi_value(kv.previous, card.unit)
         trend = (f'<span class="qd-trend {trend_class}" title="previous {days} days: {prev}">'
                  f'{arrow} {_change_text(card, kv)} <span class="qd-vs">vs prev. {days} d</span></span>'
                  ) if arrow else '<span>&nbsp;</span>'
-        target = (f'<span class="qd-target">target {format_value(kv.target, card.unit)}</span>'
+        target = (f'<span class="qd-target">target {format_kpi_value(kv.target, card.unit)}</span>'
                   if kv.target is not None else
                   f'<span class="qd-target" title="{esc(kv.target_reason)}">no target</span>')
         tooltip = card.label if card.name == "revenue" else f"{card.label}: {get_kpi(card.name).description}"
         return (f'<div class="qd-card {status}" title="{esc(tooltip)}">'
                 f'<div class="qd-label">{esc(card.label)}</div>'
                 f'<div class="qd-value"><span class="kpi-value" data-kpi="{card.name}">'
-                f'{format_value(kv.value, card.unit)}</span></div>'
+                f'{format_kpi_value(kv.value, card.unit)}</span></div>'
                 f'<div class="qd-foot">{target}</div><div class="qd-foot">{trend}</div></div>')
 
     def chart_svg(self, daily: pd.DataFrame) -> str:
@@ -474,7 +465,7 @@ class ExecutiveDashboard(WidgetApp):
             rows.append(
                 f'<tr data-technician="{html.escape(r.technician_id)}"><td>{html.escape(str(r.name))}</td>'
                 f"<td>{html.escape(str(r.region))}</td><td>{r.jobs_completed:,}</td>"
-                f"<td>{format_value(r.revenue, 'currency')}</td>"
+                f"<td>{format_kpi_value(r.revenue, 'currency')}</td>"
                 f"<td class=\"{'low' if low_u else ''}\">{_fmt_or_dash(r.utilisation, 'ratio')}</td>"
                 f"<td>{_fmt_or_dash(r.efficiency, 'ratio')}</td>"
                 f"<td class=\"{'low' if low_q else ''}\">{_fmt_or_dash(r.quality, 'ratio')}</td>"
@@ -618,7 +609,7 @@ def _finite(value) -> bool:
 
 
 def _fmt_or_dash(value, unit: str) -> str:
-    return format_value(value, unit) if _finite(value) else "&ndash;"
+    return format_kpi_value(value, unit) if _finite(value) else "&ndash;"
 
 
 def dashboard_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,

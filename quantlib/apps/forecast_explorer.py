@@ -47,7 +47,7 @@ from quantlib.data.gold import connect_gold, gold_file
 from quantlib.views.formatting import format_kpi_value
 from quantlib.apps.base import WidgetApp
 
-__all__ = ["HORIZONS", "SCENARIOS", "ForecastExplorer", "Selection", "explorer_from_parameters", "format_value",
+__all__ = ["HORIZONS", "SCENARIOS", "ForecastExplorer", "Selection", "explorer_from_parameters",
            "weeks_for"]
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ _ENGINE_MODULES = ("quantlib.forecast.base", "quantlib.forecast.models", "quantl
 def weeks_for(horizon_days: int) -> int:
     """Weeks of demand forecast that cover ``horizon_days`` days (rounded up)."""
     return int(math.ceil(int(horizon_days) / 7))
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A figure as the app shows it: ``currency`` ($1,234) or ``count`` (1,234); ``n/a`` if missing.
-
-    The browser test formats its independently computed numbers with this function.
-    """
-    return format_kpi_value(value, unit)
 
 
 @dataclass(frozen=True)
@@ -443,14 +435,14 @@ class ForecastExplorer(WidgetApp):
         def card(label, name, value, unit, foot, tooltip=""):
             return (f'<div class="qd-card" title="{html.escape(tooltip or label)}"><div class="qd-label">'
                     f'{html.escape(label)}</div><div class="qd-value"><span class="fe-value" data-value="{name}">'
-                    f"{format_value(value, unit)}</span></div><div class=\"qd-foot\">{foot}</div></div>")
+                    f"{format_kpi_value(value, unit)}</span></div><div class=\"qd-foot\">{foot}</div></div>")
 
         if sel.scenario == "baseline":
-            jobs_foot = (f"same weeks last year {format_value(s['jobs_last_year'], 'count')}"
+            jobs_foot = (f"same weeks last year {format_kpi_value(s['jobs_last_year'], 'count')}"
                          if math.isfinite(s["jobs_last_year"]) else "&nbsp;")
         else:
             jobs_foot = (f'<span class="fe-change" data-value="jobs_change">{s["jobs_change"]:+.1%}</span> vs '
-                         f"baseline {format_value(s['jobs_baseline'], 'count')}")
+                         f"baseline {format_kpi_value(s['jobs_baseline'], 'count')}")
         days = int(sel.horizon_days)
         cards = [
             card(f"Jobs, next {s['weeks']} weeks", "jobs", s["jobs"], "count", jobs_foot,
@@ -458,7 +450,7 @@ class ForecastExplorer(WidgetApp):
             card(f"Revenue worst case, {days} d", "revenue_worst", s["revenue_worst"], "currency",
                  "10th percentile", "Company revenue: the low end of the 80 % interval"),
             card(f"Revenue likely, {days} d", "revenue_likely", s["revenue_likely"], "currency",
-                 f"same days last year {format_value(s['revenue_last_year'], 'currency')}",
+                 f"same days last year {format_kpi_value(s['revenue_last_year'], 'currency')}",
                  "Company revenue: history, pipeline, season and market combined"),
             card(f"Revenue best case, {days} d", "revenue_best", s["revenue_best"], "currency",
                  "90th percentile", "Company revenue: the high end of the 80 % interval"),
@@ -470,9 +462,9 @@ class ForecastExplorer(WidgetApp):
         head = ("<tr><th>Week of</th><th>Jobs</th><th>80 % low</th><th>80 % high</th>"
                 "<th>Same week last year</th></tr>")
         rows = [f'<tr data-week="{r.week:%Y-%m-%d}"><td>{r.week:%d %b %Y}</td>'
-                f"<td>{format_value(r.jobs, 'count')}</td><td>{format_value(r.lo_80, 'count')}</td>"
-                f"<td>{format_value(r.hi_80, 'count')}</td>"
-                f"<td>{format_value(r.last_year, 'count') if math.isfinite(r.last_year) else '&ndash;'}</td></tr>"
+                f"<td>{format_kpi_value(r.jobs, 'count')}</td><td>{format_kpi_value(r.lo_80, 'count')}</td>"
+                f"<td>{format_kpi_value(r.hi_80, 'count')}</td>"
+                f"<td>{format_kpi_value(r.last_year, 'count') if math.isfinite(r.last_year) else '&ndash;'}</td></tr>"
                 for r in jobs.itertuples(index=False)]
         return f'<table class="qd-table fe-weeks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 

@@ -13,7 +13,7 @@ start without a token (``--token`` or ``QUANT_APPS_TOKEN``): the apps show compa
 figures. The token goes to Voila in a private config file, not on the command line, where
 any local user could read it with ``ps``.
 
-:func:`start_voila` is what the command, the browser tests and the benchmark all use.
+:func:`start_voila` starts the server; the command and any other caller go through it.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ The rule score
 --------------
 Computed from the KPI module's rule table (:data:`quantlib.kpi.churn_rule.CHURN_RULES`), the
 one source the warehouse's ``churn_rule_score`` macro and so ``customer_features.churn_score``
-are generated from too (a test checks they agree): declining frequency, late payments,
+are generated from too: declining frequency, late payments,
 disputes, low satisfaction and no recent contact, each worth fixed points, capped at 1. Each
 rule's points are its contribution: the reasons are exactly the rules that fired.
 
@@ -282,7 +282,7 @@ def _as_design(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> p
 class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
     """Gradient boosting on a table (numeric + categorical columns), optionally blended with logistic.
 
-    The table model behind :class:`LearnedChurnModel` and ``benchmarks/churn_table.py``.
+    The table model behind :class:`LearnedChurnModel`, usable on any customer table (numeric and text columns).
 
     Parameters
     ----------

@@ -11,8 +11,7 @@ The models are the standard "buy till you die" pair:
   for posterior intervals of the parameters and of each customer's expected purchases.
 
 Both maximum-likelihood models maximise the closed-form log-likelihood over log-parameters
-with L-BFGS-B and its analytic gradient (vectorised numpy / scipy.special), so 100k
-customers fit in seconds (benchmarks/README.md).
+with L-BFGS-B and its analytic gradient (vectorised numpy / scipy.special).
 
 Inputs are the RFM summary of :func:`rfm_summary`: per customer ``frequency`` (repeat
 purchase *days*: same-day transactions are one purchase), ``recency`` (first to last

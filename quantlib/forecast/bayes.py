@@ -25,9 +25,7 @@ negative binomial whose log mean is
   product spec (2.5 for roofing) and ``exp(sigma)`` as its seasonal factors.
 * The economy enters as standardised indicators (default: consumer confidence).
 
-``fit`` records ``sampling_seconds_`` (and ``compile_seconds_``); three years of weekly
-data for a two-line, two-region company sample in a few seconds on two cores (see
-``benchmarks/forecast_bayes.py``).
+``fit`` records ``sampling_seconds_`` (and ``compile_seconds_``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Three pieces, each usable on its own:
 ``estimate_demand_factors(series, factors)``
     A Poisson GLM on daily demand that reads the multiplicative drivers back out
     (seasonal factors, weekday, holiday, storm multiplier, growth): a quick, transparent
-    check of what drives demand, and what the tests use to recover the generator's truth.
+    check of what drives demand.
 ``DemandForecaster``
     One forecast per service line x region with the forecaster family of
     :mod:`quantlib.forecast` (exogenous regressors where a model takes them), intervals,

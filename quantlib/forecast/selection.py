@@ -134,9 +134,8 @@ class AutoForecaster(Forecaster):
         Default 1: the single best candidate. With ``k > 1`` the forecast is the mean of
         the ``k`` best candidates' forecasts (each refitted on the whole series), and the
         intervals the mean of their bounds, calibrated with the CV errors of that mean.
-        With few CV windows, averaging the two best is steadier than picking one (on M1
-        and Tourism, see benchmarks/README.md). Candidates scored on different windows
-        are not averaged (the best is used alone).
+        With few CV windows, averaging the two best is steadier than picking one.
+        Candidates scored on different windows are not averaged (the best is used alone).
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
 

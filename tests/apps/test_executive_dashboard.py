@@ -15,7 +15,8 @@ import duckdb
 import pytest
 
 from quantlib.kpi import Filters, get_kpi, monthly_revenue_target
-from quantlib.apps.executive_dashboard import CARDS, ExecutiveDashboard, dashboard_from_parameters, format_value
+from quantlib.apps.executive_dashboard import CARDS, ExecutiveDashboard, dashboard_from_parameters
+from quantlib.views.formatting import format_kpi_value
 
 REGISTRY_CARDS = [c.name for c in CARDS if c.name != "revenue"]
 
@@ -148,10 +149,10 @@ def test_unavailable_kpis_say_why(dash):
 def test_widgets_recompute_on_filter_change(dash, con):
     start, end = dash.default_range()
     dash.widget  # noqa: B018  (builds and renders)
-    assert span_text(dash.cards["revenue"].value, "revenue") == format_value(sql_revenue(con, start, end), "currency")
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(sql_revenue(con, start, end), "currency")
     line = dash.service_lines[-1]
     dash.service_line.value = line  # debounce=0: recomputes at once
-    assert span_text(dash.cards["revenue"].value, "revenue") == format_value(
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(
         sql_revenue(con, start, end, service_line=line), "currency")
     utilisation = dash.cards["technician_utilisation"].value
     assert span_text(utilisation, "technician_utilisation") == "n/a"
@@ -162,18 +163,18 @@ def test_widgets_recompute_on_filter_change(dash, con):
     assert "after the end" in dash.status.value
     dash.start_picker.value = end - dt.timedelta(days=6)
     dash.service_line.value = "All"
-    assert span_text(dash.cards["revenue"].value, "revenue") == format_value(
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(
         sql_revenue(con, end - dt.timedelta(days=6), end), "currency")
     assert dash.last_update_seconds < 5
 
 
 def test_format_value():
-    assert format_value(41234.5, "currency") == "$41,234"
-    assert format_value(-12.0, "currency") == "-$12"
-    assert format_value(0.3057, "ratio") == "30.6%"
-    assert format_value(24.31, "days") == "24.3 d"
-    assert format_value(8.0953, "rating") == "8.1"
-    assert format_value(None, "ratio") == format_value(float("nan"), "ratio") == "n/a"
+    assert format_kpi_value(41234.5, "currency") == "$41,234"
+    assert format_kpi_value(-12.0, "currency") == "-$12"
+    assert format_kpi_value(0.3057, "ratio") == "30.6%"
+    assert format_kpi_value(24.31, "days") == "24.3 d"
+    assert format_kpi_value(8.0953, "rating") == "8.1"
+    assert format_kpi_value(None, "ratio") == format_kpi_value(float("nan"), "ratio") == "n/a"
 
 
 def test_dashboard_from_parameters(demo_lake):

@@ -29,7 +29,7 @@ def value_js(name: str) -> str:
 def test_dashboard_in_browser(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
     from quantlib.kpi import Filters, get_kpi
-    from quantlib.apps.executive_dashboard import format_value
+    from quantlib.views.formatting import format_kpi_value as format_value
 
     con = duckdb.connect(str(demo_lake.gold), read_only=True)
     try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from quantlib.apps.forecast_explorer import ForecastExplorer, Selection, explorer_from_parameters, format_value, weeks_for
+from quantlib.apps.forecast_explorer import ForecastExplorer, Selection, explorer_from_parameters, weeks_for
+from quantlib.views.formatting import format_kpi_value
 
 
 def shared_cache(tmp_path_factory):
@@ -128,8 +129,8 @@ def test_widgets_show_the_figures(explorer):
     fx.service_line.value = line
     fx.horizon.value = 30
     s = fx.summary(Selection(line, None, 30))
-    assert f'data-value="jobs">{format_value(s["jobs"], "count")}<' in fx.cards.value
-    assert f'data-value="revenue_likely">{format_value(s["revenue_likely"], "currency")}<' in fx.cards.value
+    assert f'data-value="jobs">{format_kpi_value(s["jobs"], "count")}<' in fx.cards.value
+    assert f'data-value="revenue_likely">{format_kpi_value(s["revenue_likely"], "currency")}<' in fx.cards.value
     assert fx.jobs_chart.value.count("<svg") == 1 and fx.revenue_chart.value.count("<svg") == 1
     assert fx.table.value.count("<tr data-week=") == weeks_for(30)
     fx.scenario.value = "confidence_down"

@@ -29,7 +29,8 @@ def value_js(name: str) -> str:
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
 def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
     playwright_api = pytest.importorskip("playwright.sync_api")
-    from quantlib.apps.forecast_explorer import SCENARIOS, ForecastExplorer, format_value, weeks_for
+    from quantlib.apps.forecast_explorer import SCENARIOS, ForecastExplorer, weeks_for
+from quantlib.views.formatting import format_kpi_value
 
     cache = tmp_path_factory.getbasetemp() / "forecast_explorer_cache"
     fx = ForecastExplorer(demo_lake.gold, cache_dir=cache).fit()
@@ -39,12 +40,12 @@ def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
         p = fx.demand_.predict(weeks_for(horizon_days), level=(80,), scenario=scenario)
         if service_line:
             p = p[p["series_id"].str.split("/").str[0] == service_line]
-        return format_value(float(p["yhat"].sum()), "count")
+        return format_kpi_value(float(p["yhat"].sum()), "count")
 
     revenue = fx.revenue_.forecast(level=(80,)).set_index("horizon")
 
     def money(horizon_days, case):
-        return format_value(float(revenue.loc[horizon_days, case]), "currency")
+        return format_kpi_value(float(revenue.loc[horizon_days, case]), "currency")
 
     expected_all = jobs(90)
     expected_line = jobs(90, line)

@@ -1,6 +1,6 @@
 """Parameter models of the forecast notebooks (revenue, cash flow, demand).
 
-Each notebook's ``parameters`` cell mirrors one of these models (the tests check it), and
+Each notebook's ``parameters`` cell mirrors one of these models, and
 ``quant run`` validates values against it before any kernel starts.
 """
 

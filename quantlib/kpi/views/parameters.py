@@ -1,6 +1,6 @@
 """Parameter models of the scheduled report notebooks.
 
-Each notebook's ``parameters`` cell mirrors one of these models (the tests check it),
+Each notebook's ``parameters`` cell mirrors one of these models,
 and ``quant run`` / the scheduler validate values against it before any kernel starts.
 """
 
