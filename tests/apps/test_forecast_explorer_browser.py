@@ -30,7 +30,7 @@ def value_js(name: str) -> str:
 def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
     playwright_api = pytest.importorskip("playwright.sync_api")
     from quantlib.apps.forecast_explorer import SCENARIOS, ForecastExplorer, weeks_for
-from quantlib.views.formatting import format_kpi_value
+    from quantlib.views.formatting import format_kpi_value
 
     cache = tmp_path_factory.getbasetemp() / "forecast_explorer_cache"
     fx = ForecastExplorer(demo_lake.gold, cache_dir=cache).fit()
