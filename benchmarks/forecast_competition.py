@@ -14,7 +14,7 @@ import time
 
 import pandas as pd
 
-from quantlib.forecast import AutoForecaster, AutoETS, Drift, Ensemble, Naive, SeasonalNaive, Theta
+from quantlib.forecast import AutoETS, AutoForecaster, Drift, Ensemble, Naive, SeasonalNaive, Theta
 from quantlib.forecast.models import Comb
 
 SEASON_LENGTH = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52, "daily": 7}

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from quantlib.customers.recommend import HybridRecommender, evaluation_targets, hit_rate, service_history
-from quantlib.data.gold import connect_tables
 from quantlib.data.generate import generate_company
+from quantlib.data.gold import connect_tables
 from quantlib.data.profile import load_profile
 
 PROFILES = Path(__file__).resolve().parents[1] / "parameters" / "companies"

@@ -30,10 +30,14 @@ from pathlib import Path
 import pandas as pd
 
 from quantlib.customers.segments import (
-    HierarchicalSegmenter, KMeansSegmenter, OnlineSegmenter, segment_features, segment_stability,
+    HierarchicalSegmenter,
+    KMeansSegmenter,
+    OnlineSegmenter,
+    segment_features,
+    segment_stability,
 )
-from quantlib.data.gold import connect_tables
 from quantlib.data.generate import generate_company
+from quantlib.data.gold import connect_tables
 from quantlib.data.profile import load_profile
 
 PROFILES = Path(__file__).resolve().parents[1] / "parameters" / "companies"

@@ -93,8 +93,15 @@ def weekly(con, as_of: dt.date, n_jobs: int, seconds: list[float], det_time: flo
 
 
 def bank(aht_minutes: float, test_days: int, train_days: int = 120, seed: int = 0) -> None:
-    from quantlib.ops.queueing import (arrival_profile, arrivals_from_counts, bank_call_arrivals, servers_needed,
-                                       service_level, simulate_fcfs, staffing_plan)
+    from quantlib.ops.queueing import (
+        arrival_profile,
+        arrivals_from_counts,
+        bank_call_arrivals,
+        servers_needed,
+        service_level,
+        simulate_fcfs,
+        staffing_plan,
+    )
 
     if not BANK_CALLS.exists():
         print(f"\n(bank calls skipped: {BANK_CALLS} not found)")

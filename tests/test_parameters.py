@@ -9,9 +9,16 @@ import pytest
 from pydantic import BaseModel
 
 from quantlib import parameters as P
-from quantlib.parameters import (NotebookParameters, ParameterError, check_parameters_cell,
-                                         load_parameter_file, parameters_cell, parameters_model,
-                                         register_parameters, validate_parameters)
+from quantlib.parameters import (
+    NotebookParameters,
+    ParameterError,
+    check_parameters_cell,
+    load_parameter_file,
+    parameters_cell,
+    parameters_model,
+    register_parameters,
+    validate_parameters,
+)
 from tests.publish.conftest import FIXTURE_NB, FixtureReportParameters, make_notebook
 
 

@@ -24,8 +24,8 @@ from quantlib.customers.views.churn import (
     score_customers,
     to_excel_bytes,
 )
-from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 from quantlib.data.gold import open_gold
+from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 
 __all__ = ["ChurnExplorer", "explorer_from_parameters"]
 

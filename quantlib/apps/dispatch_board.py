@@ -31,15 +31,15 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
+from quantlib.apps.base import WidgetApp
 from quantlib.data.gold import connect_gold, gold_file
-from quantlib.ops.views import dispatch as dv
 from quantlib.ops.plan import RoutePlan, hhmm
 from quantlib.ops.problem import Job, WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import AddEmergency, Cancel, Delay, RerouteError, RerouteResult, TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
+from quantlib.ops.views import dispatch as dv
 from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.views.theme import FONT, INK, house_theme
-from quantlib.apps.base import WidgetApp
 
 __all__ = ["DispatchBoard", "DispatchBoardParameters", "board_from_parameters", "parse_minute", "signed_money"]
 

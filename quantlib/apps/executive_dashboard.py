@@ -33,12 +33,12 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from quantlib.apps.base import WidgetApp
 from quantlib.data.gold import connect_gold, gold_as_of, gold_file, to_date
 from quantlib.kpi import Filters, KpiUnavailable, get_kpi, monthly_revenue_target, technician_scorecard
-from quantlib.views.formatting import format_kpi_value
 from quantlib.kpi.registry import targets_of
+from quantlib.views.formatting import format_kpi_value
 from quantlib.views.theme import FONT, INK, PALETTE, house_theme
-from quantlib.apps.base import WidgetApp
 
 __all__ = ["CARDS", "Card", "ExecutiveDashboard", "KpiValue", "dashboard_from_parameters"]
 

@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from quantlib.apps.base import WidgetApp
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.views.formatting import format_kpi_value
-from quantlib.apps.base import WidgetApp
 
 __all__ = ["HORIZONS", "SCENARIOS", "ForecastExplorer", "Selection", "explorer_from_parameters",
            "weeks_for"]
@@ -178,10 +178,10 @@ class ForecastExplorer(WidgetApp):
         self
         """
 
-        from quantlib.forecast.views import report as fv
         from quantlib.forecast.demand import DemandForecaster, demand_series, external_factors
         from quantlib.forecast.pipeline import warehouse_snapshot
         from quantlib.forecast.revenue import RevenueModel
+        from quantlib.forecast.views import report as fv
 
         self._check_params()
         t0 = time.perf_counter()

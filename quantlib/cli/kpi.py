@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from quantlib.cli.app import app
-from quantlib.views.formatting import format_kpi_value
 from quantlib.data.lake import DEFAULT_ROOT, Lake
+from quantlib.views.formatting import format_kpi_value
 
 _STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",
                  "no data": "dim", "no target": ""}

@@ -84,8 +84,8 @@ def run_command(
     timeout: float = typer.Option(900.0, "--timeout", help="Seconds allowed per cell."),
 ) -> None:
     """Validate parameters, execute NOTEBOOK with papermill, optionally render HTML/PDF."""
-    from quantlib.parameters import ParameterError, load_parameter_file, parameters_model, validate_parameters
     from quantlib.config import project_root
+    from quantlib.parameters import ParameterError, load_parameter_file, parameters_model, validate_parameters
 
     if not notebook.is_file():
         _err(f"error: {notebook}: no such notebook")
@@ -148,8 +148,8 @@ def _execute_and_render(notebook, output, values, record, html, pdf, start_timeo
 
 
 def _publish_record(run_dir: Path, record: dict) -> None:
-    from quantlib.publish.index import write_index, write_run_record
     from quantlib.config import project_root
+    from quantlib.publish.index import write_index, write_run_record
 
     write_run_record(run_dir, record)
     reports = project_root() / "reports"

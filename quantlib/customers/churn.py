@@ -75,11 +75,14 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 from threadpoolctl import threadpool_limits
 
 from quantlib.customers.features import (
-    CATEGORICAL_FEATURES, FEATURE_LABELS, NUMERIC_FEATURES, customer_snapshot,
+    CATEGORICAL_FEATURES,
+    FEATURE_LABELS,
+    NUMERIC_FEATURES,
+    customer_snapshot,
 )
+from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.churn_rule import CHURN_RULES, CHURN_SCORE_CAP
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
-from quantlib.data.gold import gold_as_of, open_gold
 
 __all__ = ["BANDS", "INTERVENTIONS", "RISK_DIRECTIONS", "LearnedChurnModel", "RuleChurnScorer", "TabularChurnClassifier",
            "churn_alerts", "churn_summary", "fit_time_split", "high_value_flags", "risk_band"]

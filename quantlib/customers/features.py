@@ -47,6 +47,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+
 from quantlib.data.gold import gold_as_of, open_gold, to_date
 
 __all__ = ["CATEGORICAL_FEATURES", "MODEL_FEATURES", "churn_labels", "customer_snapshot", "snapshots"]

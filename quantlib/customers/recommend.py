@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics.pairwise import cosine_similarity
-from quantlib.data.gold import open_gold
 from sklearn.utils.validation import check_is_fitted
 
+from quantlib.data.gold import open_gold
 
 __all__ = [
     "ContentScorer", "HybridRecommender", "ItemCFScorer", "PopularityScorer", "contact_plan",

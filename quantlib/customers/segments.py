@@ -42,6 +42,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
+
 from quantlib.data.gold import open_gold
 
 __all__ = [

@@ -5,16 +5,16 @@
 >>> fc.predict(h=12, level=(80, 95))
 """
 
-from quantlib.forecast.base import ForecastInputError, Forecaster, prepare_long, season_length_for
+from quantlib.forecast.base import Forecaster, ForecastInputError, prepare_long, season_length_for
+from quantlib.forecast.bayes import HierarchicalDemandModel
+from quantlib.forecast.capacity import CapacityPlanner
+from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow
+from quantlib.forecast.demand import DemandForecaster, demand_series, estimate_demand_factors, external_factors
 from quantlib.forecast.metrics import accuracy, coverage, mase, smape, wape
-from quantlib.forecast.selection import AutoForecaster, cross_validate
 from quantlib.forecast.models import AutoARIMA, AutoETS, Drift, Ensemble, Naive, SeasonalNaive, Theta
 from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_snapshot, warehouse_snapshot
 from quantlib.forecast.revenue import REVENUE_TARGETS, RevenueModel, backtest_revenue
-from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow
-from quantlib.forecast.capacity import CapacityPlanner
-from quantlib.forecast.demand import DemandForecaster, demand_series, estimate_demand_factors, external_factors
-from quantlib.forecast.bayes import HierarchicalDemandModel
+from quantlib.forecast.selection import AutoForecaster, cross_validate
 
 __all__ = [
     "ForecastInputError",

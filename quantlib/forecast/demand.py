@@ -29,9 +29,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import holidays as _holidays
 import numpy as np
 import pandas as pd
-from quantlib.data.gold import open_gold
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+
+from quantlib.data.gold import open_gold
 
 SEASONS = ("winter", "spring", "summer", "fall")
 MONTH_SEASON = {12: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3}

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from quantlib.data.gold import open_gold
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+
+from quantlib.data.gold import open_gold
 
 QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
                  "status", "decided_at")

@@ -44,8 +44,7 @@ from scipy import optimize, stats
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from quantlib.forecast.pipeline import (QuoteConversionModel, Snapshot, censor_snapshot,
-                                        warehouse_snapshot)
+from quantlib.forecast.pipeline import QuoteConversionModel, Snapshot, censor_snapshot, warehouse_snapshot
 
 COMPONENTS = ("history", "pipeline", "seasonal", "market")
 PRIOR_WEIGHTS = (0.4, 0.3, 0.2, 0.1)

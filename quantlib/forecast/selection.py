@@ -18,10 +18,10 @@ from quantlib.forecast import metrics
 from quantlib.forecast.base import (
     DS,
     ID,
-    Y,
-    ForecastInputError,
     Forecaster,
+    ForecastInputError,
     SeriesData,
+    Y,
     _lv,
     prepare_long,
 )

@@ -10,12 +10,15 @@ score) are SQL macros in :mod:`quantlib.kpi.formulas`, installed into gold by
 the warehouse build and used by both the marts and the KPIs.
 """
 
-from quantlib.kpi.registry import (KPI, REGISTRY, Filters, KpiUnavailable, get_kpi, kpi_summary,
-                                   targets_of)
 from quantlib.kpi import definitions as _definitions  # noqa: F401  (registers the KPIs)
-from quantlib.kpi.definitions import (customer_acquisition_by_month, daily_revenue_vs_target,
-                                      monthly_revenue_target, technician_scorecard)
+from quantlib.kpi.definitions import (
+                                   customer_acquisition_by_month,
+                                   daily_revenue_vs_target,
+                                   monthly_revenue_target,
+                                   technician_scorecard,
+)
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD, EFFICIENCY_WEIGHTS, install_formulas
+from quantlib.kpi.registry import KPI, REGISTRY, Filters, KpiUnavailable, get_kpi, kpi_summary, targets_of
 
 __all__ = [
     "CHURN_RISK_THRESHOLD", "EFFICIENCY_WEIGHTS", "KPI", "REGISTRY", "Filters", "KpiUnavailable",

@@ -19,9 +19,9 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from quantlib.data.gold import Filters, to_date
 from quantlib.kpi.churn_rule import describe_churn_rule
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
-from quantlib.data.gold import Filters, to_date
 from quantlib.kpi.registry import ALL_HISTORY, KpiUnavailable, register, targets_of
 
 #: Alert when the 7-day average is more than this far from the daily target.

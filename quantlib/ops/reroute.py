@@ -34,7 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantlib.errors import QuantError
-from quantlib.ops.plan import RoutePlan, end_key, job_key, start_key
+from quantlib.ops.plan import RoutePlan
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, problem_matrix, solve
 from quantlib.ops.travel import MatrixProvider

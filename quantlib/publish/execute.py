@@ -216,7 +216,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
         )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, notebook, output) from None
-    except DeadKernelError as exc:
+    except DeadKernelError:
         # The kernel process died (out of memory, segfault in a C extension): name the cell.
         index, line, source_line = _running_cell(output)
         raise NotebookExecutionError(notebook, output, index, line, source_line, "DeadKernelError",

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import nbformat
 
@@ -221,8 +221,9 @@ def _notebook_html_for_pandoc(nb: nbformat.NotebookNode, figures: Path) -> str:
     pandoc's HTML reader turns ``<table>`` into real tables (its Markdown reader would keep
     raw HTML), so pandas DataFrames become Typst tables.
     """
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
     from html import escape
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     parts: list[str] = []
     n = 0

@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from quantlib.cli.apps import start_voila
-
 from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 APP = "churn_explorer.ipynb"

@@ -5,8 +5,13 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from quantlib.apps.dispatch_board import (DispatchBoard, DispatchBoardParameters, board_from_parameters,
-                                         parse_minute, signed_money)
+from quantlib.apps.dispatch_board import (
+    DispatchBoard,
+    DispatchBoardParameters,
+    board_from_parameters,
+    parse_minute,
+    signed_money,
+)
 from quantlib.ops.problem import WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve

@@ -13,12 +13,11 @@ import os
 import duckdb
 import pytest
 
-from quantlib.cli.apps import start_voila
 from quantlib.apps.dispatch_board import signed_money
+from quantlib.cli.apps import start_voila
 from quantlib.ops.problem import WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
-
 from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 NOW = 600

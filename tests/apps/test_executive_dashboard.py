@@ -14,8 +14,8 @@ import re
 import duckdb
 import pytest
 
-from quantlib.kpi import Filters, get_kpi, monthly_revenue_target
 from quantlib.apps.executive_dashboard import CARDS, ExecutiveDashboard, dashboard_from_parameters
+from quantlib.kpi import Filters, get_kpi, monthly_revenue_target
 from quantlib.views.formatting import format_kpi_value
 
 REGISTRY_CARDS = [c.name for c in CARDS if c.name != "revenue"]

@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from quantlib.cli.apps import AppsError, is_loopback, resolve_token, start_voila, voila_command
-
 from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 
@@ -97,8 +96,8 @@ def test_non_loopback_needs_a_token(monkeypatch):
     assert resolve_token("0.0.0.0", None, {"QUANT_APPS_TOKEN": "t0k"}) == "t0k"
     assert resolve_token("127.0.0.1", None, {}) is None
 
-    from quantlib.cli.app import app
     import quantlib.cli.apps  # noqa: F401  (registers "quant apps")
+    from quantlib.cli.app import app
 
     result = CliRunner().invoke(app, ["apps", "--ip", "0.0.0.0", "--no-browser", "--port", str(free_port())])
     assert result.exit_code == 2

@@ -15,7 +15,6 @@ import os
 import pytest
 
 from quantlib.cli.apps import start_voila
-
 from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
 
 APP = "forecast_explorer.ipynb"

@@ -10,8 +10,14 @@ import pandas as pd
 import pytest
 
 from quantlib.customers.churn import (
-    INTERVENTIONS, LearnedChurnModel, RuleChurnScorer, churn_alerts, churn_summary, fit_time_split,
-    high_value_flags, risk_band,
+    INTERVENTIONS,
+    LearnedChurnModel,
+    RuleChurnScorer,
+    churn_alerts,
+    churn_summary,
+    fit_time_split,
+    high_value_flags,
+    risk_band,
 )
 from quantlib.customers.features import churn_labels, customer_snapshot
 from quantlib.data.gold import gold_as_of

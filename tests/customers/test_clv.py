@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
 from scipy import integrate, optimize, stats
+from sklearn.exceptions import NotFittedError
 
 from quantlib.customers.clv import (
     BetaGeoModel,

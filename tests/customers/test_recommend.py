@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from quantlib.customers.recommend import (
-    ContentScorer, HybridRecommender, ItemCFScorer, PopularityScorer, contact_plan, evaluation_targets, hit_rate,
+    ContentScorer,
+    HybridRecommender,
+    ItemCFScorer,
+    PopularityScorer,
+    contact_plan,
+    evaluation_targets,
+    hit_rate,
     service_history,
 )
 from quantlib.data.gold import connect_tables

@@ -8,8 +8,16 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from quantlib.customers.segments import (
-    CLUSTER_FEATURES, LAPSED, NO_HISTORY, HierarchicalSegmenter, KMeansSegmenter, OnlineSegmenter,
-    name_segments, segment_features, segment_migration, segment_stability,
+    CLUSTER_FEATURES,
+    LAPSED,
+    NO_HISTORY,
+    HierarchicalSegmenter,
+    KMeansSegmenter,
+    OnlineSegmenter,
+    name_segments,
+    segment_features,
+    segment_migration,
+    segment_stability,
 )
 from quantlib.data.gold import connect_tables
 

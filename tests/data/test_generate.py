@@ -13,7 +13,6 @@ import statsmodels.formula.api as smf
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, check_relations, schema_failures
 from quantlib.data.generate import STORM_MULTIPLIER, WEEKDAY_FACTORS, generate_company, write_company
 from quantlib.data.profile import MONTH_SEASON, load_profile
-
 from tests.conftest import PROFILES
 
 

@@ -44,7 +44,6 @@ from quantlib.errors import QuantError, RejectReason
 
 from .conftest import MALFORMED, sample_tables, write_exports
 
-
 # --------------------------------------------------------------------------- helpers
 
 

@@ -1,6 +1,5 @@
 """Capacity demand: hours per skill on a hand-made company, the demo company's magnitudes."""
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError

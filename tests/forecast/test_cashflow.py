@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from quantlib.forecast.cashflow import (CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow,
-                                        first_warning_date)
+from quantlib.forecast.cashflow import CASHFLOW_TARGETS, CashFlowSimulator, backtest_cashflow, first_warning_date
 from quantlib.forecast.pipeline import Snapshot, censor_snapshot, warehouse_snapshot
 
 T = pd.Timestamp("2024-06-30")

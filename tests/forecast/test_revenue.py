@@ -7,8 +7,15 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from quantlib.forecast.pipeline import censor_snapshot, warehouse_snapshot
-from quantlib.forecast.revenue import (COMPONENTS, RevenueModel, _history_part, _seasonal_index,
-                                       backtest_revenue, horizon_accuracy, weekly_wape)
+from quantlib.forecast.revenue import (
+    COMPONENTS,
+    RevenueModel,
+    _history_part,
+    _seasonal_index,
+    backtest_revenue,
+    horizon_accuracy,
+    weekly_wape,
+)
 
 AS_OF = pd.Timestamp("2024-09-30")
 

@@ -12,8 +12,16 @@ import math
 import pandas as pd
 import pytest
 
-from quantlib.kpi import (REGISTRY, Filters, KpiUnavailable, customer_acquisition_by_month,
-                          daily_revenue_vs_target, get_kpi, kpi_summary, technician_scorecard)
+from quantlib.kpi import (
+    REGISTRY,
+    Filters,
+    KpiUnavailable,
+    customer_acquisition_by_month,
+    daily_revenue_vs_target,
+    get_kpi,
+    kpi_summary,
+    technician_scorecard,
+)
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -254,8 +262,8 @@ def test_kpi_summary_gives_reasons(gold):
 
 
 def test_targets_from_gold_override_defaults(tmp_path, fixture_lake):
-    from quantlib.data.warehouse import build_warehouse
     from quantlib.data.lake import Lake
+    from quantlib.data.warehouse import build_warehouse
 
     lake = Lake(tmp_path)
     lake.silver.mkdir()

@@ -202,7 +202,7 @@ def test_targets_and_build_info(con):
 
 def test_marts_and_kpis_share_one_definition(con):
     """The technician mart and the KPI give the same score for the same period and technician."""
-    from quantlib.kpi import Filters, KpiUnavailable, get_kpi
+    from quantlib.kpi import Filters, get_kpi
 
     mart = one(con, "SELECT efficiency_score, utilisation FROM technician_kpis WHERE technician_id = 'T2'")
     t2 = Filters(technician_id="T2")

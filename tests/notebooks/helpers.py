@@ -6,10 +6,9 @@ import re
 
 import nbformat
 
-from quantlib.publish.execute import execute_notebook
 from quantlib.parameters import validate_parameters
+from quantlib.publish.execute import execute_notebook
 from quantlib.publish.render import ReportMeta, render_html
-
 from tests.conftest import ROOT
 
 NETWORK = re.compile(r"https?://|//cdn|<script[^>]+src=", re.IGNORECASE)

@@ -6,7 +6,6 @@ import nbformat
 import pytest
 
 from quantlib.parameters import check_parameters_cell, validate_parameters
-
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 

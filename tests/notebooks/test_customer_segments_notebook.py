@@ -7,7 +7,6 @@ import pytest
 
 from quantlib.customers.views.segments import segment_summary
 from quantlib.parameters import check_parameters_cell, validate_parameters
-
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 

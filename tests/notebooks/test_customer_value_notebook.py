@@ -8,7 +8,6 @@ import pytest
 
 from quantlib.customers.views.value import value_summary
 from quantlib.parameters import check_parameters_cell, validate_parameters
-
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 

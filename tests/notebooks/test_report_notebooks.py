@@ -10,7 +10,6 @@ import pytest
 
 from quantlib.parameters import check_parameters_cell, validate_parameters
 from quantlib.publish.render import ReportMeta, render_pdf
-
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 

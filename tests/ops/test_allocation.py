@@ -12,8 +12,13 @@ import pytest
 from scipy.optimize import linprog
 
 from quantlib.ops.allocation import (
-    AllocEquipment, AllocTechnician, AllocationPlan, AllocationProblem, allocation_problem_from_gold,
-    sla_diagnosis, solve_allocation,
+    AllocationPlan,
+    AllocationProblem,
+    AllocEquipment,
+    AllocTechnician,
+    allocation_problem_from_gold,
+    sla_diagnosis,
+    solve_allocation,
 )
 
 WEEKS = [dt.date(2025, 1, 6), dt.date(2025, 1, 13)]

@@ -4,8 +4,7 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
-from quantlib.ops.problem import (Job, Objective, RoutingProblem, Technician, WarehouseDayOptions,
-                                  problem_from_warehouse)
+from quantlib.ops.problem import Job, Objective, RoutingProblem, Technician, WarehouseDayOptions, problem_from_warehouse
 
 
 def test_bad_input_names_the_field():

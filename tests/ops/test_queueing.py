@@ -11,8 +11,19 @@ import pytest
 from scipy.stats import poisson
 
 from quantlib.ops.queueing import (
-    arrival_profile, arrivals_from_counts, bank_call_arrivals, emergency_staffing, erlang_a, replay_emergencies, erlang_c, mean_wait,
-    servers_needed, service_level, simulate_fcfs, simulate_mmc, staffing_plan,
+    arrival_profile,
+    arrivals_from_counts,
+    bank_call_arrivals,
+    emergency_staffing,
+    erlang_a,
+    erlang_c,
+    mean_wait,
+    replay_emergencies,
+    servers_needed,
+    service_level,
+    simulate_fcfs,
+    simulate_mmc,
+    staffing_plan,
 )
 from tests.conftest import ROOT
 

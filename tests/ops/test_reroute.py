@@ -4,8 +4,7 @@ import pytest
 
 from quantlib.errors import QuantError
 from quantlib.ops.problem import Job, RoutingProblem, Technician
-from quantlib.ops.reroute import (AddEmergency, Cancel, Delay, RerouteError, TechnicianSick, TechnicianState,
-                                  reroute)
+from quantlib.ops.reroute import AddEmergency, Cancel, Delay, RerouteError, TechnicianSick, TechnicianState, reroute
 from quantlib.ops.routing import SolverSettings, solve
 
 FAST = SolverSettings(time_limit_seconds=0.6)

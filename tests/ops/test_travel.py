@@ -8,8 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from quantlib.ops.travel import (GreatCircleProvider, OsrmError, OsrmProvider, SpeedProfile,
-                                 build_matrix, haversine_miles)
+from quantlib.ops.travel import (
+    GreatCircleProvider,
+    OsrmError,
+    OsrmProvider,
+    SpeedProfile,
+    build_matrix,
+    haversine_miles,
+)
 
 
 def test_haversine_known_distance():

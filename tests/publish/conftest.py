@@ -39,8 +39,8 @@ def make_notebook(path: Path, *sources: str, parameters: str | None = None) -> P
 @pytest.fixture(scope="session")
 def executed_fixture(tmp_path_factory) -> Path:
     """The fixture report executed once with papermill (a real kernel)."""
-    from quantlib.publish.execute import execute_notebook
     from quantlib.parameters import validate_parameters
+    from quantlib.publish.execute import execute_notebook
 
     out = tmp_path_factory.mktemp("executed") / "notebook.ipynb"
     params = validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "months": 8, "region": "Lakeside"})

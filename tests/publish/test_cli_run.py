@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 import quantlib.cli.run as run_module  # noqa: F401  (registers the commands)
 from quantlib.cli.app import app
 from quantlib.cli.run import KERNEL_DISPLAY_NAME, KERNEL_NAME, register_kernel
-from quantlib.publish.execute import execute_notebook
 from quantlib.config import project_root
+from quantlib.publish.execute import execute_notebook
 from tests.publish.conftest import FIXTURE_NB, make_notebook
 
 runner = CliRunner()

@@ -8,10 +8,9 @@ import sys
 import nbformat
 import pytest
 
-from quantlib.publish.execute import (ExecutionResult, NotebookExecutionError, NotebookTimeoutError,
-                                      execute_notebook)
 from quantlib.config import project_root
 from quantlib.parameters import validate_parameters
+from quantlib.publish.execute import ExecutionResult, NotebookExecutionError, NotebookTimeoutError, execute_notebook
 from tests.publish.conftest import make_notebook
 
 HOSTILE = "x'); import os; os.system('touch PWNED') #"

@@ -11,8 +11,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from quantlib.publish.render import (PDF_ENGINES, QuartoEngine, RenderError, ReportMeta, TypstEngine,
-                                     clean_notebook, render_html, render_pdf, select_pdf_engine)
+from quantlib.publish.render import (
+    PDF_ENGINES,
+    QuartoEngine,
+    RenderError,
+    ReportMeta,
+    TypstEngine,
+    clean_notebook,
+    render_html,
+    render_pdf,
+    select_pdf_engine,
+)
 
 META = ReportMeta(title="Monthly business review", company="Mixed Trades Co.", period="December 2024",
                   run_date="2025-01-03")

@@ -21,13 +21,18 @@ import pandas as pd
 from pydantic import Field
 
 from quantlib.customers.churn import (
-    BANDS, HIGH_VALUE_QUANTILE, LearnedChurnModel, RuleChurnScorer, churn_alerts, fit_time_split,
+    BANDS,
+    HIGH_VALUE_QUANTILE,
+    LearnedChurnModel,
+    RuleChurnScorer,
+    churn_alerts,
+    fit_time_split,
     high_value_flags,
 )
 from quantlib.customers.features import customer_snapshot
-from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.churn_rule import describe_churn_rule
+from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.views.tables import table_view, with_formats
 
 __all__ = ["GROUP_LABELS", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",

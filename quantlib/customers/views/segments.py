@@ -16,11 +16,15 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from quantlib.customers.segments import (
-    CLUSTER_FEATURES, SEGMENT_PLAYBOOK, KMeansSegmenter, segment_features, segment_migration,
+    CLUSTER_FEATURES,
+    SEGMENT_PLAYBOOK,
+    KMeansSegmenter,
+    segment_features,
+    segment_migration,
     segment_stability,
 )
-from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.data.gold import open_gold
+from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.views.tables import table_view, with_formats
 
 __all__ = [
@@ -282,7 +286,13 @@ def segment_offers(analysis: SegmentAnalysis, source, holdout_days: int = 90) ->
         of the hybrid and of the popularity baseline on the last ``holdout_days`` before
         ``as_of`` (fitted on the jobs before that window).
     """
-    from quantlib.customers.recommend import HybridRecommender, contact_plan, evaluation_targets, hit_rate, service_history
+    from quantlib.customers.recommend import (
+        HybridRecommender,
+        contact_plan,
+        evaluation_targets,
+        hit_rate,
+        service_history,
+    )
 
     with open_gold(source) as con:
         history = service_history(con)

@@ -12,7 +12,6 @@ the next ``horizon_months``, discounted monthly.
 
 from __future__ import annotations
 
-
 import altair as alt
 import duckdb
 import numpy as np

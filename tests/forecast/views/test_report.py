@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from quantlib.forecast.views import report as fv
 from quantlib.forecast.pipeline import warehouse_snapshot
+from quantlib.forecast.views import report as fv
 
 
 @pytest.fixture(scope="module")

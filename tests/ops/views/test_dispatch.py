@@ -7,10 +7,10 @@ import math
 import duckdb
 import pytest
 
-from quantlib.ops.views import dispatch as dv
 from quantlib.ops.plan import end_key, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, solve
+from quantlib.ops.views import dispatch as dv
 
 
 @pytest.fixture(scope="module")
