@@ -134,7 +134,8 @@ def _page_loads(lake: Path, preheat: bool, repeat: int, screenshot: Path | None 
                         if screenshot is not None:
                             page.locator(".qd-service-line select").select_option(index=0)
                             page.wait_for_function(
-                                f"document.querySelector(\"span.kpi-value[data-kpi='revenue']\").textContent === {old!r}",
+                                f"document.querySelector(\"span.kpi-value[data-kpi='revenue']\")"
+                                f".textContent === {old!r}",
                                 timeout=60_000)
                             page.wait_for_timeout(1000)  # let the chart and table arrive too
                             page.screenshot(path=str(screenshot), full_page=True)

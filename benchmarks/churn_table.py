@@ -152,7 +152,7 @@ def evaluate(data: Path, seed: int, repeats: int) -> None:
             train.to_csv(tmp / "train.csv", index=False)
             test.drop(columns=[target]).to_csv(tmp / "score.csv", index=False)
             started = time.perf_counter()
-            ours = fit_and_score(tmp / "train.csv", tmp / "score.csv", target, positive, tmp / "out.csv")
+            fit_and_score(tmp / "train.csv", tmp / "score.csv", target, positive, tmp / "out.csv")
             ours_seconds = time.perf_counter() - started
             read_back = pd.read_csv(tmp / "out.csv")["score"].to_numpy()
             assert len(read_back) == len(test)
@@ -168,7 +168,8 @@ def evaluate(data: Path, seed: int, repeats: int) -> None:
         rows.append({"seed": s, "fixed": k == 0, "test_rows": len(y), "churn_rate": y.mean(),
                      "auc": roc_auc_score(y, read_back), "brier": brier_score_loss(y, read_back),
                      "lr_auc": roc_auc_score(y, logistic), "lr_brier": brier_score_loss(y, logistic),
-                     "gb_default_auc": roc_auc_score(y, gb_default), "gb_default_brier": brier_score_loss(y, gb_default),
+                     "gb_default_auc": roc_auc_score(y, gb_default),
+                     "gb_default_brier": brier_score_loss(y, gb_default),
                      "seconds": ours_seconds, "lr_seconds": lr_seconds, "gb_default_seconds": gb_seconds})
     frame = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
@@ -251,7 +252,7 @@ def speed(scale: float, repeats: int, seed: int, lake_root: Path | None, replica
                ("learned + bands + reasons for everyone (occlusion)", lambda: model.score_frame(snap)),
                ("baseline: bare HGB predict_proba", bare)]
     results = [(label, *_median_time(fn, repeats)[1:]) for label, fn in timings]
-    base_wall, base_cpu = results[-1][1], results[-1][2]
+    base_cpu = results[-1][2]
     n = len(snap)
     print(f"\n{n:,} customers, median of {repeats} (wall s / CPU s of this process, ratio to baseline CPU):")
     print(f"  {f'as-of snapshot of all {len(everyone):,} customers (DuckDB)':56s} {t_snap:7.2f} / {c_snap:7.2f}")
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
         speed(args.scale, 3 if args.repeats is None else args.repeats, seed=args.seed or 7, lake_root=args.lake,
               replicate_to=args.replicate_to)
     else:
-        missing = [f"--{name}" for name in ("train", "score", "target", "positive", "out") if getattr(args, name) is None]
+        missing = [f"--{name}" for name in ("train", "score", "target", "positive", "out")
+                   if getattr(args, name) is None]
         if missing:
             parser.error(f"missing {', '.join(missing)} (or use --evaluate / --speed)")
         fit_and_score(args.train, args.score, args.target, args.positive, args.out)

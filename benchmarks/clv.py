@@ -33,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("PYTENSOR_FLAGS", "base_compiledir=" + str(Path(__file__).resolve().parents[1] / ".cache" / "pytensor"))
+os.environ.setdefault("PYTENSOR_FLAGS",
+                      "base_compiledir=" + str(Path(__file__).resolve().parents[1] / ".cache" / "pytensor"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -103,7 +104,8 @@ def holdout_actuals(tx: pd.DataFrame, customers, calibration_end, holdout_end) -
 def errors(actual, predicted) -> dict:
     a, p = np.asarray(actual, float), np.asarray(predicted, float)
     return {"total predicted": p.sum(), "total actual": a.sum(), "aggregate error": p.sum() / a.sum() - 1,
-            "MAE": np.mean(np.abs(p - a)), "RMSE": np.sqrt(np.mean((p - a) ** 2)), "correlation": np.corrcoef(a, p)[0, 1]}
+            "MAE": np.mean(np.abs(p - a)), "RMSE": np.sqrt(np.mean((p - a) ** 2)),
+            "correlation": np.corrcoef(a, p)[0, 1]}
 
 
 def _median_seconds(fn, repeat: int = 3) -> float:
@@ -118,7 +120,8 @@ def _median_seconds(fn, repeat: int = 3) -> float:
 def _table(rows: list[dict], floats: str = "{:.3f}") -> str:
     cols = list(rows[0])
     fmt = lambda v: floats.format(v) if isinstance(v, (float, np.floating)) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(cols))) + "|"]
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(cols))) + "|"]
     lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -126,7 +129,8 @@ def _table(rows: list[dict], floats: str = "{:.3f}") -> str:
 def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: float, published: bool = True) -> str:
     holdout = (pd.Timestamp(holdout_end) - pd.Timestamp(calibration_end)).days / unit_days
     act = holdout_actuals(tx, rfm.index, calibration_end, holdout_end)
-    naive_seconds = _median_seconds(lambda: np.where(rfm["T"] > 0, rfm["frequency"] / rfm["T"].where(rfm["T"] > 0, 1), 0))
+    naive_seconds = _median_seconds(
+        lambda: np.where(rfm["T"] > 0, rfm["frequency"] / rfm["T"].where(rfm["T"] > 0, 1), 0))
     naive = np.where(rfm["T"] > 0, rfm["frequency"] / rfm["T"].where(rfm["T"] > 0, 1), 0.0) * holdout
     bg_seconds = _median_seconds(lambda: BetaGeoModel().fit(rfm))
     gg_seconds = _median_seconds(lambda: GammaGammaModel().fit(rfm))
@@ -171,7 +175,8 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
         for k in range(10):
             part = rfm[np.asarray(ids) % 10 == k]
             m = BetaGeoModel().fit(part)
-            fits.append({"tenth (id mod 10)": k, "customers": len(part), "repeaters": int((part["frequency"] > 0).sum()),
+            fits.append({"tenth (id mod 10)": k, "customers": len(part),
+                         "repeaters": int((part["frequency"] > 0).sum()),
                          **{p: m.params_[p] for p in PUBLISHED_BGNBD}, "log-likelihood": m.log_likelihood_})
         f = pd.DataFrame(fits)
         report += ["### BG/NBD on ten disjoint 1/10 sub-samples", "", _table(fits), "",
@@ -179,11 +184,13 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
 
     spend = act["avg_value"].notna().to_numpy()
     own = np.where(rfm["frequency"] > 0, rfm["monetary_value"], gg.population_mean_)
-    rows = [{"model": "Gamma-Gamma", **{k: v for k, v in errors(act["avg_value"][spend], out["expected_avg_value"][spend]).items()
-                                        if k in ("MAE", "correlation")}},
+    rows = [{"model": "Gamma-Gamma",
+             **{k: v for k, v in errors(act["avg_value"][spend], out["expected_avg_value"][spend]).items()
+                if k in ("MAE", "correlation")}},
             {"model": "baseline: own calibration mean (population mean if none)",
              **{k: v for k, v in errors(act["avg_value"][spend], own[spend]).items() if k in ("MAE", "correlation")}}]
-    report += [f"### Holdout average spend ({int(spend.sum()):,} customers who bought in the holdout)", "", _table(rows), ""]
+    report += [f"### Holdout average spend ({int(spend.sum()):,} customers who bought in the holdout)", "",
+               _table(rows), ""]
 
     report += ["### Fit time (median of 3)", "", _table([
         {"step": "BG/NBD maximum likelihood", "seconds": bg_seconds},
@@ -218,7 +225,8 @@ def bayes_report(rfm, bg, draws: int, tune: int) -> str:
                               {"step": "fit total (build, compile, sample)", "seconds": total},
                               {"step": f"per-customer intervals ({len(rfm):,} customers, {model.n_posterior} draws)",
                                "seconds": predict_seconds},
-                              {"step": "baseline: BG/NBD maximum likelihood", "seconds": bg.fit_seconds_}], floats="{:.2f}"), ""])
+                              {"step": "baseline: BG/NBD maximum likelihood", "seconds": bg.fit_seconds_}],
+                             floats="{:.2f}"), ""])
 
 
 def summary_speed(tx: pd.DataFrame, n: int, calibration_end, unit_days: float, repeat: int = 3) -> str:
@@ -260,7 +268,8 @@ def speed_report(bg, gg, n: int, repeat: int = 3, seed: int = 0) -> str:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cdnow", help="CDNOW master file (whitespace-separated) to convert")
     ap.add_argument("--write-transactions", help="with --cdnow: write customer_id, date, amount here and stop")
     ap.add_argument("--transactions", help="CSV with customer_id, date, amount")
@@ -284,9 +293,11 @@ def main(argv=None) -> None:
             ap.error("--cdnow needs --write-transactions FILE.csv")
         tx = cdnow_transactions(args.cdnow)
         tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(args.write_transactions, index=False)
-        print(f"wrote {len(tx):,} customer-days of {tx['customer_id'].nunique():,} customers to {args.write_transactions}")
+        print(f"wrote {len(tx):,} customer-days of {tx['customer_id'].nunique():,} customers "
+              f"to {args.write_transactions}")
         return
-    missing = [f"--{n.replace('_', '-')}" for n in ("calibration_end", "holdout_end", "out") if getattr(args, n) is None]
+    missing = [f"--{n.replace('_', '-')}" for n in ("calibration_end", "holdout_end", "out")
+               if getattr(args, n) is None]
     if not (args.transactions or args.company_lake):
         missing.insert(0, "--transactions (or --company-lake)")
     if missing:

@@ -37,12 +37,14 @@ def _statsforecast(train: pd.DataFrame, test: pd.DataFrame, which: str, n_jobs: 
         m = SEASON_LENGTH.get(str(freq).lower(), 1)
         model = AutoETS(season_length=m) if which == "sf_autoets" else DynamicOptimizedTheta(season_length=m)
         sf = StatsForecast(models=[model], freq=1, n_jobs=n_jobs)
-        pred = sf.forecast(df=group[["series_id", "ds", "y"]].rename(columns={"series_id": "unique_id"}), h=int(h), level=[80])
+        pred = sf.forecast(df=group[["series_id", "ds", "y"]].rename(columns={"series_id": "unique_id"}),
+                           h=int(h), level=[80])
         pred = pred.reset_index() if "unique_id" not in pred.columns else pred
         name = [c for c in pred.columns if c not in ("unique_id", "ds") and "-lo-" not in c and "-hi-" not in c][0]
         parts.append(
             pred.rename(
-                columns={"unique_id": "series_id", "ds": "t", name: "yhat", f"{name}-lo-80": "lo_80", f"{name}-hi-80": "hi_80"}
+                columns={"unique_id": "series_id", "ds": "t", name: "yhat",
+                         f"{name}-lo-80": "lo_80", f"{name}-hi-80": "hi_80"}
             )[["series_id", "t", "yhat", "lo_80", "hi_80"]]
         )
     pred = pd.concat(parts, ignore_index=True)
@@ -81,7 +83,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="forecast accuracy benchmark")
     parser.add_argument("--data", nargs="+", default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--methods", nargs="+", default=["auto", "auto_single", "theta", "comb", "snaive", "sf_autoets", "sf_dotheta"])
+    parser.add_argument("--methods", nargs="+",
+                        default=["auto", "auto_single", "theta", "comb", "snaive", "sf_autoets", "sf_dotheta"])
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
 
@@ -94,7 +97,8 @@ def main(argv=None) -> None:
             df=warm, h=4, level=[80]
         )
 
-    lines = ["| data | frequency | series | method | sMAPE | MASE | coverage 80 % | s / 1,000 series |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| data | frequency | series | method | sMAPE | MASE | coverage 80 % | s / 1,000 series |",
+             "|---|---|---|---|---|---|---|---|"]
     for path in args.data:
         train, test = read_competition(path)
         if args.limit:

@@ -84,7 +84,8 @@ def main(argv=None) -> None:
           "| seasonal naive inflow WAPE | inflow 80 % coverage | outflow accuracy | seasonal naive outflow accuracy |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for _, r in cash.iterrows():
-        print(f"| {int(r['window'])} d | {int(r['origins'])} | {_fmt(r['inflow_accuracy'])} | {r['target_accuracy']:.2f} "
+        print(f"| {int(r['window'])} d | {int(r['origins'])} | {_fmt(r['inflow_accuracy'])} "
+              f"| {r['target_accuracy']:.2f} "
               f"| {_fmt(r['baseline_inflow_accuracy'])} | {_fmt(r['inflow_wape'])} "
               f"| {_fmt(r['baseline_inflow_wape'])} | {_fmt(r['inflow_coverage_80'])} "
               f"| {_fmt(r['outflow_accuracy'])} | {_fmt(r['baseline_outflow_accuracy'])} |")

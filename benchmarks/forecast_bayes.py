@@ -22,7 +22,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("PYTENSOR_FLAGS", "base_compiledir=" + str(Path(__file__).resolve().parents[1] / ".cache" / "pytensor"))
+os.environ.setdefault("PYTENSOR_FLAGS",
+                      "base_compiledir=" + str(Path(__file__).resolve().parents[1] / ".cache" / "pytensor"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -107,7 +107,8 @@ def main(argv=None) -> None:
           "| seasonal naive | accuracy (mean per skill) | seasonal naive | spec target |")
     print("|---|---|---|---|---|---|---|---|---|")
     for _, r in s.iterrows():
-        print(f"| {int(r['period'])} d | {int(r['origins'])} | {r['capacity_wape']:.3f} | {r['seasonal_naive_wape']:.3f} "
+        print(f"| {int(r['period'])} d | {int(r['origins'])} | {r['capacity_wape']:.3f} "
+              f"| {r['seasonal_naive_wape']:.3f} "
               f"| {r['capacity_accuracy_total']:.3f} | {r['seasonal_naive_accuracy_total']:.3f} "
               f"| {r['capacity_accuracy_per_skill']:.3f} | {r['seasonal_naive_accuracy_per_skill']:.3f} "
               f"| {DEMAND_TARGET:.2f} |")

@@ -53,7 +53,8 @@ def make_model(method: str, h: int, n_jobs: int):
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
 
-def forecast_competition(train: pd.DataFrame, test: pd.DataFrame, method: str = "auto", n_jobs: int = -1) -> pd.DataFrame:
+def forecast_competition(train: pd.DataFrame, test: pd.DataFrame, method: str = "auto",
+                         n_jobs: int = -1) -> pd.DataFrame:
     """Forecast every series' horizon; returns ``series_id, t, yhat, lo_80, hi_80`` per test row."""
     parts = []
     for (freq, h), group in train.groupby(["frequency", "horizon"], sort=False):
@@ -64,7 +65,8 @@ def forecast_competition(train: pd.DataFrame, test: pd.DataFrame, method: str = 
         pred = model.fit(group[["series_id", "ds", "y"]], season_length=m).predict(int(h), level=(80,))
         parts.append(pred.rename(columns={"ds": "t", "yhat_lo_80": "lo_80", "yhat_hi_80": "hi_80"}))
     pred = pd.concat(parts, ignore_index=True)
-    out = test[["series_id", "t"]].merge(pred[["series_id", "t", "yhat", "lo_80", "hi_80"]], on=["series_id", "t"], how="left")
+    out = test[["series_id", "t"]].merge(pred[["series_id", "t", "yhat", "lo_80", "hi_80"]],
+                                         on=["series_id", "t"], how="left")
     missing = out.yhat.isna().sum()
     if missing:
         raise RuntimeError(f"{missing} test rows have no forecast")
@@ -82,7 +84,8 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     out = forecast_competition(train, test, args.method, args.n_jobs)
     out.to_csv(args.out, index=False)
-    print(f"{train.series_id.nunique()} series, {len(out)} forecasts in {time.perf_counter() - start:.1f} s -> {args.out}")
+    print(f"{train.series_id.nunique()} series, {len(out)} forecasts in {time.perf_counter() - start:.1f} s "
+          f"-> {args.out}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def cycle(scale: float, work: Path) -> dict[str, float]:
         shutil.rmtree(path, ignore_errors=True)
     profile = ROOT / "parameters" / "companies" / "mixed_trades.yaml"
     times = {
-        "generate": _timed(QUANT + ["generate", "--profile", str(profile), "--out", str(raw), "--scale", str(scale)], ROOT),
+        "generate": _timed(QUANT + ["generate", "--profile", str(profile), "--out", str(raw), "--scale", str(scale)],
+                           ROOT),
         "ingest": _timed(QUANT + ["ingest", str(raw), "--lake", str(lake)], ROOT),
         "warehouse build": _timed(QUANT + ["warehouse", "build", "--lake", str(lake), "--profile", str(profile)], ROOT),
     }

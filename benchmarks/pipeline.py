@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     stages = {
         "generate": (f"from quantlib.data.generate import generate_company, write_company;"
                      f"from quantlib.data.profile import load_profile;"
-                     f"write_company(generate_company(load_profile({str(PROFILE)!r}), scale={args.scale}), {str(raw)!r})"),
+                     f"write_company(generate_company(load_profile({str(PROFILE)!r}), scale={args.scale}), "
+                     f"{str(raw)!r})"),
         "ingest": (f"from quantlib.data.ingest import ingest;"
                    f"r = ingest({str(raw)!r}, {str(lake)!r});"
                    f"assert r.ok and r.rows_rejected == 0, r.problems[:3]"),
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
                             f"from quantlib.data.profile import load_profile;"
                             f"from quantlib.data.warehouse import build_warehouse;"
                             f"p = load_profile({str(PROFILE)!r});"
-                            f"t = {{k: v * {args.scale} if k == 'monthly_revenue' else v for k, v in p.targets.items()}};"
+                            f"t = {{k: v * {args.scale} if k == 'monthly_revenue' else v "
+                            f"for k, v in p.targets.items()}};"
                             f"build_warehouse(Lake({str(lake)!r}), targets=t, company=p.name)"),
         "baseline: DuckDB loads the Parquet files, no checks": (
             f"import duckdb, pathlib;"

@@ -41,7 +41,8 @@ def evaluate(history: pd.DataFrame, test_start, test_days: int, validation_days:
                                  component=None if name == "hybrid" else name)
             seconds = time.perf_counter() - started
             rows.append({"origin": test_start.date(), "scope": scope, "method": name, "customers": len(targets),
-                         f"hit_rate@{k}": hit_rate(recs, targets, k), "fit_s": fit_seconds if name == "hybrid" else None,
+                         f"hit_rate@{k}": hit_rate(recs, targets, k),
+                         "fit_s": fit_seconds if name == "hybrid" else None,
                          "recommend_s_per_1k": 1000 * seconds / max(len(targets), 1),
                          "weights": ", ".join(f"{c} {w:.1f}" for c, w in rec.weights_.items())
                          if name == "hybrid" else ""})

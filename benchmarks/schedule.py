@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     base = statistics.median(results[min(results)])
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nScheduler throughput: {args.companies} companies, notebook with {args.work:g} s CPU work, "
-          f"outputs {args.outputs}, median of {args.repeat} (cpus: {os.cpu_count()}, load average at the end: {load})\n")
+          f"outputs {args.outputs}, median of {args.repeat} "
+          f"(cpus: {os.cpu_count()}, load average at the end: {load})\n")
     print("| Dask workers | wall time (s) | runs / minute | speed-up |")
     print("|---:|---:|---:|---:|")
     for n, times in results.items():

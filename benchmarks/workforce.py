@@ -79,7 +79,8 @@ def weekly(con, as_of: dt.date, n_jobs: int, seconds: list[float], det_time: flo
     plans = [(f"CP-SAT, {limit:g} s limit", solve_week(problem, time_limit=limit, seed=0, workers=1, hint=greedy,
                                                        params={"max_deterministic_time": det_time}))
              for limit in seconds]
-    print(f"\n### Weekly scheduling: week of {weeks[0]}, {len(problem.jobs)} jobs, {len(problem.technicians)} technicians, "
+    print(f"\n### Weekly scheduling: week of {weeks[0]}, {len(problem.jobs)} jobs, "
+          f"{len(problem.technicians)} technicians, "
           f"{options:,} (job, technician, day) options\n")
     print("| plan | seconds | status | jobs unassigned | service h | travel h | utilisation | profit | "
           "preferred tech | requested day | weighted score | objective | validate() |")
@@ -138,7 +139,8 @@ def bank(aht_minutes: float, test_days: int, train_days: int = 120, seed: int = 
         pw = simulate_fcfs(poisson, rng.exponential(service, len(poisson)), agents, starts)
         slot = np.clip(np.searchsorted(starts, arrivals, side="right") - 1, 0, len(starts) - 1)
         per_slot = pd.Series(waits <= target).groupby(slot).mean()
-        rows.append({"day": pd.Timestamp(day).date(), "calls": len(arrivals), "forecast": float(plan["rate"].sum() * 5 / 60),
+        rows.append({"day": pd.Timestamp(day).date(), "calls": len(arrivals),
+                     "forecast": float(plan["rate"].sum() * 5 / 60),
                      "sl": float((waits <= target).mean()), "sl_flat": float((flat_waits <= target).mean()),
                      "sl_q80": float((buffered_waits <= target).mean()),
                      "sl_poisson": float((pw <= target).mean()), "slots_ok": float((per_slot >= level).mean())})
@@ -147,7 +149,8 @@ def bank(aht_minutes: float, test_days: int, train_days: int = 120, seed: int = 
           f"handle time {aht_minutes:g} min, target {level:.0%} within 20 s\n")
     print(f"Erlang C plan: {agents.min()}–{agents.max()} agents per slot, {agent_hours:,.0f} agent-hours a day "
           f"(flat baseline: {flat[0]} agents all day, {flat.sum() * 5 / 60:,.0f} agent-hours); "
-          f"Erlang C for all slots {erlang_s * 1000:.0f} ms; one simulated day {statistics.median(sim_s):.2f} s (median). "
+          f"Erlang C for all slots {erlang_s * 1000:.0f} ms; "
+          f"one simulated day {statistics.median(sim_s):.2f} s (median). "
           f"Buffered plan (Erlang C on each slot's 80th-percentile day): {buffered.sum() * 5 / 60:,.0f} agent-hours.\n")
     print("| test day | calls | forecast calls | service level (Erlang C plan) | slots meeting 80 % | "
           "flat staffing, same hours (baseline) | buffered plan (q80) | Poisson at forecast rates |")
@@ -166,7 +169,8 @@ def bank(aht_minutes: float, test_days: int, train_days: int = 120, seed: int = 
     peak = plan.loc[plan["rate"].idxmax()]
     c = servers_needed(peak["rate"], 1 / service, target, level)
     w = simulate_mmc(peak["rate"], 1 / service, c, n_arrivals=1_000_000, seed=seed)
-    print(f"\nBusiest slot ({peak['rate']:,.0f} calls/h, {c} agents): Erlang C {service_level(peak['rate'], 1 / service, c, target):.1%} "
+    print(f"\nBusiest slot ({peak['rate']:,.0f} calls/h, {c} agents): "
+          f"Erlang C {service_level(peak['rate'], 1 / service, c, target):.1%} "
           f"within 20 s, stationary simulation of 1,000,000 calls {(w <= target).mean():.1%}.")
 
 
@@ -184,16 +188,19 @@ def emergencies(con, as_of: dt.date) -> None:
         r = replay_emergencies(con, staff, as_of, target_wait_hours=2.0)
         print(f"| {label} | {'/'.join(str(int(c)) for c in staff['servers'])} | {r['erlang_service_level']:.1%} | "
               f"{r['service_level']:.1%} | {r['mean_wait']:.2f} |")
-    print(f"\n{r['emergencies']} emergencies in the last year replayed (real call times and hours); plan in {seconds:.2f} s.")
+    print(f"\n{r['emergencies']} emergencies in the last year replayed (real call times and hours); "
+          f"plan in {seconds:.2f} s.")
 
 
 def mip(con, as_of: dt.date, weeks: int, seconds: float) -> None:
     from quantlib.ops.allocation import allocation_problem_from_gold, solve_allocation
 
     problem = allocation_problem_from_gold(con, as_of, weeks=weeks, sla_share=0.8)
-    print(f"\n### Allocation MIP: {len(problem.technicians)} technicians, {len(problem.equipment)} pieces of equipment, "
+    print(f"\n### Allocation MIP: {len(problem.technicians)} technicians, "
+          f"{len(problem.equipment)} pieces of equipment, "
           f"{len(problem.regions)} regions, {len(problem.lines)} service lines, {weeks} weeks, SLA 80 %\n")
-    print("| solver | plan | seconds | status | profit | served share | technician-weeks away | equipment moves | validate() |")
+    print("| solver | plan | seconds | status | profit | served share | technician-weeks away | equipment moves "
+          "| validate() |")
     print("|---|---|---:|---|---:|---:|---:|---:|---|")
     for backend in ("SCIP", "HIGHS", "CBC"):
         for label, move in (("optimised", True), ("stay home (baseline)", False)):

@@ -46,7 +46,8 @@ def _imports(name: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
             # ``from a.b import c`` imports a.b, and a.b.c when c is a module.
             targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:

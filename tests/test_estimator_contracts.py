@@ -167,8 +167,13 @@ class Case:
 def _cases() -> list[Case]:
     long = _long_series
     demand = _demand
-    snap = lambda: _churn_snapshot()[0]
-    labels = lambda: _churn_snapshot()[1]
+
+    def snap():
+        return _churn_snapshot()[0]
+
+    def labels():
+        return _churn_snapshot()[1]
+
     feats = _segment_features
     hist = _history
 

@@ -23,7 +23,8 @@ from tests.publish.conftest import FIXTURE_NB, FixtureReportParameters, make_not
 
 
 def test_validate_fills_defaults_and_returns_json_values():
-    values = validate_parameters(FIXTURE_NB, {"company": "seasonal_outdoor", "as_of": date(2024, 12, 31), "months": "4"})
+    values = validate_parameters(FIXTURE_NB, {"company": "seasonal_outdoor", "as_of": date(2024, 12, 31),
+                                              "months": "4"})
     assert values == {"company": "seasonal_outdoor", "lake": "data/demo/seasonal_outdoor/lake",
                       "as_of": "2024-12-31", "months": 4, "region": "North"}
     json.dumps(values)  # what papermill injects and run.json stores
@@ -129,7 +130,8 @@ def test_check_parameters_cell_passes_for_a_mirroring_cell():
 @pytest.mark.parametrize("cell, message", [
     ('company = "mixed_trades"\nlake = None\nas_of = None\nmonths = 7\nregion = "North"', "months: cell default 7"),
     ('company = "mixed_trades"\nlake = None\nas_of = None\nmonths = 6', "region: in the model but not"),
-    ('company = "mixed_trades"\nlake = None\nas_of = None\nmonths = 6\nregion = "North"\nextra = 1', "extra: in the parameters cell"),
+    ('company = "mixed_trades"\nlake = None\nas_of = None\nmonths = 6\nregion = "North"\nextra = 1',
+     "extra: in the parameters cell"),
     ('company = "nope"\nlake = None\nas_of = None\nmonths = 6\nregion = "North"', "unknown company 'nope'"),
 ])
 def test_check_parameters_cell_catches_drift(tmp_path, cell, message):

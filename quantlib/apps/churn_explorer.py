@@ -76,7 +76,9 @@ class ChurnExplorer(WidgetApp):
 
     def current_list(self) -> pd.DataFrame:
         """The outreach list for the widgets' filters."""
-        pick = (lambda w: None if w.value == ALL else w.value)
+        def pick(w):
+            return None if w.value == ALL else w.value
+
         return outreach_list(self.run, segment=pick(self.segment), band=pick(self.band),
                              min_value=float(self.min_value.value or 0.0), customer_type=pick(self.customer_type),
                              region=pick(self.region))
@@ -197,7 +199,8 @@ class ChurnExplorer(WidgetApp):
         sheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return (f'<div class="ce-links"><a class="ce-export-csv" download="{stem}.csv" '
                 f'href="data:text/csv;base64,{csv}">Export CSV ({len(frame):,} rows)</a>'
-                f'<a class="ce-export-xlsx" download="{stem}.xlsx" href="data:{sheet};base64,{xlsx}">Export Excel</a></div>')
+                f'<a class="ce-export-xlsx" download="{stem}.xlsx" '
+                f'href="data:{sheet};base64,{xlsx}">Export Excel</a></div>')
 
 
 def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,

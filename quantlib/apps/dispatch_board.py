@@ -404,7 +404,8 @@ class DispatchBoard(WidgetApp):
                 f'<td>{esc(r.change)}</td><td>{esc(_text(r.technician_before))}</td>'
                 f'<td>{esc(_text(r.technician_after))}</td><td>{_hhmm_or_blank(r.eta_before)}</td>'
                 f'<td>{_hhmm_or_blank(r.eta_after)}</td><td>{shift}</td>'
-                f'<td class="db-reason" title="{esc(_text(r.reason))}">{esc(_text(r.reason_code) or _text(r.reason))}</td>'
+                f'<td class="db-reason" title="{esc(_text(r.reason))}">'
+                f'{esc(_text(r.reason_code) or _text(r.reason))}</td>'
                 f'</tr>')
         table = ('<table class="db-table"><thead><tr><th>Job</th><th>Change</th><th>Before</th><th>After</th>'
                  '<th>ETA before</th><th>ETA after</th><th>Shift (min)</th><th>Reason</th></tr></thead>'

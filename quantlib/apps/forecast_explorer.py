@@ -475,7 +475,8 @@ class ForecastExplorer(WidgetApp):
                 f'<div class="qd-sub">{html.escape(slice_)} &middot; data to {self.as_of_:%d %b %Y} &middot; '
                 f"jobs for the {s['weeks']} weeks from {s['first_week']:%d %b %Y}, revenue "
                 f"{s['revenue_start']:%d %b} &ndash; {s['revenue_end']:%d %b %Y} &middot; "
-                f'<span class="fe-scenario-text">{html.escape(self.scenario_description(sel.scenario, sel.horizon_days))}'
+                f'<span class="fe-scenario-text">'
+                f'{html.escape(self.scenario_description(sel.scenario, sel.horizon_days))}'
                 f"</span></div></div>")
 
     def render(self, sel: Selection) -> dict[str, str]:

@@ -271,9 +271,11 @@ def apps(
     token: Optional[str] = typer.Option(None, "--token", help=f"Access token (or ${TOKEN_ENV})."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
     company: Optional[str] = typer.Option(None, "--company", help="Company profile slug (QUANT_COMPANY)."),
-    lake: Optional[Path] = typer.Option(None, "--lake", help="Lake root (QUANT_LAKE); default data/demo/<company>/lake."),
+    lake: Optional[Path] = typer.Option(None, "--lake",
+                                        help="Lake root (QUANT_LAKE); default data/demo/<company>/lake."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Dashboard date (QUANT_AS_OF); default: the build's."),
-    no_preheat: bool = typer.Option(False, "--no-preheat", help="Start kernels on request instead (slower first page)."),
+    no_preheat: bool = typer.Option(False, "--no-preheat",
+                                    help="Start kernels on request instead (slower first page)."),
 ) -> None:
     """Serve the Voila apps of notebooks/apps/ (executive dashboard, ...) with preheated kernels."""
     try:

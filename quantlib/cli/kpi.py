@@ -38,7 +38,9 @@ def kpi(
                             ("status", "left"), ("note", "left")]:
         table.add_column(column, justify=justify)
     for row in summary.itertuples(index=False):
-        target = row.target if row.target is not None and not (isinstance(row.target, float) and math.isnan(row.target)) else None
+        target = (row.target
+                  if row.target is not None and not (isinstance(row.target, float) and math.isnan(row.target))
+                  else None)
         style = _STATUS_STYLE.get(row.status, "")
         table.add_row(row.kpi, format_kpi_value(row.value, row.unit), row.unit,
                       "-" if target is None else format_kpi_value(target, row.unit),

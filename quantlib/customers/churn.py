@@ -84,8 +84,8 @@ from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.churn_rule import CHURN_RULES, CHURN_SCORE_CAP
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 
-__all__ = ["BANDS", "INTERVENTIONS", "RISK_DIRECTIONS", "LearnedChurnModel", "RuleChurnScorer", "TabularChurnClassifier",
-           "churn_alerts", "churn_summary", "fit_time_split", "high_value_flags", "risk_band"]
+__all__ = ["BANDS", "INTERVENTIONS", "RISK_DIRECTIONS", "LearnedChurnModel", "RuleChurnScorer",
+           "TabularChurnClassifier", "churn_alerts", "churn_summary", "fit_time_split", "high_value_flags", "risk_band"]
 
 #: Lower score bounds of the bands (high is the spec's 0.7 alert threshold).
 BANDS = {"high": CHURN_RISK_THRESHOLD, "medium": 0.4}
@@ -338,7 +338,8 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("the training labels hold one class only: nothing to learn (need churned and kept)")
         y_type = type_of_target(self.classes_[y], input_name="y")
         if y_type != "binary":
-            raise ValueError(f"Only binary classification is supported (churned or kept). The type of the target is {y_type}.")
+            raise ValueError(f"Only binary classification is supported (churned or kept). "
+                             f"The type of the target is {y_type}.")
         numeric, categorical = (self.numeric, self.categorical)
         if numeric is None or categorical is None:
             inferred = _infer_columns(X)
@@ -680,7 +681,8 @@ def churn_alerts(scored: pd.DataFrame, snapshot: pd.DataFrame, threshold: float 
     hit["message"] = [f"Churn alert: high-value customer {c} (${v:,.0f} in the last year) at risk {s:.0%}: {r}"
                       for c, v, s, r in zip(hit["customer_id"], hit["value_365d"], hit["score"], hit["reasons"])]
     hit = hit.assign(_at_risk=hit["score"] * hit["value_365d"]).sort_values("_at_risk", ascending=False)
-    return hit[["customer_id", "score", "value_365d", "band", "intervention", "reasons", "message"]].reset_index(drop=True)
+    return hit[["customer_id", "score", "value_365d", "band", "intervention", "reasons",
+                "message"]].reset_index(drop=True)
 
 
 def churn_summary(con_or_lake, as_of=None, top: int = 10, scorer=None) -> dict:

@@ -74,7 +74,8 @@ FEATURE_LABELS = {
     "monetary_365d": "spend in the last year", "avg_ticket": "average ticket",
     "avg_days_to_pay": "days to pay", "jobs_last_180d": "jobs in the last 180 days",
     "jobs_prev_180d": "jobs in the 180 days before", "is_priority": "priority account",
-    "season_sin": "time of year", "season_cos": "time of year", "customer_type": "customer type", "region": "region", "primary_service_line": "service line",
+    "season_sin": "time of year", "season_cos": "time of year", "customer_type": "customer type", "region": "region",
+    "primary_service_line": "service line",
     "acquisition_channel": "acquisition channel",
 }
 
@@ -97,7 +98,8 @@ cx_paid AS (
 ),
 cx_late AS (
     SELECT ci.customer_id,
-           count(*) FILTER (WHERE (coalesce(cp.paid_amount, 0) >= ci.amount - 0.005 AND cp.last_paid_date > ci.due_date::DATE)
+           count(*) FILTER (WHERE (coalesce(cp.paid_amount, 0) >= ci.amount - 0.005
+                                   AND cp.last_paid_date > ci.due_date::DATE)
                                OR (coalesce(cp.paid_amount, 0) < ci.amount - 0.005 AND ci.due_date::DATE < $as_of))
                AS late_payments
     FROM invoices ci LEFT JOIN cx_paid cp USING (invoice_id)

@@ -331,7 +331,6 @@ class _Builder:
         # Base size so that the technicians are about as busy as the profile says.
         yearly_jobs = self.t0 * p.jobs_per_technician_day * 250
         n0 = int(round(yearly_jobs / (mean_rate * 1.15 + p.contract_share * mean_visits)))
-        years = self.n_data_days / 365.25
         g = p.annual_growth
         acquisition_per_year = n0 * (p.base_annual_churn + max(g, 0))
         # New customers arrive at a rate growing with the business.
@@ -519,7 +518,8 @@ class _Builder:
         won_jobs["day"] = job_day[status == "won"]
         won_jobs["quote"] = np.flatnonzero(status == "won")
         won_jobs["created_day_exact"] = decided_ts[status == "won"].to_numpy()
-        won_jobs["urgency"] = pd.Series(np.where(urgent[status == "won"], "urgent", "routine").astype(object), dtype=object, index=won_jobs.index)
+        won_jobs["urgency"] = pd.Series(np.where(urgent[status == "won"], "urgent", "routine").astype(object),
+                                        dtype=object, index=won_jobs.index)
         won_jobs["revenue"] = amount[status == "won"]
         self.quote_ids = q_ids
         self.won_jobs = won_jobs
@@ -873,7 +873,8 @@ class _Builder:
         e_of, d_of = np.nonzero(keep)
         self.t["telemetry"] = _frame({
             "equipment_id": eq["ids"][e_of],
-            "ts": (self.start + pd.to_timedelta(d_of, unit="D") + pd.Timedelta(hours=12)).values.astype("datetime64[ns]"),
+            "ts": (self.start + pd.to_timedelta(d_of, unit="D")
+                   + pd.Timedelta(hours=12)).values.astype("datetime64[ns]"),
             "vibration": np.round(vib[keep], 3), "temperature": np.round(temp[keep], 2),
             "pressure": np.round(np.clip(press[keep], 0, None), 2),
         })

@@ -247,7 +247,7 @@ class HierarchicalDemandModel(BaseEstimator):
         periods = pd.DatetimeIndex(sorted(df["ds"].unique()))
         X = self._design(df, self._period_factors(periods, reg))
         y = df["y"].to_numpy(int)
-        L, R, S = len(self.lines_), len(self.regions_), len(self.series_)
+        L, R = len(self.lines_), len(self.regions_)
         log_level = float(np.log(max(y.mean(), 0.1)))
 
         with pm.Model() as model:

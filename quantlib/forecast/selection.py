@@ -275,7 +275,8 @@ class AutoForecaster(Forecaster):
     def _describe(self, state):
         fs = state["fitted"]
         if isinstance(fs, list):
-            return "mean(" + "+".join(f.impl._describe(f.state) if f.impl.reports_model else _name(f.impl) for f in fs) + ")"
+            return "mean(" + "+".join(f.impl._describe(f.state) if f.impl.reports_model else _name(f.impl)
+                                      for f in fs) + ")"
         return fs.impl._describe(fs.state) if fs.impl.reports_model else state["chosen"]
 
 

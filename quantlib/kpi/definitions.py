@@ -200,8 +200,9 @@ def profit_margin(con: Con, as_of: dt.date, start: dt.date, filters: Filters) ->
 
     Revenue and direct costs (labour + material + equipment) are those of jobs
     completed in the window (default: the trailing 30 days); overhead is the
-    expenses accrued in the window (fixed monthly charges spread over their month). For a slice, expenses tagged with a service
-    line go to that line and untagged expenses are shared by revenue.
+    expenses accrued in the window (fixed monthly charges spread over their
+    month). For a slice, expenses tagged with a service line go to that line
+    and untagged expenses are shared by revenue.
     """
     revenue, cost, _ = _completed(con, start, as_of, filters)
     if revenue == 0:

@@ -30,4 +30,5 @@ def post_slack(webhook_url: str, text: str, *, timeout: float = 15) -> None:
         raise DeliveryError(f"Slack webhook answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"Slack webhook unreachable: {type(exc).__name__}: {reason}".replace(webhook_url, "***")) from None
+        raise DeliveryError(
+            f"Slack webhook unreachable: {type(exc).__name__}: {reason}".replace(webhook_url, "***")) from None

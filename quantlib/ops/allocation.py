@@ -223,7 +223,8 @@ class AllocationPlan:
                                 f"equipment hours, {cap:.1f} h located there")
         if self.status in ("OPTIMAL", "FEASIBLE") and abs(self.profit() - self.objective_value) > 1e-3 * max(
                 1.0, abs(self.objective_value)):
-            problems.append(f"objective: solver reports {self.objective_value:.2f}, plan recomputes {self.profit():.2f}")
+            problems.append(f"objective: solver reports {self.objective_value:.2f}, "
+                            f"plan recomputes {self.profit():.2f}")
         return problems
 
     def kpis(self) -> dict:
@@ -344,10 +345,12 @@ def solve_allocation(problem: AllocationProblem, backend: str = "SCIP", time_lim
             soft.solve_seconds += seconds
             return soft
         empty = pd.DataFrame()
-        return AllocationPlan(problem, pd.DataFrame(columns=["technician_id", "service_line", "region", "week", "hours"]),
+        return AllocationPlan(problem,
+                              pd.DataFrame(columns=["technician_id", "service_line", "region", "week", "hours"]),
                               pd.DataFrame(columns=["technician_id", "week", "region"]),
                               pd.DataFrame(columns=["equipment_id", "week", "region"]), status, np.nan, seconds, empty)
-    hours = pd.DataFrame([{"technician_id": tid, "service_line": line, "region": r, "week": w, "hours": v.solution_value()}
+    hours = pd.DataFrame([{"technician_id": tid, "service_line": line, "region": r, "week": w,
+                           "hours": v.solution_value()}
                           for (tid, line, r, w), v in h.items() if v.solution_value() > 1e-6],
                          columns=["technician_id", "service_line", "region", "week", "hours"])
     tech_regions = pd.DataFrame([{"technician_id": tid, "week": w, "region": r}
@@ -406,7 +409,8 @@ def sla_diagnosis(problem: AllocationProblem) -> pd.DataFrame:
         need = p.demand[p.demand["week"] == w].groupby("service_line", as_index=False)["hours"].sum()
         need["hours"] *= p.sla_share
         techs = pd.DataFrame([{"technician_id": t.technician_id, "skills": t.skills, "hours": t.weekly_hours}
-                              for t in p.technicians if w in p.weeks_of(t)], columns=["technician_id", "skills", "hours"])
+                              for t in p.technicians if w in p.weeks_of(t)],
+                             columns=["technician_id", "skills", "hours"])
         flow = cover_demand(techs, need.rename(columns={"service_line": "skill"})).by_skill.set_index("skill")
         for r in need.itertuples(index=False):
             covered = float(flow.loc[r.service_line, "covered_hours"])
@@ -418,7 +422,8 @@ def sla_diagnosis(problem: AllocationProblem) -> pd.DataFrame:
             if eq_need > eq_have + 1e-6:
                 reasons.append(f"needs {eq_need:.0f} equipment hours, {eq_have:.0f} exist")
             rows.append({"week": w, "service_line": r.service_line, "sla_hours": r.hours, "coverable_hours": covered,
-                         "shortfall_hours": r.hours - covered if covered < r.hours - 1 / 60 else 0.0, "equipment_hours_needed": eq_need,
+                         "shortfall_hours": r.hours - covered if covered < r.hours - 1 / 60 else 0.0,
+                         "equipment_hours_needed": eq_need,
                          "equipment_hours": eq_have, "reason": "; ".join(reasons)})
     return pd.DataFrame(rows, columns=["week", "service_line", "sla_hours", "coverable_hours", "shortfall_hours",
                                        "equipment_hours_needed", "equipment_hours", "reason"])
@@ -466,7 +471,8 @@ def allocation_problem_from_gold(con, as_of=None, weeks: int = 4, sla_share: flo
     for c in cells.itertuples(index=False):
         mine = (hist["service_line"] == c.service_line) & (hist["region"] == c.region)
         rec = recent.loc[(recent["service_line"] == c.service_line) & (recent["region"] == c.region), "hours"].sum()
-        ago = year_ago.loc[(year_ago["service_line"] == c.service_line) & (year_ago["region"] == c.region), "hours"].sum()
+        ago = year_ago.loc[(year_ago["service_line"] == c.service_line) & (year_ago["region"] == c.region),
+                           "hours"].sum()
         for k in range(weeks):
             if have_year and ago > 0:
                 lo, hi = 364 - 7 * k - 7, 364 - 7 * k  # the same 7 days a year earlier

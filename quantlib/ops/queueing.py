@@ -275,7 +275,8 @@ def arrivals_from_counts(counts: pd.DataFrame, slot_minutes: float = 5.0, seed: 
 
 
 # ---------------------------------------------------------------------- data: emergencies
-def emergency_arrivals(con, as_of=None, history_days: int = 365, block_hours: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+def emergency_arrivals(con, as_of=None, history_days: int = 365,
+                       block_hours: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Emergency arrival rates per block of the day and the emergencies themselves.
 
     Returns

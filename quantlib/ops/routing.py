@@ -6,22 +6,23 @@
 1. screening (:func:`screen_jobs`): jobs no technician can ever serve are set aside *before*
    the solver, each with a reason (no skilled technician, no van with the equipment, the hard
    window closed before anyone can arrive, longer than any shift);
-2. model building (:func:`build_model`): the rest goes into an OR-Tools ``RoutingModel``: one vehicle per technician from its start
-   to its end location; arc cost = travel cost per minute x minutes + fuel cost per mile x
-   miles; a time dimension (travel rounded up to whole minutes + service) with waiting slack,
-   windows (hard ranges, or soft upper bounds costing lateness per minute), shift + overtime
-   (hard end at shift + overtime, overtime cost per minute beyond the shift), a lunch break
-   interval per technician, skills and equipment as allowed vehicles, pinned started jobs,
-   workload balance as a global span cost (fairness x travel cost per minute), and a drop
-   penalty per job (revenue x priority weight x 1.5 for priority customers);
-3. search (:func:`run_search`, :func:`break_free_routes`): construction (``first_solution``) then guided local search, bounded by a time limit and,
-   for reproducible plans, a solution limit (applied to each phase below). OR-Tools' break
-   intervals make that search slow, so with lunch breaks it runs in two phases: first without
-   breaks (``break_first_phase`` of the time), then jobs are removed until every route fits its
-   lunch (:func:`repair_routes`, checked by :func:`schedule_route`) and the full model is warm-
-   started from those routes; above ``BREAK_MODEL_MAX_SIZE`` job x technician pairs the first
-   phase gets all the time, unserved jobs are re-inserted where they fit
-   (:func:`insert_unserved`) and the routes are timed by :func:`schedule_route`;
+2. model building (:func:`build_model`): the rest goes into an OR-Tools ``RoutingModel``: one
+   vehicle per technician from its start to its end location; arc cost = travel cost per minute
+   x minutes + fuel cost per mile x miles; a time dimension (travel rounded up to whole minutes
+   + service) with waiting slack, windows (hard ranges, or soft upper bounds costing lateness
+   per minute), shift + overtime (hard end at shift + overtime, overtime cost per minute beyond
+   the shift), a lunch break interval per technician, skills and equipment as allowed vehicles,
+   pinned started jobs, workload balance as a global span cost (fairness x travel cost per
+   minute), and a drop penalty per job (revenue x priority weight x 1.5 for priority customers);
+3. search (:func:`run_search`, :func:`break_free_routes`): construction (``first_solution``)
+   then guided local search, bounded by a time limit and, for reproducible plans, a solution
+   limit (applied to each phase below). OR-Tools' break intervals make that search slow, so with
+   lunch breaks it runs in two phases: first without breaks (``break_first_phase`` of the time),
+   then jobs are removed until every route fits its lunch (:func:`repair_routes`, checked by
+   :func:`schedule_route`) and the full model is warm-started from those routes; above
+   ``BREAK_MODEL_MAX_SIZE`` job x technician pairs the first phase gets all the time, unserved
+   jobs are re-inserted where they fit (:func:`insert_unserved`) and the routes are timed by
+   :func:`schedule_route`;
 4. reading the routes (:func:`read_routes`, or :func:`timed_routes` for routes timed directly);
    jobs no route serves are reported as dropped for capacity.
 
@@ -114,12 +115,18 @@ def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = No
     """Travel matrix over every job and every technician's start and end."""
     keys, lats, lons = [], [], []
     for j in problem.jobs:
-        keys.append(job_key(j.id)); lats.append(j.lat); lons.append(j.lon)
+        keys.append(job_key(j.id))
+        lats.append(j.lat)
+        lons.append(j.lon)
     for t in problem.technicians:
-        keys.append(start_key(t.id)); lats.append(t.lat); lons.append(t.lon)
+        keys.append(start_key(t.id))
+        lats.append(t.lat)
+        lons.append(t.lon)
     for t in problem.technicians:
         lat, lon = t.end_location
-        keys.append(end_key(t.id)); lats.append(lat); lons.append(lon)
+        keys.append(end_key(t.id))
+        lats.append(lat)
+        lons.append(lon)
     departure = min((t.departure for t in problem.technicians), default=480)
     until = max((t.latest_end for t in problem.technicians), default=departure + 600)
     return build_matrix(keys, lats, lons, provider, departure, until)
@@ -222,7 +229,8 @@ def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: T
                 continue
             keys = [start_key(tid)] + [job_key(i) for i in ids] + [end_key(tid)]
             for pos in range(len(ids) + 1):
-                delta = leg(keys[pos], job_key(j.id)) + leg(job_key(j.id), keys[pos + 1]) - leg(keys[pos], keys[pos + 1])
+                delta = (leg(keys[pos], job_key(j.id)) + leg(job_key(j.id), keys[pos + 1])
+                         - leg(keys[pos], keys[pos + 1]))
                 if best is not None and delta >= best[0]:
                     continue
                 seq = [jobs[i] for i in ids[:pos]] + [j] + [jobs[i] for i in ids[pos:]]

@@ -365,7 +365,8 @@ class WeeklyPlan:
             "service_hours": float(a["hours"].sum()), "travel_hours": float(a["travel_hours"].sum()),
             "travel_miles": float(a["miles"].sum()),
             "available_hours": float(util["available_hours"].sum()),
-            "utilisation": float(a["hours"].sum() / util["available_hours"].sum()) if util["available_hours"].sum() else np.nan,
+            "utilisation": (float(a["hours"].sum() / util["available_hours"].sum())
+                            if util["available_hours"].sum() else np.nan),
             "profit": float(a["profit"].sum()),
             "preferred_technician_rate": (float(served_pref["preferred"].mean()) if len(served_pref) else np.nan),
             "requested_day_rate": float(a["requested_day"].mean()) if len(a) else np.nan,

@@ -154,7 +154,8 @@ def _running_cell(output: Path) -> tuple[int | None, int | None, str]:
     return _source_index(cells, i), line, source_line
 
 
-def _timeout_error(exc: BaseException, notebook: Path, output: Path, started: bool, timeout: float) -> NotebookTimeoutError:
+def _timeout_error(exc: BaseException, notebook: Path, output: Path, started: bool,
+                   timeout: float) -> NotebookTimeoutError:
     if not started:
         return NotebookTimeoutError(notebook, output, None, None, "", type(exc).__name__,
                                     f"kernel did not start within {timeout:g} s ({exc})")

@@ -189,7 +189,8 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html")
             if html:
-                output["data"]["text/html"] = _TABLE.sub(_align_table, "".join(html) if isinstance(html, list) else html)
+                output["data"]["text/html"] = _TABLE.sub(_align_table,
+                                                         "".join(html) if isinstance(html, list) else html)
             svg = output.get("data", {}).get("image/svg+xml")
             if svg:
                 # Inline <svg> in HTML5 needs no namespace declarations, and they are the

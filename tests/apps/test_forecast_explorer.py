@@ -59,7 +59,8 @@ def test_figures_are_the_engines(explorer):
     # Last year's weeks are the history's, 52 weeks earlier.
     weekly = fx.jobs(Selection(line, region, 30))
     hist = fx.series_.set_index(["series_id", "ds"])["y"]
-    assert weekly["last_year"].iloc[0] == hist.loc[(f"{line}/{region}", weekly["week"].iloc[0] - pd.Timedelta(weeks=52))]
+    assert weekly["last_year"].iloc[0] == hist.loc[(f"{line}/{region}",
+                                                    weekly["week"].iloc[0] - pd.Timedelta(weeks=52))]
 
 
 def test_scenarios_are_the_engines(explorer):

@@ -253,7 +253,8 @@ def test_learned_model_ranks_the_generators_churn_drivers_first(large_lake):
         # The generator's churn dates, for the customers churn_labels would label.
         active = churn_labels(con, T, horizon)[["customer_id"]].merge(truth, on="customer_id")
         start = pd.Timestamp(T)
-        active["churned"] = (active["churn_date"] > start) & (active["churn_date"] <= start + pd.Timedelta(days=horizon))
+        active["churned"] = ((active["churn_date"] > start)
+                             & (active["churn_date"] <= start + pd.Timedelta(days=horizon)))
         return active[["customer_id", "churned"]]
 
     model, report = fit_time_split(lake, horizon_days=180, labels=true_churn, n_train_snapshots=4, step_days=60,

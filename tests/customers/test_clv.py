@@ -53,7 +53,8 @@ def test_rfm_summary_counts_repeat_purchase_days():
     a = s.loc["A"]
     # Same-day rows are one purchase: two repeat days, 28 days = 4 weeks from first to last.
     assert (a["frequency"], a["recency"], a["T"], a["monetary_value"]) == (2, 4.0, 5.0, 30.0)
-    assert (s.loc["B", "frequency"], s.loc["B", "recency"], s.loc["B", "T"], s.loc["B", "monetary_value"]) == (0, 0, 2, 0)
+    assert (s.loc["B", "frequency"], s.loc["B", "recency"], s.loc["B", "T"],
+            s.loc["B", "monetary_value"]) == (0, 0, 2, 0)
     # First purchase on the last day: a one-day tenure, T = 0.
     assert s.loc["C", "T"] == 0
     assert rfm_summary(t, "2024-02-05", unit_days=1).loc["A", "T"] == 35
@@ -96,7 +97,8 @@ def test_bad_rfm_values_name_the_customer():
 
 
 def test_no_repeat_purchases_is_a_clear_error():
-    rfm = pd.DataFrame({"frequency": [0, 0, 0], "recency": [0.0] * 3, "T": [5.0, 6.0, 7.0], "monetary_value": [0.0] * 3})
+    rfm = pd.DataFrame({"frequency": [0, 0, 0], "recency": [0.0] * 3, "T": [5.0, 6.0, 7.0],
+                        "monetary_value": [0.0] * 3})
     with pytest.raises(ValueError, match="needs customers with repeat purchases; 0 of 3"):
         BetaGeoModel().fit(rfm)
     with pytest.raises(ValueError, match="repeat purchase and positive spend; 0 of 3"):
@@ -146,7 +148,8 @@ def test_quadrature_fallback_equals_the_closed_form():
     np.testing.assert_allclose(_expected_purchases_if_alive(t, x, T, r, alpha, a, b), closed, rtol=1e-9)
     # At the no-heterogeneity limit (huge r and alpha, rate r/alpha) with no dropout: rate x t.
     m = BetaGeoModel.from_params(1e5, 2e6, 1e-3, 500.0)
-    assert m.conditional_expected_purchases(39, [2, 0], [20.0, 0.0], [30.0, 30.0]) == pytest.approx([39 / 20] * 2, rel=1e-3)
+    assert m.conditional_expected_purchases(39, [2, 0], [20.0, 0.0], [30.0, 30.0]) == pytest.approx([39 / 20] * 2,
+                                                                                                    rel=1e-3)
 
 
 @pytest.mark.parametrize("x, t_x, T", [(0, 0.0, 10.0), (1, 4.0, 10.0), (3, 7.5, 12.0)])
@@ -331,7 +334,8 @@ def test_benchmark_command_writes_every_calibration_customer(tmp_path):
     src = tmp_path / "tx.csv"
     pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(src, index=False)
     out = tmp_path / "out.csv"
-    main(["--transactions", str(src), "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--out", str(out)])
+    main(["--transactions", str(src), "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30",
+          "--out", str(out)])
     got = pd.read_csv(out, dtype={"customer_id": str})
     assert list(got.columns) == ["customer_id", "expected_purchases_holdout", "expected_avg_value", "p_alive"]
     assert sorted(got["customer_id"]) == [f"{i:05d}" for i in range(400)]  # everyone starts within calibration

@@ -163,7 +163,8 @@ def test_bad_input_has_clear_outcomes(tables, features):
     customers["customer_id"] = ["Z1", "Z2", "Z3"]
     customers["created_date"] = pd.Timestamp("2024-12-30")  # one-day tenure
     jobs = tables["jobs"].head(1).copy()
-    jobs[["customer_id", "status", "completed_at", "revenue"]] = ["Z2", "completed", pd.Timestamp("2024-12-30 15:00"), 0.0]
+    jobs[["customer_id", "status", "completed_at", "revenue"]] = ["Z2", "completed", pd.Timestamp("2024-12-30 15:00"),
+                                                                   0.0]
     extra = {**tables, "customers": pd.concat([tables["customers"], customers]),
              "jobs": pd.concat([tables["jobs"], jobs])}
     f = segment_features(connect_tables(extra), AS_OF).set_index("customer_id")

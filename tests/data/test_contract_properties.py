@@ -21,7 +21,8 @@ from quantlib.errors import RejectReason
 # Tables whose mutations need nothing but their own columns.
 TABLES = sorted(CONTRACTS)
 # Derandomized: the same examples on every run, so CI cannot turn red by chance.
-PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=40, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _failures(table: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,8 @@ from tests.conftest import PROFILES
 
 
 def _digest(directory):
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.rglob("*.parquet"))}
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*.parquet"))}
 
 
 @pytest.mark.parametrize("company_fixture", ["mixed_company", "seasonal_company"])

@@ -62,7 +62,8 @@ def test_no_leakage_after_cutoff(seasonal_data):
     y1, X1, r1 = _fit_data(HierarchicalDemandModel(cutoff=cutoff), s, f)
     s2, f2 = s.copy(), f.copy()
     s2.loc[s2["ds"] > cutoff, "y"] += 1000
-    f2.loc[f2["ds"] > cutoff + pd.Timedelta(days=6), ["storm_window", "consumer_confidence", "storm"]] = [1.0, 150.0, 1.0]
+    f2.loc[f2["ds"] > cutoff + pd.Timedelta(days=6),
+           ["storm_window", "consumer_confidence", "storm"]] = [1.0, 150.0, 1.0]
     y2, X2, r2 = _fit_data(HierarchicalDemandModel(cutoff=cutoff), s2, f2)
     np.testing.assert_array_equal(y1, y2)
     for k in X1:

@@ -26,7 +26,7 @@ def test_weekly_series_are_full_zero_filled_weeks(demo_lake):
     per = s.groupby("series_id")["ds"].agg(["min", "max", "count"])
     assert per["count"].nunique() == 1  # every series on the same full calendar
     assert ((per["max"] - per["min"]).dt.days / 7 + 1 == per["count"]).all()
-    assert set(s["series_id"]) == {f"{l}/{r}" for l in ("hvac", "plumbing", "electrical")
+    assert set(s["series_id"]) == {f"{line}/{r}" for line in ("hvac", "plumbing", "electrical")
                                    for r in ("springfield", "decatur")}
     daily = demand_series(demo_lake, freq="D")
     assert (daily["y"] == 0).any()  # zero-filled days exist (holidays, Sundays)
@@ -192,5 +192,5 @@ def test_confidence_scenario_reports_an_effect_indistinguishable_from_zero(seaso
     finally:
         fc.effect_level = 95
     change = forced.groupby("series_id")["yhat"].sum() - base.groupby("series_id")["yhat"].sum()
-    np.testing.assert_allclose(change.sort_index().to_numpy(), sc.set_index("series_id")["change"].sort_index().to_numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(change.sort_index().to_numpy(),
+                               sc.set_index("series_id")["change"].sort_index().to_numpy(), rtol=1e-6)

@@ -152,7 +152,8 @@ def _random_walks(n_series=300, n=40, h=6, seed=11):
     rng = np.random.default_rng(seed)
     paths = np.cumsum(rng.normal(0, 1, (n_series, n + h)), axis=1) + 50
     train = pd.DataFrame(
-        {"series_id": np.repeat(np.arange(n_series), n), "ds": np.tile(np.arange(n), n_series), "y": paths[:, :n].ravel()}
+        {"series_id": np.repeat(np.arange(n_series), n), "ds": np.tile(np.arange(n), n_series),
+         "y": paths[:, :n].ravel()}
     )
     return train, paths[:, n:]
 

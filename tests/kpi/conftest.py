@@ -7,19 +7,19 @@ purpose: the build must create them empty.
 
 Jobs (times on the scheduled / completed day; h = hours; costs labour/material/equipment)::
 
-    job  cust tech line        status     scheduled         completed         sch lab  rev   costs        cb  rating safety equip
-    J11  C4   T1   hvac        completed  2022-12-01 08:00  2022-12-01 10:00  2   2    250   50/50/0      .   7      .      -
-    J1   C1   T1   hvac        completed  2023-03-10 09:00  2023-03-10 12:00  3   3    500   150/100/0    .   9      .      -
-    J2   C2   T1   plumbing    completed  2023-05-05 08:00  2023-05-05 10:00  2   2    300   100/50/0     .   8      .      -
-    J12  C2   T1   plumbing    completed  2023-12-15 08:00  2023-12-15 10:00  2   2    400   100/50/0     .   8      .      -
-    J10  C1   T1   hvac        completed  2024-06-10 08:00  2024-06-10 09:30  2   1.5  300   80/20/0      .   10     .      -
-    J3   C1   T1   hvac        completed  2024-06-25 08:00  2024-06-25 12:00  4   4    1000  200/300/50   .   9      .      E1
-    J7   C3   T1   hvac        scheduled  2024-06-26 08:00  -                 2   0    0     0            .   -      .      -
-    J6   C3   T1   plumbing    cancelled  2024-06-27 08:00  -                 2   0    0     0            .   -      .      -
-    J4   C1   T2   hvac        completed  2024-06-28 08:00  2024-06-28 11:00  2   3    400   90/60/10     Y   6      Y      E1
-    J5   C3   T2   electrical  completed  2024-06-29 09:00  2024-06-29 11:00  2   2    600   100/100/0    .   -      .      -
-    J8   C1   T1   plumbing    completed  2024-06-30 08:00  2024-06-30 10:00  2   2    200   60/20/0      .   4      .      -
-    J9   C3   T2   electrical  scheduled  2024-07-05 09:00  -                 2   0    0     0            .   -      .      -
+    job cust tech line       status    scheduled         completed        sch lab rev  costs      cb rating safety equip
+    J11 C4   T1   hvac       completed 2022-12-01 08:00  2022-12-01 10:00 2   2   250  50/50/0    .  7      .      -
+    J1  C1   T1   hvac       completed 2023-03-10 09:00  2023-03-10 12:00 3   3   500  150/100/0  .  9      .      -
+    J2  C2   T1   plumbing   completed 2023-05-05 08:00  2023-05-05 10:00 2   2   300  100/50/0   .  8      .      -
+    J12 C2   T1   plumbing   completed 2023-12-15 08:00  2023-12-15 10:00 2   2   400  100/50/0   .  8      .      -
+    J10 C1   T1   hvac       completed 2024-06-10 08:00  2024-06-10 09:30 2   1.5 300  80/20/0    .  10     .      -
+    J3  C1   T1   hvac       completed 2024-06-25 08:00  2024-06-25 12:00 4   4   1000 200/300/50 .  9      .      E1
+    J7  C3   T1   hvac       scheduled 2024-06-26 08:00  -                2   0   0    0          .  -      .      -
+    J6  C3   T1   plumbing   cancelled 2024-06-27 08:00  -                2   0   0    0          .  -      .      -
+    J4  C1   T2   hvac       completed 2024-06-28 08:00  2024-06-28 11:00 2   3   400  90/60/10   Y  6      Y      E1
+    J5  C3   T2   electrical completed 2024-06-29 09:00  2024-06-29 11:00 2   2   600  100/100/0  .  -      .      -
+    J8  C1   T1   plumbing   completed 2024-06-30 08:00  2024-06-30 10:00 2   2   200  60/20/0    .  4      .      -
+    J9  C3   T2   electrical scheduled 2024-07-05 09:00  -                2   0   0    0          .  -      .      -
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ def test_slack_http_error_and_unreachable():
 
 def test_settings_from_env():
     assert SmtpSettings.from_env({}) is None
-    s = SmtpSettings.from_env({"QUANT_SMTP_HOST": "mail.test", "QUANT_SMTP_TLS": "ssl", "QUANT_SMTP_PASSWORD": "pw12345"})
+    s = SmtpSettings.from_env({"QUANT_SMTP_HOST": "mail.test", "QUANT_SMTP_TLS": "ssl",
+                               "QUANT_SMTP_PASSWORD": "pw12345"})
     assert (s.port, s.tls, s.sender, s.user) == (465, "ssl", "quant@mail.test", None)
     assert "pw12345" not in repr(s)
     with pytest.raises(DeliveryError, match="QUANT_SMTP_TLS"):

@@ -59,7 +59,8 @@ def brute_force(p: AllocationProblem):
                 b_ub.append(d)
                 a_ub.append([-v for v in row])
                 b_ub.append(-p.sla_share * d)
-                cap = sum(e.hours_per_week for e in p.equipment if e.service_line == line and loc[e.equipment_id, w] == r)
+                cap = sum(e.hours_per_week for e in p.equipment
+                          if e.service_line == line and loc[e.equipment_id, w] == r)
                 a_ub.append([p.equipment_share.get(line, 0.0) * v for v in row])
                 b_ub.append(cap)
             c = [-(p.margin_per_hour[a[1]] - a[0].hourly_rate) for a in arcs]

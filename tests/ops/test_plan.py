@@ -74,7 +74,9 @@ def test_window_violation(plan):
     a = next(v for v in r.visits if v.job_id == "A")
     shift = 700 - a.start  # past A's hard window end (600)
     for v in r.visits[r.visits.index(a):]:
-        v.arrival += shift; v.start += shift; v.end += shift
+        v.arrival += shift
+        v.start += shift
+        v.end += shift
     r.return_time += shift
     assert "window" in _kinds(bad)
 

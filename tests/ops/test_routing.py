@@ -218,7 +218,8 @@ def test_schedule_route_agrees_with_validate():
             continue
         accepted += 1
         served = {j.id for j in seq}
-        plan = RoutePlan(problem, tm, [route], [DroppedJob(j.id, "capacity", "capacity") for j in jobs if j.id not in served])
+        plan = RoutePlan(problem, tm, [route],
+                         [DroppedJob(j.id, "capacity", "capacity") for j in jobs if j.id not in served])
         assert plan.validate() == [], (order, plan.validate())
     assert accepted >= 10
 

@@ -51,7 +51,9 @@ class _OsrmHandler(BaseHTTPRequestHandler):
         type(self).calls.append(self.path)
         parts = url.path.split("/")  # ['', 'table', 'v1', 'driving', 'lon,lat;lon,lat']
         if parts[1:3] != ["table", "v1"]:
-            self.send_response(404); self.end_headers(); return
+            self.send_response(404)
+            self.end_headers()
+            return
         coords = [tuple(map(float, c.split(","))) for c in parts[4].split(";")]
         if len(coords) > 3:
             body = {"code": "InvalidQuery", "message": "Too many table coordinates"}

@@ -179,7 +179,8 @@ def test_week_from_gold_is_feasible_and_beats_greedy(demo_lake):
     k = plan.kpis()
     assert k["jobs_assigned"] + k["jobs_unassigned"] == len(problem.jobs)
     assert 0 < k["utilisation"] <= 1
-    assert set(plan.unassigned["reason"].fillna("")) <= set(plan.unassigned["reason"]) and plan.unassigned["reason"].notna().all()
+    assert (set(plan.unassigned["reason"].fillna("")) <= set(plan.unassigned["reason"])
+            and plan.unassigned["reason"].notna().all())
 
 
 def test_builder_windows_preferences_revenue_and_missing_location():
@@ -192,13 +193,20 @@ def test_builder_windows_preferences_revenue_and_missing_location():
     con.execute("""CREATE TABLE customers AS SELECT * FROM (VALUES
         ('C1', 39.75, -89.55, false), ('C2', NULL, NULL, true)) t(customer_id, lat, lon, is_priority)""")
     con.execute("""CREATE TABLE jobs AS SELECT * FROM (VALUES
-        ('H1', 'C1', 'T2', 'hvac', 'repair', 'routine', 'completed', 'north', TIMESTAMP '2024-05-01 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 500.0, 100.0),
-        ('H2', 'C1', 'T2', 'hvac', 'repair', 'routine', 'completed', 'north', TIMESTAMP '2024-05-08 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 300.0, 50.0),
-        ('H3', 'C1', 'T1', 'hvac', 'repair', 'routine', 'completed', 'north', TIMESTAMP '2024-05-09 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 400.0, 60.0),
-        ('W1', 'C1', NULL, 'hvac', 'emergency', 'emergency', 'scheduled', 'north', TIMESTAMP '2024-06-05 10:00', TIMESTAMP '2024-06-05 08:00', 3.0, 0.0, 0.0),
-        ('W2', 'C2', NULL, 'hvac', 'repair', 'urgent', 'scheduled', 'north', TIMESTAMP '2024-06-09 10:00', TIMESTAMP '2024-06-07 08:00', 2.0, 0.0, 0.0),
-        ('W3', 'C1', NULL, 'hvac', 'repair', 'routine', 'scheduled', 'north', TIMESTAMP '2024-06-06 10:00', TIMESTAMP '2024-06-04 08:00', 2.0, 0.0, 0.0),
-        ('W4', 'C1', NULL, 'hvac', 'repair', 'routine', 'cancelled', 'north', TIMESTAMP '2024-06-06 10:00', TIMESTAMP '2024-06-04 08:00', 2.0, 0.0, 0.0))
+        ('H1', 'C1', 'T2', 'hvac', 'repair', 'routine', 'completed', 'north',
+         TIMESTAMP '2024-05-01 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 500.0, 100.0),
+        ('H2', 'C1', 'T2', 'hvac', 'repair', 'routine', 'completed', 'north',
+         TIMESTAMP '2024-05-08 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 300.0, 50.0),
+        ('H3', 'C1', 'T1', 'hvac', 'repair', 'routine', 'completed', 'north',
+         TIMESTAMP '2024-05-09 09:00', TIMESTAMP '2024-04-20 09:00', 2.0, 400.0, 60.0),
+        ('W1', 'C1', NULL, 'hvac', 'emergency', 'emergency', 'scheduled', 'north',
+         TIMESTAMP '2024-06-05 10:00', TIMESTAMP '2024-06-05 08:00', 3.0, 0.0, 0.0),
+        ('W2', 'C2', NULL, 'hvac', 'repair', 'urgent', 'scheduled', 'north',
+         TIMESTAMP '2024-06-09 10:00', TIMESTAMP '2024-06-07 08:00', 2.0, 0.0, 0.0),
+        ('W3', 'C1', NULL, 'hvac', 'repair', 'routine', 'scheduled', 'north',
+         TIMESTAMP '2024-06-06 10:00', TIMESTAMP '2024-06-04 08:00', 2.0, 0.0, 0.0),
+        ('W4', 'C1', NULL, 'hvac', 'repair', 'routine', 'cancelled', 'north',
+         TIMESTAMP '2024-06-06 10:00', TIMESTAMP '2024-06-04 08:00', 2.0, 0.0, 0.0))
         t(job_id, customer_id, technician_id, service_line, job_type, urgency, status, region, scheduled_start,
           created_at, scheduled_hours, revenue, material_cost)""")
     problem = week_problem_from_gold(con, dt.date(2024, 6, 5))
@@ -235,7 +243,8 @@ def test_jobs_left_out_for_capacity_or_rest_say_so():
     assert rest.unassigned["reason_code"].iloc[0] == DropReason.REST_RULES
 
 
-@pytest.mark.parametrize("planner,code", [("cp-sat stopped", DropReason.TIME_LIMIT), ("cp-sat optimal", DropReason.OUTSCORED),
+@pytest.mark.parametrize("planner,code", [("cp-sat stopped", DropReason.TIME_LIMIT),
+                                          ("cp-sat optimal", DropReason.OUTSCORED),
                                           ("greedy", DropReason.GREEDY_ORDER)])
 def test_a_job_left_out_with_room_gets_its_planners_code(planner, code, monkeypatch):
     """A job someone still had room for carries the planner's own code (time limit, outscored, greedy order)."""

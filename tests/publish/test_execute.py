@@ -85,7 +85,8 @@ def test_start_timeout(tmp_path, monkeypatch):
     # A real kernelspec whose "kernel" never answers: the start timeout must fire.
     spec = tmp_path / "jupyter" / "kernels" / "mute"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({"argv": ["sleep", "30"], "display_name": "mute", "language": "python"}))
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["sleep", "30"], "display_name": "mute",
+                                                  "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     nb = make_notebook(tmp_path / "any.ipynb", "x = 1")
     with pytest.raises(NotebookTimeoutError) as err:

@@ -14,7 +14,8 @@ from quantlib.publish.index import load_runs, write_index, write_run_record
 NETWORK = re.compile(r"http://|https://|//cdn|<script[^>]*\bsrc", re.IGNORECASE)
 
 
-def _run(reports, job, company, run_id, finished, status="success", files=("report.html", "report.pdf", "notebook.ipynb")):
+def _run(reports, job, company, run_id, finished, status="success",
+         files=("report.html", "report.pdf", "notebook.ipynb")):
     run_dir = reports / job / company / run_id
     run_dir.mkdir(parents=True)
     for name in files:

@@ -98,7 +98,8 @@ def test_serve_fires_on_time(project):
     assert waits[1] == pytest.approx(60.0)
     assert [o.status for o in fired] == ["success", "success"]
     slots = sorted(datetime.fromisoformat(r.scheduled_for) for r in project.history().runs("minutely"))
-    assert slots == [datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc), datetime(2026, 11, 27, 10, 1, tzinfo=timezone.utc)]
+    assert slots == [datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc),
+                     datetime(2026, 11, 27, 10, 1, tzinfo=timezone.utc)]
 
 
 def test_serve_process_stops_on_sigterm(project):

@@ -65,7 +65,8 @@ def test_success_publishes_and_distributes(project, servers):
     assert (run_dir / "report.html").resolve().as_uri() in mail.body
     [payload] = hook.payloads
     assert "test_report" in payload["text"] and "alpha" in payload["text"] and "SUCCESS" in payload["text"]
-    assert sorted(d.split(":")[0] for d in outcome.deliveries) == ["email → exec@example.com", "slack → slack ($TEST_HOOK)"]
+    assert sorted(d.split(":")[0] for d in outcome.deliveries) == ["email → exec@example.com",
+                                                                   "slack → slack ($TEST_HOOK)"]
 
 
 def test_failure_publishes_nothing_retries_and_alerts(project, servers):

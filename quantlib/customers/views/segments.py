@@ -29,7 +29,8 @@ from quantlib.views.tables import table_view, with_formats
 
 __all__ = [
     "CustomerSegmentsParameters", "SegmentAnalysis", "analyse_segments", "migration_chart", "migration_matrix",
-    "previous_date", "profile_chart", "profile_match", "segment_offers", "segment_playbook", "segment_sizes", "segment_summary",
+    "previous_date", "profile_chart", "profile_match", "segment_offers", "segment_playbook", "segment_sizes",
+    "segment_summary",
     "silhouette_table", "stability_table",
 ]
 

@@ -59,7 +59,8 @@ def customer_values(report, horizon_months: int = 12, discount_rate: float = 0.0
     The customer's type, region and name from ``customers`` are added to the table.
     """
     res = company_clv(report.con, report.as_of, horizon_months=horizon_months, discount_rate=discount_rate)
-    info = report.con.execute("SELECT customer_id, name, customer_type, region FROM customers").df().set_index("customer_id")
+    info = (report.con.execute("SELECT customer_id, name, customer_type, region FROM customers").df()
+            .set_index("customer_id"))
     res.customers = res.customers.join(info, how="left")
     return res
 
@@ -137,7 +138,8 @@ def model_parameters(res: CompanyCLV) -> pd.DataFrame:
     bg, gg = res.purchases.params_, res.spend.params_
     rows = [
         ("BG/NBD", "r", bg["r"], "shape of the purchase-rate distribution"),
-        ("BG/NBD", "alpha", bg["alpha"], f"scale of the purchase rate (mean rate r/alpha = {bg['r'] / bg['alpha']:.3f} per {unit})"),
+        ("BG/NBD", "alpha", bg["alpha"],
+         f"scale of the purchase rate (mean rate r/alpha = {bg['r'] / bg['alpha']:.3f} per {unit})"),
         ("BG/NBD", "a", bg["a"], "dropout after a purchase ~ Beta(a, b)"),
         ("BG/NBD", "b", bg["b"], f"mean dropout probability a/(a+b) = {bg['a'] / (bg['a'] + bg['b']):.3f}"),
         ("Gamma-Gamma", "p", gg["p"], "shape of the job value"),
@@ -174,7 +176,8 @@ def cohort_retention(con: duckdb.DuckDBPyConnection, as_of, months: int = 12) ->
                       count(DISTINCT j.customer_id) AS active
                FROM jobs j JOIN firsts f USING (customer_id) GROUP BY 1, 2),
            grid AS (
-               SELECT s.cohort, s.cohort_size, unnest(range(0, datediff('month', s.cohort, ?::DATE) + 1)) AS months_since
+               SELECT s.cohort, s.cohort_size,
+                      unnest(range(0, datediff('month', s.cohort, ?::DATE) + 1)) AS months_since
                FROM sizes s WHERE s.cohort >= ?)
            SELECT g.cohort, g.months_since::INT AS months_since, g.cohort_size,
                   coalesce(a.active, 0) AS active, coalesce(a.active, 0) / g.cohort_size AS retention

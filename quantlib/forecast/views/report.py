@@ -111,7 +111,8 @@ def revenue_horizons(fc: RevenueModel) -> pd.DataFrame:
 
 @table_view(formats={"horizon": "int", "origins": "int", "accuracy": "pct", "wape": "pct", "coverage_80": "pct",
                     "baseline_accuracy": "pct", "baseline_wape": "pct", "target_accuracy": "pct"},
-            labels={"horizon": "Days", "wape": "WAPE", "coverage_80": "80 % coverage", "baseline_wape": "Baseline WAPE"})
+            labels={"horizon": "Days", "wape": "WAPE", "coverage_80": "80 % coverage",
+                    "baseline_wape": "Baseline WAPE"})
 def revenue_accuracy(snap: Snapshot, horizons, n_origins: int = 2, step_days: int = 30) -> pd.DataFrame:
     """Backtest summary per horizon: accuracy, WAPE, 80 % coverage, the seasonal-naive baseline, target."""
     _, summary = backtest_revenue(snap, horizons=horizons, n_origins=n_origins, step_days=step_days)
@@ -199,7 +200,8 @@ def demand_path(series: pd.DataFrame, forecast: pd.DataFrame, history_weeks: int
     h = s.groupby("ds", as_index=False)["y"].sum().rename(columns={"ds": "week", "y": "value"})
     h = h.assign(series="Actual", lo=np.nan, hi=np.nan)
     f = forecast.groupby("ds", as_index=False)[["yhat", "yhat_lo_80", "yhat_hi_80"]].sum()
-    f = f.rename(columns={"ds": "week", "yhat": "value", "yhat_lo_80": "lo", "yhat_hi_80": "hi"}).assign(series="Forecast")
+    f = f.rename(columns={"ds": "week", "yhat": "value", "yhat_lo_80": "lo",
+                          "yhat_hi_80": "hi"}).assign(series="Forecast")
     return pd.concat([h, f], ignore_index=True)[["week", "series", "value", "lo", "hi"]]
 
 
@@ -248,7 +250,8 @@ def storm_dates(start, weeks: int, n: int) -> list[pd.Timestamp]:
     return list(days[np.linspace(0, len(days) - 1, n + 2)[1:-1].round().astype(int)])
 
 
-def demand_scenarios(fc: DemandForecaster, h: int, storm_days: int = 3, confidence_shift: float = -10.0) -> pd.DataFrame:
+def demand_scenarios(fc: DemandForecaster, h: int, storm_days: int = 3,
+                     confidence_shift: float = -10.0) -> pd.DataFrame:
     """Jobs over the next ``h`` weeks per service line under the baseline and two scenarios.
 
     ``storm``: exactly ``storm_days`` storms in every region, spread over the horizon;

@@ -19,7 +19,8 @@ class MonthlyReviewParameters(NotebookParameters):
     # The warehouse has no bank balance: the cash-flow forecast starts from this figure
     # (as in notebooks/cashflow_forecast.ipynb).
     starting_cash: float = Field(250_000.0, description="cash at the end of as_of, start of the 90-day cash forecast")
-    plan_days: int = Field(5, ge=1, le=31, description="last working days re-planned by the router for drive-time figures")
+    plan_days: int = Field(5, ge=1, le=31,
+                           description="last working days re-planned by the router for drive-time figures")
 
 
 @register_parameters("weekly_operations")
@@ -27,7 +28,8 @@ class WeeklyOperationsParameters(NotebookParameters):
     """Weekly operations report: the week ending ``as_of`` and ``weeks`` of trend."""
 
     weeks: int = Field(12, ge=2, le=104, description="weeks of history in the trend charts")
-    plan_days: int = Field(5, ge=1, le=14, description="last working days re-planned by the router for drive-time figures")
+    plan_days: int = Field(5, ge=1, le=14,
+                           description="last working days re-planned by the router for drive-time figures")
 
 
 @register_parameters("operations_efficiency")

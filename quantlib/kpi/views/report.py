@@ -399,7 +399,8 @@ def headline(ctx: ReportContext) -> str:
     satisfaction = kpi_value(ctx, "customer_satisfaction")
     if margin is not None:
         parts.append(f"The profit margin over the last 30 days is {margin:.1%}"
-                     + (f" and customer satisfaction {satisfaction:.1f} out of 10." if satisfaction is not None else "."))
+                     + (f" and customer satisfaction {satisfaction:.1f} out of 10."
+                        if satisfaction is not None else "."))
     risks = risk_register(ctx)
     parts.append(f"{len(risks)} risk{'s' if len(risks) != 1 else ''} need attention (see Risk assessment)."
                  if len(risks) else "No risk rule is triggered.")

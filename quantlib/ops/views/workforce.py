@@ -2,7 +2,8 @@
 
 Everything here takes the gold warehouse (a :class:`quantlib.kpi.views.report.ReportContext` or a DuckDB
 connection) and returns plain DataFrames / dicts, so the notebook stays thin and the numbers are
-testable; the tables declare how their columns print (:func:`quantlib.views.table_view`). :func:`week_summary` is the small entry point the weekly and monthly reports use.
+testable; the tables declare how their columns print (:func:`quantlib.views.table_view`).
+:func:`week_summary` is the small entry point the weekly and monthly reports use.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class WorkforcePlanParameters(NotebookParameters):
     week_start: dt.date | None = Field(None, description="a day of the week to plan; default the week of as_of")
     max_jobs: int | None = Field(None, ge=1, description="plan only the week's first jobs (small demos)")
     time_limit_seconds: float = Field(20.0, gt=0, le=600, description="CP-SAT time limit for the week")
-    daily_max_hours: float = Field(10.0, gt=0, le=13, description="service + travel hours a day (11 h rest between days)")
+    daily_max_hours: float = Field(10.0, gt=0, le=13,
+                                   description="service + travel hours a day (11 h rest between days)")
     max_days_per_week: int = Field(5, ge=1, le=7, description="working days a week")
     max_consecutive_days: int = Field(5, ge=1, le=7, description="working days in a row")
     target_wait_hours: float = Field(2.0, gt=0, description="emergency response target")
