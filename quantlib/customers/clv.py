@@ -876,10 +876,12 @@ class BayesianBetaGeoModel(BaseEstimator):
 def company_transactions(con, as_of=None) -> pd.DataFrame:
     """Completed jobs' revenue per customer and day from gold ``job_facts`` (``customer_id, date, amount``).
 
-    Jobs completed after ``as_of`` are not read. Zero-revenue jobs (warranty callbacks) are
-    left out: they are not purchases.
+    Jobs completed after ``as_of`` are not read. Zero-revenue jobs (warranty callbacks) and
+    contract visits (jobs linked to a maintenance contract) are left out: they are not
+    purchases. A contract visit is scheduled by the company and paid by the contract's fee,
+    so counting it would make every contract holder look like a frequent buyer.
     """
-    where = "is_completed AND revenue > 0"
+    where = "is_completed AND revenue > 0 AND contract_id IS NULL"
     params: list = []
     if as_of is not None:
         where += " AND completed_date <= ?"
@@ -909,6 +911,9 @@ PURCHASE_MODELS = {"mbgnbd": ModifiedBetaGeoModel, "bgnbd": BetaGeoModel}
 def company_clv(con, as_of=None, *, horizon_months: int = 12, discount_rate: float = 0.01,
                 unit_days: float = 7.0, penalizer: float = 0.0, purchase_model: str = "mbgnbd") -> CompanyCLV:
     """Fit MBG/NBD (or BG/NBD) and Gamma-Gamma on a company's completed jobs and value every customer.
+
+    Purchases are :func:`company_transactions`: contract visits are not purchases, so a
+    customer served only under contract is not valued here.
 
     Parameters
     ----------

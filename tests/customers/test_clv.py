@@ -274,7 +274,8 @@ def test_company_clv_values_every_customer(demo_lake):
     with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
         res = company_clv(con, "2024-06-30")
         served = con.execute("""SELECT count(DISTINCT customer_id) FROM job_facts
-                                WHERE is_completed AND revenue > 0 AND completed_date <= '2024-06-30'""").fetchone()[0]
+                                WHERE is_completed AND revenue > 0 AND contract_id IS NULL
+                                  AND completed_date <= '2024-06-30'""").fetchone()[0]
     c = res.customers
     assert len(c) == served and c.index.is_unique
     assert (c["last_purchase"] <= pd.Timestamp("2024-06-30")).all()
@@ -461,3 +462,29 @@ def test_mbg_on_cdnow_predicts_the_holdout_as_well_as_bgnbd():
     assert mbg["expected_purchases"].sum() == pytest.approx(bg["expected_purchases"].sum(), rel=0.08)
     one = rfm["frequency"] == 0
     assert (bg.loc[one, "p_alive"] == 1).all() and mbg.loc[one, "p_alive"].max() < 1
+
+
+def test_contract_visits_are_not_purchases(demo_lake):
+    # Transactions are the completed, paid, non-contract jobs per customer and day, computed
+    # here from the raw jobs table; the contract visits dropped are counted.
+    import duckdb
+
+    from quantlib.customers.clv import company_transactions
+
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        jobs = con.execute("""SELECT customer_id, completed_at::DATE AS date, revenue, contract_id, job_type
+                              FROM jobs WHERE status = 'completed' AND revenue > 0""").df()
+        tx = company_transactions(con)
+        res = company_clv(con, "2024-06-30")
+    on_contract = jobs["contract_id"].notna()
+    assert on_contract.sum() > 100 and (jobs.loc[on_contract, "job_type"] == "maintenance").all()
+    expected = jobs[~on_contract].groupby(["customer_id", "date"])["revenue"].sum()
+    assert len(tx) == len(expected)
+    assert tx["amount"].sum() == pytest.approx(expected.sum())
+    every_day = jobs.groupby(["customer_id", "date"]).size()
+    assert len(tx) < len(every_day)  # days with only a contract visit are gone
+    # A customer served only under contract is not valued; one with both is valued on the rest.
+    served = jobs[pd.to_datetime(jobs["date"]) <= pd.Timestamp("2024-06-30")]
+    open_buyers = set(served.loc[served["contract_id"].isna(), "customer_id"])
+    assert set(res.customers.index) == open_buyers
+    assert set(served.loc[served["contract_id"].notna(), "customer_id"]) - open_buyers  # contract-only customers exist
