@@ -1,4 +1,4 @@
-"""CLV on a transaction log (CDNOW): BG/NBD + Gamma-Gamma holdout predictions, accuracy and speed.
+"""CLV on a transaction log (CDNOW): BG/NBD or MBG/NBD + Gamma-Gamma holdout predictions, accuracy and speed.
 
 Make the transaction file from the CDNOW master (same-day rows summed)::
 
@@ -10,8 +10,10 @@ Predict (fits on the calibration period only; holdout transactions are never rea
         --holdout-end 1998-06-30 --out OUT.csv
 
 writes ``customer_id, expected_purchases_holdout, expected_avg_value, p_alive`` for every
-customer seen in calibration. Add ``--evaluate`` to print (markdown) the holdout accuracy of
-repeat purchases next to the naive baseline (calibration rate x holdout length), the fitted
+customer seen in calibration, from BG/NBD (``--model bgnbd``, the default) or MBG/NBD
+(``--model mbgnbd``). Add ``--evaluate`` to print (markdown) the holdout accuracy of
+repeat purchases of both models, fitted in the same run, next to the naive baseline
+(calibration rate x holdout length), the P(alive) of one-time customers, the fitted
 parameters next to the published ones, the spread of the fit over 1/10 sub-samples, and fit
 times; ``--bayes`` adds the Bayesian BG/NBD (nutpie) fit time and intervals; ``--speed N``
 times fitting CLV on N customers simulated from the fitted parameters.
@@ -42,6 +44,7 @@ import pandas as pd  # noqa: E402
 from quantlib.customers.clv import (  # noqa: E402
     BetaGeoModel,
     GammaGammaModel,
+    ModifiedBetaGeoModel,
     customer_lifetime_value,
     rfm_summary,
     simulate_bgnbd,
@@ -73,14 +76,17 @@ def read_transactions(path) -> pd.DataFrame:
     return tx
 
 
-def predict(tx: pd.DataFrame, calibration_end, holdout_end, unit_days: float = 7.0):
+MODELS = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}
+
+
+def predict(tx: pd.DataFrame, calibration_end, holdout_end, unit_days: float = 7.0, model: str = "bgnbd"):
     """Fit on transactions up to ``calibration_end``; predict the holdout per calibration customer."""
     cal_end = pd.Timestamp(calibration_end)
     holdout = (pd.Timestamp(holdout_end) - cal_end).days / unit_days
     tx = tx.assign(date=pd.to_datetime(tx["date"]))
     rfm = rfm_summary(tx[tx["date"] <= cal_end], cal_end, unit_days=unit_days)
     t0 = time.perf_counter()
-    bg = BetaGeoModel().fit(rfm)
+    bg = MODELS[model]().fit(rfm)
     gg = GammaGammaModel().fit(rfm)
     seconds = time.perf_counter() - t0
     pred = bg.predict(rfm, holdout)
@@ -126,21 +132,29 @@ def _table(rows: list[dict], floats: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: float, published: bool = True) -> str:
+def evaluate(tx, out, rfm, fitted, gg, calibration_end, holdout_end, unit_days: float, published: bool = True) -> str:
     holdout = (pd.Timestamp(holdout_end) - pd.Timestamp(calibration_end)).days / unit_days
     act = holdout_actuals(tx, rfm.index, calibration_end, holdout_end)
+    # Both purchase models in the same run, whichever one wrote the output file.
+    bg = fitted if type(fitted) is BetaGeoModel else BetaGeoModel().fit(rfm)
+    mbg = fitted if type(fitted) is ModifiedBetaGeoModel else ModifiedBetaGeoModel().fit(rfm)
+    bg_pred = bg.predict(rfm, holdout)
+    mbg_pred = mbg.predict(rfm, holdout)
     naive_seconds = _median_seconds(
         lambda: np.where(rfm["T"] > 0, rfm["frequency"] / rfm["T"].where(rfm["T"] > 0, 1), 0))
     naive = np.where(rfm["T"] > 0, rfm["frequency"] / rfm["T"].where(rfm["T"] > 0, 1), 0.0) * holdout
     bg_seconds = _median_seconds(lambda: BetaGeoModel().fit(rfm))
+    mbg_seconds = _median_seconds(lambda: ModifiedBetaGeoModel().fit(rfm))
     gg_seconds = _median_seconds(lambda: GammaGammaModel().fit(rfm))
     report = [f"customers in calibration: {len(rfm):,}; with a repeat purchase: {int((rfm['frequency'] > 0).sum()):,}; "
               f"calibration to {calibration_end}, holdout {holdout:.2f} weeks to {holdout_end}", "",
               # In-sample check: the model's expected calibration repeats E[X(T)] against the actual count.
               f"calibration repeat purchases: actual {int(rfm['frequency'].sum()):,}, "
-              f"BG/NBD expected {bg.expected_purchases_new(rfm['T'].to_numpy()).sum():,.0f}", ""]
+              f"BG/NBD expected {bg.expected_purchases_new(rfm['T'].to_numpy()).sum():,.0f}, "
+              f"MBG/NBD expected {mbg.expected_purchases_new(rfm['T'].to_numpy()).sum():,.0f}", ""]
 
-    models = [("BG/NBD", out["expected_purchases_holdout"].to_numpy())]
+    models = [("BG/NBD", bg_pred["expected_purchases"].to_numpy()),
+              ("MBG/NBD", mbg_pred["expected_purchases"].to_numpy())]
     if published:  # the published parameters on the same customers: is a gap the fit's or the data's?
         at_published = BetaGeoModel.from_params(**PUBLISHED_BGNBD).predict(rfm, holdout)["expected_purchases"]
         models.append(("BG/NBD at the published parameters", at_published.to_numpy()))
@@ -150,20 +164,39 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
 
     # Conditional expectations by calibration frequency (FHL 2005, figure 4).
     by = pd.DataFrame({"x": rfm["frequency"].clip(upper=7).to_numpy(), "actual": act["purchases"].to_numpy(),
-                       "bgnbd": out["expected_purchases_holdout"].to_numpy(), "naive": naive})
+                       "bgnbd": bg_pred["expected_purchases"].to_numpy(),
+                       "mbgnbd": mbg_pred["expected_purchases"].to_numpy(), "naive": naive,
+                       "bg_alive": bg_pred["p_alive"].to_numpy(), "mbg_alive": mbg_pred["p_alive"].to_numpy(),
+                       "bought": act["purchases"].to_numpy() > 0})
     g = by.groupby("x").agg(customers=("actual", "size"), actual=("actual", "mean"), bgnbd=("bgnbd", "mean"),
-                            naive=("naive", "mean")).reset_index()
+                            mbgnbd=("mbgnbd", "mean"), naive=("naive", "mean")).reset_index()
     g["x"] = g["x"].map(lambda v: f"{v}+" if v == 7 else str(v))
     report += ["### Mean holdout purchases by calibration repeat purchases", "",
-               _table(g.rename(columns={"x": "calibration repeats", "bgnbd": "BG/NBD"}).to_dict("records")), ""]
+               _table(g.rename(columns={"x": "calibration repeats", "bgnbd": "BG/NBD",
+                                        "mbgnbd": "MBG/NBD"}).to_dict("records")), ""]
+    # P(alive) of one-time customers: BG/NBD says 1 for all; MBG/NBD ranks them. Whether they
+    # bought again in the holdout is the observable check (AUC of P(alive) for "bought again").
+    from sklearn.metrics import roc_auc_score
+
+    one = by[by["x"] == 0]
+    if one["bought"].nunique() == 2:
+        rows = [{"model": name, "mean P(alive)": one[col].mean(),
+                 "share P(alive) >= 0.5": (one[col] >= 0.5).mean(),
+                 "AUC for buying again": roc_auc_score(one["bought"], one[col])}
+                for name, col in (("BG/NBD", "bg_alive"), ("MBG/NBD", "mbg_alive"))]
+        report += [f"### One-time customers ({len(one):,}; {one['bought'].mean():.1%} bought in the holdout)", "",
+                   _table(rows), ""]
 
     rows = [{"parameter": k, "fitted": bg.params_[k], "published (1/10 sample)": v} for k, v in PUBLISHED_BGNBD.items()]
+    rows += [{"parameter": f"MBG/NBD {k}", "fitted": mbg.params_[k], "published (1/10 sample)": "–"}
+             for k in PUBLISHED_BGNBD]
     rows += [{"parameter": f"Gamma-Gamma {k}", "fitted": gg.params_[k], "published (1/10 sample)": v}
              for k, v in PUBLISHED_GAMMA_GAMMA.items()]
     if not published:  # not CDNOW: the published values do not apply
         rows = [{k: v for k, v in r.items() if k != "published (1/10 sample)"} for r in rows]
     report += ["### Parameters", "", _table(rows), "",
-               f"BG/NBD log-likelihood {bg.log_likelihood_:,.1f} on {bg.n_customers_:,} customers; "
+               f"BG/NBD log-likelihood {bg.log_likelihood_:,.1f}, MBG/NBD {mbg.log_likelihood_:,.1f}, "
+               f"on {bg.n_customers_:,} customers; "
                f"Gamma-Gamma on {gg.n_customers_:,} repeat buyers ({gg.n_excluded_:,} excluded), "
                f"frequency-spend correlation {gg.frequency_spend_correlation_:.3f}", ""]
 
@@ -194,6 +227,7 @@ def evaluate(tx, out, rfm, bg, gg, calibration_end, holdout_end, unit_days: floa
 
     report += ["### Fit time (median of 3)", "", _table([
         {"step": "BG/NBD maximum likelihood", "seconds": bg_seconds},
+        {"step": "MBG/NBD maximum likelihood", "seconds": mbg_seconds},
         {"step": "Gamma-Gamma maximum likelihood", "seconds": gg_seconds},
         {"step": "naive baseline", "seconds": naive_seconds}], floats="{:.4f}"), ""]
     return "\n".join(report)
@@ -278,6 +312,8 @@ def main(argv=None) -> None:
     ap.add_argument("--calibration-end", help="last day of the calibration period (inclusive)")
     ap.add_argument("--holdout-end", help="last day of the holdout period (inclusive)")
     ap.add_argument("--out", help="output CSV")
+    ap.add_argument("--model", choices=sorted(MODELS), default="bgnbd",
+                    help="purchase model whose predictions go to --out (default bgnbd; --evaluate reports both)")
     ap.add_argument("--unit-days", type=float, default=7.0, help="days per model time unit (default 7: weeks)")
     ap.add_argument("--evaluate", action="store_true", help="print holdout accuracy, parameters and fit time")
     ap.add_argument("--bayes", action="store_true", help="also fit the Bayesian BG/NBD and report its time")
@@ -311,12 +347,14 @@ def main(argv=None) -> None:
             tx = company_transactions(con, args.holdout_end)
     else:
         tx = read_transactions(args.transactions)
-    out, rfm, bg, gg, seconds = predict(tx, args.calibration_end, args.holdout_end, args.unit_days)
+    out, rfm, bg, gg, seconds = predict(tx, args.calibration_end, args.holdout_end, args.unit_days, args.model)
     out.to_csv(args.out, index=False)
     print(f"wrote {len(out):,} customers to {args.out} (fit {seconds:.2f} s)", file=sys.stderr)
     if args.evaluate:
         print(evaluate(tx, out, rfm, bg, gg, args.calibration_end, args.holdout_end, args.unit_days,
                        published=not args.company_lake))
+    if type(bg) is not BetaGeoModel:  # the Bayesian and speed reports are about BG/NBD
+        bg = BetaGeoModel().fit(rfm)
     if args.bayes:
         part = rfm.iloc[:: args.bayes_every]
         print(bayes_report(part, bg if args.bayes_every == 1 else BetaGeoModel().fit(part), args.draws, args.tune))

@@ -39,6 +39,7 @@ from quantlib.customers.clv import (
     BayesianBetaGeoModel,
     BetaGeoModel,
     GammaGammaModel,
+    ModifiedBetaGeoModel,
     simulate_bgnbd,
 )
 from quantlib.customers.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
@@ -214,6 +215,8 @@ def _cases() -> list[Case]:
         Case("OnlineSegmenter", lambda: OnlineSegmenter(online_base()), lambda est: est.fit(),
              lambda est: est.predict(feats())),
         Case("BetaGeoModel", BetaGeoModel, lambda est: est.fit(_rfm()), lambda est: est.predict(_rfm(), 10)),
+        Case("ModifiedBetaGeoModel", ModifiedBetaGeoModel, lambda est: est.fit(_rfm()),
+             lambda est: est.predict(_rfm(), 10)),
         Case("GammaGammaModel", GammaGammaModel, lambda est: est.fit(_rfm()), lambda est: est.predict(_rfm())),
         Case("BayesianBetaGeoModel", BayesianBetaGeoModel, None, lambda est: est.predict(_rfm(), 10)),
         Case("PopularityScorer", PopularityScorer, lambda est: est.fit(*hist()), lambda est: est.scores(["C1"])),

@@ -5,12 +5,16 @@ The models are the standard "buy till you die" pair:
 * :class:`BetaGeoModel` — the BG/NBD model of Fader, Hardie & Lee (2005, "Counting your
   customers the easy way"). While alive a customer buys at a Poisson rate λ ~ Gamma(r, α);
   after each repeat purchase they drop out with probability p ~ Beta(a, b).
+* :class:`ModifiedBetaGeoModel` — the MBG/NBD model of Batislam, Denizel & Filiztekin (2007):
+  BG/NBD in which a customer can also drop out right after the first purchase (time 0), so a
+  one-time customer's P(alive) is below 1 and falls with the time since that purchase. It is
+  the model :func:`company_clv` uses by default.
 * :class:`GammaGammaModel` — the Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and
   CLV"; Fader & Hardie 2013 note): transaction values ~ Gamma(p, ν), ν ~ Gamma(q, γ).
 * :class:`BayesianBetaGeoModel` — the same BG/NBD likelihood in PyMC (sampled with nutpie),
   for posterior intervals of the parameters and of each customer's expected purchases.
 
-Both maximum-likelihood models maximise the closed-form log-likelihood over log-parameters
+The maximum-likelihood models maximise the closed-form log-likelihood over log-parameters
 with L-BFGS-B and its analytic gradient (vectorised numpy / scipy.special).
 
 Inputs are the RFM summary of :func:`rfm_summary`: per customer ``frequency`` (repeat
@@ -40,6 +44,7 @@ __all__ = [
     "BetaGeoModel",
     "CompanyCLV",
     "GammaGammaModel",
+    "ModifiedBetaGeoModel",
     "bgnbd_log_likelihood",
     "bgnbd_log_likelihood_grad",
     "calibration_and_holdout",
@@ -48,9 +53,12 @@ __all__ = [
     "customer_lifetime_value",
     "gamma_gamma_log_likelihood",
     "gamma_gamma_log_likelihood_grad",
+    "mbgnbd_log_likelihood",
+    "mbgnbd_log_likelihood_grad",
     "rfm_summary",
     "simulate_bgnbd",
     "simulate_gamma_gamma",
+    "simulate_mbgnbd",
 ]
 
 #: Days in an average month; CLV discounts per month, as lifetimes and Fader-Hardie-Lee do.
@@ -249,6 +257,58 @@ def bgnbd_log_likelihood_grad(params, frequency, recency, T) -> np.ndarray:
     return np.column_stack([d_r, d_alpha, d_a, d_b])
 
 
+# ---------------------------------------------------------------------------- MBG/NBD
+def _mbgnbd_terms(params, frequency, recency, T):
+    """The pieces of the MBG/NBD log-likelihood: ``A1 + A2 + logaddexp(A3, A4)``."""
+    r, alpha, a, b = params
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = special.betaln(a, b + x + 1) - special.betaln(a, b)
+    a3 = -(r + x) * np.log(alpha + T)
+    # Dropout right after the last purchase; with no repeat purchase that is the first one (time 0).
+    a4 = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + t_x)
+    return x, t_x, T, a1, a2, a3, a4
+
+
+def mbgnbd_log_likelihood(params, frequency, recency, T) -> np.ndarray:
+    """Per-customer MBG/NBD log-likelihood (Batislam, Denizel & Filiztekin 2007).
+
+    Parameters
+    ----------
+    params : sequence of float
+        ``(r, alpha, a, b)``.
+    frequency, recency, T : array-like
+        Equal-length arrays (see :func:`rfm_summary`).
+
+    Returns
+    -------
+    ndarray
+        ``log B(a, b+x+1)/B(a, b) + log Γ(r+x) α^r / Γ(r) + log[(α+T)^-(r+x) + a/(b+x) (α+t_x)^-(r+x)]``.
+        Unlike BG/NBD the second branch exists for every customer: the individual-level
+        likelihood is ``(1-p)^(x+1) λ^x e^(-λT) + p (1-p)^x λ^x e^(-λ t_x)``.
+    """
+    _, _, _, a1, a2, a3, a4 = _mbgnbd_terms(params, frequency, recency, T)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def mbgnbd_log_likelihood_grad(params, frequency, recency, T) -> np.ndarray:
+    """Gradient of :func:`mbgnbd_log_likelihood` w.r.t. ``(r, alpha, a, b)``, one row per customer.
+
+    ``w`` is the weight of the "dropped out after the last purchase" branch A4, computed
+    from the log terms (no overflow for long silences).
+    """
+    r, alpha, a, b = params
+    x, t_x, T, _, _, a3, a4 = _mbgnbd_terms(params, frequency, recency, T)
+    w = np.exp(a4 - np.logaddexp(a3, a4))
+    psi_abx = special.digamma(a + b + x + 1)
+    d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) \
+        - (1 - w) * np.log(alpha + T) - w * np.log(alpha + t_x)
+    d_alpha = r / alpha - (1 - w) * (r + x) / (alpha + T) - w * (r + x) / (alpha + t_x)
+    d_a = special.digamma(a + b) - psi_abx + w / a
+    d_b = special.digamma(b + x + 1) - psi_abx - special.digamma(b) + special.digamma(a + b) - w / (b + x)
+    return np.column_stack([d_r, d_alpha, d_a, d_b])
+
+
 def _fit_log_params(neg_ll, neg_grad, x0, names) -> tuple[dict, float, optimize.OptimizeResult]:
     """Minimise ``neg_ll(exp(theta))`` over log-parameters with L-BFGS-B and the analytic gradient.
 
@@ -289,6 +349,13 @@ class BetaGeoModel(BaseEstimator):
     """
 
     param_names = ("r", "alpha", "a", "b")
+    #: Name shown in reports and error messages.
+    model_name = "BG/NBD"
+    #: Dropout chances an alive customer has survived beyond its ``x`` repeat purchases: none
+    #: in BG/NBD (the first purchase cannot be the last), one in MBG/NBD (time 0).
+    _extra_dropouts = 0
+    _loglik = staticmethod(bgnbd_log_likelihood)
+    _loglik_grad = staticmethod(bgnbd_log_likelihood_grad)
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
@@ -304,7 +371,8 @@ class BetaGeoModel(BaseEstimator):
         """
         x, t_x, T = _rfm_arrays(*_columns(rfm, ["frequency", "recency", "T"]))
         if (x > 0).sum() < 2:
-            raise ValueError(f"BG/NBD needs customers with repeat purchases; {int((x > 0).sum())} of {len(x)} have any")
+            raise ValueError(f"{self.model_name} needs customers with repeat purchases; "
+                             f"{int((x > 0).sum())} of {len(x)} have any")
         # Customers with identical (x, t_x, T) share a likelihood term: fit on unique rows, weighted.
         keys, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
         xs, txs, Ts = keys.T
@@ -315,15 +383,15 @@ class BetaGeoModel(BaseEstimator):
         n = counts.sum()
 
         def neg_ll(p):
-            return -(counts * bgnbd_log_likelihood(p, xs, txs, Ts)).sum() / n + self.penalizer * float(np.sum(p ** 2))
+            return -(counts * self._loglik(p, xs, txs, Ts)).sum() / n + self.penalizer * float(np.sum(p ** 2))
 
         def neg_grad(p):
-            return -(counts @ bgnbd_log_likelihood_grad(p, xs, txs, Ts)) / n + 2 * self.penalizer * p
+            return -(counts @ self._loglik_grad(p, xs, txs, Ts)) / n + 2 * self.penalizer * p
 
         self.params_, mean_ll, self.optimizer_ = _fit_log_params(neg_ll, neg_grad, x0, self.param_names)
         self.fit_seconds_ = time.perf_counter() - start
         self.n_customers_ = int(len(x))
-        self.log_likelihood_ = float((counts * bgnbd_log_likelihood(self._p(), xs, txs, Ts)).sum())
+        self.log_likelihood_ = float((counts * self._loglik(self._p(), xs, txs, Ts)).sum())
         return self
 
     def _p(self):
@@ -332,7 +400,7 @@ class BetaGeoModel(BaseEstimator):
 
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> "BetaGeoModel":
-        """A model with given parameters (e.g. published ones), without fitting."""
+        """A model of this class with given parameters (e.g. published ones), without fitting."""
         model = cls()
         model.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
         return model
@@ -340,7 +408,7 @@ class BetaGeoModel(BaseEstimator):
     def log_likelihood(self, rfm: pd.DataFrame) -> np.ndarray:
         """Per-customer log-likelihood of ``rfm`` at the fitted parameters."""
         x, t_x, T = _rfm_arrays(*_columns(rfm, ["frequency", "recency", "T"]))
-        return bgnbd_log_likelihood(self._p(), x, t_x, T)
+        return self._loglik(self._p(), x, t_x, T)
 
     def expected_purchases_new(self, t) -> np.ndarray:
         """E[X(t)]: expected repeat purchases in ``t`` units by a customer just acquired."""
@@ -348,14 +416,20 @@ class BetaGeoModel(BaseEstimator):
         return self.conditional_expected_purchases(t, np.zeros_like(t), np.zeros_like(t), np.zeros_like(t))
 
     def _log_odds_dead(self, x, t_x, T):
-        # log of a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x); only defined with a repeat purchase.
+        # log of a/(b+x-1+k) * ((alpha+T)/(alpha+t_x))^(r+x), k = extra dropout chances. In BG/NBD
+        # (k = 0) only defined with a repeat purchase: a one-time customer cannot have left.
         r, alpha, a, b = self._p()
+        k = self._extra_dropouts
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+            return np.where((x > 0) | (k > 0), np.log(a) - np.log(np.maximum(b + x - 1 + k, 1e-300))
                             + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)), -np.inf)
 
     def conditional_probability_alive(self, frequency, recency, T) -> np.ndarray:
-        """P(alive | x, t_x, T); 1 for customers without a repeat purchase (they cannot have left)."""
+        """P(alive | x, t_x, T).
+
+        In BG/NBD it is 1 for customers without a repeat purchase (they cannot have left);
+        in MBG/NBD it is below 1 for them and falls with ``T``.
+        """
         x, t_x, T = _rfm_arrays(frequency, recency, T)
         return special.expit(-self._log_odds_dead(x, t_x, T))
 
@@ -367,6 +441,8 @@ class BetaGeoModel(BaseEstimator):
         computed by quadrature (:func:`_expected_purchases_if_alive`).
         """
         r, alpha, a, b = self._p()
+        # Alive at T, p ~ Beta(a, b + x + k): MBG/NBD's if-alive expectation is BG/NBD's with b + 1.
+        b = b + self._extra_dropouts
         x, t_x, T = _rfm_arrays(frequency, recency, T)
         t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
         z = t / (alpha + T + t)
@@ -389,6 +465,42 @@ class BetaGeoModel(BaseEstimator):
     def sample(self, n_customers: int, T, seed=None) -> pd.DataFrame:
         """Simulate customers from the fitted parameters (see :func:`simulate_bgnbd`)."""
         return simulate_bgnbd(n_customers, T=T, seed=seed, **self.params_)
+
+
+class ModifiedBetaGeoModel(BetaGeoModel):
+    """MBG/NBD model of repeat purchases (Batislam, Denizel & Filiztekin 2007), maximum likelihood.
+
+    As BG/NBD (λ ~ Gamma(r, α), dropout probability p ~ Beta(a, b)), but a customer can
+    also drop out right after the first purchase. A one-time customer therefore has
+    P(alive) ``1 / (1 + a/b ((α+T)/α)^r)``: below 1 and falling with the time ``T`` since
+    that purchase, where BG/NBD says 1 however long ago it was. Same interface and fit as
+    :class:`BetaGeoModel` (log-likelihood :func:`mbgnbd_log_likelihood`, analytic gradient
+    :func:`mbgnbd_log_likelihood_grad`).
+
+    Parameters
+    ----------
+    penalizer : float
+        L2 penalty on the parameters (0 = plain maximum likelihood).
+
+    Attributes
+    ----------
+    params_ : dict
+        ``r, alpha, a, b``.
+    log_likelihood_ : float
+        Total log-likelihood at ``params_``.
+    n_customers_ : int
+    fit_seconds_ : float
+        Wall time of the optimisation.
+    """
+
+    model_name = "MBG/NBD"
+    _extra_dropouts = 1
+    _loglik = staticmethod(mbgnbd_log_likelihood)
+    _loglik_grad = staticmethod(mbgnbd_log_likelihood_grad)
+
+    def sample(self, n_customers: int, T, seed=None) -> pd.DataFrame:
+        """Simulate customers from the fitted parameters (see :func:`simulate_mbgnbd`)."""
+        return simulate_mbgnbd(n_customers, T=T, seed=seed, **self.params_)
 
 
 def _expected_purchases_if_alive(t, x, T, r, alpha, a, b, nodes: int = 64) -> np.ndarray:
@@ -575,7 +687,7 @@ def customer_lifetime_value(purchases: BetaGeoModel, spend: GammaGammaModel, rfm
 
 # ---------------------------------------------------------------------------- simulators
 def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float, T=52.0,
-                   holdout: float = 0.0, seed=None) -> pd.DataFrame:
+                   holdout: float = 0.0, seed=None, *, dropout_at_first: bool = False) -> pd.DataFrame:
     """Customers drawn from the BG/NBD process with known parameters.
 
     Each customer gets λ ~ Gamma(r, rate α) and p ~ Beta(a, b); repeat purchases arrive at
@@ -589,6 +701,8 @@ def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float,
         Observation length per customer (a scalar, or one per customer, e.g. staggered cohorts).
     holdout : float
         When > 0, also simulate ``frequency_holdout``: purchases in (T, T + holdout].
+    dropout_at_first : bool
+        Also drop out with probability p right after the first purchase (the MBG/NBD process).
 
     Returns
     -------
@@ -602,6 +716,8 @@ def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float,
     p = rng.beta(a, b, n_customers)
     # Repeat purchases the customer makes before dropping out (the N-th is the last): Geometric(p).
     n_before_death = rng.geometric(p)
+    if dropout_at_first:  # MBG/NBD: the first purchase is a dropout chance too, so 0 repeats is possible
+        n_before_death = n_before_death - 1
     arrivals = rng.poisson(lam * T)
     x = np.minimum(arrivals, n_before_death)
     t_x = np.zeros(n_customers)
@@ -616,6 +732,12 @@ def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float,
         out["frequency_holdout"] = np.where(alive, np.minimum(later, remaining), 0).astype(int)
     out.index.name = "customer_id"
     return out
+
+
+def simulate_mbgnbd(n_customers: int, r: float, alpha: float, a: float, b: float, T=52.0,
+                    holdout: float = 0.0, seed=None) -> pd.DataFrame:
+    """Customers drawn from the MBG/NBD process: :func:`simulate_bgnbd` with a dropout chance at time 0."""
+    return simulate_bgnbd(n_customers, r, alpha, a, b, T=T, holdout=holdout, seed=seed, dropout_at_first=True)
 
 
 def simulate_gamma_gamma(frequency, p: float, q: float, v: float, seed=None) -> pd.DataFrame:
@@ -754,10 +876,12 @@ class BayesianBetaGeoModel(BaseEstimator):
 def company_transactions(con, as_of=None) -> pd.DataFrame:
     """Completed jobs' revenue per customer and day from gold ``job_facts`` (``customer_id, date, amount``).
 
-    Jobs completed after ``as_of`` are not read. Zero-revenue jobs (warranty callbacks) are
-    left out: they are not purchases.
+    Jobs completed after ``as_of`` are not read. Zero-revenue jobs (warranty callbacks) and
+    contract visits (jobs linked to a maintenance contract) are left out: they are not
+    purchases. A contract visit is scheduled by the company and paid by the contract's fee,
+    so counting it would make every contract holder look like a frequent buyer.
     """
-    where = "is_completed AND revenue > 0"
+    where = "is_completed AND revenue > 0 AND contract_id IS NULL"
     params: list = []
     if as_of is not None:
         where += " AND completed_date <= ?"
@@ -780,9 +904,16 @@ class CompanyCLV:
     unit_days: float
 
 
+#: Purchase models :func:`company_clv` can use, by name.
+PURCHASE_MODELS = {"mbgnbd": ModifiedBetaGeoModel, "bgnbd": BetaGeoModel}
+
+
 def company_clv(con, as_of=None, *, horizon_months: int = 12, discount_rate: float = 0.01,
-                unit_days: float = 7.0, penalizer: float = 0.0) -> CompanyCLV:
-    """Fit BG/NBD and Gamma-Gamma on a company's completed jobs and value every customer.
+                unit_days: float = 7.0, penalizer: float = 0.0, purchase_model: str = "mbgnbd") -> CompanyCLV:
+    """Fit MBG/NBD (or BG/NBD) and Gamma-Gamma on a company's completed jobs and value every customer.
+
+    Purchases are :func:`company_transactions`: contract visits are not purchases, so a
+    customer served only under contract is not valued here.
 
     Parameters
     ----------
@@ -790,6 +921,11 @@ def company_clv(con, as_of=None, *, horizon_months: int = 12, discount_rate: flo
         A gold warehouse.
     as_of : date, optional
         Only jobs completed up to this date are used; default the last completion.
+    horizon_months, discount_rate, unit_days, penalizer
+        As in :func:`customer_lifetime_value` and the models.
+    purchase_model : {"mbgnbd", "bgnbd"}
+        The repeat-purchase model. MBG/NBD (the default) lets one-time customers be gone;
+        BG/NBD counts every one-time customer as alive however long ago they bought.
 
     Returns
     -------
@@ -798,12 +934,14 @@ def company_clv(con, as_of=None, *, horizon_months: int = 12, discount_rate: flo
         monetary_value, first_purchase, last_purchase, expected_purchases_90d, p_alive,
         expected_avg_value, clv`` (``expected_purchases_90d`` over the next 90 days).
     """
+    if purchase_model not in PURCHASE_MODELS:
+        raise ValueError(f"purchase_model must be one of {sorted(PURCHASE_MODELS)}, got {purchase_model!r}")
     tx = company_transactions(con, as_of)
     if tx.empty:
         raise ValueError("no completed job with revenue on or before the date: nothing to value")
     end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(tx["date"].max())
     rfm = rfm_summary(tx, end, unit_days=unit_days)
-    purchases = BetaGeoModel(penalizer=penalizer).fit(rfm)
+    purchases = PURCHASE_MODELS[purchase_model](penalizer=penalizer).fit(rfm)
     spend = GammaGammaModel(penalizer=penalizer).fit(rfm)
     out = rfm.copy()
     g = pd.to_datetime(tx["date"]).groupby(tx["customer_id"])

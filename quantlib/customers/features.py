@@ -14,7 +14,8 @@ late_payments              number of such late invoices
 disputes                   invoices disputed
 avg_rating                 mean job rating (0-10), all time; the spec's satisfaction
 satisfaction_below_7/5     ``avg_rating < 7`` / ``< 5``
-last_contact_days          days since the last booking, visit or interaction
+last_contact_days          days since the last booking, visit or inbound interaction (the
+                           company's outbound follow-ups and marketing are not contact)
 no_contact_30d/90d         ``last_contact_days >= 30`` / ``>= 90``
 tenure_days                days since the customer record was created
 has_contract               a maintenance contract running at as_of
@@ -185,9 +186,10 @@ def _derive(frame: pd.DataFrame) -> pd.DataFrame:
 def churn_labels(con_or_lake, as_of, horizon_days: int = 180) -> pd.DataFrame:
     """Who lapsed in ``(as_of, as_of + horizon_days]``: the observable proxy of churn.
 
-    A customer *lapsed* when it had no booking, no completed job and no interaction in
-    the window. Only customers that were active at ``as_of`` (a completed job in the
-    365 days up to it) get a label.
+    A customer *lapsed* when it had no booking, no completed job and no interaction from
+    the customer in the window (the company's outbound messages do not count). Only
+    customers that were active at ``as_of`` (a completed job in the 365 days up to it) get
+    a label.
 
     Returns
     -------
@@ -216,7 +218,8 @@ def churn_labels(con_or_lake, as_of, horizon_days: int = 180) -> pd.DataFrame:
                 SELECT customer_id FROM job_facts WHERE created_date > $t AND created_date <= $e
                 UNION SELECT customer_id FROM job_facts
                       WHERE is_completed AND completed_date > $t AND completed_date <= $e
-                UNION SELECT customer_id FROM interactions WHERE ts::DATE > $t AND ts::DATE <= $e
+                UNION SELECT customer_id FROM interactions
+                      WHERE ts::DATE > $t AND ts::DATE <= $e AND direction IS DISTINCT FROM 'outbound'
             )
             SELECT a.customer_id, s.customer_id IS NULL AS churned
             FROM active a LEFT JOIN (SELECT DISTINCT customer_id FROM seen) s USING (customer_id)

@@ -25,8 +25,11 @@ scorers are refitted on all history before ``cutoff``. Evaluate on a later windo
 (:func:`hit_rate`) so that the weights never saw it.
 
 Contract visits (jobs under a maintenance contract) are history but never targets: they
-are already sold. :func:`contact_plan` adds the personalisation: the channel each
-customer reaches the company on, and the best month to offer the recommended service.
+are already sold. For the same reason a customer is never offered the maintenance of a
+service line their maintenance contract covers during the offer window
+(:func:`maintenance_contracts`, passed to :meth:`HybridRecommender.fit`).
+:func:`contact_plan` adds the personalisation: the channel each customer reaches the
+company on, and the best month to offer the recommended service.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from quantlib.data.gold import open_gold
 
 __all__ = [
     "ContentScorer", "HybridRecommender", "ItemCFScorer", "PopularityScorer", "contact_plan",
-    "evaluation_targets", "hit_rate", "service_history",
+    "evaluation_targets", "hit_rate", "maintenance_contracts", "service_history",
 ]
 
 _HISTORY_SQL = """
@@ -65,6 +68,39 @@ def service_history(source) -> pd.DataFrame:
         history = con.execute(_HISTORY_SQL).df()
     history["date"] = pd.to_datetime(history["date"])
     return history
+
+
+_CONTRACTS_SQL = """
+SELECT customer_id, service_line, service_line || '/maintenance' AS item,
+       start_date::DATE AS start_date, end_date::DATE AS end_date
+FROM contracts ORDER BY customer_id, start_date
+"""
+
+
+def maintenance_contracts(source) -> pd.DataFrame:
+    """Every maintenance contract as ``customer_id, service_line, item, start_date, end_date``.
+
+    ``item`` is the service a contract covers (``<service line>/maintenance``); ``end_date``
+    is missing while the contract runs. ``source`` as in :func:`service_history`.
+    """
+    with open_gold(source) as con:
+        contracts = con.execute(_CONTRACTS_SQL).df()
+    for column in ("start_date", "end_date"):
+        contracts[column] = pd.to_datetime(contracts[column])
+    return contracts
+
+
+def covered_items(contracts: pd.DataFrame | None, start, days: int) -> pd.DataFrame:
+    """``customer_id, item`` pairs a contract covers at any time in ``[start, start + days)``.
+
+    A contract covers its item from ``start_date`` to ``end_date`` (open-ended when missing).
+    """
+    if contracts is None or len(contracts) == 0:
+        return pd.DataFrame({"customer_id": pd.Series(dtype=object), "item": pd.Series(dtype=object)})
+    start = pd.Timestamp(start)
+    end = start + pd.Timedelta(days=max(int(days), 1))
+    running = (contracts["start_date"] < end) & (contracts["end_date"].isna() | (contracts["end_date"] >= start))
+    return contracts.loc[running, ["customer_id", "item"]].drop_duplicates().reset_index(drop=True)
 
 
 def _before(history: pd.DataFrame, cutoff) -> pd.DataFrame:
@@ -295,6 +331,9 @@ class HybridRecommender(BaseEstimator):
     cutoff_, validation_start_ : Timestamp
         The weights were chosen on ``[validation_start_, cutoff_)``; the scorers are
         fitted on jobs before ``cutoff_``.
+    contracts_ : DataFrame or None
+        The maintenance contracts given to :meth:`fit`; :meth:`recommend` never offers an
+        item a customer's contract covers during the offer window.
     """
 
     COMPONENTS = ("cf", "content", "popularity")
@@ -314,14 +353,31 @@ class HybridRecommender(BaseEstimator):
                 "content": ContentScorer(self.prior_jobs).fit(history, cutoff, items),
                 "popularity": PopularityScorer(self.popularity_days).fit(history, cutoff, items)}
 
-    def fit(self, history: pd.DataFrame, cutoff) -> "HybridRecommender":
-        """Learn the weights on the window before ``cutoff``, then fit on all jobs before it."""
+    def fit(self, history: pd.DataFrame, cutoff, contracts: pd.DataFrame | None = None) -> "HybridRecommender":
+        """Learn the weights on the window before ``cutoff``, then fit on all jobs before it.
+
+        Parameters
+        ----------
+        history : DataFrame
+            Completed jobs, as :func:`service_history` returns them.
+        cutoff : date-like
+            Only jobs before it are read.
+        contracts : DataFrame, optional
+            Maintenance contracts, as :func:`maintenance_contracts` returns them. Their
+            covered items are left out of every recommendation (and of the validation
+            window's rankings).
+        """
         cutoff = pd.Timestamp(cutoff)
         past = _before(history, cutoff)
         if past.empty:
             raise ValueError(f"no completed job before {cutoff:%Y-%m-%d}: nothing to recommend from")
         self.items_ = np.array(sorted(past["item"].unique()), dtype=object)
         self.cutoff_ = cutoff
+        missing = [] if contracts is None else \
+            [c for c in ("customer_id", "item", "start_date", "end_date") if c not in contracts.columns]
+        if missing:
+            raise ValueError(f"contracts lack column(s) {missing}; use maintenance_contracts(source)")
+        self.contracts_ = None if contracts is None else contracts.copy()
         self.validation_start_ = cutoff - pd.Timedelta(days=self.validation_days)
         if self.weights is None:
             self.weights_, self.validation_ = self._learn_weights(past)
@@ -344,6 +400,7 @@ class HybridRecommender(BaseEstimator):
         scorers = self._scorers(past, start, self.items_)
         customers = targets.index
         parts = {c: s.scores(customers, start, self.validation_days) for c, s in scorers.items()}
+        covered = self._covered_mask(customers, start, self.validation_days)
         bought = _target_matrix(targets, self.items_)
         steps = int(round(1 / self.weight_step))
         rows = []
@@ -351,7 +408,7 @@ class HybridRecommender(BaseEstimator):
             if a + b > steps:
                 continue
             w = {"cf": a / steps, "content": b / steps, "popularity": (steps - a - b) / steps}
-            blend = sum(w[c] * parts[c] for c in self.COMPONENTS)
+            blend = np.where(covered, -np.inf, sum(w[c] * parts[c] for c in self.COMPONENTS))
             ranked = np.take_along_axis(bought, np.argsort(-blend, axis=1, kind="stable"), axis=1)
             first = ranked.argmax(axis=1) + 1  # rank of the first bought item
             rows.append({**w, "hit_rate": float(ranked[:, : self.k].any(axis=1).mean()),
@@ -361,6 +418,10 @@ class HybridRecommender(BaseEstimator):
         # then to the blend with more popularity (the simpler model).
         best = table.sort_values(["hit_rate", "mrr", "popularity", "content"], ascending=False).iloc[0]
         return {c: float(best[c]) for c in self.COMPONENTS}, table
+
+    def _covered_mask(self, customers, start, days: int) -> np.ndarray:
+        """customers x items: True where a maintenance contract covers the item in the window."""
+        return _covered_matrix(covered_items(self.contracts_, start, days), pd.Index(customers), self.items_)
 
     def component_scores(self, customers, start=None, days: int | None = None) -> dict[str, np.ndarray]:
         """Each scorer's customers x items matrix for an offer window starting at ``start``."""
@@ -374,6 +435,8 @@ class HybridRecommender(BaseEstimator):
         """Top ``k`` items per customer for an offer window starting at ``start`` (default the cutoff).
 
         ``component`` = ``"cf"``, ``"content"`` or ``"popularity"`` ranks by that scorer alone.
+        Items a maintenance contract given to :meth:`fit` covers for the customer at any time
+        in the offer window are never offered (a customer may then get fewer than ``k``).
 
         Returns
         -------
@@ -390,7 +453,14 @@ class HybridRecommender(BaseEstimator):
             blend = parts[component]
         else:
             blend = sum(self.weights_[c] * parts[c] for c in self.COMPONENTS)
+        start = self.cutoff_ if start is None else pd.Timestamp(start)
+        days = self.validation_days if days is None else days
+        # Never offer what a running maintenance contract already covers.
+        blend = np.where(self._covered_mask(customers, start, days), -np.inf, blend)
         top = _top_k(blend, customers, self.items_, k)
+        top = top[np.isfinite(top["score"].to_numpy())]
+        top["rank"] = top.groupby("customer_id", sort=False).cumcount() + 1
+        top = top.reset_index(drop=True)
         rows = customers.get_indexer(top["customer_id"])
         cols = pd.Index(self.items_).get_indexer(top["item"])
         for c in self.COMPONENTS:
@@ -399,6 +469,16 @@ class HybridRecommender(BaseEstimator):
         top.insert(3, "service_line", split.str[0])
         top.insert(4, "job_type", split.str[1])
         return top
+
+
+def _covered_matrix(covered: pd.DataFrame, customers, items: np.ndarray) -> np.ndarray:
+    """customers x items: True where a contract covers the item for the customer."""
+    m = np.zeros((len(customers), len(items)), dtype=bool)
+    rows = pd.Index(customers).get_indexer(covered["customer_id"])
+    cols = pd.Index(items).get_indexer(covered["item"])
+    ok = (rows >= 0) & (cols >= 0)
+    m[rows[ok], cols[ok]] = True
+    return m
 
 
 def _target_matrix(targets: pd.Series, items: np.ndarray) -> np.ndarray:

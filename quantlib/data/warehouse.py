@@ -352,9 +352,11 @@ balances AS (
     FROM open_invoices_at(as_of) GROUP BY customer_id
 ),
 contacts AS (
-    -- A booking, a visit and any interaction each count as contact.
+    -- A booking, a visit and any interaction from the customer each count as contact;
+    -- the company's own outbound messages (follow-ups, marketing) do not.
     SELECT customer_id, max(d) AS last_contact_date FROM (
-        SELECT customer_id, ts::DATE AS d FROM interactions WHERE ts::DATE <= as_of
+        SELECT customer_id, ts::DATE AS d FROM interactions
+        WHERE ts::DATE <= as_of AND direction IS DISTINCT FROM 'outbound'
         UNION ALL
         SELECT customer_id, created_date FROM job_facts WHERE created_date <= as_of
         UNION ALL

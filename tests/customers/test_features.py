@@ -105,3 +105,54 @@ def test_labels_need_the_whole_window_and_mean_silence(gold):
         [T, end, T, end, T, end]).df()["customer_id"]
     assert not set(lapsed) & set(seen)
     assert set(kept) <= set(seen)
+
+
+# ----------------------------------------------------------------------------- outbound messages are not contact
+
+def _contact_days(gold, as_of, outbound: bool) -> pd.Series:
+    """Last contact per customer from the raw tables: bookings, visits, and interactions (optionally outbound)."""
+    jobs = gold.execute("SELECT customer_id, created_at::DATE AS c, completed_at::DATE AS d FROM jobs").df()
+    inter = gold.execute("SELECT customer_id, ts::DATE AS d, direction FROM interactions").df()
+    if not outbound:
+        inter = inter[inter["direction"] != "outbound"]
+    day = pd.Timestamp(as_of)
+    dates = pd.concat([jobs[["customer_id", "c"]].rename(columns={"c": "d"}), jobs[["customer_id", "d"]],
+                       inter[["customer_id", "d"]]]).dropna()
+    dates["d"] = pd.to_datetime(dates["d"])
+    last = dates[dates["d"] <= day].groupby("customer_id")["d"].max()
+    return (day - last).dt.days.astype(float)
+
+
+def test_outbound_messages_are_not_customer_contact(gold):
+    # The company's follow-up e-mails after installs are outbound: they say nothing about
+    # whether the customer is still in touch.
+    assert set(gold.execute("SELECT DISTINCT direction FROM interactions").df()["direction"]) == {"inbound", "outbound"}
+    as_of = dt.date(2024, 3, 31)
+    snap = customer_snapshot(gold, as_of).set_index("customer_id")
+    expected = _contact_days(gold, as_of, outbound=False).reindex(snap.index)
+    assert np.allclose(snap["last_contact_days"], expected, equal_nan=True)
+    with_outbound = _contact_days(gold, as_of, outbound=True).reindex(snap.index)
+    moved = (with_outbound < expected).sum()
+    assert moved > 0  # customers whose last "contact" was the company's own e-mail
+
+
+def test_churn_labels_ignore_outbound_messages(gold):
+    as_of, horizon = dt.date(2023, 12, 31), 180
+    labels = churn_labels(gold, as_of, horizon).set_index("customer_id")["churned"]
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=horizon)
+    jobs = gold.execute("SELECT customer_id, created_at::DATE AS c, status, completed_at::DATE AS d FROM jobs").df()
+    inter = gold.execute("SELECT customer_id, ts::DATE AS d, direction FROM interactions").df()
+    start = pd.Timestamp(as_of)
+
+    def within(s):
+        s = pd.to_datetime(s)
+        return (s > start) & (s <= end)
+
+    seen_base = set(jobs.loc[within(jobs["c"]) | (within(jobs["d"]) & (jobs["status"] == "completed")), "customer_id"])
+    inbound = set(inter.loc[within(inter["d"]) & (inter["direction"] != "outbound"), "customer_id"])
+    outbound = set(inter.loc[within(inter["d"]) & (inter["direction"] == "outbound"), "customer_id"])
+    expected = ~labels.index.isin(list(seen_base | inbound))
+    assert (labels.to_numpy() == expected).all()
+    # Some lapsed customers heard only from the company in the window: they used to count as not lapsed.
+    only_outbound = outbound - seen_base - inbound
+    assert labels.reindex(list(only_outbound)).dropna().astype(bool).sum() > 0

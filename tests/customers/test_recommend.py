@@ -149,3 +149,38 @@ def test_contact_plan_channel_and_timing(con, mixed_company, history, fitted):
         assert plan.loc[c, "channel"] == stated[c] and plan.loc[c, "channel_source"] == "stated preference"
     assert plan["best_month"].between(1, 12).all()
     assert set(plan["timing_source"]) <= {"own history", "service seasonality"}
+
+
+def test_never_offers_what_a_running_maintenance_contract_covers(con):
+    from quantlib.customers.recommend import covered_items, maintenance_contracts
+
+    history = service_history(con)
+    contracts = maintenance_contracts(con)
+    covered = covered_items(contracts, TEST_START, DAYS)
+    holders = covered["customer_id"].unique()
+    assert len(holders) > 50 and covered["item"].str.endswith("/maintenance").all()
+    pairs = set(map(tuple, covered[["customer_id", "item"]].to_numpy()))
+
+    def offered(rec, k):
+        top = rec.recommend(holders, k=k, start=TEST_START, days=DAYS)
+        return top, set(zip(top["customer_id"], top["item"]))
+
+    # Without the contracts the recommender does offer covered maintenance (what the fix is for)...
+    _, before = offered(HybridRecommender(weights={"cf": 0.4, "content": 0.4, "popularity": 0.2})
+                        .fit(history, TEST_START), 3)
+    assert before & pairs
+    # ...with them, never, at any depth; ranks stay 1..n per customer.
+    rec = HybridRecommender(weights={"cf": 0.4, "content": 0.4, "popularity": 0.2}).fit(history, TEST_START, contracts)
+    for k in (3, len(rec.items_)):
+        top, after = offered(rec, k)
+        assert not after & pairs
+        assert (top.groupby("customer_id")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1)))).all()
+    n_offered = top.groupby("customer_id").size()
+    n_covered = covered.groupby("customer_id").size().reindex(n_offered.index)
+    assert (n_offered == len(rec.items_) - n_covered).all()
+    # A contract that ended before the window, or starts after it, covers nothing in it.
+    late = contracts.assign(start_date=TEST_START + pd.Timedelta(days=DAYS), end_date=pd.NaT)
+    ended = contracts.assign(end_date=TEST_START - pd.Timedelta(days=1))
+    assert covered_items(late, TEST_START, DAYS).empty and covered_items(ended, TEST_START, DAYS).empty
+    with pytest.raises(ValueError, match="contracts lack column"):
+        HybridRecommender().fit(history, TEST_START, contracts.drop(columns="item"))

@@ -292,6 +292,7 @@ def segment_offers(analysis: SegmentAnalysis, source, holdout_days: int = 90) ->
         contact_plan,
         evaluation_targets,
         hit_rate,
+        maintenance_contracts,
         service_history,
     )
 
@@ -302,7 +303,8 @@ def segment_offers(analysis: SegmentAnalysis, source, holdout_days: int = 90) ->
         assignment = analysis.assignment
         customers = assignment.loc[assignment["segment"] != -1, "customer_id"]
         start = as_of + pd.Timedelta(days=1)
-        rec = HybridRecommender().fit(history, start)
+        contracts = maintenance_contracts(con)
+        rec = HybridRecommender().fit(history, start, contracts)
         recs = rec.recommend(customers, start=start)
         plan = contact_plan(con, as_of, recs, history).merge(assignment, on="customer_id")
     plan["service"] = plan["item"].str.replace("/", ": ")

@@ -5,9 +5,10 @@ notebook stays thin and the numbers can be tested; the tables declare how their 
 (:func:`quantlib.views.table_view`). :func:`value_summary` is the customer
 section's headline numbers for the monthly business review.
 
-CLV here is the BG/NBD + Gamma-Gamma model of :mod:`quantlib.customers.clv` fitted on the
+CLV here is the MBG/NBD + Gamma-Gamma model of :mod:`quantlib.customers.clv` fitted on the
 completed jobs' revenue per customer and day up to the report date: expected revenue over
-the next ``horizon_months``, discounted monthly.
+the next ``horizon_months``, discounted monthly. MBG/NBD (not BG/NBD) so that a customer who
+bought once, long ago, is not counted as likely still active.
 """
 
 from __future__ import annotations
@@ -136,12 +137,13 @@ def model_parameters(res: CompanyCLV) -> pd.DataFrame:
     """The fitted parameters with what each means (``model, parameter, value, meaning``)."""
     unit = "week" if res.unit_days == 7 else f"{res.unit_days:g} days"
     bg, gg = res.purchases.params_, res.spend.params_
+    name = getattr(res.purchases, "model_name", "BG/NBD")
     rows = [
-        ("BG/NBD", "r", bg["r"], "shape of the purchase-rate distribution"),
-        ("BG/NBD", "alpha", bg["alpha"],
+        (name, "r", bg["r"], "shape of the purchase-rate distribution"),
+        (name, "alpha", bg["alpha"],
          f"scale of the purchase rate (mean rate r/alpha = {bg['r'] / bg['alpha']:.3f} per {unit})"),
-        ("BG/NBD", "a", bg["a"], "dropout after a purchase ~ Beta(a, b)"),
-        ("BG/NBD", "b", bg["b"], f"mean dropout probability a/(a+b) = {bg['a'] / (bg['a'] + bg['b']):.3f}"),
+        (name, "a", bg["a"], "dropout after a purchase ~ Beta(a, b)"),
+        (name, "b", bg["b"], f"mean dropout probability a/(a+b) = {bg['a'] / (bg['a'] + bg['b']):.3f}"),
         ("Gamma-Gamma", "p", gg["p"], "shape of the job value"),
         ("Gamma-Gamma", "q", gg["q"], "shape of the customers' spend level"),
         ("Gamma-Gamma", "v", gg["v"], f"scale; mean job value p v/(q-1) = ${res.spend.population_mean_:,.0f}"),
