@@ -15,9 +15,10 @@ All times are whole minutes after midnight of the plan's day (480 = 08:00); week
   with a lateness cost per minute), priority, priority customer flag, expected revenue; for
   re-routing, a technician and start time it is pinned to (a started job); for the week, the
   days it may be done on, the day the customer asked for, the minimum certification, the
-  material cost, the customer's preferred technician, the job type and region.
+  material cost, the customer's preferred technician, the job type and region; for
+  re-routing, the technician it is with in the plan in force (``current_technician``).
 * :class:`Objective`: the product spec's weights (travel 0.5 per minute, fuel 0.35 per mile,
-  fairness 0.8, priority customers 1.5).
+  fairness 0.8, priority customers 1.5) and, for re-routing, the cost of moving a job.
 * :class:`RoutingProblem`: all of it for one day.
 
 :func:`problem_from_warehouse` builds the problem of a day from the gold DuckDB.
@@ -107,6 +108,9 @@ class Job(BaseModel):
     customer_id: str = ""
     pinned_technician: str | None = None
     pinned_start: int | None = Field(None, ge=0, description="A started job: its (past) start time")
+    current_technician: str | None = Field(
+        None, description="Re-routing: the technician it is with in the plan in force (moving it costs "
+                          "Objective.move_cost)")
     earliest_day: int = Field(0, description="Weekly: first day it may be done on (0 = Monday)")
     latest_day: int = Field(DAYS - 1, description="Weekly: last day it may be done on (inclusive)")
     requested_day: int | None = Field(None, description="Weekly: the day the customer asked for")
@@ -150,6 +154,12 @@ class Objective(BaseModel):
     priority_weights: dict[str, float] = Field(
         default_factory=lambda: {"emergency": 10.0, "urgent": 2.0, "routine": 1.0})
     min_drop_penalty: float = Field(100.0, ge=0, description="Penalty floor for dropping a job with no revenue")
+    move_cost: float = Field(0.0, ge=0, description=(
+        "Re-routing: cost of serving a job by another technician than its current_technician"))
+
+    def moves(self, job: Job, technician_id: str) -> bool:
+        """Whether serving ``job`` by ``technician_id`` moves it away from its current technician."""
+        return job.current_technician is not None and job.current_technician != technician_id
 
     def drop_penalty(self, job: Job) -> float:
         """What leaving ``job`` unserved costs: revenue (or the floor) x priority x customer weight."""
