@@ -20,8 +20,9 @@ The current state is read from the plan at ``now`` (or overridden per technician
 :class:`TechnicianState`, e.g. from GPS / the mobile app): jobs that ended by ``now`` are done
 and leave the problem; a job under way is *started*: pinned to its technician at its start
 time (the technician's day continues from that job's location); a technician between stops
-continues from the last stop they left (or the given position), free from ``now``; a break
-already taken (or under way) is not owed again.
+continues from where they are at ``now`` (on the straight line between the last stop and the
+next one, in proportion to the drive's planned time; or the given position), free from ``now``;
+a break already taken (or under way) is not owed again.
 
 The rest of the day is re-solved warm-started from the remaining routes, and
 :class:`RerouteResult` reports what changed: moved jobs, new ETAs, dropped jobs with reasons,
@@ -190,6 +191,8 @@ def current_state(plan: RoutePlan, now: int, states: list[TechnicianState] | Non
         if last and last[-1].job_id in jobs:
             j = jobs[last[-1].job_id]
             pos = (j.lat, j.lon)
+        if r is not None and t.id not in started and (s is None or s.done is None):
+            pos = _on_the_road(plan, r, now, pos)
         if s is not None and s.lat is not None and s.lon is not None:
             pos = (s.lat, s.lon)
         free = max(now, t.departure)
@@ -201,6 +204,34 @@ def current_state(plan: RoutePlan, now: int, states: list[TechnicianState] | Non
             break_taken = s.break_taken
         residual[t.id] = {"pos": pos, "free": free, "break_taken": break_taken}
     return done, started, residual
+
+
+def _on_the_road(plan: RoutePlan, r, now: int, pos: tuple[float, float]) -> tuple[float, float]:
+    """Where a technician between stops is at ``now``: on the straight line from the last stop to the next.
+
+    The drive to the next stop (or home) leaves when it must to arrive as planned (arrival -
+    travel minutes; any wait is spent at the next stop). Before it leaves the technician is
+    at ``pos``, the last stop; once it arrives, at the next stop.
+    """
+    jobs = {j.id: j for j in plan.problem.jobs}
+    prev_key, prev_pos = start_key(r.technician_id), r.start_location or pos
+    for v in r.visits:
+        if v.end <= now:
+            prev_key, prev_pos = job_key(v.job_id), (jobs[v.job_id].lat, jobs[v.job_id].lon)
+            continue
+        nxt_key, nxt_pos, arrival = job_key(v.job_id), (jobs[v.job_id].lat, jobs[v.job_id].lon), v.arrival
+        break
+    else:
+        if not r.visits:
+            return pos
+        nxt_key, nxt_pos, arrival = end_key(r.technician_id), r.end_location or pos, r.return_time
+    leave = arrival - plan.travel.time(prev_key, nxt_key)
+    if now <= leave:
+        return prev_pos
+    if now >= arrival:
+        return nxt_pos
+    share = (now - leave) / (arrival - leave)
+    return (prev_pos[0] + share * (nxt_pos[0] - prev_pos[0]), prev_pos[1] + share * (nxt_pos[1] - prev_pos[1]))
 
 
 def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[TechnicianState] | None = None,

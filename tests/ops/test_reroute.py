@@ -193,3 +193,25 @@ def test_locked_jobs_never_move():
     sick = reroute(locked.after, 480, [TechnicianSick(technician_id="T1")], settings=cheap)
     assert sick.after.assignment().get("X") in ("T2", None) and sick.after.validate() == []
 
+
+def test_technician_mid_drive_continues_from_the_road(plan):
+    """Between two stops the technician starts from the interpolated point, not from the last stop."""
+    from quantlib.ops.plan import job_key
+
+    jobs = {j.id: j for j in plan.problem.jobs}
+    for r in plan.routes:
+        for prev, nxt in zip(r.visits, r.visits[1:]):
+            leg = plan.travel.time(job_key(prev.job_id), job_key(nxt.job_id))
+            leave = nxt.arrival - leg
+            if leg >= 10 and leave >= prev.end:
+                now = int(leave + leg / 2)
+                a, b = jobs[prev.job_id], jobs[nxt.job_id]
+                share = (now - leave) / leg
+                res = reroute(plan, now, [], settings=FAST)
+                tech = res.after.problem.technician(r.technician_id)
+                assert tech.lat == pytest.approx(a.lat + share * (b.lat - a.lat))
+                assert tech.lon == pytest.approx(a.lon + share * (b.lon - a.lon))
+                assert (tech.lat, tech.lon) != (a.lat, a.lon) and tech.available_from >= now
+                assert res.after.validate() == []
+                return
+    pytest.skip("no drive of 10 minutes or more between two stops")
