@@ -239,6 +239,8 @@ class WarehouseDayOptions(BaseModel):
         None, description="(lat, lon) every technician starts and ends at; None: each one's home base")
     equipment: dict[str, frozenset[str]] | None = Field(
         None, description="technician_id -> equipment kinds the van carries; None: equipment not modelled")
+    days_off: dict[str, tuple[dt.date, ...]] = Field(
+        default_factory=dict, description="technician_id -> dates of leave (gold holds no leave table)")
     objective: Objective = Field(default_factory=Objective)
 
 
@@ -279,8 +281,10 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
       the shift start) with ``emergency_response_minutes`` and a lateness cost.
     * Revenue: scheduled jobs carry no revenue yet, so every job gets the mean revenue of the
       completed jobs of its service line x job type (the whole history), its own when completed.
-    * Technicians: employed on ``day`` (hired, not terminated), starting and ending at home
-      (or at ``options.depot``);
+    * Technicians: employed on ``day`` (hired on or before it, terminated after it: the
+      termination date is the first day not worked) and not on leave (``options.days_off``;
+      gold has no leave or availability table), starting and ending at home (or at
+      ``options.depot``);
       overtime cost = hourly rate x ``overtime_rate_multiplier``.
     * Equipment is not in the warehouse's van inventory: only modelled when
       ``options.equipment`` is given (then a job needs the kind of its ``equipment_id``).
@@ -316,6 +320,8 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
     midnight = pd.Timestamp(day)
     technicians = []
     for row in techs.itertuples(index=False):
+        if day in set(pd.Timestamp(d).date() for d in opts.days_off.get(row.technician_id, ())):
+            continue  # on leave
         carried = frozenset() if opts.equipment is None else frozenset(opts.equipment.get(row.technician_id, ()))
         lat, lon = (row.home_lat, row.home_lon) if opts.depot is None else opts.depot
         technicians.append(Technician(
