@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["DropReason", "QuantError", "RejectReason", "RunStatus", "WarehouseNotFoundError"]
+__all__ = ["DropReason", "MoveReason", "QuantError", "RejectReason", "RunStatus", "WarehouseNotFoundError"]
 
 
 class QuantError(Exception):
@@ -132,3 +132,27 @@ class DropReason(str, Enum):
     OUTSCORED = "outscored"
     #: Weekly: the greedy baseline's order left it out although someone had room.
     GREEDY_ORDER = "greedy_order"
+
+
+class MoveReason(str, Enum):
+    """Why a re-plan moved a job to another technician: the code next to the human ``reason``.
+
+    Set by :func:`quantlib.ops.reroute.reroute` on every ``moved`` row of its changes; the
+    dispatch board and reports count moved jobs by it.
+    """
+
+    #: The technician it was with went home sick.
+    TECHNICIAN_SICK = "technician_sick"
+    #: The dispatcher locked it to the technician it moved to.
+    LOCKED = "locked"
+    #: Its technician's route now serves an emergency (a new job) in its place.
+    MADE_ROOM_FOR_EMERGENCY = "made_room_for_emergency"
+    #: Its technician was delayed and the rest of their day no longer holds it.
+    TECHNICIAN_DELAYED = "technician_delayed"
+    #: No order of its technician's new route fits it any more (windows, shift, break).
+    NO_ROOM = "no_room"
+    #: The plan with the move costs less, the move cost included.
+    CHEAPER = "cheaper"
+
+    def __str__(self) -> str:
+        return self.value

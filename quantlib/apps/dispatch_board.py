@@ -7,14 +7,18 @@ only builds and displays a :class:`DispatchBoard`.
 >>> board.mark_sick("T0004"); board.cancel("J00023801")                                    # doctest: +SKIP
 >>> result = board.replan()                                                                # doctest: +SKIP
 >>> result.moved, result.cost_delta, result.seconds                                        # doctest: +SKIP
+>>> board.accept()                                                                         # doctest: +SKIP
 
 The board holds the plan in force (first solved from gold for the day), the time "now"
 and a list of pending events (:class:`~quantlib.ops.reroute.Cancel`,
 :class:`~quantlib.ops.reroute.AddEmergency`, :class:`~quantlib.ops.reroute.TechnicianSick`,
-:class:`~quantlib.ops.reroute.Delay`). :meth:`DispatchBoard.replan` hands them to
+:class:`~quantlib.ops.reroute.Delay`, :class:`~quantlib.ops.reroute.Lock`: a job locked to a
+technician, which no re-plan moves). :meth:`DispatchBoard.replan` hands them to
 :func:`quantlib.ops.reroute.reroute`, which keeps done and started jobs fixed and re-solves
-the rest of the day; its result (moved jobs, new ETAs, cost delta, seconds) is shown and its
-plan becomes the plan in force, so events can follow one another through the day.
+the rest of the day; its result (moved jobs and why, new ETAs, cost delta, seconds) is shown
+as a *proposal*: :meth:`DispatchBoard.accept` makes its plan the plan in force (so events can
+follow one another through the day), :meth:`DispatchBoard.reject` keeps the current plan and
+the pending events.
 
 Charts (map, timeline) are Altair specs converted to SVG in Python and shown in HTML
 widgets, as in :mod:`quantlib.apps.executive_dashboard`: no Vega JavaScript in the page.
@@ -35,7 +39,17 @@ from quantlib.apps.base import WidgetApp
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.ops.plan import RoutePlan, hhmm
 from quantlib.ops.problem import Job, WarehouseDayOptions, problem_from_warehouse
-from quantlib.ops.reroute import AddEmergency, Cancel, Delay, RerouteError, RerouteResult, TechnicianSick, reroute
+from quantlib.ops.reroute import (
+    AddEmergency,
+    Cancel,
+    Delay,
+    Lock,
+    RerouteError,
+    RerouteResult,
+    RerouteSettings,
+    TechnicianSick,
+    reroute,
+)
 from quantlib.ops.routing import SolverSettings, solve
 from quantlib.ops.views import dispatch as dv
 from quantlib.parameters import NotebookParameters, register_parameters
@@ -47,8 +61,8 @@ log = logging.getLogger(__name__)
 
 #: Initial plan: short enough for a first render under 2 s, reproducible when the solution limit stops it.
 INITIAL_SETTINGS = SolverSettings(time_limit_seconds=1.5, solution_limit=100)
-#: Re-plan: the re-routing engine's budget (warm start and from-scratch searches share it).
-REPLAN_SETTINGS = SolverSettings(time_limit_seconds=2.0)
+#: Re-plan: the re-routing engine's budget (warm start and from-scratch searches share it) and move cost.
+REPLAN_SETTINGS = RerouteSettings(time_limit_seconds=2.0)
 #: Changes not worth a row in the "what changed" table.
 QUIET_CHANGES = ("same", "done", "still dropped")
 #: Prefix of the environment variables that override :class:`DispatchBoardParameters` (``QUANT_DISPATCH_NOW``...).
@@ -138,9 +152,11 @@ class DispatchBoard(WidgetApp):
     initial_plan : RoutePlan
     now : int
     pending : list
-        Events not yet re-planned.
+        Events not yet re-planned (kept until a proposal is accepted).
+    proposal : RerouteResult or None
+        The latest re-plan, not yet accepted or rejected.
     results : list of RerouteResult
-        Every re-plan so far; ``results[-1]`` is the latest.
+        Every accepted re-plan so far; ``results[-1]`` is the latest.
     initial_seconds : float
         Wall time of building the problem and the initial plan.
     """
@@ -165,6 +181,7 @@ class DispatchBoard(WidgetApp):
         self.plan: RoutePlan = self.initial_plan
         self.now = parse_minute(now)
         self.pending: list = []
+        self.proposal: RerouteResult | None = None
         self.results: list[RerouteResult] = []
         self._emergency_count = 0
         self.customers = self._customers()
@@ -190,8 +207,13 @@ class DispatchBoard(WidgetApp):
 
     @property
     def result(self) -> RerouteResult | None:
-        """The latest re-plan, or None."""
+        """The latest accepted re-plan, or None."""
         return self.results[-1] if self.results else None
+
+    @property
+    def shown(self) -> RerouteResult | None:
+        """The re-plan the result panel shows: the proposal, else the latest accepted one."""
+        return self.proposal or self.result
 
     def technicians(self) -> list[tuple[str, str]]:
         """``(label, id)`` of the technicians working in the plan in force."""
@@ -214,6 +236,8 @@ class DispatchBoard(WidgetApp):
         floor = self.result.now if self.result else 0
         if minute < floor:
             raise ValueError(f"now: {hhmm(minute)} is before the last re-plan at {hhmm(floor)}")
+        if minute != self.now:
+            self.proposal = None  # made for another time: re-plan again
         self.now = minute
 
     def cancel(self, job_id: str) -> Cancel:
@@ -277,14 +301,30 @@ class DispatchBoard(WidgetApp):
         self.pending.append(event)
         return event
 
+    def lock(self, job_id: str, technician_id: str) -> Lock:
+        """Queue a lock of an open job to a technician: no re-plan moves it from there."""
+        if job_id not in self.open_jobs():
+            raise ValueError(f"lock: job {job_id!r} is not an open job at {hhmm(self.now)}")
+        if technician_id not in {t.id for t in self.plan.problem.technicians}:
+            raise ValueError(f"lock: technician {technician_id!r} is not working today")
+        event = Lock(job_id=job_id, technician_id=technician_id)
+        self.pending.append(event)
+        return event
+
+    def locked(self) -> dict[str, str]:
+        """Jobs locked in the plan in force: job id -> technician id (started jobs left out)."""
+        return {j.id: j.pinned_technician for j in self.plan.problem.jobs
+                if j.pinned_technician is not None and j.pinned_start is None}
+
     def clear(self) -> None:
-        """Forget the pending events."""
+        """Forget the pending events (and any proposal made from them)."""
         self.pending.clear()
+        self.proposal = None
 
     def replan(self) -> RerouteResult:
-        """Re-plan the rest of the day from :attr:`now` with the pending events.
+        """Propose a re-plan of the rest of the day from :attr:`now` with the pending events.
 
-        The result's plan becomes the plan in force and the pending list is emptied.
+        The proposal changes nothing: :meth:`accept` applies it, :meth:`reject` drops it.
 
         Raises
         ------
@@ -297,10 +337,36 @@ class DispatchBoard(WidgetApp):
             result = reroute(self.plan, self.now, list(self.pending), settings=self.replan_settings)
         except RerouteError as error:
             raise ValueError(str(error)) from None
+        self.proposal = result
+        return result
+
+    def accept(self) -> RerouteResult:
+        """Apply the proposal: its plan becomes the plan in force and the pending list is emptied.
+
+        Raises
+        ------
+        ValueError
+            No proposal to accept.
+        """
+        if self.proposal is None:
+            raise ValueError("nothing to accept: re-plan first")
+        result, self.proposal = self.proposal, None
         self.results.append(result)
         self.plan = result.after
         self.pending = []
         return result
+
+    def reject(self) -> None:
+        """Drop the proposal; the current plan and the pending events stay.
+
+        Raises
+        ------
+        ValueError
+            No proposal to reject.
+        """
+        if self.proposal is None:
+            raise ValueError("nothing to reject: re-plan first")
+        self.proposal = None
 
     def changes_frame(self, result: RerouteResult | None = None) -> pd.DataFrame:
         """What the re-plan changed, one row per job that changed.
@@ -308,7 +374,7 @@ class DispatchBoard(WidgetApp):
         Left out: jobs ``same``, ``done``, ``still dropped``, and jobs under way that carry on
         unchanged with their technician.
         """
-        result = result or self.result
+        result = result or self.shown
         if result is None:
             return pd.DataFrame(columns=["job_id", "change", "technician_before", "technician_after",
                                          "eta_before", "eta_after", "eta_shift_minutes", "reason"])
@@ -321,11 +387,13 @@ class DispatchBoard(WidgetApp):
 
     def summary(self, result: RerouteResult | None = None) -> dict:
         """Moved jobs, cost before / after / delta, new ETAs, dropped, seconds, valid."""
-        result = result or self.result
+        result = result or self.shown
         if result is None:
             return {}
         counts = result.changes["change"].value_counts()
         return {"now": result.now, "moved": len(result.moved), "moved_jobs": result.moved,
+                "moved_by_reason": result.moves["reason_code"].value_counts().to_dict(),
+                "proposal": result is self.proposal,
                 "new_eta": int(counts.get("new eta", 0)), "dropped": int(counts.get("dropped", 0)),
                 "cost_before": result.cost_before, "cost_after": result.cost_after,
                 "cost_delta": result.cost_delta, "seconds": result.seconds,
@@ -372,6 +440,8 @@ class DispatchBoard(WidgetApp):
                 text = f"{e.technician_id} off sick"
             elif isinstance(e, Delay):
                 text = f"{e.technician_id} delayed {e.minutes} min"
+            elif isinstance(e, Lock):
+                text = f"lock job {e.job_id} to {e.technician_id}"
             else:
                 text = f"emergency {e.job.id} at {e.job.customer_id} ({', '.join(sorted(e.job.skills))}, " \
                        f"{e.job.duration} min)"
@@ -379,10 +449,10 @@ class DispatchBoard(WidgetApp):
         return f'<div class="db-pending"><b>Pending at {hhmm(self.now)}:</b><ul>{"".join(items)}</ul></div>'
 
     def result_html(self) -> str:
-        """Summary figures and the table of changes of the latest re-plan (DOM hooks for tests)."""
-        if self.result is None:
+        """Summary figures and the table of changes of the proposal or latest re-plan (DOM hooks for tests)."""
+        if self.shown is None:
             return ('<div class="db-panel db-result"><h2>What changed</h2><div class="db-empty">'
-                    'Add events (cancel, emergency, sick, delay) and press Re-plan.</div></div>')
+                    'Add events (cancel, emergency, sick, delay, lock) and press Re-plan.</div></div>')
         s = self.summary()
         esc = html.escape
         figures = [("moved", "Jobs moved", str(s["moved"])), ("new_eta", "New ETAs", str(s["new_eta"])),
@@ -404,14 +474,17 @@ class DispatchBoard(WidgetApp):
                 f'<td>{esc(r.change)}</td><td>{esc(_text(r.technician_before))}</td>'
                 f'<td>{esc(_text(r.technician_after))}</td><td>{_hhmm_or_blank(r.eta_before)}</td>'
                 f'<td>{_hhmm_or_blank(r.eta_after)}</td><td>{shift}</td>'
-                f'<td class="db-reason" title="{esc(_text(r.reason))}">'
-                f'{esc(_text(r.reason_code) or _text(r.reason))}</td>'
+                f'<td class="db-reason" data-code="{esc(_text(r.reason_code))}">{esc(_text(r.reason))}</td>'
                 f'</tr>')
         table = ('<table class="db-table"><thead><tr><th>Job</th><th>Change</th><th>Before</th><th>After</th>'
                  '<th>ETA before</th><th>ETA after</th><th>Shift (min)</th><th>Reason</th></tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>') if rows else '<div class="db-empty">No job changed.</div>'
-        return (f'<div class="db-panel db-result"><h2>What changed at {hhmm(s["now"])}</h2>'
-                f'<div class="db-figs">{cards}</div>{note}{table}</div>')
+        if s["proposal"]:
+            heading = (f'<h2 data-state="proposal">Proposal at {hhmm(s["now"])}: not applied until you '
+                       f'press Accept</h2>')
+        else:
+            heading = f'<h2 data-state="accepted">What changed at {hhmm(s["now"])}</h2>'
+        return f'<div class="db-panel db-result">{heading}<div class="db-figs">{cards}</div>{note}{table}</div>'
 
     # ------------------------------------------------------------------ widgets
 
@@ -441,6 +514,10 @@ class DispatchBoard(WidgetApp):
         self.delay_button = w.Button(description="Delay", layout=w.Layout(width="80px"))
         self.clear_button = w.Button(description="Clear events", layout=w.Layout(width="110px"))
         self.replan_button = w.Button(description="Re-plan", button_style="primary", layout=w.Layout(width="110px"))
+        self.lock_button = w.Button(description="Lock job to technician", layout=w.Layout(width="180px"))
+        self.accept_button = w.Button(description="Accept", button_style="success", disabled=True,
+                                      layout=w.Layout(width="90px"))
+        self.reject_button = w.Button(description="Reject", disabled=True, layout=w.Layout(width="90px"))
         self.status = w.HTML('<div class="db-status">&nbsp;</div>')
         self.header = w.HTML()
         self.pending_box = w.HTML()
@@ -454,7 +531,9 @@ class DispatchBoard(WidgetApp):
                               (self.emergency_button, "db-emergency"), (self.tech_picker, "db-technician"),
                               (self.sick_button, "db-sick"), (self.delay_box, "db-delay-minutes"),
                               (self.delay_button, "db-delay"), (self.clear_button, "db-clear"),
-                              (self.replan_button, "db-replan"), (self.status, "db-status-box")):
+                              (self.replan_button, "db-replan"), (self.status, "db-status-box"),
+                              (self.lock_button, "db-lock"), (self.accept_button, "db-accept"),
+                              (self.reject_button, "db-reject")):
             control.add_class(hook)  # stable DOM hooks for browser tests
         self.now_picker.observe(self._on_now, names="value")
         self.cancel_button.on_click(lambda _b: self._act(lambda: self.cancel(self.job_picker.value)))
@@ -465,6 +544,10 @@ class DispatchBoard(WidgetApp):
             self.customer_picker.value, self.skill_picker.value, self.duration_box.value)))
         self.clear_button.on_click(lambda _b: self._act(self.clear))
         self.replan_button.on_click(self._on_replan)
+        self.lock_button.on_click(lambda _b: self._act(lambda: self.lock(self.job_picker.value,
+                                                                         self.tech_picker.value)))
+        self.accept_button.on_click(self._on_accept)
+        self.reject_button.on_click(self._on_reject)
 
         def row(*children):
             box = w.HBox(list(children), layout=w.Layout(flex_flow="row wrap", align_items="center",
@@ -475,8 +558,10 @@ class DispatchBoard(WidgetApp):
 
         controls = w.VBox([row(self.now_picker, self.job_picker, self.cancel_button),
                            row(self.customer_picker, self.skill_picker, self.duration_box, self.emergency_button),
-                           row(self.tech_picker, self.sick_button, self.delay_box, self.delay_button),
-                           row(self.replan_button, self.clear_button, self.status),
+                           row(self.tech_picker, self.sick_button, self.delay_box, self.delay_button,
+                               self.lock_button),
+                           row(self.replan_button, self.accept_button, self.reject_button, self.clear_button,
+                               self.status),
                            self.pending_box],
                           layout=w.Layout(border="1px solid #e2e5e9", padding="6px 10px"))
         charts = w.HBox([self.map_box, self.result_box], layout=w.Layout(flex_flow="row wrap"))
@@ -501,23 +586,30 @@ class DispatchBoard(WidgetApp):
         self.tech_picker.options = techs
         self.tech_picker.value = techs[0][1] if techs else None
         self.pending_box.value = self.pending_html()
+        self._proposal_buttons()
 
     def _act(self, action) -> None:
+        had_proposal = self.proposal is not None
         try:
             action()
         except ValueError as problem:
             self._set_status(str(problem), error=True)
             return
+        if had_proposal and self.proposal is None:
+            self.result_box.value = self.result_html()
         self._refresh_controls()
         self._set_status(f"{len(self.pending)} event(s) pending")
 
     def _on_now(self, change) -> None:
+        had_proposal = self.proposal is not None
         try:
             self.set_now(change["new"])
         except ValueError as problem:
             self._set_status(str(problem), error=True)
             self.now_picker.value = hhmm(self.now)
             return
+        if had_proposal and self.proposal is None:
+            self.result_box.value = self.result_html()
         self._refresh_controls()
         self.timeline_box.value = self._timeline_html()
 
@@ -526,8 +618,9 @@ class DispatchBoard(WidgetApp):
         self.replan_button.disabled = True
         try:
             result = self.replan()
-            self.refresh()
-            self._set_status(f"Re-planned in {result.seconds:.1f} s", state="done",
+            self.result_box.value = self.result_html()
+            self._set_status(f"Proposal ready in {result.seconds:.1f} s: {len(result.moved)} job(s) move; "
+                             "Accept applies it, Reject keeps the current plan", state="proposed",
                              seconds=f"{result.seconds:.3f}")
         except ValueError as problem:
             self._set_status(str(problem), error=True)
@@ -536,6 +629,32 @@ class DispatchBoard(WidgetApp):
             self._set_status(f"Could not re-plan: {type(problem).__name__}", error=True)
         finally:
             self.replan_button.disabled = False
+            self._proposal_buttons()
+
+    def _proposal_buttons(self) -> None:
+        self.accept_button.disabled = self.reject_button.disabled = self.proposal is None
+
+    def _on_accept(self, _button=None) -> None:
+        try:
+            result = self.accept()
+        except ValueError as problem:
+            self._set_status(str(problem), error=True)
+            return
+        self.refresh()
+        self._proposal_buttons()
+        self._set_status(f"Accepted: re-planned in {result.seconds:.1f} s", state="done",
+                         seconds=f"{result.seconds:.3f}")
+
+    def _on_reject(self, _button=None) -> None:
+        try:
+            self.reject()
+        except ValueError as problem:
+            self._set_status(str(problem), error=True)
+            return
+        self.refresh()
+        self._proposal_buttons()
+        self._set_status(f"Proposal rejected: the current plan stays; {len(self.pending)} event(s) pending",
+                         state="rejected")
 
     def refresh(self) -> None:
         """Redraw header, charts, result and KPI table from the plan in force."""

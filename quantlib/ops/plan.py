@@ -319,7 +319,12 @@ class RoutePlan:
             columns=["job_id", "reason_code", "reason", "priority", "revenue"])
 
     def kpis(self) -> dict:
-        """Plan totals: drive, cost, revenue, utilisation, lateness, drops by reason."""
+        """Plan totals: drive, cost, revenue, utilisation, lateness, drops by reason, re-routing moves.
+
+        ``jobs_moved`` counts jobs served by another technician than their ``current_technician``;
+        ``move_cost`` is that count x the objective's move cost (part of ``objective``, not of
+        ``operating_cost``: it prices disruption, not money spent).
+        """
         p = self.problem
         tt = self.technician_table()
         used = tt[tt["jobs"] > 0]
@@ -333,6 +338,12 @@ class RoutePlan:
         penalties = sum(p.objective.drop_penalty(p.job(d.job_id)) for d in self.dropped
                         if d.job_id in {j.id for j in p.jobs})
         reasons = Counter(d.reason_code.value for d in self.dropped)
+        tech_ids = {t.id for t in p.technicians}
+        jobs_by_id = {j.id: j for j in p.jobs}
+        moved = sum(1 for r in self.routes for v in r.visits if v.job_id in jobs_by_id
+                    and jobs_by_id[v.job_id].current_technician in tech_ids
+                    and p.objective.moves(jobs_by_id[v.job_id], r.technician_id))
+        move_cost = moved * p.objective.move_cost
         return {
             "jobs": len(p.jobs), "jobs_served": int(tt["jobs"].sum()), "jobs_dropped": len(self.dropped),
             "dropped_by_reason": dict(reasons),
@@ -351,7 +362,8 @@ class RoutePlan:
             "travel_cost": float(tt["travel_cost"].sum()), "fuel_cost": float(tt["fuel_cost"].sum()),
             "overtime_cost": float(tt["overtime_cost"].sum()), "lateness_cost": float(tt["lateness_cost"].sum()),
             "operating_cost": operating, "balance_cost": balance, "drop_penalty": float(penalties),
-            "objective": operating + balance + float(penalties),
+            "jobs_moved": moved, "move_cost": float(move_cost),
+            "objective": operating + balance + float(penalties) + float(move_cost),
         }
 
 

@@ -15,9 +15,10 @@ All times are whole minutes after midnight of the plan's day (480 = 08:00); week
   with a lateness cost per minute), priority, priority customer flag, expected revenue; for
   re-routing, a technician and start time it is pinned to (a started job); for the week, the
   days it may be done on, the day the customer asked for, the minimum certification, the
-  material cost, the customer's preferred technician, the job type and region.
+  material cost, the customer's preferred technician, the job type and region; for
+  re-routing, the technician it is with in the plan in force (``current_technician``).
 * :class:`Objective`: the product spec's weights (travel 0.5 per minute, fuel 0.35 per mile,
-  fairness 0.8, priority customers 1.5).
+  fairness 0.8, priority customers 1.5) and, for re-routing, the cost of moving a job.
 * :class:`RoutingProblem`: all of it for one day.
 
 :func:`problem_from_warehouse` builds the problem of a day from the gold DuckDB.
@@ -107,6 +108,9 @@ class Job(BaseModel):
     customer_id: str = ""
     pinned_technician: str | None = None
     pinned_start: int | None = Field(None, ge=0, description="A started job: its (past) start time")
+    current_technician: str | None = Field(
+        None, description="Re-routing: the technician it is with in the plan in force (moving it costs "
+                          "Objective.move_cost)")
     earliest_day: int = Field(0, description="Weekly: first day it may be done on (0 = Monday)")
     latest_day: int = Field(DAYS - 1, description="Weekly: last day it may be done on (inclusive)")
     requested_day: int | None = Field(None, description="Weekly: the day the customer asked for")
@@ -150,6 +154,12 @@ class Objective(BaseModel):
     priority_weights: dict[str, float] = Field(
         default_factory=lambda: {"emergency": 10.0, "urgent": 2.0, "routine": 1.0})
     min_drop_penalty: float = Field(100.0, ge=0, description="Penalty floor for dropping a job with no revenue")
+    move_cost: float = Field(0.0, ge=0, description=(
+        "Re-routing: cost of serving a job by another technician than its current_technician"))
+
+    def moves(self, job: Job, technician_id: str) -> bool:
+        """Whether serving ``job`` by ``technician_id`` moves it away from its current technician."""
+        return job.current_technician is not None and job.current_technician != technician_id
 
     def drop_penalty(self, job: Job) -> float:
         """What leaving ``job`` unserved costs: revenue (or the floor) x priority x customer weight."""
@@ -229,6 +239,8 @@ class WarehouseDayOptions(BaseModel):
         None, description="(lat, lon) every technician starts and ends at; None: each one's home base")
     equipment: dict[str, frozenset[str]] | None = Field(
         None, description="technician_id -> equipment kinds the van carries; None: equipment not modelled")
+    days_off: dict[str, tuple[dt.date, ...]] = Field(
+        default_factory=dict, description="technician_id -> dates of leave (gold holds no leave table)")
     objective: Objective = Field(default_factory=Objective)
 
 
@@ -269,8 +281,10 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
       the shift start) with ``emergency_response_minutes`` and a lateness cost.
     * Revenue: scheduled jobs carry no revenue yet, so every job gets the mean revenue of the
       completed jobs of its service line x job type (the whole history), its own when completed.
-    * Technicians: employed on ``day`` (hired, not terminated), starting and ending at home
-      (or at ``options.depot``);
+    * Technicians: employed on ``day`` (hired on or before it, terminated after it: the
+      termination date is the first day not worked) and not on leave (``options.days_off``;
+      gold has no leave or availability table), starting and ending at home (or at
+      ``options.depot``);
       overtime cost = hourly rate x ``overtime_rate_multiplier``.
     * Equipment is not in the warehouse's van inventory: only modelled when
       ``options.equipment`` is given (then a job needs the kind of its ``equipment_id``).
@@ -306,6 +320,8 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
     midnight = pd.Timestamp(day)
     technicians = []
     for row in techs.itertuples(index=False):
+        if day in set(pd.Timestamp(d).date() for d in opts.days_off.get(row.technician_id, ())):
+            continue  # on leave
         carried = frozenset() if opts.equipment is None else frozenset(opts.equipment.get(row.technician_id, ()))
         lat, lon = (row.home_lat, row.home_lon) if opts.depot is None else opts.depot
         technicians.append(Technician(

@@ -8,20 +8,29 @@
 * :class:`TechnicianSick` - a technician goes home: their jobs not yet done (a started one too)
   go back into the pool;
 * :class:`Delay` - a technician runs late by N minutes (their started job takes longer, or they
-  are free later).
+  are free later);
+* :class:`Lock` - the dispatcher locks a job to a technician: this re-plan and every later one
+  keep it there (the lock goes when that technician goes home sick).
+
+Jobs stay with their technician unless moving one pays: every job carries its technician in
+the plan in force (``current_technician``) and serving it by another one costs
+``RerouteSettings.move_cost`` in the objective.
 
 The current state is read from the plan at ``now`` (or overridden per technician by
 :class:`TechnicianState`, e.g. from GPS / the mobile app): jobs that ended by ``now`` are done
 and leave the problem; a job under way is *started*: pinned to its technician at its start
 time (the technician's day continues from that job's location); a technician between stops
-continues from the last stop they left (or the given position), free from ``now``; a break
-already taken (or under way) is not owed again.
+continues from where they are at ``now`` (on the straight line between the last stop and the
+next one, in proportion to the drive's planned time; or the given position), free from ``now``;
+a break already taken (or under way) is not owed again.
 
 The rest of the day is re-solved warm-started from the remaining routes, and
 :class:`RerouteResult` reports what changed: moved jobs, new ETAs, dropped jobs with reasons,
 the cost delta (rest-of-day cost and drop penalties, before vs after) and the seconds it took;
 a dropped job's row carries the solver's ``reason`` and its ``reason_code``
-(:class:`~quantlib.errors.DropReason`).
+(:class:`~quantlib.errors.DropReason`), a moved job's row why it moved and its code
+(:class:`~quantlib.errors.MoveReason`: technician sick, locked, made room for an emergency,
+technician delayed, no room left on its route, cheaper by $X in travel).
 """
 
 from __future__ import annotations
@@ -33,11 +42,14 @@ from typing import Literal, Union
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantlib.errors import QuantError
-from quantlib.ops.plan import RoutePlan
+from quantlib.errors import MoveReason, QuantError
+from quantlib.ops.plan import RoutePlan, end_key, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
-from quantlib.ops.routing import SolverSettings, problem_matrix, solve
+from quantlib.ops.routing import SolverSettings, problem_matrix, schedule_route, solve
 from quantlib.ops.travel import MatrixProvider
+
+#: Default cost of moving a job to another technician (money units): 40 minutes of driving at $0.50.
+DEFAULT_MOVE_COST = 20.0
 
 
 class Cancel(BaseModel):
@@ -54,6 +66,14 @@ class AddEmergency(BaseModel):
     lateness_cost_per_minute: float = Field(5.0, ge=0)
 
 
+class Lock(BaseModel):
+    """The dispatcher locks a job to a technician: no re-plan moves it (from this one on)."""
+
+    kind: Literal["lock"] = "lock"
+    job_id: str
+    technician_id: str
+
+
 class TechnicianSick(BaseModel):
     kind: Literal["sick"] = "sick"
     technician_id: str
@@ -65,7 +85,19 @@ class Delay(BaseModel):
     minutes: int = Field(gt=0)
 
 
-Event = Union[Cancel, AddEmergency, TechnicianSick, Delay]
+Event = Union[Cancel, AddEmergency, TechnicianSick, Delay, Lock]
+
+
+class RerouteSettings(SolverSettings):
+    """Search settings of a re-plan (:class:`~quantlib.ops.routing.SolverSettings`) and its move cost.
+
+    ``move_cost`` is what moving a job to another technician costs in the objective (money
+    units per moved job): a re-plan moves a job only when the move saves more than this
+    (in travel, overtime, lateness or drop penalties). Jobs of a technician off sick carry
+    no move cost; locked jobs never move.
+    """
+
+    move_cost: float = Field(DEFAULT_MOVE_COST, ge=0, description="Objective cost per job moved to another technician")
 
 
 class TechnicianState(BaseModel):
@@ -110,16 +142,24 @@ class RerouteResult:
         """Jobs now with another technician."""
         return list(self.changes.loc[self.changes["change"] == "moved", "job_id"])
 
+    @property
+    def moves(self) -> pd.DataFrame:
+        """The moved jobs: technician before and after, the ``reason`` and its ``reason_code`` (:class:`MoveReason`)."""
+        rows = self.changes[self.changes["change"] == "moved"]
+        return rows[["job_id", "technician_before", "technician_after", "reason", "reason_code"]].reset_index(drop=True)
+
     def summary(self) -> dict:
         counts = self.changes["change"].value_counts().to_dict()
         return {"now": self.now, "seconds": self.seconds, "cost_before": self.cost_before,
                 "cost_after": self.cost_after, "cost_delta": self.cost_delta, "changes": counts,
+                "moved": len(self.moved),
+                "moved_by_reason": self.moves["reason_code"].value_counts().to_dict(),
                 "valid": not self.after.validate()}
 
 
-def _rest_cost(plan: RoutePlan) -> float:
+def _rest_cost(plan: RoutePlan, moves: bool = False) -> float:
     k = plan.kpis()
-    return k["operating_cost"] + k["drop_penalty"]
+    return k["operating_cost"] + k["drop_penalty"] + (k["move_cost"] if moves else 0.0)
 
 
 def current_state(plan: RoutePlan, now: int, states: list[TechnicianState] | None = None):
@@ -151,6 +191,8 @@ def current_state(plan: RoutePlan, now: int, states: list[TechnicianState] | Non
         if last and last[-1].job_id in jobs:
             j = jobs[last[-1].job_id]
             pos = (j.lat, j.lon)
+        if r is not None and t.id not in started and (s is None or s.done is None):
+            pos = _on_the_road(plan, r, now, pos)
         if s is not None and s.lat is not None and s.lon is not None:
             pos = (s.lat, s.lon)
         free = max(now, t.departure)
@@ -162,6 +204,34 @@ def current_state(plan: RoutePlan, now: int, states: list[TechnicianState] | Non
             break_taken = s.break_taken
         residual[t.id] = {"pos": pos, "free": free, "break_taken": break_taken}
     return done, started, residual
+
+
+def _on_the_road(plan: RoutePlan, r, now: int, pos: tuple[float, float]) -> tuple[float, float]:
+    """Where a technician between stops is at ``now``: on the straight line from the last stop to the next.
+
+    The drive to the next stop (or home) leaves when it must to arrive as planned (arrival -
+    travel minutes; any wait is spent at the next stop). Before it leaves the technician is
+    at ``pos``, the last stop; once it arrives, at the next stop.
+    """
+    jobs = {j.id: j for j in plan.problem.jobs}
+    prev_key, prev_pos = start_key(r.technician_id), r.start_location or pos
+    for v in r.visits:
+        if v.end <= now:
+            prev_key, prev_pos = job_key(v.job_id), (jobs[v.job_id].lat, jobs[v.job_id].lon)
+            continue
+        nxt_key, nxt_pos, arrival = job_key(v.job_id), (jobs[v.job_id].lat, jobs[v.job_id].lon), v.arrival
+        break
+    else:
+        if not r.visits:
+            return pos
+        nxt_key, nxt_pos, arrival = end_key(r.technician_id), r.end_location or pos, r.return_time
+    leave = arrival - plan.travel.time(prev_key, nxt_key)
+    if now <= leave:
+        return prev_pos
+    if now >= arrival:
+        return nxt_pos
+    share = (now - leave) / (arrival - leave)
+    return (prev_pos[0] + share * (nxt_pos[0] - prev_pos[0]), prev_pos[1] + share * (nxt_pos[1] - prev_pos[1]))
 
 
 def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[TechnicianState] | None = None,
@@ -177,8 +247,10 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     events : list of Cancel, AddEmergency, TechnicianSick, Delay
     states : list of TechnicianState, optional
         Field reports overriding what the plan implies (position, done / started jobs, break).
-    settings : SolverSettings, optional
-        Default: guided local search for 2 s, warm-started from the remaining routes.
+    settings : RerouteSettings or SolverSettings, optional
+        Default: guided local search for 2 s, warm-started from the remaining routes, and a
+        move cost of :data:`DEFAULT_MOVE_COST` per job moved to another technician (plain
+        :class:`SolverSettings` get that default too).
     provider : MatrixProvider, optional
         Travel-matrix provider (default great circle).
 
@@ -187,7 +259,8 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     RerouteResult
     """
     tic = time.perf_counter()
-    settings = settings or SolverSettings(time_limit_seconds=2.0)
+    settings = settings or RerouteSettings(time_limit_seconds=2.0)
+    move_cost = settings.move_cost if isinstance(settings, RerouteSettings) else DEFAULT_MOVE_COST
     problem = plan.problem
     jobs = {j.id: j for j in problem.jobs}
     techs = {t.id: t for t in problem.technicians}
@@ -196,6 +269,7 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     sick: set[str] = set()
     cancelled: set[str] = set()
     delays: dict[str, int] = {}
+    locks: dict[str, str] = {}
     new_jobs: list[Job] = []
     for ev in events:
         if isinstance(ev, Cancel):
@@ -220,6 +294,14 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
             if ev.technician_id not in techs:
                 raise RerouteError(f"delay: technician {ev.technician_id!r} is not in the plan")
             delays[ev.technician_id] = delays.get(ev.technician_id, 0) + ev.minutes
+        elif isinstance(ev, Lock):
+            if ev.job_id not in jobs:
+                raise RerouteError(f"lock: job {ev.job_id!r} is not in the plan")
+            if ev.technician_id not in techs:
+                raise RerouteError(f"lock: technician {ev.technician_id!r} is not in the plan")
+            if ev.job_id in done_ids or any(jid == ev.job_id for jid, _ in started.values()):
+                raise RerouteError(f"lock: job {ev.job_id!r} is done or under way")
+            locks[ev.job_id] = ev.technician_id
         else:
             raise RerouteError(f"unknown event {ev!r}")
 
@@ -254,14 +336,24 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
             if t.end_lat is None:
                 update.update(end_lat=t.lat, end_lon=t.lon)
             out_techs.append(t.model_copy(update=update))
+        tech_ids = {t.id for t in out_techs}
         for j in problem.jobs:
             if j.id in done_ids or j.id in pinned or (apply_events and j.id in cancelled):
                 continue
+            if apply_events:
+                # Where it is now (no move cost once its technician is gone), and the locks:
+                # a new one, or an old one released because its technician went home.
+                holder = assignment.get(j.id)
+                update = {"current_technician": holder if holder in tech_ids else None}
+                if j.id in locks:
+                    update["pinned_technician"] = locks[j.id]
+                elif j.pinned_technician is not None and j.pinned_technician not in tech_ids:
+                    update["pinned_technician"] = None
+                j = j.model_copy(update=update)
             out_jobs.append(j)
         if apply_events:
             out_jobs += new_jobs
         keep = {j.id for j in out_jobs}
-        tech_ids = {t.id for t in out_techs}
         routes = {r.technician_id: [jid for jid in ([started[r.technician_id][0]] if r.technician_id in started
                                                   else []) + [v.job_id for v in r.visits]
                                    if jid in keep and (jid not in done_ids)]
@@ -269,9 +361,11 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
         for tid in routes:  # keep order, drop duplicates of the started job
             seen: set[str] = set()
             routes[tid] = [x for x in routes[tid] if not (x in seen or seen.add(x))]
-        return RoutingProblem(technicians=tuple(out_techs), jobs=tuple(out_jobs), objective=problem.objective,
+        objective = problem.objective.model_copy(update={"move_cost": move_cost if apply_events else 0.0})
+        return RoutingProblem(technicians=tuple(out_techs), jobs=tuple(out_jobs), objective=objective,
                               day=problem.day), routes
 
+    assignment = plan.assignment()
     before_problem, before_routes = residual_problem(apply_events=False)
     after_problem, warm_routes = residual_problem(apply_events=True)
     # Two searches share the time budget: one warm-started from the remaining routes (stable:
@@ -281,14 +375,15 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     travel = problem_matrix(after_problem, provider)
     warm = solve(after_problem, half, travel=travel, initial_routes=warm_routes)
     cold = solve(after_problem, half, travel=travel)
-    # Compared on the plans' own costs (the solver's objective is missing when routes were timed directly).
-    after = warm if _rest_cost(warm) <= _rest_cost(cold) else cold
+    # Compared on the plans' own costs (the solver's objective is missing when routes were timed
+    # directly), the move cost included: a search from scratch moves many jobs for small savings.
+    after = warm if _rest_cost(warm, moves=True) <= _rest_cost(cold, moves=True) else cold
     after.stats["search"] = "warm start" if after is warm else "from scratch"
     seconds = time.perf_counter() - tic
     # The rest of the day as it stood: same search from the plan's routes, no events (a
     # baseline for the cost delta, not timed).
     before = _replay(before_problem, before_routes, provider)
-    changes = _changes(plan, after, now, done, started, cancelled, sick, {j.id for j in new_jobs})
+    changes = _changes(plan, after, now, done, started, cancelled, sick, {j.id for j in new_jobs}, locks, delays)
     return RerouteResult(now, before, after, done, {t: s[0] for t, s in started.items()}, changes,
                          _rest_cost(before), _rest_cost(after), seconds, list(events))
 
@@ -299,7 +394,53 @@ def _replay(problem: RoutingProblem, routes: dict[str, list[str]], provider) -> 
     return solve(problem, settings, provider, initial_routes=routes)
 
 
-def _changes(before: RoutePlan, after: RoutePlan, now: int, done, started, cancelled, sick, new) -> pd.DataFrame:
+def _move_reason(jid: str, was: str, now_with: str, after: RoutePlan, sick, new, locks,
+                 delays) -> tuple[MoveReason, str]:
+    """Why ``jid`` moved from technician ``was`` to ``now_with`` (code and message)."""
+    if was in sick:
+        return MoveReason.TECHNICIAN_SICK, f"technician {was} off sick"
+    if locks.get(jid) == now_with:
+        return MoveReason.LOCKED, f"locked to {now_with} by the dispatcher"
+    try:
+        route = after.route(was)
+    except KeyError:
+        return MoveReason.CHEAPER, "cheaper overall, the move cost included"
+    room_for = [v.job_id for v in route.visits if v.job_id in new]
+    if room_for:
+        return MoveReason.MADE_ROOM_FOR_EMERGENCY, f"made room for emergency {', '.join(room_for)} on {was}'s route"
+    if was in delays:
+        return MoveReason.TECHNICIAN_DELAYED, f"technician {was} delayed {delays[was]} min"
+    # What keeping it would cost: the cheapest feasible place on its technician's new route
+    # versus what it adds where it went (travel and fuel; the move cost is not money spent).
+    p, tm = after.problem, after.travel
+    jobs = {j.id: j for j in p.jobs}
+    job = jobs[jid]
+    obj = p.objective
+
+    def leg(a: str, b: str) -> float:
+        return obj.travel_cost_per_minute * tm.time(a, b) + obj.fuel_cost_per_mile * tm.distance(a, b)
+
+    def added(tid: str, ids: list[str]) -> float:
+        keys = [start_key(tid)] + [job_key(i) for i in ids] + [end_key(tid)]
+        return [leg(keys[k], job_key(jid)) + leg(job_key(jid), keys[k + 1]) - leg(keys[k], keys[k + 1])
+                for k in range(len(ids) + 1)]
+
+    ids = [v.job_id for v in route.visits]
+    t = p.technician(was)
+    keep = [c for k, c in enumerate(added(was, ids))
+            if schedule_route(t, [jobs[i] for i in ids[:k]] + [job] + [jobs[i] for i in ids[k:]], tm) is not None]
+    if not keep:
+        return MoveReason.NO_ROOM, f"no longer fits {was}'s rest of the day (windows, shift, break)"
+    others = [v.job_id for v in after.route(now_with).visits if v.job_id != jid]
+    saving = min(keep) - min(added(now_with, others))
+    if saving >= 0.5:
+        return MoveReason.CHEAPER, f"cheaper by ${saving:,.0f} in travel than on {was}'s route"
+    return MoveReason.CHEAPER, "cheaper overall, the move cost included (this move alone saves no travel)"
+
+
+def _changes(before: RoutePlan, after: RoutePlan, now: int, done, started, cancelled, sick, new,
+             locks=None, delays=None) -> pd.DataFrame:
+    locks, delays = locks or {}, delays or {}
     b_assign = before.assignment()
     a_assign = after.assignment()
     a_drop = {d.job_id: d for d in after.dropped}
@@ -328,15 +469,17 @@ def _changes(before: RoutePlan, after: RoutePlan, now: int, done, started, cance
             change = "new eta"
         else:
             change = "same"
+        if change == "moved":
+            move_code, move_reason = _move_reason(jid, b_assign[jid], a_assign[jid], after, sick, new, locks, delays)
         rows.append({
             "job_id": jid, "change": change,
             "technician_before": b_assign.get(jid), "technician_after": a_assign.get(jid),
             "eta_before": bv.arrival if bv else None, "eta_after": av.arrival if av else None,
             "start_before": bv.start if bv else None, "start_after": av.start if av else None,
             "eta_shift_minutes": (av.arrival - bv.arrival) if (av and bv and change not in ("done",)) else None,
-            "reason": a_drop[jid].reason if jid in a_drop else (
-                "technician off sick" if b_assign.get(jid) in sick and change == "moved" else ""),
-            # What a dropped job's reason is counted as; None for jobs not dropped.
-            "reason_code": a_drop[jid].reason_code.value if jid in a_drop else None,
+            "reason": a_drop[jid].reason if jid in a_drop else (move_reason if change == "moved" else ""),
+            # What a dropped (DropReason) or moved (MoveReason) job's reason is counted as; None otherwise.
+            "reason_code": (a_drop[jid].reason_code.value if jid in a_drop
+                            else move_code.value if change == "moved" else None),
         })
     return pd.DataFrame(rows)

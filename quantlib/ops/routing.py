@@ -13,7 +13,8 @@
    per minute), shift + overtime (hard end at shift + overtime, overtime cost per minute beyond
    the shift), a lunch break interval per technician, skills and equipment as allowed vehicles,
    pinned started jobs, workload balance as a global span cost (fairness x travel cost per
-   minute), and a drop penalty per job (revenue x priority weight x 1.5 for priority customers);
+   minute), a drop penalty per job (revenue x priority weight x 1.5 for priority customers) and,
+   when re-routing, a move cost per job served by another technician than its current one;
 3. search (:func:`run_search`, :func:`break_free_routes`): construction (``first_solution``)
    then guided local search, bounded by a time limit and, for reproducible plans, a solution
    limit (applied to each phase below). OR-Tools' break intervals make that search slow, so with
@@ -205,7 +206,8 @@ def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: T
     """Greedily insert jobs no route serves, highest drop penalty first, at the cheapest feasible place.
 
     Feasibility is :func:`schedule_route` (windows, pins, shift, break); cost is the added travel
-    and fuel. Stops after ``seconds`` (it runs in Python).
+    and fuel, plus the objective's move cost on another technician than the job's current one.
+    Stops after ``seconds`` (it runs in Python).
     """
     deadline = time.perf_counter() + seconds
     obj = problem.objective
@@ -228,9 +230,10 @@ def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: T
             if not problem.can_serve(t, j):
                 continue
             keys = [start_key(tid)] + [job_key(i) for i in ids] + [end_key(tid)]
+            moving = obj.move_cost if obj.moves(j, tid) and j.current_technician in techs else 0.0
             for pos in range(len(ids) + 1):
                 delta = (leg(keys[pos], job_key(j.id)) + leg(job_key(j.id), keys[pos + 1])
-                         - leg(keys[pos], keys[pos + 1]))
+                         - leg(keys[pos], keys[pos + 1]) + moving)
                 if best is not None and delta >= best[0]:
                     continue
                 seq = [jobs[i] for i in ids[:pos]] + [j] + [jobs[i] for i in ids[pos:]]
@@ -356,10 +359,39 @@ def build_model(problem: RoutingProblem, jobs: list[Job], techs: list[Technician
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(e))
     if obj.balance_cost_per_minute > 0:
         tdim.SetGlobalSpanCostCoefficient(int(round(MONEY_SCALE * obj.balance_cost_per_minute)))
+    _add_move_cost(problem, routing, manager, jobs, techs)
     _add_breaks(routing, tdim, techs, [int(x) for x in service])
     for node in range(n):
         routing.AddToAssignment(tdim.SlackVar(manager.NodeToIndex(node)))
     return RoutingModel(jobs, techs, manager, routing, tdim, travel_int)
+
+
+def _add_move_cost(problem: RoutingProblem, routing: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager,
+                   jobs: list[Job], techs: list[Technician]) -> None:
+    """Re-routing: serving a job by another vehicle than its ``current_technician`` costs ``move_cost``.
+
+    A counting dimension ``moves`` with one unary transit vector per vehicle: leaving a job's
+    node adds 1 on every vehicle but the job's current technician's (0 on that one), and every
+    performed node is left exactly once, so a route's span (its end cumul; the start is fixed
+    at 0) is the number of jobs it took from other technicians. A span cost of ``move_cost``
+    per unit puts exactly ``move_cost`` x moved jobs into the objective. Allowed vehicles or
+    per-vehicle disjunctions cannot express this (they forbid or drop, they do not price),
+    and per-vehicle arc-cost matrices would cost one full matrix per technician.
+    """
+    cents = int(round(MONEY_SCALE * problem.objective.move_cost))
+    homes = {t.id for t in techs}
+    if cents <= 0 or not any(j.current_technician in homes for j in jobs):
+        return
+    n_nodes = manager.GetNumberOfNodes()
+    callbacks = []
+    for t in techs:
+        moved = [0] * n_nodes
+        for node, j in enumerate(jobs):
+            if j.current_technician in homes and j.current_technician != t.id:
+                moved[node] = 1
+        callbacks.append(routing.RegisterUnaryTransitVector(moved))
+    routing.AddDimensionWithVehicleTransits(callbacks, 0, len(jobs) + 1, True, "moves")
+    routing.GetDimensionOrDie("moves").SetSpanCostCoefficientForAllVehicles(cents)
 
 
 def _add_breaks(routing: pywrapcp.RoutingModel, tdim: pywrapcp.RoutingDimension, techs: list[Technician],

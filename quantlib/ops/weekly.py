@@ -595,8 +595,32 @@ def _monday(day) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def company_workdays(con, until, history_days: int = 365, min_share: float = 0.25) -> tuple[int, ...]:
+    """The days of the week the company works, from its completed jobs before ``until``.
+
+    A day of the week is a working day when it saw at least ``min_share`` of the jobs of the
+    busiest day of the week over the ``history_days`` days before ``until`` (a few emergencies
+    on Sundays do not make Sunday a working day). No history: every day.
+
+    Returns
+    -------
+    tuple of int
+        0 = Monday .. 6 = Sunday, ascending.
+    """
+    until = pd.Timestamp(until).date()
+    rows = con.execute(
+        """SELECT isodow(scheduled_start) - 1 AS dow, count(*) AS n FROM jobs
+           WHERE status = 'completed' AND scheduled_start >= ? AND scheduled_start < ?
+           GROUP BY 1""", [until - dt.timedelta(days=history_days), until]).fetchall()
+    counts = {int(d): int(n) for d, n in rows}
+    if not counts:
+        return tuple(range(DAYS))
+    busiest = max(counts.values())
+    return tuple(d for d in range(DAYS) if counts.get(d, 0) >= min_share * busiest)
+
+
 def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
-                           weights: ObjectiveWeights | None = None, workdays=(0, 1, 2, 3, 4, 5, 6),
+                           weights: ObjectiveWeights | None = None, workdays: tuple[int, ...] | None = None,
                            days_off: dict[str, list] | None = None, min_certification: dict | None = None,
                            max_jobs: int | None = None, history_days: int = 365) -> WeeklyProblem:
     """The week's jobs (scheduled in ``[week_start, week_start + 7)``, not cancelled) and technicians.
@@ -607,11 +631,12 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
         Gold warehouse (tables ``jobs``, ``technicians``, ``customers``).
     week_start : date
         Any day of the week; the plan starts on its Monday.
-    workdays : tuple of int
-        Days of the week the company works (0 = Monday).
+    workdays : tuple of int, optional
+        Days of the week the company works (0 = Monday); default the company's working days
+        from its job history (:func:`company_workdays`).
     days_off : dict, optional
         ``technician_id -> [dates]`` of leave; technicians are also unavailable before their
-        hire date and after their termination date.
+        hire date and from their termination date on (the first day not worked).
     min_certification : dict, optional
         Minimum certification level per job type (default :data:`DEFAULT_MIN_CERTIFICATION`).
     max_jobs : int, optional
@@ -631,11 +656,13 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
     end = monday + dt.timedelta(days=DAYS)
     hist_from = monday - dt.timedelta(days=history_days)
     min_cert = DEFAULT_MIN_CERTIFICATION if min_certification is None else min_certification
+    if workdays is None:
+        workdays = company_workdays(con, monday, history_days)
     techs = con.execute(
         """SELECT technician_id, name, region, home_lat, home_lon, skills, certification_level,
                   hourly_rate, weekly_hours, hire_date::DATE AS hire, termination_date::DATE AS term
            FROM technicians
-           WHERE hire_date::DATE < ? AND (termination_date IS NULL OR termination_date::DATE >= ?)
+           WHERE hire_date::DATE < ? AND (termination_date IS NULL OR termination_date::DATE > ?)
            ORDER BY technician_id""", [end, monday]).df()
     jobs = con.execute(
         """SELECT j.job_id, j.customer_id, j.service_line, j.job_type, j.urgency, j.region,
@@ -665,7 +692,7 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
         avail = []
         for d in range(DAYS):
             day = monday + dt.timedelta(days=d)
-            if d not in workdays or day < hire or (term is not None and day > term):
+            if d not in workdays or day < hire or (term is not None and day >= term):
                 continue
             if day in days_off.get(r.technician_id, ()):
                 continue

@@ -12,6 +12,7 @@ from quantlib.apps.dispatch_board import (
     parse_minute,
     signed_money,
 )
+from quantlib.errors import MoveReason
 from quantlib.ops.problem import WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
@@ -88,6 +89,10 @@ def test_sick_replan_equals_the_engine(board, demo_lake, day):
     tech = busy_technician(board.plan, NOW)
     board.mark_sick(tech)
     result = board.replan()
+    # A proposal only: nothing applies until Accept.
+    assert board.plan is board.initial_plan and board.result is None and len(board.pending) == 1
+    assert board.summary()["proposal"]
+    assert board.accept() is result
 
     # The engine on its own, from the same gold day and settings.
     con = duckdb.connect(str(demo_lake.gold), read_only=True)
@@ -127,7 +132,12 @@ def test_widgets_drive_a_replan(board):
     board.emergency_button.click()
     assert "2 event(s) pending" in board.status.value and customer in board.pending_box.value
     board.replan_button.click()
+    assert 'data-state="proposed"' in board.status.value, board.status.value
+    assert 'data-state="proposal"' in board.result_box.value and not board.accept_button.disabled
+    assert board.plan is board.initial_plan
+    board.accept_button.click()
     assert 'data-state="done"' in board.status.value, board.status.value
+    assert board.accept_button.disabled and board.reject_button.disabled
     result = board.result
     assert f'data-key="moved">{len(result.moved)}<' in board.result_box.value
     assert f'data-key="cost_delta">{signed_money(result.cost_delta)}<' in board.result_box.value
@@ -156,3 +166,38 @@ def test_parameters_and_environment(demo_lake, day):
         board.close()
     with pytest.raises(ParameterError, match="replan_seconds"):
         board_from_parameters("mixed_trades", environ={**env, "QUANT_DISPATCH_REPLAN_SECONDS": "-1"})
+
+
+def test_reject_keeps_the_plan_and_locks_hold(board):
+    """Reject keeps the plan in force and the events; a locked job stays with its technician."""
+    tech = busy_technician(board.plan, NOW)
+    mine = [v.job_id for v in board.plan.route(tech).visits if v.start > NOW]
+    other = next(t.id for t in board.plan.problem.technicians
+                 if t.id != tech and set(board.plan.problem.job(mine[0]).skills) <= t.skills)
+    board.lock(mine[0], other)
+    board.mark_sick(tech)
+    board.widget  # build the widgets
+    board.replan_button.click()
+    proposal = board.proposal
+    assert proposal is not None and board.plan is board.initial_plan
+    board.reject_button.click()
+    assert board.proposal is None and board.plan is board.initial_plan and len(board.pending) == 2
+    assert 'data-state="rejected"' in board.status.value and "Add events" in board.result_box.value
+    assert board.accept_button.disabled
+    with pytest.raises(ValueError, match="nothing to accept"):
+        board.accept()
+    board.replan()
+    result = board.accept()
+    # Served by the technician it is locked to, or dropped (with a reason) if their day is full.
+    assert result.after.assignment().get(mine[0], other) == other
+    assert result.after.problem.job(mine[0]).pinned_technician == other
+    moves = result.moves.set_index("job_id")
+    if mine[0] in moves.index:
+        assert moves.loc[mine[0], "reason_code"] == MoveReason.LOCKED
+    assert (moves.drop(index=mine[0], errors="ignore")["reason_code"] == MoveReason.TECHNICIAN_SICK).all()
+    assert board.locked() == {mine[0]: other}
+    # A later re-plan keeps the locked job where it is.
+    board.set_now(NOW + 30)
+    board.delay(other, 60)
+    later = board.replan()
+    assert later.after.assignment().get(mine[0], other) == other

@@ -1,7 +1,7 @@
 """The dispatch board in a real browser, served by Voila the way ``quant apps`` serves it.
 
 One Voila server (preheated kernels) and one Chromium session: open the board, mark a
-technician sick, press Re-plan, and compare what the page shows (jobs moved, cost change,
+technician sick, press Re-plan, then Accept the proposal, and compare what the page shows (jobs moved, cost change,
 the plan check) with the re-routing engine run here independently on the same gold day.
 Solution limits stop every search before its time limit, so both runs are reproducible.
 """
@@ -61,7 +61,10 @@ def test_replan_in_browser_matches_the_engine(demo_lake, tmp_path):
                 page.locator("button.db-sick").click()
                 page.wait_for_selector(".db-pending li[data-kind='sick']", timeout=30_000)
                 page.locator("button.db-replan").click()
-                page.wait_for_selector(".db-status[data-state='done']", timeout=120_000)
+                page.wait_for_selector(".db-status[data-state='proposed']", timeout=120_000)
+                assert page.locator(".db-result h2[data-state='proposal']").count() == 1
+                page.locator("button.db-accept").click()
+                page.wait_for_selector(".db-status[data-state='done']", timeout=60_000)
 
                 assert page.inner_text(".db-value[data-key='moved']") == str(len(expected.moved))
                 assert page.inner_text(".db-value[data-key='cost_delta']") == signed_money(expected.cost_delta)

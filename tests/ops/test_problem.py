@@ -1,5 +1,7 @@
 """Problem objects validate their input; the warehouse builder makes a day's problem from gold."""
 
+import datetime as dt
+
 import duckdb
 import pytest
 from pydantic import ValidationError
@@ -77,6 +79,23 @@ def test_problem_from_warehouse_region_and_equipment(gold):
     assert all(t.equipment == {"heavy"} for t in problem.technicians)
     at_depot = problem_from_warehouse(gold, day, WarehouseDayOptions(depot=(39.8, -89.6)))
     assert all((t.lat, t.lon) == (39.8, -89.6) and t.end_location == (39.8, -89.6) for t in at_depot.technicians)
+
+
+def test_technicians_on_leave_or_gone_are_not_in_the_day(gold):
+    day = _busy_day(gold)
+    everyone = problem_from_warehouse(gold, day)
+    away = everyone.technicians[0].id
+    problem = problem_from_warehouse(gold, day, WarehouseDayOptions(days_off={away: (day,)}))
+    assert away not in {t.id for t in problem.technicians}
+    assert len(problem.technicians) == len(everyone.technicians) - 1
+    other_day = problem_from_warehouse(gold, day, WarehouseDayOptions(days_off={away: (day + dt.timedelta(days=1),)}))
+    assert away in {t.id for t in other_day.technicians}
+    # Terminated on the day: the termination date is the first day not worked.
+    gone = gold.execute("""SELECT technician_id, termination_date::DATE FROM technicians
+                           WHERE termination_date IS NOT NULL ORDER BY 1 LIMIT 1""").fetchone()
+    if gone is not None:
+        assert gone[0] not in {t.id for t in problem_from_warehouse(gold, gone[1]).technicians}
+        assert gone[0] in {t.id for t in problem_from_warehouse(gold, gone[1] - dt.timedelta(days=1)).technicians}
 
 
 def test_empty_day_gives_an_empty_problem(gold):

@@ -2,9 +2,19 @@
 
 import pytest
 
-from quantlib.errors import QuantError
+from quantlib.errors import MoveReason, QuantError
 from quantlib.ops.problem import Job, RoutingProblem, Technician
-from quantlib.ops.reroute import AddEmergency, Cancel, Delay, RerouteError, TechnicianSick, TechnicianState, reroute
+from quantlib.ops.reroute import (
+    AddEmergency,
+    Cancel,
+    Delay,
+    Lock,
+    RerouteError,
+    RerouteSettings,
+    TechnicianSick,
+    TechnicianState,
+    reroute,
+)
 from quantlib.ops.routing import SolverSettings, solve
 
 FAST = SolverSettings(time_limit_seconds=0.6)
@@ -83,8 +93,12 @@ def test_sick_technician_hands_over_jobs(plan):
     # The job they had started goes back into the pool (served by someone else or dropped with a reason).
     assert res.after.assignment().get(sick.job_id, "dropped") != tid
     assert sick.job_id in {j.id for j in res.after.problem.jobs}
+    moves = res.moves.set_index("job_id")
     for jid in [v.job_id for v in plan.route(tid).visits if v.start > now]:
         assert res.after.assignment().get(jid) not in (tid,)
+        if jid in moves.index:
+            assert moves.loc[jid, "reason_code"] == MoveReason.TECHNICIAN_SICK
+            assert moves.loc[jid, "reason"] == f"technician {tid} off sick"
         assert jid in res.after.assignment() or jid in {d.job_id for d in res.after.dropped}
 
 
@@ -103,7 +117,7 @@ def test_emergency_is_inserted_first_by_priority():
     bumped = res.changes[res.changes["change"] == "dropped"]
     assert len(bumped) >= 1 and bumped["reason"].str.startswith("capacity").all()
     assert (bumped["reason_code"] == "capacity").all()
-    assert res.changes.loc[res.changes["change"] != "dropped", "reason_code"].isna().all()
+    assert res.changes.loc[~res.changes["change"].isin(["dropped", "moved"]), "reason_code"].isna().all()
 
 
 def test_delay_extends_the_started_job_and_shifts_etas(plan):
@@ -131,3 +145,73 @@ def test_field_state_overrides_the_plan(plan):
     assert first.job_id in res.done[t.technician_id]
     summary = res.summary()
     assert summary["valid"] and summary["seconds"] > 0 and "cost_delta" in summary
+
+
+def _two_vans():
+    """T1's job X sits slightly nearer T2's base: moving it saves a few dollars of travel."""
+    techs = (Technician(id="T1", lat=40.0, lon=-75.0, skills={"hvac"}, break_minutes=0),
+             Technician(id="T2", lat=40.0, lon=-74.9, skills={"hvac"}, break_minutes=0))
+    jobs = (Job(id="Y", lat=40.0, lon=-75.01, duration=60, skills={"hvac"}, revenue=300),
+            Job(id="X", lat=40.0, lon=-74.94, duration=60, skills={"hvac"}, revenue=300),
+            Job(id="Z", lat=40.0, lon=-74.89, duration=60, skills={"hvac"}, revenue=300))
+    problem = RoutingProblem(technicians=techs, jobs=jobs)
+    # The plan in force, as dispatched: X with T1 (a warm start kept as it is).
+    return solve(problem, SolverSettings(time_limit_seconds=1.0, solution_limit=1),
+                 initial_routes={"T1": ["Y", "X"], "T2": ["Z"]})
+
+
+def test_jobs_stay_unless_moving_pays():
+    plan = _two_vans()
+    assert plan.assignment() == {"Y": "T1", "X": "T1", "Z": "T2"}
+    free = reroute(plan, 470, [], settings=RerouteSettings(time_limit_seconds=0.6, move_cost=0))
+    assert free.after.assignment()["X"] == "T2"  # without a move cost the few dollars win
+    move = free.moves.set_index("job_id").loc["X"]
+    assert move["reason_code"] == MoveReason.CHEAPER and move["reason"].startswith("cheaper by $")
+    kept = reroute(plan, 470, [], settings=RerouteSettings(time_limit_seconds=0.6))
+    assert kept.moved == [] and kept.after.assignment()["X"] == "T1"
+    assert kept.after.validate() == [] and kept.summary()["moved"] == 0
+    # A plain SolverSettings gets the default move cost too.
+    assert reroute(plan, 470, [], settings=FAST).moved == []
+    assert kept.after.kpis()["jobs_moved"] == 0 and free.after.kpis()["jobs_moved"] == 1
+
+
+def test_locked_jobs_never_move():
+    plan = _two_vans()
+    cheap = RerouteSettings(time_limit_seconds=0.6, move_cost=0)
+    locked = reroute(plan, 470, [Lock(job_id="X", technician_id="T1")], settings=cheap)
+    assert locked.after.assignment()["X"] == "T1" and locked.moved == []
+    assert locked.after.problem.job("X").pinned_technician == "T1" and locked.after.validate() == []
+    # The lock holds through the next re-plan, and a lock elsewhere moves the job with its reason.
+    again = reroute(locked.after, 475, [], settings=cheap)
+    assert again.after.assignment()["X"] == "T1"
+    to_t2 = reroute(plan, 470, [Lock(job_id="Y", technician_id="T2")], settings=RerouteSettings(time_limit_seconds=0.6))
+    assert to_t2.after.assignment()["Y"] == "T2"
+    assert to_t2.moves.set_index("job_id").loc["Y", "reason_code"] == MoveReason.LOCKED
+    with pytest.raises(RerouteError, match="lock: technician 'T9'"):
+        reroute(plan, 470, [Lock(job_id="X", technician_id="T9")], settings=cheap)
+    # Its technician going home sick releases the lock.
+    sick = reroute(locked.after, 480, [TechnicianSick(technician_id="T1")], settings=cheap)
+    assert sick.after.assignment().get("X") in ("T2", None) and sick.after.validate() == []
+
+
+def test_technician_mid_drive_continues_from_the_road(plan):
+    """Between two stops the technician starts from the interpolated point, not from the last stop."""
+    from quantlib.ops.plan import job_key
+
+    jobs = {j.id: j for j in plan.problem.jobs}
+    for r in plan.routes:
+        for prev, nxt in zip(r.visits, r.visits[1:]):
+            leg = plan.travel.time(job_key(prev.job_id), job_key(nxt.job_id))
+            leave = nxt.arrival - leg
+            if leg >= 10 and leave >= prev.end:
+                now = int(leave + leg / 2)
+                a, b = jobs[prev.job_id], jobs[nxt.job_id]
+                share = (now - leave) / leg
+                res = reroute(plan, now, [], settings=FAST)
+                tech = res.after.problem.technician(r.technician_id)
+                assert tech.lat == pytest.approx(a.lat + share * (b.lat - a.lat))
+                assert tech.lon == pytest.approx(a.lon + share * (b.lon - a.lon))
+                assert (tech.lat, tech.lon) != (a.lat, a.lon) and tech.available_from >= now
+                assert res.after.validate() == []
+                return
+    pytest.skip("no drive of 10 minutes or more between two stops")
