@@ -37,6 +37,7 @@ import typer
 
 from quantlib.cli.app import app
 from quantlib.errors import QuantError
+from quantlib.publish.secrets import scrubbed_environment
 
 __all__ = ["AppsError", "VoilaServer", "apps_dir", "is_loopback", "resolve_token", "start_voila"]
 
@@ -230,7 +231,8 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     company, lake, as_of : optional
         The apps' parameters, passed as ``QUANT_COMPANY``, ``QUANT_LAKE``, ``QUANT_AS_OF``.
     env : dict, optional
-        Base environment (default ``os.environ``).
+        Base environment (default ``os.environ``); its secrets are removed
+        (:func:`quantlib.publish.secrets.scrubbed_environment`) before Voila starts.
     root : Path, optional
         Folder of notebooks to serve (default ``notebooks/apps/``).
 
@@ -250,7 +252,9 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     config = {"Voila": {"token": token}} if token else {}
     (tmp / "voila.json").write_text(json.dumps(config))
     os.chmod(tmp / "voila.json", 0o600)
-    base.pop(TOKEN_ENV, None)  # kernels run notebook code: they need no server secret
+    # Kernels run notebook code and inherit Voila's environment: no secret at all (the token
+    # is in the private config above; mail and Slack settings are for the scheduler only).
+    base = scrubbed_environment(base)
     for name, value in (("QUANT_COMPANY", company), ("QUANT_LAKE", lake), ("QUANT_AS_OF", as_of)):
         if value is not None:
             base[name] = str(value)
@@ -271,9 +275,11 @@ def apps(
     token: Optional[str] = typer.Option(None, "--token", help=f"Access token (or ${TOKEN_ENV})."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
     company: Optional[str] = typer.Option(None, "--company", help="Company profile slug (QUANT_COMPANY)."),
-    lake: Optional[Path] = typer.Option(None, "--lake", help="Lake root (QUANT_LAKE); default data/demo/<company>/lake."),
+    lake: Optional[Path] = typer.Option(None, "--lake",
+                                        help="Lake root (QUANT_LAKE); default data/demo/<company>/lake."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Dashboard date (QUANT_AS_OF); default: the build's."),
-    no_preheat: bool = typer.Option(False, "--no-preheat", help="Start kernels on request instead (slower first page)."),
+    no_preheat: bool = typer.Option(False, "--no-preheat",
+                                    help="Start kernels on request instead (slower first page)."),
 ) -> None:
     """Serve the Voila apps of notebooks/apps/ (executive dashboard, ...) with preheated kernels."""
     try:
