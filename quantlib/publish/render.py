@@ -22,6 +22,7 @@ from typing import Protocol
 import nbformat
 
 from quantlib.errors import QuantError
+from quantlib.publish.sanitize import sanitize_report
 
 __all__ = [
     "PDF_ENGINES", "PdfEngine", "QuartoEngine", "RenderError", "ReportMeta", "TypstEngine",
@@ -175,7 +176,9 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
     """Render the executed notebook to one self-contained HTML file.
 
     No code, no prompts, no warnings or errors; charts inline as SVG; CSS inline; no
-    ``http(s)://`` reference, no script loaded from anywhere.
+    ``http(s)://`` reference, no script loaded from anywhere. The cells' HTML is sanitised
+    (:func:`quantlib.publish.sanitize.sanitize_report`: no script, event handler or
+    ``javascript:`` link survives) and a Content-Security-Policy forbids scripts.
 
     Returns
     -------
@@ -189,7 +192,8 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html")
             if html:
-                output["data"]["text/html"] = _TABLE.sub(_align_table, "".join(html) if isinstance(html, list) else html)
+                html = "".join(html) if isinstance(html, list) else html
+                output["data"]["text/html"] = _TABLE.sub(_align_table, html)
             svg = output.get("data", {}).get("image/svg+xml")
             if svg:
                 # Inline <svg> in HTML5 needs no namespace declarations, and they are the
@@ -200,6 +204,9 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"report": meta.as_dict()})
+    # Outputs and markdown can hold any HTML (an event handler in a customer name, a pasted
+    # snippet): the cells pass an allow-list sanitiser and the page forbids scripts (CSP).
+    body = sanitize_report(body)
     return _atomic_write_bytes(Path(out), body.encode("utf-8"))
 
 
