@@ -365,4 +365,5 @@ def check_parameters_cell(notebook_path: str | Path) -> None:
             validate_parameters(notebook_path, cell)
         except ParameterError as exc:
             problems.extend(exc.problems)
-    assert not problems, f"{Path(notebook_path).name}: " + "; ".join(problems)
+    if problems:  # an explicit raise: still checked under python -O
+        raise AssertionError(f"{Path(notebook_path).name}: " + "; ".join(problems))

@@ -43,7 +43,8 @@ __all__ = ["AppsError", "VoilaServer", "apps_dir", "is_loopback", "resolve_token
 
 DEFAULT_PORT = 8866
 DEFAULT_IP = "127.0.0.1"
-TOKEN_ENV = "QUANT_APPS_TOKEN"
+# The variable's name, not a password.
+TOKEN_ENV = "QUANT_APPS_TOKEN"  # nosec B105
 #: Voila logs this once a preheated kernel pool has been started for a notebook.
 POOL_FILLED = "is filled with"
 
@@ -135,7 +136,8 @@ class VoilaServer:
             if not answered:
                 try:
                     query = f"?token={self.token}" if self.token else ""
-                    with urllib.request.urlopen(self.url + query, timeout=2):
+                    # self.url is the http:// address this module built from --ip/--port.
+                    with urllib.request.urlopen(self.url + query, timeout=2):  # nosec B310
                         answered = True
                 except urllib.error.HTTPError:
                     answered = True  # the server is up, whatever it thinks of the request
@@ -261,9 +263,10 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     base.setdefault("PYTHONUNBUFFERED", "1")
     log_path = tmp / "voila.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(voila_command(port, ip, tmp, open_browser=open_browser, preheat=preheat,
-                                                 root=root),
-                                   stdout=log, stderr=subprocess.STDOUT, env=base, start_new_session=True)
+        # An argument list (no shell) from voila_command: this interpreter and validated options.
+        command = voila_command(port, ip, tmp, open_browser=open_browser, preheat=preheat, root=root)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,  # nosec B603
+                                   env=base, start_new_session=True)
     host = f"[{ip}]" if ":" in ip else ip
     return VoilaServer(process, f"http://{host}:{port}/", token, log_path, tmp)
 

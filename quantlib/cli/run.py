@@ -216,4 +216,5 @@ def lab_command(
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process: Ctrl-C and service managers then talk to Jupyter directly.
-    os.execv(sys.executable, cmd)
+    # An argument list (no shell): this interpreter running jupyterlab with our options.
+    os.execv(sys.executable, cmd)  # nosec B606

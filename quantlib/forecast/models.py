@@ -306,7 +306,8 @@ class AutoARIMA(Forecaster):
     reports_model = True
     uses_exog = True
 
-    def __init__(self, maxiter: int = 50, seasonal: bool = True, n_jobs=1, backend="loky", dask_address=None, fill=None):
+    def __init__(self, maxiter: int = 50, seasonal: bool = True, n_jobs=1, backend="loky", dask_address=None,
+                 fill=None):
         self.maxiter = maxiter
         self.seasonal = seasonal
         super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
@@ -640,8 +641,10 @@ class Ensemble(Forecaster):
         fitted = []
         for member in self._members():
             try:
-                fitted.append((member, member._fit_series(y, season_length, X if member.uses_exog else None, series_id)))
-            except Exception:  # a failing member is dropped for this series only
+                exog = X if member.uses_exog else None
+                fitted.append((member, member._fit_series(y, season_length, exog, series_id)))
+            # A failing member is dropped for this series only; the ensemble uses the others.
+            except Exception:  # nosec B112
                 continue
         if not fitted:
             raise RuntimeError("no ensemble member could be fitted")

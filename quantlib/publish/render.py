@@ -375,7 +375,8 @@ class QuartoEngine:
                    "-M", f"title:{m['title']}", "-M", f"subtitle:{m['company']} · {m['period']}",
                    "-M", f"date:{m['run_date']}", "-M", "toc:true", "-M", "number-sections:true",
                    "-M", "echo:false", "-M", "warning:false", "-M", "error:false"]
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+            # An argument list (no shell); the metadata are single arguments, never parsed by a shell.
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)  # nosec B603
             pdf = src.with_suffix(".pdf")
             if proc.returncode != 0 or not pdf.exists():
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -32,7 +32,8 @@ def test_slack_http_error_and_unreachable():
 
 def test_settings_from_env():
     assert SmtpSettings.from_env({}) is None
-    s = SmtpSettings.from_env({"QUANT_SMTP_HOST": "mail.test", "QUANT_SMTP_TLS": "ssl", "QUANT_SMTP_PASSWORD": "pw12345"})
+    s = SmtpSettings.from_env({"QUANT_SMTP_HOST": "mail.test", "QUANT_SMTP_TLS": "ssl",
+                               "QUANT_SMTP_PASSWORD": "pw12345"})
     assert (s.port, s.tls, s.sender, s.user) == (465, "ssl", "quant@mail.test", None)
     assert "pw12345" not in repr(s)
     with pytest.raises(DeliveryError, match="QUANT_SMTP_TLS"):
@@ -43,3 +44,10 @@ def test_send_email_refused_connection(tmp_path):
     settings = SmtpSettings(host="127.0.0.1", port=1, tls="none", sender="q@quant.test")
     with pytest.raises(DeliveryError, match="127.0.0.1:1"):
         send_email(settings, ["a@example.com"], "s", "b", timeout=2)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://hooks.test/x", "/tmp/hook"])
+def test_slack_refuses_non_http_webhooks_without_echoing_them(url):
+    with pytest.raises(DeliveryError, match="must be http") as info:
+        post_slack(url, "hello")
+    assert url not in str(info.value)

@@ -51,7 +51,9 @@ class _OsrmHandler(BaseHTTPRequestHandler):
         type(self).calls.append(self.path)
         parts = url.path.split("/")  # ['', 'table', 'v1', 'driving', 'lon,lat;lon,lat']
         if parts[1:3] != ["table", "v1"]:
-            self.send_response(404); self.end_headers(); return
+            self.send_response(404)
+            self.end_headers()
+            return
         coords = [tuple(map(float, c.split(","))) for c in parts[4].split(";")]
         if len(coords) > 3:
             body = {"code": "InvalidQuery", "message": "Too many table coordinates"}
@@ -138,3 +140,10 @@ def test_osrm_error_is_a_quant_error_and_a_runtime_error():
     from quantlib.errors import QuantError
 
     assert issubclass(OsrmError, QuantError) and issubclass(OsrmError, RuntimeError)
+
+
+def test_osrm_refuses_a_non_http_base_url():
+    from quantlib.ops.travel import OsrmError, OsrmProvider
+
+    with pytest.raises(OsrmError, match="must be http"):
+        OsrmProvider(base_url="file:///etc").matrices([1.0, 2.0], [3.0, 4.0])
