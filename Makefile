@@ -15,7 +15,7 @@ DEMO := data/demo/$(COMPANY)
 # PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps demo test audit bench clean
 
 # Debian packages the tests use: chromium (browser tests through Playwright) and
 # poppler-utils (pdftotext / pdftoppm read the rendered PDFs). Installed when missing and root.
@@ -52,7 +52,14 @@ system-deps:
 
 test: install system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -c pyproject.toml -r quantlib -q
 	$(PY) -m pytest -q
+
+# Known vulnerabilities in the installed dependencies (PyPI advisory data: needs the network,
+# so not part of `make test`). The project itself is editable and not on PyPI: skipped.
+audit: install
+	$(VENV)/bin/uv pip install --quiet --python $(PY) pip-audit
+	$(VENV)/bin/pip-audit --skip-editable
 
 # Benchmarks also need the peer libraries they compare against (the "bench" extra).
 bench: install

@@ -11,13 +11,22 @@ import ast
 import importlib
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import nbformat
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from quantlib.config import project_root, validation_problems
@@ -32,6 +41,8 @@ __all__ = [
     "parameters_cell",
     "parameters_model",
     "APP_ENVIRONMENT",
+    "DATA_ROOTS_ENV",
+    "allowed_lake_roots",
     "app_parameters",
     "register_parameters",
     "validate_parameters",
@@ -39,6 +50,36 @@ __all__ = [
 
 #: Tag papermill looks for; the cell so tagged holds the notebook's defaults.
 PARAMETERS_TAG = "parameters"
+
+#: Colon-separated folders where a lake named in a parameter file or a notebook may live
+#: (besides the project root).
+DATA_ROOTS_ENV = "QUANT_DATA_ROOTS"
+
+# A company is a slug: it becomes a folder under reports/ and part of the default lake path.
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+# Validation context key: True when ``lake`` was typed by the person running the command
+# (``quant run -p lake=...``, ``quant apps --lake``), who may point at their own data anywhere.
+TRUSTED_LAKE = "trusted_lake"
+
+
+def allowed_lake_roots(environ=None) -> list[Path]:
+    """Folders a lake from a parameter file or a notebook must lie under, resolved.
+
+    The project root and every folder of ``$QUANT_DATA_ROOTS`` (colon-separated; empty
+    entries are ignored).
+    """
+    env = os.environ if environ is None else environ
+    extra = [Path(p).expanduser() for p in env.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    return [project_root().resolve(), *(p.resolve() for p in extra)]
+
+
+def _lake_is_allowed(lake: str) -> bool:
+    path = Path(lake).expanduser()
+    # Relative lakes are relative to the project root (the kernel's working directory);
+    # resolve() folds '..' and symlinks so neither can step outside.
+    resolved = (path if path.is_absolute() else project_root() / path).resolve()
+    return any(resolved.is_relative_to(root) for root in allowed_lake_roots())
 
 
 def known_companies() -> list[str]:
@@ -83,11 +124,34 @@ class NotebookParameters(BaseModel):
     @field_validator("company")
     @classmethod
     def _company_exists(cls, value: str) -> str:
+        if not _SLUG_RE.match(value):
+            # Checked before the file lookup: '../x' or '/abs' would otherwise reach the file
+            # system here and become a path outside reports/ later.
+            raise PydanticCustomError(
+                "company_not_a_slug", "'{company}' is not a company slug (lower-case letters, digits, '_', '-')",
+                {"company": value},
+            )
         if not (project_root() / "parameters" / "companies" / f"{value}.yaml").is_file():
             # A custom error type keeps pydantic's "Value error, " prefix out of the message.
             raise PydanticCustomError(
                 "unknown_company", "unknown company '{company}'; known: {known}",
                 {"company": value, "known": ", ".join(known_companies())},
+            )
+        return value
+
+    @field_validator("lake")
+    @classmethod
+    def _lake_under_allowed_roots(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A lake typed on the command line is the user's own choice; one that arrives from a
+        # parameter file or a notebook must stay inside the project or a declared data root.
+        if value is None or (info.context or {}).get(TRUSTED_LAKE):
+            return value
+        if not _lake_is_allowed(value):
+            raise PydanticCustomError(
+                "lake_outside_roots",
+                "'{lake}' is outside the project root and ${env}; pass it on the command line "
+                "(-p lake=...) or add its folder to ${env}",
+                {"lake": value, "env": DATA_ROOTS_ENV},
             )
         return value
 
@@ -161,8 +225,19 @@ def _format_errors(error: ValidationError) -> list[str]:
     return validation_problems(error, root="parameters", unknown="unknown parameter")
 
 
-def validate_parameters(notebook_path: str | Path, values: dict[str, Any]) -> dict[str, Any]:
+def validate_parameters(notebook_path: str | Path, values: dict[str, Any], *,
+                        trusted_lake: bool = False) -> dict[str, Any]:
     """Validate ``values`` against the notebook's model; return JSON-able values.
+
+    Parameters
+    ----------
+    notebook_path : path-like
+    values : dict
+        Parameter values (from files, the command line, a job spec).
+    trusted_lake : bool
+        ``True`` when ``values["lake"]`` was given by the person running the command (``quant
+        run -p lake=...``): it may then be anywhere. Otherwise a ``lake`` must resolve under
+        the project root or a folder of ``$QUANT_DATA_ROOTS``.
 
     Returns
     -------
@@ -177,7 +252,7 @@ def validate_parameters(notebook_path: str | Path, values: dict[str, Any]) -> di
     """
     model = parameters_model(notebook_path)
     try:
-        return model.model_validate(values).model_dump(mode="json")
+        return model.model_validate(values, context={TRUSTED_LAKE: trusted_lake}).model_dump(mode="json")
     except ValidationError as exc:
         raise ParameterError(_format_errors(exc)) from None
 
@@ -218,8 +293,9 @@ def app_parameters(model: type[BaseModel], values: dict[str, Any], environ=None,
         for field in model.model_fields:
             if env.get(prefix + field.upper()):
                 merged[field] = env[prefix + field.upper()]
+    trusted = bool(env.get(APP_ENVIRONMENT["lake"]))
     try:
-        params = model(**merged)
+        params = model.model_validate(merged, context={TRUSTED_LAKE: trusted})
     except ValidationError as error:
         raise ParameterError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]) from None
     root = Path(params.lake)
@@ -289,4 +365,5 @@ def check_parameters_cell(notebook_path: str | Path) -> None:
             validate_parameters(notebook_path, cell)
         except ParameterError as exc:
             problems.extend(exc.problems)
-    assert not problems, f"{Path(notebook_path).name}: " + "; ".join(problems)
+    if problems:  # an explicit raise: still checked under python -O
+        raise AssertionError(f"{Path(notebook_path).name}: " + "; ".join(problems))

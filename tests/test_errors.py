@@ -47,6 +47,8 @@ def test_every_quantlib_exception_derives_from_quant_error():
     ("quantlib.publish.execute.NotebookExecutionError", RuntimeError),
     ("quantlib.cli.apps.AppsError", RuntimeError),
     ("quantlib.schedule.specs.SpecError", ValueError),
+    ("quantlib.apps.signed_cache.CacheIntegrityError", ValueError),
+    ("quantlib.parameters.ParameterError", ValueError),
 ])
 def test_built_in_base_is_kept(path, builtin):
     # Callers that catch the built-in (``except ValueError``) must keep working.

@@ -138,3 +138,45 @@ def test_check_parameters_cell_catches_drift(tmp_path, cell, message):
     path = make_notebook(tmp_path / "fixture_report.ipynb", parameters=cell)
     with pytest.raises(AssertionError, match=message):
         check_parameters_cell(path)
+
+
+# -- company slugs and lake locations (issue 11, security) ---------------------------------------
+
+@pytest.mark.parametrize("company", ["../reports/x", "/tmp/abs", "mixed_trades/../x", "Mixed", ".hidden", ""])
+def test_company_must_be_a_slug(company):
+    with pytest.raises(ParameterError, match="not a company slug") as info:
+        validate_parameters(FIXTURE_NB, {"company": company})
+    assert len(info.value.problems) == 1 and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("lake", ["/etc", "../outside/lake", "data/../../outside"])
+def test_lake_from_a_file_or_notebook_must_stay_under_the_allowed_roots(lake, monkeypatch):
+    monkeypatch.delenv(P.DATA_ROOTS_ENV, raising=False)
+    with pytest.raises(ParameterError, match=r"^lake: .* is outside the project root and \$QUANT_DATA_ROOTS"):
+        validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "lake": lake})
+
+
+def test_lake_under_the_project_or_a_data_root_is_accepted(tmp_path, monkeypatch):
+    monkeypatch.delenv(P.DATA_ROOTS_ENV, raising=False)
+    values = validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "lake": "data/acme/lake"})
+    assert values["lake"] == "data/acme/lake"
+    outside = str(tmp_path / "lake")
+    with pytest.raises(ParameterError, match="outside the project root"):
+        validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "lake": outside})
+    monkeypatch.setenv(P.DATA_ROOTS_ENV, f"/nonexistent:{tmp_path}")
+    assert validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "lake": outside})["lake"] == outside
+
+
+def test_a_lake_given_by_the_user_may_be_anywhere(tmp_path, monkeypatch):
+    monkeypatch.delenv(P.DATA_ROOTS_ENV, raising=False)
+    values = validate_parameters(FIXTURE_NB, {"company": "mixed_trades", "lake": str(tmp_path)}, trusted_lake=True)
+    assert values["lake"] == str(tmp_path)
+
+
+def test_app_parameters_trust_quant_lake_but_not_the_notebook(tmp_path, monkeypatch):
+    monkeypatch.delenv(P.DATA_ROOTS_ENV, raising=False)
+    params, root = P.app_parameters(NotebookParameters, {"company": "mixed_trades"},
+                                    environ={"QUANT_LAKE": str(tmp_path)})
+    assert root == tmp_path
+    with pytest.raises(ParameterError, match="lake: .*outside the project root"):
+        P.app_parameters(NotebookParameters, {"company": "mixed_trades", "lake": str(tmp_path)}, environ={})

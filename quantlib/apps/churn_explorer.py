@@ -26,6 +26,7 @@ from quantlib.customers.views.churn import (
 )
 from quantlib.data.gold import open_gold
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
+from quantlib.views.export import to_csv_text
 
 __all__ = ["ChurnExplorer", "explorer_from_parameters"]
 
@@ -193,14 +194,15 @@ class ChurnExplorer(WidgetApp):
                 f'<th>Top reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}</div>')
 
     def _links_html(self, frame: pd.DataFrame) -> str:
-        csv = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+        # Both exports neutralise formulas (a customer named "=HYPERLINK(...)" stays text).
+        csv = base64.b64encode(to_csv_text(frame).encode()).decode()
         xlsx = base64.b64encode(to_excel_bytes(frame)).decode()
         stem = f"churn_outreach_{self.run.as_of:%Y%m%d}"
         sheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return (f'<div class="ce-links"><a class="ce-export-csv" download="{stem}.csv" '
                 f'href="data:text/csv;base64,{csv}">Export CSV ({len(frame):,} rows)</a>'
-                f'<a class="ce-export-xlsx" download="{stem}.xlsx" '
-                f'href="data:{sheet};base64,{xlsx}">Export Excel</a></div>')
+                f'<a class="ce-export-xlsx" download="{stem}.xlsx" href="data:{sheet};base64,{xlsx}">'
+                "Export Excel</a></div>")
 
 
 def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,

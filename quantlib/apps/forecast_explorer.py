@@ -15,7 +15,9 @@ RevenueModel`). The fit also prepares the first page (everything, 90 days,
 baseline). An interaction only sums forecasts already made, or asks the fitted demand
 model for one more scenario (a fraction of a second), and draws two SVG charts.
 
-With ``cache_dir`` the fitted engines are pickled there, keyed by the gold file (path,
+With ``cache_dir`` the fitted engines are pickled there, signed with the installation's
+HMAC key (:mod:`quantlib.apps.signed_cache`; an unsigned or tampered file is ignored and
+refitted, never unpickled), keyed by the gold file (path,
 size, modification time), the as-of date, the settings and the source of the forecasting
 modules: a kernel started later for the same data loads them instead of refitting (fitting
 takes tens of seconds; loading well under one).
@@ -34,7 +36,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.apps.base import WidgetApp
+from quantlib.apps.signed_cache import CacheIntegrityError, read_signed, write_signed
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.views.formatting import format_kpi_value
 
@@ -64,7 +66,7 @@ SCENARIOS = {
 #: Chart width in px; the SVG scales down to narrower screens.
 CHART_WIDTH = 500
 #: Bump when the pickled state changes shape: old cache files are then ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ALL = "All"
 #: Modules whose source is part of the cache key: a changed engine means a refit.
 _ENGINE_MODULES = ("quantlib.forecast.base", "quantlib.forecast.models", "quantlib.forecast.selection",
@@ -190,14 +192,17 @@ class ForecastExplorer(WidgetApp):
         cache = self._cache_path()
         if cache is not None and cache.exists():
             try:
-                with open(cache, "rb") as f:
-                    state = pickle.load(f)
+                # Signed with this installation's key and checked before unpickling: a file
+                # someone else put in the cache folder is never executed.
+                state = read_signed(cache)
                 for name in self._STATE:
                     setattr(self, name, state[name])
                 self.from_cache_ = True
                 self.fit_seconds_ = time.perf_counter() - t0
                 return self
-            except Exception:  # a damaged or foreign file: refit and overwrite it
+            except CacheIntegrityError as error:  # unsigned, tampered or foreign: refit and overwrite it
+                log.warning("ignoring forecast cache: %s", error)
+            except Exception:  # a damaged file: refit and overwrite it
                 log.warning("ignoring unreadable forecast cache %s", cache, exc_info=True)
         con = connect_gold(self.gold_path)
         try:
@@ -220,12 +225,9 @@ class ForecastExplorer(WidgetApp):
         self.render(self.default_selection())
         if cache is not None:
             try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-                with open(tmp, "wb") as f:
-                    pickle.dump({name: getattr(self, name) for name in self._STATE}, f)
-                tmp.replace(cache)  # atomic: a kernel reading at the same time sees the old file or the new
-            except OSError:  # a read-only cache folder costs the next kernel a refit, nothing more
+                # Atomic: a kernel reading at the same time sees the old file or the new.
+                write_signed(cache, {name: getattr(self, name) for name in self._STATE})
+            except (OSError, CacheIntegrityError):  # no cache costs the next kernel a refit, nothing more
                 log.warning("could not write the forecast cache %s", cache, exc_info=True)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
@@ -475,8 +477,8 @@ class ForecastExplorer(WidgetApp):
                 f'<div class="qd-sub">{html.escape(slice_)} &middot; data to {self.as_of_:%d %b %Y} &middot; '
                 f"jobs for the {s['weeks']} weeks from {s['first_week']:%d %b %Y}, revenue "
                 f"{s['revenue_start']:%d %b} &ndash; {s['revenue_end']:%d %b %Y} &middot; "
-                f'<span class="fe-scenario-text">'
-                f'{html.escape(self.scenario_description(sel.scenario, sel.horizon_days))}'
+                '<span class="fe-scenario-text">'
+                f"{html.escape(self.scenario_description(sel.scenario, sel.horizon_days))}"
                 f"</span></div></div>")
 
     def render(self, sel: Selection) -> dict[str, str]:

@@ -37,12 +37,14 @@ import typer
 
 from quantlib.cli.app import app
 from quantlib.errors import QuantError
+from quantlib.publish.secrets import scrubbed_environment
 
 __all__ = ["AppsError", "VoilaServer", "apps_dir", "is_loopback", "resolve_token", "start_voila"]
 
 DEFAULT_PORT = 8866
 DEFAULT_IP = "127.0.0.1"
-TOKEN_ENV = "QUANT_APPS_TOKEN"
+# The variable's name, not a password.
+TOKEN_ENV = "QUANT_APPS_TOKEN"  # nosec B105
 #: Voila logs this once a preheated kernel pool has been started for a notebook.
 POOL_FILLED = "is filled with"
 
@@ -134,7 +136,8 @@ class VoilaServer:
             if not answered:
                 try:
                     query = f"?token={self.token}" if self.token else ""
-                    with urllib.request.urlopen(self.url + query, timeout=2):
+                    # self.url is the http:// address this module built from --ip/--port.
+                    with urllib.request.urlopen(self.url + query, timeout=2):  # nosec B310
                         answered = True
                 except urllib.error.HTTPError:
                     answered = True  # the server is up, whatever it thinks of the request
@@ -230,7 +233,8 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     company, lake, as_of : optional
         The apps' parameters, passed as ``QUANT_COMPANY``, ``QUANT_LAKE``, ``QUANT_AS_OF``.
     env : dict, optional
-        Base environment (default ``os.environ``).
+        Base environment (default ``os.environ``); its secrets are removed
+        (:func:`quantlib.publish.secrets.scrubbed_environment`) before Voila starts.
     root : Path, optional
         Folder of notebooks to serve (default ``notebooks/apps/``).
 
@@ -250,16 +254,19 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     config = {"Voila": {"token": token}} if token else {}
     (tmp / "voila.json").write_text(json.dumps(config))
     os.chmod(tmp / "voila.json", 0o600)
-    base.pop(TOKEN_ENV, None)  # kernels run notebook code: they need no server secret
+    # Kernels run notebook code and inherit Voila's environment: no secret at all (the token
+    # is in the private config above; mail and Slack settings are for the scheduler only).
+    base = scrubbed_environment(base)
     for name, value in (("QUANT_COMPANY", company), ("QUANT_LAKE", lake), ("QUANT_AS_OF", as_of)):
         if value is not None:
             base[name] = str(value)
     base.setdefault("PYTHONUNBUFFERED", "1")
     log_path = tmp / "voila.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(voila_command(port, ip, tmp, open_browser=open_browser, preheat=preheat,
-                                                 root=root),
-                                   stdout=log, stderr=subprocess.STDOUT, env=base, start_new_session=True)
+        # An argument list (no shell) from voila_command: this interpreter and validated options.
+        command = voila_command(port, ip, tmp, open_browser=open_browser, preheat=preheat, root=root)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,  # nosec B603
+                                   env=base, start_new_session=True)
     host = f"[{ip}]" if ":" in ip else ip
     return VoilaServer(process, f"http://{host}:{port}/", token, log_path, tmp)
 

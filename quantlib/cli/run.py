@@ -79,9 +79,8 @@ def run_command(
                                                help="YAML parameter file; repeatable, later wins."),
     pairs: Optional[list[str]] = typer.Option(None, "-p", "--parameter",
                                               help="key=value (typed by YAML); repeatable, wins over -f."),
-    out: Optional[Path] = typer.Option(None, "--out",
-                                       help="Executed notebook path "
-                                            "(default reports/adhoc/<company>/<timestamp>/notebook.ipynb)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Executed notebook path (default reports/adhoc/<company>/<timestamp>/notebook.ipynb)."),
     html: bool = typer.Option(False, "--html", help="Also render report.html next to the executed notebook."),
     pdf: bool = typer.Option(False, "--pdf", help="Also render report.pdf next to the executed notebook."),
     start_timeout: float = typer.Option(60.0, "--start-timeout", help="Seconds for the kernel to start."),
@@ -103,7 +102,9 @@ def run_command(
         if problems:
             raise ParameterError(problems)
         merged.update(pv)
-        values = validate_parameters(notebook, merged)
+        # A lake typed here is the user's own data, wherever it is; one read from a -f file
+        # must lie under the project root or $QUANT_DATA_ROOTS.
+        values = validate_parameters(notebook, merged, trusted_lake="lake" in pv)
     except (ValueError, OSError, yaml.YAMLError) as exc:  # ParameterError is a ValueError
         for problem in getattr(exc, "problems", None) or [str(exc)]:
             _err(f"error: {problem}")
@@ -185,8 +186,8 @@ def register_kernel(prefix: str | Path | None = None) -> Path:
 
     from quantlib.config import project_root
 
-    env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS",
-                                            f"base_compiledir={project_root() / '.cache' / 'pytensor'}")}
+    default_flags = f"base_compiledir={project_root() / '.cache' / 'pytensor'}"
+    env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", default_flags)}
     return Path(install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME,
                         prefix=str(prefix or sys.prefix), env=env))
 
@@ -215,4 +216,5 @@ def lab_command(
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process: Ctrl-C and service managers then talk to Jupyter directly.
-    os.execv(sys.executable, cmd)
+    # An argument list (no shell): this interpreter running jupyterlab with our options.
+    os.execv(sys.executable, cmd)  # nosec B606

@@ -82,7 +82,8 @@ class _AtomicPath:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        assert self.tmp is not None
+        if self.tmp is None:  # an explicit check: asserts vanish under python -O
+            raise RuntimeError("__exit__ called without __enter__")
         if exc_type is None and self.tmp.exists():
             os.replace(self.tmp, self.target)
         elif self.tmp.exists():

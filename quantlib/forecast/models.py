@@ -641,9 +641,10 @@ class Ensemble(Forecaster):
         fitted = []
         for member in self._members():
             try:
-                fitted.append((member, member._fit_series(y, season_length, X if member.uses_exog else None,
-                                                          series_id)))
-            except Exception:  # a failing member is dropped for this series only
+                exog = X if member.uses_exog else None
+                fitted.append((member, member._fit_series(y, season_length, exog, series_id)))
+            # A failing member is dropped for this series only; the ensemble uses the others.
+            except Exception:  # nosec B112
                 continue
         if not fitted:
             raise RuntimeError("no ensemble member could be fitted")

@@ -173,10 +173,13 @@ class OsrmProvider(BaseModel):
         lats = list(map(float, lats))
         lons = list(map(float, lons))
         coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in zip(lats, lons))
+        if urllib.parse.urlsplit(self.base_url).scheme not in {"http", "https"}:
+            raise OsrmError(f"OSRM base_url must be http(s): {self.base_url}")
         url = (f"{self.base_url.rstrip('/')}/table/v1/{urllib.parse.quote(self.profile)}/{coords}"
                "?annotations=duration,distance")
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:
+            # The scheme was checked above: http(s) only.
+            with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:  # nosec B310
                 payload = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             try:

@@ -18,6 +18,7 @@ import nbformat
 
 from quantlib.config import project_root
 from quantlib.errors import QuantError
+from quantlib.publish.secrets import without_secrets
 
 __all__ = ["ExecutionResult", "NotebookExecutionError", "NotebookTimeoutError", "execute_notebook"]
 
@@ -197,6 +198,11 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
         A cell raised (one-line message; the output notebook holds the traceback).
     NotebookTimeoutError
         The kernel did not start in time or a cell exceeded ``execution_timeout``.
+
+    Notes
+    -----
+    The kernel starts without the secret environment variables
+    (:func:`quantlib.publish.secrets.is_secret_name`).
     """
     import papermill
     from nbclient.exceptions import DeadKernelError
@@ -209,12 +215,14 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
     params = dict(parameters or {})
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=params, kernel_name=kernel_name, language="python",
-            progress_bar=False, log_output=False, request_save_on_cell_execute=True,
-            start_timeout=start_timeout, execution_timeout=execution_timeout,
-            cwd=str(cwd) if cwd is not None else None,
-        )
+        # The kernel copies os.environ: secrets (SMTP, Slack, tokens) must not reach notebook code.
+        with without_secrets():
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=params, kernel_name=kernel_name, language="python",
+                progress_bar=False, log_output=False, request_save_on_cell_execute=True,
+                start_timeout=start_timeout, execution_timeout=execution_timeout,
+                cwd=str(cwd) if cwd is not None else None,
+            )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, notebook, output) from None
     except DeadKernelError:

@@ -22,6 +22,7 @@ from typing import Protocol
 import nbformat
 
 from quantlib.errors import QuantError
+from quantlib.publish.sanitize import sanitize_report
 
 __all__ = [
     "PDF_ENGINES", "PdfEngine", "QuartoEngine", "RenderError", "ReportMeta", "TypstEngine",
@@ -175,7 +176,9 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
     """Render the executed notebook to one self-contained HTML file.
 
     No code, no prompts, no warnings or errors; charts inline as SVG; CSS inline; no
-    ``http(s)://`` reference, no script loaded from anywhere.
+    ``http(s)://`` reference, no script loaded from anywhere. The cells' HTML is sanitised
+    (:func:`quantlib.publish.sanitize.sanitize_report`: no script, event handler or
+    ``javascript:`` link survives) and a Content-Security-Policy forbids scripts.
 
     Returns
     -------
@@ -189,8 +192,8 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html")
             if html:
-                output["data"]["text/html"] = _TABLE.sub(_align_table,
-                                                         "".join(html) if isinstance(html, list) else html)
+                html = "".join(html) if isinstance(html, list) else html
+                output["data"]["text/html"] = _TABLE.sub(_align_table, html)
             svg = output.get("data", {}).get("image/svg+xml")
             if svg:
                 # Inline <svg> in HTML5 needs no namespace declarations, and they are the
@@ -201,6 +204,9 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"report": meta.as_dict()})
+    # Outputs and markdown can hold any HTML (an event handler in a customer name, a pasted
+    # snippet): the cells pass an allow-list sanitiser and the page forbids scripts (CSP).
+    body = sanitize_report(body)
     return _atomic_write_bytes(Path(out), body.encode("utf-8"))
 
 
@@ -369,7 +375,8 @@ class QuartoEngine:
                    "-M", f"title:{m['title']}", "-M", f"subtitle:{m['company']} · {m['period']}",
                    "-M", f"date:{m['run_date']}", "-M", "toc:true", "-M", "number-sections:true",
                    "-M", "echo:false", "-M", "warning:false", "-M", "error:false"]
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+            # An argument list (no shell); the metadata are single arguments, never parsed by a shell.
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)  # nosec B603
             pdf = src.with_suffix(".pdf")
             if proc.returncode != 0 or not pdf.exists():
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from quantlib.errors import RunStatus
+from quantlib.publish.secrets import SECRET_ENV_NAMES  # one list for kernels, logs and history
 
 __all__ = [
     "RunHistory",
@@ -33,8 +34,6 @@ __all__ = [
 #: The statuses a history row can hold (a dry run is never recorded).
 STATUSES = tuple(s for s in RunStatus if s is not RunStatus.DRY_RUN)
 
-# Environment variables whose values are secrets wherever they appear.
-SECRET_ENV_NAMES = ("QUANT_SMTP_PASSWORD", "SMTP_PASSWORD")
 
 # The CHECK list comes from RunStatus; a file created before a status was added keeps its old list.
 _SCHEMA = f"""

@@ -24,16 +24,16 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
 from quantlib.errors import RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
+from quantlib.publish.secrets import environment_with_secrets, without_secrets
 from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
@@ -128,46 +128,8 @@ def _log(ws: Workspace, job: str, company: str, message: str) -> None:
 
 
 # -- keeping secrets away from kernels ---------------------------------------------------------
-
-_ENV_LOCK = threading.RLock()
-_ENV_DEPTH = 0
-_HIDDEN: dict[str, str] = {}
-
-
-def _secret_names(extra: Iterable[str]) -> set[str]:
-    from quantlib.schedule.history import SECRET_ENV_NAMES
-
-    names = {*SECRET_ENV_NAMES, *(n for n in extra if n)}
-    return names | {k for k in os.environ if k.startswith("QUANT_SLACK_WEBHOOK")}
-
-
-@contextmanager
-def _without_secrets(extra: Iterable[str] = ()) -> Iterator[None]:
-    """Take secret variables out of ``os.environ`` while kernels start (they copy it).
-
-    Reference-counted so overlapping runs in threads restore the environment only when the
-    last one leaves; :func:`_environment` still sees the hidden values for distribution.
-    """
-    global _ENV_DEPTH
-    with _ENV_LOCK:
-        _ENV_DEPTH += 1
-        for name in _secret_names(extra):
-            if name in os.environ:
-                _HIDDEN[name] = os.environ.pop(name)
-    try:
-        yield
-    finally:
-        with _ENV_LOCK:
-            _ENV_DEPTH -= 1
-            if _ENV_DEPTH == 0:
-                os.environ.update(_HIDDEN)
-                _HIDDEN.clear()
-
-
-def _environment() -> dict[str, str]:
-    with _ENV_LOCK:
-        return {**os.environ, **_HIDDEN}
-
+# One rule for every kernel Quant starts: quantlib.publish.secrets (execute_notebook applies it
+# too; the wrapper here also hides the job's own Slack variable, whatever its name).
 
 # -- one run -----------------------------------------------------------------------------------
 
@@ -439,7 +401,7 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
         started = datetime.now(timezone.utc)
         folder = Path(tempfile.mkdtemp(prefix=f"{spec.name}-{company}-", dir=ws.tmp))
         try:
-            with _without_secrets([spec.recipients.slack_webhook_env or ""]):
+            with without_secrets([spec.recipients.slack_webhook_env or ""]):
                 files = _produce(ctx, folder, meta)
             final = ctx.published_dir
             outputs = {kind: f"{spec.name}/{company}/{run_id}/{name}" for kind, name in files.items()}
@@ -490,7 +452,7 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
         html = final / OUTPUT_FILES["html"]
         notice = Notice(
             job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
-            link=report_link(html, ws.reports, _environment()) if "html" in files else None,
+            link=report_link(html, ws.reports, environment_with_secrets()) if "html" in files else None,
             pdf=final / OUTPUT_FILES["pdf"] if "pdf" in files else None,
             attachments=(final / OUTPUT_FILES["ipynb"],) if "ipynb" in spec.outputs else (),
         )
@@ -516,10 +478,10 @@ def _plan(ctx: RunContext) -> RunOutcome:
     ]
     example = Notice(job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
                      link=report_link(ws.reports / spec.name / company / "<run_id>" / "report.html", ws.reports,
-                                      _environment()) if "html" in spec.outputs else None,
+                                      environment_with_secrets()) if "html" in spec.outputs else None,
                      pdf=None)
     for d in distribute(example, spec.recipients.emails, spec.recipients.slack_webhook_env,
-                        env=_environment(), dry_run=True):
+                        env=environment_with_secrets(), dry_run=True):
         outcome.plan.append(f"on success: {d}")
     if not spec.recipients.emails and not spec.recipients.slack_webhook_env:
         outcome.plan.append("no recipients: nothing would be sent")
@@ -541,7 +503,7 @@ def notify(spec: JobSpec, outcomes: Sequence[RunOutcome], *, dry_run: bool = Fal
             continue
         deliveries: list[Delivery] = distribute(
             outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
-            env=_environment(), dry_run=dry_run,
+            env=environment_with_secrets(), dry_run=dry_run,
         )
         for d in deliveries:
             line = redact(str(d))

@@ -6,6 +6,8 @@ The engines are fitted once per session into a cache folder shared with the brow
 
 from __future__ import annotations
 
+import pickle
+
 import pandas as pd
 import pytest
 
@@ -59,8 +61,8 @@ def test_figures_are_the_engines(explorer):
     # Last year's weeks are the history's, 52 weeks earlier.
     weekly = fx.jobs(Selection(line, region, 30))
     hist = fx.series_.set_index(["series_id", "ds"])["y"]
-    assert weekly["last_year"].iloc[0] == hist.loc[(f"{line}/{region}",
-                                                    weekly["week"].iloc[0] - pd.Timedelta(weeks=52))]
+    year_before = weekly["week"].iloc[0] - pd.Timedelta(weeks=52)
+    assert weekly["last_year"].iloc[0] == hist.loc[(f"{line}/{region}", year_before)]
 
 
 def test_scenarios_are_the_engines(explorer):
@@ -138,3 +140,21 @@ def test_widgets_show_the_figures(explorer):
     assert 'data-value="jobs_change"' in fx.cards.value
     assert "consumer confidence -" in fx.header.value
     assert "Updated in" in fx.status.value
+
+
+def test_a_tampered_cache_is_not_executed_but_refitted(explorer, demo_lake, tmp_path, caplog):
+    from tests.apps.test_signed_cache import Exploit
+
+    marker = tmp_path / "pwned"
+    again = ForecastExplorer(demo_lake.gold, cache_dir=tmp_path / "cache")
+    cache = again._cache_path()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(pickle.dumps(Exploit(marker)))  # what the old, unsigned cache would have loaded
+    with caplog.at_level("WARNING", logger="quantlib.apps.forecast_explorer"):
+        again.fit()
+    assert not marker.exists()
+    assert not again.from_cache_ and "not a signed cache file" in caplog.text
+    sel = again.default_selection()
+    assert again.summary(sel) == explorer.summary(sel)
+    # The refit replaced the file with a signed one that the next kernel loads.
+    assert ForecastExplorer(demo_lake.gold, cache_dir=tmp_path / "cache").fit().from_cache_

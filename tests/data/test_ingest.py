@@ -717,3 +717,17 @@ def test_cli_bad_mapping_exits_2(tmp_path):
                                       "--mapping", str(mapping)])
     assert result.exit_code == 2
     assert "is not valid YAML" in result.output
+
+
+def test_a_name_that_looks_like_a_formula_is_data_and_kept(tmp_path):
+    """Ingest keeps such a value exactly; exports neutralise it (quantlib.views.export)."""
+    t = sample_tables()
+    customers = t["customers"].astype(object)
+    hostile = '=HYPERLINK("http://x","y")'
+    customers.loc[0, "name"] = hostile
+    src = tmp_path / "src"
+    write_exports({"customers": customers}, src)
+    report = ingest(src, tmp_path / "lake")
+    assert report.rows_rejected == 0, [str(p) for p in report.problems]
+    got = silver(tmp_path / "lake", "customers")
+    assert hostile in got["name"].tolist()

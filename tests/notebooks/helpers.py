@@ -20,7 +20,9 @@ def run_notebook(stem: str, lake, tmp_path, **params):
     Asserts that no cell raised.
     """
     notebook = ROOT / "notebooks" / f"{stem}.ipynb"
-    values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(lake.root), **params})
+    # The test picks the lake as a user on the command line does (it lives in pytest's tmp).
+    values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(lake.root), **params},
+                                 trusted_lake=True)
     result = execute_notebook(notebook, tmp_path / "run.ipynb", values, execution_timeout=240)
     executed = nbformat.read(result.output, as_version=4)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]

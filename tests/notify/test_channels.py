@@ -44,3 +44,10 @@ def test_send_email_refused_connection(tmp_path):
     settings = SmtpSettings(host="127.0.0.1", port=1, tls="none", sender="q@quant.test")
     with pytest.raises(DeliveryError, match="127.0.0.1:1"):
         send_email(settings, ["a@example.com"], "s", "b", timeout=2)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://hooks.test/x", "/tmp/hook"])
+def test_slack_refuses_non_http_webhooks_without_echoing_them(url):
+    with pytest.raises(DeliveryError, match="must be http") as info:
+        post_slack(url, "hello")
+    assert url not in str(info.value)

@@ -140,3 +140,10 @@ def test_osrm_error_is_a_quant_error_and_a_runtime_error():
     from quantlib.errors import QuantError
 
     assert issubclass(OsrmError, QuantError) and issubclass(OsrmError, RuntimeError)
+
+
+def test_osrm_refuses_a_non_http_base_url():
+    from quantlib.ops.travel import OsrmError, OsrmProvider
+
+    with pytest.raises(OsrmError, match="must be http"):
+        OsrmProvider(base_url="file:///etc").matrices([1.0, 2.0], [3.0, 4.0])

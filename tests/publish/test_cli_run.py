@@ -124,3 +124,26 @@ def test_quant_lab_starts_and_answers(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_run_refuses_a_company_that_is_not_a_slug(tmp_path):
+    result = runner.invoke(app, ["run", str(FIXTURE_NB), "-p", "company=../reports/x"])
+    assert result.exit_code == 2, result.output
+    assert "error: company: '../reports/x' is not a company slug" in result.output
+    assert not (project_root() / "reports" / "x").exists()
+
+
+def test_run_checks_a_lake_from_a_file_but_not_one_typed_by_the_user(tmp_path, monkeypatch):
+    monkeypatch.delenv("QUANT_DATA_ROOTS", raising=False)
+    params = tmp_path / "p.yaml"
+    params.write_text(f"company: mixed_trades\nlake: {tmp_path}\n")
+    result = runner.invoke(app, ["run", str(FIXTURE_NB), "-f", str(params)])
+    assert result.exit_code == 2, result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: lake: ") and "QUANT_DATA_ROOTS" in errors[0]
+    # The same folder typed on the command line is the user's own data: only the bad month fails.
+    result = runner.invoke(app, ["run", str(FIXTURE_NB), "-f", str(params), "-p", f"lake={tmp_path}",
+                                 "-p", "months=many"])
+    assert result.exit_code == 2
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: months:"), result.output

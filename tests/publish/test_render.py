@@ -150,3 +150,53 @@ def test_quarto_is_available_when_on_path(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\nexit 3\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     assert QuartoEngine().available() and select_pdf_engine().name == "quarto"
+
+
+def _hostile_notebook() -> nbformat.NotebookNode:
+    # Each thing an attacker can get into a report: raw HTML in markdown, and outputs whose
+    # HTML came from data (a customer name, a note) or a careless display().
+    nb = nbformat.v4.new_notebook()
+    markdown = nbformat.v4.new_markdown_cell(
+        "## Hostile\n\n<img src=x onerror=\"alert('md-onerror')\">\n\n"
+        "<a href=\"javascript:alert('md-js')\">click</a>\n\n<script>alert('md-script')</script>\n\n"
+        "<div onclick=\"alert('md-click')\">raw html block</div>\n")
+    code = nbformat.v4.new_code_cell("display(HTML(...))")
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OU"
+           "AAAAABJRU5ErkJggg==")
+    code.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": (
+            "<table><tr><td>Customer</td><td><img src=x onerror=\"alert('out-onerror')\">Ann</td></tr></table>"
+            "<a href=\"JaVaScRiPt:alert('out-js')\">link</a>"
+            "<svg onload=\"alert('svg-onload')\" width=\"10\" height=\"10\"><rect width=\"5\" height=\"5\"/></svg>"
+            "<a href=\"data:text/html,evil\">d</a>"
+            f"<img alt=\"kept\" src=\"{png}\">"
+            "<div style=\"background:url(https://tracker.test/x)\">styled</div>"
+        ), "text/plain": "<HTML>"}),
+        nbformat.v4.new_output("display_data", data={
+            "image/svg+xml": "<svg onload=\"alert('svg-output')\" viewBox=\"0 0 4 4\"><circle r=\"2\"/></svg>",
+            "text/plain": "<svg>"}),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), markdown, code]
+    return nb
+
+
+def test_html_is_sanitised_and_forbids_scripts(tmp_path):
+    path = tmp_path / "hostile.ipynb"
+    nbformat.write(_hostile_notebook(), path)
+    html = render_html(path, tmp_path / "r.html", META).read_text()
+    for attack in ["onerror", "onload", "onclick", "javascript:", "<script", "alert(",
+                   "data:text/html", "tracker.test"]:
+        assert attack.lower() not in html.lower(), attack
+    # The harmless parts stay: the table, the text, the SVG, the data: image, the house CSS.
+    for kept in ["<table", "Ann", "raw html block", "<svg", "<rect", "<circle", 'alt="kept"',
+                 "data:image/png;base64,", "report-header", "<style>"]:
+        assert kept in html, kept
+    assert '<meta http-equiv="Content-Security-Policy"' in html
+    assert "script-src 'none'" in html and "default-src 'none'" in html
+
+
+def test_normal_report_keeps_charts_and_tables_after_sanitising(executed_fixture, tmp_path):
+    html = render_html(executed_fixture, tmp_path / "report.html", META).read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in html
+    assert html.count("<svg") >= 1 and "viewBox=" in html and "<path" in html and "<text" in html
+    assert "<table" in html and "<td" in html and 'style="text-align: right' in html

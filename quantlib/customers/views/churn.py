@@ -12,7 +12,6 @@ of a run, as plain DataFrames. The app that shows them is :mod:`quantlib.apps.ch
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,11 +32,12 @@ from quantlib.customers.features import customer_snapshot
 from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.churn_rule import describe_churn_rule
 from quantlib.parameters import NotebookParameters, register_parameters
+from quantlib.views import export
 from quantlib.views.tables import table_view, with_formats
 
-__all__ = ["GROUP_LABELS", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table", "at_risk_list",
-           "customer_reasons", "headline", "method_note", "model_quality", "outreach_list", "risk_by_segment",
-           "risk_trend", "score_customers", "to_excel_bytes"]
+__all__ = ["GROUP_LABELS", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table",
+           "at_risk_list", "customer_reasons", "headline", "method_note", "model_quality", "outreach_list",
+           "risk_by_segment", "risk_trend", "score_customers", "to_excel_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -258,11 +258,11 @@ def outreach_list(run: ChurnRun, segment: str | None = None, band: str | None = 
 
 
 def to_excel_bytes(frame: pd.DataFrame, sheet: str = "outreach") -> bytes:
-    """``frame`` as an .xlsx file (openpyxl), no index."""
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name=sheet, index=False)
-    return buffer.getvalue()
+    """``frame`` as an .xlsx file (openpyxl), no index, formulas neutralised.
+
+    See :func:`quantlib.views.export.to_excel_bytes`: a name like ``=HYPERLINK(...)`` is text.
+    """
+    return export.to_excel_bytes(frame, sheet=sheet)
 
 
 # ----------------------------------------------------------------------------- report text and tables

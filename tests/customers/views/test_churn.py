@@ -30,3 +30,37 @@ def test_risk_by_segment_heads_the_group_by_its_column(run):
 
 def test_model_quality_declares_two_decimals():
     assert cv.model_quality.formats == {"value": "num2"}
+
+
+def test_outreach_exports_keep_a_formula_name_inert(run):
+    import base64
+    import dataclasses
+    import io
+    import re
+
+    import openpyxl
+    import pandas as pd
+
+    from quantlib.apps.churn_explorer import ChurnExplorer
+
+    hostile = '=HYPERLINK("http://x","y")'
+    scored = run.scored.copy()
+    first = cv.outreach_list(run)["customer_id"].iloc[0]
+    scored.loc[scored["customer_id"] == first, "name"] = hostile
+    hostile_run = dataclasses.replace(run, scored=scored)
+    outreach = cv.outreach_list(hostile_run)
+    assert outreach.loc[0, "name"] == hostile and (outreach["value_365d"] >= 0).all()
+    # Excel, as the report's helper writes it.
+    sheet = openpyxl.load_workbook(io.BytesIO(cv.to_excel_bytes(outreach))).active
+    column = [c.value for c in sheet[1]].index("name")
+    cell = sheet.cell(row=2, column=column + 1)
+    assert cell.data_type == "s" and cell.value == "'" + hostile
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+    # CSV and Excel as the churn explorer's download links carry them.
+    links = ChurnExplorer(hostile_run)._links_html(outreach)
+    csv = base64.b64decode(re.search(r"data:text/csv;base64,([^\"]+)", links).group(1)).decode()
+    back = pd.read_csv(io.StringIO(csv))
+    assert back.loc[0, "name"] == "'" + hostile and back["score"].dtype.kind == "f"
+    xlsx = base64.b64decode(re.search(r"spreadsheetml\.sheet;base64,([^\"]+)", links).group(1))
+    cell = openpyxl.load_workbook(io.BytesIO(xlsx)).active.cell(row=2, column=column + 1)
+    assert cell.data_type == "s" and cell.value == "'" + hostile
