@@ -2,7 +2,8 @@
 
 Company profiles, job specs and parameter sets are all YAML mappings validated by a
 pydantic model; this is the one place that turns a file into a model or a clear error.
-It also says where those files live: :func:`project_root`.
+It also says where those files live: :func:`project_root`, and which lake a command reads:
+:func:`resolve_lake`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,64 @@ from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
+#: The company a command works on when neither ``--company`` nor ``QUANT_COMPANY`` names one.
+DEFAULT_COMPANY = "mixed_trades"
+COMPANY_ENV = "QUANT_COMPANY"
+LAKE_ENV = "QUANT_LAKE"
+
 
 def project_root() -> Path:
     """The project root: ``$QUANT_HOME`` if set, else the folder holding the ``quantlib`` package."""
     home = os.environ.get("QUANT_HOME")
     return Path(home).resolve() if home else Path(__file__).resolve().parents[1]
+
+
+def resolve_company(company: str | None = None, environ: dict | None = None) -> str:
+    """The company slug: ``company``, else ``$QUANT_COMPANY``, else :data:`DEFAULT_COMPANY`.
+
+    Parameters
+    ----------
+    company : str, optional
+        The ``--company`` option.
+    environ : dict, optional
+        Environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    str
+    """
+    env = os.environ if environ is None else environ
+    return company or env.get(COMPANY_ENV) or DEFAULT_COMPANY
+
+
+def resolve_lake(lake: str | Path | None = None, company: str | None = None,
+                 environ: dict | None = None) -> Path:
+    """The lake root a command uses; the one rule every command that takes a lake follows.
+
+    ``lake`` (the ``--lake`` option), else ``$QUANT_LAKE``, else
+    ``<project root>/data/demo/<company>/lake``, where the company is
+    :func:`resolve_company` of ``company`` (``--company``, else ``$QUANT_COMPANY``, else
+    ``mixed_trades``). So after ``make demo`` every command finds the demo lake with no option.
+
+    Parameters
+    ----------
+    lake : str or Path, optional
+        The ``--lake`` option.
+    company : str, optional
+        The ``--company`` option.
+    environ : dict, optional
+        Environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    Path
+        The lake root (not checked for existence; the command says what is missing).
+    """
+    env = os.environ if environ is None else environ
+    chosen = lake or env.get(LAKE_ENV)
+    if chosen:
+        return Path(chosen)
+    return project_root() / "data" / "demo" / resolve_company(company, env) / "lake"
 
 
 def validation_problems(error: ValidationError, root: str = "value", unknown: str = "unknown key") -> list[str]:

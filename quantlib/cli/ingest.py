@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from quantlib.cli.app import app
+from quantlib.cli.app import app, company_option, lake_option
+from quantlib.config import resolve_lake
 from quantlib.data.ingest import ALREADY, LOADED, SKIPPED, UNUSABLE, IngestReport, MappingError, ingest
-from quantlib.data.lake import DEFAULT_ROOT, Lake
+from quantlib.data.lake import Lake
 
 # Problem lines printed per file; the rejects table has all of them.
 MAX_SHOWN = 20
@@ -21,7 +23,8 @@ _STYLE = {LOADED: "green", ALREADY: "dim", UNUSABLE: "bold red", SKIPPED: "yello
 def ingest_command(
     src_dir: Path = typer.Argument(..., exists=True, file_okay=False, dir_okay=True,
                                    help="Directory of the company's CSV / Parquet exports."),
-    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Root directory of the lake."),
+    lake: Optional[Path] = lake_option(""),
+    company: Optional[str] = company_option(),
     mapping: Path | None = typer.Option(
         None, "--mapping", dir_okay=False,
         help="Mapping YAML (file globs -> tables, source -> contract columns); "
@@ -43,7 +46,7 @@ def ingest_command(
 
     try:
         with progress:
-            report = ingest(src_dir, lake, mapping, on_file=on_file)
+            report = ingest(src_dir, resolve_lake(lake, company), mapping, on_file=on_file)
     except MappingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

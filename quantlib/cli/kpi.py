@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from quantlib.cli.app import app
-from quantlib.data.lake import DEFAULT_ROOT, Lake
+from quantlib.cli.app import app, company_option, lake_option
+from quantlib.config import resolve_lake
+from quantlib.data.lake import Lake
 from quantlib.views.formatting import format_kpi_value
 
 _STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",
@@ -22,14 +24,15 @@ _STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above
 @app.command("kpi")
 def kpi(
     as_of: str = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: latest date in gold."),
-    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Lake root (reads LAKE/gold.duckdb)."),
+    lake: Optional[Path] = lake_option("reads LAKE/gold.duckdb"),
+    company: Optional[str] = company_option(),
     service_line: str = typer.Option(None, "--service-line", help="Restrict to one service line."),
     region: str = typer.Option(None, "--region", help="Restrict to one region."),
 ) -> None:
     """Print every KPI as of a date: value, unit, target, status."""
     from quantlib.kpi import Filters, kpi_summary
 
-    gold = Lake(lake).gold
+    gold = Lake(resolve_lake(lake, company)).gold
     if not gold.exists():
         raise typer.BadParameter(f"{gold} does not exist; run 'quant warehouse build' first", param_hint="--lake")
     summary = kpi_summary(gold, as_of, filters=Filters(service_line=service_line, region=region))
@@ -38,7 +41,8 @@ def kpi(
                             ("status", "left"), ("note", "left")]:
         table.add_column(column, justify=justify)
     for row in summary.itertuples(index=False):
-        target = row.target if row.target is not None and not (isinstance(row.target, float) and math.isnan(row.target)) else None
+        missing = row.target is None or (isinstance(row.target, float) and math.isnan(row.target))
+        target = None if missing else row.target
         style = _STATUS_STYLE.get(row.status, "")
         table.add_row(row.kpi, format_kpi_value(row.value, row.unit), row.unit,
                       "-" if target is None else format_kpi_value(target, row.unit),

@@ -75,9 +75,12 @@ def _default_out(company: str) -> Path:
 @app.command("run")
 def run_command(
     notebook: Path = typer.Argument(..., help="The notebook to execute (with a cell tagged 'parameters')."),
-    files: Optional[list[Path]] = typer.Option(None, "-f", "--parameters-file", help="YAML parameter file; repeatable, later wins."),
-    pairs: Optional[list[str]] = typer.Option(None, "-p", "--parameter", help="key=value (typed by YAML); repeatable, wins over -f."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Executed notebook path (default reports/adhoc/<company>/<timestamp>/notebook.ipynb)."),
+    files: Optional[list[Path]] = typer.Option(None, "-f", "--parameters-file",
+                                               help="YAML parameter file; repeatable, later wins."),
+    pairs: Optional[list[str]] = typer.Option(None, "-p", "--parameter",
+                                              help="key=value (typed by YAML); repeatable, wins over -f."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Executed notebook path "
+                                       "(default reports/adhoc/<company>/<timestamp>/notebook.ipynb)."),
     html: bool = typer.Option(False, "--html", help="Also render report.html next to the executed notebook."),
     pdf: bool = typer.Option(False, "--pdf", help="Also render report.pdf next to the executed notebook."),
     start_timeout: float = typer.Option(60.0, "--start-timeout", help="Seconds for the kernel to start."),
@@ -181,7 +184,8 @@ def register_kernel(prefix: str | Path | None = None) -> Path:
 
     from quantlib.config import project_root
 
-    env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", f"base_compiledir={project_root() / '.cache' / 'pytensor'}")}
+    default_flags = f"base_compiledir={project_root() / '.cache' / 'pytensor'}"
+    env = {"PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", default_flags)}
     return Path(install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME,
                         prefix=str(prefix or sys.prefix), env=env))
 
