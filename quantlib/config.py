@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
-M = TypeVar("M", bound=BaseModel)
+# yaml and pydantic are imported where they are used: the command line imports this module
+# for resolve_lake, and `quant --help` should not pay for them.
+M = TypeVar("M", bound="BaseModel")
 
 #: The company a command works on when neither ``--company`` nor ``QUANT_COMPANY`` names one.
 DEFAULT_COMPANY = "mixed_trades"
@@ -100,6 +102,9 @@ def load_yaml_model(path: str | Path, model: type[M], what: str, error: type[Exc
         ``"<path>: <problem>; <problem>"`` when the file is missing, is not YAML, is not a
         mapping, or breaks the model's rules; ``what`` names the kind of file.
     """
+    import yaml
+    from pydantic import ValidationError
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -1,9 +1,12 @@
-"""``quant ingest``: load a company's CSV / Parquet exports into the lake."""
+"""``quant ingest``: load a company's CSV / Parquet exports into the lake.
+
+The ingest engine (pandas, pandera) is imported inside the command, so ``quant --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -11,12 +14,12 @@ from rich.table import Table
 
 from quantlib.cli.app import app, company_option, lake_option
 from quantlib.config import resolve_lake
-from quantlib.data.ingest import ALREADY, LOADED, SKIPPED, UNUSABLE, IngestReport, MappingError, ingest
-from quantlib.data.lake import Lake
+
+if TYPE_CHECKING:
+    from quantlib.data.ingest import IngestReport
 
 # Problem lines printed per file; the rejects table has all of them.
 MAX_SHOWN = 20
-_STYLE = {LOADED: "green", ALREADY: "dim", UNUSABLE: "bold red", SKIPPED: "yellow"}
 
 
 @app.command("ingest")
@@ -36,6 +39,8 @@ def ingest_command(
     Exits 1 when a file could not be used at all; rejected rows alone do not fail.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from quantlib.data.ingest import MappingError, ingest
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         transient=True)
@@ -60,13 +65,17 @@ def ingest_command(
 
 def print_report(report: IngestReport, console: Console | None = None) -> None:
     """Print ``report``: a table of files, then one line per problem and note."""
+    from quantlib.data.ingest import ALREADY, LOADED, SKIPPED, UNUSABLE
+    from quantlib.data.lake import Lake
+
+    styles = {LOADED: "green", ALREADY: "dim", UNUSABLE: "bold red", SKIPPED: "yellow"}
     console = console or Console()
     table = Table(title=f"ingest {report.src_dir} -> {report.lake}", title_justify="left")
     for name, justify in (("file", "left"), ("table", "left"), ("status", "left"),
                           ("read", "right"), ("accepted", "right"), ("rejected", "right")):
         table.add_column(name, justify=justify)
     for f in report.files:
-        style = _STYLE.get(f.status, "")
+        style = styles.get(f.status, "")
         table.add_row(f.file, f.table or "-", f"[{style}]{f.status}[/]",
                       str(f.rows_read), str(f.rows_accepted), str(f.rows_rejected))
     console.print(table)

@@ -1,4 +1,7 @@
-"""``quant kpi``: the KPI table of a gold database as of a date."""
+"""``quant kpi``: the KPI table of a gold database as of a date.
+
+The KPI engine is imported inside the command, so ``quant --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,6 @@ from rich.table import Table
 
 from quantlib.cli.app import app, company_option, lake_option
 from quantlib.config import resolve_lake
-from quantlib.data.lake import Lake
-from quantlib.views.formatting import format_kpi_value
 
 _STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",
                  "no data": "dim", "no target": ""}
@@ -30,7 +31,9 @@ def kpi(
     region: str = typer.Option(None, "--region", help="Restrict to one region."),
 ) -> None:
     """Print every KPI as of a date: value, unit, target, status."""
+    from quantlib.data.lake import Lake
     from quantlib.kpi import Filters, kpi_summary
+    from quantlib.views.formatting import format_kpi_value
 
     gold = Lake(resolve_lake(lake, company)).gold
     if not gold.exists():

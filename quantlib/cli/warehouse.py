@@ -12,7 +12,6 @@ from rich.table import Table
 
 from quantlib.cli.app import app, company_option, lake_option
 from quantlib.config import resolve_lake
-from quantlib.data.lake import Lake
 
 warehouse_app = typer.Typer(help="Gold warehouse (DuckDB marts) built from silver.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
@@ -37,6 +36,7 @@ def build(
                                  help="Company profile YAML; its 'targets:' mapping becomes the targets table."),
 ) -> None:
     """Build LAKE/gold.duckdb from the silver tables (atomically) and print row counts."""
+    from quantlib.data.lake import Lake
     from quantlib.data.warehouse import MARTS, build_warehouse, gold_tables
 
     console = Console()
