@@ -16,8 +16,8 @@ from rich.table import Table
 from quantlib.cli.app import app, company_option, lake_option
 from quantlib.config import resolve_lake
 
-_STATUS_STYLE = {"ok": "green", "alert": "red", "below target": "yellow", "above target": "yellow",
-                 "no data": "dim", "no target": ""}
+_STATUS_STYLE = {"above target": "green", "on target": "green", "below target": "green", "no data": "dim",
+                 "no target": ""}
 
 
 
@@ -30,7 +30,7 @@ def kpi(
     service_line: str = typer.Option(None, "--service-line", help="Restrict to one service line."),
     region: str = typer.Option(None, "--region", help="Restrict to one region."),
 ) -> None:
-    """Print every KPI as of a date: value, unit, target, status."""
+    """Print every KPI as of a date: value, unit, target, status (above / on / below target, alert)."""
     from quantlib.data.lake import Lake
     from quantlib.kpi import Filters, kpi_summary
     from quantlib.views.formatting import format_kpi_value
@@ -46,8 +46,10 @@ def kpi(
     for row in summary.itertuples(index=False):
         missing = row.target is None or (isinstance(row.target, float) and math.isnan(row.target))
         target = None if missing else row.target
-        style = _STATUS_STYLE.get(row.status, "")
+        # Off target on the worse side is an alert (red); the better side is good news (green).
+        style = "bold red" if row.alert else _STATUS_STYLE.get(row.status, "")
+        status = f"{row.status}, alert" if row.alert else row.status
         table.add_row(row.kpi, format_kpi_value(row.value, row.unit), row.unit,
                       "-" if target is None else format_kpi_value(target, row.unit),
-                      f"[{style}]{row.status}[/]" if style else row.status, row.note)
+                      f"[{style}]{status}[/]" if style else status, row.note)
     Console(width=140).print(table)

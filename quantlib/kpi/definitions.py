@@ -136,11 +136,12 @@ def daily_revenue_vs_target(con: Con, start, end, filters: Filters | None = None
         FROM series WHERE date >= ?::DATE ORDER BY date
         """,
         [start, end, start, end, *params, target, start]).df()
-    frame["alert"] = frame["variance"].abs() > REVENUE_ALERT_TOLERANCE
+    # Only a shortfall alerts: revenue above target is good news.
+    frame["alert"] = frame["variance"] < -REVENUE_ALERT_TOLERANCE
     return frame
 
 
-@register("revenue_vs_target", "Daily revenue vs target (7-day avg)", "ratio", "band",
+@register("revenue_vs_target", "Daily revenue vs target (7-day avg)", "ratio", "higher",
           target=0.0, tolerance=REVENUE_ALERT_TOLERANCE, default_window=None)
 def revenue_vs_target(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
     """Variance of the 7-day moving average of daily revenue from the daily target, as of as_of.
@@ -148,8 +149,8 @@ def revenue_vs_target(con: Con, as_of: dt.date, start: dt.date, filters: Filters
     Daily target = monthly target (``targets.monthly_revenue``) / days in that
     month; actual = revenue of jobs completed that day; 7-day MA = mean of the
     actuals of the 7 days ending as_of (days without completions count as 0);
-    variance = (7-day MA - daily target) / daily target. Alert when
-    |variance| > 15 %. The window is fixed by the definition (7 days); see
+    variance = (7-day MA - daily target) / daily target. On target within
+    ±15 %; alert only when revenue is more than 15 % below target. The window is fixed by the definition (7 days); see
     :func:`daily_revenue_vs_target` for the daily series.
     """
     return float(daily_revenue_vs_target(con, as_of, as_of, filters)["variance"].iloc[0])
@@ -200,8 +201,9 @@ def profit_margin(con: Con, as_of: dt.date, start: dt.date, filters: Filters) ->
 
     Revenue and direct costs (labour + material + equipment) are those of jobs
     completed in the window (default: the trailing 30 days); overhead is the
-    expenses accrued in the window (fixed monthly charges spread over their month). For a slice, expenses tagged with a service
-    line go to that line and untagged expenses are shared by revenue.
+    expenses accrued in the window (fixed monthly charges spread over their month). For a
+    slice, expenses tagged with a service line go to that line and untagged expenses are
+    shared by revenue.
     """
     revenue, cost, _ = _completed(con, start, as_of, filters)
     if revenue == 0:
