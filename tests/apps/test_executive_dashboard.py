@@ -149,7 +149,8 @@ def test_unavailable_kpis_say_why(dash):
 def test_widgets_recompute_on_filter_change(dash, con):
     start, end = dash.default_range()
     dash.widget  # noqa: B018  (builds and renders)
-    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(sql_revenue(con, start, end), "currency")
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(
+        sql_revenue(con, start, end), "currency")
     line = dash.service_lines[-1]
     dash.service_line.value = line  # debounce=0: recomputes at once
     assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(

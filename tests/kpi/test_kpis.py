@@ -159,12 +159,27 @@ def test_pm_completion_rate(con):
     assert get_kpi("pm_completion_rate").compute(con, dt.date(2024, 6, 5)) == pytest.approx(1 / 2)
 
 
+#: Revenue each piece generated, by hand: the job's revenue x the piece's share of the job's
+#: direct cost (labour + material + equipment).
+#: E1 (10/h): J10 2 h -> 20 of 100 -> 300 x 0.2 = 60; J3 4 h -> 40 of 550 -> 1000 x 40/550;
+#:            J4 (only the job's equipment_id: its equipment_cost 10) -> 10 of 160 -> 400 x 10/160 = 25.
+#: E2 (5/h):  J5 2 h -> 10 of 200 -> 600 x 10/200 = 30.
+E1_GENERATED = 300 * 20 / 100 + 1000 * 40 / 550 + 400 * 10 / 160
+E2_GENERATED = 600 * 10 / 200
+
+
 def test_equipment_roi(con):
-    # E1: jobs J10, J3 (usage) and J4 (job's equipment_id): 1700; usage 6 h x 10 = 60;
-    #     maintenance 150 + 200 + 800 = 1150. E2: J5 600; usage 2 h x 5 = 10.
-    assert value(con, "equipment_roi") == pytest.approx((1700 + 600 - 60 - 10 - 1150) / (10000 + 5000))
+    # Usage cost: E1 6 h x 10 = 60, E2 2 h x 5 = 10; maintenance E1 150 + 200 + 800 = 1150, E2 0.
+    # The default window (365 days to 2024-06-30) holds all of it.
+    assert value(con, "equipment_roi") == pytest.approx(
+        (E1_GENERATED + E2_GENERATED - 60 - 10 - 1150) / (10000 + 5000))
     assert value(con, "equipment_roi", filters=Filters(service_line="hvac")) == pytest.approx(
-        (1700 - 60 - 1150) / 10000)
+        (E1_GENERATED - 60 - 1150) / 10000)
+    # Not the whole revenue of the jobs that used the equipment (1,700 + 600 before issue 11).
+    assert value(con, "equipment_roi") < 0
+    # June only: M4 (March, 150) falls out of the window.
+    assert value(con, "equipment_roi", window=30) == pytest.approx(
+        (E1_GENERATED + E2_GENERATED - 60 - 10 - 1000) / 15000)
 
 
 def test_equipment_downtime(con):
