@@ -20,6 +20,7 @@ import pandas as pd
 
 from quantlib.data.gold import Filters, as_of_date, connect_gold, gold_file
 from quantlib.kpi.registry import REGISTRY, KpiUnavailable, kpi_summary, targets_of
+from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view, with_formats
 
 
@@ -421,7 +422,8 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _money(value: float) -> str:
-    return f"${value:,.0f}"
+    # The headline is shown as Markdown: an escaped dollar sign cannot start a formula.
+    return markdown_money(value)
 
 
 def _pct_change(value: float) -> str:

@@ -81,7 +81,7 @@ def test_risk_register_names_the_rules_that_fired(report):
 
 def test_headline_uses_the_same_numbers(report):
     text = views.headline(report)
-    assert text.startswith("Revenue for June 2024 to date is $2,500.")
+    assert text.startswith("Revenue for June 2024 to date is \\$2,500.")  # escaped for Markdown
     margin = views.kpi_value(report, "profit_margin")
     assert f"{margin:.1%}" in text
 
