@@ -36,7 +36,7 @@ import pandas as pd
 from quantlib.apps.base import WidgetApp
 from quantlib.data.gold import connect_gold, gold_as_of, gold_file, to_date
 from quantlib.kpi import Filters, KpiUnavailable, get_kpi, monthly_revenue_target, technician_scorecard
-from quantlib.kpi.registry import targets_of
+from quantlib.kpi.registry import is_alert, target_status, targets_of
 from quantlib.views.formatting import format_kpi_value
 from quantlib.views.theme import FONT, INK, PALETTE, house_theme
 
@@ -132,14 +132,28 @@ def _friendly(reason: str) -> str:
     return reason
 
 
+def _tolerance(card: Card) -> float | None:
+    return None if card.name == "revenue" else get_kpi(card.name).tolerance
+
+
+def _position(card: Card, kv: KpiValue) -> str:
+    """``above target``, ``on target``, ``below target`` (the registry's words), or ``""``."""
+    position = target_status(kv.value, kv.target, _tolerance(card))
+    return position if position.endswith(" target") and position != "no target" else ""
+
+
 def _status(card: Card, kv: KpiValue) -> str:
-    """``ok``, ``amber``, ``red`` or ``none`` (no value or no target)."""
+    """``ok``, ``amber``, ``red`` or ``none`` (no value or no target).
+
+    ``ok`` on target or on the better side; off target on the worse side (the registry's
+    alert) is ``amber`` within :data:`AMBER_BAND` of the target, else ``red``.
+    """
     if kv.value is None or kv.target is None:
         return "none"
-    gap = kv.value - kv.target if card.direction == "higher" else kv.target - kv.value
-    if gap >= 0:
+    if not is_alert(kv.value, kv.target, card.direction, _tolerance(card)):
         return "ok"
-    return "amber" if abs(gap) <= AMBER_BAND * abs(kv.target or 1) else "red"
+    gap = abs(kv.value - kv.target)
+    return "amber" if gap <= AMBER_BAND * abs(kv.target or 1) else "red"
 
 
 def _trend(card: Card, kv: KpiValue) -> tuple[str, str]:
@@ -413,7 +427,9 @@ class ExecutiveDashboard(WidgetApp):
         trend = (f'<span class="qd-trend {trend_class}" title="previous {days} days: {prev}">'
                  f'{arrow} {_change_text(card, kv)} <span class="qd-vs">vs prev. {days} d</span></span>'
                  ) if arrow else '<span>&nbsp;</span>'
-        target = (f'<span class="qd-target">target {format_kpi_value(kv.target, card.unit)}</span>'
+        position = _position(card, kv)
+        target = (f'<span class="qd-target">target {format_kpi_value(kv.target, card.unit)}'
+                  f'{", " + position if position else ""}</span>'
                   if kv.target is not None else
                   f'<span class="qd-target" title="{esc(kv.target_reason)}">no target</span>')
         tooltip = card.label if card.name == "revenue" else f"{card.label}: {get_kpi(card.name).description}"

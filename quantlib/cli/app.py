@@ -14,3 +14,14 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Quant: analytics workspace for field-service companies."""
+
+
+def lake_option(role: str = "") -> typer.models.OptionInfo:
+    """The ``--lake`` option of every command that takes a lake (resolved by ``resolve_lake``)."""
+    return typer.Option(None, "--lake", help="Lake root (default $QUANT_LAKE, else data/demo/<company>/lake)"
+                        + (f"; {role}." if role else "."))
+
+
+def company_option() -> typer.models.OptionInfo:
+    """The ``--company`` option that names the default lake ``data/demo/<company>/lake``."""
+    return typer.Option(None, "--company", help="Company slug (default $QUANT_COMPANY, else mixed_trades).")

@@ -35,7 +35,7 @@ from typing import Optional
 
 import typer
 
-from quantlib.cli.app import app
+from quantlib.cli.app import app, company_option, lake_option
 from quantlib.errors import QuantError
 from quantlib.publish.secrets import scrubbed_environment
 
@@ -277,17 +277,19 @@ def apps(
     ip: str = typer.Option(DEFAULT_IP, "--ip", help="Address to bind; anything but loopback needs a token."),
     token: Optional[str] = typer.Option(None, "--token", help=f"Access token (or ${TOKEN_ENV})."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
-    company: Optional[str] = typer.Option(None, "--company", help="Company profile slug (QUANT_COMPANY)."),
-    lake: Optional[Path] = typer.Option(None, "--lake",
-                                        help="Lake root (QUANT_LAKE); default data/demo/<company>/lake."),
+    company: Optional[str] = company_option(),
+    lake: Optional[Path] = lake_option(),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Dashboard date (QUANT_AS_OF); default: the build's."),
-    no_preheat: bool = typer.Option(False, "--no-preheat",
-                                    help="Start kernels on request instead (slower first page)."),
+    no_preheat: bool = typer.Option(False, "--no-preheat", help="Start kernels on request (slower first page)."),
 ) -> None:
     """Serve the Voila apps of notebooks/apps/ (executive dashboard, ...) with preheated kernels."""
+    from quantlib.config import resolve_company, resolve_lake
+
+    # The same rule as every other command; the kernels get the result as QUANT_COMPANY / QUANT_LAKE.
+    company = resolve_company(company)
     try:
         server = start_voila(port, ip, token, open_browser=not no_browser, preheat=not no_preheat,
-                             company=company, lake=lake.resolve() if lake else None, as_of=as_of)
+                             company=company, lake=resolve_lake(lake, company).resolve(), as_of=as_of)
     except AppsError as error:
         typer.echo(f"quant apps: {error}", err=True)
         raise typer.Exit(2)

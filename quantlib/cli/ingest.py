@@ -1,27 +1,33 @@
-"""``quant ingest``: load a company's CSV / Parquet exports into the lake."""
+"""``quant ingest``: load a company's CSV / Parquet exports into the lake.
+
+The ingest engine (pandas, pandera) is imported inside the command, so ``quant --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from quantlib.cli.app import app
-from quantlib.data.ingest import ALREADY, LOADED, SKIPPED, UNUSABLE, IngestReport, MappingError, ingest
-from quantlib.data.lake import DEFAULT_ROOT, Lake
+from quantlib.cli.app import app, company_option, lake_option
+from quantlib.config import resolve_lake
+
+if TYPE_CHECKING:
+    from quantlib.data.ingest import IngestReport
 
 # Problem lines printed per file; the rejects table has all of them.
 MAX_SHOWN = 20
-_STYLE = {LOADED: "green", ALREADY: "dim", UNUSABLE: "bold red", SKIPPED: "yellow"}
 
 
 @app.command("ingest")
 def ingest_command(
     src_dir: Path = typer.Argument(..., exists=True, file_okay=False, dir_okay=True,
                                    help="Directory of the company's CSV / Parquet exports."),
-    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Root directory of the lake."),
+    lake: Optional[Path] = lake_option(""),
+    company: Optional[str] = company_option(),
     mapping: Path | None = typer.Option(
         None, "--mapping", dir_okay=False,
         help="Mapping YAML (file globs -> tables, source -> contract columns); "
@@ -34,6 +40,8 @@ def ingest_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from quantlib.data.ingest import MappingError, ingest
+
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         transient=True)
     task = progress.add_task("landing files", total=None)
@@ -43,7 +51,7 @@ def ingest_command(
 
     try:
         with progress:
-            report = ingest(src_dir, lake, mapping, on_file=on_file)
+            report = ingest(src_dir, resolve_lake(lake, company), mapping, on_file=on_file)
     except MappingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -57,13 +65,17 @@ def ingest_command(
 
 def print_report(report: IngestReport, console: Console | None = None) -> None:
     """Print ``report``: a table of files, then one line per problem and note."""
+    from quantlib.data.ingest import ALREADY, LOADED, SKIPPED, UNUSABLE
+    from quantlib.data.lake import Lake
+
+    styles = {LOADED: "green", ALREADY: "dim", UNUSABLE: "bold red", SKIPPED: "yellow"}
     console = console or Console()
     table = Table(title=f"ingest {report.src_dir} -> {report.lake}", title_justify="left")
     for name, justify in (("file", "left"), ("table", "left"), ("status", "left"),
                           ("read", "right"), ("accepted", "right"), ("rejected", "right")):
         table.add_column(name, justify=justify)
     for f in report.files:
-        style = _STYLE.get(f.status, "")
+        style = styles.get(f.status, "")
         table.add_row(f.file, f.table or "-", f"[{style}]{f.status}[/]",
                       str(f.rows_read), str(f.rows_accepted), str(f.rows_rejected))
     console.print(table)

@@ -79,8 +79,8 @@ def run_command(
                                                help="YAML parameter file; repeatable, later wins."),
     pairs: Optional[list[str]] = typer.Option(None, "-p", "--parameter",
                                               help="key=value (typed by YAML); repeatable, wins over -f."),
-    out: Optional[Path] = typer.Option(
-        None, "--out", help="Executed notebook path (default reports/adhoc/<company>/<timestamp>/notebook.ipynb)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Executed notebook path "
+                                       "(default reports/adhoc/<company>/<timestamp>/notebook.ipynb)."),
     html: bool = typer.Option(False, "--html", help="Also render report.html next to the executed notebook."),
     pdf: bool = typer.Option(False, "--pdf", help="Also render report.pdf next to the executed notebook."),
     start_timeout: float = typer.Option(60.0, "--start-timeout", help="Seconds for the kernel to start."),

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from quantlib.cli.app import app
-from quantlib.data.lake import DEFAULT_ROOT, Lake
+from quantlib.cli.app import app, company_option, lake_option
+from quantlib.config import resolve_lake
 
 warehouse_app = typer.Typer(help="Gold warehouse (DuckDB marts) built from silver.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
@@ -29,16 +30,18 @@ def read_profile(path: Path | None) -> tuple[str | None, dict]:
 
 @warehouse_app.command("build")
 def build(
-    lake: Path = typer.Option(DEFAULT_ROOT, "--lake", help="Lake root (silver/ in, gold.duckdb out)."),
+    lake: Optional[Path] = lake_option("silver/ in, gold.duckdb out"),
+    company: Optional[str] = company_option(),
     profile: Path = typer.Option(None, "--profile", exists=True, dir_okay=False,
                                  help="Company profile YAML; its 'targets:' mapping becomes the targets table."),
 ) -> None:
     """Build LAKE/gold.duckdb from the silver tables (atomically) and print row counts."""
+    from quantlib.data.lake import Lake
     from quantlib.data.warehouse import MARTS, build_warehouse, gold_tables
 
     console = Console()
     name, targets = read_profile(profile)
-    the_lake = Lake(lake)
+    the_lake = Lake(resolve_lake(lake, company))
     if not the_lake.silver_tables():
         console.print(f"[yellow]no silver tables under {the_lake.silver}; marts will be empty[/]")
     with console.status(f"building {the_lake.gold} (silver tables, then marts)…"):

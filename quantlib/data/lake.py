@@ -8,7 +8,8 @@ Layout under one root directory::
     ROOT/silver/_rejects.parquet                                rejected rows with reasons
     ROOT/gold.duckdb                                            marts for engines and reports
 
-Paths are local by default; the same layout works on any fsspec URL later.
+Paths are local by default; the same layout works on any fsspec URL later. Which root a
+command uses is :func:`quantlib.config.resolve_lake`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-DEFAULT_ROOT = Path("data/lake")
 
 
 @dataclass(frozen=True)

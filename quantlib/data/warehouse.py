@@ -32,7 +32,8 @@ technician_kpis
     efficiency, quality, rating, safety, efficiency score.
 equipment_kpis
     Per piece of equipment over the whole data period: usage, utilisation,
-    revenue, maintenance cost, downtime, failures, preventive maintenance, ROI.
+    revenue of the jobs using it and the part it generated, maintenance cost,
+    downtime, failures, preventive maintenance, ROI.
 receivables_ageing
     Open invoices as of ``as_of`` bucketed by days past due, per customer and total.
 dso
@@ -491,9 +492,13 @@ ORDER BY technician_id
 """
 
 # Equipment KPIs over [start_date, end_date]. A job "uses" a piece of
-# equipment when a usage record or the job's own equipment_id says so; its
-# revenue counts (in full) for every piece it used. Maintenance events are
-# dated by their scheduled date (the day a failure happened, or a service was due).
+# equipment when a usage record or the job's own equipment_id says so. The
+# revenue the piece generated on a job is the job's revenue times the piece's
+# share of the job's direct cost (its usage hours on the job x hourly_cost, or the
+# job's equipment_cost when only the job's equipment_id links them), at most the
+# whole revenue: a $14,000 jetter used for an hour on a $600 job did not earn $600.
+# Maintenance events are dated by their scheduled date (the day a failure
+# happened, or a service was due).
 EQUIPMENT_KPIS_MACRO = """
 CREATE OR REPLACE MACRO equipment_kpis_between(start_date, end_date, line := NULL, reg := NULL) AS TABLE
 WITH usage AS (
@@ -502,12 +507,19 @@ WITH usage AS (
     GROUP BY equipment_id
 ),
 used_on AS (
-    SELECT equipment_id, job_id FROM equipment_usage
-    UNION
-    SELECT equipment_id, job_id FROM jobs WHERE equipment_id IS NOT NULL
+    SELECT u.equipment_id, u.job_id, sum(u.hours * e.hourly_cost) AS piece_cost
+    FROM equipment_usage u JOIN equipment e ON e.equipment_id = u.equipment_id
+    GROUP BY u.equipment_id, u.job_id
+    UNION ALL
+    SELECT j.equipment_id, j.job_id, j.equipment_cost AS piece_cost FROM jobs j
+    WHERE j.equipment_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM equipment_usage u
+                      WHERE u.job_id = j.job_id AND u.equipment_id = j.equipment_id)
 ),
 job_revenue AS (
-    SELECT u.equipment_id, count(*) AS jobs, sum(f.revenue) AS job_revenue
+    SELECT u.equipment_id, count(*) AS jobs, sum(f.revenue) AS job_revenue,
+           sum(f.revenue * CASE WHEN f.direct_cost > 0 THEN least(1.0, coalesce(u.piece_cost, 0) / f.direct_cost)
+                                ELSE 0 END) AS revenue_generated
     FROM used_on u JOIN job_facts f ON f.job_id = u.job_id
     WHERE f.is_completed AND f.completed_date BETWEEN start_date AND end_date
     GROUP BY u.equipment_id
@@ -534,6 +546,7 @@ inputs AS (
            coalesce(u.usage_hours, 0) * e.hourly_cost AS usage_cost,
            coalesce(r.jobs, 0)                        AS jobs,
            coalesce(r.job_revenue, 0)                 AS job_revenue,
+           coalesce(r.revenue_generated, 0)           AS revenue_generated,
            coalesce(m.maintenance_cost, 0)            AS maintenance_cost,
            coalesce(m.downtime_hours, 0)              AS downtime_hours,
            coalesce(m.failures, 0)                    AS failures,
@@ -548,7 +561,7 @@ inputs AS (
 SELECT *,
        usage_hours / nullif(available_hours, 0)                AS utilisation,
        preventive_completed / nullif(preventive_scheduled, 0)  AS preventive_completion_rate,
-       (job_revenue - usage_cost - maintenance_cost) / purchase_cost AS roi
+       (revenue_generated - usage_cost - maintenance_cost) / purchase_cost AS roi
 FROM inputs
 """
 

@@ -1,7 +1,7 @@
 """KPIs: one definition each, a registry, and a summary table.
 
 >>> from quantlib.kpi import REGISTRY, kpi_summary, Filters
->>> kpi_summary("data/lake/gold.duckdb", "2024-06-30")          # doctest: +SKIP
+>>> kpi_summary("data/demo/mixed_trades/lake/gold.duckdb", "2024-06-30")          # doctest: +SKIP
 >>> REGISTRY["dso"].compute(con, "2024-06-30", filters=Filters(region="north"))  # doctest: +SKIP
 
 Each KPI's definition is the docstring of its function in
@@ -18,10 +18,22 @@ from quantlib.kpi.definitions import (
                                    technician_scorecard,
 )
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD, EFFICIENCY_WEIGHTS, install_formulas
-from quantlib.kpi.registry import KPI, REGISTRY, Filters, KpiUnavailable, get_kpi, kpi_summary, targets_of
+from quantlib.kpi.registry import (
+    DIRECTIONS,
+    KPI,
+    REGISTRY,
+    Filters,
+    KpiUnavailable,
+    get_kpi,
+    is_alert,
+    kpi_summary,
+    target_status,
+    targets_of,
+)
 
 __all__ = [
     "CHURN_RISK_THRESHOLD", "EFFICIENCY_WEIGHTS", "KPI", "REGISTRY", "Filters", "KpiUnavailable",
     "customer_acquisition_by_month", "daily_revenue_vs_target", "get_kpi", "install_formulas",
-    "kpi_summary", "monthly_revenue_target", "targets_of", "technician_scorecard",
+    "kpi_summary", "monthly_revenue_target", "targets_of", "target_status", "is_alert", "DIRECTIONS",
+    "technician_scorecard",
 ]

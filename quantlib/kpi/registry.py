@@ -42,13 +42,13 @@ class KPI:
     unit : str
         ``ratio`` (0-1), ``currency``, ``days``, ``hours``, ``count`` or ``rating`` (0-10).
     direction : str
-        ``higher`` or ``lower`` is better, or ``band``: within ``tolerance`` of the target.
+        ``higher`` or ``lower`` is better; an alert is raised only on the worse side.
     func : callable
         ``func(con, as_of, start, filters) -> float``; the definition is its docstring.
     target : float, optional
         Default target; a ``targets`` entry named like the KPI overrides it.
     tolerance : float, optional
-        Allowed distance from the target for ``band`` KPIs.
+        Distance from the target that still counts as "on target" (default 0: only equality).
     default_window : int, "month" or None
         Days up to as_of the KPI looks at by default; ``"month"``: the month of
         as_of to date; ``None``: all history, or a window that is part of the
@@ -132,25 +132,71 @@ class KPI:
         return float(value)
 
     def status(self, value: float | None, target: float | None) -> str:
-        """``ok``, ``alert``, ``below target``, ``above target``, ``no target`` or ``no data``."""
-        if value is None or not math.isfinite(value):
-            return "no data"
-        if target is None:
-            return "no target"
-        if self.direction == "band":
-            return "ok" if abs(value - target) <= (self.tolerance or 0) else "alert"
-        if self.direction == "higher":
-            return "ok" if value >= target else "below target"
-        return "ok" if value <= target else "above target"
+        """Where ``value`` stands against ``target``: see :func:`target_status`."""
+        return target_status(value, target, self.tolerance)
+
+    def alert(self, value: float | None, target: float | None) -> bool:
+        """True when ``value`` is off target on the worse side: see :func:`is_alert`."""
+        return is_alert(value, target, self.direction, self.tolerance)
+
+
+def target_status(value: float | None, target: float | None, tolerance: float | None = None) -> str:
+    """``above target``, ``on target``, ``below target``, ``no target`` or ``no data``.
+
+    Says only where the value stands; whether that is good is the KPI's direction
+    (:func:`is_alert`). Within ``tolerance`` of the target (inclusive) is on target.
+
+    Parameters
+    ----------
+    value, target : float or None
+    tolerance : float, optional
+        Default 0.
+
+    Returns
+    -------
+    str
+    """
+    if value is None or not math.isfinite(value):
+        return "no data"
+    if target is None or not math.isfinite(target):
+        return "no target"
+    if abs(value - target) <= (tolerance or 0):
+        return "on target"
+    return "above target" if value > target else "below target"
+
+
+def is_alert(value: float | None, target: float | None, direction: str, tolerance: float | None = None) -> bool:
+    """True when ``value`` is off target on the worse side for ``direction``.
+
+    Parameters
+    ----------
+    value, target : float or None
+    direction : {"higher", "lower"}
+        Which way is better: below target alerts a ``higher`` KPI, above target a ``lower`` one.
+    tolerance : float, optional
+        Distance from the target that is still on target (default 0).
+
+    Returns
+    -------
+    bool
+        False without a value or a target.
+    """
+    status = target_status(value, target, tolerance)
+    return status == ("below target" if direction == "higher" else "above target")
 
 
 REGISTRY: dict[str, KPI] = {}
+#: Which way is better; every KPI has one.
+DIRECTIONS = ("higher", "lower")
 
 
 def register(name: str, label: str, unit: str, direction: str, *, target: float | None = None,
              tolerance: float | None = None, default_window: int | str | None = 30,
              filters: tuple[str, ...] = ("service_line", "region"), target_aliases: tuple[str, ...] = ()):
     """Decorator: register the decorated function as KPI ``name``."""
+
+    if direction not in DIRECTIONS:
+        raise ValueError(f"KPI {name}: direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
 
     def wrap(func):
         REGISTRY[name] = KPI(name, label, unit, direction, func, target, tolerance, default_window,
@@ -195,8 +241,11 @@ def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = Non
     Returns
     -------
     DataFrame
-        Columns ``kpi, label, value, unit, target, status, note, as_of``; ``value``
-        is NaN and ``note`` says why when a KPI has no value.
+        Columns ``kpi, label, value, unit, direction, target, status, alert, note, as_of``:
+        ``status`` is where the value stands (``above target``, ``on target``, ``below
+        target``, ``no target``, ``no data``), ``alert`` is True only when that is the
+        worse side for the KPI's ``direction``; ``value`` is NaN and ``note`` says why when
+        a KPI has no value.
     """
     with open_gold(gold_path) as con:
         as_of = gold_as_of(con) if as_of is None else to_date(as_of)
@@ -209,7 +258,7 @@ def kpi_summary(gold_path: Path | str, as_of=None, filters: Filters | None = Non
             except KpiUnavailable as reason:
                 value, note = math.nan, str(reason)
             rows.append({"kpi": kpi.name, "label": kpi.label, "value": value, "unit": kpi.unit,
-                         "target": target, "status": kpi.status(value, target), "note": note,
-                         "as_of": as_of})
-    return pd.DataFrame(rows, columns=["kpi", "label", "value", "unit", "target", "status", "note",
-                                       "as_of"])
+                         "direction": kpi.direction, "target": target, "status": kpi.status(value, target),
+                         "alert": kpi.alert(value, target), "note": note, "as_of": as_of})
+    return pd.DataFrame(rows, columns=["kpi", "label", "value", "unit", "direction", "target", "status", "alert",
+                                       "note", "as_of"])

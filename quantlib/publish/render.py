@@ -73,29 +73,81 @@ class ReportMeta:
         return {"title": self.title, "company": self.company, "period": self.period, "run_date": run[:10]}
 
 
-def report_meta_for(notebook: Path, parameters: dict, run_date: date | datetime | None = None) -> ReportMeta:
-    """Header/cover texts for a run: the notebook's ``# Title`` (else its name), the
-    company's display name from its profile, the period from ``as_of``."""
+def report_meta_for(notebook: Path, parameters: dict, run_date: date | datetime | None = None,
+                    title: str | None = None) -> ReportMeta:
+    """Header and cover texts for a run of ``notebook`` with ``parameters``.
+
+    Parameters
+    ----------
+    notebook : Path
+        The notebook; its ``# Title`` is the title (else its name) unless ``title`` is given.
+    parameters : dict
+        The run's validated parameters (``company``, ``lake``, ``as_of``, optionally ``period``).
+    run_date : date or datetime, optional
+        When the report is produced (default today); shown as "Published ...".
+    title : str, optional
+        The job's title, which wins over the notebook's.
+
+    Returns
+    -------
+    ReportMeta
+        ``company`` is the company's name: gold's ``build_info.company`` of the run's lake,
+        else the profile's ``name``, else the slug. ``period`` is what the report covers:
+        the ``period`` parameter, else the month of ``as_of`` (the parameter, else the
+        warehouse's as-of date), e.g. "December 2024"; never the publication date.
+    """
+    if title is None:
+        nb = _read(notebook)
+        title = next((m.group(1).strip() for c in nb.cells if c.cell_type == "markdown"
+                      for m in [re.match(r"\s*#\s+([^\n]+)", c.source)] if m), None)
+        title = title or Path(notebook).stem.replace("_", " ").capitalize()
+    slug = str(parameters.get("company", ""))
+    built_name, built_as_of = _gold_name_and_date(slug, parameters.get("lake"))
+    company = built_name or _profile_name(slug) or slug
+    as_of = parameters.get("as_of") or built_as_of
+    if parameters.get("period"):
+        period = str(parameters["period"])
+    elif as_of:
+        period = f"{date.fromisoformat(str(as_of)[:10]):%B %Y}"
+    else:
+        period = "Latest data"
+    return ReportMeta(title=title, company=company, period=period, run_date=run_date or date.today())
+
+
+def _profile_name(slug: str) -> str | None:
+    """The ``name`` of ``parameters/companies/<slug>.yaml``, if there is one."""
     import yaml
 
     from quantlib.config import project_root
 
-    nb = _read(notebook)
-    title = next((m.group(1).strip() for c in nb.cells if c.cell_type == "markdown"
-                  for m in [re.match(r"\s*#\s+([^\n]+)", c.source)] if m), None)
-    title = title or Path(notebook).stem.replace("_", " ").capitalize()
-    slug = str(parameters.get("company", ""))
-    company = slug
     profile = project_root() / "parameters" / "companies" / f"{slug}.yaml"
-    if slug and profile.is_file():
-        company = (yaml.safe_load(profile.read_text(encoding="utf-8")) or {}).get("name", slug)
-    as_of = parameters.get("as_of")
-    if as_of:
-        day = date.fromisoformat(str(as_of)[:10])
-        period = f"As of {day.day} {day:%B %Y}"
-    else:
-        period = "Latest data"
-    return ReportMeta(title=title, company=company, period=period, run_date=run_date or date.today())
+    if not slug or not profile.is_file():
+        return None
+    return (yaml.safe_load(profile.read_text(encoding="utf-8")) or {}).get("name")
+
+
+def _gold_name_and_date(slug: str, lake) -> tuple[str | None, date | None]:
+    """The company name and as-of date recorded in the run's gold, or ``(None, None)``.
+
+    ``lake`` is the run's lake parameter (relative paths under the project root); without
+    one, the company's demo lake (:func:`quantlib.config.resolve_lake`).
+    """
+    import duckdb
+
+    from quantlib.config import project_root, resolve_lake
+
+    root = Path(lake) if lake else resolve_lake(company=slug or None, environ={})
+    root = root if root.is_absolute() else project_root() / root
+    gold = root / "gold.duckdb"
+    if not gold.is_file():
+        return None, None
+    try:
+        with duckdb.connect(str(gold), read_only=True) as con:
+            name = con.execute("SELECT company FROM build_info WHERE company IS NOT NULL LIMIT 1").fetchone()
+            as_of = con.execute("SELECT as_of FROM build_params").fetchone()
+    except duckdb.Error:
+        return None, None  # an unreadable or older warehouse: the header falls back to the profile
+    return (name[0] if name else None), (as_of[0] if as_of else None)
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -192,8 +244,8 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html")
             if html:
-                html = "".join(html) if isinstance(html, list) else html
-                output["data"]["text/html"] = _TABLE.sub(_align_table, html)
+                text = "".join(html) if isinstance(html, list) else html
+                output["data"]["text/html"] = _TABLE.sub(_align_table, text)
             svg = output.get("data", {}).get("image/svg+xml")
             if svg:
                 # Inline <svg> in HTML5 needs no namespace declarations, and they are the

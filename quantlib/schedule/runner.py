@@ -386,12 +386,12 @@ def _new_run_id() -> str:
 def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
     """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure."""
     from quantlib.publish.index import write_index, write_run_record
-    from quantlib.publish.render import ReportMeta
+    from quantlib.publish.render import report_meta_for
 
     spec, ws, history, company, run_id = ctx.spec, ctx.workspace, ctx.history, ctx.company, ctx.run_id
     total = spec.retries.count + 1
-    meta = ReportMeta(title=spec.title, company=company, period=ctx.period,
-                      run_date=ctx.scheduled_for.date())
+    # The header names the company (not its slug) and the period covered (not the run date).
+    meta = report_meta_for(ctx.notebook, ctx.values, run_date=ctx.scheduled_for.date(), title=spec.title)
     ws.tmp.mkdir(parents=True, exist_ok=True)
     error = None
     for attempt in range(1, total + 1):

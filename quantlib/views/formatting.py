@@ -24,3 +24,15 @@ def format_kpi_value(value: float | None, unit: str, missing: str = "n/a") -> st
     if unit == "count":
         return f"{value:,.0f}"
     return f"{value:,.1f}"
+
+
+def markdown_money(value: float, decimals: int = 0) -> str:
+    """``value`` as money for Markdown text: ``\\$41,235`` (the dollar sign escaped).
+
+    Two bare dollar signs in one Markdown paragraph open and close a formula, so
+    ``**$378,730**, with a range of $300,000`` rendered the bold marks literally
+    inside a formula. Text shown through ``IPython.display.Markdown`` writes money with
+    this function.
+    """
+    sign = "-" if value < 0 else ""
+    return f"{sign}\\${abs(value):,.{decimals}f}"

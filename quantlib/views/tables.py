@@ -100,11 +100,18 @@ def format_value(value, unit: str) -> str:
 
 
 def scorecard_table(scorecard: pd.DataFrame, caption: str | None = None):
-    """The KPI scorecard (``quantlib.kpi.views.report.scorecard``) as a report table, each value in its unit."""
+    """The KPI scorecard (``quantlib.kpi.views.report.scorecard``) as a report table, each value in its unit.
+
+    The status says where the value stands (above, on or below target); ``alert`` is added
+    when that is the worse side for the KPI (the scorecard's ``alert`` column).
+    """
+    status = scorecard["status"].str.replace("_", " ")
+    if "alert" in scorecard:
+        status = status.where(~scorecard["alert"].fillna(False).astype(bool), status + ", alert")
     shown = pd.DataFrame({
         "KPI": scorecard["label"],
         "Value": [format_value(v, u) for v, u in zip(scorecard["value"], scorecard["unit"])],
         "Target": [format_value(t, u) for t, u in zip(scorecard["target"], scorecard["unit"])],
-        "Status": scorecard["status"].str.replace("_", " "),
+        "Status": status,
     })
     return report_table(shown, caption=caption, labels={c: c for c in shown.columns})

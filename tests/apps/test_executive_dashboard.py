@@ -149,8 +149,8 @@ def test_unavailable_kpis_say_why(dash):
 def test_widgets_recompute_on_filter_change(dash, con):
     start, end = dash.default_range()
     dash.widget  # noqa: B018  (builds and renders)
-    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(sql_revenue(con, start, end),
-                                                                                 "currency")
+    assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(
+        sql_revenue(con, start, end), "currency")
     line = dash.service_lines[-1]
     dash.service_line.value = line  # debounce=0: recomputes at once
     assert span_text(dash.cards["revenue"].value, "revenue") == format_kpi_value(
@@ -188,3 +188,20 @@ def test_dashboard_from_parameters(demo_lake):
         dash.close()
     with pytest.raises(ParameterError, match="unknown company"):
         dashboard_from_parameters(environ={"QUANT_COMPANY": "nope"})
+
+
+def test_card_colour_and_words_follow_the_kpi_direction(dash):
+    """Above target is green for a higher-is-better KPI and red for DSO (issue 11)."""
+    from quantlib.apps.executive_dashboard import KpiValue
+
+    by_name = {card.name: card for card in CARDS}
+    margin = by_name["profit_margin"]
+    good = dash.card_html(margin, KpiValue("profit_margin", 0.30, 0.20, 0.28), 30)
+    assert 'class="qd-card ok"' in good and "above target" in good
+    bad = dash.card_html(margin, KpiValue("profit_margin", 0.10, 0.20, 0.12), 30)
+    assert 'class="qd-card red"' in bad and "below target" in bad
+    dso = by_name["dso"]
+    late = dash.card_html(dso, KpiValue("dso", 60.0, 45.0, 50.0), 30)
+    assert 'class="qd-card red"' in late and "above target" in late
+    early = dash.card_html(dso, KpiValue("dso", 30.0, 45.0, 35.0), 30)
+    assert 'class="qd-card ok"' in early and "below target" in early

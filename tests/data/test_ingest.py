@@ -700,12 +700,17 @@ def test_cli_exits_1_on_unusable_file_and_loads_the_rest(tmp_path, base_lake):
     assert {"J10", "J12"} <= set(silver(base_lake, "jobs")["job_id"])
 
 
-def test_cli_default_lake_is_relative_to_cwd(tmp_path, monkeypatch):
+def test_cli_default_lake_is_the_demo_lake_under_the_project_root(tmp_path, monkeypatch):
+    """No --lake and no QUANT_LAKE: data/demo/mixed_trades/lake under the project root, whatever the cwd."""
     src = write_exports({"customers": sample_tables()["customers"]}, tmp_path / "src")
+    monkeypatch.setenv("QUANT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QUANT_LAKE", raising=False)
+    monkeypatch.delenv("QUANT_COMPANY", raising=False)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["ingest", str(src)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "data" / "lake" / "silver" / "customers.parquet").exists()
+    assert (tmp_path / "home" / "data" / "demo" / "mixed_trades" / "lake" / "silver" / "customers.parquet").exists()
+    assert not (tmp_path / "data" / "lake").exists()
 
 
 def test_cli_bad_mapping_exits_2(tmp_path):

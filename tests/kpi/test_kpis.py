@@ -159,12 +159,27 @@ def test_pm_completion_rate(con):
     assert get_kpi("pm_completion_rate").compute(con, dt.date(2024, 6, 5)) == pytest.approx(1 / 2)
 
 
+#: Revenue each piece generated, by hand: the job's revenue x the piece's share of the job's
+#: direct cost (labour + material + equipment).
+#: E1 (10/h): J10 2 h -> 20 of 100 -> 300 x 0.2 = 60; J3 4 h -> 40 of 550 -> 1000 x 40/550;
+#:            J4 (only the job's equipment_id: its equipment_cost 10) -> 10 of 160 -> 400 x 10/160 = 25.
+#: E2 (5/h):  J5 2 h -> 10 of 200 -> 600 x 10/200 = 30.
+E1_GENERATED = 300 * 20 / 100 + 1000 * 40 / 550 + 400 * 10 / 160
+E2_GENERATED = 600 * 10 / 200
+
+
 def test_equipment_roi(con):
-    # E1: jobs J10, J3 (usage) and J4 (job's equipment_id): 1700; usage 6 h x 10 = 60;
-    #     maintenance 150 + 200 + 800 = 1150. E2: J5 600; usage 2 h x 5 = 10.
-    assert value(con, "equipment_roi") == pytest.approx((1700 + 600 - 60 - 10 - 1150) / (10000 + 5000))
+    # Usage cost: E1 6 h x 10 = 60, E2 2 h x 5 = 10; maintenance E1 150 + 200 + 800 = 1150, E2 0.
+    # The default window (365 days to 2024-06-30) holds all of it.
+    assert value(con, "equipment_roi") == pytest.approx(
+        (E1_GENERATED + E2_GENERATED - 60 - 10 - 1150) / (10000 + 5000))
     assert value(con, "equipment_roi", filters=Filters(service_line="hvac")) == pytest.approx(
-        (1700 - 60 - 1150) / 10000)
+        (E1_GENERATED - 60 - 1150) / 10000)
+    # Not the whole revenue of the jobs that used the equipment (1,700 + 600 before issue 11).
+    assert value(con, "equipment_roi") < 0
+    # June only: M4 (March, 150) falls out of the window.
+    assert value(con, "equipment_roi", window=30) == pytest.approx(
+        (E1_GENERATED + E2_GENERATED - 60 - 10 - 1000) / 15000)
 
 
 def test_equipment_downtime(con):
@@ -235,7 +250,45 @@ def test_registry_has_every_spec_kpi():
     assert expected <= set(REGISTRY)
     for kpi in REGISTRY.values():
         assert kpi.definition, f"{kpi.name} has no definition"
-        assert kpi.direction in {"higher", "lower", "band"}
+        assert kpi.direction in {"higher", "lower"}
+
+
+#: Which way is better, decided KPI by KPI (issue 11): more is worse only for downtime,
+#: churn risk and days sales outstanding.
+DIRECTION = {
+    "revenue_vs_target": "higher", "profit_margin": "higher", "gross_margin": "higher",
+    "customer_satisfaction": "higher", "technician_efficiency": "higher", "technician_utilisation": "higher",
+    "quality_rate": "higher", "technician_rating": "higher", "efficiency_score": "higher",
+    "equipment_utilisation": "higher", "pm_completion_rate": "higher", "equipment_roi": "higher",
+    "equipment_downtime_hours": "lower", "customer_acquisition": "higher", "customer_retention": "higher",
+    "customer_lifetime_value": "higher", "churn_risk_share": "lower", "dso": "lower",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIRECTION))
+def test_every_kpi_has_the_right_direction(name):
+    assert get_kpi(name).direction == DIRECTION[name]
+
+
+@pytest.mark.parametrize("name, value, target, status, alert", [
+    # Revenue 18.3 % above its target is good news, not an alarm (issue 11).
+    ("revenue_vs_target", 0.183, 0.0, "above target", False),
+    ("revenue_vs_target", 0.10, 0.0, "on target", False),       # within the 15 % tolerance
+    ("revenue_vs_target", -0.10, 0.0, "on target", False),
+    ("revenue_vs_target", -0.20, 0.0, "below target", True),
+    ("quality_rate", 0.97, 0.95, "above target", False),
+    ("quality_rate", 0.95, 0.95, "on target", False),
+    ("quality_rate", 0.90, 0.95, "below target", True),
+    ("dso", 30.0, 45.0, "below target", False),
+    ("dso", 60.0, 45.0, "above target", True),
+    ("churn_risk_share", 0.2, 0.1, "above target", True),
+    ("profit_margin", 0.2, None, "no target", False),
+    ("dso", math.nan, 45.0, "no data", False),
+])
+def test_status_says_where_and_alerts_only_on_the_worse_side(name, value, target, status, alert):
+    kpi = get_kpi(name)
+    assert kpi.status(value, target) == status
+    assert kpi.alert(value, target) is alert
 
 
 def test_kpi_summary_covers_every_kpi(gold):
@@ -246,9 +299,13 @@ def test_kpi_summary_covers_every_kpi(gold):
     # On this fixture every KPI has data.
     assert summary["value"].map(math.isfinite).all(), summary[["kpi", "note"]]
     by_name = summary.set_index("kpi")
-    assert by_name.loc["dso", "status"] == "above target"          # 86.4 > 45
-    assert by_name.loc["revenue_vs_target", "status"] == "ok"       # |4.8 %| <= 15 %
+    assert by_name.loc["dso", "status"] == "above target"          # 86.4 > 45, and lower is better
+    assert by_name.loc["dso", "alert"]
+    assert by_name.loc["revenue_vs_target", "status"] == "on target"   # |4.8 %| <= 15 %
+    assert not by_name.loc["revenue_vs_target", "alert"]
     assert by_name.loc["profit_margin", "status"] == "no target"
+    assert not by_name.loc["profit_margin", "alert"]
+    assert set(by_name["direction"]) <= {"higher", "lower"}
 
 
 def test_kpi_summary_gives_reasons(gold):
@@ -271,9 +328,11 @@ def test_targets_from_gold_override_defaults(tmp_path, fixture_lake):
         (lake.silver / path.name).write_bytes(path.read_bytes())
     gold = build_warehouse(lake, targets={"monthly_revenue": 9000, "dso": 100, "quality": 0.5})
     rows = kpi_summary(gold, "2024-06-30", names=["dso", "quality_rate"]).set_index("kpi")
-    assert rows.loc["dso", "target"] == 100 and rows.loc["dso", "status"] == "ok"      # 86.4 <= 100
+    assert rows.loc["dso", "target"] == 100 and rows.loc["dso", "status"] == "below target"  # 86.4 < 100
+    assert not rows.loc["dso", "alert"]
     # "quality" (the generator profiles' key) sets quality_rate's target: 0.8 >= 0.5.
-    assert rows.loc["quality_rate", "target"] == 0.5 and rows.loc["quality_rate", "status"] == "ok"
+    assert rows.loc["quality_rate", "target"] == 0.5 and rows.loc["quality_rate", "status"] == "above target"
+    assert not rows.loc["quality_rate", "alert"]
 
 
 @pytest.mark.parametrize("inputs, expected", [

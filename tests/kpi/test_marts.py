@@ -124,10 +124,14 @@ def test_equipment_kpis(con):
     assert (e1["usage_hours"], e1["jobs"], e1["job_revenue"]) == (6, 3, 1700)
     assert (e1["maintenance_cost"], e1["downtime_hours"], e1["failures"]) == (1150, 16, 1)
     assert (e1["preventive_scheduled"], e1["preventive_completed"]) == (2, 2)
-    assert e1["roi"] == pytest.approx((1700 - 60 - 1150) / 10000)
+    # J10 300 x 20/100 + J3 1000 x 40/550 + J4 400 x 10/160 (see test_kpis.test_equipment_roi).
+    e1_generated = 60 + 1000 * 40 / 550 + 25
+    assert e1["revenue_generated"] == pytest.approx(e1_generated)
+    assert e1["roi"] == pytest.approx((e1_generated - 60 - 1150) / 10000)
     e2 = equipment.loc["E2"]
     assert e2["preventive_completion_rate"] == 0
-    assert e2["roi"] == pytest.approx((600 - 10) / 5000)
+    assert e2["revenue_generated"] == pytest.approx(600 * 10 / 200)
+    assert e2["roi"] == pytest.approx((30 - 10) / 5000)
 
 
 def test_receivables_ageing_buckets(con):
@@ -231,12 +235,13 @@ def test_equipment_kpis_at_build_date_read_the_mart_with_the_macros_numbers(con,
     from quantlib.kpi import Filters, KpiUnavailable, get_kpi
 
     expected = con.execute(
-        """SELECT (sum(job_revenue) - sum(usage_cost) - sum(maintenance_cost)) / nullif(sum(purchase_cost), 0)
+        """SELECT (sum(revenue_generated) - sum(usage_cost) - sum(maintenance_cost)) / nullif(sum(purchase_cost), 0)
            FROM equipment_kpis_between('1900-01-01'::DATE, ?::DATE, line := ?::VARCHAR)""",
         [AS_OF, service_line]).fetchone()[0]
     kpi, filters = get_kpi("equipment_roi"), Filters(service_line=service_line)
+    all_history = dt.date(1900, 1, 1)  # the mart's span, read from the mart itself
     if expected is None:  # no equipment of that line
         with pytest.raises(KpiUnavailable):
-            kpi.compute(con, AS_OF, filters=filters)
+            kpi.compute(con, AS_OF, window=all_history, filters=filters)
     else:
-        assert kpi.compute(con, AS_OF, filters=filters) == pytest.approx(expected)
+        assert kpi.compute(con, AS_OF, window=all_history, filters=filters) == pytest.approx(expected)

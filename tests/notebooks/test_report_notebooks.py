@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from quantlib.parameters import check_parameters_cell, validate_parameters
-from quantlib.publish.render import ReportMeta, render_pdf
+from quantlib.publish.render import ReportMeta, render_html, render_pdf, report_meta_for
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
 
@@ -144,3 +144,23 @@ def test_monthly_review_customer_and_operations_figures_are_the_engines(monthly_
     assert f"booked for {week['utilisation']:.0%} of their available hours" in operations
     assert "Re-planned by the router, the last 1 working days" in operations
     assert "Working days re-planned by the routing engine" in "".join(tables)
+
+
+def test_monthly_review_html_shows_markdown_the_company_and_the_period(monthly_review, demo_lake, tmp_path):
+    """Issue 11: no literal '**', the company's name (not MIXED_TRADES), the month covered."""
+    import duckdb
+
+    run_dir, _, _ = monthly_review
+    notebook = ROOT / "notebooks" / "monthly_business_review.ipynb"
+    values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(demo_lake.root),
+                                            **NOTEBOOKS["monthly_business_review"]})
+    meta = report_meta_for(notebook, values, run_date="2026-12-07")
+    html = render_html(run_dir / "run.ipynb", tmp_path / "report.html", meta).read_text()
+    shown = re.sub(r"<style.*?</style>|<svg.*?</svg>", "", html, flags=re.DOTALL)
+    assert "**" not in shown
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        company = con.execute("SELECT company FROM build_info LIMIT 1").fetchone()[0]
+        as_of = con.execute("SELECT as_of FROM build_params").fetchone()[0]
+    assert company and company in shown
+    assert f"{as_of:%B %Y}" in re.search(r'<span class="period">([^<]*)</span>', shown).group(1)
+    assert "mixed_trades" not in shown.lower()

@@ -59,7 +59,7 @@ def test_run_with_files_and_pairs_renders_html_and_pdf(tmp_path):
                                     "as_of": "2024-12-31", "months": 4, "region": "2024"}
     assert record["status"] == "success" and record["outputs"]["pdf"] == "report.pdf"
     html = (run_dir / "report.html").read_text()
-    assert "As of 31 December 2024" in html and "Fixture review" in html
+    assert '<span class="period">December 2024</span>' in html and "Fixture review" in html  # the month covered
     assert "Report for seasonal_outdoor, 4 months, region 2024." in html
 
 

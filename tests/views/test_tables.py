@@ -33,3 +33,13 @@ def test_undeclared_frame_prints_plainly():
 def test_with_formats_merges():
     frame = with_formats(with_formats(pd.DataFrame({"x": [1]}), {"x": "int"}), labels={"x": "X"})
     assert frame.attrs == {"formats": {"x": "int"}, "labels": {"x": "X"}}
+
+
+def test_scorecard_table_marks_alerts_only_on_the_worse_side():
+    from quantlib.views.tables import scorecard_table
+
+    card = pd.DataFrame({"label": ["Revenue vs target", "DSO"], "value": [0.183, 60.0], "unit": ["ratio", "days"],
+                         "target": [0.0, 45.0], "status": ["above target", "above target"], "alert": [False, True]})
+    html = scorecard_table(card).to_html()
+    assert "above target, alert" in html                           # DSO: lower is better
+    assert html.count("above target, alert") == 1                  # revenue above target is no alarm

@@ -17,6 +17,7 @@ from quantlib.forecast.demand import DemandForecaster
 from quantlib.forecast.metrics import accuracy, coverage, wape
 from quantlib.forecast.pipeline import Snapshot, warehouse_snapshot
 from quantlib.forecast.revenue import RevenueModel, backtest_revenue
+from quantlib.views.formatting import markdown_money as _md
 from quantlib.views.tables import table_view, with_formats
 
 __all__ = [
@@ -200,8 +201,8 @@ def demand_path(series: pd.DataFrame, forecast: pd.DataFrame, history_weeks: int
     h = s.groupby("ds", as_index=False)["y"].sum().rename(columns={"ds": "week", "y": "value"})
     h = h.assign(series="Actual", lo=np.nan, hi=np.nan)
     f = forecast.groupby("ds", as_index=False)[["yhat", "yhat_lo_80", "yhat_hi_80"]].sum()
-    f = f.rename(columns={"ds": "week", "yhat": "value", "yhat_lo_80": "lo",
-                          "yhat_hi_80": "hi"}).assign(series="Forecast")
+    f = (f.rename(columns={"ds": "week", "yhat": "value", "yhat_lo_80": "lo", "yhat_hi_80": "hi"})
+         .assign(series="Forecast"))
     return pd.concat([h, f], ignore_index=True)[["week", "series", "value", "lo", "hi"]]
 
 
@@ -308,10 +309,11 @@ def revenue_outlook_text(fc: RevenueModel, horizon_days: int | None = None) -> s
     f = fc.forecast(level=(80, 95)).set_index("horizon")
     H = min(f.index) if horizon_days is None else int(horizon_days)
     r = f.loc[H]
+    # Money through markdown_money: bare dollar signs would pair up into a formula.
     return (f"Likely revenue of completed jobs over the next {H} days ({r['start']:%d %B} to "
-            f"{r['end']:%d %B %Y}): **${r['likely']:,.0f}**, with an 80 % range of ${r['worst']:,.0f} "
-            f"to ${r['best']:,.0f} and a 95 % range of ${r['lo_95']:,.0f} to ${r['hi_95']:,.0f}. "
-            f"The same days last year brought ${r['last_year']:,.0f}.")
+            f"{r['end']:%d %B %Y}): **{_md(r['likely'])}**, with an 80 % range of {_md(r['worst'])} "
+            f"to {_md(r['best'])} and a 95 % range of {_md(r['lo_95'])} to {_md(r['hi_95'])}. "
+            f"The same days last year brought {_md(r['last_year'])}.")
 
 
 def cash_outlook(snap: Snapshot, starting_cash: float, horizon_days: int = 90) -> CashFlowSimulator:
@@ -333,9 +335,9 @@ def cash_outlook_text(fc: CashFlowSimulator) -> str:
     """
     d = fc.forecast()
     days = len(d)
-    threshold = f"${fc.threshold_:,.0f}"
+    threshold = _md(fc.threshold_)
     i = int(d["cash"].idxmin())
-    low = f"${d['cash'].iloc[i]:,.0f} on {d['ds'].iloc[i]:%d %B %Y}"
+    low = f"{_md(d['cash'].iloc[i])} on {d['ds'].iloc[i]:%d %B %Y}"
     if fc.warning_date_ is not None:
         text = (f"**Low-cash warning: projected cash falls below {fc.warning_days} days of expenses "
                 f"({threshold}) on {fc.warning_date_:%d %B %Y}.** Its low point in the next {days} days "
@@ -348,4 +350,4 @@ def cash_outlook_text(fc: CashFlowSimulator) -> str:
         text += f" In the pessimistic case (10th percentile) it falls below on {pessimistic:%d %B %Y}."
     elif pessimistic is None:
         text += " Even the pessimistic case (10th percentile) stays above it."
-    return text + f" The projection starts from ${fc.starting_cash:,.0f} of cash at the end of {fc.as_of_:%d %B %Y}."
+    return text + f" The projection starts from {_md(fc.starting_cash)} of cash at the end of {fc.as_of_:%d %B %Y}."

@@ -20,6 +20,7 @@ import pandas as pd
 
 from quantlib.data.gold import Filters, as_of_date, connect_gold, gold_file
 from quantlib.kpi.registry import REGISTRY, KpiUnavailable, kpi_summary, targets_of
+from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view, with_formats
 
 
@@ -78,9 +79,13 @@ def open_report(company: str, lake: str | Path | None = None, as_of: dt.date | s
 
 # ---------------------------------------------------------------------------- KPIs
 def scorecard(ctx: ReportContext, names: list[str] | None = None, filters: Filters | None = None) -> pd.DataFrame:
-    """KPI, value, unit, target and status for the reporting date (the KPI registry's summary)."""
+    """KPI, value, unit, direction, target, status and alert for the reporting date (the registry's summary).
+
+    ``status`` is ``above target``, ``on target`` or ``below target`` (or ``no target`` /
+    ``no data``); ``alert`` is True only on the worse side of the KPI's direction.
+    """
     table = kpi_summary(ctx.gold, ctx.as_of, filters=filters, names=names)
-    return table[["kpi", "label", "value", "unit", "target", "status", "note"]]
+    return table[["kpi", "label", "value", "unit", "direction", "target", "status", "alert", "note"]]
 
 
 def kpi_value(ctx: ReportContext, name: str, window=None, filters: Filters | None = None) -> float | None:
@@ -349,13 +354,15 @@ def risk_register(ctx: ReportContext) -> pd.DataFrame:
 
     Columns: ``risk, measure, value, rule``. Rows: KPIs off target, receivables over 90
     days, revenue of customers at churn risk, equipment failures in the last 30 days, and
-    revenue concentration in the ten largest customers.
+    revenue concentration in the ten largest customers. A KPI is a risk only when it is off
+    target on the worse side (``alert``): revenue above target is not one.
     """
     rows = []
     summary = scorecard(ctx)
-    for kpi in summary[summary["status"].isin(["alert", "below target", "above target"])].itertuples():
+    for kpi in summary[summary["alert"]].itertuples():
+        better = "higher" if kpi.direction == "higher" else "lower"
         rows.append({"risk": f"{kpi.label} off target", "measure": kpi.unit, "value": kpi.value,
-                     "rule": f"status {kpi.status} (target {kpi.target:g})"})
+                     "rule": f"{kpi.status} (target {kpi.target:g}; {better} is better)"})
     ageing = receivables(ctx)
     over_90 = float(ageing.loc[ageing["bucket"] == "over 90 days late", "amount"].iloc[0])
     if over_90 > 0:
@@ -398,9 +405,8 @@ def headline(ctx: ReportContext) -> str:
     margin = kpi_value(ctx, "profit_margin")
     satisfaction = kpi_value(ctx, "customer_satisfaction")
     if margin is not None:
-        parts.append(f"The profit margin over the last 30 days is {margin:.1%}"
-                     + (f" and customer satisfaction {satisfaction:.1f} out of 10."
-                        if satisfaction is not None else "."))
+        rating = f" and customer satisfaction {satisfaction:.1f} out of 10." if satisfaction is not None else "."
+        parts.append(f"The profit margin over the last 30 days is {margin:.1%}{rating}")
     risks = risk_register(ctx)
     parts.append(f"{len(risks)} risk{'s' if len(risks) != 1 else ''} need attention (see Risk assessment)."
                  if len(risks) else "No risk rule is triggered.")
@@ -416,7 +422,8 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _money(value: float) -> str:
-    return f"${value:,.0f}"
+    # The headline is shown as Markdown: an escaped dollar sign cannot start a formula.
+    return markdown_money(value)
 
 
 def _pct_change(value: float) -> str:

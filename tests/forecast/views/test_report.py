@@ -20,7 +20,7 @@ def test_low_cash_warning_names_the_day(snap):
     assert text.startswith("**Low-cash warning")
     assert f"{low.warning_date_:%d %B %Y}" in text and f"${low.threshold_:,.0f}" in text
     assert "60 days" in text and "Warning" not in text  # reports must not look like Python warnings
-    assert f"starts from $0 of cash at the end of {snap.as_of:%d %B %Y}" in text
+    assert f"starts from \\$0 of cash at the end of {snap.as_of:%d %B %Y}" in text  # escaped for Markdown
 
 
 def test_no_warning_when_cash_stays_above(snap):
@@ -63,3 +63,15 @@ def test_forecast_views_declare_percentages_and_labels():
     assert fv.revenue_accuracy.labels["wape"] == "WAPE" and fv.revenue_accuracy.formats["accuracy"] == "pct"
     assert fv.revenue_horizons.formats["likely"] == "money" and fv.revenue_horizons.labels["horizon"] == "Days"
     assert fv.cash_windows(100) == (30, 60, 90)
+
+
+def test_outlook_texts_escape_money_for_markdown(snap):
+    """Two bare dollar signs make a Markdown formula, which showed '**$378,730**' literally."""
+    import re
+
+    bare_dollar = re.compile(r"(?<!\\)\$")
+    revenue = fv.revenue_outlook_text(fv.revenue_outlook(snap, horizon_days=30), horizon_days=30)
+    assert "**\\$" in revenue and not bare_dollar.search(revenue), revenue
+    for cash in (0.0, 1e9):
+        text = fv.cash_outlook_text(fv.cash_outlook(snap, starting_cash=cash, horizon_days=30))
+        assert not bare_dollar.search(text), text
