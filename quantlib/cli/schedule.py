@@ -166,12 +166,17 @@ def due_command(
     specs: Optional[Path] = _SPECS,
 ) -> None:
     """Run every job whose latest scheduled time is after its last recorded run (for cron)."""
-    from quantlib.schedule.runner import due_runs, run_due
+    from quantlib.schedule.runner import due_runs, recover, run_due
 
     _check_executor(executor)
     ws = _workspace(root, reports, history, specs)
     jobs = _specs(ws)
     when = _parse_now(now)
+    if not dry_run:
+        # Runs whose process died are marked failed and alerted first, so their slot is due again.
+        for lost in recover(workspace=ws, specs=jobs):
+            console.print(f"[red]  lost[/] {lost.record.job} / {lost.record.company}: {lost.reason}",
+                          highlight=False)
     due = due_runs(jobs, when, workspace=ws)
     if not due:
         console.print(f"nothing due at {when.isoformat(timespec='minutes')}")

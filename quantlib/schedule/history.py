@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any, Iterable, Mapping
 from quantlib.errors import RunStatus
 
 __all__ = [
+    "LostRun",
     "RunHistory",
     "RunRecord",
     "STATUSES",
@@ -50,14 +52,55 @@ CREATE TABLE IF NOT EXISTS runs (
     status          TEXT NOT NULL CHECK (status IN ({','.join(f"'{s.value}'" for s in STATUSES)})),
     attempt         INTEGER NOT NULL,
     error           TEXT,
-    outputs         TEXT NOT NULL DEFAULT '{{}}'
+    outputs         TEXT NOT NULL DEFAULT '{{}}',
+    pid             INTEGER,
+    host            TEXT,
+    heartbeat_at    TEXT,
+    tmp_dir         TEXT,
+    lost            INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_job_company ON runs (job, company, scheduled_for);
 """
 
 
+# Columns added after the first release: (name, declaration) for ALTER TABLE on old files.
+_ADDED_COLUMNS = (
+    ("pid", "INTEGER"),
+    ("host", "TEXT"),
+    ("heartbeat_at", "TEXT"),
+    ("tmp_dir", "TEXT"),
+    ("lost", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+#: Statuses of a run that is (or claims to be) still in progress, i.e. holds a lease.
+LIVE_STATUSES = (RunStatus.RUNNING.value, RunStatus.RETRYING.value)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _now_precise() -> str:
+    # Heartbeats are compared against leases of a few seconds in tests: keep the fraction.
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (a zombie counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is just not ours
+    try:
+        # A killed child nobody has waited for yet is a zombie: dead for our purposes.
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def _iso(when: datetime) -> str:
@@ -121,13 +164,35 @@ class RunRecord:
     attempt: int
     error: str | None
     outputs: dict[str, str]
+    pid: int | None = None
+    host: str | None = None
+    heartbeat_at: str | None = None
+    tmp_dir: str | None = None
+    lost: bool = False
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> "RunRecord":
         data = dict(row)
         data["outputs"] = json.loads(data["outputs"] or "{}")
         data["status"] = RunStatus(data["status"])
+        data["lost"] = bool(data.get("lost"))
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class LostRun:
+    """A run found dead by :meth:`RunHistory.reap` and marked failed.
+
+    Attributes
+    ----------
+    record : RunRecord
+        The row as it was before it was marked failed.
+    reason : str
+        Why it is dead (``"lease expired: process 1234 on host stopped heartbeating at …"``).
+    """
+
+    record: RunRecord
+    reason: str
 
 
 class RunHistory:
@@ -144,6 +209,11 @@ class RunHistory:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con, con:
             con.executescript(_SCHEMA)
+            # Files written before leases existed lack the new columns: add them in place.
+            have = {row["name"] for row in con.execute("PRAGMA table_info(runs)")}
+            for name, decl in _ADDED_COLUMNS:
+                if name not in have:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
 
     def _connect(self) -> sqlite3.Connection:
         # A fresh connection per call: cheap, and safe across threads and forked workers.
@@ -163,15 +233,81 @@ class RunHistory:
         scheduled_for: datetime,
         attempt: int = 1,
         status: RunStatus = RunStatus.RUNNING,
+        tmp_dir: str | Path | None = None,
     ) -> int:
-        """Record that an attempt started; returns the row id."""
+        """Record that an attempt started; returns the row id.
+
+        The row carries this process's id and host and a first heartbeat: the lease that
+        :meth:`reap` checks. ``tmp_dir`` is the temporary folder the attempt will work in.
+        """
         with closing(self._connect()) as con, con:
             cur = con.execute(
-                "INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status, attempt)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), RunStatus(status).value, attempt),
+                "INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status, attempt,"
+                " pid, host, heartbeat_at, tmp_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), RunStatus(status).value, attempt,
+                 os.getpid(), socket.gethostname(), _now_precise(), None if tmp_dir is None else str(tmp_dir)),
             )
             return int(cur.lastrowid)
+
+    def heartbeat(self, run_id: str) -> None:
+        """Renew the lease of ``run_id``'s latest attempt (while it is running or retrying)."""
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "UPDATE runs SET heartbeat_at = ?, pid = ?, host = ? WHERE id = (SELECT MAX(id) FROM runs"
+                f" WHERE run_id = ?) AND status IN ({','.join('?' * len(LIVE_STATUSES))})",
+                (_now_precise(), os.getpid(), socket.gethostname(), run_id, *LIVE_STATUSES),
+            )
+
+    def live(self) -> list[RunRecord]:
+        """The latest attempt of every run still marked running or retrying."""
+        with closing(self._connect()) as con:
+            rows = con.execute(
+                f"SELECT * FROM runs WHERE status IN ({','.join('?' * len(LIVE_STATUSES))})"
+                " AND id = (SELECT MAX(id) FROM runs AS r WHERE r.run_id = runs.run_id) ORDER BY id",
+                LIVE_STATUSES,
+            ).fetchall()
+        return [RunRecord._from_row(r) for r in rows]
+
+    def reap(self, lease: float, now: datetime | None = None) -> list[LostRun]:
+        """Mark runs whose process is gone as failed (``lost``) and return them.
+
+        A run is dead when its lease expired (no heartbeat for ``lease`` seconds) or when it
+        was started on this host by a process that no longer exists.
+
+        Parameters
+        ----------
+        lease : float
+            Seconds a heartbeat stays valid.
+        now : datetime, optional
+            The current time (default: now, UTC).
+        """
+        now = now or datetime.now(timezone.utc)
+        here = socket.gethostname()
+        lost = []
+        for rec in self.live():
+            beat = rec.heartbeat_at or rec.started
+            try:
+                last = datetime.fromisoformat(beat)
+            except ValueError:
+                last = datetime.min.replace(tzinfo=timezone.utc)
+            last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
+            who = f"process {rec.pid if rec.pid is not None else '?'} on {rec.host or 'an unknown host'}"
+            if rec.pid is not None and rec.host == here and not pid_alive(rec.pid):
+                reason = f"process gone: {who} died; its last heartbeat was at {last.isoformat(timespec='seconds')}"
+            elif (now - last).total_seconds() > lease:
+                reason = f"lease expired: {who} stopped heartbeating at {last.isoformat(timespec='seconds')}"
+            else:
+                continue
+            with closing(self._connect()) as con, con:
+                # Only if still live: two reapers at once must not both claim (and alert) it.
+                cur = con.execute(
+                    "UPDATE runs SET status = ?, finished = ?, error = ?, lost = 1 WHERE id = ?"
+                    f" AND status IN ({','.join('?' * len(LIVE_STATUSES))})",
+                    (RunStatus.FAILED.value, _now(), one_line(reason), rec.id, *LIVE_STATUSES),
+                )
+            if cur.rowcount:
+                lost.append(LostRun(rec, one_line(reason)))
+        return lost
 
     def finish(
         self,
@@ -213,18 +349,28 @@ class RunHistory:
         with closing(self._connect()) as con:
             return [RunRecord._from_row(r) for r in con.execute(sql, args)]
 
-    def last_scheduled_for(self, job: str, company: str) -> datetime | None:
+    def last_scheduled_for(self, job: str, company: str, lost_retries: int | None = None) -> datetime | None:
         """The latest scheduled time any attempt was recorded for (``None`` if never run).
 
         Skipped attempts (another run held the lock) do not count: the run that held the
         lock records its own row.
+
+        Parameters
+        ----------
+        lost_retries : int, optional
+            When given, a slot whose only runs were lost (their process died: see
+            :meth:`reap`) does not count until it has been lost more than this many times, so
+            the scheduler runs it again; after that it counts (it was alerted every time).
         """
         with closing(self._connect()) as con:
-            row = con.execute(
-                "SELECT MAX(scheduled_for) FROM runs WHERE job = ? AND company = ? AND status != ?",
+            rows = con.execute(
+                "SELECT scheduled_for, SUM(lost = 0) AS kept, COUNT(DISTINCT CASE WHEN lost = 1 THEN run_id END)"
+                " AS lost FROM runs WHERE job = ? AND company = ? AND status != ? GROUP BY scheduled_for",
                 (job, company, RunStatus.SKIPPED.value),
-            ).fetchone()
-        return None if row[0] is None else datetime.fromisoformat(row[0])
+            ).fetchall()
+        slots = [r["scheduled_for"] for r in rows
+                 if lost_retries is None or r["kept"] or r["lost"] > lost_retries]
+        return datetime.fromisoformat(max(slots)) if slots else None
 
     def last_success(self, job: str, company: str) -> RunRecord | None:
         """The most recent successful run of a job for a company."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import socket
 import threading
 import time
 import uuid
@@ -34,7 +34,7 @@ from filelock import FileLock, Timeout
 
 from quantlib.errors import RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
-from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
+from quantlib.schedule.history import LostRun, RunHistory, one_line, parameters_hash, pid_alive, redact
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
 __all__ = [
@@ -43,7 +43,9 @@ __all__ = [
     "RunOutcome",
     "Workspace",
     "due_runs",
+    "lease_settings",
     "notify",
+    "recover",
     "run_due",
     "run_job",
     "run_many",
@@ -167,6 +169,46 @@ def _without_secrets(extra: Iterable[str] = ()) -> Iterator[None]:
 def _environment() -> dict[str, str]:
     with _ENV_LOCK:
         return {**os.environ, **_HIDDEN}
+
+
+# -- leases: a run that stops heartbeating is dead ---------------------------------------------
+
+
+def lease_settings(env: Mapping[str, str] | None = None) -> tuple[float, float]:
+    """``(heartbeat, lease)`` in seconds.
+
+    A running attempt renews its lease every ``heartbeat`` seconds; one not renewed for
+    ``lease`` seconds is dead. Set by ``QUANT_SCHEDULE_HEARTBEAT`` (default 10) and
+    ``QUANT_SCHEDULE_LEASE`` (default six heartbeats); the lease is at least two heartbeats.
+    """
+    env = os.environ if env is None else env
+    heartbeat = float(env.get("QUANT_SCHEDULE_HEARTBEAT") or 10.0)
+    lease = float(env.get("QUANT_SCHEDULE_LEASE") or 6 * heartbeat)
+    return heartbeat, max(lease, 2 * heartbeat)
+
+
+class _Heartbeat:
+    """A daemon thread renewing a run's lease in the history until stopped."""
+
+    def __init__(self, history: RunHistory, run_id: str, interval: float):
+        self.history, self.run_id, self.interval = history, run_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.history.heartbeat(self.run_id)
+            except Exception:  # noqa: BLE001 - a busy or full disk: the next beat tries again
+                pass
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(self.interval + 5)
 
 
 # -- one run -----------------------------------------------------------------------------------
@@ -408,7 +450,8 @@ def run_job(
         return RunOutcome(spec.name, company, RunStatus.SKIPPED, error=message)
 
     try:
-        outcome = _attempts(ctx, sleep)
+        with _Heartbeat(history, ctx.run_id, lease_settings()[0]):
+            outcome = _attempts(ctx, sleep)
     finally:
         lock.release()
     if send and outcome.notice is not None:
@@ -430,15 +473,19 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
     total = spec.retries.count + 1
     meta = ReportMeta(title=spec.title, company=company, period=ctx.period,
                       run_date=ctx.scheduled_for.date())
-    ws.tmp.mkdir(parents=True, exist_ok=True)
     error = None
     for attempt in range(1, total + 1):
-        row = history.start(run_id=run_id, job=spec.name, company=company, parameters_hash=ctx.parameters_hash,
-                            scheduled_for=ctx.scheduled_for, attempt=attempt)
-        ctx.log(f"run {run_id} attempt {attempt}/{total} started")
-        started = datetime.now(timezone.utc)
-        folder = Path(tempfile.mkdtemp(prefix=f"{spec.name}-{company}-", dir=ws.tmp))
+        folder = ws.tmp / f"{spec.name}-{company}-{run_id}-a{attempt}"
+        row = None
         try:
+            # Recorded before the folder exists: any folder under .tmp/ whose run is not alive
+            # is debris that recover() may delete.
+            row = history.start(run_id=run_id, job=spec.name, company=company,
+                                parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for,
+                                attempt=attempt, tmp_dir=folder)
+            ctx.log(f"run {run_id} attempt {attempt}/{total} started")
+            started = datetime.now(timezone.utc)
+            folder.mkdir(parents=True)
             with _without_secrets([spec.recipients.slack_webhook_env or ""]):
                 files = _produce(ctx, folder, meta)
             final = ctx.published_dir
@@ -466,8 +513,16 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
             shutil.rmtree(folder, ignore_errors=True)
             error = one_line(exc)
             last = attempt == total
-            history.finish(row, RunStatus.FAILED if last else RunStatus.RETRYING, error=error)
-            ctx.log(f"run {run_id} attempt {attempt}/{total} failed: {error}")
+            try:
+                if row is None:
+                    # The history could not even record the start: record the failure on its own.
+                    row = history.start(run_id=run_id, job=spec.name, company=company,
+                                        parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for,
+                                        attempt=attempt)
+                history.finish(row, RunStatus.FAILED if last else RunStatus.RETRYING, error=error)
+                ctx.log(f"run {run_id} attempt {attempt}/{total} failed: {error}")
+            except Exception as again:  # noqa: BLE001 - the lease marks the row failed later
+                error = f"{error}; the run history could not record it: {one_line(again)}"
             if not last:
                 delay = spec.retries.delay(attempt)
                 ctx.log(f"run {run_id} retrying in {delay:g} s")
@@ -476,7 +531,8 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
         except BaseException:
             # Interrupted (Ctrl-C, worker shutdown): leave no temporary folder and no "running" row.
             shutil.rmtree(folder, ignore_errors=True)
-            history.finish(row, RunStatus.FAILED, error="interrupted")
+            if row is not None:
+                history.finish(row, RunStatus.FAILED, error="interrupted")
             raise
 
         history.finish(row, RunStatus.SUCCESS, outputs=outputs)
@@ -621,7 +677,9 @@ def due_runs(specs: Mapping[str, JobSpec], now: datetime, *, workspace: Workspac
     """Every job and company whose most recent scheduled time is after its last recorded run.
 
     A job never run before is due for its most recent slot. Failed runs count as recorded
-    (they were retried and alerted; re-running them on every tick would spam the alert).
+    (they were retried and alerted; re-running them on every tick would spam the alert),
+    except runs that were *lost* (their process died, see :func:`recover`): their slot is
+    run again, up to the spec's retry count.
     """
     ws = workspace or Workspace.at()
     history = ws.history()
@@ -630,10 +688,74 @@ def due_runs(specs: Mapping[str, JobSpec], now: datetime, *, workspace: Workspac
         slot = spec.previous_run(now)
         for pf in spec.parameters:
             company = company_of(ws, pf)
-            last = history.last_scheduled_for(spec.name, company)
+            last = history.last_scheduled_for(spec.name, company, lost_retries=max(1, spec.retries.count))
             if last is None or last < slot:
                 due.append(DueRun(spec, pf, company, slot, last))
     return due
+
+
+def recover(
+    *,
+    workspace: Workspace | None = None,
+    specs: Mapping[str, JobSpec] | None = None,
+    lease: float | None = None,
+    send: bool = True,
+) -> list[LostRun]:
+    """Find runs whose process died, mark them failed, alert, and delete their debris.
+
+    A run is dead when its lease expired or its process is gone from this host (see
+    :meth:`RunHistory.reap`). Each is marked failed with the reason, logged and, when its
+    job's spec is known, alerted to the spec's recipients; :func:`due_runs` then runs its
+    slot again. Folders under ``reports/.tmp/`` that belong to no live run are removed.
+
+    Returns
+    -------
+    list of LostRun
+    """
+    ws = workspace or Workspace.at()
+    history = ws.history()
+    lost = history.reap(lease_settings()[1] if lease is None else lease)
+    if specs is None:
+        try:
+            specs = ws.load_specs()
+        except SpecError:
+            specs = {}
+    for item in lost:
+        rec = item.record
+        _log(ws, rec.job, rec.company, f"run {rec.run_id} attempt {rec.attempt} lost: {item.reason}")
+        spec = specs.get(rec.job)
+        if spec is None or not send:
+            continue
+        when = datetime.fromisoformat(rec.scheduled_for)
+        outcome = RunOutcome(rec.job, rec.company, RunStatus.FAILED, run_id=rec.run_id, attempts=rec.attempt,
+                             error=item.reason)
+        outcome.notice = Notice(job=rec.job, title=spec.title, company=rec.company, period=when.date().isoformat(),
+                                status=RunStatus.FAILED, error=item.reason)
+        notify(spec, [outcome], workspace=ws)
+    _remove_orphans(ws, history)
+    return lost
+
+
+def _remove_orphans(ws: Workspace, history: RunHistory) -> None:
+    if not ws.tmp.is_dir():
+        return
+    # Listed before the live runs are read: a run starting in between records its row first
+    # (history.start precedes mkdir), so it is either not listed or known to be live.
+    entries = list(ws.tmp.iterdir())
+    here = socket.gethostname()
+    keep = set()
+    for rec in history.live():
+        # A live run elsewhere (or whose process still exists here) keeps its folder.
+        if rec.tmp_dir and (rec.host != here or rec.pid is None or pid_alive(rec.pid)):
+            keep.add(Path(rec.tmp_dir).name)
+    for entry in entries:
+        if entry.name in keep:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        _log(ws, "-", "-", f"removed orphaned temporary {entry.name}")
 
 
 def run_due(
@@ -650,6 +772,8 @@ def run_due(
     ws = workspace or Workspace.at()
     specs = ws.load_specs() if specs is None else specs
     now = now or datetime.now(timezone.utc)
+    if not dry_run:
+        recover(workspace=ws, specs=specs)
     by_job: dict[tuple[str, datetime], list[DueRun]] = {}
     for d in due_runs(specs, now, workspace=ws):
         by_job.setdefault((d.spec.name, d.slot), []).append(d)
