@@ -316,21 +316,24 @@ class RunHistory:
         *,
         error: BaseException | str | None = None,
         outputs: Mapping[str, str] | None = None,
+        lost: bool = False,
     ) -> None:
         """Record how an attempt ended (usually ``SUCCESS``, ``FAILED``, ``RETRYING`` or ``SKIPPED``).
 
-        A plain string with the same value is accepted (``"success"``).
+        A plain string with the same value is accepted (``"success"``). ``lost`` marks a run
+        whose process or worker died, so its slot is run again (see :meth:`last_scheduled_for`).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         with closing(self._connect()) as con, con:
             con.execute(
-                "UPDATE runs SET status = ?, finished = ?, error = ?, outputs = ? WHERE id = ?",
+                "UPDATE runs SET status = ?, finished = ?, error = ?, outputs = ?, lost = ? WHERE id = ?",
                 (
                     RunStatus(status).value,
                     _now(),
                     None if error is None else one_line(error),
                     json.dumps(dict(outputs or {}), sort_keys=True),
+                    int(lost),
                     row_id,
                 ),
             )

@@ -652,11 +652,42 @@ def run_many(
         # Starting a pool or a local cluster for one run costs more than it saves; a cluster
         # given by address is used anyway (it may be where the data is).
         executor, workers = "inline", None
-    with get_executor(executor, workers=workers, address=address) as pool:
-        outcomes = pool.map(_run_task, tasks)
+    try:
+        with get_executor(executor, workers=workers, address=address) as pool:
+            results = pool.map(_run_task, tasks, return_exceptions=True)
+    except Exception as exc:  # noqa: BLE001 - the executor itself failed (no cluster, no pool)
+        results = [exc] * len(tasks)
+    outcomes = [r if isinstance(r, RunOutcome) else _executor_failure(t, r) for t, r in zip(tasks, results)]
     if not dry_run:
+        # Every company that published is told, whatever happened to the others.
         notify(spec, outcomes, workspace=ws)
-    return list(outcomes)
+    return outcomes
+
+
+def _executor_failure(task: _Task, exc: BaseException) -> RunOutcome:
+    """The outcome of a run the executor lost (worker died, pool broken): failed, recorded, alerted.
+
+    The row is marked ``lost`` so :func:`due_runs` runs the slot again.
+    """
+    spec, ws = task.spec, task.workspace
+    company = company_of(ws, task.parameter_file)
+    error = one_line(f"the executor lost the run: {one_line(exc)}")
+    outcome = RunOutcome(spec.name, company, RunStatus.FAILED, error=error)
+    if task.dry_run:
+        outcome.status, outcome.plan = RunStatus.DRY_RUN, [f"would NOT run: {error}"]
+        return outcome
+    outcome.run_id = _new_run_id()
+    try:
+        history = ws.history()
+        row = history.start(run_id=outcome.run_id, job=spec.name, company=company, parameters_hash="-",
+                            scheduled_for=task.scheduled_for)
+        history.finish(row, RunStatus.FAILED, error=error, lost=True)
+    except Exception as again:  # noqa: BLE001 - still alerted below
+        error = f"{error}; not recorded: {one_line(again)}"
+    _log(ws, spec.name, company, error)
+    outcome.notice = Notice(job=spec.name, title=spec.title, company=company,
+                            period=task.scheduled_for.date().isoformat(), status=RunStatus.FAILED, error=error)
+    return outcome
 
 
 # -- what is due -------------------------------------------------------------------------------
@@ -779,10 +810,34 @@ def run_due(
         by_job.setdefault((d.spec.name, d.slot), []).append(d)
     outcomes: list[RunOutcome] = []
     for (_, slot), items in by_job.items():
-        outcomes += run_many(items[0].spec, [d.parameter_file for d in items], workspace=ws,
-                             scheduled_for=slot, dry_run=dry_run, executor=executor, workers=workers,
-                             address=address)
+        try:
+            outcomes += run_many(items[0].spec, [d.parameter_file for d in items], workspace=ws,
+                                 scheduled_for=slot, dry_run=dry_run, executor=executor, workers=workers,
+                                 address=address)
+        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the other jobs
+            failed = [_executor_failure(_Task(d.spec, d.parameter_file, ws, slot, dry_run), exc) for d in items]
+            if not dry_run:
+                notify(items[0].spec, failed, workspace=ws)
+            outcomes += failed
     return outcomes
+
+
+#: Seconds ``serve`` waits after a failed cycle before it tries again.
+_SERVE_ERROR_PAUSE = 60.0
+
+
+def _alert_all(ws: Workspace, specs: Mapping[str, JobSpec], message: str, now: datetime) -> None:
+    """Send a scheduler-level error to the recipients of every job (each address once)."""
+    emails = sorted({e for s in specs.values() for e in s.recipients.emails})
+    hooks = sorted({s.recipients.slack_webhook_env for s in specs.values() if s.recipients.slack_webhook_env})
+    notice = Notice(job="scheduler", title="Quant scheduler", company="all companies",
+                    period=now.date().isoformat(), status=RunStatus.FAILED, error=message)
+    for i, hook in enumerate(hooks or [None]):
+        try:
+            for d in distribute(notice, emails if i == 0 else [], hook, env=_environment()):
+                _log(ws, "-", "-", f"notify {redact(str(d))}")
+        except Exception as exc:  # noqa: BLE001 - nothing more can be done than log it
+            _log(ws, "-", "-", f"alert not sent: {one_line(exc)}")
 
 
 def serve(
@@ -815,6 +870,7 @@ def serve(
     stop = stop or threading.Event()
     wait = wait or stop.wait
     specs: dict[str, JobSpec] = {}
+    alerted: str | None = None
     while not stop.is_set():
         try:
             specs = ws.load_specs()
@@ -822,10 +878,23 @@ def serve(
             if on_error:
                 on_error(f"job specs not reloaded, keeping the last good ones: {exc}")
         now = clock()
-        for outcome in run_due(now, workspace=ws, specs=specs, executor=executor, workers=workers,
-                               address=address):
-            if on_outcome:
-                on_outcome(outcome)
+        try:
+            for outcome in run_due(now, workspace=ws, specs=specs, executor=executor, workers=workers,
+                                   address=address):
+                if on_outcome:
+                    on_outcome(outcome)
+        except Exception as exc:  # noqa: BLE001 - a scheduler that exits silently is the worst outcome
+            message = one_line(f"scheduler cycle failed: {one_line(exc)}")
+            _log(ws, "-", "-", message)
+            if on_error:
+                on_error(message)
+            if message != alerted:  # the same error every cycle is alerted once
+                _alert_all(ws, specs, message, now)
+                alerted = message
+            if wait(_SERVE_ERROR_PAUSE):
+                break
+            continue
+        alerted = None
         if not specs:
             if wait(60):
                 break
