@@ -18,9 +18,13 @@ inherits and redacted from anything written.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -32,7 +36,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
-from quantlib.errors import RunStatus
+from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
 from quantlib.schedule.history import LostRun, RunHistory, one_line, parameters_hash, pid_alive, redact
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
@@ -41,6 +45,7 @@ __all__ = [
     "DueRun",
     "RunContext",
     "RunOutcome",
+    "RunTimeoutError",
     "Workspace",
     "due_runs",
     "lease_settings",
@@ -53,6 +58,10 @@ __all__ = [
 ]
 
 OUTPUT_FILES = {"html": "report.html", "pdf": "report.pdf", "ipynb": "notebook.ipynb"}
+
+
+class RunTimeoutError(QuantError, TimeoutError):
+    """An attempt ran past its spec's whole-run ``timeout`` (notebook and rendering together)."""
 
 
 # -- where things live -----------------------------------------------------------------------
@@ -345,22 +354,75 @@ class RunContext:
 
 
 def _produce(ctx: RunContext, folder: Path, meta) -> dict[str, str]:
-    """Execute and render into ``folder``; returns output kind (html, pdf, notebook) → file name."""
-    from quantlib.publish.execute import execute_notebook
-    from quantlib.publish.render import render_html, render_pdf
+    """Execute and render into ``folder``; returns output kind (html, pdf, notebook) → file name.
+
+    The whole attempt has ``spec.timeout`` seconds: each cell gets what is left (at most
+    ``spec.cell_timeout``), and the render step runs as a child process that is killed, with
+    every Quarto, pandoc or Typst process it started, when the time is up.
+
+    Raises
+    ------
+    RunTimeoutError
+        The attempt ran out of time.
+    """
+    from quantlib.publish.execute import NotebookTimeoutError, execute_notebook
 
     spec = ctx.spec
+    deadline = time.monotonic() + spec.timeout
     executed = folder / OUTPUT_FILES["ipynb"]
-    # The kernel works in the project root: parameters such as ``lake`` are relative to it.
-    execute_notebook(ctx.notebook, executed, ctx.values, execution_timeout=spec.timeout, cwd=ctx.workspace.root)
+    try:
+        # The kernel works in the project root: parameters such as ``lake`` are relative to it.
+        execute_notebook(ctx.notebook, executed, ctx.values, execution_timeout=spec.cell_timeout or spec.timeout,
+                         cwd=ctx.workspace.root, deadline=deadline)
+    except NotebookTimeoutError as exc:
+        if time.monotonic() >= deadline - 0.5:
+            raise RunTimeoutError(f"the run timed out after {spec.timeout:g} s while executing the notebook "
+                                  f"({exc})") from None
+        raise
     # The executed notebook is always kept: it is the run's evidence.
     # Keys follow the run record's naming (quantlib.publish.index): html, pdf, notebook.
     files = {"notebook": executed.name}
-    if "html" in spec.outputs:
-        files["html"] = render_html(executed, folder / OUTPUT_FILES["html"], meta).name
-    if "pdf" in spec.outputs:
-        files["pdf"] = render_pdf(executed, folder / OUTPUT_FILES["pdf"], meta).name
+    wanted = {k: OUTPUT_FILES[k] for k in ("html", "pdf") if k in spec.outputs}
+    if wanted:
+        files.update(_render(executed, folder, wanted, meta, deadline - time.monotonic(), spec.timeout))
     return files
+
+
+def _render(executed: Path, folder: Path, outputs: dict[str, str], meta, remaining: float,
+            timeout: float) -> dict[str, str]:
+    """Run :mod:`quantlib.schedule.render_step` in its own session; kill the group on timeout."""
+    if remaining <= 0:
+        raise RunTimeoutError(f"the run timed out after {timeout:g} s before rendering")
+    request = folder / ".render.json"
+    request.write_text(json.dumps({"executed": str(executed), "folder": str(folder), "outputs": outputs,
+                                   "meta": meta.as_dict()}), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "quantlib.schedule.render_step", str(request)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=remaining)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise RunTimeoutError(f"the run timed out after {timeout:g} s while rendering "
+                              f"{' and '.join(outputs).upper()} (render processes killed)") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        request.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        from quantlib.publish.render import RenderError
+
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()] or [f"exit status {proc.returncode}"]
+        raise RenderError(f"rendering failed: {lines[-1]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()
 
 
 def run_job(
@@ -451,9 +513,10 @@ def run_job(
 
     try:
         with _Heartbeat(history, ctx.run_id, lease_settings()[0]):
-            outcome = _attempts(ctx, sleep)
+            outcome = _attempts(ctx, sleep, lock)
     finally:
-        lock.release()
+        if lock.is_locked:
+            lock.release()
     if send and outcome.notice is not None:
         notify(spec, [outcome], workspace=ws)
     return outcome
@@ -464,8 +527,12 @@ def _new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
-    """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure."""
+def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | None = None) -> RunOutcome:
+    """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure.
+
+    ``lock`` (held on entry) is released while waiting between attempts and taken again
+    before the next one; if another run took it meanwhile, this run gives up (failed).
+    """
     from quantlib.publish.index import write_index, write_run_record
     from quantlib.publish.render import ReportMeta
 
@@ -525,8 +592,20 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
                 error = f"{error}; the run history could not record it: {one_line(again)}"
             if not last:
                 delay = spec.retries.delay(attempt)
-                ctx.log(f"run {run_id} retrying in {delay:g} s")
+                ctx.log(f"run {run_id} retrying in {delay:.3g} s")
+                if lock is not None:
+                    lock.release()  # never sleep holding the lock: others may run meanwhile
                 sleep(delay)
+                if lock is not None:
+                    try:
+                        lock.acquire(timeout=0)
+                    except Timeout:
+                        error = one_line(f"retry abandoned: another run of {spec.name} for {company} holds the "
+                                         f"lock {ctx.lock_path} (last error: {error})")
+                        ctx.log(f"run {run_id} {error}")
+                        _record_failure(ctx, attempt + 1, error)
+                        total = attempt
+                        break
             continue
         except BaseException:
             # Interrupted (Ctrl-C, worker shutdown): leave no temporary folder and no "running" row.
@@ -558,6 +637,15 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
     return RunOutcome(spec.name, company, RunStatus.FAILED, run_id=run_id, attempts=total, error=error, notice=notice)
 
 
+def _record_failure(ctx: RunContext, attempt: int, error: str) -> None:
+    try:
+        row = ctx.history.start(run_id=ctx.run_id, job=ctx.job, company=ctx.company,
+                                parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for, attempt=attempt)
+        ctx.history.finish(row, RunStatus.FAILED, error=error)
+    except Exception:  # noqa: BLE001 - the lease marks a stuck row later
+        pass
+
+
 def _plan(ctx: RunContext) -> RunOutcome:
     """What a dry run reports: the run, its outputs and who would be told."""
     spec, ws, company = ctx.spec, ctx.workspace, ctx.company
@@ -565,7 +653,7 @@ def _plan(ctx: RunContext) -> RunOutcome:
     shown = ", ".join(f"{k}={v!r}" for k, v in ctx.values.items())
     outcome.plan = [
         f"would run {spec.notebook} for {company} ({ctx.parameter_file}) with {shown}",
-        f"scheduled for {ctx.scheduled_for.isoformat()}, period {ctx.period}, timeout {spec.timeout:g} s, "
+        f"scheduled for {ctx.scheduled_for.isoformat()}, period {ctx.period}, timeout {spec.timeout:g} s per attempt, "
         f"{spec.retries.count} retr{'y' if spec.retries.count == 1 else 'ies'}",
         f"would publish {', '.join(OUTPUT_FILES[k] for k in spec.outputs)} to "
         f"{ws.reports / spec.name / company}/<run_id>/",

@@ -65,13 +65,14 @@ def test_success_publishes_and_distributes(project, servers):
     assert (run_dir / "report.html").resolve().as_uri() in mail.body
     [payload] = hook.payloads
     assert "test_report" in payload["text"] and "alpha" in payload["text"] and "SUCCESS" in payload["text"]
-    assert sorted(d.split(":")[0] for d in outcome.deliveries) == ["email → exec@example.com", "slack → slack ($TEST_HOOK)"]
+    assert sorted(d.split(":")[0] for d in outcome.deliveries) == ["email → exec@example.com",
+                                                                   "slack → slack ($TEST_HOOK)"]
 
 
 def test_failure_publishes_nothing_retries_and_alerts(project, servers):
     smtp, hook = servers
     params = write_params(project, "alpha_broken", company="alpha", fail=True)
-    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 1.5},
+    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 1.5, "jitter": 0},
                       recipients={"emails": ["ops@example.com"], "slack_webhook_env": "TEST_HOOK"})
     waits: list[float] = []
     outcome = run_job(spec, params, workspace=project, scheduled_for=SLOT, sleep=waits.append)
@@ -96,7 +97,8 @@ def test_failure_publishes_nothing_retries_and_alerts(project, servers):
 def test_fails_once_then_succeeds(project, tmp_path):
     marker = tmp_path / "marker"
     params = write_params(project, "alpha_flaky", company="alpha", marker=str(marker))
-    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 0.25}, outputs=["html"])
+    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 0.25, "jitter": 0},
+                      outputs=["html"])
     waits: list[float] = []
     outcome = run_job(spec, params, workspace=project, scheduled_for=SLOT, sleep=waits.append)
     assert outcome.status == "success" and outcome.attempts == 2 and waits == [0.25]
