@@ -22,7 +22,9 @@ from typing import Any, Iterable, Mapping
 from quantlib.errors import RunStatus
 
 __all__ = [
+    "DeliveryAttempt",
     "LostRun",
+    "OutboxItem",
     "RunHistory",
     "RunRecord",
     "STATUSES",
@@ -60,7 +62,35 @@ CREATE TABLE IF NOT EXISTS runs (
     lost            INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_job_company ON runs (job, company, scheduled_for);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id       TEXT,
+    job          TEXT NOT NULL,
+    company      TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    emails       TEXT NOT NULL DEFAULT '[]',
+    slack_env    TEXT,
+    notice       TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    created      TEXT NOT NULL,
+    next_attempt TEXT,
+    last_error   TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, next_attempt);
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+    attempt     INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    detail      TEXT
+);
 """
+
+#: Outbox statuses: waiting for a (first or further) attempt, done, not configured, abandoned.
+OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_SKIPPED, OUTBOX_GAVE_UP = "pending", "sent", "skipped", "gave-up"
 
 
 # Columns added after the first release: (name, declaration) for ALTER TABLE on old files.
@@ -108,6 +138,12 @@ def _iso(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _iso_precise(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def parameters_hash(values: Mapping[str, Any]) -> str:
@@ -177,6 +213,53 @@ class RunRecord:
         data["status"] = RunStatus(data["status"])
         data["lost"] = bool(data.get("lost"))
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One message for one channel in the outbox (``deliveries`` table).
+
+    ``notice`` is the :class:`~quantlib.publish.distribute.Notice` as a dict; ``emails`` and
+    ``slack_env`` say where it goes (the NAME of the webhook variable, never its value).
+    """
+
+    id: int
+    run_id: str | None
+    job: str
+    company: str
+    channel: str
+    target: str
+    emails: list[str]
+    slack_env: str | None
+    notice: dict
+    status: str
+    attempts: int
+    created: str
+    next_attempt: str | None
+    last_error: str | None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> "OutboxItem":
+        data = dict(row)
+        data["emails"] = json.loads(data["emails"] or "[]")
+        data["notice"] = json.loads(data["notice"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt to deliver an outbox item, as ``quant schedule history`` shows it."""
+
+    delivery_id: int
+    job: str
+    company: str
+    run_id: str | None
+    channel: str
+    target: str
+    attempt: int
+    at: str
+    status: str
+    detail: str | None
 
 
 @dataclass(frozen=True)
@@ -337,6 +420,78 @@ class RunHistory:
                     row_id,
                 ),
             )
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def enqueue(self, *, run_id: str | None, job: str, company: str, channel: str, target: str,
+                notice: Mapping[str, Any], emails: Iterable[str] = (), slack_env: str | None = None) -> int:
+        """Put a message for one channel in the outbox (pending, due now); returns its id.
+
+        ``notice`` must hold nothing secret (it is the public part of a run's notice).
+        """
+        with closing(self._connect()) as con, con:
+            cur = con.execute(
+                "INSERT INTO deliveries (run_id, job, company, channel, target, emails, slack_env, notice, status,"
+                " created, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, job, company, channel, redact(target), json.dumps(list(emails)), slack_env,
+                 redact(json.dumps(dict(notice), sort_keys=True, default=str)), OUTBOX_PENDING, _now(),
+                 _now_precise()),
+            )
+            return int(cur.lastrowid)
+
+    def record_delivery(self, delivery_id: int, status: str, detail: str = "", *,
+                        next_attempt: datetime | None = None, final_status: str | None = None,
+                        secrets: Iterable[str] | None = None) -> None:
+        """Record one attempt (``sent``, ``failed``, ``skipped``) and the item's new state.
+
+        A failed attempt stays pending until ``next_attempt`` unless ``final_status`` is given.
+        """
+        line = one_line(detail, secrets=secrets) if detail else None
+        state = final_status or {"sent": OUTBOX_SENT, "skipped": OUTBOX_SKIPPED}.get(status, OUTBOX_PENDING)
+        with closing(self._connect()) as con, con:
+            (attempts,) = con.execute("SELECT attempts + 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            con.execute("INSERT INTO delivery_attempts (delivery_id, attempt, at, status, detail)"
+                        " VALUES (?, ?, ?, ?, ?)", (delivery_id, attempts, _now(), status, line))
+            con.execute(
+                "UPDATE deliveries SET attempts = ?, status = ?, next_attempt = ?, last_error = ? WHERE id = ?",
+                (attempts, state, None if next_attempt is None else _iso_precise(next_attempt),
+                 line if status == "failed" else None, delivery_id),
+            )
+
+    def pending(self, now: datetime | None = None) -> list[OutboxItem]:
+        """Outbox items waiting for an attempt whose time has come (all pending ones if ``now`` is None)."""
+        sql, args = "SELECT * FROM deliveries WHERE status = ?", [OUTBOX_PENDING]
+        if now is not None:
+            sql += " AND (next_attempt IS NULL OR next_attempt <= ?)"
+            args.append(_iso_precise(now))
+        with closing(self._connect()) as con:
+            return [OutboxItem._from_row(r) for r in con.execute(sql + " ORDER BY id", args)]
+
+    def outbox(self, ids: Iterable[int]) -> list[OutboxItem]:
+        """The outbox items with these ids."""
+        ids = list(ids)
+        if not ids:
+            return []
+        with closing(self._connect()) as con:
+            rows = con.execute(f"SELECT * FROM deliveries WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)
+            return [OutboxItem._from_row(r) for r in rows]
+
+    def delivery_attempts(self, job: str | None = None, company: str | None = None,
+                          limit: int = 100) -> list[DeliveryAttempt]:
+        """Every recorded delivery attempt, most recent first."""
+        sql = ("SELECT a.delivery_id, d.job, d.company, d.run_id, d.channel, d.target, a.attempt, a.at, a.status,"
+               " a.detail FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE 1=1")
+        args: list[Any] = []
+        if job is not None:
+            sql += " AND d.job = ?"
+            args.append(job)
+        if company is not None:
+            sql += " AND d.company = ?"
+            args.append(company)
+        sql += " ORDER BY a.id DESC LIMIT ?"
+        args.append(limit)
+        with closing(self._connect()) as con:
+            return [DeliveryAttempt(**dict(r)) for r in con.execute(sql, args)]
 
     def runs(self, job: str | None = None, company: str | None = None, limit: int = 100) -> list[RunRecord]:
         """Most recent attempts first, optionally for one job and company."""

@@ -30,7 +30,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -38,7 +38,17 @@ from filelock import FileLock, Timeout
 
 from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
-from quantlib.schedule.history import LostRun, RunHistory, one_line, parameters_hash, pid_alive, redact
+from quantlib.schedule.history import (
+    OUTBOX_GAVE_UP,
+    LostRun,
+    OutboxItem,
+    RunHistory,
+    one_line,
+    parameters_hash,
+    pid_alive,
+    redact,
+    secret_values,
+)
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
 __all__ = [
@@ -48,6 +58,7 @@ __all__ = [
     "RunTimeoutError",
     "Workspace",
     "due_runs",
+    "flush_outbox",
     "lease_settings",
     "notify",
     "recover",
@@ -240,7 +251,9 @@ class RunOutcome:
     outputs : dict
         Output kind (``html``, ``pdf``, ``notebook``) → path relative to ``reports/``.
     deliveries : list of str
-        One line per notification channel.
+        One line per notification attempt.
+    undelivered : list of str
+        Channels still failing after the in-run retries (they stay in the outbox).
     notice : Notice or None
         What the recipients are (or were) told; sent by :func:`notify`.
     plan : list of str
@@ -256,6 +269,7 @@ class RunOutcome:
     error: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)
     notice: Notice | None = None
     plan: list[str] = field(default_factory=list)
 
@@ -673,24 +687,127 @@ def _plan(ctx: RunContext) -> RunOutcome:
     return outcome
 
 
+def outbox_settings(env: Mapping[str, str] | None = None) -> tuple[int, float, int]:
+    """``(retries_in_run, backoff, max_attempts)`` for deliveries.
+
+    A failed delivery is retried ``QUANT_DELIVERY_RETRIES`` times (default 2) within the run,
+    waiting ``QUANT_DELIVERY_BACKOFF`` seconds (default 5) doubled each time; it then stays in
+    the outbox for later ``due`` / ``serve`` calls (waits doubling up to one hour) until
+    ``QUANT_DELIVERY_MAX_ATTEMPTS`` attempts (default 50) have failed.
+    """
+    env = os.environ if env is None else env
+    return (int(env.get("QUANT_DELIVERY_RETRIES") or 2), float(env.get("QUANT_DELIVERY_BACKOFF") or 5.0),
+            int(env.get("QUANT_DELIVERY_MAX_ATTEMPTS") or 50))
+
+
+_DELIVERY_MAX_WAIT = 3600.0
+
+
+def _notice_dict(notice: Notice) -> dict:
+    return {"job": notice.job, "title": notice.title, "company": notice.company, "period": notice.period,
+            "status": str(notice.status), "link": notice.link, "pdf": None if notice.pdf is None else str(notice.pdf),
+            "attachments": [str(p) for p in notice.attachments], "error": notice.error}
+
+
+def _notice_from(data: Mapping) -> Notice:
+    return Notice(job=data["job"], title=data["title"], company=data["company"], period=data["period"],
+                  status=data["status"], link=data.get("link"), pdf=Path(data["pdf"]) if data.get("pdf") else None,
+                  attachments=tuple(Path(p) for p in data.get("attachments") or ()), error=data.get("error"))
+
+
+def _attempt(history: RunHistory, item: OutboxItem, ws: Workspace, max_attempts: int,
+             backoff: float) -> Delivery:
+    """One delivery attempt of an outbox item; records it and schedules the next one."""
+    env = _environment()
+    secrets = secret_values([item.slack_env or ""], env)
+    try:
+        [delivery] = distribute(_notice_from(item.notice), item.emails if item.channel == "email" else [],
+                                item.slack_env if item.channel == "slack" else None, env=env)
+    except Exception as exc:  # noqa: BLE001 - distribute reports failures itself; this is a bug guard
+        delivery = Delivery(item.channel, item.target, "failed", one_line(exc, secrets=secrets))
+    attempts = item.attempts + 1
+    final = None
+    when = None
+    if delivery.status == "failed":
+        if attempts >= max_attempts:
+            final = OUTBOX_GAVE_UP
+        else:
+            wait = min(_DELIVERY_MAX_WAIT, backoff * 2 ** min(attempts - 1, 32))
+            when = datetime.now(timezone.utc) + timedelta(seconds=wait)
+    history.record_delivery(item.id, delivery.status, delivery.detail, next_attempt=when, final_status=final,
+                            secrets=secrets)
+    _log(ws, item.job, item.company, f"notify attempt {attempts} {redact(str(delivery), secrets)}")
+    return delivery
+
+
 def notify(spec: JobSpec, outcomes: Sequence[RunOutcome], *, dry_run: bool = False,
-           workspace: Workspace | None = None) -> None:
+           workspace: Workspace | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
     """Tell the spec's recipients about each outcome that has a notice (in this process).
 
-    Fills ``outcome.deliveries`` and logs one line per channel.
+    Each channel's message goes through the outbox in the run history: attempted at once,
+    retried with backoff within this call (see :func:`outbox_settings`), and left pending
+    for :func:`flush_outbox` when still failing. Fills ``outcome.deliveries`` (every attempt)
+    and ``outcome.undelivered`` (channels still failing) and logs one line per attempt.
     """
     ws = workspace or Workspace.at()
-    for outcome in outcomes:
-        if outcome.notice is None or outcome.status not in {RunStatus.SUCCESS, RunStatus.FAILED}:
-            continue
-        deliveries: list[Delivery] = distribute(
-            outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
-            env=_environment(), dry_run=dry_run,
-        )
-        for d in deliveries:
-            line = redact(str(d))
-            outcome.deliveries.append(line)
-            _log(ws, spec.name, outcome.company, f"notify {line}")
+    sendable = [o for o in outcomes if o.notice is not None and o.status in {RunStatus.SUCCESS, RunStatus.FAILED}]
+    if dry_run:
+        for outcome in sendable:
+            for d in distribute(outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
+                                env=_environment(), dry_run=True):
+                outcome.deliveries.append(redact(str(d)))
+        return
+    if not sendable:
+        return
+    history = ws.history()
+    retries, backoff, max_attempts = outbox_settings()
+    items: dict[int, RunOutcome] = {}
+    for outcome in sendable:
+        notice = _notice_dict(outcome.notice)
+        if spec.recipients.emails:
+            items[history.enqueue(run_id=outcome.run_id, job=spec.name, company=outcome.company, channel="email",
+                                  target=", ".join(spec.recipients.emails), notice=notice,
+                                  emails=spec.recipients.emails)] = outcome
+        if spec.recipients.slack_webhook_env:
+            env_name = spec.recipients.slack_webhook_env
+            items[history.enqueue(run_id=outcome.run_id, job=spec.name, company=outcome.company, channel="slack",
+                                  target=f"slack (${env_name})", notice=notice, slack_env=env_name)] = outcome
+    waiting = list(items)
+    for round_ in range(retries + 1):
+        if round_:
+            sleep(min(_DELIVERY_MAX_WAIT, backoff * 2 ** (round_ - 1)))
+        still = []
+        for item in history.outbox(waiting):
+            delivery = _attempt(history, item, ws, max_attempts, backoff)
+            items[item.id].deliveries.append(redact(str(delivery), secret_values([item.slack_env or ""],
+                                                                                 _environment())))
+            if delivery.status == "failed" and item.attempts + 1 < max_attempts:
+                still.append(item.id)
+        waiting = still
+        if not waiting:
+            break
+    for item in history.outbox(waiting):
+        items[item.id].undelivered.append(f"{item.channel} → {item.target}: {item.last_error or 'failed'}")
+
+
+def flush_outbox(*, workspace: Workspace | None = None,
+                 now: datetime | None = None) -> list[tuple[OutboxItem, Delivery]]:
+    """Attempt every pending delivery whose next attempt is due (one attempt each).
+
+    Called by ``quant schedule due`` and by :func:`run_due` (so by ``serve``) before any run.
+
+    Returns
+    -------
+    list of (OutboxItem, Delivery)
+        What was attempted and how it went.
+    """
+    ws = workspace or Workspace.at()
+    if not ws.history_path.exists():
+        return []
+    history = ws.history()
+    _, backoff, max_attempts = outbox_settings()
+    return [(item, _attempt(history, item, ws, max_attempts, backoff))
+            for item in history.pending(now or datetime.now(timezone.utc))]
 
 
 # -- many runs ---------------------------------------------------------------------------------
@@ -893,6 +1010,7 @@ def run_due(
     now = now or datetime.now(timezone.utc)
     if not dry_run:
         recover(workspace=ws, specs=specs)
+        flush_outbox(workspace=ws)
     by_job: dict[tuple[str, datetime], list[DueRun]] = {}
     for d in due_runs(specs, now, workspace=ws):
         by_job.setdefault((d.spec.name, d.slot), []).append(d)
