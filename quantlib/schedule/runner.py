@@ -300,6 +300,41 @@ def company_of(ws: Workspace, parameter_file: Path) -> str:
     return str(value) if value else parameter_file.stem
 
 
+def company_name(ws: Workspace, company: str) -> str:
+    """The company's display name: ``name`` in ``parameters/companies/<company>.yaml``, else the slug."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((ws.root / "parameters" / "companies" / f"{company}.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return company
+    name = data.get("name") if isinstance(data, dict) else None
+    return str(name) if name else company
+
+
+def _make_public(folder: Path) -> None:
+    """Folders 0755 and files 0644, so a web server can serve the published run."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _apply_retention(ctx: "RunContext") -> list[str]:
+    """Delete published runs of this job and company beyond ``retention.keep_last`` (oldest first)."""
+    base = ctx.workspace.reports / ctx.job / ctx.company
+    runs = sorted((p for p in base.iterdir() if p.is_dir() and (p / "run.json").is_file()),
+                  key=lambda p: p.name, reverse=True)  # run ids sort by time
+    removed = []
+    for old in runs[ctx.spec.retention.keep_last:]:
+        # Renamed out of reports/ first: the run vanishes from readers' view at once.
+        doomed = ctx.workspace.tmp / f"retired-{ctx.job}-{ctx.company}-{old.name}"
+        ctx.workspace.tmp.mkdir(parents=True, exist_ok=True)
+        os.rename(old, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        removed.append(old.name)
+    return removed
+
+
 def _period(values: Mapping, scheduled_for: datetime) -> str:
     for key in ("period", "as_of"):
         if values.get(key):
@@ -552,7 +587,8 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | 
 
     spec, ws, history, company, run_id = ctx.spec, ctx.workspace, ctx.history, ctx.company, ctx.run_id
     total = spec.retries.count + 1
-    meta = ReportMeta(title=spec.title, company=company, period=ctx.period,
+    display_name = company_name(ws, company)
+    meta = ReportMeta(title=spec.title, company=display_name, period=ctx.period,
                       run_date=ctx.scheduled_for.date())
     error = None
     for attempt in range(1, total + 1):
@@ -575,6 +611,7 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | 
                 "job": spec.name,
                 "title": spec.title,
                 "company": company,
+                "company_name": display_name,
                 "period": ctx.period,
                 "run_id": run_id,
                 "status": RunStatus.SUCCESS,
@@ -588,6 +625,9 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | 
                 "outputs": files,
             })
             final.parent.mkdir(parents=True, exist_ok=True)
+            for parent in (ws.reports, final.parent.parent, final.parent):
+                parent.chmod(0o755)  # a web server must be able to walk down to the run
+            _make_public(folder)  # a restrictive umask (or mkdtemp's 0700) would hide the run
             # The publish step: one rename on one file system, so reports/ never holds half a run.
             os.rename(folder, final)
         except Exception as exc:  # noqa: BLE001 - any failure of a run is retried and reported
@@ -630,6 +670,12 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | 
 
         history.finish(row, RunStatus.SUCCESS, outputs=outputs)
         ctx.log(f"run {run_id} published to {final}")
+        try:
+            removed = _apply_retention(ctx)
+            if removed:
+                ctx.log(f"retention keep_last={spec.retention.keep_last}: removed {', '.join(removed)}")
+        except OSError as exc:
+            ctx.log(f"retention not applied: {one_line(exc)}")
         try:
             # Serialised: several companies finish at once and all rewrite the same index.
             with FileLock(str(ws.locks / "index.lock"), timeout=120):
