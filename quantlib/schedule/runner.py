@@ -905,7 +905,10 @@ def run_many(
         executor, workers = "inline", None
     try:
         with get_executor(executor, workers=workers, address=address) as pool:
-            results = pool.map(_run_task, tasks, return_exceptions=True)
+            if _takes_return_exceptions(pool.map):
+                results = pool.map(_run_task, tasks, return_exceptions=True)
+            else:  # an executor written before return_exceptions: a loss fails the whole batch
+                results = pool.map(_run_task, tasks)
     except Exception as exc:  # noqa: BLE001 - the executor itself failed (no cluster, no pool)
         results = [exc] * len(tasks)
     outcomes = [r if isinstance(r, RunOutcome) else _executor_failure(t, r) for t, r in zip(tasks, results)]
@@ -913,6 +916,16 @@ def run_many(
         # Every company that published is told, whatever happened to the others.
         notify(spec, outcomes, workspace=ws)
     return outcomes
+
+
+def _takes_return_exceptions(method: Callable) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "return_exceptions" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _executor_failure(task: _Task, exc: BaseException) -> RunOutcome:
