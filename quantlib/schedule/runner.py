@@ -4,12 +4,20 @@ One *run* is one job for one parameter file (one company)::
 
     validate parameters  (before any kernel starts; a bad file fails at once, no retry)
     take the job+company lock  (reports/.locks/; a concurrent run is skipped)
-    for each attempt:
+    renew a lease in the run history from a heartbeat thread until the run ends
+    for each attempt (at most ``timeout`` seconds: notebook, then a killable render process):
         execute the notebook into a temporary folder (reports/.tmp/…), render the outputs
-        there, write run.json, then rename the folder to reports/<job>/<company>/<run_id>/
-        (one atomic rename: readers see a whole run or none) and refresh reports/index.html
-        on failure: delete the temporary folder, record the error, wait (backoff), retry
-    tell the recipients: the report on success, the one-line error after the last retry
+        there, write run.json, make it readable (0755/0644), then rename the folder to
+        reports/<job>/<company>/<run_id>/ (one atomic rename: readers see a whole run or
+        none), apply the retention limit and refresh reports/index.html
+        on failure: delete the temporary folder, record the error, release the lock, wait
+        (capped, jittered backoff), take the lock again, retry
+    tell the recipients through the outbox: the report on success, the one-line error after
+    the last retry; undelivered messages are retried by later ``due`` / ``serve`` calls
+
+Before running anything, ``due`` and ``serve`` call :func:`recover` (runs whose process died
+are marked failed, alerted and run again; their temporary folders are removed) and
+:func:`flush_outbox`.
 
 Every attempt is a row in the run history; every step a line in ``reports/.logs/schedule.log``.
 Secrets (SMTP password, webhook URLs) are removed from the environment the notebook kernel
