@@ -11,7 +11,9 @@ Examples::
     quant schedule history weekly_operations
 
 Exit status: 0 when every run succeeded (or was skipped because it is already running, or
-nothing was due), 1 when a run failed, 2 for a usage error (unknown job, invalid spec).
+nothing was due), 1 when a run failed, 2 for a usage error (unknown job, invalid spec), 3
+when the runs succeeded but a notification could not be delivered (it stays in the outbox
+and the next ``due`` or ``serve`` retries it).
 """
 
 from __future__ import annotations
@@ -80,7 +82,11 @@ def _report(outcomes) -> int:
             console.print(f"         {line}", highlight=False)
         for line in o.deliveries:
             console.print(f"         notify {line}", highlight=False)
-    return 1 if any(o.status is RunStatus.FAILED for o in outcomes) else 0
+        for line in o.undelivered:
+            console.print(f"         [red]undelivered[/] {line} (kept in the outbox)", highlight=False)
+    if any(o.status is RunStatus.FAILED for o in outcomes):
+        return 1
+    return 3 if any(o.undelivered for o in outcomes) else 0
 
 
 def _parse_now(now: str | None) -> datetime:
@@ -166,23 +172,35 @@ def due_command(
     specs: Optional[Path] = _SPECS,
 ) -> None:
     """Run every job whose latest scheduled time is after its last recorded run (for cron)."""
-    from quantlib.schedule.runner import due_runs, run_due
+    from quantlib.schedule.runner import due_runs, flush_outbox, recover, run_due
 
     _check_executor(executor)
     ws = _workspace(root, reports, history, specs)
     jobs = _specs(ws)
     when = _parse_now(now)
+    if not dry_run:
+        # Runs whose process died are marked failed and alerted first, so their slot is due again.
+        for lost in recover(workspace=ws, specs=jobs):
+            console.print(f"[red]  lost[/] {lost.record.job} / {lost.record.company}: {lost.reason}",
+                          highlight=False)
+    # Notifications that failed earlier (server down) are retried before anything runs.
+    undelivered = 0
+    for item, delivery in ([] if dry_run else flush_outbox(workspace=ws)):
+        undelivered += delivery.status == "failed"
+        console.print(f"  outbox {item.job} / {item.company} ({item.notice.get('status')}): {delivery}",
+                      highlight=False)
     due = due_runs(jobs, when, workspace=ws)
     if not due:
         console.print(f"nothing due at {when.isoformat(timespec='minutes')}")
-        raise typer.Exit(0)
+        raise typer.Exit(3 if undelivered else 0)
     for d in due:
         last = d.last.isoformat(timespec="minutes") if d.last else "never"
         console.print(f"due: {d.spec.name} / {d.company} for {d.slot.isoformat(timespec='minutes')} "
                       f"(last run {last})", highlight=False)
     outcomes = run_due(when, workspace=ws, specs=jobs, dry_run=dry_run, executor=executor, workers=workers,
                        address=address)
-    raise typer.Exit(_report(outcomes))
+    code = _report(outcomes)
+    raise typer.Exit(code or (3 if undelivered else 0))
 
 
 @schedule_app.command("serve")
@@ -218,7 +236,7 @@ def history_command(
     limit: int = typer.Option(20, "--limit"),
     root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
 ) -> None:
-    """Show recent attempts from the run history."""
+    """Show recent attempts from the run history, then every delivery attempt (the outbox)."""
     ws = _workspace(root, reports, history, None)
     if not ws.history_path.exists():
         console.print("no runs recorded yet")
@@ -226,6 +244,17 @@ def history_command(
     table = Table(title=f"Run history ({ws.history_path})")
     for col in ("job", "company", "scheduled for", "started", "status", "attempt", "error"):
         table.add_column(col)
-    for r in ws.history().runs(name, company, limit):
-        table.add_row(r.job, r.company, r.scheduled_for, r.started, r.status.value, str(r.attempt), r.error or "")
+    hist = ws.history()
+    for r in hist.runs(name, company, limit):
+        table.add_row(r.job, r.company, r.scheduled_for, r.started, r.status.value + (" (lost)" if r.lost else ""),
+                      str(r.attempt), r.error or "")
     console.print(table)
+    attempts = hist.delivery_attempts(name, company, limit)
+    if attempts:
+        deliveries = Table(title="Deliveries (outbox attempts)")
+        for col in ("job", "company", "run", "channel", "target", "attempt", "at", "status", "detail"):
+            deliveries.add_column(col)
+        for a in attempts:
+            deliveries.add_row(a.job, a.company, a.run_id or "", a.channel, a.target, str(a.attempt), a.at, a.status,
+                               a.detail or "")
+        console.print(deliveries)

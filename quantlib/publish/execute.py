@@ -7,6 +7,7 @@ raised, so a scheduler's alert or a CLI user reads one line instead of a traceba
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -167,7 +168,8 @@ def _timeout_error(exc: BaseException, notebook: Path, output: Path, started: bo
 
 def execute_notebook(notebook: Path, output: Path, parameters: dict | None = None, *,
                      start_timeout: float = 60, execution_timeout: float = 900,
-                     cwd: Path | None = None, kernel_name: str = "python3") -> ExecutionResult:
+                     cwd: Path | None = None, kernel_name: str = "python3",
+                     deadline: float | None = None) -> ExecutionResult:
     """Execute ``notebook`` into ``output`` with papermill.
 
     Parameters
@@ -187,6 +189,9 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
     kernel_name : str
         Kernel spec; ``python3`` resolves to the interpreter running this function, i.e.
         the project's environment, whatever kernel the notebook was saved with.
+    deadline : float, optional
+        A :func:`time.monotonic` time by which the whole notebook must be done: each cell
+        gets at most the time left (and at most ``execution_timeout``).
 
     Returns
     -------
@@ -213,6 +218,11 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
     # PyMC compiles C on first use; keep its cache in the project, not in ~/.pytensor.
     os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={project_root() / '.cache' / 'pytensor'}")
     params = dict(parameters or {})
+    extra = {}
+    if deadline is not None:
+        # nbclient asks timeout_func for each cell's limit; a value <= 0 would mean "none".
+        extra["timeout_func"] = lambda cell: max(0.05, min(execution_timeout, deadline - time.monotonic()))
+        start_timeout = max(1, math.ceil(min(start_timeout, deadline - time.monotonic())))  # an int trait
     t0 = time.perf_counter()
     try:
         # The kernel copies os.environ: secrets (SMTP, Slack, tokens) must not reach notebook code.
@@ -221,7 +231,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
                 str(notebook), str(output), parameters=params, kernel_name=kernel_name, language="python",
                 progress_bar=False, log_output=False, request_save_on_cell_execute=True,
                 start_timeout=start_timeout, execution_timeout=execution_timeout,
-                cwd=str(cwd) if cwd is not None else None,
+                cwd=str(cwd) if cwd is not None else None, **extra,
             )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, notebook, output) from None

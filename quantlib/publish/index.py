@@ -3,7 +3,9 @@
 A run folder is ``reports/<job>/<company>/<run_id>/`` with ``report.html``, ``report.pdf``,
 ``notebook.ipynb`` and ``run.json``. The scheduler moves finished runs into place and calls
 :func:`write_run_record` and :func:`write_index`; both write atomically (temp file, then
-rename) so a reader never sees half a file.
+rename) so a reader never sees half a file. The index is rendered from the Jinja2 template
+``templates/index/index.html.j2`` with autoescaping on: every job title, company name and
+period from a record is escaped.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import tempfile
 from datetime import datetime, timezone
-from html import escape
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -106,7 +108,7 @@ def _when(value: Any) -> str:
         return str(value)
 
 
-def _links(run: dict, reports_dir: Path) -> str:
+def _links(run: dict, reports_dir: Path) -> list[dict[str, str]]:
     outputs = run.get("outputs") or {}
     links = []
     for kind, label in OUTPUT_LABELS.items():
@@ -114,8 +116,8 @@ def _links(run: dict, reports_dir: Path) -> str:
         # Link only files that are really there: a dead link in an index is worse than none.
         if name and (reports_dir / run["_dir"] / name).exists():
             href = "/".join(quote(p) for p in (*run["_dir"].split("/"), *Path(name).parts))
-            links.append(f'<a href="{escape(href)}">{label}</a>')
-    return " ".join(links) or '<span class="none">—</span>'
+            links.append({"href": href, "label": label})
+    return links
 
 
 _CSS = """
@@ -126,6 +128,7 @@ main{padding:1rem max(1.5rem,calc((100% - 64rem)/2)) 3rem}
 .filters{margin:.5rem 0 1rem;display:flex;gap:1rem;flex-wrap:wrap;align-items:center}
 select{font:inherit;padding:.2rem .4rem}
 h2{font-size:1.2rem;color:#2f5d8a;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+h2 .slug,.run-id{color:#999;font-size:.8rem;font-weight:normal}
 table{border-collapse:collapse;width:100%;font-size:.92rem;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e2e2e2}
 thead th{border-bottom:2px solid #222}
@@ -152,37 +155,37 @@ _JS = """
 """
 
 
+@lru_cache(maxsize=1)
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates" / "index")),
+        autoescape=True,  # record fields (titles, names, periods) are data, never markup
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("index.html.j2")
+
+
 def _render(runs: list[dict], reports_dir: Path, generated: datetime) -> str:
-    jobs = sorted({str(r["job"]) for r in runs})
-    companies = sorted({str(r["company"]) for r in runs})
-    options = lambda values: "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)  # noqa: E731
-    parts = [
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>Reports</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f'<header><h1>Reports</h1><div class="sub">{len(runs)} published run{"s" if len(runs) != 1 else ""}'
-        f" · updated {generated:%Y-%m-%d %H:%M} UTC</div></header>\n<main>\n",
-        '<div class="filters"><label>Job <select id="f-job"><option value="">all</option>'
-        f'{options(jobs)}</select></label><label>Company <select id="f-company"><option value="">all</option>'
-        f"{options(companies)}</select></label></div>\n",
-    ]
-    if not runs:
-        parts.append('<p class="empty">No runs published yet.</p>\n')
-    for job in jobs:
-        rows = [r for r in runs if str(r["job"]) == job]
-        parts.append(f'<section class="job" data-job="{escape(job)}"><h2>{escape(job)}</h2>\n<table>\n'
-                     "<thead><tr><th>Company</th><th>Run</th><th>Finished</th><th>Status</th><th>Reports</th></tr></thead>\n<tbody>\n")
-        for r in rows:
-            status = str(r.get("status", ""))
-            parts.append(
-                f'<tr class="run" data-job="{escape(job)}" data-company="{escape(str(r["company"]))}">'
-                f'<td>{escape(str(r["company"]))}</td><td>{escape(str(r["run_id"]))}</td>'
-                f'<td>{escape(_when(r.get("finished") or r.get("started")))}</td>'
-                f'<td class="status status-{escape(status.lower())}">{escape(status)}</td>'
-                f"<td>{_links(r, reports_dir)}</td></tr>\n")
-        parts.append("</tbody>\n</table>\n</section>\n")
-    parts.append(f"</main>\n<script>{_JS}</script>\n</body>\n</html>\n")
-    return "".join(parts)
+    jobs: dict[str, dict] = {}
+    companies: dict[str, str] = {}
+    for r in runs:  # newest first, so a job's title and a company's name come from the newest run
+        slug, company = str(r["job"]), str(r["company"])
+        job = jobs.setdefault(slug, {"slug": slug, "title": str(r.get("title") or slug), "runs": []})
+        name = str(r.get("company_name") or company)
+        companies.setdefault(company, name)
+        job["runs"].append({
+            "company": company, "company_name": name, "period": str(r.get("period") or ""),
+            "finished": _when(r.get("finished") or r.get("started")), "status": str(r.get("status", "")),
+            "run_id": str(r["run_id"]), "links": _links(r, reports_dir),
+        })
+    return _template().render(
+        runs=runs, jobs=list(jobs.values()),  # jobs in the order of their newest run
+        companies=[{"slug": k, "name": v} for k, v in sorted(companies.items(), key=lambda kv: kv[1].lower())],
+        generated=f"{generated:%Y-%m-%d %H:%M}", css=_CSS, js=_JS,
+    )
 
 
 def write_index(reports_dir: Path) -> Path:

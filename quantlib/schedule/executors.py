@@ -9,7 +9,10 @@
 =========  ==================================================================================
 
 Every executor is a context manager with ``map(fn, items) -> list`` returning results in the
-order of ``items``. ``fn`` must be picklable (a module-level function).
+order of ``items``. ``fn`` must be picklable (a module-level function). With
+``return_exceptions=True`` an item whose call raised (or whose worker was lost: a broken
+process pool, a Dask worker gone) gets the exception in its place and the other items still
+get their results.
 """
 
 from __future__ import annotations
@@ -25,13 +28,26 @@ __all__ = ["EXECUTORS", "DaskExecutor", "Executor", "InlineExecutor", "LocalExec
 class Executor(Protocol):
     """What the runner needs from an executor."""
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, return_exceptions: bool = False) -> list[Any]: ...
 
     def close(self) -> None: ...
 
     def __enter__(self) -> "Executor": ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def _settle(results: list[Callable[[], Any]], return_exceptions: bool) -> list[Any]:
+    """Call each ``result`` getter; with ``return_exceptions`` an exception takes its item's place."""
+    out = []
+    for result in results:
+        try:
+            out.append(result())
+        except Exception as exc:  # noqa: BLE001 - one lost item must not lose the others
+            if not return_exceptions:
+                raise
+            out.append(exc)
+    return out
 
 
 class _Base:
@@ -52,8 +68,16 @@ class InlineExecutor(_Base):
         if address:
             raise ValueError("the inline executor takes no address")
 
-    def map(self, fn, items):
-        return [fn(item) for item in items]
+    def map(self, fn, items, *, return_exceptions=False):
+        out = []
+        for item in items:
+            try:
+                out.append(fn(item))
+            except Exception as exc:  # noqa: BLE001 - handed back in place of the result
+                if not return_exceptions:
+                    raise
+                out.append(exc)
+        return out
 
 
 class LocalExecutor(_Base):
@@ -73,8 +97,9 @@ class LocalExecutor(_Base):
         # forking a threaded process can deadlock.
         self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
-    def map(self, fn, items):
-        return list(self._pool.map(fn, list(items)))
+    def map(self, fn, items, *, return_exceptions=False):
+        futures = [self._pool.submit(fn, item) for item in items]
+        return _settle([f.result for f in futures], return_exceptions)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -107,10 +132,12 @@ class DaskExecutor(_Base):
             )
             self.client = Client(self.cluster)
 
-    def map(self, fn, items):
+    def map(self, fn, items, *, return_exceptions=False):
         # pure=False: two identical calls are two runs, never one cached result.
         futures = self.client.map(fn, list(items), pure=False)
-        return self.client.gather(futures)
+        if not return_exceptions:
+            return self.client.gather(futures)
+        return _settle([f.result for f in futures], return_exceptions)
 
     def close(self) -> None:
         self.client.close()

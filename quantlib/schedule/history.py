@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from quantlib.errors import RunStatus
 from quantlib.publish.secrets import SECRET_ENV_NAMES  # one list for kernels, logs and history
 
 __all__ = [
+    "DeliveryAttempt",
+    "LostRun",
+    "OutboxItem",
     "RunHistory",
     "RunRecord",
     "STATUSES",
@@ -49,14 +53,83 @@ CREATE TABLE IF NOT EXISTS runs (
     status          TEXT NOT NULL CHECK (status IN ({','.join(f"'{s.value}'" for s in STATUSES)})),
     attempt         INTEGER NOT NULL,
     error           TEXT,
-    outputs         TEXT NOT NULL DEFAULT '{{}}'
+    outputs         TEXT NOT NULL DEFAULT '{{}}',
+    pid             INTEGER,
+    host            TEXT,
+    heartbeat_at    TEXT,
+    tmp_dir         TEXT,
+    lost            INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_job_company ON runs (job, company, scheduled_for);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id       TEXT,
+    job          TEXT NOT NULL,
+    company      TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    emails       TEXT NOT NULL DEFAULT '[]',
+    slack_env    TEXT,
+    notice       TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    created      TEXT NOT NULL,
+    next_attempt TEXT,
+    last_error   TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, next_attempt);
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+    attempt     INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    detail      TEXT
+);
 """
+
+#: Outbox statuses: waiting for a (first or further) attempt, done, not configured, abandoned.
+OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_SKIPPED, OUTBOX_GAVE_UP = "pending", "sent", "skipped", "gave-up"
+
+
+# Columns added after the first release: (name, declaration) for ALTER TABLE on old files.
+_ADDED_COLUMNS = (
+    ("pid", "INTEGER"),
+    ("host", "TEXT"),
+    ("heartbeat_at", "TEXT"),
+    ("tmp_dir", "TEXT"),
+    ("lost", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+#: Statuses of a run that is (or claims to be) still in progress, i.e. holds a lease.
+LIVE_STATUSES = (RunStatus.RUNNING.value, RunStatus.RETRYING.value)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _now_precise() -> str:
+    # Heartbeats are compared against leases of a few seconds in tests: keep the fraction.
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (a zombie counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is just not ours
+    try:
+        # A killed child nobody has waited for yet is a zombie: dead for our purposes.
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def _iso(when: datetime) -> str:
@@ -64,6 +137,12 @@ def _iso(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _iso_precise(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def parameters_hash(values: Mapping[str, Any]) -> str:
@@ -120,13 +199,82 @@ class RunRecord:
     attempt: int
     error: str | None
     outputs: dict[str, str]
+    pid: int | None = None
+    host: str | None = None
+    heartbeat_at: str | None = None
+    tmp_dir: str | None = None
+    lost: bool = False
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> "RunRecord":
         data = dict(row)
         data["outputs"] = json.loads(data["outputs"] or "{}")
         data["status"] = RunStatus(data["status"])
+        data["lost"] = bool(data.get("lost"))
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One message for one channel in the outbox (``deliveries`` table).
+
+    ``notice`` is the :class:`~quantlib.publish.distribute.Notice` as a dict; ``emails`` and
+    ``slack_env`` say where it goes (the NAME of the webhook variable, never its value).
+    """
+
+    id: int
+    run_id: str | None
+    job: str
+    company: str
+    channel: str
+    target: str
+    emails: list[str]
+    slack_env: str | None
+    notice: dict
+    status: str
+    attempts: int
+    created: str
+    next_attempt: str | None
+    last_error: str | None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> "OutboxItem":
+        data = dict(row)
+        data["emails"] = json.loads(data["emails"] or "[]")
+        data["notice"] = json.loads(data["notice"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt to deliver an outbox item, as ``quant schedule history`` shows it."""
+
+    delivery_id: int
+    job: str
+    company: str
+    run_id: str | None
+    channel: str
+    target: str
+    attempt: int
+    at: str
+    status: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class LostRun:
+    """A run found dead by :meth:`RunHistory.reap` and marked failed.
+
+    Attributes
+    ----------
+    record : RunRecord
+        The row as it was before it was marked failed.
+    reason : str
+        Why it is dead (``"lease expired: process 1234 on host stopped heartbeating at …"``).
+    """
+
+    record: RunRecord
+    reason: str
 
 
 class RunHistory:
@@ -143,6 +291,11 @@ class RunHistory:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con, con:
             con.executescript(_SCHEMA)
+            # Files written before leases existed lack the new columns: add them in place.
+            have = {row["name"] for row in con.execute("PRAGMA table_info(runs)")}
+            for name, decl in _ADDED_COLUMNS:
+                if name not in have:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
 
     def _connect(self) -> sqlite3.Connection:
         # A fresh connection per call: cheap, and safe across threads and forked workers.
@@ -162,15 +315,81 @@ class RunHistory:
         scheduled_for: datetime,
         attempt: int = 1,
         status: RunStatus = RunStatus.RUNNING,
+        tmp_dir: str | Path | None = None,
     ) -> int:
-        """Record that an attempt started; returns the row id."""
+        """Record that an attempt started; returns the row id.
+
+        The row carries this process's id and host and a first heartbeat: the lease that
+        :meth:`reap` checks. ``tmp_dir`` is the temporary folder the attempt will work in.
+        """
         with closing(self._connect()) as con, con:
             cur = con.execute(
-                "INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status, attempt)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), RunStatus(status).value, attempt),
+                "INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status, attempt,"
+                " pid, host, heartbeat_at, tmp_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), RunStatus(status).value, attempt,
+                 os.getpid(), socket.gethostname(), _now_precise(), None if tmp_dir is None else str(tmp_dir)),
             )
             return int(cur.lastrowid)
+
+    def heartbeat(self, run_id: str) -> None:
+        """Renew the lease of ``run_id``'s latest attempt (while it is running or retrying)."""
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "UPDATE runs SET heartbeat_at = ?, pid = ?, host = ? WHERE id = (SELECT MAX(id) FROM runs"
+                f" WHERE run_id = ?) AND status IN ({','.join('?' * len(LIVE_STATUSES))})",
+                (_now_precise(), os.getpid(), socket.gethostname(), run_id, *LIVE_STATUSES),
+            )
+
+    def live(self) -> list[RunRecord]:
+        """The latest attempt of every run still marked running or retrying."""
+        with closing(self._connect()) as con:
+            rows = con.execute(
+                f"SELECT * FROM runs WHERE status IN ({','.join('?' * len(LIVE_STATUSES))})"
+                " AND id = (SELECT MAX(id) FROM runs AS r WHERE r.run_id = runs.run_id) ORDER BY id",
+                LIVE_STATUSES,
+            ).fetchall()
+        return [RunRecord._from_row(r) for r in rows]
+
+    def reap(self, lease: float, now: datetime | None = None) -> list[LostRun]:
+        """Mark runs whose process is gone as failed (``lost``) and return them.
+
+        A run is dead when its lease expired (no heartbeat for ``lease`` seconds) or when it
+        was started on this host by a process that no longer exists.
+
+        Parameters
+        ----------
+        lease : float
+            Seconds a heartbeat stays valid.
+        now : datetime, optional
+            The current time (default: now, UTC).
+        """
+        now = now or datetime.now(timezone.utc)
+        here = socket.gethostname()
+        lost = []
+        for rec in self.live():
+            beat = rec.heartbeat_at or rec.started
+            try:
+                last = datetime.fromisoformat(beat)
+            except ValueError:
+                last = datetime.min.replace(tzinfo=timezone.utc)
+            last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
+            who = f"process {rec.pid if rec.pid is not None else '?'} on {rec.host or 'an unknown host'}"
+            if rec.pid is not None and rec.host == here and not pid_alive(rec.pid):
+                reason = f"process gone: {who} died; its last heartbeat was at {last.isoformat(timespec='seconds')}"
+            elif (now - last).total_seconds() > lease:
+                reason = f"lease expired: {who} stopped heartbeating at {last.isoformat(timespec='seconds')}"
+            else:
+                continue
+            with closing(self._connect()) as con, con:
+                # Only if still live: two reapers at once must not both claim (and alert) it.
+                cur = con.execute(
+                    "UPDATE runs SET status = ?, finished = ?, error = ?, lost = 1 WHERE id = ?"
+                    f" AND status IN ({','.join('?' * len(LIVE_STATUSES))})",
+                    (RunStatus.FAILED.value, _now(), one_line(reason), rec.id, *LIVE_STATUSES),
+                )
+            if cur.rowcount:
+                lost.append(LostRun(rec, one_line(reason)))
+        return lost
 
     def finish(
         self,
@@ -179,24 +398,99 @@ class RunHistory:
         *,
         error: BaseException | str | None = None,
         outputs: Mapping[str, str] | None = None,
+        lost: bool = False,
     ) -> None:
         """Record how an attempt ended (usually ``SUCCESS``, ``FAILED``, ``RETRYING`` or ``SKIPPED``).
 
-        A plain string with the same value is accepted (``"success"``).
+        A plain string with the same value is accepted (``"success"``). ``lost`` marks a run
+        whose process or worker died, so its slot is run again (see :meth:`last_scheduled_for`).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         with closing(self._connect()) as con, con:
             con.execute(
-                "UPDATE runs SET status = ?, finished = ?, error = ?, outputs = ? WHERE id = ?",
+                "UPDATE runs SET status = ?, finished = ?, error = ?, outputs = ?, lost = ? WHERE id = ?",
                 (
                     RunStatus(status).value,
                     _now(),
                     None if error is None else one_line(error),
                     json.dumps(dict(outputs or {}), sort_keys=True),
+                    int(lost),
                     row_id,
                 ),
             )
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def enqueue(self, *, run_id: str | None, job: str, company: str, channel: str, target: str,
+                notice: Mapping[str, Any], emails: Iterable[str] = (), slack_env: str | None = None) -> int:
+        """Put a message for one channel in the outbox (pending, due now); returns its id.
+
+        ``notice`` must hold nothing secret (it is the public part of a run's notice).
+        """
+        with closing(self._connect()) as con, con:
+            cur = con.execute(
+                "INSERT INTO deliveries (run_id, job, company, channel, target, emails, slack_env, notice, status,"
+                " created, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, job, company, channel, redact(target), json.dumps(list(emails)), slack_env,
+                 redact(json.dumps(dict(notice), sort_keys=True, default=str)), OUTBOX_PENDING, _now(),
+                 _now_precise()),
+            )
+            return int(cur.lastrowid)
+
+    def record_delivery(self, delivery_id: int, status: str, detail: str = "", *,
+                        next_attempt: datetime | None = None, final_status: str | None = None,
+                        secrets: Iterable[str] | None = None) -> None:
+        """Record one attempt (``sent``, ``failed``, ``skipped``) and the item's new state.
+
+        A failed attempt stays pending until ``next_attempt`` unless ``final_status`` is given.
+        """
+        line = one_line(detail, secrets=secrets) if detail else None
+        state = final_status or {"sent": OUTBOX_SENT, "skipped": OUTBOX_SKIPPED}.get(status, OUTBOX_PENDING)
+        with closing(self._connect()) as con, con:
+            (attempts,) = con.execute("SELECT attempts + 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            con.execute("INSERT INTO delivery_attempts (delivery_id, attempt, at, status, detail)"
+                        " VALUES (?, ?, ?, ?, ?)", (delivery_id, attempts, _now(), status, line))
+            con.execute(
+                "UPDATE deliveries SET attempts = ?, status = ?, next_attempt = ?, last_error = ? WHERE id = ?",
+                (attempts, state, None if next_attempt is None else _iso_precise(next_attempt),
+                 line if status == "failed" else None, delivery_id),
+            )
+
+    def pending(self, now: datetime | None = None) -> list[OutboxItem]:
+        """Outbox items waiting for an attempt whose time has come (all pending ones if ``now`` is None)."""
+        sql, args = "SELECT * FROM deliveries WHERE status = ?", [OUTBOX_PENDING]
+        if now is not None:
+            sql += " AND (next_attempt IS NULL OR next_attempt <= ?)"
+            args.append(_iso_precise(now))
+        with closing(self._connect()) as con:
+            return [OutboxItem._from_row(r) for r in con.execute(sql + " ORDER BY id", args)]
+
+    def outbox(self, ids: Iterable[int]) -> list[OutboxItem]:
+        """The outbox items with these ids."""
+        ids = list(ids)
+        if not ids:
+            return []
+        with closing(self._connect()) as con:
+            rows = con.execute(f"SELECT * FROM deliveries WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)
+            return [OutboxItem._from_row(r) for r in rows]
+
+    def delivery_attempts(self, job: str | None = None, company: str | None = None,
+                          limit: int = 100) -> list[DeliveryAttempt]:
+        """Every recorded delivery attempt, most recent first."""
+        sql = ("SELECT a.delivery_id, d.job, d.company, d.run_id, d.channel, d.target, a.attempt, a.at, a.status,"
+               " a.detail FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE 1=1")
+        args: list[Any] = []
+        if job is not None:
+            sql += " AND d.job = ?"
+            args.append(job)
+        if company is not None:
+            sql += " AND d.company = ?"
+            args.append(company)
+        sql += " ORDER BY a.id DESC LIMIT ?"
+        args.append(limit)
+        with closing(self._connect()) as con:
+            return [DeliveryAttempt(**dict(r)) for r in con.execute(sql, args)]
 
     def runs(self, job: str | None = None, company: str | None = None, limit: int = 100) -> list[RunRecord]:
         """Most recent attempts first, optionally for one job and company."""
@@ -212,18 +506,28 @@ class RunHistory:
         with closing(self._connect()) as con:
             return [RunRecord._from_row(r) for r in con.execute(sql, args)]
 
-    def last_scheduled_for(self, job: str, company: str) -> datetime | None:
+    def last_scheduled_for(self, job: str, company: str, lost_retries: int | None = None) -> datetime | None:
         """The latest scheduled time any attempt was recorded for (``None`` if never run).
 
         Skipped attempts (another run held the lock) do not count: the run that held the
         lock records its own row.
+
+        Parameters
+        ----------
+        lost_retries : int, optional
+            When given, a slot whose only runs were lost (their process died: see
+            :meth:`reap`) does not count until it has been lost more than this many times, so
+            the scheduler runs it again; after that it counts (it was alerted every time).
         """
         with closing(self._connect()) as con:
-            row = con.execute(
-                "SELECT MAX(scheduled_for) FROM runs WHERE job = ? AND company = ? AND status != ?",
+            rows = con.execute(
+                "SELECT scheduled_for, SUM(lost = 0) AS kept, COUNT(DISTINCT CASE WHEN lost = 1 THEN run_id END)"
+                " AS lost FROM runs WHERE job = ? AND company = ? AND status != ? GROUP BY scheduled_for",
                 (job, company, RunStatus.SKIPPED.value),
-            ).fetchone()
-        return None if row[0] is None else datetime.fromisoformat(row[0])
+            ).fetchall()
+        slots = [r["scheduled_for"] for r in rows
+                 if lost_retries is None or r["kept"] or r["lost"] > lost_retries]
+        return datetime.fromisoformat(max(slots)) if slots else None
 
     def last_success(self, job: str, company: str) -> RunRecord | None:
         """The most recent successful run of a job for a company."""

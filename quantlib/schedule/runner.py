@@ -4,12 +4,20 @@ One *run* is one job for one parameter file (one company)::
 
     validate parameters  (before any kernel starts; a bad file fails at once, no retry)
     take the job+company lock  (reports/.locks/; a concurrent run is skipped)
-    for each attempt:
+    renew a lease in the run history from a heartbeat thread until the run ends
+    for each attempt (at most ``timeout`` seconds: notebook, then a killable render process):
         execute the notebook into a temporary folder (reports/.tmp/…), render the outputs
-        there, write run.json, then rename the folder to reports/<job>/<company>/<run_id>/
-        (one atomic rename: readers see a whole run or none) and refresh reports/index.html
-        on failure: delete the temporary folder, record the error, wait (backoff), retry
-    tell the recipients: the report on success, the one-line error after the last retry
+        there, write run.json, make it readable (0755/0644), then rename the folder to
+        reports/<job>/<company>/<run_id>/ (one atomic rename: readers see a whole run or
+        none), apply the retention limit and refresh reports/index.html
+        on failure: delete the temporary folder, record the error, release the lock, wait
+        (capped, jittered backoff), take the lock again, retry
+    tell the recipients through the outbox: the report on success, the one-line error after
+    the last retry; undelivered messages are retried by later ``due`` / ``serve`` calls
+
+Before running anything, ``due`` and ``serve`` call :func:`recover` (runs whose process died
+are marked failed, alerted and run again; their temporary folders are removed) and
+:func:`flush_outbox`.
 
 Every attempt is a row in the run history; every step a line in ``reports/.logs/schedule.log``.
 Secrets (SMTP password, webhook URLs) are removed from the environment the notebook kernel
@@ -18,32 +26,50 @@ inherits and redacted from anything written.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import tempfile
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
-from quantlib.errors import RunStatus
+from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
 from quantlib.publish.secrets import environment_with_secrets, without_secrets
-from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
+from quantlib.schedule.history import (
+    OUTBOX_GAVE_UP,
+    LostRun,
+    OutboxItem,
+    RunHistory,
+    one_line,
+    parameters_hash,
+    pid_alive,
+    redact,
+    secret_values,
+)
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
 __all__ = [
     "DueRun",
     "RunContext",
     "RunOutcome",
+    "RunTimeoutError",
     "Workspace",
     "due_runs",
+    "flush_outbox",
+    "lease_settings",
     "notify",
+    "recover",
     "run_due",
     "run_job",
     "run_many",
@@ -51,6 +77,10 @@ __all__ = [
 ]
 
 OUTPUT_FILES = {"html": "report.html", "pdf": "report.pdf", "ipynb": "notebook.ipynb"}
+
+
+class RunTimeoutError(QuantError, TimeoutError):
+    """An attempt ran past its spec's whole-run ``timeout`` (notebook and rendering together)."""
 
 
 # -- where things live -----------------------------------------------------------------------
@@ -131,6 +161,46 @@ def _log(ws: Workspace, job: str, company: str, message: str) -> None:
 # One rule for every kernel Quant starts: quantlib.publish.secrets (execute_notebook applies it
 # too; the wrapper here also hides the job's own Slack variable, whatever its name).
 
+# -- leases: a run that stops heartbeating is dead ---------------------------------------------
+
+
+def lease_settings(env: Mapping[str, str] | None = None) -> tuple[float, float]:
+    """``(heartbeat, lease)`` in seconds.
+
+    A running attempt renews its lease every ``heartbeat`` seconds; one not renewed for
+    ``lease`` seconds is dead. Set by ``QUANT_SCHEDULE_HEARTBEAT`` (default 10) and
+    ``QUANT_SCHEDULE_LEASE`` (default six heartbeats); the lease is at least two heartbeats.
+    """
+    env = os.environ if env is None else env
+    heartbeat = float(env.get("QUANT_SCHEDULE_HEARTBEAT") or 10.0)
+    lease = float(env.get("QUANT_SCHEDULE_LEASE") or 6 * heartbeat)
+    return heartbeat, max(lease, 2 * heartbeat)
+
+
+class _Heartbeat:
+    """A daemon thread renewing a run's lease in the history until stopped."""
+
+    def __init__(self, history: RunHistory, run_id: str, interval: float):
+        self.history, self.run_id, self.interval = history, run_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.history.heartbeat(self.run_id)
+            except Exception:  # noqa: BLE001 - a busy or full disk: the next beat tries again
+                pass
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(self.interval + 5)
+
+
 # -- one run -----------------------------------------------------------------------------------
 
 
@@ -151,7 +221,9 @@ class RunOutcome:
     outputs : dict
         Output kind (``html``, ``pdf``, ``notebook``) → path relative to ``reports/``.
     deliveries : list of str
-        One line per notification channel.
+        One line per notification attempt.
+    undelivered : list of str
+        Channels still failing after the in-run retries (they stay in the outbox).
     notice : Notice or None
         What the recipients are (or were) told; sent by :func:`notify`.
     plan : list of str
@@ -167,6 +239,7 @@ class RunOutcome:
     error: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)
     notice: Notice | None = None
     plan: list[str] = field(default_factory=list)
 
@@ -195,6 +268,41 @@ def company_of(ws: Workspace, parameter_file: Path) -> str:
     except (OSError, ParameterError, ValueError):
         value = None
     return str(value) if value else parameter_file.stem
+
+
+def company_name(ws: Workspace, company: str) -> str:
+    """The company's display name: ``name`` in ``parameters/companies/<company>.yaml``, else the slug."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((ws.root / "parameters" / "companies" / f"{company}.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return company
+    name = data.get("name") if isinstance(data, dict) else None
+    return str(name) if name else company
+
+
+def _make_public(folder: Path) -> None:
+    """Folders 0755 and files 0644, so a web server can serve the published run."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _apply_retention(ctx: "RunContext") -> list[str]:
+    """Delete published runs of this job and company beyond ``retention.keep_last`` (oldest first)."""
+    base = ctx.workspace.reports / ctx.job / ctx.company
+    runs = sorted((p for p in base.iterdir() if p.is_dir() and (p / "run.json").is_file()),
+                  key=lambda p: p.name, reverse=True)  # run ids sort by time
+    removed = []
+    for old in runs[ctx.spec.retention.keep_last:]:
+        # Renamed out of reports/ first: the run vanishes from readers' view at once.
+        doomed = ctx.workspace.tmp / f"retired-{ctx.job}-{ctx.company}-{old.name}"
+        ctx.workspace.tmp.mkdir(parents=True, exist_ok=True)
+        os.rename(old, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        removed.append(old.name)
+    return removed
 
 
 def _period(values: Mapping, scheduled_for: datetime) -> str:
@@ -265,22 +373,75 @@ class RunContext:
 
 
 def _produce(ctx: RunContext, folder: Path, meta) -> dict[str, str]:
-    """Execute and render into ``folder``; returns output kind (html, pdf, notebook) → file name."""
-    from quantlib.publish.execute import execute_notebook
-    from quantlib.publish.render import render_html, render_pdf
+    """Execute and render into ``folder``; returns output kind (html, pdf, notebook) → file name.
+
+    The whole attempt has ``spec.timeout`` seconds: each cell gets what is left (at most
+    ``spec.cell_timeout``), and the render step runs as a child process that is killed, with
+    every Quarto, pandoc or Typst process it started, when the time is up.
+
+    Raises
+    ------
+    RunTimeoutError
+        The attempt ran out of time.
+    """
+    from quantlib.publish.execute import NotebookTimeoutError, execute_notebook
 
     spec = ctx.spec
+    deadline = time.monotonic() + spec.timeout
     executed = folder / OUTPUT_FILES["ipynb"]
-    # The kernel works in the project root: parameters such as ``lake`` are relative to it.
-    execute_notebook(ctx.notebook, executed, ctx.values, execution_timeout=spec.timeout, cwd=ctx.workspace.root)
+    try:
+        # The kernel works in the project root: parameters such as ``lake`` are relative to it.
+        execute_notebook(ctx.notebook, executed, ctx.values, execution_timeout=spec.cell_timeout or spec.timeout,
+                         cwd=ctx.workspace.root, deadline=deadline)
+    except NotebookTimeoutError as exc:
+        if time.monotonic() >= deadline - 0.5:
+            raise RunTimeoutError(f"the run timed out after {spec.timeout:g} s while executing the notebook "
+                                  f"({exc})") from None
+        raise
     # The executed notebook is always kept: it is the run's evidence.
     # Keys follow the run record's naming (quantlib.publish.index): html, pdf, notebook.
     files = {"notebook": executed.name}
-    if "html" in spec.outputs:
-        files["html"] = render_html(executed, folder / OUTPUT_FILES["html"], meta).name
-    if "pdf" in spec.outputs:
-        files["pdf"] = render_pdf(executed, folder / OUTPUT_FILES["pdf"], meta).name
+    wanted = {k: OUTPUT_FILES[k] for k in ("html", "pdf") if k in spec.outputs}
+    if wanted:
+        files.update(_render(executed, folder, wanted, meta, deadline - time.monotonic(), spec.timeout))
     return files
+
+
+def _render(executed: Path, folder: Path, outputs: dict[str, str], meta, remaining: float,
+            timeout: float) -> dict[str, str]:
+    """Run :mod:`quantlib.schedule.render_step` in its own session; kill the group on timeout."""
+    if remaining <= 0:
+        raise RunTimeoutError(f"the run timed out after {timeout:g} s before rendering")
+    request = folder / ".render.json"
+    request.write_text(json.dumps({"executed": str(executed), "folder": str(folder), "outputs": outputs,
+                                   "meta": meta.as_dict()}), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "quantlib.schedule.render_step", str(request)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=remaining)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise RunTimeoutError(f"the run timed out after {timeout:g} s while rendering "
+                              f"{' and '.join(outputs).upper()} (render processes killed)") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        request.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        from quantlib.publish.render import RenderError
+
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()] or [f"exit status {proc.returncode}"]
+        raise RenderError(f"rendering failed: {lines[-1]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()
 
 
 def run_job(
@@ -370,9 +531,11 @@ def run_job(
         return RunOutcome(spec.name, company, RunStatus.SKIPPED, error=message)
 
     try:
-        outcome = _attempts(ctx, sleep)
+        with _Heartbeat(history, ctx.run_id, lease_settings()[0]):
+            outcome = _attempts(ctx, sleep, lock)
     finally:
-        lock.release()
+        if lock.is_locked:
+            lock.release()
     if send and outcome.notice is not None:
         notify(spec, [outcome], workspace=ws)
     return outcome
@@ -383,8 +546,12 @@ def _new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
-    """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure."""
+def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | None = None) -> RunOutcome:
+    """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure.
+
+    ``lock`` (held on entry) is released while waiting between attempts and taken again
+    before the next one; if another run took it meanwhile, this run gives up (failed).
+    """
     from quantlib.publish.index import write_index, write_run_record
     from quantlib.publish.render import report_meta_for
 
@@ -392,15 +559,21 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
     total = spec.retries.count + 1
     # The header names the company (not its slug) and the period covered (not the run date).
     meta = report_meta_for(ctx.notebook, ctx.values, run_date=ctx.scheduled_for.date(), title=spec.title)
+    display_name = meta.company
     ws.tmp.mkdir(parents=True, exist_ok=True)
     error = None
     for attempt in range(1, total + 1):
-        row = history.start(run_id=run_id, job=spec.name, company=company, parameters_hash=ctx.parameters_hash,
-                            scheduled_for=ctx.scheduled_for, attempt=attempt)
-        ctx.log(f"run {run_id} attempt {attempt}/{total} started")
-        started = datetime.now(timezone.utc)
-        folder = Path(tempfile.mkdtemp(prefix=f"{spec.name}-{company}-", dir=ws.tmp))
+        folder = ws.tmp / f"{spec.name}-{company}-{run_id}-a{attempt}"
+        row = None
         try:
+            # Recorded before the folder exists: any folder under .tmp/ whose run is not alive
+            # is debris that recover() may delete.
+            row = history.start(run_id=run_id, job=spec.name, company=company,
+                                parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for,
+                                attempt=attempt, tmp_dir=folder)
+            ctx.log(f"run {run_id} attempt {attempt}/{total} started")
+            started = datetime.now(timezone.utc)
+            folder.mkdir(parents=True)
             with without_secrets([spec.recipients.slack_webhook_env or ""]):
                 files = _produce(ctx, folder, meta)
             final = ctx.published_dir
@@ -409,6 +582,7 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
                 "job": spec.name,
                 "title": spec.title,
                 "company": company,
+                "company_name": display_name,
                 "period": ctx.period,
                 "run_id": run_id,
                 "status": RunStatus.SUCCESS,
@@ -422,27 +596,57 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
                 "outputs": files,
             })
             final.parent.mkdir(parents=True, exist_ok=True)
+            for parent in (ws.reports, final.parent.parent, final.parent):
+                parent.chmod(0o755)  # a web server must be able to walk down to the run
+            _make_public(folder)  # a restrictive umask (or mkdtemp's 0700) would hide the run
             # The publish step: one rename on one file system, so reports/ never holds half a run.
             os.rename(folder, final)
         except Exception as exc:  # noqa: BLE001 - any failure of a run is retried and reported
             shutil.rmtree(folder, ignore_errors=True)
             error = one_line(exc)
             last = attempt == total
-            history.finish(row, RunStatus.FAILED if last else RunStatus.RETRYING, error=error)
-            ctx.log(f"run {run_id} attempt {attempt}/{total} failed: {error}")
+            try:
+                if row is None:
+                    # The history could not even record the start: record the failure on its own.
+                    row = history.start(run_id=run_id, job=spec.name, company=company,
+                                        parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for,
+                                        attempt=attempt)
+                history.finish(row, RunStatus.FAILED if last else RunStatus.RETRYING, error=error)
+                ctx.log(f"run {run_id} attempt {attempt}/{total} failed: {error}")
+            except Exception as again:  # noqa: BLE001 - the lease marks the row failed later
+                error = f"{error}; the run history could not record it: {one_line(again)}"
             if not last:
                 delay = spec.retries.delay(attempt)
-                ctx.log(f"run {run_id} retrying in {delay:g} s")
+                ctx.log(f"run {run_id} retrying in {delay:.3g} s")
+                if lock is not None:
+                    lock.release()  # never sleep holding the lock: others may run meanwhile
                 sleep(delay)
+                if lock is not None:
+                    try:
+                        lock.acquire(timeout=0)
+                    except Timeout:
+                        error = one_line(f"retry abandoned: another run of {spec.name} for {company} holds the "
+                                         f"lock {ctx.lock_path} (last error: {error})")
+                        ctx.log(f"run {run_id} {error}")
+                        _record_failure(ctx, attempt + 1, error)
+                        total = attempt
+                        break
             continue
         except BaseException:
             # Interrupted (Ctrl-C, worker shutdown): leave no temporary folder and no "running" row.
             shutil.rmtree(folder, ignore_errors=True)
-            history.finish(row, RunStatus.FAILED, error="interrupted")
+            if row is not None:
+                history.finish(row, RunStatus.FAILED, error="interrupted")
             raise
 
         history.finish(row, RunStatus.SUCCESS, outputs=outputs)
         ctx.log(f"run {run_id} published to {final}")
+        try:
+            removed = _apply_retention(ctx)
+            if removed:
+                ctx.log(f"retention keep_last={spec.retention.keep_last}: removed {', '.join(removed)}")
+        except OSError as exc:
+            ctx.log(f"retention not applied: {one_line(exc)}")
         try:
             # Serialised: several companies finish at once and all rewrite the same index.
             with FileLock(str(ws.locks / "index.lock"), timeout=120):
@@ -464,6 +668,15 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None]) -> RunOutcome:
     return RunOutcome(spec.name, company, RunStatus.FAILED, run_id=run_id, attempts=total, error=error, notice=notice)
 
 
+def _record_failure(ctx: RunContext, attempt: int, error: str) -> None:
+    try:
+        row = ctx.history.start(run_id=ctx.run_id, job=ctx.job, company=ctx.company,
+                                parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for, attempt=attempt)
+        ctx.history.finish(row, RunStatus.FAILED, error=error)
+    except Exception:  # noqa: BLE001 - the lease marks a stuck row later
+        pass
+
+
 def _plan(ctx: RunContext) -> RunOutcome:
     """What a dry run reports: the run, its outputs and who would be told."""
     spec, ws, company = ctx.spec, ctx.workspace, ctx.company
@@ -471,7 +684,7 @@ def _plan(ctx: RunContext) -> RunOutcome:
     shown = ", ".join(f"{k}={v!r}" for k, v in ctx.values.items())
     outcome.plan = [
         f"would run {spec.notebook} for {company} ({ctx.parameter_file}) with {shown}",
-        f"scheduled for {ctx.scheduled_for.isoformat()}, period {ctx.period}, timeout {spec.timeout:g} s, "
+        f"scheduled for {ctx.scheduled_for.isoformat()}, period {ctx.period}, timeout {spec.timeout:g} s per attempt, "
         f"{spec.retries.count} retr{'y' if spec.retries.count == 1 else 'ies'}",
         f"would publish {', '.join(OUTPUT_FILES[k] for k in spec.outputs)} to "
         f"{ws.reports / spec.name / company}/<run_id>/",
@@ -491,24 +704,127 @@ def _plan(ctx: RunContext) -> RunOutcome:
     return outcome
 
 
+def outbox_settings(env: Mapping[str, str] | None = None) -> tuple[int, float, int]:
+    """``(retries_in_run, backoff, max_attempts)`` for deliveries.
+
+    A failed delivery is retried ``QUANT_DELIVERY_RETRIES`` times (default 2) within the run,
+    waiting ``QUANT_DELIVERY_BACKOFF`` seconds (default 5) doubled each time; it then stays in
+    the outbox for later ``due`` / ``serve`` calls (waits doubling up to one hour) until
+    ``QUANT_DELIVERY_MAX_ATTEMPTS`` attempts (default 50) have failed.
+    """
+    env = os.environ if env is None else env
+    return (int(env.get("QUANT_DELIVERY_RETRIES") or 2), float(env.get("QUANT_DELIVERY_BACKOFF") or 5.0),
+            int(env.get("QUANT_DELIVERY_MAX_ATTEMPTS") or 50))
+
+
+_DELIVERY_MAX_WAIT = 3600.0
+
+
+def _notice_dict(notice: Notice) -> dict:
+    return {"job": notice.job, "title": notice.title, "company": notice.company, "period": notice.period,
+            "status": str(notice.status), "link": notice.link, "pdf": None if notice.pdf is None else str(notice.pdf),
+            "attachments": [str(p) for p in notice.attachments], "error": notice.error}
+
+
+def _notice_from(data: Mapping) -> Notice:
+    return Notice(job=data["job"], title=data["title"], company=data["company"], period=data["period"],
+                  status=data["status"], link=data.get("link"), pdf=Path(data["pdf"]) if data.get("pdf") else None,
+                  attachments=tuple(Path(p) for p in data.get("attachments") or ()), error=data.get("error"))
+
+
+def _attempt(history: RunHistory, item: OutboxItem, ws: Workspace, max_attempts: int,
+             backoff: float) -> Delivery:
+    """One delivery attempt of an outbox item; records it and schedules the next one."""
+    env = environment_with_secrets()
+    secrets = secret_values([item.slack_env or ""], env)
+    try:
+        [delivery] = distribute(_notice_from(item.notice), item.emails if item.channel == "email" else [],
+                                item.slack_env if item.channel == "slack" else None, env=env)
+    except Exception as exc:  # noqa: BLE001 - distribute reports failures itself; this is a bug guard
+        delivery = Delivery(item.channel, item.target, "failed", one_line(exc, secrets=secrets))
+    attempts = item.attempts + 1
+    final = None
+    when = None
+    if delivery.status == "failed":
+        if attempts >= max_attempts:
+            final = OUTBOX_GAVE_UP
+        else:
+            wait = min(_DELIVERY_MAX_WAIT, backoff * 2 ** min(attempts - 1, 32))
+            when = datetime.now(timezone.utc) + timedelta(seconds=wait)
+    history.record_delivery(item.id, delivery.status, delivery.detail, next_attempt=when, final_status=final,
+                            secrets=secrets)
+    _log(ws, item.job, item.company, f"notify attempt {attempts} {redact(str(delivery), secrets)}")
+    return delivery
+
+
 def notify(spec: JobSpec, outcomes: Sequence[RunOutcome], *, dry_run: bool = False,
-           workspace: Workspace | None = None) -> None:
+           workspace: Workspace | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
     """Tell the spec's recipients about each outcome that has a notice (in this process).
 
-    Fills ``outcome.deliveries`` and logs one line per channel.
+    Each channel's message goes through the outbox in the run history: attempted at once,
+    retried with backoff within this call (see :func:`outbox_settings`), and left pending
+    for :func:`flush_outbox` when still failing. Fills ``outcome.deliveries`` (every attempt)
+    and ``outcome.undelivered`` (channels still failing) and logs one line per attempt.
     """
     ws = workspace or Workspace.at()
-    for outcome in outcomes:
-        if outcome.notice is None or outcome.status not in {RunStatus.SUCCESS, RunStatus.FAILED}:
-            continue
-        deliveries: list[Delivery] = distribute(
-            outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
-            env=environment_with_secrets(), dry_run=dry_run,
-        )
-        for d in deliveries:
-            line = redact(str(d))
-            outcome.deliveries.append(line)
-            _log(ws, spec.name, outcome.company, f"notify {line}")
+    sendable = [o for o in outcomes if o.notice is not None and o.status in {RunStatus.SUCCESS, RunStatus.FAILED}]
+    if dry_run:
+        for outcome in sendable:
+            for d in distribute(outcome.notice, spec.recipients.emails, spec.recipients.slack_webhook_env,
+                                env=environment_with_secrets(), dry_run=True):
+                outcome.deliveries.append(redact(str(d)))
+        return
+    if not sendable:
+        return
+    history = ws.history()
+    retries, backoff, max_attempts = outbox_settings()
+    items: dict[int, RunOutcome] = {}
+    for outcome in sendable:
+        notice = _notice_dict(outcome.notice)
+        if spec.recipients.emails:
+            items[history.enqueue(run_id=outcome.run_id, job=spec.name, company=outcome.company, channel="email",
+                                  target=", ".join(spec.recipients.emails), notice=notice,
+                                  emails=spec.recipients.emails)] = outcome
+        if spec.recipients.slack_webhook_env:
+            env_name = spec.recipients.slack_webhook_env
+            items[history.enqueue(run_id=outcome.run_id, job=spec.name, company=outcome.company, channel="slack",
+                                  target=f"slack (${env_name})", notice=notice, slack_env=env_name)] = outcome
+    waiting = list(items)
+    for round_ in range(retries + 1):
+        if round_:
+            sleep(min(_DELIVERY_MAX_WAIT, backoff * 2 ** (round_ - 1)))
+        still = []
+        for item in history.outbox(waiting):
+            delivery = _attempt(history, item, ws, max_attempts, backoff)
+            items[item.id].deliveries.append(redact(str(delivery), secret_values([item.slack_env or ""],
+                                                                                 environment_with_secrets())))
+            if delivery.status == "failed" and item.attempts + 1 < max_attempts:
+                still.append(item.id)
+        waiting = still
+        if not waiting:
+            break
+    for item in history.outbox(waiting):
+        items[item.id].undelivered.append(f"{item.channel} → {item.target}: {item.last_error or 'failed'}")
+
+
+def flush_outbox(*, workspace: Workspace | None = None,
+                 now: datetime | None = None) -> list[tuple[OutboxItem, Delivery]]:
+    """Attempt every pending delivery whose next attempt is due (one attempt each).
+
+    Called by ``quant schedule due`` and by :func:`run_due` (so by ``serve``) before any run.
+
+    Returns
+    -------
+    list of (OutboxItem, Delivery)
+        What was attempted and how it went.
+    """
+    ws = workspace or Workspace.at()
+    if not ws.history_path.exists():
+        return []
+    history = ws.history()
+    _, backoff, max_attempts = outbox_settings()
+    return [(item, _attempt(history, item, ws, max_attempts, backoff))
+            for item in history.pending(now or datetime.now(timezone.utc))]
 
 
 # -- many runs ---------------------------------------------------------------------------------
@@ -558,11 +874,55 @@ def run_many(
         # Starting a pool or a local cluster for one run costs more than it saves; a cluster
         # given by address is used anyway (it may be where the data is).
         executor, workers = "inline", None
-    with get_executor(executor, workers=workers, address=address) as pool:
-        outcomes = pool.map(_run_task, tasks)
+    try:
+        with get_executor(executor, workers=workers, address=address) as pool:
+            if _takes_return_exceptions(pool.map):
+                results = pool.map(_run_task, tasks, return_exceptions=True)
+            else:  # an executor written before return_exceptions: a loss fails the whole batch
+                results = pool.map(_run_task, tasks)
+    except Exception as exc:  # noqa: BLE001 - the executor itself failed (no cluster, no pool)
+        results = [exc] * len(tasks)
+    outcomes = [r if isinstance(r, RunOutcome) else _executor_failure(t, r) for t, r in zip(tasks, results)]
     if not dry_run:
+        # Every company that published is told, whatever happened to the others.
         notify(spec, outcomes, workspace=ws)
-    return list(outcomes)
+    return outcomes
+
+
+def _takes_return_exceptions(method: Callable) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "return_exceptions" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _executor_failure(task: _Task, exc: BaseException) -> RunOutcome:
+    """The outcome of a run the executor lost (worker died, pool broken): failed, recorded, alerted.
+
+    The row is marked ``lost`` so :func:`due_runs` runs the slot again.
+    """
+    spec, ws = task.spec, task.workspace
+    company = company_of(ws, task.parameter_file)
+    error = one_line(f"the executor lost the run: {one_line(exc)}")
+    outcome = RunOutcome(spec.name, company, RunStatus.FAILED, error=error)
+    if task.dry_run:
+        outcome.status, outcome.plan = RunStatus.DRY_RUN, [f"would NOT run: {error}"]
+        return outcome
+    outcome.run_id = _new_run_id()
+    try:
+        history = ws.history()
+        row = history.start(run_id=outcome.run_id, job=spec.name, company=company, parameters_hash="-",
+                            scheduled_for=task.scheduled_for)
+        history.finish(row, RunStatus.FAILED, error=error, lost=True)
+    except Exception as again:  # noqa: BLE001 - still alerted below
+        error = f"{error}; not recorded: {one_line(again)}"
+    _log(ws, spec.name, company, error)
+    outcome.notice = Notice(job=spec.name, title=spec.title, company=company,
+                            period=task.scheduled_for.date().isoformat(), status=RunStatus.FAILED, error=error)
+    return outcome
 
 
 # -- what is due -------------------------------------------------------------------------------
@@ -583,7 +943,9 @@ def due_runs(specs: Mapping[str, JobSpec], now: datetime, *, workspace: Workspac
     """Every job and company whose most recent scheduled time is after its last recorded run.
 
     A job never run before is due for its most recent slot. Failed runs count as recorded
-    (they were retried and alerted; re-running them on every tick would spam the alert).
+    (they were retried and alerted; re-running them on every tick would spam the alert),
+    except runs that were *lost* (their process died, see :func:`recover`): their slot is
+    run again, up to the spec's retry count.
     """
     ws = workspace or Workspace.at()
     history = ws.history()
@@ -592,10 +954,74 @@ def due_runs(specs: Mapping[str, JobSpec], now: datetime, *, workspace: Workspac
         slot = spec.previous_run(now)
         for pf in spec.parameters:
             company = company_of(ws, pf)
-            last = history.last_scheduled_for(spec.name, company)
+            last = history.last_scheduled_for(spec.name, company, lost_retries=max(1, spec.retries.count))
             if last is None or last < slot:
                 due.append(DueRun(spec, pf, company, slot, last))
     return due
+
+
+def recover(
+    *,
+    workspace: Workspace | None = None,
+    specs: Mapping[str, JobSpec] | None = None,
+    lease: float | None = None,
+    send: bool = True,
+) -> list[LostRun]:
+    """Find runs whose process died, mark them failed, alert, and delete their debris.
+
+    A run is dead when its lease expired or its process is gone from this host (see
+    :meth:`RunHistory.reap`). Each is marked failed with the reason, logged and, when its
+    job's spec is known, alerted to the spec's recipients; :func:`due_runs` then runs its
+    slot again. Folders under ``reports/.tmp/`` that belong to no live run are removed.
+
+    Returns
+    -------
+    list of LostRun
+    """
+    ws = workspace or Workspace.at()
+    history = ws.history()
+    lost = history.reap(lease_settings()[1] if lease is None else lease)
+    if specs is None:
+        try:
+            specs = ws.load_specs()
+        except SpecError:
+            specs = {}
+    for item in lost:
+        rec = item.record
+        _log(ws, rec.job, rec.company, f"run {rec.run_id} attempt {rec.attempt} lost: {item.reason}")
+        spec = specs.get(rec.job)
+        if spec is None or not send:
+            continue
+        when = datetime.fromisoformat(rec.scheduled_for)
+        outcome = RunOutcome(rec.job, rec.company, RunStatus.FAILED, run_id=rec.run_id, attempts=rec.attempt,
+                             error=item.reason)
+        outcome.notice = Notice(job=rec.job, title=spec.title, company=rec.company, period=when.date().isoformat(),
+                                status=RunStatus.FAILED, error=item.reason)
+        notify(spec, [outcome], workspace=ws)
+    _remove_orphans(ws, history)
+    return lost
+
+
+def _remove_orphans(ws: Workspace, history: RunHistory) -> None:
+    if not ws.tmp.is_dir():
+        return
+    # Listed before the live runs are read: a run starting in between records its row first
+    # (history.start precedes mkdir), so it is either not listed or known to be live.
+    entries = list(ws.tmp.iterdir())
+    here = socket.gethostname()
+    keep = set()
+    for rec in history.live():
+        # A live run elsewhere (or whose process still exists here) keeps its folder.
+        if rec.tmp_dir and (rec.host != here or rec.pid is None or pid_alive(rec.pid)):
+            keep.add(Path(rec.tmp_dir).name)
+    for entry in entries:
+        if entry.name in keep:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        _log(ws, "-", "-", f"removed orphaned temporary {entry.name}")
 
 
 def run_due(
@@ -612,15 +1038,42 @@ def run_due(
     ws = workspace or Workspace.at()
     specs = ws.load_specs() if specs is None else specs
     now = now or datetime.now(timezone.utc)
+    if not dry_run:
+        recover(workspace=ws, specs=specs)
+        flush_outbox(workspace=ws)
     by_job: dict[tuple[str, datetime], list[DueRun]] = {}
     for d in due_runs(specs, now, workspace=ws):
         by_job.setdefault((d.spec.name, d.slot), []).append(d)
     outcomes: list[RunOutcome] = []
     for (_, slot), items in by_job.items():
-        outcomes += run_many(items[0].spec, [d.parameter_file for d in items], workspace=ws,
-                             scheduled_for=slot, dry_run=dry_run, executor=executor, workers=workers,
-                             address=address)
+        try:
+            outcomes += run_many(items[0].spec, [d.parameter_file for d in items], workspace=ws,
+                                 scheduled_for=slot, dry_run=dry_run, executor=executor, workers=workers,
+                                 address=address)
+        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the other jobs
+            failed = [_executor_failure(_Task(d.spec, d.parameter_file, ws, slot, dry_run), exc) for d in items]
+            if not dry_run:
+                notify(items[0].spec, failed, workspace=ws)
+            outcomes += failed
     return outcomes
+
+
+#: Seconds ``serve`` waits after a failed cycle before it tries again.
+_SERVE_ERROR_PAUSE = 60.0
+
+
+def _alert_all(ws: Workspace, specs: Mapping[str, JobSpec], message: str, now: datetime) -> None:
+    """Send a scheduler-level error to the recipients of every job (each address once)."""
+    emails = sorted({e for s in specs.values() for e in s.recipients.emails})
+    hooks = sorted({s.recipients.slack_webhook_env for s in specs.values() if s.recipients.slack_webhook_env})
+    notice = Notice(job="scheduler", title="Quant scheduler", company="all companies",
+                    period=now.date().isoformat(), status=RunStatus.FAILED, error=message)
+    for i, hook in enumerate(hooks or [None]):
+        try:
+            for d in distribute(notice, emails if i == 0 else [], hook, env=environment_with_secrets()):
+                _log(ws, "-", "-", f"notify {redact(str(d))}")
+        except Exception as exc:  # noqa: BLE001 - nothing more can be done than log it
+            _log(ws, "-", "-", f"alert not sent: {one_line(exc)}")
 
 
 def serve(
@@ -653,6 +1106,7 @@ def serve(
     stop = stop or threading.Event()
     wait = wait or stop.wait
     specs: dict[str, JobSpec] = {}
+    alerted: str | None = None
     while not stop.is_set():
         try:
             specs = ws.load_specs()
@@ -660,10 +1114,23 @@ def serve(
             if on_error:
                 on_error(f"job specs not reloaded, keeping the last good ones: {exc}")
         now = clock()
-        for outcome in run_due(now, workspace=ws, specs=specs, executor=executor, workers=workers,
-                               address=address):
-            if on_outcome:
-                on_outcome(outcome)
+        try:
+            for outcome in run_due(now, workspace=ws, specs=specs, executor=executor, workers=workers,
+                                   address=address):
+                if on_outcome:
+                    on_outcome(outcome)
+        except Exception as exc:  # noqa: BLE001 - a scheduler that exits silently is the worst outcome
+            message = one_line(f"scheduler cycle failed: {one_line(exc)}")
+            _log(ws, "-", "-", message)
+            if on_error:
+                on_error(message)
+            if message != alerted:  # the same error every cycle is alerted once
+                _alert_all(ws, specs, message, now)
+                alerted = message
+            if wait(_SERVE_ERROR_PAUSE):
+                break
+            continue
+        alerted = None
         if not specs:
             if wait(60):
                 break

@@ -16,8 +16,10 @@ retried. Example::
     recipients:
       emails: [owner@example.com]
       slack_webhook_env: QUANT_SLACK_WEBHOOK_EXEC   # the NAME of an environment variable
-    retries: {count: 2, backoff: 60, exponential: true}
-    timeout: 900
+    retries: {count: 2, backoff: 60, exponential: true, max_backoff: 3600, jitter: 0.1}
+    timeout: 900                 # seconds for a whole attempt: kernel, every cell, rendering
+    cell_timeout: 600            # seconds for one cell (default: timeout)
+    retention: {keep_last: 30}   # published runs kept per company
 
 Cron note: in classic cron, a restricted day-of-month *and* a restricted day-of-week match
 when EITHER matches, so ``0 7 1-7 * 1`` fires on days 1-7 *and* on every Monday. Such an
@@ -27,6 +29,7 @@ expression is rejected unless ``day_match`` says which meaning is wanted (``and`
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +45,7 @@ from quantlib.errors import QuantError
 __all__ = [
     "JobSpec",
     "Recipients",
+    "Retention",
     "Retries",
     "SpecError",
     "load_spec",
@@ -75,17 +79,45 @@ class Retries(_Model):
         Seconds to wait before the first retry.
     exponential : bool
         Double the wait after every further failure.
+    max_backoff : float
+        No wait is longer than this (seconds; default one hour).
+    jitter : float
+        Each wait is multiplied by a random factor in ``[1 - jitter, 1 + jitter]`` (then
+        capped), so runs that failed together do not retry in lock-step.
     """
 
     count: int = Field(2, ge=0, le=20)
     backoff: float = Field(60.0, ge=0)
     exponential: bool = True
+    max_backoff: float = Field(3600.0, ge=0)
+    jitter: float = Field(0.1, ge=0, le=1)
 
-    def delay(self, failed_attempt: int) -> float:
-        """Seconds to wait after attempt number ``failed_attempt`` (1-based) failed."""
-        if self.exponential:
-            return self.backoff * 2 ** (failed_attempt - 1)
-        return self.backoff
+    def delay(self, failed_attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after attempt number ``failed_attempt`` (1-based) failed.
+
+        Parameters
+        ----------
+        failed_attempt : int
+        rng : random.Random, optional
+            Source of the jitter (default: the ``random`` module).
+        """
+        base = self.backoff * 2 ** min(failed_attempt - 1, 64) if self.exponential else self.backoff
+        base = min(base, self.max_backoff)
+        if self.jitter:
+            base *= 1 + (rng or random).uniform(-self.jitter, self.jitter)
+        return max(0.0, min(base, self.max_backoff))
+
+
+class Retention(_Model):
+    """How many published runs of a job are kept per company.
+
+    Attributes
+    ----------
+    keep_last : int
+        The newest ``keep_last`` runs stay; older ones are deleted after each publish.
+    """
+
+    keep_last: int = Field(30, ge=1)
 
 
 class Recipients(_Model):
@@ -141,6 +173,8 @@ class JobSpec(_Model):
     recipients: Recipients = Field(default_factory=Recipients)
     retries: Retries = Field(default_factory=Retries)
     timeout: float = Field(900.0, gt=0)
+    cell_timeout: float | None = Field(None, gt=0)
+    retention: Retention = Field(default_factory=Retention)
 
     @field_validator("name")
     @classmethod

@@ -72,7 +72,7 @@ def test_success_publishes_and_distributes(project, servers):
 def test_failure_publishes_nothing_retries_and_alerts(project, servers):
     smtp, hook = servers
     params = write_params(project, "alpha_broken", company="alpha", fail=True)
-    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 1.5},
+    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 1.5, "jitter": 0},
                       recipients={"emails": ["ops@example.com"], "slack_webhook_env": "TEST_HOOK"})
     waits: list[float] = []
     outcome = run_job(spec, params, workspace=project, scheduled_for=SLOT, sleep=waits.append)
@@ -97,7 +97,8 @@ def test_failure_publishes_nothing_retries_and_alerts(project, servers):
 def test_fails_once_then_succeeds(project, tmp_path):
     marker = tmp_path / "marker"
     params = write_params(project, "alpha_flaky", company="alpha", marker=str(marker))
-    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 0.25}, outputs=["html"])
+    spec = write_spec(project, parameters=[str(params)], retries={"count": 2, "backoff": 0.25, "jitter": 0},
+                      outputs=["html"])
     waits: list[float] = []
     outcome = run_job(spec, params, workspace=project, scheduled_for=SLOT, sleep=waits.append)
     assert outcome.status == "success" and outcome.attempts == 2 and waits == [0.25]

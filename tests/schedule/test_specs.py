@@ -105,8 +105,8 @@ def test_parameters_one_or_many_and_defaults():
 
 
 def test_retry_backoff():
-    assert [Retries(count=3, backoff=10).delay(a) for a in (1, 2, 3)] == [10, 20, 40]
-    assert [Retries(count=3, backoff=10, exponential=False).delay(a) for a in (1, 2, 3)] == [10, 10, 10]
+    assert [Retries(count=3, backoff=10, jitter=0).delay(a) for a in (1, 2, 3)] == [10, 20, 40]
+    assert [Retries(count=3, backoff=10, exponential=False, jitter=0).delay(a) for a in (1, 2, 3)] == [10, 10, 10]
 
 
 def test_load_specs_reports_every_problem_and_duplicates(tmp_path):
