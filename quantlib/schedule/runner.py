@@ -27,6 +27,7 @@ inherits and redacted from anything written.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -58,6 +59,8 @@ from quantlib.schedule.history import (
     secret_values,
 )
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
+
+_log_module = logging.getLogger(__name__)
 
 __all__ = [
     "DueRun",
@@ -190,7 +193,7 @@ class _Heartbeat:
             try:
                 self.history.heartbeat(self.run_id)
             except Exception:  # noqa: BLE001 - a busy or full disk: the next beat tries again
-                pass
+                _log_module.debug("heartbeat of run %s not written", self.run_id, exc_info=True)
 
     def __enter__(self) -> "_Heartbeat":
         self._thread.start()
@@ -415,7 +418,8 @@ def _render(executed: Path, folder: Path, outputs: dict[str, str], meta, remaini
     request = folder / ".render.json"
     request.write_text(json.dumps({"executed": str(executed), "folder": str(folder), "outputs": outputs,
                                    "meta": meta.as_dict()}), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "quantlib.schedule.render_step", str(request)],
+    # Our own interpreter and module with a path we created: no untrusted input in the command.
+    proc = subprocess.Popen([sys.executable, "-m", "quantlib.schedule.render_step", str(request)],  # nosec B603
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=remaining)
@@ -674,7 +678,7 @@ def _record_failure(ctx: RunContext, attempt: int, error: str) -> None:
                                 parameters_hash=ctx.parameters_hash, scheduled_for=ctx.scheduled_for, attempt=attempt)
         ctx.history.finish(row, RunStatus.FAILED, error=error)
     except Exception:  # noqa: BLE001 - the lease marks a stuck row later
-        pass
+        _log_module.warning("could not mark run %s failed; its lease will", ctx.run_id, exc_info=True)
 
 
 def _plan(ctx: RunContext) -> RunOutcome:
