@@ -153,7 +153,8 @@ def test_monthly_review_html_shows_markdown_the_company_and_the_period(monthly_r
     run_dir, _, _ = monthly_review
     notebook = ROOT / "notebooks" / "monthly_business_review.ipynb"
     values = validate_parameters(notebook, {"company": "mixed_trades", "lake": str(demo_lake.root),
-                                            **NOTEBOOKS["monthly_business_review"]})
+                                            **NOTEBOOKS["monthly_business_review"]},
+                                 trusted_lake=True)  # pytest's temporary lake, as the notebook helper passes it
     meta = report_meta_for(notebook, values, run_date="2026-12-07")
     html = render_html(run_dir / "run.ipynb", tmp_path / "report.html", meta).read_text()
     shown = re.sub(r"<style.*?</style>|<svg.*?</svg>", "", html, flags=re.DOTALL)
