@@ -273,18 +273,6 @@ def company_of(ws: Workspace, parameter_file: Path) -> str:
     return str(value) if value else parameter_file.stem
 
 
-def company_name(ws: Workspace, company: str) -> str:
-    """The company's display name: ``name`` in ``parameters/companies/<company>.yaml``, else the slug."""
-    import yaml
-
-    try:
-        data = yaml.safe_load((ws.root / "parameters" / "companies" / f"{company}.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return company
-    name = data.get("name") if isinstance(data, dict) else None
-    return str(name) if name else company
-
-
 def _make_public(folder: Path) -> None:
     """Folders 0755 and files 0644, so a web server can serve the published run."""
     folder.chmod(0o755)
