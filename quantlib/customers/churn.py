@@ -60,7 +60,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -68,10 +68,11 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
 
 from quantlib.customers.features import (
@@ -267,6 +268,17 @@ class RuleChurnScorer(ClassifierMixin, BaseEstimator):
 
 # --------------------------------------------------------------------------- learned model
 
+#: The boosting splits a categorical natively up to this many categories; above it (HGB allows
+#: at most 255), the column enters as its cross-fitted target mean (:class:`_TargetMeanEncoder`).
+NATIVE_MAX_CATEGORIES = 64
+#: Ratio features: the numeric columns with at least this many distinct training values
+#: (continuous ones) are candidates, at most ``MAX_RATIO_COLUMNS`` of them (most distinct first).
+RATIO_MIN_DISTINCT = 10
+MAX_RATIO_COLUMNS = 6
+#: Blend weights of the logistic model tried on the out-of-fold predictions.
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
 def _infer_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
     numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
     categorical = [c for c in X.columns if c not in numeric]
@@ -282,27 +294,164 @@ def _as_design(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> p
     return out
 
 
-class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
-    """Gradient boosting on a table (numeric + categorical columns), optionally blended with logistic.
+def _ratio_pairs(D: pd.DataFrame, numeric: list[str]) -> list[tuple[str, str]]:
+    """Ordered pairs ``(a, b)`` of continuous numeric columns whose ratio ``a / b`` becomes a feature."""
+    distinct = {c: D[c].nunique() for c in numeric}
+    continuous = sorted((c for c in numeric if distinct[c] >= RATIO_MIN_DISTINCT), key=lambda c: -distinct[c])
+    chosen = [c for c in numeric if c in continuous[:MAX_RATIO_COLUMNS]]  # keep the table's order
+    return [(a, b) for a in chosen for b in chosen if a != b]
 
-    The table model behind :class:`LearnedChurnModel`, usable on any customer table (numeric and text columns).
+
+def _with_ratios(D: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """``D`` plus ``sign * log1p(|a / b|)`` per pair (NaN where ``b`` is 0 or missing).
+
+    The signed log keeps a ratio by a small denominator from dominating a linear model.
+    """
+    if not pairs:
+        return D
+    extra = {}
+    for a, b in pairs:
+        denominator = D[b].where(D[b] != 0)
+        r = (D[a] / denominator).replace([np.inf, -np.inf], np.nan)
+        extra[f"{a}/{b}"] = np.sign(r) * np.log1p(r.abs())
+    return pd.concat([D, pd.DataFrame(extra, index=D.index)], axis=1)
+
+
+class _TargetMeanEncoder(TransformerMixin, BaseEstimator):
+    """Each category -> its smoothed churn rate; cross-fitted on the training rows.
+
+    ``fit_transform`` encodes each training row with the rates of the other folds (so the
+    boosting never sees a row's own label through its category); ``transform`` uses the rates
+    of all training rows. Unknown and missing categories get the overall rate. Written here
+    rather than scikit-learn's ``TargetEncoder`` because that one's shuffling arguments
+    changed between the versions this project allows.
+    """
+
+    def __init__(self, smoothing: float = 20.0, cv: int = 5, random_state: int = 0):
+        self.smoothing = smoothing
+        self.cv = cv
+        self.random_state = random_state
+
+    @staticmethod
+    def _rates(X: pd.DataFrame, y: np.ndarray, smoothing: float) -> tuple[list[pd.Series], float]:
+        prior = float(np.mean(y))
+        rates = []
+        for c in X.columns:
+            stats = pd.DataFrame({"k": X[c].astype(str).to_numpy(), "y": y}).groupby("k")["y"].agg(["sum", "count"])
+            rates.append((stats["sum"] + smoothing * prior) / (stats["count"] + smoothing))
+        return rates, prior
+
+    @staticmethod
+    def _apply(X: pd.DataFrame, rates: list[pd.Series], prior: float) -> np.ndarray:
+        out = np.empty(X.shape, dtype=float)
+        for j, c in enumerate(X.columns):
+            keys = X[c].astype(str).where(X[c].notna(), None)
+            out[:, j] = keys.map(rates[j]).astype(float).fillna(prior).to_numpy()
+        return out
+
+    def fit(self, X, y):
+        X = pd.DataFrame(X)
+        self.rates_, self.prior_ = self._rates(X, np.asarray(y, dtype=float), self.smoothing)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        X = pd.DataFrame(X).reset_index(drop=True)
+        y = np.asarray(y, dtype=float)
+        self.fit(X, y)
+        out = np.empty(X.shape, dtype=float)
+        n_splits = _n_splits(y, self.cv)
+        if n_splits < 2:
+            return self.transform(X)
+        for train, held in StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(X, y):
+            rates, prior = self._rates(X.iloc[train], y[train], self.smoothing)
+            out[held] = self._apply(X.iloc[held], rates, prior)
+        return out
+
+    def transform(self, X):
+        check_is_fitted(self, "rates_")
+        return self._apply(pd.DataFrame(X), self.rates_, self.prior_)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features, dtype=object)
+
+
+def _n_splits(y: np.ndarray, cv: int) -> int:
+    """Folds for a stratified split of ``y``: ``cv``, fewer when a class has fewer rows (0: no split)."""
+    smallest = int(np.bincount(np.asarray(y).astype(int)).min()) if len(y) else 0
+    n = min(int(cv), smallest)
+    return n if n >= 2 else 0
+
+
+def _staged(pipeline: Pipeline, X: pd.DataFrame):
+    """P(class 1) after each boosting iteration of a ``prep -> gb`` pipeline."""
+    encoded = pipeline.named_steps["prep"].transform(X)
+    return (proba[:, 1] for proba in pipeline.named_steps["gb"].staged_predict_proba(encoded))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
+    """Gradient boosting on a table (numeric + categorical columns), blended with a logistic regression.
+
+    The table model behind :class:`LearnedChurnModel` and ``benchmarks.churn_table``, usable on
+    any customer table (numeric and text columns). Two models are fitted on the same rows:
+
+    * histogram gradient boosting: categoricals split natively (those with more than
+      :data:`NATIVE_MAX_CATEGORIES` categories enter as their cross-fitted churn rate);
+    * a logistic regression: categoricals one-hot (categories with fewer than 5 rows pooled),
+      numeric columns median-imputed with a missing indicator and standardised, plus (with
+      ``ratios``) the signed log of every pairwise ratio of the continuous numeric columns
+      (the linear model cannot build "charges per month of tenure" itself; the trees can).
+
+    What is chosen, is chosen by stratified ``cv``-fold cross-validation on the training rows
+    only: with ``early_stopping`` the boosting's number of iterations (up to ``max_iter``), and
+    among several ``max_leaf_nodes`` the tree size, with the lowest out-of-fold log-loss; with
+    ``blend_logistic="cv"`` the logistic model's weight
+    in the blend (0, 0.05, ..., 1) with the lowest out-of-fold log-loss of the blended
+    probability. Both models are then refitted on all the rows.
 
     Parameters
     ----------
     numeric, categorical : list of str, optional
         Column roles; inferred from the dtypes when None (numbers and booleans are numeric).
     learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization : HGB settings
+        ``max_iter`` is the cap when ``early_stopping``; ``max_leaf_nodes`` may be a list of tree
+        sizes, the one with the lowest out-of-fold log-loss is used.
     monotonic : dict, optional
         Numeric column -> +1 (risk can only rise with it) or -1 (only fall); others free.
-    blend_logistic : float
-        Weight of a one-hot + standardised logistic regression in the probability
-        (0: gradient boosting alone).
+    blend_logistic : float or "cv"
+        Weight of the logistic regression in the probability (0: gradient boosting alone, 1:
+        logistic alone), or ``"cv"``: chosen on the training rows.
+    early_stopping : bool
+        Choose the number of boosting iterations by cross-validation.
+    ratios : bool
+        Give the logistic regression the pairwise ratios of the continuous numeric columns.
+    cv : int
+        Folds of the cross-validation (fewer when a class has fewer rows; with fewer than 2
+        rows of a class nothing is cross-validated: ``max_iter`` iterations, weight 0.5).
     random_state : int
+
+    Attributes
+    ----------
+    n_iter_, max_leaf_nodes_ : int
+        Boosting iterations and leaves a tree of the final model.
+    blend_weight_ : float
+        The logistic model's weight (0 when no logistic model is fitted).
+    cv_results_ : DataFrame or None
+        ``weight, log_loss, auc`` of each blend weight on the out-of-fold predictions (None
+        without a cross-validated choice).
+    ratio_pairs_ : list of (str, str)
+        The ratio features the logistic model sees.
     """
 
     def __init__(self, numeric=None, categorical=None, learning_rate: float = 0.05, max_iter: int = 300,
                  max_leaf_nodes: int = 15, min_samples_leaf: int = 40, l2_regularization: float = 1.0,
-                 monotonic: dict | None = None, blend_logistic: float = 0.0, random_state: int = 0):
+                 monotonic: dict | None = None, blend_logistic: float | str = "cv", early_stopping: bool = True,
+                 ratios: bool = True, cv: int = 5, random_state: int = 0):
         self.numeric = numeric
         self.categorical = categorical
         self.monotonic = monotonic
@@ -312,6 +461,9 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.blend_logistic = blend_logistic
+        self.early_stopping = early_stopping
+        self.ratios = ratios
+        self.cv = cv
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -327,19 +479,53 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
         return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
 
+    def _leaf_options(self) -> list[int]:
+        leaves = self.max_leaf_nodes
+        return [int(v) for v in leaves] if isinstance(leaves, (list, tuple)) else [int(leaves)]
+
+    def _boosting(self, n_iter: int, leaves: int) -> Pipeline:
+        native = [c for c in self.categorical_ if c not in self.target_encoded_]
+        ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                 encoded_missing_value=np.nan)
+        parts = [("cat", ordinal, native), ("num", "passthrough", self.numeric_)]
+        if self.target_encoded_:
+            parts.append(("rate", _TargetMeanEncoder(random_state=self.random_state), self.target_encoded_))
+        prep = ColumnTransformer(parts, verbose_feature_names_out=False)
+        monotonic = self.monotonic or {}
+        gb = HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate, max_iter=n_iter, max_leaf_nodes=leaves,
+            min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
+            categorical_features=list(range(len(native))), random_state=self.random_state, early_stopping=False,
+            monotonic_cst=[0] * len(native) + [int(monotonic.get(c, 0)) for c in self.numeric_]
+            + [0] * len(self.target_encoded_))
+        return Pipeline([("prep", prep), ("gb", gb)])
+
+    def _logistic(self) -> Pipeline:
+        numeric = self.numeric_ + [f"{a}/{b}" for a, b in self.ratio_pairs_]
+        onehot = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
+        num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+        cat = make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"), onehot)
+        prep = ColumnTransformer([("cat", cat, self.categorical_), ("num", num, numeric)])
+        return Pipeline([("prep", prep), ("lr", LogisticRegression(C=0.5, max_iter=2000))])
+
+    def _logistic_design(self, D: pd.DataFrame) -> pd.DataFrame:
+        return _with_ratios(D, self.ratio_pairs_).astype({c: str for c in self.categorical_})
+
     def fit(self, X: pd.DataFrame, y) -> "TabularChurnClassifier":
         """Fit on ``X`` (DataFrame, or numeric array) and binary ``y``; return self."""
         table = isinstance(X, pd.DataFrame)
         X = self._frame(X, reset=True)
         check_consistent_length(X, y)
         check_classification_targets(y)
-        self.classes_, y = np.unique(np.asarray(y), return_inverse=True)
+        self.classes_, y = np.unique(column_or_1d(y, warn=True), return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError("the training labels hold one class only: nothing to learn (need churned and kept)")
         y_type = type_of_target(self.classes_[y], input_name="y")
         if y_type != "binary":
             raise ValueError(f"Only binary classification is supported (churned or kept). "
                              f"The type of the target is {y_type}.")
+        if isinstance(self.blend_logistic, str) and self.blend_logistic != "cv":
+            raise ValueError(f"blend_logistic must be a weight in [0, 1] or 'cv', not {self.blend_logistic!r}")
         numeric, categorical = (self.numeric, self.categorical)
         if numeric is None or categorical is None:
             inferred = _infer_columns(X)
@@ -349,35 +535,60 @@ class TabularChurnClassifier(ClassifierMixin, BaseEstimator):
         if table:  # arrays: validate_data has set n_features_in_
             self.feature_names_in_ = np.array(self.numeric_ + self.categorical_, dtype=object)
             self.n_features_in_ = len(self.feature_names_in_)
-        D = _as_design(X, self.numeric_, self.categorical_)
-        ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                 encoded_missing_value=np.nan)
-        prep = ColumnTransformer([("cat", ordinal, self.categorical_), ("num", "passthrough", self.numeric_)],
-                                 verbose_feature_names_out=False)
-        gb = HistGradientBoostingClassifier(
-            learning_rate=self.learning_rate, max_iter=self.max_iter, max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
-            categorical_features=list(range(len(self.categorical_))), random_state=self.random_state,
-            monotonic_cst=[0] * len(self.categorical_) + [int((self.monotonic or {}).get(c, 0)) for c in self.numeric_])
-        self.gb_ = Pipeline([("prep", prep), ("gb", gb)]).fit(D, y)
-        self.n_iter_ = gb.n_iter_
-        if self.blend_logistic > 0:
-            onehot = OneHotEncoder(handle_unknown="ignore", min_frequency=5)
-            num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
-            cat = make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"), onehot)
-            lr_prep = ColumnTransformer([("cat", cat, self.categorical_), ("num", num, self.numeric_)])
-            self.logistic_ = Pipeline([("prep", lr_prep), ("lr", LogisticRegression(C=0.5, max_iter=2000))]).fit(
-                D.astype({c: str for c in self.categorical_}), y)
+        D = _as_design(X, self.numeric_, self.categorical_).reset_index(drop=True)
+        self.target_encoded_ = [c for c in self.categorical_ if D[c].nunique() > NATIVE_MAX_CATEGORIES]
+        self.ratio_pairs_ = _ratio_pairs(D, self.numeric_) if self.ratios else []
+        blend_cv = isinstance(self.blend_logistic, str)
+        n_splits = _n_splits(y, self.cv)
+        self.n_iter_, self.max_leaf_nodes_ = self.max_iter, self._leaf_options()[0]
+        self.blend_weight_, self.cv_results_ = 0.5 if blend_cv else float(self.blend_logistic), None
+        if n_splits and (blend_cv or self.early_stopping or len(self._leaf_options()) > 1):
+            self._cross_validate(D, y, n_splits, blend_cv)
+        self.gb_ = self._boosting(self.n_iter_, self.max_leaf_nodes_).fit(D, y)
+        if self.blend_weight_ > 0:
+            self.logistic_ = self._logistic().fit(self._logistic_design(D), y)
         return self
+
+    def _cross_validate(self, D: pd.DataFrame, y: np.ndarray, n_splits: int, blend_cv: bool) -> None:
+        """Set ``n_iter_`` and ``blend_weight_`` from out-of-fold predictions on the training rows."""
+        folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(D, y))
+        p_gb, p_lr = np.empty(len(y)), np.empty(len(y))
+        best = None  # (summed out-of-fold log-loss, leaves, iterations, the fold models)
+        for leaves in self._leaf_options():
+            losses, models = np.zeros(self.max_iter), []
+            for train, held in folds:
+                models.append(self._boosting(self.max_iter, leaves).fit(D.iloc[train], y[train]))
+                if self.early_stopping:  # summed log-loss of the held-out rows after each iteration
+                    for k, proba in enumerate(_staged(models[-1], D.iloc[held])):
+                        losses[k] += _log_loss(y[held], proba) * len(held)
+                else:
+                    losses[-1] += _log_loss(y[held], models[-1].predict_proba(D.iloc[held])[:, 1]) * len(held)
+            n_iter = int(np.argmin(losses)) + 1 if self.early_stopping else self.max_iter
+            if best is None or losses[n_iter - 1] < best[0]:
+                best = (losses[n_iter - 1], leaves, n_iter, models)
+        _, self.max_leaf_nodes_, self.n_iter_, models = best
+        if blend_cv:
+            for gb, (train, held) in zip(models, folds):
+                for k, proba in enumerate(_staged(gb, D.iloc[held])):
+                    if k + 1 == self.n_iter_:
+                        break
+                p_gb[held] = proba
+                lr = self._logistic().fit(self._logistic_design(D.iloc[train]), y[train])
+                p_lr[held] = lr.predict_proba(self._logistic_design(D.iloc[held]))[:, 1]
+        if blend_cv:
+            rows = [{"weight": w, "log_loss": _log_loss(y, (1 - w) * p_gb + w * p_lr),
+                     "auc": roc_auc_score(y, (1 - w) * p_gb + w * p_lr)} for w in BLEND_GRID]
+            self.cv_results_ = pd.DataFrame(rows)
+            self.blend_weight_ = float(self.cv_results_.loc[self.cv_results_["log_loss"].idxmin(), "weight"])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 2)`` probabilities, as scikit-learn classifiers return them."""
         check_is_fitted(self, "gb_")
         D = _as_design(self._frame(X, reset=False), self.numeric_, self.categorical_)
         p = self.gb_.predict_proba(D)[:, 1]
-        if self.blend_logistic > 0:
-            q = self.logistic_.predict_proba(D.astype({c: str for c in self.categorical_}))[:, 1]
-            p = (1 - self.blend_logistic) * p + self.blend_logistic * q
+        if self.blend_weight_ > 0:
+            q = self.logistic_.predict_proba(self._logistic_design(D))[:, 1]
+            p = (1 - self.blend_weight_) * p + self.blend_weight_ * q
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -462,7 +673,8 @@ class LearnedChurnModel(ClassifierMixin, BaseEstimator):
             numeric, categorical, learning_rate=self.learning_rate, max_iter=self.max_iter,
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
-            monotonic=RISK_DIRECTIONS if self.monotonic is None else self.monotonic, random_state=self.random_state)
+            monotonic=RISK_DIRECTIONS if self.monotonic is None else self.monotonic, random_state=self.random_state,
+            blend_logistic=0.0, early_stopping=False, ratios=False)  # boosting alone: the reasons explain it
         with threadpool_limits(1):  # one OpenMP thread: on a shared small machine many are slower
             self._fit(X, y, X_calib, y_calib)
         self.classes_ = np.array([0, 1])

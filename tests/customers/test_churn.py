@@ -298,7 +298,9 @@ def test_table_command_infers_columns_and_scores_every_row_in_order(tmp_path):
     out = pd.read_csv(tmp_path / "out.csv")
     assert list(out.columns) == ["score"] and len(out) == 200 and out["score"].between(0, 1).all()
     from sklearn.metrics import roc_auc_score
-    assert roc_auc_score(table["Churn"].iloc[400:] == "Yes", out["score"]) > 0.7
+    # as good as the generator's own risk (AUC 0.70 on these 200 rows), within the noise of 200 rows
+    held_out = table["Churn"].iloc[400:] == "Yes"
+    assert roc_auc_score(held_out, out["score"]) > roc_auc_score(held_out, risk[400:]) - 0.03
     # one score per row, in order: reversing SCORE reverses OUT
     table.iloc[400:][::-1].drop(columns=["Churn"]).to_csv(tmp_path / "reversed.csv", index=False)
     fit_and_score(tmp_path / "train.csv", tmp_path / "reversed.csv", "Churn", "Yes", tmp_path / "out2.csv")
