@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["DropReason", "MoveReason", "QuantError", "RejectReason", "RunStatus", "WarehouseNotFoundError"]
+__all__ = ["DropReason", "MoveReason", "QuantError", "RejectReason", "RelaxReason", "RunStatus",
+           "WarehouseNotFoundError"]
 
 
 class QuantError(Exception):
@@ -153,6 +154,28 @@ class MoveReason(str, Enum):
     NO_ROOM = "no_room"
     #: The plan with the move costs less, the move cost included.
     CHEAPER = "cheaper"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RelaxReason(str, Enum):
+    """Why a planner relaxed one of the rules it was given: the code next to the human ``reason``.
+
+    Set by :func:`quantlib.ops.reroute.reroute` on every :class:`~quantlib.ops.plan.Relaxation`
+    of a re-plan (``RoutePlan.relaxations``). :meth:`~quantlib.ops.plan.RoutePlan.validate`
+    checks the plan against the rules as given, and each violation a relaxation explains
+    carries its code; the dispatch board lists them as "rules relaxed".
+    """
+
+    #: The lunch window closed before the re-plan with no break taken: lunch is owed from now on.
+    BREAK_WINDOW_PASSED = "break_window_passed"
+    #: The job under way runs past the end of the lunch window: lunch comes right after it.
+    BREAK_AFTER_STARTED_JOB = "break_after_started_job"
+    #: A job under way started outside its time window: the re-plan keeps its actual start.
+    STARTED_OUTSIDE_WINDOW = "started_outside_window"
+    #: The technician a job was locked to has gone home: the lock is released.
+    LOCKED_TECHNICIAN_GONE = "locked_technician_gone"
 
     def __str__(self) -> str:
         return self.value

@@ -397,7 +397,9 @@ class DispatchBoard(WidgetApp):
                 "new_eta": int(counts.get("new eta", 0)), "dropped": int(counts.get("dropped", 0)),
                 "cost_before": result.cost_before, "cost_after": result.cost_after,
                 "cost_delta": result.cost_delta, "seconds": result.seconds,
-                "violations": len(result.after.validate())}
+                # Broken rules a relaxation explains are listed as relaxed, not as violations.
+                "violations": sum(v.relaxation is None for v in result.after.validate()),
+                "rules_relaxed": [r.reason for r in result.after.relaxations]}
 
     # ------------------------------------------------------------------ rendering
 
@@ -466,6 +468,9 @@ class DispatchBoard(WidgetApp):
                 f'after &middot; plan check: '
                 f'{"no constraint broken" if s["violations"] == 0 else str(s["violations"]) + " violation(s)"}'
                 f'</div>')
+        if s["rules_relaxed"]:
+            note += ('<div class="db-note db-relaxed">Rules relaxed: <ul>'
+                     + "".join(f"<li>{esc(reason)}</li>" for reason in s["rules_relaxed"]) + "</ul></div>")
         rows = []
         for r in self.changes_frame().itertuples(index=False):
             shift = "" if pd.isna(r.eta_shift_minutes) else f"{int(r.eta_shift_minutes):+d}"

@@ -7,6 +7,13 @@ start / end locations, departure not before the technician is free, travel times
 consecutive stops, service start inside the window (hard windows), the shift plus overtime,
 the lunch break (in its window, not overlapping work, room for it between stops).
 
+A re-plan (:func:`quantlib.ops.reroute.reroute`) may have to solve a *relaxed* problem (a
+lunch window that closed before the re-plan, a job that started outside its window, a lock
+whose technician went home): the plan then keeps the problem as given in
+``original_problem`` and one :class:`Relaxation` per relaxed rule in ``relaxations``.
+:meth:`RoutePlan.validate` checks the rules as given, never the relaxed ones, and marks each
+violation a relaxation explains with that relaxation's :class:`~quantlib.errors.RelaxReason`.
+
 KPIs (:meth:`RoutePlan.kpis`, :meth:`RoutePlan.technician_table`): drive minutes and miles,
 cost (travel, fuel, overtime, lateness, balance), revenue served, utilisation (minutes on
 site / regular shift minutes), lateness, jobs dropped by reason code (:class:`~quantlib.errors.DropReason`).
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from quantlib.errors import DropReason, QuantError
+from quantlib.errors import DropReason, QuantError, RelaxReason
 from quantlib.ops.problem import RoutingProblem
 from quantlib.ops.travel import TravelMatrix
 
@@ -65,12 +72,36 @@ class DroppedJob:
 
 @dataclass
 class Violation:
-    """One broken constraint."""
+    """One broken constraint; ``relaxation`` is the code of the relaxation that explains it, if any."""
 
     kind: str
     message: str
     technician_id: str | None = None
     job_id: str | None = None
+    relaxation: RelaxReason | None = None
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """A rule the planner relaxed to find a plan: which rule, why, and whom it affected.
+
+    ``rule`` is the :class:`Violation` kind the relaxed rule shows up as when the plan is
+    checked against the rules as given (``"break"``, ``"window"``, ``"pinned"``).
+    """
+
+    rule: str
+    reason_code: RelaxReason
+    reason: str
+    technician_ids: tuple[str, ...] = ()
+    job_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason_code", RelaxReason(self.reason_code))
+
+    def explains(self, v: Violation) -> bool:
+        """Whether ``v`` breaks the rule this relaxation relaxed, for a technician or job it affected."""
+        return v.kind == self.rule and ((v.job_id is not None and v.job_id in self.job_ids)
+                                        or (not self.job_ids and v.technician_id in self.technician_ids))
 
 
 class PlanInvalidError(QuantError, ValueError):
@@ -104,13 +135,26 @@ def hhmm(minute: int | float | None) -> str:
 
 @dataclass
 class RoutePlan:
-    """Routes for a :class:`~quantlib.ops.problem.RoutingProblem`, with the matrix they were planned on."""
+    """Routes for a :class:`~quantlib.ops.problem.RoutingProblem`, with the matrix they were planned on.
+
+    ``problem`` is what the solver solved; when that relaxed some rules, ``original_problem``
+    is the problem with the rules as given (same technicians working, same jobs) and
+    ``relaxations`` says which rules were relaxed and why. :meth:`validate` checks
+    ``original_problem`` (``problem`` when there is none); KPIs are of ``problem``.
+    """
 
     problem: RoutingProblem
     travel: TravelMatrix
     routes: list[Route]
     dropped: list[DroppedJob]
     stats: dict = field(default_factory=dict)
+    relaxations: list[Relaxation] = field(default_factory=list)
+    original_problem: RoutingProblem | None = None
+
+    @property
+    def rules(self) -> RoutingProblem:
+        """The problem with the rules as given: what :meth:`validate` checks."""
+        return self.original_problem if self.original_problem is not None else self.problem
 
     # ------------------------------------------------------------------ lookups
     def route(self, tech_id: str) -> Route:
@@ -132,8 +176,22 @@ class RoutePlan:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> list[Violation]:
-        """Every broken constraint (empty list: the plan is valid)."""
-        p, tm = self.problem, self.travel
+        """Every broken constraint of the rules as given (empty list: the plan is valid).
+
+        Checks :attr:`rules` (the original problem, not a relaxed one); a violation that one of
+        :attr:`relaxations` explains carries its code in ``relaxation`` and says so.
+        """
+        out = self._violations(self.rules)
+        for v in out:
+            for relaxed in self.relaxations:
+                if relaxed.explains(v):
+                    v.relaxation = relaxed.reason_code
+                    v.message = f"{v.message} (rule relaxed: {relaxed.reason_code.value})"
+                    break
+        return out
+
+    def _violations(self, p: RoutingProblem) -> list[Violation]:
+        tm = self.travel
         out: list[Violation] = []
         techs = {t.id: t for t in p.technicians}
         jobs = {j.id: j for j in p.jobs}
@@ -255,6 +313,14 @@ class RoutePlan:
             raise PlanInvalidError(violations)
         return self
 
+    def relaxations_frame(self) -> pd.DataFrame:
+        """One row per relaxed rule: ``rule, reason_code, reason, technician_ids, job_ids`` (ids comma-joined)."""
+        return pd.DataFrame(
+            [{"rule": r.rule, "reason_code": r.reason_code.value, "reason": r.reason,
+              "technician_ids": ", ".join(r.technician_ids), "job_ids": ", ".join(r.job_ids)}
+             for r in self.relaxations],
+            columns=["rule", "reason_code", "reason", "technician_ids", "job_ids"])
+
     # ------------------------------------------------------------------ KPIs
     def technician_table(self) -> pd.DataFrame:
         """One row per technician: jobs, drive minutes and miles, on-site minutes, day, overtime, utilisation."""
@@ -319,7 +385,9 @@ class RoutePlan:
             columns=["job_id", "reason_code", "reason", "priority", "revenue"])
 
     def kpis(self) -> dict:
-        """Plan totals: drive, cost, revenue, utilisation, lateness, drops by reason, re-routing moves.
+        """Plan totals: drive, cost, revenue, utilisation, lateness, drops by reason, re-routing moves, relaxations.
+
+        ``rules_relaxed`` counts :attr:`relaxations` (``relaxed_by_reason`` by code).
 
         ``jobs_moved`` counts jobs served by another technician than their ``current_technician``;
         ``move_cost`` is that count x the objective's move cost (part of ``objective``, not of
@@ -363,6 +431,8 @@ class RoutePlan:
             "overtime_cost": float(tt["overtime_cost"].sum()), "lateness_cost": float(tt["lateness_cost"].sum()),
             "operating_cost": operating, "balance_cost": balance, "drop_penalty": float(penalties),
             "jobs_moved": moved, "move_cost": float(move_cost),
+            "rules_relaxed": len(self.relaxations),
+            "relaxed_by_reason": dict(Counter(r.reason_code.value for r in self.relaxations)),
             "objective": operating + balance + float(penalties) + float(move_cost),
         }
 

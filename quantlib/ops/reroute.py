@@ -31,6 +31,16 @@ a dropped job's row carries the solver's ``reason`` and its ``reason_code``
 (:class:`~quantlib.errors.DropReason`), a moved job's row why it moved and its code
 (:class:`~quantlib.errors.MoveReason`: technician sick, locked, made room for an emergency,
 technician delayed, no room left on its route, cheaper by $X in travel).
+
+Some rules cannot hold for the rest of the day and the re-plan relaxes them: a lunch window
+that closed before ``now`` with no break taken (lunch is owed from now on), a job under way
+that runs past the lunch window (lunch right after it), a job under way that started outside
+its time window (its start is kept), a lock whose technician has gone home (released). The new
+plan lists each in ``relaxations`` (:class:`~quantlib.ops.plan.Relaxation`, with a
+:class:`~quantlib.errors.RelaxReason`) and keeps the rest of the day with the rules as given
+in ``original_problem``, which its ``validate()`` checks: a relaxed rule shows up as a
+violation marked with its relaxation. A later re-plan starts from those rules as given, not
+from the relaxed ones.
 """
 
 from __future__ import annotations
@@ -42,8 +52,8 @@ from typing import Literal, Union
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantlib.errors import MoveReason, QuantError
-from quantlib.ops.plan import RoutePlan, end_key, job_key, start_key
+from quantlib.errors import MoveReason, QuantError, RelaxReason
+from quantlib.ops.plan import Relaxation, RoutePlan, end_key, hhmm, job_key, start_key
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.routing import SolverSettings, problem_matrix, schedule_route, solve
 from quantlib.ops.travel import MatrixProvider
@@ -154,6 +164,8 @@ class RerouteResult:
                 "cost_after": self.cost_after, "cost_delta": self.cost_delta, "changes": counts,
                 "moved": len(self.moved),
                 "moved_by_reason": self.moves["reason_code"].value_counts().to_dict(),
+                "rules_relaxed": len(self.after.relaxations),
+                "relaxed_by_reason": self.after.kpis()["relaxed_by_reason"],
                 "valid": not self.after.validate()}
 
 
@@ -257,13 +269,21 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     Returns
     -------
     RerouteResult
+        Its ``after`` plan lists the rules relaxed (``relaxations``) and keeps the rules as
+        given (``original_problem``), which its ``validate()`` checks.
     """
     tic = time.perf_counter()
     settings = settings or RerouteSettings(time_limit_seconds=2.0)
     move_cost = settings.move_cost if isinstance(settings, RerouteSettings) else DEFAULT_MOVE_COST
     problem = plan.problem
-    jobs = {j.id: j for j in problem.jobs}
-    techs = {t.id: t for t in problem.technicians}
+    # Start from the rules as given (a plan from an earlier re-plan solved a relaxed problem):
+    # the technicians still working and the jobs of the plan, each with its rules as given.
+    rules = plan.rules
+    everyone = {t.id: t for t in rules.technicians}
+    given_jobs = {j.id: j for j in rules.jobs}
+    jobs = {j.id: given_jobs.get(j.id, j) for j in problem.jobs}
+    techs = {t.id: everyone.get(t.id, t) for t in problem.technicians}
+    everyone = {**techs, **everyone}
     done, started, residual = current_state(plan, now, states)
     done_ids = {jid for ids in done.values() for jid in ids}
     sick: set[str] = set()
@@ -305,9 +325,17 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
         else:
             raise RerouteError(f"unknown event {ev!r}")
 
-    def residual_problem(apply_events: bool) -> tuple[RoutingProblem, dict[str, list[str]]]:
+    def residual_problem(apply_events: bool):
+        """The rest of the day: (rules as given, relaxed problem solved, relaxations, warm-start routes).
+
+        Both problems hold the same state (positions, done and started jobs, delays, events); the
+        relaxed one differs only in the rules listed in the relaxations.
+        """
+        given_techs: list[Technician] = []
         out_techs: list[Technician] = []
+        given_jobs: list[Job] = []
         out_jobs: list[Job] = []
+        relaxed: list[Relaxation] = []
         pinned: dict[str, str] = {}
         for tid, t in techs.items():
             if apply_events and tid in sick:
@@ -319,40 +347,76 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
                 jid, at = started[tid]
                 j = jobs[jid]
                 pinned[jid] = tid
-                out_jobs.append(j.model_copy(update={
-                    "pinned_technician": tid, "pinned_start": at, "duration": j.duration + extra,
+                as_given = j.model_copy(update={"pinned_technician": tid, "pinned_start": at,
+                                                "duration": j.duration + extra})
+                given_jobs.append(as_given)
+                # Its start is a fact: a window it started outside of is widened to it.
+                out_jobs.append(as_given.model_copy(update={
                     "window_start": min(j.window_start, at), "window_end": max(j.window_end, at)}))
+                if at < j.window_start or (j.hard_window and at > j.window_end):
+                    relaxed.append(Relaxation(
+                        "window", RelaxReason.STARTED_OUTSIDE_WINDOW,
+                        f"job {jid} started at {hhmm(at)}, outside its window {hhmm(j.window_start)}-"
+                        f"{hhmm(j.window_end)}: the re-plan keeps its start", (tid,), (jid,)))
                 update.update(lat=j.lat, lon=j.lon, available_from=at)
             else:
                 update.update(lat=res["pos"][0], lon=res["pos"][1], available_from=res["free"] + extra)
+            if t.end_lat is None:
+                update.update(end_lat=t.lat, end_lon=t.lon)
+            as_given_tech = t.model_copy(update=update)
+            given_techs.append(as_given_tech)
+            lunch = {}
             if not res["break_taken"] and t.break_minutes > 0:
                 # A break not taken yet is owed from now on; a job under way through the lunch
                 # window pushes lunch to right after it.
                 earliest = max(t.break_earliest, now)
                 latest = max(t.break_latest, earliest)
                 if tid in started:
-                    latest = max(latest, started[tid][1] + jobs[started[tid][0]].duration + extra)
-                update.update(break_earliest=earliest, break_latest=latest)
-            if t.end_lat is None:
-                update.update(end_lat=t.lat, end_lon=t.lon)
-            out_techs.append(t.model_copy(update=update))
+                    job_end = started[tid][1] + jobs[started[tid][0]].duration + extra
+                    latest = max(latest, job_end)
+                if earliest > t.break_latest:
+                    relaxed.append(Relaxation(
+                        "break", RelaxReason.BREAK_WINDOW_PASSED,
+                        f"{tid}'s lunch window {hhmm(t.break_earliest)}-{hhmm(t.break_latest)} closed before the "
+                        f"re-plan at {hhmm(now)} with no break taken: lunch is owed from {hhmm(now)}", (tid,)))
+                elif latest > t.break_latest:
+                    relaxed.append(Relaxation(
+                        "break", RelaxReason.BREAK_AFTER_STARTED_JOB,
+                        f"{tid}'s job under way ({started[tid][0]}) ends at {hhmm(job_end)}, after the latest lunch "
+                        f"start {hhmm(t.break_latest)}: lunch may start until {hhmm(latest)}", (tid,)))
+                lunch = {"break_earliest": earliest, "break_latest": latest}
+            out_techs.append(as_given_tech.model_copy(update=lunch))
         tech_ids = {t.id for t in out_techs}
-        for j in problem.jobs:
+        gone: list[str] = []
+        for j in jobs.values():
             if j.id in done_ids or j.id in pinned or (apply_events and j.id in cancelled):
                 continue
+            update = {}
             if apply_events:
-                # Where it is now (no move cost once its technician is gone), and the locks:
-                # a new one, or an old one released because its technician went home.
+                # Where it is now (no move cost once its technician is gone), and a new lock.
                 holder = assignment.get(j.id)
-                update = {"current_technician": holder if holder in tech_ids else None}
+                update["current_technician"] = holder if holder in tech_ids else None
                 if j.id in locks:
                     update["pinned_technician"] = locks[j.id]
-                elif j.pinned_technician is not None and j.pinned_technician not in tech_ids:
-                    update["pinned_technician"] = None
-                j = j.model_copy(update=update)
-            out_jobs.append(j)
+            as_given = j.model_copy(update=update)
+            given_jobs.append(as_given)
+            holder = as_given.pinned_technician
+            if holder is not None and holder not in tech_ids:
+                # Its technician has gone home: a started job goes back into the pool; a lock is released.
+                update.update(pinned_technician=None, pinned_start=None)
+                if as_given.pinned_start is None:
+                    relaxed.append(Relaxation(
+                        "pinned", RelaxReason.LOCKED_TECHNICIAN_GONE,
+                        f"job {j.id} was locked to {holder}, who has gone home: the lock is released",
+                        (holder,), (j.id,)))
+                    if holder not in gone:
+                        gone.append(holder)
+                else:
+                    given_jobs[-1] = j.model_copy(update=update)
+            out_jobs.append(j.model_copy(update=update))
         if apply_events:
             out_jobs += new_jobs
+            given_jobs += new_jobs
         keep = {j.id for j in out_jobs}
         routes = {r.technician_id: [jid for jid in ([started[r.technician_id][0]] if r.technician_id in started
                                                   else []) + [v.job_id for v in r.visits]
@@ -362,12 +426,16 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
             seen: set[str] = set()
             routes[tid] = [x for x in routes[tid] if not (x in seen or seen.add(x))]
         objective = problem.objective.model_copy(update={"move_cost": move_cost if apply_events else 0.0})
-        return RoutingProblem(technicians=tuple(out_techs), jobs=tuple(out_jobs), objective=objective,
-                              day=problem.day), routes
+        # The rules as given keep a released lock, so they keep the technician it names (no route).
+        given = RoutingProblem(technicians=tuple(given_techs) + tuple(everyone[g] for g in gone if g in everyone),
+                               jobs=tuple(given_jobs), objective=objective, day=problem.day)
+        solved = RoutingProblem(technicians=tuple(out_techs), jobs=tuple(out_jobs), objective=objective,
+                                day=problem.day)
+        return given, solved, relaxed, routes
 
     assignment = plan.assignment()
-    before_problem, before_routes = residual_problem(apply_events=False)
-    after_problem, warm_routes = residual_problem(apply_events=True)
+    before_rules, before_problem, before_relaxed, before_routes = residual_problem(apply_events=False)
+    after_rules, after_problem, after_relaxed, warm_routes = residual_problem(apply_events=True)
     # Two searches share the time budget: one warm-started from the remaining routes (stable:
     # few moves), one from scratch (a warm start can sit in a local optimum where an emergency
     # only fits after several moves). The cheaper plan wins; ties go to the warm start.
@@ -379,10 +447,12 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
     # directly), the move cost included: a search from scratch moves many jobs for small savings.
     after = warm if _rest_cost(warm, moves=True) <= _rest_cost(cold, moves=True) else cold
     after.stats["search"] = "warm start" if after is warm else "from scratch"
+    after.original_problem, after.relaxations = after_rules, after_relaxed
     seconds = time.perf_counter() - tic
     # The rest of the day as it stood: same search from the plan's routes, no events (a
     # baseline for the cost delta, not timed).
     before = _replay(before_problem, before_routes, provider)
+    before.original_problem, before.relaxations = before_rules, before_relaxed
     changes = _changes(plan, after, now, done, started, cancelled, sick, {j.id for j in new_jobs}, locks, delays)
     return RerouteResult(now, before, after, done, {t: s[0] for t, s in started.items()}, changes,
                          _rest_cost(before), _rest_cost(after), seconds, list(events))

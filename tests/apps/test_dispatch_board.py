@@ -116,6 +116,8 @@ def test_sick_replan_equals_the_engine(board, demo_lake, day):
             assert result.after.assignment()[job] == t
     summary = board.summary()
     assert summary["moved"] == len(expected.moved) and summary["violations"] == 0
+    assert summary["rules_relaxed"] == [r.reason for r in result.after.relaxations]
+    assert ("Rules relaxed" in board.result_html()) == bool(result.after.relaxations)
     assert board.plan is result.after and board.pending == []
     assert set(board.changes_frame()["change"]) <= {"moved", "new eta", "dropped", "added", "cancelled", "started",
                                                     "new"}

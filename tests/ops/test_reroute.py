@@ -2,7 +2,7 @@
 
 import pytest
 
-from quantlib.errors import MoveReason, QuantError
+from quantlib.errors import MoveReason, QuantError, RelaxReason
 from quantlib.ops.problem import Job, RoutingProblem, Technician
 from quantlib.ops.reroute import (
     AddEmergency,
@@ -189,9 +189,14 @@ def test_locked_jobs_never_move():
     assert to_t2.moves.set_index("job_id").loc["Y", "reason_code"] == MoveReason.LOCKED
     with pytest.raises(RerouteError, match="lock: technician 'T9'"):
         reroute(plan, 470, [Lock(job_id="X", technician_id="T9")], settings=cheap)
-    # Its technician going home sick releases the lock.
+    # Its technician going home sick releases the lock: a relaxed rule, which validate() ties to it.
     sick = reroute(locked.after, 480, [TechnicianSick(technician_id="T1")], settings=cheap)
-    assert sick.after.assignment().get("X") in ("T2", None) and sick.after.validate() == []
+    assert sick.after.assignment().get("X") in ("T2", None)
+    assert [(r.rule, r.reason_code, r.job_ids) for r in sick.after.relaxations] == [
+        ("pinned", RelaxReason.LOCKED_TECHNICIAN_GONE, ("X",))]
+    violations = sick.after.validate()
+    assert all(v.relaxation == RelaxReason.LOCKED_TECHNICIAN_GONE and v.job_id == "X" for v in violations)
+    assert len(violations) == (1 if "X" in sick.after.assignment() else 0)
 
 
 def test_technician_mid_drive_continues_from_the_road(plan):
@@ -215,3 +220,25 @@ def test_technician_mid_drive_continues_from_the_road(plan):
                 assert res.after.validate() == []
                 return
     pytest.skip("no drive of 10 minutes or more between two stops")
+
+
+def test_lunch_window_passed_is_a_relaxation_that_validate_reports(plan):
+    """A re-plan after the lunch window closed owes the break later: the relaxed plan solves,
+    and validate() checks the rules as given, reporting the late lunch tied to its relaxation."""
+    now = 14 * 60 + 30  # after every technician's latest lunch start (14:00)
+    # The field reports that T0 skipped lunch (the plan had it in the window).
+    late = reroute(plan, now, [], states=[TechnicianState(technician_id="T0", break_taken=False)],
+                   settings=FAST)
+    owed = {t.id for t in late.after.problem.technicians if t.break_minutes > 0}
+    assert owed == {"T0"}
+    relaxed = [r for r in late.after.relaxations if r.reason_code == RelaxReason.BREAK_WINDOW_PASSED]
+    assert owed and {r.technician_ids[0] for r in relaxed} == owed
+    assert all(r.rule == "break" and "closed before the re-plan" in r.reason for r in relaxed)
+    violations = late.after.validate()
+    breaks = [v for v in violations if v.kind == "break"]
+    # Every owed lunch now starts after the window closed: against the rules as given it is broken.
+    assert {v.technician_id for v in breaks} == {
+        r.technician_id for r in late.after.routes if r.technician_id in owed and r.visits}
+    assert all(v.relaxation == RelaxReason.BREAK_WINDOW_PASSED and "rule relaxed" in v.message for v in breaks)
+    assert all(v.relaxation is not None for v in violations)
+    assert late.after.kpis()["relaxed_by_reason"] == {"break_window_passed": len(relaxed)}
