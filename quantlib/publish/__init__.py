@@ -8,6 +8,14 @@ notebook parameters, validated before a kernel starts, are :mod:`quantlib.parame
 Heavy imports (nbconvert, typst) happen inside the functions that need them.
 """
 
-from quantlib.publish.execute import ExecutionResult, NotebookExecutionError, NotebookTimeoutError, execute_notebook
-
 __all__ = ["ExecutionResult", "NotebookExecutionError", "NotebookTimeoutError", "execute_notebook"]
+
+
+def __getattr__(name: str):
+    # Lazy (PEP 562): the CLI imports quantlib.publish.secrets, and nbformat with jsonschema
+    # (about 2 s) must not load for `quant --help`.
+    if name in __all__:
+        from quantlib.publish import execute
+
+        return getattr(execute, name)
+    raise AttributeError(f"module 'quantlib.publish' has no attribute {name!r}")

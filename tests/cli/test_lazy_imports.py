@@ -15,7 +15,7 @@ import pytest
 from quantlib.config import project_root
 
 HEAVY = {"pandas", "pandera", "duckdb", "sklearn", "numpy", "pyarrow", "altair", "scipy", "pymc",
-         "papermill", "nbconvert"}
+         "papermill", "nbconvert", "nbformat", "jsonschema", "jupyter_client"}
 
 
 def imported_modules(*args: str) -> tuple[set[str], subprocess.CompletedProcess]:
