@@ -44,7 +44,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "b")
     write_company(generate_company(profile, seed=4, scale=0.3), tmp_path / "c")
     a, b, c = (_digest(tmp_path / x) for x in "abc")
-    assert len(a) == len(TABLE_ORDER) + 4  # the tables and four ground-truth tables
+    assert len(a) == len(TABLE_ORDER) + 6  # the tables and six ground-truth tables
     assert a == b
     assert a["jobs.parquet"] != c["jobs.parquet"]
     truth = json.loads((tmp_path / "a" / "_truth" / "ground_truth.json").read_text())
