@@ -12,6 +12,8 @@ REPORTS ?= monthly_business_review weekly_operations operations_efficiency sales
            revenue_forecast cashflow_forecast demand_forecast churn_risk customer_segments customer_value \
            dispatch_plan workforce_plan
 DEMO := data/demo/$(COMPANY)
+# Reports are independent: the scheduler's executor runs this many side by side.
+WORKERS ?= $(shell python3 -c 'import os; print(min(4, os.cpu_count() or 1))')
 # PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 
@@ -34,7 +36,7 @@ demo: install
 	$(QUANT) ingest $(DEMO)/raw --lake $(DEMO)/lake
 	$(QUANT) warehouse build --lake $(DEMO)/lake --profile parameters/companies/$(COMPANY).yaml
 	$(QUANT) kpi --lake $(DEMO)/lake
-	@for job in $(REPORTS); do $(QUANT) schedule run $$job --company $(COMPANY) || exit 1; done
+	$(QUANT) schedule run $(REPORTS) --company $(COMPANY) --workers $(WORKERS)
 	@echo
 	@echo "Demo outputs:"
 	@echo "  raw exports (Parquet):   $(DEMO)/raw/   (ground truth in $(DEMO)/raw/_truth/)"

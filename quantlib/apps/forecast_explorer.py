@@ -212,10 +212,10 @@ class ForecastExplorer(WidgetApp):
             self.company_ = (row[0] if row else None) or ""
             self.revenue_ = RevenueModel(horizons=tuple(sorted(int(h) for h in self.horizons))).fit(snap)
             self.series_ = demand_series(con, freq="W", end=self.as_of_)
-            weekly = external_factors(con, "W")
+            weekly = external_factors(con, "W", as_of=self.as_of_)
             model = self.demand_model if self.demand_model is not None else fv.demand_model()
             self.demand_ = DemandForecaster(model=model).fit(self.series_, weekly)
-            daily = external_factors(con, "D")
+            daily = external_factors(con, "D", as_of=self.as_of_)
             self.storms_ = daily.loc[daily["ds"] <= self.as_of_, ["region", "ds", "storm"]].reset_index(drop=True)
         finally:
             con.close()

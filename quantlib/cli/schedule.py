@@ -132,34 +132,37 @@ def list_command(
 
 @schedule_app.command("run")
 def run_command(
-    name: str = typer.Argument(..., help="Job name (see `quant schedule list`)."),
+    names: list[str] = typer.Argument(..., help="Job names (see `quant schedule list`); several run side by side."),
     company: Optional[list[str]] = typer.Option(None, "--company", help="Only this company (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and be sent to whom; do nothing."),
     executor: str = _EXECUTOR, address: Optional[str] = _ADDRESS, workers: Optional[int] = _WORKERS,
     root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
     specs: Optional[Path] = _SPECS,
 ) -> None:
-    """Run one job now, for all its companies or the ones given."""
-    from quantlib.schedule.runner import company_of, run_many
+    """Run jobs now, for all their companies or the ones given, together on the executor."""
+    from quantlib.schedule.runner import company_of, run_jobs
 
     _check_executor(executor)
     ws = _workspace(root, reports, history, specs)
     jobs = _specs(ws)
-    if name not in jobs:
-        console.print(f"[red]error:[/red] no job {name!r}; known: {', '.join(sorted(jobs)) or 'none'}")
+    unknown_jobs = [n for n in names if n not in jobs]
+    if unknown_jobs:
+        console.print(f"[red]error:[/red] no job {', '.join(map(repr, unknown_jobs))}; "
+                      f"known: {', '.join(sorted(jobs)) or 'none'}")
         raise typer.Exit(2)
-    spec = jobs[name]
-    files = list(spec.parameters)
+    chosen = [jobs[n] for n in dict.fromkeys(names)]
     if company:
-        by_company = {company_of(ws, p): p for p in files}
-        unknown = [c for c in company if c not in by_company]
-        if unknown:
-            console.print(f"[red]error:[/red] {name} has no company {', '.join(unknown)}; "
-                          f"it runs for {', '.join(by_company)}")
-            raise typer.Exit(2)
-        files = [by_company[c] for c in company]
-    outcomes = run_many(spec, files, workspace=ws, dry_run=dry_run, executor=executor, workers=workers,
-                        address=address)
+        for spec in chosen:
+            known = [company_of(ws, p) for p in spec.parameters]
+            unknown = [c for c in company if c not in known]
+            if unknown:
+                console.print(f"[red]error:[/red] {spec.name} has no company {', '.join(unknown)}; "
+                              f"it runs for {', '.join(known)}")
+                raise typer.Exit(2)
+    runs = sum(1 for spec in chosen for p in spec.parameters if not company or company_of(ws, p) in company)
+    with console.status(f"running {runs} report(s): {', '.join(spec.name for spec in chosen)}…"):
+        outcomes = run_jobs(chosen, companies=company or None, workspace=ws, dry_run=dry_run, executor=executor,
+                            workers=workers, address=address)
     raise typer.Exit(_report(outcomes))
 
 

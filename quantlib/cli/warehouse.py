@@ -28,19 +28,38 @@ def read_profile(path: Path | None) -> tuple[str | None, dict]:
     return data.get("name"), dict(targets)
 
 
+def default_profile(company: str | None, lake: Path | None = None) -> Path | None:
+    """``parameters/companies/<company>.yaml`` under the project root, if the company has one.
+
+    So ``quant warehouse build --company acme`` names the company and loads its targets the way
+    the scheduler does, without repeating the profile's path. A lake given by path with no
+    company chosen (option or ``$QUANT_COMPANY``) belongs to no known company: no profile.
+    """
+    import os
+
+    from quantlib.config import COMPANY_ENV, LAKE_ENV, project_root, resolve_company
+
+    chosen_lake = lake is not None or os.environ.get(LAKE_ENV)
+    if chosen_lake and not company and not os.environ.get(COMPANY_ENV):
+        return None
+    path = project_root() / "parameters" / "companies" / f"{resolve_company(company)}.yaml"
+    return path if path.is_file() else None
+
+
 @warehouse_app.command("build")
 def build(
     lake: Optional[Path] = lake_option("silver/ in, gold.duckdb out"),
     company: Optional[str] = company_option(),
     profile: Path = typer.Option(None, "--profile", exists=True, dir_okay=False,
-                                 help="Company profile YAML; its 'targets:' mapping becomes the targets table."),
+                                 help="Company profile YAML; its 'name' and 'targets:' go into the warehouse "
+                                      "(default parameters/companies/<company>.yaml when it exists)."),
 ) -> None:
     """Build LAKE/gold.duckdb from the silver tables (atomically) and print row counts."""
     from quantlib.data.lake import Lake
     from quantlib.data.warehouse import MARTS, build_warehouse, gold_tables
 
     console = Console()
-    name, targets = read_profile(profile)
+    name, targets = read_profile(profile if profile is not None else default_profile(company, lake))
     the_lake = Lake(resolve_lake(lake, company))
     if not the_lake.silver_tables():
         console.print(f"[yellow]no silver tables under {the_lake.silver}; marts will be empty[/]")

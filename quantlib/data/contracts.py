@@ -37,6 +37,23 @@ MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
 
 TIMESTAMP = "datetime64[ns]"
 
+#: A month of economic indicators is published on this day of the following month when its
+#: row carries no ``published_at`` (one date for the row: US CPI and housing starts come out
+#: around mid-month, the unemployment rate a little earlier).
+INDICATOR_PUBLICATION_DAY = 15
+
+
+def default_published_at(month) -> pd.Series:
+    """The default publication date of monthly indicators: day ``INDICATOR_PUBLICATION_DAY`` of the next month."""
+    start = pd.to_datetime(pd.Series(month)).dt.to_period("M").dt.to_timestamp()
+    return start + pd.offsets.MonthBegin(1) + pd.Timedelta(days=INDICATOR_PUBLICATION_DAY - 1)
+
+
+def default_published_at_sql(month: str) -> str:
+    """:func:`default_published_at` as a DuckDB expression of the column or expression ``month``."""
+    return (f"(date_trunc('month', {month}) + INTERVAL 1 MONTH "
+            f"+ INTERVAL {INDICATOR_PUBLICATION_DAY - 1} DAY)::TIMESTAMP")
+
 
 def _id(nullable: bool = False) -> pa.Column:
     return pa.Column(str, pa.Check.str_length(min_value=1), nullable=nullable, coerce=True)
@@ -313,10 +330,13 @@ _register(_contract(
         "amount": _money(),
         "status": _one_of(INVOICE_STATUSES),
         "disputed": pa.Column(bool, coerce=True),
+        # The day a written-off invoice was written off (optional: older files lack it, and
+        # their written-off invoices then count as written off from the day they were issued).
+        "written_off_at": _ts(nullable=True),
     },
-    checks=[_not_before("due_date", "issued_date")],
+    checks=[_not_before("due_date", "issued_date"), _not_before("written_off_at", "issued_date")],
     foreign_keys=[FK("job_id", "jobs", "job_id"), FK("customer_id", "customers", "customer_id")],
-    description="Invoices, one per completed job.",
+    description="Invoices, one per completed job; a write-off is dated by written_off_at.",
 ))
 
 _register(_contract(
@@ -426,9 +446,13 @@ _register(_contract(
         "unemployment_rate": _range(0, 100),
         "housing_starts": _range(0, 10_000),
         "consumer_confidence": _range(0, 300),
+        # The day the month's figures were published (optional: when missing, the warehouse
+        # assumes the default publication lag, the 15th of the following month).
+        "published_at": _ts(nullable=True),
     },
+    checks=[_not_before("published_at", "month")],
     description="Monthly economic indicators: unemployment (%), housing starts (thousands, "
-                "annual rate), consumer confidence (index).",
+                "annual rate), consumer confidence (index), and the day each month was published.",
 ))
 
 # Load order: a table comes after every table its foreign keys name.

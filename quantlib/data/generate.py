@@ -25,7 +25,9 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   rating effect. Quotes are won with probability
   ``sigmoid(0.6 - 5 (price_ratio - 1) + 0.7 urgent + 0.04 (consumer_confidence - 100))``.
 * Late payers take about 55 days to pay instead of 15 (residential) or 28 (commercial);
-  disputes add 35 days and are sometimes written off.
+  disputes add 35 days and are sometimes written off (``written_off_at``: the day the
+  dispute would otherwise have been paid).
+* Economic indicators of a month are published on the 15th of the next month (``published_at``).
 * Equipment fails as a Weibull renewal process; for 21-42 days before each failure its
   vibration climbs to about 3x its baseline, its temperature by up to 15 C and its
   pressure falls by up to 10 psi.
@@ -45,7 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
+from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, default_published_at
 from quantlib.data.profile import MONTH_SEASON, SEASONS, WEEKDAYS, CompanyProfile
 
 # Fixed effects of the generator: documented here and written to the ground truth.
@@ -217,7 +219,9 @@ class _Builder:
         confidence = np.clip(100 + np.cumsum(rng.normal(0, 2.5, n)), 50, 150)
         econ = _frame({"month": months, "unemployment_rate": np.round(unemployment, 2),
                              "housing_starts": np.round(housing, 0),
-                             "consumer_confidence": np.round(confidence, 1)})
+                             "consumer_confidence": np.round(confidence, 1),
+                             # A month's figures come out mid next month (no draw: the rest stays put).
+                             "published_at": default_published_at(months).to_numpy()})
         self.confidence_by_day = np.interp(
             np.arange(self.n_days),
             (months - self.start).days.to_numpy(), confidence)
@@ -862,6 +866,10 @@ class _Builder:
         written_off = disputed & (rng.random(k) < 0.15)
         paid = issued + np.round(days_to_pay).astype("timedelta64[D]")
         end = np.datetime64(self.end)
+        # A lost dispute is written off the day it would otherwise have been paid; one
+        # that comes after the data ends is still a dispute (the outcome is not known yet).
+        written_off = written_off & (paid <= end)
+        written_off_at = np.where(written_off, paid, np.datetime64("NaT"))
         is_paid = (paid <= end) & ~written_off
         status = np.where(written_off, "written_off",
                           np.where(is_paid, "paid", np.where(disputed, "disputed", "open"))).astype(object)
@@ -871,6 +879,7 @@ class _Builder:
             "invoice_id": inv_ids, "job_id": jobs["job_id"].to_numpy()[idx],
             "customer_id": jobs["customer_id"].to_numpy()[idx], "issued_date": issued,
             "due_date": due, "amount": amounts, "status": status, "disputed": disputed,
+            "written_off_at": written_off_at,
         })
         order = np.argsort(paid[is_paid], kind="stable")
         pay_idx = np.flatnonzero(is_paid)[order]

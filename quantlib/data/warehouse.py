@@ -4,7 +4,9 @@
 
 1. every silver table is loaded as a DuckDB table of the same name, with the
    columns (and types) of its contract; a table missing from silver is created
-   empty, so every mart still builds;
+   empty, so every mart still builds; economic indicators without a
+   ``published_at`` get the default publication lag
+   (:data:`~quantlib.data.contracts.INDICATOR_PUBLICATION_DAY`);
 2. the shared KPI formulas (:mod:`quantlib.kpi.formulas`) and the
    parameterised mart macros below are installed, so notebooks and the KPI
    module can ask for a mart *as of any date*
@@ -35,7 +37,8 @@ equipment_kpis
     revenue of the jobs using it and the part it generated, maintenance cost,
     downtime, failures, preventive maintenance, ROI.
 receivables_ageing
-    Open invoices as of ``as_of`` bucketed by days past due, per customer and total.
+    Open invoices as of ``as_of`` bucketed by days past due, per customer and total
+    (an invoice is open from its issue until it is paid or its write-off date).
 dso
     Days sales outstanding at each month end.
 funnel
@@ -52,7 +55,7 @@ from pathlib import Path
 
 import duckdb
 
-from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
+from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, default_published_at_sql
 from quantlib.data.gold import open_gold
 from quantlib.data.lake import Lake, atomic_path
 from quantlib.kpi.formulas import install_formulas
@@ -204,11 +207,17 @@ LEFT JOIN done d   ON d.date = c.date AND d.service_line = l.service_line
 ORDER BY c.date, l.service_line
 """
 
+# An invoice is written off as of a date when its write-off is dated on or before it.
+# A written-off invoice without a write-off date (files older than written_off_at)
+# counts as written off from the day it was issued, as before the date was recorded.
+WRITTEN_OFF_BY = ("({i}.status = 'written_off' AND coalesce({i}.written_off_at, {i}.issued_date)::DATE <= {d})")
+
 # Open invoices at a date. Receivables are net: amount minus payments made by
 # then (a rare overpayment is a customer credit and lowers receivables).
-# Written-off invoices are excluded at every date, since the write-off date is
-# not recorded. With this definition, receivables at a date also equal
-# "invoiced so far - paid so far", which is what the monthly dso mart uses.
+# An invoice written off later is open at the date (unpaid, outstanding): only the
+# write-offs dated by then are excluded. With this definition, receivables at a date
+# also equal "invoiced so far - paid so far" over the invoices not written off by
+# then, which is what the monthly dso mart uses.
 OPEN_INVOICES_MACRO = """
 CREATE OR REPLACE MACRO open_invoices_at(as_of) AS TABLE
 WITH paid AS (
@@ -224,7 +233,7 @@ balances AS (
            greatest(date_diff('day', i.due_date::DATE, as_of), 0) AS days_past_due,
            i.disputed
     FROM invoices i LEFT JOIN paid p USING (invoice_id)
-    WHERE i.issued_date::DATE <= as_of AND i.status <> 'written_off'
+    WHERE i.issued_date::DATE <= as_of AND NOT """ + WRITTEN_OFF_BY.format(i="i", d="as_of") + """
 )
 SELECT b.*,
        CASE WHEN days_past_due = 0  THEN 'current'
@@ -267,35 +276,36 @@ ORDER BY level = 'total', total DESC, customer_id
 """
 
 # DSO at each month end (the as-of date for the current month):
-# receivables / revenue invoiced in the 90 days up to that date * 90.
+# receivables / revenue invoiced in the 90 days up to that date * 90, both over the
+# invoices not written off by that date (an invoice written off later still counts).
 DSO_SQL = """
 CREATE TABLE dso AS
-WITH valid AS (
-    SELECT invoice_id, issued_date::DATE AS date, amount
-    FROM invoices WHERE status <> 'written_off'
+WITH ends AS (
+    SELECT DISTINCT least(last_day(d::DATE), (SELECT as_of FROM build_params)) AS month_end
+    FROM generate_series((SELECT min(issued_date)::DATE FROM invoices
+                          WHERE NOT (status = 'written_off' AND written_off_at IS NULL)),
+                         (SELECT as_of FROM build_params), INTERVAL 1 DAY) AS g(d)
 ),
-days AS (
-    SELECT unnest(generate_series((SELECT min(date) FROM valid),
-                                  (SELECT as_of FROM build_params), INTERVAL 1 DAY))::DATE AS date
+counted AS (
+    SELECT e.month_end, i.invoice_id, i.issued_date::DATE AS issued, i.amount
+    FROM ends e JOIN invoices i ON i.issued_date::DATE <= e.month_end
+    WHERE NOT """ + WRITTEN_OFF_BY.format(i="i", d="e.month_end") + """
 ),
-invoiced AS (SELECT date, sum(amount) AS invoiced FROM valid GROUP BY date),
+invoiced AS (
+    SELECT month_end, sum(amount) AS invoiced,
+           sum(amount) FILTER (WHERE issued > month_end - 90) AS invoiced_90d
+    FROM counted GROUP BY month_end
+),
 paid AS (
-    SELECT p.paid_date::DATE AS date, sum(p.amount) AS paid
-    FROM payments p JOIN valid v USING (invoice_id) GROUP BY 1
-),
-running AS (
-    SELECT d.date,
-           sum(coalesce(i.invoiced, 0) - coalesce(p.paid, 0))
-               OVER (ORDER BY d.date ROWS UNBOUNDED PRECEDING)            AS receivables,
-           sum(coalesce(i.invoiced, 0))
-               OVER (ORDER BY d.date ROWS BETWEEN 89 PRECEDING AND CURRENT ROW) AS invoiced_90d
-    FROM days d LEFT JOIN invoiced i USING (date) LEFT JOIN paid p USING (date)
+    SELECT c.month_end, sum(p.amount) AS paid
+    FROM counted c JOIN payments p ON p.invoice_id = c.invoice_id AND p.paid_date::DATE <= c.month_end
+    GROUP BY c.month_end
 )
-SELECT date_trunc('month', date)::DATE AS month, date AS month_end,
-       receivables, invoiced_90d,
-       receivables / nullif(invoiced_90d, 0) * 90 AS dso
-FROM running
-WHERE date = least(last_day(date), (SELECT as_of FROM build_params))
+SELECT date_trunc('month', e.month_end)::DATE AS month, e.month_end,
+       coalesce(i.invoiced, 0) - coalesce(p.paid, 0) AS receivables,
+       coalesce(i.invoiced_90d, 0) AS invoiced_90d,
+       (coalesce(i.invoiced, 0) - coalesce(p.paid, 0)) / nullif(i.invoiced_90d, 0) * 90 AS dso
+FROM ends e LEFT JOIN invoiced i USING (month_end) LEFT JOIN paid p USING (month_end)
 ORDER BY month
 """
 
@@ -712,6 +722,10 @@ def build_into(con: duckdb.DuckDBPyConnection, lake: Lake, targets: dict | None 
         Rows per silver table and mart.
     """
     counts = _load_silver(con, lake)
+    # A month of indicators without a publication date (files older than published_at)
+    # is published after the default lag, so every as-of reader can honour it.
+    con.execute(f"UPDATE economic_indicators SET published_at = {default_published_at_sql('month')} "
+                "WHERE published_at IS NULL")
     con.execute(BUILD_PARAMS_SQL)
     install_formulas(con)
     # job_facts must exist before the macros that read it are created.

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from quantlib.forecast.cashflow import SEASON_OF_MONTH
+from quantlib.forecast.pipeline import active_technicians
 from quantlib.forecast.revenue import _as_snapshot
 
 
@@ -100,7 +101,8 @@ class CapacityPlanner(BaseEstimator):
         grid["jobs"] = grid["rate"].fillna(0.0)
         self.daily_jobs_ = grid[["ds", "service_line", "job_type", "jobs"]]
         # Availability.
-        techs = snap["technicians"]
+        # The roster at T: technicians who leave later are on it, those hired later are not.
+        techs = active_technicians(snap["technicians"], T)
         rows = []
         for _, t in techs.iterrows():
             skills = [s.strip() for s in str(t["skills"]).split(";") if s.strip()]

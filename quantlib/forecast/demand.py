@@ -32,7 +32,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from quantlib.data.gold import open_gold
+from quantlib.data.contracts import default_published_at
+from quantlib.data.gold import as_of_date, open_gold
+from quantlib.forecast.pipeline import published_indicators
 
 SEASONS = ("winter", "spring", "summer", "fall")
 MONTH_SEASON = {12: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3}
@@ -219,7 +221,7 @@ def aggregate_factors(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
 
 
 def external_factors(con, freq: str = "D", regions: Sequence[str] | None = None,
-                     start=None, end=None) -> pd.DataFrame:
+                     start=None, end=None, as_of=None) -> pd.DataFrame:
     """Regressors per region and period, aligned to :func:`demand_series`.
 
     Parameters
@@ -234,6 +236,11 @@ def external_factors(con, freq: str = "D", regions: Sequence[str] | None = None,
         Default: the weather table's first and last day. Days after the last weather
         record get NaN weather and a zero storm window (no storm known), calendar
         holidays, and the last economic values carried forward.
+    as_of : date-like, optional
+        What is known: weather observed on or before it, and the months of economic
+        indicators published on or before it (``published_at``; by default the 15th of
+        the next month), the last one carried forward. Default: ``build_params.as_of``.
+        A backtest at an origin passes the origin.
 
     Returns
     -------
@@ -246,13 +253,17 @@ def external_factors(con, freq: str = "D", regions: Sequence[str] | None = None,
     """
     freq = _check_freq(freq)
     with open_gold(con) as db:
-        weather = db.execute("SELECT date, region, temp_c, precip_mm, storm FROM weather").df()
-        econ = db.execute("SELECT month, unemployment_rate, housing_starts, consumer_confidence "
-                          "FROM economic_indicators").df()
+        known = pd.Timestamp(as_of_date(db, as_of))
+        weather = db.execute("SELECT date, region, temp_c, precip_mm, storm FROM weather "
+                             "WHERE date::DATE <= ?", [known.date()]).df()
+        econ = db.execute("SELECT * FROM economic_indicators").df()
     if weather.empty:
-        raise ValueError("the weather table is empty: no regional factors to build")
+        raise ValueError(f"the weather table has nothing on or before {known.date()}: no regional factors to build")
     if econ.empty:
         raise ValueError("the economic_indicators table is empty")
+    econ = published_indicators(econ, known)
+    if econ.empty:
+        raise ValueError(f"no economic indicators were published by {known.date()}")
     weather["date"] = pd.to_datetime(weather["date"]).dt.normalize()
     regions = sorted(weather["region"].astype(str).unique()) if regions is None else list(regions)
     unknown = set(regions) - set(weather["region"].astype(str))
@@ -348,6 +359,20 @@ def _fourier(ds: pd.Series, k: int) -> pd.DataFrame:
     return pd.DataFrame(cols, index=ds.index)
 
 
+def _hold_unpublished(factors: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Economic columns as known at ``as_of``: periods of months not published by then
+    (default lag) take the last published value of their region."""
+    cols = [c for c in ECONOMIC_COLUMNS if c in factors]
+    if not cols or factors.empty:
+        return factors
+    f = factors.sort_values(["region", "ds"]).copy()
+    month = f["ds"].dt.to_period("M").dt.to_timestamp()
+    known = (default_published_at(month).to_numpy() <= as_of.normalize())
+    for c in cols:
+        f[c] = f[c].where(known).groupby(f["region"]).ffill()
+    return f.sort_index()
+
+
 class DemandForecaster(BaseEstimator):
     """Job-count forecasts per service line x region with external factors and scenarios.
 
@@ -367,7 +392,11 @@ class DemandForecaster(BaseEstimator):
     fourier : int
         Pairs of yearly Fourier terms.
     cutoff : date-like, optional
-        Fit only on periods on or before it (backtests: nothing later is read).
+        Fit only on periods on or before it (backtests: nothing later is read). The
+        economic indicators of months not yet published at the cutoff (by the default
+        lag, the 15th of the next month) are replaced by the last published value; for
+        the exact publication dates build the factors with
+        ``external_factors(con, freq, as_of=cutoff)``.
     effect_level : float or None
         Scenario shifts of economic indicators (``{"consumer_confidence": -10}``) act
         through each series' effect estimated by a Poisson GLM with a trend, the yearly
@@ -441,6 +470,8 @@ class DemandForecaster(BaseEstimator):
         f = factors.assign(ds=pd.to_datetime(factors["ds"]))
         last_day = s["ds"].max() + pd.Timedelta(days=0 if self.freq_ == "D" else 6)
         f = f[f["ds"] <= last_day]  # nothing after the data: the fit cannot see the future
+        if self.cutoff is not None:
+            f = _hold_unpublished(f, pd.Timestamp(self.cutoff))
         self.series_ = s[["series_id", "region"]].drop_duplicates().reset_index(drop=True)
         self.last_ds_ = s["ds"].max()
         self.factors_ = f

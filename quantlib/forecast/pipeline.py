@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from quantlib.data.contracts import default_published_at, default_published_at_sql
 from quantlib.data.gold import open_gold
 
 QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
@@ -78,10 +79,23 @@ _SNAPSHOT_SQL = {
                CASE WHEN completed_date <= $as_of THEN revenue ELSE 0 END AS revenue,
                CASE WHEN completed_date <= $as_of THEN direct_cost ELSE 0 END AS direct_cost
         FROM job_facts WHERE created_at::DATE <= $as_of""",
+    # An invoice's state at as_of comes from its dated events: written off only when the
+    # write-off is dated by then (an undated one, from files older than written_off_at,
+    # counts from its issue), paid when the payments made by then cover it, else open.
     "invoices": """
-        SELECT invoice_id, customer_id, job_id, issued_date::DATE AS issued_date,
-               due_date::DATE AS due_date, amount, status = 'written_off' AS written_off
-        FROM invoices WHERE issued_date::DATE <= $as_of""",
+        WITH paid AS (
+            SELECT invoice_id, sum(amount) AS paid_amount FROM payments
+            WHERE paid_date::DATE <= $as_of GROUP BY invoice_id
+        )
+        SELECT i.invoice_id, i.customer_id, i.job_id, i.issued_date::DATE AS issued_date,
+               i.due_date::DATE AS due_date, i.amount,
+               CASE WHEN {written_off} THEN 'written_off'
+                    WHEN coalesce(p.paid_amount, 0) >= i.amount - 0.005 THEN 'paid'
+                    ELSE 'open' END AS status,
+               {written_off} AS written_off,
+               CASE WHEN {written_off} THEN {written_off_at}::DATE END AS written_off_at
+        FROM invoices i LEFT JOIN paid p USING (invoice_id)
+        WHERE i.issued_date::DATE <= $as_of""",
     "payments": """
         SELECT payment_id, invoice_id, customer_id, paid_date::DATE AS paid_date, amount
         FROM payments WHERE paid_date::DATE <= $as_of""",
@@ -93,17 +107,86 @@ _SNAPSHOT_SQL = {
                CASE WHEN end_date::DATE <= $as_of THEN end_date::DATE END AS end_date,
                monthly_fee, visits_per_year
         FROM contracts WHERE start_date::DATE <= $as_of""",
+    # Accruals of the expenses recorded by as_of (a bill dated later is not known yet,
+    # even where it accrues over days before as_of).
     "expense_accruals": """
-        SELECT date, category, kind, amount FROM expense_accruals WHERE date <= $as_of""",
+        SELECT a.date, a.category, a.kind, a.amount, e.date::DATE AS recorded_date
+        FROM expense_accruals a JOIN expenses e USING (expense_id)
+        WHERE a.date <= $as_of AND e.date::DATE <= $as_of""",
+    # A month's indicators are known from their publication date, not from the month.
     "economic_indicators": """
-        SELECT month::DATE AS month, unemployment_rate, housing_starts, consumer_confidence
-        FROM economic_indicators WHERE month::DATE <= $as_of ORDER BY month""",
+        SELECT month::DATE AS month, unemployment_rate, housing_starts, consumer_confidence,
+               {published_at}::DATE AS published_at
+        FROM economic_indicators WHERE {published_at}::DATE <= $as_of ORDER BY month""",
+    # Everyone hired by as_of, with the terminations known then; `active` is the roster at
+    # as_of. Technicians who leave later are active (their termination is not known yet).
     "technicians": """
-        SELECT technician_id, region, skills, weekly_hours, hire_date::DATE AS hire_date
+        SELECT technician_id, region, skills, weekly_hours, hire_date::DATE AS hire_date,
+               CASE WHEN termination_date::DATE <= $as_of THEN termination_date::DATE END
+                   AS termination_date,
+               termination_date IS NULL OR termination_date::DATE > $as_of AS active
         FROM technicians
         WHERE hire_date::DATE <= $as_of
-          AND (termination_date IS NULL OR termination_date::DATE > $as_of)""",
+        ORDER BY technician_id""",
 }
+
+# Columns added after older gold files were built, and what stands in for them there.
+_LATE_COLUMNS = {
+    ("invoices", "written_off_at"): "i.issued_date",
+    ("economic_indicators", "published_at"): default_published_at_sql("month"),
+}
+
+
+def _snapshot_sql(con, name: str) -> str:
+    """The snapshot query of table ``name`` for this warehouse (older files lack a few columns)."""
+    sql = _SNAPSHOT_SQL[name]
+    if name == "invoices":
+        have = _has_column(con, "invoices", "written_off_at")
+        at = "coalesce(i.written_off_at, i.issued_date)" if have else _LATE_COLUMNS[("invoices", "written_off_at")]
+        return sql.format(written_off=f"(i.status = 'written_off' AND {at}::DATE <= $as_of)", written_off_at=at)
+    if name == "economic_indicators":
+        have = _has_column(con, "economic_indicators", "published_at")
+        default = _LATE_COLUMNS[("economic_indicators", "published_at")]
+        return sql.format(published_at=f"coalesce(published_at, {default})" if have else default)
+    return sql
+
+
+def _has_column(con, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                            "AND column_name = ?", [table, column]).fetchone()[0])
+
+
+def published_indicators(economic: pd.DataFrame, as_of) -> pd.DataFrame:
+    """The rows of monthly indicators published on or before ``as_of``, sorted by month.
+
+    A row's ``published_at`` says when it became known; where it is missing (or the frame
+    has no such column) the default lag applies: the 15th of the following month
+    (:func:`quantlib.data.contracts.default_published_at`).
+    """
+    e = economic.copy()
+    e["month"] = pd.to_datetime(e["month"])
+    default = default_published_at(e["month"]).to_numpy()
+    published = pd.to_datetime(e["published_at"]) if "published_at" in e else pd.Series(pd.NaT, index=e.index)
+    e["published_at"] = published.fillna(pd.Series(default, index=e.index)).astype("datetime64[ns]")
+    e = e[e["published_at"].dt.normalize() <= pd.Timestamp(as_of).normalize()]
+    return e.sort_values("month").reset_index(drop=True)
+
+
+def active_technicians(technicians: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """The technicians on the roster at ``as_of``: hired by then and not yet gone.
+
+    ``technicians`` is a snapshot's table (``hire_date``, ``termination_date``); without
+    ``as_of`` its ``active`` column (the roster at the snapshot's date) decides.
+    """
+    t = technicians
+    if as_of is None:
+        return t[t["active"].astype(bool)].reset_index(drop=True) if "active" in t else t.reset_index(drop=True)
+    as_of = pd.Timestamp(as_of).normalize()
+    keep = pd.to_datetime(t["hire_date"]) <= as_of
+    if "termination_date" in t:
+        end = pd.to_datetime(t["termination_date"])
+        keep &= end.isna() | (end > as_of)
+    return t[keep].reset_index(drop=True)
 
 
 def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
@@ -116,7 +199,12 @@ def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
     as_of : date-like, optional
         The date of the snapshot; defaults to ``build_params.as_of``. Nothing after it is
         read: quotes decided later are open, jobs completed later are not completed,
-        invoices issued later and payments made later are absent.
+        invoices issued later and payments made later are absent, an invoice written off
+        later is open (its ``status`` comes from the payments and write-off dated by
+        then), a month of economic indicators is present only once published
+        (``published_at``), expenses recorded later do not accrue, and technicians who
+        leave later are on the roster (``technicians.active``; the table holds everyone
+        hired by then, with the terminations known then).
     tables : iterable of str, optional
         Which tables (default: all of ``quotes, leads, jobs, invoices, payments,
         open_invoices, contracts, expense_accruals, economic_indicators, technicians``).
@@ -136,11 +224,12 @@ def warehouse_snapshot(source, as_of=None, tables=None) -> Snapshot:
             raise ValueError(f"unknown snapshot tables {sorted(unknown)}; known: {sorted(_SNAPSHOT_SQL)}")
         out = {}
         for name in names:
-            df = con.execute(_SNAPSHOT_SQL[name], {"as_of": as_of.date()}).df()
+            df = con.execute(_snapshot_sql(con, name), {"as_of": as_of.date()}).df()
             for col in df.columns:
                 if df[col].dtype == object or str(df[col].dtype).startswith("str"):
                     continue
-                if "date" in str(df[col].dtype) or col in ("month",):
+                if "date" in str(df[col].dtype) or col in ("month", "published_at", "written_off_at",
+                                                           "termination_date"):
                     df[col] = pd.to_datetime(df[col])
             out[name] = df
         return Snapshot(as_of=as_of, tables=out)
@@ -276,8 +365,10 @@ class QuoteConversionModel(BaseEstimator):
             ``quote_id, completed_at`` of jobs, to learn the lag from a won decision to
             the completed job (revenue). Without it the lag is 0 days.
         economic : DataFrame, optional
-            ``month, consumer_confidence``: adds consumer confidence (at the quote's
-            creation month) as a feature.
+            ``month, consumer_confidence`` (and ``published_at``): adds consumer confidence
+            (at the quote's creation month) as a feature. Only the months published by
+            ``as_of`` are used (without ``published_at``: from the 15th of the next month);
+            later months take the last published value.
 
         Returns
         -------
@@ -306,8 +397,11 @@ class QuoteConversionModel(BaseEstimator):
         if economic is not None:
             _require(economic, ("month", "consumer_confidence"), "economic")
             econ = economic[["month", "consumer_confidence"]].dropna().copy()
-            econ["month"] = pd.to_datetime(econ["month"]).dt.to_period("M").dt.to_timestamp()
-            econ = econ[econ["month"] <= as_of].sort_values("month")
+            if "published_at" in economic:
+                econ["published_at"] = economic.loc[econ.index, "published_at"]
+            # Only the months published by as_of (by default mid next month) are known.
+            econ = published_indicators(econ, as_of)[["month", "consumer_confidence"]]
+            econ["month"] = econ["month"].dt.to_period("M").dt.to_timestamp()
             if len(econ):
                 self.economic_ = econ
                 self.use_confidence_ = True
@@ -618,9 +712,11 @@ def censor_snapshot(snapshot: Snapshot, as_of) -> Snapshot:
     """The snapshot as it was known at an earlier date ``as_of`` (in memory, no warehouse).
 
     Mirrors :func:`warehouse_snapshot`: quotes decided later are open, jobs completed later
-    are not completed (no revenue, no hours), later invoices, payments, accruals, months and
-    hires are dropped, and open invoices are recomputed from invoices and payments.
-    Rolling-origin backtests call it once per origin.
+    are not completed (no revenue, no hours), later invoices, payments, accruals (and
+    expenses recorded later), hires and indicators published later are dropped, write-offs
+    and terminations dated later are undone (the invoice is open, the technician active),
+    and open invoices and invoice status are recomputed from invoices, payments and
+    write-offs. Rolling-origin backtests call it once per origin.
     """
     as_of = pd.Timestamp(as_of).normalize()
     if as_of > snapshot.as_of:
@@ -648,13 +744,23 @@ def censor_snapshot(snapshot: Snapshot, as_of) -> Snapshot:
         j.loc[later, ["labor_hours", "revenue", "direct_cost"]] = 0.0
         j["is_cancelled"] = j["is_cancelled"] & (j["scheduled_start"].dt.normalize() <= as_of)
         out["jobs"] = j
-    if "invoices" in t:
-        out["invoices"] = t["invoices"][t["invoices"]["issued_date"] <= as_of].copy()
     if "payments" in t:
         out["payments"] = t["payments"][t["payments"]["paid_date"] <= as_of].copy()
+    if "invoices" in t:
+        inv = t["invoices"][t["invoices"]["issued_date"] <= as_of].copy()
+        if "written_off_at" in inv:
+            # Written off later: open at as_of (a frame without the date keeps its flag).
+            later = pd.to_datetime(inv["written_off_at"]) > as_of
+            inv.loc[later, "written_off_at"] = pd.NaT
+            inv["written_off"] = inv["written_off"].astype(bool) & ~later
+        if "status" in inv and "payments" in out:
+            paid = inv["invoice_id"].map(out["payments"].groupby("invoice_id")["amount"].sum()).fillna(0.0)
+            inv["status"] = np.where(inv["written_off"], "written_off",
+                                     np.where(paid >= inv["amount"] - 0.005, "paid", "open"))
+        out["invoices"] = inv
     if "invoices" in t and "payments" in t:
         inv = out["invoices"]
-        inv = inv[~inv["written_off"]]
+        inv = inv[~inv["written_off"].astype(bool)]
         paid = out["payments"].groupby("invoice_id")["amount"].sum()
         open_amount = inv["amount"] - inv["invoice_id"].map(paid).fillna(0.0).to_numpy()
         oi = inv.assign(open_amount=open_amount)
@@ -667,13 +773,21 @@ def censor_snapshot(snapshot: Snapshot, as_of) -> Snapshot:
         c.loc[c["end_date"] > as_of, "end_date"] = pd.NaT
         out["contracts"] = c
     if "expense_accruals" in t:
-        out["expense_accruals"] = t["expense_accruals"][t["expense_accruals"]["date"] <= as_of].copy()
+        acc = t["expense_accruals"]
+        keep = acc["date"] <= as_of
+        if "recorded_date" in acc:
+            keep &= acc["recorded_date"] <= as_of
+        out["expense_accruals"] = acc[keep].copy()
     if "economic_indicators" in t:
-        e = t["economic_indicators"]
-        out["economic_indicators"] = e[e["month"] <= as_of].copy()
+        e = published_indicators(t["economic_indicators"], as_of)
+        out["economic_indicators"] = e[list(t["economic_indicators"].columns.union(["published_at"], sort=False))]
     if "technicians" in t:
-        # Terminations are not in the snapshot: technicians active at the later date were
-        # active at the earlier one if hired by then (a documented approximation).
         tech = t["technicians"]
-        out["technicians"] = tech[tech["hire_date"] <= as_of].copy()
+        tech = tech[tech["hire_date"] <= as_of].copy()
+        if "termination_date" in tech:
+            # Those who left after as_of were still on the roster then.
+            end = pd.to_datetime(tech["termination_date"])
+            tech.loc[end > as_of, "termination_date"] = pd.NaT
+            tech["active"] = (end.isna() | (end > as_of)).to_numpy()
+        out["technicians"] = tech.reset_index(drop=True)
     return Snapshot(as_of=as_of, tables=out)

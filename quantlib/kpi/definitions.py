@@ -557,8 +557,9 @@ def dso(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
     """Accounts receivable at as_of / revenue invoiced in the last 90 days x 90.
 
     Receivables = invoice amounts issued by as_of minus payments made by as_of
-    (written-off invoices excluded); invoiced = amounts of invoices issued in
-    the window (default: the 90 days ending as_of; a window of n days uses x n).
+    (invoices written off by as_of excluded; one written off later still counts);
+    invoiced = amounts of those invoices issued in the window (default: the 90 days
+    ending as_of; a window of n days uses x n).
     Region is the customer's; service line the job's.
     """
     where, params = _where(filters, {"service_line": "service_line", "region": "region"})
@@ -570,9 +571,10 @@ def dso(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
         f"""SELECT sum(i.amount) FROM invoices i
             LEFT JOIN jobs j ON j.job_id = i.job_id
             LEFT JOIN customers c ON c.customer_id = i.customer_id
-            WHERE i.status <> 'written_off' AND i.issued_date::DATE BETWEEN ? AND ?
+            WHERE NOT (i.status = 'written_off' AND coalesce(i.written_off_at, i.issued_date)::DATE <= ?)
+              AND i.issued_date::DATE BETWEEN ? AND ?
             {where.replace('service_line', 'j.service_line').replace('region', 'c.region')}""",
-        [start, as_of, *params]).fetchone()[0]
+        [as_of, start, as_of, *params]).fetchone()[0]
     if not invoiced:
         raise KpiUnavailable("nothing invoiced in the window")
     return receivables / invoiced * _days(start, as_of)

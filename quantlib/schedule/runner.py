@@ -66,6 +66,8 @@ __all__ = [
     "DueRun",
     "RunContext",
     "RunOutcome",
+    "run_batch",
+    "run_jobs",
     "RunTimeoutError",
     "Workspace",
     "due_runs",
@@ -271,18 +273,6 @@ def company_of(ws: Workspace, parameter_file: Path) -> str:
     except (OSError, ParameterError, ValueError):
         value = None
     return str(value) if value else parameter_file.stem
-
-
-def company_name(ws: Workspace, company: str) -> str:
-    """The company's display name: ``name`` in ``parameters/companies/<company>.yaml``, else the slug."""
-    import yaml
-
-    try:
-        data = yaml.safe_load((ws.root / "parameters" / "companies" / f"{company}.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return company
-    name = data.get("name") if isinstance(data, dict) else None
-    return str(name) if name else company
 
 
 def _make_public(folder: Path) -> None:
@@ -868,12 +858,57 @@ def run_many(
     are sent from this process afterwards. A single run (and a dry run) is done in this
     process unless a cluster ``address`` is given.
     """
-    from quantlib.schedule.executors import get_executor
-
     ws = workspace or Workspace.at()
     files = [Path(p) for p in (parameter_files if parameter_files is not None else spec.parameters)]
     slot = scheduled_for or datetime.now(spec.tz)
-    tasks = [_Task(spec, f, ws, slot, dry_run) for f in files]
+    return run_batch([_Task(spec, f, ws, slot, dry_run) for f in files], executor=executor, workers=workers,
+                     address=address)
+
+
+def run_jobs(
+    specs: Sequence[JobSpec],
+    *,
+    companies: Sequence[str] | None = None,
+    workspace: Workspace | None = None,
+    dry_run: bool = False,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> list[RunOutcome]:
+    """Run several jobs now, all their companies (or ``companies``) together on one executor.
+
+    Independent reports then run side by side: ``make demo`` publishes its reports this way.
+    """
+    ws = workspace or Workspace.at()
+    tasks = []
+    for spec in specs:
+        slot = datetime.now(spec.tz)
+        for pf in spec.parameters:
+            if companies is None or company_of(ws, pf) in companies:
+                tasks.append(_Task(spec, Path(pf), ws, slot, dry_run))
+    return run_batch(tasks, executor=executor, workers=workers, address=address)
+
+
+def run_batch(
+    tasks: Sequence[_Task],
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> list[RunOutcome]:
+    """Run ``tasks`` (of one job or several) on one executor, then notify each job's recipients.
+
+    A run the executor loses is failed, recorded and alerted (:func:`_executor_failure`);
+    a run that finished is recorded once, by itself: nothing after it (a notification that
+    raises, another job's failure) records it again. Every job's recipients are told about the
+    companies that published, whatever happened to the other runs.
+    """
+    from quantlib.schedule.executors import get_executor
+
+    tasks = list(tasks)
+    if not tasks:
+        return []
+    dry_run = all(t.dry_run for t in tasks)
     if dry_run or (len(tasks) <= 1 and address is None):
         # Starting a pool or a local cluster for one run costs more than it saves; a cluster
         # given by address is used anyway (it may be where the data is).
@@ -887,9 +922,21 @@ def run_many(
     except Exception as exc:  # noqa: BLE001 - the executor itself failed (no cluster, no pool)
         results = [exc] * len(tasks)
     outcomes = [r if isinstance(r, RunOutcome) else _executor_failure(t, r) for t, r in zip(tasks, results)]
-    if not dry_run:
-        # Every company that published is told, whatever happened to the others.
-        notify(spec, outcomes, workspace=ws)
+    if dry_run:
+        return outcomes
+    by_job: dict[str, tuple[JobSpec, list[RunOutcome]]] = {}
+    for task, outcome in zip(tasks, outcomes):
+        by_job.setdefault(task.spec.name, (task.spec, []))[1].append(outcome)
+    for spec, job_outcomes in by_job.values():
+        ws = next(t.workspace for t in tasks if t.spec.name == spec.name)
+        try:
+            notify(spec, job_outcomes, workspace=ws)
+        except Exception as exc:  # noqa: BLE001 - the runs are recorded; a notice that cannot be sent is logged
+            message = f"notifications not sent: {one_line(exc)}"
+            _log(ws, spec.name, "-", message)
+            for outcome in job_outcomes:
+                if outcome.notice is not None:
+                    outcome.undelivered.append(message)
     return outcomes
 
 
@@ -1038,28 +1085,16 @@ def run_due(
     workers: int | None = None,
     address: str | None = None,
 ) -> list[RunOutcome]:
-    """Run everything :func:`due_runs` finds, each job's companies together on the executor."""
+    """Run everything :func:`due_runs` finds, every job and company together on the executor."""
     ws = workspace or Workspace.at()
     specs = ws.load_specs() if specs is None else specs
     now = now or datetime.now(timezone.utc)
     if not dry_run:
         recover(workspace=ws, specs=specs)
         flush_outbox(workspace=ws)
-    by_job: dict[tuple[str, datetime], list[DueRun]] = {}
-    for d in due_runs(specs, now, workspace=ws):
-        by_job.setdefault((d.spec.name, d.slot), []).append(d)
-    outcomes: list[RunOutcome] = []
-    for (_, slot), items in by_job.items():
-        try:
-            outcomes += run_many(items[0].spec, [d.parameter_file for d in items], workspace=ws,
-                                 scheduled_for=slot, dry_run=dry_run, executor=executor, workers=workers,
-                                 address=address)
-        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the other jobs
-            failed = [_executor_failure(_Task(d.spec, d.parameter_file, ws, slot, dry_run), exc) for d in items]
-            if not dry_run:
-                notify(items[0].spec, failed, workspace=ws)
-            outcomes += failed
-    return outcomes
+    # Every due (job, company) goes to one executor, so independent jobs run side by side.
+    tasks = [_Task(d.spec, d.parameter_file, ws, d.slot, dry_run) for d in due_runs(specs, now, workspace=ws)]
+    return run_batch(tasks, executor=executor, workers=workers, address=address)
 
 
 #: Seconds ``serve`` waits after a failed cycle before it tries again.

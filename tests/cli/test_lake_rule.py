@@ -86,3 +86,34 @@ def test_apps_passes_the_resolved_lake(home, monkeypatch):
     CliRunner().invoke(app, ["apps", "--no-browser", "--company", "acme"])
     assert seen["company"] == "acme"
     assert Path(seen["lake"]) == demo(home, "acme").root.resolve()
+
+
+def test_build_with_company_loads_its_profile(home):
+    """`warehouse build --company acme` names the company and loads targets from its profile (issue 11)."""
+    import duckdb
+
+    write_silver(demo(home, "acme"))
+    companies = home / "parameters" / "companies"
+    companies.mkdir(parents=True)
+    (companies / "acme.yaml").write_text("name: Acme Plumbing & Air\ntargets:\n  revenue_monthly: 123456\n")
+    result = CliRunner().invoke(app, ["warehouse", "build", "--company", "acme"])
+    assert result.exit_code == 0, result.output
+    assert "Acme Plumbing & Air" in result.output
+    with duckdb.connect(str(demo(home, "acme").gold), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT company FROM build_info").fetchall() == [("Acme Plumbing & Air",)]
+        assert con.execute("SELECT value FROM targets WHERE key = 'revenue_monthly'").fetchone() == (123456.0,)
+
+
+def test_build_of_a_lake_by_path_takes_no_company_profile(home):
+    """A lake given by path is not assumed to be the default company's."""
+    import duckdb
+
+    companies = home / "parameters" / "companies"
+    companies.mkdir(parents=True)
+    (companies / "mixed_trades.yaml").write_text("name: Mixed Trades Demo\n")
+    lake = Lake(home / "elsewhere")
+    write_silver(lake)
+    result = CliRunner().invoke(app, ["warehouse", "build", "--lake", str(lake.root)])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(lake.gold), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT company FROM build_info").fetchall() == [(None,)]

@@ -128,6 +128,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "amount": [900.0, 150.0],
         "status": ["paid", "open"],
         "disputed": [False, False],
+        "written_off_at": pd.to_datetime([None, None]).astype("datetime64[ns]"),
     })
     t["payments"] = pd.DataFrame({
         "payment_id": ["P1"],
@@ -190,6 +191,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "unemployment_rate": [3.5, 3.6],
         "housing_starts": [1400.0, 1380.0],
         "consumer_confidence": [110.0, 108.5],
+        "published_at": _ts("2023-02-15", "2023-03-15"),
     })
     assert set(t) == set(TABLE_ORDER)
     return {name: t[name][CONTRACTS[name].columns] for name in TABLE_ORDER}

@@ -193,6 +193,12 @@ ROW_RULE_CASES = {
     "technician_id_required_when_completed": (
         "jobs", {"technician_id": None}, "technician_id",
         "technician_id is missing although status is 'completed'"),
+    "written_off_at_not_before_issued_date": (
+        "invoices", {"written_off_at": pd.Timestamp("2023-02-15")}, "written_off_at",
+        "written_off_at 2023-02-15 is before issued_date 2023-02-16"),
+    "published_at_not_before_month": (
+        "economic_indicators", {"published_at": pd.Timestamp("2022-12-31")}, "published_at",
+        "published_at 2022-12-31 is before month 2023-01-01"),
     "due_date_not_before_issued_date": (
         "invoices", {"due_date": pd.Timestamp("2023-02-15")}, "due_date",
         "due_date 2023-02-15 is before issued_date 2023-02-16"),

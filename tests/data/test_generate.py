@@ -204,3 +204,16 @@ def test_equipment_drifts_before_failure(mixed_company):
     events = mixed_company.tables["maintenance_events"]
     recorded = events[events["kind"] == "failure"][["equipment_id", "scheduled_date"]]
     assert len(recorded) == len(failures)
+
+
+def test_write_offs_and_publications_are_dated(mixed_company):
+    inv = mixed_company.tables["invoices"]
+    end = pd.Timestamp(mixed_company.profile.end)
+    off = inv["status"] == "written_off"
+    assert off.any() and inv["written_off_at"].notna().eq(off).all()
+    dated = inv[off]
+    assert (dated["written_off_at"] >= dated["issued_date"]).all() and (dated["written_off_at"] <= end).all()
+    assert dated["disputed"].all()
+    assert not set(dated["invoice_id"]) & set(mixed_company.tables["payments"]["invoice_id"])
+    econ = mixed_company.tables["economic_indicators"]
+    assert (econ["published_at"] == econ["month"] + pd.offsets.MonthBegin(1) + pd.Timedelta(days=14)).all()

@@ -118,3 +118,39 @@ def test_cli_build_reads_profile_targets(tmp_path):
     with duckdb.connect(str(lake.gold), read_only=True) as con:
         assert con.execute("SELECT value FROM targets WHERE key = 'monthly_revenue'").fetchone()[0] == 450000
         assert con.execute("SELECT DISTINCT company FROM build_info").fetchone()[0] == "Acme Roofing"
+
+
+def test_write_offs_and_publications_as_of_a_date_and_older_files(tmp_path):
+    """An invoice written off later is open until its write-off date; files without the dates
+    stay readable (an undated write-off counts from its issue, indicators get the default lag)."""
+    lake = _minimal_lake(tmp_path)
+    invoice = {"customer_id": "A", "due_date": TS("2024-03-31"), "amount": 100.0, "disputed": True}
+    _write(lake, "invoices", [
+        {**invoice, "invoice_id": "I1", "job_id": "J1", "issued_date": TS("2024-03-01"), "status": "written_off",
+         "written_off_at": TS("2024-05-10")},
+        {**invoice, "invoice_id": "I2", "job_id": "J2", "issued_date": TS("2024-03-01"), "status": "open",
+         "written_off_at": pd.NaT},
+    ])
+    _write(lake, "payments", [{"payment_id": "P1", "invoice_id": "I2", "customer_id": "A",
+                               "paid_date": TS("2024-06-01"), "amount": 100.0, "method": "card"}])
+    # An older export: no publication dates.
+    pd.DataFrame({"month": [TS("2024-03-01"), TS("2024-04-01")], "unemployment_rate": [4.0, 4.1],
+                  "housing_starts": [1400.0, 1390.0], "consumer_confidence": [100.0, 99.0]}).to_parquet(
+        lake.silver_table("economic_indicators"), index=False)
+    with duckdb.connect(str(build_warehouse(lake)), read_only=True) as con:
+        def open_at(day):
+            return sorted(r[0] for r in con.execute("SELECT invoice_id FROM open_invoices_at(?::DATE)",
+                                                    [day]).fetchall())
+        assert open_at("2024-05-09") == ["I1", "I2"]
+        assert open_at("2024-05-10") == ["I2"]
+        assert open_at("2024-06-01") == []
+        dso = con.execute("SELECT month_end, receivables FROM dso ORDER BY month").fetchall()
+        assert dict(dso)[TS("2024-04-30").date()] == 200.0   # I1 still counts in April
+        assert dict(dso)[TS("2024-05-31").date()] == 100.0
+        published = con.execute("SELECT published_at FROM economic_indicators ORDER BY month").fetchall()
+        assert [p[0] for p in published] == [TS("2024-04-15"), TS("2024-05-15")]
+    # A write-off without a date (an older file) counts from the invoice's issue.
+    with duckdb.connect(str(lake.gold)) as con:
+        con.execute("UPDATE invoices SET written_off_at = NULL WHERE invoice_id = 'I1'")
+        assert [r[0] for r in con.execute("SELECT invoice_id FROM open_invoices_at(DATE '2024-03-02')")
+                .fetchall()] == ["I2"]

@@ -54,6 +54,18 @@ def test_run_dry_run(project):
     assert not project.history_path.exists() or project.history().runs() == []
 
 
+def test_run_several_jobs_at_once(project):
+    """`quant schedule run a b --company beta` runs both jobs for beta (what `make demo` does)."""
+    write_spec(project, "daily", parameters=["parameters/reports/alpha.yaml", "parameters/reports/beta.yaml"],
+               outputs=["html"])
+    write_spec(project, "weekly", parameters=["parameters/reports/beta.yaml"], outputs=["html"])
+    code, out = quant(project, "run", "daily", "weekly", "--company", "beta", "--workers", "2")
+    assert code == 0, out
+    assert sorted((r.job, r.company, r.status.value) for r in project.history().runs()) == [
+        ("daily", "beta", "success"), ("weekly", "beta", "success")]
+    assert quant(project, "run", "daily", "nope")[0] == 2
+
+
 def test_due_runs_each_slot_once(project):
     write_spec(project, "daily", cron="0 6 * * *", outputs=["html"])
     code, out = quant(project, "due", "--now", "2026-11-27T07:30")

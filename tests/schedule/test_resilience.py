@@ -91,3 +91,47 @@ def test_serve_survives_a_failing_cycle_and_alerts_once(project, monkeypatch):
     alerts = [m for m in smtp.mailbox.messages if m.message["Subject"].startswith("FAILED")]
     assert len(alerts) == 1 and "malformed" in alerts[0].body
     assert "scheduler cycle failed" in project.log_file.read_text()
+
+
+class RecordsBatches(InlineExecutor):
+    """An inline executor that remembers every batch it was given."""
+
+    batches: list[list[str]] = []
+
+    def map(self, fn, items, *, return_exceptions=False):
+        items = list(items)
+        RecordsBatches.batches.append([f"{t.spec.name}/{t.parameter_file.stem}" for t in items])
+        return super().map(fn, items, return_exceptions=return_exceptions)
+
+
+def test_due_jobs_run_side_by_side_on_one_executor(project, monkeypatch):
+    """Independent jobs due at once go to one executor batch, not one job after another."""
+    monkeypatch.setitem(EXECUTORS, "records", RecordsBatches)
+    RecordsBatches.batches = []
+    write_spec(project, "first_report", outputs=["html"],
+               parameters=["parameters/reports/alpha.yaml", "parameters/reports/beta.yaml"])
+    write_spec(project, "second_report", outputs=["html"])
+    outcomes = runner_mod.run_due(SLOT + timedelta(minutes=5), workspace=project, executor="records")
+    assert sorted(f"{o.job}/{o.company}" for o in outcomes) == [
+        "first_report/alpha", "first_report/beta", "second_report/alpha"]
+    assert all(o.status is RunStatus.SUCCESS for o in outcomes)
+    assert [sorted(b) for b in RecordsBatches.batches] == [
+        ["first_report/alpha", "first_report/beta", "second_report/alpha"]]
+
+
+def test_a_failing_notification_does_not_record_published_runs_again(project, monkeypatch):
+    """A notice that raises after the runs were recorded must not fail them a second time as lost."""
+    write_spec(project, outputs=["html"], parameters=["parameters/reports/alpha.yaml", "parameters/reports/beta.yaml"],
+               recipients={"emails": ["exec@example.com"]})
+
+    def broken_notify(*args, **kwargs):
+        raise OSError("disk full while queueing the notice")
+
+    monkeypatch.setattr(runner_mod, "notify", broken_notify)
+    outcomes = runner_mod.run_due(SLOT + timedelta(minutes=5), workspace=project, executor="inline")
+    assert [o.status for o in outcomes] == [RunStatus.SUCCESS, RunStatus.SUCCESS]
+    assert all("notifications not sent" in " ".join(o.undelivered) for o in outcomes)
+    for company in ("alpha", "beta"):
+        [row] = project.history().runs("test_report", company)
+        assert row.status is RunStatus.SUCCESS and not row.lost
+    assert runner_mod.due_runs(project.load_specs(), SLOT + timedelta(hours=1), workspace=project) == []
