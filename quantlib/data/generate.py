@@ -748,7 +748,9 @@ class _Builder:
         tech_of[idx] = self.on_call[line[idx] * n_r + region[idx], day[idx]]
         book_day[idx] = day[idx]
         unassigned = tech_of < 0
-        cancelled = cancelled | unassigned
+        # A job spilled past the day its customer leaves is cancelled (they went elsewhere).
+        left = (tech_of >= 0) & (book_day >= c["active_to"][cust])
+        cancelled = cancelled | unassigned | left
         book_day = np.where(cancelled, day, book_day)
         tech_of = np.where(cancelled, -1, tech_of)
         future = book_day > self.n_data_days - 1
@@ -834,6 +836,7 @@ class _Builder:
             "job_type": job_type[sort], "urgency": urgency[sort], "status": status[sort],
             "region": np.array(self.regions, dtype=object)[c["region"][cust[sort]]],
             "created_at": created_values[sort],
+            "requested_date": (self.start + pd.to_timedelta(day, unit="D")).values.astype("datetime64[ns]")[sort],
             "scheduled_start": scheduled_start.values.astype("datetime64[ns]")[sort],
             "completed_at": completed_at.values.astype("datetime64[ns]")[sort],
             "scheduled_hours": scheduled_hours[sort], "labor_hours": labor[sort],

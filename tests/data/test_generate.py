@@ -61,12 +61,16 @@ def test_scale_multiplies_volume():
 
 
 def _daily_demand(company, line):
-    """Daily counts of demand jobs (not contract visits, not quoted installs) of one line."""
+    """Daily counts of demand jobs (not contract visits, not quoted installs) of one line.
+
+    Counted by the day asked for: the demand. A full day's jobs spill to later days, so
+    the scheduled day is the demand bounded by capacity.
+    """
     jobs = company.tables["jobs"]
     demand = jobs[(jobs["service_line"] == line) & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
     end = pd.Timestamp(company.profile.end)
     days = pd.date_range(company.profile.start, end, freq="D")
-    counts = demand.groupby(demand["scheduled_start"].dt.normalize()).size().reindex(days, fill_value=0)
+    counts = demand.groupby(demand["requested_date"].dt.normalize()).size().reindex(days, fill_value=0)
     frame = pd.DataFrame({"y": counts.to_numpy(), "date": days})
     frame["season"] = frame["date"].dt.month.map(MONTH_SEASON)
     frame["weekday"] = frame["date"].dt.day_of_week
@@ -114,7 +118,7 @@ def test_roofing_storm_multiplier_tied_to_weather(seasonal_company):
         window = storm.rolling(7, min_periods=1).max().reindex(frame["date"]).to_numpy()
         region_jobs = jobs[(jobs["region"] == region) & (jobs["service_line"] == "roofing")
                            & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
-        counts = region_jobs.groupby(region_jobs["scheduled_start"].dt.normalize()).size()
+        counts = region_jobs.groupby(region_jobs["requested_date"].dt.normalize()).size()
         region_frame = frame.assign(y=counts.reindex(frame["date"], fill_value=0).to_numpy(), storm=window)
         fit = _poisson_fit(region_frame, extra=" + storm")
         estimates.append(np.exp(fit.params["storm"]))
