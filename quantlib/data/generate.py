@@ -351,7 +351,10 @@ class _Builder:
         (region, trade) is on call each day: a weekly rota over the region's technicians of
         that trade, skipping those on leave or sick.
         """
-        rng, wf, tech = self.rng, self.p.workforce, self.tech
+        # A stream of its own: the leave and rota draws do not shift the customers', the
+        # demand's and the quotes' draws that follow (those match a company without them).
+        rng = np.random.default_rng([self.seed, 1])
+        wf, tech = self.p.workforce, self.tech
         n_t = len(tech["region"])
         grid = pd.date_range(self.start, self.days[-1] + timedelta(days=BOOKING_SPILL_DAYS), freq="D")
         g = len(grid)
