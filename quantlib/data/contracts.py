@@ -291,6 +291,9 @@ _register(_contract(
         "status": _one_of(JOB_STATUSES),
         "region": _id(),
         "created_at": _ts(),
+        # The day the customer asked for (a contract visit: the day it fell due). A job is
+        # booked then or, when the technicians are full, on a later day (scheduled_start).
+        "requested_date": _ts(nullable=True),
         "scheduled_start": _ts(),
         "completed_at": _ts(nullable=True),
         "scheduled_hours": pa.Column(float, pa.Check.in_range(0, 24, include_min=False), coerce=True),

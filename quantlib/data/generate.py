@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, default_published_at
-from quantlib.data.profile import MONTH_SEASON, SEASONS, CompanyProfile
+from quantlib.data.profile import MONTH_SEASON, SEASONS, WEEKDAYS, CompanyProfile
 
 # Fixed effects of the generator: documented here and written to the ground truth.
 WEEKDAY_FACTORS = (1.15, 1.10, 1.05, 1.05, 1.00, 0.50, 0.15)  # Monday .. Sunday
@@ -73,6 +73,20 @@ SAFETY_INCIDENT_RATE = 0.002
 ROAD_FACTOR = 1.35
 AVERAGE_SPEED_MPH = 28.0
 FUTURE_DAYS = 14  # jobs booked up to two weeks past the end are 'scheduled'
+BOOKING_SPILL_DAYS = 42  # jobs that do not fit may be booked up to six weeks later still
+# When a call comes in, by hour of the day (relative weights): busy in the day and evening,
+# a few at night. Emergencies are booked at the call, not in the day's plan.
+EMERGENCY_HOUR_WEIGHTS = (0.35, 0.25, 0.2, 0.2, 0.25, 0.35, 0.6, 0.9, 1.3, 1.5, 1.55, 1.55,
+                          1.5, 1.5, 1.5, 1.5, 1.55, 1.6, 1.6, 1.45, 1.2, 0.95, 0.7, 0.5)
+EMERGENCY_DISPATCH_MINUTES = (10, 30)  # from the call to leaving for the job
+EMERGENCY_LAST_IN_SHIFT = 2.0  # hours before the shift's end after which a call goes on call
+# Road speed by hour of departure, as a factor on AVERAGE_SPEED_MPH: slow in the rush hours.
+TRAVEL_SPEED_FACTOR = (1.3, 1.3, 1.3, 1.3, 1.3, 1.2, 1.0, 0.7, 0.7, 0.9, 1.0, 1.0,
+                       0.95, 1.0, 1.0, 0.9, 0.7, 0.7, 0.85, 1.0, 1.15, 1.2, 1.3, 1.3)
+SICK_SPELL_DAYS = ((1, 0.5), (2, 0.3), (3, 0.2))  # length of a sickness spell (days) and its share
+BOOKING_ROUNDS = 8  # offers of the waiting jobs to technicians with room, per day
+REGION_WAIT_DAYS = 10  # after this long waiting, a job may go to a skilled technician of another region
+AVAILABILITY_REASONS = ("working", "day_off", "vacation", "sick", "not_employed")
 EQUIPMENT_BY_LINE = {
     "hvac": ("Refrigerant recovery unit", "diagnostic", 6500.0, 4.0),
     "plumbing": ("Hydro jetter", "heavy", 14000.0, 11.0),
@@ -319,12 +333,128 @@ class _Builder:
             "to_day": np.where(termination.isna(), 10**6,
                                (termination - self.start).dt.days.fillna(0).to_numpy()),
             "speed": speed, "callback_rate": callback_rate, "rating_effect": rating_effect,
-            "hourly": hourly, "lat": home_lat, "lon": home_lon,
+            "hourly": hourly, "lat": home_lat, "lon": home_lon, "weekly": weekly,
         }
         self.truth_tables["technicians"] = _frame({
             "technician_id": ids, "speed": speed, "callback_rate": callback_rate,
             "rating_effect": rating_effect})
         self.t0 = t0
+
+    # ------------------------------------------------------------------ availability, on call
+    def _make_availability(self) -> None:
+        """Every technician-day: working, day off, vacation, sick or not employed; the on-call rota.
+
+        Technicians work the company's working days (part-timers take a fixed weekday off),
+        some work Saturdays on a rota (``saturday_share``, with the Friday before off), public
+        holidays are off, each takes ``vacation_blocks_per_year`` blocks of a week's working
+        days a calendar year and falls sick in spells of 1-3 days. One technician per
+        (region, trade) is on call each day: a weekly rota over the region's technicians of
+        that trade, skipping those on leave or sick.
+        """
+        # A stream of its own: the leave and rota draws do not shift the customers', the
+        # demand's and the quotes' draws that follow (those match a company without them).
+        rng = np.random.default_rng([self.seed, 1])
+        wf, tech = self.p.workforce, self.tech
+        n_t = len(tech["region"])
+        grid = pd.date_range(self.start, self.days[-1] + timedelta(days=BOOKING_SPILL_DAYS), freq="D")
+        g = len(grid)
+        weekday = grid.day_of_week.to_numpy()
+        us_holidays = holidays.US(years=list(range(grid[0].year, grid[-1].year + 1)))
+        holiday = np.array([d.date() in us_holidays for d in grid])
+        day = np.arange(g)
+        week = (day + weekday[0]) // 7  # weeks run Monday to Sunday
+        employed = (tech["from_day"][:, None] <= day) & (tech["to_day"][:, None] > day)
+        worked_days = sorted(WEEKDAYS.index(name) for name in wf.working_days)
+        company_day = np.isin(weekday, worked_days) & ~(holiday if wf.holidays_off else False)
+        works = np.repeat(np.isin(weekday, worked_days)[None, :], n_t, axis=0)
+        # Part-timers work one day fewer: a fixed weekday of their own.
+        part_time = tech["weekly"] < 40.0 - 1e-9
+        off_weekday = np.asarray(worked_days)[rng.integers(0, len(worked_days), n_t)]
+        works &= ~(part_time[:, None] & (weekday[None, :] == off_weekday[:, None]))
+        if wf.saturday_share > 0 and 5 not in worked_days:
+            every = max(1, int(round(1 / wf.saturday_share)))
+            rota = rng.permutation(n_t) % every
+            mine = (week[None, :] % every) == rota[:, None]
+            works |= mine & (weekday == 5)[None, :]
+            works &= ~(mine & (weekday == 4)[None, :])
+        if wf.holidays_off:
+            works &= ~holiday[None, :]
+        reason = np.where(works, 0, 1).astype(np.int8)
+        # Vacations: whole weeks, drawn without replacement within each calendar year.
+        n_weeks = int(week[-1]) + 1
+        week_year = (grid[0] - pd.Timedelta(days=int(weekday[0]))
+                     + pd.to_timedelta(np.arange(n_weeks) * 7, unit="D")).year.to_numpy()
+        year_index = week_year - week_year[0]
+        order = np.argsort(year_index[None, :] * 2.0 + rng.random((n_t, n_weeks)), axis=1)
+        first_of_year = np.concatenate([[0], np.cumsum(np.bincount(year_index))])[year_index[order]]
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(n_weeks)[None, :] - first_of_year, axis=1)
+        lo, hi = wf.vacation_blocks_per_year
+        blocks = rng.integers(lo, hi + 1, (n_t, int(year_index[-1]) + 1))
+        vacation_week = rank < np.take_along_axis(blocks, np.broadcast_to(year_index, (n_t, n_weeks)), axis=1)
+        span = max(1, int(round(wf.vacation_block_days / max(len(worked_days), 1))))
+        for k in range(1, span):
+            vacation_week[:, k:] |= vacation_week[:, :-k]
+        reason[(reason == 0) & vacation_week[:, week]] = 2
+        # Sickness: spells of 1-3 working days.
+        lengths = np.array([length for length, _ in SICK_SPELL_DAYS])
+        shares = np.array([share for _, share in SICK_SPELL_DAYS])
+        p_start = wf.sick_day_rate / float(lengths @ shares)
+        starts = rng.random((n_t, g)) < p_start
+        spell = np.searchsorted(np.cumsum(shares), rng.random((n_t, g)), side="right")
+        length = lengths[spell.clip(0, len(lengths) - 1)]
+        for ti in range(n_t):
+            pos = np.flatnonzero(reason[ti] == 0)
+            begin = starts[ti, pos]
+            sick = begin.copy()
+            for k in range(1, int(lengths.max())):
+                sick[k:] |= begin[:-k] & (length[ti, pos[:-k]] > k)
+            reason[ti, pos[sick]] = 3
+        reason[~employed] = 4
+        # On call: per (trade, region), a weekly rota over the region's technicians of that trade.
+        n_r, n_l = len(self.regions), len(self.lines)
+        can_respond = employed & (reason != 2) & (reason != 3)
+        on_call = np.full((n_l * n_r, g), -1)
+        skilled_any = [(tech["primary"] == li) | (tech["second"] == li) for li in range(n_l)]
+        for li in range(n_l):
+            for ri in range(n_r):
+                rota_members = np.flatnonzero((tech["primary"] == li) & (tech["region"] == ri))
+                backups = np.concatenate([
+                    np.flatnonzero(skilled_any[li] & (tech["region"] == ri) & (tech["primary"] != li)),
+                    np.flatnonzero(skilled_any[li] & (tech["region"] != ri))])
+                row = on_call[li * n_r + ri]
+                size = len(rota_members)
+                for k in range(size):
+                    cand = rota_members[(week + k) % size]
+                    ok = (row < 0) & can_respond[cand, day]
+                    row[ok] = cand[ok]
+                for cand in backups:
+                    ok = (row < 0) & can_respond[cand]
+                    row[ok] = cand
+        on_call_tech = np.zeros((n_t, g), dtype=bool)
+        has = on_call >= 0
+        on_call_tech[on_call[has], np.nonzero(has)[1]] = True
+        self.grid = grid
+        self.grid_company_day = company_day
+        self.reason = reason
+        self.available = reason == 0
+        self.on_call = on_call
+        self.on_call_tech = on_call_tech
+        ids = _ids("T", n_t, 4)
+        t_idx, d_idx = np.nonzero(np.ones((n_t, g), dtype=bool))
+        self.truth_tables["technician_days"] = _frame({
+            "technician_id": ids[t_idx], "date": grid.values[d_idx],
+            "available": self.available.ravel(),
+            "reason": np.array(AVAILABILITY_REASONS, dtype=object)[reason.ravel()],
+            "on_call": on_call_tech.ravel(),
+        })
+        p_idx, d_idx = np.nonzero(has)
+        self.truth_tables["on_call"] = _frame({
+            "date": grid.values[d_idx],
+            "region": np.array(self.regions, dtype=object)[p_idx % n_r],
+            "service_line": np.array(self.lines, dtype=object)[p_idx // n_r],
+            "technician_id": ids[on_call[p_idx, d_idx]],
+        })
 
     # ------------------------------------------------------------------ customers
     def _make_customers(self) -> None:
@@ -588,59 +718,67 @@ class _Builder:
                            np.where(rng.random(n) < 0.25, "urgent", "routine")).astype(object)
         urgency[len(service):len(service) + len(won)] = won["urgency"].to_numpy()
         urgency[len(service) + len(won):] = "routine"
-        # Booking lead time: emergencies the same day, urgent 1-2 days, routine up to 2 weeks.
-        lead_hours = np.where(urgency == "emergency", rng.uniform(0.5, 6, n),
-                              np.where(urgency == "urgent", rng.uniform(18, 48, n), rng.uniform(40, 340, n)))
+        # Booking lead time: urgent 1-2 days, routine up to 2 weeks, contract visits three weeks.
+        lead_hours = np.where(urgency == "urgent", rng.uniform(18, 48, n), rng.uniform(40, 340, n))
         lead_hours[len(service) + len(won):] = 21 * 24
-        # Assign a technician with the skill, in the region when possible, employed that day.
-        tech_of = _assign_technicians(rng, c["region"][cust], line, day, tech, len(self.lines))
-        unassigned = tech_of < 0
-        cancelled = (rng.random(n) < CANCEL_SHARE) & (contract < 0) | unassigned
-        future = day > self.n_data_days - 1
-        status = np.where(cancelled, "cancelled", np.where(future, "scheduled", "completed")).astype(object)
-        tech_of = np.where(status == "cancelled", -1, tech_of)
+        region = c["region"][cust]
+        cancelled = (rng.random(n) < CANCEL_SHARE) & (contract < 0)
         base_hours = _lookup(job_type, JOB_BASE_HOURS)
         # A job is at most a long day of work; bigger projects are several jobs.
         scheduled_hours = np.clip(np.round(base_hours * rng.lognormal(0, 0.25, n) * 4) / 4, 0.5, 10.0)
-        # Daily route of each technician: emergencies first, then by a random order.
-        urgency_rank = np.where(urgency == "emergency", 0, np.where(urgency == "urgent", 1, 2))
-        order = np.lexsort((rng.random(n), urgency_rank, day, tech_of))
-        prev_lat = np.empty(n)
-        prev_lon = np.empty(n)
-        o_tech, o_day = tech_of[order], day[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = (o_tech[1:] != o_tech[:-1]) | (o_day[1:] != o_day[:-1])
-        lat_o, lon_o = c["lat"][cust][order], c["lon"][cust][order]
-        home_lat = np.where(o_tech >= 0, tech["lat"][np.maximum(o_tech, 0)], lat_o)
-        home_lon = np.where(o_tech >= 0, tech["lon"][np.maximum(o_tech, 0)], lon_o)
-        prev_lat[:] = np.where(first, home_lat, np.roll(lat_o, 1))
-        prev_lon[:] = np.where(first, home_lon, np.roll(lon_o, 1))
-        miles_o = _haversine_miles(prev_lat, prev_lon, lat_o, lon_o) * ROAD_FACTOR
-        minutes_o = miles_o / AVERAGE_SPEED_MPH * 60 + 5
-        hours_o = scheduled_hours[order]
-        block = minutes_o + hours_o * 60
-        group = np.cumsum(first) - 1
-        cum_block = np.cumsum(block)
-        group_start = cum_block[first] - block[first]
-        before = cum_block - block - group_start[group]  # minutes of the day's earlier stops
-        start_min_o = 8 * 60 + before + minutes_o
-        travel_minutes = np.empty(n)
-        travel_miles = np.empty(n)
-        start_min = np.empty(n)
-        travel_minutes[order] = minutes_o
-        travel_miles[order] = miles_o
-        start_min[order] = start_min_o
-        # Emergencies come in during the day: they start after the call.
-        created_hours_back = lead_hours
-        scheduled_start = (self.start + pd.to_timedelta(day, unit="D")
+        wf = self.p.workforce
+        shift_start, shift_end = wf.shift_start_hour * 60, wf.shift_end_hour * 60
+        # Emergencies: the call comes at any hour (EMERGENCY_HOUR_WEIGHTS). Calls in the working
+        # day go to a technician working that day; the others to the on-call technician.
+        emergency = urgency == "emergency"
+        hour_p = np.asarray(EMERGENCY_HOUR_WEIGHTS) / np.sum(EMERGENCY_HOUR_WEIGHTS)
+        call_min = np.floor((rng.choice(24, size=n, p=hour_p) + rng.random(n)) * 60)
+        dispatch = rng.uniform(*EMERGENCY_DISPATCH_MINUTES, n)
+        in_shift = (emergency & self.grid_company_day[day] & (call_min >= shift_start)
+                    & (call_min < shift_end - EMERGENCY_LAST_IN_SHIFT * 60))
+        # Desired time of day of a booking (its request), from which its lead time is counted.
+        plan_min = rng.uniform(shift_start, shift_end - 60, n)
+        # Book routine, urgent and in-shift emergency jobs into technician-days with capacity.
+        to_book = ~cancelled & (~emergency | in_shift)
+        priority = np.where(emergency, 0, np.where(urgency == "urgent", 1, 2))
+        tech_of, book_day = _book_jobs(
+            rng, tech, self.available, self.on_call_tech, wf, to_book, day, region, line, len(self.lines),
+            len(self.regions), scheduled_hours, c["lat"][cust], c["lon"][cust], priority, emergency)
+        # Emergencies out of hours (or when nobody working could take them): the on-call technician.
+        n_r = len(self.regions)
+        on_call_job = emergency & ~cancelled & (tech_of < 0)
+        idx = np.flatnonzero(on_call_job)
+        tech_of[idx] = self.on_call[line[idx] * n_r + region[idx], day[idx]]
+        book_day[idx] = day[idx]
+        unassigned = tech_of < 0
+        # A job spilled past the day its customer leaves is cancelled (they went elsewhere).
+        left = (tech_of >= 0) & (book_day >= c["active_to"][cust])
+        cancelled = cancelled | unassigned | left
+        book_day = np.where(cancelled, day, book_day)
+        tech_of = np.where(cancelled, -1, tech_of)
+        future = book_day > self.n_data_days - 1
+        status = np.where(cancelled, "cancelled", np.where(future, "scheduled", "completed")).astype(object)
+        # Each technician-day's route and times (travel at the speed of the hour of departure).
+        release = np.where(emergency, call_min + dispatch, shift_start)
+        from_home = emergency & ~in_shift
+        start_min, travel_minutes, travel_miles = _timeline(
+            tech, tech_of, book_day, release, from_home, scheduled_hours, c["lat"][cust], c["lon"][cust],
+            shift_start)
+        start_min = np.where(cancelled, np.round(plan_min / 15) * 15, start_min)
+        scheduled_start = (self.start + pd.to_timedelta(book_day, unit="D")
                            + pd.to_timedelta(np.round(start_min), unit="m"))
-        created_at = scheduled_start - pd.to_timedelta(np.round(created_hours_back * 60), unit="m")
+        requested = (self.start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(np.round(plan_min), unit="m")
+                     - pd.to_timedelta(np.round(lead_hours * 60), unit="m"))
+        call = self.start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(call_min, unit="m")
+        created_at = pd.DatetimeIndex(np.where(emergency, call.values, requested.values))
+        created_at = pd.DatetimeIndex(np.minimum(created_at.values, scheduled_start.values))
         won_slice = slice(len(service), len(service) + len(won))
         created_values = created_at.values.astype("datetime64[ns]").copy()
         created_values[won_slice] = np.minimum(won["created_day_exact"].to_numpy().astype("datetime64[ns]"),
                                                scheduled_start.values[won_slice])
         customer_created = (self.start + pd.to_timedelta(np.maximum(c["created_day"], -10**5), unit="D")).values
         created_values = np.maximum(created_values, customer_created[cust].astype("datetime64[ns]"))
+        created_values = np.minimum(created_values, scheduled_start.values.astype("datetime64[ns]"))
         speed = np.where(tech_of >= 0, tech["speed"][np.maximum(tech_of, 0)], 1.0)
         labor = np.minimum(np.round(scheduled_hours * speed * rng.lognormal(0, 0.15, n), 2), 14.0)
         cutoff = np.datetime64(self.end + timedelta(hours=23, minutes=59, seconds=59))
@@ -701,6 +839,7 @@ class _Builder:
             "job_type": job_type[sort], "urgency": urgency[sort], "status": status[sort],
             "region": np.array(self.regions, dtype=object)[c["region"][cust[sort]]],
             "created_at": created_values[sort],
+            "requested_date": (self.start + pd.to_timedelta(day, unit="D")).values.astype("datetime64[ns]")[sort],
             "scheduled_start": scheduled_start.values.astype("datetime64[ns]")[sort],
             "completed_at": completed_at.values.astype("datetime64[ns]")[sort],
             "scheduled_hours": scheduled_hours[sort], "labor_hours": labor[sort],
@@ -986,8 +1125,8 @@ class _Builder:
     # ------------------------------------------------------------------ all
     def build(self) -> GeneratedCompany:
         steps = [self._make_calendar, self._make_weather, self._make_economy, self._make_intensity,
-                 self._make_technicians, self._make_customers, self._make_demand, self._make_funnel,
-                 self._make_contracts, self._make_equipment, self._make_jobs, self._make_billing,
+                 self._make_technicians, self._make_availability, self._make_customers, self._make_demand,
+                 self._make_funnel, self._make_contracts, self._make_equipment, self._make_jobs, self._make_billing,
                  self._make_interactions, self._make_equipment_usage, self._make_reliability,
                  self._make_expenses]
         for step in steps:
@@ -1074,35 +1213,165 @@ def _curve_ids(curve_index, lines, regions, n_regions):
     return lookup[lines, regions]
 
 
-def _assign_technicians(rng, region, line, day, tech, n_lines):
-    """A technician for each job: skilled in the line, in the region if possible, employed that day."""
-    n = len(region)
-    out = np.full(n, -1)
-    n_regions = int(max(region.max(initial=0), tech["region"].max(initial=0))) + 1
+def _group_starts(keys: list[np.ndarray]) -> np.ndarray:
+    """True where a run of equal keys (rows already sorted by them) begins."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return change
+
+
+def _group_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Cumulative sum that restarts at every group start (``first``)."""
+    total = np.cumsum(values)
+    gid = np.cumsum(first) - 1
+    return total - (total - values)[first][gid]
+
+
+def _book_jobs(rng, tech, available, on_call_tech, workforce, to_book, day, region, line, n_lines, n_regions,
+               hours, lat, lon, priority, emergency):
+    """Book jobs into technician-days with capacity; returns (technician, day) per job, -1 if none.
+
+    Day by day, the jobs wanting that day or waiting from earlier days (emergencies first,
+    then urgent, then routine; the longest waiting first) are offered to random technicians
+    of their trade and region who work that day and have room left for them (of two such, the one
+    living nearer the job). A technician-day holds ``booking_hours`` of work (at the
+    technician's own pace) plus travel, estimated as the drive from the technician's home
+    (``on_call_booking_hours`` in an on-call week), and at most 10 % more of scheduled hours;
+    a job longer than that is booked alone. What does not fit waits for the next day; after
+    ``REGION_WAIT_DAYS`` a skilled technician of another region may take it. An emergency is
+    booked the day it comes in or not at all (then it goes to the on-call technician).
+    """
+    n = len(day)
+    n_t, n_grid = available.shape
+    tech_of = np.full(n, -1)
+    book_day = np.full(n, -1)
+    skilled = [(tech["primary"] == li) | (tech["second"] == li) for li in range(n_lines)]
+    members, member_pool = [], []
     for li in range(n_lines):
-        skilled = (tech["primary"] == li) | (tech["second"] == li)
         for ri in range(n_regions):
-            jobs = np.flatnonzero((line == li) & (region == ri))
-            if len(jobs) == 0:
-                continue
-            pool = np.flatnonzero(skilled & (tech["region"] == ri))
-            if len(pool) == 0:
-                pool = np.flatnonzero(skilled)
-            if len(pool) == 0:
-                continue
-            pending = jobs
-            for _ in range(12):  # redraw those whose technician was not employed that day
-                pick = pool[rng.integers(0, len(pool), len(pending))]
-                ok = (tech["from_day"][pick] <= day[pending]) & (tech["to_day"][pick] > day[pending])
-                out[pending[ok]] = pick[ok]
-                pending = pending[~ok]
-                if len(pending) == 0:
-                    break
-            for j in pending:  # rare: scan for anyone employed
-                employed = pool[(tech["from_day"][pool] <= day[j]) & (tech["to_day"][pool] > day[j])]
-                if len(employed):
-                    out[j] = employed[rng.integers(0, len(employed))]
-    return out
+            m = np.flatnonzero(skilled[li] & (tech["region"] == ri))
+            if len(m) == 0:  # nobody of that trade in the region: the trade's technicians anywhere
+                m = np.flatnonzero(skilled[li])
+            members.append(m)
+            member_pool.append(np.full(len(m), li * n_regions + ri))
+        m = np.flatnonzero(skilled[li])
+        members.append(m)
+        member_pool.append(np.full(len(m), n_lines * n_regions + li))
+    members = np.concatenate(members).astype(int)
+    member_pool = np.concatenate(member_pool).astype(int)
+    n_pools = n_lines * (n_regions + 1)
+    pool_region = line * n_regions + region
+    pool_any = n_lines * n_regions + line
+    speed = tech["speed"]
+    full = np.where(on_call_tech, workforce.on_call_booking_hours, workforce.booking_hours) * 60.0 * available
+    jobs = np.flatnonzero(to_book & (day < n_grid))
+    tie = rng.random(n)
+    jobs = jobs[np.lexsort((tie[jobs], priority[jobs], day[jobs]))]
+    bounds = np.searchsorted(day[jobs], np.arange(n_grid + 1))
+    pending = np.empty(0, dtype=int)
+    for d in range(n_grid):
+        new = jobs[bounds[d]:bounds[d + 1]]
+        if len(new):
+            pending = np.concatenate([pending, new])
+        if not len(pending):
+            continue
+        cap = full[:, d].copy()
+        cap_sched = cap * 1.1
+        fresh = np.ones(n_t, dtype=bool)
+        for _ in range(BOOKING_ROUNDS):
+            waited = d - day[pending]
+            pool = np.where(waited >= REGION_WAIT_DAYS, pool_any[pending], pool_region[pending])
+            # Members of each pool by remaining room, most first: a job draws among those with room for it.
+            room = cap[members]
+            by_room = np.lexsort((-room, member_pool))
+            m_t = members[by_room]
+            room_key = member_pool[by_room] * 1e6 - room[by_room]
+            offset = np.searchsorted(member_pool[by_room], np.arange(n_pools))
+            need = hours[pending] * 60 + 15
+            k = np.searchsorted(room_key, pool * 1e6 - need, side="right") - offset[pool]
+            has = k > 0
+            if not has.any():
+                break
+            js = pending[has]
+            base = offset[pool[has]]
+            pick = m_t[base + (rng.random(len(js)) * k[has]).astype(int)]
+            other = m_t[base + (rng.random(len(js)) * k[has]).astype(int)]
+            miles = _haversine_miles(tech["lat"][pick], tech["lon"][pick], lat[js], lon[js])
+            miles_other = _haversine_miles(tech["lat"][other], tech["lon"][other], lat[js], lon[js])
+            pick = np.where(miles_other < miles, other, pick)
+            miles = np.minimum(miles, miles_other)
+            o = np.lexsort((tie[js], day[js], priority[js], pick))
+            js, pick, miles = js[o], pick[o], miles[o]
+            travel = miles * ROAD_FACTOR / (AVERAGE_SPEED_MPH * 0.9) * 60 + 5
+            load = hours[js] * 60 * speed[pick] + travel
+            load_s = hours[js] * 60 + travel
+            first = np.ones(len(js), dtype=bool)
+            first[1:] = pick[1:] != pick[:-1]
+            accept = (((_group_cumsum(load, first) <= cap[pick]) & (_group_cumsum(load_s, first) <= cap_sched[pick]))
+                      | (first & fresh[pick]))
+            tech_of[js[accept]] = pick[accept]
+            book_day[js[accept]] = d
+            cap -= np.bincount(pick[accept], weights=load[accept], minlength=n_t)
+            cap_sched -= np.bincount(pick[accept], weights=load_s[accept], minlength=n_t)
+            fresh[pick[accept]] = False
+            pending = pending[tech_of[pending] < 0]
+            if not len(pending):
+                break
+        if len(pending):
+            pending = pending[~emergency[pending]]
+    return tech_of, book_day
+
+
+def _timeline(tech, tech_of, book_day, release, from_home, hours, lat, lon, shift_start, iterations=3):
+    """Start times, travel minutes and miles of every booked job; zeros for the others.
+
+    Each technician-day is one route from home: routine jobs in a sweep around the home base,
+    emergencies at the time of their call. A job starts at the earliest of: its release (the
+    shift start, or the call plus dispatch) plus travel, and the previous job's end plus
+    travel. Travel goes at ``AVERAGE_SPEED_MPH`` times the hour of departure's
+    ``TRAVEL_SPEED_FACTOR``; since departures depend on travel, the timeline is computed
+    ``iterations`` times. A job takes its scheduled hours at the technician's pace.
+    """
+    n = len(tech_of)
+    idx = np.flatnonzero(tech_of >= 0)
+    t, d = tech_of[idx], book_day[idx]
+    home_lat, home_lon = tech["lat"][t], tech["lon"][t]
+    j_lat, j_lon = lat[idx], lon[idx]
+    timed = release[idx] > shift_start  # emergencies: placed by their call time
+    angle = np.arctan2(j_lat - home_lat, (j_lon - home_lon) * np.cos(np.radians(home_lat)))
+    dur = hours[idx] * 60 * tech["speed"][t]
+    # Place the routine jobs by a sweep, then slot the emergencies in by their call time.
+    o = np.lexsort((angle, timed, d, t))
+    first = _group_starts([t[o], d[o]])
+    planned = np.empty(len(idx))
+    planned[o] = shift_start + _group_cumsum(dur[o] + 20.0, first) - dur[o]
+    key = np.where(timed, release[idx], planned)
+    o = np.lexsort((key, d, t))
+    t, d, j_lat, j_lon, dur, rel = t[o], d[o], j_lat[o], j_lon[o], dur[o], release[idx][o]
+    home_lat, home_lon, home = home_lat[o], home_lon[o], from_home[idx][o]
+    first = _group_starts([t, d])
+    gid = np.cumsum(first) - 1
+    prev_lat = np.where(first | home, home_lat, np.roll(j_lat, 1))
+    prev_lon = np.where(first | home, home_lon, np.roll(j_lon, 1))
+    miles = _haversine_miles(prev_lat, prev_lon, j_lat, j_lon) * ROAD_FACTOR
+    factors = np.asarray(TRAVEL_SPEED_FACTOR)
+    departure = key[o] - 20.0
+    for _ in range(iterations):
+        hour = np.floor(departure / 60).astype(int) % 24
+        travel = miles / (AVERAGE_SPEED_MPH * factors[hour]) * 60 + 5
+        before = _group_cumsum(travel + dur, first) - dur
+        slack = rel + travel - before + gid * 1e7
+        start = before + np.maximum.accumulate(slack) - gid * 1e7
+        departure = start - travel
+    start_min = np.zeros(n)
+    travel_minutes = np.zeros(n)
+    travel_miles = np.zeros(n)
+    start_min[idx[o]] = start
+    travel_minutes[idx[o]] = travel
+    travel_miles[idx[o]] = miles
+    return start_min, travel_minutes, travel_miles
 
 
 def _assign_equipment(rng, equip, region, line, job_type):

@@ -63,6 +63,48 @@ class ServiceLineSpec(_Strict):
         return value
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class WorkforceSpec(_Strict):
+    """How the technicians work: shifts, days off, leave, sickness and the on-call rota.
+
+    The generator books jobs into these shifts (``booking_hours`` of work plus travel a
+    day, less for the technician on call that week) and writes every technician-day's
+    availability to the ground truth.
+    """
+
+    working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    # Share of the technicians working any given Saturday (a rota), with the Friday before off.
+    saturday_share: float = Field(default=0.0, ge=0, le=1)
+    shift_start_hour: float = Field(default=8.0, ge=0, lt=24)
+    shift_end_hour: float = Field(default=17.0, gt=0, le=24)
+    booking_hours: float = Field(default=8.0, gt=0, le=16, description="work + travel booked a day")
+    on_call_booking_hours: float = Field(default=6.0, gt=0, le=16,
+                                         description="work + travel booked a day in an on-call week")
+    vacation_blocks_per_year: tuple[int, int] = (2, 3)
+    vacation_block_days: int = Field(default=5, ge=1, le=15)
+    sick_day_rate: float = Field(default=0.025, ge=0, lt=0.5, description="share of working days off sick")
+    holidays_off: bool = True
+
+    @field_validator("working_days")
+    @classmethod
+    def _known_days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(WEEKDAYS)
+        if unknown or not value:
+            raise ValueError(f"working_days must be some of {', '.join(WEEKDAYS)}; got {', '.join(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _shift(self) -> "WorkforceSpec":
+        if self.shift_end_hour <= self.shift_start_hour:
+            raise ValueError("shift_end_hour must be after shift_start_hour")
+        lo, hi = self.vacation_blocks_per_year
+        if not 0 <= lo <= hi:
+            raise ValueError("vacation_blocks_per_year must be (low, high) with 0 <= low <= high")
+        return self
+
+
 class CompanyProfile(_Strict):
     """Everything the generator needs to make one company.
 
@@ -85,6 +127,7 @@ class CompanyProfile(_Strict):
     regions: list[RegionSpec]
     service_lines: dict[str, ServiceLineSpec]
     targets: dict[str, float] = Field(default_factory=dict)
+    workforce: WorkforceSpec = Field(default_factory=WorkforceSpec)
 
     @field_validator("service_lines")
     @classmethod

@@ -103,6 +103,7 @@ SELECT
     j.service_line, j.job_type, j.urgency, j.status, j.region,
     j.created_at, j.scheduled_start, j.completed_at,
     j.created_at::DATE      AS created_date,
+    j.requested_date::DATE  AS requested_date,
     j.scheduled_start::DATE AS scheduled_date,
     j.completed_at::DATE    AS completed_date,
     -- The day a job "happens": its completion if completed, else its slot.

@@ -112,6 +112,10 @@ def demand_series(con, freq: str = "D", by: Sequence[str] = ("service_line", "re
                   include_cancelled: bool = True) -> pd.DataFrame:
     """Job counts per ``by`` group and period, zero-filled, in the long format.
 
+    A job counts on the day it was asked for (``requested_date``), or its scheduled day when
+    that is not recorded: when the technicians are full, jobs are booked days later, and the
+    scheduled day then measures capacity rather than demand.
+
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection, path or Lake
@@ -142,16 +146,18 @@ def demand_series(con, freq: str = "D", by: Sequence[str] = ("service_line", "re
     if not by or any(b not in _BY_ALLOWED for b in by):
         raise ValueError(f"by must be a non-empty subset of {_BY_ALLOWED}; got {by!r}")
     with open_gold(con) as db:
-        where = ["scheduled_date IS NOT NULL"]
+        columns = {row[0] for row in db.execute("DESCRIBE job_facts").fetchall()}
+        day = "coalesce(requested_date, scheduled_date)" if "requested_date" in columns else "scheduled_date"
+        where = [f"{day} IS NOT NULL"]
         if exclude_contract_visits:
             where.append("contract_id IS NULL")
         if not include_cancelled:
             where.append("status <> 'cancelled'")
         cols = ", ".join(by)
         counts = db.execute(
-            f"SELECT {cols}, scheduled_date AS date, count(*) AS y FROM job_facts "
+            f"SELECT {cols}, {day} AS date, count(*) AS y FROM job_facts "
             f"WHERE {' AND '.join(where)} GROUP BY ALL").df()
-        bounds = db.execute("SELECT (SELECT min(scheduled_date) FROM job_facts), "
+        bounds = db.execute(f"SELECT (SELECT min({day}) FROM job_facts), "
                             "(SELECT as_of FROM build_params)").fetchone()
     if counts.empty:
         raise ValueError("job_facts has no jobs to count")

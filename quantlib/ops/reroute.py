@@ -467,10 +467,11 @@ def _replay(problem: RoutingProblem, routes: dict[str, list[str]], provider) -> 
 def _move_reason(jid: str, was: str, now_with: str, after: RoutePlan, sick, new, locks,
                  delays) -> tuple[MoveReason, str]:
     """Why ``jid`` moved from technician ``was`` to ``now_with`` (code and message)."""
-    if was in sick:
-        return MoveReason.TECHNICIAN_SICK, f"technician {was} off sick"
+    # The dispatcher's lock is the more specific reason (it also names where the job went).
     if locks.get(jid) == now_with:
         return MoveReason.LOCKED, f"locked to {now_with} by the dispatcher"
+    if was in sick:
+        return MoveReason.TECHNICIAN_SICK, f"technician {was} off sick"
     try:
         route = after.route(was)
     except KeyError:

@@ -105,6 +105,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "status": ["completed", "completed", "scheduled"],
         "region": ["north", "north", "south"],
         "created_at": _ts("2023-02-11 08:00", "2023-03-01 08:00", "2023-07-01 08:00"),
+        "requested_date": _ts("2023-02-15", "2023-03-03", "2023-07-08"),
         "scheduled_start": _ts("2023-02-15 09:00", "2023-03-05 09:00", "2023-07-10 09:00"),
         "completed_at": _ts("2023-02-15 13:00", "2023-03-05 11:00", None),
         "scheduled_hours": [4.0, 2.0, 3.0],

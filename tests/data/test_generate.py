@@ -44,7 +44,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "b")
     write_company(generate_company(profile, seed=4, scale=0.3), tmp_path / "c")
     a, b, c = (_digest(tmp_path / x) for x in "abc")
-    assert len(a) == len(TABLE_ORDER) + 4  # the tables and four ground-truth tables
+    assert len(a) == len(TABLE_ORDER) + 6  # the tables and six ground-truth tables
     assert a == b
     assert a["jobs.parquet"] != c["jobs.parquet"]
     truth = json.loads((tmp_path / "a" / "_truth" / "ground_truth.json").read_text())
@@ -61,12 +61,16 @@ def test_scale_multiplies_volume():
 
 
 def _daily_demand(company, line):
-    """Daily counts of demand jobs (not contract visits, not quoted installs) of one line."""
+    """Daily counts of demand jobs (not contract visits, not quoted installs) of one line.
+
+    Counted by the day asked for: the demand. A full day's jobs spill to later days, so
+    the scheduled day is the demand bounded by capacity.
+    """
     jobs = company.tables["jobs"]
     demand = jobs[(jobs["service_line"] == line) & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
     end = pd.Timestamp(company.profile.end)
     days = pd.date_range(company.profile.start, end, freq="D")
-    counts = demand.groupby(demand["scheduled_start"].dt.normalize()).size().reindex(days, fill_value=0)
+    counts = demand.groupby(demand["requested_date"].dt.normalize()).size().reindex(days, fill_value=0)
     frame = pd.DataFrame({"y": counts.to_numpy(), "date": days})
     frame["season"] = frame["date"].dt.month.map(MONTH_SEASON)
     frame["weekday"] = frame["date"].dt.day_of_week
@@ -114,7 +118,7 @@ def test_roofing_storm_multiplier_tied_to_weather(seasonal_company):
         window = storm.rolling(7, min_periods=1).max().reindex(frame["date"]).to_numpy()
         region_jobs = jobs[(jobs["region"] == region) & (jobs["service_line"] == "roofing")
                            & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
-        counts = region_jobs.groupby(region_jobs["scheduled_start"].dt.normalize()).size()
+        counts = region_jobs.groupby(region_jobs["requested_date"].dt.normalize()).size()
         region_frame = frame.assign(y=counts.reindex(frame["date"], fill_value=0).to_numpy(), storm=window)
         fit = _poisson_fit(region_frame, extra=" + storm")
         estimates.append(np.exp(fit.params["storm"]))

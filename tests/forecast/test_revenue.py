@@ -104,7 +104,8 @@ def test_no_leakage_future_changes_do_not_move_the_forecast(snapshot, fitted):
     later = jobs["completed_date"] > AS_OF
     jobs.loc[later, "revenue"] *= 5
     q = changed.tables["quotes"]
-    q.loc[q["decided_at"] > AS_OF, "status"] = "lost"
+    # Decided after the as-of day (a quote decided during that day is known at its end).
+    q.loc[q["decided_at"].dt.normalize() > AS_OF, "status"] = "lost"
     again = RevenueModel(n_origins=3).fit(changed, as_of=AS_OF)
     pd.testing.assert_frame_equal(again.forecast(), fitted.forecast())
 
