@@ -92,8 +92,8 @@ def test_the_rosters_days_off_are_not_in_the_day(demo_lake, tmp_path):
         everyone = [t.id for t in problem_from_warehouse(con, day).technicians]
         away, sick = everyone[:2]
         con.execute("DELETE FROM roster WHERE date::DATE = ?", [day])
-        con.execute("INSERT INTO roster VALUES (?, ?, 'vacation', false), (?, ?, 'sick', false), (?, ?, 'working', true)",
-                    [away, day, sick, day, everyone[2], day])
+        con.execute("""INSERT INTO roster VALUES (?, ?, 'vacation', false), (?, ?, 'sick', false),
+                                                 (?, ?, 'working', true)""", [away, day, sick, day, everyone[2], day])
         on_the_day = {t.id for t in problem_from_warehouse(con, day).technicians}
         next_day = {t.id for t in problem_from_warehouse(con, day + dt.timedelta(days=1)).technicians}
     finally:
