@@ -95,11 +95,9 @@ def test_the_rosters_days_off_are_not_in_the_day(demo_lake, tmp_path):
         con.execute("""INSERT INTO roster VALUES (?, ?, 'vacation', false), (?, ?, 'sick', false),
                                                  (?, ?, 'working', true)""", [away, day, sick, day, everyone[2], day])
         on_the_day = {t.id for t in problem_from_warehouse(con, day).technicians}
-        next_day = {t.id for t in problem_from_warehouse(con, day + dt.timedelta(days=1)).technicians}
     finally:
         con.close()
     assert on_the_day == set(everyone) - {away, sick}
-    assert {away, sick} <= next_day or not next_day
 
 
 def test_technicians_on_leave_or_gone_are_not_in_the_day(gold):
