@@ -34,6 +34,7 @@ INVOICE_STATUSES = ("open", "paid", "disputed", "written_off")
 PAYMENT_METHODS = ("card", "check", "ach", "cash")
 EQUIPMENT_KINDS = ("van", "diagnostic", "heavy", "tool")
 MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
+ROSTER_STATUSES = ("working", "day_off", "vacation", "sick", "holiday")
 
 TIMESTAMP = "datetime64[ns]"
 
@@ -204,6 +205,20 @@ _register(_contract(
     },
     checks=[_not_before("termination_date", "hire_date")],
     description="Technicians: skills, certification, rates, home base.",
+))
+
+_register(_contract(
+    "roster", ["technician_id", "date"],
+    {
+        "technician_id": _id(),
+        "date": _ts(),
+        "status": _one_of(ROSTER_STATUSES),
+        "on_call": pa.Column(bool, coerce=True),
+    },
+    foreign_keys=[FK("technician_id", "technicians", "technician_id")],
+    description="The technicians' roster from the scheduling system: each technician-day worked or off "
+                "(day off, vacation, sick, holiday) and who is on call. A day it does not list follows "
+                "the company's working days.",
 ))
 
 _register(_contract(
@@ -460,7 +475,7 @@ _register(_contract(
 
 # Load order: a table comes after every table its foreign keys name.
 TABLE_ORDER: tuple[str, ...] = (
-    "customers", "technicians", "equipment", "leads", "quotes", "contracts", "jobs",
+    "customers", "technicians", "roster", "equipment", "leads", "quotes", "contracts", "jobs",
     "invoices", "payments", "interactions", "expenses", "equipment_usage", "telemetry",
     "maintenance_events", "weather", "economic_indicators",
 )

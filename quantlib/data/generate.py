@@ -1131,7 +1131,8 @@ class _Builder:
                  self._make_expenses]
         for step in steps:
             step()
-        tables = {name: _conform(name, self.t[name]) for name in TABLE_ORDER}
+        # A table the company does not keep (no roster) is absent: the warehouse creates it empty.
+        tables = {name: _conform(name, self.t[name]) for name in TABLE_ORDER if name in self.t}
         return GeneratedCompany(self.p, self.seed, self.scale, tables, self._truth(), self.truth_tables)
 
     def _truth(self) -> dict:

@@ -240,8 +240,23 @@ class WarehouseDayOptions(BaseModel):
     equipment: dict[str, frozenset[str]] | None = Field(
         None, description="technician_id -> equipment kinds the van carries; None: equipment not modelled")
     days_off: dict[str, tuple[dt.date, ...]] = Field(
-        default_factory=dict, description="technician_id -> dates of leave (gold holds no leave table)")
+        default_factory=dict, description="technician_id -> dates of leave, on top of the roster's")
     objective: Objective = Field(default_factory=Objective)
+
+
+def roster_days(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[tuple[str, dt.date], str]:
+    """The roster's status of each technician-day in ``[start, end)``: ``(technician_id, date) -> status``.
+
+    Empty when gold has no roster table (a warehouse built before it existed, or a hand-made
+    connection): every technician then follows the company's working days.
+    """
+    has_roster = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'roster'"
+                             ).fetchone()[0]
+    if not has_roster:
+        return {}
+    rows = con.execute("SELECT technician_id, date::DATE, status FROM roster WHERE date >= ? AND date < ?",
+                       [start, end]).fetchall()
+    return {(tid, day): status for tid, day, status in rows}
 
 
 def _half_day_window(minute: int, opts: WarehouseDayOptions) -> tuple[int, int]:
@@ -282,9 +297,9 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
     * Revenue: scheduled jobs carry no revenue yet, so every job gets the mean revenue of the
       completed jobs of its service line x job type (the whole history), its own when completed.
     * Technicians: employed on ``day`` (hired on or before it, terminated after it: the
-      termination date is the first day not worked) and not on leave (``options.days_off``;
-      gold has no leave or availability table), starting and ending at home (or at
-      ``options.depot``);
+      termination date is the first day not worked), not off in the roster (a day off,
+      vacation, sickness or holiday: :func:`roster_days`) and not in ``options.days_off``,
+      starting and ending at home (or at ``options.depot``);
       overtime cost = hourly rate x ``overtime_rate_multiplier``.
     * Equipment is not in the warehouse's van inventory: only modelled when
       ``options.equipment`` is given (then a job needs the kind of its ``equipment_id``).
@@ -318,10 +333,13 @@ def problem_from_warehouse(con: duckdb.DuckDBPyConnection, day: dt.date | str,
         ORDER BY technician_id
     """, tparams).df()
     midnight = pd.Timestamp(day)
+    roster = roster_days(con, day, day + dt.timedelta(days=1))
     technicians = []
     for row in techs.itertuples(index=False):
         if day in set(pd.Timestamp(d).date() for d in opts.days_off.get(row.technician_id, ())):
             continue  # on leave
+        if roster.get((row.technician_id, day), "working") != "working":
+            continue  # off in the roster
         carried = frozenset() if opts.equipment is None else frozenset(opts.equipment.get(row.technician_id, ()))
         lat, lon = (row.home_lat, row.home_lon) if opts.depot is None else opts.depot
         technicians.append(Technician(

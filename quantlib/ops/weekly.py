@@ -56,7 +56,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quantlib.errors import DropReason
-from quantlib.ops.problem import DAYS, Job, Technician
+from quantlib.ops.problem import DAYS, Job, Technician, roster_days
 from quantlib.ops.travel import haversine_miles
 
 __all__ = [
@@ -647,6 +647,10 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
 
     Notes
     -----
+    Availability: a technician works the company's ``workdays`` unless the roster
+    (:func:`~quantlib.ops.problem.roster_days`) says otherwise for that day: off (day off,
+    vacation, sick, holiday) or working (a Saturday on the rota).
+
     Day windows: an emergency on its booked day; an urgent job on its booked day or the next;
     routine jobs any day of the week from the day they were booked. The booked day is the
     customer's requested day. A job whose customer has no latitude / longitude is placed at the
@@ -685,6 +689,7 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
                GROUP BY 1, 2) GROUP BY 1""", [hist_from, monday]).df()
     preferred_of = dict(zip(preferred["customer_id"], preferred["technician_id"]))
     days_off = {k: {pd.Timestamp(v).date() for v in vals} for k, vals in (days_off or {}).items()}
+    roster = roster_days(con, monday, end)
     technicians = []
     for r in techs.itertuples(index=False):
         hire = pd.Timestamp(r.hire).date()
@@ -692,7 +697,9 @@ def week_problem_from_gold(con, week_start, *, rules: LabourRules | None = None,
         avail = []
         for d in range(DAYS):
             day = monday + dt.timedelta(days=d)
-            if d not in workdays or day < hire or (term is not None and day >= term):
+            if day < hire or (term is not None and day >= term):
+                continue
+            if roster.get((r.technician_id, day), "working" if d in workdays else "day_off") != "working":
                 continue
             if day in days_off.get(r.technician_id, ()):
                 continue

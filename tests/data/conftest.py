@@ -51,6 +51,12 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "hire_date": _ts("2020-01-01", "2021-05-01"),
         "termination_date": _ts(None, "2024-06-30"),
     })
+    t["roster"] = pd.DataFrame({
+        "technician_id": ["T1", "T1", "T2"],
+        "date": _ts("2024-06-03", "2024-06-04", "2024-06-03"),
+        "status": ["working", "vacation", "sick"],
+        "on_call": [True, False, False],
+    })
     t["equipment"] = pd.DataFrame({
         "equipment_id": ["E1", "E2"],
         "name": ["Van 1", "Scope"],

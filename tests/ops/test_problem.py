@@ -1,6 +1,7 @@
 """Problem objects validate their input; the warehouse builder makes a day's problem from gold."""
 
 import datetime as dt
+import shutil
 
 import duckdb
 import pytest
@@ -79,6 +80,24 @@ def test_problem_from_warehouse_region_and_equipment(gold):
     assert all(t.equipment == {"heavy"} for t in problem.technicians)
     at_depot = problem_from_warehouse(gold, day, WarehouseDayOptions(depot=(39.8, -89.6)))
     assert all((t.lat, t.lon) == (39.8, -89.6) and t.end_location == (39.8, -89.6) for t in at_depot.technicians)
+
+
+def test_the_rosters_days_off_are_not_in_the_day(demo_lake, tmp_path):
+    """Technicians the roster has off (vacation, sick, day off) are not in the day's problem."""
+    copy = tmp_path / "gold.duckdb"
+    shutil.copyfile(demo_lake.gold, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        day = _busy_day(con)
+        everyone = [t.id for t in problem_from_warehouse(con, day).technicians]
+        away, sick = everyone[:2]
+        con.execute("DELETE FROM roster WHERE date::DATE = ?", [day])
+        con.execute("""INSERT INTO roster VALUES (?, ?, 'vacation', false), (?, ?, 'sick', false),
+                                                 (?, ?, 'working', true)""", [away, day, sick, day, everyone[2], day])
+        on_the_day = {t.id for t in problem_from_warehouse(con, day).technicians}
+    finally:
+        con.close()
+    assert on_the_day == set(everyone) - {away, sick}
 
 
 def test_technicians_on_leave_or_gone_are_not_in_the_day(gold):

@@ -217,6 +217,12 @@ def test_builder_windows_preferences_revenue_and_missing_location():
           created_at, scheduled_hours, revenue, material_cost)""")  # noqa: E501
     # The history has completed jobs on Wednesdays and a Thursday only: those are the default working days.
     assert week_problem_from_gold(con, dt.date(2024, 6, 5)).technicians[0].available_days == (2, 3)
+    # The roster overrides the working days: T1 on vacation Thursday, on the Saturday rota.
+    con.execute("""CREATE TABLE roster AS SELECT * FROM (VALUES
+        ('T1', TIMESTAMP '2024-06-05', 'working', false), ('T1', TIMESTAMP '2024-06-06', 'vacation', false),
+        ('T1', TIMESTAMP '2024-06-08', 'working', true)) t(technician_id, date, status, on_call)""")
+    assert week_problem_from_gold(con, dt.date(2024, 6, 5)).technicians[0].available_days == (2, 5)
+    con.execute("DROP TABLE roster")
     problem = week_problem_from_gold(con, dt.date(2024, 6, 5), workdays=tuple(range(7)))
     con.close()
     assert problem.week_start == MONDAY
