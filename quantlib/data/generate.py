@@ -448,6 +448,18 @@ class _Builder:
             "reason": np.array(AVAILABILITY_REASONS, dtype=object)[reason.ravel()],
             "on_call": on_call_tech.ravel(),
         })
+        # The roster the scheduling system holds at the end of the data: employed technician-days
+        # up to the planning horizon; sickness only where it has happened (later spells are not
+        # known yet: those days read "working", and the dispatcher hears of them on the day).
+        status = np.array(AVAILABILITY_REASONS, dtype=object)[reason]
+        status[(reason == 1) & holiday[None, :] & np.isin(weekday, worked_days)[None, :]] = "holiday"
+        status[(reason == 3) & (grid > self.end)[None, :]] = "working"
+        listed = (reason != 4) & (grid <= self.days[-1])[None, :]
+        t_idx, d_idx = np.nonzero(listed)
+        self.t["roster"] = pd.DataFrame({
+            "technician_id": ids[t_idx], "date": grid.values[d_idx],
+            "status": status[t_idx, d_idx], "on_call": on_call_tech[t_idx, d_idx],
+        })
         p_idx, d_idx = np.nonzero(has)
         self.truth_tables["on_call"] = _frame({
             "date": grid.values[d_idx],

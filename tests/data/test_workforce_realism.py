@@ -150,3 +150,28 @@ def test_travel_is_slower_in_the_rush_hours(mixed_company):
     midday = by_hour.reindex([10, 11, 13, 14]).dropna()
     assert len(rush) >= 3 and len(midday) >= 3
     assert rush.min() > 1.2 * midday.max(), by_hour.round(2).to_dict()
+
+
+@pytest.mark.parametrize("company_fixture", COMPANIES)
+def test_the_roster_is_what_the_scheduling_system_knows(company_fixture, request):
+    """The roster table (source data) matches the truth up to the end of the data; later it
+    holds planned leave but no sickness yet; booked work is on rostered working days."""
+    company = request.getfixturevalue(company_fixture)
+    roster = company.tables["roster"]
+    truth = company.truth_tables["technician_days"]
+    both = roster.merge(truth, on=["technician_id", "date"], how="left", validate="one_to_one")
+    assert both["reason"].notna().all() and (both["reason"] != "not_employed").all()
+    end = pd.Timestamp(company.profile.end)
+    past = both[both["date"] <= end]
+    assert ((past["status"] == "working") == (past["reason"] == "working")).all()
+    leave = past[past["reason"].isin(["vacation", "sick"])]
+    assert len(leave) and (leave["status"] == leave["reason"]).all()
+    assert (past["status"] == "holiday").any() and (past["on_call_x"] == past["on_call_y"]).all()
+    future = both[both["date"] > end]
+    assert len(future) and not (future["status"] == "sick").any()
+    assert (future.loc[future["reason"] == "vacation", "status"] == "vacation").all()
+    jobs = _active_jobs(company)
+    booked = jobs[~_callouts(company, jobs)].assign(date=lambda j: j["scheduled_start"].dt.normalize())
+    status = booked[["technician_id", "date"]].merge(roster, on=["technician_id", "date"], how="left")["status"]
+    past_booked = (booked["date"] <= end).to_numpy()
+    assert (status[past_booked] == "working").all(), status[past_booked].value_counts().to_dict()
