@@ -122,7 +122,7 @@ def main(argv=None) -> None:
                     f"| {Path(path).stem} | {freq} | {n_by_freq[freq]} | {method} | {g.smape.mean():.2f} | "
                     f"{g.mase.mean():.3f} | {g.coverage.mean():.3f} | {per_1000:.1f} |"
                 )
-            print(lines[-1], flush=True)
+                print(lines[-1], flush=True)  # every row as it comes: a long run's rows survive a stop
     print()
     print("\n".join(lines))
 
