@@ -16,9 +16,13 @@ import pandas as pd
 
 from quantlib.forecast import AutoETS, AutoForecaster, Drift, Ensemble, Naive, SeasonalNaive, Theta
 from quantlib.forecast.models import Comb
+from quantlib.forecast.statsforecast_models import SCUM, SFAutoARIMA, SFAutoCES, SFAutoETS, SFDOTheta
 
 SEASON_LENGTH = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52, "daily": 7}
-METHODS = ("auto", "auto_single", "theta", "comb", "snaive", "ets", "ensemble")
+METHODS = ("auto", "auto_single", "theta", "comb", "snaive", "ets", "ensemble", "scum", "scum3", "scum_ets", "scum_ces",
+           "scum_arima", "scum_dotheta")
+# SCUM's members on their own, through quantlib's wrappers (statsforecast's models per series)
+SCUM_MEMBERS = {"scum_ets": SFAutoETS, "scum_ces": SFAutoCES, "scum_arima": SFAutoARIMA, "scum_dotheta": SFDOTheta}
 
 
 def read_competition(path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -50,6 +54,12 @@ def make_model(method: str, h: int, n_jobs: int):
         return AutoETS(n_jobs=n_jobs)
     if method == "ensemble":
         return Ensemble(members=[Theta(), SeasonalNaive(), AutoETS(candidates=("ANN", "AAdN"))], n_jobs=n_jobs)
+    if method == "scum":  # median of ETS, CES, ARIMA, DOTheta (needs statsforecast)
+        return SCUM(n_jobs=n_jobs)
+    if method == "scum3":  # without AutoARIMA, by far the slowest member
+        return SCUM(members=[SFAutoETS(), SFAutoCES(), SFDOTheta()], n_jobs=n_jobs)
+    if method in SCUM_MEMBERS:
+        return SCUM_MEMBERS[method](n_jobs=n_jobs)
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
 
