@@ -1,4 +1,4 @@
-"""Shared fixtures for the data-layer tests: a small, valid company in all 16 tables.
+"""Shared fixtures for the data-layer tests: a small, valid company in every contract table.
 
 The malformed corpus in ``tests/data/malformed/`` refers to these ids (customers
 C1-C3, technicians T1-T2, equipment E1-E2, quotes Q1, contracts K1, jobs J1-J3,
