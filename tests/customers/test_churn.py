@@ -275,9 +275,11 @@ def test_learned_model_ranks_the_generators_churn_drivers_first(large_lake):
     importance = model.permutation_importance(test, test["churned"], n_repeats=3).set_index("feature")["importance"]
     ranked = list(importance.index)
     assert set(ranked[:4]) <= DRIVER_FEATURES, importance.head(8)
-    # the payment and satisfaction drivers are both found, and noise stays near zero
-    assert {"avg_days_to_pay", "late_payment_share"} & set(ranked[:5])
-    assert {"avg_rating", "last_rating"} & set(ranked[:5])
+    # the payment and satisfaction drivers are both found (in the top 6 of the snapshot's
+    # features: on the workforce-realistic company, contact recency and contracts rank above
+    # payment), and noise stays near zero
+    assert {"avg_days_to_pay", "late_payment_share"} & set(ranked[:6])
+    assert {"avg_rating", "last_rating"} & set(ranked[:6])
     assert importance[list(NOISE_FEATURES)].max() < 0.25 * importance.iloc[0]
     assert report["test_brier"] < report["test_brier_base_rate"]
 
