@@ -26,7 +26,15 @@ class WarehouseNotFoundError(QuantError, FileNotFoundError):
     """No gold warehouse where one was expected (build it with ``quant warehouse build``)."""
 
 
-class RejectReason(str, Enum):
+class _Code(str, Enum):
+    """A reason or status code: prints as its value (plain Enum gives "RunStatus.SUCCESS";
+    messages, logs and tables want "success")."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RejectReason(_Code):
     """Why a row was rejected: the ``reason_code`` next to the human ``reason`` of a reject.
 
     Set on every row of ``lake.rejects`` by :func:`quantlib.data.ingest.ingest` and on every
@@ -61,11 +69,8 @@ class RejectReason(str, Enum):
     """A required column absent from the whole frame; a file-level failure, so ingest
     reports the file unusable and never writes it to the rejects table."""
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class RunStatus(str, Enum):
+class RunStatus(_Code):
     """How a scheduled run (or one attempt of it) stands.
 
     A ``str`` enum: each member equals its value (``RunStatus.SUCCESS == "success"``), so the run
@@ -94,10 +99,6 @@ class RunStatus(str, Enum):
     RETRYING = "retrying"
     SKIPPED = "skipped"
     DRY_RUN = "dry-run"
-
-    def __str__(self) -> str:
-        # Plain Enum gives "RunStatus.SUCCESS"; messages, logs and tables want the value.
-        return self.value
 
 
 class DropReason(str, Enum):
@@ -135,7 +136,7 @@ class DropReason(str, Enum):
     GREEDY_ORDER = "greedy_order"
 
 
-class MoveReason(str, Enum):
+class MoveReason(_Code):
     """Why a re-plan moved a job to another technician: the code next to the human ``reason``.
 
     Set by :func:`quantlib.ops.reroute.reroute` on every ``moved`` row of its changes; the
@@ -155,11 +156,8 @@ class MoveReason(str, Enum):
     #: The plan with the move costs less, the move cost included.
     CHEAPER = "cheaper"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class RelaxReason(str, Enum):
+class RelaxReason(_Code):
     """Why a planner relaxed one of the rules it was given: the code next to the human ``reason``.
 
     Set by :func:`quantlib.ops.reroute.reroute` on every :class:`~quantlib.ops.plan.Relaxation`
@@ -177,5 +175,3 @@ class RelaxReason(str, Enum):
     #: The technician a job was locked to has gone home: the lock is released.
     LOCKED_TECHNICIAN_GONE = "locked_technician_gone"
 
-    def __str__(self) -> str:
-        return self.value
