@@ -18,7 +18,9 @@ and the next ``due`` or ``serve`` retries it).
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -206,6 +208,22 @@ def due_command(
     raise typer.Exit(code or (3 if undelivered else 0))
 
 
+def _stop_on_signal(stop: threading.Event):
+    """A SIGINT/SIGTERM handler that asks `serve` to stop after the current cycle."""
+
+    def _stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        # Set the event first and write with os.write: the handler interrupts the main thread
+        # anywhere, even half-way through an import rich itself needs, so printing through
+        # rich here can raise and the stop would be lost.
+        stop.set()
+        try:
+            os.write(sys.__stdout__.fileno(), "stopping after the current cycle…\n".encode())
+        except (AttributeError, OSError, ValueError):  # no usable stdout: stopping matters, the line does not
+            pass
+
+    return _stop
+
+
 @schedule_app.command("serve")
 def serve_command(
     executor: str = _EXECUTOR, address: Optional[str] = _ADDRESS, workers: Optional[int] = _WORKERS,
@@ -220,12 +238,8 @@ def serve_command(
     _specs(ws)  # fail fast on an invalid spec at start-up
     stop = threading.Event()
 
-    def _stop(signum, frame):  # noqa: ARG001 - signal handler signature
-        console.print("stopping after the current cycle…")
-        stop.set()
-
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _stop)
+        signal.signal(sig, _stop_on_signal(stop))
     console.print(f"serving {ws.specs} (reports in {ws.reports}); Ctrl-C stops")
     serve(workspace=ws, stop=stop, executor=executor, workers=workers, address=address,
           on_outcome=lambda o: _report([o]),

@@ -144,3 +144,19 @@ def test_serve_process_stops_on_sigterm(project):
             proc.wait()
     assert proc.returncode == 0, out
     assert "serving" in out and "success" in out and "stopping" in out
+
+
+def test_the_stop_signal_is_kept_when_printing_fails(monkeypatch):
+    """The handler interrupts the main thread anywhere (CI once caught it mid-way through an
+    import rich needed); a failing console must not lose the stop."""
+    import threading
+
+    from quantlib.cli import schedule as schedule_cli
+
+    def broken_print(*args, **kwargs):
+        raise AttributeError("partially initialised module")
+
+    monkeypatch.setattr(schedule_cli.console, "print", broken_print)
+    stop = threading.Event()
+    schedule_cli._stop_on_signal(stop)(15, None)
+    assert stop.is_set()
