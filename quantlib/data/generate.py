@@ -540,12 +540,15 @@ class _Builder:
             "decline_from": decline_from, "created_day": created_day, "lat": lat, "lon": lon,
             "preferred": preferred, "channel": channel,
         }
-        churn_date = pd.Series(self.start + pd.to_timedelta(churn_day, unit="D")).where(churned)
+        # Non-churners can draw a churn day centuries out; zero it before the date
+        # arithmetic so nanosecond timestamps (pandas 2) cannot overflow.
+        churn_day_or_zero = np.where(churned, churn_day, 0)
+        churn_date = pd.Series(self.start + pd.to_timedelta(churn_day_or_zero, unit="D")).where(churned)
         self.truth_tables["customers"] = _frame({
             "customer_id": ids, "late_payer": late_payer, "disputer": disputer,
             "satisfaction_base": satisfaction, "has_contract": contract, "annual_rate": rate,
             "churn_hazard": hazard, "churned": churned, "churn_date": churn_date.values,
-            "decline_start": pd.Series(self.start + pd.to_timedelta(decline_from, unit="D"))
+            "decline_start": pd.Series(self.start + pd.to_timedelta(np.where(churned, decline_from, 0), unit="D"))
             .where(churned).values,
         })
 

@@ -70,8 +70,10 @@ def _to_number(text: pd.Series) -> pd.Series:
 
 def _to_datetime(text: pd.Series) -> pd.Series:
     try:  # Arrow's cast handles plain ISO dates and times (no zone) fast.
-        arr = pc.cast(pa_arrow.Array.from_pandas(text), pa_arrow.timestamp("ns"))
-        return pd.Series(arr.to_pandas(), index=text.index).astype("datetime64[ns]")
+        # Microseconds, so a year like 2300 parses and is then reported as out of range
+        # (a nanosecond cast would fail it as unreadable under pandas 2).
+        arr = pc.cast(pa_arrow.Array.from_pandas(text), pa_arrow.timestamp("us"))
+        return pd.Series(arr.to_pandas(), index=text.index).astype("datetime64[us]")
     except (pa_arrow.ArrowInvalid, pa_arrow.ArrowNotImplementedError):
         pass
     # ISO with zones: converted to UTC, then stored without zone (like naive values).
