@@ -9,10 +9,10 @@ columns, ``n_jobs`` fan-out over chunks of series).
 :class:`SCUM` is the combination of Petropoulos & Svetunkov (2020): the median of ETS,
 CES, ARIMA and DOTheta point forecasts, with the median of the members' interval bounds.
 
-statsforecast is optional (``pip install statsforecast``; it pins ``pandas<3``, yet its
-per-series model classes used here work on numpy arrays and run under pandas 3 when
-installed with ``--no-deps``). It is imported when a model is fitted, not when this module
-is imported, and its first fit in a process includes numba compilation (seconds).
+statsforecast is a runtime dependency of quantlib (it pins ``pandas<3``). It is imported
+when a model is fitted, not when this module is imported, so importing
+:mod:`quantlib.forecast` stays cheap; its first fit in a process includes numba
+compilation (seconds).
 """
 
 from __future__ import annotations
