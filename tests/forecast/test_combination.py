@@ -7,7 +7,7 @@ import pytest
 from quantlib.forecast.base import Forecaster
 from quantlib.forecast.combination import CombinationForecaster, default_members
 from quantlib.forecast.metrics import coverage
-from quantlib.forecast.models import Comb, Drift, Naive, SeasonalNaive, naive_fallback
+from quantlib.forecast.models import Comb, Drift, Naive, SeasonalNaive, Theta, naive_fallback
 from quantlib.forecast.statsforecast_models import SFAutoETS, SFDOTheta, ets_spec
 
 
@@ -172,7 +172,7 @@ def test_default_members_combination_forecasts_seasonal_data():
     df = _seasonal(n_series=3, n=72)
     train, test = df[df.ds < "2020-01-01"], df[df.ds >= "2020-01-01"]
     comb = CombinationForecaster(h=12).fit(train)
-    assert [type(m) for m in default_members()] == [SFAutoETS, SFDOTheta, Comb, SeasonalNaive]
+    assert [type(m) for m in default_members()] == [SFAutoETS, SFDOTheta, Theta, Comb, SeasonalNaive, Drift]
     out = comb.predict(12, level=(80,))
     snaive = SeasonalNaive().fit(train).predict(12)
     err = np.abs(out.yhat.to_numpy() - test.y.to_numpy()).mean()
