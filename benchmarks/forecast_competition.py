@@ -15,12 +15,13 @@ import time
 import pandas as pd
 
 from quantlib.forecast import AutoETS, AutoForecaster, Drift, Ensemble, Naive, SeasonalNaive, Theta
+from quantlib.forecast.combination import CombinationForecaster
 from quantlib.forecast.models import Comb
 from quantlib.forecast.statsforecast_models import SCUM, SFAutoARIMA, SFAutoCES, SFAutoETS, SFDOTheta
 
 SEASON_LENGTH = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52, "daily": 7}
-METHODS = ("auto", "auto_single", "theta", "comb", "snaive", "ets", "ensemble", "scum", "scum3", "scum_ets", "scum_ces",
-           "scum_arima", "scum_dotheta")
+METHODS = ("auto", "auto_select", "auto_single", "theta", "comb", "snaive", "naive", "drift", "ets", "ensemble",
+           "scum", "scum3", "scum_ets", "scum_ces", "scum_arima", "scum_dotheta")
 # SCUM's members on their own, through quantlib's wrappers (statsforecast's models per series)
 SCUM_MEMBERS = {"scum_ets": SFAutoETS, "scum_ces": SFAutoCES, "scum_arima": SFAutoARIMA, "scum_dotheta": SFDOTheta}
 
@@ -37,8 +38,12 @@ def read_competition(path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def make_model(method: str, h: int, n_jobs: int):
     """The forecaster behind ``--method``."""
     if method == "auto":
-        # cheap numpy candidates keep thousands of series fast; the mean of the two best by
-        # CV is steadier than the single best with only 3 windows (benchmarks/README.md)
+        # issue 12: the median of statsforecast's AutoETS and DOTheta, Theta, Comb, seasonal naive, drift,
+        # with conformal 80 % intervals from one calibration window of h steps; members chosen
+        # on a validation split of the training rows (benchmarks/README.md, "the combination")
+        return CombinationForecaster(h=h, n_jobs=n_jobs)
+    if method == "auto_select":
+        # the previous "auto": cheap numpy candidates, the mean of the two best by 3-window CV
         return AutoForecaster(
             candidates=[Theta(), Comb(), SeasonalNaive(), Naive(), Drift()], h=h, cv_windows=3, top_k=2, n_jobs=n_jobs
         )
@@ -50,6 +55,10 @@ def make_model(method: str, h: int, n_jobs: int):
         return Comb(n_jobs=n_jobs)
     if method == "snaive":
         return SeasonalNaive(n_jobs=n_jobs)
+    if method == "naive":
+        return Naive(n_jobs=n_jobs)
+    if method == "drift":
+        return Drift(n_jobs=n_jobs)
     if method == "ets":
         return AutoETS(n_jobs=n_jobs)
     if method == "ensemble":

@@ -9,14 +9,15 @@ columns, ``n_jobs`` fan-out over chunks of series).
 :class:`SCUM` is the combination of Petropoulos & Svetunkov (2020): the median of ETS,
 CES, ARIMA and DOTheta point forecasts, with the median of the members' interval bounds.
 
-statsforecast is optional (``pip install statsforecast``; it pins ``pandas<3``, yet its
-per-series model classes used here work on numpy arrays and run under pandas 3 when
-installed with ``--no-deps``). It is imported when a model is fitted, not when this module
-is imported, and its first fit in a process includes numba compilation (seconds).
+statsforecast is a runtime dependency of quantlib (it pins ``pandas<3``). It is imported
+when a model is fitted, not when this module is imported, so importing
+:mod:`quantlib.forecast` stays cheap; its first fit in a process includes numba
+compilation (seconds).
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from quantlib.forecast.base import Forecaster
 from quantlib.forecast.models import Ensemble, naive_fallback
 
-__all__ = ["SFAutoETS", "SFAutoARIMA", "SFAutoCES", "SFDOTheta", "SCUM", "statsforecast_available"]
+__all__ = ["ets_spec", "SFAutoETS", "SFAutoARIMA", "SFAutoCES", "SFDOTheta", "SCUM", "statsforecast_available"]
 
 
 def statsforecast_available() -> bool:
@@ -83,10 +84,43 @@ class _StatsForecastModel(Forecaster):
         return self.sf_name
 
 
+_ETS_METHOD = re.compile(r"ETS\((\w),(\w)(d?),(\w)\)")
+
+
+def ets_spec(method: str) -> tuple[str, bool] | None:
+    """``"ETS(M,Ad,N)"`` -> ``("MAN", True)``; None if ``method`` is not of that form."""
+    hit = _ETS_METHOD.fullmatch(str(method).strip())
+    if hit is None:
+        return None
+    error, trend, damped, season = hit.groups()
+    return error + trend + season, bool(damped)
+
+
 class SFAutoETS(_StatsForecastModel):
     """statsforecast's ``AutoETS`` (ETS chosen per series by AICc, Hyndman et al. 2008)."""
 
     sf_name = "AutoETS"
+
+    def _refit_like(self, state, y, season_length, X, series_id=None):
+        """Refit the ETS form chosen in ``state`` on ``y`` (parameters re-estimated, no search).
+
+        Used by :class:`~quantlib.forecast.combination.CombinationForecaster` on its
+        calibration window; falls back to the full search when the form cannot be fitted.
+        """
+        import statsforecast.models as sfm
+
+        spec = ets_spec(state["model"].model_.get("method", ""))
+        if spec is None:
+            return self._fit_series(y, season_length, X, series_id)
+        model = sfm.AutoETS(season_length=season_length, model=spec[0], damped=spec[1])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    model.fit(np.asarray(y, dtype=float))
+        except Exception:
+            return self._fit_series(y, season_length, X, series_id)
+        return {"model": model}
 
 
 class SFAutoARIMA(_StatsForecastModel):
@@ -99,6 +133,23 @@ class SFAutoCES(_StatsForecastModel):
     """statsforecast's ``AutoCES`` (complex exponential smoothing, Svetunkov et al.)."""
 
     sf_name = "AutoCES"
+
+    def _refit_like(self, state, y, season_length, X, series_id=None):
+        """Refit the CES season type chosen in ``state`` on ``y`` (no search over types)."""
+        import statsforecast.models as sfm
+
+        kind = state["model"].model_.get("seasontype")
+        if kind not in ("N", "S", "P", "F"):
+            return self._fit_series(y, season_length, X, series_id)
+        model = sfm.AutoCES(season_length=season_length, model=kind)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    model.fit(np.asarray(y, dtype=float))
+        except Exception:
+            return self._fit_series(y, season_length, X, series_id)
+        return {"model": model}
 
 
 class SFDOTheta(_StatsForecastModel):

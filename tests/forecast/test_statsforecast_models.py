@@ -4,12 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("statsforecast")
-
-from quantlib.forecast.base import Forecaster  # noqa: E402
-from quantlib.forecast.metrics import smape  # noqa: E402
-from quantlib.forecast.models import SeasonalNaive, naive_fallback  # noqa: E402
-from quantlib.forecast.statsforecast_models import (  # noqa: E402
+from quantlib.forecast.base import Forecaster
+from quantlib.forecast.metrics import smape
+from quantlib.forecast.models import SeasonalNaive, naive_fallback
+from quantlib.forecast.statsforecast_models import (
     SCUM,
     SFAutoARIMA,
     SFAutoCES,

@@ -1,0 +1,323 @@
+"""A combination of diverse forecasters with conformal intervals: the default for seasonal data.
+
+:class:`CombinationForecaster` forecasts each series with the median (or mean, or
+trimmed mean) of its members' forecasts. Forecast combinations beat per-series
+selection on the M competitions (Petropoulos & Svetunkov 2020's SCUM; the M4 "Comb"
+benchmark), because selection from a few noisy cross-validation scores often picks the
+wrong model, while the median of diverse models is rarely far from the best.
+
+Intervals are conformal: each series is cut once more ``h`` steps before its end (the
+*calibration window*), the members are refitted on the part before the cut and
+forecast the ``h`` held-out values, and the errors of the combination on those values,
+in units of the combination's own 80 % interval width, are pooled over all the series
+of the fit. Their quantiles rescale the combination's intervals per horizon step. The
+calibration window is used for nothing else (no member is chosen on it).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from quantlib.forecast.base import ID, Forecaster, _lv
+from quantlib.forecast.models import Comb, Drift, SeasonalNaive, Theta, naive_fallback
+
+__all__ = ["CombinationForecaster", "default_members"]
+
+_REF_LEVEL = 80.0
+_Z_REF = float(stats.norm.ppf(0.5 + _REF_LEVEL / 200.0))
+
+
+def default_members() -> list[Forecaster]:
+    """The default members (see :class:`CombinationForecaster` for how they were chosen)."""
+    from quantlib.forecast.statsforecast_models import SFAutoETS, SFDOTheta
+
+    return [SFAutoETS(), SFDOTheta(), Theta(), Comb(), SeasonalNaive(), Drift()]
+
+
+def _aggregate(stack: np.ndarray, how: str, trim: float) -> np.ndarray:
+    if how == "median":
+        return np.median(stack, axis=0)
+    if how == "mean":
+        return np.mean(stack, axis=0)
+    return stats.trim_mean(stack, trim, axis=0)
+
+
+def _conformal_quantile(z: np.ndarray, level: float) -> float:
+    """Rank ``ceil((n + 1) level / 100)`` of ``n`` sorted scores (the largest when beyond ``n``)."""
+    n = len(z)
+    rank = min(n, int(np.ceil((n + 1) * level / 100.0)))
+    return float(np.sort(z)[rank - 1])
+
+
+class CombinationForecaster(Forecaster):
+    """The median (or mean, trimmed mean) of diverse forecasters, with conformal intervals.
+
+    Per series, every member is fitted on the whole series and the point forecast is the
+    median of the members' forecasts per step; interval bounds are combined the same way
+    and then rescaled by the conformal calibration below. A member that fails on a series
+    is left out of that series' combination; when all fail, the seasonal naive (or
+    naive) forecast is used and recorded in ``fallbacks_``.
+
+    Conformal calibration (``calibrate=True``): each series of at least
+    ``min_train + h`` observations is cut ``h`` steps before its end; the members are
+    refitted on the part before the cut (members that offer it refit the form chosen on
+    the whole series, e.g. the same ETS model, re-estimating its parameters, which costs
+    a fraction of a full search) and their combination forecasts the ``h`` held-out
+    values. Each error is put in units of the combination's own 80 % interval at that
+    step, ``z = |y - yhat| / ((hi_80 - lo_80) / (2 * z_80))``. Over all the series of the
+    fit, the multiplier of a level-``L`` interval at step ``k`` is ``q_L(k) / z_L``,
+    where ``q_L(k)`` is the conformal quantile (rank ``ceil((n + 1) L / 100)`` of the
+    ``n`` scores) of the step-``k`` scores; steps beyond ``h`` use step ``h``'s. Both
+    half-widths of the combined interval are multiplied by it. Series too short for the
+    calibration window get the same multipliers. With fewer than ``min_calibration``
+    scores at a step, the scores of all steps are pooled.
+
+    Parameters
+    ----------
+    members : sequence of Forecaster, optional
+        Default :func:`default_members`: statsforecast's ``AutoETS`` and
+        ``DynamicOptimizedTheta``, quantlib's ``Theta``, ``Comb``, ``SeasonalNaive``
+        and ``Drift`` (median of six: the mean of the middle two). They were chosen on
+        a validation split made from the training rows of M1 and Tourism only (the last
+        horizon of each training series held out), as the subset with the lowest mean
+        sMAPE over the six frequencies among members fast enough for the speed aim
+        (AutoCES and AutoARIMA cost 2x and 25x AutoETS alone; benchmarks/README.md,
+        "Issue 12, the combination").
+    combine : {"median", "mean", "trimmed"}
+        How member forecasts are combined per step.
+    trim : float
+        Share cut from each end for ``combine="trimmed"``.
+    h : int, optional
+        The calibration horizon; default the season length (at least 4 when that is 1).
+        Pass the horizon you will predict.
+    calibrate : bool
+        Whether intervals are conformally calibrated (see above); with False the
+        combined member intervals are returned as they are.
+    min_train : int
+        Fewest observations before the calibration cut.
+    min_calibration : int
+        Fewest scores at a step for a step's own multiplier.
+    n_jobs, backend, dask_address, fill
+        See :class:`~quantlib.forecast.base.Forecaster`.
+
+    Attributes
+    ----------
+    models_ : dict
+        Per series, the fitted members.
+    calibration_scores_ : numpy.ndarray
+        The calibration scores ``z``, one row per calibrated series, one column per step
+        (NaN where a member interval was degenerate); ``None`` without calibration.
+    n_calibrated_ : int
+        Series that had a calibration window.
+
+    Notes
+    -----
+    Exogenous columns are passed to the members that use them (``uses_exog``); the
+    default members do not use any, so regressors are ignored by the default
+    combination.
+    """
+
+    fallback_model = staticmethod(naive_fallback)
+    reports_model = True
+
+    def __init__(
+        self,
+        members: Sequence[Forecaster] | None = None,
+        combine: str = "median",
+        trim: float = 0.2,
+        h: int | None = None,
+        calibrate: bool = True,
+        min_train: int = 6,
+        min_calibration: int = 20,
+        n_jobs=1,
+        backend="loky",
+        dask_address=None,
+        fill=None,
+    ):
+        self.members = members
+        self.combine = combine
+        self.trim = trim
+        self.h = h
+        self.calibrate = calibrate
+        self.min_train = min_train
+        self.min_calibration = min_calibration
+        super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
+
+    def _members(self) -> list[Forecaster]:
+        return list(self.members) if self.members is not None else default_members()
+
+    @property
+    def uses_exog(self):  # type: ignore[override]
+        return any(m.uses_exog for m in self._members())
+
+    # -- fitting
+    def fit(self, df, freq=None, season_length=None):
+        """Fit every member per series and calibrate the intervals.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Long format ``series_id, ds, y`` (+ exogenous columns).
+        freq : str, optional
+            Frequency alias of ``ds``; inferred per series when omitted.
+        season_length : int, optional
+            Season length; default from the frequency.
+
+        Returns
+        -------
+        self
+        """
+        if self.combine not in ("median", "mean", "trimmed"):
+            raise ValueError(f"combine must be 'median', 'mean' or 'trimmed', got {self.combine!r}")
+        if not 0 <= self.trim < 0.5:
+            raise ValueError(f"trim must be in [0, 0.5), got {self.trim!r}")
+        if not self._members():
+            raise ValueError("a combination needs at least one member")
+        super().fit(df, freq=freq, season_length=season_length)
+        rows = [fs.state["cv_z"] for fs in self.models_.values()
+                if isinstance(fs.state, dict) and fs.state.get("cv_z") is not None]
+        self.n_calibrated_ = len(rows)
+        if self.calibrate and rows:
+            width = max(len(r) for r in rows)
+            z = np.full((len(rows), width), np.nan)
+            for i, r in enumerate(rows):
+                z[i, : len(r)] = r
+            self.calibration_scores_ = z
+        else:
+            self.calibration_scores_ = None
+        return self
+
+    def _fit_members(self, y, m, X, series_id, like=None):
+        fitted = []
+        for j, member in enumerate(self._members()):
+            exog = X if member.uses_exog else None
+            try:
+                if like is not None and like[j] is not None and hasattr(member, "_refit_like"):
+                    state = member._refit_like(like[j], y, m, exog, series_id)
+                else:
+                    state = member._fit_series(y, m, exog, series_id)
+            # A failing member is dropped for this series only; the combination uses the others.
+            except Exception:  # nosec B112
+                state = None
+            fitted.append((member, state))
+        return fitted
+
+    def _combine(self, fitted, h, level, X_future):
+        preds = []
+        for member, st in fitted:
+            if st is None:
+                continue
+            try:
+                mean, iv = member._predict_series(st, h, level, X_future if member.uses_exog else None)
+            except Exception:  # nosec B112
+                continue
+            if np.all(np.isfinite(mean)):
+                preds.append((mean, iv))
+        if not preds:
+            raise RuntimeError("no combination member could forecast")
+        mean = _aggregate(np.array([p[0] for p in preds]), self.combine, self.trim)
+        out = {}
+        for lv in level:
+            lo = _aggregate(np.array([p[1][lv][0] for p in preds]), self.combine, self.trim)
+            hi = _aggregate(np.array([p[1][lv][1] for p in preds]), self.combine, self.trim)
+            out[lv] = (lo, hi)
+        return mean, out
+
+    def _fit_series(self, y, season_length, X, series_id=None):
+        m = season_length
+        fitted = self._fit_members(y, m, X, series_id)
+        if all(st is None for _, st in fitted):
+            raise RuntimeError("no combination member could be fitted")
+        cv_z = None
+        h = int(self.h or (m if m > 1 else 4))
+        c = len(y) - h
+        if self.calibrate and c >= self.min_train:
+            # the calibration window: the season is kept only where the shorter part holds two
+            mc = m if c >= 2 * m else 1
+            like = [st if mc == m else None for _, st in fitted]
+            part = self._fit_members(y[:c], mc, None if X is None else X[:c], series_id, like=like)
+            try:
+                mean, iv = self._combine(part, h, (_REF_LEVEL,), None if X is None else X[c:])
+            except RuntimeError:
+                mean = None
+            if mean is not None:
+                lo, hi = iv[_REF_LEVEL]
+                sd = (np.asarray(hi) - np.asarray(lo)) / (2.0 * _Z_REF)
+                err = np.abs(y[c:] - mean)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    z = np.where(sd > 0, err / sd, np.nan)
+                cv_z = np.where(np.isfinite(z), z, np.nan)
+        return {"fitted": fitted, "cv_z": cv_z}
+
+    def _predict_series(self, state, h, level, X_future):
+        return self._combine(state["fitted"], h, level, X_future)
+
+    def _describe(self, state):
+        names = [m._describe(s) for m, s in state["fitted"] if s is not None]
+        return f"{self.combine}(" + "+".join(names) + ")"
+
+    # -- prediction
+    def interval_scale(self, h: int, level: float) -> np.ndarray:
+        """The conformal multiplier of the level-``level`` half-widths at steps 1..h.
+
+        Parameters
+        ----------
+        h : int
+            Steps.
+        level : float
+            Interval level in percent.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``h`` multipliers (ones without calibration scores).
+        """
+        z = self.calibration_scores_
+        if z is None:
+            return np.ones(h)
+        z_level = stats.norm.ppf(0.5 + level / 200.0)
+        pooled = z[np.isfinite(z)]
+        if len(pooled) == 0:
+            return np.ones(h)
+        base = _conformal_quantile(pooled, level) / z_level
+        scale = np.full(h, base)
+        last = base
+        for k in range(h):
+            if k < z.shape[1]:
+                col = z[:, k][np.isfinite(z[:, k])]
+                last = _conformal_quantile(col, level) / z_level if len(col) >= self.min_calibration else base
+            scale[k] = last
+        return scale
+
+    def predict(self, h, level=(80, 95), X_future=None):
+        """Forecast ``h`` steps; intervals rescaled by the conformal calibration.
+
+        Parameters
+        ----------
+        h : int
+            Horizon (steps).
+        level : sequence of float
+            Interval levels in percent.
+        X_future : pandas.DataFrame, optional
+            Future exogenous values (for members that use them).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``series_id, ds, yhat, model`` and ``yhat_lo_<l>, yhat_hi_<l>`` per level.
+        """
+        out = super().predict(h, level=level, X_future=X_future)
+        if not self.calibrate or self.calibration_scores_ is None or not level:
+            return out
+        step = out.groupby(ID, sort=False).cumcount().to_numpy()
+        mean = out["yhat"].to_numpy(float)
+        for lv in level:
+            scale = self.interval_scale(int(h), float(lv))[step]
+            lo_col, hi_col = f"yhat_lo_{_lv(lv)}", f"yhat_hi_{_lv(lv)}"
+            out[lo_col] = mean - scale * (mean - out[lo_col].to_numpy(float))
+            out[hi_col] = mean + scale * (out[hi_col].to_numpy(float) - mean)
+        return out
+
