@@ -29,8 +29,9 @@ order of each technician. What maps exactly:
   ``MOVE_COST_MAX_ENTRIES`` matrix entries in all).
 
 What does not map, and is left to the caller (:func:`quantlib.ops.routing.solve`): lunch
-breaks, soft windows (searched as hard at their target), the workload-balance span cost. The caller repairs the routes for breaks and, in ``solver="auto"``,
-polishes them with OR-Tools warm-started from these routes, keeping the better valid plan.
+breaks, soft windows (searched as hard at their target), the workload-balance span cost.
+The caller repairs the routes for breaks and, in ``solver="auto"``, polishes them with
+OR-Tools warm-started from these routes, keeping the better valid plan.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ import pytest
 
 from quantlib.errors import DropReason
 from quantlib.ops.problem import Job, Objective, RoutingProblem, Technician
-from quantlib.ops.pyvrp_search import build_data, pyvrp_routes
-from quantlib.ops.routing import SolverSettings, problem_matrix, screen_jobs, solve
+from quantlib.ops.pyvrp_search import build_data
+from quantlib.ops.routing import SolverSettings, problem_matrix, solve
 
 PYVRP = SolverSettings(time_limit_seconds=0.5, solver="pyvrp")
 AUTO = SolverSettings(time_limit_seconds=1.0, solver="auto")
