@@ -5,7 +5,8 @@
 every job either served or dropped with a reason, skills, equipment, pins of started jobs,
 start / end locations, departure not before the technician is free, travel times between
 consecutive stops, service start inside the window (hard windows), the shift plus overtime,
-the lunch break (in its window, not overlapping work, room for it between stops).
+the lunch break (in its window, not overlapping work, room for it between stops), the van's
+capacity (when it has one).
 
 A re-plan (:func:`quantlib.ops.reroute.reroute`) may have to solve a *relaxed* problem (a
 lunch window that closed before the re-plan, a job that started outside its window, a lock
@@ -273,6 +274,10 @@ class RoutePlan:
         if r.return_time + _EPS < prev_time + leg:
             bad("travel_time", f"back at {hhmm(r.return_time)}, but leaving at {hhmm(prev_time)} takes {leg:.1f} min")
         events.append((prev_time, r.return_time, leg))
+        if t.capacity is not None:
+            load = sum(jobs[v.job_id].demand for v in r.visits if v.job_id in jobs)
+            if load > t.capacity:
+                bad("capacity", f"carries {load}, more than the van's capacity {t.capacity}")
         if r.return_time > t.latest_end:
             bad("shift", f"works until {hhmm(r.return_time)}, past shift + overtime end {hhmm(t.latest_end)}")
         if r.visits and t.break_minutes > 0:

@@ -8,11 +8,11 @@ All times are whole minutes after midnight of the plan's day (480 = 08:00); week
 0 (Monday) .. 6.
 
 * :class:`Technician`: start / end location (home base or depot), shift, overtime, lunch break
-  window, skills, the equipment the van carries; for re-routing, when the technician is
+  window, skills, the equipment the van carries, the van's capacity (optional); for re-routing, when the technician is
   free (``available_from``) and whether the break was already taken; for the week, the
   certification level, weekly hours, the days available and the region.
-* :class:`Job`: location, duration, required skill(s) and equipment, time window (hard, or soft
-  with a lateness cost per minute), priority, priority customer flag, expected revenue; for
+* :class:`Job`: location, duration, required skill(s) and equipment, load (``demand``), time
+  window (hard, or soft with a lateness cost per minute), priority, priority customer flag, expected revenue; for
   re-routing, a technician and start time it is pinned to (a started job); for the week, the
   days it may be done on, the day the customer asked for, the minimum certification, the
   material cost, the customer's preferred technician, the job type and region; for
@@ -63,6 +63,8 @@ class Technician(BaseModel):
     weekly_hours: float = Field(40.0, ge=0, description="Contracted hours a week")
     available_days: tuple[int, ...] = Field(tuple(range(DAYS)), description="Weekly: days available, 0 = Monday")
     region: str = ""
+    capacity: int | None = Field(None, ge=0, description=(
+        "What the van holds, in the units of Job.demand (None: unlimited, the usual field-service day)"))
 
     @model_validator(mode="after")
     def _check(self) -> "Technician":
@@ -119,6 +121,7 @@ class Job(BaseModel):
     preferred_technician: str | None = Field(None, description="Weekly: the customer's usual technician")
     job_type: str = ""
     region: str = ""
+    demand: int = Field(0, ge=0, description="Load it takes in the van (parts, units; see Technician.capacity)")
 
     @model_validator(mode="after")
     def _check(self) -> "Job":

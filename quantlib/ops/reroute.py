@@ -459,8 +459,9 @@ def reroute(plan: RoutePlan, now: int, events: list[Event] = (), states: list[Te
 
 
 def _replay(problem: RoutingProblem, routes: dict[str, list[str]], provider) -> RoutePlan:
-    """The remaining routes as planned (warm start, no search beyond the first solution)."""
-    settings = SolverSettings(time_limit_seconds=1.0, solution_limit=1)
+    """The remaining routes as planned (OR-Tools' warm start, no search beyond the first solution)."""
+    # OR-Tools, not PyVRP: its first solution from a warm start is the given routes, timed.
+    settings = SolverSettings(time_limit_seconds=1.0, solution_limit=1, solver="ortools")
     return solve(problem, settings, provider, initial_routes=routes)
 
 

@@ -49,12 +49,15 @@ from quantlib.ops.travel import MatrixProvider, TravelMatrix, build_matrix
 
 FirstSolution = Literal["PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC", "SAVINGS",
                         "LOCAL_CHEAPEST_INSERTION", "AUTOMATIC"]
+Solver = Literal["auto", "pyvrp", "ortools"]
 Metaheuristic = Literal["GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GREEDY_DESCENT"]
 MONEY_SCALE = 100  # cents
 # Above this many job x technician pairs the model with break intervals is not searched (see solve):
 # its search is slow per move; at 20 x 150 the directly timed routes were cheaper after 5 s (5,092
 # vs 5,820), at 10 x 60 slightly dearer (1,655 vs 1,622).
 BREAK_MODEL_MAX_SIZE = 1500
+# PyVRP's iteration cap when a reproducible plan is asked for (``solution_limit`` set).
+REPRODUCIBLE_ITERATIONS = 1000
 
 
 class SolverSettings(BaseModel):
@@ -62,12 +65,32 @@ class SolverSettings(BaseModel):
 
     ``solution_limit`` makes the search reproducible: OR-Tools' single-threaded search is
     deterministic, so a run that stops at the solution limit (before ``time_limit_seconds``)
-    returns the same plan every time. With ``solution_limit=None`` only the time limit stops
-    the search and the result can vary with machine load.
+    returns the same plan every time; PyVRP's search (seeded) then stops after
+    ``iteration_limit`` iterations (default :data:`REPRODUCIBLE_ITERATIONS`). With
+    ``solution_limit=None`` only the time limit stops the search and the result can vary with
+    machine load.
     """
+
+    @property
+    def pyvrp_iterations(self) -> int | None:
+        """PyVRP's iteration cap (see ``iteration_limit``)."""
+        if self.iteration_limit is not None:
+            return self.iteration_limit
+        return REPRODUCIBLE_ITERATIONS if self.solution_limit is not None else None
+
 
     model_config = ConfigDict(frozen=True)
 
+    solver: Solver = Field("auto", description=(
+        "Search engine: 'pyvrp' (PyVRP's iterated local search; breaks repaired afterwards), 'ortools' "
+        "(OR-Tools guided local search), 'auto' (PyVRP, then OR-Tools warm-started from its routes where "
+        "the day has lunch breaks or soft windows; the better valid plan is kept)"))
+    pyvrp_share: float = Field(0.6, gt=0, le=1, description=(
+        "'auto' with an OR-Tools polish: share of the time limit PyVRP searches"))
+    iteration_limit: int | None = Field(None, gt=0, description=(
+        "PyVRP: stop after this many iterations; None: the clock only, or REPRODUCIBLE_ITERATIONS when "
+        "solution_limit is set (a plan asked to be reproducible is so with either engine)"))
+    seed: int = Field(0, ge=0, description="PyVRP's random seed")
     first_solution: FirstSolution = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: Metaheuristic = "GUIDED_LOCAL_SEARCH"
     time_limit_seconds: float = Field(5.0, gt=0)
@@ -136,10 +159,13 @@ def problem_matrix(problem: RoutingProblem, provider: MatrixProvider | None = No
 def schedule_route(t: Technician, seq: list[Job], tm: TravelMatrix) -> Route | None:
     """The earliest schedule of ``seq`` in order for ``t``, with the break, or None when it cannot fit.
 
-    Checks windows, pins and the shift end with whole-minute legs (as the solver does); the break
+    Checks the van's capacity, windows, pins and the shift end with whole-minute legs (as the
+    solvers do); the break
     is tried in every gap (before the first drive, between two stops, before the drive home),
     taken as early as the gap allows: the rules :meth:`RoutePlan.validate` checks.
     """
+    if t.capacity is not None and sum(j.demand for j in seq) > t.capacity:
+        return None
     keys = [start_key(t.id)] + [job_key(j.id) for j in seq] + [end_key(t.id)]
     legs = [math.ceil(tm.time(a, b) - 1e-9) for a, b in zip(keys, keys[1:])]
     need_break = t.break_minutes > 0 and bool(seq)
@@ -357,6 +383,11 @@ def build_model(problem: RoutingProblem, jobs: list[Job], techs: list[Technician
                                        int(round(MONEY_SCALE * t.overtime_cost_per_minute)))
         routing.AddVariableMaximizedByFinalizer(tdim.CumulVar(s))
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(e))
+    if any(t.capacity is not None for t in techs) or any(j.demand for j in jobs):
+        unlimited = int(sum(j.demand for j in jobs))
+        load_cb = routing.RegisterUnaryTransitVector([int(j.demand) for j in jobs] + [0] * (2 * m))
+        routing.AddDimensionWithVehicleCapacity(
+            load_cb, 0, [t.capacity if t.capacity is not None else unlimited for t in techs], True, "load")
     if obj.balance_cost_per_minute > 0:
         tdim.SetGlobalSpanCostCoefficient(int(round(MONEY_SCALE * obj.balance_cost_per_minute)))
     _add_move_cost(problem, routing, manager, jobs, techs)
@@ -539,38 +570,157 @@ def break_free_routes(problem: RoutingProblem, jobs: list[Job], techs: list[Tech
     return routes
 
 
+def _ortools_search(problem: RoutingProblem, jobs: list[Job], techs: list[Technician], tm: TravelMatrix,
+                    settings: SolverSettings, initial_routes: dict[str, list[str]] | None,
+                    tic: float) -> tuple[list[Route], dict, tuple[DropReason, str]]:
+    """OR-Tools alone (``solver="ortools"``): the two-phase search with lunch breaks described in :func:`solve`.
+
+    Returns the routes, the stats and the reason (code, message) of the jobs no route serves.
+    """
+    routes: list[Route] = []
+    phase_one = None
+    large = False
+    if settings.break_first_phase > 0 and jobs and any(t.break_minutes > 0 for t in techs):
+        large = len(jobs) * len(techs) > BREAK_MODEL_MAX_SIZE
+        share = 1.0 if large else settings.break_first_phase
+        phase_tic = time.perf_counter()
+        initial_routes = break_free_routes(
+            problem, jobs, techs, tm,
+            settings.model_copy(update={"time_limit_seconds": settings.time_limit_seconds * share,
+                                        "break_first_phase": 0.0}),
+            initial_routes, large)
+        phase_one = time.perf_counter() - phase_tic
+        # The second phase gets what is left of the time limit (at least 30% of it); none when large.
+        settings = settings.model_copy(update={
+            "time_limit_seconds": 0.0 if large else max(0.3 * settings.time_limit_seconds,
+                                                        settings.time_limit_seconds - (time.perf_counter() - tic))})
+    solution = None
+    if not large:
+        model = build_model(problem, jobs, techs, tm)
+        build_seconds = time.perf_counter() - tic
+        solution, warm = run_search(model, settings, initial_routes, cold_if_warm_fails=phase_one is None)
+        status = model.routing.status()
+        status_name = _STATUS_NAMES.get(int(status), str(status))
+    if solution is not None:
+        routes = read_routes(model, solution)
+        unserved = (DropReason.CAPACITY, CAPACITY_REASON)
+        stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
+                 "build_seconds": build_seconds, "warm_start": warm, "first_phase_seconds": phase_one,
+                 "settings": settings.model_dump()}
+    elif phase_one is not None:
+        # Large, or the warm start did not survive (e.g. the time ran out while restoring
+        # it): keep the first phase's repaired routes, timed, rather than a slow cold search.
+        routes = timed_routes(techs, jobs, initial_routes, tm)
+        unserved = (DropReason.CAPACITY, CAPACITY_REASON)
+        stats = {"status": ("first phase routes, repaired for breaks (instance above BREAK_MODEL_MAX_SIZE)"
+                            if large else
+                            "first phase routes, repaired for breaks (search with breaks did not finish)"),
+                 "warm_start": False, "first_phase_seconds": phase_one, "settings": settings.model_dump()}
+    else:
+        unserved = (DropReason.NO_FEASIBLE_PLAN, "capacity: the solver found no feasible plan")
+        stats = {"status": status_name}
+    return routes, stats, unserved
+
+
+def _candidate(problem: RoutingProblem, tm: TravelMatrix, jobs: list[Job], screened: list[DroppedJob],
+               routes: list[Route]) -> RoutePlan:
+    """A whole plan from ``routes``: the screened-out jobs and every job no route serves are dropped."""
+    served = {v.job_id for r in routes for v in r.visits}
+    dropped = screened + [DroppedJob(j.id, CAPACITY_REASON, DropReason.CAPACITY) for j in jobs
+                          if j.id not in served]
+    return RoutePlan(problem, tm, routes, dropped)
+
+
+def _judge_cost(plan: RoutePlan) -> tuple[int, float]:
+    """What :func:`_pyvrp_search` ranks plans by: valid first, then the plan's own objective (move cost included)."""
+    return len(plan.validate()), plan.kpis()["objective"]
+
+
+def _pyvrp_search(problem: RoutingProblem, jobs: list[Job], screened: list[DroppedJob], techs: list[Technician],
+                  tm: TravelMatrix, settings: SolverSettings, initial_routes: dict[str, list[str]] | None,
+                  tic: float) -> tuple[list[Route], dict]:
+    """PyVRP's search, repaired for breaks; with ``solver="auto"`` an OR-Tools polish where the day needs it.
+
+    PyVRP searches without lunch breaks and with soft windows as hard at their target
+    (:mod:`quantlib.ops.pyvrp_search`). Its routes are repaired until each fits its break
+    (:func:`repair_routes`), unserved jobs that fit are put back (:func:`insert_unserved`) and
+    the routes are timed (:func:`timed_routes`). With ``solver="auto"``, when the day has lunch
+    breaks or soft windows (what PyVRP cannot express) and the model with break intervals is
+    small enough (``BREAK_MODEL_MAX_SIZE``; always without breaks), OR-Tools searches the full
+    model from those routes for the rest of the time; :meth:`RoutePlan.validate` and then the
+    plan's objective pick the better of the two plans.
+    """
+    from quantlib.ops.pyvrp_search import pyvrp_routes
+
+    limit = settings.time_limit_seconds
+    has_breaks = any(t.break_minutes > 0 for t in techs)
+    needs_polish = settings.solver == "auto" and (has_breaks or any(not j.hard_window for j in jobs))
+    polish = needs_polish and (not has_breaks or len(jobs) * len(techs) <= BREAK_MODEL_MAX_SIZE)
+    seconds = limit * (settings.pyvrp_share if polish else 1.0)
+    relaxed = [t.model_copy(update={"break_minutes": 0}) for t in techs]
+    found = pyvrp_routes(problem, jobs, relaxed, tm, seconds, initial_routes, settings.seed,
+                         settings.pyvrp_iterations)
+    sequences = repair_routes(problem, found.routes, tm)
+    sequences = insert_unserved(problem.replace(jobs=tuple(jobs)), sequences, tm, seconds=min(0.5, 0.1 * limit))
+    plan = _candidate(problem, tm, jobs, screened, timed_routes(techs, jobs, sequences, tm))
+    stats = {"status": "pyvrp routes" + (", repaired for breaks" if has_breaks else ""), "engine": "pyvrp",
+             "pyvrp_feasible": found.feasible, "pyvrp_iterations": found.iterations,
+             "pyvrp_seconds": found.seconds, "vehicle_types": found.vehicle_types, "profiles": found.profiles,
+             "warm_start": bool(initial_routes), "settings": settings.model_dump()}
+    if polish and jobs:
+        rest = max(0.3 * (limit - seconds), limit - (time.perf_counter() - tic))
+        model = build_model(problem, jobs, techs, tm)
+        solution, warm = run_search(model, settings.model_copy(update={"time_limit_seconds": rest}), sequences,
+                                    cold_if_warm_fails=False)
+        if solution is not None:
+            polished = _candidate(problem, tm, jobs, screened, read_routes(model, solution))
+            mine, theirs = _judge_cost(plan), _judge_cost(polished)
+            stats.update({"polish": "ortools", "polish_objective": theirs[1], "pyvrp_objective": mine[1]})
+            if theirs < mine:
+                plan = polished
+                stats.update({"status": "pyvrp routes, polished by OR-Tools", "engine": "pyvrp+ortools",
+                              "objective_cents": solution.ObjectiveValue()})
+        else:
+            stats["polish"] = "ortools: the warm start did not survive; PyVRP's routes kept"
+    return plan.routes, stats
+
+
 def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
           provider: MatrixProvider | None = None, travel: TravelMatrix | None = None,
           initial_routes: dict[str, list[str]] | None = None) -> RoutePlan:
-    """Plan the day's routes: screen the jobs, build the model, search, read the routes.
+    """Plan the day's routes: screen the jobs, search (PyVRP and / or OR-Tools), read the routes.
 
     Parameters
     ----------
     problem : RoutingProblem
         Technicians, jobs, objective.
     settings : SolverSettings, optional
-        Construction, metaheuristic, time and solution limits.
+        Engine (``solver``), time, iteration and solution limits, OR-Tools construction and
+        metaheuristic.
     provider : MatrixProvider, optional
         Travel-matrix provider (default great-circle x road factor); ignored when ``travel`` is given.
     travel : TravelMatrix, optional
         A precomputed matrix holding every ``job:<id>``, ``start:<tech>`` and ``end:<tech>`` key.
     initial_routes : dict of str to list of str, optional
         technician id -> job ids in order: the search starts from these routes (re-routing
-        starts from the current plan) when OR-Tools accepts them as feasible; otherwise it
-        falls back to the construction heuristic (``stats["warm_start"]`` says which).
+        starts from the current plan). PyVRP takes any routes as its start; OR-Tools only
+        routes it accepts as feasible, otherwise it falls back to its construction heuristic
+        (``stats["warm_start"]`` says which).
 
     Returns
     -------
     RoutePlan
-        Routes, dropped jobs with reasons, and ``stats`` (objective, wall time, status).
+        Routes, dropped jobs with reasons, and ``stats`` (engine, wall time, status).
 
     Notes
     -----
-    With lunch breaks and ``settings.break_first_phase > 0`` the search runs in two phases
-    (:func:`break_free_routes`, then the full model warm-started from its routes); above
-    ``BREAK_MODEL_MAX_SIZE`` job x technician pairs the first phase gets the whole time limit
-    and its repaired routes are timed directly (:func:`timed_routes`), as they are when the
-    warm start of the second phase does not survive.
+    ``solver="auto"`` (the default) and ``"pyvrp"`` search with PyVRP (see
+    :func:`_pyvrp_search`). ``solver="ortools"``: with lunch breaks and
+    ``settings.break_first_phase > 0`` the search runs in two phases (:func:`break_free_routes`,
+    then the full model warm-started from its routes); above ``BREAK_MODEL_MAX_SIZE`` job x
+    technician pairs the first phase gets the whole time limit and its repaired routes are
+    timed directly (:func:`timed_routes`), as they are when the warm start of the second phase
+    does not survive.
     """
     settings = settings or SolverSettings()
     tic = time.perf_counter()
@@ -581,50 +731,16 @@ def solve(problem: RoutingProblem, settings: SolverSettings | None = None,
     if not techs:
         # Nothing to model: screening has already dropped every job (no one has the skills).
         stats = {"status": "no technicians"}
-    else:
-        phase_one = None
-        large = False
-        if settings.break_first_phase > 0 and jobs and any(t.break_minutes > 0 for t in techs):
-            large = len(jobs) * len(techs) > BREAK_MODEL_MAX_SIZE
-            share = 1.0 if large else settings.break_first_phase
-            phase_tic = time.perf_counter()
-            initial_routes = break_free_routes(
-                problem, jobs, techs, tm,
-                settings.model_copy(update={"time_limit_seconds": settings.time_limit_seconds * share,
-                                            "break_first_phase": 0.0}),
-                initial_routes, large)
-            phase_one = time.perf_counter() - phase_tic
-            # The second phase gets what is left of the time limit (at least 30% of it); none when large.
-            settings = settings.model_copy(update={
-                "time_limit_seconds": 0.0 if large else max(0.3 * settings.time_limit_seconds,
-                                                            settings.time_limit_seconds - (time.perf_counter() - tic))})
-        solution = None
-        if not large:
-            model = build_model(problem, jobs, techs, tm)
-            build_seconds = time.perf_counter() - tic
-            solution, warm = run_search(model, settings, initial_routes, cold_if_warm_fails=phase_one is None)
-            status = model.routing.status()
-            status_name = _STATUS_NAMES.get(int(status), str(status))
-        if solution is not None:
-            routes = read_routes(model, solution)
-            unserved = (DropReason.CAPACITY, CAPACITY_REASON)
-            stats = {"status": status_name, "objective_cents": solution.ObjectiveValue(),
-                     "build_seconds": build_seconds, "warm_start": warm, "first_phase_seconds": phase_one,
-                     "settings": settings.model_dump()}
-        elif phase_one is not None:
-            # Large, or the warm start did not survive (e.g. the time ran out while restoring
-            # it): keep the first phase's repaired routes, timed, rather than a slow cold search.
-            routes = timed_routes(techs, jobs, initial_routes, tm)
-            unserved = (DropReason.CAPACITY, CAPACITY_REASON)
-            stats = {"status": ("first phase routes, repaired for breaks (instance above BREAK_MODEL_MAX_SIZE)"
-                                if large else
-                                "first phase routes, repaired for breaks (search with breaks did not finish)"),
-                     "warm_start": False, "first_phase_seconds": phase_one, "settings": settings.model_dump()}
-        else:
-            unserved = (DropReason.NO_FEASIBLE_PLAN, "capacity: the solver found no feasible plan")
-            stats = {"status": status_name}
+    elif settings.solver == "ortools":
+        routes, stats, unserved = _ortools_search(problem, jobs, techs, tm, settings, initial_routes, tic)
+        stats["engine"] = "ortools"
         served = {v.job_id for r in routes for v in r.visits}
         dropped += [DroppedJob(j.id, unserved[1], unserved[0]) for j in jobs if j.id not in served]
+    else:
+        routes, stats = _pyvrp_search(problem, jobs, dropped, techs, tm, settings, initial_routes, tic)
+        served = {v.job_id for r in routes for v in r.visits}
+        dropped = dropped + [DroppedJob(j.id, CAPACITY_REASON, DropReason.CAPACITY) for j in jobs
+                             if j.id not in served]
     order = {j.id: k for k, j in enumerate(problem.jobs)}
     dropped.sort(key=lambda d: order.get(d.job_id, 0))
     stats["seconds"] = time.perf_counter() - tic

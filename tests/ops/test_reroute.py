@@ -156,7 +156,7 @@ def _two_vans():
             Job(id="Z", lat=40.0, lon=-74.89, duration=60, skills={"hvac"}, revenue=300))
     problem = RoutingProblem(technicians=techs, jobs=jobs)
     # The plan in force, as dispatched: X with T1 (a warm start kept as it is).
-    return solve(problem, SolverSettings(time_limit_seconds=1.0, solution_limit=1),
+    return solve(problem, SolverSettings(time_limit_seconds=1.0, solution_limit=1, solver="ortools"),
                  initial_routes={"T1": ["Y", "X"], "T2": ["Z"]})
 
 
