@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantlib.forecast import CombinationForecaster  # the package exports it (issue 12: the default)
 from quantlib.forecast.base import Forecaster
-from quantlib.forecast.combination import CombinationForecaster, default_members
+from quantlib.forecast.combination import default_members
 from quantlib.forecast.metrics import coverage
 from quantlib.forecast.models import Comb, Drift, Naive, SeasonalNaive, Theta, naive_fallback
 from quantlib.forecast.statsforecast_models import SFAutoETS, SFDOTheta, ets_spec
