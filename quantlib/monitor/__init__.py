@@ -1,0 +1,43 @@
+"""Model monitoring: what the engines predicted, scored as the actuals arrive.
+
+A scheduled run of an engine (revenue forecast, churn risk, customer lifetime value)
+records its predictions as rows of one long table (:data:`PREDICTION_COLUMNS`): the
+model, its version and parameter hash, the data window it learned from, and per subject
+the quantity predicted over a target period. :func:`realised` looks up what happened in
+gold for the rows whose period has ended, :func:`score_predictions` scores them per
+model, quantity and horizon, and :func:`decay_flags` says where accuracy fell below its
+target or its own rolling baseline.
+
+>>> rows = revenue_prediction_rows(model, run_id="r1")            # a fitted RevenueModel
+>>> scores = score_predictions(realised(gold, rows))
+"""
+
+from quantlib.monitor.records import (
+    PREDICTION_COLUMNS,
+    churn_prediction_rows,
+    clv_prediction_rows,
+    params_hash,
+    revenue_prediction_rows,
+)
+from quantlib.monitor.scoring import (
+    ACCURACY_TARGETS,
+    REALISERS,
+    decay_flags,
+    horizon_bucket,
+    realised,
+    score_predictions,
+)
+
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "params_hash",
+    "revenue_prediction_rows",
+    "churn_prediction_rows",
+    "clv_prediction_rows",
+    "REALISERS",
+    "ACCURACY_TARGETS",
+    "realised",
+    "score_predictions",
+    "decay_flags",
+    "horizon_bucket",
+]

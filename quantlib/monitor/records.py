@@ -1,0 +1,126 @@
+"""Prediction records: one long row per model, subject and target period.
+
+Each builder turns an engine's output into rows of :data:`PREDICTION_COLUMNS`, the shape
+the operational store keeps and :mod:`quantlib.monitor.scoring` scores. Dates are
+calendar days; a target period is inclusive at both ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from quantlib import __version__
+
+__all__ = ["PREDICTION_COLUMNS", "params_hash", "revenue_prediction_rows", "churn_prediction_rows",
+           "clv_prediction_rows"]
+
+#: The columns of a prediction record, in order.
+PREDICTION_COLUMNS = [
+    "run_id",            # the scheduled run (or any label) that made the prediction
+    "model",             # engine name: revenue_forecast, churn_risk, clv
+    "version",           # quantlib's version when predicted
+    "params_hash",       # sha256 (first 16 hex) of the engine's parameters
+    "as_of",             # the data's as-of date: nothing after it was seen
+    "window_start",      # first day of the data the engine learned from
+    "window_end",        # last day of it
+    "quantity",          # what is predicted: revenue, churn, value_90d
+    "subject",           # series or customer id; "all" for company totals
+    "target_start",      # first day of the predicted period
+    "target_end",        # last day of it
+    "value",             # the point prediction (a probability for churn)
+    "lo_80",             # 80 % interval, where the engine gives one
+    "hi_80",
+]
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """A stable short hash of an engine's parameters (``get_params()``), order-independent."""
+    text = json.dumps({str(k): params[k] for k in sorted(params)}, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _day(value) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def _frame(rows: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for col in PREDICTION_COLUMNS:
+        if col not in frame:
+            frame[col] = np.nan
+    return frame[PREDICTION_COLUMNS]
+
+
+def revenue_prediction_rows(model, run_id: str, *, model_name: str = "revenue_forecast") -> pd.DataFrame:
+    """The company revenue a fitted :class:`~quantlib.forecast.RevenueModel` expects per horizon.
+
+    One row per fitted horizon: ``quantity="revenue"``, ``subject="all"``, the likely
+    total over ``start..end`` and its 80 % interval.
+    """
+    forecast = model.forecast(level=(80,))
+    history = model.history_["ds"]
+    window_start, window_end = _day(history.min()), _day(history.max())
+    return _frame({
+        "run_id": run_id, "model": model_name, "version": __version__,
+        "params_hash": params_hash(model.get_params()), "as_of": window_end,
+        "window_start": window_start, "window_end": window_end, "quantity": "revenue",
+        "subject": "all", "target_start": [_day(d) for d in forecast["start"]],
+        "target_end": [_day(d) for d in forecast["end"]], "value": forecast["likely"].to_numpy(float),
+        "lo_80": forecast["lo_80"].to_numpy(float), "hi_80": forecast["hi_80"].to_numpy(float),
+    })
+
+
+def churn_prediction_rows(scores: pd.DataFrame, run_id: str, *, as_of, horizon_days: int,
+                          params: Mapping[str, Any], window_start=None,
+                          model_name: str = "churn_risk") -> pd.DataFrame:
+    """Each customer's churn probability over ``(as_of, as_of + horizon_days]``.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``customer_id, score`` (a churn model's ``score_frame``); NaN scores (no history)
+        are not predictions and are left out.
+    as_of : date-like
+        The snapshot date the scores describe.
+    horizon_days : int
+        The window the probability is about (the model's label window).
+    params : mapping
+        The model's parameters, hashed.
+    window_start : date-like, optional
+        The first day of the training data; default ``as_of``.
+    """
+    scored = scores[scores["score"].notna()]
+    as_of = _day(as_of)
+    return _frame({
+        "run_id": run_id, "model": model_name, "version": __version__, "params_hash": params_hash(params),
+        "as_of": as_of, "window_start": _day(window_start) if window_start is not None else as_of,
+        "window_end": as_of, "quantity": "churn", "subject": scored["customer_id"].astype(str).to_numpy(),
+        "target_start": as_of + dt.timedelta(days=1), "target_end": as_of + dt.timedelta(days=horizon_days),
+        "value": scored["score"].to_numpy(float),
+    })
+
+
+def clv_prediction_rows(result, run_id: str, *, model_name: str = "clv") -> pd.DataFrame:
+    """Each customer's expected spend over the next 90 days, from a ``CompanyCLV``.
+
+    The value is ``expected_purchases_90d * expected_avg_value``: the part of the
+    lifetime value that can be checked first, 90 days later.
+    """
+    customers = result.customers
+    as_of = _day(result.as_of)
+    params = {"horizon_months": result.horizon_months, "discount_rate": result.discount_rate,
+              "unit_days": result.unit_days, "purchase_model": type(result.purchases).__name__}
+    value = (customers["expected_purchases_90d"] * customers["expected_avg_value"]).to_numpy(float)
+    return _frame({
+        "run_id": run_id, "model": model_name, "version": __version__, "params_hash": params_hash(params),
+        "as_of": as_of, "window_start": _day(customers["first_purchase"].min()), "window_end": as_of,
+        "quantity": "value_90d", "subject": customers.index.astype(str).to_numpy(),
+        "target_start": as_of + dt.timedelta(days=1), "target_end": as_of + dt.timedelta(days=90),
+        "value": value,
+    })

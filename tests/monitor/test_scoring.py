@@ -1,0 +1,181 @@
+"""Model monitoring: records from real engine fits, actuals from gold, scores and decay flags."""
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from quantlib.customers.clv import company_clv
+from quantlib.data.gold import gold_as_of
+from quantlib.forecast import RevenueModel, warehouse_snapshot
+from quantlib.monitor import (
+    PREDICTION_COLUMNS,
+    churn_prediction_rows,
+    clv_prediction_rows,
+    decay_flags,
+    params_hash,
+    realised,
+    revenue_prediction_rows,
+    score_predictions,
+)
+
+
+@pytest.fixture(scope="module")
+def jobs(demo_lake):
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        frame = con.execute("SELECT customer_id, contract_id, service_line, is_completed, completed_date, revenue "
+                            "FROM job_facts").df()
+        built = gold_as_of(con)
+    finally:
+        con.close()
+    frame["completed_date"] = pd.to_datetime(frame["completed_date"]).dt.date
+    return frame, built
+
+
+def _completed_revenue(jobs, start, end, service_line=None):
+    j = jobs[jobs["is_completed"] & (jobs["completed_date"] >= start) & (jobs["completed_date"] <= end)]
+    if service_line is not None:
+        j = j[j["service_line"] == service_line]
+    return float(j["revenue"].sum())
+
+
+def _row(**values):
+    base = {c: np.nan for c in PREDICTION_COLUMNS}
+    base.update(run_id="t", model="m", version="0", params_hash="h", window_start=dt.date(2020, 1, 1))
+    base.update(values)
+    return base
+
+
+def test_params_hash_is_stable_and_order_free():
+    assert params_hash({"a": 1, "b": (2, 3)}) == params_hash({"b": (2, 3), "a": 1})
+    assert params_hash({"a": 1}) != params_hash({"a": 2})
+
+
+def test_revenue_forecast_scored_against_gold_as_the_spec_defines_accuracy(demo_lake, jobs):
+    frame, built = jobs
+    as_of = built - dt.timedelta(days=95)
+    model = RevenueModel(horizons=(30, 90)).fit(warehouse_snapshot(demo_lake.gold, as_of))
+    rows = revenue_prediction_rows(model, run_id="run-1")
+    assert list(rows.columns) == PREDICTION_COLUMNS
+    assert rows["as_of"].tolist() == [as_of, as_of]
+    got = realised(demo_lake.gold, rows)
+    assert got["arrived"].all()
+    for _, r in got.iterrows():
+        assert r["actual"] == pytest.approx(_completed_revenue(frame, r["target_start"], r["target_end"]))
+    scores = score_predictions(got)
+    assert scores["horizon_days"].tolist() == [30, 90]
+    for _, s in scores.iterrows():
+        r = got[[(e - as_of).days == s["horizon_days"] for e in got["target_end"]]].iloc[0]
+        assert s["accuracy"] == pytest.approx(1 - abs(r["value"] - r["actual"]) / r["actual"])
+        assert s["metric"] == "accuracy" and s["target"] == {30: 0.92, 90: 0.87}[s["horizon_days"]]
+        assert s["met"] == (s["accuracy"] >= s["target"])
+
+
+def test_periods_not_ended_have_not_arrived_and_service_lines_are_subjects(demo_lake, jobs):
+    frame, built = jobs
+    line = frame["service_line"].dropna().iloc[0]
+    start = built - dt.timedelta(days=29)
+    rows = pd.DataFrame([
+        _row(quantity="revenue", subject=line, as_of=start - dt.timedelta(days=1), window_end=start,
+             target_start=start, target_end=built, value=1.0),
+        _row(quantity="revenue", subject="all", as_of=built, window_end=built,
+             target_start=built + dt.timedelta(days=1), target_end=built + dt.timedelta(days=30), value=1.0),
+    ])
+    got = realised(demo_lake.gold, rows)
+    assert got["arrived"].tolist() == [True, False]
+    assert got["actual"].iloc[0] == pytest.approx(_completed_revenue(frame, start, built, line))
+    assert np.isnan(got["actual"].iloc[1])
+    assert len(score_predictions(got)) == 1
+
+
+def test_churn_predictions_get_lapse_labels_and_classification_scores(demo_lake, jobs):
+    frame, built = jobs
+    as_of = built - dt.timedelta(days=120)
+    window = frame[frame["is_completed"] & (frame["completed_date"] > as_of - dt.timedelta(days=365))
+                   & (frame["completed_date"] <= as_of)]
+    active = sorted(window["customer_id"].unique())[:60]
+    after = frame[frame["is_completed"] & (frame["completed_date"] > as_of)
+                  & (frame["completed_date"] <= as_of + dt.timedelta(days=90))]
+    came_back = set(after["customer_id"])
+    scores = pd.DataFrame({"customer_id": active + ["nobody"],
+                           "score": [0.1] * len(active) + [np.nan]})
+    rows = churn_prediction_rows(scores, "run-c", as_of=as_of, horizon_days=90, params={"model": "rule"})
+    assert len(rows) == len(active)  # the unscored customer is no prediction
+    got = realised(demo_lake.gold, rows).set_index("subject")
+    # A customer with a completed job in the window did not lapse (independent of churn_labels).
+    for customer in set(active) & came_back:
+        assert got.loc[customer, "actual"] == 0.0
+    scored = score_predictions(got.reset_index())
+    assert scored["metric"].iloc[0] == "classification_accuracy" and scored["target"].iloc[0] == 0.80
+    # Every score is below the threshold: exactly the non-churners are classified right.
+    assert scored["classification_accuracy"].iloc[0] == pytest.approx(1 - got["actual"].mean())
+
+
+def test_churn_metrics_on_crafted_outcomes():
+    day = dt.date(2024, 1, 1)
+    probs = [0.9, 0.8, 0.2, 0.1, 0.25, 0.25, 0.25, 0.25]
+    outcome = [1, 1, 0, 0, 1, 0, 0, 0]
+    rows = pd.DataFrame([_row(quantity="churn", subject=str(i), as_of=day, window_end=day,
+                              target_start=day + dt.timedelta(days=1), target_end=day + dt.timedelta(days=90),
+                              value=p) for i, p in enumerate(probs)])
+    rows["arrived"], rows["actual"] = True, np.array(outcome, float)
+    s = score_predictions(rows, churn_threshold=0.7).iloc[0]
+    assert s["n"] == 8 and s["positive_rate"] == pytest.approx(3 / 8)
+    assert s["classification_accuracy"] == pytest.approx(7 / 8)  # the 0.25 churner is missed
+    assert s["brier"] == pytest.approx(np.mean((np.array(probs) - np.array(outcome)) ** 2))
+    # Bins: 0.9 (1 vs 0.9), 0.8 (1 vs 0.8), 0.2 (0 vs 0.2), 0.1 (0 vs 0.1), 0.25 x4 (0.25 vs 0.25).
+    assert s["calibration_error"] == pytest.approx((0.1 + 0.2 + 0.2 + 0.1 + 0) / 8)
+    # 0.9 and 0.8 outrank all 5 negatives; the 0.25 churner beats 0.2 and 0.1 and ties three.
+    assert s["auc"] == pytest.approx((5 + 5 + 2 + 3 * 0.5) / 15)
+
+
+def test_clv_rows_are_checked_against_purchases_in_the_next_90_days(demo_lake, jobs):
+    frame, built = jobs
+    as_of = built - dt.timedelta(days=100)
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        result = company_clv(con, as_of)
+    finally:
+        con.close()
+    rows = clv_prediction_rows(result, "run-v")
+    got = realised(demo_lake.gold, rows).set_index("subject")
+    end = as_of + dt.timedelta(days=90)
+    bought = frame[frame["is_completed"] & (frame["revenue"] > 0) & frame["contract_id"].isna()
+                   & (frame["completed_date"] > as_of) & (frame["completed_date"] <= end)]
+    spent = bought.groupby("customer_id")["revenue"].sum()
+    expected = spent.reindex(got.index).fillna(0.0)
+    np.testing.assert_allclose(got["actual"].to_numpy(), expected.to_numpy(), rtol=1e-9)
+    s = score_predictions(got.reset_index()).iloc[0]
+    assert s["metric"] == "wape" and np.isnan(s["target"]) and s["met"] is None
+    assert s["wape"] == pytest.approx(np.abs(got["value"] - got["actual"]).sum() / got["actual"].sum())
+
+
+def _scores(values, horizon=30):
+    days = [dt.date(2024, m, 1) for m in range(1, len(values) + 1)]
+    return pd.DataFrame({"model": "revenue_forecast", "quantity": "revenue", "as_of": days, "horizon_days": horizon,
+                         "n": 1, "metric": "accuracy", "value": values, "target": 0.92,
+                         "met": [v >= 0.92 for v in values]})
+
+
+def test_decay_flags_the_latest_run_below_target_or_its_own_baseline():
+    assert decay_flags(_scores([0.95, 0.94, 0.96, 0.93])).empty
+    both = decay_flags(_scores([0.95, 0.94, 0.96, 0.85]))
+    assert both["reason"].tolist() == ["below target and below its own baseline"]
+    assert both["baseline"].iloc[0] == pytest.approx(0.95)
+    only_baseline = decay_flags(_scores([0.99, 0.99, 0.99, 0.93]), tolerance=0.05)
+    assert only_baseline["reason"].tolist() == ["below its own baseline"]
+    # An older bad run is history, not an alert: only the latest run is judged.
+    assert decay_flags(_scores([0.80, 0.95, 0.95, 0.95])).empty
+
+
+def test_unknown_quantity_and_missing_columns_are_refused(demo_lake):
+    with pytest.raises(ValueError, match="missing column"):
+        realised(demo_lake.gold, pd.DataFrame({"model": ["m"]}))
+    rows = pd.DataFrame([_row(quantity="weather", subject="all", as_of=dt.date(2024, 1, 1),
+                              window_end=dt.date(2024, 1, 1), target_start=dt.date(2024, 1, 2),
+                              target_end=dt.date(2024, 1, 3), value=1.0)])
+    with pytest.raises(ValueError, match="no realiser for quantity"):
+        realised(demo_lake.gold, rows)
