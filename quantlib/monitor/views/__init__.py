@@ -1,0 +1,1 @@
+"""Report views of model monitoring: model cards and metrics over time."""
