@@ -166,3 +166,26 @@ def test_unknown_indicator_names_the_known_ones():
 
     with pytest.raises(KeyError, match="known: dso"):
         get_indicator("nope")
+
+
+def test_counter_seasonal_lines_are_suggested_for_the_trough():
+    """Crafted: roofing peaks in summer, plumbing in winter; the total's trough is where plumbing is strong."""
+    import duckdb
+
+    rows = []
+    for month in pd.date_range("2023-01-01", "2024-12-01", freq="MS"):
+        summer = month.month in (5, 6, 7, 8, 9)
+        rows.append({"completed_date": month.date(), "service_line": "roofing", "revenue": 9000.0 if summer else 1000.0,
+                     "is_completed": True})
+        rows.append({"completed_date": month.date(), "service_line": "plumbing",
+                     "revenue": 1000.0 if summer else 2000.0, "is_completed": True})
+    con = duckdb.connect(":memory:")
+    con.register("frame", pd.DataFrame(rows))
+    con.execute("CREATE TABLE job_facts AS SELECT * FROM frame")
+    reading = INDICATORS["seasonal_volatility"](con, dt.date(2024, 12, 31))
+    drivers = reading.drivers.set_index("service_line")
+    assert drivers.loc["plumbing", "trough_index"] > 1 > drivers.loc["roofing", "trough_index"]
+    assert "promote plumbing" in reading.mitigation
+    totals = pd.Series([10000.0 if m in (5, 6, 7, 8, 9) else 3000.0 for m in range(1, 13)])
+    assert reading.value == pytest.approx(np.std(totals / totals.mean()))
+    assert reading.level == "critical"
