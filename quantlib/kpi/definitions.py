@@ -22,6 +22,7 @@ import pandas as pd
 from quantlib.data.gold import Filters, to_date
 from quantlib.kpi.churn_rule import describe_churn_rule
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
+from quantlib.kpi.ratings import to_ten_point
 from quantlib.kpi.registry import ALL_HISTORY, KpiUnavailable, register, targets_of
 
 #: Alert when the 7-day average is more than this far from the daily target.
@@ -228,10 +229,14 @@ def gross_margin(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> 
 # Customer satisfaction
 # ---------------------------------------------------------------------------
 
+# The default target is the specification's 4.0 on its 5-point scale (8.0 on ours).
 @register("customer_satisfaction", "Customer satisfaction (30 days, revenue-weighted)", "rating",
-          "higher", target=8.0, filters=("service_line", "region", "technician_id"))
+          "higher", target=to_ten_point(4.0), filters=("service_line", "region", "technician_id"))
 def customer_satisfaction(con: Con, as_of: dt.date, start: dt.date, filters: Filters) -> float:
     """Revenue-weighted average rating (0-10) of the jobs completed in the window (default 30 days).
+
+    Ratings are on our 0-10 scale; a 5-point figure maps by
+    :func:`~quantlib.kpi.ratings.to_ten_point` (x 2).
 
     sum(rating x revenue) / sum(revenue) over rated completed jobs. Weighting by
     revenue is a choice: a poor rating on a large job puts more business at

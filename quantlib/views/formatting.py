@@ -9,7 +9,9 @@ def format_kpi_value(value: float | None, unit: str, missing: str = "n/a") -> st
     """``value`` as a reader expects it for ``unit``.
 
     ``$41,235`` (currency), ``30.6%`` (ratio), ``24.3 d`` (days), ``12.5 h`` (hours),
-    ``1,234`` (count), ``8.1`` (rating and anything else); ``missing`` for None or NaN.
+    ``1,234`` (count), ``+4.2%`` (change: a relative change), ``+1.5 pts`` (points: a change of a
+    ratio), ``+2.1 σ`` (sigma), ``4.37`` (rating5: the 5-point scale), ``8.1`` (rating and
+    anything else); ``missing`` for None or NaN.
     """
     if value is None or not math.isfinite(value):
         return missing
@@ -23,6 +25,14 @@ def format_kpi_value(value: float | None, unit: str, missing: str = "n/a") -> st
         return f"{value:,.1f} h"
     if unit == "count":
         return f"{value:,.0f}"
+    if unit == "change":
+        return f"{value:+.1%}"
+    if unit == "points":
+        return f"{value * 100:+.1f} pts"
+    if unit == "rating5":
+        return f"{value:,.2f}"
+    if unit == "sigma":
+        return f"{value:+.1f} σ"
     return f"{value:,.1f}"
 
 

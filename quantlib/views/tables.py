@@ -29,9 +29,17 @@ FORMATS = {
 }
 
 
+#: ``"unit:<column>"`` formats a column row by row in the unit named in ``<column>``.
+UNIT_FORMAT = "unit:"
+
+
 def with_formats(frame: pd.DataFrame, formats: Mapping[str, str] | None = None,
                  labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """``frame`` carrying column ``formats`` and ``labels`` for :func:`report_table` (in ``frame.attrs``).
+
+    A format ``"unit:<column>"`` prints each row in the unit that row's ``<column>`` names
+    (:func:`~quantlib.views.formatting.format_kpi_value`); columns listed in
+    ``frame.attrs["hidden"]`` are data for such formats and are not shown.
 
     Declarations already on the frame are kept unless overridden here. The frame is modified in
     place and returned, so a view can end with ``return with_formats(out, {...})``.
@@ -78,6 +86,17 @@ def report_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
     formats = {**df.attrs.get("formats", {}), **dict(formats or {})}
     labels = {**df.attrs.get("labels", {}), **dict(labels or {})}
     shown = df.copy()
+    unit_columns = []
+    # "unit:<column>": each row's value printed in the unit that row's <column> names (a table
+    # mixing days, ratios and money in one column), as the KPI scorecard prints its values.
+    for column, fmt in list(formats.items()):
+        if isinstance(fmt, str) and fmt.startswith(UNIT_FORMAT) and column in shown:
+            units = df[fmt[len(UNIT_FORMAT):]]
+            shown[column] = [format_value(v, u) for v, u in zip(df[column], units)]
+            unit_columns.append(column)
+            del formats[column]
+    shown = shown.drop(columns=[c for c in df.attrs.get("hidden", ()) if c in shown])
+    shown_columns = list(shown.columns)
     renamed = {c: labels.get(c, str(c).replace("_", " ").capitalize()) for c in shown.columns}
     shown = shown.rename(columns=renamed)
     style = shown.style.hide(axis="index")
@@ -86,7 +105,7 @@ def report_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
         style = style.format(spec, na_rep="–")
     else:
         style = style.format(na_rep="–")
-    numeric = [renamed[c] for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    numeric = [renamed[c] for c in shown_columns if pd.api.types.is_numeric_dtype(df[c]) or c in unit_columns]
     if numeric:
         style = style.set_properties(subset=numeric, **{"text-align": "right"})
     if caption:

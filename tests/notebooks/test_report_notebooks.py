@@ -165,3 +165,18 @@ def test_monthly_review_html_shows_markdown_the_company_and_the_period(monthly_r
     assert company and company in shown
     assert f"{as_of:%B %Y}" in re.search(r'<span class="period">([^<]*)</span>', shown).group(1)
     assert "mixed_trades" not in shown.lower()
+
+
+def test_monthly_review_risk_register_and_scorecard_are_the_engines(monthly_review, demo_lake):
+    """Issue 13: Risk assessment is the risk register; the success scorecard is its own section."""
+    from quantlib.risk import INDICATORS
+
+    _, executed, outputs = monthly_review
+    headings = [c.source.splitlines()[0] for c in executed.cells if c.cell_type == "markdown"]
+    assert headings.index("## Risk assessment") < headings.index("## Success scorecard")
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    register = next(t for t in tables if "Risk register" in t)
+    dso = INDICATORS["dso"](demo_lake)
+    assert dso.label in register and f"{dso.value:,.1f} d" in register and dso.owner in register
+    card = next(t for t in tables if "Success scorecard against 2023" in t)
+    assert "Revenue (completed jobs)" in card and "Customer satisfaction (5-point scale" in card

@@ -43,3 +43,18 @@ def test_scorecard_table_marks_alerts_only_on_the_worse_side():
     html = scorecard_table(card).to_html()
     assert "above target, alert" in html                           # DSO: lower is better
     assert html.count("above target, alert") == 1                  # revenue above target is no alarm
+
+
+def test_unit_format_prints_each_row_in_its_unit_and_hides_the_unit_column():
+    import pandas as pd
+
+    from quantlib.views.tables import report_table, with_formats
+
+    frame = pd.DataFrame({"name": ["dso", "share", "reserve", "change", "spc"],
+                          "value": [25.3, 0.412, 59806.9, 0.073, 2.14],
+                          "unit": ["days", "ratio", "currency", "points", "sigma"]})
+    frame.attrs["hidden"] = ["unit"]
+    html = report_table(with_formats(frame, {"value": "unit:unit"})).to_html()
+    for shown in ("25.3 d", "41.2%", "$59,807", "+7.3 pts", "+2.1 σ"):
+        assert shown in html
+    assert ">days<" not in html and "Unit" not in html

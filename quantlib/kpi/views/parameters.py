@@ -21,6 +21,9 @@ class MonthlyReviewParameters(NotebookParameters):
     starting_cash: float = Field(250_000.0, description="cash at the end of as_of, start of the 90-day cash forecast")
     plan_days: int = Field(5, ge=1, le=31,
                            description="last working days re-planned by the router for drive-time figures")
+    baseline_year: int | None = Field(None, ge=1990, le=2100,
+                                      description="year the success scorecard compares with; default the "
+                                                  "latest year before the twelve months to as_of")
 
 
 @register_parameters("weekly_operations")

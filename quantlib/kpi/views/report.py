@@ -348,50 +348,16 @@ def market_context(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- risk
-@table_view(formats={"value": "num2"})
-def risk_register(ctx: ReportContext) -> pd.DataFrame:
-    """The risks an executive should see, each with its size and the rule that raised it.
+def risks_needing_attention(ctx: ReportContext) -> pd.DataFrame:
+    """The risk register's rows at warning or critical (:func:`quantlib.risk.risk_register`).
 
-    Columns: ``risk, measure, value, rule``. Rows: KPIs off target, receivables over 90
-    days, revenue of customers at churn risk, equipment failures in the last 30 days, and
-    revenue concentration in the ten largest customers. A KPI is a risk only when it is off
-    target on the worse side (``alert``): revenue above target is not one.
+    The indicators that fit a model (the cash reserve) are left out: the headline counts
+    thresholds crossed, and the full register is the Risk assessment section's.
     """
-    rows = []
-    summary = scorecard(ctx)
-    for kpi in summary[summary["alert"]].itertuples():
-        better = "higher" if kpi.direction == "higher" else "lower"
-        rows.append({"risk": f"{kpi.label} off target", "measure": kpi.unit, "value": kpi.value,
-                     "rule": f"{kpi.status} (target {kpi.target:g}; {better} is better)"})
-    ageing = receivables(ctx)
-    over_90 = float(ageing.loc[ageing["bucket"] == "over 90 days late", "amount"].iloc[0])
-    if over_90 > 0:
-        rows.append({"risk": "Receivables over 90 days late", "measure": "currency", "value": over_90,
-                     "rule": "any invoice more than 90 days past due"})
-    at_risk = ctx.con.execute(
-        """SELECT count(*), coalesce(sum(monetary_365d), 0) FROM customer_features
-           WHERE is_active AND churn_score >= 0.7""").fetchone()
-    if at_risk[0]:
-        rows.append({"risk": f"{at_risk[0]} active customers at churn risk", "measure": "currency (12-month revenue)",
-                     "value": float(at_risk[1]), "rule": "churn rule score >= 0.7"})
-    failures = ctx.con.execute(
-        """SELECT count(*), coalesce(sum(downtime_hours), 0) FROM maintenance_events
-           WHERE kind = 'failure' AND scheduled_date::DATE BETWEEN ? AND ?""",
-        [ctx.as_of - dt.timedelta(days=29), ctx.as_of]).fetchone()
-    if failures[0]:
-        rows.append({"risk": f"{failures[0]} equipment failures in 30 days", "measure": "downtime hours",
-                     "value": float(failures[1]), "rule": "any failure in the last 30 days"})
-    top_share = ctx.con.execute(
-        """WITH spend AS (SELECT customer_id, sum(revenue) AS revenue FROM job_facts
-                          WHERE is_completed AND completed_date > ? - INTERVAL 365 DAY AND completed_date <= ?
-                          GROUP BY 1)
-           SELECT sum(revenue) FILTER (WHERE rank <= 10) / sum(revenue)
-           FROM (SELECT revenue, row_number() OVER (ORDER BY revenue DESC) AS rank FROM spend)""",
-        [ctx.as_of, ctx.as_of]).fetchone()[0]
-    if top_share is not None and top_share > 0.2:
-        rows.append({"risk": "Revenue concentrated in ten customers", "measure": "share of 12-month revenue",
-                     "value": float(top_share), "rule": "top ten customers > 20 % of revenue"})
-    return pd.DataFrame(rows, columns=["risk", "measure", "value", "rule"])
+    from quantlib.risk import risk_register
+
+    register = risk_register(ctx, ctx.as_of, include_expensive=False)
+    return register[register["level"].isin(["warning", "critical"])].reset_index(drop=True)
 
 
 def headline(ctx: ReportContext) -> str:
@@ -407,9 +373,9 @@ def headline(ctx: ReportContext) -> str:
     if margin is not None:
         rating = f" and customer satisfaction {satisfaction:.1f} out of 10." if satisfaction is not None else "."
         parts.append(f"The profit margin over the last 30 days is {margin:.1%}{rating}")
-    risks = risk_register(ctx)
-    parts.append(f"{len(risks)} risk{'s' if len(risks) != 1 else ''} need attention (see Risk assessment)."
-                 if len(risks) else "No risk rule is triggered.")
+    risks = risks_needing_attention(ctx)
+    parts.append(f"{len(risks)} risk indicator{'s are' if len(risks) != 1 else ' is'} at warning or critical "
+                 "(see Risk assessment)." if len(risks) else "No risk indicator is at warning or critical.")
     return " ".join(parts)
 
 

@@ -65,18 +65,14 @@ def test_quality_by_service_line(report):
     assert quality.loc["hvac", "avg_rating"] == pytest.approx((10 + 9 + 6) / 3)
 
 
-def test_risk_register_names_the_rules_that_fired(report):
-    risks = views.risk_register(report)
-    assert set(risks.columns) == {"risk", "measure", "value", "rule"}
-    # Every KPI off target on the worse side is a risk, with its value; the better side is not.
-    summary = views.scorecard(report)
-    assert summary["alert"].any() and not summary["alert"].all()
-    for kpi in summary.itertuples():
-        row = risks[risks["risk"] == f"{kpi.label} off target"]
-        if kpi.alert:
-            assert len(row) == 1 and row["value"].iloc[0] == pytest.approx(kpi.value)
-        else:
-            assert row.empty, kpi
+def test_risks_needing_attention_are_the_register_rows_at_warning_or_critical(report):
+    from quantlib.risk import risk_register
+
+    register = risk_register(report, report.as_of, include_expensive=False)
+    risks = views.risks_needing_attention(report)
+    assert set(risks["indicator"]) == set(register.loc[register["level"].isin(["warning", "critical"]),
+                                                       "indicator"])
+    assert f"{len(risks)} risk indicator" in views.headline(report) or len(risks) == 0
 
 
 def test_headline_uses_the_same_numbers(report):
