@@ -360,10 +360,13 @@ def solve_router(inst: Instance, seconds: float, seed: int = 0) -> tuple[list[li
 
 
 def solve_instance(path: Path, seconds: float, solver: str = "router", first_solution: str | None = None,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, vehicles: int | None = None) -> dict:
     """Solve ``path`` with ``solver`` ("router": the product's router; "pyvrp": plain PyVRP;
-    "ortools": this module's OR-Tools model); routes checked and distance recomputed here."""
+    "ortools": this module's OR-Tools model) with at most ``vehicles`` (default: the file's);
+    routes checked and distance recomputed here."""
     inst = read_instance(path)
+    if vehicles is not None:
+        inst.vehicles = vehicles
     if solver == "router":
         import quantlib.ops.routing  # noqa: F401  (imports are not the solver's time)
     tic = time.perf_counter()
@@ -405,7 +408,8 @@ def _row(r: dict) -> str:
 
 def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, only: str | None,
              names: list[str] | None = None, solvers: tuple[str, ...] = ("router", "pyvrp"),
-             seeds: tuple[int, ...] = (0,), subset: dict[float, list[str]] | None = None) -> dict:
+             seeds: tuple[int, ...] = (0,), subset: dict[float, list[str]] | None = None,
+             bks_fleet: bool = False) -> dict:
     """Every Solomon file at each of ``levels`` and every CVRP file at each of ``cvrp_levels``, with
     each of ``solvers`` and ``seeds``, interleaved instance by instance (the same conditions for
     all). ``subset`` limits a level to some files (e.g. ``{30: ["C101", "R201"]}``)."""
@@ -426,7 +430,8 @@ def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, on
             continue
         for seed in seeds:
             for solver in solvers:
-                r = solve_instance(path, seconds, solver, seed=seed)
+                fleet = SOLOMON_BKS[path.stem][0] if bks_fleet and path.stem in SOLOMON_BKS else None
+                r = solve_instance(path, seconds, solver, seed=seed, vehicles=fleet)
                 r["seed"] = seed
                 if path.suffix == ".vrp":
                     r["optimum"] = ref.get(r["instance"])
@@ -504,12 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="--evaluate: seeds (medians over them)")
     ap.add_argument("--subset", nargs="*", default=[], metavar="SECONDS:NAME,NAME",
                     help="--evaluate: at this time limit only these files (e.g. 30:C101,R201)")
+    ap.add_argument("--bks-fleet", action="store_true",
+                    help="--evaluate: each Solomon file gets only the vehicles of its best-known solution")
     args = ap.parse_args(argv)
     if args.evaluate:
         cvrp_levels = [5.0] if args.cvrp_seconds is None else args.cvrp_seconds
         subset = {float(k): v.split(",") for k, v in (item.split(":", 1) for item in args.subset)}
         evaluate(args.seconds, cvrp_levels, args.out, args.only, args.names, tuple(args.solvers),
-                 tuple(args.seeds), subset)
+                 tuple(args.seeds), subset, args.bks_fleet)
         return 0
     if args.instance is None:
         ap.error("--instance is required (or --evaluate)")
