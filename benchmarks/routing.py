@@ -1,30 +1,38 @@
-"""Routing on public instances: Solomon VRPTW and Augerat CVRP (A set), OR-Tools vs PyVRP / optimum.
+"""Routing on public instances: the product's router vs plain PyVRP on Solomon VRPTW and Augerat CVRP (A set).
 
-Solve one instance::
+Solve one instance with the product's router (``quantlib.ops.routing.solve``, ``solver="auto"``)::
 
     python -m benchmarks.routing --instance ../shared/data/vrp/solomon/C101.txt --seconds 5 --out routes.json
 
-minimises total Euclidean distance (not rounded) with at most the instance's number of
-vehicles and writes ``{"routes": [[customer numbers in visit order], ...], "distance": ...}``
-(plus the vehicles used, whether the routes were checked feasible, and the seconds taken).
-Customer numbers are those of the file (Solomon: 1..100 with the depot 0; VRPLIB: the node
-ids, depot 1).
+converts the file into the router's problem (:func:`router_problem`: one technician per vehicle
+with the van's capacity, one required job per customer with its demand, service time and hard
+window, the depot as every technician's start and end), minimises total distance (Solomon:
+Euclidean, not rounded; VRPLIB EUC_2D: rounded to the nearest integer, the optima's convention)
+with at most the file's number of vehicles and writes ``{"routes": [[customer numbers in visit
+order], ...], "distance": ...}`` (plus the vehicles used, whether the routes passed this
+module's own check, and the seconds taken). The distance is recomputed here in floats from the
+coordinates, independently of the router. Customer numbers are those of the file (Solomon:
+1..n with the depot 0; VRPLIB: the node ids, depot 1). ``--solver pyvrp`` / ``ortools`` solve
+with plain PyVRP / this module's OR-Tools model instead.
 
 Evaluate (records the figures of benchmarks/README.md)::
 
-    python -m benchmarks.routing --evaluate --seconds 5 30 [--cvrp-seconds 5] [--out results.json]
+    python -m benchmarks.routing --evaluate --seconds 5 30 [--cvrp-seconds 5] [--seeds 0 1 2] \
+        [--subset 30:C101,R201] [--solvers router pyvrp] [--out results.json]
 
-runs, at each time limit, OR-Tools (this module's model: arc costs on distances x 1000 rounded
-to integers, capacity and time dimensions, construction + guided local search) and PyVRP
-(benchmark-only dependency, never imported by quantlib) with the same limit on every Solomon
-file, and OR-Tools on every CVRP file of the A set against the optimum in
-``reference_values.csv`` (PyVRP too, as a same-run baseline). Distances of both solvers are
-recomputed in floats from the coordinates, and the routes are checked for capacity, time
-windows and the fleet limit by the same code.
+runs, at each time limit and seed, the router and plain PyVRP (benchmark-only use of PyVRP's
+``Model``: required clients, one depot, integer distances and durations x 1000) with the same
+limit on every Solomon file, interleaved instance by instance, and both on every CVRP file of
+the A set (at ``--cvrp-seconds``, default 5) against the optimum in ``reference_values.csv``.
+Every route set is checked by :func:`check_routes` (every customer once, capacity, time windows,
+at most the file's vehicles); Solomon distances are compared with the published best-known
+solutions (:data:`SOLOMON_BKS`).
 
-PyVRP solves the same integer model (distances and durations x 1000); OR-Tools uses the
-ceiling of the scaled travel time in its time dimension so its routes stay feasible in floats.
+The router counts whole "minutes": one of its minutes is 1/1000 of the file's time unit, and its
+arc cost is the distance x 1000 in integer cents, so it searches the same integer model as plain
+PyVRP (travel time = the ceiling of the scaled distance, so its routes stay feasible in floats).
 """
+
 
 from __future__ import annotations
 
@@ -42,7 +50,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "vrp"
+# ../shared/data next to the checkout (a worktree under ../wt/ looks one level further up).
+DATA = next((base / "shared" / "data" / "vrp" for base in (ROOT.parent, ROOT.parent.parent)
+             if (base / "shared" / "data" / "vrp").is_dir()), ROOT.parent / "shared" / "data" / "vrp")
 SCALE = 1000
 
 
@@ -58,11 +68,13 @@ class Instance:
     ready: np.ndarray | None = None
     due: np.ndarray | None = None
     service: np.ndarray | None = None
+    rounded: bool = False  # VRPLIB EUC_2D: distances rounded to the nearest integer (the optima's convention)
 
     @property
     def dist(self) -> np.ndarray:
         d = self.xy[:, None, :] - self.xy[None, :, :]
-        return np.sqrt((d ** 2).sum(-1))
+        d = np.sqrt((d ** 2).sum(-1))
+        return np.floor(d + 0.5) if self.rounded else d
 
 
 def read_solomon(path: Path) -> Instance:
@@ -95,7 +107,7 @@ def read_vrplib(path: Path) -> Instance:
     depot = int(section("DEPOT_SECTION")[0][0])
     ids = [depot] + [i for i in sorted(coords) if i != depot]
     return Instance(name, "cvrp", ids, np.array([coords[i] for i in ids]), np.array([demand[i] for i in ids]),
-                    capacity, vehicles)
+                    capacity, vehicles, rounded=header.get("EDGE_WEIGHT_TYPE", "").strip() == "EUC_2D")
 
 
 def read_instance(path: Path) -> Instance:
@@ -273,16 +285,105 @@ def solve_pyvrp(inst: Instance, seconds: float, seed: int = 1) -> list[list[int]
     return [[a.idx + 1 for a in route if a.is_client()] for route in result.best.routes()]
 
 
-def solve_instance(path: Path, seconds: float, solver: str = "ortools", first_solution: str | None = None) -> dict:
+def router_problem(inst: Instance, time_scale: int = SCALE):
+    """The instance as the product router's problem: ``(RoutingProblem, TravelMatrix)``.
+
+    One technician per vehicle of the file (start and end at the depot, van capacity = the
+    file's capacity, shift = the depot's window, no overtime, no lunch break), one job per
+    customer (demand; for VRPTW its service time and a hard window on the start of service).
+    The router counts time in whole "minutes", so one of its minutes is ``1 / time_scale`` of
+    the file's time unit (travel time = distance, rounded up at that scale as the plain PyVRP
+    and OR-Tools models of this module do). Its arc cost is ``fuel_cost_per_mile`` x miles in
+    cents: miles = the Euclidean distance and ``fuel_cost_per_mile = time_scale / 100`` give
+    integer arc costs of distance x ``time_scale``, the scale of the plain models. Every job
+    is ``required`` (every customer must be served; its drop penalty is also far above any set
+    of routes); travel time, overtime and workload balance cost nothing.
+    """
+    from quantlib.ops.plan import end_key, job_key, start_key
+    from quantlib.ops.problem import Job, Objective, RoutingProblem, Technician
+    from quantlib.ops.routing import MONEY_SCALE
+    from quantlib.ops.travel import TravelMatrix
+
+    n = len(inst.ids)
+    dist = inst.dist
+    tw = inst.kind == "vrptw"
+    fuel = time_scale / MONEY_SCALE
+    # Coordinates only label the plan (the matrix below is explicit): squeezed into valid degrees.
+    span = max(float(np.abs(inst.xy).max()), 1.0)
+    lat = inst.xy[:, 1] / span * 80.0
+    lon = inst.xy[:, 0] / span * 170.0
+    if tw:
+        start, horizon = int(round(inst.ready[0] * time_scale)), int(round(inst.due[0] * time_scale))
+    else:  # no clock: a horizon no route reaches (every job takes one "minute")
+        start, horizon = 0, int(np.ceil(dist.sum(1).max() * time_scale)) * n + n + 1
+    techs = tuple(Technician(id=f"v{k + 1}", lat=lat[0], lon=lon[0], shift_start=start,
+                             shift_minutes=max(horizon - start, 1), overtime_minutes=0, overtime_cost_per_minute=0.0,
+                             break_minutes=0, capacity=int(inst.capacity)) for k in range(inst.vehicles))
+    worst = fuel * 2 * float(dist[0].sum()) + 1.0  # every customer on a route of its own
+    objective = Objective(travel_cost_per_minute=0.0, fuel_cost_per_mile=fuel, fairness=0.0,
+                          min_drop_penalty=10 * worst)
+    jobs = []
+    for i in range(1, n):
+        if tw:
+            jobs.append(Job(id=f"c{inst.ids[i]}", lat=lat[i], lon=lon[i],
+                            duration=max(int(round(inst.service[i] * time_scale)), 1),
+                            window_start=int(round(inst.ready[i] * time_scale)),
+                            window_end=int(round(inst.due[i] * time_scale)), demand=int(inst.demand[i]),
+                            required=True))
+        else:
+            jobs.append(Job(id=f"c{inst.ids[i]}", lat=lat[i], lon=lon[i], duration=1, window_start=0,
+                            window_end=horizon, demand=int(inst.demand[i]), required=True))
+    problem = RoutingProblem(technicians=techs, jobs=tuple(jobs), objective=objective)
+    # Matrix rows: the customers, then every technician's start and end (all at the depot).
+    keys = [job_key(j.id) for j in jobs] + [start_key(t.id) for t in techs] + [end_key(t.id) for t in techs]
+    node = list(range(1, n)) + [0] * (2 * len(techs))
+    miles = dist[np.ix_(node, node)]
+    minutes = miles * time_scale if tw else np.zeros_like(miles)
+    return problem, TravelMatrix(tuple(keys), minutes, miles, departure_minute=start, provider="euclidean")
+
+
+def solve_router(inst: Instance, seconds: float, seed: int = 0) -> tuple[list[list[int]], dict]:
+    """The product's router (``quantlib.ops.routing.solve``, ``solver="auto"``) on ``inst``.
+
+    Returns the routes as node indices and the plan's stats (engine, violations of the plan's
+    own validation).
+    """
+    from quantlib.ops.routing import SolverSettings, solve
+
+    problem, tm = router_problem(inst)
+    plan = solve(problem, SolverSettings(solver="auto", time_limit_seconds=seconds, seed=seed), travel=tm)
+    index = {f"c{inst.ids[i]}": i for i in range(1, len(inst.ids))}
+    routes = [[index[v.job_id] for v in r.visits] for r in plan.routes if r.visits]
+    stats = {"engine": plan.stats.get("engine"), "violations": [v.message for v in plan.validate()][:5],
+             "dropped": len(plan.dropped)}
+    return routes, stats
+
+
+def solve_instance(path: Path, seconds: float, solver: str = "router", first_solution: str | None = None,
+                   seed: int = 0, vehicles: int | None = None) -> dict:
+    """Solve ``path`` with ``solver`` ("router": the product's router; "pyvrp": plain PyVRP;
+    "ortools": this module's OR-Tools model) with at most ``vehicles`` (default: the file's);
+    routes checked and distance recomputed here."""
     inst = read_instance(path)
+    if vehicles is not None:
+        inst.vehicles = vehicles
+    if solver == "router":
+        import quantlib.ops.routing  # noqa: F401  (imports are not the solver's time)
     tic = time.perf_counter()
-    routes = solve_ortools(inst, seconds, first_solution) if solver == "ortools" else solve_pyvrp(inst, seconds)
+    extra: dict = {}
+    if solver == "router":
+        routes, extra = solve_router(inst, seconds, seed)
+    elif solver == "ortools":
+        routes = solve_ortools(inst, seconds, first_solution)
+    else:
+        routes = solve_pyvrp(inst, seconds, seed)
     elapsed = time.perf_counter() - tic
     distance, problems = check_routes(inst, routes) if routes else (math.nan, ["no feasible solution found"])
-    return {"instance": inst.name, "solver": solver, "seconds_limit": seconds, "seconds": round(elapsed, 2),
+    return {"instance": inst.name, "kind": inst.kind, "solver": solver, "seconds_limit": seconds,
+            "seconds": round(elapsed, 2),
             "routes": [[inst.ids[i] for i in r] for r in routes], "distance": distance,
             "vehicles": len(routes), "max_vehicles": inst.vehicles, "feasible": not problems,
-            "problems": problems[:5]}
+            "problems": problems[:5], **extra}
 
 
 def _reference() -> dict[str, float]:
@@ -290,8 +391,28 @@ def _reference() -> dict[str, float]:
         return {row["name"]: float(row["value"]) for row in csv.DictReader(fh)}
 
 
+# Published best-known solutions of the Solomon files in ../shared/data (100 customers): SINTEF's
+# table (https://www.sintef.no/projectweb/top/vrptw/solomon-benchmark/100-customers/), objective
+# hierarchical: fewest vehicles first, then total distance (not rounded). A run that minimises
+# distance alone (as here) may use more vehicles and come in under these figures.
+SOLOMON_BKS: dict[str, tuple[int, float]] = {
+    "C101": (10, 828.94), "C201": (3, 591.56), "R101": (19, 1650.80), "R201": (4, 1252.37),
+    "RC101": (14, 1696.95), "RC201": (4, 1406.94),
+}
+
+
+def _row(r: dict) -> str:
+    return (f"{r['instance']:10s} {r['solver']:8s} {r['seconds_limit']:>4}s  {r['distance']:10.2f}  "
+            f"veh {r['vehicles']:>2}  {r['seconds']:6.2f} s  feasible {r['feasible']}")
+
+
 def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, only: str | None,
-             names: list[str] | None = None) -> dict:
+             names: list[str] | None = None, solvers: tuple[str, ...] = ("router", "pyvrp"),
+             seeds: tuple[int, ...] = (0,), subset: dict[float, list[str]] | None = None,
+             bks_fleet: bool = False) -> dict:
+    """Every Solomon file at each of ``levels`` and every CVRP file at each of ``cvrp_levels``, with
+    each of ``solvers`` and ``seeds``, interleaved instance by instance (the same conditions for
+    all). ``subset`` limits a level to some files (e.g. ``{30: ["C101", "R201"]}``)."""
     results = []
     solomon = sorted((DATA / "solomon").glob("*.txt"))
     cvrp = sorted((DATA / "cvrp").glob("*.vrp"))
@@ -302,23 +423,24 @@ def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, on
         cvrp = []
     if only == "cvrp":
         solomon = []
-    for seconds in levels:
-        for path in solomon:
-            for solver in ("ortools", "pyvrp"):
-                r = solve_instance(path, seconds, solver)
-                results.append(r)
-                print(f"{r['instance']:10s} {solver:8s} {seconds:>4}s  {r['distance']:10.2f}  "
-                      f"veh {r['vehicles']:>2}  feasible {r['feasible']}", flush=True)
     ref = _reference()
-    for seconds in cvrp_levels:
-        for path in cvrp:
-            for solver in ("ortools", "pyvrp"):
-                r = solve_instance(path, seconds, solver)
-                r["optimum"] = ref.get(r["instance"])
-                r["gap_pct"] = 100 * (r["distance"] / r["optimum"] - 1) if r["optimum"] else None
+    runs = [(s, p) for s in levels for p in solomon] + [(s, p) for s in cvrp_levels for p in cvrp]
+    for seconds, path in runs:
+        if subset and seconds in subset and path.stem not in subset[seconds]:
+            continue
+        for seed in seeds:
+            for solver in solvers:
+                fleet = SOLOMON_BKS[path.stem][0] if bks_fleet and path.stem in SOLOMON_BKS else None
+                r = solve_instance(path, seconds, solver, seed=seed, vehicles=fleet)
+                r["seed"] = seed
+                if path.suffix == ".vrp":
+                    r["optimum"] = ref.get(r["instance"])
+                    r["gap_pct"] = 100 * (r["distance"] / r["optimum"] - 1) if r["optimum"] else None
+                elif r["instance"] in SOLOMON_BKS:
+                    r["bks_vehicles"], r["bks"] = SOLOMON_BKS[r["instance"]]
+                    r["gap_pct"] = 100 * (r["distance"] / r["bks"] - 1)
                 results.append(r)
-                print(f"{r['instance']:10s} {solver:8s} {seconds:>4}s  {r['distance']:10.2f}  "
-                      f"opt {r['optimum']}  gap {r['gap_pct']:.2f}%  feasible {r['feasible']}", flush=True)
+                print(_row(r) + (f"  gap {r['gap_pct']:+.2f}%" if r.get("gap_pct") is not None else ""), flush=True)
     summary = summarise(results)
     print(json.dumps(summary, indent=1))
     if out is not None:
@@ -327,34 +449,44 @@ def evaluate(levels: list[float], cvrp_levels: list[float], out: Path | None, on
 
 
 def summarise(results: list[dict]) -> dict:
+    """Per level and instance: each solver's median distance over the seeds, the router's gap to
+    plain PyVRP (median of the per-seed ratios), the gap to the BKS / optimum; then the level's
+    mean, median and max of those gaps and whether every plan passed the feasibility check."""
     out: dict = {}
-    by = {}
+    by: dict = {}
     for r in results:
-        by.setdefault((r["instance"], r["seconds_limit"]), {})[r["solver"]] = r
-    for (name, seconds), pair in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        o, p = pair.get("ortools"), pair.get("pyvrp")
-        row = {"ortools": o and round(o["distance"], 2), "ortools_vehicles": o and o["vehicles"],
-               "pyvrp": p and round(p["distance"], 2), "pyvrp_vehicles": p and p["vehicles"],
-               "feasible": all(x["feasible"] for x in pair.values())}
-        if o and p and p["distance"] > 0:
-            row["vs_pyvrp_pct"] = round(100 * (o["distance"] / p["distance"] - 1), 2)
-        if o and o.get("optimum"):
-            row["gap_pct"] = round(o["gap_pct"], 2)
-            row["pyvrp_gap_pct"] = round(p["gap_pct"], 2) if p else None
-        out.setdefault(f"{seconds}s", {})[name] = row
-    for level, rows in out.items():
-        tw = [r["vs_pyvrp_pct"] for n, r in rows.items() if "vs_pyvrp_pct" in r and "gap_pct" not in r]
-        gaps = [r["gap_pct"] for r in rows.values() if "gap_pct" in r]
-        pgaps = [r["pyvrp_gap_pct"] for r in rows.values() if r.get("pyvrp_gap_pct") is not None]
-        rows["_summary"] = {
-            "solomon_mean_vs_pyvrp_pct": round(statistics.mean(tw), 2) if tw else None,
-            "solomon_max_vs_pyvrp_pct": round(max(tw), 2) if tw else None,
-            "cvrp_mean_gap_pct": round(statistics.mean(gaps), 2) if gaps else None,
-            "cvrp_median_gap_pct": round(statistics.median(gaps), 2) if gaps else None,
-            "cvrp_max_gap_pct": round(max(gaps), 2) if gaps else None,
-            "cvrp_pyvrp_mean_gap_pct": round(statistics.mean(pgaps), 2) if pgaps else None,
-            "cvrp_instances": len(gaps),
-        }
+        by.setdefault((r["seconds_limit"], r["instance"]), []).append(r)
+    for (seconds, name), rows in sorted(by.items()):
+        row: dict = {"feasible": all(x["feasible"] for x in rows), "seeds": len({x["seed"] for x in rows})}
+        for solver in sorted({x["solver"] for x in rows}):
+            mine = [x for x in rows if x["solver"] == solver]
+            row[solver] = round(statistics.median(x["distance"] for x in mine), 2)
+            row[f"{solver}_vehicles"] = statistics.median(x["vehicles"] for x in mine)
+            row[f"{solver}_seconds"] = round(statistics.median(x["seconds"] for x in mine), 2)
+            gaps = [x["gap_pct"] for x in mine if x.get("gap_pct") is not None]
+            if gaps:
+                row[f"{solver}_gap_pct"] = round(statistics.median(gaps), 2)
+        if "bks" in rows[0]:
+            row["bks"], row["bks_vehicles"] = rows[0]["bks"], rows[0]["bks_vehicles"]
+        if rows[0].get("optimum"):
+            row["optimum"] = rows[0]["optimum"]
+        pairs = {}
+        for x in rows:
+            pairs.setdefault(x["seed"], {})[x["solver"]] = x["distance"]
+        ratios = [100 * (p["router"] / p["pyvrp"] - 1) for p in pairs.values() if "router" in p and "pyvrp" in p]
+        if ratios:
+            row["router_vs_pyvrp_pct"] = round(statistics.median(ratios), 2)
+        kind = "cvrp" if rows[0]["kind"] == "cvrp" else "solomon"
+        out.setdefault(f"{seconds:g}s {kind}", {})[name] = row
+    for rows in out.values():
+        def stat(key):
+            vals = [r[key] for r in rows.values() if r.get(key) is not None]
+            return ({"mean": round(statistics.mean(vals), 2), "median": round(statistics.median(vals), 2),
+                     "max": round(max(vals), 2), "n": len(vals)} if vals else None)
+        rows["_summary"] = {"router_vs_pyvrp_pct": stat("router_vs_pyvrp_pct"),
+                            "router_gap_pct": stat("router_gap_pct"),
+                            "pyvrp_gap_pct": stat("pyvrp_gap_pct"),
+                            "all_feasible": all(r["feasible"] for r in rows.values())}
     return out
 
 
@@ -363,23 +495,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instance", type=Path, help="a Solomon .txt or VRPLIB .vrp file")
     ap.add_argument("--seconds", type=float, nargs="+", default=[5.0], help="time limit(s)")
     ap.add_argument("--out", type=Path, help="routes JSON (solve) or results JSON (--evaluate)")
-    ap.add_argument("--solver", choices=("ortools", "pyvrp"), default="ortools")
+    ap.add_argument("--solver", choices=("router", "pyvrp", "ortools"), default="router",
+                    help="one instance: the product's router (default), plain PyVRP or this module's OR-Tools model")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--first-solution", default=None, help="OR-Tools first solution strategy")
     ap.add_argument("--evaluate", action="store_true", help="run the whole evaluation")
     ap.add_argument("--cvrp-seconds", type=float, nargs="*", default=None,
-                    help="time limits for the CVRP set (default: the same as --seconds)")
+                    help="time limits for the CVRP set (default: 5)")
     ap.add_argument("--only", choices=("solomon", "cvrp"), default=None)
     ap.add_argument("--names", nargs="*", default=None, help="evaluate only these instances (file stems)")
+    ap.add_argument("--solvers", nargs="+", choices=("router", "pyvrp", "ortools"), default=["router", "pyvrp"],
+                    help="--evaluate: the solvers compared (default: the router and plain PyVRP)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="--evaluate: seeds (medians over them)")
+    ap.add_argument("--subset", nargs="*", default=[], metavar="SECONDS:NAME,NAME",
+                    help="--evaluate: at this time limit only these files (e.g. 30:C101,R201)")
+    ap.add_argument("--bks-fleet", action="store_true",
+                    help="--evaluate: each Solomon file gets only the vehicles of its best-known solution")
     args = ap.parse_args(argv)
     if args.evaluate:
-        cvrp_levels = args.seconds if args.cvrp_seconds is None else args.cvrp_seconds
-        evaluate(args.seconds, cvrp_levels, args.out, args.only, args.names)
+        cvrp_levels = [5.0] if args.cvrp_seconds is None else args.cvrp_seconds
+        subset = {float(k): v.split(",") for k, v in (item.split(":", 1) for item in args.subset)}
+        evaluate(args.seconds, cvrp_levels, args.out, args.only, args.names, tuple(args.solvers),
+                 tuple(args.seeds), subset, args.bks_fleet)
         return 0
     if args.instance is None:
         ap.error("--instance is required (or --evaluate)")
     if not args.instance.exists():
         ap.error(f"--instance {args.instance}: no such file")
-    r = solve_instance(args.instance, args.seconds[0], args.solver, args.first_solution)
+    r = solve_instance(args.instance, args.seconds[0], args.solver, args.first_solution, args.seed)
     print(f"{r['instance']}: distance {r['distance']:.3f} with {r['vehicles']} vehicles "
           f"(max {r['max_vehicles']}), feasible {r['feasible']}, {r['seconds']} s")
     if r["problems"]:

@@ -12,7 +12,8 @@ All times are whole minutes after midnight of the plan's day (480 = 08:00); week
   free (``available_from``) and whether the break was already taken; for the week, the
   certification level, weekly hours, the days available and the region.
 * :class:`Job`: location, duration, required skill(s) and equipment, load (``demand``), time
-  window (hard, or soft with a lateness cost per minute), priority, priority customer flag, expected revenue; for
+  window (hard, or soft with a lateness cost per minute), priority, priority customer flag, expected revenue,
+  whether it must be served (``required``); for
   re-routing, a technician and start time it is pinned to (a started job); for the week, the
   days it may be done on, the day the customer asked for, the minimum certification, the
   material cost, the customer's preferred technician, the job type and region; for
@@ -122,6 +123,10 @@ class Job(BaseModel):
     job_type: str = ""
     region: str = ""
     demand: int = Field(0, ge=0, description="Load it takes in the van (parts, units; see Technician.capacity)")
+    required: bool = Field(False, description=(
+        "Daily router: must be served. The search treats leaving it out as infeasible rather than as a "
+        "drop penalty to weigh (a contract, a fleet sized to serve every stop); it is dropped, with its "
+        "reason, only when no plan found serves it"))
 
     @model_validator(mode="after")
     def _check(self) -> "Job":

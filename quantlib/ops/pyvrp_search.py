@@ -17,7 +17,10 @@ order of each technician. What maps exactly:
   :func:`~quantlib.ops.routing.schedule_route` count it;
 * hard windows on the start of service, service durations, van capacity and job demand;
 * optional jobs: prize = drop penalty (revenue x priority weights); a started job (pinned
-  start) gets its start as a zero-width window and a prize no route cost can beat;
+  start) gets its start as a zero-width window and a prize no route cost can beat; a
+  ``required`` job is a required client (PyVRP searches a plan without it as infeasible: with
+  every client optional, even at prizes no route cost can beat, its search did measurably
+  worse, e.g. +1.4 % on CVRP A-n80-k10 at 5 s);
 * skills, equipment and pins (vehicle-job compatibility): one routing profile per distinct
   set of jobs a vehicle type may not serve, whose edges into those jobs cost more than any
   prize and take a week (never worth driving, and late). PyVRP's own ``MAX_VALUE`` for
@@ -167,7 +170,7 @@ def build_data(problem: RoutingProblem, jobs: list[Job], techs: list[Technician]
             prize = int(round(MONEY_SCALE * obj.drop_penalty(j)))
         clients.append(Client(location=n_depots + i, delivery=[int(j.demand)] if use_load else [],
                               service_duration=j.duration, tw_early=early, tw_late=late,
-                              prize=prize, required=False, name=j.id))
+                              prize=prize, required=j.required, name=j.id))
     data = ProblemData(locations, clients, depots, vehicle_types, distances, durations)
     return data, type_techs
 

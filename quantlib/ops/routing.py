@@ -210,7 +210,8 @@ def route_fits(t: Technician, seq: list[Job], tm: TravelMatrix) -> bool:
 
 
 def repair_routes(problem: RoutingProblem, routes: dict[str, list[str]], tm: TravelMatrix) -> dict[str, list[str]]:
-    """Remove jobs from routes that cannot fit their technician's break, cheapest drop penalty first."""
+    """Remove jobs from routes that cannot fit their technician's break, cheapest drop penalty first
+    (started and required jobs last)."""
     techs = {t.id: t for t in problem.technicians}
     jobs = {j.id: j for j in problem.jobs}
     out = {}
@@ -220,8 +221,8 @@ def repair_routes(problem: RoutingProblem, routes: dict[str, list[str]], tm: Tra
         while seq and not route_fits(t, seq, tm):
             single = [k for k in range(len(seq)) if route_fits(t, seq[:k] + seq[k + 1:], tm)]
             pool = single or range(len(seq))
-            k = min(pool, key=lambda k: (problem.objective.drop_penalty(seq[k]) * (1000 if seq[k].pinned_start
-                                                                                     is not None else 1)))
+            k = min(pool, key=lambda k: (problem.objective.drop_penalty(seq[k])
+                                         * (1000 if seq[k].pinned_start is not None or seq[k].required else 1)))
             seq = seq[:k] + seq[k + 1:]
         out[tid] = [j.id for j in seq]
     return out
@@ -229,7 +230,8 @@ def repair_routes(problem: RoutingProblem, routes: dict[str, list[str]], tm: Tra
 
 def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: TravelMatrix,
                     seconds: float = 0.5) -> dict[str, list[str]]:
-    """Greedily insert jobs no route serves, highest drop penalty first, at the cheapest feasible place.
+    """Greedily insert jobs no route serves, required ones then highest drop penalty first, at the cheapest
+    feasible place (a required job wherever it fits, whatever it costs).
 
     Feasibility is :func:`schedule_route` (windows, pins, shift, break); cost is the added travel
     and fuel, plus the objective's move cost on another technician than the job's current one.
@@ -247,7 +249,8 @@ def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: T
     def leg(a: str, b: str) -> float:
         return obj.travel_cost_per_minute * tm.time(a, b) + obj.fuel_cost_per_mile * tm.distance(a, b)
 
-    for j in sorted((j for j in problem.jobs if j.id not in served), key=obj.drop_penalty, reverse=True):
+    for j in sorted((j for j in problem.jobs if j.id not in served), key=lambda j: (j.required, obj.drop_penalty(j)),
+                    reverse=True):
         if time.perf_counter() > deadline:
             break
         best = None
@@ -265,7 +268,7 @@ def insert_unserved(problem: RoutingProblem, routes: dict[str, list[str]], tm: T
                 seq = [jobs[i] for i in ids[:pos]] + [j] + [jobs[i] for i in ids[pos:]]
                 if route_fits(t, seq, tm):
                     best = (delta, tid, pos)
-        if best is not None and best[0] < obj.drop_penalty(j):
+        if best is not None and (j.required or best[0] < obj.drop_penalty(j)):
             routes[best[1]].insert(best[2], j.id)
     return routes
 
@@ -372,8 +375,8 @@ def build_model(problem: RoutingProblem, jobs: list[Job], techs: list[Technician
             tdim.SetCumulVarSoftUpperBound(index, j.window_end,
                                            int(round(MONEY_SCALE * j.lateness_cost_per_minute)))
         penalty = int(round(MONEY_SCALE * obj.drop_penalty(j)))
-        if j.pinned_technician is not None:
-            penalty = max(penalty * 100, 10**9)  # a started job stays unless impossible
+        if j.pinned_technician is not None or j.required:
+            penalty = max(penalty * 100, 10**9)  # a started or required job stays unless impossible
         routing.AddDisjunction([index], penalty)
     for v, t in enumerate(techs):
         s, e = routing.Start(v), routing.End(v)

@@ -201,3 +201,30 @@ def test_move_cost_keeps_jobs_with_their_technician():
     priced = free.replace(objective=Objective(fairness=0, move_cost=20))
     assert solve(free, PYVRP).assignment()["X"] == "T2"
     assert solve(priced, PYVRP).assignment()["X"] == "T1"
+
+
+def test_required_job_is_a_required_client_and_served_before_a_dearer_optional_one():
+    # One technician, room for one 40-minute job: the required job is served although the optional
+    # one is worth more; build_data marks only it as a required PyVRP client.
+    tech = _tech("A", shift_minutes=60, overtime_minutes=0)
+    jobs = (_job("must", 40.01, duration=40, revenue=10, required=True),
+            _job("dear", 40.011, duration=40, revenue=900))
+    problem = RoutingProblem(technicians=(tech,), jobs=jobs)
+    data, _ = build_data(problem, list(jobs), [tech], problem_matrix(problem))
+    assert [c.required for c in data.clients()] == [True, False]
+    for settings in (PYVRP, SolverSettings(time_limit_seconds=0.5, solver="ortools")):
+        plan = solve(problem, settings)
+        assert plan.validate() == []
+        assert list(plan.assignment()) == ["must"]
+
+
+def test_insert_unserved_puts_a_required_job_back_whatever_it_costs():
+    from quantlib.ops.routing import insert_unserved
+
+    tech = _tech("A")
+    far = _job("far", 40.3, revenue=0, required=True)  # its detour costs more than its drop penalty
+    problem = RoutingProblem(technicians=(tech,), jobs=(far,), objective=Objective(min_drop_penalty=1.0))
+    routes = insert_unserved(problem, {"A": []}, problem_matrix(problem))
+    assert routes["A"] == ["far"]
+    optional = problem.replace(jobs=(far.model_copy(update={"required": False}),))
+    assert insert_unserved(optional, {"A": []}, problem_matrix(optional))["A"] == []
