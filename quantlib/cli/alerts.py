@@ -45,7 +45,7 @@ def _store(path: Optional[Path]):
         raise typer.Exit(2) from None
 
 
-def _engine(store_path: Optional[Path], rules: Optional[Path]):
+def _engine(store_path: Optional[Path], rules: Optional[Path], only=None, skip=None):
     from quantlib.alerts import AlertEngine, AlertRuleError, default_rules_folder, load_alerts
 
     try:
@@ -53,7 +53,13 @@ def _engine(store_path: Optional[Path], rules: Optional[Path]):
     except AlertRuleError as exc:
         console.print(f"[red]invalid alert rules:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    return AlertEngine(_store(store_path), loaded, policy)
+    unknown = sorted(set(only or ()).union(skip or ()) - {r.name for r in loaded})
+    if unknown:
+        console.print(f"[red]error:[/red] no rule {', '.join(unknown)}; known: "
+                      f"{', '.join(r.name for r in loaded)}", highlight=False)
+        raise typer.Exit(2)
+    selected = [r.name for r in loaded if (not only or r.name in only) and r.name not in (skip or ())]
+    return AlertEngine(_store(store_path), loaded, policy), selected
 
 
 def _value(v) -> str:
@@ -79,6 +85,9 @@ def check_command(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: gold's as-of date."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be sent to whom; change no state."),
     as_json: bool = _JSON, store: Optional[Path] = _STORE, rules: Optional[Path] = _RULES,
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Check only this rule (repeatable)."),
+    skip: Optional[list[str]] = typer.Option(None, "--skip", help="Leave this rule out (repeatable); its "
+                                             "alerts stay as they are."),
 ) -> None:
     """Evaluate every rule, update the alerts and send what is due (one line per alert)."""
     from quantlib.alerts import MetricContext
@@ -86,7 +95,7 @@ def check_command(
     from quantlib.data.gold import open_gold, to_date
     from quantlib.errors import WarehouseNotFoundError
 
-    engine = _engine(store, rules)
+    engine, selected = _engine(store, rules, only, skip)
     try:
         day = None if as_of is None else to_date(as_of)
     except (ValueError, TypeError):
@@ -94,7 +103,7 @@ def check_command(
         raise typer.Exit(2) from None
     try:
         with open_gold(resolve_lake(lake, company)) as con:
-            outcome = engine.check(MetricContext(con, day), dry_run=dry_run)
+            outcome = engine.check(MetricContext(con, day), dry_run=dry_run, names=selected)
     except WarehouseNotFoundError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -176,7 +185,7 @@ def resolve_command(alert_id: int = typer.Argument(..., help="Alert id."),
     """Resolve an alert now; those who were told get a resolution message."""
     from quantlib.alerts import AlertError
 
-    engine = _engine(store, rules)
+    engine, _ = _engine(store, rules)
     try:
         row, deliveries = engine.resolve(alert_id)
     except AlertError as exc:

@@ -71,3 +71,15 @@ def test_check_without_a_warehouse_or_with_bad_rules_is_a_usage_error(tmp_path, 
     (rules / "bad.yaml").write_text("rules:\n  - name: x\n    title: t\n    metric: kpi:dso\n    category: weather\n")
     done = _run("check", "--lake", tmp_path / "nolake", "--store", store, "--rules", rules)
     assert done.exit_code == 2 and "bad.yaml: rules.0" in done.output and "category" in done.output
+
+
+def test_only_and_skip_choose_rules(demo_lake, store):
+    done = _run("check", "--lake", demo_lake.root, "--store", store, "--dry-run", "--json",
+                "--skip", "cash_flow_runway", "--skip", "high_value_churn_risk")
+    assert done.exit_code == 0, done.output
+    assert {r["rule"] for r in json.loads(done.output)["rules"]} == {
+        "satisfaction_below_target", "daily_revenue_shortfall", "dso_variance", "efficiency_drop",
+        "capacity_threshold", "quality_variance"}
+    done = _run("check", "--lake", demo_lake.root, "--store", store, "--dry-run", "--json", "--only", "dso_variance")
+    assert [r["rule"] for r in json.loads(done.output)["rules"]] == ["dso_variance"]
+    assert _run("check", "--lake", demo_lake.root, "--store", store, "--only", "nope").exit_code == 2
