@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["DropReason", "MoveReason", "QuantError", "RejectReason", "RelaxReason", "RunStatus",
-           "WarehouseNotFoundError"]
+__all__ = ["AlertEvent", "AlertLevel", "AlertState", "DropReason", "MoveReason", "QuantError", "RejectReason",
+           "RelaxReason", "RunStatus", "WarehouseNotFoundError"]
 
 
 class QuantError(Exception):
@@ -99,6 +99,65 @@ class RunStatus(_Code):
     RETRYING = "retrying"
     SKIPPED = "skipped"
     DRY_RUN = "dry-run"
+
+
+class AlertLevel(_Code):
+    """How serious an alert is (:mod:`quantlib.alerts`); members order by severity.
+
+    The spec's routing: ``INFO`` goes to the dashboard and the daily digest, ``WARNING`` to
+    e-mail at once, ``CRITICAL`` to e-mail, SMS and a phone call at once, escalated to the
+    management team when nobody acknowledges it in time.
+    """
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for info, 1 for warning, 2 for critical."""
+        return _LEVEL_RANK[self.value]
+
+
+_LEVEL_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+class AlertState(_Code):
+    """Where an alert stands: open until acknowledged, snoozed (until a time) or resolved."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class AlertEvent(_Code):
+    """What a row of the alert history records."""
+
+    #: The rule started breaching for this subject.
+    OPENED = "opened"
+    #: Still breaching at the same level: value, count and last-seen time updated (no new message).
+    UPDATED = "updated"
+    #: Still breaching at another level (a new message when it went up).
+    LEVEL_CHANGED = "level_changed"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    #: The snooze ran out while the rule still breached: open again.
+    UNSNOOZED = "unsnoozed"
+    #: Resolved by hand (``quant alerts resolve``) or because the rule stopped breaching.
+    RESOLVED = "resolved"
+    #: A critical alert not acknowledged in time was sent to the management team.
+    ESCALATED = "escalated"
+    #: A message went out on a channel (``detail`` names the channel and recipients).
+    NOTIFIED = "notified"
+    #: A channel without credentials was skipped (``detail`` says which variable is missing).
+    SKIPPED = "skipped"
+    #: A channel failed (``detail`` is the redacted one-line error); the next check retries.
+    FAILED = "failed"
+    #: Held back by quiet hours (non-critical levels); sent when they end.
+    DEFERRED = "deferred"
+    #: Included in a digest.
+    DIGESTED = "digested"
 
 
 class DropReason(str, Enum):

@@ -17,9 +17,7 @@ from quantlib.monitor.records import (
     churn_prediction_rows,
     clv_prediction_rows,
     params_hash,
-    record_predictions,
     revenue_prediction_rows,
-    run_label,
 )
 from quantlib.monitor.scoring import (
     ACCURACY_TARGETS,
@@ -36,8 +34,6 @@ __all__ = [
     "revenue_prediction_rows",
     "churn_prediction_rows",
     "clv_prediction_rows",
-    "run_label",
-    "record_predictions",
     "REALISERS",
     "ACCURACY_TARGETS",
     "realised",

@@ -18,7 +18,7 @@ import pandas as pd
 from quantlib import __version__
 
 __all__ = ["PREDICTION_COLUMNS", "params_hash", "revenue_prediction_rows", "churn_prediction_rows",
-           "clv_prediction_rows", "run_label", "record_predictions"]
+           "clv_prediction_rows"]
 
 #: The columns of a prediction record, in order.
 PREDICTION_COLUMNS = [
@@ -125,23 +125,3 @@ def clv_prediction_rows(result, run_id: str, *, model_name: str = "clv") -> pd.D
         "value": value,
     })
 
-
-def run_label(notebook: str, as_of) -> str:
-    """A run id for predictions recorded from a notebook: ``notebook@as_of@recorded time``."""
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{notebook}@{_day(as_of)}@{now}"
-
-
-def record_predictions(rows: pd.DataFrame, store=None) -> int:
-    """Write prediction rows to the operational store (default: ``open_ops_store()``).
-
-    Returns the number of rows written. The store is the one next to the run history
-    (``$QUANT_OPS_DB`` or ``reports/.ops.sqlite``), never gold, which every build replaces.
-    """
-    from quantlib.data.opstore import open_ops_store
-
-    missing = [c for c in PREDICTION_COLUMNS if c not in rows.columns]
-    if missing:
-        raise ValueError(f"prediction rows are missing column(s) {missing}")
-    store = open_ops_store() if store is None else store
-    return store.record_prediction_frame(rows[PREDICTION_COLUMNS])

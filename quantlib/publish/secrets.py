@@ -24,11 +24,12 @@ __all__ = [
 ]
 
 #: Variables whose values are secrets wherever they appear (redacted from logs and history too).
-SECRET_ENV_NAMES = ("QUANT_SMTP_PASSWORD", "SMTP_PASSWORD", "QUANT_APPS_TOKEN")
+SECRET_ENV_NAMES = ("QUANT_SMTP_PASSWORD", "SMTP_PASSWORD", "QUANT_APPS_TOKEN", "TWILIO_AUTH_TOKEN")
 
 # Whole families a kernel never needs: mail settings (host and user included: they say where
-# the password works), every Slack variable (webhook URLs are bearer secrets).
-_SECRET_PREFIXES = ("QUANT_SMTP_", "QUANT_SLACK_")
+# the password works), every Slack variable (webhook URLs are bearer secrets), every Twilio one
+# (alerts' SMS and calls: the account SID says where the token works).
+_SECRET_PREFIXES = ("QUANT_SMTP_", "QUANT_SLACK_", "TWILIO_", "QUANT_TWILIO_")
 # Anything named like a credential, whoever set it (CI tokens, cloud keys, ...).
 _SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|WEBHOOK|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.IGNORECASE)
 

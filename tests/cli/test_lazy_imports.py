@@ -32,6 +32,7 @@ def imported_modules(*args: str) -> tuple[set[str], subprocess.CompletedProcess]
     ("--help",),
     ("schedule", "--help"),
     ("kpi", "--help"),
+    ("alerts", "check", "--help"),
     ("warehouse", "build", "--help"),
     ("ingest", "--help"),
     ("kpi", "--no-such-option"),

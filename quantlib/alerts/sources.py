@@ -1,0 +1,215 @@
+"""Metric sources: what an alert rule's ``metric`` names, and how its values are read.
+
+A source is a function ``(context, rule) -> list[Observation]``: one observation per subject
+(the company, a customer, a technician, a piece of equipment...). Two kinds are registered:
+
+* every KPI of :data:`quantlib.kpi.REGISTRY`, as ``kpi:<name>`` (subject ``company``, or the
+  filter slice in ``params``), with the KPI's target, direction and unit; a ``baseline``
+  comparison reads the same KPI ``baseline_days`` earlier;
+* engine outputs and risk indicators registered by name with :func:`metric_source`:
+  ``customer_churn_risk`` (the churn rule score of each high-value customer,
+  :mod:`quantlib.customers`) and ``cash_runway_days`` (the projected cash low point in days of
+  expenses, :class:`~quantlib.forecast.cashflow.CashFlowSimulator`).
+
+Engines may not import this package (it is a delivery package), so a later engine's output
+(risk indicators, equipment health, stream aggregates) is registered here, next to these, with
+``@metric_source("<name>", ...)``; tests register fakes the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from quantlib.errors import QuantError
+
+if TYPE_CHECKING:
+    from quantlib.alerts.rules import AlertRule
+
+__all__ = ["SOURCES", "MetricContext", "MetricSource", "MetricUnavailable", "Observation", "get_source",
+           "metric_source", "observe"]
+
+
+class MetricUnavailable(QuantError, LookupError):
+    """A metric has no value here (no data in the window, no target): the rule is skipped, not failed."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One value of a metric for one subject.
+
+    Attributes
+    ----------
+    subject : str
+        What the value is about (``company``, ``customer C000123``, ``region=north``).
+    value : float
+    reference : float, optional
+        The target (``target`` comparisons) or the earlier value (``baseline``).
+    lo, hi : float, optional
+        The forecast interval (``forecast`` comparisons).
+    direction : {"higher", "lower"}
+        Which side is better.
+    unit : str
+        ``ratio``, ``currency``, ``days``, ``hours``, ``count``, ``rating`` or ``score``.
+    """
+
+    subject: str
+    value: float
+    reference: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    direction: str = "higher"
+    unit: str = ""
+    detail: str = ""
+
+
+@dataclass
+class MetricContext:
+    """What sources read: an open gold connection and the as-of date (``None``: gold's own)."""
+
+    con: Any = None
+    as_of: dt.date | None = None
+    cache: dict = field(default_factory=dict)
+
+    def day(self) -> dt.date:
+        if self.as_of is None:
+            from quantlib.data.gold import gold_as_of
+
+            self.as_of = gold_as_of(self.con)
+        return self.as_of
+
+
+MetricSource = Callable[[MetricContext, "AlertRule"], list[Observation]]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    name: str
+    func: MetricSource
+    description: str
+
+
+SOURCES: dict[str, _Registered] = {}
+
+
+def metric_source(name: str, description: str = ""):
+    """Decorator: register ``func(context, rule) -> list[Observation]`` as metric ``name``."""
+
+    def wrap(func: MetricSource) -> MetricSource:
+        SOURCES[name] = _Registered(name, func, description or (func.__doc__ or "").strip().split("\n")[0])
+        return func
+
+    return wrap
+
+
+def get_source(name: str) -> MetricSource:
+    """The source of metric ``name`` (``kpi:<name>`` for any registered KPI)."""
+    if name in SOURCES:
+        return SOURCES[name].func
+    if name.startswith("kpi:"):
+        return _kpi_source
+    raise MetricUnavailable(f"unknown metric {name!r}; known: kpi:<name> for a KPI, "
+                            f"{', '.join(sorted(SOURCES)) or 'no engine outputs'}")
+
+
+def observe(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """The observations of ``rule``'s metric in ``context``."""
+    return get_source(rule.metric)(context, rule)
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _kpi_source(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """A KPI as of the context's date: value, target (or the value ``baseline_days`` earlier)."""
+    from quantlib.data.gold import Filters
+    from quantlib.kpi import KpiUnavailable, get_kpi, targets_of
+
+    name = rule.metric.removeprefix("kpi:")
+    try:
+        kpi = get_kpi(name)
+    except KeyError as exc:
+        raise MetricUnavailable(str(exc.args[0])) from None
+    params = dict(rule.params)
+    window = params.pop("window", None)
+    filters = Filters(**{k: params.pop(k) for k in ("service_line", "region", "technician_id") if k in params})
+    if params:
+        raise MetricUnavailable(f"kpi:{name} takes window, service_line, region or technician_id, "
+                                f"not {', '.join(sorted(params))}")
+    day = context.day()
+    key = ("kpi", name, window, filters, day)
+    try:
+        if key not in context.cache:
+            context.cache[key] = kpi.compute(context.con, day, window=window, filters=filters)
+        value = context.cache[key]
+        comparison = rule.comparison
+        if comparison.kind == "baseline":
+            earlier = day - dt.timedelta(days=comparison.baseline_days)
+            reference = kpi.compute(context.con, earlier, window=window, filters=filters)
+        else:
+            reference = comparison.reference
+            if reference is None:
+                reference = kpi.target_from(targets_of(context.con))
+    except KpiUnavailable as exc:
+        raise MetricUnavailable(f"kpi:{name}: {exc}") from None
+    subject = ",".join(f"{k}={v}" for k, v in filters.active().items()) or "company"
+    return [Observation(subject, float(value), reference if _finite(reference) else None,
+                        direction=kpi.direction, unit=kpi.unit)]
+
+
+@metric_source("customer_churn_risk")
+def customer_churn_risk(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """The churn rule score (0-1) of each active high-value customer (subject: the customer id).
+
+    ``params``: ``high_value_quantile`` (default the churn module's 0.8: the top 20 % by
+    spend in the last 365 days), ``high_value_only`` (default true).
+    """
+    from quantlib.customers.churn import HIGH_VALUE_QUANTILE, high_value_flags
+    from quantlib.customers.features import customer_snapshot
+
+    quantile = float(rule.params.get("high_value_quantile", HIGH_VALUE_QUANTILE))
+    only_high = bool(rule.params.get("high_value_only", True))
+    snap = customer_snapshot(context.con, context.day(), active_only=True)
+    if snap.empty:
+        raise MetricUnavailable("no active customers")
+    keep = high_value_flags(snap, quantile) if only_high else snap["is_active"].astype(bool)
+    chosen = snap[keep & snap["churn_score"].notna()]
+    return [Observation(f"customer {cid}", float(score), direction="lower", unit="score",
+                        detail=f"{value:,.0f} spent in the last 365 days")
+            for cid, score, value in zip(chosen["customer_id"], chosen["churn_score"], chosen["monetary_365d"])]
+
+
+@metric_source("cash_runway_days")
+def cash_runway_days(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """The low point of projected cash over the horizon, in days of projected expenses (subject ``company``).
+
+    The cash-flow forecaster's warning compares projected cash with 30 days of expenses; this is
+    that comparison as a number: min over the horizon of the ``quantile`` cash path / the mean
+    projected daily outflow. ``params``: ``starting_cash`` (default 250,000, the reports'
+    default), ``horizon`` (90), ``n_sims`` (200), ``quantile`` (0.5, the median path; 0.1 is the
+    pessimistic one), ``calibration_origins`` (0: no inner backtests, so a check stays quick).
+    """
+    import numpy as np
+
+    from quantlib.forecast.cashflow import CashFlowSimulator
+
+    p = rule.params
+    sim = CashFlowSimulator(horizon=int(p.get("horizon", 90)), starting_cash=float(p.get("starting_cash", 250_000)),
+                            n_sims=int(p.get("n_sims", 200)), calibration_origins=int(p.get("calibration_origins", 0)),
+                            random_state=int(p.get("random_state", 0)))
+    sim.fit(context.con, as_of=context.day())
+    daily = sim.forecast()
+    quantile = float(p.get("quantile", 0.5))
+    column = {0.5: "cash", 0.1: "cash_lo_80", 0.025: "cash_lo_95"}.get(quantile)
+    if column is None:
+        raise MetricUnavailable("cash_runway_days: quantile must be 0.5, 0.1 or 0.025")
+    per_day = float(daily["outflow"].mean())
+    if not per_day > 0:
+        raise MetricUnavailable("cash_runway_days: no projected expenses")
+    low = float(np.min(daily[column]))
+    when = daily["ds"].iloc[int(np.argmin(daily[column]))]
+    return [Observation("company", low / per_day, direction="higher", unit="days",
+                        detail=f"projected cash low point {low:,.0f} on {when:%Y-%m-%d}")]

@@ -1,0 +1,283 @@
+"""The operational store: state written continuously, next to the run history, never in gold.
+
+``gold.duckdb`` is replaced by every warehouse build and DuckDB allows one writer or many
+readers, so alert state and history, recorded predictions and (later) work orders,
+annotations and live aggregates live here instead: one SQLite file in WAL mode
+(``reports/.ops.sqlite`` by default), safe to write from several processes at once (WAL
+journal plus a busy timeout) and readable alongside gold by reports and apps.
+
+=====================  ==================================================================
+``QUANT_OPS_DB``       the SQLite file (default ``<project root>/reports/.ops.sqlite``)
+``QUANT_OPS_DSN``      a PostgreSQL DSN; **not implemented yet**: setting it makes
+                       :func:`open_ops_store` refuse with a clear error rather than write
+                       somewhere else than asked
+=====================  ==================================================================
+
+The schema is versioned: ``schema_version`` holds the version applied and :data:`MIGRATIONS`
+the steps from one version to the next, applied in order inside one transaction when a store
+is opened. Values are bound as ``?`` parameters, never spliced into SQL text.
+
+Tables (version 1)
+    ``alerts``
+        One row per alert: a rule x subject while open (a partial unique index enforces
+        "one open alert per rule x subject"), kept after it is resolved.
+    ``alert_history``
+        Every state change and delivery of an alert (``event``, ``from_state``,
+        ``to_state``, ``level``, ``value``, ``detail``).
+    ``predictions``
+        Recorded predictions (model, version, parameter hash, data window, series, target
+        date, value and interval) for the monitoring that compares them with what happened.
+    ``meta``
+        Small key/value state (e.g. when the last digest went out).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from quantlib.config import project_root
+from quantlib.errors import QuantError
+
+__all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "OpsStore", "OpsStoreError", "default_ops_path",
+           "iso_utc", "open_ops_store"]
+
+OPS_DB_ENV = "QUANT_OPS_DB"
+OPS_DSN_ENV = "QUANT_OPS_DSN"
+OPS_FILE = ".ops.sqlite"
+
+
+class OpsStoreError(QuantError, RuntimeError):
+    """The operational store cannot be opened or is newer than this code."""
+
+
+#: (version, SQL) in order; a store at version n gets every step above n.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, """
+CREATE TABLE alerts (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule            TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    level           TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    value           REAL,
+    reference       REAL,
+    threshold       REAL,
+    variance        REAL,
+    message         TEXT NOT NULL,
+    first_seen      TEXT NOT NULL,
+    last_seen       TEXT NOT NULL,
+    count           INTEGER NOT NULL DEFAULT 1,
+    acknowledged_at TEXT,
+    snoozed_until   TEXT,
+    escalated_at    TEXT,
+    resolved_at     TEXT,
+    notified_level  TEXT,
+    notified_at     TEXT,
+    digested_at     TEXT
+);
+CREATE UNIQUE INDEX alerts_one_open ON alerts (rule, subject) WHERE state != 'resolved';
+CREATE INDEX alerts_state ON alerts (state, level);
+CREATE TABLE alert_history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id    INTEGER NOT NULL REFERENCES alerts (id),
+    at          TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    from_state  TEXT,
+    to_state    TEXT,
+    level       TEXT,
+    value       REAL,
+    detail      TEXT
+);
+CREATE INDEX alert_history_alert ON alert_history (alert_id, id);
+CREATE TABLE predictions (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    model        TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    params_hash  TEXT NOT NULL,
+    window_start TEXT,
+    window_end   TEXT,
+    series_id    TEXT NOT NULL,
+    target_date  TEXT NOT NULL,
+    value        REAL NOT NULL,
+    lo           REAL,
+    hi           REAL,
+    recorded_at  TEXT NOT NULL
+);
+CREATE INDEX predictions_model ON predictions (model, series_id, target_date);
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+"""),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def iso_utc(when: datetime) -> str:
+    """``when`` as UTC ISO text with microseconds (naive = UTC), so text order is time order."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        return value.isoformat()
+    return str(value)
+
+
+def default_ops_path(reports: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """``$QUANT_OPS_DB``, else ``REPORTS/.ops.sqlite`` (REPORTS default: ``<project root>/reports``),
+    next to the run history ``reports/.history.sqlite``."""
+    env = os.environ if env is None else env
+    if reports is None and env.get(OPS_DB_ENV):
+        return Path(env[OPS_DB_ENV])
+    return (Path(reports) if reports else project_root() / "reports") / OPS_FILE
+
+
+def open_ops_store(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> "OpsStore":
+    """The operational store: ``path``, else ``$QUANT_OPS_DB``, else ``reports/.ops.sqlite``.
+
+    Raises
+    ------
+    OpsStoreError
+        When ``$QUANT_OPS_DSN`` asks for PostgreSQL (not implemented yet) and no ``path`` is given.
+    """
+    env = os.environ if env is None else env
+    if path is None and env.get(OPS_DSN_ENV):
+        raise OpsStoreError(f"{OPS_DSN_ENV} is set but the PostgreSQL operational store is not implemented yet; "
+                            f"unset it to use SQLite ({OPS_DB_ENV} or reports/{OPS_FILE})")
+    return OpsStore(path if path is not None else default_ops_path(env=env))
+
+
+class OpsStore:
+    """The SQLite operational store.
+
+    Parameters
+    ----------
+    path : path-like
+        The SQLite file; created (with its folder) and migrated on first use.
+    timeout : float
+        Seconds a writer waits for another one (busy timeout).
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 30.0):
+        self.path = Path(path)
+        self.timeout = timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"OpsStore({str(self.path)!r})"
+
+    def connect(self) -> sqlite3.Connection:
+        """A fresh connection (rows as :class:`sqlite3.Row`); the caller closes it."""
+        con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA foreign_keys = ON")
+        return con
+
+    @contextmanager
+    def transaction(self, rollback: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: writers queue instead of failing later).
+
+        Commits on success, rolls back on an exception, and always rolls back when
+        ``rollback`` is true (a dry run sees its own changes, nobody else ever does).
+        """
+        with closing(self.connect()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("ROLLBACK" if rollback else "COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads (closed afterwards)."""
+        with closing(self.connect()) as con:
+            yield con
+
+    def schema_version(self) -> int:
+        with self.reading() as con:
+            return self._version(con)
+
+    @staticmethod
+    def _version(con: sqlite3.Connection) -> int:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self) -> None:
+        with self.transaction() as con:
+            current = self._version(con)
+            if current > SCHEMA_VERSION:
+                raise OpsStoreError(f"{self.path}: schema version {current} is newer than this code "
+                                    f"({SCHEMA_VERSION}); upgrade quantlib")
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    for statement in (s.strip() for s in sql.split(";")):
+                        if statement:
+                            con.execute(statement)
+                    con.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    # -- key/value -------------------------------------------------------------------------
+
+    def get_meta(self, key: str, con: sqlite3.Connection | None = None) -> str | None:
+        if con is not None:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else row[0]
+        with self.reading() as own:
+            return self.get_meta(key, own)
+
+    @staticmethod
+    def set_meta(con: sqlite3.Connection, key: str, value: str) -> None:
+        con.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- recorded predictions --------------------------------------------------------------
+
+    def record_predictions(self, rows: Iterable[Mapping[str, Any]], *, model: str, version: str,
+                           params_hash: str, window_start=None, window_end=None,
+                           recorded_at: datetime | None = None) -> int:
+        """Record predictions; each row has ``series_id``, ``target_date``, ``value`` and
+        optionally ``lo`` / ``hi``. Returns the number of rows written."""
+        at = iso_utc(recorded_at or datetime.now(timezone.utc))
+        values = [(model, version, params_hash, _text(window_start), _text(window_end), str(r["series_id"]),
+                   _text(r["target_date"]), float(r["value"]),
+                   None if r.get("lo") is None else float(r["lo"]), None if r.get("hi") is None else float(r["hi"]),
+                   at) for r in rows]
+        with self.transaction() as con:
+            con.executemany(
+                "INSERT INTO predictions (model, version, params_hash, window_start, window_end, series_id,"
+                " target_date, value, lo, hi, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        return len(values)
+
+    def predictions(self, model: str | None = None, series_id: str | None = None) -> list[dict]:
+        """Recorded predictions, oldest first, optionally of one model and series."""
+        sql, args = "SELECT * FROM predictions WHERE 1=1", []
+        if model is not None:
+            sql += " AND model = ?"
+            args.append(model)
+        if series_id is not None:
+            sql += " AND series_id = ?"
+            args.append(series_id)
+        with self.reading() as con:
+            return [dict(r) for r in con.execute(sql + " ORDER BY id", args)]
