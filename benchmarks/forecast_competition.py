@@ -38,7 +38,8 @@ def read_competition(path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def make_model(method: str, h: int, n_jobs: int):
     """The forecaster behind ``--method``."""
     if method == "auto":
-        # issue 12: the median of statsforecast's AutoETS and DOTheta, Theta, Comb, seasonal naive, drift,
+        # issue 12: the median of members chosen per season length (yearly DOTheta, Theta, drift;
+        # quarterly AutoETS, DOTheta, seasonal naive; monthly AutoETS, Theta, seasonal naive; else the six),
         # with conformal 80 % intervals from one calibration window of h steps; members chosen
         # on a validation split of the training rows (benchmarks/README.md, "the combination")
         return CombinationForecaster(h=h, n_jobs=n_jobs)

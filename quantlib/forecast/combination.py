@@ -16,7 +16,7 @@ calibration window is used for nothing else (no member is chosen on it).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -24,7 +24,7 @@ from scipy import stats
 from quantlib.forecast.base import ID, Forecaster, _lv
 from quantlib.forecast.models import Comb, Drift, SeasonalNaive, Theta, naive_fallback
 
-__all__ = ["CombinationForecaster", "default_members"]
+__all__ = ["CombinationForecaster", "default_members", "default_member_sets"]
 
 _REF_LEVEL = 80.0
 _Z_REF = float(stats.norm.ppf(0.5 + _REF_LEVEL / 200.0))
@@ -35,6 +35,29 @@ def default_members() -> list[Forecaster]:
     from quantlib.forecast.statsforecast_models import SFAutoETS, SFDOTheta
 
     return [SFAutoETS(), SFDOTheta(), Theta(), Comb(), SeasonalNaive(), Drift()]
+
+
+def default_member_sets() -> dict:
+    """The default members per season length (``None``: any other season length).
+
+    Chosen per season-length class on the validation split of M1 and Tourism (training
+    rows only): among every subset of two or more candidate members, combined by median
+    or mean, the one with the lowest mean validation sMAPE over the two sets' series of
+    that class (benchmarks/README.md, "Issue 12, the combination").
+
+    - 1 (yearly / non-seasonal): DOTheta, Theta, drift
+    - 4 (quarterly): AutoETS, DOTheta, seasonal naive
+    - 12 (monthly): AutoETS, Theta, seasonal naive
+    - any other: :func:`default_members` (chosen over all six frequencies).
+    """
+    from quantlib.forecast.statsforecast_models import SFAutoETS, SFDOTheta
+
+    return {
+        1: [SFDOTheta(), Theta(), Drift()],
+        4: [SFAutoETS(), SFDOTheta(), SeasonalNaive()],
+        12: [SFAutoETS(), Theta(), SeasonalNaive()],
+        None: default_members(),
+    }
 
 
 def _aggregate(stack: np.ndarray, how: str, trim: float) -> np.ndarray:
@@ -77,15 +100,19 @@ class CombinationForecaster(Forecaster):
 
     Parameters
     ----------
-    members : sequence of Forecaster, optional
-        Default :func:`default_members`: statsforecast's ``AutoETS`` and
+    members : sequence of Forecaster, or mapping of season length to sequence, optional
+        A sequence is used for every series. A mapping ``{season_length: members}``
+        picks the members by each series' season length, the key ``None`` serving any
+        season length not listed (without it, :func:`default_members`). Default
+        :func:`default_member_sets`: per season-length class (1, 4, 12) the subset with
+        the lowest mean validation sMAPE on that class's M1 and Tourism series, and
+        otherwise :func:`default_members` (statsforecast's ``AutoETS`` and
         ``DynamicOptimizedTheta``, quantlib's ``Theta``, ``Comb``, ``SeasonalNaive``
-        and ``Drift`` (median of six: the mean of the middle two). They were chosen on
-        a validation split made from the training rows of M1 and Tourism only (the last
-        horizon of each training series held out), as the subset with the lowest mean
-        sMAPE over the six frequencies among members fast enough for the speed aim
-        (AutoCES and AutoARIMA cost 2x and 25x AutoETS alone; benchmarks/README.md,
-        "Issue 12, the combination").
+        and ``Drift``, the lowest mean over all six frequencies). All were chosen on a
+        validation split made from the training rows of M1 and Tourism only (the last
+        horizon of each training series held out), among members fast enough for the
+        speed aim (AutoCES and AutoARIMA cost 2x and 25x AutoETS alone;
+        benchmarks/README.md, "Issue 12, the combination").
     combine : {"median", "mean", "trimmed"}
         How member forecasts are combined per step.
     trim : float
@@ -146,12 +173,24 @@ class CombinationForecaster(Forecaster):
         self.min_calibration = min_calibration
         super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
-    def _members(self) -> list[Forecaster]:
-        return list(self.members) if self.members is not None else default_members()
+    def _member_sets(self) -> dict:
+        if self.members is None:
+            sets = default_member_sets()
+        elif isinstance(self.members, Mapping):
+            sets = {k: list(v) for k, v in self.members.items()}
+        else:
+            return {None: list(self.members)}
+        sets.setdefault(None, default_members())
+        return sets
+
+    def _members(self, season_length: int | None = None) -> list[Forecaster]:
+        """The members used for series of season length ``season_length``."""
+        sets = self._member_sets()
+        return sets.get(season_length, sets[None])
 
     @property
     def uses_exog(self):  # type: ignore[override]
-        return any(m.uses_exog for m in self._members())
+        return any(m.uses_exog for ms in self._member_sets().values() for m in ms)
 
     # -- fitting
     def fit(self, df, freq=None, season_length=None):
@@ -174,7 +213,7 @@ class CombinationForecaster(Forecaster):
             raise ValueError(f"combine must be 'median', 'mean' or 'trimmed', got {self.combine!r}")
         if not 0 <= self.trim < 0.5:
             raise ValueError(f"trim must be in [0, 0.5), got {self.trim!r}")
-        if not self._members():
+        if not all(self._member_sets().values()):
             raise ValueError("a combination needs at least one member")
         super().fit(df, freq=freq, season_length=season_length)
         rows = [fs.state["cv_z"] for fs in self.models_.values()
@@ -190,9 +229,9 @@ class CombinationForecaster(Forecaster):
             self.calibration_scores_ = None
         return self
 
-    def _fit_members(self, y, m, X, series_id, like=None):
+    def _fit_members(self, y, m, X, series_id, like=None, members=None):
         fitted = []
-        for j, member in enumerate(self._members()):
+        for j, member in enumerate(members if members is not None else self._members(m)):
             exog = X if member.uses_exog else None
             try:
                 if like is not None and like[j] is not None and hasattr(member, "_refit_like"):
@@ -228,7 +267,8 @@ class CombinationForecaster(Forecaster):
 
     def _fit_series(self, y, season_length, X, series_id=None):
         m = season_length
-        fitted = self._fit_members(y, m, X, series_id)
+        members = self._members(m)
+        fitted = self._fit_members(y, m, X, series_id, members=members)
         if all(st is None for _, st in fitted):
             raise RuntimeError("no combination member could be fitted")
         cv_z = None
@@ -238,7 +278,7 @@ class CombinationForecaster(Forecaster):
             # the calibration window: the season is kept only where the shorter part holds two
             mc = m if c >= 2 * m else 1
             like = [st if mc == m else None for _, st in fitted]
-            part = self._fit_members(y[:c], mc, None if X is None else X[:c], series_id, like=like)
+            part = self._fit_members(y[:c], mc, None if X is None else X[:c], series_id, like=like, members=members)
             try:
                 mean, iv = self._combine(part, h, (_REF_LEVEL,), None if X is None else X[c:])
             except RuntimeError:

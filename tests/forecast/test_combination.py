@@ -6,7 +6,7 @@ import pytest
 
 from quantlib.forecast import CombinationForecaster  # the package exports it (issue 12: the default)
 from quantlib.forecast.base import Forecaster
-from quantlib.forecast.combination import default_members
+from quantlib.forecast.combination import default_member_sets, default_members
 from quantlib.forecast.metrics import coverage
 from quantlib.forecast.models import Comb, Drift, Naive, SeasonalNaive, Theta, naive_fallback
 from quantlib.forecast.statsforecast_models import SFAutoETS, SFDOTheta, ets_spec
@@ -179,3 +179,47 @@ def test_default_members_combination_forecasts_seasonal_data():
     err = np.abs(out.yhat.to_numpy() - test.y.to_numpy()).mean()
     assert err < np.abs(snaive.yhat.to_numpy() - test.y.to_numpy()).mean()
     assert (out.yhat_lo_80 < out.yhat).all() and (out.yhat < out.yhat_hi_80).all()
+
+
+class Const(Forecaster):
+    """Forecasts a constant (records the season lengths it was fitted with)."""
+
+    fallback_model = staticmethod(naive_fallback)
+
+    def __init__(self, value):
+        self.value = value
+        super().__init__()
+
+    def _fit_series(self, y, season_length, X, series_id=None):
+        return {"m": season_length}
+
+    def _predict_series(self, state, h, level, X_future):
+        mean = np.full(h, float(self.value))
+        return mean, {lv: (mean - 1, mean + 1) for lv in level}
+
+
+def test_members_by_season_length():
+    monthly = _seasonal(n_series=2, n=48)
+    walks = _walks(2, 30, 1)
+    sets = {12: [Const(1), Const(2), Const(3)], None: [Const(10), Const(20)]}
+    m_out = CombinationForecaster(members=sets, calibrate=False).fit(monthly, season_length=12).predict(3)
+    assert np.allclose(m_out.yhat, 2.0)
+    o_out = CombinationForecaster(members=sets, calibrate=False).fit(walks, season_length=1).predict(3)
+    assert np.allclose(o_out.yhat, 15.0)
+    # without a None key, other season lengths get the default six
+    comb = CombinationForecaster(members={12: [Const(1)]})
+    assert [type(m) for m in comb._members(4)] == [type(m) for m in default_members()]
+    # a plain sequence serves every season length
+    assert [m.value for m in CombinationForecaster(members=[Const(7)])._members(1)] == [7]
+    with pytest.raises(ValueError):
+        CombinationForecaster(members={1: []}).fit(walks, season_length=1)
+
+
+def test_default_member_sets_per_season_length():
+    sets = default_member_sets()
+    assert [type(m) for m in sets[1]] == [SFDOTheta, Theta, Drift]
+    assert [type(m) for m in sets[4]] == [SFAutoETS, SFDOTheta, SeasonalNaive]
+    assert [type(m) for m in sets[12]] == [SFAutoETS, Theta, SeasonalNaive]
+    assert [type(m) for m in sets[None]] == [type(m) for m in default_members()]
+    out = CombinationForecaster(calibrate=False).fit(_walks(1, 30, 2), season_length=1).predict(4, level=(80,))
+    assert out.model.iloc[0].startswith("median(") and out.model.iloc[0].count("+") == 2
