@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from html import escape  # XML-safe for text: &, <, > (and quotes); no XML parsing here
 from typing import Mapping, Protocol
-from xml.sax.saxutils import escape
 
 from quantlib.errors import AlertLevel
 from quantlib.notify import DeliveryError
@@ -201,7 +201,7 @@ class VoiceChannel:
 
     def send(self, message, env):
         client = _twilio_client(env)
-        twiml = f"<Response><Say>{escape(message.title)}</Say></Response>"
+        twiml = f"<Response><Say>{escape(message.title, quote=False)}</Say></Response>"
 
         def go():
             sids = [client.calls.create(to=to, from_=env["QUANT_TWILIO_FROM"], twiml=twiml).sid
