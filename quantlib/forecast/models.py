@@ -257,17 +257,6 @@ class AutoETS(Forecaster):
 # --------------------------------------------------------------------------- ARIMA
 
 
-def _seasonal_strength(y: np.ndarray, m: int) -> float:
-    """Hyndman's seasonal strength ``max(0, 1 - var(R) / var(S + R))`` (classical decomposition)."""
-    from statsmodels.tsa.seasonal import seasonal_decompose
-
-    dec = seasonal_decompose(y, period=m, model="additive", two_sided=True)
-    resid, seas = dec.resid, dec.seasonal
-    ok = np.isfinite(resid)
-    denom = np.var(seas[ok] + resid[ok])
-    return float(max(0.0, 1 - np.var(resid[ok]) / denom)) if denom > 0 else 0.0
-
-
 def _kpss_differences(y: np.ndarray, max_d: int = 1) -> int:
     from statsmodels.tsa.stattools import kpss
 
@@ -318,7 +307,7 @@ class AutoARIMA(Forecaster):
 
         m = season_length if self.seasonal else 1
         n = len(y)
-        D = int(m > 1 and n >= 3 * m and _seasonal_strength(y, m) > 0.64)
+        D = int(m > 1 and n >= 3 * m and seasonal_strength(y, m, log=False) > 0.64)
         yd = y[m:] - y[:-m] if D else y
         d = _kpss_differences(yd)
         trend = "c" if d + D == 0 else ("t" if d + D == 1 else "n")
@@ -383,12 +372,13 @@ def _acf_significant(x: np.ndarray, m: int, positive: bool = False) -> bool:
     return bool((acf[-1] if positive else abs(acf[-1])) > limit)
 
 
-def seasonal_strength(y: np.ndarray, m: int) -> float:
+def seasonal_strength(y: np.ndarray, m: int, log: bool = True) -> float:
     """Seasonal strength ``max(0, 1 - var(R) / var(S + R))`` of a classical decomposition.
 
-    The decomposition is additive on the logarithm when every value is positive (so a
-    multiplicative season counts as strong whatever the level), additive otherwise; the
-    trend is the centred moving average of length ``m``. Needs two full seasons.
+    The decomposition (statsmodels' ``seasonal_decompose``, centred moving-average trend
+    of length ``m``) is additive on the logarithm when ``log`` and every value is positive
+    (so a multiplicative season counts as strong whatever the level), additive otherwise.
+    Needs two full seasons.
 
     Parameters
     ----------
@@ -396,26 +386,25 @@ def seasonal_strength(y: np.ndarray, m: int) -> float:
         The series.
     m : int
         Season length.
+    log : bool
+        Decompose the logarithm of positive series.
 
     Returns
     -------
     float
         In [0, 1]; 0 when ``m <= 1`` or the series is shorter than ``2 * m``.
     """
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
     y = np.asarray(y, dtype=float)
     if m <= 1 or len(y) < 2 * m:
         return 0.0
-    x = np.log(y) if np.all(y > 0) else y
-    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
-    trend = np.convolve(x, weights, mode="valid")
-    offset = (len(weights) - 1) // 2
-    detrended = x[offset : offset + len(trend)] - trend
-    positions = (np.arange(len(trend)) + offset) % m
-    idx = np.array([detrended[positions == j].mean() for j in range(m)])
-    seasonal = (idx - idx.mean())[positions]
-    resid = detrended - seasonal
-    total = np.var(seasonal + resid)
-    return float(max(0.0, 1 - np.var(resid) / total)) if total > 0 else 0.0
+    x = np.log(y) if log and np.all(y > 0) else y
+    dec = seasonal_decompose(x, period=m, model="additive", two_sided=True)
+    resid, seas = dec.resid, dec.seasonal
+    ok = np.isfinite(resid)
+    total = np.var(seas[ok] + resid[ok])
+    return float(max(0.0, 1 - np.var(resid[ok]) / total)) if total > 0 else 0.0
 
 
 #: Seasonal strength from which a series counts as seasonal (Wang, Smith & Hyndman's 0.64).

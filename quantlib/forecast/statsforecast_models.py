@@ -55,13 +55,17 @@ class _StatsForecastModel(Forecaster):
 
         return getattr(sfm, self.sf_name)(season_length=season_length)
 
-    def _fit_series(self, y, season_length, X, series_id=None):
-        model = self._make(season_length)
+    @staticmethod
+    def _fit_quietly(model, y) -> dict:
+        """Fit a statsforecast model with its warnings and floating-point notices silenced."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"):
                 model.fit(np.asarray(y, dtype=float))
         return {"model": model}
+
+    def _fit_series(self, y, season_length, X, series_id=None):
+        return self._fit_quietly(self._make(season_length), y)
 
     def _predict_series(self, state, h, level, X_future):
         levels = [int(lv) if float(lv).is_integer() else float(lv) for lv in level]
@@ -114,13 +118,9 @@ class SFAutoETS(_StatsForecastModel):
             return self._fit_series(y, season_length, X, series_id)
         model = sfm.AutoETS(season_length=season_length, model=spec[0], damped=spec[1])
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with np.errstate(all="ignore"):
-                    model.fit(np.asarray(y, dtype=float))
+            return self._fit_quietly(model, y)
         except Exception:
             return self._fit_series(y, season_length, X, series_id)
-        return {"model": model}
 
 
 class SFAutoARIMA(_StatsForecastModel):
@@ -143,13 +143,9 @@ class SFAutoCES(_StatsForecastModel):
             return self._fit_series(y, season_length, X, series_id)
         model = sfm.AutoCES(season_length=season_length, model=kind)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with np.errstate(all="ignore"):
-                    model.fit(np.asarray(y, dtype=float))
+            return self._fit_quietly(model, y)
         except Exception:
             return self._fit_series(y, season_length, X, series_id)
-        return {"model": model}
 
 
 class SFDOTheta(_StatsForecastModel):
