@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -14,14 +13,14 @@ from quantlib.alerts.channels import EmailChannel, Message, SlackChannel, SmsCha
 from quantlib.errors import AlertLevel
 from quantlib.notify import DeliveryError
 from tests.alerts.helpers import VALUES, FakeClock, check, engine, rule
-from tests.schedule.servers import SmtpServer, WebhookServer
+from tests.schedule.servers import LocalHttpServer, SmtpServer, WebhookServer, reply_json
 
 SID = "AC" + "0" * 31 + "1"
 TOKEN = "twilio-auth-token-s3cret"
 FROM = "+447700900000"
 
 
-class TwilioServer:
+class TwilioServer(LocalHttpServer):
     """Answers Twilio's Messages.json and Calls.json like the API does, after checking the request:
     POST, the account's path, HTTP Basic auth with SID and token, and the form fields."""
 
@@ -56,32 +55,16 @@ class TwilioServer:
                     payload = {"sid": "CA" + "b" * 32, "account_sid": SID, "to": form.get("To"),
                                "from": form.get("From"), "status": "queued", "direction": "outbound-api",
                                "api_version": "2010-04-01", "uri": f"{base}Calls/CA{'b' * 32}.json"}
-                data = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, code, payload)
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._listen(Handler)
 
     def env(self, token: str = TOKEN) -> dict[str, str]:
         return {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": token, "QUANT_TWILIO_FROM": FROM,
                 "QUANT_TWILIO_BASE_URL": self.url}
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)
 
 
 def _message(channel, targets, title="CRITICAL #1 cash_flow_runway: company <low> & falling"):

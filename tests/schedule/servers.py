@@ -116,7 +116,38 @@ class SmtpServer:
         self.controller.stop()
 
 
-class WebhookServer:
+class LocalHttpServer:
+    """A threaded HTTP server on a free 127.0.0.1 port, started and stopped as a context manager.
+
+    Subclasses build their request handler class and call :meth:`_listen` with it.
+    """
+
+    def _listen(self, handler, path: str = "") -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+
+def reply_json(handler: BaseHTTPRequestHandler, status: int, payload) -> None:
+    """Answer a request with ``payload`` as JSON (status, content type and length)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class WebhookServer(LocalHttpServer):
     """An HTTP server that records JSON POST bodies, like a Slack incoming webhook."""
 
     def __init__(self, status: int = 200):
@@ -136,15 +167,4 @@ class WebhookServer:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/services/T000/B000/XXXXsecretXXXX"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)
+        self._listen(Handler, "/services/T000/B000/XXXXsecretXXXX")
