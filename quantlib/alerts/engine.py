@@ -468,19 +468,19 @@ class AlertEngine:
                         con.execute("UPDATE alerts SET escalated_at = NULL WHERE id = ?", (alert_id,))
 
     # ------------------------------------------------------------------ commands
-    def _get(self, con, alert_id: int):
+    def _get(self, con, alert_id: int, open_only: bool = False):
         row = con.execute("SELECT * FROM alerts WHERE id = ?", (int(alert_id),)).fetchone()
         if row is None:
             raise AlertError(f"no alert #{alert_id}")
+        if open_only and row["state"] == AlertState.RESOLVED.value:
+            raise AlertError(f"alert #{alert_id} is resolved")
         return row
 
     def acknowledge(self, alert_id: int, who: str = "") -> dict:
         """Acknowledge an open or snoozed alert: no escalation, no repeat unless its level rises."""
         stamp = iso_utc(self.now())
         with self.store.transaction() as con:
-            row = self._get(con, alert_id)
-            if row["state"] == AlertState.RESOLVED.value:
-                raise AlertError(f"alert #{alert_id} is resolved")
+            row = self._get(con, alert_id, open_only=True)
             con.execute("UPDATE alerts SET state = ?, acknowledged_at = ?, snoozed_until = NULL WHERE id = ?",
                         (AlertState.ACKNOWLEDGED.value, stamp, row["id"]))
             self._history(con, row["id"], stamp, AlertEvent.ACKNOWLEDGED, from_state=row["state"],
@@ -494,9 +494,7 @@ class AlertEngine:
         now = self.now()
         until = iso_utc(now + duration)
         with self.store.transaction() as con:
-            row = self._get(con, alert_id)
-            if row["state"] == AlertState.RESOLVED.value:
-                raise AlertError(f"alert #{alert_id} is resolved")
+            row = self._get(con, alert_id, open_only=True)
             con.execute("UPDATE alerts SET state = ?, snoozed_until = ? WHERE id = ?",
                         (AlertState.SNOOZED.value, until, row["id"]))
             self._history(con, row["id"], iso_utc(now), AlertEvent.SNOOZED, from_state=row["state"],
