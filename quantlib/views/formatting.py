@@ -5,6 +5,24 @@ from __future__ import annotations
 import math
 
 
+def _plain(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+#: How each unit prints a finite value; other units (e.g. ``rating``) print as :func:`_plain`.
+_UNIT_FORMATS = {
+    "currency": lambda v: f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}",
+    "ratio": lambda v: f"{v:.1%}",
+    "days": lambda v: f"{v:,.1f} d",
+    "hours": lambda v: f"{v:,.1f} h",
+    "count": lambda v: f"{v:,.0f}",
+    "change": lambda v: f"{v:+.1%}",
+    "points": lambda v: f"{v * 100:+.1f} pts",
+    "rating5": lambda v: f"{v:,.2f}",
+    "sigma": lambda v: f"{v:+.1f} σ",
+}
+
+
 def format_kpi_value(value: float | None, unit: str, missing: str = "n/a") -> str:
     """``value`` as a reader expects it for ``unit``.
 
@@ -15,25 +33,7 @@ def format_kpi_value(value: float | None, unit: str, missing: str = "n/a") -> st
     """
     if value is None or not math.isfinite(value):
         return missing
-    if unit == "currency":
-        return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
-    if unit == "ratio":
-        return f"{value:.1%}"
-    if unit == "days":
-        return f"{value:,.1f} d"
-    if unit == "hours":
-        return f"{value:,.1f} h"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "change":
-        return f"{value:+.1%}"
-    if unit == "points":
-        return f"{value * 100:+.1f} pts"
-    if unit == "rating5":
-        return f"{value:,.2f}"
-    if unit == "sigma":
-        return f"{value:+.1f} σ"
-    return f"{value:,.1f}"
+    return _UNIT_FORMATS.get(unit, _plain)(value)
 
 
 def markdown_money(value: float, decimals: int = 0) -> str:
