@@ -1,6 +1,5 @@
 """Travel matrices: great circle x road factor at a speed profile; OSRM table API against a local server."""
 
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +15,7 @@ from quantlib.ops.travel import (
     build_matrix,
     haversine_miles,
 )
+from tests.schedule.servers import reply_json
 
 
 def test_haversine_known_distance():
@@ -68,12 +68,7 @@ class _OsrmHandler(BaseHTTPRequestHandler):
             if n == 3 and coords[2] == (1.0, 1.0):
                 body["durations"][0][2] = None
             status = 200
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, body)
 
     def log_message(self, *args):
         pass
