@@ -194,6 +194,8 @@ class AlertEngine:
         """Every rule's (or the ``names``d rules') findings in ``context``; a failing rule is reported,
         the others still run."""
         chosen = None if names is None else set(names)
+        if context.store is None:  # slow sources keep their value per gold build there
+            context.store = self.store
         results = []
         for rule in self.rules.values():
             if chosen is not None and rule.name not in chosen:
@@ -221,6 +223,8 @@ class AlertEngine:
         Alerts of rules left out stay as they are (never resolved for lack of a finding), but
         their escalations and digests still happen, with their rules' recipients.
         """
+        if dry_run:  # a dry run changes no state, a source's cache included
+            context.remember = False
         return self.apply(self.evaluate(context, names), dry_run=dry_run)
 
     # ------------------------------------------------------------------ state

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from quantlib.alerts.rules import AlertRule
 
 __all__ = ["SOURCES", "MetricContext", "MetricSource", "MetricUnavailable", "Observation", "get_source",
-           "metric_source", "observe"]
+           "metric_source", "observe", "per_build"]
 
 
 class MetricUnavailable(QuantError, LookupError):
@@ -67,11 +67,18 @@ class Observation:
 
 @dataclass
 class MetricContext:
-    """What sources read: an open gold connection and the as-of date (``None``: gold's own)."""
+    """What sources read: an open gold connection and the as-of date (``None``: gold's own).
+
+    ``store`` is the operational store (the engine fills it in), where slow sources keep their
+    result per gold build (:func:`per_build`); ``remember=False`` (a dry run) reads that cache
+    but never writes it.
+    """
 
     con: Any = None
     as_of: dt.date | None = None
     cache: dict = field(default_factory=dict)
+    store: Any = None
+    remember: bool = True
 
     def day(self) -> dt.date:
         if self.as_of is None:
@@ -112,6 +119,48 @@ def get_source(name: str) -> MetricSource:
         return _kpi_source
     raise MetricUnavailable(f"unknown metric {name!r}; known: kpi:<name> for a KPI, "
                             f"{', '.join(sorted(SOURCES)) or 'no engine outputs'}")
+
+
+def _build_identity(con) -> tuple | None:
+    """Gold's build (when built, for which company and as-of), or ``None`` if it has no ``build_info``."""
+    try:
+        return tuple(str(v) for v in con.execute(
+            "SELECT max(built_at), any_value(company), max(as_of) FROM build_info").fetchone())
+    except Exception:  # a hand-made connection without build_info: nothing to key a cache on
+        return None
+
+
+def per_build(context: MetricContext, name: str, rule: "AlertRule",
+              compute: Callable[[], list[Observation]]) -> list[Observation]:
+    """``compute()``, or its result kept in the operational store for this gold build.
+
+    A slow source (a cash-flow simulation takes minutes on a large company) gives the same
+    answer until gold is rebuilt, so checks every few minutes reuse the last one: the key is
+    gold's build (``build_info``), the as-of date and the rule's parameters. One entry per
+    source is kept (``meta`` key ``metric_cache:<name>``); without a store or a build identity
+    the value is computed every time.
+    """
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    build = _build_identity(context.con) if context.store is not None else None
+    if build is None:
+        return compute()
+    key = hashlib.sha256(json.dumps([name, build, str(context.day()), rule.params], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    meta_key = f"metric_cache:{name}"
+    kept = context.store.get_meta(meta_key)
+    if kept is not None:
+        entry = json.loads(kept)
+        if entry.get("key") == key:
+            return [Observation(**o) for o in entry["observations"]]
+    observations = compute()
+    if context.remember:
+        with context.store.transaction() as con:
+            context.store.set_meta(con, meta_key, json.dumps(
+                {"key": key, "observations": [asdict(o) for o in observations]}))
+    return observations
 
 
 def observe(context: MetricContext, rule: "AlertRule") -> list[Observation]:
@@ -191,7 +240,12 @@ def cash_runway_days(context: MetricContext, rule: "AlertRule") -> list[Observat
     projected daily outflow. ``params``: ``starting_cash`` (default 250,000, the reports'
     default), ``horizon`` (90), ``n_sims`` (200), ``quantile`` (0.5, the median path; 0.1 is the
     pessimistic one), ``calibration_origins`` (0: no inner backtests, so a check stays quick).
+    The value is kept per gold build (:func:`per_build`): checks between two builds reuse it.
     """
+    return per_build(context, "cash_runway_days", rule, lambda: _cash_runway(context, rule))
+
+
+def _cash_runway(context: MetricContext, rule: "AlertRule") -> list[Observation]:
     import numpy as np
 
     from quantlib.forecast.cashflow import CashFlowSimulator
