@@ -250,7 +250,8 @@ def prepare_long(
         y = g[Y].to_numpy(dtype=float)
         X = g[exog_cols].to_numpy(dtype=float) if exog_cols else None
         if is_datetime:
-            ds = pd.DatetimeIndex(g[DS])
+            # One unit (DuckDB and Arrow give microseconds): a grid in another unit never equals it.
+            ds = pd.DatetimeIndex(g[DS]).as_unit("ns")
             f = freq or guesses[i] or default_freq
             if f is None:
                 raise ForecastInputError(f"series {sid!r}: cannot infer the frequency of ds; pass freq=")

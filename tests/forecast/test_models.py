@@ -79,6 +79,13 @@ def test_short_series_fallbacks_are_recorded():
     np.testing.assert_allclose(out[out.series_id == "tiny"].yhat, 2.0)
 
 
+def test_microsecond_dates_from_duckdb_are_on_the_grid():
+    df = _monthly({"a": np.arange(14.0)})
+    df["ds"] = df["ds"].astype("datetime64[us]")  # what DuckDB's .df() gives
+    out = Naive().fit(df, freq="MS").predict(1)
+    assert out.ds.tolist() == [pd.Timestamp("2021-03-01")] and out.yhat.tolist() == [13.0]
+
+
 def test_weekly_frequency_is_inferred():
     df = pd.DataFrame(
         {"series_id": "w", "ds": pd.date_range("2024-01-07", periods=8, freq="W-SUN"), "y": np.arange(8.0)}
