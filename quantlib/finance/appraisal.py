@@ -44,8 +44,10 @@ class InvestmentCase:
     upfront_cost : float
         Paid at month 0.
     monthly_gain : float
-        Net cash the investment adds per month once running (extra margin or savings, less
-        its running cost).
+        Cash the investment adds per month once running (extra margin or savings); it scales
+        with demand.
+    monthly_cost : float
+        Its running cost per month (a salary, a subscription), paid whatever the demand.
     life_months : int
         Months of gains.
     ramp_months : int
@@ -68,6 +70,7 @@ class InvestmentCase:
     monthly_gain: float
     life_months: int
     kind: str = "other"
+    monthly_cost: float = 0.0
     ramp_months: int = 0
     salvage_value: float = 0.0
     demand_lo_80: float = 1.0
@@ -100,12 +103,12 @@ def monthly_rate(annual_rate: float) -> float:
 
 
 def cash_flows(case: InvestmentCase, demand: float = 1.0, cost: float = 1.0) -> np.ndarray:
-    """Month 0..life cash flows: ``-upfront * cost``, then the (ramped) gain times ``demand``,
-    the salvage value in the last month."""
+    """Month 0..life cash flows: ``-upfront * cost``, then the (ramped) gain times ``demand``
+    less the running cost, the salvage value in the last month."""
     case.check()
     months = np.arange(1, case.life_months + 1)
     ramp = np.minimum(months / case.ramp_months, 1.0) if case.ramp_months else np.ones(len(months))
-    flows = np.concatenate([[-case.upfront_cost * cost], case.monthly_gain * demand * ramp])
+    flows = np.concatenate([[-case.upfront_cost * cost], case.monthly_gain * demand * ramp - case.monthly_cost])
     flows[-1] += case.salvage_value
     return flows
 
@@ -132,7 +135,7 @@ def appraise(case: InvestmentCase, discount_rate: float = 0.10) -> dict:
     """
     flows = cash_flows(case)
     irr_month = npf.irr(flows)
-    gain = float(flows[1:].sum())
+    gain = float(flows[1:].sum())  # net of running costs
     return {
         "investment": case.name, "kind": case.kind, "upfront_cost": case.upfront_cost,
         "npv": float(npf.npv(monthly_rate(discount_rate), flows)),
@@ -173,14 +176,10 @@ def simulate(cases, n_scenarios: int = 2000, discount_rate: float = 0.10, random
     # A lognormal with median 1 has mean exp(sigma^2 / 2): centre it so the mean demand is 1.
     demand = np.exp(sigma * z - sigma ** 2 / 2)
     cost = np.maximum(1 + rng.standard_normal((n_scenarios, k)) * [c.cost_overrun_sd for c in cases], 0.5)
-    gains_pv = np.array([float(npf.npv(rate, np.concatenate([[0.0], cash_flows(c)[1:] - _salvage(c)])))
-                         for c in cases])
-    salvage_pv = np.array([c.salvage_value / (1 + rate) ** c.life_months for c in cases])
+    # NPV = demand * PV(gains) + PV(salvage - running costs) - cost * upfront
+    gains_pv = np.array([float(npf.npv(rate, cash_flows(c, demand=1.0, cost=0.0))) -
+                         float(npf.npv(rate, cash_flows(c, demand=0.0, cost=0.0))) for c in cases])
+    fixed_pv = np.array([float(npf.npv(rate, cash_flows(c, demand=0.0, cost=0.0))) for c in cases])
     upfront = np.array([c.upfront_cost for c in cases])
-    return demand * gains_pv + salvage_pv - cost * upfront
+    return demand * gains_pv + fixed_pv - cost * upfront
 
-
-def _salvage(case: InvestmentCase) -> np.ndarray:
-    out = np.zeros(case.life_months)
-    out[-1] = case.salvage_value
-    return out

@@ -157,7 +157,8 @@ def efficient_frontier(names, costs, scenarios: np.ndarray, budget: float, n_poi
     cov = np.cov(scenarios / scale, rowvar=False).reshape(len(names), len(names))
     k = len(names)
     bounds = [(0.0, 1.0)] * k
-    budget_con = {"type": "ineq", "fun": lambda w: (budget - costs @ w) / budget, "jac": lambda w: -costs / budget}
+    unit = budget if budget > 0 else max(float(costs.max(initial=0.0)), 1.0)  # scale the constraint to about 1
+    budget_con = {"type": "ineq", "fun": lambda w: (budget - costs @ w) / unit, "jac": lambda w: -costs / unit}
     # The best expected NPV within the budget (an LP) and the least-variance portfolio bound the frontier.
     best = optimize.linprog(-mean, A_ub=[costs], b_ub=[budget], bounds=bounds, method="highs")
     if not best.success:

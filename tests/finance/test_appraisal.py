@@ -47,6 +47,20 @@ def test_ramp_and_salvage_shape_the_flows():
     np.testing.assert_allclose(flows, [-100, 5, 10, 10, 17])
 
 
+def test_running_costs_do_not_scale_with_demand():
+    case = InvestmentCase("crew", 10_000, monthly_gain=3_000, monthly_cost=2_000, life_months=12,
+                          demand_lo_80=0.5, demand_hi_80=1.5)
+    np.testing.assert_allclose(cash_flows(case, demand=0.5), [-10_000] + [-500] * 12)
+    n = 50_000
+    npv = simulate([case], n_scenarios=n, random_state=4)[:, 0]
+    r = monthly_rate(0.10)
+    pv_gain, pv_cost = _annuity_npv(0, 3_000, 12, r), _annuity_npv(0, 2_000, 12, r)
+    assert npv.mean() == pytest.approx(pv_gain - pv_cost - 10_000, abs=4 * npv.std() / np.sqrt(n))
+    # the NPV is linear in demand: its spread is the gains' alone (lognormal, log-sd from the wider side, ln 2)
+    sigma = np.log(2.0) / 1.2815515655446004
+    assert npv.std() == pytest.approx(pv_gain * np.sqrt(np.exp(sigma ** 2) - 1), rel=0.03)
+
+
 def test_the_hurdle_is_roi_025_and_18_months_payback():
     quick = InvestmentCase("quick", 10_000, 1_000, 24)      # payback 10, roi 1.4
     slow = InvestmentCase("slow", 10_000, 500, 24)          # payback 20, roi 0.2
