@@ -3,8 +3,10 @@
 1. Generates the mixed-trades company at ``--scale`` (42 is the 1M-job company; the default 4
    is about a tenth of it), ingests it and builds gold in a temporary folder.
 2. **Rules per second**: the shipped rules (``parameters/alerts``) evaluated on gold, after one
-   warm-up pass (imports, DuckDB caches), ``--repeat`` times; the median pass, and each rule's
-   median seconds. The KPI rules alone are reported too (the churn and cash-flow rules run an
+   warm-up pass (imports, DuckDB caches), ``--repeat`` times; the median first pass on a build,
+   the median next pass on the same build (slow sources such as the cash-flow simulation
+   reuse their value, kept per gold build in the operational store), and each rule's median
+   seconds on the first pass. The KPI rules alone are reported too (the churn and cash-flow rules run an
    engine each).
 3. **Latency**: one rule (``kpi:customer_satisfaction < 6``, critical) and a local Slack-like
    webhook. Each round inserts ``--storm`` zero-rated, high-revenue completed jobs dated at
@@ -38,6 +40,9 @@ def _build(scale: float, root: Path):
 
 
 def _rules_per_second(lake, repeat: int) -> tuple[dict, dict]:
+    """Medians of ``repeat`` rounds; each round is a first check on this gold build (a new,
+    empty operational store: every source computes) then a second one (same store: slow
+    sources reuse their per-build value)."""
     import duckdb
 
     from quantlib.alerts import MetricContext, default_rules_folder, load_alerts
@@ -45,23 +50,29 @@ def _rules_per_second(lake, repeat: int) -> tuple[dict, dict]:
     from quantlib.data.opstore import OpsStore
 
     rules, policy = load_alerts(default_rules_folder())
+    con = duckdb.connect(str(lake.gold), read_only=True)
     with tempfile.TemporaryDirectory() as tmp:
-        engine = AlertEngine(OpsStore(Path(tmp) / "ops.sqlite"), rules, policy, channels={})
-        con = duckdb.connect(str(lake.gold), read_only=True)
-        engine.evaluate(MetricContext(con))  # warm-up: imports, DuckDB caches
-        passes, per_rule = [], {r.name: [] for r in rules}
-        for _ in range(repeat):
-            started = time.perf_counter()
-            results = engine.evaluate(MetricContext(con))
-            passes.append(time.perf_counter() - started)
-            for r in results:
-                per_rule[r.rule].append(r.seconds)
-                assert r.error is None, (r.rule, r.error)
-        con.close()
+        AlertEngine(OpsStore(Path(tmp) / "warm.sqlite"), rules, policy, channels={}).evaluate(
+            MetricContext(con))  # warm-up: imports, DuckDB caches
+        passes = {"first": [], "again": []}
+        per_rule = {r.name: [] for r in rules}
+        for i in range(repeat):
+            engine = AlertEngine(OpsStore(Path(tmp) / f"ops{i}.sqlite"), rules, policy, channels={})
+            for which in ("first", "again"):
+                started = time.perf_counter()
+                results = engine.evaluate(MetricContext(con))
+                passes[which].append(time.perf_counter() - started)
+                for r in results:
+                    assert r.error is None, (r.rule, r.error)
+                    if which == "first":
+                        per_rule[r.rule].append(r.seconds)
+    con.close()
     kpi = [r.name for r in rules if r.metric.startswith("kpi:")]
     kpi_seconds = statistics.median(sum(per_rule[n][i] for n in kpi) for i in range(repeat))
-    total = statistics.median(passes)
+    total = statistics.median(passes["first"])
+    again = statistics.median(passes["again"])
     return ({"rules": len(rules), "pass_seconds": total, "rules_per_second": len(rules) / total,
+             "again_seconds": again, "again_rules_per_second": len(rules) / again,
              "kpi_rules": len(kpi), "kpi_pass_seconds": kpi_seconds, "kpi_rules_per_second": len(kpi) / kpi_seconds},
             {n: statistics.median(v) for n, v in per_rule.items()})
 
@@ -133,6 +144,8 @@ def main(argv=None) -> None:
         print("\n| measure | value |\n|---|---:|")
         print(f"| all {summary['rules']} shipped rules, one pass (s) | {summary['pass_seconds']:.3f} |")
         print(f"| rules per second (all) | {summary['rules_per_second']:.1f} |")
+        print(f"| all {summary['rules']} rules, next check on the same build (s) | {summary['again_seconds']:.3f} |")
+        print(f"| rules per second (all, same build) | {summary['again_rules_per_second']:.1f} |")
         print(f"| {summary['kpi_rules']} KPI rules, one pass (s) | {summary['kpi_pass_seconds']:.3f} |")
         print(f"| rules per second (KPI rules) | {summary['kpi_rules_per_second']:.1f} |")
         lat = _latency(lake, args.repeat, args.storm)
@@ -140,7 +153,7 @@ def main(argv=None) -> None:
         print(f"| breaching rows -> alert sent, max (ms) | {lat['latency_max_ms']:.0f} |")
         print(f"| of which the check itself, median (ms) | {lat['check_median_ms']:.0f} |")
         print(f"| breaching rows per round | {lat['storm_rows']:,} |")
-        print("\n| rule | median seconds |\n|---|---:|")
+        print("\n| rule | median seconds, first check on a build |\n|---|---:|")
         for name, seconds in sorted(per_rule.items(), key=lambda kv: -kv[1]):
             print(f"| {name} | {seconds:.3f} |")
 
