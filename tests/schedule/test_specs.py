@@ -31,7 +31,8 @@ def test_product_schedules():
     assert set(specs) == {"monthly_business_review", "weekly_operations", "operations_efficiency",
                           "sales_performance", "financial_summary", "revenue_forecast", "cashflow_forecast",
                           "demand_forecast", "churn_risk", "customer_segments", "customer_value",
-                          "dispatch_plan", "workforce_plan", "capital_allocation"}
+                          "dispatch_plan", "workforce_plan", "capital_allocation",
+                          "profitability"}
     for s in specs.values():
         assert (ROOT / "notebooks").name == s.notebook.parts[0]
         assert s.notebook.name == f"{s.name}.ipynb"
