@@ -536,8 +536,9 @@ def run_job(
 
 
 def _new_run_id() -> str:
-    # Sortable by time; the suffix keeps two runs in the same second apart.
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    # Sortable by time to the microsecond (retention deletes the oldest by name, and two
+    # runs often start in the same second); the suffix keeps concurrent runs apart.
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
 
 
 def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | None = None) -> RunOutcome:
