@@ -1,5 +1,8 @@
-"""Shared fixtures: the two sample companies, generated once per test session."""
+"""Shared fixtures: the two sample companies, generated once per test session; the operational store
+on SQLite and on a real PostgreSQL server."""
 
+import itertools
+import warnings
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,58 @@ def demo_lake(tmp_path_factory):
 def seasonal_lake(seasonal_company, tmp_path_factory):
     """The landscaping / roofing company built into gold once per session (roofing storms need weather)."""
     return build_lake(seasonal_company, tmp_path_factory.mktemp("seasonal"))
+
+
+# -- the operational store on both backends ---------------------------------------------------
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One real PostgreSQL 16 server (pgserver's bundled binaries) for the test session, stopped at its end.
+
+    Started only when a test asks for PostgreSQL; each such test gets its own database
+    (:func:`postgres_dsn`).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server):
+    """The URI of a new, empty database on the session's PostgreSQL server."""
+    import psycopg
+
+    name = f"ops_{next(_DATABASES)}"
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.get_uri(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request, tmp_path):
+    """Opens the operational store at one fresh place, on each backend: ``new_store(**kw)``.
+
+    Every call opens (and migrates) the same SQLite file or PostgreSQL database again.
+    """
+    from quantlib.data.opstore import OpsStore
+
+    if request.param == "sqlite":
+        path = tmp_path / "ops.sqlite"
+        return lambda **kw: OpsStore(path, **kw)
+    from quantlib.data.opstore_pg import PostgresOpsStore
+
+    dsn = request.getfixturevalue("postgres_dsn")
+    return lambda **kw: PostgresOpsStore(dsn, **kw)
+
+
+@pytest.fixture
+def ops_store(new_store):
+    """A fresh operational store, once on SQLite and once on PostgreSQL."""
+    return new_store()
