@@ -2,6 +2,8 @@
 on SQLite and on a real PostgreSQL server."""
 
 import itertools
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -68,19 +70,26 @@ _DATABASES = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
-    """One real PostgreSQL 16 server (pgserver's bundled binaries) for the test session, stopped at its end.
+def postgres_server():
+    """One real PostgreSQL 16 server (pgserver's bundled binaries) for the test session, stopped
+    and removed at its end.
 
     Started only when a test asks for PostgreSQL; each such test gets its own database
-    (:func:`postgres_dsn`).
+    (:func:`postgres_dsn`). Its data folder is not under pytest's temporary root: run as root,
+    pgserver runs the server as its own user, which cannot enter that root (mode 0700, reset by
+    every pytest session).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
+    folder = tempfile.mkdtemp(prefix="quant-pg-")
+    try:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        yield server
+        server.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -58,10 +58,8 @@ def qmark_to_format(sql: str) -> str:
     str
     """
     def swap(match: re.Match) -> str:
-        token = match.group(0)
-        if token == "?":
-            return "%s"
-        return token.replace("%", "%%")
+        piece = match.group(0)
+        return "%s" if piece == "?" else piece.replace("%", "%%")
 
     return _TOKENS.sub(swap, sql)
 

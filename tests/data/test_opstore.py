@@ -186,7 +186,9 @@ def _write_predictions(args) -> int:
 
 def test_several_processes_write_to_postgres_at_once(postgres_dsn):
     PostgresOpsStore(postgres_dsn)  # migrated once, before the writers race
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
+    # fork where there is one (quick); spawn elsewhere.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(3) as pool:
         assert pool.map(_write_predictions, [(postgres_dsn, w, 15) for w in range(3)]) == [15, 15, 15]
     rows = PostgresOpsStore(postgres_dsn).predictions(model="m")
     assert len(rows) == 45 and {r["series_id"] for r in rows} == {"p0", "p1", "p2"}
