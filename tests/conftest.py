@@ -109,13 +109,11 @@ def new_store(request, tmp_path):
 
     Every call opens (and migrates) the same SQLite file or PostgreSQL database again.
     """
-    from quantlib.data.opstore import OpsStore
+    from quantlib.data.opstore import OpsStore, PostgresOpsStore
 
     if request.param == "sqlite":
         path = tmp_path / "ops.sqlite"
         return lambda **kw: OpsStore(path, **kw)
-    from quantlib.data.opstore_pg import PostgresOpsStore
-
     dsn = request.getfixturevalue("postgres_dsn")
     return lambda **kw: PostgresOpsStore(dsn, **kw)
 

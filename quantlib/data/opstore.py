@@ -6,7 +6,7 @@ annotations and live aggregates live here instead. Two backends, one interface
 (:class:`OpsStore`): by default one SQLite file in WAL mode (``reports/.ops.sqlite``), safe to
 write from several processes at once (WAL journal plus a busy timeout) and readable alongside
 gold by reports and apps; or, when ``QUANT_OPS_DSN`` is set, a PostgreSQL database
-(:class:`~quantlib.data.opstore_pg.PostgresOpsStore`, needs the ``postgres`` extra: psycopg 3)
+(:class:`PostgresOpsStore`, needs the ``postgres`` extra: psycopg 3)
 for several hosts or heavier write loads.
 
 =====================  ==================================================================
@@ -55,10 +55,11 @@ from pathlib import Path
 from typing import Any
 
 from quantlib.config import project_root
+from quantlib.data.opstore_pg import WRITE_LOCK, PgConnection, describe_dsn, password_in, redact_dsn, row_factory
 from quantlib.errors import QuantError
 
-__all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "OpsStore", "OpsStoreError", "default_ops_path",
-           "iso_utc", "migration_sql", "open_ops_store"]
+__all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "OpsStore", "OpsStoreError", "PostgresOpsStore",
+           "default_ops_path", "iso_utc", "migration_sql", "open_ops_store"]
 
 OPS_DB_ENV = "QUANT_OPS_DB"
 OPS_DSN_ENV = "QUANT_OPS_DSN"
@@ -210,7 +211,7 @@ def open_ops_store(path: str | Path | None = None, env: Mapping[str, str] | None
     -------
     OpsStore
         ``path`` (SQLite), else the PostgreSQL database of ``$QUANT_OPS_DSN``
-        (:class:`~quantlib.data.opstore_pg.PostgresOpsStore`), else the SQLite file
+        (:class:`PostgresOpsStore`), else the SQLite file
         ``$QUANT_OPS_DB``, else ``reports/.ops.sqlite``.
 
     Raises
@@ -222,8 +223,6 @@ def open_ops_store(path: str | Path | None = None, env: Mapping[str, str] | None
     """
     env = os.environ if env is None else env
     if path is None and env.get(OPS_DSN_ENV):
-        from quantlib.data.opstore_pg import PostgresOpsStore
-
         return PostgresOpsStore(env[OPS_DSN_ENV])
     return OpsStore(path if path is not None else default_ops_path(env=env))
 
@@ -231,7 +230,7 @@ def open_ops_store(path: str | Path | None = None, env: Mapping[str, str] | None
 class OpsStore:
     """The operational store's interface, and its SQLite backend.
 
-    :class:`~quantlib.data.opstore_pg.PostgresOpsStore` is the PostgreSQL backend: it replaces
+    :class:`PostgresOpsStore` is the PostgreSQL backend: it replaces
     the connection methods (``connect``, ``transaction``, ``reading``) and inherits the rest.
 
     Parameters
@@ -363,3 +362,112 @@ class OpsStore:
             args.append(series_id)
         with self.reading() as con:
             return [dict(r) for r in con.execute(sql + " ORDER BY id", args)]
+
+
+class PostgresOpsStore(OpsStore):
+    """The operational store in a PostgreSQL database (see :mod:`quantlib.data.opstore_pg`).
+
+    Parameters
+    ----------
+    dsn : str
+        A libpq connection string or URI. Kept private: never printed.
+    timeout : float
+        Seconds a writer waits for another one (``lock_timeout`` of the write lock), and at
+        most 10 s to connect unless the DSN sets ``connect_timeout``.
+
+    Raises
+    ------
+    OpsStoreError
+        psycopg missing, a malformed DSN, the server unreachable or refusing, a schema newer
+        than this code; the message names the database without its password.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, timeout: float = 30.0):
+        try:
+            import psycopg
+            from psycopg.conninfo import conninfo_to_dict
+        except ImportError:  # pragma: no cover - the test extra installs it
+            raise OpsStoreError(f"{OPS_DSN_ENV} asks for PostgreSQL but psycopg is not installed: "
+                                "pip install 'quant-workspace[postgres]'") from None
+        self.path = None
+        self.timeout = timeout
+        self.IntegrityError = psycopg.IntegrityError
+        self._dsn = dsn
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error as exc:
+            raise OpsStoreError(f"{OPS_DSN_ENV} is not a valid PostgreSQL connection string or URI: "
+                                f"{redact_dsn(str(exc).strip(), password_in(dsn))}") from None
+        self._password = params.get("password")
+        self._location = describe_dsn(params)
+        self._connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in params:
+            self._connect_args["connect_timeout"] = max(1, int(min(timeout, 10)))
+        if "application_name" not in params:
+            self._connect_args["application_name"] = "quant-ops"
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"PostgresOpsStore({self._location!r})"
+
+    @property
+    def location(self) -> str:
+        """User, host, port and database as a URI without the password."""
+        return self._location
+
+    def connect(self, autocommit: bool = False) -> PgConnection:
+        """A fresh connection (rows as :class:`Row`); the caller closes it.
+
+        Raises
+        ------
+        OpsStoreError
+            When the server cannot be reached or refuses (password redacted).
+        """
+        import psycopg
+
+        try:
+            raw = psycopg.connect(self._dsn, autocommit=autocommit, row_factory=row_factory,
+                                  **self._connect_args)
+        except psycopg.Error as exc:
+            raise OpsStoreError(f"cannot connect to the PostgreSQL operational store {self._location}: "
+                                f"{redact_dsn(' '.join(str(exc).split()), self._password)}") from None
+        return PgConnection(raw)
+
+    @contextmanager
+    def transaction(self, rollback: bool = False) -> Iterator[PgConnection]:
+        """One write transaction, after every earlier writer's (the advisory :data:`WRITE_LOCK`).
+
+        Commits on success, rolls back on an exception, and always rolls back when
+        ``rollback`` is true (a dry run sees its own changes, nobody else ever does).
+
+        Raises
+        ------
+        OpsStoreError
+            When another writer holds the store longer than ``timeout``.
+        """
+        import psycopg
+
+        with closing(self.connect()) as con:
+            try:
+                con.execute("SELECT set_config('lock_timeout', ?, true)", (f"{int(self.timeout * 1000)}ms",))
+                try:
+                    con.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                except psycopg.errors.LockNotAvailable:
+                    raise OpsStoreError(f"{self._location}: another writer held the operational store "
+                                        f"for more than {self.timeout:g} s") from None
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            if rollback:
+                con.rollback()
+            else:
+                con.commit()
+
+    @contextmanager
+    def reading(self) -> Iterator[PgConnection]:
+        """A connection for reads in autocommit (closed afterwards)."""
+        with closing(self.connect(autocommit=True)) as con:
+            yield con

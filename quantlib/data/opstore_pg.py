@@ -1,8 +1,9 @@
-"""The operational store on PostgreSQL (``QUANT_OPS_DSN``): the same tables, SQL and behaviour as SQLite.
+"""PostgreSQL pieces of the operational store: the same tables, SQL and behaviour as SQLite.
 
-:class:`PostgresOpsStore` is chosen by :func:`quantlib.data.opstore.open_ops_store` when
-``QUANT_OPS_DSN`` is set. It needs psycopg 3 (the ``postgres`` extra:
-``pip install 'quant-workspace[postgres]'``), imported only when such a store is opened.
+:class:`quantlib.data.opstore.PostgresOpsStore` (chosen by
+:func:`~quantlib.data.opstore.open_ops_store` when ``QUANT_OPS_DSN`` is set) is built from
+these. It needs psycopg 3 (the ``postgres`` extra: ``pip install 'quant-workspace[postgres]'``),
+imported only when such a store is opened; this module imports nothing of quantlib.
 
 What makes it the same store as the SQLite one:
 
@@ -17,7 +18,7 @@ What makes it the same store as the SQLite one:
   previous writers committed, so the alert engine's read-then-write dedup cannot race a
   concurrent check (and the partial unique index "one open alert per rule x subject" backs it
   up). Reads run in autocommit and never wait.
-* **Secrets stay out.** The DSN is kept private; ``repr``, :attr:`PostgresOpsStore.location` and
+* **Secrets stay out.** The DSN is kept private; ``repr``, ``PostgresOpsStore.location`` and
   every error name user, host, port and database only, and any password found in the DSN is
   redacted from driver messages.
 """
@@ -25,14 +26,12 @@ What makes it the same store as the SQLite one:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from quantlib.data.opstore import OPS_DSN_ENV, OpsStore, OpsStoreError
-
-__all__ = ["PgConnection", "PostgresOpsStore", "Row", "describe_dsn", "qmark_to_format", "redact_dsn", "WRITE_LOCK"]
+__all__ = ["PgConnection", "Row", "WRITE_LOCK", "describe_dsn", "password_in", "qmark_to_format", "redact_dsn",
+           "row_factory"]
 
 #: The ``pg_advisory_xact_lock`` key every write transaction takes first ("QUANT" in ASCII).
 WRITE_LOCK = 0x5155414E54
@@ -146,7 +145,8 @@ class Row(Sequence):
         return f"Row({dict(zip(self._index, self._values))!r})"
 
 
-def _row_factory(cursor):
+def row_factory(cursor):
+    """psycopg row factory making :class:`Row` objects."""
     names = [c.name for c in cursor.description or ()]
     index = {name: i for i, name in enumerate(names)}
 
@@ -190,116 +190,7 @@ class PgConnection:
         self.raw.close()
 
 
-class PostgresOpsStore(OpsStore):
-    """The operational store in a PostgreSQL database.
-
-    Parameters
-    ----------
-    dsn : str
-        A libpq connection string or URI. Kept private: never printed.
-    timeout : float
-        Seconds a writer waits for another one (``lock_timeout`` of the write lock), and at
-        most 10 s to connect unless the DSN sets ``connect_timeout``.
-
-    Raises
-    ------
-    OpsStoreError
-        psycopg missing, a malformed DSN, the server unreachable or refusing, a schema newer
-        than this code; the message names the database without its password.
-    """
-
-    dialect = "postgresql"
-
-    def __init__(self, dsn: str, timeout: float = 30.0):
-        try:
-            import psycopg
-            from psycopg.conninfo import conninfo_to_dict
-        except ImportError:  # pragma: no cover - the test extra installs it
-            raise OpsStoreError(f"{OPS_DSN_ENV} asks for PostgreSQL but psycopg is not installed: "
-                                "pip install 'quant-workspace[postgres]'") from None
-        self.path = None
-        self.timeout = timeout
-        self.IntegrityError = psycopg.IntegrityError
-        self._dsn = dsn
-        try:
-            params = conninfo_to_dict(dsn)
-        except psycopg.Error as exc:
-            raise OpsStoreError(f"{OPS_DSN_ENV} is not a valid PostgreSQL connection string or URI: "
-                                f"{redact_dsn(str(exc).strip(), _password_in(dsn))}") from None
-        self._password = params.get("password")
-        self._location = describe_dsn(params)
-        self._connect_args: dict[str, Any] = {}
-        if "connect_timeout" not in params:
-            self._connect_args["connect_timeout"] = max(1, int(min(timeout, 10)))
-        if "application_name" not in params:
-            self._connect_args["application_name"] = "quant-ops"
-        self._migrate()
-
-    def __repr__(self) -> str:
-        return f"PostgresOpsStore({self._location!r})"
-
-    @property
-    def location(self) -> str:
-        """User, host, port and database as a URI without the password."""
-        return self._location
-
-    def connect(self, autocommit: bool = False) -> PgConnection:
-        """A fresh connection (rows as :class:`Row`); the caller closes it.
-
-        Raises
-        ------
-        OpsStoreError
-            When the server cannot be reached or refuses (password redacted).
-        """
-        import psycopg
-
-        try:
-            raw = psycopg.connect(self._dsn, autocommit=autocommit, row_factory=_row_factory,
-                                  **self._connect_args)
-        except psycopg.Error as exc:
-            raise OpsStoreError(f"cannot connect to the PostgreSQL operational store {self._location}: "
-                                f"{redact_dsn(' '.join(str(exc).split()), self._password)}") from None
-        return PgConnection(raw)
-
-    @contextmanager
-    def transaction(self, rollback: bool = False) -> Iterator[PgConnection]:
-        """One write transaction, after every earlier writer's (the advisory :data:`WRITE_LOCK`).
-
-        Commits on success, rolls back on an exception, and always rolls back when
-        ``rollback`` is true (a dry run sees its own changes, nobody else ever does).
-
-        Raises
-        ------
-        OpsStoreError
-            When another writer holds the store longer than ``timeout``.
-        """
-        import psycopg
-
-        with closing(self.connect()) as con:
-            try:
-                con.execute("SELECT set_config('lock_timeout', ?, true)", (f"{int(self.timeout * 1000)}ms",))
-                try:
-                    con.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-                except psycopg.errors.LockNotAvailable:
-                    raise OpsStoreError(f"{self._location}: another writer held the operational store "
-                                        f"for more than {self.timeout:g} s") from None
-                yield con
-            except BaseException:
-                con.rollback()
-                raise
-            if rollback:
-                con.rollback()
-            else:
-                con.commit()
-
-    @contextmanager
-    def reading(self) -> Iterator[PgConnection]:
-        """A connection for reads in autocommit (closed afterwards)."""
-        with closing(self.connect(autocommit=True)) as con:
-            yield con
-
-
-def _password_in(dsn: str) -> str | None:
+def password_in(dsn: str) -> str | None:
     """The password of a DSN that could not be parsed, as far as one can be seen in it."""
     for pattern in (_URI_PASSWORD, _KV_PASSWORD):
         found = pattern.search(dsn)

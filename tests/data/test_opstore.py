@@ -17,11 +17,12 @@ from quantlib.data.opstore import (
     MIGRATIONS,
     OpsStore,
     OpsStoreError,
+    PostgresOpsStore,
     default_ops_path,
     migration_sql,
     open_ops_store,
 )
-from quantlib.data.opstore_pg import PostgresOpsStore, qmark_to_format, redact_dsn
+from quantlib.data.opstore_pg import qmark_to_format, redact_dsn
 
 
 def _tables(store) -> set[str]:
