@@ -418,7 +418,7 @@ class PostgresOpsStore(OpsStore):
         return self._location
 
     def connect(self, autocommit: bool = False) -> PgConnection:
-        """A fresh connection (rows as :class:`Row`); the caller closes it.
+        """A fresh connection (rows as :class:`~quantlib.data.opstore_pg.Row`); the caller closes it.
 
         Raises
         ------
