@@ -1,5 +1,10 @@
-"""Shared fixtures: the two sample companies, generated once per test session."""
+"""Shared fixtures: the two sample companies, generated once per test session; the operational store
+on SQLite and on a real PostgreSQL server."""
 
+import itertools
+import shutil
+import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -57,3 +62,63 @@ def demo_lake(tmp_path_factory):
 def seasonal_lake(seasonal_company, tmp_path_factory):
     """The landscaping / roofing company built into gold once per session (roofing storms need weather)."""
     return build_lake(seasonal_company, tmp_path_factory.mktemp("seasonal"))
+
+
+# -- the operational store on both backends ---------------------------------------------------
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL 16 server (pgserver's bundled binaries) for the test session, stopped
+    and removed at its end.
+
+    Started only when a test asks for PostgreSQL; each such test gets its own database
+    (:func:`postgres_dsn`). Its data folder is not under pytest's temporary root: run as root,
+    pgserver runs the server as its own user, which cannot enter that root (mode 0700, reset by
+    every pytest session).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
+
+    folder = tempfile.mkdtemp(prefix="quant-pg-")
+    try:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        yield server
+        server.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server):
+    """The URI of a new, empty database on the session's PostgreSQL server."""
+    import psycopg
+
+    name = f"ops_{next(_DATABASES)}"
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.get_uri(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request, tmp_path):
+    """Opens the operational store at one fresh place, on each backend: ``new_store(**kw)``.
+
+    Every call opens (and migrates) the same SQLite file or PostgreSQL database again.
+    """
+    from quantlib.data.opstore import OpsStore, PostgresOpsStore
+
+    if request.param == "sqlite":
+        path = tmp_path / "ops.sqlite"
+        return lambda **kw: OpsStore(path, **kw)
+    dsn = request.getfixturevalue("postgres_dsn")
+    return lambda **kw: PostgresOpsStore(dsn, **kw)
+
+
+@pytest.fixture
+def ops_store(new_store):
+    """A fresh operational store, once on SQLite and once on PostgreSQL."""
+    return new_store()

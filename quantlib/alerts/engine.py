@@ -26,12 +26,11 @@ fake one. A dry run does everything inside a transaction that is rolled back and
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from quantlib.alerts.channels import DEFAULT_SLACK_ENV, Channel, Message, default_channels
 from quantlib.alerts.evaluate import Finding, evaluate_observations
@@ -44,6 +43,10 @@ from quantlib.notify import DeliveryError
 __all__ = ["AlertEngine", "AlertError", "CheckOutcome", "Delivery", "RuleResult", "parse_duration"]
 
 Clock = Callable[[], datetime]
+#: A connection of :meth:`OpsStore.transaction` / :meth:`OpsStore.reading` (SQLite or PostgreSQL: same SQL).
+Connection = Any
+#: One stored row, read by column name (``sqlite3.Row`` or :class:`quantlib.data.opstore_pg.Row`).
+Row = Any
 
 
 class AlertError(QuantError, ValueError):
@@ -264,7 +267,7 @@ class AlertEngine:
         return outcome
 
     @staticmethod
-    def _open_alerts(con: sqlite3.Connection, rules: list[str]) -> dict[tuple[str, str], sqlite3.Row]:
+    def _open_alerts(con: Connection, rules: list[str]) -> dict[tuple[str, str], Row]:
         if not rules:
             return {}
         rows = con.execute(f"SELECT * FROM alerts WHERE state != ? AND rule IN ({','.join('?' * len(rules))})",
@@ -272,12 +275,12 @@ class AlertEngine:
         return {(r["rule"], r["subject"]): r for r in rows}
 
     @staticmethod
-    def _rows_for(con: sqlite3.Connection, keys: set[tuple[str, str]]) -> list[dict]:
+    def _rows_for(con: Connection, keys: set[tuple[str, str]]) -> list[dict]:
         rows = con.execute("SELECT * FROM alerts WHERE state != ? ORDER BY id", (AlertState.RESOLVED.value,))
         return [dict(r) for r in rows if (r["rule"], r["subject"]) in keys]
 
     @staticmethod
-    def _history(con: sqlite3.Connection, alert_id: int, stamp: str, event: AlertEvent, *, from_state=None,
+    def _history(con: Connection, alert_id: int, stamp: str, event: AlertEvent, *, from_state=None,
                  to_state=None, level=None, value=None, detail=None) -> None:
         con.execute("INSERT INTO alert_history (alert_id, at, event, from_state, to_state, level, value, detail)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -290,10 +293,10 @@ class AlertEngine:
         if row is None:
             cur = con.execute(
                 "INSERT INTO alerts (rule, subject, category, level, state, value, reference, threshold, variance,"
-                " message, first_seen, last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                " message, first_seen, last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
                 (f.rule, f.subject, f.category, level, AlertState.OPEN.value, f.value, f.reference, f.threshold,
                  f.variance, f.message, stamp, stamp))
-            self._history(con, cur.lastrowid, stamp, AlertEvent.OPENED, to_state=AlertState.OPEN, level=level,
+            self._history(con, cur.fetchone()[0], stamp, AlertEvent.OPENED, to_state=AlertState.OPEN, level=level,
                           value=f.value, detail=f.message)
             return
         state = row["state"]

@@ -29,7 +29,8 @@ alerts_app = typer.Typer(name="alerts", help="Alerts: check rules, list, acknowl
                          no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
-_STORE = typer.Option(None, "--store", help="Operational store (default $QUANT_OPS_DB, else reports/.ops.sqlite).")
+_STORE = typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
+                      "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")
 _RULES = typer.Option(None, "--rules", help="Alert-rule folder (default parameters/alerts).")
 _JSON = typer.Option(False, "--json", help="Print JSON instead of lines.")
 _COLOUR = {"info": "cyan", "warning": "yellow", "critical": "bold red"}

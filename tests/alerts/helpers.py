@@ -69,8 +69,10 @@ def rule(name: str = "r", comparison: dict | None = None, **kw) -> AlertRule:
     return AlertRule.model_validate(data)
 
 
-def engine(tmp_path, rules, clock=None, channels=None, policy=None, **kw) -> AlertEngine:
-    store = OpsStore(tmp_path / "ops.sqlite")
+def engine(where, rules, clock=None, channels=None, policy=None, **kw) -> AlertEngine:
+    """An engine on a fake clock with recording channels; ``where`` is a folder (a SQLite store
+    there) or an :class:`OpsStore` (the ``ops_store`` fixture: SQLite and PostgreSQL)."""
+    store = where if isinstance(where, OpsStore) else OpsStore(where / "ops.sqlite")
     return AlertEngine(store, rules, policy or AlertPolicy(), channels=channels if channels is not None
                        else recorders(), now=clock or FakeClock(), env=kw.pop("env", {}), **kw)
 

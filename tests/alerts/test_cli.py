@@ -83,3 +83,10 @@ def test_only_and_skip_choose_rules(demo_lake, store):
     done = _run("check", "--lake", demo_lake.root, "--store", store, "--dry-run", "--json", "--only", "dso_variance")
     assert [r["rule"] for r in json.loads(done.output)["rules"]] == ["dso_variance"]
     assert _run("check", "--lake", demo_lake.root, "--store", store, "--only", "nope").exit_code == 2
+
+
+def test_an_unreachable_postgres_store_is_a_usage_error_naming_it_without_the_password():
+    env = {**QUIET_ENV, "QUANT_OPS_DSN": "postgresql://quant:s3cret-pw@127.0.0.1:9/opsdb?connect_timeout=2"}
+    done = runner.invoke(app, ["alerts", "list", "--json"], env=env)
+    assert done.exit_code == 2, done.output
+    assert "postgresql://quant@127.0.0.1:9/opsdb" in done.output and "s3cret-pw" not in done.output

@@ -1,0 +1,199 @@
+"""PostgreSQL pieces of the operational store: the same tables, SQL and behaviour as SQLite.
+
+:class:`quantlib.data.opstore.PostgresOpsStore` (chosen by
+:func:`~quantlib.data.opstore.open_ops_store` when ``QUANT_OPS_DSN`` is set) is built from
+these. It needs psycopg 3 (the ``postgres`` extra: ``pip install 'quant-workspace[postgres]'``),
+imported only when such a store is opened; this module imports nothing of quantlib.
+
+What makes it the same store as the SQLite one:
+
+* **One SQL dialect.** Its connections (:class:`PgConnection`) take the ``?`` placeholders the
+  callers write and hand psycopg ``%s`` ones (:func:`qmark_to_format`); rows (:class:`Row`) are
+  read by column name and by index, and ``dict(row)`` works, as with :class:`sqlite3.Row`.
+* **One schema.** The same :data:`~quantlib.data.opstore.MIGRATIONS`, recorded in the same
+  ``schema_version`` table; types mapped by :func:`~quantlib.data.opstore.migration_sql`.
+* **Writers queue.** Every write transaction first takes one transaction-level advisory lock
+  (:data:`WRITE_LOCK`), waiting up to ``timeout`` seconds, like SQLite's ``BEGIN IMMEDIATE``
+  with its busy timeout. Under READ COMMITTED each later statement then sees everything the
+  previous writers committed, so the alert engine's read-then-write dedup cannot race a
+  concurrent check (and the partial unique index "one open alert per rule x subject" backs it
+  up). Reads run in autocommit and never wait.
+* **Secrets stay out.** The DSN is kept private; ``repr``, ``PostgresOpsStore.location`` and
+  every error name user, host, port and database only, and any password found in the DSN is
+  redacted from driver messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["PgConnection", "Row", "WRITE_LOCK", "describe_dsn", "password_in", "qmark_to_format", "redact_dsn",
+           "row_factory"]
+
+#: The ``pg_advisory_xact_lock`` key every write transaction takes first ("QUANT" in ASCII).
+WRITE_LOCK = 0x5155414E54
+
+# A quoted literal or identifier (kept, with % doubled), a ? placeholder or a lone %.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
+_URI_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)@", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def qmark_to_format(sql: str) -> str:
+    """``sql`` with ``?`` placeholders as psycopg's ``%s`` (and literal ``%`` as ``%%``).
+
+    Question marks inside quoted literals and identifiers are left alone.
+
+    Parameters
+    ----------
+    sql : str
+
+    Returns
+    -------
+    str
+    """
+    def swap(match: re.Match) -> str:
+        piece = match.group(0)
+        return "%s" if piece == "?" else piece.replace("%", "%%")
+
+    return _TOKENS.sub(swap, sql)
+
+
+def redact_dsn(text: str, password: str | None = None) -> str:
+    """``text`` with DSN passwords (URI user info, ``password=`` pairs, and ``password`` itself) as ``***``.
+
+    Parameters
+    ----------
+    text : str
+    password : str, optional
+        A known password, replaced wherever it appears (when 4 characters or longer, so that
+        ordinary words survive).
+
+    Returns
+    -------
+    str
+    """
+    text = _URI_PASSWORD.sub(r"\1***@", text)
+    text = _KV_PASSWORD.sub(r"\1***", text)
+    if password and len(password) >= 4:
+        text = text.replace(password, "***")
+    return text
+
+
+def describe_dsn(params: Mapping[str, str]) -> str:
+    """A password-free URI naming user, host, port and database of parsed DSN ``params``.
+
+    Parameters
+    ----------
+    params : mapping
+        As ``psycopg.conninfo.conninfo_to_dict`` returns them.
+
+    Returns
+    -------
+    str
+        E.g. ``postgresql://quant@db.example:5433/ops`` (a socket folder as ``?host=``).
+    """
+    user = params.get("user") or ""
+    host = params.get("host") or params.get("hostaddr") or ""
+    port = params.get("port") or ""
+    dbname = params.get("dbname") or user
+    where = f"{user}@" if user else ""
+    query = ""
+    if host.startswith("/"):
+        query = f"?host={host}"
+    else:
+        where += host + (f":{port}" if port else "")
+    return f"postgresql://{where}/{dbname}{query}"
+
+
+class Row(Sequence):
+    """One result row, readable by column name and by index (like :class:`sqlite3.Row`).
+
+    ``dict(row)`` gives ``{column: value}``; iterating gives the values.
+    """
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: Sequence[Any]):
+        self._index = index
+        self._values = tuple(values)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self._values[self._index[key]]
+        return self._values[key]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._index)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Row):
+            return self._values == other._values and list(self._index) == list(other._index)
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._index, self._values))!r})"
+
+
+def row_factory(cursor):
+    """psycopg row factory making :class:`Row` objects."""
+    names = [c.name for c in cursor.description or ()]
+    index = {name: i for i, name in enumerate(names)}
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(index, values)
+
+    return make
+
+
+class PgConnection:
+    """A psycopg connection speaking the operational store's dialect (``?`` placeholders, :class:`Row`).
+
+    Parameters
+    ----------
+    raw : psycopg.Connection
+        Opened with this module's row factory; :attr:`raw` stays available.
+    """
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()):
+        """Run one statement; returns the psycopg cursor (``fetchone``, ``fetchall``, iteration)."""
+        cur = self.raw.cursor()
+        cur.execute(qmark_to_format(sql), tuple(parameters))
+        return cur
+
+    def executemany(self, sql: str, seq_of_parameters):
+        """Run one statement for each parameter tuple."""
+        cur = self.raw.cursor()
+        cur.executemany(qmark_to_format(sql), [tuple(p) for p in seq_of_parameters])
+        return cur
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def rollback(self) -> None:
+        self.raw.rollback()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def password_in(dsn: str) -> str | None:
+    """The password of a DSN that could not be parsed, as far as one can be seen in it."""
+    for pattern in (_URI_PASSWORD, _KV_PASSWORD):
+        found = pattern.search(dsn)
+        if found:
+            return found.group(2).strip("'")
+    return None
