@@ -13,6 +13,7 @@ target or its own rolling baseline.
 >>> scores = score_predictions(realised(gold, rows))
 """
 
+from quantlib.monitor.check import MonitorResult, monitor_predictions
 from quantlib.monitor.records import (
     PREDICTION_COLUMNS,
     churn_prediction_rows,
@@ -46,6 +47,8 @@ __all__ = [
     "score_predictions",
     "decay_flags",
     "horizon_bucket",
+    "MonitorResult",
+    "monitor_predictions",
 ]
 
 
