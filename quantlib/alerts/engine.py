@@ -194,6 +194,8 @@ class AlertEngine:
         """Every rule's (or the ``names``d rules') findings in ``context``; a failing rule is reported,
         the others still run."""
         chosen = None if names is None else set(names)
+        if context.store is None:
+            context.store = self.store  # sources that read the store (model decay) read this one
         results = []
         for rule in self.rules.values():
             if chosen is not None and rule.name not in chosen:
