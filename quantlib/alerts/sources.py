@@ -8,8 +8,9 @@ A source is a function ``(context, rule) -> list[Observation]``: one observation
   comparison reads the same KPI ``baseline_days`` earlier;
 * engine outputs and risk indicators registered by name with :func:`metric_source`:
   ``customer_churn_risk`` (the churn rule score of each high-value customer,
-  :mod:`quantlib.customers`) and ``cash_runway_days`` (the projected cash low point in days of
-  expenses, :class:`~quantlib.forecast.cashflow.CashFlowSimulator`).
+  :mod:`quantlib.customers`), ``cash_runway_days`` (the projected cash low point in days of
+  expenses, :class:`~quantlib.forecast.cashflow.CashFlowSimulator`) and ``model_decay`` (the
+  monitored models that fell below their target or their own baseline, :mod:`quantlib.monitor`).
 
 Engines may not import this package (it is a delivery package), so a later engine's output
 (risk indicators, equipment health, stream aggregates) is registered here, next to these, with
@@ -267,3 +268,46 @@ def _cash_runway(context: MetricContext, rule: "AlertRule") -> list[Observation]
     when = daily["ds"].iloc[int(np.argmin(daily[column]))]
     return [Observation("company", low / per_day, direction="higher", unit="days",
                         detail=f"projected cash low point {low:,.0f} on {when:%Y-%m-%d}")]
+
+
+@metric_source("model_decay")
+def model_decay(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """The monitored models that decayed: one observation per model x quantity x horizon flagged.
+
+    The recorded predictions of the operational store (the context's, else
+    :func:`~quantlib.data.opstore.open_ops_store`) whose period ended by the context's date are
+    scored against gold (:func:`quantlib.monitor.monitor_predictions`); each latest run that
+    :func:`~quantlib.monitor.decay_flags` flags is an observation. Subject
+    ``<model>/<quantity>/h<days>`` (``revenue_forecast/revenue/h30``); value the primary metric
+    (accuracy, classification accuracy or WAPE); reference the bar it fell past: the spec's
+    target ("below target"), else the baseline less the tolerance ("below its own baseline").
+    A ``target`` comparison with a zero level fires on every one. ``params``:
+    ``baseline_runs`` (3) and ``tolerance`` (0.05), as in ``decay_flags``.
+    """
+    from quantlib.data.opstore import open_ops_store
+    from quantlib.monitor import monitor_predictions
+    from quantlib.monitor.scoring import PRIMARY_METRIC
+
+    runs = int(rule.params.get("baseline_runs", 3))
+    tolerance = float(rule.params.get("tolerance", 0.05))
+    if context.store is None:
+        context.store = open_ops_store()
+    day = context.day()
+    key = ("model_decay", day, runs, tolerance)
+    if key not in context.cache:
+        context.cache[key] = monitor_predictions(context.con, context.store, day, baseline_runs=runs,
+                                                 tolerance=tolerance)
+    result = context.cache[key]
+    out = []
+    for d in result.decayed.itertuples(index=False):
+        higher = PRIMARY_METRIC[d.quantity][1]
+        if d.reason.startswith("below target"):
+            reference = float(d.target)
+        else:
+            reference = float(d.baseline) * ((1 - tolerance) if higher else (1 + tolerance))
+        detail = (f"{d.metric} of the run as of {d.as_of} {d.reason}"
+                  + (f" (target {d.target:.3g})" if _finite(d.target) else "")
+                  + (f" (baseline {d.baseline:.3g})" if _finite(d.baseline) else ""))
+        out.append(Observation(f"{d.model}/{d.quantity}/h{int(d.horizon_days)}", float(d.value), reference,
+                               direction="higher" if higher else "lower", unit="ratio", detail=detail))
+    return out

@@ -37,10 +37,17 @@ Tables (version 1)
         Every state change and delivery of an alert (``event``, ``from_state``,
         ``to_state``, ``level``, ``value``, ``detail``).
     ``predictions``
-        Recorded predictions (model, version, parameter hash, data window, series, target
-        date, value and interval) for the monitoring that compares them with what happened.
+        Replaced in version 2 (nothing recorded into the version-1 shape).
     ``meta``
         Small key/value state (e.g. when the last digest went out).
+
+Version 2
+    ``predictions``
+        One row per recorded prediction in the monitoring shape
+        (:data:`quantlib.monitor.records.PREDICTION_COLUMNS`: run, model, version, parameter
+        hash, as-of date, data window, quantity, subject, target period, value and 80 %
+        interval) plus ``id`` and ``recorded_at``; indexed by model, quantity, subject and
+        target end. :mod:`quantlib.monitor` scores them as the actuals arrive.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -58,8 +65,8 @@ from quantlib.config import project_root
 from quantlib.data.opstore_pg import WRITE_LOCK, PgConnection, describe_dsn, password_in, redact_dsn, row_factory
 from quantlib.errors import QuantError
 
-__all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "OpsStore", "OpsStoreError", "PostgresOpsStore",
-           "default_ops_path", "iso_utc", "migration_sql", "open_ops_store"]
+__all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "PREDICTION_COLUMNS", "OpsStore", "OpsStoreError",
+           "PostgresOpsStore", "default_ops_path", "iso_utc", "migration_sql", "open_ops_store"]
 
 OPS_DB_ENV = "QUANT_OPS_DB"
 OPS_DSN_ENV = "QUANT_OPS_DSN"
@@ -134,7 +141,39 @@ CREATE TABLE meta (
     value TEXT
 );
 """),
+    (2, """
+DROP INDEX IF EXISTS predictions_model;
+DROP TABLE predictions;
+CREATE TABLE predictions (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id       TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    params_hash  TEXT NOT NULL,
+    as_of        TEXT NOT NULL,
+    window_start TEXT,
+    window_end   TEXT,
+    quantity     TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    target_start TEXT NOT NULL,
+    target_end   TEXT NOT NULL,
+    value        REAL NOT NULL,
+    lo_80        REAL,
+    hi_80        REAL,
+    recorded_at  TEXT NOT NULL
+);
+CREATE INDEX predictions_target ON predictions (model, quantity, subject, target_end);
+CREATE INDEX predictions_run ON predictions (run_id)
+"""),
 )
+
+#: The columns of a prediction record (the same list as
+#: :data:`quantlib.monitor.records.PREDICTION_COLUMNS`, kept here so the store needs no engine).
+PREDICTION_COLUMNS = ("run_id", "model", "version", "params_hash", "as_of", "window_start", "window_end",
+                      "quantity", "subject", "target_start", "target_end", "value", "lo_80", "hi_80")
+_DATE_COLUMNS = ("as_of", "window_start", "window_end", "target_start", "target_end")
+_REQUIRED = ("run_id", "model", "version", "params_hash", "as_of", "quantity", "subject", "target_start",
+             "target_end", "value")
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -174,18 +213,6 @@ def iso_utc(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):  # pandas Timestamp
-        return value.isoformat()
-    return str(value)
 
 
 def default_ops_path(reports: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -335,33 +362,80 @@ class OpsStore:
 
     # -- recorded predictions --------------------------------------------------------------
 
-    def record_predictions(self, rows: Iterable[Mapping[str, Any]], *, model: str, version: str,
-                           params_hash: str, window_start=None, window_end=None,
-                           recorded_at: datetime | None = None) -> int:
-        """Record predictions; each row has ``series_id``, ``target_date``, ``value`` and
-        optionally ``lo`` / ``hi``. Returns the number of rows written."""
+    def record_predictions(self, frame, recorded_at: datetime | None = None) -> int:
+        """Record prediction rows; returns the number written.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Rows with the columns of :data:`PREDICTION_COLUMNS` (further columns are ignored).
+            ``lo_80``, ``hi_80`` and the data window may be missing values; the others may not.
+        recorded_at : datetime, optional
+            When (default now, UTC).
+
+        Raises
+        ------
+        ValueError
+            A column is missing, or a required value (run, model, dates, value...) is empty.
+        """
+        import pandas as pd
+
+        missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"predictions are missing column(s) {', '.join(missing)}; "
+                             f"expected {', '.join(PREDICTION_COLUMNS)}")
+        rows = frame[list(PREDICTION_COLUMNS)]
+        empty = [c for c in _REQUIRED if rows[c].isna().any()]
+        if empty:
+            raise ValueError(f"predictions have empty value(s) in required column(s) {', '.join(empty)}")
         at = iso_utc(recorded_at or datetime.now(timezone.utc))
-        values = [(model, version, params_hash, _text(window_start), _text(window_end), str(r["series_id"]),
-                   _text(r["target_date"]), float(r["value"]),
-                   None if r.get("lo") is None else float(r["lo"]), None if r.get("hi") is None else float(r["hi"]),
-                   at) for r in rows]
+
+        def cell(column, value):
+            if pd.isna(value):
+                return None
+            if column in _DATE_COLUMNS:
+                return pd.Timestamp(value).date().isoformat()
+            if column in ("value", "lo_80", "hi_80"):
+                return float(value)
+            return str(value)
+
+        values = [tuple(cell(c, v) for c, v in zip(PREDICTION_COLUMNS, row)) + (at,)
+                  for row in rows.itertuples(index=False, name=None)]
+        names = ", ".join(PREDICTION_COLUMNS)
+        marks = ", ".join("?" * (len(PREDICTION_COLUMNS) + 1))
         with self.transaction() as con:
-            con.executemany(
-                "INSERT INTO predictions (model, version, params_hash, window_start, window_end, series_id,"
-                " target_date, value, lo, hi, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+            con.executemany(f"INSERT INTO predictions ({names}, recorded_at) VALUES ({marks})", values)  # nosec B608
         return len(values)
 
-    def predictions(self, model: str | None = None, series_id: str | None = None) -> list[dict]:
-        """Recorded predictions, oldest first, optionally of one model and series."""
+    def prediction_frame(self, model: str | None = None, quantity: str | None = None):
+        """Recorded predictions, oldest first, optionally of one model and quantity.
+
+        Returns
+        -------
+        DataFrame
+            :data:`PREDICTION_COLUMNS` (dates as :class:`datetime.date`, ``value`` /
+            ``lo_80`` / ``hi_80`` as floats) plus ``id`` and ``recorded_at``.
+        """
+        import pandas as pd
+
         sql, args = "SELECT * FROM predictions WHERE 1=1", []
         if model is not None:
             sql += " AND model = ?"
             args.append(model)
-        if series_id is not None:
-            sql += " AND series_id = ?"
-            args.append(series_id)
+        if quantity is not None:
+            sql += " AND quantity = ?"
+            args.append(quantity)
         with self.reading() as con:
-            return [dict(r) for r in con.execute(sql + " ORDER BY id", args)]
+            cursor = con.execute(sql + " ORDER BY id", args)
+            names = [d[0] for d in cursor.description]
+            frame = pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
+        frame = frame[[*PREDICTION_COLUMNS, "id", "recorded_at"]]
+        for column in _DATE_COLUMNS:
+            frame[column] = [None if v is None else date.fromisoformat(v) for v in frame[column]]
+        for column in ("value", "lo_80", "hi_80"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        frame["id"] = frame["id"].astype("int64")
+        return frame
 
 
 class PostgresOpsStore(OpsStore):

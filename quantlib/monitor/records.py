@@ -18,7 +18,7 @@ import pandas as pd
 from quantlib import __version__
 
 __all__ = ["PREDICTION_COLUMNS", "params_hash", "revenue_prediction_rows", "churn_prediction_rows",
-           "clv_prediction_rows"]
+           "churn_run_rows", "clv_prediction_rows", "run_label"]
 
 #: The columns of a prediction record, in order.
 PREDICTION_COLUMNS = [
@@ -104,6 +104,30 @@ def churn_prediction_rows(scores: pd.DataFrame, run_id: str, *, as_of, horizon_d
         "target_start": as_of + dt.timedelta(days=1), "target_end": as_of + dt.timedelta(days=horizon_days),
         "value": scored["score"].to_numpy(float),
     })
+
+
+def churn_run_rows(run, run_id: str, *, horizon_days: int, model_name: str = "churn_risk") -> pd.DataFrame:
+    """:func:`churn_prediction_rows` of a churn report's run (:class:`~quantlib.customers.views.churn.ChurnRun`).
+
+    The parameters hashed are the scorer's (``get_params()``) plus its name and the window;
+    the data window starts at the learned model's first training snapshot (the rule score
+    learns nothing: its window is the as-of date).
+    """
+    params = {"scorer": run.scorer, "horizon_days": horizon_days, **run.model.get_params()}
+    train_dates = run.report.get("train_dates") if run.report else None
+    window_start = min(train_dates) if train_dates is not None and len(train_dates) else None
+    return churn_prediction_rows(run.scored[["customer_id", "score"]], run_id, as_of=run.as_of,
+                                 horizon_days=horizon_days, params=params, window_start=window_start,
+                                 model_name=model_name)
+
+
+def run_label(model: str, now: dt.datetime | None = None) -> str:
+    """A run id for predictions recorded from a notebook: ``<model>@<UTC time to the microsecond>``.
+
+    papermill hands a kernel no id of the scheduled run, so the time the run recorded is the label.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{model}@{now.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ}"
 
 
 def clv_prediction_rows(result, run_id: str, *, model_name: str = "clv") -> pd.DataFrame:

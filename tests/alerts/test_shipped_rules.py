@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 
 from quantlib.alerts import Observation, evaluate_observations, load_alerts
@@ -15,12 +20,12 @@ BY_NAME = {r.name: r for r in RULES}
 
 def test_the_spec_alerts_that_have_a_metric_today_are_shipped():
     assert set(BY_NAME) >= {"cash_flow_runway", "high_value_churn_risk", "satisfaction_below_target",
-                            "daily_revenue_shortfall", "efficiency_drop", "capacity_threshold"}
+                            "daily_revenue_shortfall", "efficiency_drop", "capacity_threshold", "model_decay"}
     levels = {n: (r.comparison.level or max(r.comparison.levels, key=lambda lv: lv.rank)).value
               for n, r in BY_NAME.items()}
     assert levels["cash_flow_runway"] == "critical"
     assert {levels[n] for n in ("high_value_churn_risk", "satisfaction_below_target", "daily_revenue_shortfall",
-                                "efficiency_drop", "capacity_threshold")} == {"warning"}
+                                "efficiency_drop", "capacity_threshold", "model_decay")} == {"warning"}
     assert not any("equipment_health" in r.metric for r in RULES)  # no fake rule before the metric exists
 
 
@@ -38,7 +43,8 @@ def _direction(rule):
         return rule.comparison.direction
     if rule.metric.startswith("kpi:"):
         return REGISTRY[rule.metric[4:]].direction
-    return {"customer_churn_risk": "lower", "cash_runway_days": "higher"}[rule.metric]
+    # model_decay: each observation carries its metric's direction (accuracy higher, WAPE lower).
+    return {"customer_churn_risk": "lower", "cash_runway_days": "higher", "model_decay": "higher"}[rule.metric]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
@@ -83,3 +89,57 @@ def test_default_ladder_rules_fire_at_9_9_10_20_30_percent():
         found = evaluate_observations(rule, [Observation("s", 45 * (1 + pct / 100), 45.0, direction="lower")])
         return [f.level.value for f in found]
     assert (lv_dso(9.9), lv_dso(10), lv_dso(20), lv_dso(30)) == ([], ["info"], ["warning"], ["critical"])
+
+
+def _revenue_prediction(jobs, run_id, model, as_of, factor, horizon=30):
+    """A crafted company-revenue prediction of ``factor`` x what gold says happened over the period."""
+    from quantlib.monitor import PREDICTION_COLUMNS
+
+    start, end = as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=horizon)
+    actual = float(jobs[(jobs["completed_date"] >= start) & (jobs["completed_date"] <= end)]["revenue"].sum())
+    return {c: np.nan for c in PREDICTION_COLUMNS} | {
+        "run_id": run_id, "model": model, "version": "0", "params_hash": "h", "as_of": as_of, "quantity": "revenue",
+        "subject": "all", "target_start": start, "target_end": end, "value": factor * actual}
+
+
+def test_model_decay_fires_for_decayed_models_only(demo_lake, tmp_path):
+    """Crafted predictions scored against real gold: a model missing its target, one falling below its own
+    baseline (still above target), and one that holds up."""
+    from quantlib.alerts import AlertEngine, MetricContext
+    from quantlib.alerts.sources import observe
+    from quantlib.data.gold import gold_as_of
+    from quantlib.data.opstore import OpsStore
+
+    rule = BY_NAME["model_decay"]
+    assert (rule.category, rule.comparison.kind) == ("operational", "target")
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        built = gold_as_of(con)
+        jobs = con.execute("SELECT completed_date, revenue FROM job_facts WHERE is_completed").df()
+    jobs["completed_date"] = pd.to_datetime(jobs["completed_date"]).dt.date
+    days = [built - dt.timedelta(days=30 + 28 * k) for k in (3, 2, 1, 0)]  # four monthly runs, oldest first
+    rows = []
+    for i, day in enumerate(days):
+        rows.append(_revenue_prediction(jobs, f"r{i}", "steady", day, 1.01))              # accuracy 0.99 throughout
+        rows.append(_revenue_prediction(jobs, f"r{i}", "missing", day, 1.0 if i < 3 else 1.5))  # latest 0.50
+        rows.append(_revenue_prediction(jobs, f"r{i}", "slipping", day, 1.0 if i < 3 else 1.06))  # 1.00 -> 0.94
+    store = OpsStore(tmp_path / "ops.sqlite")
+    store.record_predictions(pd.DataFrame(rows))
+
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        observed = {o.subject: o for o in observe(MetricContext(con, None, store=store), rule)}
+        assert set(observed) == {"missing/revenue/h30", "slipping/revenue/h30"}
+        missing, slipping = observed["missing/revenue/h30"], observed["slipping/revenue/h30"]
+        assert missing.value == pytest.approx(0.5) and missing.reference == 0.92 and "below target" in missing.detail
+        assert slipping.value == pytest.approx(0.94) and slipping.reference == pytest.approx(0.95)
+        assert "below its own baseline" in slipping.detail
+        found = {f.subject: f.level.value for f in evaluate_observations(rule, list(observed.values()))}
+        assert found == {"missing/revenue/h30": "warning", "slipping/revenue/h30": "warning"}
+        # Through the engine: its store is the one the source reads.
+        engine = AlertEngine(store, [rule], POLICY, channels={}, env={})
+        outcome = engine.check(MetricContext(con, None), dry_run=True)
+    assert [r.error for r in outcome.results] == [None]
+    assert sorted(a["subject"] for a in outcome.alerts) == ["missing/revenue/h30", "slipping/revenue/h30"]
+    # As of the day before the latest runs' periods end, they are not due: nothing has decayed.
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        earlier = MetricContext(con, days[-1] + dt.timedelta(days=29), store=OpsStore(store.path))
+        assert observe(earlier, rule) == []

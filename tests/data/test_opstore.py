@@ -8,13 +8,18 @@ a real server started for the session.
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
+from contextlib import closing
 from datetime import date, datetime, timezone
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from quantlib.data.opstore import (
     MIGRATIONS,
+    PREDICTION_COLUMNS,
     OpsStore,
     OpsStoreError,
     PostgresOpsStore,
@@ -175,13 +180,22 @@ def test_a_writer_waits_for_another_and_gives_up_after_its_timeout(new_store):
     assert store.get_meta("k") == "first"
 
 
+def _predictions(n: int = 1, **values) -> pd.DataFrame:
+    day = date(2026, 11, 30)
+    base = {"run_id": "run-1", "model": "revenue_forecast", "version": "0.1", "params_hash": "abc123",
+            "as_of": day, "window_start": date(2025, 12, 1), "window_end": day, "quantity": "revenue",
+            "subject": "all", "target_start": date(2026, 12, 1), "target_end": date(2026, 12, 30),
+            "value": 1200.5, "lo_80": 900.0, "hi_80": 1500.0}
+    base.update(values)
+    return pd.DataFrame([base] * n)
+
+
 def _write_predictions(args) -> int:
     """One writer process: record ``n`` predictions one transaction at a time."""
     dsn, writer, n = args
     store = PostgresOpsStore(dsn)
     for i in range(n):
-        store.record_predictions([{"series_id": f"p{writer}", "target_date": date(2026, 1, 1 + i), "value": i}],
-                                 model="m", version="1", params_hash="h")
+        store.record_predictions(_predictions(model="m", subject=f"p{writer}", value=float(i)))
     return n
 
 
@@ -191,8 +205,8 @@ def test_several_processes_write_to_postgres_at_once(postgres_dsn):
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(3) as pool:
         assert pool.map(_write_predictions, [(postgres_dsn, w, 15) for w in range(3)]) == [15, 15, 15]
-    rows = PostgresOpsStore(postgres_dsn).predictions(model="m")
-    assert len(rows) == 45 and {r["series_id"] for r in rows} == {"p0", "p1", "p2"}
+    rows = PostgresOpsStore(postgres_dsn).prediction_frame(model="m")
+    assert len(rows) == 45 and set(rows["subject"]) == {"p0", "p1", "p2"}
 
 
 def test_concurrent_writers_wait_instead_of_failing(ops_store):
@@ -202,8 +216,8 @@ def test_concurrent_writers_wait_instead_of_failing(ops_store):
     def write(n):
         try:
             for i in range(20):
-                store.record_predictions([{"series_id": f"w{n}", "target_date": date(2026, 1, 1 + i % 28),
-                                           "value": i}], model="m", version="1", params_hash="h")
+                store.record_predictions(_predictions(subject=f"w{n}", target_end=date(2026, 12, 1 + i % 28),
+                                                      value=float(i), model="m"))
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 
@@ -213,18 +227,68 @@ def test_concurrent_writers_wait_instead_of_failing(ops_store):
     for t in threads:
         t.join()
     assert errors == []
-    assert len(store.predictions(model="m")) == 80
+    assert len(store.prediction_frame(model="m")) == 80
 
 
-def test_predictions_round_trip(ops_store):
+def test_predictions_round_trip_with_proper_types(ops_store):
     store = ops_store
     at = datetime(2026, 12, 5, 9, 30, tzinfo=timezone.utc)
-    n = store.record_predictions(
-        [{"series_id": "revenue", "target_date": date(2026, 12, 6), "value": 1200.1, "lo": 900, "hi": 1500}],
-        model="revenue_forecaster", version="0.1", params_hash="abc123", window_start=date(2025, 12, 1),
-        window_end=date(2026, 11, 30), recorded_at=at)
-    assert n == 1
-    [row] = store.predictions("revenue_forecaster", "revenue")
-    assert (row["target_date"], row["value"], row["lo"], row["hi"], row["window_end"]) == (
-        "2026-12-06", 1200.1, 900.0, 1500.0, "2026-11-30")  # 8-byte floats on both
-    assert row["recorded_at"].startswith("2026-12-05T09:30:00")
+    churn = _predictions(model="churn_risk", quantity="churn", subject="C1", value=0.25, lo_80=np.nan, hi_80=None,
+                         window_start=None)
+    frame = pd.DataFrame(_predictions().to_dict("records") + churn.to_dict("records"))
+    # Timestamps and extra columns are accepted; dates come back as dates.
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    frame["extra"] = "ignored"
+    assert store.record_predictions(frame, recorded_at=at) == 2
+    got = store.prediction_frame()
+    assert list(got.columns) == [*PREDICTION_COLUMNS, "id", "recorded_at"]
+    assert got["as_of"].tolist() == [date(2026, 11, 30)] * 2
+    assert got["target_end"].tolist() == [date(2026, 12, 30)] * 2
+    assert got["window_start"].tolist() == [date(2025, 12, 1), None]
+    assert got["value"].dtype == float and got["value"].tolist() == [1200.5, 0.25]
+    assert got["lo_80"].iloc[0] == 900.0 and np.isnan(got["lo_80"].iloc[1]) and np.isnan(got["hi_80"].iloc[1])
+    assert got["recorded_at"].iloc[0].startswith("2026-12-05T09:30:00")
+    churn = store.prediction_frame(model="churn_risk")
+    assert churn["subject"].tolist() == ["C1"]
+    assert store.prediction_frame(quantity="revenue")["model"].tolist() == ["revenue_forecast"]
+    assert store.prediction_frame(model="clv").empty
+    assert list(store.prediction_frame(model="clv").columns) == [*PREDICTION_COLUMNS, "id", "recorded_at"]
+
+
+def test_the_store_keeps_the_monitoring_columns():
+    from quantlib.monitor import PREDICTION_COLUMNS as MONITORED
+
+    assert tuple(MONITORED) == PREDICTION_COLUMNS
+
+
+def test_missing_columns_and_empty_required_values_are_refused(ops_store):
+    store = ops_store
+    with pytest.raises(ValueError, match="missing column.*quantity, subject"):
+        store.record_predictions(_predictions().drop(columns=["quantity", "subject"]))
+    with pytest.raises(ValueError, match="required column.*value"):
+        store.record_predictions(_predictions(value=np.nan))
+    assert store.prediction_frame().empty
+
+
+def test_a_version_1_store_migrates_to_the_prediction_records(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(path)) as con:  # a store as version 1 created it, with an alert in it
+        con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in (s.strip() for s in dict(MIGRATIONS)[1].split(";")):
+            if statement:
+                con.execute(statement)
+        con.execute("INSERT INTO schema_version (version) VALUES (1)")
+        con.execute("INSERT INTO alerts (rule, subject, category, level, state, message, first_seen, last_seen)"
+                    " VALUES ('r', 's', 'financial', 'warning', 'open', 'm', 't', 't')")
+        con.commit()
+    store = OpsStore(path)
+    assert store.schema_version() == 2
+    with store.reading() as con:
+        assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1  # alert state survives
+        columns = [r[1] for r in con.execute("PRAGMA table_info(predictions)")]
+        indexes = {r[1] for r in con.execute("PRAGMA index_list(predictions)")}
+        indexed = [r[2] for r in con.execute("PRAGMA index_info(predictions_target)")]
+    assert columns == ["id", *PREDICTION_COLUMNS, "recorded_at"]
+    assert "predictions_model" not in indexes and indexed == ["model", "quantity", "subject", "target_end"]
+    assert store.record_predictions(_predictions(3)) == 3
+    assert len(store.prediction_frame()) == 3

@@ -179,3 +179,25 @@ def test_unknown_quantity_and_missing_columns_are_refused(demo_lake):
                               target_end=dt.date(2024, 1, 3), value=1.0)])
     with pytest.raises(ValueError, match="no realiser for quantity"):
         realised(demo_lake.gold, rows)
+
+
+def test_churn_run_rows_and_recording_into_the_store(demo_lake, jobs, tmp_path):
+    from quantlib.customers.views.churn import score_customers
+    from quantlib.data.opstore import OpsStore
+    from quantlib.monitor import churn_run_rows, record_predictions, run_label
+
+    _, built = jobs
+    as_of = built - dt.timedelta(days=200)
+    run = score_customers(demo_lake, as_of, scorer="rule", segments=False)
+    rows = churn_run_rows(run, run_label("churn_risk", dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)),
+                          horizon_days=90)
+    assert rows["run_id"].unique().tolist() == ["churn_risk@2026-01-02T03:04:05.000006Z"]
+    assert len(rows) == run.scored["score"].notna().sum()
+    assert (rows["target_end"] == as_of + dt.timedelta(days=90)).all() and (rows["window_start"] == as_of).all()
+    store = OpsStore(tmp_path / "ops.sqlite")
+    assert record_predictions(rows, store=store) == len(rows)
+    back = store.prediction_frame()
+    pd.testing.assert_frame_equal(back[PREDICTION_COLUMNS], rows.reset_index(drop=True), check_dtype=False)
+    # What the store returns scores exactly like the rows that went in.
+    pd.testing.assert_frame_equal(score_predictions(realised(demo_lake.gold, back[PREDICTION_COLUMNS])),
+                                  score_predictions(realised(demo_lake.gold, rows)))

@@ -54,6 +54,8 @@ class ChurnRiskParameters(NotebookParameters):
     trend_months: int = Field(12, ge=2, le=36, description="months in the risk-share trend")
     high_value_quantile: float = Field(HIGH_VALUE_QUANTILE, gt=0, lt=1,
                                        description="spend quantile above which a customer is high-value")
+    record_predictions: bool = Field(True, description="record this run's predictions in the operational store "
+                                                       "(model monitoring)")
 
 
 @register_parameters("churn_explorer")

@@ -51,6 +51,8 @@ class CustomerValueParameters(NotebookParameters):
     discount_rate: float = Field(0.01, ge=0, le=0.2, description="monthly discount rate")
     cohort_months: int = Field(12, ge=2, le=36, description="acquisition cohorts shown (months)")
     top_n: int = Field(15, ge=1, le=100, description="customers in the top-CLV table")
+    record_predictions: bool = Field(True, description="record this run's predictions in the operational store "
+                                                       "(model monitoring)")
 
 
 # ---------------------------------------------------------------------------- CLV

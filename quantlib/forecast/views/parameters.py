@@ -18,6 +18,8 @@ class RevenueForecastParameters(NotebookParameters):
     horizon_days: int = Field(90, ge=7, le=365, description="days ahead")
     history_weeks: int = Field(52, ge=4, le=260, description="weeks of history in the chart")
     backtest_origins: int = Field(2, ge=1, le=12, description="backtest origins per horizon")
+    record_predictions: bool = Field(True, description="record this run's predictions in the operational store "
+                                                       "(model monitoring)")
 
 
 @register_parameters("cashflow_forecast")
