@@ -38,7 +38,8 @@ def _direction(rule):
         return rule.comparison.direction
     if rule.metric.startswith("kpi:"):
         return REGISTRY[rule.metric[4:]].direction
-    return {"customer_churn_risk": "lower", "cash_runway_days": "higher"}[rule.metric]
+    return {"customer_churn_risk": "lower", "cash_runway_days": "higher", "demand_change": "higher",
+            "pricing_pressure": "higher"}[rule.metric]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
