@@ -24,8 +24,8 @@ from quantlib.data.opstore import default_ops_path, iso_utc
 from quantlib.errors import AlertLevel, AlertState
 from quantlib.views.tables import table_view, with_formats
 
-__all__ = ["HISTORY_EVENTS", "LEVEL_ORDER", "NO_OPEN_ALERTS", "alert_history_summary", "open_alerts",
-           "open_alerts_by_level", "open_alerts_table", "open_alerts_text", "read_only_store"]
+__all__ = ["HISTORY_EVENTS", "LEVEL_ORDER", "NO_OPEN_ALERTS", "alert_history_summary", "message_without_level",
+           "open_alerts", "open_alerts_by_level", "open_alerts_table", "open_alerts_text", "read_only_store"]
 
 #: Most severe first: the order of every table here.
 LEVEL_ORDER = (AlertLevel.CRITICAL.value, AlertLevel.WARNING.value, AlertLevel.INFO.value)
@@ -96,14 +96,25 @@ def open_alerts(store=None, env: Mapping[str, str] | None = None) -> pd.DataFram
 def open_alerts_table(store=None, env: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The open alerts for a report: level, category, what, about whom, state, since when, how often.
 
+    ``message`` is the alert's message without its leading level word (the level is a column).
+
     ``attrs["empty_message"]`` is :data:`NO_OPEN_ALERTS` (what a report prints instead of an
     empty table).
     """
     alerts = open_alerts(store, env)
     table = alerts[["id", "level", "category", "subject", "message", "state", "first_seen", "count"]].copy()
     table["first_seen"] = table["first_seen"].dt.tz_localize(None)
+    # The engine's messages start with the level in capitals ("WARNING Late jobs..."): the
+    # table has a level column, so the message reads from the rule's title on.
+    table["message"] = [message_without_level(m, lvl) for m, lvl in zip(table["message"], table["level"])]
     table.attrs["empty_message"] = NO_OPEN_ALERTS
     return table
+
+
+def message_without_level(message: str, level: str) -> str:
+    """An alert message without the leading level word the engine writes (``"WARNING "``)."""
+    prefix = f"{str(level).upper()} "
+    return message[len(prefix):] if str(message).startswith(prefix) else message
 
 
 def open_alerts_by_level(store=None, env: Mapping[str, str] | None = None) -> pd.DataFrame:

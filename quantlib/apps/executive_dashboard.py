@@ -458,7 +458,7 @@ class ExecutiveDashboard(WidgetApp):
         Returns ``{"critical": heading, ...}`` for the levels and ``{id: line}`` for the alerts;
         an alert line carries ``data-alert-id`` and ``data-state`` for tests and styling.
         """
-        from quantlib.alerts.views import LEVEL_ORDER
+        from quantlib.alerts.views import LEVEL_ORDER, message_without_level
 
         esc = html.escape
         out: dict = {}
@@ -470,7 +470,7 @@ class ExecutiveDashboard(WidgetApp):
                      ' <span class="qd-alert-meta">snoozed</span>' if row.state == "snoozed" else "")
             out[int(row.id)] = (
                 f'<div class="qd-alert" data-alert-id="{int(row.id)}" data-state="{esc(row.state)}">'
-                f"#{int(row.id)} {esc(str(row.message))}{state}<br>"
+                f"#{int(row.id)} {esc(message_without_level(str(row.message), row.level))}{state}<br>"
                 f'<span class="qd-alert-meta">{esc(row.category)} &middot; since {row.first_seen:%d %b %Y %H:%M} UTC'
                 f" &middot; seen {int(row.count)} time{'s' if row.count != 1 else ''}</span></div>")
         return out

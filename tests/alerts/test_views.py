@@ -53,6 +53,7 @@ def test_open_alerts_most_severe_first_and_the_store_is_untouched(seeded):
     assert views.open_alerts_text(table) == "3 open alerts: 1 critical, 1 warning, 1 info."
     html = report_table(table).to_html()
     assert "Since" in html and "technician T1" in html and "07 Dec 2026" in html
+    assert table["message"].iloc[0].startswith("Rule cash: company")      # no "CRITICAL " in front
     by_level = views.open_alerts_by_level(path)
     assert by_level.set_index("level")[["open", "acknowledged", "total"]].to_dict("index") == {
         "critical": {"open": 1, "acknowledged": 0, "total": 1},

@@ -202,7 +202,7 @@ def test_monthly_review_risk_assessment_shows_open_alerts_and_market_signals(mon
     tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
     assert "1 open alert: 1 warning." in texts
     alerts = next(t for t in tables if "Open alerts" in t)
-    assert "technician T7" in alerts and "WARNING Late jobs above five" in alerts
+    assert "technician T7" in alerts and "Late jobs above five: technician T7" in alerts
     # Open alerts sit in the Risk assessment section, after the register.
     sources = [c.source for c in executed.cells]
     risk = next(i for i, s in enumerate(sources) if s.startswith("## Risk assessment"))
