@@ -12,6 +12,7 @@ neither write a row nor create or migrate a store: a store that does not exist y
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -20,12 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from quantlib.data.opstore import default_ops_path, iso_utc
+from quantlib.data.opstore import OPS_DB_ENV, OPS_DSN_ENV, OpsStoreError, default_ops_path, iso_utc
 from quantlib.errors import AlertLevel, AlertState
 from quantlib.views.tables import table_view, with_formats
 
 __all__ = ["HISTORY_EVENTS", "LEVEL_ORDER", "NO_OPEN_ALERTS", "alert_history_summary", "message_without_level",
-           "open_alerts", "open_alerts_by_level", "open_alerts_table", "open_alerts_text", "read_only_store"]
+           "open_alerts", "open_alerts_by_level", "open_alerts_table", "open_alerts_text", "read_only_store",
+           "store_path"]
 
 #: Most severe first: the order of every table here.
 LEVEL_ORDER = (AlertLevel.CRITICAL.value, AlertLevel.WARNING.value, AlertLevel.INFO.value)
@@ -39,8 +41,16 @@ _OPEN_COLUMNS = ["id", "level", "category", "rule", "subject", "message", "state
                  "count"]
 
 
-def _store_path(store=None, env: Mapping[str, str] | None = None) -> Path:
+def store_path(store=None, env: Mapping[str, str] | None = None) -> Path:
+    """The operational store's file: ``store`` (an OpsStore or a path), else ``$QUANT_OPS_DB``, else
+    ``reports/.ops.sqlite``; refuses (:class:`~quantlib.data.opstore.OpsStoreError`) when
+    ``$QUANT_OPS_DSN`` asks for PostgreSQL and no ``store`` is given."""
     if store is None:
+        environ = os.environ if env is None else env
+        if environ.get(OPS_DSN_ENV):
+            # As open_ops_store: never read somewhere else than the store asked for.
+            raise OpsStoreError(f"{OPS_DSN_ENV} is set but the PostgreSQL operational store is not implemented "
+                                f"yet; unset it to read the SQLite store ({OPS_DB_ENV} or reports/.ops.sqlite)")
         return default_ops_path(env=env)
     return Path(getattr(store, "path", store))
 
@@ -55,8 +65,13 @@ def read_only_store(store=None, env: Mapping[str, str] | None = None) -> Iterato
         Default ``$QUANT_OPS_DB``, else ``reports/.ops.sqlite`` (:func:`~quantlib.data.opstore.default_ops_path`).
     env : mapping, optional
         Where ``QUANT_OPS_DB`` is read (default ``os.environ``).
+
+    Raises
+    ------
+    OpsStoreError
+        When no ``store`` is given and ``$QUANT_OPS_DSN`` asks for PostgreSQL (not implemented yet).
     """
-    path = _store_path(store, env)
+    path = store_path(store, env)
     if not path.is_file():
         yield None
         return

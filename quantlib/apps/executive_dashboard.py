@@ -264,10 +264,14 @@ class ExecutiveDashboard(WidgetApp):
 
     def __init__(self, gold_path: Path | str, as_of=None, *, debounce: float = DEBOUNCE_SECONDS,
                  ops_store: Path | str | None = None):
-        from quantlib.data.opstore import default_ops_path
+        from quantlib.alerts.views import store_path
+        from quantlib.data.opstore import OpsStoreError
 
         self.gold_path = gold_file(gold_path)
-        self.ops_path = Path(ops_store) if ops_store is not None else default_ops_path()
+        try:
+            self.ops_path, self.ops_problem = store_path(ops_store), ""
+        except OpsStoreError as problem:  # the KPIs still show; the alerts panel says why it is empty
+            self.ops_path, self.ops_problem = None, str(problem)
         self.con = connect_gold(self.gold_path)
         self.as_of = gold_as_of(self.con) if as_of is None else to_date(as_of)
         self.data_start = self.con.execute("SELECT data_start FROM build_params").fetchone()[0]
@@ -447,9 +451,11 @@ class ExecutiveDashboard(WidgetApp):
         quantlib.alerts.AlertError
             No such alert, or it is resolved.
         """
-        from quantlib.alerts import AlertEngine
+        from quantlib.alerts import AlertEngine, AlertError
         from quantlib.data.opstore import OpsStore
 
+        if self.ops_path is None:
+            raise AlertError(self.ops_problem)
         return AlertEngine(OpsStore(self.ops_path), [], channels={}).acknowledge(int(alert_id), who=who)
 
     def alerts_html(self, alerts: pd.DataFrame) -> dict[str, str]:
@@ -496,6 +502,10 @@ class ExecutiveDashboard(WidgetApp):
 
         if self._widget is None:
             self._build()
+        if self.ops_problem:
+            self.alerts_panel.children = [w.HTML('<h2>Open alerts</h2><div class="qd-status error">'
+                                                 f"{html.escape(self.ops_problem)}</div>")]
+            return
         alerts = self.open_alerts()
         parts = self.alerts_html(alerts)
         children = [w.HTML('<h2>Open alerts</h2>' + (f'<div class="qd-status">{html.escape(note)}</div>'

@@ -89,3 +89,11 @@ def test_the_store_defaults_to_quant_ops_db(seeded, monkeypatch):
     eng, _ = seeded
     monkeypatch.setenv("QUANT_OPS_DB", str(eng.store.path))
     assert len(views.open_alerts_table()) == 3
+
+
+def test_a_postgres_dsn_is_refused_not_ignored(tmp_path):
+    from quantlib.data.opstore import OpsStoreError
+
+    with pytest.raises(OpsStoreError, match="QUANT_OPS_DSN"):
+        views.open_alerts_table(env={"QUANT_OPS_DSN": "postgresql://ops@db/ops"})
+    assert views.open_alerts_table(tmp_path / "ops.sqlite", env={"QUANT_OPS_DSN": "postgresql://x"}).empty

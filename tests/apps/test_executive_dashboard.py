@@ -295,3 +295,18 @@ def test_alerts_panel_without_a_store_says_so_and_creates_none(gold, tmp_path):
         assert "no alert #999" in html and len(_buttons(dash)) == 3
     finally:
         dash.close()
+
+
+def test_a_postgres_dsn_leaves_the_kpis_and_says_why_there_are_no_alerts(gold, monkeypatch):
+    from quantlib.alerts import AlertError
+
+    monkeypatch.setenv("QUANT_OPS_DSN", "postgresql://ops@db/ops")
+    dash = ExecutiveDashboard(gold, debounce=0)
+    try:
+        dash.widget
+        assert "QUANT_OPS_DSN is set" in _panel_html(dash) and not _buttons(dash)
+        assert all(dash.cards[c.name].value for c in CARDS)
+        with pytest.raises(AlertError, match="QUANT_OPS_DSN"):
+            dash.acknowledge(1)
+    finally:
+        dash.close()
