@@ -9,8 +9,9 @@ A source is a function ``(context, rule) -> list[Observation]``: one observation
 * engine outputs and risk indicators registered by name with :func:`metric_source`:
   ``customer_churn_risk`` (the churn rule score of each high-value customer,
   :mod:`quantlib.customers`), ``cash_runway_days`` (the projected cash low point in days of
-  expenses, :class:`~quantlib.forecast.cashflow.CashFlowSimulator`) and ``model_decay`` (the
-  monitored models that fell below their target or their own baseline, :mod:`quantlib.monitor`).
+  expenses, :class:`~quantlib.forecast.cashflow.CashFlowSimulator`), ``model_decay`` (the
+  monitored models that fell below their target or their own baseline, :mod:`quantlib.monitor`),
+  and the market signals ``demand_change`` and ``pricing_pressure`` (:mod:`quantlib.kpi.market`).
 
 Engines may not import this package (it is a delivery package), so a later engine's output
 (risk indicators, equipment health, stream aggregates) is registered here, next to these, with
@@ -311,3 +312,70 @@ def model_decay(context: MetricContext, rule: "AlertRule") -> list[Observation]:
         out.append(Observation(f"{d.model}/{d.quantity}/h{int(d.horizon_days)}", float(d.value), reference,
                                direction="higher" if higher else "lower", unit="ratio", detail=detail))
     return out
+
+
+def _shift_days(rule: "AlertRule", metric: str) -> int:
+    if rule.comparison.kind != "baseline":
+        raise MetricUnavailable(f"{metric} compares a window with the same window earlier: "
+                                f"use comparison kind 'baseline' (baseline_days: 364 for last year)")
+    return rule.comparison.baseline_days
+
+
+def _market_observations(context: MetricContext, rule: "AlertRule", metric: str, compute) -> list[Observation]:
+    from quantlib.kpi.registry import KpiUnavailable
+
+    days = int(rule.params.get("days", 90))
+    by = rule.params.get("by", "service_line")
+    try:
+        return compute(days, by, _shift_days(rule, metric))
+    except KpiUnavailable as exc:
+        raise MetricUnavailable(f"{metric}: {exc}") from None
+
+
+def _subject(row, by) -> str:
+    columns = [by] if isinstance(by, str) else list(by)
+    return ",".join(f"{c}={row[c]}" for c in columns)
+
+
+@metric_source("demand_change")
+def demand_change(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """Jobs requested in the last ``days`` days by service line, against the same window ``baseline_days`` earlier.
+
+    Value: the recent count; reference: the baseline count (:func:`quantlib.kpi.market.demand_changes`),
+    so a ``baseline`` comparison's levels are the relative fall in demand. ``params``: ``days``
+    (default 90), ``by`` (default ``service_line``; also ``job_type``, ``region`` or a list),
+    ``min_baseline`` (default 20: a service type with fewer baseline jobs is too small to judge).
+    """
+    from quantlib.kpi.market import demand_changes
+
+    floor = float(rule.params.get("min_baseline", 20))
+
+    def compute(days, by, shift):
+        table = demand_changes(context.con, context.day(), days, by=by, shift_days=shift)
+        return [Observation(_subject(row, by), float(row["recent"]), float(row["baseline"]), direction="higher",
+                            unit="count", detail=f"jobs requested in the last {days} days")
+                for _, row in table.iterrows() if row["baseline"] >= floor]
+
+    return _market_observations(context, rule, "demand_change", compute)
+
+
+@metric_source("pricing_pressure")
+def pricing_pressure(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """Average realised price (revenue per completed job) in the last ``days`` days by service line,
+    against the same window ``baseline_days`` earlier (:func:`quantlib.kpi.market.pricing_pressure`).
+
+    A fall is the bad side. ``params``: ``days`` (default 90), ``by`` (default ``service_line``),
+    ``min_jobs`` (default 10 completed jobs in each window).
+    """
+    from quantlib.kpi.market import pricing_pressure as prices
+
+    min_jobs = int(rule.params.get("min_jobs", 10))
+
+    def compute(days, by, shift):
+        table = prices(context.con, context.day(), days, by=by, shift_days=shift, min_jobs=min_jobs)
+        return [Observation(_subject(row, by), float(row["price"]), float(row["baseline_price"]),
+                            direction="higher", unit="currency",
+                            detail=f"{int(row['jobs'])} jobs completed in the last {days} days")
+                for _, row in table.iterrows()]
+
+    return _market_observations(context, rule, "pricing_pressure", compute)

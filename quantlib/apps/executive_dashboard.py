@@ -15,6 +15,12 @@ service line, DSO by technician) shows "n/a" with the reason as a tooltip.
 
 Charts are Altair specs converted to SVG in Python (vl-convert) and shown in an HTML
 widget: no Vega JavaScript in the page, no large JSON outputs through the kernel.
+
+An alerts panel lists the open alerts of the operational store (``$QUANT_OPS_DB``, else
+``reports/.ops.sqlite``) grouped by level, critical first, each with an **Acknowledge**
+button that calls :meth:`quantlib.alerts.AlertEngine.acknowledge` (recorded in the alert
+history as acknowledged "from the executive dashboard"). The panel reads the store read-only
+(:mod:`quantlib.alerts.views`); only a click writes.
 """
 
 from __future__ import annotations
@@ -213,6 +219,13 @@ table.qd-table td.low {{ color: #a8352e; }}
 .qd-status {{ font-size: 12px; color: #7a828a; padding-top: 6px; min-width: 160px; }}
 .qd-status.error {{ color: #a8352e; }}
 .qd-empty {{ color: #7a828a; font-size: 13px; padding: 20px 0; }}
+.qd-alerts h3 {{ font-size: 13px; font-weight: 600; margin: 8px 0 4px 0; text-transform: uppercase;
+                letter-spacing: .04em; }}
+.qd-alerts h3.critical {{ color: #a8352e; }} .qd-alerts h3.warning {{ color: #9a6b12; }}
+.qd-alerts h3.info {{ color: #5c6670; }}
+.qd-alert {{ font-size: 13px; line-height: 1.35; padding: 4px 0; }}
+.qd-alert .qd-alert-meta {{ font-size: 11.5px; color: #7a828a; }}
+.qd-alert .qd-alert-state {{ font-size: 11.5px; color: #2d6e45; font-weight: 600; }}
 </style>
 """
 
@@ -229,6 +242,9 @@ class ExecutiveDashboard(WidgetApp):
         Last day of the default range; default: the build's as-of date.
     debounce : float
         Seconds a filter must rest before recomputing (0: recompute at once).
+    ops_store : Path or str, optional
+        The operational store whose open alerts the alerts panel shows (default
+        ``$QUANT_OPS_DB``, else ``reports/.ops.sqlite``).
 
     Attributes
     ----------
@@ -246,8 +262,16 @@ class ExecutiveDashboard(WidgetApp):
     to a slice already seen costs nothing.
     """
 
-    def __init__(self, gold_path: Path | str, as_of=None, *, debounce: float = DEBOUNCE_SECONDS):
+    def __init__(self, gold_path: Path | str, as_of=None, *, debounce: float = DEBOUNCE_SECONDS,
+                 ops_store: Path | str | None = None):
+        from quantlib.alerts.views import store_path
+        from quantlib.data.opstore import OpsStoreError
+
         self.gold_path = gold_file(gold_path)
+        try:
+            self.ops_path, self.ops_problem = store_path(ops_store), ""
+        except OpsStoreError as problem:  # the KPIs still show; the alerts panel says why it is empty
+            self.ops_path, self.ops_problem = None, str(problem)
         self.con = connect_gold(self.gold_path)
         self.as_of = gold_as_of(self.con) if as_of is None else to_date(as_of)
         self.data_start = self.con.execute("SELECT data_start FROM build_params").fetchone()[0]
@@ -410,6 +434,105 @@ class ExecutiveDashboard(WidgetApp):
         frame = technician_scorecard(self.con, to_date(end), to_date(start), filters or Filters())
         return frame[(frame["jobs_scheduled"] > 0) | (frame["jobs_completed"] > 0)].reset_index(drop=True)
 
+    # ------------------------------------------------------------------ alerts
+
+    def open_alerts(self) -> pd.DataFrame:
+        """The open alerts of the operational store, most severe first (read-only;
+        :func:`quantlib.alerts.views.open_alerts`)."""
+        from quantlib.alerts.views import open_alerts
+
+        return open_alerts(self.ops_path)
+
+    def acknowledge(self, alert_id: int, who: str = "executive dashboard") -> dict:
+        """Acknowledge alert ``alert_id`` through the alert engine (a row of the alert history).
+
+        Raises
+        ------
+        quantlib.alerts.AlertError
+            No such alert, or it is resolved.
+        """
+        from quantlib.alerts import AlertEngine, AlertError
+        from quantlib.data.opstore import OpsStore
+
+        if self.ops_path is None:
+            raise AlertError(self.ops_problem)
+        return AlertEngine(OpsStore(self.ops_path), [], channels={}).acknowledge(int(alert_id), who=who)
+
+    def alerts_html(self, alerts: pd.DataFrame) -> dict[str, str]:
+        """Per level (critical, warning, info): the heading and each alert's line as HTML, by alert id.
+
+        Returns ``{"critical": heading, ...}`` for the levels and ``{id: line}`` for the alerts;
+        an alert line carries ``data-alert-id`` and ``data-state`` for tests and styling.
+        """
+        from quantlib.alerts.views import LEVEL_ORDER, message_without_level
+
+        esc = html.escape
+        out: dict = {}
+        for level in LEVEL_ORDER:
+            n = int((alerts["level"] == level).sum())
+            out[level] = f'<h3 class="{level}">{level.capitalize()} ({n})</h3>'
+        for row in alerts.itertuples(index=False):
+            state = (' <span class="qd-alert-state">acknowledged</span>' if row.state == "acknowledged" else
+                     ' <span class="qd-alert-meta">snoozed</span>' if row.state == "snoozed" else "")
+            out[int(row.id)] = (
+                f'<div class="qd-alert" data-alert-id="{int(row.id)}" data-state="{esc(row.state)}">'
+                f"#{int(row.id)} {esc(message_without_level(str(row.message), row.level))}{state}<br>"
+                f'<span class="qd-alert-meta">{esc(row.category)} &middot; since {row.first_seen:%d %b %Y %H:%M} UTC'
+                f" &middot; seen {int(row.count)} time{'s' if row.count != 1 else ''}</span></div>")
+        return out
+
+    def _alert_row(self, alert_id: int, line: str, state: str):
+        import ipywidgets as w
+
+        text = w.HTML(line, layout=w.Layout(flex="1 1 auto"))
+        if state == "acknowledged":
+            return w.HBox([text])
+        button = w.Button(description="Acknowledge", tooltip=f"Acknowledge alert #{alert_id}",
+                          layout=w.Layout(width="auto", flex="0 0 auto"))
+        button.add_class("qd-ack")
+        button.add_class(f"qd-ack-{alert_id}")
+        button.on_click(lambda _b, alert_id=alert_id: self._on_acknowledge(alert_id))
+        return w.HBox([text, button], layout=w.Layout(align_items="center"))
+
+    def refresh_alerts(self, note: str = "") -> None:
+        """Re-read the open alerts and redraw the alerts panel (``note``: a line above it)."""
+        import ipywidgets as w
+
+        from quantlib.alerts.views import LEVEL_ORDER, NO_OPEN_ALERTS
+
+        if self._widget is None:
+            self._build()
+        if self.ops_problem:
+            self.alerts_panel.children = [w.HTML('<h2>Open alerts</h2><div class="qd-status error">'
+                                                 f"{html.escape(self.ops_problem)}</div>")]
+            return
+        alerts = self.open_alerts()
+        parts = self.alerts_html(alerts)
+        children = [w.HTML('<h2>Open alerts</h2>' + (f'<div class="qd-status">{html.escape(note)}</div>'
+                                                        if note else ""))]
+        if alerts.empty:
+            children.append(w.HTML(f'<div class="qd-empty">{NO_OPEN_ALERTS}</div>'))
+        for level in LEVEL_ORDER if not alerts.empty else ():
+            rows = alerts[alerts["level"] == level]
+            children.append(w.HTML(parts[level]))
+            children += [self._alert_row(int(r.id), parts[int(r.id)], r.state) for r in rows.itertuples()]
+        for old in self.alerts_panel.children:
+            old.close()
+        self.alerts_panel.children = children
+
+    def _on_acknowledge(self, alert_id: int) -> None:
+        from quantlib.alerts import AlertError
+
+        try:
+            self.acknowledge(alert_id)
+            note = f"Alert #{alert_id} acknowledged."
+        except AlertError as problem:
+            note = str(problem)
+        except Exception as problem:  # never a stack trace in front of a manager; the log has it
+            log.exception("acknowledging alert %s failed", alert_id)
+            note = f"Could not acknowledge alert #{alert_id}: {type(problem).__name__}"
+        self.refresh_alerts(note)
+
     # ------------------------------------------------------------------ rendering
 
     def card_html(self, card: Card, kv: KpiValue, days: int) -> str:
@@ -516,6 +639,9 @@ class ExecutiveDashboard(WidgetApp):
         self.cards = {card.name: w.HTML(layout=w.Layout(margin="0")) for card in CARDS}
         self.chart = w.HTML()
         self.table = w.HTML()
+        self.alerts_panel = w.VBox(layout=w.Layout(width="100%"))
+        self.alerts_panel.add_class("qd-panel")
+        self.alerts_panel.add_class("qd-alerts")
         filters = w.HBox([self.start_picker, self.end_picker, self.service_line, self.region,
                           self.technician, self.status],
                          layout=w.Layout(flex_flow="row wrap", align_items="center", padding="6px 0 10px 0"))
@@ -525,6 +651,7 @@ class ExecutiveDashboard(WidgetApp):
             grid_template_columns="repeat(auto-fit, minmax(150px, 1fr))", grid_gap="10px", width="100%"))
         self._widget = w.VBox(
             [w.HTML(CSS), self.header, filters, grid,
+             w.HTML('<div style="height:6px"></div>'), self.alerts_panel,
              w.HTML('<div style="height:6px"></div>'), self.chart,
              w.HTML('<div style="height:6px"></div>'), self.table],
             layout=w.Layout(padding="8px 16px", max_width="1500px"))
@@ -579,6 +706,7 @@ class ExecutiveDashboard(WidgetApp):
             for name, value in cards.items():
                 self.cards[name].value = value
             self.chart.value, self.table.value = chart, table
+            self.refresh_alerts()
         except ValueError as problem:
             self.status.value = f'<div class="qd-status error">{html.escape(str(problem))}</div>'
             return

@@ -44,7 +44,8 @@ def _direction(rule):
     if rule.metric.startswith("kpi:"):
         return REGISTRY[rule.metric[4:]].direction
     # model_decay: each observation carries its metric's direction (accuracy higher, WAPE lower).
-    return {"customer_churn_risk": "lower", "cash_runway_days": "higher", "model_decay": "higher"}[rule.metric]
+    return {"customer_churn_risk": "lower", "cash_runway_days": "higher", "model_decay": "higher",
+            "demand_change": "higher", "pricing_pressure": "higher"}[rule.metric]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)

@@ -205,3 +205,108 @@ def test_card_colour_and_words_follow_the_kpi_direction(dash):
     assert 'class="qd-card red"' in late and "above target" in late
     early = dash.card_html(dso, KpiValue("dso", 30.0, 45.0, 35.0), 30)
     assert 'class="qd-card ok"' in early and "below target" in early
+
+
+# ---------------------------------------------------------------------------- alerts panel
+
+def _seed_alerts(tmp_path):
+    """A real store with a critical, a warning and an info alert (the engine, a fake clock)."""
+    from tests.alerts.helpers import VALUES, check, engine, rule
+
+    rules = [rule(f"dash_{level}", title=f"Dash {level}", comparison={"kind": "threshold", "op": ">", "value": 1,
+                                                                      "level": level})
+             for level in ("info", "warning", "critical")]
+    for level in ("info", "warning", "critical"):
+        VALUES[f"dash_{level}"] = [(f"subject {level}", 5.0)]
+    try:
+        eng = engine(tmp_path, rules)
+        check(eng)
+    finally:
+        for level in ("info", "warning", "critical"):
+            VALUES.pop(f"dash_{level}")
+    return eng
+
+
+def _panel_html(dash) -> str:
+    """Every HTML widget's value in the alerts panel, in page order."""
+    def walk(widget):
+        if hasattr(widget, "children"):
+            return "".join(walk(c) for c in widget.children)
+        return widget.value if hasattr(widget, "value") and isinstance(widget.value, str) else ""
+    return walk(dash.alerts_panel)
+
+
+def _buttons(dash):
+    import ipywidgets as w
+
+    found = []
+    for child in dash.alerts_panel.children:
+        if isinstance(child, w.HBox):
+            found += [c for c in child.children if isinstance(c, w.Button)]
+    return found
+
+
+def test_alerts_panel_groups_open_alerts_and_acknowledges(gold, tmp_path):
+    eng = _seed_alerts(tmp_path)
+    by_rule = {a["rule"]: a for a in eng.alerts(open_only=True)}
+    dash = ExecutiveDashboard(gold, debounce=0, ops_store=eng.store.path)
+    try:
+        dash.widget
+        html = _panel_html(dash)
+        assert html.index("Critical (1)") < html.index("Warning (1)") < html.index("Info (1)")
+        assert f'data-alert-id="{by_rule["dash_critical"]["id"]}"' in html
+        buttons = _buttons(dash)
+        assert [b.description for b in buttons] == ["Acknowledge"] * 3
+        critical = by_rule["dash_critical"]["id"]
+        button = next(b for b in buttons if f"qd-ack-{critical}" in b._dom_classes)
+        button.click()
+        stored = {a["id"]: a for a in eng.alerts(open_only=True)}
+        assert stored[critical]["state"] == "acknowledged" and stored[critical]["acknowledged_at"]
+        events = [(h["event"], h["detail"]) for h in eng.history(critical)]
+        assert ("acknowledged", "executive dashboard") in events
+        html = _panel_html(dash)
+        assert f"Alert #{critical} acknowledged." in html
+        assert f'data-alert-id="{critical}" data-state="acknowledged"' in html
+        assert len(_buttons(dash)) == 2 and not any(f"qd-ack-{critical}" in b._dom_classes for b in _buttons(dash))
+    finally:
+        dash.close()
+
+
+def test_alerts_panel_without_a_store_says_so_and_creates_none(gold, tmp_path):
+    from quantlib.alerts import AlertError
+
+    store = tmp_path / "none" / "ops.sqlite"
+    dash = ExecutiveDashboard(gold, debounce=0, ops_store=store)
+    try:
+        dash.widget
+        html = _panel_html(dash)
+        assert "No open alerts." in html and not _buttons(dash)
+        assert not store.exists()
+    finally:
+        dash.close()
+    eng = _seed_alerts(tmp_path)
+    dash = ExecutiveDashboard(gold, debounce=0, ops_store=eng.store.path)
+    try:
+        with pytest.raises(AlertError, match="no alert #999"):
+            dash.acknowledge(999)
+        dash.widget
+        dash._on_acknowledge(999)      # a stale page: said plainly, nothing changes
+        html = _panel_html(dash)
+        assert "no alert #999" in html and len(_buttons(dash)) == 3
+    finally:
+        dash.close()
+
+
+def test_a_postgres_dsn_leaves_the_kpis_and_says_why_there_are_no_alerts(gold, monkeypatch):
+    from quantlib.alerts import AlertError
+
+    monkeypatch.setenv("QUANT_OPS_DSN", "postgresql://ops@db/ops")
+    dash = ExecutiveDashboard(gold, debounce=0)
+    try:
+        dash.widget
+        assert "QUANT_OPS_DSN is set" in _panel_html(dash) and not _buttons(dash)
+        assert all(dash.cards[c.name].value for c in CARDS)
+        with pytest.raises(AlertError, match="QUANT_OPS_DSN"):
+            dash.acknowledge(1)
+    finally:
+        dash.close()

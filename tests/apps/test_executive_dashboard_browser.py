@@ -87,6 +87,59 @@ def test_dashboard_in_browser(demo_lake, tmp_path):
     assert server.process.poll() is not None
 
 
+@pytest.mark.slow  # Voila start and the kernel executing the app dominate, as above
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_acknowledge_an_alert_from_the_dashboard(demo_lake, tmp_path):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from tests.alerts.helpers import VALUES, check, engine, rule
+
+    # A real operational store in tmp with one open critical and one open warning alert.
+    rules = [rule("browser_cash", title="Cash runway short", comparison={
+                 "kind": "threshold", "op": "<", "value": 30, "level": "critical"}),
+             rule("browser_late", title="Late jobs above five", comparison={
+                 "kind": "threshold", "op": ">", "value": 5, "level": "warning"})]
+    VALUES.update({"browser_cash": [("company", 12.0)], "browser_late": [("technician T3", 8.0)]})
+    try:
+        eng = engine(tmp_path, rules)
+        check(eng)
+    finally:
+        VALUES.pop("browser_cash")
+        VALUES.pop("browser_late")
+    alerts = {a["rule"]: a for a in eng.alerts(open_only=True)}
+    critical, warning = alerts["browser_cash"]["id"], alerts["browser_late"]["id"]
+
+    root = single_app_root("executive_dashboard.ipynb", tmp_path)
+    env = {**os.environ, "QUANT_OPS_DB": str(eng.store.path)}
+    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root, env=env)
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                server.wait_ready(timeout=120)
+                page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                page.goto(server.app_url(), timeout=90_000)
+                page.wait_for_selector(f".qd-ack-{critical}", timeout=90_000)
+                panel = page.text_content(".qd-alerts")  # the DOM text: headings are upper case by CSS only
+                assert panel.index("Critical (1)") < panel.index("Warning (1)") < panel.index("Info (0)")
+                assert "Cash runway short" in panel and "technician T3" in panel
+                assert page.locator("button.qd-ack").count() == 2
+
+                page.click(f".qd-ack-{critical}")
+                page.wait_for_selector(f'[data-alert-id="{critical}"][data-state="acknowledged"]', timeout=30_000)
+                assert f"Alert #{critical} acknowledged." in page.text_content(".qd-alerts")
+                assert page.locator(f".qd-ack-{critical}").count() == 0
+                assert page.locator(f".qd-ack-{warning}").count() == 1
+                assert "Traceback" not in page.inner_text("body")
+                page.screenshot(path=str(tmp_path / "dashboard_alerts.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    stored = {a["id"]: a for a in eng.alerts(open_only=True)}
+    assert stored[critical]["state"] == "acknowledged" and stored[warning]["state"] == "open"
+    assert ("acknowledged", "executive dashboard") in [(h["event"], h["detail"]) for h in eng.history(critical)]
+
+
 def test_non_loopback_needs_a_token(monkeypatch):
     monkeypatch.delenv("QUANT_APPS_TOKEN", raising=False)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")

@@ -40,10 +40,22 @@ def test_notebook_is_committed_without_outputs(stem):
 
 @pytest.fixture(scope="module")
 def monthly_review(demo_lake, tmp_path_factory):
-    """The monthly review executed once for this module: (folder with run.ipynb, executed, outputs)."""
+    """The monthly review executed once for this module: (folder with run.ipynb, executed, outputs).
+
+    Its operational store (``QUANT_OPS_DB``) is a tmp one with one open warning alert.
+    """
+    from tests.alerts.helpers import VALUES, check, engine, rule
+
     folder = tmp_path_factory.mktemp("monthly_review")
-    executed, outputs = run_notebook("monthly_business_review", demo_lake, folder,
-                                     **NOTEBOOKS["monthly_business_review"])
+    VALUES["mbr_late"] = [("technician T7", 9.0)]
+    eng = engine(folder, [rule("mbr_late", title="Late jobs above five", comparison={
+        "kind": "threshold", "op": ">", "value": 5, "level": "warning"})])
+    check(eng)
+    VALUES.pop("mbr_late")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUANT_OPS_DB", str(eng.store.path))
+        executed, outputs = run_notebook("monthly_business_review", demo_lake, folder,
+                                         **NOTEBOOKS["monthly_business_review"])
     return folder, executed, outputs
 
 
@@ -180,3 +192,30 @@ def test_monthly_review_risk_register_and_scorecard_are_the_engines(monthly_revi
     assert dso.label in register and f"{dso.value:,.1f} d" in register and dso.owner in register
     card = next(t for t in tables if "Success scorecard against 2023" in t)
     assert "Revenue (completed jobs)" in card and "Customer satisfaction (5-point scale" in card
+
+
+def test_monthly_review_risk_assessment_shows_open_alerts_and_market_signals(monthly_review, demo_lake):
+    from quantlib.kpi.market import demand_changes, pricing_pressure
+
+    _, executed, outputs = monthly_review
+    texts = [o["data"].get("text/markdown", "") for o in outputs if "data" in o]
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    assert "1 open alert: 1 warning." in texts
+    alerts = next(t for t in tables if "Open alerts" in t)
+    assert "technician T7" in alerts and "Late jobs above five: technician T7" in alerts
+    # Open alerts sit in the Risk assessment section, after the register.
+    sources = [c.source for c in executed.cells]
+    risk = next(i for i, s in enumerate(sources) if s.startswith("## Risk assessment"))
+    card = next(i for i, s in enumerate(sources) if s.startswith("## Success scorecard"))
+    assert any("open_alerts_table" in s for s in sources[risk:card])
+    demand = demand_changes(demo_lake, days=90)
+    shown = next(t for t in tables if "Demand: jobs requested, biggest movers" in t)
+    top = demand.iloc[0]
+    assert f"{top['change']:+.1%}" in shown and "Same 90 days last year" in shown
+    prices = pricing_pressure(demo_lake, days=90)
+    pricing = next(t for t in tables if "Pricing: average price per completed job" in t)
+    worst = prices.iloc[0]
+    assert f"${worst['price']:,.0f}" in pricing and f"{worst['change']:+.1%}" in pricing
+    assert "Quote discounts off list price" in "".join(tables)
+    signals = next(t for t in texts if t.startswith("Jobs requested in the last 90 days"))
+    assert f"{demand.attrs['total_recent']:,.0f} against {demand.attrs['total_baseline']:,.0f}" in signals

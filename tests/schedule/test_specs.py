@@ -31,7 +31,7 @@ def test_product_schedules():
     assert set(specs) == {"monthly_business_review", "weekly_operations", "operations_efficiency",
                           "sales_performance", "financial_summary", "revenue_forecast", "cashflow_forecast",
                           "demand_forecast", "churn_risk", "customer_segments", "customer_value",
-                          "dispatch_plan", "workforce_plan", "capital_allocation",
+                          "dispatch_plan", "workforce_plan", "risk_alerts", "capital_allocation",
                           "profitability"}
     for s in specs.values():
         assert (ROOT / "notebooks").name == s.notebook.parts[0]
@@ -52,6 +52,9 @@ def test_product_schedules():
     assert specs["operations_efficiency"].next_run(after) == datetime(2026, 11, 28, 6, tzinfo=ZoneInfo("UTC"))
     for name in ("sales_performance", "financial_summary"):
         assert specs[name].next_run(after).weekday() == 0
+    # Risks and alerts every day, weekends included.
+    assert specs["risk_alerts"].next_runs(after, 2) == [datetime(2026, 11, 28, 6, 30, tzinfo=ZoneInfo("UTC")),
+                                                        datetime(2026, 11, 29, 6, 30, tzinfo=ZoneInfo("UTC"))]
 
 
 def test_day_of_month_and_weekday_must_say_and_or_or():

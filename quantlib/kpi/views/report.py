@@ -347,6 +347,73 @@ def market_context(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
            WHERE e.month::DATE BETWEEN ? AND ? ORDER BY 1""", [first, ctx.as_of]).df())
 
 
+def _window_label(days: int) -> str:
+    return f"Last {days} days"
+
+
+def demand_changes_table(ctx: ReportContext, days: int = 90, top: int = 8) -> pd.DataFrame:
+    """The ``top`` biggest movers in jobs requested by service line and job type
+    (:func:`quantlib.kpi.market.demand_changes`), the last ``days`` days against the baseline."""
+    from quantlib.kpi.market import demand_changes
+
+    table = demand_changes(ctx, ctx.as_of, days)
+    shown = table.head(top).copy()
+    shown.attrs.update(table.attrs)
+    return with_formats(shown, {"recent": "int", "baseline": "num1", "change_jobs": "{:+,.1f}", "change": "change"},
+                        {"recent": _window_label(days), "baseline": table.attrs["baseline"].capitalize(),
+                         "change_jobs": "Change (jobs)", "change": "Change"})
+
+
+def pricing_table(ctx: ReportContext, days: int = 90, top: int = 8) -> pd.DataFrame:
+    """The ``top`` service types whose average realised price moved most
+    (:func:`quantlib.kpi.market.pricing_pressure`), falls first."""
+    from quantlib.kpi.market import pricing_pressure
+
+    table = pricing_pressure(ctx, ctx.as_of, days)
+    shown = table.reindex(table["change"].abs().sort_values(ascending=False).index).head(top)
+    shown = shown.sort_values("change", kind="stable", ignore_index=True)
+    shown.attrs.update(table.attrs)
+    return with_formats(shown, {"jobs": "int", "price": "money", "baseline_price": "money", "change": "change"},
+                        {"jobs": "Jobs completed", "price": f"Average price, {_window_label(days).lower()}",
+                         "baseline_price": f"Average price, {table.attrs['baseline']}", "change": "Change"})
+
+
+def discount_table(ctx: ReportContext, days: int = 90) -> pd.DataFrame:
+    """Quote discounts off list price by service line (:func:`quantlib.kpi.market.discount_pressure`)."""
+    from quantlib.kpi.market import discount_pressure
+
+    table = discount_pressure(ctx, ctx.as_of, days)
+    baseline = table.attrs["baseline"]
+    return with_formats(table, {"quotes": "int", "discount": "pct", "baseline_discount": "pct",
+                                "change_points": _points, "discounted_share": "pct",
+                                "baseline_discounted_share": "pct"},
+                        {"quotes": "Quotes", "discount": "Mean discount",
+                         "baseline_discount": f"Mean discount, {baseline}",
+                         "change_points": "Change", "discounted_share": "Quotes below list",
+                         "baseline_discounted_share": f"Below list, {baseline}"})
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f} pts"
+
+
+def market_signals_text(demand: pd.DataFrame, prices: pd.DataFrame, days: int = 90) -> str:
+    """Two sentences: total demand against its baseline and the service type whose price fell most."""
+    total, base = demand.attrs["total_recent"], demand.attrs["total_baseline"]
+    change = (total - base) / base if base else float("nan")
+    text = (f"Jobs requested in the last {days} days: {total:,.0f} against {base:,.0f} "
+            f"({demand.attrs['baseline']}), {'a change of ' + format(change, '+.1%') if base else 'no baseline'}.")
+    falls = prices[prices["change"] < 0]
+    if len(falls):
+        worst = falls.iloc[0]
+        text += (f" The largest price fall is {worst['service_line']} {worst['job_type']}: an average of "
+                 f"{markdown_money(worst['price'])} per job against {markdown_money(worst['baseline_price'])} "
+                 f"({worst['change']:+.1%}).")
+    else:
+        text += " No service type's average price fell."
+    return text
+
+
 # ---------------------------------------------------------------------------- risk
 def risks_needing_attention(ctx: ReportContext) -> pd.DataFrame:
     """The risk register's rows at warning or critical (:func:`quantlib.risk.risk_register`).

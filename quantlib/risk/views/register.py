@@ -17,7 +17,8 @@ from quantlib.risk.register import risk_register, risk_trend
 from quantlib.risk.scorecard import ScorecardError, success_scorecard
 from quantlib.views.tables import table_view, with_formats
 
-__all__ = ["default_baseline_year", "risk_register_table", "risk_trend_table", "scorecard_table_view"]
+__all__ = ["default_baseline_year", "risk_level_history", "risk_register_table", "risk_trend_table",
+           "scorecard_table_view"]
 
 
 def _as_of(source, as_of):
@@ -57,6 +58,31 @@ def risk_trend_table(source, indicator: str, months: int = 12, as_of=None) -> pd
     return with_formats(trend, {"month_end": "month", "value": "unit:unit", "warning": "unit:unit",
                                 "critical": "unit:unit"},
                         {"month_end": "Month", "warning": "Warn at", "critical": "Critical at"})
+
+
+def risk_level_history(source, months: int = 6, as_of=None, include_expensive: bool = False) -> pd.DataFrame:
+    """Each indicator's level at each of the last ``months`` month ends: the register's trend at a glance.
+
+    One row per indicator (registry order; the indicators that fit a model are left out unless
+    ``include_expensive``), one column per month end, oldest first, labelled ``Mon YYYY`` (the
+    last is the as-of date itself); a cell is ``none``, ``info``, ``warning`` or ``critical``,
+    or ``n/a`` when the indicator had no value then. ``attrs["month_ends"]`` keeps the dates.
+    """
+    from quantlib.risk.indicators import INDICATORS
+
+    rows, ends = [], []
+    with open_gold(source) as con:
+        day = as_of_date(con, _as_of(source, as_of))
+        for name, spec in INDICATORS.items():
+            if spec.expensive and not include_expensive:
+                continue
+            trend = risk_trend(con, name, months, day)
+            ends = [d.date() for d in trend["month_end"]]
+            rows.append([spec.label, *[level if level is not None else "n/a" for level in trend["level"]]])
+    labels = [f"{end:%b %Y}" for end in ends]
+    table = pd.DataFrame(rows, columns=["indicator", *labels])
+    table.attrs["month_ends"] = ends
+    return with_formats(table, {}, {"indicator": "Indicator"})
 
 
 def default_baseline_year(source, as_of=None) -> int:

@@ -35,3 +35,17 @@ def test_scorecard_table(demo_lake):
     assert "Success" not in html and "Change_unit" not in html and "Target unit" not in html
     with pytest.raises(views.ScorecardError):
         views.scorecard_table_view(demo_lake, 2024)
+
+
+def test_level_history_is_each_indicators_trend_levels(demo_lake):
+    from quantlib.risk import risk_trend
+    from quantlib.risk.indicators import INDICATORS
+
+    table = views.risk_level_history(demo_lake, months=3)
+    cheap = [spec for spec in INDICATORS.values() if not spec.expensive]
+    assert list(table["indicator"]) == [spec.label for spec in cheap]
+    assert len(table.columns) == 4 and table.columns[-1] == f"{table.attrs['month_ends'][-1]:%b %Y}"
+    dso = risk_trend(demo_lake, "dso", 3)
+    row = table.set_index("indicator").loc[INDICATORS["dso"].label]
+    assert list(row) == [level if level is not None else "n/a" for level in dso["level"]]
+    assert set(table.iloc[:, 1:].to_numpy().ravel()) <= {"none", "info", "warning", "critical", "n/a"}
