@@ -1,9 +1,9 @@
 """Report tables of the alerts in the operational store, read-only.
 
 Reports (the daily ``risk_alerts`` notebook, the monthly review) show alert state; they never
-change it. These views open the SQLite file in read-only mode (``mode=ro``), so a report can
-neither write a row nor create or migrate a store: a store that does not exist yet reads as
-"no alerts".
+change it. These views open the SQLite file in read-only mode (``mode=ro``) and a PostgreSQL
+store in read-only transactions, so a report can neither write a row nor create or migrate a
+store: a store that does not exist yet reads as "no alerts".
 
 >>> table = open_alerts_table()                       # doctest: +SKIP
 >>> open_alerts_text(table)                           # doctest: +SKIP
@@ -18,16 +18,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from quantlib.data.opstore import OPS_DB_ENV, OPS_DSN_ENV, OpsStoreError, default_ops_path, iso_utc
+from quantlib.data.opstore import OPS_DSN_ENV, OpsStoreError, PostgresOpsStore, default_ops_path, iso_utc
 from quantlib.errors import AlertLevel, AlertState
 from quantlib.views.tables import table_view, with_formats
 
 __all__ = ["HISTORY_EVENTS", "LEVEL_ORDER", "NO_OPEN_ALERTS", "alert_history_summary", "message_without_level",
            "open_alerts", "open_alerts_by_level", "open_alerts_table", "open_alerts_text", "read_only_store",
-           "store_path"]
+           "store_path", "store_target"]
 
 #: Most severe first: the order of every table here.
 LEVEL_ORDER = (AlertLevel.CRITICAL.value, AlertLevel.WARNING.value, AlertLevel.INFO.value)
@@ -41,41 +42,69 @@ _OPEN_COLUMNS = ["id", "level", "category", "rule", "subject", "message", "state
                  "count"]
 
 
-def store_path(store=None, env: Mapping[str, str] | None = None) -> Path:
-    """The operational store's file: ``store`` (an OpsStore or a path), else ``$QUANT_OPS_DB``, else
-    ``reports/.ops.sqlite``; refuses (:class:`~quantlib.data.opstore.OpsStoreError`) when
-    ``$QUANT_OPS_DSN`` asks for PostgreSQL and no ``store`` is given."""
+def store_target(store=None, env: Mapping[str, str] | None = None) -> "Path | PostgresOpsStore":
+    """Where the alerts are read: the store asked for, never another.
+
+    ``store`` (an :class:`~quantlib.data.opstore.OpsStore`, a
+    :class:`~quantlib.data.opstore.PostgresOpsStore` or a SQLite path), else the PostgreSQL
+    database of ``$QUANT_OPS_DSN``, else the SQLite file ``$QUANT_OPS_DB``, else
+    ``reports/.ops.sqlite`` (the order of :func:`~quantlib.data.opstore.open_ops_store`).
+
+    Returns
+    -------
+    Path or PostgresOpsStore
+        A SQLite file (it may not exist yet), or a PostgreSQL store not connected and never
+        migrated by these views.
+    """
+    if isinstance(store, PostgresOpsStore):
+        return PostgresOpsStore(store._dsn, timeout=store.timeout, migrate=False)
     if store is None:
         environ = os.environ if env is None else env
         if environ.get(OPS_DSN_ENV):
-            # As open_ops_store: never read somewhere else than the store asked for.
-            raise OpsStoreError(f"{OPS_DSN_ENV} is set but the PostgreSQL operational store is not implemented "
-                                f"yet; unset it to read the SQLite store ({OPS_DB_ENV} or reports/.ops.sqlite)")
+            return PostgresOpsStore(environ[OPS_DSN_ENV], migrate=False)
         return default_ops_path(env=env)
     return Path(getattr(store, "path", store))
 
 
+def store_path(store=None, env: Mapping[str, str] | None = None) -> Path:
+    """The SQLite file of :func:`store_target`; :class:`~quantlib.data.opstore.OpsStoreError`
+    when the store is a PostgreSQL database (it has no file)."""
+    target = store_target(store, env)
+    if isinstance(target, PostgresOpsStore):
+        raise OpsStoreError(f"the operational store is the PostgreSQL database {target.location}, not a file")
+    return target
+
+
 @contextmanager
-def read_only_store(store=None, env: Mapping[str, str] | None = None) -> Iterator[sqlite3.Connection | None]:
-    """A read-only connection to the operational store, or ``None`` when it does not exist yet.
+def read_only_store(store=None, env: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """A read-only connection to the operational store, or ``None`` when it has no alerts table yet.
 
     Parameters
     ----------
-    store : OpsStore or path, optional
-        Default ``$QUANT_OPS_DB``, else ``reports/.ops.sqlite`` (:func:`~quantlib.data.opstore.default_ops_path`).
+    store : OpsStore, PostgresOpsStore or path, optional
+        Default as :func:`store_target`: ``$QUANT_OPS_DSN``, ``$QUANT_OPS_DB``, ``reports/.ops.sqlite``.
     env : mapping, optional
-        Where ``QUANT_OPS_DB`` is read (default ``os.environ``).
+        Where those variables are read (default ``os.environ``).
+
+    Notes
+    -----
+    SQLite is opened with ``mode=ro``; PostgreSQL with ``default_transaction_read_only``, so
+    neither backend lets a report write, create or migrate anything. Rows read by column name.
 
     Raises
     ------
     OpsStoreError
-        When no ``store`` is given and ``$QUANT_OPS_DSN`` asks for PostgreSQL (not implemented yet).
+        The PostgreSQL server cannot be reached (the message names it without the password).
     """
-    path = store_path(store, env)
-    if not path.is_file():
+    target = store_target(store, env)
+    if isinstance(target, PostgresOpsStore):
+        with target.read_only() as con:
+            yield con
+        return
+    if not target.is_file():
         yield None
         return
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+    with closing(sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)) as con:
         con.row_factory = sqlite3.Row
         has_alerts = con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alerts'"
                                  ).fetchone()[0]

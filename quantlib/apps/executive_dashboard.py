@@ -264,14 +264,11 @@ class ExecutiveDashboard(WidgetApp):
 
     def __init__(self, gold_path: Path | str, as_of=None, *, debounce: float = DEBOUNCE_SECONDS,
                  ops_store: Path | str | None = None):
-        from quantlib.alerts.views import store_path
-        from quantlib.data.opstore import OpsStoreError
+        from quantlib.alerts.views import store_target
 
         self.gold_path = gold_file(gold_path)
-        try:
-            self.ops_path, self.ops_problem = store_path(ops_store), ""
-        except OpsStoreError as problem:  # the KPIs still show; the alerts panel says why it is empty
-            self.ops_path, self.ops_problem = None, str(problem)
+        # A SQLite file or a PostgreSQL store ($QUANT_OPS_DSN); opened only when the panel reads it.
+        self.ops_target = store_target(ops_store)
         self.con = connect_gold(self.gold_path)
         self.as_of = gold_as_of(self.con) if as_of is None else to_date(as_of)
         self.data_start = self.con.execute("SELECT data_start FROM build_params").fetchone()[0]
@@ -441,7 +438,7 @@ class ExecutiveDashboard(WidgetApp):
         :func:`quantlib.alerts.views.open_alerts`)."""
         from quantlib.alerts.views import open_alerts
 
-        return open_alerts(self.ops_path)
+        return open_alerts(self.ops_target)
 
     def acknowledge(self, alert_id: int, who: str = "executive dashboard") -> dict:
         """Acknowledge alert ``alert_id`` through the alert engine (a row of the alert history).
@@ -451,12 +448,13 @@ class ExecutiveDashboard(WidgetApp):
         quantlib.alerts.AlertError
             No such alert, or it is resolved.
         """
-        from quantlib.alerts import AlertEngine, AlertError
-        from quantlib.data.opstore import OpsStore
+        from quantlib.alerts import AlertEngine
+        from quantlib.data.opstore import OpsStore, PostgresOpsStore
 
-        if self.ops_path is None:
-            raise AlertError(self.ops_problem)
-        return AlertEngine(OpsStore(self.ops_path), [], channels={}).acknowledge(int(alert_id), who=who)
+        target = self.ops_target
+        store = (PostgresOpsStore(target._dsn, timeout=target.timeout) if isinstance(target, PostgresOpsStore)
+                 else OpsStore(target))
+        return AlertEngine(store, [], channels={}).acknowledge(int(alert_id), who=who)
 
     def alerts_html(self, alerts: pd.DataFrame) -> dict[str, str]:
         """Per level (critical, warning, info): the heading and each alert's line as HTML, by alert id.
@@ -502,11 +500,14 @@ class ExecutiveDashboard(WidgetApp):
 
         if self._widget is None:
             self._build()
-        if self.ops_problem:
+        from quantlib.data.opstore import OpsStoreError
+
+        try:
+            alerts = self.open_alerts()
+        except OpsStoreError as problem:  # the KPIs still show; the panel says why it has no alerts
             self.alerts_panel.children = [w.HTML('<h2>Open alerts</h2><div class="qd-status error">'
-                                                 f"{html.escape(self.ops_problem)}</div>")]
+                                                 f"{html.escape(str(problem))}</div>")]
             return
-        alerts = self.open_alerts()
         parts = self.alerts_html(alerts)
         children = [w.HTML('<h2>Open alerts</h2>' + (f'<div class="qd-status">{html.escape(note)}</div>'
                                                         if note else ""))]
@@ -522,11 +523,12 @@ class ExecutiveDashboard(WidgetApp):
 
     def _on_acknowledge(self, alert_id: int) -> None:
         from quantlib.alerts import AlertError
+        from quantlib.data.opstore import OpsStoreError
 
         try:
             self.acknowledge(alert_id)
             note = f"Alert #{alert_id} acknowledged."
-        except AlertError as problem:
+        except (AlertError, OpsStoreError) as problem:  # both say what happened, without secrets
             note = str(problem)
         except Exception as problem:  # never a stack trace in front of a manager; the log has it
             log.exception("acknowledging alert %s failed", alert_id)

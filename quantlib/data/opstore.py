@@ -458,7 +458,7 @@ class PostgresOpsStore(OpsStore):
 
     dialect = "postgresql"
 
-    def __init__(self, dsn: str, timeout: float = 30.0):
+    def __init__(self, dsn: str, timeout: float = 30.0, migrate: bool = True):
         try:
             import psycopg
             from psycopg.conninfo import conninfo_to_dict
@@ -481,7 +481,8 @@ class PostgresOpsStore(OpsStore):
             self._connect_args["connect_timeout"] = max(1, int(min(timeout, 10)))
         if "application_name" not in params:
             self._connect_args["application_name"] = "quant-ops"
-        self._migrate()
+        if migrate:
+            self._migrate()
 
     def __repr__(self) -> str:
         return f"PostgresOpsStore({self._location!r})"
@@ -545,3 +546,12 @@ class PostgresOpsStore(OpsStore):
         """A connection for reads in autocommit (closed afterwards)."""
         with closing(self.connect(autocommit=True)) as con:
             yield con
+
+    @contextmanager
+    def read_only(self) -> Iterator[PgConnection | None]:
+        """A connection whose transactions the server refuses to let write, or ``None`` when
+        the database has no store schema yet (nothing is created). Closed afterwards."""
+        with closing(self.connect(autocommit=True)) as con:
+            con.execute("SET default_transaction_read_only = on")
+            exists = con.execute("SELECT to_regclass('alerts') IS NOT NULL").fetchone()[0]
+            yield con if exists else None

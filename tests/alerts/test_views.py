@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+from contextlib import closing
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from quantlib.alerts import views
@@ -91,9 +94,38 @@ def test_the_store_defaults_to_quant_ops_db(seeded, monkeypatch):
     assert len(views.open_alerts_table()) == 3
 
 
-def test_a_postgres_dsn_is_refused_not_ignored(tmp_path):
+def test_a_postgres_store_is_read_read_only(postgres_dsn, monkeypatch):
+    from quantlib.data.opstore import PostgresOpsStore
+
+    assert views.open_alerts_table(env={"QUANT_OPS_DSN": postgres_dsn}).empty  # no schema yet: nothing created
+    with closing(psycopg.connect(postgres_dsn)) as con:
+        assert con.execute("SELECT to_regclass('alerts')").fetchone()[0] is None
+    clock = FakeClock()
+    eng = engine(PostgresOpsStore(postgres_dsn), [rule("cash", category="financial", comparison={
+        "kind": "threshold", "op": "<", "value": 10, "level": "critical"})], clock)
+    VALUES["cash"] = [("company", 3.0)]
+    try:
+        check(eng)
+    finally:
+        VALUES.pop("cash")
+    monkeypatch.setenv("QUANT_OPS_DSN", postgres_dsn)
+    table = views.open_alerts_table()
+    assert table[["level", "category", "subject"]].values.tolist() == [["critical", "financial", "company"]]
+    assert views.alert_history_summary(now=clock())["opened"].tolist() == [1]
+    with views.read_only_store() as con, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        con.execute("DELETE FROM alerts")
+
+
+def test_an_unreachable_postgres_store_is_an_error_without_the_password(tmp_path):
     from quantlib.data.opstore import OpsStoreError
 
-    with pytest.raises(OpsStoreError, match="QUANT_OPS_DSN"):
-        views.open_alerts_table(env={"QUANT_OPS_DSN": "postgresql://ops@db/ops"})
-    assert views.open_alerts_table(tmp_path / "ops.sqlite", env={"QUANT_OPS_DSN": "postgresql://x"}).empty
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dsn = f"postgresql://ops:s3cret@127.0.0.1:{port}/ops?connect_timeout=2"
+    with pytest.raises(OpsStoreError, match=f"127.0.0.1:{port}") as raised:
+        views.open_alerts_table(env={"QUANT_OPS_DSN": dsn})
+    assert "s3cret" not in str(raised.value)
+    # An explicit SQLite store wins over the environment, as in open_ops_store.
+    assert views.open_alerts_table(tmp_path / "ops.sqlite", env={"QUANT_OPS_DSN": dsn}).empty
+

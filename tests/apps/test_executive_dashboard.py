@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import socket
 
 import duckdb
 import pytest
@@ -297,16 +298,38 @@ def test_alerts_panel_without_a_store_says_so_and_creates_none(gold, tmp_path):
         dash.close()
 
 
-def test_a_postgres_dsn_leaves_the_kpis_and_says_why_there_are_no_alerts(gold, monkeypatch):
-    from quantlib.alerts import AlertError
+def test_an_unreachable_postgres_store_leaves_the_kpis_and_says_why_there_are_no_alerts(gold, monkeypatch):
+    from quantlib.data.opstore import OpsStoreError
 
-    monkeypatch.setenv("QUANT_OPS_DSN", "postgresql://ops@db/ops")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("QUANT_OPS_DSN", f"postgresql://ops:s3cret@127.0.0.1:{port}/ops?connect_timeout=2")
     dash = ExecutiveDashboard(gold, debounce=0)
     try:
         dash.widget
-        assert "QUANT_OPS_DSN is set" in _panel_html(dash) and not _buttons(dash)
+        html = _panel_html(dash)
+        assert "cannot connect to the PostgreSQL operational store" in html and "s3cret" not in html
+        assert not _buttons(dash)
         assert all(dash.cards[c.name].value for c in CARDS)
-        with pytest.raises(AlertError, match="QUANT_OPS_DSN"):
+        with pytest.raises(OpsStoreError, match=str(port)):
             dash.acknowledge(1)
+    finally:
+        dash.close()
+
+
+def test_alerts_in_a_postgres_store_show_and_are_acknowledged_there(gold, postgres_dsn, monkeypatch):
+    from quantlib.data.opstore import PostgresOpsStore
+
+    eng = _seed_alerts(PostgresOpsStore(postgres_dsn))
+    monkeypatch.setenv("QUANT_OPS_DSN", postgres_dsn)
+    dash = ExecutiveDashboard(gold, debounce=0)
+    try:
+        dash.widget
+        assert len(_buttons(dash)) == 3
+        critical = next(a for a in eng.alerts(open_only=True) if a["level"] == "critical")
+        dash._on_acknowledge(critical["id"])
+        assert f"Alert #{critical['id']} acknowledged." in _panel_html(dash) and len(_buttons(dash)) == 2
+        assert {a["id"]: a["state"] for a in eng.alerts(open_only=True)}[critical["id"]] == "acknowledged"
     finally:
         dash.close()
