@@ -13,6 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "parameters" / "companies"
 
 
+@pytest.fixture(autouse=True)
+def _own_ops_store(tmp_path_factory, monkeypatch):
+    """Every test gets an operational store path of its own (made only if the test writes), so no
+    test reads or writes the checkout's ``reports/.ops.sqlite`` or a ``$QUANT_OPS_DSN`` database.
+    Tests that need a particular store set these variables themselves."""
+    monkeypatch.setenv("QUANT_OPS_DB", str(tmp_path_factory.mktemp("ops") / "ops.sqlite"))
+    monkeypatch.delenv("QUANT_OPS_DSN", raising=False)
+
+
 @pytest.fixture(scope="session")
 def mixed_company():
     from quantlib.data.generate import generate_company

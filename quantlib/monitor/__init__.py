@@ -1,6 +1,6 @@
 """Model monitoring: what the engines predicted, scored as the actuals arrive.
 
-A scheduled run of an engine (revenue forecast, churn risk, customer lifetime value)
+A scheduled run of an engine (revenue and demand forecasts, churn risk, customer lifetime value)
 records its predictions as rows of one long table (:data:`PREDICTION_COLUMNS`): the
 model, its version and parameter hash, the data window it learned from, and per subject
 the quantity predicted over a target period. :func:`realised` looks up what happened in
@@ -19,6 +19,7 @@ from quantlib.monitor.records import (
     churn_prediction_rows,
     churn_run_rows,
     clv_prediction_rows,
+    demand_prediction_rows,
     params_hash,
     revenue_prediction_rows,
     run_label,
@@ -36,6 +37,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "params_hash",
     "revenue_prediction_rows",
+    "demand_prediction_rows",
     "churn_prediction_rows",
     "churn_run_rows",
     "clv_prediction_rows",

@@ -17,20 +17,20 @@ import pandas as pd
 
 from quantlib import __version__
 
-__all__ = ["PREDICTION_COLUMNS", "params_hash", "revenue_prediction_rows", "churn_prediction_rows",
-           "churn_run_rows", "clv_prediction_rows", "run_label"]
+__all__ = ["PREDICTION_COLUMNS", "params_hash", "revenue_prediction_rows", "demand_prediction_rows",
+           "churn_prediction_rows", "churn_run_rows", "clv_prediction_rows", "run_label"]
 
 #: The columns of a prediction record, in order.
 PREDICTION_COLUMNS = [
     "run_id",            # the scheduled run (or any label) that made the prediction
-    "model",             # engine name: revenue_forecast, churn_risk, clv
+    "model",             # engine name: revenue_forecast, demand_forecast, churn_risk, clv
     "version",           # quantlib's version when predicted
     "params_hash",       # sha256 (first 16 hex) of the engine's parameters
     "as_of",             # the data's as-of date: nothing after it was seen
     "window_start",      # first day of the data the engine learned from
     "window_end",        # last day of it
-    "quantity",          # what is predicted: revenue, churn, value_90d
-    "subject",           # series or customer id; "all" for company totals
+    "quantity",          # what is predicted: revenue, jobs, churn, value_90d
+    "subject",           # service line or customer id; "all" for company totals
     "target_start",      # first day of the predicted period
     "target_end",        # last day of it
     "value",             # the point prediction (a probability for churn)
@@ -73,6 +73,56 @@ def revenue_prediction_rows(model, run_id: str, *, model_name: str = "revenue_fo
         "subject": "all", "target_start": [_day(d) for d in forecast["start"]],
         "target_end": [_day(d) for d in forecast["end"]], "value": forecast["likely"].to_numpy(float),
         "lo_80": forecast["lo_80"].to_numpy(float), "hi_80": forecast["hi_80"].to_numpy(float),
+    })
+
+
+def demand_prediction_rows(forecaster, forecast: pd.DataFrame, series: pd.DataFrame, run_id: str, *,
+                           horizons=(4, 13), model_name: str = "demand_forecast") -> pd.DataFrame:
+    """The jobs a fitted :class:`~quantlib.forecast.DemandForecaster` expects, per service line.
+
+    One row per service line and horizon: ``quantity="jobs"``, the forecast total over the
+    first ``k`` periods for each ``k`` in ``horizons`` (weeks for a weekly forecast, days for
+    a daily one) that the forecast covers. Totals of several periods have no interval
+    (summed quantiles are not a quantile of the sum), so ``lo_80`` / ``hi_80`` are empty.
+    Scored together, the rows of one run give the accuracy of the company total (the spec's
+    demand accuracy) and the WAPE across service lines.
+
+    Parameters
+    ----------
+    forecaster : DemandForecaster
+        Fitted.
+    forecast : DataFrame
+        Its :meth:`~quantlib.forecast.DemandForecaster.predict` output (``series_id, ds, yhat``).
+    series : DataFrame
+        The series it was fitted on (:func:`~quantlib.forecast.demand_series` output); its
+        ``service_line`` column groups series, else each series is a subject.
+    run_id : str
+    horizons : sequence of int
+        Periods ahead whose cumulative totals are recorded.
+    """
+    step = dt.timedelta(days=1 if forecaster.freq_ == "D" else 7)
+    last_day = _day(forecaster.last_ds_) + step - dt.timedelta(days=1)  # a week covers Monday..Sunday
+    ids = series["series_id"].unique()
+    lines = (series[["series_id", "service_line"]].drop_duplicates() if "service_line" in series
+             else pd.DataFrame({"series_id": ids, "service_line": ids}))
+    fc = forecast.merge(lines, on="series_id", how="left").sort_values("ds")
+    periods = sorted(fc["ds"].unique())
+    start = _day(periods[0]) if periods else None
+    parts = []
+    for k in sorted({int(h) for h in horizons if 0 < int(h) <= len(periods)}):
+        inside = fc[fc["ds"] <= periods[k - 1]]
+        totals = inside.groupby("service_line")["yhat"].sum()
+        parts.append(pd.DataFrame({"subject": totals.index.astype(str), "value": totals.to_numpy(float),
+                                   "target_start": start,
+                                   "target_end": _day(periods[k - 1]) + step - dt.timedelta(days=1)}))
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["subject", "value", "target_start", "target_end"])
+    return _frame({
+        "run_id": run_id, "model": model_name, "version": __version__,
+        "params_hash": params_hash(forecaster.get_params()), "as_of": last_day,
+        "window_start": _day(pd.to_datetime(series["ds"]).min()), "window_end": last_day, "quantity": "jobs",
+        "subject": rows["subject"].to_numpy(object), "target_start": rows["target_start"].to_numpy(object),
+        "target_end": rows["target_end"].to_numpy(object), "value": rows["value"].to_numpy(float),
     })
 
 

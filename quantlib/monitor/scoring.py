@@ -29,11 +29,12 @@ __all__ = ["REALISERS", "ACCURACY_TARGETS", "PRIMARY_METRIC", "realised", "score
 #: Churn: the share of customers classified correctly at the intervention threshold (80 %).
 ACCURACY_TARGETS: dict[str, dict] = {
     "revenue": dict(REVENUE_TARGETS),
+    "jobs": {None: 0.85},
     "churn": {None: 0.80},
 }
 
 #: The metric each quantity is judged on, and whether higher is better.
-PRIMARY_METRIC = {"revenue": ("accuracy", True), "churn": ("classification_accuracy", True),
+PRIMARY_METRIC = {"revenue": ("accuracy", True), "jobs": ("accuracy", True), "churn": ("classification_accuracy", True),
                   "value_90d": ("wape", False)}
 
 
@@ -58,6 +59,20 @@ def _realise_revenue(con, rows: pd.DataFrame) -> np.ndarray:
     keyed = rows[["subject", "target_start", "target_end"]].merge(
         got, on=["subject", "target_start", "target_end"], how="left")
     return keyed["actual"].to_numpy(float)
+
+
+def _realise_jobs(con, rows: pd.DataFrame) -> np.ndarray:
+    """Jobs asked for over the target period (:func:`~quantlib.forecast.demand_series`' count: by
+    request day, cancelled included, contract visits left out), company (``all``) or service line."""
+    from quantlib.forecast.demand import demand_series
+
+    out = np.full(len(rows), np.nan)
+    for (start, end), idx in rows.groupby(["target_start", "target_end"]).indices.items():
+        counts = demand_series(con, freq="D", by=("service_line",), start=start, end=end)
+        by_line = counts.groupby("service_line")["y"].sum()
+        subjects = rows["subject"].iloc[idx].to_numpy()
+        out[idx] = [float(counts["y"].sum()) if s == "all" else float(by_line.get(s, 0.0)) for s in subjects]
+    return out
 
 
 def _realise_churn(con, rows: pd.DataFrame) -> np.ndarray:
@@ -87,6 +102,7 @@ def _realise_value(con, rows: pd.DataFrame) -> np.ndarray:
 #: How the actual of each quantity is read from gold: ``(con, rows) -> array``.
 REALISERS: dict[str, Callable[[object, pd.DataFrame], np.ndarray]] = {
     "revenue": _realise_revenue,
+    "jobs": _realise_jobs,
     "churn": _realise_churn,
     "value_90d": _realise_value,
 }

@@ -36,7 +36,7 @@ from quantlib.kpi.registry import REGISTRY as KPIS
 from quantlib.kpi.registry import KpiUnavailable
 
 __all__ = ["SCORECARD_COLUMNS", "METRICS", "ScorecardError", "ScorecardParameters", "load_scorecard_parameters",
-           "success_scorecard"]
+           "recorded_accuracy", "success_scorecard"]
 
 SCORECARD_COLUMNS = ["metric", "label", "unit", "kind", "baseline", "current", "change", "target", "met", "note"]
 #: Days after the churn score's date in which a lapse is looked for (the realised window).
@@ -94,6 +94,9 @@ class Metric:
     direction: str
     func: Callable[[Con, dt.date, dt.date, ScorecardParameters], float] | None
     unavailable: str = ""
+    #: ``(model, quantity, horizon_days)`` of recorded predictions scored as they arrived
+    #: (:mod:`quantlib.monitor`), for the accuracy metrics; ``func`` is then None.
+    recorded: tuple[str, str, int] | None = None
 
 
 def _kpi(name: str):
@@ -198,8 +201,27 @@ def churn_auc(con: Con, start: dt.date, end: dt.date, params) -> float:
 #: Metrics reported without a target (the AUC shown next to churn accuracy).
 UNTARGETED = {"churn_prediction_auc"}
 
-_NO_RECORDED = ("needs forecasts recorded at the time and compared with what happened; no prediction "
-                "is stored yet (a backtest is not the realised accuracy)")
+def recorded_accuracy(scores: pd.DataFrame | None, model: str, quantity: str, horizon_days: int,
+                      start: dt.date, end: dt.date) -> tuple[float, int]:
+    """Mean accuracy of ``model``'s recorded runs whose ``horizon_days`` period ended in [start, end].
+
+    ``scores`` is :func:`quantlib.monitor.score_predictions` output (one row per run and
+    horizon, the spec's accuracy of the predicted total). Returns the mean and the number of
+    runs. Forecasts made at the time and compared with what happened: a backtest is not
+    the realised accuracy, so without recorded runs the metric is unmeasured.
+    """
+    if scores is None or scores.empty:
+        raise Unmeasured(f"no {model} prediction recorded in the operational store yet (each scheduled run "
+                         "records its own; a backtest is not the realised accuracy)")
+    runs = scores[(scores["model"] == model) & (scores["quantity"] == quantity)
+                  & (scores["horizon_days"] == horizon_days)]
+    ends = [a + dt.timedelta(days=int(horizon_days)) for a in runs["as_of"]]
+    inside = runs[[start <= e <= end for e in ends]]
+    values = inside["accuracy"].dropna() if "accuracy" in inside else pd.Series(dtype=float)
+    if values.empty:
+        raise Unmeasured(f"no recorded {model} run whose {horizon_days}-day period ended in {start}..{end}")
+    return float(values.mean()), int(len(values))
+
 
 #: The success metrics, in the specification's order (``churn_prediction_auc`` is reported next to accuracy).
 METRICS: dict[str, Metric] = {m.name: m for m in [
@@ -211,9 +233,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("job_completion_time", "Job completion time (labour hours per job)", "hours", "lower",
            job_completion_time),
     Metric("satisfaction", "Customer satisfaction (5-point scale; ours / 2)", "rating5", "higher", satisfaction),
-    Metric("demand_forecast_accuracy", "Demand forecast accuracy", "ratio", "higher", None, _NO_RECORDED),
-    Metric("revenue_forecast_accuracy_30d", "30-day revenue forecast accuracy", "ratio", "higher", None,
-           _NO_RECORDED),
+    Metric("demand_forecast_accuracy", "Demand forecast accuracy (jobs over 4 weeks, recorded runs)", "ratio",
+           "higher", None, recorded=("demand_forecast", "jobs", 28)),
+    Metric("revenue_forecast_accuracy_30d", "30-day revenue forecast accuracy (recorded runs)", "ratio", "higher",
+           None, recorded=("revenue_forecast", "revenue", 30)),
     Metric("churn_prediction_accuracy", "Churn prediction accuracy (rule at 0.7, 90 days)", "ratio", "higher",
            churn_accuracy),
     Metric("churn_prediction_auc", "Churn prediction AUC (same customers)", "ratio", "higher", churn_auc),
@@ -230,8 +253,26 @@ def _met(kind: str, direction: str, change: float, current: float, target: float
     return bool(change >= target) if target >= 0 else bool(change <= target)
 
 
-def success_scorecard(source, baseline_year: int, as_of=None, params: ScorecardParameters | None = None
-                      ) -> pd.DataFrame:
+def _monitored_scores(con: Con, store, end: dt.date) -> pd.DataFrame | None:
+    """The scores of every recorded prediction due by ``end`` (None when no store exists yet).
+
+    ``store`` None: the default store (``$QUANT_OPS_DSN``, ``$QUANT_OPS_DB``, ``reports/.ops.sqlite``),
+    never created here; a report only reads.
+    """
+    import os
+
+    from quantlib.data.opstore import OPS_DSN_ENV, default_ops_path, open_ops_store
+    from quantlib.monitor import monitor_predictions
+
+    if store is None:
+        if not os.environ.get(OPS_DSN_ENV) and not default_ops_path().is_file():
+            return None
+        store = open_ops_store()
+    return monitor_predictions(con, store, end).scores
+
+
+def success_scorecard(source, baseline_year: int, as_of=None, params: ScorecardParameters | None = None,
+                      store=None) -> pd.DataFrame:
     """One row per success metric: baseline year, the year to as_of, change, target, met.
 
     Parameters
@@ -245,6 +286,9 @@ def success_scorecard(source, baseline_year: int, as_of=None, params: ScorecardP
         End of the current period (default gold's build date).
     params : ScorecardParameters, optional
         Default ``parameters/scorecard.yaml``.
+    store : OpsStore, optional
+        Where the forecasts' recorded predictions are read for the two forecast accuracies
+        (:func:`recorded_accuracy`); default the operational store of the environment.
 
     Returns
     -------
@@ -273,6 +317,7 @@ def success_scorecard(source, baseline_year: int, as_of=None, params: ScorecardP
             raise ScorecardError(f"baseline year {baseline_year} starts before the data ({data_start}); "
                                  f"choose {data_start.year + (data_start > dt.date(data_start.year, 1, 1))} or later")
         rows = []
+        monitored: list = []  # scored once, on first use
         for metric in METRICS.values():
             setting = params.metrics.get(metric.name)
             kind = setting.kind if setting else "level"
@@ -280,15 +325,23 @@ def success_scorecard(source, baseline_year: int, as_of=None, params: ScorecardP
             row = {"metric": metric.name, "label": metric.label, "unit": metric.unit, "kind": kind,
                    "baseline": math.nan, "current": math.nan, "change": math.nan, "target": target, "met": None,
                    "note": metric.unavailable}
-            if metric.func is not None:
-                notes = []
+            if metric.func is not None or metric.recorded is not None:
+                notes, runs = [], {}
                 for column, (a, b) in (("baseline", (base_start, base_end)), ("current", (start, end))):
                     try:
-                        row[column] = float(metric.func(con, a, b, params))
+                        if metric.recorded is not None:
+                            if not monitored:
+                                monitored.append(_monitored_scores(con, store, end))
+                            row[column], runs[column] = recorded_accuracy(monitored[0], *metric.recorded, a, b)
+                        else:
+                            row[column] = float(metric.func(con, a, b, params))
                     except Unmeasured as reason:
                         notes.append(f"{column}: {reason}")
                 reasons = {note.split(": ", 1)[1] for note in notes}
                 row["note"] = reasons.pop() if len(notes) == 2 and len(reasons) == 1 else "; ".join(notes)
+                if "current" in runs:
+                    counted = f"current: mean of {runs['current']} recorded run{'s' * (runs['current'] != 1)}"
+                    row["note"] = "; ".join(filter(None, [row["note"], counted]))
                 base, now = row["baseline"], row["current"]
                 if kind == "relative" and math.isfinite(base) and math.isfinite(now) and base != 0:
                     row["change"] = now / base - 1

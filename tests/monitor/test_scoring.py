@@ -9,12 +9,14 @@ import pytest
 
 from quantlib.customers.clv import company_clv
 from quantlib.data.gold import gold_as_of
-from quantlib.forecast import RevenueModel, warehouse_snapshot
+from quantlib.forecast import DemandForecaster, RevenueModel, demand_series, external_factors, warehouse_snapshot
+from quantlib.forecast.models import SeasonalNaive
 from quantlib.monitor import (
     PREDICTION_COLUMNS,
     churn_prediction_rows,
     clv_prediction_rows,
     decay_flags,
+    demand_prediction_rows,
     params_hash,
     realised,
     revenue_prediction_rows,
@@ -72,6 +74,41 @@ def test_revenue_forecast_scored_against_gold_as_the_spec_defines_accuracy(demo_
         assert s["accuracy"] == pytest.approx(1 - abs(r["value"] - r["actual"]) / r["actual"])
         assert s["metric"] == "accuracy" and s["target"] == {30: 0.92, 90: 0.87}[s["horizon_days"]]
         assert s["met"] == (s["accuracy"] >= s["target"])
+
+
+def test_demand_forecast_per_service_line_scored_on_the_jobs_asked_for(demo_lake):
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        built = gold_as_of(con)
+        requests = con.execute("SELECT service_line, coalesce(requested_date, scheduled_date) AS day FROM job_facts "
+                               "WHERE contract_id IS NULL").df()
+    finally:
+        con.close()
+    requests["day"] = pd.to_datetime(requests["day"]).dt.date
+    series = demand_series(demo_lake.gold, freq="W", end=built - dt.timedelta(days=70))
+    factors = external_factors(demo_lake.gold, "W", as_of=built - dt.timedelta(days=70))
+    fc = DemandForecaster(model=SeasonalNaive()).fit(series, factors)
+    forecast = fc.predict(6, level=(80,))
+    rows = demand_prediction_rows(fc, forecast, series, "run-1", horizons=(4, 13))  # 13 > 6 weeks: left out
+    assert list(rows.columns) == PREDICTION_COLUMNS and set(rows["quantity"]) == {"jobs"}
+    lines = sorted(series["service_line"].unique())
+    assert sorted(rows["subject"]) == lines  # one row per line, the 4-week total
+    as_of = rows["as_of"].iloc[0]
+    assert as_of.weekday() == 6 and as_of == rows["window_end"].iloc[0]  # the Sunday ending the last full week
+    assert (rows["target_end"] - rows["as_of"]).map(lambda d: d.days).tolist() == [28] * len(lines)
+    by_line = forecast.assign(service_line=forecast["series_id"].str.split("/").str[0])
+    first4 = by_line[by_line["ds"] <= sorted(by_line["ds"].unique())[3]].groupby("service_line")["yhat"].sum()
+    assert rows.set_index("subject")["value"].to_dict() == pytest.approx(first4.to_dict())
+    got = realised(demo_lake.gold, rows)
+    assert got["arrived"].all()
+    start, end = got["target_start"].iloc[0], got["target_end"].iloc[0]
+    inside = requests[(requests["day"] >= start) & (requests["day"] <= end)]
+    assert got.set_index("subject")["actual"].to_dict() == inside.groupby("service_line").size().astype(float).to_dict()
+    [score] = score_predictions(got).to_dict("records")
+    total_f, total_y = got["value"].sum(), got["actual"].sum()
+    assert score["accuracy"] == pytest.approx(1 - abs(total_f - total_y) / total_y)  # of the company total
+    assert score["wape"] == pytest.approx((got["value"] - got["actual"]).abs().sum() / total_y)  # across lines
+    assert score["horizon_days"] == 28 and score["target"] == 0.85
 
 
 def test_periods_not_ended_have_not_arrived_and_service_lines_are_subjects(demo_lake, jobs):

@@ -31,12 +31,15 @@ def run_notebook(stem: str, lake, tmp_path, **params):
 
 
 def render_clean_html(executed_path, stem: str, tmp_path) -> str:
-    """Render the executed notebook to HTML; assert no network reference, no code, no traceback."""
+    """Render the executed notebook to HTML; assert no network reference, no code, no traceback, and no
+    Markdown left unrendered (a literal ``**``: two bare dollar signs in a paragraph make a formula)."""
     meta = ReportMeta(title=stem.replace("_", " ").capitalize(), company="Prairie Home Services",
                       period="test", run_date="2026-11-27")
     html = render_html(executed_path, tmp_path / "report.html", meta).read_text()
     assert not NETWORK.search(html), NETWORK.search(html)
     assert "Traceback" not in html and "import " not in html
+    shown = re.sub(r"<style.*?</style>|<svg.*?</svg>|<script.*?</script>", "", html, flags=re.DOTALL)
+    assert "**" not in shown, shown[max(0, shown.find("**") - 200):shown.find("**") + 200]
     return html
 
 

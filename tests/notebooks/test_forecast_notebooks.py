@@ -5,6 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from quantlib.data.opstore import OpsStore
 from quantlib.parameters import check_parameters_cell, validate_parameters
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
@@ -34,10 +35,15 @@ def test_notebook_is_committed_without_outputs(stem):
 
 
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
-def test_notebook_runs_and_renders(stem, demo_lake, tmp_path):
+def test_notebook_runs_and_renders(stem, demo_lake, tmp_path, ops_store):
     executed, outputs = run_notebook(stem, demo_lake, tmp_path, **NOTEBOOKS[stem])
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     tables = [o for o in outputs if "text/html" in o.get("data", {})]
     assert len(tables) >= 2
     render_clean_html(tmp_path / "run.ipynb", stem, tmp_path)
     assert {"History and forecast", "Forecast accuracy"} <= set(section_headings(executed))
+    if stem == "demand_forecast":  # its predictions are recorded for monitoring: per service line, 4 weeks
+        recorded = OpsStore(ops_store).prediction_frame(model="demand_forecast")
+        assert set(recorded["quantity"]) == {"jobs"} and recorded["subject"].nunique() >= 2
+        assert {(e - a).days for a, e in zip(recorded["as_of"], recorded["target_end"])} == {28}
+        assert (recorded["value"] > 0).all() and recorded["lo_80"].isna().all()

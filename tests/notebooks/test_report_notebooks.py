@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import duckdb
 import nbformat
 import pytest
 
@@ -42,8 +43,14 @@ def test_notebook_is_committed_without_outputs(stem):
 def monthly_review(demo_lake, tmp_path_factory):
     """The monthly review executed once for this module: (folder with run.ipynb, executed, outputs).
 
-    Its operational store (``QUANT_OPS_DB``) is a tmp one with one open warning alert.
+    Its operational store (``QUANT_OPS_DB``) is a tmp one with one open warning alert and the
+    30-day revenue forecast recorded 65 days before the data ends (scored by now).
     """
+    import datetime as dt
+
+    from quantlib.data.gold import gold_as_of, open_gold
+    from quantlib.forecast import RevenueModel, warehouse_snapshot
+    from quantlib.monitor import revenue_prediction_rows
     from tests.alerts.helpers import VALUES, check, engine, rule
 
     folder = tmp_path_factory.mktemp("monthly_review")
@@ -52,6 +59,10 @@ def monthly_review(demo_lake, tmp_path_factory):
         "kind": "threshold", "op": ">", "value": 5, "level": "warning"})])
     check(eng)
     VALUES.pop("mbr_late")
+    with open_gold(demo_lake) as con:
+        origin = gold_as_of(con) - dt.timedelta(days=65)
+    model = RevenueModel(horizons=(30,)).fit(warehouse_snapshot(demo_lake.gold, origin))
+    eng.store.record_predictions(revenue_prediction_rows(model, run_id="mbr-run"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QUANT_OPS_DB", str(eng.store.path))
         executed, outputs = run_notebook("monthly_business_review", demo_lake, folder,
@@ -219,3 +230,39 @@ def test_monthly_review_risk_assessment_shows_open_alerts_and_market_signals(mon
     assert "Quote discounts off list price" in "".join(tables)
     signals = next(t for t in texts if t.startswith("Jobs requested in the last 90 days"))
     assert f"{demand.attrs['total_recent']:,.0f} against {demand.attrs['total_baseline']:,.0f}" in signals
+
+
+def test_monthly_review_appendix_has_model_cards_scored_from_recorded_runs(monthly_review):
+    """Issue 13: a model card per engine in the appendix; the scorecard's 30-day accuracy from the recorded run."""
+    _, executed, outputs = monthly_review
+    headings = [c.source.splitlines()[0] for c in executed.cells if c.cell_type == "markdown"]
+    assert headings[-1] == "## Appendix: model cards"
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    cards = next(t for t in tables if "Model cards: what each engine predicts" in t)
+    for engine in ("revenue_forecast", "demand_forecast", "churn_risk", "clv"):
+        assert engine in cards
+    scores = next(t for t in tables if "Model scores per run and horizon" in t)
+    assert "revenue_forecast" in scores
+    card = next(t for t in tables if "Success scorecard against 2023" in t)
+    assert "mean of 1 recorded run" in card
+
+
+def test_monthly_review_financial_performance_has_activity_based_profitability(monthly_review, demo_lake):
+    """Issue 14: the monthly review gains a profitability section (the costing engine's figures)."""
+    from quantlib.finance.profitability import cost_jobs, profit_by
+
+    _, executed, outputs = monthly_review
+    sources = [c.source for c in executed.cells]
+    financial = next(i for i, s in enumerate(sources) if s.startswith("## Financial performance"))
+    section = next(i for i, s in enumerate(sources) if s.startswith("### Profitability"))
+    operations = next(i for i, s in enumerate(sources) if s.startswith("## Operational metrics"))
+    assert financial < section < operations
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    shown = next(t for t in tables if "Profit by service line, overhead assigned by activity" in t)
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        as_of = con.execute("SELECT as_of FROM build_params").fetchone()[0]
+    by_line = profit_by(cost_jobs(demo_lake, as_of, months=NOTEBOOKS["monthly_business_review"]["months"]),
+                        "service line")
+    for row in by_line.itertuples():
+        assert row[1] in shown and f"{row.margin:.1%}" in shown
+    assert any("Where margin leaks" in t for t in tables)

@@ -132,3 +132,39 @@ def test_met_follows_the_target_side():
 def test_baseline_year_must_fit(demo_lake, year, message):
     with pytest.raises(ScorecardError, match=message):
         success_scorecard(demo_lake, year)
+
+
+def test_forecast_accuracies_come_from_recorded_runs_as_their_periods_ended(demo_lake, as_of, tmp_path):
+    import duckdb
+
+    from quantlib.data.opstore import OpsStore
+    from quantlib.forecast import RevenueModel, warehouse_snapshot
+    from quantlib.monitor import revenue_prediction_rows
+
+    store = OpsStore(tmp_path / "ops.sqlite")
+    card = success_scorecard(demo_lake, 2023, store=store).set_index("metric")
+    assert "no revenue_forecast prediction recorded" in card.loc["revenue_forecast_accuracy_30d", "note"]
+    # Two monthly runs whose 30-day periods end inside the current year, one whose period ends after as_of.
+    origins = [as_of - dt.timedelta(days=d) for d in (95, 65, 10)]
+    for origin in origins:
+        model = RevenueModel(horizons=(30,)).fit(warehouse_snapshot(demo_lake.gold, origin))
+        store.record_predictions(revenue_prediction_rows(model, run_id=f"run-{origin}"))
+    recorded = store.prediction_frame(model="revenue_forecast")
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        actual = [con.execute("SELECT sum(revenue) FROM job_facts WHERE is_completed AND completed_date "
+                              "BETWEEN ? AND ?", [r.target_start, r.target_end]).fetchone()[0]
+                  for r in recorded.itertuples()]
+    accuracy = [1 - abs(f - y) / y for f, y in zip(recorded["value"], actual)]
+    row = success_scorecard(demo_lake, 2023, store=store).set_index("metric").loc["revenue_forecast_accuracy_30d"]
+    assert row["current"] == pytest.approx(np.mean(accuracy[:2]))  # the third has not happened yet
+    assert row["met"] == (row["current"] >= 0.90) and "mean of 2 recorded runs" in row["note"]
+    assert math.isnan(row["baseline"]) and "baseline: no recorded revenue_forecast run" in row["note"]
+
+
+
+def test_the_environments_store_is_read_and_never_created(demo_lake, monkeypatch, tmp_path):
+    path = tmp_path / "absent" / "ops.sqlite"
+    monkeypatch.setenv("QUANT_OPS_DB", str(path))
+    row = success_scorecard(demo_lake, 2023).set_index("metric").loc["demand_forecast_accuracy"]
+    assert math.isnan(row["current"]) and "no demand_forecast prediction recorded" in row["note"]
+    assert not path.exists() and not path.parent.exists()

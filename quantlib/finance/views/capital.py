@@ -9,6 +9,7 @@ from pydantic import Field
 
 from quantlib.finance.cases import CapitalPlan, capital_plan, load_capital_parameters
 from quantlib.parameters import NotebookParameters, register_parameters
+from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view
 
 __all__ = ["CapitalAllocationParameters", "case_table", "crew_table", "frontier_chart", "npv_range_chart",
@@ -90,18 +91,17 @@ def portfolio_summary(plan: CapitalPlan) -> str:
     """One paragraph (markdown): what the budget funds, its expected NPV and its risk."""
     p = plan.params
     if plan.portfolio is None:
-        return (f"No set of eligible investments fits the budget of ${p.budget:,.0f}"
+        return (f"No set of eligible investments fits the budget of {markdown_money(p.budget)}"
                 + (" and the risk limit" if p.max_cvar_loss is not None else "") + ".")
     if not plan.portfolio.chosen:
-        return f"Nothing is worth funding from the budget of ${p.budget:,.0f}: no eligible case adds value."
+        return f"Nothing is worth funding from the budget of {markdown_money(p.budget)}: no eligible case adds value."
     chosen = ", ".join(plan.portfolio.chosen)
-    return (f"With a budget of **${p.budget:,.0f}**, fund **{chosen}** (${plan.portfolio.cost:,.0f}): expected NPV "
-            f"**${plan.portfolio.expected_npv:,.0f}**; in the worst 10 % of {len(plan.scenarios):,} scenarios the "
-            f"portfolio loses ${plan.portfolio.cvar_loss:,.0f} on average."
-            if plan.portfolio.cvar_loss > 0 else
-            f"With a budget of **${p.budget:,.0f}**, fund **{chosen}** (${plan.portfolio.cost:,.0f}): expected NPV "
-            f"**${plan.portfolio.expected_npv:,.0f}**, positive even in the worst 10 % of "
-            f"{len(plan.scenarios):,} scenarios.")
+    fund = (f"With a budget of **{markdown_money(p.budget)}**, fund **{chosen}** "
+            f"({markdown_money(plan.portfolio.cost)}): expected NPV **{markdown_money(plan.portfolio.expected_npv)}**")
+    if plan.portfolio.cvar_loss > 0:
+        return (f"{fund}; in the worst 10 % of {len(plan.scenarios):,} scenarios the portfolio loses "
+                f"{markdown_money(plan.portfolio.cvar_loss)} on average.")
+    return f"{fund}, positive even in the worst 10 % of {len(plan.scenarios):,} scenarios."
 
 
 def npv_range_chart(plan: CapitalPlan) -> alt.Chart:

@@ -15,6 +15,7 @@ from quantlib.finance.profitability import (
     reconcile,
 )
 from quantlib.parameters import NotebookParameters, register_parameters
+from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view
 
 __all__ = ["ProfitabilityParameters", "activity_table", "costing_for_report", "dimension_table", "leaks",
@@ -39,8 +40,9 @@ def summary_line(costing: JobCosting) -> str:
     revenue, profit = j["revenue"].sum(), j["profit"].sum()
     unassigned = costing.unassigned["amount"].sum() if len(costing.unassigned) else 0.0
     losing = (j.loc[j["revenue"] > 0, "profit"] < 0).mean()
-    return (f"{costing.start:%d %b %Y} to {costing.end:%d %b %Y}: revenue **${revenue:,.0f}**, margin after "
-            f"the costs jobs cause **{profit / revenue:.1%}**, net of the ${unassigned:,.0f} no job causes "
+    return (f"{costing.start:%d %b %Y} to {costing.end:%d %b %Y}: revenue **{markdown_money(revenue)}**, "
+            f"margin after the costs jobs cause **{profit / revenue:.1%}**, net of the "
+            f"{markdown_money(unassigned)} no job causes "
             f"**{(profit - unassigned) / revenue:.1%}**; {losing:.0%} of billed jobs lose money.")
 
 

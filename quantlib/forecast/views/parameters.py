@@ -41,3 +41,5 @@ class DemandForecastParameters(NotebookParameters):
     backtest_origins: int = Field(2, ge=0, le=6, description="backtest origins (0 = none)")
     storm_days: int = Field(3, ge=0, le=30, description="storm days in the storm scenario")
     confidence_shift: float = Field(-10.0, ge=-50, le=50, description="consumer confidence change in the scenario")
+    record_predictions: bool = Field(True, description="record this run's predictions in the operational store "
+                                                       "(model monitoring)")

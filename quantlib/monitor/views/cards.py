@@ -16,6 +16,7 @@ __all__ = ["MODEL_DESCRIPTIONS", "model_cards", "metric_history"]
 #: What each monitored engine predicts, in a sentence.
 MODEL_DESCRIPTIONS = {
     "revenue_forecast": "Company revenue per horizon: weighted history, pipeline, seasonality and market parts",
+    "demand_forecast": "Jobs asked for per service line over the next weeks (weather and economy as factors)",
     "churn_risk": "Probability that an active customer lapses in the label window",
     "clv": "Each customer's spend over the next 90 days (MBG/NBD purchases x Gamma-Gamma value)",
 }
