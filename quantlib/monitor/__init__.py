@@ -1,6 +1,6 @@
 """Model monitoring: what the engines predicted, scored as the actuals arrive.
 
-A scheduled run of an engine (revenue and demand forecasts, churn risk, customer lifetime value)
+A scheduled run of an engine (revenue, demand and cash-flow forecasts, churn risk, customer lifetime value)
 records its predictions as rows of one long table (:data:`PREDICTION_COLUMNS`): the
 model, its version and parameter hash, the data window it learned from, and per subject
 the quantity predicted over a target period. :func:`realised` looks up what happened in
@@ -16,6 +16,7 @@ target or its own rolling baseline.
 from quantlib.monitor.check import MonitorResult, monitor_predictions
 from quantlib.monitor.records import (
     PREDICTION_COLUMNS,
+    cash_in_prediction_rows,
     churn_prediction_rows,
     churn_run_rows,
     clv_prediction_rows,
@@ -38,6 +39,7 @@ __all__ = [
     "params_hash",
     "revenue_prediction_rows",
     "demand_prediction_rows",
+    "cash_in_prediction_rows",
     "churn_prediction_rows",
     "churn_run_rows",
     "clv_prediction_rows",

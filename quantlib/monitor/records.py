@@ -18,18 +18,19 @@ import pandas as pd
 from quantlib import __version__
 
 __all__ = ["PREDICTION_COLUMNS", "params_hash", "revenue_prediction_rows", "demand_prediction_rows",
+           "cash_in_prediction_rows",
            "churn_prediction_rows", "churn_run_rows", "clv_prediction_rows", "run_label"]
 
 #: The columns of a prediction record, in order.
 PREDICTION_COLUMNS = [
     "run_id",            # the scheduled run (or any label) that made the prediction
-    "model",             # engine name: revenue_forecast, demand_forecast, churn_risk, clv
+    "model",             # engine name: revenue_forecast, demand_forecast, cashflow_forecast, churn_risk, clv
     "version",           # quantlib's version when predicted
     "params_hash",       # sha256 (first 16 hex) of the engine's parameters
     "as_of",             # the data's as-of date: nothing after it was seen
     "window_start",      # first day of the data the engine learned from
     "window_end",        # last day of it
-    "quantity",          # what is predicted: revenue, jobs, churn, value_90d
+    "quantity",          # what is predicted: revenue, jobs, cash_in, churn, value_90d
     "subject",           # service line or customer id; "all" for company totals
     "target_start",      # first day of the predicted period
     "target_end",        # last day of it
@@ -73,6 +74,30 @@ def revenue_prediction_rows(model, run_id: str, *, model_name: str = "revenue_fo
         "subject": "all", "target_start": [_day(d) for d in forecast["start"]],
         "target_end": [_day(d) for d in forecast["end"]], "value": forecast["likely"].to_numpy(float),
         "lo_80": forecast["lo_80"].to_numpy(float), "hi_80": forecast["hi_80"].to_numpy(float),
+    })
+
+
+def cash_in_prediction_rows(simulator, run_id: str, *, windows=(30, 60, 90),
+                            model_name: str = "cashflow_forecast") -> pd.DataFrame:
+    """The cash a fitted :class:`~quantlib.forecast.CashFlowSimulator` expects to collect.
+
+    One row per window (days from the day after its as-of date, cut to its horizon):
+    ``quantity="cash_in"``, ``subject="all"``, the expected payments received and their
+    80 % interval from the simulated paths. Collections are what the model forecasts from the
+    data; the cash position also depends on the starting cash the user typed, so it is not
+    a prediction that can be scored.
+    """
+    totals = simulator.totals(windows).drop_duplicates("window")
+    days = simulator.daily_["ds"]
+    as_of = _day(simulator.as_of_)
+    params = {k: v for k, v in simulator.get_params().items() if k != "starting_cash"}
+    return _frame({
+        "run_id": run_id, "model": model_name, "version": __version__, "params_hash": params_hash(params),
+        "as_of": as_of, "window_start": as_of - dt.timedelta(days=int(simulator.history_days)),
+        "window_end": as_of, "quantity": "cash_in", "subject": "all",
+        "target_start": _day(days.iloc[0]), "target_end": [_day(days.iloc[int(w) - 1]) for w in totals["window"]],
+        "value": totals["inflow"].to_numpy(float), "lo_80": totals["inflow_lo_80"].to_numpy(float),
+        "hi_80": totals["inflow_hi_80"].to_numpy(float),
     })
 
 

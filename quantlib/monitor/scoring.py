@@ -18,6 +18,7 @@ from quantlib.customers.churn import BANDS
 from quantlib.customers.clv import company_transactions
 from quantlib.customers.features import churn_labels
 from quantlib.data.gold import gold_as_of, open_gold
+from quantlib.forecast.cashflow import CASHFLOW_TARGETS
 from quantlib.forecast.metrics import accuracy
 from quantlib.forecast.revenue import REVENUE_TARGETS
 from quantlib.monitor.records import PREDICTION_COLUMNS
@@ -30,11 +31,13 @@ __all__ = ["REALISERS", "ACCURACY_TARGETS", "PRIMARY_METRIC", "realised", "score
 ACCURACY_TARGETS: dict[str, dict] = {
     "revenue": dict(REVENUE_TARGETS),
     "jobs": {None: 0.85},
+    "cash_in": dict(CASHFLOW_TARGETS),
     "churn": {None: 0.80},
 }
 
 #: The metric each quantity is judged on, and whether higher is better.
-PRIMARY_METRIC = {"revenue": ("accuracy", True), "jobs": ("accuracy", True), "churn": ("classification_accuracy", True),
+PRIMARY_METRIC = {"revenue": ("accuracy", True), "jobs": ("accuracy", True), "cash_in": ("accuracy", True),
+                  "churn": ("classification_accuracy", True),
                   "value_90d": ("wape", False)}
 
 
@@ -58,6 +61,21 @@ def _realise_revenue(con, rows: pd.DataFrame) -> np.ndarray:
     got["target_end"] = pd.to_datetime(got["target_end"]).dt.date
     keyed = rows[["subject", "target_start", "target_end"]].merge(
         got, on=["subject", "target_start", "target_end"], how="left")
+    return keyed["actual"].to_numpy(float)
+
+
+def _realise_cash_in(con, rows: pd.DataFrame) -> np.ndarray:
+    """Payments received over the target period (the company's collections)."""
+    periods = rows[["target_start", "target_end"]].drop_duplicates()
+    con.register("cash_periods", periods)
+    got = con.execute(
+        """SELECT p.target_start, p.target_end, coalesce(sum(pay.amount), 0) AS actual
+           FROM cash_periods p LEFT JOIN payments pay
+             ON pay.paid_date::DATE BETWEEN p.target_start AND p.target_end
+           GROUP BY 1, 2""").df()
+    got["target_start"] = pd.to_datetime(got["target_start"]).dt.date
+    got["target_end"] = pd.to_datetime(got["target_end"]).dt.date
+    keyed = rows[["target_start", "target_end"]].merge(got, on=["target_start", "target_end"], how="left")
     return keyed["actual"].to_numpy(float)
 
 
@@ -103,6 +121,7 @@ def _realise_value(con, rows: pd.DataFrame) -> np.ndarray:
 REALISERS: dict[str, Callable[[object, pd.DataFrame], np.ndarray]] = {
     "revenue": _realise_revenue,
     "jobs": _realise_jobs,
+    "cash_in": _realise_cash_in,
     "churn": _realise_churn,
     "value_90d": _realise_value,
 }

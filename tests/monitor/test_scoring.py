@@ -9,10 +9,18 @@ import pytest
 
 from quantlib.customers.clv import company_clv
 from quantlib.data.gold import gold_as_of
-from quantlib.forecast import DemandForecaster, RevenueModel, demand_series, external_factors, warehouse_snapshot
+from quantlib.forecast import (
+    CashFlowSimulator,
+    DemandForecaster,
+    RevenueModel,
+    demand_series,
+    external_factors,
+    warehouse_snapshot,
+)
 from quantlib.forecast.models import SeasonalNaive
 from quantlib.monitor import (
     PREDICTION_COLUMNS,
+    cash_in_prediction_rows,
     churn_prediction_rows,
     clv_prediction_rows,
     decay_flags,
@@ -109,6 +117,32 @@ def test_demand_forecast_per_service_line_scored_on_the_jobs_asked_for(demo_lake
     assert score["accuracy"] == pytest.approx(1 - abs(total_f - total_y) / total_y)  # of the company total
     assert score["wape"] == pytest.approx((got["value"] - got["actual"]).abs().sum() / total_y)  # across lines
     assert score["horizon_days"] == 28 and score["target"] == 0.85
+
+
+def test_cash_collections_scored_against_the_payments_received(demo_lake):
+    con = duckdb.connect(str(demo_lake.gold), read_only=True)
+    try:
+        built = gold_as_of(con)
+        payments = con.execute("SELECT paid_date::DATE AS day, amount FROM payments").df()
+    finally:
+        con.close()
+    payments["day"] = pd.to_datetime(payments["day"]).dt.date
+    origin = built - dt.timedelta(days=70)
+    snapshot = warehouse_snapshot(demo_lake.gold, origin)
+    fc = CashFlowSimulator(horizon=60, n_sims=100, calibration_origins=0).fit(snapshot)
+    rows = cash_in_prediction_rows(fc, "run-1", windows=(30, 60, 90))  # 90 > the horizon: cut to 60, once
+    assert rows["as_of"].tolist() == [origin, origin] and set(rows["quantity"]) == {"cash_in"}
+    assert [(e - origin).days for e in rows["target_end"]] == [30, 60]
+    assert rows["value"].tolist() == pytest.approx(fc.totals((30, 60))["inflow"].tolist())
+    got = realised(demo_lake.gold, rows)
+    for r in got.itertuples():
+        paid = payments[(payments["day"] >= r.target_start) & (payments["day"] <= r.target_end)]["amount"].sum()
+        assert r.actual == pytest.approx(paid)
+    scores = score_predictions(got)
+    assert scores["target"].tolist() == [0.95, 0.88]  # the cash-flow targets per horizon
+    for s_row, r in zip(scores.itertuples(), got.itertuples()):
+        assert s_row.accuracy == pytest.approx(1 - abs(r.value - r.actual) / r.actual)
+        assert s_row.coverage_80 == float(r.lo_80 <= r.actual <= r.hi_80)
 
 
 def test_periods_not_ended_have_not_arrived_and_service_lines_are_subjects(demo_lake, jobs):

@@ -47,3 +47,8 @@ def test_notebook_runs_and_renders(stem, demo_lake, tmp_path, ops_store):
         assert set(recorded["quantity"]) == {"jobs"} and recorded["subject"].nunique() >= 2
         assert {(e - a).days for a, e in zip(recorded["as_of"], recorded["target_end"])} == {28}
         assert (recorded["value"] > 0).all() and recorded["lo_80"].isna().all()
+    if stem == "cashflow_forecast":  # the collections it expects over 30 and 60 days (its horizon here)
+        recorded = OpsStore(ops_store).prediction_frame(model="cashflow_forecast")
+        assert set(recorded["quantity"]) == {"cash_in"} and set(recorded["subject"]) == {"all"}
+        assert sorted((e - a).days for a, e in zip(recorded["as_of"], recorded["target_end"])) == [30, 60]
+        assert (recorded["lo_80"] <= recorded["value"]).all() and (recorded["value"] <= recorded["hi_80"]).all()

@@ -30,6 +30,8 @@ class CashFlowForecastParameters(NotebookParameters):
     starting_cash: float = Field(250_000.0, description="cash at the end of as_of")
     history_weeks: int = Field(26, ge=4, le=260, description="weeks of history in the chart")
     backtest_origins: int = Field(3, ge=1, le=12, description="backtest origins")
+    record_predictions: bool = Field(True, description="record this run's predictions in the operational store "
+                                                       "(model monitoring)")
 
 
 @register_parameters("demand_forecast")

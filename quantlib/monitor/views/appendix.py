@@ -21,6 +21,7 @@ __all__ = ["ModelCardSection", "model_card_section"]
 
 #: The metrics each quantity's run table shows, in order.
 _METRICS = {"revenue": ("accuracy", "wape", "coverage_80"), "jobs": ("accuracy", "wape"),
+            "cash_in": ("accuracy", "coverage_80"),
             "value_90d": ("wape", "accuracy"),
             "churn": ("auc", "classification_accuracy", "calibration_error", "brier")}
 
@@ -56,9 +57,9 @@ class ModelCardSection:
     def text(self) -> str:
         """One Markdown paragraph: what was recorded and scored, and which models decayed."""
         if not self.recorded:
-            return ("No model predictions are recorded yet: the revenue and demand forecasts, churn risk and "
-                    "customer value reports record theirs on each scheduled run, and they are scored here once "
-                    "their periods end.")
+            return ("No model predictions are recorded yet: the revenue, demand and cash-flow forecasts, churn "
+                    "risk and customer value reports record theirs on each scheduled run, and they are scored here "
+                    "once their periods end.")
         if self.metrics.empty:
             return (f"{self.recorded:,} predictions are recorded; none has reached the end of its period by "
                     f"{self.as_of:%d %B %Y}, so no model is scored yet.")

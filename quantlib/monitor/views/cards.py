@@ -17,6 +17,7 @@ __all__ = ["MODEL_DESCRIPTIONS", "model_cards", "metric_history"]
 MODEL_DESCRIPTIONS = {
     "revenue_forecast": "Company revenue per horizon: weighted history, pipeline, seasonality and market parts",
     "demand_forecast": "Jobs asked for per service line over the next weeks (weather and economy as factors)",
+    "cashflow_forecast": "Payments the company collects over 30, 60 and 90 days (simulated open invoices and new work)",
     "churn_risk": "Probability that an active customer lapses in the label window",
     "clv": "Each customer's spend over the next 90 days (MBG/NBD purchases x Gamma-Gamma value)",
 }

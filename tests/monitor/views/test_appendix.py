@@ -36,7 +36,8 @@ def _forecast(jobs, run_id, as_of, factor):
 
 def test_no_predictions_yet_still_gives_a_card_per_engine(demo_lake, tmp_path):
     section = model_card_section(demo_lake, store=OpsStore(tmp_path / "ops.sqlite"))
-    assert sorted(section.cards["model"]) == ["churn_risk", "clv", "demand_forecast", "revenue_forecast"]
+    assert sorted(section.cards["model"]) == ["cashflow_forecast", "churn_risk", "clv", "demand_forecast",
+                                             "revenue_forecast"]
     assert (section.cards["runs"] == 0).all() and section.metrics.empty and section.chart() is None
     assert section.text().startswith("No model predictions are recorded yet")
     report_table(section.cards).to_html()
