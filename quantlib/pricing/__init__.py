@@ -1,7 +1,8 @@
-"""Pricing engines: the cost of a job built up from the company's data.
+"""Pricing engines: the cost of a job built up from the company's data, and the profit-optimal price.
 
 >>> model = CostModel().fit(lake)                   # rates, hours, materials, overhead from gold
 >>> model.build("hvac", "repair")                   # CostBuildUp: labour, equipment, materials, overhead
+>>> optimal_price(cost, rule_price, win_probability, risk=risk_adjustments(lake, "C1", "hvac", "repair"))
 """
 
 from quantlib.pricing.cost import (
@@ -12,6 +13,13 @@ from quantlib.pricing.cost import (
     PricingParameters,
     load_pricing_parameters,
 )
+from quantlib.pricing.optimal import (
+    PriceRecommendation,
+    RiskAdjustments,
+    expected_margin,
+    optimal_price,
+    risk_adjustments,
+)
 
-__all__ = ["CostBuildUp", "CostModel", "PriceListItem", "PricingError", "PricingParameters",
-           "load_pricing_parameters"]
+__all__ = ["CostBuildUp", "CostModel", "PriceListItem", "PriceRecommendation", "PricingError", "PricingParameters",
+           "RiskAdjustments", "expected_margin", "load_pricing_parameters", "optimal_price", "risk_adjustments"]
