@@ -2,6 +2,7 @@
 
 >>> model = CostModel().fit(lake)                   # rates, hours, materials, overhead from gold
 >>> model.build("hvac", "repair")                   # CostBuildUp: labour, equipment, materials, overhead
+>>> RulePricer(model).fit(lake).price("hvac", "repair", urgency="urgent", segment="new")   # the spec's rule price
 >>> optimal_price(cost, rule_price, win_probability, risk=risk_adjustments(lake, "C1", "hvac", "repair"))
 """
 
@@ -20,6 +21,8 @@ from quantlib.pricing.optimal import (
     optimal_price,
     risk_adjustments,
 )
+from quantlib.pricing.rules import RulePrice, RulePricer
 
 __all__ = ["CostBuildUp", "CostModel", "PriceListItem", "PriceRecommendation", "PricingError", "PricingParameters",
-           "RiskAdjustments", "expected_margin", "load_pricing_parameters", "optimal_price", "risk_adjustments"]
+           "RiskAdjustments", "RulePrice", "RulePricer", "expected_margin", "load_pricing_parameters", "optimal_price",
+           "risk_adjustments"]
