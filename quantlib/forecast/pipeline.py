@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from quantlib.data.contracts import default_published_at, default_published_at_sql
 from quantlib.data.gold import open_gold
+from quantlib.data.price_segments import QUOTE_SEGMENTS
 
 QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
                  "status", "decided_at")
@@ -294,6 +295,14 @@ class QuoteConversionModel(BaseEstimator):
         that this quote has been open ``a`` days, will it be won?".
     random_state : int
         Seed of the gradient boosting.
+    price_terms : {None, "segment"}
+        ``None``: one price coefficient for every quote. ``"segment"`` (logistic only): the
+        price slope differs by the quote's segment, service line and urgency, through the
+        terms ``(price_ratio - 1) x segment`` (one per segment), ``(price_ratio - 1) x
+        service line`` (all but the first line) and ``(price_ratio - 1) x urgent``, plus the
+        segment itself. The quotes given to :meth:`fit` and the predicting methods then need
+        a ``segment`` column: :func:`quantlib.data.price_segments.quote_segments`, the rule
+        the generator draws price sensitivity from.
 
     Attributes
     ----------
@@ -310,6 +319,16 @@ class QuoteConversionModel(BaseEstimator):
     price_effect_ : float
         Average change of the win probability when the price ratio rises by 0.1
         (10 % above list), all else equal; negative when higher prices lose quotes.
+    elasticity_ : pandas.DataFrame or None
+        ``price_terms="segment"`` only: per segment (index), ``n_quotes`` (decided quotes
+        used), ``coef`` (the price coefficient on the raw ``price_ratio - 1`` scale, averaged
+        over the segment's quotes, so over its mix of service lines and urgency),
+        ``std_error`` and the 95 % interval ``lower, upper`` (normal, from the inverse
+        Hessian of the penalised log-likelihood).
+    price_coef_ : pandas.DataFrame or None
+        ``price_terms="segment"`` only: each price term on the raw scale (``coef``,
+        ``std_error``): ``segment:<s>`` the slope of a routine quote of the first service
+        line, ``line:<l>`` the shift of line ``l``, ``urgent`` the shift of urgent quotes.
     decision_days_ : numpy.ndarray
         Days from creation to decision of the decided quotes.
     job_lag_days_ : numpy.ndarray
@@ -318,12 +337,13 @@ class QuoteConversionModel(BaseEstimator):
     """
 
     def __init__(self, model: str = "logistic", C: float = 1.0, min_quotes: int = 30,
-                 age_snapshots: int = 3, random_state: int = 0) -> None:
+                 age_snapshots: int = 3, random_state: int = 0, price_terms: str | None = None) -> None:
         self.model = model
         self.C = C
         self.min_quotes = min_quotes
         self.age_snapshots = age_snapshots
         self.random_state = random_state
+        self.price_terms = price_terms
 
     # ------------------------------------------------------------------ features
     def _confidence_at(self, dates: pd.Series) -> np.ndarray:
@@ -336,9 +356,11 @@ class QuoteConversionModel(BaseEstimator):
         # A month without a value (after the last known month) takes the last known one.
         return np.where(np.isnan(values), float(lookup.iloc[-1]), values)
 
-    def _features(self, q: pd.DataFrame, age: np.ndarray, at: pd.Series) -> pd.DataFrame:
+    def _features(self, q: pd.DataFrame, age: np.ndarray, at: pd.Series, price_shift: float = 0.0) -> pd.DataFrame:
         X = pd.DataFrame(index=q.index)
-        X["price_ratio"] = (q["amount"] / q["list_amount"]).to_numpy()
+        ratio = (q["amount"] / q["list_amount"]).to_numpy() + price_shift
+        if getattr(self, "segments_", None) is None:
+            X["price_ratio"] = ratio
         X["log_amount"] = np.log(q["amount"].to_numpy(dtype=float))
         X["urgent"] = q["urgency"].isin(["urgent", "emergency"]).to_numpy(dtype=float)
         X["age_days"] = np.asarray(age, dtype=float)
@@ -346,7 +368,28 @@ class QuoteConversionModel(BaseEstimator):
             X["consumer_confidence"] = self._confidence_at(at)
         for line in self.service_lines_[1:]:
             X[f"line_{line}"] = (q["service_line"] == line).to_numpy(dtype=float)
+        if getattr(self, "segments_", None) is not None:
+            segment = self._segment_of(q)
+            for name in self.segments_[1:]:
+                X[f"segment_{name}"] = (segment == name).astype(float)
+            # Price terms on price_ratio - 1, so the segment and line terms are effects at list price.
+            price = ratio - 1.0
+            for name in self.segments_:
+                X[f"price:segment:{name}"] = price * (segment == name)
+            for line in self.service_lines_[1:]:
+                X[f"price:line:{line}"] = price * (q["service_line"] == line).to_numpy()
+            X["price:urgent"] = price * X["urgent"].to_numpy()
         return X
+
+    def _segment_of(self, q: pd.DataFrame) -> np.ndarray:
+        if "segment" not in q.columns:
+            raise ValueError("price_terms='segment' needs a 'segment' column on the quotes; add it with "
+                             "quantlib.data.price_segments.quote_segments(quotes, customers, contracts)")
+        segment = q["segment"].to_numpy(dtype=object)
+        unknown = sorted(set(segment) - set(self.segments_), key=str)
+        if unknown:
+            raise ValueError(f"quote segment(s) {unknown} were not seen in fit; known: {self.segments_}")
+        return segment
 
     # ------------------------------------------------------------------ fit
     def fit(self, quotes: pd.DataFrame, as_of=None, jobs: pd.DataFrame | None = None,
@@ -376,6 +419,10 @@ class QuoteConversionModel(BaseEstimator):
         """
         if self.model not in ("logistic", "boosting"):
             raise ValueError(f"model must be 'logistic' or 'boosting', got {self.model!r}")
+        if self.price_terms not in (None, "segment"):
+            raise ValueError(f"price_terms must be None or 'segment', got {self.price_terms!r}")
+        if self.price_terms == "segment" and self.model != "logistic":
+            raise ValueError("price_terms='segment' needs model='logistic'")
         q = _check_quotes(quotes)
         as_of = q["decided_at"].max() if as_of is None else pd.Timestamp(as_of)
         if pd.isna(as_of):
@@ -392,6 +439,14 @@ class QuoteConversionModel(BaseEstimator):
         self.n_train_ = len(decided)
         self.base_rate_ = float(won.mean())
         self.service_lines_ = sorted(decided["service_line"].unique())
+        self.segments_ = None
+        if self.price_terms == "segment":
+            if "segment" not in decided.columns or decided["segment"].isna().any():
+                raise ValueError("price_terms='segment' needs a 'segment' on every quote; add it with "
+                                 "quantlib.data.price_segments.quote_segments(quotes, customers, contracts)")
+            present = set(decided["segment"])
+            self.segments_ = ([s for s in QUOTE_SEGMENTS if s in present]
+                              + sorted(present - set(QUOTE_SEGMENTS), key=str))
         self.economic_ = None
         self.use_confidence_ = False
         if economic is not None:
@@ -435,10 +490,13 @@ class QuoteConversionModel(BaseEstimator):
         weight = 1.0 / keys.groupby("row")["row"].transform("size").to_numpy()
         self.feature_names_ = list(X.columns)
         self._fit_estimator(X.to_numpy(dtype=float), y, weight)
+        self.elasticity_ = None
+        self.price_coef_ = None
+        if self.segments_ is not None:
+            self._price_terms(X.to_numpy(dtype=float), weight, decided)
         # Price effect: +0.1 on the price ratio for the quotes of the training period.
         X0 = self._features(decided, np.zeros(len(decided)), decided["created_at"])
-        X1 = X0.copy()
-        X1["price_ratio"] += 0.1
+        X1 = self._features(decided, np.zeros(len(decided)), decided["created_at"], price_shift=0.1)
         self.price_effect_ = float(np.mean(self._proba(X1.to_numpy(float)) - self._proba(X0.to_numpy(float))))
         return self
 
@@ -467,6 +525,43 @@ class QuoteConversionModel(BaseEstimator):
             est.fit(X, y, sample_weight=weight)
             self.estimator_ = est
             self.coef_ = None
+
+    def _price_terms(self, X: np.ndarray, weight: np.ndarray, decided: pd.DataFrame) -> None:
+        """``price_coef_`` and ``elasticity_`` from the fitted logistic regression.
+
+        The covariance is the inverse Hessian of the objective scikit-learn minimises (divided
+        by ``C``): the weighted log-likelihood plus the ridge ``|beta|^2 / (2 C)`` on the
+        standardised coefficients (the intercept unpenalised), i.e. a Laplace approximation.
+        Raw-scale coefficients are the standardised ones divided by the feature's scale.
+        """
+        Z = np.column_stack([np.ones(len(X)), self.scaler_.transform(X)])
+        p = self._proba(X)
+        hessian = (Z * (weight * p * (1 - p))[:, None]).T @ Z
+        hessian[1:, 1:] += np.eye(Z.shape[1] - 1) / self.C
+        cov_z = np.linalg.pinv(hessian)[1:, 1:]
+        scale = self.scaler_.scale_
+        coef = self.estimator_.coef_[0] / scale
+        cov = cov_z / np.outer(scale, scale)
+        names = self.feature_names_
+        terms = [i for i, name in enumerate(names) if name.startswith("price:")]
+        self.price_coef_ = pd.DataFrame(
+            {"coef": coef[terms], "std_error": np.sqrt(np.diag(cov)[terms])},
+            index=pd.Index([names[i].removeprefix("price:") for i in terms], name="term"))
+        rows = []
+        urgent = decided["urgency"].isin(["urgent", "emergency"]).to_numpy(dtype=float)
+        for name in self.segments_:
+            mine = (decided["segment"] == name).to_numpy()
+            # The segment's average slope: a linear combination of the price terms.
+            a = np.zeros(len(names))
+            a[names.index(f"price:segment:{name}")] = 1.0
+            for line in self.service_lines_[1:]:
+                a[names.index(f"price:line:{line}")] = float(np.mean(decided["service_line"].to_numpy()[mine] == line))
+            a[names.index("price:urgent")] = float(urgent[mine].mean())
+            se = float(np.sqrt(a @ cov @ a))
+            rows.append({"segment": name, "n_quotes": int(mine.sum()), "coef": float(a @ coef),
+                         "std_error": se, "lower": float(a @ coef) - 1.959964 * se,
+                         "upper": float(a @ coef) + 1.959964 * se})
+        self.elasticity_ = pd.DataFrame(rows).set_index("segment")
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
         if self.scaler_ is not None:
