@@ -1,6 +1,7 @@
 """Quote conversion model: recovery of the generator's price effect, calibration on a later
 period, timing on hand-made quotes, no leakage, clear errors."""
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,8 +197,10 @@ def test_segment_terms_default_off_and_clear_errors():
     assert "price_ratio" in plain.coef_.index
     with pytest.raises(ValueError, match="quote_segments"):
         QuoteConversionModel(price_terms="segment").fit(q)
-    with pytest.raises(ValueError, match="needs model='logistic'"):
+    with pytest.raises(ValueError, match="needs model='logistic' or 'bayes'"):
         QuoteConversionModel(model="boosting", price_terms="segment").fit(q.assign(segment="new"))
+    with pytest.raises(ValueError, match="needs price_terms='segment'"):
+        QuoteConversionModel(model="bayes").fit(q)
     with pytest.raises(ValueError, match="price_terms must be"):
         QuoteConversionModel(price_terms="line").fit(q)
     segmented = q.assign(segment=np.where(np.arange(len(q)) % 2, "new", "standard"))
@@ -207,3 +210,30 @@ def test_segment_terms_default_off_and_clear_errors():
         model.win_probability(segmented.assign(segment="volume"))
     with pytest.raises(ValueError, match="quote_segments"):
         model.win_probability(q)
+
+
+@pytest.mark.slow  # ~30 s on 2 cores, half of it compiling the model
+def test_bayesian_segment_slopes_recover_the_generator_with_partial_pooling(segment_model, mixed_company):
+    logistic, quotes = segment_model
+    bayes = QuoteConversionModel(model="bayes", price_terms="segment").fit(
+        quotes, economic=mixed_company.tables["economic_indicators"])
+    decided = quotes[quotes["status"] != "open"]
+    truth = mixed_company.truth_tables["quotes"].set_index("quote_id").loc[decided["quote_id"]]
+    true = truth.groupby("segment")["price_coef"].mean()
+    e = bayes.elasticity_
+    assert list(e.index) == list(QUOTE_SEGMENTS)
+    # The same tolerance as the regularised fit: 3 posterior standard deviations per segment.
+    assert (e["std_error"] < 1.6).all()
+    assert (((e["coef"] - true.reindex(e.index)) / e["std_error"]).abs() < 3).all()
+    assert ((e["lower"] < e["coef"]) & (e["coef"] < e["upper"])).all()
+    # The chains agree on the slopes.
+    assert float(az.rhat(bayes.idata_, var_names=["slope"])["slope"].max()) < 1.05
+    # Partial pooling draws the segments' slopes towards their common mean: less spread than
+    # the separate slopes of the regularised fit (whose ridge on standardised terms is negligible).
+    base = [f"segment:{s}" for s in QUOTE_SEGMENTS]
+    assert bayes.price_coef_.loc[base, "coef"].std() < logistic.price_coef_.loc[base, "coef"].std()
+    # Probabilities from the posterior are probabilities, close to the regularised fit's.
+    p_bayes = bayes.win_probability(decided).to_numpy()
+    p_logistic = logistic.win_probability(decided).to_numpy()
+    assert ((p_bayes > 0) & (p_bayes < 1)).all()
+    assert np.mean(np.abs(p_bayes - p_logistic)) < 0.02
