@@ -7,6 +7,11 @@ economic indicators are given, consumer confidence. It also learns two timing
 distributions from history: days from a quote's creation to its decision, and days from
 a won decision to the completed job (when revenue is recognised).
 
+With ``price_terms="segment"`` the price slope differs by the quote's segment
+(:func:`quantlib.data.price_segments.quote_segments`, the generator's own rule), service line
+and urgency, and ``elasticity_`` gives each segment's slope with an interval;
+``model="bayes"`` pools the segments' slopes in a hierarchical model (PyMC, nutpie).
+
 :meth:`QuoteConversionModel.expected_pipeline` turns open quotes into expected values
 and decision dates; :meth:`QuoteConversionModel.pipeline_schedule` spreads the expected
 revenue of open quotes over the coming days.
@@ -301,7 +306,7 @@ class QuoteConversionModel(BaseEstimator):
     random_state : int
         Seed of the gradient boosting and of the sampler.
     price_terms : {None, "segment"}
-        ``None``: one price coefficient for every quote. ``"segment"`` (logistic only): the
+        ``None``: one price coefficient for every quote. ``"segment"`` (logistic or bayes): the
         price slope differs by the quote's segment, service line and urgency, through the
         terms ``(price_ratio - 1) x segment`` (one per segment), ``(price_ratio - 1) x
         service line`` (all but the first line) and ``(price_ratio - 1) x urgent``, plus the
