@@ -153,6 +153,11 @@ def _history(n: int = 300) -> tuple[pd.DataFrame, pd.Timestamp]:
     return history.sort_values("date").reset_index(drop=True), pd.Timestamp("2023-10-01")
 
 
+def _segmented_quotes():
+    q = _quotes()
+    return q.assign(segment=np.where(np.arange(len(q)) % 3 == 0, "volume", "standard"))
+
+
 # ----------------------------------------------------------------------------- the cases
 
 @dataclass
@@ -196,6 +201,8 @@ def _cases() -> list[Case]:
         Case("HierarchicalDemandModel", HierarchicalDemandModel, None, lambda est: est.predict(3)),
         Case("QuoteConversionModel", QuoteConversionModel, lambda est: est.fit(_quotes()),
              lambda est: est.predict_proba(_quotes())),
+        Case("QuoteConversionModel[segment]", lambda: QuoteConversionModel(price_terms="segment"),
+             lambda est: est.fit(_segmented_quotes()), lambda est: est.predict_proba(_segmented_quotes())),
         Case("RevenueModel", lambda: RevenueModel(horizons=(30,), n_origins=1), lambda est: est.fit(tiny_company()),
              lambda est: est.forecast()),
         Case("CashFlowSimulator", lambda: CashFlowSimulator(horizon=30, n_sims=20),

@@ -23,7 +23,15 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   fall by 1.5 points; after churning it is silent.
 * Technicians differ in speed (labour hours / scheduled hours), callback rate and a
   rating effect. Quotes are won with probability
-  ``sigmoid(0.6 - 5 (price_ratio - 1) + 0.7 urgent + 0.04 (consumer_confidence - 100))``.
+  ``sigmoid(0.6 + b (price_ratio - 1) + 0.7 urgent + 0.04 (consumer_confidence - 100))``
+  with the price slope ``b = b_segment + b_line + 2.0 urgent``: by the quote's segment on
+  its day (``quantlib.data.price_segments.quote_segments``, the rule the win model's
+  features use: ``premium_loyal`` -2.0: an active maintenance contract or a priority
+  account; ``volume`` -6.0: other commercial; ``price_sensitive`` -9.0: other residential
+  acquired through advertising; ``new`` -6.5: other residential created less than a year
+  before; ``standard`` -4.0: the rest), by service line (hvac 0, plumbing -1.0, electrical
+  +0.5, roofing +1.0, others 0) and urgency (urgent quotes are less price sensitive). Each
+  quote's segment, slope and p_win are in the truth table ``quotes``.
 * Late payers take about 55 days to pay instead of 15 (residential) or 28 (commercial);
   disputes add 35 days and are sometimes written off (``written_off_at``: the day the
   dispute would otherwise have been paid).
@@ -48,6 +56,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, default_published_at
+from quantlib.data.price_segments import QUOTE_SEGMENTS, quote_segments
 from quantlib.data.profile import MONTH_SEASON, SEASONS, WEEKDAYS, CompanyProfile
 
 # Fixed effects of the generator: documented here and written to the ground truth.
@@ -60,8 +69,15 @@ DECLINE_DAYS = 180
 DECLINE_RATE = 0.35
 DECLINE_RATING_DROP = 1.5
 CHURN_COEF = {"late_payer": 0.9, "disputer": 0.8, "satisfaction_gap": 0.35, "contract": -0.9}
-WIN_COEF = {"intercept": 0.6, "price_ratio_minus_1": -5.0, "urgent": 0.7,
-            "consumer_confidence_minus_100": 0.04}
+WIN_COEF = {"intercept": 0.6, "urgent": 0.7, "consumer_confidence_minus_100": 0.04}
+# The price slope (coefficient of price_ratio - 1) differs by the quote's segment, service line
+# and urgency: slope = PRICE_SLOPE_BY_SEGMENT[segment] + PRICE_SLOPE_LINE_SHIFT[line] (0 for a
+# line not listed) + PRICE_SLOPE_URGENT_SHIFT x urgent. Its quote-weighted mean (about -4.3 for
+# mixed trades, written to the ground truth) is near the single -5 it replaces.
+PRICE_SLOPE_BY_SEGMENT = {"premium_loyal": -2.0, "volume": -6.0, "price_sensitive": -9.0,
+                          "new": -6.5, "standard": -4.0}
+PRICE_SLOPE_LINE_SHIFT = {"hvac": 0.0, "plumbing": -1.0, "electrical": 0.5, "roofing": 1.0}
+PRICE_SLOPE_URGENT_SHIFT = 2.0
 JOB_BASE_HOURS = {"install": 6.0, "repair": 2.0, "maintenance": 1.5, "inspection": 1.0,
                   "emergency": 2.5}
 JOB_TICKET_FACTOR = {"repair": 1.0, "maintenance": 0.6, "inspection": 0.45, "emergency": 1.6}
@@ -614,7 +630,17 @@ class _Builder:
         list_amount = np.round(tickets * 4.5 * rng.lognormal(0, 0.4, k), -1) + 50
         amount = np.round(list_amount * ratio, 2)
         confidence = self.confidence_by_day[np.clip(decide_day, 0, self.n_days - 1)]
-        p_win = _sigmoid(WIN_COEF["intercept"] + WIN_COEF["price_ratio_minus_1"] * (ratio - 1)
+        # The segment on the quote's day, by the rule the win model uses for its features
+        # (contracts are made before the funnel for this).
+        at_quote = pd.DataFrame({
+            "customer_id": self.t["customers"]["customer_id"].to_numpy()[cust],
+            "created_at": (self.start + pd.to_timedelta(quote_day, unit="D")).values})
+        segment = pd.Index(QUOTE_SEGMENTS).get_indexer(
+            quote_segments(at_quote, self.t["customers"], self.t["contracts"]))
+        slope = (np.array([PRICE_SLOPE_BY_SEGMENT[g] for g in QUOTE_SEGMENTS])[segment]
+                 + np.array([PRICE_SLOPE_LINE_SHIFT.get(line, 0.0) for line in self.lines])[installs["line"]]
+                 + PRICE_SLOPE_URGENT_SHIFT * urgent)
+        p_win = _sigmoid(WIN_COEF["intercept"] + slope * (ratio - 1)
                          + WIN_COEF["urgent"] * urgent
                          + WIN_COEF["consumer_confidence_minus_100"] * (confidence - 100))
         won = rng.random(k) < p_win
@@ -660,8 +686,9 @@ class _Builder:
             "decided_at": decided_ts.values.astype("datetime64[ns]"),
         })
         self.t["quotes"] = quotes[quote_exists].reset_index(drop=True)
-        self.truth_tables["quotes"] = _frame({"quote_id": q_ids, "price_ratio": ratio,
-                                                    "p_win": p_win})[quote_exists].reset_index(drop=True)
+        self.truth_tables["quotes"] = _frame({
+            "quote_id": q_ids, "segment": np.array(QUOTE_SEGMENTS, dtype=object)[segment],
+            "price_ratio": ratio, "price_coef": slope, "p_win": p_win})[quote_exists].reset_index(drop=True)
         # Won quotes become install jobs.
         won_jobs = installs[(status == "won")].copy()
         won_jobs["day"] = job_day[status == "won"]
@@ -1141,7 +1168,7 @@ class _Builder:
     def build(self) -> GeneratedCompany:
         steps = [self._make_calendar, self._make_weather, self._make_economy, self._make_intensity,
                  self._make_technicians, self._make_availability, self._make_customers, self._make_demand,
-                 self._make_funnel, self._make_contracts, self._make_equipment, self._make_jobs, self._make_billing,
+                 self._make_contracts, self._make_funnel, self._make_equipment, self._make_jobs, self._make_billing,
                  self._make_interactions, self._make_equipment_usage, self._make_reliability,
                  self._make_expenses]
         for step in steps:
@@ -1167,7 +1194,15 @@ class _Builder:
                       "satisfaction_gap_reference": 8.0, "decline_days": DECLINE_DAYS,
                       "decline_rate": DECLINE_RATE, "decline_rating_drop": DECLINE_RATING_DROP,
                       "churned_customers": int(churn["churned"].sum()), "customers": int(len(churn))},
-            "quote_win_model": {"logit_coefficients": WIN_COEF},
+            "quote_win_model": {"logit_coefficients": WIN_COEF,
+                                "price_coefficient": {
+                                    "formula": "by_segment[segment] + by_service_line[line] (0 if absent)"
+                                               " + urgent_shift x urgent",
+                                    "by_segment": PRICE_SLOPE_BY_SEGMENT,
+                                    "by_service_line": PRICE_SLOPE_LINE_SHIFT,
+                                    "urgent_shift": PRICE_SLOPE_URGENT_SHIFT,
+                                    "segment_rule": "quantlib.data.price_segments.quote_segments",
+                                    "quote_weighted_mean": float(self.truth_tables["quotes"]["price_coef"].mean())}},
             "payment_days_mean": {"residential": 15, "commercial": 28, "late_payer": 54,
                                   "dispute_extra_days": 35, "dispute_write_off_share": 0.15},
             "technicians": {"speed": "lognormal(0, 0.15) clipped to [0.7, 1.45]",

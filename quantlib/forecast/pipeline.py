@@ -7,6 +7,11 @@ economic indicators are given, consumer confidence. It also learns two timing
 distributions from history: days from a quote's creation to its decision, and days from
 a won decision to the completed job (when revenue is recognised).
 
+With ``price_terms="segment"`` the price slope differs by the quote's segment
+(:func:`quantlib.data.price_segments.quote_segments`, the generator's own rule), service line
+and urgency, and ``elasticity_`` gives each segment's slope with an interval;
+``model="bayes"`` pools the segments' slopes in a hierarchical model (PyMC, nutpie).
+
 :meth:`QuoteConversionModel.expected_pipeline` turns open quotes into expected values
 and decision dates; :meth:`QuoteConversionModel.pipeline_schedule` spreads the expected
 revenue of open quotes over the coming days.
@@ -28,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from quantlib.data.contracts import default_published_at, default_published_at_sql
 from quantlib.data.gold import open_gold
+from quantlib.data.price_segments import QUOTE_SEGMENTS
 
 QUOTE_COLUMNS = ("quote_id", "service_line", "urgency", "created_at", "amount", "list_amount",
                  "status", "decided_at")
@@ -280,10 +286,15 @@ class QuoteConversionModel(BaseEstimator):
 
     Parameters
     ----------
-    model : {"logistic", "boosting"}
+    model : {"logistic", "boosting", "bayes"}
         ``"logistic"``: L2-regularised logistic regression (maximum likelihood is calibrated
         by construction); ``"boosting"``: histogram gradient boosting, calibrated by
-        isotonic regression on time-ordered folds.
+        isotonic regression on time-ordered folds; ``"bayes"`` (with ``price_terms="segment"``):
+        the same logistic terms in PyMC, sampled with nutpie, the segments' price slopes
+        partially pooled (``slope_s = mu + tau z_s``, ``mu ~ N(0, 10)``, ``tau ~ HalfNormal(5)``,
+        ``z_s ~ N(0, 1)``; line and urgent shifts ``~ N(0, 5)``; the other coefficients
+        ``~ N(0, 1)`` on standardised features, the intercept ``~ N(0, 2.5)``). Probabilities
+        average over posterior draws.
     C : float
         Inverse regularisation strength of the logistic regression.
     min_quotes : int
@@ -293,7 +304,17 @@ class QuoteConversionModel(BaseEstimator):
         was created, half-way, the day before its decision), so the model answers "given
         that this quote has been open ``a`` days, will it be won?".
     random_state : int
-        Seed of the gradient boosting.
+        Seed of the gradient boosting and of the sampler.
+    price_terms : {None, "segment"}
+        ``None``: one price coefficient for every quote. ``"segment"`` (logistic or bayes): the
+        price slope differs by the quote's segment, service line and urgency, through the
+        terms ``(price_ratio - 1) x segment`` (one per segment), ``(price_ratio - 1) x
+        service line`` (all but the first line) and ``(price_ratio - 1) x urgent``, plus the
+        segment itself. The quotes given to :meth:`fit` and the predicting methods then need
+        a ``segment`` column: :func:`quantlib.data.price_segments.quote_segments`, the rule
+        the generator draws price sensitivity from.
+    draws, tune, chains : int
+        Sampler settings of ``model="bayes"``.
 
     Attributes
     ----------
@@ -310,6 +331,21 @@ class QuoteConversionModel(BaseEstimator):
     price_effect_ : float
         Average change of the win probability when the price ratio rises by 0.1
         (10 % above list), all else equal; negative when higher prices lose quotes.
+    elasticity_ : pandas.DataFrame or None
+        ``price_terms="segment"`` only: per segment (index), ``n_quotes`` (decided quotes
+        used), ``coef`` (the price coefficient on the raw ``price_ratio - 1`` scale, averaged
+        over the segment's quotes, so over its mix of service lines and urgency),
+        ``std_error`` and the 95 % interval ``lower, upper`` (normal, from the inverse
+        Hessian of the penalised log-likelihood; for ``model="bayes"`` the posterior mean,
+        standard deviation and central 95 % interval).
+    price_coef_ : pandas.DataFrame or None
+        ``price_terms="segment"`` only: each price term on the raw scale (``coef``,
+        ``std_error``): ``segment:<s>`` the slope of a routine quote of the first service
+        line, ``line:<l>`` the shift of line ``l``, ``urgent`` the shift of urgent quotes.
+    posterior_ : dict or None
+        ``model="bayes"`` only: posterior draws of ``intercept`` (n_draws,) and ``coef``
+        (n_draws, n_features) on the raw features (``feature_names_``); also ``idata_`` (the
+        sampler's InferenceData), ``compile_seconds_`` and ``sampling_seconds_``.
     decision_days_ : numpy.ndarray
         Days from creation to decision of the decided quotes.
     job_lag_days_ : numpy.ndarray
@@ -318,12 +354,17 @@ class QuoteConversionModel(BaseEstimator):
     """
 
     def __init__(self, model: str = "logistic", C: float = 1.0, min_quotes: int = 30,
-                 age_snapshots: int = 3, random_state: int = 0) -> None:
+                 age_snapshots: int = 3, random_state: int = 0, price_terms: str | None = None,
+                 draws: int = 500, tune: int = 500, chains: int = 2) -> None:
         self.model = model
         self.C = C
         self.min_quotes = min_quotes
         self.age_snapshots = age_snapshots
         self.random_state = random_state
+        self.price_terms = price_terms
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
 
     # ------------------------------------------------------------------ features
     def _confidence_at(self, dates: pd.Series) -> np.ndarray:
@@ -336,9 +377,11 @@ class QuoteConversionModel(BaseEstimator):
         # A month without a value (after the last known month) takes the last known one.
         return np.where(np.isnan(values), float(lookup.iloc[-1]), values)
 
-    def _features(self, q: pd.DataFrame, age: np.ndarray, at: pd.Series) -> pd.DataFrame:
+    def _features(self, q: pd.DataFrame, age: np.ndarray, at: pd.Series, price_shift: float = 0.0) -> pd.DataFrame:
         X = pd.DataFrame(index=q.index)
-        X["price_ratio"] = (q["amount"] / q["list_amount"]).to_numpy()
+        ratio = (q["amount"] / q["list_amount"]).to_numpy() + price_shift
+        if getattr(self, "segments_", None) is None:
+            X["price_ratio"] = ratio
         X["log_amount"] = np.log(q["amount"].to_numpy(dtype=float))
         X["urgent"] = q["urgency"].isin(["urgent", "emergency"]).to_numpy(dtype=float)
         X["age_days"] = np.asarray(age, dtype=float)
@@ -346,7 +389,28 @@ class QuoteConversionModel(BaseEstimator):
             X["consumer_confidence"] = self._confidence_at(at)
         for line in self.service_lines_[1:]:
             X[f"line_{line}"] = (q["service_line"] == line).to_numpy(dtype=float)
+        if getattr(self, "segments_", None) is not None:
+            segment = self._segment_of(q)
+            for name in self.segments_[1:]:
+                X[f"segment_{name}"] = (segment == name).astype(float)
+            # Price terms on price_ratio - 1, so the segment and line terms are effects at list price.
+            price = ratio - 1.0
+            for name in self.segments_:
+                X[f"price:segment:{name}"] = price * (segment == name)
+            for line in self.service_lines_[1:]:
+                X[f"price:line:{line}"] = price * (q["service_line"] == line).to_numpy()
+            X["price:urgent"] = price * X["urgent"].to_numpy()
         return X
+
+    def _segment_of(self, q: pd.DataFrame) -> np.ndarray:
+        if "segment" not in q.columns:
+            raise ValueError("price_terms='segment' needs a 'segment' column on the quotes; add it with "
+                             "quantlib.data.price_segments.quote_segments(quotes, customers, contracts)")
+        segment = q["segment"].to_numpy(dtype=object)
+        unknown = sorted(set(segment) - set(self.segments_), key=str)
+        if unknown:
+            raise ValueError(f"quote segment(s) {unknown} were not seen in fit; known: {self.segments_}")
+        return segment
 
     # ------------------------------------------------------------------ fit
     def fit(self, quotes: pd.DataFrame, as_of=None, jobs: pd.DataFrame | None = None,
@@ -374,8 +438,14 @@ class QuoteConversionModel(BaseEstimator):
         -------
         self
         """
-        if self.model not in ("logistic", "boosting"):
-            raise ValueError(f"model must be 'logistic' or 'boosting', got {self.model!r}")
+        if self.model not in ("logistic", "boosting", "bayes"):
+            raise ValueError(f"model must be 'logistic', 'boosting' or 'bayes', got {self.model!r}")
+        if self.price_terms not in (None, "segment"):
+            raise ValueError(f"price_terms must be None or 'segment', got {self.price_terms!r}")
+        if self.price_terms == "segment" and self.model == "boosting":
+            raise ValueError("price_terms='segment' needs model='logistic' or 'bayes'")
+        if self.model == "bayes" and self.price_terms != "segment":
+            raise ValueError("model='bayes' pools the segments' price slopes: it needs price_terms='segment'")
         q = _check_quotes(quotes)
         as_of = q["decided_at"].max() if as_of is None else pd.Timestamp(as_of)
         if pd.isna(as_of):
@@ -392,6 +462,14 @@ class QuoteConversionModel(BaseEstimator):
         self.n_train_ = len(decided)
         self.base_rate_ = float(won.mean())
         self.service_lines_ = sorted(decided["service_line"].unique())
+        self.segments_ = None
+        if self.price_terms == "segment":
+            if "segment" not in decided.columns or decided["segment"].isna().any():
+                raise ValueError("price_terms='segment' needs a 'segment' on every quote; add it with "
+                                 "quantlib.data.price_segments.quote_segments(quotes, customers, contracts)")
+            present = set(decided["segment"])
+            self.segments_ = ([s for s in QUOTE_SEGMENTS if s in present]
+                              + sorted(present - set(QUOTE_SEGMENTS), key=str))
         self.economic_ = None
         self.use_confidence_ = False
         if economic is not None:
@@ -435,16 +513,26 @@ class QuoteConversionModel(BaseEstimator):
         weight = 1.0 / keys.groupby("row")["row"].transform("size").to_numpy()
         self.feature_names_ = list(X.columns)
         self._fit_estimator(X.to_numpy(dtype=float), y, weight)
+        self.elasticity_ = None
+        self.price_coef_ = None
+        if self.segments_ is not None:
+            self._price_terms(X.to_numpy(dtype=float), y, weight, decided)
         # Price effect: +0.1 on the price ratio for the quotes of the training period.
         X0 = self._features(decided, np.zeros(len(decided)), decided["created_at"])
-        X1 = X0.copy()
-        X1["price_ratio"] += 0.1
+        X1 = self._features(decided, np.zeros(len(decided)), decided["created_at"], price_shift=0.1)
         self.price_effect_ = float(np.mean(self._proba(X1.to_numpy(float)) - self._proba(X0.to_numpy(float))))
         return self
 
     def _fit_estimator(self, X, y, weight) -> None:
         from sklearn.preprocessing import StandardScaler
 
+        self.posterior_ = None
+        if self.model == "bayes":
+            # Sampled with the price terms in _price_terms, where the segments are known.
+            self.scaler_ = StandardScaler().fit(X)
+            self.estimator_ = None
+            self.coef_ = None
+            return
         if self.model == "logistic":
             from sklearn.linear_model import LogisticRegression
 
@@ -468,7 +556,114 @@ class QuoteConversionModel(BaseEstimator):
             self.estimator_ = est
             self.coef_ = None
 
+    def _price_terms(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray, decided: pd.DataFrame) -> None:
+        """``price_coef_`` and ``elasticity_`` (and, for ``model="bayes"``, the posterior itself).
+
+        Logistic: the covariance is the inverse Hessian of the objective scikit-learn minimises
+        (divided by ``C``): the weighted log-likelihood plus the ridge ``|beta|^2 / (2 C)`` on
+        the standardised coefficients (the intercept unpenalised), i.e. a Laplace
+        approximation. Raw-scale coefficients are the standardised ones divided by the
+        feature's scale.
+        """
+        names = self.feature_names_
+        terms = [i for i, name in enumerate(names) if name.startswith("price:")]
+        term_index = pd.Index([names[i].removeprefix("price:") for i in terms], name="term")
+        # Each segment's average slope is a linear combination a @ coef of the raw coefficients.
+        urgent = decided["urgency"].isin(["urgent", "emergency"]).to_numpy(dtype=float)
+        combos, counts = [], []
+        for name in self.segments_:
+            mine = (decided["segment"] == name).to_numpy()
+            a = np.zeros(len(names))
+            a[names.index(f"price:segment:{name}")] = 1.0
+            for line in self.service_lines_[1:]:
+                a[names.index(f"price:line:{line}")] = float(np.mean(decided["service_line"].to_numpy()[mine] == line))
+            a[names.index("price:urgent")] = float(urgent[mine].mean())
+            combos.append(a)
+            counts.append(int(mine.sum()))
+        A = np.array(combos)
+        if self.model == "bayes":
+            intercept, coef = self._sample(X, y, weight)
+            self.posterior_ = {"intercept": intercept, "coef": coef}
+            slopes = coef @ A.T  # draws x segments
+            self.price_coef_ = pd.DataFrame({"coef": coef[:, terms].mean(axis=0),
+                                             "std_error": coef[:, terms].std(axis=0, ddof=1)}, index=term_index)
+            self.elasticity_ = pd.DataFrame({
+                "n_quotes": counts, "coef": slopes.mean(axis=0), "std_error": slopes.std(axis=0, ddof=1),
+                "lower": np.quantile(slopes, 0.025, axis=0), "upper": np.quantile(slopes, 0.975, axis=0)},
+                index=pd.Index(self.segments_, name="segment"))
+            return
+        Z = np.column_stack([np.ones(len(X)), self.scaler_.transform(X)])
+        p = self._proba(X)
+        hessian = (Z * (weight * p * (1 - p))[:, None]).T @ Z
+        hessian[1:, 1:] += np.eye(Z.shape[1] - 1) / self.C
+        cov_z = np.linalg.pinv(hessian)[1:, 1:]
+        scale = self.scaler_.scale_
+        coef = self.estimator_.coef_[0] / scale
+        cov = cov_z / np.outer(scale, scale)
+        self.price_coef_ = pd.DataFrame({"coef": coef[terms], "std_error": np.sqrt(np.diag(cov)[terms])},
+                                        index=term_index)
+        se = np.sqrt(np.einsum("ij,jk,ik->i", A, cov, A))
+        self.elasticity_ = pd.DataFrame({
+            "n_quotes": counts, "coef": A @ coef, "std_error": se,
+            "lower": A @ coef - 1.959964 * se, "upper": A @ coef + 1.959964 * se},
+            index=pd.Index(self.segments_, name="segment"))
+
+    def _sample(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior draws of the intercept and the raw-scale coefficients (``model="bayes"``)."""
+        import os
+        import time
+
+        os.environ.setdefault("PYTENSOR_FLAGS", "base_compiledir=" + os.path.join(
+            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".cache", "pytensor"))
+        import nutpie
+        import pymc as pm
+
+        names = self.feature_names_
+        seg = [names.index(f"price:segment:{s}") for s in self.segments_]
+        shift = [i for i, n in enumerate(names) if n.startswith("price:") and i not in seg]
+        other = [i for i, n in enumerate(names) if not n.startswith("price:")]
+        # The price terms stay on the raw scale so their priors read as slopes; the rest is standardised.
+        mean, scale = self.scaler_.mean_[other], self.scaler_.scale_[other]
+        Z = (X[:, other] - mean) / scale
+        with pm.Model() as model:
+            intercept = pm.Normal("intercept", 0.0, 2.5)
+            beta = pm.Normal("beta", 0.0, 1.0, shape=len(other))
+            mu = pm.Normal("mu", 0.0, 10.0)
+            tau = pm.HalfNormal("tau", 5.0)
+            z = pm.Normal("z", 0.0, 1.0, shape=len(seg))
+            slope = pm.Deterministic("slope", mu + tau * z)
+            shifts = pm.Normal("shifts", 0.0, 5.0, shape=len(shift))
+            eta = intercept + Z @ beta + X[:, seg] @ slope + X[:, shift] @ shifts
+            # Weighted Bernoulli log-likelihood: each quote counts once over its age snapshots.
+            pm.Potential("loglik", (weight * (y * eta - pm.math.log1pexp(eta))).sum())
+        start = time.perf_counter()
+        compiled = nutpie.compile_pymc_model(model)
+        self.compile_seconds_ = time.perf_counter() - start
+        start = time.perf_counter()
+        self.idata_ = nutpie.sample(compiled, draws=self.draws, tune=self.tune, chains=self.chains,
+                                    cores=min(self.chains, os.cpu_count() or 1), seed=self.random_state,
+                                    progress_bar=False, save_warmup=False)
+        self.sampling_seconds_ = time.perf_counter() - start
+        post = self.idata_.posterior
+
+        def stacked(name):
+            v = post[name].to_numpy()
+            return v.reshape(v.shape[0] * v.shape[1], *v.shape[2:])
+
+        coef = np.zeros((len(stacked("intercept")), len(names)))
+        coef[:, other] = stacked("beta") / scale
+        coef[:, seg] = stacked("slope")
+        coef[:, shift] = stacked("shifts")
+        intercept = stacked("intercept") - (stacked("beta") / scale) @ mean
+        return intercept, coef
+
     def _proba(self, X: np.ndarray) -> np.ndarray:
+        posterior = getattr(self, "posterior_", None)
+        if posterior is not None:
+            # Thinned to at most 400 draws: the mean probability settles well before that.
+            step = max(1, len(posterior["intercept"]) // 400)
+            eta = posterior["intercept"][::step] + X @ posterior["coef"][::step].T
+            return _sigmoid(eta).mean(axis=1)
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         return self.estimator_.predict_proba(X)[:, 1]

@@ -187,7 +187,10 @@ def test_quote_win_rate_falls_with_price_and_rises_with_urgency(mixed_company):
     decided["won"] = (decided["status"] == "won").astype(int)
     decided["urgent"] = (decided["urgency"] == "urgent").astype(int)
     fit = smf.logit("won ~ I(price_ratio - 1) + urgent", decided).fit(disp=0)
-    assert fit.params["I(price_ratio - 1)"] == pytest.approx(-5.0, abs=1.5)
+    # The slope differs by segment, line and urgency; one pooled slope lands near their mean.
+    mean_slope = mixed_company.truth["quote_win_model"]["price_coefficient"]["quote_weighted_mean"]
+    assert -5.5 < mean_slope < -3.5
+    assert fit.params["I(price_ratio - 1)"] == pytest.approx(mean_slope, abs=1.5)
     assert fit.params["urgent"] == pytest.approx(0.7, abs=0.35)
 
 
