@@ -8,6 +8,7 @@ from quantlib.cli import (  # noqa: F401,E402
     ingest,
     kpi,
     monitor,
+    price,
     run,
     schedule,
     scorecard,
