@@ -77,6 +77,8 @@ class QuotePricer:
     cost_model_ : CostModel
     rules_ : RulePricer
     win_model_ : QuoteConversionModel
+    quotes_per_month_ : Series
+        Per service line: quotes created per month over the last year.
     as_of_ : date
     """
 
@@ -100,6 +102,8 @@ class QuotePricer:
             quotes = con.execute("SELECT * FROM quotes WHERE created_at::DATE <= ?", [day]).df()
             economic = con.execute("SELECT * FROM economic_indicators").df()
         quotes["segment"] = quote_segments(quotes, self.customers_, self.contracts_)
+        recent = quotes[pd.to_datetime(quotes["created_at"]) > pd.Timestamp(day) - pd.Timedelta(days=365)]
+        self.quotes_per_month_ = recent.groupby("service_line").size() / 12.0
         self.win_model_ = QuoteConversionModel(price_terms="segment").fit(quotes, as_of=day, economic=economic)
         self.as_of_ = day
         return self

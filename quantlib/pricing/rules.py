@@ -8,8 +8,10 @@
 
 Our data's urgencies map ``emergency`` -> emergency, ``urgent`` -> rush, ``routine`` -> standard.
 The markup is learned: the median ratio of revenue to built-up cost of the company's completed
-*standard-urgency* jobs of that line and type (the urgency factor is applied on top, so it must not
-be in the base twice). The rule price is the baseline every learned price is compared with.
+jobs of that line and type at the least urgent urgency they have (routine for most; emergency
+call-outs are only ever emergencies). The urgency factor is then applied relative to that
+urgency, so it is never in the price twice. The rule price is the baseline every learned price
+is compared with.
 
 >>> rules = RulePricer().fit(lake)
 >>> rules.price("hvac", "repair", urgency="urgent", segment="new").total        # doctest: +SKIP
@@ -47,12 +49,18 @@ class RulePrice:
     urgency: str
     segment: str
     total: float
+    markup_urgency: str = "routine"
+
+    @property
+    def urgency_factor(self) -> float:
+        """The urgency factor relative to the urgency the markup was learned at."""
+        return URGENCY_FACTORS[self.urgency] / URGENCY_FACTORS[self.markup_urgency]
 
     def factors(self) -> pd.DataFrame:
         """``step, factor, price``: cost, then each multiplication in turn."""
         steps = [("cost", 1.0), ("markup", self.markup), (f"demand: {self.demand}", DEMAND_FACTORS[self.demand]),
                  (f"market position: {self.position}", POSITION_FACTORS[self.position]),
-                 (f"urgency: {self.urgency}", URGENCY_FACTORS[self.urgency]),
+                 (f"urgency: {self.urgency}", self.urgency_factor),
                  (f"segment: {self.segment}", SEGMENT_STANCES[self.segment])]
         price, rows = self.cost, []
         for name, factor in steps:
@@ -85,7 +93,9 @@ class RulePricer:
     Attributes
     ----------
     markup_ : Series
-        Per ``(service_line, job_type)``: the median revenue / built-up cost of standard jobs.
+        Per ``(service_line, job_type)``: the median revenue / built-up cost of its least urgent jobs.
+    markup_urgency_ : Series
+        Per ``(service_line, job_type)``: that urgency.
     monthly_index_ : DataFrame
         Per service line and calendar month: average jobs against the line's mean month.
     recent_ratio_ : Series
@@ -107,8 +117,8 @@ class RulePricer:
             model = self.cost_model if self.cost_model is not None else CostModel().fit(con, day)
             start = (pd.Timestamp(day) - pd.DateOffset(months=model.params_.history_months)).date()
             jobs = con.execute(
-                "SELECT service_line, job_type, revenue FROM job_facts WHERE is_completed AND revenue > 0 "
-                "AND urgency = 'routine' AND contract_id IS NULL AND completed_date > ? AND completed_date <= ?",
+                "SELECT service_line, job_type, urgency, revenue FROM job_facts WHERE is_completed AND revenue > 0 "
+                "AND contract_id IS NULL AND completed_date > ? AND completed_date <= ?",
                 [start, day]).df()
             asked = con.execute(
                 "SELECT service_line, coalesce(requested_date, scheduled_date) AS day FROM job_facts "
@@ -117,7 +127,12 @@ class RulePricer:
         known = jobs.set_index(["service_line", "job_type"]).index.isin(model.history_.index)
         costed = model.build_frame(jobs[known].reset_index(drop=True))
         costed["ratio"] = costed["revenue"] / costed["cost"]
-        self.markup_ = costed.groupby(["service_line", "job_type"])["ratio"].median()
+        costed = costed[costed["urgency"].isin(list(URGENCY_FACTORS))]
+        rank = costed["urgency"].map({u: i for i, u in enumerate(URGENCY_FACTORS)})
+        least = costed[rank == rank.groupby([costed["service_line"], costed["job_type"]]).transform("min")]
+        grouped = least.groupby(["service_line", "job_type"])
+        self.markup_ = grouped["ratio"].median()
+        self.markup_urgency_ = grouped["urgency"].first()
         asked["day"] = pd.to_datetime(asked["day"])
         months = asked.assign(period=asked["day"].dt.to_period("M"), month=asked["day"].dt.month)
         per_month = months.groupby(["service_line", "period", "month"]).size().rename("jobs").reset_index()
@@ -166,10 +181,12 @@ class RulePricer:
         cost = self.cost_model_.build(service_line, job_type).total
         try:
             markup = float(self.markup_.loc[(service_line, job_type)])
+            base = str(self.markup_urgency_.loc[(service_line, job_type)])
         except KeyError:
-            raise PricingError(f"no completed routine {service_line} {job_type} jobs with revenue to learn the "
+            raise PricingError(f"no completed {service_line} {job_type} jobs with revenue to learn the "
                                f"markup from") from None
-        total = cost * markup * DEMAND_FACTORS[demand] * POSITION_FACTORS[position] * URGENCY_FACTORS[urgency] \
+        urgency_factor = URGENCY_FACTORS[urgency] / URGENCY_FACTORS[base]
+        total = cost * markup * DEMAND_FACTORS[demand] * POSITION_FACTORS[position] * urgency_factor \
             * SEGMENT_STANCES[segment]
         return RulePrice(service_line, job_type, float(cost), markup, demand, position, urgency, segment,
-                         float(np.round(total, 2)))
+                         float(np.round(total, 2)), base)

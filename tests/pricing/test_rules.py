@@ -64,3 +64,15 @@ def test_unknown_inputs_name_what_is_allowed(pricer, pair):
         pricer.price(line, job_type, segment="vip")
     with pytest.raises(PricingError, match="unknown service line"):
         pricer.price("pool_cleaning", job_type)
+
+
+def test_a_job_type_only_ever_urgent_learns_its_markup_at_that_urgency(pricer, demo_lake):
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        line, job_type = con.execute(
+            "SELECT service_line, job_type FROM job_facts WHERE is_completed AND contract_id IS NULL GROUP BY 1, 2 "
+            "HAVING bool_and(urgency = 'emergency') ORDER BY count(*) DESC LIMIT 1").fetchone()
+    assert pricer.markup_urgency_.loc[(line, job_type)] == "emergency"
+    call_out = pricer.price(line, job_type, urgency="emergency", demand="normal")
+    assert call_out.total == pytest.approx(call_out.cost * call_out.markup, abs=0.01)  # no urgency factor twice
+    booked = pricer.price(line, job_type, urgency="routine", demand="normal")
+    assert booked.total == pytest.approx(call_out.total / 1.5, abs=0.01) and booked.urgency_factor == 1 / 1.5

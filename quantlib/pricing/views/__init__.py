@@ -1,0 +1,1 @@
+"""The pricing report's tables and charts (``notebooks/pricing.ipynb``)."""
