@@ -62,7 +62,8 @@ def price(
         if step.step != "cost":
             out.add_row(f"rule: {step.step}", f"${step.price:,.2f}", f"x {step.factor:.3g}")
     risk = data["risk"]
-    out.add_row("risk: payment loss", f"{risk['payment_loss']:.1%}", "share of the invoice not collected")
+    out.add_row("risk: payment loss", f"{risk['payment_loss']:.1%}",
+                f"the segment's written-off share (this customer's own: {risk['customer_payment_loss']:.1%})")
     out.add_row("risk: overrun", f"${risk['completion_risk']:,.2f}", "expected cost above the median hours")
     out.add_row("risk: weather", f"${risk['weather_risk']:,.2f}", "storm days in the month x a revisit")
     out.add_row("rule price", f"${data['rule_price']:,.2f}",

@@ -11,13 +11,19 @@ company's price book), so the curve is P(win) at each price relative to the rule
 company's quotes are for installs in the sample data: other job types are priced with the same
 response of their line, segment and urgency.
 
+The same job gets the same price within a segment: the price counts the *segment's* expected
+collection loss (written-off share of the invoices of the customers in it now). The customer's
+own credit record (their written-off share, shrunk towards the company's) is reported next to
+it as ``customer_payment_loss``, for a deposit or payment terms rather than a different price.
+Overrun and weather risk belong to the job (its line and type, its region and month).
+
 >>> pricer = QuotePricer().fit(lake)
 >>> pricer.quote("C000123", "hvac", "repair", "urgent").as_dict()   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +47,7 @@ class QuoteAdvice:
     rule: RulePrice
     risk: RiskAdjustments
     recommendation: PriceRecommendation
+    customer_payment_loss: float = float("nan")
 
     def as_dict(self) -> dict:
         """A JSON-ready summary (money rounded to cents, probabilities to 4 places)."""
@@ -57,6 +64,7 @@ class QuoteAdvice:
             "rule_expected_margin": round(rec.rule_expected_margin, 2),
             "guard_rails": {"lower": round(rec.lower, 2), "upper": round(rec.upper, 2), "binding": rec.binding},
             "risk": {"payment_loss": round(self.risk.payment_loss, 4),
+                     "customer_payment_loss": round(self.customer_payment_loss, 4),
                      "completion_risk": round(self.risk.completion_risk, 2),
                      "weather_risk": round(self.risk.weather_risk, 2), "notes": list(self.risk.notes)},
         }
@@ -79,6 +87,8 @@ class QuotePricer:
     win_model_ : QuoteConversionModel
     quotes_per_month_ : Series
         Per service line: quotes created per month over the last year.
+    segment_payment_loss_ : Series
+        Per segment: the written-off share of the invoiced amounts of the customers in it now.
     as_of_ : date
     """
 
@@ -101,10 +111,20 @@ class QuotePricer:
             self.contracts_ = con.execute("SELECT customer_id, start_date, end_date FROM contracts").df()
             quotes = con.execute("SELECT * FROM quotes WHERE created_at::DATE <= ?", [day]).df()
             economic = con.execute("SELECT * FROM economic_indicators").df()
+            invoices = con.execute(
+                "SELECT customer_id, amount, written_off_at IS NOT NULL AND written_off_at::DATE <= ? AS lost "
+                "FROM invoices WHERE issued_date <= ?", [day, day]).df()
         quotes["segment"] = quote_segments(quotes, self.customers_, self.contracts_)
         recent = quotes[pd.to_datetime(quotes["created_at"]) > pd.Timestamp(day) - pd.Timedelta(days=365)]
         self.quotes_per_month_ = recent.groupby("service_line").size() / 12.0
         self.win_model_ = QuoteConversionModel(price_terms="segment").fit(quotes, as_of=day, economic=economic)
+        now = pd.DataFrame({"customer_id": self.customers_["customer_id"], "created_at": pd.Timestamp(day)})
+        segment_of = pd.Series(quote_segments(now, self.customers_, self.contracts_).to_numpy(),
+                               index=self.customers_["customer_id"].to_numpy())
+        invoices["segment"] = invoices["customer_id"].map(segment_of)
+        invoices["lost_amount"] = invoices["amount"].where(invoices["lost"], 0.0)
+        sums = invoices.groupby("segment")[["lost_amount", "amount"]].sum()
+        self.segment_payment_loss_ = (sums["lost_amount"] / sums["amount"]).rename("payment_loss")
         self.as_of_ = day
         return self
 
@@ -141,12 +161,16 @@ class QuotePricer:
         segment = self.segment(customer_id)
         cost = self.cost_model_.build(service_line, job_type)
         rule = self.rules_.price(service_line, job_type, urgency=urgency, segment=segment, position=self.position)
-        risk = risk_adjustments(self.source_, customer_id, service_line, job_type, cost_model=self.cost_model_,
-                                as_of=self.as_of_)
+        own = risk_adjustments(self.source_, customer_id, service_line, job_type, cost_model=self.cost_model_,
+                               as_of=self.as_of_)
+        shared = float(self.segment_payment_loss_.get(segment, own.payment_loss))
+        risk = replace(own, payment_loss=shared, notes=(
+            f"payment: {shared:.1%} written off across the {segment} segment (the price is the segment's)",
+            *own.notes[1:]))
         curve = self.win_curve(customer_id, service_line, urgency, rule.total)
         rec = optimal_price(cost.total, rule.total, curve, risk=risk, floor_margin=self.floor_margin,
                             max_change=self.max_change)
-        return QuoteAdvice(customer_id, segment, cost, rule, risk, rec)
+        return QuoteAdvice(customer_id, segment, cost, rule, risk, rec, customer_payment_loss=own.payment_loss)
 
 
 def _has_parameters(company: str) -> bool:

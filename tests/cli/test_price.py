@@ -61,3 +61,21 @@ def test_unknown_inputs_exit_2_naming_them(demo_lake, customer, args, message):
         args = ["--customer", customer, *args]
     result = _price(demo_lake, *args)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_the_same_job_gets_the_same_price_within_a_segment(demo_lake):
+    from quantlib.pricing.quote import QuotePricer
+
+    pricer = QuotePricer().fit(demo_lake)
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        written_off = con.execute("SELECT DISTINCT customer_id FROM invoices WHERE written_off_at IS NOT NULL"
+                                  ).df()["customer_id"].tolist()
+        region = con.execute("SELECT customer_id, region FROM customers").df().set_index("customer_id")["region"]
+    bad = next(c for c in written_off if pricer.segment(c) == pricer.segment(written_off[0]))
+    segment = pricer.segment(bad)
+    peers = [c for c in region.index if c not in written_off and region[c] == region[bad]]
+    good = next(c for c in peers if pricer.segment(c) == segment)
+    a, b = (pricer.quote(c, "hvac", "repair") for c in (bad, good))
+    assert a.recommendation.price == b.recommendation.price  # same segment, same job, same region
+    assert a.customer_payment_loss > b.customer_payment_loss  # the credit record is shown, not priced
+    assert a.risk.payment_loss == pytest.approx(pricer.segment_payment_loss_[segment])
