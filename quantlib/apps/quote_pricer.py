@@ -132,9 +132,13 @@ class QuotePricerApp(WidgetApp):
         marks = pd.DataFrame({"price": [rec.rule_price, rec.price],
                               "label": [f"rule {_money(rec.rule_price)}", f"recommended {_money(rec.price)}"]})
         rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="#555").encode(x="price:Q")
-        labels = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#333").encode(
+        # The two prices are often close: the lower one's label goes left of its line, the other right.
+        ordered = marks.sort_values("price")
+        left = alt.Chart(ordered.iloc[[0]]).mark_text(align="right", dx=-4, fontSize=11, color="#333").encode(
             x="price:Q", y=alt.value(10), text="label:N")
-        chart = (alt.layer(win, margin).resolve_scale(y="independent") + rules + labels).properties(
+        right = alt.Chart(ordered.iloc[[1]]).mark_text(align="left", dx=4, fontSize=11, color="#333").encode(
+            x="price:Q", y=alt.value(10), text="label:N")
+        chart = (alt.layer(win, margin).resolve_scale(y="independent") + rules + left + right).properties(
             width=CHART_WIDTH, height=260)
         spec = chart.to_dict()
         spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
