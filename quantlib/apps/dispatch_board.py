@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
-from quantlib.apps.base import WidgetApp
+from quantlib.apps.base import WidgetApp, gold_from_parameters
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.ops.plan import RoutePlan, hhmm
 from quantlib.ops.problem import Job, WarehouseDayOptions, problem_from_warehouse
@@ -748,13 +748,10 @@ def board_from_parameters(company: str = "mixed_trades", lake: str | None = None
     FileNotFoundError
         The lake has no gold database yet.
     """
-    from quantlib.data.lake import Lake
-    from quantlib.parameters import app_parameters
-
-    params, root = app_parameters(DispatchBoardParameters, {"company": company, "lake": lake, "as_of": as_of, **values},
-                                  environ, prefix=ENV_PREFIX)
+    params, gold = gold_from_parameters(company, lake, as_of, environ, model=DispatchBoardParameters,
+                                        prefix=ENV_PREFIX, **values)
     return DispatchBoard(
-        Lake(root).gold, params.day or params.as_of, region=params.region, now=params.now,
+        gold, params.day or params.as_of, region=params.region, now=params.now,
         initial_settings=SolverSettings(time_limit_seconds=params.time_limit_seconds,
                                         solution_limit=params.solution_limit),
         replan_settings=SolverSettings(time_limit_seconds=params.replan_seconds,

@@ -39,7 +39,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp
+from quantlib.apps.base import WidgetApp, gold_from_parameters
 from quantlib.data.gold import connect_gold, gold_as_of, gold_file, to_date
 from quantlib.kpi import Filters, KpiUnavailable, get_kpi, monthly_revenue_target, technician_scorecard
 from quantlib.kpi.registry import is_alert, target_status, targets_of
@@ -775,8 +775,5 @@ def dashboard_from_parameters(company: str = "mixed_trades", lake: str | None = 
     FileNotFoundError
         The lake has no gold database yet.
     """
-    from quantlib.data.lake import Lake
-    from quantlib.parameters import NotebookParameters, app_parameters
-
-    params, root = app_parameters(NotebookParameters, {"company": company, "lake": lake, "as_of": as_of}, environ)
-    return ExecutiveDashboard(Lake(root).gold, as_of=params.as_of)
+    params, gold = gold_from_parameters(company, lake, as_of, environ)
+    return ExecutiveDashboard(gold, as_of=params.as_of)

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp
+from quantlib.apps.base import WidgetApp, gold_from_parameters
 from quantlib.apps.signed_cache import CacheIntegrityError, read_signed, write_signed
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.views.formatting import format_kpi_value
@@ -602,9 +602,6 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     FileNotFoundError
         The lake has no gold database yet.
     """
-    from quantlib.data.lake import Lake
-    from quantlib.parameters import NotebookParameters, app_parameters
-
     env = os.environ if environ is None else environ
-    params, root = app_parameters(NotebookParameters, {"company": company, "lake": lake, "as_of": as_of}, env)
-    return ForecastExplorer(Lake(root).gold, as_of=params.as_of, cache_dir=default_cache_dir(env)).fit()
+    params, gold = gold_from_parameters(company, lake, as_of, env)
+    return ForecastExplorer(gold, as_of=params.as_of, cache_dir=default_cache_dir(env)).fit()

@@ -14,7 +14,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp
+from quantlib.apps.base import WidgetApp, gold_from_parameters
 from quantlib.pricing.cost import PricingError
 from quantlib.pricing.optimal import expected_margin
 from quantlib.pricing.quote import QuoteAdvice, QuotePricer
@@ -287,11 +287,8 @@ def pricer_from_parameters(company: str = "mixed_trades", lake: str | None = Non
         The lake has no gold database yet.
     """
     from quantlib.data.gold import open_gold
-    from quantlib.data.lake import Lake
-    from quantlib.parameters import NotebookParameters, app_parameters
 
-    params, root = app_parameters(NotebookParameters, {"company": company, "lake": lake, "as_of": as_of}, environ)
-    gold = Lake(root).gold
+    params, gold = gold_from_parameters(company, lake, as_of, environ)
     if not gold.exists():
         raise FileNotFoundError(f"{gold} does not exist; run 'quant warehouse build' first")
     pricer = QuotePricer().fit(gold, params.as_of)

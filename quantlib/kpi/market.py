@@ -118,6 +118,27 @@ def _relative(recent: pd.Series, baseline: pd.Series) -> pd.Series:
     return (recent - baseline) / baseline.where(baseline != 0)
 
 
+def _rows_by_window(source, as_of, days: int, shift_days: int | None, trailing_periods: int, *, keys: str,
+                    date_column: str, measures: str, table: str,
+                    where: str = "") -> tuple[pd.DataFrame, BaselineWindows]:
+    """Gold's ``table`` grouped by ``keys`` and window, with the windows.
+
+    Opens gold, resolves the as-of date (``source.as_of`` when ``as_of`` is not given) and the
+    baseline (:func:`baseline_windows`), then runs ``SELECT keys, <window> AS period, measures
+    FROM table WHERE [where AND] period IS NOT NULL GROUP BY ALL``, the window (``recent`` /
+    ``baseline``) being that of ``date_column``.
+    """
+    with open_gold(source) as con:
+        day = as_of_date(con, getattr(source, "as_of", None) if as_of is None else as_of)
+        windows = baseline_windows(con, day, days, shift_days, trailing_periods)
+        case, params = _windows_sql(windows, date_column)
+        condition = f"{where} AND " if where else ""
+        rows = con.execute(
+            f"SELECT {keys}, {case} AS period, {measures} FROM {table} "
+            f"WHERE {condition}period IS NOT NULL GROUP BY ALL", params).df()
+    return rows, windows
+
+
 def demand_changes(source, as_of=None, days: int = 90, by=DEFAULT_BY, shift_days: int | None = None,
                    trailing_periods: int = 3) -> pd.DataFrame:
     """Jobs requested in the last ``days`` days against the baseline, by service type; biggest movers first.
@@ -147,14 +168,8 @@ def demand_changes(source, as_of=None, days: int = 90, by=DEFAULT_BY, shift_days
         Without a baseline window (:func:`baseline_windows`).
     """
     columns = _by(by)
-    with open_gold(source) as con:
-        day = as_of_date(con, getattr(source, "as_of", None) if as_of is None else as_of)
-        windows = baseline_windows(con, day, days, shift_days, trailing_periods)
-        case, params = _windows_sql(windows, "created_date")
-        keys = ", ".join(columns)
-        counts = con.execute(
-            f"SELECT {keys}, {case} AS period, count(*) AS jobs FROM job_facts "
-            f"WHERE period IS NOT NULL GROUP BY ALL", params).df()
+    counts, windows = _rows_by_window(source, as_of, days, shift_days, trailing_periods, keys=", ".join(columns),
+                                      date_column="created_date", measures="count(*) AS jobs", table="job_facts")
     table = counts.pivot_table(index=columns, columns="period", values="jobs", aggfunc="sum", fill_value=0)
     table = table.reindex(columns=["recent", "baseline"], fill_value=0).astype(float)
     table["baseline"] = table["baseline"] / len(windows.baselines)
@@ -190,14 +205,9 @@ def pricing_pressure(source, as_of=None, days: int = 90, by=DEFAULT_BY, shift_da
         Without a baseline window (:func:`baseline_windows`).
     """
     columns = _by(by)
-    with open_gold(source) as con:
-        day = as_of_date(con, getattr(source, "as_of", None) if as_of is None else as_of)
-        windows = baseline_windows(con, day, days, shift_days, trailing_periods)
-        case, params = _windows_sql(windows, "completed_date")
-        keys = ", ".join(columns)
-        rows = con.execute(
-            f"SELECT {keys}, {case} AS period, count(*) AS jobs, avg(revenue) AS price FROM job_facts "
-            f"WHERE is_completed AND revenue > 0 AND period IS NOT NULL GROUP BY ALL", params).df()
+    rows, windows = _rows_by_window(source, as_of, days, shift_days, trailing_periods, keys=", ".join(columns),
+                                    date_column="completed_date", measures="count(*) AS jobs, avg(revenue) AS price",
+                                    table="job_facts", where="is_completed AND revenue > 0")
     recent = rows[rows["period"] == "recent"].set_index(columns)
     baseline = rows[rows["period"] == "baseline"].set_index(columns)
     table = pd.DataFrame({"jobs": recent["jobs"], "price": recent["price"]}).join(
@@ -232,15 +242,11 @@ def discount_pressure(source, as_of=None, days: int = 90, shift_days: int | None
     KpiUnavailable
         Without a baseline window, or when no quote has a list price.
     """
-    with open_gold(source) as con:
-        day = as_of_date(con, getattr(source, "as_of", None) if as_of is None else as_of)
-        windows = baseline_windows(con, day, days, shift_days, trailing_periods)
-        case, params = _windows_sql(windows, "created_at::DATE")
-        rows = con.execute(
-            f"SELECT service_line, {case} AS period, count(*) AS quotes,"
-            f" avg(1 - amount / list_amount) AS discount,"
-            f" avg(CASE WHEN amount < list_amount THEN 1.0 ELSE 0.0 END) AS discounted_share"
-            f" FROM quotes WHERE list_amount > 0 AND period IS NOT NULL GROUP BY ALL", params).df()
+    rows, windows = _rows_by_window(
+        source, as_of, days, shift_days, trailing_periods, keys="service_line", date_column="created_at::DATE",
+        measures="count(*) AS quotes, avg(1 - amount / list_amount) AS discount,"
+                 " avg(CASE WHEN amount < list_amount THEN 1.0 ELSE 0.0 END) AS discounted_share",
+        table="quotes", where="list_amount > 0")
     if rows.empty:
         raise KpiUnavailable("no quote with a list price in the recent or baseline window")
     recent = rows[rows["period"] == "recent"].set_index("service_line")

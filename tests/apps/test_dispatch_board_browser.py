@@ -14,11 +14,10 @@ import duckdb
 import pytest
 
 from quantlib.apps.dispatch_board import signed_money
-from quantlib.cli.apps import start_voila
 from quantlib.ops.problem import WarehouseDayOptions, problem_from_warehouse
 from quantlib.ops.reroute import TechnicianSick, reroute
 from quantlib.ops.routing import SolverSettings, solve
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
+from tests.apps.helpers import browser_page, needs_chromium, serve_app
 
 NOW = 600
 INITIAL = SolverSettings(time_limit_seconds=60, solution_limit=20)
@@ -29,14 +28,11 @@ ENV = {"QUANT_DISPATCH_NOW": "10:00",
 
 
 @pytest.mark.slow  # Voila start, the kernel solving the day, two searches of the re-plan
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+@needs_chromium
 def test_replan_in_browser_matches_the_engine(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
 
-    root = single_app_root("dispatch_board.ipynb", tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, env={**os.environ, **ENV},
-                         root=root)
-    try:
+    with serve_app("dispatch_board.ipynb", demo_lake, tmp_path, env={**os.environ, **ENV}) as server:
         # While Voila heats its kernels: the engine on its own, from the same gold day.
         con = duckdb.connect(str(demo_lake.gold), read_only=True)
         try:
@@ -49,35 +45,27 @@ def test_replan_in_browser_matches_the_engine(demo_lake, tmp_path):
         label = f"{problem.technician(tech).name} ({tech})"  # the dropdown shows labels
         expected = reroute(plan, NOW, [TechnicianSick(technician_id=tech)], settings=REPLAN)
         assert expected.after.validate() == []
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url("dispatch_board.ipynb"), timeout=90_000)
-                page.wait_for_selector(".db-result", timeout=90_000)
-                assert page.locator(".db-map svg").count() == 1 and page.locator(".db-timeline svg").count() == 1
-                page.locator(".db-technician select").select_option(label=label)
-                page.locator("button.db-sick").click()
-                page.wait_for_selector(".db-pending li[data-kind='sick']", timeout=30_000)
-                page.locator("button.db-replan").click()
-                page.wait_for_selector(".db-status[data-state='proposed']", timeout=120_000)
-                assert page.locator(".db-result h2[data-state='proposal']").count() == 1
-                page.locator("button.db-accept").click()
-                page.wait_for_selector(".db-status[data-state='done']", timeout=60_000)
+        with browser_page(playwright_api, server) as page:
+            page.goto(server.app_url("dispatch_board.ipynb"), timeout=90_000)
+            page.wait_for_selector(".db-result", timeout=90_000)
+            assert page.locator(".db-map svg").count() == 1 and page.locator(".db-timeline svg").count() == 1
+            page.locator(".db-technician select").select_option(label=label)
+            page.locator("button.db-sick").click()
+            page.wait_for_selector(".db-pending li[data-kind='sick']", timeout=30_000)
+            page.locator("button.db-replan").click()
+            page.wait_for_selector(".db-status[data-state='proposed']", timeout=120_000)
+            assert page.locator(".db-result h2[data-state='proposal']").count() == 1
+            page.locator("button.db-accept").click()
+            page.wait_for_selector(".db-status[data-state='done']", timeout=60_000)
 
-                assert page.inner_text(".db-value[data-key='moved']") == str(len(expected.moved))
-                assert page.inner_text(".db-value[data-key='cost_delta']") == signed_money(expected.cost_delta)
-                shown = page.eval_on_selector_all("tr[data-change='moved']", "rows => rows.map(r => r.dataset.job)")
-                assert sorted(shown) == sorted(expected.moved)
-                assert "no constraint broken" in page.inner_text(".db-result")
-                seconds = float(page.get_attribute(".db-status[data-state='done']", "data-seconds"))
-                assert 0 < seconds < 120
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Error" not in body
-                page.screenshot(path=str(tmp_path / "dispatch_board.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+            assert page.inner_text(".db-value[data-key='moved']") == str(len(expected.moved))
+            assert page.inner_text(".db-value[data-key='cost_delta']") == signed_money(expected.cost_delta)
+            shown = page.eval_on_selector_all("tr[data-change='moved']", "rows => rows.map(r => r.dataset.job)")
+            assert sorted(shown) == sorted(expected.moved)
+            assert "no constraint broken" in page.inner_text(".db-result")
+            seconds = float(page.get_attribute(".db-status[data-state='done']", "data-seconds"))
+            assert 0 < seconds < 120
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Error" not in body
+            page.screenshot(path=str(tmp_path / "dispatch_board.png"), full_page=True)
     assert server.process.poll() is not None

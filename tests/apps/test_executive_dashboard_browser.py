@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantlib.cli.apps import AppsError, is_loopback, resolve_token, start_voila, voila_command
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
+from tests.apps.helpers import browser_page, free_port, needs_chromium, serve_app
 
 
 def value_js(name: str) -> str:
@@ -24,7 +24,7 @@ def value_js(name: str) -> str:
 
 
 @pytest.mark.slow  # 16-21 s on 2 cores: Voila start and the kernel executing the app dominate
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+@needs_chromium
 def test_dashboard_in_browser(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
     from quantlib.kpi import Filters, get_kpi
@@ -51,44 +51,33 @@ def test_dashboard_in_browser(demo_lake, tmp_path):
         con.close()
     assert expected_all != expected_line
 
-    root = single_app_root("executive_dashboard.ipynb", tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
-    try:
-        with playwright_api.sync_playwright() as p:
-            # Chromium starts while Voila heats its kernel: one wait instead of two.
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url(), timeout=90_000)
-                page.wait_for_selector("span.kpi-value[data-kpi='revenue']", timeout=90_000)
-                cards = page.locator("span.kpi-value")
-                assert cards.count() == 8
-                assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_all
-                assert page.inner_text("span.kpi-value[data-kpi='profit_margin']") == margin_all
+    with serve_app("executive_dashboard.ipynb", demo_lake, tmp_path) as server:
+        with browser_page(playwright_api, server) as page:
+            page.goto(server.app_url(), timeout=90_000)
+            page.wait_for_selector("span.kpi-value[data-kpi='revenue']", timeout=90_000)
+            cards = page.locator("span.kpi-value")
+            assert cards.count() == 8
+            assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_all
+            assert page.inner_text("span.kpi-value[data-kpi='profit_margin']") == margin_all
 
-                page.locator(".qd-service-line select").select_option(line)
-                page.wait_for_function(f"{value_js('revenue')}.textContent !== {expected_all!r}",
-                                       timeout=30_000)
-                assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_line
-                page.wait_for_function(f"{value_js('profit_margin')}.textContent === {margin_line!r}",
-                                       timeout=30_000)
-                utilisation = page.locator("span.kpi-value[data-kpi='technician_utilisation']")
-                assert utilisation.inner_text() == "n/a"
-                assert utilisation.get_attribute("title") == "not available by service line"
-                assert page.locator(".qd-panel svg").count() == 1  # the chart, as SVG
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Error" not in body
-                page.screenshot(path=str(tmp_path / "executive_dashboard.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+            page.locator(".qd-service-line select").select_option(line)
+            page.wait_for_function(f"{value_js('revenue')}.textContent !== {expected_all!r}",
+                                   timeout=30_000)
+            assert page.inner_text("span.kpi-value[data-kpi='revenue']") == expected_line
+            page.wait_for_function(f"{value_js('profit_margin')}.textContent === {margin_line!r}",
+                                   timeout=30_000)
+            utilisation = page.locator("span.kpi-value[data-kpi='technician_utilisation']")
+            assert utilisation.inner_text() == "n/a"
+            assert utilisation.get_attribute("title") == "not available by service line"
+            assert page.locator(".qd-panel svg").count() == 1  # the chart, as SVG
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Error" not in body
+            page.screenshot(path=str(tmp_path / "executive_dashboard.png"), full_page=True)
     assert server.process.poll() is not None
 
 
 @pytest.mark.slow  # Voila start and the kernel executing the app dominate, as above
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+@needs_chromium
 def test_acknowledge_an_alert_from_the_dashboard(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
     from tests.alerts.helpers import VALUES, check, engine, rule
@@ -108,33 +97,23 @@ def test_acknowledge_an_alert_from_the_dashboard(demo_lake, tmp_path):
     alerts = {a["rule"]: a for a in eng.alerts(open_only=True)}
     critical, warning = alerts["browser_cash"]["id"], alerts["browser_late"]["id"]
 
-    root = single_app_root("executive_dashboard.ipynb", tmp_path)
     env = {**os.environ, "QUANT_OPS_DB": str(eng.store.path)}
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root, env=env)
-    try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url(), timeout=90_000)
-                page.wait_for_selector(f".qd-ack-{critical}", timeout=90_000)
-                panel = page.text_content(".qd-alerts")  # the DOM text: headings are upper case by CSS only
-                assert panel.index("Critical (1)") < panel.index("Warning (1)") < panel.index("Info (0)")
-                assert "Cash runway short" in panel and "technician T3" in panel
-                assert page.locator("button.qd-ack").count() == 2
+    with serve_app("executive_dashboard.ipynb", demo_lake, tmp_path, env=env) as server:
+        with browser_page(playwright_api, server) as page:
+            page.goto(server.app_url(), timeout=90_000)
+            page.wait_for_selector(f".qd-ack-{critical}", timeout=90_000)
+            panel = page.text_content(".qd-alerts")  # the DOM text: headings are upper case by CSS only
+            assert panel.index("Critical (1)") < panel.index("Warning (1)") < panel.index("Info (0)")
+            assert "Cash runway short" in panel and "technician T3" in panel
+            assert page.locator("button.qd-ack").count() == 2
 
-                page.click(f".qd-ack-{critical}")
-                page.wait_for_selector(f'[data-alert-id="{critical}"][data-state="acknowledged"]', timeout=30_000)
-                assert f"Alert #{critical} acknowledged." in page.text_content(".qd-alerts")
-                assert page.locator(f".qd-ack-{critical}").count() == 0
-                assert page.locator(f".qd-ack-{warning}").count() == 1
-                assert "Traceback" not in page.inner_text("body")
-                page.screenshot(path=str(tmp_path / "dashboard_alerts.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+            page.click(f".qd-ack-{critical}")
+            page.wait_for_selector(f'[data-alert-id="{critical}"][data-state="acknowledged"]', timeout=30_000)
+            assert f"Alert #{critical} acknowledged." in page.text_content(".qd-alerts")
+            assert page.locator(f".qd-ack-{critical}").count() == 0
+            assert page.locator(f".qd-ack-{warning}").count() == 1
+            assert "Traceback" not in page.inner_text("body")
+            page.screenshot(path=str(tmp_path / "dashboard_alerts.png"), full_page=True)
     stored = {a["id"]: a for a in eng.alerts(open_only=True)}
     assert stored[critical]["state"] == "acknowledged" and stored[warning]["state"] == "open"
     assert ("acknowledged", "executive dashboard") in [(h["event"], h["detail"]) for h in eng.history(critical)]

@@ -14,8 +14,7 @@ import os
 
 import pytest
 
-from quantlib.cli.apps import start_voila
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
+from tests.apps.helpers import browser_page, needs_chromium, serve_app
 
 APP = "forecast_explorer.ipynb"
 
@@ -25,7 +24,7 @@ def value_js(name: str) -> str:
 
 
 @pytest.mark.slow  # Voila start and the app's kernel dominate; the engines' fit is paid once per session
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+@needs_chromium
 def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
     playwright_api = pytest.importorskip("playwright.sync_api")
     from quantlib.apps.forecast_explorer import SCENARIOS, ForecastExplorer, weeks_for
@@ -57,56 +56,46 @@ def test_explorer_in_browser(demo_lake, tmp_path, tmp_path_factory):
     assert money(90, "likely") != money(30, "likely")
 
     env = {**os.environ, "QUANT_FORECAST_CACHE": str(cache)}
-    root = single_app_root(APP, tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, env=env, root=root)
-    try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.app_url(APP), timeout=180_000)
-                page.wait_for_selector("span.fe-value[data-value='jobs']", timeout=60_000)
+    with serve_app(APP, demo_lake, tmp_path, env=env) as server:
+        with browser_page(playwright_api, server) as page:
+            page.goto(server.app_url(APP), timeout=180_000)
+            page.wait_for_selector("span.fe-value[data-value='jobs']", timeout=60_000)
 
-                def shown(name):
-                    return page.inner_text(f"span.fe-value[data-value='{name}']")
+            def shown(name):
+                return page.inner_text(f"span.fe-value[data-value='{name}']")
 
-                def wait_for(name, text):
-                    page.wait_for_function(f"{value_js(name)} && {value_js(name)}.textContent === {text!r}",
-                                           timeout=60_000)
-
-                assert shown("jobs") == expected_all
-                for case in ("worst", "likely", "best"):
-                    assert shown(f"revenue_{case}") == money(90, case)
-                assert page.locator(".fe-weeks tbody tr").count() == weeks_for(90)
-
-                page.locator(".fe-service-line select").select_option(line)
-                wait_for("jobs", expected_line)
-                assert shown("revenue_likely") == money(90, "likely")  # company revenue: not sliced
-
-                page.locator(".fe-horizon select").select_option(label="30 days")
-                wait_for("revenue_likely", money(30, "likely"))
-                assert shown("jobs") == expected_line_30
-                assert shown("revenue_worst") == money(30, "worst") and shown("revenue_best") == money(30, "best")
-                # Cards, charts and table are separate widgets: the table may arrive a moment later.
-                page.wait_for_function(f"document.querySelectorAll('.fe-weeks tbody tr').length === {weeks_for(30)}",
+            def wait_for(name, text):
+                page.wait_for_function(f"{value_js(name)} && {value_js(name)}.textContent === {text!r}",
                                        timeout=60_000)
 
-                page.locator(".fe-scenario select").select_option(label=SCENARIOS["confidence_down"])
-                # Wait for the scenario to be applied (the figure may not move), then check it.
-                page.wait_for_function("document.querySelector('.fe-scenario-text') && document.querySelector("
-                                       "'.fe-scenario-text').textContent.includes('consumer confidence -')",
-                                       timeout=60_000)
-                wait_for("jobs", expected_down)
-                assert page.locator(".fe-change[data-value='jobs_change']").count() == 1
-                assert "consumer confidence -" in page.inner_text(".fe-scenario-text")
+            assert shown("jobs") == expected_all
+            for case in ("worst", "likely", "best"):
+                assert shown(f"revenue_{case}") == money(90, case)
+            assert page.locator(".fe-weeks tbody tr").count() == weeks_for(90)
 
-                assert page.locator(".qd-panel svg").count() == 2  # jobs and revenue charts, as SVG
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Error" not in body and "Could not update" not in body
-                page.screenshot(path=str(tmp_path / "forecast_explorer.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+            page.locator(".fe-service-line select").select_option(line)
+            wait_for("jobs", expected_line)
+            assert shown("revenue_likely") == money(90, "likely")  # company revenue: not sliced
+
+            page.locator(".fe-horizon select").select_option(label="30 days")
+            wait_for("revenue_likely", money(30, "likely"))
+            assert shown("jobs") == expected_line_30
+            assert shown("revenue_worst") == money(30, "worst") and shown("revenue_best") == money(30, "best")
+            # Cards, charts and table are separate widgets: the table may arrive a moment later.
+            page.wait_for_function(f"document.querySelectorAll('.fe-weeks tbody tr').length === {weeks_for(30)}",
+                                   timeout=60_000)
+
+            page.locator(".fe-scenario select").select_option(label=SCENARIOS["confidence_down"])
+            # Wait for the scenario to be applied (the figure may not move), then check it.
+            page.wait_for_function("document.querySelector('.fe-scenario-text') && document.querySelector("
+                                   "'.fe-scenario-text').textContent.includes('consumer confidence -')",
+                                   timeout=60_000)
+            wait_for("jobs", expected_down)
+            assert page.locator(".fe-change[data-value='jobs_change']").count() == 1
+            assert "consumer confidence -" in page.inner_text(".fe-scenario-text")
+
+            assert page.locator(".qd-panel svg").count() == 2  # jobs and revenue charts, as SVG
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Error" not in body and "Could not update" not in body
+            page.screenshot(path=str(tmp_path / "forecast_explorer.png"), full_page=True)
     assert server.process.poll() is not None

@@ -8,26 +8,21 @@ only this app, so other apps' preheated kernels do not compete with it for the C
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from quantlib.cli.apps import start_voila
-from tests.apps.helpers import CHROMIUM, CHROMIUM_ARGS, free_port, single_app_root
+from tests.apps.helpers import browser_page, needs_chromium, serve_app
 
 APP = "quote_pricer.ipynb"
 
 
 @pytest.mark.slow  # Voila start and the kernel fitting the pricer (~4 s) dominate
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+@needs_chromium
 def test_quote_pricer_in_browser(demo_lake, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
     from quantlib.apps.quote_pricer import QuotePricerApp
     from quantlib.pricing.quote import QuotePricer
 
-    root = single_app_root(APP, tmp_path)
-    server = start_voila(free_port(), company="mixed_trades", lake=demo_lake.root, root=root)
-    try:
+    with serve_app(APP, demo_lake, tmp_path) as server:
         # The engine, independently of the app's kernel.
         pricer = QuotePricer().fit(demo_lake.gold)
         app = QuotePricerApp(pricer)
@@ -39,36 +34,28 @@ def test_quote_pricer_in_browser(demo_lake, tmp_path):
         price = round(urgent.rule.total) + 7
         win = float(pricer.win_curve(customer, line, "urgent", urgent.rule.total)([price])[0])
 
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                server.wait_ready(timeout=120)
-                page = browser.new_page(viewport={"width": 1440, "height": 1200})
-                page.goto(server.app_url(APP), timeout=180_000)
-                page.wait_for_selector(f".qp-recommended[data-price='{first.price:.2f}']", timeout=120_000)
-                shown = page.locator(".qp-recommended")
-                assert float(shown.get_attribute("data-win")) == pytest.approx(first.win_probability, abs=1e-6)
-                assert page.locator(".qp-chart svg").count() == 1
+        with browser_page(playwright_api, server, height=1200) as page:
+            page.goto(server.app_url(APP), timeout=180_000)
+            page.wait_for_selector(f".qp-recommended[data-price='{first.price:.2f}']", timeout=120_000)
+            shown = page.locator(".qp-recommended")
+            assert float(shown.get_attribute("data-win")) == pytest.approx(first.win_probability, abs=1e-6)
+            assert page.locator(".qp-chart svg").count() == 1
 
-                page.locator(".qp-urgency select").select_option("urgent")
-                rec = urgent.recommendation
-                page.wait_for_selector(f".qp-recommended[data-price='{rec.price:.2f}']", timeout=30_000)
-                assert float(shown.get_attribute("data-win")) == pytest.approx(rec.win_probability, abs=1e-6)
-                assert float(shown.get_attribute("data-margin")) == pytest.approx(rec.expected_margin, abs=1e-4)
+            page.locator(".qp-urgency select").select_option("urgent")
+            rec = urgent.recommendation
+            page.wait_for_selector(f".qp-recommended[data-price='{rec.price:.2f}']", timeout=30_000)
+            assert float(shown.get_attribute("data-win")) == pytest.approx(rec.win_probability, abs=1e-6)
+            assert float(shown.get_attribute("data-margin")) == pytest.approx(rec.expected_margin, abs=1e-4)
 
-                # Type a price into the slider's readout (what a user does for an exact figure).
-                readout = page.locator(".qp-slider .widget-readout")
-                readout.fill(str(price))
-                readout.press("Enter")
-                page.wait_for_selector(f".qp-at-price[data-price='{price:.2f}']", timeout=30_000)
-                at = page.locator(".qp-at-price")
-                assert float(at.get_attribute("data-win")) == pytest.approx(win, abs=1e-6)
-                assert f"{win:.1%}" in at.inner_text()
-                body = page.inner_text("body")
-                assert "Traceback" not in body and "Could not price" not in body
-                page.screenshot(path=str(tmp_path / "quote_pricer.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+            # Type a price into the slider's readout (what a user does for an exact figure).
+            readout = page.locator(".qp-slider .widget-readout")
+            readout.fill(str(price))
+            readout.press("Enter")
+            page.wait_for_selector(f".qp-at-price[data-price='{price:.2f}']", timeout=30_000)
+            at = page.locator(".qp-at-price")
+            assert float(at.get_attribute("data-win")) == pytest.approx(win, abs=1e-6)
+            assert f"{win:.1%}" in at.inner_text()
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Could not price" not in body
+            page.screenshot(path=str(tmp_path / "quote_pricer.png"), full_page=True)
     assert server.process.poll() is not None

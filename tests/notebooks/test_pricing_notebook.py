@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-import nbformat
-import pytest
-
-from quantlib.parameters import check_parameters_cell, validate_parameters
-from tests.conftest import ROOT
-from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
+from tests.notebooks.helpers import (
+    assert_committed_without_outputs,
+    assert_parameters_checked,
+    notebook_path,
+    run_and_render,
+)
 
 STEM = "pricing"
-NOTEBOOK = ROOT / "notebooks" / f"{STEM}.ipynb"
+NOTEBOOK = notebook_path(STEM)
 
 
 def test_parameters_cell_mirrors_its_model():
-    check_parameters_cell(NOTEBOOK)
-    with pytest.raises(ValueError, match="max_change"):
-        validate_parameters(NOTEBOOK, {"company": "mixed_trades", "max_change": 0})
-    with pytest.raises(ValueError):
-        validate_parameters(NOTEBOOK, {"company": "mixed_trades", "floor": 0.1})
+    assert_parameters_checked(NOTEBOOK, {"max_change": 0}, "max_change", {"floor": 0.1})
 
 
 def test_notebook_is_committed_without_outputs():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and not any(c.outputs or c.execution_count for c in code)
+    assert_committed_without_outputs(NOTEBOOK)
 
 
 def test_notebook_runs_and_renders_the_recommended_prices(demo_lake, tmp_path):
     from quantlib.pricing.views import report as pv
 
-    executed, outputs = run_notebook(STEM, demo_lake, tmp_path, max_change=0.2)
-    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]  # no warnings
-    assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
-    html = render_clean_html(tmp_path / "run.ipynb", STEM, tmp_path)
-    assert {"Recommended prices", "How customers respond to price", "What jobs cost",
-            "Price experiments"} <= set(section_headings(executed))
+    html = run_and_render(STEM, demo_lake, tmp_path, {"Recommended prices", "How customers respond to price",
+                                                      "What jobs cost", "Price experiments"}, max_change=0.2)
     table = pv.recommendation_table(pv.fit_pricer(demo_lake, max_change=0.2))
     assert len(table) >= 3
     for row in table.itertuples():
