@@ -96,7 +96,10 @@ class CombinationForecaster(Forecaster):
     ``n`` scores) of the step-``k`` scores; steps beyond ``h`` use step ``h``'s. Both
     half-widths of the combined interval are multiplied by it. Series too short for the
     calibration window get the same multipliers. With fewer than ``min_calibration``
-    scores at a step, the scores of all steps are pooled.
+    scores at a step, the scores of all steps are pooled. With ``calibration_windows``
+    above 1, each series is also cut ``calibration_step``, ``2 calibration_step``, ...
+    steps earlier (while at least ``min_train`` observations stay before the cut), and
+    every window's scores join the pool.
 
     Parameters
     ----------
@@ -127,6 +130,10 @@ class CombinationForecaster(Forecaster):
         Fewest observations before the calibration cut.
     min_calibration : int
         Fewest scores at a step for a step's own multiplier.
+    calibration_windows : int
+        Calibration windows per series (the last one first).
+    calibration_step : int, optional
+        Steps between successive calibration cuts; default 1.
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
 
@@ -135,7 +142,8 @@ class CombinationForecaster(Forecaster):
     models_ : dict
         Per series, the fitted members.
     calibration_scores_ : numpy.ndarray
-        The calibration scores ``z``, one row per calibrated series, one column per step
+        The calibration scores ``z``, one row per calibration window (a series' windows
+        in a row, the last cut first), one column per step
         (NaN where a member interval was degenerate); ``None`` without calibration.
     n_calibrated_ : int
         Series that had a calibration window.
@@ -159,6 +167,8 @@ class CombinationForecaster(Forecaster):
         calibrate: bool = True,
         min_train: int = 6,
         min_calibration: int = 20,
+        calibration_windows: int = 1,
+        calibration_step: int | None = None,
         n_jobs=1,
         backend="loky",
         dask_address=None,
@@ -171,6 +181,8 @@ class CombinationForecaster(Forecaster):
         self.calibrate = calibrate
         self.min_train = min_train
         self.min_calibration = min_calibration
+        self.calibration_windows = calibration_windows
+        self.calibration_step = calibration_step
         super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _member_sets(self) -> dict:
@@ -216,9 +228,10 @@ class CombinationForecaster(Forecaster):
         if not all(self._member_sets().values()):
             raise ValueError("a combination needs at least one member")
         super().fit(df, freq=freq, season_length=season_length)
-        rows = [fs.state["cv_z"] for fs in self.models_.values()
-                if isinstance(fs.state, dict) and fs.state.get("cv_z") is not None]
-        self.n_calibrated_ = len(rows)
+        per_series = [fs.state["cv_z"] for fs in self.models_.values()
+                      if isinstance(fs.state, dict) and fs.state.get("cv_z") is not None]
+        self.n_calibrated_ = len(per_series)
+        rows = [r for windows in per_series for r in windows]
         if self.calibrate and rows:
             width = max(len(r) for r in rows)
             z = np.full((len(rows), width), np.nan)
@@ -271,26 +284,35 @@ class CombinationForecaster(Forecaster):
         fitted = self._fit_members(y, m, X, series_id, members=members)
         if all(st is None for _, st in fitted):
             raise RuntimeError("no combination member could be fitted")
-        cv_z = None
         h = int(self.h or (m if m > 1 else 4))
-        c = len(y) - h
-        if self.calibrate and c >= self.min_train:
-            # the calibration window: the season is kept only where the shorter part holds two
-            mc = m if c >= 2 * m else 1
-            like = [st if mc == m else None for _, st in fitted]
-            part = self._fit_members(y[:c], mc, None if X is None else X[:c], series_id, like=like, members=members)
-            try:
-                mean, iv = self._combine(part, h, (_REF_LEVEL,), None if X is None else X[c:])
-            except RuntimeError:
-                mean = None
-            if mean is not None:
-                lo, hi = iv[_REF_LEVEL]
-                sd = (np.asarray(hi) - np.asarray(lo)) / (2.0 * _Z_REF)
-                err = np.abs(y[c:] - mean)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    z = np.where(sd > 0, err / sd, np.nan)
-                cv_z = np.where(np.isfinite(z), z, np.nan)
+        step = int(self.calibration_step or 1)
+        windows = []
+        for k in range(int(self.calibration_windows) if self.calibrate else 0):
+            c = len(y) - h - k * step
+            if c < self.min_train:
+                break
+            z = self._window_scores(y, c, h, m, X, series_id, fitted, members)
+            if z is not None:
+                windows.append(z)
+        cv_z = np.array(windows) if windows else None
         return {"fitted": fitted, "cv_z": cv_z}
+
+    def _window_scores(self, y, c, h, m, X, series_id, fitted, members):
+        """Scores ``z`` of the combination cut at ``c``, forecasting the ``h`` values after it."""
+        # the season is kept only where the shorter part holds two
+        mc = m if c >= 2 * m else 1
+        like = [st if mc == m else None for _, st in fitted]
+        part = self._fit_members(y[:c], mc, None if X is None else X[:c], series_id, like=like, members=members)
+        try:
+            mean, iv = self._combine(part, h, (_REF_LEVEL,), None if X is None else X[c:c + h])
+        except RuntimeError:
+            return None
+        lo, hi = iv[_REF_LEVEL]
+        sd = (np.asarray(hi) - np.asarray(lo)) / (2.0 * _Z_REF)
+        err = np.abs(y[c:c + h] - mean)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(sd > 0, err / sd, np.nan)
+        return np.where(np.isfinite(z), z, np.nan)
 
     def _predict_series(self, state, h, level, X_future):
         return self._combine(state["fitted"], h, level, X_future)

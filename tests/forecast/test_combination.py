@@ -223,3 +223,27 @@ def test_default_member_sets_per_season_length():
     assert [type(m) for m in sets[None]] == [type(m) for m in default_members()]
     out = CombinationForecaster(calibrate=False).fit(_walks(1, 30, 2), season_length=1).predict(4, level=(80,))
     assert out.model.iloc[0].startswith("median(") and out.model.iloc[0].count("+") == 2
+
+
+def test_several_calibration_windows_add_scores_from_earlier_cuts():
+    train = _walks(40, 30, seed=5)
+    h = 4
+    one = CombinationForecaster(members=[NarrowNaive()], h=h).fit(train)
+    three = CombinationForecaster(members=[NarrowNaive()], h=h, calibration_windows=3, calibration_step=2).fit(train)
+    assert three.n_calibrated_ == 40 and three.calibration_scores_.shape == (120, h)
+    # the first window of each series is the single-window fit's
+    np.testing.assert_allclose(three.calibration_scores_[::3], one.calibration_scores_)
+    # the second is cut two steps earlier: its scores are the naive errors of those steps
+    y = train[train.series_id == train.series_id.iloc[0]].y.to_numpy()
+    c = len(y) - h - 2
+    state = three.models_[train.series_id.iloc[0]].state
+    lo, hi = NarrowNaive()._predict_series(NarrowNaive()._fit_series(y[:c], 1, None), h, (80,), None)[1][80]
+    sd = (np.asarray(hi) - np.asarray(lo)) / (2 * 1.2815515655446004)
+    np.testing.assert_allclose(state["cv_z"][1], np.abs(y[c:c + h] - y[c - 1]) / sd)
+
+
+def test_windows_stop_where_the_training_part_would_be_too_short():
+    train = _walks(5, 12, seed=6)
+    cal = CombinationForecaster(members=[NarrowNaive()], h=4, min_train=6, calibration_windows=5).fit(train)
+    # cuts at 8, 7, 6 keep at least six points; 5 and 4 would not
+    assert cal.calibration_scores_.shape == (15, 4)
