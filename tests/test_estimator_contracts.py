@@ -74,6 +74,7 @@ from quantlib.forecast import (
     Theta,
 )
 from quantlib.forecast.models import Comb
+from quantlib.maintenance import WeibullLifeModel
 from tests.forecast.test_capacity import tiny as tiny_capacity_snapshot
 from tests.forecast.test_cashflow import tiny_company
 from tests.forecast.test_pipeline import _quotes
@@ -170,6 +171,13 @@ class Case:
     use: Callable[[Any], Any]  # a method that needs the fitted state
 
 
+def _lives() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    load = rng.uniform(0, 1, 60)
+    return pd.DataFrame({"age": 100 * np.exp(-0.3 * load) * rng.weibull(1.5, 60), "failed": rng.random(60) < 0.8,
+                         "load": load}).astype({"failed": int})
+
+
 def _cases() -> list[Case]:
     long = _long_series
     demand = _demand
@@ -231,6 +239,11 @@ def _cases() -> list[Case]:
         Case("ContentScorer", ContentScorer, lambda est: est.fit(*hist()),
              lambda est: est.scores(["C1"], pd.Timestamp("2023-10-01"))),
         Case("HybridRecommender", HybridRecommender, lambda est: est.fit(*hist()), lambda est: est.recommend(["C1"])),
+        Case("WeibullLifeModel", WeibullLifeModel, lambda est: est.fit(_lives(), time="age", event="failed"),
+             lambda est: est.median_life()),
+        Case("WeibullLifeModel[aft]", WeibullLifeModel,
+             lambda est: est.fit(_lives(), time="age", event="failed", covariates=["load"]),
+             lambda est: est.summary({"load": 1.0})),
     ]
 
 
