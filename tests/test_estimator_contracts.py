@@ -74,7 +74,13 @@ from quantlib.forecast import (
     Theta,
 )
 from quantlib.forecast.models import Comb
-from quantlib.maintenance import WeibullLifeModel
+from quantlib.maintenance import (
+    ControlChartDetector,
+    FixedThresholdDetector,
+    IsolationForestDetector,
+    SensorFeatures,
+    WeibullLifeModel,
+)
 from tests.forecast.test_capacity import tiny as tiny_capacity_snapshot
 from tests.forecast.test_cashflow import tiny_company
 from tests.forecast.test_pipeline import _quotes
@@ -171,6 +177,18 @@ class Case:
     use: Callable[[Any], Any]  # a method that needs the fitted state
 
 
+def _readings() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2024-01-01", periods=40)
+    return pd.concat([pd.DataFrame({"equipment_id": unit, "date": days, "kind": "k", "ambient": rng.normal(10, 5, 40),
+                                    "vibration": rng.lognormal(0.5, 0.1, 40), "temperature": rng.normal(55, 2, 40),
+                                    "pressure": rng.normal(100, 2, 40)}) for unit in ("E1", "E2")], ignore_index=True)
+
+
+def _sensor_features() -> pd.DataFrame:
+    return SensorFeatures(min_baseline=5).fit_transform(_readings())
+
+
 def _lives() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     load = rng.uniform(0, 1, 60)
@@ -244,6 +262,14 @@ def _cases() -> list[Case]:
         Case("WeibullLifeModel[aft]", WeibullLifeModel,
              lambda est: est.fit(_lives(), time="age", event="failed", covariates=["load"]),
              lambda est: est.summary({"load": 1.0})),
+        Case("SensorFeatures", SensorFeatures, lambda est: est.fit(_readings()),
+             lambda est: est.transform(_readings())),
+        Case("ControlChartDetector", ControlChartDetector, lambda est: est.fit(_sensor_features()),
+             lambda est: est.predict(_sensor_features())),
+        Case("IsolationForestDetector", lambda: IsolationForestDetector(n_estimators=10),
+             lambda est: est.fit(_sensor_features()), lambda est: est.predict(_sensor_features())),
+        Case("FixedThresholdDetector", FixedThresholdDetector, lambda est: est.fit(_readings()),
+             lambda est: est.predict(_readings())),
     ]
 
 

@@ -1,13 +1,29 @@
-"""Predictive maintenance (issue 15): equipment life models, recurrence, and (to come) sensor
-analytics, health scores and work orders.
+"""Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, and
+early warning from telemetry (per-unit baselines, control charts, an isolation forest, the
+fixed-threshold baseline); health scores and work orders are still to come.
 
 Engines only: nothing here imports a delivery package.
 """
 
+from quantlib.maintenance.sensors import (
+    SIGNALS,
+    ControlChartDetector,
+    FixedThresholdDetector,
+    IsolationForestDetector,
+    SensorDataError,
+    SensorFeatures,
+    alert_episodes,
+    alert_lead_times,
+    daily_readings,
+)
 from quantlib.maintenance.survival import (
     LifeDataError,
     WeibullLifeModel,
     mean_cumulative_function,
 )
 
-__all__ = ["LifeDataError", "WeibullLifeModel", "mean_cumulative_function"]
+__all__ = [
+    "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
+    "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
+    "mean_cumulative_function",
+]
