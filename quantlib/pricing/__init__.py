@@ -17,12 +17,14 @@ from quantlib.pricing.cost import (
 from quantlib.pricing.optimal import (
     PriceRecommendation,
     RiskAdjustments,
+    RiskData,
     expected_margin,
     optimal_price,
     risk_adjustments,
+    risk_data,
 )
 from quantlib.pricing.rules import RulePrice, RulePricer
 
 __all__ = ["CostBuildUp", "CostModel", "PriceListItem", "PriceRecommendation", "PricingError", "PricingParameters",
-           "RiskAdjustments", "RulePrice", "RulePricer", "expected_margin", "load_pricing_parameters", "optimal_price",
-           "risk_adjustments"]
+           "RiskAdjustments", "RiskData", "RulePrice", "RulePricer", "expected_margin", "load_pricing_parameters",
+           "optimal_price", "risk_adjustments", "risk_data"]

@@ -27,7 +27,8 @@ from scipy.optimize import minimize_scalar
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.pricing.cost import PricingError
 
-__all__ = ["PriceRecommendation", "RiskAdjustments", "expected_margin", "optimal_price", "risk_adjustments"]
+__all__ = ["PriceRecommendation", "RiskAdjustments", "RiskData", "expected_margin", "optimal_price", "risk_adjustments",
+           "risk_data"]
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,52 @@ def optimal_price(cost: float, rule_price: float, win_probability: Callable[[np.
         upper=float(upper), binding=binding, curve=curve)
 
 
+@dataclass(frozen=True)
+class RiskData:
+    """What :func:`risk_adjustments` reads from gold, read once (see :func:`risk_data`).
+
+    Attributes
+    ----------
+    as_of : date
+    regions : Series
+        customer_id -> region.
+    invoices : DataFrame
+        ``customer_id, amount, lost`` of every invoice issued by ``as_of`` (``lost``: written
+        off by then).
+    hours : Series
+        Labour hours of the completed jobs by ``as_of``, indexed by ``(service_line, job_type)``.
+    storms : Series
+        Share of storm days by ``(region, month)`` up to ``as_of``.
+    """
+
+    as_of: object
+    regions: pd.Series
+    invoices: pd.DataFrame
+    hours: pd.Series
+    storms: pd.Series
+
+
+def risk_data(source, as_of=None) -> RiskData:
+    """Read the invoices, completed hours, weather and regions :func:`risk_adjustments` needs, once."""
+    with open_gold(source) as con:
+        day = as_of_date(con, as_of)
+        regions = con.execute("SELECT customer_id, region FROM customers").df()
+        invoices = con.execute(
+            "SELECT customer_id, amount, written_off_at IS NOT NULL AND written_off_at::DATE <= ? AS lost "
+            "FROM invoices WHERE issued_date <= ?", [day, day]).df()
+        hours = con.execute(
+            "SELECT service_line, job_type, labor_hours FROM job_facts WHERE is_completed "
+            "AND completed_date <= ? AND labor_hours IS NOT NULL", [day]).df()
+        storms = con.execute("SELECT region, month(date) AS month, avg(CASE WHEN storm THEN 1.0 ELSE 0.0 END) AS storm "
+                             "FROM weather WHERE date <= ? GROUP BY ALL", [day]).df()
+    return RiskData(as_of=day, regions=regions.set_index("customer_id")["region"], invoices=invoices,
+                    hours=hours.set_index(["service_line", "job_type"])["labor_hours"].sort_index(),
+                    storms=storms.set_index(["region", "month"])["storm"])
+
+
 def risk_adjustments(source, customer_id: str, service_line: str, job_type: str, *, cost_model=None,
-                     job_date=None, as_of=None, shrinkage: float = 5.0) -> RiskAdjustments:
+                     job_date=None, as_of=None, shrinkage: float = 5.0, data: RiskData | None = None
+                     ) -> RiskAdjustments:
     """The payment, completion and weather risks of one job from gold.
 
     * **Payment**: the customer's written-off share of invoiced amounts, shrunk towards the
@@ -164,26 +209,29 @@ def risk_adjustments(source, customer_id: str, service_line: str, job_type: str,
     * **Weather**: the share of storm days in the job's calendar month in the customer's
       region, times the cost model's overhead per job (a delayed visit is booked again).
 
+    Parameters
+    ----------
+    source
+        Gold (a lake, its path or a connection); not read when ``data`` is given.
+    data : RiskData, optional
+        :func:`risk_data` of ``source`` at ``as_of``, read once for many quotes (``as_of`` is
+        then the data's).
+
     Raises
     ------
     PricingError
         Unknown customer.
     """
-    with open_gold(source) as con:
-        day = as_of_date(con, as_of)
-        customer = con.execute("SELECT region FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
-        if customer is None:
-            raise PricingError(f"unknown customer {customer_id!r}")
-        invoices = con.execute(
-            "SELECT customer_id, amount, written_off_at IS NOT NULL AND written_off_at::DATE <= ? AS lost "
-            "FROM invoices WHERE issued_date <= ?", [day, day]).df()
-        hours = con.execute(
-            "SELECT labor_hours FROM job_facts WHERE is_completed AND service_line = ? AND job_type = ? "
-            "AND completed_date <= ? AND labor_hours IS NOT NULL", [service_line, job_type, day]).df()["labor_hours"]
-        month = (pd.Timestamp(job_date) if job_date is not None else pd.Timestamp(day) + pd.Timedelta(days=1)).month
-        storms = con.execute("SELECT avg(CASE WHEN storm THEN 1.0 ELSE 0.0 END) FROM weather "
-                             "WHERE region = ? AND month(date) = ? AND date <= ?",
-                             [customer[0], month, day]).fetchone()[0]
+    data = data if data is not None else risk_data(source, as_of)
+    day = data.as_of
+    if customer_id not in data.regions.index:
+        raise PricingError(f"unknown customer {customer_id!r}")
+    region = data.regions.loc[customer_id]
+    invoices = data.invoices
+    key = (service_line, job_type)
+    hours = data.hours.loc[[key]] if key in data.hours.index else data.hours.iloc[:0]
+    month = (pd.Timestamp(job_date) if job_date is not None else pd.Timestamp(day) + pd.Timedelta(days=1)).month
+    storms = data.storms.get((region, month))
     notes = []
     total = float(invoices["amount"].sum())
     company_rate = float(invoices.loc[invoices["lost"], "amount"].sum() / total) if total else 0.0

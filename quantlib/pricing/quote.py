@@ -31,7 +31,13 @@ import pandas as pd
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.data.price_segments import quote_segments
 from quantlib.pricing.cost import CostBuildUp, CostModel, PricingError, load_pricing_parameters
-from quantlib.pricing.optimal import PriceRecommendation, RiskAdjustments, optimal_price, risk_adjustments
+from quantlib.pricing.optimal import (
+    PriceRecommendation,
+    RiskAdjustments,
+    optimal_price,
+    risk_adjustments,
+    risk_data,
+)
 from quantlib.pricing.rules import URGENCY_FACTORS, RulePrice, RulePricer
 
 __all__ = ["QuoteAdvice", "QuotePricer"]
@@ -89,6 +95,9 @@ class QuotePricer:
         Per service line: quotes created per month over the last year.
     segment_payment_loss_ : Series
         Per segment: the written-off share of the invoiced amounts of the customers in it now.
+    risk_data_ : RiskData
+        The invoices, completed hours, storm rates and regions the risks are measured from,
+        read once (:func:`~quantlib.pricing.optimal.risk_data`).
     as_of_ : date
     """
 
@@ -111,9 +120,7 @@ class QuotePricer:
             self.contracts_ = con.execute("SELECT customer_id, start_date, end_date FROM contracts").df()
             quotes = con.execute("SELECT * FROM quotes WHERE created_at::DATE <= ?", [day]).df()
             economic = con.execute("SELECT * FROM economic_indicators").df()
-            invoices = con.execute(
-                "SELECT customer_id, amount, written_off_at IS NOT NULL AND written_off_at::DATE <= ? AS lost "
-                "FROM invoices WHERE issued_date <= ?", [day, day]).df()
+            self.risk_data_ = risk_data(con, day)
         quotes["segment"] = quote_segments(quotes, self.customers_, self.contracts_)
         recent = quotes[pd.to_datetime(quotes["created_at"]) > pd.Timestamp(day) - pd.Timedelta(days=365)]
         self.quotes_per_month_ = recent.groupby("service_line").size() / 12.0
@@ -121,6 +128,7 @@ class QuotePricer:
         now = pd.DataFrame({"customer_id": self.customers_["customer_id"], "created_at": pd.Timestamp(day)})
         segment_of = pd.Series(quote_segments(now, self.customers_, self.contracts_).to_numpy(),
                                index=self.customers_["customer_id"].to_numpy())
+        invoices = self.risk_data_.invoices.copy()
         invoices["segment"] = invoices["customer_id"].map(segment_of)
         invoices["lost_amount"] = invoices["amount"].where(invoices["lost"], 0.0)
         sums = invoices.groupby("segment")[["lost_amount", "amount"]].sum()
@@ -162,7 +170,7 @@ class QuotePricer:
         cost = self.cost_model_.build(service_line, job_type)
         rule = self.rules_.price(service_line, job_type, urgency=urgency, segment=segment, position=self.position)
         own = risk_adjustments(self.source_, customer_id, service_line, job_type, cost_model=self.cost_model_,
-                               as_of=self.as_of_)
+                               data=self.risk_data_)
         shared = float(self.segment_payment_loss_.get(segment, own.payment_loss))
         risk = replace(own, payment_loss=shared, notes=(
             f"payment: {shared:.1%} written off across the {segment} segment (the price is the segment's)",

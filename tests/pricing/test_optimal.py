@@ -65,3 +65,19 @@ def test_risks_measured_from_gold(demo_lake):
     assert any("payment" in n for n in bad.notes)
     with pytest.raises(PricingError, match="unknown customer"):
         risk_adjustments(demo_lake, "NO-SUCH", *pair)
+
+
+def test_risks_from_data_read_once_equal_a_fresh_read(demo_lake):
+    from quantlib.pricing.optimal import risk_data
+
+    model = CostModel().fit(demo_lake)
+    data = risk_data(demo_lake)
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        customers = con.execute("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 5").df()["customer_id"]
+    for customer in customers:
+        for pair, job_date in ((("hvac", "repair"), None), (("plumbing", "install"), "2024-07-15")):
+            fresh = risk_adjustments(demo_lake, customer, *pair, cost_model=model, job_date=job_date)
+            shared = risk_adjustments(None, customer, *pair, cost_model=model, job_date=job_date, data=data)
+            assert shared == fresh
+    with pytest.raises(PricingError, match="unknown customer"):
+        risk_adjustments(None, "NO-SUCH", "hvac", "repair", data=data)
