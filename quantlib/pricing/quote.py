@@ -95,6 +95,9 @@ class QuotePricer:
         Per service line: quotes created per month over the last year.
     segment_payment_loss_ : Series
         Per segment: the written-off share of the invoiced amounts of the customers in it now.
+    segment_of_ : Series
+        customer_id -> the customer's segment on ``as_of_``
+        (:func:`~quantlib.data.price_segments.quote_segments`).
     risk_data_ : RiskData
         The invoices, completed hours, storm rates and regions the risks are measured from,
         read once (:func:`~quantlib.pricing.optimal.risk_data`).
@@ -126,10 +129,11 @@ class QuotePricer:
         self.quotes_per_month_ = recent.groupby("service_line").size() / 12.0
         self.win_model_ = QuoteConversionModel(price_terms="segment").fit(quotes, as_of=day, economic=economic)
         now = pd.DataFrame({"customer_id": self.customers_["customer_id"], "created_at": pd.Timestamp(day)})
-        segment_of = pd.Series(quote_segments(now, self.customers_, self.contracts_).to_numpy(),
-                               index=self.customers_["customer_id"].to_numpy())
+        self.segment_of_ = pd.Series(quote_segments(now, self.customers_, self.contracts_).to_numpy(),
+                                     index=pd.Index(self.customers_["customer_id"].to_numpy(), name="customer_id"),
+                                     name="segment")
         invoices = self.risk_data_.invoices.copy()
-        invoices["segment"] = invoices["customer_id"].map(segment_of)
+        invoices["segment"] = invoices["customer_id"].map(self.segment_of_)
         invoices["lost_amount"] = invoices["amount"].where(invoices["lost"], 0.0)
         sums = invoices.groupby("segment")[["lost_amount", "amount"]].sum()
         self.segment_payment_loss_ = (sums["lost_amount"] / sums["amount"]).rename("payment_loss")
@@ -137,11 +141,10 @@ class QuotePricer:
         return self
 
     def segment(self, customer_id: str) -> str:
-        """The customer's segment on the as-of date (the generator's and the win model's rule)."""
-        if customer_id not in set(self.customers_["customer_id"]):
+        """The customer's segment on the as-of date (the generator's and the win model's rule): ``segment_of_``."""
+        if customer_id not in self.segment_of_.index:
             raise PricingError(f"unknown customer {customer_id!r}")
-        frame = pd.DataFrame({"customer_id": [customer_id], "created_at": [pd.Timestamp(self.as_of_)]})
-        return str(quote_segments(frame, self.customers_, self.contracts_).iloc[0])
+        return str(self.segment_of_.loc[customer_id])
 
     def win_curve(self, customer_id: str, service_line: str, urgency: str, reference: float):
         """Prices -> P(win) for this customer, line and urgency, ``reference`` playing the list amount."""

@@ -85,10 +85,7 @@ def _typical_job(pricer: QuotePricer, line: str) -> str:
 def _representative(pricer: QuotePricer) -> dict[str, str]:
     """Per segment, the customer in it now with the most invoices (a typical payment record)."""
     customers = pricer.customers_["customer_id"]
-    frame = pd.DataFrame({"customer_id": customers, "created_at": pd.Timestamp(pricer.as_of_)})
-    from quantlib.data.price_segments import quote_segments
-
-    segments = quote_segments(frame, pricer.customers_, pricer.contracts_)
+    segments = pricer.segment_of_.reindex(customers.to_numpy())
     return {segment: str(ids.iloc[0]) for segment, ids in customers.groupby(segments.to_numpy())}
 
 
