@@ -116,7 +116,7 @@ class QuotePricer:
         with open_gold(source) as con:
             day = as_of_date(con, as_of)
             company = con.execute("SELECT any_value(company) FROM build_info").fetchone()[0]
-            params = load_pricing_parameters(company) if company and _has_parameters(company) else None
+            params = load_pricing_parameters(company or None, missing_ok=True)
             self.cost_model_ = CostModel(params).fit(con, day)
             self.rules_ = RulePricer(self.cost_model_).fit(con, day)
             self.customers_ = con.execute("SELECT * FROM customers").df()
@@ -183,8 +183,3 @@ class QuotePricer:
                             max_change=self.max_change)
         return QuoteAdvice(customer_id, segment, cost, rule, risk, rec, customer_payment_loss=own.payment_loss)
 
-
-def _has_parameters(company: str) -> bool:
-    from quantlib.config import project_root
-
-    return (project_root() / "parameters" / "pricing" / f"{company}.yaml").is_file()
