@@ -128,8 +128,11 @@ def optimal_price(cost: float, rule_price: float, win_probability: Callable[[np.
         x = np.atleast_1d(np.asarray(x, float))
         return expected_margin(x, cost, win_probability(x), risk)
 
+    # One call of the win function for the grid and the rule price; the curve reuses it.
     prices = np.linspace(lower, upper, grid)
-    margins = value(prices)
+    p_all = np.asarray(win_probability(np.append(prices, rule_price)), float)
+    p_grid, p_rule = p_all[:-1], float(p_all[-1])
+    margins = expected_margin(prices, cost, p_grid, risk)
     best = int(np.argmax(margins))
     lo, hi = prices[max(best - 1, 0)], prices[min(best + 1, grid - 1)]
     if hi > lo:
@@ -140,16 +143,19 @@ def optimal_price(cost: float, rule_price: float, win_probability: Callable[[np.
         top = float(prices[best])
     if round_to:
         candidates = np.clip([np.floor(top / round_to) * round_to, np.ceil(top / round_to) * round_to], lower, upper)
-        top = float(candidates[int(np.argmax(value(candidates)))])
+        p_candidates = np.asarray(win_probability(candidates), float)
+        pick = int(np.argmax(expected_margin(candidates, cost, p_candidates, risk)))
+        top, p_top = float(candidates[pick]), float(p_candidates[pick])
+    else:
+        p_top = float(win_probability(np.array([top]))[0])
     binding = ("floor margin" if np.isclose(top, cost * (1 + floor_margin), atol=round_to or 1e-6) else
                "maximum decrease" if np.isclose(top, rule_price * (1 - max_change), atol=round_to or 1e-6) else
                "maximum increase" if np.isclose(top, upper, atol=round_to or 1e-6) else "none")
-    p_top = float(win_probability(np.array([top]))[0])
-    p_rule = float(win_probability(np.array([rule_price]))[0])
-    curve = pd.DataFrame({"price": prices, "win_probability": win_probability(prices), "expected_margin": margins})
+    curve = pd.DataFrame({"price": prices, "win_probability": p_grid, "expected_margin": margins})
     return PriceRecommendation(
-        price=top, win_probability=p_top, expected_margin=float(value(top)[0]), rule_price=float(rule_price),
-        rule_win_probability=p_rule, rule_expected_margin=float(value(rule_price)[0]), lower=float(lower),
+        price=top, win_probability=p_top, expected_margin=float(expected_margin(top, cost, p_top, risk)),
+        rule_price=float(rule_price), rule_win_probability=p_rule,
+        rule_expected_margin=float(expected_margin(rule_price, cost, p_rule, risk)), lower=float(lower),
         upper=float(upper), binding=binding, curve=curve)
 
 

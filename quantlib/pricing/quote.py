@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
 from quantlib.data.gold import as_of_date, open_gold
@@ -147,17 +146,15 @@ class QuotePricer:
         return str(self.segment_of_.loc[customer_id])
 
     def win_curve(self, customer_id: str, service_line: str, urgency: str, reference: float):
-        """Prices -> P(win) for this customer, line and urgency, ``reference`` playing the list amount."""
-        segment = self.segment(customer_id)
+        """Prices -> P(win) for this customer, line and urgency, ``reference`` playing the list amount.
 
-        def probability(prices):
-            prices = np.atleast_1d(np.asarray(prices, float))
-            frame = pd.DataFrame({"customer_id": customer_id, "service_line": service_line, "urgency": urgency,
-                                  "created_at": pd.Timestamp(self.as_of_), "amount": prices,
-                                  "list_amount": reference, "segment": segment})
-            return self.win_model_.win_probability(frame).to_numpy()
-
-        return probability
+        The features are built once (:meth:`QuoteConversionModel.price_curve`): a grid of
+        prices is one call of the model.
+        """
+        quote = {"customer_id": customer_id, "service_line": service_line, "urgency": urgency,
+                 "created_at": pd.Timestamp(self.as_of_), "amount": reference, "list_amount": reference,
+                 "segment": self.segment(customer_id)}
+        return self.win_model_.price_curve(quote)
 
     def quote(self, customer_id: str, service_line: str, job_type: str, urgency: str = "routine") -> QuoteAdvice:
         """Price one quote; the advice's ``recommendation.curve`` has the outcome of every price in the rails.
