@@ -17,6 +17,14 @@ own credit record (their written-off share, shrunk towards the company's) is rep
 it as ``customer_payment_loss``, for a deposit or payment terms rather than a different price.
 Overrun and weather risk belong to the job (its line and type, its region and month).
 
+With ``cross_sell=True`` (the default) a won job is also worth the margin of what the customer
+is likely to buy next: :class:`~quantlib.pricing.cross_sell.CrossSellModel` calibrates the
+recommendations engine's ranks into purchase probabilities and multiplies them by each item's
+mean margin; the sum (``QuoteAdvice.cross_sell_margin``) enters the objective as
+``P(win | price) x (... + cross_sell_margin)``, so it lowers the price when it is positive.
+This part is the customer's own (their recommendations), so two customers of a segment can get
+different prices for the same job; ``cross_sell=False`` prices by the segment alone.
+
 >>> pricer = QuotePricer().fit(lake)
 >>> pricer.quote("C000123", "hvac", "repair", "urgent").as_dict()   # doctest: +SKIP
 """
@@ -30,6 +38,7 @@ import pandas as pd
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.data.price_segments import quote_segments
 from quantlib.pricing.cost import CostBuildUp, CostModel, PricingError, load_pricing_parameters
+from quantlib.pricing.cross_sell import CrossSellItem, CrossSellModel
 from quantlib.pricing.optimal import (
     PriceRecommendation,
     RiskAdjustments,
@@ -53,6 +62,12 @@ class QuoteAdvice:
     risk: RiskAdjustments
     recommendation: PriceRecommendation
     customer_payment_loss: float = float("nan")
+    cross_sell: tuple[CrossSellItem, ...] = ()
+
+    @property
+    def cross_sell_margin(self) -> float:
+        """Expected cross-sell and upsell margin of the won job (``risk.extra_margin``)."""
+        return self.risk.extra_margin
 
     def as_dict(self) -> dict:
         """A JSON-ready summary (money rounded to cents, probabilities to 4 places)."""
@@ -67,6 +82,8 @@ class QuoteAdvice:
             "expected_margin": round(rec.expected_margin, 2),
             "rule_win_probability": round(rec.rule_win_probability, 4),
             "rule_expected_margin": round(rec.rule_expected_margin, 2),
+            "cross_sell_margin": round(self.cross_sell_margin, 2),
+            "cross_sell_items": [item.as_dict() for item in self.cross_sell],
             "guard_rails": {"lower": round(rec.lower, 2), "upper": round(rec.upper, 2), "binding": rec.binding},
             "risk": {"payment_loss": round(self.risk.payment_loss, 4),
                      "customer_payment_loss": round(self.customer_payment_loss, 4),
@@ -84,6 +101,14 @@ class QuotePricer:
         Guard rails of :func:`~quantlib.pricing.optimal_price`.
     position : str
         The company's market position for the rule price (``none``, ``leader``, ``follower``).
+    cross_sell : bool
+        Count the expected cross-sell and upsell margin of a won job
+        (:class:`~quantlib.pricing.cross_sell.CrossSellModel`) in the optimised price.
+    cross_sell_days : int
+        The window after the quote in which a recommended item counts as bought (and the
+        calibration window before ``as_of``).
+    cross_sell_k : int
+        Items recommended per customer.
 
     Attributes
     ----------
@@ -100,13 +125,19 @@ class QuotePricer:
     risk_data_ : RiskData
         The invoices, completed hours, storm rates and regions the risks are measured from,
         read once (:func:`~quantlib.pricing.optimal.risk_data`).
+    cross_sell_ : CrossSellModel or None
+        The calibrated recommendations and item margins (``None`` when ``cross_sell`` is off).
     as_of_ : date
     """
 
-    def __init__(self, floor_margin: float = 0.10, max_change: float = 0.25, position: str = "none") -> None:
+    def __init__(self, floor_margin: float = 0.10, max_change: float = 0.25, position: str = "none",
+                 cross_sell: bool = True, cross_sell_days: int = 90, cross_sell_k: int = 3) -> None:
         self.floor_margin = floor_margin
         self.max_change = max_change
         self.position = position
+        self.cross_sell = cross_sell
+        self.cross_sell_days = cross_sell_days
+        self.cross_sell_k = cross_sell_k
 
     def fit(self, source, as_of=None) -> "QuotePricer":
         from quantlib.forecast.pipeline import QuoteConversionModel
@@ -123,6 +154,9 @@ class QuotePricer:
             quotes = con.execute("SELECT * FROM quotes WHERE created_at::DATE <= ?", [day]).df()
             economic = con.execute("SELECT * FROM economic_indicators").df()
             self.risk_data_ = risk_data(con, day)
+            self.cross_sell_ = (CrossSellModel(days=self.cross_sell_days, k=self.cross_sell_k,
+                                               history_months=params.history_months).fit(con, day)
+                                if self.cross_sell else None)
         quotes["segment"] = quote_segments(quotes, self.customers_, self.contracts_)
         recent = quotes[pd.to_datetime(quotes["created_at"]) > pd.Timestamp(day) - pd.Timedelta(days=365)]
         self.quotes_per_month_ = recent.groupby("service_line").size() / 12.0
@@ -175,8 +209,15 @@ class QuotePricer:
         risk = replace(own, payment_loss=shared, notes=(
             f"payment: {shared:.1%} written off across the {segment} segment (the price is the segment's)",
             *own.notes[1:]))
+        items = self.cross_sell_.items(customer_id, service_line, job_type) if self.cross_sell_ is not None else ()
+        if self.cross_sell_ is not None:
+            extra = float(sum(item.value for item in items))
+            listed = "; ".join(f"{i.item} {i.probability:.1%} x ${i.margin:,.0f}" for i in items) or "none"
+            risk = replace(risk, extra_margin=extra, notes=(
+                *risk.notes, f"{self.cross_sell_.note()}; this customer: {listed}"))
         curve = self.win_curve(customer_id, service_line, urgency, rule.total)
         rec = optimal_price(cost.total, rule.total, curve, risk=risk, floor_margin=self.floor_margin,
                             max_change=self.max_change)
-        return QuoteAdvice(customer_id, segment, cost, rule, risk, rec, customer_payment_loss=own.payment_loss)
+        return QuoteAdvice(customer_id, segment, cost, rule, risk, rec, customer_payment_loss=own.payment_loss,
+                           cross_sell=items)
 

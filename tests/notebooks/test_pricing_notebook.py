@@ -34,10 +34,12 @@ def test_notebook_runs_and_renders_the_recommended_prices(demo_lake, tmp_path):
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]  # no warnings
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     html = render_clean_html(tmp_path / "run.ipynb", STEM, tmp_path)
-    assert {"Recommended prices", "How customers respond to price", "What jobs cost",
+    assert {"Recommended prices", "Cross-sell value", "How customers respond to price", "What jobs cost",
             "Price experiments"} <= set(section_headings(executed))
     table = pv.recommendation_table(pv.fit_pricer(demo_lake, max_change=0.2))
     assert len(table) >= 3
     for row in table.itertuples():
         assert f"${row.recommended:,.0f}" in html and f"${row.rule_price:,.0f}" in html
         assert abs(row.recommended / row.rule_price - 1) <= 0.2 + 1e-6  # the notebook's guard rail
+        assert row.cross_sell >= 0
+    assert table["cross_sell"].gt(0).any()

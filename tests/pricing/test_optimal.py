@@ -81,3 +81,22 @@ def test_risks_from_data_read_once_equal_a_fresh_read(demo_lake):
             assert shared == fresh
     with pytest.raises(PricingError, match="unknown customer"):
         risk_adjustments(None, "NO-SUCH", "hvac", "repair", data=data)
+
+
+@pytest.mark.parametrize("slope", [-2.0, -5.0, -9.0])
+def test_cross_sell_margin_lowers_the_price_and_counts_only_when_won(slope):
+    win = _logistic(1000.0, slope)
+    base = RiskAdjustments(payment_loss=0.02, completion_risk=25.0, weather_risk=5.0)
+    without = optimal_price(600.0, 1000.0, win, risk=base, max_change=0.6)
+    for extra in (20.0, 150.0):
+        risk = RiskAdjustments(payment_loss=0.02, completion_risk=25.0, weather_risk=5.0, extra_margin=extra)
+        rec = optimal_price(600.0, 1000.0, win, risk=risk, max_change=0.6)
+        assert rec.price <= without.price
+        p = float(win(rec.price))
+        assert rec.win_probability == pytest.approx(p)
+        assert rec.expected_margin == pytest.approx(p * (rec.price * 0.98 - 600.0 - 30.0 + extra))
+        # Worth at least the old price with the extra margin added.
+        assert rec.expected_margin >= without.expected_margin + without.win_probability * extra - 1e-9
+    # A lower price wins more often, so a large enough extra margin moves the price down.
+    big = optimal_price(600.0, 1000.0, win, risk=RiskAdjustments(extra_margin=400.0), max_change=0.6)
+    assert big.price < optimal_price(600.0, 1000.0, win, max_change=0.6).price

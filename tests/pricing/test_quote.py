@@ -25,3 +25,44 @@ def test_segment_of_is_each_customers_segment_on_the_as_of_date(pricer):
     assert set(pricer.segment_of_) <= set(pricer.segment_payment_loss_.index)
     with pytest.raises(PricingError, match="unknown customer"):
         pricer.segment("NO-SUCH")
+
+
+@pytest.fixture(scope="module")
+def plain(demo_lake):
+    return QuotePricer(cross_sell=False).fit(demo_lake)
+
+
+def test_cross_sell_margin_enters_the_price_of_a_customer_with_recommendations(pricer, plain):
+    recs = pricer.cross_sell_.recommendations_
+    assert plain.cross_sell_ is None
+    checked = 0
+    for customer in recs["customer_id"].unique()[:6]:
+        for line, job in (("hvac", "install"), ("plumbing", "repair")):
+            advice, base = pricer.quote(customer, line, job), plain.quote(customer, line, job)
+            items = pricer.cross_sell_.items(customer, line, job)
+            assert advice.cross_sell == items and f"{line}/{job}" not in [i.item for i in items]
+            assert advice.cross_sell_margin == pytest.approx(sum(i.probability * i.margin for i in items))
+            assert advice.cross_sell_margin > 0
+            rec, risk = advice.recommendation, advice.risk
+            assert rec.price <= base.recommendation.price
+            net = rec.price * (1 - risk.payment_loss) - advice.cost.total - risk.completion_risk - risk.weather_risk
+            assert rec.expected_margin == pytest.approx(rec.win_probability * (net + advice.cross_sell_margin))
+            assert rec.expected_margin > base.recommendation.expected_margin
+            data = advice.as_dict()
+            assert data["cross_sell_margin"] == pytest.approx(advice.cross_sell_margin, abs=0.005)
+            assert [i["item"] for i in data["cross_sell_items"]] == [i.item for i in items]
+            assert any(n.startswith("cross-sell:") for n in risk.notes)
+            checked += 1
+    assert checked == 12
+
+
+def test_a_customer_without_recommendations_gets_no_cross_sell(pricer, plain, demo_lake):
+    import duckdb
+
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        idle = con.execute("SELECT customer_id FROM customers WHERE customer_id NOT IN "
+                           "(SELECT customer_id FROM jobs WHERE status = 'completed') LIMIT 1").fetchone()[0]
+    advice = pricer.quote(idle, "hvac", "install")
+    assert advice.cross_sell == () and advice.cross_sell_margin == 0.0
+    assert advice.as_dict()["cross_sell_margin"] == 0.0 and advice.as_dict()["cross_sell_items"] == []
+    assert advice.recommendation.price == plain.quote(idle, "hvac", "install").recommendation.price
