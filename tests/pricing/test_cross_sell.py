@@ -82,3 +82,17 @@ def test_a_customer_without_recommendations_gets_nothing(model, demo_lake):
 def test_bad_settings_are_refused(demo_lake):
     with pytest.raises(ValueError, match="at least 1"):
         CrossSellModel(days=0).fit(demo_lake)
+
+
+def test_the_estimator_contract(demo_lake):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    est = CrossSellModel(days=60, k=2, history_months=12)
+    assert clone(est).get_params() == {"days": 60, "k": 2, "history_months": 12}
+    with pytest.raises(NotFittedError):
+        est.items("C1", "hvac", "repair")
+    before = set(vars(est))
+    assert est.fit(demo_lake) is est and est.get_params() == {"days": 60, "k": 2, "history_months": 12}
+    assert all(name.endswith("_") or name.startswith("_") for name in set(vars(est)) - before)
+    assert est.rank_rates_.index.max() == 2
