@@ -129,6 +129,9 @@ class CrossSellModel(BaseEstimator):
             since = (pd.Timestamp(day) - pd.DateOffset(months=self.history_months)).date()
             margins = con.execute(_MARGIN_SQL, [day, since]).df()
         history = history[history["date"] <= pd.Timestamp(day)]
+        # Contracts as known on as_of: started by then; an end after it not yet known.
+        contracts = contracts[contracts["start_date"] <= pd.Timestamp(day)].copy()
+        contracts.loc[contracts["end_date"] > pd.Timestamp(day), "end_date"] = pd.NaT
         self.as_of_ = day
         self.item_margins_ = margins.set_index("item")[["service_line", "job_type", "jobs", "margin"]]
 
