@@ -69,7 +69,8 @@ def price(
     out.add_row("risk: weather", f"${risk['weather_risk']:,.2f}", "storm days in the month x a revisit")
     items = ", ".join(f"{i['item']} {i['probability']:.0%} x ${i['margin']:,.0f}" for i in data["cross_sell_items"])
     out.add_row("cross-sell margin", f"${data['cross_sell_margin']:,.2f}",
-                f"if won: P(buy) x margin of the recommended {items or 'nothing'}")
+                f"if won, the segment's mean P(buy) x margin (this customer's own "
+                f"${data['customer_cross_sell_margin']:,.2f}: {items or 'nothing recommended'})")
     out.add_row("rule price", f"${data['rule_price']:,.2f}",
                 f"P(win) {data['rule_win_probability']:.0%}, expected margin ${data['rule_expected_margin']:,.2f}")
     out.add_row("[bold]recommended price[/]", f"[bold]${data['recommended_price']:,.2f}[/]",

@@ -179,6 +179,21 @@ class CrossSellModel(BaseEstimator):
         """Sum of ``P(buy | rank) x margin`` over :meth:`items` (0 without recommendations)."""
         return float(sum(i.value for i in self.items(customer_id, service_line, job_type)))
 
+    def segment_margin(self, customers, service_line: str, job_type: str) -> float:
+        """Mean of :meth:`expected_margin` over ``customers`` (those without recommendations count 0).
+
+        The price of a job is the same for every customer of a segment, so the pricer uses the
+        segment's mean cross-sell value, not one customer's.
+        """
+        check_is_fitted(self, "recommendations_")
+        customers = pd.Index(pd.unique(pd.Series(list(customers), dtype=object)))
+        if len(customers) == 0:
+            return 0.0
+        recs = self.recommendations_
+        quoted = f"{service_line}/{job_type}"
+        mine = recs[recs["customer_id"].isin(customers) & (recs["item"] != quoted)]
+        return float((mine["probability"] * mine["margin"]).sum() / len(customers))
+
     def note(self) -> str:
         """How the figures were measured, in one line for the reader."""
         check_is_fitted(self, "rank_rates_")

@@ -22,8 +22,12 @@ is likely to buy next: :class:`~quantlib.pricing.cross_sell.CrossSellModel` cali
 recommendations engine's ranks into purchase probabilities and multiplies them by each item's
 mean margin; the sum (``QuoteAdvice.cross_sell_margin``) enters the objective as
 ``P(win | price) x (... + cross_sell_margin)``, so it lowers the price when it is positive.
-This part is the customer's own (their recommendations), so two customers of a segment can get
-different prices for the same job; ``cross_sell=False`` prices by the segment alone.
+Like the payment risk, the value priced is the segment's (the mean over the segment's
+customers, :meth:`CrossSellModel.segment_margin`), so every customer of a segment gets the same
+price for the same job; the customer's own recommended items and their value are reported next
+to it (``QuoteAdvice.cross_sell``, ``customer_cross_sell_margin``) for the salesperson. A
+company without enough history to calibrate the recommendations gets no cross-sell value (the
+reason is in ``cross_sell_note_`` and in the advice's notes).
 
 >>> pricer = QuotePricer().fit(lake)
 >>> pricer.quote("C000123", "hvac", "repair", "urgent").as_dict()   # doctest: +SKIP
@@ -66,8 +70,13 @@ class QuoteAdvice:
 
     @property
     def cross_sell_margin(self) -> float:
-        """Expected cross-sell and upsell margin of the won job (``risk.extra_margin``)."""
+        """Expected cross-sell and upsell margin priced in (the segment's mean; ``risk.extra_margin``)."""
         return self.risk.extra_margin
+
+    @property
+    def customer_cross_sell_margin(self) -> float:
+        """This customer's own expected cross-sell margin (their recommended items), shown, not priced."""
+        return float(sum(item.value for item in self.cross_sell))
 
     def as_dict(self) -> dict:
         """A JSON-ready summary (money rounded to cents, probabilities to 4 places)."""
@@ -83,6 +92,7 @@ class QuoteAdvice:
             "rule_win_probability": round(rec.rule_win_probability, 4),
             "rule_expected_margin": round(rec.rule_expected_margin, 2),
             "cross_sell_margin": round(self.cross_sell_margin, 2),
+            "customer_cross_sell_margin": round(self.customer_cross_sell_margin, 2),
             "cross_sell_items": [item.as_dict() for item in self.cross_sell],
             "guard_rails": {"lower": round(rec.lower, 2), "upper": round(rec.upper, 2), "binding": rec.binding},
             "risk": {"payment_loss": round(self.risk.payment_loss, 4),
@@ -154,9 +164,14 @@ class QuotePricer:
             quotes = con.execute("SELECT * FROM quotes WHERE created_at::DATE <= ?", [day]).df()
             economic = con.execute("SELECT * FROM economic_indicators").df()
             self.risk_data_ = risk_data(con, day)
-            self.cross_sell_ = (CrossSellModel(days=self.cross_sell_days, k=self.cross_sell_k,
-                                               history_months=params.history_months).fit(con, day)
-                                if self.cross_sell else None)
+            self.cross_sell_, self.cross_sell_note_ = None, "cross-sell: off"
+            if self.cross_sell:
+                try:
+                    self.cross_sell_ = CrossSellModel(days=self.cross_sell_days, k=self.cross_sell_k,
+                                                      history_months=params.history_months).fit(con, day)
+                    self.cross_sell_note_ = self.cross_sell_.note()
+                except ValueError as error:  # too little history to calibrate: priced without it
+                    self.cross_sell_note_ = f"cross-sell: not priced ({error})"
         quotes["segment"] = quote_segments(quotes, self.customers_, self.contracts_)
         recent = quotes[pd.to_datetime(quotes["created_at"]) > pd.Timestamp(day) - pd.Timedelta(days=365)]
         self.quotes_per_month_ = recent.groupby("service_line").size() / 12.0
@@ -172,6 +187,14 @@ class QuotePricer:
         self.segment_payment_loss_ = (sums["lost_amount"] / sums["amount"]).rename("payment_loss")
         self.as_of_ = day
         return self
+
+    def _segment_cross_sell(self, segment: str, service_line: str, job_type: str) -> float:
+        key = (segment, service_line, job_type)
+        cache = self.__dict__.setdefault("_cross_sell_cache", {})
+        if key not in cache:
+            members = self.segment_of_.index[self.segment_of_ == segment]
+            cache[key] = self.cross_sell_.segment_margin(members, service_line, job_type)
+        return cache[key]
 
     def segment(self, customer_id: str) -> str:
         """The customer's segment on the as-of date (the generator's and the win model's rule): ``segment_of_``."""
@@ -211,10 +234,13 @@ class QuotePricer:
             *own.notes[1:]))
         items = self.cross_sell_.items(customer_id, service_line, job_type) if self.cross_sell_ is not None else ()
         if self.cross_sell_ is not None:
-            extra = float(sum(item.value for item in items))
+            extra = self._segment_cross_sell(segment, service_line, job_type)
             listed = "; ".join(f"{i.item} {i.probability:.1%} x ${i.margin:,.0f}" for i in items) or "none"
             risk = replace(risk, extra_margin=extra, notes=(
-                *risk.notes, f"{self.cross_sell_.note()}; this customer: {listed}"))
+                *risk.notes, f"{self.cross_sell_note_}; priced at the {segment} segment's mean ${extra:,.0f}; "
+                f"this customer: {listed}"))
+        else:
+            risk = replace(risk, notes=(*risk.notes, self.cross_sell_note_))
         curve = self.win_curve(customer_id, service_line, urgency, rule.total)
         rec = optimal_price(cost.total, rule.total, curve, risk=risk, floor_margin=self.floor_margin,
                             max_change=self.max_change)

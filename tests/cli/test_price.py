@@ -44,8 +44,8 @@ def test_json_has_the_contract_and_the_engines_figures(demo_lake, customer):
     assert data["expected_margin"] >= data["rule_expected_margin"] - 0.01
     # Cross-sell: the expected margin of the recommended items (the quoted job left out), counted if won.
     assert isinstance(data["cross_sell_margin"], float) and data["cross_sell_margin"] >= 0
-    assert data["cross_sell_margin"] == pytest.approx(sum(i["expected_margin"] for i in data["cross_sell_items"]),
-                                                      abs=0.01 * (1 + len(data["cross_sell_items"])))
+    own = sum(i["expected_margin"] for i in data["cross_sell_items"])
+    assert data["customer_cross_sell_margin"] == pytest.approx(own, abs=0.01 * (1 + len(data["cross_sell_items"])))
     for item in data["cross_sell_items"]:
         assert item["item"] != "hvac/repair" and 0 <= item["probability"] <= 1
         assert item["expected_margin"] == pytest.approx(item["probability"] * item["margin"], abs=0.02)
@@ -73,8 +73,7 @@ def test_unknown_inputs_exit_2_naming_them(demo_lake, customer, args, message):
 def test_the_same_job_gets_the_same_price_within_a_segment(demo_lake):
     from quantlib.pricing.quote import QuotePricer
 
-    # Without cross-sell: the cross-sell margin is the customer's own (their recommendations).
-    pricer = QuotePricer(cross_sell=False).fit(demo_lake)
+    pricer = QuotePricer().fit(demo_lake)
     with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
         written_off = con.execute("SELECT DISTINCT customer_id FROM invoices WHERE written_off_at IS NOT NULL"
                                   ).df()["customer_id"].tolist()
@@ -85,5 +84,6 @@ def test_the_same_job_gets_the_same_price_within_a_segment(demo_lake):
     good = next(c for c in peers if pricer.segment(c) == segment)
     a, b = (pricer.quote(c, "hvac", "repair") for c in (bad, good))
     assert a.recommendation.price == b.recommendation.price  # same segment, same job, same region
+    assert a.cross_sell_margin == b.cross_sell_margin  # the segment's cross-sell value, not the customer's
     assert a.customer_payment_loss > b.customer_payment_loss  # the credit record is shown, not priced
     assert a.risk.payment_loss == pytest.approx(pricer.segment_payment_loss_[segment])
