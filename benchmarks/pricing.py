@@ -91,12 +91,8 @@ def run(company, limit: int | None = None) -> dict:
         def true_p(prices, q=q):
             return _sigmoid(q.true_base + q.price_coef * (np.asarray(prices, float) / q.list_amount - 1))
 
-        def model_p(prices, row=row):
-            frame = row.loc[np.zeros(len(np.atleast_1d(prices)), dtype=int)].reset_index(drop=True)
-            frame["amount"] = np.atleast_1d(prices)
-            return learned.win_probability(frame).to_numpy()
-
         tic = time.perf_counter()
+        model_p = learned.price_curve(row)  # the quote's features once; each grid of prices one model call
         try:
             chosen = optimal_price(q.cost, rule, model_p, floor_margin=FLOOR_MARGIN, max_change=MAX_CHANGE,
                                    grid=61).price

@@ -255,7 +255,8 @@ class QuotePricerApp(WidgetApp):
     def _risk_html(advice: QuoteAdvice) -> str:
         risk = advice.risk
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in risk.notes)
-        return ('<div class="qp-panel qp-risk"><h2>Risk adjustments</h2><table class="qp-table"><tbody>'
+        return (f'<div class="qp-panel qp-risk" data-cross-sell="{risk.extra_margin:.4f}"><h2>Risk adjustments</h2>'
+                '<table class="qp-table"><tbody>'
                 f"<tr><td>payment loss</td><td class='num'>{risk.payment_loss:.1%}</td></tr>"
                 f"<tr><td>overrun</td><td class='num'>{_money(risk.completion_risk)}</td></tr>"
                 f"<tr><td>weather</td><td class='num'>{_money(risk.weather_risk)}</td></tr>"

@@ -33,9 +33,10 @@ def price(
     lake: Optional[Path] = lake_option("reads LAKE/gold.duckdb"),
     company: Optional[str] = company_option(),
     as_json: bool = typer.Option(False, "--json", help="One JSON object (cost, rule_price, recommended_price, "
-                                                        "win_probability, expected_margin, ...)."),
+                                                        "win_probability, expected_margin, cross_sell_margin, "
+                                                        "...)."),
 ) -> None:
-    """Price one quote: cost, rule price, recommended price, win probability, expected margin and risks."""
+    """Price one quote: cost, rule price, recommended price, win probability, expected margin, risks, cross-sell."""
     from quantlib.data.lake import Lake
     from quantlib.pricing import PricingError
     from quantlib.pricing.quote import QuotePricer
@@ -66,6 +67,10 @@ def price(
                 f"the segment's written-off share (this customer's own: {risk['customer_payment_loss']:.1%})")
     out.add_row("risk: overrun", f"${risk['completion_risk']:,.2f}", "expected cost above the median hours")
     out.add_row("risk: weather", f"${risk['weather_risk']:,.2f}", "storm days in the month x a revisit")
+    items = ", ".join(f"{i['item']} {i['probability']:.0%} x ${i['margin']:,.0f}" for i in data["cross_sell_items"])
+    out.add_row("cross-sell margin", f"${data['cross_sell_margin']:,.2f}",
+                f"if won, the segment's mean P(buy) x margin (this customer's own "
+                f"${data['customer_cross_sell_margin']:,.2f}: {items or 'nothing recommended'})")
     out.add_row("rule price", f"${data['rule_price']:,.2f}",
                 f"P(win) {data['rule_win_probability']:.0%}, expected margin ${data['rule_expected_margin']:,.2f}")
     out.add_row("[bold]recommended price[/]", f"[bold]${data['recommended_price']:,.2f}[/]",

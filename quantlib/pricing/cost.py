@@ -27,7 +27,7 @@ from quantlib.data.gold import as_of_date, open_gold
 from quantlib.errors import QuantError
 
 __all__ = ["CostBuildUp", "CostModel", "PriceListItem", "PricingError", "PricingParameters",
-           "load_pricing_parameters"]
+           "load_pricing_parameters", "pricing_parameters_path"]
 
 
 class PricingError(QuantError, ValueError):
@@ -68,12 +68,21 @@ class PricingParameters(BaseModel):
     price_list: list[PriceListItem] = Field(default_factory=list)
 
 
-def load_pricing_parameters(company: str | None = None, path: str | Path | None = None) -> PricingParameters:
-    """The pricing parameters of ``company`` (``parameters/pricing/<company>.yaml``), or of ``path``;
-    all defaults (everything from the data) when neither is given."""
+def pricing_parameters_path(company: str) -> Path:
+    """Where ``company``'s pricing parameters live: ``parameters/pricing/<company>.yaml``."""
+    return project_root() / "parameters" / "pricing" / f"{company}.yaml"
+
+
+def load_pricing_parameters(company: str | None = None, path: str | Path | None = None, *,
+                            missing_ok: bool = False) -> PricingParameters:
+    """The pricing parameters of ``company`` (:func:`pricing_parameters_path`), or of ``path``;
+    all defaults (everything from the data) when neither is given, or when the file does not
+    exist and ``missing_ok``."""
     if path is None and company is None:
         return PricingParameters()
-    path = Path(path) if path else project_root() / "parameters" / "pricing" / f"{company}.yaml"
+    path = Path(path) if path else pricing_parameters_path(company)
+    if missing_ok and not path.is_file():
+        return PricingParameters()
     return load_yaml_model(path, PricingParameters, "pricing parameters", PricingError)
 
 

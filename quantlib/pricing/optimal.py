@@ -27,7 +27,8 @@ from scipy.optimize import minimize_scalar
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.pricing.cost import PricingError
 
-__all__ = ["PriceRecommendation", "RiskAdjustments", "expected_margin", "optimal_price", "risk_adjustments"]
+__all__ = ["PriceRecommendation", "RiskAdjustments", "RiskData", "expected_margin", "optimal_price", "risk_adjustments",
+           "risk_data"]
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,11 @@ def optimal_price(cost: float, rule_price: float, win_probability: Callable[[np.
         x = np.atleast_1d(np.asarray(x, float))
         return expected_margin(x, cost, win_probability(x), risk)
 
+    # One call of the win function for the grid and the rule price; the curve reuses it.
     prices = np.linspace(lower, upper, grid)
-    margins = value(prices)
+    p_all = np.asarray(win_probability(np.append(prices, rule_price)), float)
+    p_grid, p_rule = p_all[:-1], float(p_all[-1])
+    margins = expected_margin(prices, cost, p_grid, risk)
     best = int(np.argmax(margins))
     lo, hi = prices[max(best - 1, 0)], prices[min(best + 1, grid - 1)]
     if hi > lo:
@@ -139,21 +143,68 @@ def optimal_price(cost: float, rule_price: float, win_probability: Callable[[np.
         top = float(prices[best])
     if round_to:
         candidates = np.clip([np.floor(top / round_to) * round_to, np.ceil(top / round_to) * round_to], lower, upper)
-        top = float(candidates[int(np.argmax(value(candidates)))])
+        p_candidates = np.asarray(win_probability(candidates), float)
+        pick = int(np.argmax(expected_margin(candidates, cost, p_candidates, risk)))
+        top, p_top = float(candidates[pick]), float(p_candidates[pick])
+    else:
+        p_top = float(win_probability(np.array([top]))[0])
     binding = ("floor margin" if np.isclose(top, cost * (1 + floor_margin), atol=round_to or 1e-6) else
                "maximum decrease" if np.isclose(top, rule_price * (1 - max_change), atol=round_to or 1e-6) else
                "maximum increase" if np.isclose(top, upper, atol=round_to or 1e-6) else "none")
-    p_top = float(win_probability(np.array([top]))[0])
-    p_rule = float(win_probability(np.array([rule_price]))[0])
-    curve = pd.DataFrame({"price": prices, "win_probability": win_probability(prices), "expected_margin": margins})
+    curve = pd.DataFrame({"price": prices, "win_probability": p_grid, "expected_margin": margins})
     return PriceRecommendation(
-        price=top, win_probability=p_top, expected_margin=float(value(top)[0]), rule_price=float(rule_price),
-        rule_win_probability=p_rule, rule_expected_margin=float(value(rule_price)[0]), lower=float(lower),
+        price=top, win_probability=p_top, expected_margin=float(expected_margin(top, cost, p_top, risk)),
+        rule_price=float(rule_price), rule_win_probability=p_rule,
+        rule_expected_margin=float(expected_margin(rule_price, cost, p_rule, risk)), lower=float(lower),
         upper=float(upper), binding=binding, curve=curve)
 
 
+@dataclass(frozen=True)
+class RiskData:
+    """What :func:`risk_adjustments` reads from gold, read once (see :func:`risk_data`).
+
+    Attributes
+    ----------
+    as_of : date
+    regions : Series
+        customer_id -> region.
+    invoices : DataFrame
+        ``customer_id, amount, lost`` of every invoice issued by ``as_of`` (``lost``: written
+        off by then).
+    hours : Series
+        Labour hours of the completed jobs by ``as_of``, indexed by ``(service_line, job_type)``.
+    storms : Series
+        Share of storm days by ``(region, month)`` up to ``as_of``.
+    """
+
+    as_of: object
+    regions: pd.Series
+    invoices: pd.DataFrame
+    hours: pd.Series
+    storms: pd.Series
+
+
+def risk_data(source, as_of=None) -> RiskData:
+    """Read the invoices, completed hours, weather and regions :func:`risk_adjustments` needs, once."""
+    with open_gold(source) as con:
+        day = as_of_date(con, as_of)
+        regions = con.execute("SELECT customer_id, region FROM customers").df()
+        invoices = con.execute(
+            "SELECT customer_id, amount, written_off_at IS NOT NULL AND written_off_at::DATE <= ? AS lost "
+            "FROM invoices WHERE issued_date <= ?", [day, day]).df()
+        hours = con.execute(
+            "SELECT service_line, job_type, labor_hours FROM job_facts WHERE is_completed "
+            "AND completed_date <= ? AND labor_hours IS NOT NULL", [day]).df()
+        storms = con.execute("SELECT region, month(date) AS month, avg(CASE WHEN storm THEN 1.0 ELSE 0.0 END) AS storm "
+                             "FROM weather WHERE date <= ? GROUP BY ALL", [day]).df()
+    return RiskData(as_of=day, regions=regions.set_index("customer_id")["region"], invoices=invoices,
+                    hours=hours.set_index(["service_line", "job_type"])["labor_hours"].sort_index(),
+                    storms=storms.set_index(["region", "month"])["storm"])
+
+
 def risk_adjustments(source, customer_id: str, service_line: str, job_type: str, *, cost_model=None,
-                     job_date=None, as_of=None, shrinkage: float = 5.0) -> RiskAdjustments:
+                     job_date=None, as_of=None, shrinkage: float = 5.0, data: RiskData | None = None
+                     ) -> RiskAdjustments:
     """The payment, completion and weather risks of one job from gold.
 
     * **Payment**: the customer's written-off share of invoiced amounts, shrunk towards the
@@ -164,26 +215,29 @@ def risk_adjustments(source, customer_id: str, service_line: str, job_type: str,
     * **Weather**: the share of storm days in the job's calendar month in the customer's
       region, times the cost model's overhead per job (a delayed visit is booked again).
 
+    Parameters
+    ----------
+    source
+        Gold (a lake, its path or a connection); not read when ``data`` is given.
+    data : RiskData, optional
+        :func:`risk_data` of ``source`` at ``as_of``, read once for many quotes (``as_of`` is
+        then the data's).
+
     Raises
     ------
     PricingError
         Unknown customer.
     """
-    with open_gold(source) as con:
-        day = as_of_date(con, as_of)
-        customer = con.execute("SELECT region FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
-        if customer is None:
-            raise PricingError(f"unknown customer {customer_id!r}")
-        invoices = con.execute(
-            "SELECT customer_id, amount, written_off_at IS NOT NULL AND written_off_at::DATE <= ? AS lost "
-            "FROM invoices WHERE issued_date <= ?", [day, day]).df()
-        hours = con.execute(
-            "SELECT labor_hours FROM job_facts WHERE is_completed AND service_line = ? AND job_type = ? "
-            "AND completed_date <= ? AND labor_hours IS NOT NULL", [service_line, job_type, day]).df()["labor_hours"]
-        month = (pd.Timestamp(job_date) if job_date is not None else pd.Timestamp(day) + pd.Timedelta(days=1)).month
-        storms = con.execute("SELECT avg(CASE WHEN storm THEN 1.0 ELSE 0.0 END) FROM weather "
-                             "WHERE region = ? AND month(date) = ? AND date <= ?",
-                             [customer[0], month, day]).fetchone()[0]
+    data = data if data is not None else risk_data(source, as_of)
+    day = data.as_of
+    if customer_id not in data.regions.index:
+        raise PricingError(f"unknown customer {customer_id!r}")
+    region = data.regions.loc[customer_id]
+    invoices = data.invoices
+    key = (service_line, job_type)
+    hours = data.hours.loc[[key]] if key in data.hours.index else data.hours.iloc[:0]
+    month = (pd.Timestamp(job_date) if job_date is not None else pd.Timestamp(day) + pd.Timedelta(days=1)).month
+    storms = data.storms.get((region, month))
     notes = []
     total = float(invoices["amount"].sum())
     company_rate = float(invoices.loc[invoices["lost"], "amount"].sum() / total) if total else 0.0

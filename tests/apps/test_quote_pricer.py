@@ -65,6 +65,8 @@ def test_selection_shows_the_engines_figures(app, pricer):
     assert shown["margin"] == pytest.approx(rec.expected_margin, abs=1e-4)
     assert attrs(app.cost_panel.value, "qp-cost")["cost"] == pytest.approx(expected.cost.total, abs=1e-4)
     assert attrs(app.rule_panel.value, "qp-rule")["rule-price"] == pytest.approx(expected.rule.total, abs=1e-4)
+    assert attrs(app.risk_panel.value, "qp-risk")["cross-sell"] == pytest.approx(expected.cross_sell_margin, abs=1e-4)
+    assert f"cross-sell margin</td><td class='num'>${expected.cross_sell_margin:,.2f}" in app.risk_panel.value
     assert f"${rec.price:,.2f}" in app.recommendation_panel.value
     assert app.message.value == "" and app.details.layout.display is None
     # The slider starts at the recommended price, inside its range.

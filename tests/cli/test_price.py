@@ -42,12 +42,19 @@ def test_json_has_the_contract_and_the_engines_figures(demo_lake, customer):
     assert 0 < data["win_probability"] < 1
     # The recommendation is the best expected margin the curve offers, at least the rule price's.
     assert data["expected_margin"] >= data["rule_expected_margin"] - 0.01
+    # Cross-sell: the expected margin of the recommended items (the quoted job left out), counted if won.
+    assert isinstance(data["cross_sell_margin"], float) and data["cross_sell_margin"] >= 0
+    own = sum(i["expected_margin"] for i in data["cross_sell_items"])
+    assert data["customer_cross_sell_margin"] == pytest.approx(own, abs=0.01 * (1 + len(data["cross_sell_items"])))
+    for item in data["cross_sell_items"]:
+        assert item["item"] != "hvac/repair" and 0 <= item["probability"] <= 1
+        assert item["expected_margin"] == pytest.approx(item["probability"] * item["margin"], abs=0.02)
 
 
 def test_table_shows_the_build_up_and_the_recommendation(demo_lake, customer):
     result = _price(demo_lake, "--customer", customer, "--service-line", "hvac", "--job-type", "repair")
     assert result.exit_code == 0, result.output
-    for text in ("cost: labour", "rule: markup", "risk: payment loss", "recommended price"):
+    for text in ("cost: labour", "rule: markup", "risk: payment loss", "cross-sell margin", "recommended price"):
         assert text in result.output
 
 
@@ -77,5 +84,6 @@ def test_the_same_job_gets_the_same_price_within_a_segment(demo_lake):
     good = next(c for c in peers if pricer.segment(c) == segment)
     a, b = (pricer.quote(c, "hvac", "repair") for c in (bad, good))
     assert a.recommendation.price == b.recommendation.price  # same segment, same job, same region
+    assert a.cross_sell_margin == b.cross_sell_margin  # the segment's cross-sell value, not the customer's
     assert a.customer_payment_loss > b.customer_payment_loss  # the credit record is shown, not priced
     assert a.risk.payment_loss == pytest.approx(pricer.segment_payment_loss_[segment])

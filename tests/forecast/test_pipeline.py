@@ -191,6 +191,26 @@ def test_segment_terms_predict_far_off_list_prices_closer_to_the_truth(mixed_com
     assert error["segment"] < 0.8 * error[None]
 
 
+@pytest.mark.parametrize("kind", ["plain", "boosting", "segment"])
+def test_price_curve_is_win_probability_over_a_grid_of_prices(kind, segment_model):
+    if kind == "segment":
+        model, quotes = segment_model
+    else:
+        quotes = _quotes(n=300)
+        model = QuoteConversionModel(model="logistic" if kind == "plain" else "boosting").fit(quotes)
+    prices = np.linspace(600.0, 1500.0, 37)
+    for i in (0, 5):
+        quote = quotes.iloc[i]
+        for as_of in (None, quote["created_at"] + pd.Timedelta(days=4)):
+            frame = pd.DataFrame([quote] * len(prices)).reset_index(drop=True).assign(amount=prices)
+            expected = model.win_probability(frame, as_of=as_of).to_numpy()
+            curve = model.price_curve(quote, as_of=as_of)
+            assert curve(prices) == pytest.approx(expected, abs=1e-12)
+            assert curve(prices[3]) == pytest.approx(expected[[3]], abs=1e-12)
+    with pytest.raises(ValueError, match="positive"):
+        curve([0.0, 10.0])
+
+
 def test_segment_terms_default_off_and_clear_errors():
     q = _quotes(n=300)
     plain = QuoteConversionModel().fit(q)

@@ -24,10 +24,13 @@ def test_notebook_is_committed_without_outputs():
 def test_notebook_runs_and_renders_the_recommended_prices(demo_lake, tmp_path):
     from quantlib.pricing.views import report as pv
 
-    html = run_and_render(STEM, demo_lake, tmp_path, {"Recommended prices", "How customers respond to price",
-                                                      "What jobs cost", "Price experiments"}, max_change=0.2)
+    html = run_and_render(STEM, demo_lake, tmp_path, {"Recommended prices", "Cross-sell value",
+                                                      "How customers respond to price", "What jobs cost",
+                                                      "Price experiments"}, max_change=0.2)
     table = pv.recommendation_table(pv.fit_pricer(demo_lake, max_change=0.2))
     assert len(table) >= 3
     for row in table.itertuples():
         assert f"${row.recommended:,.0f}" in html and f"${row.rule_price:,.0f}" in html
         assert abs(row.recommended / row.rule_price - 1) <= 0.2 + 1e-6  # the notebook's guard rail
+        assert row.cross_sell >= 0
+    assert table["cross_sell"].gt(0).any()

@@ -107,3 +107,14 @@ def test_equipment_is_depreciation_and_upkeep_per_usage_hour(model, demo_lake):
     assert model.equipment_rate_["plumbing"] == pytest.approx(rate)
     b = model.build("plumbing", "install")
     assert b.equipment == pytest.approx(rate * model.history_.loc[("plumbing", "install"), "usage_hours"])
+
+
+def test_a_company_without_a_parameter_file_gets_the_defaults_only_when_asked():
+    from quantlib.pricing.cost import pricing_parameters_path
+
+    assert pricing_parameters_path("mixed_trades").is_file()
+    assert not pricing_parameters_path("no_such_company").exists()
+    assert load_pricing_parameters("no_such_company", missing_ok=True) == PricingParameters()
+    assert load_pricing_parameters("mixed_trades", missing_ok=True) == load_pricing_parameters("mixed_trades")
+    with pytest.raises(PricingError, match="no_such_company.yaml"):
+        load_pricing_parameters("no_such_company")

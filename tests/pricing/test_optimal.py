@@ -65,3 +65,38 @@ def test_risks_measured_from_gold(demo_lake):
     assert any("payment" in n for n in bad.notes)
     with pytest.raises(PricingError, match="unknown customer"):
         risk_adjustments(demo_lake, "NO-SUCH", *pair)
+
+
+def test_risks_from_data_read_once_equal_a_fresh_read(demo_lake):
+    from quantlib.pricing.optimal import risk_data
+
+    model = CostModel().fit(demo_lake)
+    data = risk_data(demo_lake)
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        customers = con.execute("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 5").df()["customer_id"]
+    for customer in customers:
+        for pair, job_date in ((("hvac", "repair"), None), (("plumbing", "install"), "2024-07-15")):
+            fresh = risk_adjustments(demo_lake, customer, *pair, cost_model=model, job_date=job_date)
+            shared = risk_adjustments(None, customer, *pair, cost_model=model, job_date=job_date, data=data)
+            assert shared == fresh
+    with pytest.raises(PricingError, match="unknown customer"):
+        risk_adjustments(None, "NO-SUCH", "hvac", "repair", data=data)
+
+
+@pytest.mark.parametrize("slope", [-2.0, -5.0, -9.0])
+def test_cross_sell_margin_lowers_the_price_and_counts_only_when_won(slope):
+    win = _logistic(1000.0, slope)
+    base = RiskAdjustments(payment_loss=0.02, completion_risk=25.0, weather_risk=5.0)
+    without = optimal_price(600.0, 1000.0, win, risk=base, max_change=0.6)
+    for extra in (20.0, 150.0):
+        risk = RiskAdjustments(payment_loss=0.02, completion_risk=25.0, weather_risk=5.0, extra_margin=extra)
+        rec = optimal_price(600.0, 1000.0, win, risk=risk, max_change=0.6)
+        assert rec.price <= without.price
+        p = float(win(rec.price))
+        assert rec.win_probability == pytest.approx(p)
+        assert rec.expected_margin == pytest.approx(p * (rec.price * 0.98 - 600.0 - 30.0 + extra))
+        # Worth at least the old price with the extra margin added.
+        assert rec.expected_margin >= without.expected_margin + without.win_probability * extra - 1e-9
+    # A lower price wins more often, so a large enough extra margin moves the price down.
+    big = optimal_price(600.0, 1000.0, win, risk=RiskAdjustments(extra_margin=400.0), max_change=0.6)
+    assert big.price < optimal_price(600.0, 1000.0, win, max_change=0.6).price

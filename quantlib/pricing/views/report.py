@@ -22,7 +22,7 @@ from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view
 
 __all__ = ["PricingParameters", "cost_table", "elasticity_chart", "elasticity_table", "experiment_table",
-           "fit_pricer", "recommendation_table", "summary_line"]
+           "cross_sell_table", "fit_pricer", "recommendation_table", "summary_line"]
 
 
 @register_parameters("pricing")
@@ -32,10 +32,14 @@ class PricingParameters(NotebookParameters):
     floor_margin: float = Field(0.10, ge=0, le=1, description="the price never goes below cost x (1 + this)")
     max_change: float = Field(0.25, gt=0, le=1, description="nor further than this share from the rule price")
     min_effect: float = Field(0.05, gt=0, lt=0.5, description="win-rate change a price experiment must detect")
+    cross_sell_days: int = Field(90, ge=1, le=365, description="days after a won quote a recommended service "
+                                                               "counts as cross-sold")
 
 
-def fit_pricer(source, as_of=None, floor_margin: float = 0.10, max_change: float = 0.25) -> QuotePricer:
-    return QuotePricer(floor_margin=floor_margin, max_change=max_change).fit(source, as_of)
+def fit_pricer(source, as_of=None, floor_margin: float = 0.10, max_change: float = 0.25,
+               cross_sell_days: int = 90) -> QuotePricer:
+    return QuotePricer(floor_margin=floor_margin, max_change=max_change,
+                       cross_sell_days=cross_sell_days).fit(source, as_of)
 
 
 @table_view(formats={"jobs": "int", "hours": "num2", "labour": "money", "equipment": "money", "materials": "money",
@@ -85,22 +89,21 @@ def _typical_job(pricer: QuotePricer, line: str) -> str:
 def _representative(pricer: QuotePricer) -> dict[str, str]:
     """Per segment, the customer in it now with the most invoices (a typical payment record)."""
     customers = pricer.customers_["customer_id"]
-    frame = pd.DataFrame({"customer_id": customers, "created_at": pd.Timestamp(pricer.as_of_)})
-    from quantlib.data.price_segments import quote_segments
-
-    segments = quote_segments(frame, pricer.customers_, pricer.contracts_)
+    segments = pricer.segment_of_.reindex(customers.to_numpy())
     return {segment: str(ids.iloc[0]) for segment, ids in customers.groupby(segments.to_numpy())}
 
 
 @table_view(formats={"rule_price": "money", "recommended": "money", "change": "change", "rule_win": "pct",
-                     "win": "pct", "rule_margin": "money", "margin": "money", "uplift": "money"},
+                     "win": "pct", "rule_margin": "money", "margin": "money", "uplift": "money",
+                     "cross_sell": "money"},
             labels={"rule_price": "Rule price", "recommended": "Recommended", "change": "Change",
                     "rule_win": "P(win) at rule", "win": "P(win) recommended", "rule_margin": "Exp. margin at rule",
                     "margin": "Exp. margin recommended", "uplift": "Margin gained per quote",
-                    "binding": "Guard rail"})
+                    "binding": "Guard rail", "cross_sell": "Cross-sell margin if won"})
 def recommendation_table(pricer: QuotePricer, urgency: str = "routine") -> pd.DataFrame:
     """Per service line (its most common job type) and segment: rule vs recommended price for one customer
-    of that segment, the win probabilities and expected margins of both."""
+    of that segment, the win probabilities and expected margins of both, and the customer's expected
+    cross-sell margin if the quote is won (counted in both expected margins)."""
     if urgency not in URGENCY_FACTORS:
         raise PricingError(f"unknown urgency {urgency!r}")
     people = _representative(pricer)
@@ -118,8 +121,19 @@ def recommendation_table(pricer: QuotePricer, urgency: str = "routine") -> pd.Da
                          "change": rec.price / rec.rule_price - 1, "rule_win": rec.rule_win_probability,
                          "win": rec.win_probability, "rule_margin": rec.rule_expected_margin,
                          "margin": rec.expected_margin, "uplift": rec.expected_margin - rec.rule_expected_margin,
-                         "binding": rec.binding})
+                         "cross_sell": advice.cross_sell_margin, "binding": rec.binding})
     return pd.DataFrame(rows)
+
+
+@table_view(formats={"offered": "int", "bought": "int", "rate": "pct", "probability": "pct"},
+            labels={"offered": "Customers offered", "bought": "Bought it", "rate": "Share bought",
+                    "probability": "P(buy) used"})
+def cross_sell_table(pricer: QuotePricer) -> pd.DataFrame:
+    """Per recommendation rank: how often the item was bought in the last window before the as-of date
+    (the calibration of the recommendations engine), and the probability the price counts."""
+    if pricer.cross_sell_ is None:
+        return pd.DataFrame(columns=["rank", "offered", "bought", "rate", "probability"])
+    return pricer.cross_sell_.rank_rates_.reset_index()
 
 
 @table_view(formats={"win_rate": "pct", "detect": "pct", "quotes_per_arm": "int", "months": "num1"},
