@@ -41,7 +41,12 @@ def test_price_effect_negative_and_calibrated_on_later_quotes(snapshot):
     assert model.price_effect_ < -0.03
     assert len(held_out) > 150
     s = model.calibration_report(held_out).iloc[0]
-    assert abs(s["mean_predicted"] - s["actual_win_rate"]) < 0.05
+    # Part of the gap cannot be known at the cutoff: consumer confidence (0.04 a point on the
+    # logit) falls through the held-out year below its last value published by then, which the
+    # model carries forward. On the demo company (scale 0.4, 790 held-out quotes with repairs
+    # quoted) the generator's own win model with that carried-forward confidence averages 0.729
+    # against 0.697 won, so about 0.03 of the gap is that drift; 0.06 leaves the model 0.03.
+    assert abs(s["mean_predicted"] - s["actual_win_rate"]) < 0.06
     assert s["brier"] < s["brier_base_rate"]
     # Only quotes decided by the cutoff were used.
     assert model.n_train_ == int((known["status"] != "open").sum())
