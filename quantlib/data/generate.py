@@ -81,7 +81,7 @@ CHURN_COEF = {"late_payer": 0.9, "disputer": 0.8, "satisfaction_gap": 0.35, "con
 WIN_COEF = {"intercept": 0.6, "urgent": 0.7, "consumer_confidence_minus_100": 0.04}
 # The price slope (coefficient of price_ratio - 1) differs by the quote's segment, service line
 # and urgency: slope = PRICE_SLOPE_BY_SEGMENT[segment] + PRICE_SLOPE_LINE_SHIFT[line] (0 for a
-# line not listed) + PRICE_SLOPE_URGENT_SHIFT x urgent. Its quote-weighted mean (about -4.3 for
+# line not listed) + PRICE_SLOPE_URGENT_SHIFT x urgent. Its quote-weighted mean (about -4.2 for
 # mixed trades, written to the ground truth) is near the single -5 it replaces.
 PRICE_SLOPE_BY_SEGMENT = {"premium_loyal": -2.0, "volume": -6.0, "price_sensitive": -9.0,
                           "new": -6.5, "standard": -4.0}

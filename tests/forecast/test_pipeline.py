@@ -36,7 +36,7 @@ def test_price_effect_negative_and_calibrated_on_later_quotes(snapshot):
     known, held_out = time_split(snapshot["quotes"], cutoff)
     model = QuoteConversionModel().fit(known, as_of=cutoff, jobs=snapshot["jobs"],
                                        economic=snapshot["economic_indicators"])
-    # The generator: logit = 0.6 + b (price_ratio - 1) + ..., b about -4.3 on average.
+    # The generator: logit = 0.6 + b (price_ratio - 1) + ..., b about -4.2 on average.
     assert model.coef_["price_ratio"] < 0
     assert model.price_effect_ < -0.03
     assert len(held_out) > 150
