@@ -15,8 +15,9 @@ generator's own win model (the oracle's knowledge):
 * **oracle**: the same search with the true win probability.
 
 Both searches keep the same guard rails (price >= cost x 1.10, within 25 % of the rule price).
-A quote's cost is its list amount times its line's median ratio of direct cost to list amount
-on the company's won installs (the job's scope sets both). Profit is the expected margin,
+The quotes are for installs and major repairs (``job_type``; a quote without one is an install).
+A quote's cost is its list amount times the median ratio of direct cost to list amount of its
+(service line, job type) on the company's won quoted jobs (the job's scope sets both). Profit is the expected margin,
 sum of P_true(win | price) x (price - cost), and the win rate the mean P_true: expectations, so
 the comparison carries no sampling noise. ``elasticity_error`` is the mean absolute relative
 error of the learned per-segment price slopes against the generator's (averaged over the same
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from quantlib.data.contracts import DEFAULT_QUOTE_JOB_TYPE
 from quantlib.data.generate import WIN_COEF, generate_company
 from quantlib.data.price_segments import quote_segments
 from quantlib.data.profile import load_profile
@@ -59,12 +61,16 @@ def market(company):
     p = quotes["p_win"].clip(1e-12, 1 - 1e-12)
     # The generator's logit = base + slope x (ratio - 1): base is everything but price.
     quotes["true_base"] = np.log(p / (1 - p)) - quotes["price_coef"] * (ratio - 1)
+    # A quote without a job type (files older than the column) is for an install.
+    job_type = quotes["job_type"] if "job_type" in quotes else pd.Series(None, index=quotes.index, dtype=object)
+    quotes["job_type"] = job_type.fillna(DEFAULT_QUOTE_JOB_TYPE)
     jobs = t["jobs"]
     won = jobs[jobs["quote_id"].notna() & (jobs["status"] == "completed")].merge(
         quotes[["quote_id", "list_amount"]], on="quote_id")
     won_cost = won["labor_cost"] + won["material_cost"] + won["equipment_cost"]
-    share = (won_cost / won["list_amount"]).groupby(won["service_line"]).median()
-    quotes["cost"] = quotes["list_amount"] * quotes["service_line"].map(share)
+    share = (won_cost / won["list_amount"]).groupby([won["service_line"], won["job_type"]]).median()
+    key = pd.MultiIndex.from_frame(quotes[["service_line", "job_type"]])
+    quotes["cost"] = quotes["list_amount"].to_numpy() * share.reindex(key).to_numpy()
     return quotes, share
 
 
@@ -120,7 +126,8 @@ def run(company, limit: int | None = None) -> dict:
         "optimised_vs_oracle": round(totals["optimised"]["profit"] / totals["oracle"]["profit"], 4),
         "quotes": n,
         "quotes_priced_per_second": round(n / seconds, 1) if seconds else None,
-        "cost_share_of_list": {k: round(float(v), 3) for k, v in share.items()},
+        "quotes_by_job_type": {str(k): int(v) for k, v in year["job_type"].value_counts().sort_index().items()},
+        "cost_share_of_list": {f"{line}/{kind}": round(float(v), 3) for (line, kind), v in share.items()},
         "elasticity": recovered[["n_quotes", "true", "coef", "std_error"]].round(3).reset_index().to_dict("records"),
         "win_model_intercept_urgent_confidence": {k: v for k, v in WIN_COEF.items()},
     }

@@ -25,6 +25,9 @@ from quantlib.errors import RejectReason
 SERVICE_LINES = ("hvac", "plumbing", "electrical", "landscaping", "roofing")
 JOB_TYPES = ("install", "repair", "maintenance", "inspection", "emergency")
 URGENCIES = ("routine", "urgent", "emergency")
+#: Job types a quote can be for; a quote without a job type is for an install.
+QUOTED_JOB_TYPES = ("install", "repair")
+DEFAULT_QUOTE_JOB_TYPE = "install"
 JOB_STATUSES = ("completed", "cancelled", "scheduled")
 CHANNELS = ("referral", "web", "phone", "advertising", "partner")
 CONTACT_CHANNELS = ("phone", "email", "sms")
@@ -243,6 +246,9 @@ _register(_contract(
         "customer_id": _id(),
         "service_line": _one_of(SERVICE_LINES),
         "urgency": _one_of(URGENCIES),
+        # The quoted job's type (optional: older files lack it, and a quote without one is for
+        # an install, as all quotes were before repairs were quoted).
+        "job_type": _one_of(QUOTED_JOB_TYPES, nullable=True),
         "created_at": _ts(),
         "amount": _money(strictly_positive=True),
         "list_amount": _money(strictly_positive=True),
@@ -254,7 +260,8 @@ _register(_contract(
             _required_when("decided_at", "status", "lost")],
     foreign_keys=[FK("lead_id", "leads", "lead_id"), FK("customer_id", "customers", "customer_id")],
     date_rules=[NotBeforeRelated("created_at", FK("lead_id", "leads", "lead_id"), "created_at")],
-    description="Quotes: priced offers; list_amount is the standard price, amount the offered one.",
+    description="Quotes: priced offers for installs and major repairs (job_type); list_amount is the "
+                "standard price, amount the offered one.",
 ))
 
 _register(_contract(

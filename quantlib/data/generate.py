@@ -22,7 +22,16 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   customer's demand drops to 35 % (a decline far beyond the 30 % threshold) and its ratings
   fall by 1.5 points; after churning it is silent.
 * Technicians differ in speed (labour hours / scheduled hours), callback rate and a
-  rating effect. Quotes are won with probability
+  rating effect.
+* Quotes (``job_type`` install or repair): every install event and a quarter of the repair
+  events (major repairs, ``MAJOR_REPAIR_QUOTE_SHARE``) go through a lead and a written quote
+  first. The list amount follows the job's scope: the line's ``avg_ticket`` x 4.5 for an
+  install or x 2.5 for a major repair, x 1.25 for a commercial customer's larger job, x
+  lognormal(0, 0.4); the won job's base hours are x 2.5 for a major repair and x 1.25 for a
+  commercial customer (``QUOTE_HOURS_SCOPE``, ``COMMERCIAL_QUOTE_SCOPE``). A won quote becomes a job of
+  its type (``quote_id`` set, revenue the quoted amount); a lost or open quote's job is never
+  done. Repairs are quoted and decided faster than installs (``QUOTE_TIMING``). Quotes are won
+  with probability
   ``sigmoid(0.6 + b (price_ratio - 1) + 0.7 urgent + 0.04 (consumer_confidence - 100))``
   with the price slope ``b = b_segment + b_line + 2.0 urgent``: by the quote's segment on
   its day (``quantlib.data.price_segments.quote_segments``, the rule the win model's
@@ -31,7 +40,7 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   acquired through advertising; ``new`` -6.5: other residential created less than a year
   before; ``standard`` -4.0: the rest), by service line (hvac 0, plumbing -1.0, electrical
   +0.5, roofing +1.0, others 0) and urgency (urgent quotes are less price sensitive). Each
-  quote's segment, slope and p_win are in the truth table ``quotes``.
+  quote's job type, segment, slope and p_win are in the truth table ``quotes``.
 * Late payers take about 55 days to pay instead of 15 (residential) or 28 (commercial);
   disputes add 35 days and are sometimes written off (``written_off_at``: the day the
   dispute would otherwise have been paid).
@@ -55,7 +64,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, default_published_at
+from quantlib.data.contracts import CONTRACTS, QUOTED_JOB_TYPES, TABLE_ORDER, default_published_at
 from quantlib.data.price_segments import QUOTE_SEGMENTS, quote_segments
 from quantlib.data.profile import MONTH_SEASON, SEASONS, WEEKDAYS, CompanyProfile
 
@@ -72,7 +81,7 @@ CHURN_COEF = {"late_payer": 0.9, "disputer": 0.8, "satisfaction_gap": 0.35, "con
 WIN_COEF = {"intercept": 0.6, "urgent": 0.7, "consumer_confidence_minus_100": 0.04}
 # The price slope (coefficient of price_ratio - 1) differs by the quote's segment, service line
 # and urgency: slope = PRICE_SLOPE_BY_SEGMENT[segment] + PRICE_SLOPE_LINE_SHIFT[line] (0 for a
-# line not listed) + PRICE_SLOPE_URGENT_SHIFT x urgent. Its quote-weighted mean (about -4.3 for
+# line not listed) + PRICE_SLOPE_URGENT_SHIFT x urgent. Its quote-weighted mean (about -4.2 for
 # mixed trades, written to the ground truth) is near the single -5 it replaces.
 PRICE_SLOPE_BY_SEGMENT = {"premium_loyal": -2.0, "volume": -6.0, "price_sensitive": -9.0,
                           "new": -6.5, "standard": -4.0}
@@ -81,6 +90,21 @@ PRICE_SLOPE_URGENT_SHIFT = 2.0
 JOB_BASE_HOURS = {"install": 6.0, "repair": 2.0, "maintenance": 1.5, "inspection": 1.0,
                   "emergency": 2.5}
 JOB_TICKET_FACTOR = {"repair": 1.0, "maintenance": 0.6, "inspection": 0.45, "emergency": 1.6}
+# Quoted jobs: every install, and the major repairs (a share of the repair events) that need a
+# written quote first. A quote's list amount follows the job's scope: the line's avg_ticket x the
+# job type's scope (install 4.5; a major repair 2.5 times an ordinary repair's ticket) x 1.25 for a
+# commercial customer's larger job, x lognormal(0, 0.4), rounded, + 50. The scheduled hours of a
+# won quote's job grow with the same scope (major repair 2.5, commercial 1.25; installs keep their
+# base hours, x 1.25 when commercial).
+MAJOR_REPAIR_QUOTE_SHARE = 0.25
+QUOTE_LIST_SCOPE = {"install": 4.5, "repair": 2.5 * JOB_TICKET_FACTOR["repair"]}
+QUOTE_HOURS_SCOPE = {"install": 1.0, "repair": 2.5}
+COMMERCIAL_QUOTE_SCOPE = 1.25
+# Days from the lead to the job's wish date (before), from the lead to the quote and from the quote
+# to the decision: [low, high) of a uniform integer draw, by quoted job type. A repair is quoted and
+# decided faster than an install.
+QUOTE_TIMING = {"install": {"lead_before_job": (12, 36), "lead_to_quote": (1, 6), "quote_to_decision": (1, 11)},
+                "repair": {"lead_before_job": (3, 11), "lead_to_quote": (1, 3), "quote_to_decision": (1, 5)}}
 INSPECTION_SHARE = 0.08
 MAINTENANCE_SHARE = 0.15
 CANCEL_SHARE = 0.04
@@ -615,19 +639,34 @@ class _Builder:
     def _make_funnel(self) -> None:
         rng, c = self.rng, self.cust
         ev = self.events
-        installs = ev[ev["job_type"] == "install"].reset_index(drop=True)
-        k = len(installs)
-        cust = installs["cust"].to_numpy()
+        # Quoted jobs: every install, and a share of the repairs (major repairs).
+        repair = (ev["job_type"] == "repair").to_numpy()
+        major = np.zeros(len(ev), dtype=bool)
+        major[repair] = rng.random(int(repair.sum())) < MAJOR_REPAIR_QUOTE_SHARE
+        ev["quoted"] = (ev["job_type"] == "install").to_numpy() | major
+        quoted = ev[ev["quoted"]].reset_index(drop=True)  # installs and major repairs
+        k = len(quoted)
+        cust = quoted["cust"].to_numpy()
+        kind = quoted["job_type"].to_numpy()
+        is_repair = kind == "repair"
+
+        def timing(step):
+            lo = np.where(is_repair, QUOTE_TIMING["repair"][step][0], QUOTE_TIMING["install"][step][0])
+            hi = np.where(is_repair, QUOTE_TIMING["repair"][step][1], QUOTE_TIMING["install"][step][1])
+            return rng.integers(lo, hi) if k else np.zeros(0, dtype=int)
+
         floor = np.maximum(c["created_day"][cust], 0)
-        job_day = installs["day"].to_numpy()
-        lead_day = np.maximum(job_day - rng.integers(12, 36, k), floor)
-        quote_day = lead_day + rng.integers(1, 6, k)
-        decide_day = quote_day + rng.integers(1, 11, k)
+        job_day = quoted["day"].to_numpy()
+        lead_day = np.maximum(job_day - timing("lead_before_job"), floor)
+        quote_day = lead_day + timing("lead_to_quote")
+        decide_day = quote_day + timing("quote_to_decision")
         job_day = np.maximum(job_day, decide_day + 2)
         urgent = rng.random(k) < 0.3
         ratio = np.clip(rng.normal(1.0, 0.12, k), 0.7, 1.4)
-        tickets = np.array([self.p.service_lines[line].avg_ticket for line in self.lines])[installs["line"]]
-        list_amount = np.round(tickets * 4.5 * rng.lognormal(0, 0.4, k), -1) + 50
+        tickets = np.array([self.p.service_lines[line].avg_ticket for line in self.lines])[quoted["line"]]
+        commercial_scope = np.where(c["commercial"][cust], COMMERCIAL_QUOTE_SCOPE, 1.0)
+        scope = _lookup(kind, QUOTE_LIST_SCOPE) * commercial_scope
+        list_amount = np.round(tickets * scope * rng.lognormal(0, 0.4, k), -1) + 50
         amount = np.round(list_amount * ratio, 2)
         confidence = self.confidence_by_day[np.clip(decide_day, 0, self.n_days - 1)]
         # The segment on the quote's day, by the rule the win model uses for its features
@@ -638,7 +677,7 @@ class _Builder:
         segment = pd.Index(QUOTE_SEGMENTS).get_indexer(
             quote_segments(at_quote, self.t["customers"], self.t["contracts"]))
         slope = (np.array([PRICE_SLOPE_BY_SEGMENT[g] for g in QUOTE_SEGMENTS])[segment]
-                 + np.array([PRICE_SLOPE_LINE_SHIFT.get(line, 0.0) for line in self.lines])[installs["line"]]
+                 + np.array([PRICE_SLOPE_LINE_SHIFT.get(line, 0.0) for line in self.lines])[quoted["line"]]
                  + PRICE_SLOPE_URGENT_SHIFT * urgent)
         p_win = _sigmoid(WIN_COEF["intercept"] + slope * (ratio - 1)
                          + WIN_COEF["urgent"] * urgent
@@ -654,7 +693,7 @@ class _Builder:
         extra_status = np.where(extra_day > self.n_data_days - 15, "open", "unqualified").astype(object)
         lead_cust = np.concatenate([cust, cust[extra_src]])
         lead_days = np.concatenate([lead_day, extra_day])
-        lead_line = np.concatenate([installs["line"].to_numpy(), installs["line"].to_numpy()[extra_src]])
+        lead_line = np.concatenate([quoted["line"].to_numpy(), quoted["line"].to_numpy()[extra_src]])
         lead_status = np.concatenate([np.full(k, "quoted", dtype=object), extra_status])
         order = np.lexsort((lead_cust, lead_days))
         lead_ids = np.empty(len(order), dtype=object)
@@ -679,18 +718,21 @@ class _Builder:
         quotes = _frame({
             "quote_id": q_ids, "lead_id": lead_ids[:k],
             "customer_id": self.t["customers"]["customer_id"].to_numpy()[cust],
-            "service_line": np.array(self.lines, dtype=object)[installs["line"]],
+            "service_line": np.array(self.lines, dtype=object)[quoted["line"]],
             "urgency": np.where(urgent, "urgent", "routine").astype(object),
+            "job_type": kind.astype(object),
             "created_at": quote_ts.values.astype("datetime64[ns]"), "amount": amount,
             "list_amount": list_amount, "status": status,
             "decided_at": decided_ts.values.astype("datetime64[ns]"),
         })
         self.t["quotes"] = quotes[quote_exists].reset_index(drop=True)
         self.truth_tables["quotes"] = _frame({
-            "quote_id": q_ids, "segment": np.array(QUOTE_SEGMENTS, dtype=object)[segment],
-            "price_ratio": ratio, "price_coef": slope, "p_win": p_win})[quote_exists].reset_index(drop=True)
-        # Won quotes become install jobs.
-        won_jobs = installs[(status == "won")].copy()
+            "quote_id": q_ids, "job_type": kind.astype(object),
+            "segment": np.array(QUOTE_SEGMENTS, dtype=object)[segment], "price_ratio": ratio,
+            "price_coef": slope, "p_win": p_win})[quote_exists].reset_index(drop=True)
+        # Won quotes become jobs of their type (a lost or open quote's job is never done).
+        won_jobs = quoted[(status == "won")].copy()
+        won_jobs["hours_scope"] = (_lookup(kind, QUOTE_HOURS_SCOPE) * commercial_scope)[status == "won"]
         won_jobs["day"] = job_day[status == "won"]
         won_jobs["quote"] = np.flatnonzero(status == "won")
         won_jobs["created_day_exact"] = decided_ts[status == "won"].to_numpy()
@@ -744,13 +786,13 @@ class _Builder:
     def _make_jobs(self) -> None:
         rng, c, tech = self.rng, self.cust, self.tech
         ev = self.events
-        service = ev[ev["job_type"] != "install"]
+        service = ev[~ev["quoted"]]
         won = self.won_jobs
         visits = self.visits
         cust = np.concatenate([service["cust"], won["cust"], visits["cust"]])
         line = np.concatenate([service["line"], won["line"], visits["line"]])
         day = np.concatenate([service["day"], won["day"], visits["day"]]).astype(int)
-        job_type = np.concatenate([service["job_type"].to_numpy(), np.full(len(won), "install", dtype=object),
+        job_type = np.concatenate([service["job_type"].to_numpy(), won["job_type"].to_numpy().astype(object),
                                    np.full(len(visits), "maintenance", dtype=object)])
         in_decline = day >= c["decline_from"][cust]
         quote = np.concatenate([np.full(len(service), -1), won["quote"], np.full(len(visits), -1)])
@@ -766,6 +808,7 @@ class _Builder:
         region = c["region"][cust]
         cancelled = (rng.random(n) < CANCEL_SHARE) & (contract < 0)
         base_hours = _lookup(job_type, JOB_BASE_HOURS)
+        base_hours[len(service):len(service) + len(won)] *= won["hours_scope"].to_numpy()  # the quoted scope
         # A job is at most a long day of work; bigger projects are several jobs.
         scheduled_hours = np.clip(np.round(base_hours * rng.lognormal(0, 0.25, n) * 4) / 4, 0.5, 10.0)
         wf = self.p.workforce
@@ -1194,6 +1237,15 @@ class _Builder:
                       "satisfaction_gap_reference": 8.0, "decline_days": DECLINE_DAYS,
                       "decline_rate": DECLINE_RATE, "decline_rating_drop": DECLINE_RATING_DROP,
                       "churned_customers": int(churn["churned"].sum()), "customers": int(len(churn))},
+            "quotes": {"job_types": list(QUOTED_JOB_TYPES),
+                       "quoted_share_of_events": {"install": 1.0, "repair": MAJOR_REPAIR_QUOTE_SHARE},
+                       "list_amount": "avg_ticket x list_scope[job_type] x commercial_scope (commercial"
+                                      " customers) x lognormal(0, 0.4), rounded to 10, + 50",
+                       "list_scope": QUOTE_LIST_SCOPE, "hours_scope": QUOTE_HOURS_SCOPE,
+                       "commercial_scope": COMMERCIAL_QUOTE_SCOPE, "timing_days": QUOTE_TIMING,
+                       "won_becomes_job": True, "lost_or_open_job_done": False,
+                       "quotes_by_job_type": {str(k): int(v) for k, v in
+                                              self.t["quotes"]["job_type"].value_counts().sort_index().items()}},
             "quote_win_model": {"logit_coefficients": WIN_COEF,
                                 "price_coefficient": {
                                     "formula": "by_segment[segment] + by_service_line[line] (0 if absent)"

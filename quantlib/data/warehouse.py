@@ -6,7 +6,8 @@
    columns (and types) of its contract; a table missing from silver is created
    empty, so every mart still builds; economic indicators without a
    ``published_at`` get the default publication lag
-   (:data:`~quantlib.data.contracts.INDICATOR_PUBLICATION_DAY`);
+   (:data:`~quantlib.data.contracts.INDICATOR_PUBLICATION_DAY`) and quotes without a
+   ``job_type`` are for installs;
 2. the shared KPI formulas (:mod:`quantlib.kpi.formulas`) and the
    parameterised mart macros below are installed, so notebooks and the KPI
    module can ask for a mart *as of any date*
@@ -55,7 +56,7 @@ from pathlib import Path
 
 import duckdb
 
-from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, default_published_at_sql
+from quantlib.data.contracts import CONTRACTS, DEFAULT_QUOTE_JOB_TYPE, TABLE_ORDER, default_published_at_sql
 from quantlib.data.gold import open_gold
 from quantlib.data.lake import Lake, atomic_path
 from quantlib.kpi.formulas import install_formulas
@@ -727,6 +728,8 @@ def build_into(con: duckdb.DuckDBPyConnection, lake: Lake, targets: dict | None 
     # is published after the default lag, so every as-of reader can honour it.
     con.execute(f"UPDATE economic_indicators SET published_at = {default_published_at_sql('month')} "
                 "WHERE published_at IS NULL")
+    # A quote without a job type (files older than job_type) is for an install.
+    con.execute(f"UPDATE quotes SET job_type = '{DEFAULT_QUOTE_JOB_TYPE}' WHERE job_type IS NULL")
     con.execute(BUILD_PARAMS_SQL)
     install_formulas(con)
     # job_facts must exist before the macros that read it are created.

@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from quantlib.data.contracts import default_published_at, default_published_at_sql
+from quantlib.data.contracts import DEFAULT_QUOTE_JOB_TYPE, default_published_at, default_published_at_sql
 from quantlib.data.gold import open_gold
 from quantlib.data.price_segments import QUOTE_SEGMENTS
 
@@ -59,9 +59,10 @@ class Snapshot:
 
 _SNAPSHOT_SQL = {
     # A quote decided after as_of was still open at as_of.
+    # A quote without a job type (files older than job_type) is for an install.
     "quotes": """
-        SELECT quote_id, lead_id, customer_id, service_line, urgency, created_at, amount,
-               list_amount,
+        SELECT quote_id, lead_id, customer_id, service_line, urgency, {job_type} AS job_type,
+               created_at, amount, list_amount,
                CASE WHEN decided_at::DATE <= $as_of THEN status ELSE 'open' END AS status,
                CASE WHEN decided_at::DATE <= $as_of THEN decided_at END AS decided_at
         FROM quotes WHERE created_at::DATE <= $as_of""",
@@ -140,6 +141,7 @@ _SNAPSHOT_SQL = {
 _LATE_COLUMNS = {
     ("invoices", "written_off_at"): "i.issued_date",
     ("economic_indicators", "published_at"): default_published_at_sql("month"),
+    ("quotes", "job_type"): f"'{DEFAULT_QUOTE_JOB_TYPE}'",
 }
 
 
@@ -154,6 +156,10 @@ def _snapshot_sql(con, name: str) -> str:
         have = _has_column(con, "economic_indicators", "published_at")
         default = _LATE_COLUMNS[("economic_indicators", "published_at")]
         return sql.format(published_at=f"coalesce(published_at, {default})" if have else default)
+    if name == "quotes":
+        default = _LATE_COLUMNS[("quotes", "job_type")]
+        return sql.format(job_type=f"coalesce(job_type, {default})" if _has_column(con, "quotes", "job_type")
+                          else default)
     return sql
 
 

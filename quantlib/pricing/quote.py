@@ -8,8 +8,8 @@ The win model learns how quotes' win rates respond to price relative to the comp
 amount, by segment, service line and urgency (:class:`~quantlib.forecast.pipeline.QuoteConversionModel`
 with ``price_terms="segment"``). For a new quote the rule price plays the list amount (it is the
 company's price book), so the curve is P(win) at each price relative to the rule price. The
-company's quotes are for installs in the sample data: other job types are priced with the same
-response of their line, segment and urgency.
+sample data quote installs and major repairs; the response does not depend on the job type, so
+other job types are priced with the same response of their line, segment and urgency.
 
 The same job gets the same price within a segment: the price counts the *segment's* expected
 collection loss (written-off share of the invoices of the customers in it now). The customer's

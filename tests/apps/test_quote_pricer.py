@@ -31,7 +31,7 @@ def attrs(html_text: str, cls: str) -> dict:
 
 
 def known_pair(pricer):
-    # An install (the quotes of the sample are installs, so every segment prices within the rails).
+    # An install (a quoted job type of the sample, so every segment prices within the rails).
     return next(pair for pair in pricer.rules_.markup_.index if pair[1] == "install"), None
 
 

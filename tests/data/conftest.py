@@ -82,6 +82,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "customer_id": ["C1"],
         "service_line": ["hvac"],
         "urgency": ["routine"],
+        "job_type": ["install"],
         "created_at": _ts("2023-02-05 10:00"),
         "amount": [900.0],
         "list_amount": [1000.0],

@@ -11,7 +11,13 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, check_relations, schema_failures
-from quantlib.data.generate import STORM_MULTIPLIER, WEEKDAY_FACTORS, generate_company, write_company
+from quantlib.data.generate import (
+    MAJOR_REPAIR_QUOTE_SHARE,
+    STORM_MULTIPLIER,
+    WEEKDAY_FACTORS,
+    generate_company,
+    write_company,
+)
 from quantlib.data.profile import MONTH_SEASON, load_profile
 from tests.conftest import PROFILES
 
@@ -61,13 +67,14 @@ def test_scale_multiplies_volume():
 
 
 def _daily_demand(company, line):
-    """Daily counts of demand jobs (not contract visits, not quoted installs) of one line.
+    """Daily counts of demand jobs (not contract visits, not quoted installs and repairs) of one line.
 
     Counted by the day asked for: the demand. A full day's jobs spill to later days, so
     the scheduled day is the demand bounded by capacity.
     """
     jobs = company.tables["jobs"]
-    demand = jobs[(jobs["service_line"] == line) & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
+    # A quoted job follows its quote's timing (and only won quotes become jobs): not demand by its day.
+    demand = jobs[(jobs["service_line"] == line) & jobs["contract_id"].isna() & jobs["quote_id"].isna()]
     end = pd.Timestamp(company.profile.end)
     days = pd.date_range(company.profile.start, end, freq="D")
     counts = demand.groupby(demand["requested_date"].dt.normalize()).size().reindex(days, fill_value=0)
@@ -117,7 +124,7 @@ def test_roofing_storm_multiplier_tied_to_weather(seasonal_company):
         storm = storms.set_index("date")["storm"].astype(float)
         window = storm.rolling(7, min_periods=1).max().reindex(frame["date"]).to_numpy()
         region_jobs = jobs[(jobs["region"] == region) & (jobs["service_line"] == "roofing")
-                           & jobs["contract_id"].isna() & (jobs["job_type"] != "install")]
+                           & jobs["contract_id"].isna() & jobs["quote_id"].isna()]
         counts = region_jobs.groupby(region_jobs["requested_date"].dt.normalize()).size()
         region_frame = frame.assign(y=counts.reindex(frame["date"], fill_value=0).to_numpy(), storm=window)
         fit = _poisson_fit(region_frame, extra=" + storm")
@@ -224,3 +231,47 @@ def test_write_offs_and_publications_are_dated(mixed_company):
     assert not set(dated["invoice_id"]) & set(mixed_company.tables["payments"]["invoice_id"])
     econ = mixed_company.tables["economic_indicators"]
     assert (econ["published_at"] == econ["month"] + pd.offsets.MonthBegin(1) + pd.Timedelta(days=14)).all()
+
+
+def test_repairs_and_installs_are_quoted_and_only_won_quotes_become_jobs(mixed_company):
+    quotes, jobs = mixed_company.tables["quotes"], mixed_company.tables["jobs"]
+    truth = mixed_company.truth
+    assert set(quotes["job_type"]) == {"install", "repair"} == set(truth["quotes"]["job_types"])
+    assert truth["quotes"]["quoted_share_of_events"] == {"install": 1.0, "repair": MAJOR_REPAIR_QUOTE_SHARE}
+    assert truth["quotes"]["quotes_by_job_type"] == quotes["job_type"].value_counts().to_dict()
+    # The truth table carries each quote's job type.
+    table = mixed_company.truth_tables["quotes"]
+    assert table["quote_id"].tolist() == quotes["quote_id"].tolist()
+    assert (table["job_type"] == quotes["job_type"]).all()
+    # A won quote has one job of its type with its quote_id; a lost or open quote has none.
+    quoted = jobs[jobs["quote_id"].notna()]
+    assert not quoted["quote_id"].duplicated().any()
+    merged = quoted.merge(quotes, on="quote_id", suffixes=("", "_quote"))
+    assert len(merged) == len(quoted)
+    assert (merged["job_type"] == merged["job_type_quote"]).all()
+    assert (merged["status_quote"] == "won").all()
+    assert (merged["customer_id"] == merged["customer_id_quote"]).all()
+    assert (merged["service_line"] == merged["service_line_quote"]).all()
+    done = merged[merged["status"] == "completed"]
+    np.testing.assert_allclose(done["revenue"], done["amount"])
+    won = quotes[quotes["status"] == "won"]
+    # Every won quote's job exists, unless it was booked after the end of the data.
+    missing = won[~won["quote_id"].isin(quoted["quote_id"])]
+    assert len(missing) <= 0.02 * len(won)
+    for kind in ("install", "repair"):
+        assert (merged["job_type"] == kind).sum() > 300, kind
+    # Installs are only done through a quote; most repairs come without one.
+    assert jobs.loc[jobs["job_type"] == "install", "quote_id"].notna().all()
+    repairs = jobs[jobs["job_type"] == "repair"]
+    assert 0.05 < repairs["quote_id"].notna().mean() < 0.4
+    # The list amount follows the job's scope: a major repair is quoted above an ordinary repair's
+    # revenue and below an install; a commercial customer's job above a residential one's.
+    customers = mixed_company.tables["customers"].set_index("customer_id")["customer_type"]
+    q = quotes.assign(customer_type=quotes["customer_id"].map(customers))
+    median = q.groupby(["service_line", "job_type"])["list_amount"].median().unstack()
+    ordinary = repairs[repairs["quote_id"].isna() & (repairs["status"] == "completed")]
+    ordinary = ordinary.groupby("service_line")["revenue"].median()
+    assert (median["repair"] < median["install"]).all()
+    assert (median["repair"] > 1.5 * ordinary.reindex(median.index)).all()
+    by_type = q.groupby(["job_type", "customer_type"])["list_amount"].median().unstack()
+    assert (by_type["commercial"] > 1.1 * by_type["residential"]).all()

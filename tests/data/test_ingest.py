@@ -370,6 +370,28 @@ def test_clean_company_lands_in_silver_with_contract_dtypes(fmt, tmp_path):
         assert [p.read_bytes() for p in bronze] == [(src / f"{name}.{fmt}").read_bytes()]
 
 
+def test_quotes_without_job_type_load_as_installs(tmp_path):
+    """An older quotes export has no job_type: it loads, and gold and the snapshots read its quotes as installs."""
+    from quantlib.data.warehouse import build_warehouse
+    from quantlib.forecast.pipeline import warehouse_snapshot
+
+    tables = sample_tables()
+    tables["quotes"] = tables["quotes"].drop(columns="job_type")
+    src = write_exports(tables, tmp_path / "src")
+    report = ingest(src, tmp_path / "lake")
+    assert report.ok and report.rows_rejected == 0
+    assert any("job_type" in str(note) for note in report.file("quotes.csv").notes)
+    got = silver(tmp_path / "lake", "quotes")
+    assert got["quote_id"].tolist() == ["Q1"] and got["job_type"].isna().all()
+    gold = build_warehouse(Lake(tmp_path / "lake"))
+    import duckdb
+
+    with duckdb.connect(str(gold), read_only=True) as con:
+        assert con.execute("SELECT job_type FROM quotes").fetchall() == [("install",)]
+    snap = warehouse_snapshot(gold, as_of="2023-03-01", tables=["quotes"])
+    assert snap["quotes"]["job_type"].tolist() == ["install"]
+
+
 def test_reingest_same_files_adds_nothing(base_lake, tmp_path):
     src = write_exports(sample_tables(), tmp_path / "src")
     shutil.copy(MALFORMED / "jobs_bad_number.csv", src)
