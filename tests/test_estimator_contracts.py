@@ -75,12 +75,15 @@ from quantlib.forecast import (
 )
 from quantlib.forecast.models import Comb
 from quantlib.maintenance import (
+    AgeWeibullModel,
     ControlChartDetector,
     FixedThresholdDetector,
     IsolationForestDetector,
     SensorFeatures,
+    TimeToFailureModel,
     WeibullLifeModel,
 )
+from quantlib.maintenance.failure_time import unit_ages
 from tests.forecast.test_capacity import tiny as tiny_capacity_snapshot
 from tests.forecast.test_cashflow import tiny_company
 from tests.forecast.test_pipeline import _quotes
@@ -189,6 +192,15 @@ def _sensor_features() -> pd.DataFrame:
     return SensorFeatures(min_baseline=5).fit_transform(_readings())
 
 
+def _sensor_failures() -> pd.DataFrame:
+    return pd.DataFrame({"equipment_id": ["E1", "E2", "E1"],
+                         "failure_date": pd.to_datetime(["2024-01-15", "2024-01-20", "2024-02-01"])})
+
+
+def _sensor_state() -> pd.DataFrame:
+    return unit_ages(_sensor_features(), _sensor_failures()).tail(4)
+
+
 def _lives() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     load = rng.uniform(0, 1, 60)
@@ -270,6 +282,11 @@ def _cases() -> list[Case]:
              lambda est: est.fit(_sensor_features()), lambda est: est.predict(_sensor_features())),
         Case("FixedThresholdDetector", FixedThresholdDetector, lambda est: est.fit(_readings()),
              lambda est: est.predict(_readings())),
+        Case("TimeToFailureModel", lambda: TimeToFailureModel(horizon_days=20),
+             lambda est: est.fit(_sensor_features(), _sensor_failures()),
+             lambda est: est.survival_at(_sensor_state(), [5, 10])),
+        Case("AgeWeibullModel", AgeWeibullModel, lambda est: est.fit(_sensor_features(), _sensor_failures()),
+             lambda est: est.survival_at(_sensor_state(), [5, 10])),
     ]
 
 

@@ -1,10 +1,11 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, and
 early warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline); health scores and work orders are still to come.
+fixed-threshold baseline), and time to failure by landmark Cox models; health scores and work orders are still to come.
 
 Engines only: nothing here imports a delivery package.
 """
 
+from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, evaluate_time_to_failure
 from quantlib.maintenance.sensors import (
     SIGNALS,
     ControlChartDetector,
@@ -23,6 +24,7 @@ from quantlib.maintenance.survival import (
 )
 
 __all__ = [
+    "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",

@@ -12,3 +12,13 @@ def test_benchmark_scores_every_detector_against_the_truth():
         assert 0 <= summary["recall"] <= 1 and summary["false_alarms"] <= summary["alerts"]
     # the generated drifts are strong: the per-unit CUSUM warns of most failures a week ahead
     assert result["detectors"]["cusum"]["warned_share"] > 0.7
+
+
+def test_benchmark_scores_the_time_to_failure_models():
+    company = generate_company(load_profile("parameters/companies/mixed_trades.yaml"), seed=5, scale=1)
+    result = run(company, train_days=365, window_days=60)
+    ttf = result["time_to_failure"]
+    assert set(ttf) == {"landmark_cox", "age_weibull (baseline)"}
+    for scores in ttf.values():
+        assert scores["rows"] > 100 and 0 <= scores["concordance"] <= 1
+        assert 0 <= scores["integrated_brier_score"] <= 0.25 and len(scores["calibration"]) == 5
