@@ -28,8 +28,8 @@ from quantlib.config import load_yaml_model, project_root
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.errors import QuantError
 
-__all__ = ["Activity", "CostingParameters", "DRIVERS", "JobCosting", "ProfitabilityError", "cost_jobs",
-           "leak_table", "load_costing_parameters", "margin_waterfall", "profit_by", "reconcile"]
+__all__ = ["Activity", "CostingParameters", "DRIVERS", "JobCosting", "ProfitabilityError", "WATERFALL_TOTALS",
+           "cost_jobs", "leak_table", "load_costing_parameters", "margin_waterfall", "profit_by", "reconcile"]
 
 
 class ProfitabilityError(QuantError, ValueError):
@@ -171,9 +171,12 @@ def cost_jobs(source, as_of=None, months: int = 12, params: CostingParameters | 
                        AS complaints,
                    (SELECT coalesce(sum(u.hours), 0) FROM equipment_usage u WHERE u.job_id = j.job_id)
                        AS equipment_hours,
-                   coalesce(f.monetary_365d, 0) AS customer_spend_365d
+                   coalesce(f.monetary_365d, 0) AS customer_spend_365d,
+                   -- the list price of a job sold from a quote: its standard price before any discount
+                   CASE WHEN coalesce(j.revenue, 0) > 0 THEN q.list_amount END AS list_amount
             FROM job_facts j LEFT JOIN customers c USING (customer_id)
             LEFT JOIN customer_features f ON f.customer_id = j.customer_id
+            LEFT JOIN quotes q ON q.quote_id = j.quote_id
             WHERE j.activity_date > ? AND j.activity_date <= ?
             ORDER BY j.job_id""", [start, end]).df()
         expenses = con.execute("""SELECT category, sum(amount) AS amount FROM expenses
@@ -258,30 +261,48 @@ def profit_by(costing: JobCosting, dimension: str) -> pd.DataFrame:
 
 
 def margin_waterfall(costing: JobCosting, service_line: str | None = None) -> pd.DataFrame:
-    """Revenue down to margin: ``step, amount, running`` (revenue, then each cost negative).
+    """List price down to margin: ``step, amount, running`` (totals at their level, changes signed).
 
-    The data records no list prices or discounts, so the waterfall starts at revenue billed; the
-    last step is the margin after the costs assigned to jobs (the unassigned costs follow it
-    for the company as a whole).
+    Jobs sold from a quote carry the quote's list price; the difference to what was billed is
+    the ``discounts`` step (net of any price above list). Jobs without a quote have no list
+    price of their own and enter at what was billed. When no job in the period came from a
+    quote the waterfall starts at revenue. After revenue come the direct costs and each
+    activity's overhead; the last step is the margin after the costs assigned to jobs (for the
+    company as a whole the unassigned costs and the net profit follow).
     """
     j = costing.jobs if service_line is None else costing.jobs[costing.jobs["service_line"] == service_line]
     if j.empty:
         raise ProfitabilityError(f"no jobs of service line {service_line!r} in the period")
-    steps = [("revenue", j["revenue"].sum()), ("labour", -j["labor_cost"].sum()),
-             ("materials", -j["material_cost"].sum()), ("equipment", -j["equipment_cost"].sum())]
-    steps += [(c.removeprefix("overhead_"), -j[c].sum()) for c in j if c.startswith("overhead_")]
-    frame = pd.DataFrame(steps, columns=["step", "amount"])
-    frame["running"] = frame["amount"].cumsum()
-    margin = pd.DataFrame([{"step": "margin", "amount": frame["running"].iloc[-1],
-                            "running": frame["running"].iloc[-1]}])
-    out = [frame, margin]
+    rows, running = [], 0.0
+
+    def add(step: str, amount: float, total: bool = False) -> None:
+        nonlocal running
+        running = amount if total else running + amount
+        rows.append({"step": step, "amount": amount, "running": running})
+
+    revenue = float(j["revenue"].sum())
+    listed = j["list_amount"].notna() if "list_amount" in j else pd.Series(False, index=j.index)
+    if listed.any():
+        discounts = float((j.loc[listed, "list_amount"] - j.loc[listed, "revenue"]).sum())
+        add("list price", revenue + discounts, total=True)
+        add("discounts", -discounts)
+    add("revenue", revenue, total=True)
+    add("labour", -float(j["labor_cost"].sum()))
+    add("materials", -float(j["material_cost"].sum()))
+    add("equipment", -float(j["equipment_cost"].sum()))
+    for column in [c for c in j if c.startswith("overhead_")]:
+        add(column.removeprefix("overhead_"), -float(j[column].sum()))
+    add("margin", running, total=True)
     if service_line is None and len(costing.unassigned):
-        unassigned = costing.unassigned["amount"].sum()
-        out.append(pd.DataFrame([{"step": "unassigned overheads", "amount": -unassigned,
-                                  "running": margin["running"].iloc[0] - unassigned},
-                                 {"step": "net profit", "amount": margin["running"].iloc[0] - unassigned,
-                                  "running": margin["running"].iloc[0] - unassigned}]))
-    return pd.concat(out, ignore_index=True)
+        unassigned = float(costing.unassigned["amount"].sum())
+        margin = running
+        add("unassigned overheads", -unassigned)
+        add("net profit", margin - unassigned, total=True)
+    return pd.DataFrame(rows)
+
+
+#: Waterfall steps that are levels (drawn from zero), not changes.
+WATERFALL_TOTALS = ("list price", "revenue", "margin", "net profit")
 
 
 def leak_table(costing: JobCosting, by=("service_line", "job_type", "customer_type"), top: int = 10) -> pd.DataFrame:

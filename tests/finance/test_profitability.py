@@ -102,9 +102,24 @@ def test_profit_by_dimension_adds_up_to_the_company(costing):
         profit_by(costing, "star sign")
 
 
-def test_the_waterfall_walks_from_revenue_to_net_profit(costing):
+def test_the_waterfall_walks_from_list_price_to_net_profit(costing, demo_lake):
+    import duckdb
+
     w = margin_waterfall(costing)
-    assert list(w["step"][:4]) == ["revenue", "labour", "materials", "equipment"]
+    assert list(w["step"][:6]) == ["list price", "discounts", "revenue", "labour", "materials", "equipment"]
+    step = w.set_index("step")
+    assert step.loc["revenue", "amount"] == pytest.approx(costing.jobs["revenue"].sum(), abs=0.01)
+    # the discounts are the quotes' list prices less what their jobs billed, counted straight from gold
+    ids = costing.jobs.loc[costing.jobs["revenue"] > 0, "job_id"].tolist()
+    with duckdb.connect(str(demo_lake.gold), read_only=True) as con:
+        discount = con.execute("SELECT sum(q.list_amount - j.revenue) FROM jobs j JOIN quotes q USING (quote_id) "
+                               "WHERE j.job_id IN (SELECT unnest(?))", [ids]).fetchone()[0]
+    assert discount > 0 and -step.loc["discounts", "amount"] == pytest.approx(discount, abs=0.01)
+    assert step.loc["list price", "amount"] == pytest.approx(step.loc["revenue", "amount"] + discount, abs=0.01)
+    # each change moves the running total; each level restarts it
+    changes = w[~w["step"].isin(["list price", "revenue", "margin", "net profit"])]
+    previous = w["running"].shift(1).loc[changes.index]
+    assert (changes["running"] - previous - changes["amount"]).abs().max() < 1e-6
     margin = w.loc[w["step"] == "margin", "amount"].iloc[0]
     assert margin == pytest.approx(costing.jobs["profit"].sum(), abs=0.01)
     net = w.loc[w["step"] == "net profit", "amount"].iloc[0]

@@ -7,6 +7,7 @@ import pandas as pd
 from pydantic import Field
 
 from quantlib.finance.profitability import (
+    WATERFALL_TOTALS,
     JobCosting,
     cost_jobs,
     leak_table,
@@ -77,9 +78,9 @@ def waterfall_table(costing: JobCosting, service_line: str | None = None) -> pd.
 
 
 def waterfall_chart(costing: JobCosting, service_line: str | None = None) -> alt.Chart:
-    """Revenue to margin as floating bars (costs red, totals grey)."""
+    """List price (or revenue) to margin as floating bars (costs red, totals grey)."""
     frame = margin_waterfall(costing, service_line).copy()
-    totals = frame["step"].isin(["revenue", "margin", "net profit"])
+    totals = frame["step"].isin(WATERFALL_TOTALS)
     frame["start"] = (frame["running"] - frame["amount"]).where(~totals, 0.0)
     frame["end"] = frame["running"]
     frame["kind"] = ["total" if t else ("cost" if a < 0 else "gain") for t, a in zip(totals, frame["amount"])]
