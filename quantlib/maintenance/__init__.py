@@ -1,11 +1,19 @@
-"""Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, and
-early warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), and time to failure by landmark Cox models; health scores and work orders are still to come.
+"""Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
+warning from telemetry (per-unit baselines, control charts, an isolation forest, the
+fixed-threshold baseline), time to failure by landmark Cox models, and equipment health with
+work orders; the maintenance policy, notebook and app are still to come.
 
 Engines only: nothing here imports a delivery package.
 """
 
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, evaluate_time_to_failure
+from quantlib.maintenance.health import (
+    HEALTH_THRESHOLD,
+    FleetHealth,
+    equipment_health,
+    plan_work_orders,
+    work_orders,
+)
 from quantlib.maintenance.sensors import (
     SIGNALS,
     ControlChartDetector,
@@ -25,6 +33,7 @@ from quantlib.maintenance.survival import (
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
+    "HEALTH_THRESHOLD", "FleetHealth", "equipment_health", "plan_work_orders", "work_orders",
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
