@@ -1,10 +1,23 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, and
 early warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline); health scores and work orders are still to come.
+fixed-threshold baseline), and maintenance decisions (preventive against failure cost, the
+age-replacement interval per kind, a fleet schedule within technician capacity); health scores
+and work orders are still to come.
 
 Engines only: nothing here imports a delivery package.
 """
 
+from quantlib.maintenance.policy import (
+    AgeReplacementPolicy,
+    FleetSchedule,
+    MaintenanceCosts,
+    MaintenancePolicyError,
+    age_replacement_cost_rate,
+    fleet_schedule,
+    maintenance_costs,
+    technician_capacity,
+    unit_plan,
+)
 from quantlib.maintenance.sensors import (
     SIGNALS,
     ControlChartDetector,
@@ -23,6 +36,8 @@ from quantlib.maintenance.survival import (
 )
 
 __all__ = [
+    "AgeReplacementPolicy", "FleetSchedule", "MaintenanceCosts", "MaintenancePolicyError",
+    "age_replacement_cost_rate", "fleet_schedule", "maintenance_costs", "technician_capacity", "unit_plan",
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
