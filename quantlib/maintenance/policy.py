@@ -251,7 +251,8 @@ class AgeReplacementPolicy(BaseEstimator):
     Parameters
     ----------
     min_failures : int, default 3
-        Kinds with fewer failures are not fitted (:class:`MaintenancePolicyError` names them).
+        Kinds with fewer failures are not fitted: they are listed in ``skipped_`` with the reason
+        (:class:`MaintenancePolicyError` when no kind has enough).
 
     Attributes
     ----------
@@ -265,6 +266,9 @@ class AgeReplacementPolicy(BaseEstimator):
         are per unit per time unit of the lives; savings are rate differences (positive: the
         optimum is cheaper).
     kinds_ : list of str
+        The kinds fitted.
+    skipped_ : pandas.DataFrame
+        ``kind, reason``: kinds with too few failures to fit.
     """
 
     def __init__(self, min_failures: int = 3):
@@ -291,14 +295,15 @@ class AgeReplacementPolicy(BaseEstimator):
         for column in ("preventive_cost", "failure_cost"):
             if column not in costs.columns:
                 raise MaintenancePolicyError(f"costs: no column {column!r}; columns are {', '.join(costs.columns)}")
-        models, rows = {}, []
+        models, rows, skipped = {}, [], []
         for kind, group in lives.groupby("kind", sort=True):
             if kind not in costs.index:
                 raise MaintenancePolicyError(f"costs: no row for equipment kind {kind!r}")
             failures = int(pd.to_numeric(group["event"]).sum())
             if failures < self.min_failures:
-                raise MaintenancePolicyError(f"kind {kind!r}: {failures} failure(s), fewer than min_failures="
-                                             f"{self.min_failures}: its life cannot be fitted")
+                skipped.append((kind, f"{failures} failure(s), fewer than min_failures={self.min_failures}: "
+                                      "its life cannot be fitted"))
+                continue
             cp, cf = float(costs.at[kind, "preventive_cost"]), float(costs.at[kind, "failure_cost"])
             if not (np.isfinite(cp) and np.isfinite(cf) and cp >= 0 and cf > 0):
                 raise MaintenancePolicyError(f"kind {kind!r}: preventive cost {cp!r} and failure cost {cf!r} must be "
@@ -322,7 +327,9 @@ class AgeReplacementPolicy(BaseEstimator):
                 "decision": "preventive at optimal interval" if np.isfinite(interval) else "run to failure",
             })
         if not rows:
-            raise MaintenancePolicyError("lives: no rows")
+            reasons = "; ".join(f"kind {k!r}: {r}" for k, r in skipped) or "no rows"
+            raise MaintenancePolicyError(f"lives: no kind can be fitted ({reasons})")
+        self.skipped_ = pd.DataFrame(skipped, columns=["kind", "reason"])
         self.models_ = models
         self.table_ = pd.DataFrame(rows).set_index("kind")
         self.kinds_ = list(self.table_.index)
@@ -454,9 +461,6 @@ def _unit_frame(units: pd.DataFrame, kinds: dict) -> pd.DataFrame:
     for column in ("equipment_id", "kind", "age_days"):
         if column not in units.columns:
             raise MaintenancePolicyError(f"units: no column {column!r}; columns are {', '.join(units.columns)}")
-    unknown = sorted(set(units["kind"]) - set(kinds))
-    if unknown:
-        raise MaintenancePolicyError(f"units: kind(s) {', '.join(map(str, unknown))} not in the fitted policy")
     ages = pd.to_numeric(units["age_days"], errors="coerce")
     if ages.isna().any() or (ages < 0).any():
         row = int(np.flatnonzero((ages.isna() | (ages < 0)).to_numpy())[0])
@@ -498,7 +502,8 @@ class FleetSchedule:
     load : pandas.DataFrame
         ``week, hours, capacity``.
     dropped : pandas.DataFrame
-        ``equipment_id, kind, reason``: units whose intervention can never fit a week.
+        ``equipment_id, kind, reason``: units not planned: their kind was not fitted, or their
+        intervention can never fit a week.
     prices : numpy.ndarray
         The final Lagrange price of an hour of technician time in each week.
     iterations : int
@@ -548,7 +553,8 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
     towards 0, until the plan fits. If it still does not fit after ``max_iterations``, the
     overloaded weeks are repaired: the interventions worth least per hour are forbidden there
     and their units re-planned with the prices kept, week after week, until every week fits. A
-    unit whose intervention needs more hours than any week has is dropped with the reason.
+    unit whose intervention needs more hours than any week has, or whose kind the policy could not
+    fit, is dropped with the reason.
 
     Parameters
     ----------
@@ -574,11 +580,15 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
         raise MaintenancePolicyError(f"horizon_weeks must be at least 1, got {horizon_weeks!r}")
     kinds = _kinds(policy, hours)
     frame = _unit_frame(units, kinds)
+    skipped = dict(zip(policy.skipped_["kind"], policy.skipped_["reason"]))
+    dropped = [(u.equipment_id, u.kind, f"kind not fitted: {skipped.get(u.kind, 'not in the lives')}")
+               for u in frame.itertuples() if u.kind not in kinds]
+    frame = frame[frame["kind"].isin(list(kinds))].reset_index(drop=True)
     capacity = np.broadcast_to(np.asarray(capacity_hours, float), (horizon_weeks,)).copy()
     if (capacity < 0).any() or np.isnan(capacity).any():
         raise MaintenancePolicyError("capacity_hours must be non-negative numbers")
     n_ages = {k: _n_ages(v) for k, v in kinds.items()}
-    dropped = [(u.equipment_id, u.kind, f"an intervention takes {kinds[u.kind].hours:g} h, more than any week's "
+    dropped += [(u.equipment_id, u.kind, f"an intervention takes {kinds[u.kind].hours:g} h, more than any week's "
                                         f"capacity ({capacity.max():g} h)")
                for u in frame.itertuples() if kinds[u.kind].hours > capacity.max()]
     frame = frame[~frame["equipment_id"].isin([d[0] for d in dropped])].reset_index(drop=True)

@@ -71,11 +71,23 @@ def test_no_finite_optimum_when_the_hazard_does_not_rise(policy):
 
 def test_too_few_failures_and_unknown_kinds_are_named():
     lives = pd.DataFrame({"kind": ["a"] * 4, "time": [10.0, 20, 30, 40], "event": [1, 0, 0, 1]})
-    with pytest.raises(MaintenancePolicyError, match="kind 'a': 2 failure"):
+    with pytest.raises(MaintenancePolicyError, match="no kind can be fitted .kind 'a': 2 failure"):
         AgeReplacementPolicy().fit(lives, _costs({"a": (1.0, 10.0, 5.0)}))
     with pytest.raises(MaintenancePolicyError, match="no row for equipment kind 'a'") as caught:
         AgeReplacementPolicy(min_failures=1).fit(lives, _costs({"b": (1.0, 10.0, 5.0)}))
     assert isinstance(caught.value, QuantError)
+
+
+def test_a_kind_with_too_few_failures_is_skipped_and_its_units_dropped():
+    lives = pd.concat([_lives({"wear": (2.5, 300.0)}, n=100),
+                       pd.DataFrame({"kind": "rare", "time": [50.0, 400.0, 500.0], "event": [1, 0, 0]})])
+    policy = AgeReplacementPolicy().fit(lives, _costs({"wear": (200.0, 2000.0, 90.0), "rare": (50.0, 900.0, 90.0)}))
+    assert policy.kinds_ == ["wear"] and policy.skipped_["kind"].tolist() == ["rare"]
+    assert "1 failure(s), fewer than min_failures=3" in policy.skipped_["reason"].iloc[0]
+    units = pd.DataFrame({"equipment_id": ["A", "B"], "kind": ["wear", "rare"], "age_days": [400.0, 400.0]})
+    schedule = fleet_schedule(policy, units, {"wear": 4.0}, np.inf, horizon_weeks=30)
+    assert schedule.dropped["equipment_id"].tolist() == ["B"] and "kind not fitted" in schedule.dropped["reason"][0]
+    assert set(schedule.plan["equipment_id"]) == {"A"}
 
 
 # ----------------------------------------------------------------------------- the fleet schedule
