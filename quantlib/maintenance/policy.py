@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from quantlib.data.gold import as_of_date, open_gold
-from quantlib.errors import QuantError
+from quantlib.errors import DropReason, QuantError
 from quantlib.maintenance.survival import LifeDataError, WeibullLifeModel
 
 __all__ = ["AgeReplacementPolicy", "FleetSchedule", "MaintenanceCosts", "MaintenancePolicyError",
@@ -502,8 +502,8 @@ class FleetSchedule:
     load : pandas.DataFrame
         ``week, hours, capacity``.
     dropped : pandas.DataFrame
-        ``equipment_id, kind, reason``: units not planned: their kind was not fitted, or their
-        intervention can never fit a week.
+        ``equipment_id, kind, reason_code`` (a :class:`quantlib.errors.DropReason`), ``reason``:
+        units not planned: their kind was not fitted, or their intervention can never fit a week.
     prices : numpy.ndarray
         The final Lagrange price of an hour of technician time in each week.
     iterations : int
@@ -581,16 +581,18 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
     kinds = _kinds(policy, hours)
     frame = _unit_frame(units, kinds)
     skipped = dict(zip(policy.skipped_["kind"], policy.skipped_["reason"]))
-    dropped = [(u.equipment_id, u.kind, f"kind not fitted: {skipped.get(u.kind, 'not in the lives')}")
+    dropped = [(u.equipment_id, u.kind, DropReason.KIND_NOT_FITTED,
+                f"kind not fitted: {skipped.get(u.kind, 'not in the lives')}")
                for u in frame.itertuples() if u.kind not in kinds]
     frame = frame[frame["kind"].isin(list(kinds))].reset_index(drop=True)
     capacity = np.broadcast_to(np.asarray(capacity_hours, float), (horizon_weeks,)).copy()
     if (capacity < 0).any() or np.isnan(capacity).any():
         raise MaintenancePolicyError("capacity_hours must be non-negative numbers")
     n_ages = {k: _n_ages(v) for k, v in kinds.items()}
-    dropped += [(u.equipment_id, u.kind, f"an intervention takes {kinds[u.kind].hours:g} h, more than any week's "
-                                        f"capacity ({capacity.max():g} h)")
-               for u in frame.itertuples() if kinds[u.kind].hours > capacity.max()]
+    dropped += [(u.equipment_id, u.kind, DropReason.EXCEEDS_WEEKLY_CAPACITY,
+                 f"an intervention takes {kinds[u.kind].hours:g} h, more than any week's capacity "
+                 f"({capacity.max():g} h)")
+                for u in frame.itertuples() if kinds[u.kind].hours > capacity.max()]
     frame = frame[~frame["equipment_id"].isin([d[0] for d in dropped])].reset_index(drop=True)
     by_kind = {k: g.index.to_numpy() for k, g in frame.groupby("kind")}
     unit_hours = frame["kind"].map({k: v.hours for k, v in kinds.items()}).to_numpy(float)
@@ -668,7 +670,7 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
                                        "preventive_cost", "hours"]).sort_values(["week", "equipment_id"],
                                                                                  kind="stable").reset_index(drop=True)
     load = pd.DataFrame({"week": np.arange(horizon_weeks), "hours": load_of(paths), "capacity": capacity})
-    schedule = FleetSchedule(plan, load, pd.DataFrame(dropped, columns=["equipment_id", "kind", "reason"]), prices,
-                             iterations)
+    dropped = pd.DataFrame(dropped, columns=["equipment_id", "kind", "reason_code", "reason"])
+    schedule = FleetSchedule(plan, load, dropped, prices, iterations)
     schedule.validate()
     return schedule

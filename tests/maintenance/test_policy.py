@@ -5,7 +5,7 @@ import pytest
 from reliability.Repairable_systems import optimal_replacement_time
 from scipy.integrate import quad
 
-from quantlib.errors import QuantError
+from quantlib.errors import DropReason, QuantError
 from quantlib.maintenance import (
     AgeReplacementPolicy,
     MaintenancePolicyError,
@@ -87,6 +87,7 @@ def test_a_kind_with_too_few_failures_is_skipped_and_its_units_dropped():
     units = pd.DataFrame({"equipment_id": ["A", "B"], "kind": ["wear", "rare"], "age_days": [400.0, 400.0]})
     schedule = fleet_schedule(policy, units, {"wear": 4.0}, np.inf, horizon_weeks=30)
     assert schedule.dropped["equipment_id"].tolist() == ["B"] and "kind not fitted" in schedule.dropped["reason"][0]
+    assert schedule.dropped["reason_code"][0] == DropReason.KIND_NOT_FITTED
     assert set(schedule.plan["equipment_id"]) == {"A"}
 
 
@@ -144,6 +145,7 @@ def test_a_unit_whose_hazard_does_not_rise_is_never_maintained(policy):
 def test_an_intervention_larger_than_every_week_is_dropped_with_its_reason(policy):
     schedule = fleet_schedule(policy, _fleet(n_per_kind=3), {"wear": 10.0, "random": 3.0}, 6.0, horizon_weeks=10)
     assert set(schedule.dropped["kind"]) == {"wear"} and "more than any week" in schedule.dropped["reason"].iloc[0]
+    assert (schedule.dropped["reason_code"] == DropReason.EXCEEDS_WEEKLY_CAPACITY).all()
     with pytest.raises(MaintenancePolicyError, match="kind 'wear': no positive hours"):
         fleet_schedule(policy, _fleet(), {"random": 3.0}, 6.0)
 
