@@ -134,6 +134,12 @@ EQUIPMENT_BY_LINE = {
     "landscaping": ("Zero-turn mower", "heavy", 12500.0, 9.0),
     "roofing": ("Material lift", "heavy", 21000.0, 14.0),
 }
+# Failure gaps (days from a failure's repair to the next failure): FAILURE_MIN_GAP_DAYS plus a
+# Weibull with shape FAILURE_SHAPE and a scale per equipment kind. Preventive maintenance does not
+# change them (it neither renews a unit nor slows its wear).
+FAILURE_SHAPE = 1.8
+FAILURE_SCALE_DAYS = {"heavy": 330.0, "other kinds": 480.0}
+FAILURE_MIN_GAP_DAYS = 20
 EQUIPMENT_USE_SHARE = {"install": 0.7, "repair": 0.35, "emergency": 0.5, "maintenance": 0.2,
                        "inspection": 0.3}
 FIRST_NAMES = np.array(["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
@@ -1073,9 +1079,9 @@ class _Builder:
         n = len(eq["ids"])
         horizon = self.n_data_days
         heavy = eq["kind"] == "heavy"
-        scale_days = np.where(heavy, 330.0, 480.0)
+        scale_days = np.where(heavy, FAILURE_SCALE_DAYS["heavy"], FAILURE_SCALE_DAYS["other kinds"])
         max_failures = 16
-        gaps = rng.weibull(1.8, (n, max_failures)) * scale_days[:, None] + 20
+        gaps = rng.weibull(FAILURE_SHAPE, (n, max_failures)) * scale_days[:, None] + FAILURE_MIN_GAP_DAYS
         downtime_days = rng.integers(1, 6, (n, max_failures))
         # Failure i happens after the previous failure's repair.
         offsets = np.cumsum(gaps + np.concatenate([np.zeros((n, 1)), downtime_days[:, :-1]], axis=1), axis=1)
@@ -1262,6 +1268,11 @@ class _Builder:
             "equipment_drift": {"lead_days": [21, 42], "vibration_max_factor": 3.0,
                                 "temperature_rise_c": 15, "pressure_drop_psi": 10,
                                 "failures": int(len(self.truth_tables["equipment_failures"]))},
+            "equipment_life": {"gap": "days from a failure's repair to the next failure = min_gap_days + "
+                                      "scale_days[kind] x Weibull(shape)",
+                               "shape": FAILURE_SHAPE, "scale_days": FAILURE_SCALE_DAYS,
+                               "min_gap_days": FAILURE_MIN_GAP_DAYS,
+                               "preventive_maintenance_effect": "none (does not renew or slow wear)"},
             "jobs": int(len(self.t["jobs"])),
         }
 
