@@ -41,12 +41,22 @@ WORK_ORDER_COLUMNS = ("id", "equipment_id", "status", "opened_on", "health", "re
 
 @dataclass
 class FleetHealth:
-    """Health of every unit on ``as_of`` (one row per unit) and how it was computed."""
+    """Health of every unit on ``as_of`` (one row per unit) and how it was computed.
+
+    ``features`` (the daily standardised telemetry), ``model`` (the fitted time-to-failure
+    model), ``state`` (each unit's last day: age and features) and ``failures`` (the failure
+    events seen) are kept for the evidence a report shows.
+    """
 
     as_of: object
     units: pd.DataFrame
     basis: str
     failures_seen: int
+    features: pd.DataFrame | None = None
+    model: object = None
+    state: pd.DataFrame | None = None
+    failures: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
 
 
 def _load(con, day):
@@ -123,7 +133,8 @@ def equipment_health(source, as_of=None, horizon_days: int = 30, min_failures: i
     columns = ["equipment_id", "name", "kind", "service_line", "region", "health", "p_fail", "median_rul_days",
                "age_days", "cusum", "alarm", "top_signal", "top_signal_z", "last_reading"]
     units = units[columns].sort_values(["health", "equipment_id"], ignore_index=True)
-    return FleetHealth(day, units, basis, int(len(failures)))
+    return FleetHealth(day, units, basis, int(len(failures)), features=features, model=model, state=state,
+                       failures=failures, events=events)
 
 
 def _evidence(row) -> dict:
