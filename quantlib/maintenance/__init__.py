@@ -2,8 +2,8 @@
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
 fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
 work orders, and maintenance decisions (preventive against failure cost, the
-age-replacement interval per kind, a fleet schedule within technician capacity); the app is
-still to come.
+age-replacement interval per kind, a fleet schedule within technician capacity); the
+``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
 """

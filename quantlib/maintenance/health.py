@@ -30,8 +30,8 @@ from quantlib.data.gold import as_of_date, open_gold
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, unit_ages
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, SensorDataError, SensorFeatures, daily_readings
 
-__all__ = ["HEALTH_THRESHOLD", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health", "plan_work_orders",
-           "work_orders"]
+__all__ = ["HEALTH_THRESHOLD", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health", "evidence_line",
+           "plan_work_orders", "work_orders"]
 
 #: Health below this opens a work order (the issue's threshold).
 HEALTH_THRESHOLD = 0.3
@@ -145,7 +145,12 @@ def _evidence(row) -> dict:
             "top_signal_z": None if pd.isna(row.top_signal_z) else round(float(row.top_signal_z), 2)}
 
 
-def _reason(row) -> str:
+def evidence_line(row) -> str:
+    """One line of a unit's evidence (a row of :attr:`FleetHealth.units`): its health, the signal
+    drifting more than 2 sd above its own baseline, a chart alarm, the median remaining life.
+
+    The reason a work order records; the equipment monitor app shows it for the unit picked.
+    """
     parts = [f"health {row.health:.2f} (P(failure in 30 days) {row.p_fail:.0%})"]
     if pd.notna(row.top_signal_z) and row.top_signal_z > 2:
         parts.append(f"{row.top_signal} {row.top_signal_z:.1f} sd above its own baseline")
@@ -215,7 +220,7 @@ def plan_work_orders(source, store=None, as_of=None, threshold: float = HEALTH_T
             start = day + pd.Timedelta(days=1)
             record = {
                 "equipment_id": row.equipment_id, "status": "open", "opened_on": day.isoformat(),
-                "health": float(row.health), "reason": _reason(row), "evidence": json.dumps(_evidence(row)),
+                "health": float(row.health), "reason": evidence_line(row), "evidence": json.dumps(_evidence(row)),
                 "window_start": start.isoformat(), "window_end": (day + pd.Timedelta(days=days)).isoformat(),
                 "skill": row.service_line, "estimated_hours": float(hours.get(row.kind, np.nan))
                 if pd.notna(hours.get(row.kind, np.nan)) else None, "created_at": now,

@@ -1,5 +1,6 @@
 """The maintenance report: fleet health, the units at risk with their evidence, how well the
-warnings did on the company's own history, and the interventions due."""
+warnings did on the company's own history, and the interventions due; one unit's readings and
+maintenance history for the ``equipment_monitor`` app."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view
 
-__all__ = ["MaintenanceParameters", "at_risk_units", "fleet_for_report", "health_chart", "health_section",
-           "health_table",
-           "interventions", "interventions_line", "signals_chart", "summary_line", "survival_chart", "warning_record"]
+__all__ = ["EquipmentMonitorParameters", "MaintenanceParameters", "at_risk_units", "fleet_for_report",
+           "health_chart", "health_section", "health_table", "interventions", "interventions_line", "readings_chart",
+           "signals_chart", "summary_line", "survival_chart", "unit_events", "unit_readings", "warning_record"]
 
 
 @register_parameters("maintenance")
@@ -26,6 +27,14 @@ class MaintenanceParameters(NotebookParameters):
     threshold: float = Field(HEALTH_THRESHOLD, gt=0, lt=1, description="health below this needs a work order")
     top_units: int = Field(10, ge=1, le=100, description="units listed in the health table")
     evidence_units: int = Field(3, ge=1, le=10, description="units at risk shown with their signals")
+
+
+@register_parameters("equipment_monitor")
+class EquipmentMonitorParameters(NotebookParameters):
+    """Equipment monitor app: the health below which a unit needs a work order, the days of telemetry shown."""
+
+    threshold: float = Field(HEALTH_THRESHOLD, gt=0, lt=1, description="health below this needs a work order")
+    days: int = Field(90, ge=14, le=365, description="days of a unit's telemetry shown")
 
 
 def fleet_for_report(source, as_of=None) -> FleetHealth:
@@ -93,7 +102,7 @@ def at_risk_units(fleet: FleetHealth, n: int = 3) -> list[str]:
     return fleet.units["equipment_id"].head(n).tolist()
 
 
-def signals_chart(fleet: FleetHealth, units: list[str], days: int = 90) -> alt.Chart:
+def signals_chart(fleet: FleetHealth, units: list[str], days: int = 90, width: int = 170) -> alt.Chart:
     """The standardised readings of ``units`` over the last ``days`` (deviation from each unit's own baseline)."""
     f = fleet.features
     recent = f[f["equipment_id"].isin(units) & (f["date"] > pd.Timestamp(fleet.as_of) - pd.Timedelta(days=days))]
@@ -103,7 +112,7 @@ def signals_chart(fleet: FleetHealth, units: list[str], days: int = 90) -> alt.C
     return alt.Chart(long.dropna()).mark_line().encode(
         x=alt.X("date:T", title=None), y=alt.Y("sd:Q", title="sd from own baseline"),
         color=alt.Color("signal:N", title=None),
-    ).properties(width=170, height=140).facet(column=alt.Column("equipment_id:N", title=None)).properties(
+    ).properties(width=width, height=140).facet(column=alt.Column("equipment_id:N", title=None)).properties(
         title=f"Telemetry of the units at risk, last {days} days")
 
 
@@ -119,6 +128,41 @@ def survival_chart(fleet: FleetHealth, units: list[str], days: int = 90) -> alt.
         y=alt.Y("survival:Q", title="P(still running)", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
         color=alt.Color("equipment_id:N", title=None),
     ).properties(title="Remaining useful life", width=420, height=200)
+
+
+def unit_readings(fleet: FleetHealth, unit: str, days: int = 90) -> pd.DataFrame:
+    """One unit's daily telemetry over the last ``days``: raw readings and their deviations (sd).
+
+    Columns ``date``, the signals (raw daily readings) and ``<signal>_z`` (standardised against the
+    unit's own baseline, as :func:`signals_chart` draws them), oldest first.
+    """
+    f = fleet.features
+    since = pd.Timestamp(fleet.as_of) - pd.Timedelta(days=days)
+    recent = f[(f["equipment_id"] == unit) & (f["date"] > since)].sort_values("date")
+    return recent[["date", *SIGNALS, *(f"{s}_z" for s in SIGNALS)]].reset_index(drop=True)
+
+
+def readings_chart(fleet: FleetHealth, unit: str, days: int = 90, width: int = 560) -> alt.Chart:
+    """One unit's raw daily readings over the last ``days``, one panel per signal (each on its own scale)."""
+    long = unit_readings(fleet, unit, days).melt(id_vars="date", value_vars=list(SIGNALS), var_name="signal",
+                                                 value_name="reading")
+    return alt.Chart(long.dropna()).mark_line().encode(
+        x=alt.X("date:T", title=None), y=alt.Y("reading:Q", title=None, scale=alt.Scale(zero=False)),
+        color=alt.Color("signal:N", legend=None),
+    ).properties(width=width, height=70).facet(row=alt.Row("signal:N", title=None)).resolve_scale(
+        y="independent").properties(title=f"{unit}: daily readings, last {days} days")
+
+
+@table_view(formats={"scheduled_date": "date", "completed_date": "date", "downtime_hours": "num1", "cost": "money"},
+            labels={"event_id": "Event", "kind": "Kind", "scheduled_date": "Scheduled", "completed_date": "Completed",
+                    "downtime_hours": "Downtime (hours)", "cost": "Cost"})
+def unit_events(fleet: FleetHealth, unit: str) -> pd.DataFrame:
+    """One unit's maintenance events up to the as-of date (failures, corrective and preventive), newest first."""
+    events = fleet.events[fleet.events["equipment_id"] == unit].copy()
+    for column in ("scheduled_date", "completed_date"):
+        events[column] = pd.to_datetime(events[column])
+    events = events.sort_values(["scheduled_date", "event_id"], ascending=False, ignore_index=True)
+    return events[["event_id", "kind", "scheduled_date", "completed_date", "downtime_hours", "cost"]]
 
 
 @table_view(formats={"failures": "int", "warned": "int", "median_lead_days": "num1", "warned_share": "pct",
