@@ -78,6 +78,7 @@ from quantlib.maintenance import (
     AgeReplacementPolicy,
     AgeWeibullModel,
     ControlChartDetector,
+    FailureModeClassifier,
     FixedThresholdDetector,
     IsolationForestDetector,
     SensorFeatures,
@@ -202,6 +203,14 @@ def _sensor_state() -> pd.DataFrame:
     return unit_ages(_sensor_features(), _sensor_failures()).tail(4)
 
 
+def _mode_windows() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    cols = {f"{s}_{k}": rng.normal(0, 1, 30) for s in ("vibration", "temperature", "pressure")
+            for k in ("last", "max", "mean", "slope")}
+    return pd.DataFrame({"equipment_id": [f"E{i}" for i in range(30)], "kind": ["a", "b"] * 15,
+                         "failure_mode": ["bearing", "electrical", "leak"] * 10, **cols})
+
+
 def _lives() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     load = rng.uniform(0, 1, 60)
@@ -295,6 +304,10 @@ def _cases() -> list[Case]:
         Case("TimeToFailureModel", lambda: TimeToFailureModel(horizon_days=20),
              lambda est: est.fit(_sensor_features(), _sensor_failures()),
              lambda est: est.survival_at(_sensor_state(), [5, 10])),
+        Case("FailureModeClassifier", lambda: FailureModeClassifier(), lambda est: est.fit(_mode_windows()),
+             lambda est: est.predict(_mode_windows())),
+        Case("FailureModeClassifier[gb]", lambda: FailureModeClassifier(model="gradient_boosting"),
+             lambda est: est.fit(_mode_windows()), lambda est: est.predict_proba(_mode_windows())),
         Case("AgeWeibullModel", AgeWeibullModel, lambda est: est.fit(_sensor_features(), _sensor_failures()),
              lambda est: est.survival_at(_sensor_state(), [5, 10])),
     ]

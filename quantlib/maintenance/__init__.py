@@ -8,6 +8,7 @@ age-replacement interval per kind, a fleet schedule within technician capacity);
 Engines only: nothing here imports a delivery package.
 """
 
+from quantlib.maintenance.failure_modes import FailureModeClassifier, failure_mode_report, failure_windows
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, evaluate_time_to_failure
 from quantlib.maintenance.health import (
     HEALTH_THRESHOLD,
@@ -46,6 +47,7 @@ from quantlib.maintenance.survival import (
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
+    "FailureModeClassifier", "failure_mode_report", "failure_windows",
     "HEALTH_THRESHOLD", "FleetHealth", "equipment_health", "plan_work_orders", "work_orders",
     "AgeReplacementPolicy", "FleetSchedule", "MaintenanceCosts", "MaintenancePolicyError",
     "age_replacement_cost_rate", "fleet_schedule", "maintenance_costs", "technician_capacity", "unit_plan",
