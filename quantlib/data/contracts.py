@@ -37,6 +37,7 @@ INVOICE_STATUSES = ("open", "paid", "disputed", "written_off")
 PAYMENT_METHODS = ("card", "check", "ach", "cash")
 EQUIPMENT_KINDS = ("van", "diagnostic", "heavy", "tool")
 MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
+FAILURE_MODES = ("bearing", "electrical", "refrigerant_leak", "control_board")
 ROSTER_STATUSES = ("working", "day_off", "vacation", "sick", "holiday")
 
 TIMESTAMP = "datetime64[ns]"
@@ -446,10 +447,13 @@ _register(_contract(
         "completed_date": _ts(nullable=True),
         "downtime_hours": _range(0, 24 * 90),
         "cost": _money(),
+        # The failure mode the technician found (optional: older files lack it, and other
+        # events than failures leave it empty).
+        "failure_mode": _one_of(FAILURE_MODES, nullable=True),
     },
     checks=[_not_before("completed_date", "scheduled_date")],
     foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
-    description="Preventive maintenance, corrective repairs and failures.",
+    description="Preventive maintenance, corrective repairs and failures (a failure's mode as found).",
 ))
 
 _register(_contract(

@@ -45,9 +45,13 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   disputes add 35 days and are sometimes written off (``written_off_at``: the day the
   dispute would otherwise have been paid).
 * Economic indicators of a month are published on the 15th of the next month (``published_at``).
-* Equipment fails as a Weibull renewal process; for 21-42 days before each failure its
-  vibration climbs to about 3x its baseline, its temperature by up to 15 C and its
-  pressure falls by up to 10 psi.
+* Equipment fails as a Weibull renewal process. Each failure has a mode drawn from its
+  equipment kind's mix (``FAILURE_MODE_MIX``; truth table ``equipment_failures.failure_mode``,
+  and the failure's maintenance event records it) with its own signature in the daily
+  readings (``FAILURE_SIGNATURES``): a bearing's vibration climbs to about 3x its baseline
+  over 21-42 days (temperature +4 C); an electrical fault runs hot (+9 C) and noisy over
+  10-28 days with little vibration; a refrigerant leak loses up to 15 psi and gains 10 C over
+  28-56 days; a control board gives 2-7 days of short erratic excursions, little warning.
 """
 
 from __future__ import annotations
@@ -64,7 +68,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quantlib.data.contracts import CONTRACTS, QUOTED_JOB_TYPES, TABLE_ORDER, default_published_at
+from quantlib.data.contracts import (
+    CONTRACTS,
+    FAILURE_MODES,
+    QUOTED_JOB_TYPES,
+    TABLE_ORDER,
+    default_published_at,
+)
 from quantlib.data.price_segments import QUOTE_SEGMENTS, quote_segments
 from quantlib.data.profile import MONTH_SEASON, SEASONS, WEEKDAYS, CompanyProfile
 
@@ -134,6 +144,31 @@ EQUIPMENT_BY_LINE = {
     "landscaping": ("Zero-turn mower", "heavy", 12500.0, 9.0),
     "roofing": ("Material lift", "heavy", 21000.0, 14.0),
 }
+# The share of each failure mode by equipment kind (refrigerant leaks only where there is refrigerant).
+FAILURE_MODE_MIX = {
+    "heavy": {"bearing": 0.55, "electrical": 0.25, "refrigerant_leak": 0.0, "control_board": 0.20},
+    "diagnostic": {"bearing": 0.20, "electrical": 0.30, "refrigerant_leak": 0.30, "control_board": 0.20},
+}
+# Each mode's telemetry signature in the days before the failure: the drift rises as
+# frac ** 1.5 with frac going from 0 to 1 over the lead days. vibration_rise: vibration x
+# (1 + rise); temperature_rise_c / pressure_drop_psi: added / removed; temperature_noise_c:
+# extra day-to-day noise (sd) at full drift. A control board gives short erratic excursions
+# instead: on each day of its short window, with probability excursion_probability, vibration
+# x (1 + excursion_vibration x u) and temperature + excursion_temperature_c x u, u ~ U(0.5, 1).
+FAILURE_SIGNATURES = {
+    "bearing": {"lead_days": (21, 42), "vibration_rise": 2.0, "temperature_rise_c": 4.0,
+                "pressure_drop_psi": 0.0, "temperature_noise_c": 0.0},
+    "electrical": {"lead_days": (10, 28), "vibration_rise": 0.15, "temperature_rise_c": 9.0,
+                   "pressure_drop_psi": 0.0, "temperature_noise_c": 4.0},
+    "refrigerant_leak": {"lead_days": (28, 56), "vibration_rise": 0.0, "temperature_rise_c": 10.0,
+                         "pressure_drop_psi": 15.0, "temperature_noise_c": 0.0},
+    "control_board": {"lead_days": (2, 7), "vibration_rise": 0.0, "temperature_rise_c": 0.0,
+                      "pressure_drop_psi": 0.0, "temperature_noise_c": 0.0, "excursion_probability": 0.35,
+                      "excursion_vibration": 0.8, "excursion_temperature_c": 6.0},
+}
+if set(FAILURE_SIGNATURES) != set(FAILURE_MODES) or any(set(m) != set(FAILURE_MODES)
+                                                        for m in FAILURE_MODE_MIX.values()):
+    raise RuntimeError("FAILURE_SIGNATURES and FAILURE_MODE_MIX must name every failure mode")
 EQUIPMENT_USE_SHARE = {"install": 0.7, "repair": 0.35, "emergency": 0.5, "maintenance": 0.2,
                        "inspection": 0.3}
 FIRST_NAMES = np.array(["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
@@ -1085,23 +1120,19 @@ class _Builder:
         e_idx, f_idx = np.nonzero(valid)
         f_day = fail_day[e_idx, f_idx]
         f_down = downtime_days[e_idx, f_idx]
-        lead = rng.integers(21, 43, len(f_day))
+        mode, lead = self._failure_modes(eq["kind"][e_idx])
         # Telemetry: one reading a day at noon, none while the equipment is down.
         base_vib = rng.uniform(1.5, 3.0, n)
         base_temp = rng.uniform(52, 62, n)
         base_press = rng.uniform(95, 110, n)
-        days = np.arange(horizon)
-        frac = np.zeros((n, horizon))
-        down = np.zeros((n, horizon), dtype=bool)
-        for e, d, L, dd in zip(e_idx, f_day, lead, f_down):
-            lo = max(d - L, 0)
-            frac[e, lo:d + 1] = np.maximum(frac[e, lo:d + 1], (days[lo:d + 1] - (d - L)) / L)
-            down[e, d + 1:d + 1 + dd] = True
+        vib_rise, temp_rise, press_drop, temp_noise, down = self._failure_signatures(
+            n, horizon, e_idx, f_day, f_down, mode, lead)
         ambient = self.t["weather"].pivot(index="date", columns="region", values="temp_c")
         ambient = ambient[self.regions].to_numpy().T[eq["region"]][:, :horizon]
-        vib = base_vib[:, None] * (1 + 2.0 * frac ** 1.5) * rng.lognormal(0, 0.08, (n, horizon))
-        temp = base_temp[:, None] + 0.3 * ambient + 15 * frac ** 1.5 + rng.normal(0, 1.5, (n, horizon))
-        press = base_press[:, None] - 10 * frac ** 1.5 + rng.normal(0, 2.0, (n, horizon))
+        vib = base_vib[:, None] * (1 + vib_rise) * rng.lognormal(0, 0.08, (n, horizon))
+        noise = rng.normal(0, 1.0, (n, horizon))
+        temp = base_temp[:, None] + 0.3 * ambient + temp_rise + noise * np.sqrt(1.5 ** 2 + temp_noise ** 2)
+        press = base_press[:, None] - press_drop + rng.normal(0, 2.0, (n, horizon))
         keep = ~down
         e_of, d_of = np.nonzero(keep)
         self.t["telemetry"] = _frame({
@@ -1119,6 +1150,7 @@ class _Builder:
             "completed_date": (fail_ts + pd.to_timedelta(f_down, unit="D")).values.astype("datetime64[ns]"),
             "downtime_hours": f_down * 24.0,
             "cost": np.round(eq["cost"][e_idx] * 0.12 * rng.lognormal(0, 0.3, len(e_idx)), 2),
+            "failure_mode": mode,
         })
         pm_per = horizon // 90
         pm_e = np.repeat(np.arange(n), pm_per)
@@ -1154,7 +1186,48 @@ class _Builder:
         self.truth_tables["equipment_failures"] = _frame({
             "equipment_id": eq["ids"][e_idx], "failure_date": fail_ts.values.astype("datetime64[ns]"),
             "drift_start": drift_start.values.astype("datetime64[ns]"), "downtime_days": f_down,
+            "failure_mode": mode,
         }).sort_values(["failure_date", "equipment_id"]).reset_index(drop=True)
+
+    def _failure_modes(self, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each failure's mode (drawn from its equipment kind's mix) and its drift lead days."""
+        rng = self.rng
+        mode = np.empty(len(kind), dtype=object)
+        u = rng.random(len(kind))
+        for k, mix in FAILURE_MODE_MIX.items():
+            at = kind == k
+            shares = np.array([mix[m] for m in FAILURE_MODES])
+            mode[at] = np.array(FAILURE_MODES, dtype=object)[
+                np.minimum(np.searchsorted(np.cumsum(shares), u[at], side="right"), len(FAILURE_MODES) - 1)]
+        lo = np.array([FAILURE_SIGNATURES[m]["lead_days"][0] for m in mode], dtype=int)
+        hi = np.array([FAILURE_SIGNATURES[m]["lead_days"][1] for m in mode], dtype=int)
+        return mode, rng.integers(lo, hi + 1) if len(mode) else lo
+
+    def _failure_signatures(self, n, horizon, e_idx, f_day, f_down, mode, lead):
+        """Per unit and day: the drift of each reading before a failure, and the days down after it."""
+        rng = self.rng
+        vib_rise, temp_rise = np.zeros((n, horizon)), np.zeros((n, horizon))
+        press_drop, temp_noise = np.zeros((n, horizon)), np.zeros((n, horizon))
+        down = np.zeros((n, horizon), dtype=bool)
+        days = np.arange(horizon)
+        for e, d, L, dd, m in zip(e_idx, f_day, lead, f_down, mode):
+            sig = FAILURE_SIGNATURES[m]
+            lo = max(d - L, 0)
+            window = slice(lo, d + 1)
+            if "excursion_probability" in sig:
+                width = d + 1 - lo
+                hit = rng.random(width) < sig["excursion_probability"]
+                size = rng.uniform(0.5, 1.0, width) * hit
+                vib_rise[e, window] = np.maximum(vib_rise[e, window], sig["excursion_vibration"] * size)
+                temp_rise[e, window] = np.maximum(temp_rise[e, window], sig["excursion_temperature_c"] * size)
+            else:
+                shape = ((days[window] - (d - L)) / L) ** 1.5
+                vib_rise[e, window] = np.maximum(vib_rise[e, window], sig["vibration_rise"] * shape)
+                temp_rise[e, window] = np.maximum(temp_rise[e, window], sig["temperature_rise_c"] * shape)
+                press_drop[e, window] = np.maximum(press_drop[e, window], sig["pressure_drop_psi"] * shape)
+                temp_noise[e, window] = np.maximum(temp_noise[e, window], sig["temperature_noise_c"] * shape)
+            down[e, d + 1:d + 1 + dd] = True
+        return vib_rise, temp_rise, press_drop, temp_noise, down
 
     # ------------------------------------------------------------------ expenses
     def _make_expenses(self) -> None:
@@ -1259,9 +1332,15 @@ class _Builder:
                                   "dispute_extra_days": 35, "dispute_write_off_share": 0.15},
             "technicians": {"speed": "lognormal(0, 0.15) clipped to [0.7, 1.45]",
                             "callback_rate": "beta(2, 30)", "rating_effect": "normal(0, 0.5)"},
-            "equipment_drift": {"lead_days": [21, 42], "vibration_max_factor": 3.0,
-                                "temperature_rise_c": 15, "pressure_drop_psi": 10,
-                                "failures": int(len(self.truth_tables["equipment_failures"]))},
+            "equipment_drift": {
+                "shape": "frac ** 1.5, frac rising from 0 to 1 over the lead days before the failure",
+                "failure_mode_mix_by_kind": FAILURE_MODE_MIX,
+                "signatures": {m: {k: list(v) if isinstance(v, tuple) else v for k, v in sig.items()}
+                               for m, sig in FAILURE_SIGNATURES.items()},
+                "temperature_noise": "normal(0, sqrt(1.5 ** 2 + temperature_noise_c(t) ** 2))",
+                "failures": int(len(self.truth_tables["equipment_failures"])),
+                "failures_by_mode": {str(k): int(v) for k, v in self.truth_tables["equipment_failures"][
+                    "failure_mode"].value_counts().sort_index().items()}},
             "jobs": int(len(self.t["jobs"])),
         }
 

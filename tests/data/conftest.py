@@ -186,6 +186,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "completed_date": _ts("2023-03-02"),
         "downtime_hours": [4.0],
         "cost": [150.0],
+        "failure_mode": pd.Series([None], dtype=object),
     })
     t["weather"] = pd.DataFrame({
         "date": _ts("2023-02-15", "2023-02-15"),

@@ -10,8 +10,9 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, check_relations, schema_failures
+from quantlib.data.contracts import CONTRACTS, FAILURE_MODES, TABLE_ORDER, check_relations, schema_failures
 from quantlib.data.generate import (
+    FAILURE_MODE_MIX,
     MAJOR_REPAIR_QUOTE_SHARE,
     STORM_MULTIPLIER,
     WEEKDAY_FACTORS,
@@ -201,23 +202,53 @@ def test_quote_win_rate_falls_with_price_and_rises_with_urgency(mixed_company):
     assert fit.params["urgent"] == pytest.approx(0.7, abs=0.35)
 
 
-def test_equipment_drifts_before_failure(mixed_company):
-    telemetry = mixed_company.tables["telemetry"]
-    failures = mixed_company.truth_tables["equipment_failures"]
-    assert len(failures) >= 10
-    ratios = []
+def _drift_ratio(telemetry, failures, column, how="ratio"):
+    """Per failure: the reading in the 5 days before it against the 60 days before its drift."""
+    out = []
+    by_unit = {k: g.set_index("ts")[column] for k, g in telemetry.groupby("equipment_id")}
     for failure in failures.itertuples():
-        series = telemetry[telemetry["equipment_id"] == failure.equipment_id].set_index("ts")["vibration"]
+        series = by_unit[failure.equipment_id]
         day = failure.failure_date
         baseline = series[(series.index < failure.drift_start - pd.Timedelta(days=5))].tail(60).median()
         before = series[(series.index > day - pd.Timedelta(days=5)) & (series.index <= day + pd.Timedelta(days=1))]
         if len(before) and baseline == baseline:
-            ratios.append(before.median() / baseline)
-    assert np.median(ratios) > 2.0
-    # The failure is recorded as a maintenance event on the same day.
+            out.append(before.median() / baseline if how == "ratio" else before.median() - baseline)
+    return np.array(out)
+
+
+def test_equipment_drifts_before_failure_by_mode(mixed_company):
+    telemetry = mixed_company.tables["telemetry"]
+    failures = mixed_company.truth_tables["equipment_failures"]
+    assert len(failures) >= 10
+    assert set(failures["failure_mode"]) <= set(FAILURE_MODES)
+    # Each mode has its own signature: bearings shake, leaks lose pressure, electrical faults run hot.
+    bearing = failures[failures.failure_mode == "bearing"]
+    assert len(bearing) >= 3 and np.median(_drift_ratio(telemetry, bearing, "vibration")) > 2.0
+    leak = failures[failures.failure_mode == "refrigerant_leak"]
+    assert len(leak) >= 3 and np.median(_drift_ratio(telemetry, leak, "pressure", "diff")) < -8
+    assert np.median(_drift_ratio(telemetry, leak, "vibration")) < 1.3
+    electrical = failures[failures.failure_mode == "electrical"]
+    assert len(electrical) >= 3 and np.median(_drift_ratio(telemetry, electrical, "vibration")) < 1.4
+    assert np.median(_drift_ratio(telemetry, electrical, "temperature", "diff")) > 4
+    # A control board gives little warning: a short window and no steady climb.
+    board = failures[failures.failure_mode == "control_board"]
+    lead = (board.failure_date - board.drift_start).dt.days
+    assert len(board) >= 3 and lead.max() <= 7 and np.median(_drift_ratio(telemetry, board, "vibration")) < 1.5
+    assert (bearing.failure_date - bearing.drift_start).dt.days.median() > 20
+    # The modes follow each kind's mix: no refrigerant leaks on heavy equipment.
+    kind = failures.merge(mixed_company.tables["equipment"][["equipment_id", "kind"]], on="equipment_id")["kind"]
+    assert not ((kind == "heavy") & (failures.failure_mode == "refrigerant_leak").to_numpy()).any()
+    truth = mixed_company.truth["equipment_drift"]
+    assert truth["failure_mode_mix_by_kind"] == FAILURE_MODE_MIX
+    assert truth["failures_by_mode"] == failures["failure_mode"].value_counts().to_dict()
+    # The failure is recorded as a maintenance event on the same day, with the mode the technician found.
     events = mixed_company.tables["maintenance_events"]
-    recorded = events[events["kind"] == "failure"][["equipment_id", "scheduled_date"]]
+    recorded = events[events["kind"] == "failure"][["equipment_id", "scheduled_date", "failure_mode"]]
     assert len(recorded) == len(failures)
+    found = recorded.merge(failures, left_on=["equipment_id", "scheduled_date"],
+                           right_on=["equipment_id", "failure_date"], suffixes=("", "_truth"))
+    assert len(found) == len(failures) and (found.failure_mode == found.failure_mode_truth).all()
+    assert events.loc[events["kind"] != "failure", "failure_mode"].isna().all()
 
 
 def test_write_offs_and_publications_are_dated(mixed_company):
