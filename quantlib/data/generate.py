@@ -45,7 +45,12 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   disputes add 35 days and are sometimes written off (``written_off_at``: the day the
   dispute would otherwise have been paid).
 * Economic indicators of a month are published on the 15th of the next month (``published_at``).
-* Equipment fails as a Weibull renewal process. Each failure has a mode drawn from its
+* Equipment wears: each unit's virtual age has a Weibull hazard (shape 2.2, scale 240 days
+  heavy, 310 diagnostic); preventive maintenance is due every 90 days, 12 % is skipped and the
+  rest done 0-7 days late, and each completed one halves the age (imperfect repair); a
+  failure's repair makes the unit as good as new (``RELIABILITY``, ``_age_process``; truth tables
+  ``equipment_reliability`` per unit and ``equipment_failures.virtual_age_days``). Units whose
+  maintenance is skipped fail more. Each failure has a mode drawn from its
   equipment kind's mix (``FAILURE_MODE_MIX``; truth table ``equipment_failures.failure_mode``,
   and the failure's maintenance event records it) with its own signature in the daily
   readings (``FAILURE_SIGNATURES``): a bearing's vibration climbs to about 3x its baseline
@@ -143,6 +148,19 @@ EQUIPMENT_BY_LINE = {
     "electrical": ("Thermal imager", "diagnostic", 5200.0, 3.5),
     "landscaping": ("Zero-turn mower", "heavy", 12500.0, 9.0),
     "roofing": ("Material lift", "heavy", 21000.0, 14.0),
+}
+# Failures: each unit's wear ("virtual") age has a Weibull hazard; a completed preventive
+# maintenance multiplies the age by (1 - pm_age_reduction), a failure's repair resets it to 0.
+RELIABILITY = {
+    "weibull_shape": 2.2,
+    "weibull_scale_days": {"heavy": 240.0, "diagnostic": 310.0},
+    "pm_age_reduction": 0.5,
+    "initial_age_share_of_scale": (0.0, 0.6),  # the age on start_day, uniform, x the unit's scale
+    "start_day": 45,  # no failure before: the telemetry needs a baseline
+    "downtime_days": (1, 5),
+    "pm_interval_days": 90, "pm_first_day": (30, 39), "pm_completion_share": 0.88, "pm_delay_days": (0, 7),
+    "pm_cost_share_of_purchase": 0.02, "pm_downtime_hours": (2.0, 4.0),
+    "failure_cost_share_of_purchase": 0.12, "failure_cost_lognormal_sigma": 0.3,
 }
 # The share of each failure mode by equipment kind (refrigerant leaks only where there is refrigerant).
 FAILURE_MODE_MIX = {
@@ -1103,23 +1121,24 @@ class _Builder:
         })
 
     def _make_reliability(self) -> None:
-        """Failures (Weibull renewal), preventive maintenance, and daily telemetry with drift."""
+        """Preventive maintenance, failures (a wear age that maintenance reduces), daily telemetry with drift."""
         rng, eq = self.rng, self.equip
         n = len(eq["ids"])
         horizon = self.n_data_days
-        heavy = eq["kind"] == "heavy"
-        scale_days = np.where(heavy, 330.0, 480.0)
-        max_failures = 16
-        gaps = rng.weibull(1.8, (n, max_failures)) * scale_days[:, None] + 20
-        downtime_days = rng.integers(1, 6, (n, max_failures))
-        # Failure i happens after the previous failure's repair.
-        offsets = np.cumsum(gaps + np.concatenate([np.zeros((n, 1)), downtime_days[:, :-1]], axis=1), axis=1)
-        start_offset = rng.uniform(0, 200, n)[:, None]
-        fail_day = np.floor(offsets - start_offset).astype(int)
-        valid = (fail_day >= 45) & (fail_day < horizon)
-        e_idx, f_idx = np.nonzero(valid)
-        f_day = fail_day[e_idx, f_idx]
-        f_down = downtime_days[e_idx, f_idx]
+        rel = RELIABILITY
+        # Preventive maintenance is due every 90 days; 12 % is skipped, the rest done 0-7 days late.
+        pm_per = horizon // rel["pm_interval_days"]
+        pm_day = (np.arange(pm_per)[None, :] * rel["pm_interval_days"] + rel["pm_first_day"][0]
+                  + rng.integers(0, rel["pm_first_day"][1] - rel["pm_first_day"][0] + 1, (n, pm_per)))
+        pm_done = rng.random((n, pm_per)) < rel["pm_completion_share"]
+        pm_delay = rng.integers(rel["pm_delay_days"][0], rel["pm_delay_days"][1] + 1, (n, pm_per))
+        pm_done &= pm_day + pm_delay < horizon
+        scale_days = np.array([rel["weibull_scale_days"][k] for k in eq["kind"]])
+        initial_age = rng.uniform(*rel["initial_age_share_of_scale"], n) * scale_days
+        e_idx, f_day, f_down, f_age = _age_process(
+            rng, scale_days, rel["weibull_shape"], rel["pm_age_reduction"],
+            np.where(pm_done, pm_day + pm_delay, np.nan).astype(float), initial_age, rel["start_day"], horizon,
+            rel["downtime_days"])
         mode, lead = self._failure_modes(eq["kind"][e_idx])
         # Telemetry: one reading a day at noon, none while the equipment is down.
         base_vib = rng.uniform(1.5, 3.0, n)
@@ -1142,30 +1161,28 @@ class _Builder:
             "vibration": np.round(vib[keep], 3), "temperature": np.round(temp[keep], 2),
             "pressure": np.round(np.clip(press[keep], 0, None), 2),
         })
-        # Maintenance events: failures, preventive every 90 days, occasional corrective repairs.
+        # Maintenance events: failures, preventive (due every 90 days), occasional corrective repairs.
         fail_ts = self.start + pd.to_timedelta(f_day, unit="D")
         failures = _frame({
             "equipment_id": eq["ids"][e_idx], "kind": "failure",
             "scheduled_date": fail_ts.values.astype("datetime64[ns]"),
             "completed_date": (fail_ts + pd.to_timedelta(f_down, unit="D")).values.astype("datetime64[ns]"),
             "downtime_hours": f_down * 24.0,
-            "cost": np.round(eq["cost"][e_idx] * 0.12 * rng.lognormal(0, 0.3, len(e_idx)), 2),
+            "cost": np.round(eq["cost"][e_idx] * rel["failure_cost_share_of_purchase"]
+                             * rng.lognormal(0, rel["failure_cost_lognormal_sigma"], len(e_idx)), 2),
             "failure_mode": mode,
         })
-        pm_per = horizon // 90
         pm_e = np.repeat(np.arange(n), pm_per)
-        pm_day = np.tile(np.arange(pm_per) * 90 + 30, n) + rng.integers(0, 10, n * pm_per)
-        pm_done = rng.random(len(pm_day)) < 0.88
-        pm_delay = rng.integers(0, 8, len(pm_day))
-        pm_ts = self.start + pd.to_timedelta(pm_day, unit="D")
-        done_ts = pd.Series(pm_ts + pd.to_timedelta(pm_delay, unit="D")).where(
-            pm_done & (pm_day + pm_delay < horizon))
+        pm_ts = self.start + pd.to_timedelta(pm_day.ravel(), unit="D")
+        pm_done, pm_delay = pm_done.ravel(), pm_delay.ravel()
+        done_ts = pd.Series(pm_ts + pd.to_timedelta(pm_delay, unit="D")).where(pm_done)
         preventive = _frame({
             "equipment_id": eq["ids"][pm_e], "kind": "preventive",
             "scheduled_date": pm_ts.values.astype("datetime64[ns]"),
             "completed_date": done_ts.values.astype("datetime64[ns]"),
-            "downtime_hours": np.where(done_ts.notna(), rng.uniform(2, 4, len(pm_day)).round(1), 0.0),
-            "cost": np.where(done_ts.notna(), np.round(eq["cost"][pm_e] * 0.02, 2), 0.0),
+            "downtime_hours": np.where(done_ts.notna(), rng.uniform(*rel["pm_downtime_hours"], len(pm_e)).round(1),
+                                       0.0),
+            "cost": np.where(done_ts.notna(), np.round(eq["cost"][pm_e] * rel["pm_cost_share_of_purchase"], 2), 0.0),
         })
         n_corr = rng.poisson(1.0 * horizon / 365.25, n)
         corr_e = np.repeat(np.arange(n), n_corr)
@@ -1186,8 +1203,14 @@ class _Builder:
         self.truth_tables["equipment_failures"] = _frame({
             "equipment_id": eq["ids"][e_idx], "failure_date": fail_ts.values.astype("datetime64[ns]"),
             "drift_start": drift_start.values.astype("datetime64[ns]"), "downtime_days": f_down,
-            "failure_mode": mode,
+            "failure_mode": mode, "virtual_age_days": np.round(f_age, 1),
         }).sort_values(["failure_date", "equipment_id"]).reset_index(drop=True)
+        self.truth_tables["equipment_reliability"] = _frame({
+            "equipment_id": eq["ids"], "kind": eq["kind"], "weibull_scale_days": scale_days,
+            "initial_virtual_age_days": np.round(initial_age, 1),
+            "preventive_due": np.full(n, pm_per), "preventive_done": pm_done.reshape(n, pm_per).sum(axis=1),
+            "failures": np.bincount(e_idx, minlength=n),
+        })
 
     def _failure_modes(self, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each failure's mode (drawn from its equipment kind's mix) and its drift lead days."""
@@ -1332,6 +1355,21 @@ class _Builder:
                                   "dispute_extra_days": 35, "dispute_write_off_share": 0.15},
             "technicians": {"speed": "lognormal(0, 0.15) clipped to [0.7, 1.45]",
                             "callback_rate": "beta(2, 30)", "rating_effect": "normal(0, 0.5)"},
+            "equipment_reliability": {
+                "model": "each unit's wear (virtual) age v grows a day a day from start_day (initial age"
+                         " uniform(initial_age_share_of_scale) x scale); failure hazard Weibull"
+                         " h(v) = shape / scale x (v / scale) ** (shape - 1), scale by equipment kind; a completed"
+                         " preventive maintenance (completed_date) sets v to v x (1 - pm_age_reduction)"
+                         " (imperfect repair, Kijima type I on the age); a failure's repair (downtime_days"
+                         " uniform integers) makes the unit as good as new (v = 0); preventive maintenance"
+                         " completed before start_day or while the unit is down has no effect; corrective"
+                         " repairs have none either; the failure mode is drawn after, independent of the age",
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in RELIABILITY.items()},
+                "failure_cost": "purchase_cost x failure_cost_share_of_purchase x lognormal(0, sigma)"
+                                " + downtime_days of lost use",
+                "pm_cost": "purchase_cost x pm_cost_share_of_purchase (skipped: 0), pm_downtime_hours uniform",
+                "per_unit_truth_table": "equipment_reliability",
+                "failure_age_truth_column": "equipment_failures.virtual_age_days"},
             "equipment_drift": {
                 "shape": "frac ** 1.5, frac rising from 0 to 1 over the lead days before the failure",
                 "failure_mode_mix_by_kind": FAILURE_MODE_MIX,
@@ -1554,6 +1592,58 @@ def _timeline(tech, tech_of, book_day, release, from_home, hours, lat, lon, shif
     travel_minutes[idx[o]] = travel
     travel_miles[idx[o]] = miles
     return start_min, travel_minutes, travel_miles
+
+
+def _age_process(rng, scale_days, shape, age_reduction, pm_days, initial_age, start_day, horizon,
+                 downtime_days=(1, 5)):
+    """Failures of units whose wear age follows a Weibull hazard, reduced by preventive maintenance.
+
+    Unit ``i`` starts on ``start_day`` at virtual age ``initial_age[i]``; its age grows a day a day
+    and its hazard is Weibull, ``h(v) = shape / scale (v / scale) ** (shape - 1)``. A completed
+    preventive maintenance on day ``p`` (``pm_days[i]``, NaN: skipped) multiplies the age by
+    ``1 - age_reduction`` (imperfect repair, Kijima type I on the age); a failure is repaired in
+    ``downtime_days`` days (uniform integers, inclusive), after which the unit is as good as new
+    (age 0). Returns failure units, days (whole days), downtime days and the virtual age at failure.
+    """
+    n = len(scale_days)
+    pm = np.where(np.isnan(pm_days) | (pm_days < start_day), np.inf, pm_days)
+    pm = np.concatenate([np.sort(pm, axis=1), np.full((n, 1), np.inf)], axis=1)
+    nxt = np.zeros(n, dtype=int)
+    t = np.full(n, float(start_day))
+    v = np.asarray(initial_age, dtype=float).copy()
+    units, days, downs, ages = [], [], [], []
+    active = np.flatnonzero(t < horizon)
+    while len(active):
+        lam = scale_days[active]
+        age = v[active]
+        # The age at which the unit would fail with no maintenance: invert the cumulative hazard.
+        age_fail = lam * ((age / lam) ** shape + rng.exponential(1.0, len(active))) ** (1 / shape)
+        t_fail = t[active] + (age_fail - age)
+        p = pm[active, nxt[active]]
+        fails = t_fail < p
+        fi = active[fails]
+        day = np.floor(t_fail[fails]).astype(int)
+        down = rng.integers(downtime_days[0], downtime_days[1] + 1, len(fi))
+        inside = day < horizon
+        units.append(fi[inside])
+        days.append(day[inside])
+        downs.append(down[inside])
+        ages.append(age_fail[fails][inside])
+        t[fi] = day + 1 + down
+        v[fi] = 0.0
+        pi = active[~fails]
+        v[pi] = (v[pi] + (p[~fails] - t[pi])) * (1 - age_reduction)
+        t[pi] = p[~fails]
+        nxt[pi] += 1
+        # A preventive maintenance due while the unit is down for repair finds it as good as new.
+        late = fi[pm[fi, nxt[fi]] < t[fi]]
+        while len(late):
+            nxt[late] += 1
+            late = late[pm[late, nxt[late]] < t[late]]
+        active = np.flatnonzero(t < horizon)
+    order = np.lexsort((np.concatenate(days), np.concatenate(units)))
+    return (np.concatenate(units)[order], np.concatenate(days)[order], np.concatenate(downs)[order],
+            np.concatenate(ages)[order])
 
 
 def _assign_equipment(rng, equip, region, line, job_type):

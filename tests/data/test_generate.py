@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,10 @@ from quantlib.data.contracts import CONTRACTS, FAILURE_MODES, TABLE_ORDER, check
 from quantlib.data.generate import (
     FAILURE_MODE_MIX,
     MAJOR_REPAIR_QUOTE_SHARE,
+    RELIABILITY,
     STORM_MULTIPLIER,
     WEEKDAY_FACTORS,
+    _age_process,
     generate_company,
     write_company,
 )
@@ -51,7 +54,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "b")
     write_company(generate_company(profile, seed=4, scale=0.3), tmp_path / "c")
     a, b, c = (_digest(tmp_path / x) for x in "abc")
-    assert len(a) == len(TABLE_ORDER) + 6  # the tables and six ground-truth tables
+    assert len(a) == len(TABLE_ORDER) + 7  # the tables and seven ground-truth tables
     assert a == b
     assert a["jobs.parquet"] != c["jobs.parquet"]
     truth = json.loads((tmp_path / "a" / "_truth" / "ground_truth.json").read_text())
@@ -306,3 +309,58 @@ def test_repairs_and_installs_are_quoted_and_only_won_quotes_become_jobs(mixed_c
     assert (median["repair"] > 1.5 * ordinary.reindex(median.index)).all()
     by_type = q.groupby(["job_type", "customer_type"])["list_amount"].median().unstack()
     assert (by_type["commercial"] > 1.1 * by_type["residential"]).all()
+
+
+def test_age_process_is_weibull_and_preventive_maintenance_reduces_failures():
+    rng = np.random.default_rng(3)
+    n, horizon, shape, scale = 4000, 1100, RELIABILITY["weibull_shape"], 300.0
+    scales = np.full(n, scale)
+    none = np.full((n, 12), np.nan)
+    units, days, _, ages = _age_process(rng, scales, shape, 0.5, none, np.zeros(n), 45, horizon)
+    first = pd.Series(days, index=units).groupby(level=0).min() - 45
+    # Without maintenance the first life (from age 0) is Weibull(shape, scale): mean scale x Gamma(1 + 1 / shape).
+    assert len(first) > 0.95 * n
+    assert first.mean() == pytest.approx(scale * math.gamma(1 + 1 / shape), rel=0.04)
+    firsts = pd.DataFrame({"unit": units, "day": days, "age": ages}).groupby("unit").first()
+    np.testing.assert_allclose(firsts["age"], firsts["day"] - 45, atol=1)
+    due = np.arange(12) * 90 + 35.0
+    on_schedule = np.tile(due, (n, 1))
+    skipped = np.where(rng.random((n, 12)) < 0.5, on_schedule, np.nan)
+    counts = {}
+    for label, pm in (("none", none), ("half skipped", skipped), ("on schedule", on_schedule)):
+        counts[label] = len(_age_process(np.random.default_rng(4), scales, shape, RELIABILITY["pm_age_reduction"],
+                                         pm, np.zeros(n), 45, horizon)[0])
+    assert counts["on schedule"] < 0.8 * counts["half skipped"] < 0.8 * 0.8 * counts["none"]
+    # A maintenance that does not reduce the age changes nothing but the random draws.
+    no_effect = _age_process(np.random.default_rng(4), scales, shape, 0.0, on_schedule, np.zeros(n), 45, horizon)[0]
+    assert len(no_effect) == pytest.approx(counts["none"], rel=0.03)
+
+
+def test_failures_follow_the_recorded_wear_age(mixed_company):
+    failures = mixed_company.truth_tables["equipment_failures"]
+    units = mixed_company.truth_tables["equipment_reliability"]
+    truth = mixed_company.truth["equipment_reliability"]
+    assert truth["weibull_shape"] == RELIABILITY["weibull_shape"] and truth["pm_age_reduction"] == 0.5
+    assert units["failures"].sum() == len(failures) and set(units["equipment_id"]) == set(
+        mixed_company.tables["equipment"]["equipment_id"])
+    start = pd.Timestamp(mixed_company.profile.start) + pd.Timedelta(days=RELIABILITY["start_day"])
+    assert (failures["failure_date"] >= start).all()
+    events = mixed_company.tables["maintenance_events"]
+    done = events[(events.kind == "preventive") & events.completed_date.notna()]
+    assert units["preventive_done"].sum() == len(done)
+    assert 0.84 < len(done) / units["preventive_due"].sum() < 0.92
+    # The age at failure is at most the time since the unit was last new (maintenance only reduces it),
+    # and equals it when no maintenance was done in between.
+    checked = equal = 0
+    for unit, group in failures.groupby("equipment_id"):
+        since = start - pd.Timedelta(days=float(units.set_index("equipment_id").loc[unit, "initial_virtual_age_days"]))
+        pm = done.loc[done.equipment_id == unit, "completed_date"]
+        for f in group.sort_values("failure_date").itertuples():
+            elapsed = (f.failure_date - since).days
+            assert f.virtual_age_days <= elapsed + 1.5
+            if not ((pm >= max(since, start)) & (pm <= f.failure_date)).any():
+                assert f.virtual_age_days == pytest.approx(elapsed, abs=1.5)
+                equal += 1
+            checked += 1
+            since = f.failure_date + pd.Timedelta(days=int(f.downtime_days) + 1)
+    assert checked == len(failures) and 0 < equal < checked
