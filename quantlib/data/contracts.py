@@ -38,6 +38,7 @@ PAYMENT_METHODS = ("card", "check", "ach", "cash")
 EQUIPMENT_KINDS = ("van", "diagnostic", "heavy", "tool")
 MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
 FAILURE_MODES = ("bearing", "electrical", "refrigerant_leak", "control_board")
+OPERATING_STATES = ("idle", "normal", "heavy", "fault")
 ROSTER_STATUSES = ("working", "day_off", "vacation", "sick", "holiday")
 
 TIMESTAMP = "datetime64[ns]"
@@ -438,6 +439,18 @@ _register(_contract(
 ))
 
 _register(_contract(
+    "equipment_states", ["equipment_id", "date"],
+    {
+        "equipment_id": _id(),
+        "date": _ts(),
+        **{f"{state}_hours": _range(0, 24) for state in OPERATING_STATES},
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="Hours a day each unit spent in each operating state (idle, normal, heavy, fault; "
+                "the generator's add up to 24); no row for a day the unit was down.",
+))
+
+_register(_contract(
     "maintenance_events", ["event_id"],
     {
         "event_id": _id(),
@@ -488,7 +501,7 @@ _register(_contract(
 TABLE_ORDER: tuple[str, ...] = (
     "customers", "technicians", "roster", "equipment", "leads", "quotes", "contracts", "jobs",
     "invoices", "payments", "interactions", "expenses", "equipment_usage", "telemetry",
-    "maintenance_events", "weather", "economic_indicators",
+    "equipment_states", "maintenance_events", "weather", "economic_indicators",
 )
 if set(TABLE_ORDER) != set(CONTRACTS):  # an explicit check: asserts vanish under python -O
     raise RuntimeError("TABLE_ORDER and CONTRACTS name different tables")

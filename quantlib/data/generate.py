@@ -57,6 +57,10 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   over 21-42 days (temperature +4 C); an electrical fault runs hot (+9 C) and noisy over
   10-28 days with little vibration; a refrigerant leak loses up to 15 psi and gains 10 C over
   28-56 days; a control board gives 2-7 days of short erratic excursions, little warning.
+* Operating states (``equipment_states``: hours a day idle, normal, heavy, fault): an hourly
+  Markov chain per unit-day, starting idle at midnight; in working hours (7-19) its kind's
+  matrix mixed with a pre-failure matrix (heavy and fault far likelier) by the day's drift
+  toward a failure, at night a mostly idle one (``OPERATING_CHAINS``); no row on days down.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ import pyarrow.parquet as pq
 from quantlib.data.contracts import (
     CONTRACTS,
     FAILURE_MODES,
+    OPERATING_STATES,
     QUOTED_JOB_TYPES,
     TABLE_ORDER,
     default_published_at,
@@ -187,6 +192,25 @@ FAILURE_SIGNATURES = {
 if set(FAILURE_SIGNATURES) != set(FAILURE_MODES) or any(set(m) != set(FAILURE_MODES)
                                                         for m in FAILURE_MODE_MIX.values()):
     raise RuntimeError("FAILURE_SIGNATURES and FAILURE_MODE_MIX must name every failure mode")
+# Operating states (idle, normal, heavy, fault): an hourly Markov chain per unit, rows "from",
+# columns "to", in the order of OPERATING_STATES. Working hours follow the kind's matrix mixed
+# with the pre-failure one by the day's drift toward a failure (0 to 1); night hours P_night.
+OPERATING_CHAINS = {
+    "working_hours_of_day": (7, 19),
+    "working_hours": {
+        "heavy": ((0.70, 0.25, 0.05, 0.00), (0.10, 0.75, 0.15, 0.00), (0.05, 0.35, 0.60, 0.00),
+                  (0.30, 0.40, 0.00, 0.30)),
+        "diagnostic": ((0.75, 0.24, 0.01, 0.00), (0.15, 0.80, 0.05, 0.00), (0.10, 0.50, 0.40, 0.00),
+                       (0.40, 0.40, 0.00, 0.20)),
+    },
+    "pre_failure": ((0.50, 0.25, 0.15, 0.10), (0.05, 0.45, 0.30, 0.20), (0.02, 0.18, 0.55, 0.25),
+                    (0.05, 0.10, 0.15, 0.70)),
+    "night": ((0.98, 0.02, 0.00, 0.00), (0.60, 0.40, 0.00, 0.00), (0.50, 0.30, 0.20, 0.00),
+              (0.50, 0.00, 0.00, 0.50)),
+}
+if not all(np.allclose(np.sum(m, axis=1), 1.0) for m in (*OPERATING_CHAINS["working_hours"].values(),
+                                                        OPERATING_CHAINS["pre_failure"], OPERATING_CHAINS["night"])):
+    raise RuntimeError("every row of an OPERATING_CHAINS matrix must add up to 1")
 EQUIPMENT_USE_SHARE = {"install": 0.7, "repair": 0.35, "emergency": 0.5, "maintenance": 0.2,
                        "inspection": 0.3}
 FIRST_NAMES = np.array(["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
@@ -1144,8 +1168,9 @@ class _Builder:
         base_vib = rng.uniform(1.5, 3.0, n)
         base_temp = rng.uniform(52, 62, n)
         base_press = rng.uniform(95, 110, n)
-        vib_rise, temp_rise, press_drop, temp_noise, down = self._failure_signatures(
+        vib_rise, temp_rise, press_drop, temp_noise, drift, down = self._failure_signatures(
             n, horizon, e_idx, f_day, f_down, mode, lead)
+        self._make_states(drift, down)
         ambient = self.t["weather"].pivot(index="date", columns="region", values="temp_c")
         ambient = ambient[self.regions].to_numpy().T[eq["region"]][:, :horizon]
         vib = base_vib[:, None] * (1 + vib_rise) * rng.lognormal(0, 0.08, (n, horizon))
@@ -1231,6 +1256,7 @@ class _Builder:
         rng = self.rng
         vib_rise, temp_rise = np.zeros((n, horizon)), np.zeros((n, horizon))
         press_drop, temp_noise = np.zeros((n, horizon)), np.zeros((n, horizon))
+        drift = np.zeros((n, horizon))
         down = np.zeros((n, horizon), dtype=bool)
         days = np.arange(horizon)
         for e, d, L, dd, m in zip(e_idx, f_day, lead, f_down, mode):
@@ -1243,14 +1269,51 @@ class _Builder:
                 size = rng.uniform(0.5, 1.0, width) * hit
                 vib_rise[e, window] = np.maximum(vib_rise[e, window], sig["excursion_vibration"] * size)
                 temp_rise[e, window] = np.maximum(temp_rise[e, window], sig["excursion_temperature_c"] * size)
+                drift[e, window] = np.maximum(drift[e, window], size)
             else:
                 shape = ((days[window] - (d - L)) / L) ** 1.5
                 vib_rise[e, window] = np.maximum(vib_rise[e, window], sig["vibration_rise"] * shape)
                 temp_rise[e, window] = np.maximum(temp_rise[e, window], sig["temperature_rise_c"] * shape)
                 press_drop[e, window] = np.maximum(press_drop[e, window], sig["pressure_drop_psi"] * shape)
                 temp_noise[e, window] = np.maximum(temp_noise[e, window], sig["temperature_noise_c"] * shape)
+                drift[e, window] = np.maximum(drift[e, window], shape)
             down[e, d + 1:d + 1 + dd] = True
-        return vib_rise, temp_rise, press_drop, temp_noise, down
+        return vib_rise, temp_rise, press_drop, temp_noise, drift, down
+
+    def _make_states(self, drift: np.ndarray, down: np.ndarray) -> None:
+        """Hours a day in each operating state, from an hourly Markov chain that drifts before failures.
+
+        Each unit-day starts idle at midnight and steps hour by hour; in working hours the chain
+        follows its kind's matrix mixed with the pre-failure one, ``(1 - d) P_kind + d P_pre``,
+        ``d`` the day's drift toward the failure (the telemetry's, 0 to 1); at night ``P_night``.
+        """
+        rng, eq = self.rng, self.equip
+        keep = ~down
+        e_of, d_of = np.nonzero(keep)
+        d = drift[keep]
+        kinds = sorted(OPERATING_CHAINS["working_hours"])
+        kind_of = np.searchsorted(kinds, eq["kind"][e_of])
+        work = np.array([OPERATING_CHAINS["working_hours"][k] for k in kinds])  # kind x from x to
+        pre = np.array(OPERATING_CHAINS["pre_failure"])
+        night = np.array(OPERATING_CHAINS["night"])
+        day_hours = range(*OPERATING_CHAINS["working_hours_of_day"])
+        state = np.zeros(len(d), dtype=np.int64)
+        hours = np.zeros(len(d) * len(OPERATING_STATES), dtype=np.int64)
+        offset = np.arange(len(d)) * len(OPERATING_STATES)
+        for hour in range(24):
+            if hour in day_hours:
+                row = (1 - d)[:, None] * work[kind_of, state] + d[:, None] * pre[state]
+            else:
+                row = night[state]
+            u = rng.random(len(d))
+            state = np.minimum((u[:, None] > np.cumsum(row, axis=1)).sum(axis=1), len(OPERATING_STATES) - 1)
+            hours += np.bincount(offset + state, minlength=len(hours))
+        hours = hours.reshape(len(d), len(OPERATING_STATES)).astype(float)
+        self.t["equipment_states"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "date": (self.start + pd.to_timedelta(d_of, unit="D")).values.astype("datetime64[ns]"),
+            **{f"{s}_hours": hours[:, i] for i, s in enumerate(OPERATING_STATES)},
+        })
 
     # ------------------------------------------------------------------ expenses
     def _make_expenses(self) -> None:
@@ -1370,6 +1433,13 @@ class _Builder:
                 "pm_cost": "purchase_cost x pm_cost_share_of_purchase (skipped: 0), pm_downtime_hours uniform",
                 "per_unit_truth_table": "equipment_reliability",
                 "failure_age_truth_column": "equipment_failures.virtual_age_days"},
+            "operating_states": {
+                "states": list(OPERATING_STATES), "start_of_day": "idle", "step": "1 hour",
+                "transition": "working hours: (1 - d) x working_hours[kind] + d x pre_failure, d the day's"
+                              " drift toward a failure (frac ** 1.5 of the failure mode's window, or a control"
+                              " board's excursion size), rows from, columns to; other hours: night",
+                **json.loads(json.dumps(OPERATING_CHAINS)),  # tuples as lists, as in ground_truth.json
+                "down_days": "no row"},
             "equipment_drift": {
                 "shape": "frac ** 1.5, frac rising from 0 to 1 over the lead days before the failure",
                 "failure_mode_mix_by_kind": FAILURE_MODE_MIX,

@@ -178,6 +178,14 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "temperature": [40.0, 41.0],
         "pressure": [100.0, 101.0],
     })
+    t["equipment_states"] = pd.DataFrame({
+        "equipment_id": ["E1", "E2"],
+        "date": _ts("2023-02-15", "2023-02-15"),
+        "idle_hours": [14.0, 20.0],
+        "normal_hours": [8.0, 4.0],
+        "heavy_hours": [2.0, 0.0],
+        "fault_hours": [0.0, 0.0],
+    })
     t["maintenance_events"] = pd.DataFrame({
         "event_id": ["M1"],
         "equipment_id": ["E1"],

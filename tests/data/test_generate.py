@@ -11,10 +11,18 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from quantlib.data.contracts import CONTRACTS, FAILURE_MODES, TABLE_ORDER, check_relations, schema_failures
+from quantlib.data.contracts import (
+    CONTRACTS,
+    FAILURE_MODES,
+    OPERATING_STATES,
+    TABLE_ORDER,
+    check_relations,
+    schema_failures,
+)
 from quantlib.data.generate import (
     FAILURE_MODE_MIX,
     MAJOR_REPAIR_QUOTE_SHARE,
+    OPERATING_CHAINS,
     RELIABILITY,
     STORM_MULTIPLIER,
     WEEKDAY_FACTORS,
@@ -364,3 +372,46 @@ def test_failures_follow_the_recorded_wear_age(mixed_company):
             checked += 1
             since = f.failure_date + pd.Timedelta(days=int(f.downtime_days) + 1)
     assert checked == len(failures) and 0 < equal < checked
+
+
+def _expected_state_hours(work, night, hours_of_day):
+    """Expected hours a day in each state of a chain that starts idle at midnight (no drift)."""
+    dist, total = np.eye(len(OPERATING_STATES))[0], np.zeros(len(OPERATING_STATES))
+    for hour in range(24):
+        dist = dist @ (work if hour in range(*hours_of_day) else night)
+        total += dist
+    return total
+
+
+def test_operating_states_follow_the_chain_and_drift_toward_fault_before_failures(mixed_company):
+    states = mixed_company.tables["equipment_states"]
+    hours = [f"{s}_hours" for s in OPERATING_STATES]
+    assert (states[hours].sum(axis=1) == 24).all()
+    # One row per day the unit was up: the same days as the telemetry.
+    telemetry_days = mixed_company.tables["telemetry"][["equipment_id", "ts"]]
+    telemetry_days = telemetry_days.assign(date=telemetry_days.ts.dt.normalize())
+    assert len(states) == len(telemetry_days)
+    assert (states[["equipment_id", "date"]].to_numpy() == telemetry_days[["equipment_id", "date"]].to_numpy()).all()
+    truth = mixed_company.truth["operating_states"]
+    assert truth["states"] == list(OPERATING_STATES)
+    failures = mixed_company.truth_tables["equipment_failures"]
+    # Days far from any failure's drift: mean hours per state as the truth's matrices predict.
+    states = states.merge(mixed_company.tables["equipment"][["equipment_id", "kind"]], on="equipment_id")
+    near = np.zeros(len(states), dtype=bool)
+    for f in failures.itertuples():
+        near |= ((states.equipment_id == f.equipment_id) & (states.date >= f.drift_start)
+                 & (states.date <= f.failure_date)).to_numpy()
+    for kind, group in states[~near].groupby("kind"):
+        expected = _expected_state_hours(np.array(truth["working_hours"][kind]), np.array(truth["night"]),
+                                         truth["working_hours_of_day"])
+        np.testing.assert_allclose(group[hours].mean().to_numpy(), expected, atol=0.15)
+        assert truth["working_hours"][kind] == [list(r) for r in OPERATING_CHAINS["working_hours"][kind]]
+    # In the last five days before a slow-drift failure the unit runs heavy and faulty far more often.
+    slow = failures[failures.failure_mode.isin(["bearing", "refrigerant_leak"])]
+    late = np.zeros(len(states), dtype=bool)
+    for f in slow.itertuples():
+        late |= ((states.equipment_id == f.equipment_id) & (states.date > f.failure_date - pd.Timedelta(days=5))
+                 & (states.date <= f.failure_date)).to_numpy()
+    assert late.sum() > 20
+    assert states.loc[late, "fault_hours"].mean() > 4 * states.loc[~near, "fault_hours"].mean()
+    assert states.loc[late, "heavy_hours"].mean() > 1.5 * states.loc[~near, "heavy_hours"].mean()
