@@ -451,6 +451,24 @@ _register(_contract(
 ))
 
 _register(_contract(
+    "vibration_snapshots", ["equipment_id", "ts"],
+    {
+        "equipment_id": _id(),
+        "ts": _ts(),
+        "running_speed_hz": _range(0, 1000),
+        "rms": _range(0, 1000),
+        "amp_1x": _range(0, 1000),
+        "amp_2x": _range(0, 1000),
+        "amp_bpfo": _range(0, 1000),
+        "amp_bpfi": _range(0, 1000),
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="A weekly high-rate vibration snapshot per unit, as its spectrum's peaks (mm/s): overall "
+                "rms, running speed (1x, imbalance), 2x (misalignment), bearing outer and inner race "
+                "defect frequencies (BPFO, BPFI).",
+))
+
+_register(_contract(
     "maintenance_events", ["event_id"],
     {
         "event_id": _id(),
@@ -501,7 +519,7 @@ _register(_contract(
 TABLE_ORDER: tuple[str, ...] = (
     "customers", "technicians", "roster", "equipment", "leads", "quotes", "contracts", "jobs",
     "invoices", "payments", "interactions", "expenses", "equipment_usage", "telemetry",
-    "equipment_states", "maintenance_events", "weather", "economic_indicators",
+    "equipment_states", "vibration_snapshots", "maintenance_events", "weather", "economic_indicators",
 )
 if set(TABLE_ORDER) != set(CONTRACTS):  # an explicit check: asserts vanish under python -O
     raise RuntimeError("TABLE_ORDER and CONTRACTS name different tables")

@@ -61,6 +61,10 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   Markov chain per unit-day, starting idle at midnight; in working hours (7-19) its kind's
   matrix mixed with a pre-failure matrix (heavy and fault far likelier) by the day's drift
   toward a failure, at night a mostly idle one (``OPERATING_CHAINS``); no row on days down.
+* Vibration snapshots (``vibration_snapshots``), one a week per unit: a 0.5 s waveform at
+  2,048 Hz of the running speed (1x, imbalance), 2x and the bearing defect frequencies (BPFO,
+  BPFI) plus noise, stored as its spectrum's peaks; before a bearing failure the defect (x21,
+  x11) and imbalance (x2) amplitudes grow over twice the failure's lead days (``SNAPSHOT``).
 """
 
 from __future__ import annotations
@@ -192,6 +196,19 @@ FAILURE_SIGNATURES = {
 if set(FAILURE_SIGNATURES) != set(FAILURE_MODES) or any(set(m) != set(FAILURE_MODES)
                                                         for m in FAILURE_MODE_MIX.values()):
     raise RuntimeError("FAILURE_SIGNATURES and FAILURE_MODE_MIX must name every failure mode")
+# Weekly vibration snapshot: a 0.5 s waveform (1,024 samples at 2,048 Hz) of the running speed
+# (1x, imbalance), 2x, and the bearing's outer / inner race defect frequencies (BPFO, BPFI, as
+# multiples of the running speed) plus white noise; stored as the peaks of its Hann-windowed
+# spectrum. Before a bearing failure the amplitudes grow as amp x (1 + growth x g), g rising as
+# frac ** 1.5 over bearing_lead_factor x the failure's lead days (the spectrum warns earlier).
+SNAPSHOT = {
+    "sample_rate_hz": 2048, "samples": 1024, "weekday": 3, "hour": 10,
+    "running_speed_hz": (20.0, 30.0), "speed_jitter": 0.01, "bpfo_ratio": 3.58, "bpfi_ratio": 5.42,
+    "amp_1x": (0.5, 1.5), "amp_2x": 0.3, "amp_bpfo": 0.05, "amp_bpfi": 0.05, "noise_mm_s": 0.3,
+    "growth": {"amp_1x": 1.0, "amp_2x": 0.5, "amp_bpfo": 20.0, "amp_bpfi": 10.0},
+    "bearing_lead_factor": 2.0,
+}
+SNAPSHOT_PEAKS = ("amp_1x", "amp_2x", "amp_bpfo", "amp_bpfi")
 # Operating states (idle, normal, heavy, fault): an hourly Markov chain per unit, rows "from",
 # columns "to", in the order of OPERATING_STATES. Working hours follow the kind's matrix mixed
 # with the pre-failure one by the day's drift toward a failure (0 to 1); night hours P_night.
@@ -1168,9 +1185,10 @@ class _Builder:
         base_vib = rng.uniform(1.5, 3.0, n)
         base_temp = rng.uniform(52, 62, n)
         base_press = rng.uniform(95, 110, n)
-        vib_rise, temp_rise, press_drop, temp_noise, drift, down = self._failure_signatures(
+        vib_rise, temp_rise, press_drop, temp_noise, drift, spectral, down = self._failure_signatures(
             n, horizon, e_idx, f_day, f_down, mode, lead)
         self._make_states(drift, down)
+        self._make_snapshots(spectral, down)
         ambient = self.t["weather"].pivot(index="date", columns="region", values="temp_c")
         ambient = ambient[self.regions].to_numpy().T[eq["region"]][:, :horizon]
         vib = base_vib[:, None] * (1 + vib_rise) * rng.lognormal(0, 0.08, (n, horizon))
@@ -1256,7 +1274,7 @@ class _Builder:
         rng = self.rng
         vib_rise, temp_rise = np.zeros((n, horizon)), np.zeros((n, horizon))
         press_drop, temp_noise = np.zeros((n, horizon)), np.zeros((n, horizon))
-        drift = np.zeros((n, horizon))
+        drift, spectral = np.zeros((n, horizon)), np.zeros((n, horizon))
         down = np.zeros((n, horizon), dtype=bool)
         days = np.arange(horizon)
         for e, d, L, dd, m in zip(e_idx, f_day, lead, f_down, mode):
@@ -1277,8 +1295,70 @@ class _Builder:
                 press_drop[e, window] = np.maximum(press_drop[e, window], sig["pressure_drop_psi"] * shape)
                 temp_noise[e, window] = np.maximum(temp_noise[e, window], sig["temperature_noise_c"] * shape)
                 drift[e, window] = np.maximum(drift[e, window], shape)
+            if m == "bearing":
+                # A bearing's defect shows in the spectrum earlier than in the overall level.
+                lead_x = int(SNAPSHOT["bearing_lead_factor"] * L)
+                lo_x = max(d - lead_x, 0)
+                grow = ((days[lo_x:d + 1] - (d - lead_x)) / lead_x) ** 1.5
+                spectral[e, lo_x:d + 1] = np.maximum(spectral[e, lo_x:d + 1], grow)
             down[e, d + 1:d + 1 + dd] = True
-        return vib_rise, temp_rise, press_drop, temp_noise, drift, down
+        return vib_rise, temp_rise, press_drop, temp_noise, drift, spectral, down
+
+    def _make_snapshots(self, spectral: np.ndarray, down: np.ndarray) -> None:
+        """A weekly vibration snapshot per unit: a synthesised waveform, stored as its spectrum's peaks."""
+        rng, eq, sn = self.rng, self.equip, SNAPSHOT
+        n, horizon = down.shape
+        weeks = horizon // 7
+        day = np.arange(weeks) * 7 + sn["weekday"]
+        e_of, w_of = np.nonzero(~down[:, day])
+        d_of = day[w_of]
+        m = len(e_of)
+        speed = rng.uniform(*sn["running_speed_hz"], n)[e_of] * rng.normal(1, sn["speed_jitter"], m)
+        imbalance = rng.uniform(*sn["amp_1x"], n)[e_of]
+        g = spectral[e_of, d_of]
+        amps = np.column_stack([
+            imbalance * (1 + sn["growth"]["amp_1x"] * g),
+            np.full(m, sn["amp_2x"]) * (1 + sn["growth"]["amp_2x"] * g),
+            np.full(m, sn["amp_bpfo"]) * (1 + sn["growth"]["amp_bpfo"] * g),
+            np.full(m, sn["amp_bpfi"]) * (1 + sn["growth"]["amp_bpfi"] * g),
+        ])
+        ratios = np.array([1.0, 2.0, sn["bpfo_ratio"], sn["bpfi_ratio"]])
+        fs, size = sn["sample_rate_hz"], sn["samples"]
+        t = (np.arange(size) / fs).astype(np.float32)
+        window = np.hanning(size).astype(np.float32)
+        freqs = np.fft.rfftfreq(size, 1 / fs)
+        measured = np.zeros((m, 4))
+        rms = np.zeros(m)
+        for lo in range(0, m, 4096):
+            hi = min(lo + 4096, m)
+            k = hi - lo
+            phase = rng.uniform(0, 2 * np.pi, (k, 4)).astype(np.float32)
+            wave = rng.standard_normal((k, size), dtype=np.float32)
+            wave *= np.float32(sn["noise_mm_s"])
+            for j in range(4):
+                omega = (2 * np.pi * speed[lo:hi] * ratios[j]).astype(np.float32)
+                amp = amps[lo:hi, j, None].astype(np.float32)
+                wave += amp * np.sin(omega[:, None] * t[None, :] + phase[:, j, None])
+            rms[lo:hi] = np.sqrt(np.einsum("ij,ij->i", wave, wave, dtype=np.float64) / size)
+            spectrum = np.abs(np.fft.rfft(wave * window, axis=1)) * 2 / window.sum()
+            for j in range(4):
+                # The peak within two bins of the component's frequency (the spectrum's resolution is 2 Hz).
+                centre = np.rint(speed[lo:hi] * ratios[j] / freqs[1]).astype(int)
+                near = np.clip(centre[:, None] + np.arange(-2, 3)[None, :], 0, len(freqs) - 1)
+                measured[lo:hi, j] = np.take_along_axis(spectrum, near, axis=1).max(axis=1)
+        self.t["vibration_snapshots"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "ts": (self.start + pd.to_timedelta(d_of, unit="D")
+                   + pd.Timedelta(hours=sn["hour"])).values.astype("datetime64[ns]"),
+            "running_speed_hz": np.round(speed, 2), "rms": np.round(rms, 3),
+            **{name: np.round(measured[:, j], 4) for j, name in enumerate(SNAPSHOT_PEAKS)},
+        })
+        self.truth_tables["vibration_snapshots"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "ts": self.t["vibration_snapshots"]["ts"].to_numpy(), "bearing_growth": np.round(g, 4),
+            **{f"true_{name}": np.round(amps[:, j], 4)
+               for j, name in enumerate(SNAPSHOT_PEAKS)},
+        })
 
     def _make_states(self, drift: np.ndarray, down: np.ndarray) -> None:
         """Hours a day in each operating state, from an hourly Markov chain that drifts before failures.
@@ -1433,6 +1513,15 @@ class _Builder:
                 "pm_cost": "purchase_cost x pm_cost_share_of_purchase (skipped: 0), pm_downtime_hours uniform",
                 "per_unit_truth_table": "equipment_reliability",
                 "failure_age_truth_column": "equipment_failures.virtual_age_days"},
+            "vibration_snapshots": {
+                **json.loads(json.dumps(SNAPSHOT)),
+                "waveform": "sum over components of amp x sin(2 pi x ratio x running_speed x t + uniform phase)"
+                            " + normal(0, noise_mm_s), ratios 1, 2, bpfo_ratio, bpfi_ratio; running speed per unit"
+                            " uniform(running_speed_hz) x normal(1, speed_jitter) per snapshot; amp_1x per unit",
+                "stored": "peaks of the Hann-windowed amplitude spectrum within 2 bins of each frequency and the"
+                          " waveform's rms; the waveform itself is not stored (the contracts and the CSV ingest"
+                          " take scalar columns); the true amplitudes are in the truth table vibration_snapshots",
+                "snapshot": "day 7 w + weekday of the data, at hour; none on a day the unit is down"},
             "operating_states": {
                 "states": list(OPERATING_STATES), "start_of_day": "idle", "step": "1 hour",
                 "transition": "working hours: (1 - d) x working_hours[kind] + d x pre_failure, d the day's"

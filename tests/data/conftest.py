@@ -186,6 +186,16 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "heavy_hours": [2.0, 0.0],
         "fault_hours": [0.0, 0.0],
     })
+    t["vibration_snapshots"] = pd.DataFrame({
+        "equipment_id": ["E1"],
+        "ts": _ts("2023-02-15 10:00"),
+        "running_speed_hz": [24.5],
+        "rms": [0.81],
+        "amp_1x": [0.95],
+        "amp_2x": [0.29],
+        "amp_bpfo": [0.06],
+        "amp_bpfi": [0.05],
+    })
     t["maintenance_events"] = pd.DataFrame({
         "event_id": ["M1"],
         "equipment_id": ["E1"],

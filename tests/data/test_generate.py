@@ -62,7 +62,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "b")
     write_company(generate_company(profile, seed=4, scale=0.3), tmp_path / "c")
     a, b, c = (_digest(tmp_path / x) for x in "abc")
-    assert len(a) == len(TABLE_ORDER) + 7  # the tables and seven ground-truth tables
+    assert len(a) == len(TABLE_ORDER) + 8  # the tables and eight ground-truth tables
     assert a == b
     assert a["jobs.parquet"] != c["jobs.parquet"]
     truth = json.loads((tmp_path / "a" / "_truth" / "ground_truth.json").read_text())
@@ -415,3 +415,39 @@ def test_operating_states_follow_the_chain_and_drift_toward_fault_before_failure
     assert late.sum() > 20
     assert states.loc[late, "fault_hours"].mean() > 4 * states.loc[~near, "fault_hours"].mean()
     assert states.loc[late, "heavy_hours"].mean() > 1.5 * states.loc[~near, "heavy_hours"].mean()
+
+
+def test_vibration_snapshots_measure_the_waveform_and_grow_before_bearing_failures(mixed_company):
+    snaps = mixed_company.tables["vibration_snapshots"]
+    truth = mixed_company.truth_tables["vibration_snapshots"]
+    spec = mixed_company.truth["vibration_snapshots"]
+    assert spec["samples"] == 1024 and spec["sample_rate_hz"] == 2048
+    # One a week per unit, on a day it was up.
+    weeks = (snaps.ts - pd.Timestamp(mixed_company.profile.start)).dt.days // 7
+    assert not snaps.assign(week=weeks).duplicated(["equipment_id", "week"]).any()
+    up = set(zip(mixed_company.tables["telemetry"].equipment_id, mixed_company.tables["telemetry"].ts.dt.normalize()))
+    assert all(key in up for key in zip(snaps.equipment_id, snaps.ts.dt.normalize()))
+    n_units = len(mixed_company.tables["equipment"])
+    n_weeks = mixed_company.tables["telemetry"].ts.dt.normalize().nunique() // 7
+    assert 0.95 * n_units * n_weeks < len(snaps) <= n_units * n_weeks
+    # The stored peaks measure the true amplitudes (a Hann window loses at most ~15 % between bins).
+    assert (snaps[["equipment_id", "ts"]].to_numpy() == truth[["equipment_id", "ts"]].to_numpy()).all()
+    ratio = snaps["amp_1x"] / truth["true_amp_1x"]
+    assert 0.82 < ratio.median() < 1.02 and ratio.between(0.7, 1.2).mean() > 0.98
+    # The bearing-defect and imbalance peaks grow before bearing failures, not before other modes.
+    failures = mixed_company.truth_tables["equipment_failures"]
+    growth = {}
+    for mode in ("bearing", "electrical", "refrigerant_leak"):
+        ratios = []
+        for f in failures[failures.failure_mode == mode].itertuples():
+            unit = snaps[snaps.equipment_id == f.equipment_id]
+            base = unit[unit.ts < f.failure_date - pd.Timedelta(days=120)]["amp_bpfo"].median()
+            late = unit[(unit.ts > f.failure_date - pd.Timedelta(days=10)) & (unit.ts <= f.failure_date)]
+            if len(late) and base == base:
+                ratios.append(late["amp_bpfo"].max() / base)
+        growth[mode] = np.median(ratios)
+    assert growth["bearing"] > 5 and growth["electrical"] < 2 and growth["refrigerant_leak"] < 2
+    grown = truth.bearing_growth > 0.8
+    assert grown.sum() >= 3
+    assert snaps.loc[grown.to_numpy(), "amp_1x"].median() > 1.4 * snaps.loc[(truth.bearing_growth == 0).to_numpy(),
+                                                                              "amp_1x"].median()
