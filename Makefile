@@ -10,7 +10,7 @@ COMPANY ?= mixed_trades
 SCALE ?= 1
 REPORTS ?= monthly_business_review weekly_operations operations_efficiency sales_performance financial_summary \
            revenue_forecast cashflow_forecast demand_forecast churn_risk customer_segments customer_value \
-           dispatch_plan workforce_plan risk_alerts capital_allocation profitability pricing
+           dispatch_plan workforce_plan risk_alerts capital_allocation profitability pricing maintenance
 DEMO := data/demo/$(COMPANY)
 # Reports are independent: the scheduler's executor runs this many side by side.
 WORKERS ?= $(shell python3 -c 'import os; print(min(4, os.cpu_count() or 1))')

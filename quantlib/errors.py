@@ -164,7 +164,8 @@ class DropReason(str, Enum):
     """Why a planner left a job out: the code next to the human ``reason`` of a dropped job.
 
     Daily routing and re-routing (:mod:`quantlib.ops.routing`, :mod:`quantlib.ops.reroute`) and
-    weekly scheduling (:mod:`quantlib.ops.weekly`) each set one; reports count dropped jobs by it.
+    weekly scheduling (:mod:`quantlib.ops.weekly`) each set one, as does the maintenance schedule
+    (:func:`quantlib.maintenance.policy.fleet_schedule`); reports count dropped jobs by it.
     """
 
     #: No technician has the job's skill(s) (routing: or the technician it is pinned to lacks them).
@@ -193,6 +194,10 @@ class DropReason(str, Enum):
     OUTSCORED = "outscored"
     #: Weekly: the greedy baseline's order left it out although someone had room.
     GREEDY_ORDER = "greedy_order"
+    #: Maintenance schedule: the unit's equipment kind has too few failures for a life model.
+    KIND_NOT_FITTED = "kind_not_fitted"
+    #: Maintenance schedule: one intervention needs more technician hours than any week has.
+    EXCEEDS_WEEKLY_CAPACITY = "exceeds_weekly_capacity"
 
 
 class MoveReason(_Code):

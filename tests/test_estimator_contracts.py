@@ -75,6 +75,7 @@ from quantlib.forecast import (
 )
 from quantlib.forecast.models import Comb
 from quantlib.maintenance import (
+    AgeReplacementPolicy,
     AgeWeibullModel,
     ControlChartDetector,
     FixedThresholdDetector,
@@ -208,6 +209,13 @@ def _lives() -> pd.DataFrame:
                          "load": load}).astype({"failed": int})
 
 
+def _policy_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    lives = _lives().rename(columns={"age": "time", "failed": "event"}).assign(kind="k")
+    costs = pd.DataFrame({"preventive_cost": [10.0], "failure_cost": [100.0], "current_interval_days": [30.0]},
+                         index=pd.Index(["k"], name="kind"))
+    return lives, costs
+
+
 def _cases() -> list[Case]:
     long = _long_series
     demand = _demand
@@ -274,6 +282,8 @@ def _cases() -> list[Case]:
         Case("WeibullLifeModel[aft]", WeibullLifeModel,
              lambda est: est.fit(_lives(), time="age", event="failed", covariates=["load"]),
              lambda est: est.summary({"load": 1.0})),
+        Case("AgeReplacementPolicy", AgeReplacementPolicy,
+             lambda est: est.fit(*_policy_data()), lambda est: est.cost_rate("k", 30.0)),
         Case("SensorFeatures", SensorFeatures, lambda est: est.fit(_readings()),
              lambda est: est.transform(_readings())),
         Case("ControlChartDetector", ControlChartDetector, lambda est: est.fit(_sensor_features()),

@@ -379,3 +379,23 @@ def pricing_pressure(context: MetricContext, rule: "AlertRule") -> list[Observat
                 for _, row in table.iterrows()]
 
     return _market_observations(context, rule, "pricing_pressure", compute)
+
+
+@metric_source("equipment_health")
+def equipment_health_score(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """Each unit's health, the probability of no failure in the next 30 days (subject: the unit).
+
+    :func:`quantlib.maintenance.health.equipment_health`; ``params``: ``horizon_days`` (30),
+    ``min_failures`` (10: fewer failures in the history and the age-only model is used).
+    """
+    from quantlib.maintenance.health import equipment_health
+    from quantlib.maintenance.sensors import SensorDataError
+
+    try:
+        fleet = equipment_health(context.con, context.day(), horizon_days=int(rule.params.get("horizon_days", 30)),
+                                 min_failures=int(rule.params.get("min_failures", 10)))
+    except SensorDataError as exc:
+        raise MetricUnavailable(str(exc)) from None
+    return [Observation(f"equipment {row.equipment_id}", float(row.health), direction="higher", unit="score",
+                        detail=f"{row.name}: P(failure in 30 days) {row.p_fail:.0%}, top signal {row.top_signal}")
+            for row in fleet.units.itertuples(index=False)]

@@ -7,6 +7,7 @@ from quantlib.cli import (  # noqa: F401,E402
     generate,
     ingest,
     kpi,
+    maintenance,
     monitor,
     price,
     run,

@@ -1529,6 +1529,17 @@ class _Builder:
                               " board's excursion size), rows from, columns to; other hours: night",
                 **json.loads(json.dumps(OPERATING_CHAINS)),  # tuples as lists, as in ground_truth.json
                 "down_days": "no row"},
+            # The life law from new in the form the maintenance-policy benchmark reads (no PM in between).
+            "equipment_life": {"gap": "days from a failure's repair to the next failure, with no preventive"
+                                      " maintenance in between = min_gap_days + scale_days[kind] x Weibull(shape)",
+                               "shape": RELIABILITY["weibull_shape"],
+                               "scale_days": {"heavy": RELIABILITY["weibull_scale_days"]["heavy"],
+                                              "other kinds": RELIABILITY["weibull_scale_days"]["diagnostic"]},
+                               "min_gap_days": 0,
+                               "preventive_maintenance_effect": "imperfect repair: a completed preventive maintenance"
+                                                                " multiplies the wear age by 1 - pm_age_reduction"
+                                                                f" = {1 - RELIABILITY['pm_age_reduction']:g}"
+                                                                " (see equipment_reliability); it does not renew"},
             "equipment_drift": {
                 "shape": "frac ** 1.5, frac rising from 0 to 1 over the lead days before the failure",
                 "failure_mode_mix_by_kind": FAILURE_MODE_MIX,

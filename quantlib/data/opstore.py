@@ -165,6 +165,26 @@ CREATE TABLE predictions (
 CREATE INDEX predictions_target ON predictions (model, quantity, subject, target_end);
 CREATE INDEX predictions_run ON predictions (run_id)
 """),
+    (3, """
+CREATE TABLE work_orders (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    equipment_id    TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    opened_on       TEXT NOT NULL,
+    health          REAL NOT NULL,
+    reason          TEXT NOT NULL,
+    evidence        TEXT NOT NULL,
+    window_start    TEXT NOT NULL,
+    window_end      TEXT NOT NULL,
+    skill           TEXT,
+    estimated_hours REAL,
+    created_at      TEXT NOT NULL,
+    closed_on       TEXT,
+    close_reason    TEXT
+);
+CREATE UNIQUE INDEX work_orders_one_open ON work_orders (equipment_id) WHERE status = 'open';
+CREATE INDEX work_orders_opened ON work_orders (opened_on)
+"""),
 )
 
 #: The columns of a prediction record (the same list as

@@ -1,11 +1,32 @@
-"""Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, and
-early warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), and time to failure by landmark Cox models; health scores and work orders are still to come.
+"""Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
+warning from telemetry (per-unit baselines, control charts, an isolation forest, the
+fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
+work orders, and maintenance decisions (preventive against failure cost, the
+age-replacement interval per kind, a fleet schedule within technician capacity); the
+``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
 """
 
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, evaluate_time_to_failure
+from quantlib.maintenance.health import (
+    HEALTH_THRESHOLD,
+    FleetHealth,
+    equipment_health,
+    plan_work_orders,
+    work_orders,
+)
+from quantlib.maintenance.policy import (
+    AgeReplacementPolicy,
+    FleetSchedule,
+    MaintenanceCosts,
+    MaintenancePolicyError,
+    age_replacement_cost_rate,
+    fleet_schedule,
+    maintenance_costs,
+    technician_capacity,
+    unit_plan,
+)
 from quantlib.maintenance.sensors import (
     SIGNALS,
     ControlChartDetector,
@@ -25,6 +46,9 @@ from quantlib.maintenance.survival import (
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
+    "HEALTH_THRESHOLD", "FleetHealth", "equipment_health", "plan_work_orders", "work_orders",
+    "AgeReplacementPolicy", "FleetSchedule", "MaintenanceCosts", "MaintenancePolicyError",
+    "age_replacement_cost_rate", "fleet_schedule", "maintenance_costs", "technician_capacity", "unit_plan",
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",

@@ -22,6 +22,8 @@ is counted from the first reading, a lower bound.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -126,6 +128,10 @@ class TimeToFailureModel(BaseEstimator):
     n_landmarks_, n_failures_ : int
     concordance_ : float
         Concordance on the training landmarks (lifelines).
+    penalizer_ : float
+        The penalty the fit converged with (``penalizer``, or ten times more per retry).
+    covariates_ : list of str
+        The covariates fitted (``log_age`` and the features that vary in the training data).
     model_ : lifelines.CoxPHFitter
     """
 
@@ -163,10 +169,34 @@ class TimeToFailureModel(BaseEstimator):
         rows = landmarks(unit_ages(features, failures), failures, self.every_days, self.horizon_days, end)
         if rows["event"].sum() == 0:
             raise SensorDataError("no failure in the training data: a time-to-failure model cannot be fitted")
-        data = self._design(rows).assign(duration=rows["duration"], event=rows["event"],
-                                         unit=rows["equipment_id"].astype(str))
-        fitter = CoxPHFitter(penalizer=self.penalizer)
-        fitter.fit(data, duration_col="duration", event_col="event", cluster_col="unit")
+        design = self._design(rows)
+        # a feature that never varies (a company without that sensor) carries no information and
+        # breaks the Newton steps: it is left out
+        self.covariates_ = [c for c in design.columns if design[c].std() > 1e-9]
+        if not self.covariates_:
+            raise SensorDataError("no telemetry feature or age varies in the training data")
+        data = design[self.covariates_].assign(duration=rows["duration"], event=rows["event"],
+                                               unit=rows["equipment_id"].astype(str))
+        from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+
+        # Newton-Raphson can fail to settle when few failures meet many correlated features: then
+        # the fit is repeated with ten times the penalty, until it converges (recorded in penalizer_).
+        penalizer = float(self.penalizer)
+        for _ in range(4):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                fitter = CoxPHFitter(penalizer=penalizer)
+                try:
+                    fitter.fit(data, duration_col="duration", event_col="event", cluster_col="unit")
+                except ConvergenceError:
+                    caught.append(warnings.WarningMessage("diverged", ConvergenceWarning, "", 0))
+            if not any(issubclass(w.category, ConvergenceWarning) for w in caught):
+                break
+            penalizer = max(penalizer, 1e-3) * 10
+        else:
+            raise SensorDataError(f"the time-to-failure model did not converge (penalty up to {penalizer:g}): "
+                                  f"{int(rows['event'].sum())} failures are too few for its features")
+        self.penalizer_ = penalizer
         self.model_ = fitter
         self.coefficients_ = fitter.params_.copy()
         self.baseline_survival_ = fitter.baseline_survival_.iloc[:, 0]
@@ -187,7 +217,7 @@ class TimeToFailureModel(BaseEstimator):
         horizons = np.asarray(horizons, float)
         if horizons.max() > self.horizon_days:
             raise ValueError(f"horizons reach {horizons.max():g} days, beyond the model's {self.horizon_days}")
-        surv = self.model_.predict_survival_function(self._design(state), times=horizons)
+        surv = self.model_.predict_survival_function(self._design(state)[self.covariates_], times=horizons)
         return surv.to_numpy().T
 
     def remaining_life(self, state: pd.DataFrame, within: int = 30) -> pd.DataFrame:

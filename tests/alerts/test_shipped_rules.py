@@ -26,7 +26,9 @@ def test_the_spec_alerts_that_have_a_metric_today_are_shipped():
     assert levels["cash_flow_runway"] == "critical"
     assert {levels[n] for n in ("high_value_churn_risk", "satisfaction_below_target", "daily_revenue_shortfall",
                                 "efficiency_drop", "capacity_threshold", "model_decay")} == {"warning"}
-    assert not any("equipment_health" in r.metric for r in RULES)  # no fake rule before the metric exists
+    # equipment health (issue 15): one value per unit, a work order below 0.3 and this alert with it
+    assert BY_NAME["equipment_at_risk"].metric == "equipment_health" and levels["equipment_at_risk"] == "warning"
+    assert BY_NAME["equipment_at_risk"].comparison.value == 0.3
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
@@ -45,7 +47,7 @@ def _direction(rule):
         return REGISTRY[rule.metric[4:]].direction
     # model_decay: each observation carries its metric's direction (accuracy higher, WAPE lower).
     return {"customer_churn_risk": "lower", "cash_runway_days": "higher", "model_decay": "higher",
-            "demand_change": "higher", "pricing_pressure": "higher"}[rule.metric]
+            "demand_change": "higher", "pricing_pressure": "higher", "equipment_health": "higher"}[rule.metric]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)

@@ -95,3 +95,16 @@ def test_no_failures_is_a_clear_error():
     features, failures = _fleet(n_units=2, days=200, seed=3)
     with pytest.raises(SensorDataError, match="no failure"):
         TimeToFailureModel().fit(features, failures.iloc[0:0])
+
+
+def test_a_feature_that_never_varies_is_left_out_and_no_warning_escapes():
+    import warnings
+
+    features, failures = _fleet(n_units=12, days=500, seed=4)
+    features["temperature_z"] = 0.0  # a company without temperature sensors
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning reaches the caller (a report must show none)
+        model = TimeToFailureModel(penalizer=0.0).fit(features, failures)
+    assert "temperature_z" not in model.covariates_ and "vibration_z" in model.covariates_
+    state = unit_ages(features, failures).tail(5)
+    assert model.survival_at(state, [10, 30]).shape == (5, 2)

@@ -32,7 +32,7 @@ def test_product_schedules():
                           "sales_performance", "financial_summary", "revenue_forecast", "cashflow_forecast",
                           "demand_forecast", "churn_risk", "customer_segments", "customer_value",
                           "dispatch_plan", "workforce_plan", "risk_alerts", "capital_allocation",
-                          "profitability", "pricing"}
+                          "profitability", "pricing", "maintenance"}
     for s in specs.values():
         assert (ROOT / "notebooks").name == s.notebook.parts[0]
         assert s.notebook.name == f"{s.name}.ipynb"

@@ -1,0 +1,38 @@
+import pandas as pd
+import pytest
+
+from quantlib.maintenance.views import report as mv
+from tests.conftest import build_lake
+
+
+@pytest.fixture(scope="module")
+def fleet(mixed_company, tmp_path_factory):
+    lake = build_lake(mixed_company, tmp_path_factory.mktemp("maintenance_views"))
+    return lake, mv.fleet_for_report(lake)
+
+
+def test_interventions_price_the_risk_at_the_kinds_failure_cost(fleet):
+    lake, health = fleet
+    due = mv.interventions(health, threshold=0.99)  # everything below 0.99: every unit at some risk
+    assert len(due) > 0
+    failures = health.events[health.events["kind"] == "failure"]
+    kind_of = health.units.set_index("equipment_id")["kind"]
+    mean_cost = failures.assign(k=failures["equipment_id"].map(kind_of)).groupby("k")["cost"].mean()
+    for row in due.itertuples(index=False):
+        kind = kind_of[row.equipment_id]
+        assert row.failure_cost == pytest.approx(mean_cost[kind])
+        assert row.expected_cost == pytest.approx(row.p_fail * mean_cost[kind])
+    assert "work order(s) due" in mv.interventions_line(due)
+    assert mv.interventions_line(due.iloc[0:0]).startswith("No unit is below")
+
+
+def test_warning_record_and_health_section(fleet, mixed_company):
+    lake, health = fleet
+    record = mv.warning_record(health)
+    assert len(record) == 1 and record["failures"].iloc[0] > 0
+    assert 0 <= record["warned"].iloc[0] <= record["failures"].iloc[0]
+    table = mv.health_section(lake, top=4)
+    assert isinstance(table, pd.DataFrame) and len(table) == 4
+    early = pd.Timestamp(mixed_company.profile.start).date() + pd.Timedelta(days=20)
+    reason = mv.health_section(lake, as_of=early)
+    assert isinstance(reason, str) and reason.startswith("Equipment health is not available: no equipment failure")
