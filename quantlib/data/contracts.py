@@ -37,6 +37,8 @@ INVOICE_STATUSES = ("open", "paid", "disputed", "written_off")
 PAYMENT_METHODS = ("card", "check", "ach", "cash")
 EQUIPMENT_KINDS = ("van", "diagnostic", "heavy", "tool")
 MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
+FAILURE_MODES = ("bearing", "electrical", "refrigerant_leak", "control_board")
+OPERATING_STATES = ("idle", "normal", "heavy", "fault")
 ROSTER_STATUSES = ("working", "day_off", "vacation", "sick", "holiday")
 
 TIMESTAMP = "datetime64[ns]"
@@ -437,6 +439,36 @@ _register(_contract(
 ))
 
 _register(_contract(
+    "equipment_states", ["equipment_id", "date"],
+    {
+        "equipment_id": _id(),
+        "date": _ts(),
+        **{f"{state}_hours": _range(0, 24) for state in OPERATING_STATES},
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="Hours a day each unit spent in each operating state (idle, normal, heavy, fault; "
+                "the generator's add up to 24); no row for a day the unit was down.",
+))
+
+_register(_contract(
+    "vibration_snapshots", ["equipment_id", "ts"],
+    {
+        "equipment_id": _id(),
+        "ts": _ts(),
+        "running_speed_hz": _range(0, 1000),
+        "rms": _range(0, 1000),
+        "amp_1x": _range(0, 1000),
+        "amp_2x": _range(0, 1000),
+        "amp_bpfo": _range(0, 1000),
+        "amp_bpfi": _range(0, 1000),
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="A weekly high-rate vibration snapshot per unit, as its spectrum's peaks (mm/s): overall "
+                "rms, running speed (1x, imbalance), 2x (misalignment), bearing outer and inner race "
+                "defect frequencies (BPFO, BPFI).",
+))
+
+_register(_contract(
     "maintenance_events", ["event_id"],
     {
         "event_id": _id(),
@@ -446,10 +478,13 @@ _register(_contract(
         "completed_date": _ts(nullable=True),
         "downtime_hours": _range(0, 24 * 90),
         "cost": _money(),
+        # The failure mode the technician found (optional: older files lack it, and other
+        # events than failures leave it empty).
+        "failure_mode": _one_of(FAILURE_MODES, nullable=True),
     },
     checks=[_not_before("completed_date", "scheduled_date")],
     foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
-    description="Preventive maintenance, corrective repairs and failures.",
+    description="Preventive maintenance, corrective repairs and failures (a failure's mode as found).",
 ))
 
 _register(_contract(
@@ -484,7 +519,7 @@ _register(_contract(
 TABLE_ORDER: tuple[str, ...] = (
     "customers", "technicians", "roster", "equipment", "leads", "quotes", "contracts", "jobs",
     "invoices", "payments", "interactions", "expenses", "equipment_usage", "telemetry",
-    "maintenance_events", "weather", "economic_indicators",
+    "equipment_states", "vibration_snapshots", "maintenance_events", "weather", "economic_indicators",
 )
 if set(TABLE_ORDER) != set(CONTRACTS):  # an explicit check: asserts vanish under python -O
     raise RuntimeError("TABLE_ORDER and CONTRACTS name different tables")

@@ -45,9 +45,26 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   disputes add 35 days and are sometimes written off (``written_off_at``: the day the
   dispute would otherwise have been paid).
 * Economic indicators of a month are published on the 15th of the next month (``published_at``).
-* Equipment fails as a Weibull renewal process; for 21-42 days before each failure its
-  vibration climbs to about 3x its baseline, its temperature by up to 15 C and its
-  pressure falls by up to 10 psi.
+* Equipment wears: each unit's virtual age has a Weibull hazard (shape 2.2, scale 240 days
+  heavy, 310 diagnostic); preventive maintenance is due every 90 days, 12 % is skipped and the
+  rest done 0-7 days late, and each completed one halves the age (imperfect repair); a
+  failure's repair makes the unit as good as new (``RELIABILITY``, ``_age_process``; truth tables
+  ``equipment_reliability`` per unit and ``equipment_failures.virtual_age_days``). Units whose
+  maintenance is skipped fail more. Each failure has a mode drawn from its
+  equipment kind's mix (``FAILURE_MODE_MIX``; truth table ``equipment_failures.failure_mode``,
+  and the failure's maintenance event records it) with its own signature in the daily
+  readings (``FAILURE_SIGNATURES``): a bearing's vibration climbs to about 3x its baseline
+  over 21-42 days (temperature +4 C); an electrical fault runs hot (+9 C) and noisy over
+  10-28 days with little vibration; a refrigerant leak loses up to 15 psi and gains 10 C over
+  28-56 days; a control board gives 2-7 days of short erratic excursions, little warning.
+* Operating states (``equipment_states``: hours a day idle, normal, heavy, fault): an hourly
+  Markov chain per unit-day, starting idle at midnight; in working hours (7-19) its kind's
+  matrix mixed with a pre-failure matrix (heavy and fault far likelier) by the day's drift
+  toward a failure, at night a mostly idle one (``OPERATING_CHAINS``); no row on days down.
+* Vibration snapshots (``vibration_snapshots``), one a week per unit: a 0.5 s waveform at
+  2,048 Hz of the running speed (1x, imbalance), 2x and the bearing defect frequencies (BPFO,
+  BPFI) plus noise, stored as its spectrum's peaks; before a bearing failure the defect (x21,
+  x11) and imbalance (x2) amplitudes grow over twice the failure's lead days (``SNAPSHOT``).
 """
 
 from __future__ import annotations
@@ -64,7 +81,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quantlib.data.contracts import CONTRACTS, QUOTED_JOB_TYPES, TABLE_ORDER, default_published_at
+from quantlib.data.contracts import (
+    CONTRACTS,
+    FAILURE_MODES,
+    OPERATING_STATES,
+    QUOTED_JOB_TYPES,
+    TABLE_ORDER,
+    default_published_at,
+)
 from quantlib.data.price_segments import QUOTE_SEGMENTS, quote_segments
 from quantlib.data.profile import MONTH_SEASON, SEASONS, WEEKDAYS, CompanyProfile
 
@@ -134,12 +158,76 @@ EQUIPMENT_BY_LINE = {
     "landscaping": ("Zero-turn mower", "heavy", 12500.0, 9.0),
     "roofing": ("Material lift", "heavy", 21000.0, 14.0),
 }
-# Failure gaps (days from a failure's repair to the next failure): FAILURE_MIN_GAP_DAYS plus a
-# Weibull with shape FAILURE_SHAPE and a scale per equipment kind. Preventive maintenance does not
-# change them (it neither renews a unit nor slows its wear).
-FAILURE_SHAPE = 1.8
-FAILURE_SCALE_DAYS = {"heavy": 330.0, "other kinds": 480.0}
-FAILURE_MIN_GAP_DAYS = 20
+# Failures: each unit's wear ("virtual") age has a Weibull hazard; a completed preventive
+# maintenance multiplies the age by (1 - pm_age_reduction), a failure's repair resets it to 0.
+RELIABILITY = {
+    "weibull_shape": 2.2,
+    "weibull_scale_days": {"heavy": 240.0, "diagnostic": 310.0},
+    "pm_age_reduction": 0.5,
+    "initial_age_share_of_scale": (0.0, 0.6),  # the age on start_day, uniform, x the unit's scale
+    "start_day": 45,  # no failure before: the telemetry needs a baseline
+    "downtime_days": (1, 5),
+    "pm_interval_days": 90, "pm_first_day": (30, 39), "pm_completion_share": 0.88, "pm_delay_days": (0, 7),
+    "pm_cost_share_of_purchase": 0.02, "pm_downtime_hours": (2.0, 4.0),
+    "failure_cost_share_of_purchase": 0.12, "failure_cost_lognormal_sigma": 0.3,
+}
+# The share of each failure mode by equipment kind (refrigerant leaks only where there is refrigerant).
+FAILURE_MODE_MIX = {
+    "heavy": {"bearing": 0.55, "electrical": 0.25, "refrigerant_leak": 0.0, "control_board": 0.20},
+    "diagnostic": {"bearing": 0.20, "electrical": 0.30, "refrigerant_leak": 0.30, "control_board": 0.20},
+}
+# Each mode's telemetry signature in the days before the failure: the drift rises as
+# frac ** 1.5 with frac going from 0 to 1 over the lead days. vibration_rise: vibration x
+# (1 + rise); temperature_rise_c / pressure_drop_psi: added / removed; temperature_noise_c:
+# extra day-to-day noise (sd) at full drift. A control board gives short erratic excursions
+# instead: on each day of its short window, with probability excursion_probability, vibration
+# x (1 + excursion_vibration x u) and temperature + excursion_temperature_c x u, u ~ U(0.5, 1).
+FAILURE_SIGNATURES = {
+    "bearing": {"lead_days": (21, 42), "vibration_rise": 2.0, "temperature_rise_c": 4.0,
+                "pressure_drop_psi": 0.0, "temperature_noise_c": 0.0},
+    "electrical": {"lead_days": (10, 28), "vibration_rise": 0.15, "temperature_rise_c": 9.0,
+                   "pressure_drop_psi": 0.0, "temperature_noise_c": 4.0},
+    "refrigerant_leak": {"lead_days": (28, 56), "vibration_rise": 0.0, "temperature_rise_c": 10.0,
+                         "pressure_drop_psi": 15.0, "temperature_noise_c": 0.0},
+    "control_board": {"lead_days": (2, 7), "vibration_rise": 0.0, "temperature_rise_c": 0.0,
+                      "pressure_drop_psi": 0.0, "temperature_noise_c": 0.0, "excursion_probability": 0.35,
+                      "excursion_vibration": 0.8, "excursion_temperature_c": 6.0},
+}
+if set(FAILURE_SIGNATURES) != set(FAILURE_MODES) or any(set(m) != set(FAILURE_MODES)
+                                                        for m in FAILURE_MODE_MIX.values()):
+    raise RuntimeError("FAILURE_SIGNATURES and FAILURE_MODE_MIX must name every failure mode")
+# Weekly vibration snapshot: a 0.5 s waveform (1,024 samples at 2,048 Hz) of the running speed
+# (1x, imbalance), 2x, and the bearing's outer / inner race defect frequencies (BPFO, BPFI, as
+# multiples of the running speed) plus white noise; stored as the peaks of its Hann-windowed
+# spectrum. Before a bearing failure the amplitudes grow as amp x (1 + growth x g), g rising as
+# frac ** 1.5 over bearing_lead_factor x the failure's lead days (the spectrum warns earlier).
+SNAPSHOT = {
+    "sample_rate_hz": 2048, "samples": 1024, "weekday": 3, "hour": 10,
+    "running_speed_hz": (20.0, 30.0), "speed_jitter": 0.01, "bpfo_ratio": 3.58, "bpfi_ratio": 5.42,
+    "amp_1x": (0.5, 1.5), "amp_2x": 0.3, "amp_bpfo": 0.05, "amp_bpfi": 0.05, "noise_mm_s": 0.3,
+    "growth": {"amp_1x": 1.0, "amp_2x": 0.5, "amp_bpfo": 20.0, "amp_bpfi": 10.0},
+    "bearing_lead_factor": 2.0,
+}
+SNAPSHOT_PEAKS = ("amp_1x", "amp_2x", "amp_bpfo", "amp_bpfi")
+# Operating states (idle, normal, heavy, fault): an hourly Markov chain per unit, rows "from",
+# columns "to", in the order of OPERATING_STATES. Working hours follow the kind's matrix mixed
+# with the pre-failure one by the day's drift toward a failure (0 to 1); night hours P_night.
+OPERATING_CHAINS = {
+    "working_hours_of_day": (7, 19),
+    "working_hours": {
+        "heavy": ((0.70, 0.25, 0.05, 0.00), (0.10, 0.75, 0.15, 0.00), (0.05, 0.35, 0.60, 0.00),
+                  (0.30, 0.40, 0.00, 0.30)),
+        "diagnostic": ((0.75, 0.24, 0.01, 0.00), (0.15, 0.80, 0.05, 0.00), (0.10, 0.50, 0.40, 0.00),
+                       (0.40, 0.40, 0.00, 0.20)),
+    },
+    "pre_failure": ((0.50, 0.25, 0.15, 0.10), (0.05, 0.45, 0.30, 0.20), (0.02, 0.18, 0.55, 0.25),
+                    (0.05, 0.10, 0.15, 0.70)),
+    "night": ((0.98, 0.02, 0.00, 0.00), (0.60, 0.40, 0.00, 0.00), (0.50, 0.30, 0.20, 0.00),
+              (0.50, 0.00, 0.00, 0.50)),
+}
+if not all(np.allclose(np.sum(m, axis=1), 1.0) for m in (*OPERATING_CHAINS["working_hours"].values(),
+                                                        OPERATING_CHAINS["pre_failure"], OPERATING_CHAINS["night"])):
+    raise RuntimeError("every row of an OPERATING_CHAINS matrix must add up to 1")
 EQUIPMENT_USE_SHARE = {"install": 0.7, "repair": 0.35, "emergency": 0.5, "maintenance": 0.2,
                        "inspection": 0.3}
 FIRST_NAMES = np.array(["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
@@ -1074,40 +1162,39 @@ class _Builder:
         })
 
     def _make_reliability(self) -> None:
-        """Failures (Weibull renewal), preventive maintenance, and daily telemetry with drift."""
+        """Preventive maintenance, failures (a wear age that maintenance reduces), daily telemetry with drift."""
         rng, eq = self.rng, self.equip
         n = len(eq["ids"])
         horizon = self.n_data_days
-        heavy = eq["kind"] == "heavy"
-        scale_days = np.where(heavy, FAILURE_SCALE_DAYS["heavy"], FAILURE_SCALE_DAYS["other kinds"])
-        max_failures = 16
-        gaps = rng.weibull(FAILURE_SHAPE, (n, max_failures)) * scale_days[:, None] + FAILURE_MIN_GAP_DAYS
-        downtime_days = rng.integers(1, 6, (n, max_failures))
-        # Failure i happens after the previous failure's repair.
-        offsets = np.cumsum(gaps + np.concatenate([np.zeros((n, 1)), downtime_days[:, :-1]], axis=1), axis=1)
-        start_offset = rng.uniform(0, 200, n)[:, None]
-        fail_day = np.floor(offsets - start_offset).astype(int)
-        valid = (fail_day >= 45) & (fail_day < horizon)
-        e_idx, f_idx = np.nonzero(valid)
-        f_day = fail_day[e_idx, f_idx]
-        f_down = downtime_days[e_idx, f_idx]
-        lead = rng.integers(21, 43, len(f_day))
+        rel = RELIABILITY
+        # Preventive maintenance is due every 90 days; 12 % is skipped, the rest done 0-7 days late.
+        pm_per = horizon // rel["pm_interval_days"]
+        pm_day = (np.arange(pm_per)[None, :] * rel["pm_interval_days"] + rel["pm_first_day"][0]
+                  + rng.integers(0, rel["pm_first_day"][1] - rel["pm_first_day"][0] + 1, (n, pm_per)))
+        pm_done = rng.random((n, pm_per)) < rel["pm_completion_share"]
+        pm_delay = rng.integers(rel["pm_delay_days"][0], rel["pm_delay_days"][1] + 1, (n, pm_per))
+        pm_done &= pm_day + pm_delay < horizon
+        scale_days = np.array([rel["weibull_scale_days"][k] for k in eq["kind"]])
+        initial_age = rng.uniform(*rel["initial_age_share_of_scale"], n) * scale_days
+        e_idx, f_day, f_down, f_age = _age_process(
+            rng, scale_days, rel["weibull_shape"], rel["pm_age_reduction"],
+            np.where(pm_done, pm_day + pm_delay, np.nan).astype(float), initial_age, rel["start_day"], horizon,
+            rel["downtime_days"])
+        mode, lead = self._failure_modes(eq["kind"][e_idx])
         # Telemetry: one reading a day at noon, none while the equipment is down.
         base_vib = rng.uniform(1.5, 3.0, n)
         base_temp = rng.uniform(52, 62, n)
         base_press = rng.uniform(95, 110, n)
-        days = np.arange(horizon)
-        frac = np.zeros((n, horizon))
-        down = np.zeros((n, horizon), dtype=bool)
-        for e, d, L, dd in zip(e_idx, f_day, lead, f_down):
-            lo = max(d - L, 0)
-            frac[e, lo:d + 1] = np.maximum(frac[e, lo:d + 1], (days[lo:d + 1] - (d - L)) / L)
-            down[e, d + 1:d + 1 + dd] = True
+        vib_rise, temp_rise, press_drop, temp_noise, drift, spectral, down = self._failure_signatures(
+            n, horizon, e_idx, f_day, f_down, mode, lead)
+        self._make_states(drift, down)
+        self._make_snapshots(spectral, down)
         ambient = self.t["weather"].pivot(index="date", columns="region", values="temp_c")
         ambient = ambient[self.regions].to_numpy().T[eq["region"]][:, :horizon]
-        vib = base_vib[:, None] * (1 + 2.0 * frac ** 1.5) * rng.lognormal(0, 0.08, (n, horizon))
-        temp = base_temp[:, None] + 0.3 * ambient + 15 * frac ** 1.5 + rng.normal(0, 1.5, (n, horizon))
-        press = base_press[:, None] - 10 * frac ** 1.5 + rng.normal(0, 2.0, (n, horizon))
+        vib = base_vib[:, None] * (1 + vib_rise) * rng.lognormal(0, 0.08, (n, horizon))
+        noise = rng.normal(0, 1.0, (n, horizon))
+        temp = base_temp[:, None] + 0.3 * ambient + temp_rise + noise * np.sqrt(1.5 ** 2 + temp_noise ** 2)
+        press = base_press[:, None] - press_drop + rng.normal(0, 2.0, (n, horizon))
         keep = ~down
         e_of, d_of = np.nonzero(keep)
         self.t["telemetry"] = _frame({
@@ -1117,29 +1204,28 @@ class _Builder:
             "vibration": np.round(vib[keep], 3), "temperature": np.round(temp[keep], 2),
             "pressure": np.round(np.clip(press[keep], 0, None), 2),
         })
-        # Maintenance events: failures, preventive every 90 days, occasional corrective repairs.
+        # Maintenance events: failures, preventive (due every 90 days), occasional corrective repairs.
         fail_ts = self.start + pd.to_timedelta(f_day, unit="D")
         failures = _frame({
             "equipment_id": eq["ids"][e_idx], "kind": "failure",
             "scheduled_date": fail_ts.values.astype("datetime64[ns]"),
             "completed_date": (fail_ts + pd.to_timedelta(f_down, unit="D")).values.astype("datetime64[ns]"),
             "downtime_hours": f_down * 24.0,
-            "cost": np.round(eq["cost"][e_idx] * 0.12 * rng.lognormal(0, 0.3, len(e_idx)), 2),
+            "cost": np.round(eq["cost"][e_idx] * rel["failure_cost_share_of_purchase"]
+                             * rng.lognormal(0, rel["failure_cost_lognormal_sigma"], len(e_idx)), 2),
+            "failure_mode": mode,
         })
-        pm_per = horizon // 90
         pm_e = np.repeat(np.arange(n), pm_per)
-        pm_day = np.tile(np.arange(pm_per) * 90 + 30, n) + rng.integers(0, 10, n * pm_per)
-        pm_done = rng.random(len(pm_day)) < 0.88
-        pm_delay = rng.integers(0, 8, len(pm_day))
-        pm_ts = self.start + pd.to_timedelta(pm_day, unit="D")
-        done_ts = pd.Series(pm_ts + pd.to_timedelta(pm_delay, unit="D")).where(
-            pm_done & (pm_day + pm_delay < horizon))
+        pm_ts = self.start + pd.to_timedelta(pm_day.ravel(), unit="D")
+        pm_done, pm_delay = pm_done.ravel(), pm_delay.ravel()
+        done_ts = pd.Series(pm_ts + pd.to_timedelta(pm_delay, unit="D")).where(pm_done)
         preventive = _frame({
             "equipment_id": eq["ids"][pm_e], "kind": "preventive",
             "scheduled_date": pm_ts.values.astype("datetime64[ns]"),
             "completed_date": done_ts.values.astype("datetime64[ns]"),
-            "downtime_hours": np.where(done_ts.notna(), rng.uniform(2, 4, len(pm_day)).round(1), 0.0),
-            "cost": np.where(done_ts.notna(), np.round(eq["cost"][pm_e] * 0.02, 2), 0.0),
+            "downtime_hours": np.where(done_ts.notna(), rng.uniform(*rel["pm_downtime_hours"], len(pm_e)).round(1),
+                                       0.0),
+            "cost": np.where(done_ts.notna(), np.round(eq["cost"][pm_e] * rel["pm_cost_share_of_purchase"], 2), 0.0),
         })
         n_corr = rng.poisson(1.0 * horizon / 365.25, n)
         corr_e = np.repeat(np.arange(n), n_corr)
@@ -1160,7 +1246,154 @@ class _Builder:
         self.truth_tables["equipment_failures"] = _frame({
             "equipment_id": eq["ids"][e_idx], "failure_date": fail_ts.values.astype("datetime64[ns]"),
             "drift_start": drift_start.values.astype("datetime64[ns]"), "downtime_days": f_down,
+            "failure_mode": mode, "virtual_age_days": np.round(f_age, 1),
         }).sort_values(["failure_date", "equipment_id"]).reset_index(drop=True)
+        self.truth_tables["equipment_reliability"] = _frame({
+            "equipment_id": eq["ids"], "kind": eq["kind"], "weibull_scale_days": scale_days,
+            "initial_virtual_age_days": np.round(initial_age, 1),
+            "preventive_due": np.full(n, pm_per), "preventive_done": pm_done.reshape(n, pm_per).sum(axis=1),
+            "failures": np.bincount(e_idx, minlength=n),
+        })
+
+    def _failure_modes(self, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each failure's mode (drawn from its equipment kind's mix) and its drift lead days."""
+        rng = self.rng
+        mode = np.empty(len(kind), dtype=object)
+        u = rng.random(len(kind))
+        for k, mix in FAILURE_MODE_MIX.items():
+            at = kind == k
+            shares = np.array([mix[m] for m in FAILURE_MODES])
+            mode[at] = np.array(FAILURE_MODES, dtype=object)[
+                np.minimum(np.searchsorted(np.cumsum(shares), u[at], side="right"), len(FAILURE_MODES) - 1)]
+        lo = np.array([FAILURE_SIGNATURES[m]["lead_days"][0] for m in mode], dtype=int)
+        hi = np.array([FAILURE_SIGNATURES[m]["lead_days"][1] for m in mode], dtype=int)
+        return mode, rng.integers(lo, hi + 1) if len(mode) else lo
+
+    def _failure_signatures(self, n, horizon, e_idx, f_day, f_down, mode, lead):
+        """Per unit and day: the drift of each reading before a failure, and the days down after it."""
+        rng = self.rng
+        vib_rise, temp_rise = np.zeros((n, horizon)), np.zeros((n, horizon))
+        press_drop, temp_noise = np.zeros((n, horizon)), np.zeros((n, horizon))
+        drift, spectral = np.zeros((n, horizon)), np.zeros((n, horizon))
+        down = np.zeros((n, horizon), dtype=bool)
+        days = np.arange(horizon)
+        for e, d, L, dd, m in zip(e_idx, f_day, lead, f_down, mode):
+            sig = FAILURE_SIGNATURES[m]
+            lo = max(d - L, 0)
+            window = slice(lo, d + 1)
+            if "excursion_probability" in sig:
+                width = d + 1 - lo
+                hit = rng.random(width) < sig["excursion_probability"]
+                size = rng.uniform(0.5, 1.0, width) * hit
+                vib_rise[e, window] = np.maximum(vib_rise[e, window], sig["excursion_vibration"] * size)
+                temp_rise[e, window] = np.maximum(temp_rise[e, window], sig["excursion_temperature_c"] * size)
+                drift[e, window] = np.maximum(drift[e, window], size)
+            else:
+                shape = ((days[window] - (d - L)) / L) ** 1.5
+                vib_rise[e, window] = np.maximum(vib_rise[e, window], sig["vibration_rise"] * shape)
+                temp_rise[e, window] = np.maximum(temp_rise[e, window], sig["temperature_rise_c"] * shape)
+                press_drop[e, window] = np.maximum(press_drop[e, window], sig["pressure_drop_psi"] * shape)
+                temp_noise[e, window] = np.maximum(temp_noise[e, window], sig["temperature_noise_c"] * shape)
+                drift[e, window] = np.maximum(drift[e, window], shape)
+            if m == "bearing":
+                # A bearing's defect shows in the spectrum earlier than in the overall level.
+                lead_x = int(SNAPSHOT["bearing_lead_factor"] * L)
+                lo_x = max(d - lead_x, 0)
+                grow = ((days[lo_x:d + 1] - (d - lead_x)) / lead_x) ** 1.5
+                spectral[e, lo_x:d + 1] = np.maximum(spectral[e, lo_x:d + 1], grow)
+            down[e, d + 1:d + 1 + dd] = True
+        return vib_rise, temp_rise, press_drop, temp_noise, drift, spectral, down
+
+    def _make_snapshots(self, spectral: np.ndarray, down: np.ndarray) -> None:
+        """A weekly vibration snapshot per unit: a synthesised waveform, stored as its spectrum's peaks."""
+        rng, eq, sn = self.rng, self.equip, SNAPSHOT
+        n, horizon = down.shape
+        weeks = horizon // 7
+        day = np.arange(weeks) * 7 + sn["weekday"]
+        e_of, w_of = np.nonzero(~down[:, day])
+        d_of = day[w_of]
+        m = len(e_of)
+        speed = rng.uniform(*sn["running_speed_hz"], n)[e_of] * rng.normal(1, sn["speed_jitter"], m)
+        imbalance = rng.uniform(*sn["amp_1x"], n)[e_of]
+        g = spectral[e_of, d_of]
+        amps = np.column_stack([
+            imbalance * (1 + sn["growth"]["amp_1x"] * g),
+            np.full(m, sn["amp_2x"]) * (1 + sn["growth"]["amp_2x"] * g),
+            np.full(m, sn["amp_bpfo"]) * (1 + sn["growth"]["amp_bpfo"] * g),
+            np.full(m, sn["amp_bpfi"]) * (1 + sn["growth"]["amp_bpfi"] * g),
+        ])
+        ratios = np.array([1.0, 2.0, sn["bpfo_ratio"], sn["bpfi_ratio"]])
+        fs, size = sn["sample_rate_hz"], sn["samples"]
+        t = (np.arange(size) / fs).astype(np.float32)
+        window = np.hanning(size).astype(np.float32)
+        freqs = np.fft.rfftfreq(size, 1 / fs)
+        measured = np.zeros((m, 4))
+        rms = np.zeros(m)
+        for lo in range(0, m, 4096):
+            hi = min(lo + 4096, m)
+            k = hi - lo
+            phase = rng.uniform(0, 2 * np.pi, (k, 4)).astype(np.float32)
+            wave = rng.standard_normal((k, size), dtype=np.float32)
+            wave *= np.float32(sn["noise_mm_s"])
+            for j in range(4):
+                omega = (2 * np.pi * speed[lo:hi] * ratios[j]).astype(np.float32)
+                amp = amps[lo:hi, j, None].astype(np.float32)
+                wave += amp * np.sin(omega[:, None] * t[None, :] + phase[:, j, None])
+            rms[lo:hi] = np.sqrt(np.einsum("ij,ij->i", wave, wave, dtype=np.float64) / size)
+            spectrum = np.abs(np.fft.rfft(wave * window, axis=1)) * 2 / window.sum()
+            for j in range(4):
+                # The peak within two bins of the component's frequency (the spectrum's resolution is 2 Hz).
+                centre = np.rint(speed[lo:hi] * ratios[j] / freqs[1]).astype(int)
+                near = np.clip(centre[:, None] + np.arange(-2, 3)[None, :], 0, len(freqs) - 1)
+                measured[lo:hi, j] = np.take_along_axis(spectrum, near, axis=1).max(axis=1)
+        self.t["vibration_snapshots"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "ts": (self.start + pd.to_timedelta(d_of, unit="D")
+                   + pd.Timedelta(hours=sn["hour"])).values.astype("datetime64[ns]"),
+            "running_speed_hz": np.round(speed, 2), "rms": np.round(rms, 3),
+            **{name: np.round(measured[:, j], 4) for j, name in enumerate(SNAPSHOT_PEAKS)},
+        })
+        self.truth_tables["vibration_snapshots"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "ts": self.t["vibration_snapshots"]["ts"].to_numpy(), "bearing_growth": np.round(g, 4),
+            **{f"true_{name}": np.round(amps[:, j], 4)
+               for j, name in enumerate(SNAPSHOT_PEAKS)},
+        })
+
+    def _make_states(self, drift: np.ndarray, down: np.ndarray) -> None:
+        """Hours a day in each operating state, from an hourly Markov chain that drifts before failures.
+
+        Each unit-day starts idle at midnight and steps hour by hour; in working hours the chain
+        follows its kind's matrix mixed with the pre-failure one, ``(1 - d) P_kind + d P_pre``,
+        ``d`` the day's drift toward the failure (the telemetry's, 0 to 1); at night ``P_night``.
+        """
+        rng, eq = self.rng, self.equip
+        keep = ~down
+        e_of, d_of = np.nonzero(keep)
+        d = drift[keep]
+        kinds = sorted(OPERATING_CHAINS["working_hours"])
+        kind_of = np.searchsorted(kinds, eq["kind"][e_of])
+        work = np.array([OPERATING_CHAINS["working_hours"][k] for k in kinds])  # kind x from x to
+        pre = np.array(OPERATING_CHAINS["pre_failure"])
+        night = np.array(OPERATING_CHAINS["night"])
+        day_hours = range(*OPERATING_CHAINS["working_hours_of_day"])
+        state = np.zeros(len(d), dtype=np.int64)
+        hours = np.zeros(len(d) * len(OPERATING_STATES), dtype=np.int64)
+        offset = np.arange(len(d)) * len(OPERATING_STATES)
+        for hour in range(24):
+            if hour in day_hours:
+                row = (1 - d)[:, None] * work[kind_of, state] + d[:, None] * pre[state]
+            else:
+                row = night[state]
+            u = rng.random(len(d))
+            state = np.minimum((u[:, None] > np.cumsum(row, axis=1)).sum(axis=1), len(OPERATING_STATES) - 1)
+            hours += np.bincount(offset + state, minlength=len(hours))
+        hours = hours.reshape(len(d), len(OPERATING_STATES)).astype(float)
+        self.t["equipment_states"] = _frame({
+            "equipment_id": eq["ids"][e_of],
+            "date": (self.start + pd.to_timedelta(d_of, unit="D")).values.astype("datetime64[ns]"),
+            **{f"{s}_hours": hours[:, i] for i, s in enumerate(OPERATING_STATES)},
+        })
 
     # ------------------------------------------------------------------ expenses
     def _make_expenses(self) -> None:
@@ -1265,14 +1498,57 @@ class _Builder:
                                   "dispute_extra_days": 35, "dispute_write_off_share": 0.15},
             "technicians": {"speed": "lognormal(0, 0.15) clipped to [0.7, 1.45]",
                             "callback_rate": "beta(2, 30)", "rating_effect": "normal(0, 0.5)"},
-            "equipment_drift": {"lead_days": [21, 42], "vibration_max_factor": 3.0,
-                                "temperature_rise_c": 15, "pressure_drop_psi": 10,
-                                "failures": int(len(self.truth_tables["equipment_failures"]))},
-            "equipment_life": {"gap": "days from a failure's repair to the next failure = min_gap_days + "
-                                      "scale_days[kind] x Weibull(shape)",
-                               "shape": FAILURE_SHAPE, "scale_days": FAILURE_SCALE_DAYS,
-                               "min_gap_days": FAILURE_MIN_GAP_DAYS,
-                               "preventive_maintenance_effect": "none (does not renew or slow wear)"},
+            "equipment_reliability": {
+                "model": "each unit's wear (virtual) age v grows a day a day from start_day (initial age"
+                         " uniform(initial_age_share_of_scale) x scale); failure hazard Weibull"
+                         " h(v) = shape / scale x (v / scale) ** (shape - 1), scale by equipment kind; a completed"
+                         " preventive maintenance (completed_date) sets v to v x (1 - pm_age_reduction)"
+                         " (imperfect repair, Kijima type I on the age); a failure's repair (downtime_days"
+                         " uniform integers) makes the unit as good as new (v = 0); preventive maintenance"
+                         " completed before start_day or while the unit is down has no effect; corrective"
+                         " repairs have none either; the failure mode is drawn after, independent of the age",
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in RELIABILITY.items()},
+                "failure_cost": "purchase_cost x failure_cost_share_of_purchase x lognormal(0, sigma)"
+                                " + downtime_days of lost use",
+                "pm_cost": "purchase_cost x pm_cost_share_of_purchase (skipped: 0), pm_downtime_hours uniform",
+                "per_unit_truth_table": "equipment_reliability",
+                "failure_age_truth_column": "equipment_failures.virtual_age_days"},
+            "vibration_snapshots": {
+                **json.loads(json.dumps(SNAPSHOT)),
+                "waveform": "sum over components of amp x sin(2 pi x ratio x running_speed x t + uniform phase)"
+                            " + normal(0, noise_mm_s), ratios 1, 2, bpfo_ratio, bpfi_ratio; running speed per unit"
+                            " uniform(running_speed_hz) x normal(1, speed_jitter) per snapshot; amp_1x per unit",
+                "stored": "peaks of the Hann-windowed amplitude spectrum within 2 bins of each frequency and the"
+                          " waveform's rms; the waveform itself is not stored (the contracts and the CSV ingest"
+                          " take scalar columns); the true amplitudes are in the truth table vibration_snapshots",
+                "snapshot": "day 7 w + weekday of the data, at hour; none on a day the unit is down"},
+            "operating_states": {
+                "states": list(OPERATING_STATES), "start_of_day": "idle", "step": "1 hour",
+                "transition": "working hours: (1 - d) x working_hours[kind] + d x pre_failure, d the day's"
+                              " drift toward a failure (frac ** 1.5 of the failure mode's window, or a control"
+                              " board's excursion size), rows from, columns to; other hours: night",
+                **json.loads(json.dumps(OPERATING_CHAINS)),  # tuples as lists, as in ground_truth.json
+                "down_days": "no row"},
+            # The life law from new in the form the maintenance-policy benchmark reads (no PM in between).
+            "equipment_life": {"gap": "days from a failure's repair to the next failure, with no preventive"
+                                      " maintenance in between = min_gap_days + scale_days[kind] x Weibull(shape)",
+                               "shape": RELIABILITY["weibull_shape"],
+                               "scale_days": {"heavy": RELIABILITY["weibull_scale_days"]["heavy"],
+                                              "other kinds": RELIABILITY["weibull_scale_days"]["diagnostic"]},
+                               "min_gap_days": 0,
+                               "preventive_maintenance_effect": "imperfect repair: a completed preventive maintenance"
+                                                                " multiplies the wear age by 1 - pm_age_reduction"
+                                                                f" = {1 - RELIABILITY['pm_age_reduction']:g}"
+                                                                " (see equipment_reliability); it does not renew"},
+            "equipment_drift": {
+                "shape": "frac ** 1.5, frac rising from 0 to 1 over the lead days before the failure",
+                "failure_mode_mix_by_kind": FAILURE_MODE_MIX,
+                "signatures": {m: {k: list(v) if isinstance(v, tuple) else v for k, v in sig.items()}
+                               for m, sig in FAILURE_SIGNATURES.items()},
+                "temperature_noise": "normal(0, sqrt(1.5 ** 2 + temperature_noise_c(t) ** 2))",
+                "failures": int(len(self.truth_tables["equipment_failures"])),
+                "failures_by_mode": {str(k): int(v) for k, v in self.truth_tables["equipment_failures"][
+                    "failure_mode"].value_counts().sort_index().items()}},
             "jobs": int(len(self.t["jobs"])),
         }
 
@@ -1486,6 +1762,58 @@ def _timeline(tech, tech_of, book_day, release, from_home, hours, lat, lon, shif
     travel_minutes[idx[o]] = travel
     travel_miles[idx[o]] = miles
     return start_min, travel_minutes, travel_miles
+
+
+def _age_process(rng, scale_days, shape, age_reduction, pm_days, initial_age, start_day, horizon,
+                 downtime_days=(1, 5)):
+    """Failures of units whose wear age follows a Weibull hazard, reduced by preventive maintenance.
+
+    Unit ``i`` starts on ``start_day`` at virtual age ``initial_age[i]``; its age grows a day a day
+    and its hazard is Weibull, ``h(v) = shape / scale (v / scale) ** (shape - 1)``. A completed
+    preventive maintenance on day ``p`` (``pm_days[i]``, NaN: skipped) multiplies the age by
+    ``1 - age_reduction`` (imperfect repair, Kijima type I on the age); a failure is repaired in
+    ``downtime_days`` days (uniform integers, inclusive), after which the unit is as good as new
+    (age 0). Returns failure units, days (whole days), downtime days and the virtual age at failure.
+    """
+    n = len(scale_days)
+    pm = np.where(np.isnan(pm_days) | (pm_days < start_day), np.inf, pm_days)
+    pm = np.concatenate([np.sort(pm, axis=1), np.full((n, 1), np.inf)], axis=1)
+    nxt = np.zeros(n, dtype=int)
+    t = np.full(n, float(start_day))
+    v = np.asarray(initial_age, dtype=float).copy()
+    units, days, downs, ages = [], [], [], []
+    active = np.flatnonzero(t < horizon)
+    while len(active):
+        lam = scale_days[active]
+        age = v[active]
+        # The age at which the unit would fail with no maintenance: invert the cumulative hazard.
+        age_fail = lam * ((age / lam) ** shape + rng.exponential(1.0, len(active))) ** (1 / shape)
+        t_fail = t[active] + (age_fail - age)
+        p = pm[active, nxt[active]]
+        fails = t_fail < p
+        fi = active[fails]
+        day = np.floor(t_fail[fails]).astype(int)
+        down = rng.integers(downtime_days[0], downtime_days[1] + 1, len(fi))
+        inside = day < horizon
+        units.append(fi[inside])
+        days.append(day[inside])
+        downs.append(down[inside])
+        ages.append(age_fail[fails][inside])
+        t[fi] = day + 1 + down
+        v[fi] = 0.0
+        pi = active[~fails]
+        v[pi] = (v[pi] + (p[~fails] - t[pi])) * (1 - age_reduction)
+        t[pi] = p[~fails]
+        nxt[pi] += 1
+        # A preventive maintenance due while the unit is down for repair finds it as good as new.
+        late = fi[pm[fi, nxt[fi]] < t[fi]]
+        while len(late):
+            nxt[late] += 1
+            late = late[pm[late, nxt[late]] < t[late]]
+        active = np.flatnonzero(t < horizon)
+    order = np.lexsort((np.concatenate(days), np.concatenate(units)))
+    return (np.concatenate(units)[order], np.concatenate(days)[order], np.concatenate(downs)[order],
+            np.concatenate(ages)[order])
 
 
 def _assign_equipment(rng, equip, region, line, job_type):

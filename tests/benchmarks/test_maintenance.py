@@ -10,8 +10,15 @@ def test_benchmark_scores_every_detector_against_the_truth():
     for summary in result["detectors"].values():
         assert summary["failures"] > 10
         assert 0 <= summary["recall"] <= 1 and summary["false_alarms"] <= summary["alerts"]
-    # the generated drifts are strong: the per-unit CUSUM warns of most failures a week ahead
-    assert result["detectors"]["cusum"]["warned_share"] > 0.7
+    # the slow drifts are strong: the per-unit CUSUM warns of most bearing failures and leaks a week
+    # ahead; a control board gives a few days of erratic readings, so most of those come unwarned
+    by_mode = result["detectors"]["cusum"]["by_mode"]
+    assert sum(m["failures"] for m in by_mode.values()) == result["detectors"]["cusum"]["failures"]
+    slow = [by_mode[m] for m in ("bearing", "refrigerant_leak") if m in by_mode]
+    assert sum(m["failures"] for m in slow) > 5
+    assert sum(m["warned_share"] * m["failures"] for m in slow) / sum(m["failures"] for m in slow) > 0.7
+    assert by_mode["control_board"]["warned_share"] < 0.3
+    assert result["detectors"]["cusum"]["warned_share"] > 0.4
 
 
 def test_benchmark_scores_the_time_to_failure_models():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmarks.maintenance_policy import run, simulate, true_cost_rate
-from quantlib.data.generate import generate_company
+from quantlib.data.generate import RELIABILITY, generate_company
 from quantlib.data.profile import load_profile
 from quantlib.maintenance import age_replacement_cost_rate
 
@@ -24,7 +24,7 @@ def test_benchmark_compares_policies_on_the_true_life_law():
     assert set(result["kinds"]) == {"diagnostic", "heavy"}
     for kind in result["kinds"].values():
         sim = kind["simulated_on_truth"]
-        assert kind["truth"]["shape"] == 1.8
+        assert kind["truth"]["shape"] == RELIABILITY["weibull_shape"] == 2.2  # the life law from new
         # the true optimum is the cheapest policy on the true law, up to simulation noise
         best = sim["true optimum"]["cost_per_unit_year"]
         assert all(best <= s["cost_per_unit_year"] + 3 * s["se"] + 3 * sim["true optimum"]["se"]

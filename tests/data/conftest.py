@@ -178,6 +178,24 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "temperature": [40.0, 41.0],
         "pressure": [100.0, 101.0],
     })
+    t["equipment_states"] = pd.DataFrame({
+        "equipment_id": ["E1", "E2"],
+        "date": _ts("2023-02-15", "2023-02-15"),
+        "idle_hours": [14.0, 20.0],
+        "normal_hours": [8.0, 4.0],
+        "heavy_hours": [2.0, 0.0],
+        "fault_hours": [0.0, 0.0],
+    })
+    t["vibration_snapshots"] = pd.DataFrame({
+        "equipment_id": ["E1"],
+        "ts": _ts("2023-02-15 10:00"),
+        "running_speed_hz": [24.5],
+        "rms": [0.81],
+        "amp_1x": [0.95],
+        "amp_2x": [0.29],
+        "amp_bpfo": [0.06],
+        "amp_bpfi": [0.05],
+    })
     t["maintenance_events"] = pd.DataFrame({
         "event_id": ["M1"],
         "equipment_id": ["E1"],
@@ -186,6 +204,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "completed_date": _ts("2023-03-02"),
         "downtime_hours": [4.0],
         "cost": [150.0],
+        "failure_mode": pd.Series([None], dtype=object),
     })
     t["weather"] = pd.DataFrame({
         "date": _ts("2023-02-15", "2023-02-15"),

@@ -392,6 +392,24 @@ def test_quotes_without_job_type_load_as_installs(tmp_path):
     assert snap["quotes"]["job_type"].tolist() == ["install"]
 
 
+def test_maintenance_events_without_failure_mode_still_load(tmp_path):
+    """An older maintenance export has no failure_mode: it loads, and gold has the column, empty."""
+    from quantlib.data.warehouse import build_warehouse
+
+    tables = sample_tables()
+    tables["maintenance_events"] = tables["maintenance_events"].drop(columns="failure_mode")
+    src = write_exports(tables, tmp_path / "src")
+    report = ingest(src, tmp_path / "lake")
+    assert report.ok and report.rows_rejected == 0
+    got = silver(tmp_path / "lake", "maintenance_events")
+    assert got["event_id"].tolist() == ["M1"] and got["failure_mode"].isna().all()
+    gold = build_warehouse(Lake(tmp_path / "lake"))
+    import duckdb
+
+    with duckdb.connect(str(gold), read_only=True) as con:
+        assert con.execute("SELECT event_id, failure_mode FROM maintenance_events").fetchall() == [("M1", None)]
+
+
 def test_reingest_same_files_adds_nothing(base_lake, tmp_path):
     src = write_exports(sample_tables(), tmp_path / "src")
     shutil.copy(MALFORMED / "jobs_bad_number.csv", src)

@@ -17,8 +17,12 @@ def fleet_lake(mixed_company, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def before_failure(mixed_company):
-    """A day a few days before a failure of the last year, with its unit, from the generator's truth."""
+    """A day a few days before a failure of the last year, with its unit, from the generator's truth.
+
+    A failure with a slow drift (bearing, refrigerant leak): control boards and some electrical
+    faults give little or no warning by design."""
     truth = mixed_company.truth_tables["equipment_failures"]
+    truth = truth[truth["failure_mode"].isin(["bearing", "refrigerant_leak"])]
     late = truth[pd.to_datetime(truth["failure_date"]) > pd.to_datetime(truth["failure_date"]).max()
                  - pd.Timedelta(days=300)].iloc[0]
     return late["equipment_id"], (pd.Timestamp(late["failure_date"]) - pd.Timedelta(days=5)).date()
