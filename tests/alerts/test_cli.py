@@ -79,7 +79,7 @@ def test_only_and_skip_choose_rules(demo_lake, store):
     assert done.exit_code == 0, done.output
     assert {r["rule"] for r in json.loads(done.output)["rules"]} == {
         "satisfaction_below_target", "daily_revenue_shortfall", "dso_variance", "efficiency_drop",
-        "capacity_threshold", "quality_variance", "model_decay", "demand_drop", "price_erosion"}
+        "capacity_threshold", "quality_variance", "model_decay", "demand_drop", "price_erosion", "equipment_at_risk"}
     done = _run("check", "--lake", demo_lake.root, "--store", store, "--dry-run", "--json", "--only", "dso_variance")
     assert [r["rule"] for r in json.loads(done.output)["rules"]] == ["dso_variance"]
     assert _run("check", "--lake", demo_lake.root, "--store", store, "--only", "nope").exit_code == 2
