@@ -4,8 +4,8 @@ For each failure the telemetry of the ``window_days`` before it is summarised pe
 last value, maximum, mean and slope of the standardised readings of
 :class:`~quantlib.maintenance.sensors.SensorFeatures`), with the unit's kind; the failure mode
 the technician recorded is the label. Two classifiers share one interface: a random forest
-(the specification's choice) and gradient boosting with probabilities calibrated by isotonic
-regression on cross-validated folds (scikit-learn's ``CalibratedClassifierCV``).
+(the specification's choice) and gradient boosting with probabilities calibrated on
+cross-validated folds (scikit-learn's ``CalibratedClassifierCV``).
 :func:`failure_mode_report` gives the confusion matrix, per-class recall and the macro recall
 on held-out failures.
 """
@@ -77,7 +77,8 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model : {"random_forest", "gradient_boosting"}
-        ``gradient_boosting`` is calibrated (isotonic, 3 folds).
+        ``gradient_boosting`` is calibrated on 3 folds (isotonic from 300 failures, else sigmoid),
+        its leaves at least 2 and at most 20 failures (a tenth of them).
     window_days : int, default 14
     random_state : int, default 0
 
@@ -126,9 +127,13 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):
                                                random_state=self.random_state, n_jobs=1)
         else:
             folds = int(min(3, labels.value_counts().min()))
+            # leaves and calibration sized to the data: a company has tens of failures, not thousands
+            # (scikit-learn's 20-sample leaves could not split them; isotonic needs more than a few per fold)
+            leaf = int(max(2, min(20, len(labels) // 10)))
             base = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, class_weight="balanced",
-                                                  random_state=self.random_state)
-            estimator = CalibratedClassifierCV(base, method="isotonic", cv=folds) if folds >= 2 else base
+                                                  min_samples_leaf=leaf, random_state=self.random_state)
+            method = "isotonic" if len(labels) >= 300 else "sigmoid"
+            estimator = CalibratedClassifierCV(base, method=method, cv=folds) if folds >= 2 else base
         self.estimator_ = estimator.fit(X, labels.to_numpy())
         self.classes_ = np.asarray(self.estimator_.classes_)
         return self

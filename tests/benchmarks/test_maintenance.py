@@ -29,3 +29,13 @@ def test_benchmark_scores_the_time_to_failure_models():
     for scores in ttf.values():
         assert scores["rows"] > 100 and 0 <= scores["concordance"] <= 1
         assert 0 <= scores["integrated_brier_score"] <= 0.25 and len(scores["calibration"]) == 5
+
+
+def test_benchmark_scores_the_failure_type_classifiers():
+    company = generate_company(load_profile("parameters/companies/mixed_trades.yaml"), seed=5, scale=1)
+    types = run(company, train_days=365, window_days=60)["failure_types"]
+    assert {"random_forest", "gradient_boosting", "kind_majority (baseline)"} <= set(types)
+    assert types["test_failures"] > 5
+    for name in ("random_forest", "gradient_boosting"):
+        assert 0 <= types[name]["macro_recall"] <= 1
+        assert sum(sum(row.values()) for row in types[name]["confusion"].values()) == types["test_failures"]
