@@ -63,7 +63,8 @@ def summary_line(fleet: FleetHealth, threshold: float = HEALTH_THRESHOLD) -> str
     recent = pd.to_datetime(fleet.failures["failure_date"]) > pd.Timestamp(fleet.as_of) - pd.Timedelta(days=90)
     return (f"{fleet.as_of:%d %b %Y}: **{len(units)}** units with telemetry; **{below}** below health "
             f"{threshold:.1f} (a work order each), {int(units['alarm'].sum())} with the telemetry chart alarming; "
-            f"{int(recent.sum())} failures in the last 90 days. Health is the probability of no failure in the "
+            f"{int(recent.sum())} failure{'' if int(recent.sum()) == 1 else 's'} in the last 90 days. Health is "
+            f"the probability of no failure in the "
             f"next 30 days ({fleet.basis} model, {fleet.failures_seen} failures learned from).")
 
 
@@ -71,8 +72,8 @@ def summary_line(fleet: FleetHealth, threshold: float = HEALTH_THRESHOLD) -> str
                      "top_signal_z": "num1"},
             labels={"equipment_id": "Unit", "name": "Name", "kind": "Kind", "health": "Health",
                     "p_fail": "P(failure in 30 days)", "median_rul_days": "Median remaining life (days)",
-                    "age_days": "Days since last failure", "chart": "Telemetry chart", "top_signal": "Top signal",
-                    "top_signal_z": "Its deviation (sd)"})
+                    "age_days": "Days since last failure (or records began)", "chart": "Telemetry chart",
+                    "top_signal": "Top signal", "top_signal_z": "Its deviation (sd)"})
 def health_table(fleet: FleetHealth, top: int = 10) -> pd.DataFrame:
     """The ``top`` least healthy units with their evidence."""
     units = fleet.units.head(top).copy()
