@@ -57,6 +57,8 @@ class Snapshot:
             raise KeyError(f"snapshot has no table {name!r}; it has {sorted(self.tables)}") from None
 
 
+# Every query orders its rows by the table's key: a snapshot read twice gives the same frame
+# (DuckDB's parallel scans return rows in no fixed order).
 _SNAPSHOT_SQL = {
     # A quote decided after as_of was still open at as_of.
     # A quote without a job type (files older than job_type) is for an install.
@@ -65,12 +67,12 @@ _SNAPSHOT_SQL = {
                created_at, amount, list_amount,
                CASE WHEN decided_at::DATE <= $as_of THEN status ELSE 'open' END AS status,
                CASE WHEN decided_at::DATE <= $as_of THEN decided_at END AS decided_at
-        FROM quotes WHERE created_at::DATE <= $as_of""",
+        FROM quotes WHERE created_at::DATE <= $as_of ORDER BY quote_id""",
     "leads": """
         SELECT l.lead_id, l.service_line, l.created_at,
                (SELECT min(q.created_at) FROM quotes q WHERE q.lead_id = l.lead_id
                   AND q.created_at::DATE <= $as_of) AS quoted_at
-        FROM leads l WHERE l.created_at::DATE <= $as_of""",
+        FROM leads l WHERE l.created_at::DATE <= $as_of ORDER BY l.lead_id""",
     # Jobs as known at as_of: completed ones carry their revenue and hours; a job completed
     # later is shown as not completed.
     "jobs": """
@@ -85,7 +87,7 @@ _SNAPSHOT_SQL = {
                travel_minutes,
                CASE WHEN completed_date <= $as_of THEN revenue ELSE 0 END AS revenue,
                CASE WHEN completed_date <= $as_of THEN direct_cost ELSE 0 END AS direct_cost
-        FROM job_facts WHERE created_at::DATE <= $as_of""",
+        FROM job_facts WHERE created_at::DATE <= $as_of ORDER BY job_id""",
     # An invoice's state at as_of comes from its dated events: written off only when the
     # write-off is dated by then (an undated one, from files older than written_off_at,
     # counts from its issue), paid when the payments made by then cover it, else open.
@@ -102,24 +104,25 @@ _SNAPSHOT_SQL = {
                {written_off} AS written_off,
                CASE WHEN {written_off} THEN {written_off_at}::DATE END AS written_off_at
         FROM invoices i LEFT JOIN paid p USING (invoice_id)
-        WHERE i.issued_date::DATE <= $as_of""",
+        WHERE i.issued_date::DATE <= $as_of ORDER BY i.invoice_id""",
     "payments": """
         SELECT payment_id, invoice_id, customer_id, paid_date::DATE AS paid_date, amount
-        FROM payments WHERE paid_date::DATE <= $as_of""",
+        FROM payments WHERE paid_date::DATE <= $as_of ORDER BY payment_id""",
     "open_invoices": """
         SELECT invoice_id, customer_id, issued_date, due_date, amount, open_amount
-        FROM open_invoices_at($as_of)""",
+        FROM open_invoices_at($as_of) ORDER BY invoice_id""",
     "contracts": """
         SELECT contract_id, customer_id, service_line, start_date::DATE AS start_date,
                CASE WHEN end_date::DATE <= $as_of THEN end_date::DATE END AS end_date,
                monthly_fee, visits_per_year
-        FROM contracts WHERE start_date::DATE <= $as_of""",
+        FROM contracts WHERE start_date::DATE <= $as_of ORDER BY contract_id""",
     # Accruals of the expenses recorded by as_of (a bill dated later is not known yet,
     # even where it accrues over days before as_of).
     "expense_accruals": """
         SELECT a.date, a.category, a.kind, a.amount, e.date::DATE AS recorded_date
         FROM expense_accruals a JOIN expenses e USING (expense_id)
-        WHERE a.date <= $as_of AND e.date::DATE <= $as_of""",
+        WHERE a.date <= $as_of AND e.date::DATE <= $as_of
+        ORDER BY a.date, a.expense_id, a.category, a.kind, a.amount""",
     # A month's indicators are known from their publication date, not from the month.
     "economic_indicators": """
         SELECT month::DATE AS month, unemployment_rate, housing_starts, consumer_confidence,
