@@ -40,7 +40,12 @@ import pandas as pd
 from quantlib.data.generate import generate_company
 from quantlib.data.profile import load_profile
 from quantlib.maintenance.failure_modes import FailureModeClassifier, failure_mode_report, failure_windows
-from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, evaluate_time_to_failure
+from quantlib.maintenance.failure_time import (
+    AgeWeibullModel,
+    TimeToFailureModel,
+    evaluate_time_to_failure,
+    failure_events,
+)
 from quantlib.maintenance.sensors import (
     ControlChartDetector,
     FixedThresholdDetector,
@@ -103,7 +108,7 @@ def run(company, train_days: int = 365, window_days: int = 60) -> dict:
         })
         results[name] = summary
     all_failures = company.tables["maintenance_events"]
-    all_failures = all_failures[all_failures["kind"] == "failure"].rename(columns={"scheduled_date": "failure_date"})
+    all_failures = failure_events(all_failures)
     seen = all_failures[pd.to_datetime(all_failures["failure_date"]) < split]
     dates = pd.date_range(split, readings["date"].max() - pd.Timedelta(days=60), freq="14D")
     survival = {}

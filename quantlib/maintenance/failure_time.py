@@ -32,10 +32,16 @@ from sklearn.exceptions import NotFittedError
 from quantlib.maintenance.sensors import SIGNALS, SensorDataError
 from quantlib.maintenance.survival import WeibullLifeModel
 
-__all__ = ["AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure", "landmarks", "unit_ages"]
+__all__ = ["AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure", "failure_events", "landmarks",
+           "unit_ages"]
 
 #: Features a period carries: the rolling means of the standardised readings and their slopes.
 PERIOD_FEATURES = [f"{s}_z" for s in SIGNALS] + [f"{s}_slope" for s in SIGNALS]
+
+
+def failure_events(events: pd.DataFrame) -> pd.DataFrame:
+    """The failures among ``maintenance_events`` rows, dated by ``failure_date`` (their scheduled date)."""
+    return events[events["kind"] == "failure"].rename(columns={"scheduled_date": "failure_date"})
 
 
 def _failure_days(failures: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.data.gold import as_of_date, open_gold
-from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, unit_ages
+from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, failure_events, unit_ages
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, SensorDataError, SensorFeatures, daily_readings
 
 __all__ = ["HEALTH_THRESHOLD", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health", "evidence_line",
@@ -95,7 +95,7 @@ def equipment_health(source, as_of=None, horizon_days: int = 30, min_failures: i
         telemetry, equipment, weather, events = _load(con, day)
     if telemetry.empty:
         raise SensorDataError(f"no telemetry recorded by {day}: equipment health needs sensor readings")
-    failures = events[events["kind"] == "failure"].rename(columns={"scheduled_date": "failure_date"})
+    failures = failure_events(events)
     if failures.empty:
         raise SensorDataError(f"no equipment failure recorded by {day}: health cannot be learned without one")
     readings = daily_readings(telemetry, equipment, weather)

@@ -198,9 +198,8 @@ def interventions(fleet: FleetHealth, threshold: float = HEALTH_THRESHOLD) -> pd
     The failure cost is the mean recorded cost of the kind's failures (repairs); downtime's lost
     revenue is not in it, so the value is a floor.
     """
-    events = fleet.events
     kinds = fleet.units.set_index("equipment_id")["kind"]
-    failures = events[events["kind"] == "failure"].assign(unit_kind=lambda e: e["equipment_id"].map(kinds))
+    failures = fleet.failures.assign(unit_kind=lambda e: e["equipment_id"].map(kinds))
     cost = failures.groupby("unit_kind")["cost"].mean()
     due = fleet.units[fleet.units["health"] < threshold].copy()
     due["failure_cost"] = due["kind"].map(cost)
