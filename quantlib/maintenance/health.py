@@ -168,7 +168,7 @@ def plan_work_orders(source, store=None, as_of=None, threshold: float = HEALTH_T
     Parameters
     ----------
     source
-        Gold.
+        Gold (read only when ``health`` is not given).
     store : OpsStore, optional
         The operational store (default :func:`quantlib.data.opstore.open_ops_store`).
     health : FleetHealth, optional
@@ -184,15 +184,15 @@ def plan_work_orders(source, store=None, as_of=None, threshold: float = HEALTH_T
     store = store if store is not None else open_ops_store()
     health = health if health is not None else equipment_health(source, as_of)
     day = pd.Timestamp(health.as_of).date()
-    with open_gold(source) as con:
-        done = con.execute("""SELECT equipment_id, max(coalesce(completed_date, scheduled_date))::DATE AS last_done
-                              FROM maintenance_events WHERE coalesce(completed_date, scheduled_date)::DATE <= ?
-                              GROUP BY equipment_id""", [day]).df()
-        hours = con.execute("""SELECT e.kind, median(m.downtime_hours) AS hours FROM maintenance_events m
-                               JOIN equipment e USING (equipment_id)
-                               WHERE m.kind IN ('preventive', 'corrective') AND m.downtime_hours > 0
-                               GROUP BY e.kind""", [] ).df().set_index("kind")["hours"]
-    last_done = dict(zip(done["equipment_id"], pd.to_datetime(done["last_done"]).dt.date))
+    # the maintenance history came with the health (events scheduled by as_of): no second read of gold
+    events = health.events
+    finished = pd.to_datetime(events["completed_date"]).fillna(pd.to_datetime(events["scheduled_date"])).dt.date
+    done = (events.assign(last_done=finished)[finished <= day].groupby("equipment_id")["last_done"].max()
+            .reset_index())
+    kinds = health.units.set_index("equipment_id")["kind"]
+    visits = events[events["kind"].isin(["preventive", "corrective"]) & (events["downtime_hours"] > 0)]
+    hours = visits.groupby(visits["equipment_id"].map(kinds))["downtime_hours"].median()
+    last_done = dict(zip(done["equipment_id"], done["last_done"]))
     units = health.units.set_index("equipment_id")
     now = iso_utc(datetime.now(timezone.utc))
     opened = []
@@ -222,8 +222,9 @@ def plan_work_orders(source, store=None, as_of=None, threshold: float = HEALTH_T
                 "equipment_id": row.equipment_id, "status": "open", "opened_on": day.isoformat(),
                 "health": float(row.health), "reason": evidence_line(row), "evidence": json.dumps(_evidence(row)),
                 "window_start": start.isoformat(), "window_end": (day + pd.Timedelta(days=days)).isoformat(),
-                "skill": row.service_line, "estimated_hours": float(hours.get(row.kind, np.nan))
-                if pd.notna(hours.get(row.kind, np.nan)) else None, "created_at": now,
+                "skill": row.service_line,
+                "estimated_hours": float(hours[row.kind]) if pd.notna(hours.get(row.kind)) else None,
+                "created_at": now,
             }
             names = ", ".join(record)
             marks = ", ".join("?" * len(record))
