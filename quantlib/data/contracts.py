@@ -444,10 +444,13 @@ _register(_contract(
         "equipment_id": _id(),
         "date": _ts(),
         **{f"{state}_hours": _range(0, 24) for state in OPERATING_STATES},
+        # The unit's energy meter over the day, kWh (optional: older files lack it, and a unit
+        # without a meter leaves it empty).
+        "energy_kwh": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
     },
     foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
     description="Hours a day each unit spent in each operating state (idle, normal, heavy, fault; "
-                "the generator's add up to 24); no row for a day the unit was down.",
+                "the generator's add up to 24) and its metered energy (kWh); no row for a day the unit was down.",
 ))
 
 _register(_contract(

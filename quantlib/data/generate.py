@@ -61,6 +61,16 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   Markov chain per unit-day, starting idle at midnight; in working hours (7-19) its kind's
   matrix mixed with a pre-failure matrix (heavy and fault far likelier) by the day's drift
   toward a failure, at night a mostly idle one (``OPERATING_CHAINS``); no row on days down.
+* Energy meter (``equipment_states.energy_kwh``, kWh a day): the day's hours in each state x
+  the kind's power draw in that state (``ENERGY["power_kw"]``, idle small, heavy largest) x
+  the unit's power factor (lognormal, sd 0.1) x a cooling load ``1 + 0.015 max(temp_c - 18, 0)``
+  of the region's day x ``(1 + rate x wear_age_years)`` x lognormal(0, 0.05) noise. The wear age
+  is the virtual age above (halved by a completed preventive maintenance, 0 once a failure is
+  repaired); the rate per year is the unit's, lognormal around a kind median (heavy 0.25,
+  diagnostic 0.15; sd of log 0.5), three times that for 15 % of units. Truth:
+  ``equipment_reliability.degradation_rate_per_year`` and ``power_factor``, and the daily
+  wear age in the truth table ``equipment_wear``. Drawn from a random stream of its own, so
+  every other table is what it would be without the meter.
 * Vibration snapshots (``vibration_snapshots``), one a week per unit: a 0.5 s waveform at
   2,048 Hz of the running speed (1x, imbalance), 2x and the bearing defect frequencies (BPFO,
   BPFI) plus noise, stored as its spectrum's peaks; before a bearing failure the defect (x21,
@@ -228,6 +238,25 @@ OPERATING_CHAINS = {
 if not all(np.allclose(np.sum(m, axis=1), 1.0) for m in (*OPERATING_CHAINS["working_hours"].values(),
                                                         OPERATING_CHAINS["pre_failure"], OPERATING_CHAINS["night"])):
     raise RuntimeError("every row of an OPERATING_CHAINS matrix must add up to 1")
+# Daily energy meter (equipment_states.energy_kwh): the hours in each state x the kind's power draw
+# in that state (kW), x the unit's own power factor, x an ambient (cooling) factor 1 + per_c x
+# max(temp_c - above_c, 0) of the region's day, x (1 + rate x wear_age_years) with the unit's
+# degradation rate per year of wear age (the age process's virtual age: halved by a completed
+# preventive maintenance, 0 after a failure's repair), x lognormal(0, noise_sigma). A unit's rate is
+# lognormal(log median[kind], sigma), x fast_multiplier for a fast_share of units (a few degrade fast).
+# Drawn from a stream of their own (seed, stream) so the other tables are the same as without it.
+ENERGY = {
+    "stream": 15,
+    "power_kw": {"heavy": {"idle": 0.4, "normal": 3.5, "heavy": 7.5, "fault": 1.5},
+                 "diagnostic": {"idle": 0.05, "normal": 0.6, "heavy": 1.2, "fault": 0.3}},
+    "unit_power_sigma": 0.1,
+    "ambient": {"above_c": 18.0, "per_c": 0.015},
+    "rate_median_per_year": {"heavy": 0.25, "diagnostic": 0.15}, "rate_sigma": 0.5,
+    "fast_share": 0.15, "fast_multiplier": 3.0,
+    "noise_sigma": 0.05,
+}
+if any(set(p) != set(OPERATING_STATES) for p in ENERGY["power_kw"].values()):
+    raise RuntimeError("ENERGY['power_kw'] must give every operating state's draw")
 EQUIPMENT_USE_SHARE = {"install": 0.7, "repair": 0.35, "emergency": 0.5, "maintenance": 0.2,
                        "inspection": 0.3}
 FIRST_NAMES = np.array(["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
@@ -1188,6 +1217,7 @@ class _Builder:
         vib_rise, temp_rise, press_drop, temp_noise, drift, spectral, down = self._failure_signatures(
             n, horizon, e_idx, f_day, f_down, mode, lead)
         self._make_states(drift, down)
+        self._make_energy(initial_age, np.where(pm_done, pm_day + pm_delay, np.nan), e_idx, f_day, f_down, down)
         self._make_snapshots(spectral, down)
         ambient = self.t["weather"].pivot(index="date", columns="region", values="temp_c")
         ambient = ambient[self.regions].to_numpy().T[eq["region"]][:, :horizon]
@@ -1253,6 +1283,8 @@ class _Builder:
             "initial_virtual_age_days": np.round(initial_age, 1),
             "preventive_due": np.full(n, pm_per), "preventive_done": pm_done.reshape(n, pm_per).sum(axis=1),
             "failures": np.bincount(e_idx, minlength=n),
+            "degradation_rate_per_year": np.round(self.degradation_rate, 5),
+            "power_factor": np.round(self.power_factor, 5),
         })
 
     def _failure_modes(self, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1395,6 +1427,62 @@ class _Builder:
             **{f"{s}_hours": hours[:, i] for i, s in enumerate(OPERATING_STATES)},
         })
 
+    def _make_energy(self, initial_age, pm_days, e_idx, f_day, f_down, down) -> None:
+        """The daily energy meter of each unit (``equipment_states.energy_kwh``) and its daily wear age.
+
+        The wear age is the one ``_age_process`` follows, replayed on whole days: from
+        ``start_day`` (``initial_age``; before it, that age less the days still to go, at least 0)
+        it grows a day a day, a completed preventive maintenance on an up day at or after
+        ``start_day`` halves it (``pm_age_reduction``) and the day a failure's repair ends resets
+        it to 0; the age on a failure's day is within one day below the failure's
+        ``virtual_age_days``. Energy follows ``ENERGY``; the rates go to ``equipment_reliability``
+        and the daily age to the truth table ``equipment_wear``.
+        """
+        eq, rel, en = self.equip, RELIABILITY, ENERGY
+        rng = np.random.default_rng([self.seed, en["stream"]])
+        n, horizon = down.shape
+        start_day = rel["start_day"]
+        applied = np.zeros((n, horizon), dtype=bool)
+        e_pm, j_pm = np.nonzero(~np.isnan(pm_days))
+        p_day = pm_days[e_pm, j_pm].astype(int)
+        ok = p_day >= start_day
+        applied[e_pm[ok], p_day[ok]] = True
+        applied &= ~down  # a maintenance due while the unit is down for repair finds it as good as new
+        reset = np.zeros((n, horizon), dtype=bool)
+        back = f_day + 1 + f_down
+        inside = back < horizon
+        reset[e_idx[inside], back[inside]] = True
+        wear = np.empty((n, horizon))
+        age = np.zeros(n)
+        for d in range(horizon):  # sequential in time, vectorised over units (PM scales the age so far)
+            age = np.maximum(initial_age - (start_day - d), 0.0) if d <= start_day else age + 1.0
+            age = np.where(reset[:, d], 0.0, age)
+            age = np.where(applied[:, d], age * (1 - rel["pm_age_reduction"]), age)
+            wear[:, d] = age
+        kinds = eq["kind"]
+        median = np.array([en["rate_median_per_year"][k] for k in kinds])
+        rate = median * rng.lognormal(0.0, en["rate_sigma"], n)
+        rate *= np.where(rng.random(n) < en["fast_share"], en["fast_multiplier"], 1.0)
+        power_factor = rng.lognormal(0.0, en["unit_power_sigma"], n)
+        states = self.t["equipment_states"]
+        e_of = np.searchsorted(eq["ids"], states["equipment_id"].to_numpy())
+        d_of = ((states["date"] - self.start).dt.days).to_numpy()
+        draw = np.array([[en["power_kw"][k][s] for s in OPERATING_STATES] for k in kinds])  # unit x state
+        hours = states[[f"{s}_hours" for s in OPERATING_STATES]].to_numpy(dtype=float)
+        base = np.einsum("ij,ij->i", hours, draw[e_of])
+        temp = self.t["weather"].pivot(index="date", columns="region", values="temp_c")[self.regions].to_numpy().T
+        ambient = 1.0 + en["ambient"]["per_c"] * np.maximum(temp[eq["region"][e_of], d_of] - en["ambient"]["above_c"],
+                                                             0.0)
+        wear_years = wear[e_of, d_of] / 365.25
+        energy = (base * power_factor[e_of] * ambient * (1.0 + rate[e_of] * wear_years)
+                  * rng.lognormal(0.0, en["noise_sigma"], len(e_of)))
+        states["energy_kwh"] = np.round(energy, 3)
+        self.degradation_rate, self.power_factor = rate, power_factor
+        self.truth_tables["equipment_wear"] = _frame({
+            "equipment_id": states["equipment_id"].to_numpy(), "date": states["date"].to_numpy(),
+            "wear_age_days": np.round(wear[e_of, d_of], 3), "ambient_factor": np.round(ambient, 5),
+        })
+
     # ------------------------------------------------------------------ expenses
     def _make_expenses(self) -> None:
         """Monthly overheads, weekly fuel, and the technicians' paid but unbilled hours."""
@@ -1529,6 +1617,19 @@ class _Builder:
                               " board's excursion size), rows from, columns to; other hours: night",
                 **json.loads(json.dumps(OPERATING_CHAINS)),  # tuples as lists, as in ground_truth.json
                 "down_days": "no row"},
+            "equipment_energy": {
+                **json.loads(json.dumps(ENERGY)),
+                "energy_kwh": "sum over states of state_hours x power_kw[kind][state] x power_factor (per unit,"
+                              " lognormal(0, unit_power_sigma)) x (1 + ambient.per_c x max(temp_c - ambient.above_c,"
+                              " 0)) x (1 + degradation_rate_per_year x wear_age_days / 365.25)"
+                              " x lognormal(0, noise_sigma), rounded to 0.001",
+                "degradation_rate_per_year": "rate_median_per_year[kind] x lognormal(0, rate_sigma),"
+                                             " x fast_multiplier with probability fast_share",
+                "wear_age": "the equipment_reliability virtual age on whole days: halved on the completed_date of"
+                            " a preventive maintenance on an up day from start_day, 0 on the day a failure's"
+                            " repair ends; before start_day the initial age less the days to go (at least 0)",
+                "per_unit_truth_columns": "equipment_reliability.degradation_rate_per_year, power_factor",
+                "daily_truth_table": "equipment_wear (wear_age_days, ambient_factor)"},
             # The life law from new in the form the maintenance-policy benchmark reads (no PM in between).
             "equipment_life": {"gap": "days from a failure's repair to the next failure, with no preventive"
                                       " maintenance in between = min_gap_days + scale_days[kind] x Weibull(shape)",
