@@ -1,6 +1,7 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
+fixed-threshold baseline), performance degradation (each unit's energy-efficiency loss per
+year since its last service, by regression), time to failure by landmark Cox models, equipment health with
 work orders, and maintenance decisions (preventive against failure cost, the
 age-replacement interval per kind, a fleet schedule within technician capacity); the
 ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
@@ -8,6 +9,12 @@ age-replacement interval per kind, a fleet schedule within technician capacity);
 Engines only: nothing here imports a delivery package.
 """
 
+from quantlib.maintenance.degradation import (
+    DegradationDataError,
+    DegradationModel,
+    calendar_trend_rates,
+    compare_rates,
+)
 from quantlib.maintenance.failure_modes import FailureModeClassifier, failure_mode_report, failure_windows
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, evaluate_time_to_failure
 from quantlib.maintenance.health import (
@@ -46,6 +53,7 @@ from quantlib.maintenance.survival import (
 )
 
 __all__ = [
+    "DegradationDataError", "DegradationModel", "calendar_trend_rates", "compare_rates",
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
     "FailureModeClassifier", "failure_mode_report", "failure_windows",
     "HEALTH_THRESHOLD", "FleetHealth", "equipment_health", "plan_work_orders", "work_orders",
