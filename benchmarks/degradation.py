@@ -33,7 +33,7 @@ from quantlib.maintenance.degradation import DegradationModel, calendar_trend_ra
 
 PROFILES = Path(__file__).resolve().parents[1] / "parameters" / "companies"
 MODELS = {"ols": {"method": "ols"}, "ols_unit_intercept": {"method": "ols", "per_interval": False},
-          "mixed": {"method": "mixed"}}
+          "mixed": {"method": "mixed"}, "ols_learned_restore": {"method": "ols", "learn_restore": True}}
 
 
 def _truth(company):
@@ -59,7 +59,8 @@ def run(company) -> dict:
         model = DegradationModel(**params).fit(t["equipment_states"], t["maintenance_events"], t["weather"],
                                                t["equipment"])
         seconds = time.perf_counter() - tic
-        out[name] = {**_scores(model.rates_, truth),
+        out[name] = {**_scores(model.rates_, truth), **({"restore": {k: round(v, 3) for k, v in model.restore_.items()}}
+                                                         if params.get("learn_restore") else {}),
                      "kinds": model.kind_rates_.round(4).set_index("kind").to_dict(orient="index"),
                      "fit_seconds": round(seconds, 2)}
     tic = time.perf_counter()

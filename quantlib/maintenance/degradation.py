@@ -44,7 +44,17 @@ Two estimators of the per-unit rates, ``method``:
   kind's rate; its interval adds the fixed slope's variance to the random slope's conditional
   variance.
 
-On the generator's data (``python -m benchmarks.degradation``) both recover the true rates;
+**Learned restore** (``learn_restore=True``, with ``"ols"``): how much of the accumulated wear
+each kind of service removes is learned from the data (``restore_``, a share per reset kind),
+and the rates are then estimated on the resulting *effective wear age*, ``w`` (reset to the
+kept share of the wear at each service; the wear before the records begin is unknown and
+taken as 0), in levels: the energy relative to usage and temperature is ``p_unit (1 + rate x
+w)``, least squares per unit, ``rate = slope / intercept`` with a delta-method interval. The
+shares minimise the units' squared errors (coordinate-wise, bounded scalar search). This
+estimates the rate of a unit growing linearly with its wear age from as new (the
+generator's law) rather than the log slope at its typical wear.
+
+On the generator's data (``python -m benchmarks.degradation``) all recover the true rates;
 the figures are in ``benchmarks/README.md``. :func:`calendar_trend_rates` is the naive
 baseline (the trend of the raw daily kWh over calendar time, as a fraction of the mean a
 year) and :func:`compare_rates` scores estimated rates against known ones.
@@ -56,7 +66,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
-from scipy.optimize import nnls
+from scipy.optimize import minimize_scalar, nnls
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import SplineTransformer
@@ -128,6 +138,10 @@ class DegradationModel(BaseEstimator):
         Lags of the Newey-West standard errors (``method="ols"``).
     backfit_iterations : int, default 20
         At most this many rounds of alternating the unit slopes and the temperature curve.
+    learn_restore : bool, default False
+        Also learn how much of the accumulated wear each kind of service removes (``restore_``)
+        and estimate the rates on the resulting effective wear age in levels (see the module
+        docstring); ``method="ols"`` only.
 
     Attributes
     ----------
@@ -140,11 +154,13 @@ class DegradationModel(BaseEstimator):
         The learned power draw (kWh per hour) of each kind (rows) in each state (columns).
     residual_sd_ : dict
         The residual standard deviation of log energy per kind.
+    restore_ : dict
+        With ``learn_restore``: the share of the accumulated wear each reset kind removes.
     """
 
     def __init__(self, method: str = "ols", reset_kinds: tuple[str, ...] = ("preventive", "failure"),
                  per_interval: bool = True, alpha: float = 0.05, spline_knots: int = 5, min_days: int = 60,
-                 hac_lags: int = 7, backfit_iterations: int = 20) -> None:
+                 hac_lags: int = 7, backfit_iterations: int = 20, learn_restore: bool = False) -> None:
         self.method = method
         self.reset_kinds = reset_kinds
         self.per_interval = per_interval
@@ -153,6 +169,7 @@ class DegradationModel(BaseEstimator):
         self.min_days = min_days
         self.hac_lags = hac_lags
         self.backfit_iterations = backfit_iterations
+        self.learn_restore = learn_restore
 
     # ------------------------------------------------------------------ data
     def _days(self, states, events, weather, equipment) -> pd.DataFrame:
@@ -213,7 +230,9 @@ class DegradationModel(BaseEstimator):
             days = days[days["temp_c"].notna()]
         if days.empty:
             raise DegradationDataError("equipment_states has no day with a positive energy_kwh to learn from")
-        power, splines, curves, unit_rows, kind_rows, resid_sd = {}, {}, {}, [], [], {}
+        if self.learn_restore and self.method != "ols":
+            raise DegradationDataError("learn_restore works with method='ols' only")
+        power, splines, curves, unit_rows, kind_rows, resid_sd, levels = {}, {}, {}, [], [], {}, []
         for kind, kd in days.groupby("kind", sort=True):
             hours = kd[list(STATE_HOURS)].to_numpy(dtype=float)
             draw, _ = nnls(hours, kd["energy_kwh"].to_numpy(dtype=float))
@@ -232,6 +251,11 @@ class DegradationModel(BaseEstimator):
             resid_sd[kind] = resid
             unit_rows.append(units.assign(kind=kind))
             kind_rows.append(self._kind_rate(kind, units, fixed))
+            if self.learn_restore:
+                # The energy relative to what the usage and the temperature explain, in levels.
+                curve_effect = spline.transform(usable[["temp_c"]]) @ curve if spline is not None else 0.0
+                levels.append(usable[["equipment_id", "kind", "date", "last_service", "age_days"]].assign(
+                    ratio=usable["energy_kwh"].to_numpy() / usable["base"].to_numpy() / np.exp(curve_effect)))
         if not unit_rows:
             raise DegradationDataError("no unit has a day after a service (maintenance_events.completed_date of kinds "
                                        f"{', '.join(self.reset_kinds)})")
@@ -244,7 +268,93 @@ class DegradationModel(BaseEstimator):
                        .sort_values("equipment_id").reset_index(drop=True))
         self.kind_rates_ = pd.DataFrame(kind_rows)
         self.residual_sd_ = resid_sd
+        if self.learn_restore:
+            first_day = days.groupby("equipment_id")["date"].min()
+            level = pd.concat(levels, ignore_index=True).sort_values(["equipment_id", "date"], kind="stable")
+            self.restore_ = self._learn_restore(level, events, first_day)
+            units = self._fit_levels(level, events, first_day)
+            units = units.merge(self.rates_[["equipment_id", "kind"]], on="equipment_id")
+            self.rates_ = units[self.rates_.columns].sort_values("equipment_id").reset_index(drop=True)
+            self.kind_rates_ = pd.DataFrame([self._kind_rate(k, u, None) for k, u in self.rates_.groupby("kind")])
         return self
+
+    # ------------------------------------------------------------------ learned restore
+    def _services(self, events: pd.DataFrame, first_day: pd.Series) -> pd.DataFrame:
+        """One row per unit and service day: which reset kinds happened, the days since the previous one."""
+        ev = events.loc[events["kind"].isin(self.reset_kinds) & events["completed_date"].notna(),
+                        ["equipment_id", "kind", "completed_date"]]
+        ev = ev.assign(equipment_id=ev["equipment_id"].astype(str),
+                       last_service=pd.to_datetime(ev["completed_date"]).dt.normalize())
+        flags = pd.crosstab([ev["equipment_id"], ev["last_service"]], ev["kind"]).gt(0)
+        flags = flags.reindex(columns=list(self.reset_kinds), fill_value=False).reset_index()
+        flags = flags[flags["equipment_id"].isin(first_day.index)].sort_values(["equipment_id", "last_service"])
+        previous = flags.groupby("equipment_id")["last_service"].shift()
+        start = flags["equipment_id"].map(first_day)
+        # Before the first service the records' start stands for the unknown age when they begin.
+        gap = (flags["last_service"] - previous.fillna(start)).dt.days.clip(lower=0)
+        return flags.assign(gap_days=gap.astype(float), rank=flags.groupby("equipment_id").cumcount()).reset_index(
+            drop=True)
+
+    def _offsets(self, services: pd.DataFrame, restore: dict) -> np.ndarray:
+        """The effective wear age (days) each service leaves: the age before it x (1 - the share it removes)."""
+        removed = np.zeros(len(services))
+        for kind, share in restore.items():
+            removed = np.where(services[kind].to_numpy(), np.maximum(removed, share), removed)
+        keep, gap, rank = 1.0 - removed, services["gap_days"].to_numpy(), services["rank"].to_numpy()
+        offset = np.zeros(len(services))
+        for k in range(int(rank.max()) + 1 if len(rank) else 0):  # a few services per unit: loop over their rank
+            at = np.flatnonzero(rank == k)
+            offset[at] = keep[at] * ((offset[at - 1] if k else 0.0) + gap[at])
+        return offset
+
+    def _effective_age(self, level: pd.DataFrame, services: pd.DataFrame, restore: dict) -> np.ndarray:
+        index = pd.MultiIndex.from_frame(services[["equipment_id", "last_service"]])
+        at = index.get_indexer(pd.MultiIndex.from_frame(level[["equipment_id", "last_service"]]))
+        if (at < 0).any():  # cannot happen when both come from the same events; a wrong age would be silent
+            raise DegradationDataError("a day's last service is missing from maintenance_events")
+        return self._offsets(services, restore)[at] + level["age_days"].to_numpy(dtype=float)
+
+    def _learn_restore(self, level: pd.DataFrame, events: pd.DataFrame, first_day: pd.Series) -> dict:
+        """The share of the wear each reset kind removes, by least squares of the units' linear fits in levels."""
+        services = self._services(events, first_day)
+        codes = pd.factorize(level["equipment_id"])[0]
+        ratio = level["ratio"].to_numpy() / level.groupby("equipment_id")["ratio"].transform("mean").to_numpy()
+        n = np.bincount(codes).astype(float)
+
+        def rss(restore: dict) -> float:
+            x = self._effective_age(level, services, restore)
+            xc = x - (np.bincount(codes, x) / n)[codes]
+            yc = ratio - (np.bincount(codes, ratio) / n)[codes]
+            sxx, sxy, syy = (np.bincount(codes, a * b) for a, b in ((xc, xc), (xc, yc), (yc, yc)))
+            return float(np.sum(syy - np.where(sxx > 0, sxy ** 2 / np.where(sxx > 0, sxx, 1.0), 0.0)))
+
+        restore = dict.fromkeys(self.reset_kinds, 1.0)
+        for _ in range(2):  # coordinate descent: one share at a time
+            for kind in self.reset_kinds:
+                best = minimize_scalar(lambda share, k=kind: rss({**restore, k: share}), bounds=(0.0, 1.0),
+                                       method="bounded", options={"xatol": 1e-3})
+                restore[kind] = float(best.x)
+        return restore
+
+    def _fit_levels(self, level: pd.DataFrame, events: pd.DataFrame, first_day: pd.Series) -> pd.DataFrame:
+        """Per unit, energy ratio = p (1 + rate x effective age): least squares, HAC errors, the delta method."""
+        services = self._services(events, first_day)
+        level = level.assign(wear=self._effective_age(level, services, self.restore_) / _YEAR)
+        q = stats.norm.ppf(1 - self.alpha / 2)
+        rows = []
+        for unit, d in level.groupby("equipment_id", sort=True):
+            rate = se = np.nan
+            if len(d) >= self.min_days and np.ptp(d["wear"]) > 0:
+                res = sm.OLS(d["ratio"].to_numpy(), sm.add_constant(d["wear"].to_numpy(), has_constant="add")).fit(
+                    cov_type="HAC", cov_kwds={"maxlags": self.hac_lags})
+                (b0, b1), cov = res.params, np.asarray(res.cov_params())
+                rate = b1 / b0
+                grad = np.array([-b1 / b0 ** 2, 1.0 / b0])
+                se = float(np.sqrt(grad @ cov @ grad))
+            rows.append({"equipment_id": unit, "rate_per_year": rate, "lower": rate - q * se,
+                         "upper": rate + q * se, "se": se, "n_days": len(d),
+                         "n_intervals": d["last_service"].nunique()})
+        return pd.DataFrame(rows)
 
     def _fit_kind(self, kd: pd.DataFrame, spline):
         """The unit rates of one kind: within-interval regression, backfitted with the kind's temperature curve.

@@ -13,12 +13,13 @@ from quantlib.maintenance import DegradationDataError, DegradationModel, calenda
 POWER = {"big": np.array([0.5, 4.0, 8.0, 1.5]), "small": np.array([0.05, 0.6, 1.2, 0.3])}
 
 
-def _simulate(n_units=40, days=540, seed=0):
+def _simulate(n_units=40, days=540, seed=0, linear=False):
     """Units whose log energy rises by ``rate`` per year of wear age; a preventive maintenance (every
     80-100 days) halves the wear age, a failure resets it; the cooling load grows above 18 C.
 
     The energy is ``usage x power factor x cooling x exp(rate x wear_years) x noise``, so the
-    within-interval log slope on the age since service is exactly the unit's rate.
+    within-interval log slope on the age since service is exactly the unit's rate; with
+    ``linear``, ``(1 + rate x wear_years)`` instead of the exponential (the generator's law).
     """
     rng = np.random.default_rng(seed)
     dates = pd.date_range("2023-01-01", periods=days)
@@ -49,8 +50,8 @@ def _simulate(n_units=40, days=540, seed=0):
         heavy = rng.integers(0, 4, days)
         hours = np.column_stack([24 - normal - heavy, normal, heavy, np.zeros(days)]).astype(float)
         cooling = 1 + 0.02 * np.maximum(temp[region[i]] - 18, 0)
-        energy = (hours @ POWER[kind[i]] * rng.lognormal(0, 0.1) * cooling * np.exp(rate[i] * wear / 365.25)
-                  * rng.lognormal(0, 0.05, days))
+        growth = 1 + rate[i] * wear / 365.25 if linear else np.exp(rate[i] * wear / 365.25)
+        energy = hours @ POWER[kind[i]] * rng.lognormal(0, 0.1) * cooling * growth * rng.lognormal(0, 0.05, days)
         states.append(pd.DataFrame({"equipment_id": unit, "date": dates, "idle_hours": hours[:, 0],
                                     "normal_hours": hours[:, 1], "heavy_hours": hours[:, 2],
                                     "fault_hours": hours[:, 3], "energy_kwh": energy})[up])
@@ -102,6 +103,22 @@ def test_beats_the_calendar_trend_and_needs_the_service_resets(simulated):
     # Without the preventive visits as resets, the age since service is wrong and the rates are worse.
     blind = DegradationModel(reset_kinds=("failure", "corrective")).fit(states, events, weather, equipment)
     assert compare_rates(blind.rates_.dropna(), truth)["pearson"] < 0.8
+
+
+def test_learned_restore_finds_what_each_service_removes():
+    states, events, weather, equipment, truth = _simulate(linear=True, seed=1)
+    every_kind = ("preventive", "failure", "corrective")
+    model = DegradationModel(learn_restore=True, reset_kinds=every_kind).fit(states, events, weather, equipment)
+    assert abs(model.restore_["preventive"] - 0.5) < 0.1  # the simulation's visits halve the wear
+    assert model.restore_["failure"] > 0.8  # a repair makes the unit as good as new
+    assert model.restore_["corrective"] < 0.15  # a corrective repair leaves the wear as it was
+    score = compare_rates(model.rates_, truth)
+    assert score["pearson"] > 0.95 and abs(score["bias"]) < 0.05
+    # The within-interval log slope is below the linear law's rate (r / (1 + r x wear)); the learned one is not.
+    within = compare_rates(DegradationModel().fit(states, events, weather, equipment).rates_, truth)
+    assert score["median_abs_error"] < within["median_abs_error"]
+    with pytest.raises(DegradationDataError, match="learn_restore"):
+        DegradationModel(method="mixed", learn_restore=True).fit(states, events, weather, equipment)
 
 
 def test_excess_consumption_is_zero_at_service_and_grows_with_the_age(simulated):
