@@ -62,7 +62,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     write_company(generate_company(profile, seed=3, scale=0.3), tmp_path / "b")
     write_company(generate_company(profile, seed=4, scale=0.3), tmp_path / "c")
     a, b, c = (_digest(tmp_path / x) for x in "abc")
-    assert len(a) == len(TABLE_ORDER) + 8  # the tables and eight ground-truth tables
+    assert len(a) == len(TABLE_ORDER) + 9  # the tables and nine ground-truth tables (equipment_wear the ninth)
     assert a == b
     assert a["jobs.parquet"] != c["jobs.parquet"]
     truth = json.loads((tmp_path / "a" / "_truth" / "ground_truth.json").read_text())
