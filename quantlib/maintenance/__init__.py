@@ -2,7 +2,8 @@
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
 fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
 work orders, and maintenance decisions (preventive against failure cost, the
-age-replacement interval per kind, a fleet schedule within technician capacity); the
+age-replacement interval per kind, the interval when a visit restores only part of
+the wear, a fleet schedule within technician capacity); the
 ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
@@ -27,6 +28,13 @@ from quantlib.maintenance.policy import (
     maintenance_costs,
     technician_capacity,
     unit_plan,
+)
+from quantlib.maintenance.repair import (
+    PeriodicMaintenancePolicy,
+    VirtualAgeModel,
+    maintenance_history,
+    periodic_cost_rate,
+    virtual_ages,
 )
 from quantlib.maintenance.sensors import (
     SIGNALS,
@@ -54,4 +62,6 @@ __all__ = [
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
+    "PeriodicMaintenancePolicy", "VirtualAgeModel", "maintenance_history", "periodic_cost_rate",
+    "virtual_ages",
 ]
