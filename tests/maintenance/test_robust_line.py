@@ -24,6 +24,7 @@ def test_grouped_huber_matches_statsmodels_rlm_per_group():
 
 
 def test_a_group_with_one_x_value_gets_a_flat_line():
-    fit = grouped_huber_line([1.0, 1.0, 1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 1.0, 2.0, 3.0], ["a", "a", "a", "b", "b", "b"])
+    fit = grouped_huber_line([1.0, 1.0, 1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 1.0, 2.0, 3.0],
+                             ["a", "a", "a", "b", "b", "b"])
     assert fit.loc["a", "slope"] == 0.0 and fit.loc["a", "intercept"] == pytest.approx(6.0)
     assert fit.loc["b", "slope"] == pytest.approx(1.0) and fit.loc["b", "intercept"] == pytest.approx(-1.0)

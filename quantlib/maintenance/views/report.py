@@ -17,7 +17,7 @@ from quantlib.maintenance.repair import PeriodicMaintenancePolicy
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, alert_episodes, alert_lead_times
 from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.views.formatting import markdown_money
-from quantlib.views.tables import table_view
+from quantlib.views.tables import ReportSection, table_view
 
 __all__ = ["EquipmentMonitorParameters", "MaintenanceParameters", "PreventivePlan", "at_risk_units",
            "fleet_for_report", "preventive_plan",
@@ -46,19 +46,19 @@ def fleet_for_report(source, as_of=None) -> FleetHealth:
     return equipment_health(source, as_of)
 
 
-def health_section(source, as_of=None, top: int = 5, threshold: float = HEALTH_THRESHOLD):
+def health_section(source, as_of=None, top: int = 5, threshold: float = HEALTH_THRESHOLD) -> ReportSection:
     """For other reports (the weekly operations report): the least healthy units, or why there are none.
 
-    Returns a table, or a markdown sentence when the company has no telemetry or no recorded
-    failure to learn from.
+    Returns a section with the table, or only a sentence when the company has no telemetry or no
+    recorded failure to learn from.
     """
     from quantlib.maintenance.sensors import SensorDataError
 
     try:
         fleet = equipment_health(source, as_of)
     except SensorDataError as reason:
-        return f"Equipment health is not available: {reason}."
-    return health_table(fleet, top=top)
+        return ReportSection(f"Equipment health is not available: {reason}.")
+    return ReportSection(table=health_table(fleet, top=top), caption="Least healthy units")
 
 
 def summary_line(fleet: FleetHealth, threshold: float = HEALTH_THRESHOLD) -> str:
@@ -226,11 +226,10 @@ YEAR_DAYS = 365.25
 
 
 @dataclass
-class PreventivePlan:
+class PreventivePlan(ReportSection):
     """How often to service each kind: a markdown line and the table (None when it cannot be fitted)."""
 
-    line: str
-    table: pd.DataFrame | None = None
+    caption: str | None = "Preventive interval by equipment kind"
     policy: PeriodicMaintenancePolicy | None = None
 
 
@@ -287,4 +286,4 @@ def preventive_plan(source, as_of=None, min_failures: int = 10, max_interval_wid
         line += "The current rhythm is already at or near the best interval."
     if len(policy.skipped_):
         line += " Not estimated: " + "; ".join(f"{k} ({r})" for k, r in policy.skipped_.itertuples(index=False)) + "."
-    return PreventivePlan(line, table, policy)
+    return PreventivePlan(line, table, policy=policy)

@@ -32,11 +32,12 @@ def test_warning_record_and_health_section(fleet, mixed_company):
     record = mv.warning_record(health)
     assert len(record) == 1 and record["failures"].iloc[0] > 0
     assert 0 <= record["warned"].iloc[0] <= record["failures"].iloc[0]
-    table = mv.health_section(lake, top=4)
-    assert isinstance(table, pd.DataFrame) and len(table) == 4
+    section = mv.health_section(lake, top=4)
+    assert isinstance(section.table, pd.DataFrame) and len(section.table) == 4 and section.line == ""
     early = pd.Timestamp(mixed_company.profile.start).date() + pd.Timedelta(days=20)
     reason = mv.health_section(lake, as_of=early)
-    assert isinstance(reason, str) and reason.startswith("Equipment health is not available: no equipment failure")
+    assert reason.table is None
+    assert reason.line.startswith("Equipment health is not available: no equipment failure")
 
 
 def test_preventive_plan_says_when_the_records_cannot_tell(demo_lake):
