@@ -1,9 +1,9 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
-work orders, and maintenance decisions (preventive against failure cost, the
-age-replacement interval per kind, a fleet schedule within technician capacity); the
-``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
+fixed-threshold baseline), usage as a Markov chain over operating states and its drift, time
+to failure by landmark Cox models, equipment health with work orders, and maintenance decisions
+(preventive against failure cost, the age-replacement interval per kind, a fleet schedule within
+technician capacity); the ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
 """
@@ -44,6 +44,13 @@ from quantlib.maintenance.survival import (
     WeibullLifeModel,
     mean_cumulative_function,
 )
+from quantlib.maintenance.usage import (
+    TransitionMatrices,
+    UsageChain,
+    UsageDataError,
+    stationary_distribution,
+    transition_matrices,
+)
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
@@ -54,4 +61,5 @@ __all__ = [
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
+    "TransitionMatrices", "UsageChain", "UsageDataError", "stationary_distribution", "transition_matrices",
 ]
