@@ -628,7 +628,7 @@ def _row_rule_fields(contract: TableContract) -> dict[str, tuple[str, ...]]:
     return fields
 
 
-_DTYPE_WORDS = {"float64": "a number", "int64": "a whole number", "datetime64[ns]": "a date",
+_DTYPE_WORDS = {"float64": "a number", "int64": "a whole number", "Int64": "a whole number", "datetime64[ns]": "a date",
                 "bool": "true/false", "str": "text"}
 
 
