@@ -142,6 +142,8 @@ def test_degenerate_input_errors_name_the_column():
     bad.loc[3, "normal_to_idle"] = np.nan
     with pytest.raises(UsageDataError, match="normal_to_idle"):
         transition_matrices(bad)
+    with pytest.raises(UsageDataError, match="idle_to_idle is empty"):
+        transition_matrices(states.assign(idle_to_idle=pd.array([pd.NA] * len(states), dtype="Int64")))
     with pytest.raises(UsageDataError, match="date"):
         transition_matrices(states.assign(date=pd.NaT))
     with pytest.raises(UsageDataError, match="kind"):
