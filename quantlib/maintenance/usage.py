@@ -269,10 +269,6 @@ def g_test(recent: np.ndarray, baseline: np.ndarray, williams: bool = True) -> t
     return np.maximum(g_row.sum(-1), 0.0), dof.sum(-1)
 
 
-FEATURES = ("recent_days_observed", "baseline_days_observed", "drift_g", "drift_df", "drift_p", "drift_z",
-            "fault_entry", "baseline_fault_entry", "heavy_share", "fault_share", "hours_to_idle")
-
-
 class UsageChain(TransformerMixin, BaseEstimator):
     """Drift of each unit's operating-state chain: the recent window against the unit's own past.
 
