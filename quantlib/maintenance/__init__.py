@@ -1,9 +1,9 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
-work orders, and maintenance decisions (preventive against failure cost, the
-age-replacement interval per kind, the interval when a visit restores only part of
-the wear, a fleet schedule within technician capacity); the
+fixed-threshold baseline), usage as a Markov chain over operating states and its drift, time
+to failure by landmark Cox models, equipment health with work orders, and maintenance decisions
+(preventive against failure cost, the age-replacement interval per kind, the interval when a
+visit restores only part of the wear, a fleet schedule within technician capacity); the
 ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
@@ -52,6 +52,13 @@ from quantlib.maintenance.survival import (
     WeibullLifeModel,
     mean_cumulative_function,
 )
+from quantlib.maintenance.usage import (
+    TransitionMatrices,
+    UsageChain,
+    UsageDataError,
+    stationary_distribution,
+    transition_matrices,
+)
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
@@ -64,4 +71,5 @@ __all__ = [
     "mean_cumulative_function",
     "PeriodicMaintenancePolicy", "VirtualAgeModel", "maintenance_history", "periodic_cost_rate",
     "virtual_ages",
+    "TransitionMatrices", "UsageChain", "UsageDataError", "stationary_distribution", "transition_matrices",
 ]
