@@ -55,6 +55,7 @@ from quantlib.customers.segments import (
     KMeansSegmenter,
     OnlineSegmenter,
 )
+from quantlib.data.contracts import TRANSITION_COLUMNS
 from quantlib.errors import QuantError
 from quantlib.forecast import (
     AutoARIMA,
@@ -83,6 +84,7 @@ from quantlib.maintenance import (
     IsolationForestDetector,
     SensorFeatures,
     TimeToFailureModel,
+    UsageChain,
     WeibullLifeModel,
 )
 from quantlib.maintenance.failure_time import unit_ages
@@ -180,6 +182,15 @@ class Case:
     make: Callable[[], Any]
     fit: Callable[[Any], Any] | None  # returns what fit returned; None: not fitted here (see module docstring)
     use: Callable[[Any], Any]  # a method that needs the fitted state
+
+
+def _usage_states() -> pd.DataFrame:
+    """Two units' daily transition counts over 30 days (24 transitions a day, random)."""
+    rng = np.random.default_rng(RNG_SEED)
+    counts = rng.multinomial(24, np.full(16, 1 / 16), size=60)
+    return pd.DataFrame({"equipment_id": np.repeat(["E1", "E2"], 30),
+                         "date": np.tile(pd.date_range("2024-01-01", periods=30), 2),
+                         **dict(zip(TRANSITION_COLUMNS, counts.T))})
 
 
 def _readings() -> pd.DataFrame:
@@ -310,6 +321,8 @@ def _cases() -> list[Case]:
              lambda est: est.fit(_mode_windows()), lambda est: est.predict_proba(_mode_windows())),
         Case("AgeWeibullModel", AgeWeibullModel, lambda est: est.fit(_sensor_features(), _sensor_failures()),
              lambda est: est.survival_at(_sensor_state(), [5, 10])),
+        Case("UsageChain", lambda: UsageChain(baseline_days=10, min_baseline_days=5),
+             lambda est: est.fit(_usage_states()), lambda est: est.transform(_usage_states())),
     ]
 
 

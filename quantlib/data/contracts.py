@@ -39,6 +39,9 @@ EQUIPMENT_KINDS = ("van", "diagnostic", "heavy", "tool")
 MAINTENANCE_KINDS = ("preventive", "corrective", "failure")
 FAILURE_MODES = ("bearing", "electrical", "refrigerant_leak", "control_board")
 OPERATING_STATES = ("idle", "normal", "heavy", "fault")
+#: A day's hourly transition counts between operating states, ``<from>_to_<to>``, rows "from" in
+#: the order of OPERATING_STATES (idle_to_idle, idle_to_normal, ..., fault_to_fault).
+TRANSITION_COLUMNS = tuple(f"{a}_to_{b}" for a in OPERATING_STATES for b in OPERATING_STATES)
 ROSTER_STATUSES = ("working", "day_off", "vacation", "sick", "holiday")
 
 TIMESTAMP = "datetime64[ns]"
@@ -444,13 +447,16 @@ _register(_contract(
         "equipment_id": _id(),
         "date": _ts(),
         **{f"{state}_hours": _range(0, 24) for state in OPERATING_STATES},
+        # The day's hourly transitions between states (optional: older files lack them).
+        **{name: _range(0, 24, nullable=True, dtype="Int64") for name in TRANSITION_COLUMNS},
         # The unit's energy meter over the day, kWh (optional: older files lack it, and a unit
         # without a meter leaves it empty).
         "energy_kwh": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
     },
     foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
     description="Hours a day each unit spent in each operating state (idle, normal, heavy, fault; "
-                "the generator's add up to 24) and its metered energy (kWh); no row for a day the unit was down.",
+                "the generator's add up to 24) and, optionally, the day's hourly transitions between "
+                "them (<from>_to_<to>) and its metered energy (kWh); no row for a day the unit was down.",
 ))
 
 _register(_contract(
@@ -625,7 +631,7 @@ def _row_rule_fields(contract: TableContract) -> dict[str, tuple[str, ...]]:
     return fields
 
 
-_DTYPE_WORDS = {"float64": "a number", "int64": "a whole number", "datetime64[ns]": "a date",
+_DTYPE_WORDS = {"float64": "a number", "int64": "a whole number", "Int64": "a whole number", "datetime64[ns]": "a date",
                 "bool": "true/false", "str": "text"}
 
 

@@ -61,6 +61,11 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
   Markov chain per unit-day, starting idle at midnight; in working hours (7-19) its kind's
   matrix mixed with a pre-failure matrix (heavy and fault far likelier) by the day's drift
   toward a failure, at night a mostly idle one (``OPERATING_CHAINS``); no row on days down.
+  The row also counts the day's 24 hourly transitions, ``<from>_to_<to>`` (16 integer columns,
+  ``TRANSITION_COLUMNS``): the first is from the idle start at midnight to hour 0's state (the
+  previous day's last hour is not carried over: each day restarts idle), so the hours in a state
+  equal the transitions into it, and the transitions out of it differ only by the day's first
+  and last state.
 * Energy meter (``equipment_states.energy_kwh``, kWh a day): the day's hours in each state x
   the kind's power draw in that state (``ENERGY["power_kw"]``, idle small, heavy largest) x
   the unit's power factor (lognormal, sd 0.1) x a cooling load ``1 + 0.015 max(temp_c - 18, 0)``
@@ -97,6 +102,7 @@ from quantlib.data.contracts import (
     OPERATING_STATES,
     QUOTED_JOB_TYPES,
     TABLE_ORDER,
+    TRANSITION_COLUMNS,
     default_published_at,
 )
 from quantlib.data.price_segments import QUOTE_SEGMENTS, quote_segments
@@ -1398,6 +1404,8 @@ class _Builder:
         Each unit-day starts idle at midnight and steps hour by hour; in working hours the chain
         follows its kind's matrix mixed with the pre-failure one, ``(1 - d) P_kind + d P_pre``,
         ``d`` the day's drift toward the failure (the telemetry's, 0 to 1); at night ``P_night``.
+        The day's 24 hourly transitions are counted too (``TRANSITION_COLUMNS``), the first from
+        the idle midnight start, so the hours in a state are the transitions into it.
         """
         rng, eq = self.rng, self.equip
         keep = ~down
@@ -1409,22 +1417,28 @@ class _Builder:
         pre = np.array(OPERATING_CHAINS["pre_failure"])
         night = np.array(OPERATING_CHAINS["night"])
         day_hours = range(*OPERATING_CHAINS["working_hours_of_day"])
+        k = len(OPERATING_STATES)
         state = np.zeros(len(d), dtype=np.int64)
-        hours = np.zeros(len(d) * len(OPERATING_STATES), dtype=np.int64)
-        offset = np.arange(len(d)) * len(OPERATING_STATES)
+        hours = np.zeros(len(d) * k, dtype=np.int64)
+        moves = np.zeros(len(d) * k * k, dtype=np.int64)  # unit-day x from x to
+        offset = np.arange(len(d)) * k
         for hour in range(24):
             if hour in day_hours:
                 row = (1 - d)[:, None] * work[kind_of, state] + d[:, None] * pre[state]
             else:
                 row = night[state]
             u = rng.random(len(d))
-            state = np.minimum((u[:, None] > np.cumsum(row, axis=1)).sum(axis=1), len(OPERATING_STATES) - 1)
-            hours += np.bincount(offset + state, minlength=len(hours))
-        hours = hours.reshape(len(d), len(OPERATING_STATES)).astype(float)
+            new = np.minimum((u[:, None] > np.cumsum(row, axis=1)).sum(axis=1), k - 1)
+            hours += np.bincount(offset + new, minlength=len(hours))
+            moves += np.bincount((offset + state) * k + new, minlength=len(moves))
+            state = new
+        hours = hours.reshape(len(d), k).astype(float)
+        moves = moves.reshape(len(d), k * k)
         self.t["equipment_states"] = _frame({
             "equipment_id": eq["ids"][e_of],
             "date": (self.start + pd.to_timedelta(d_of, unit="D")).values.astype("datetime64[ns]"),
             **{f"{s}_hours": hours[:, i] for i, s in enumerate(OPERATING_STATES)},
+            **{name: moves[:, j] for j, name in enumerate(TRANSITION_COLUMNS)},
         })
 
     def _make_energy(self, initial_age, pm_days, e_idx, f_day, f_down, down) -> None:
@@ -1612,6 +1626,8 @@ class _Builder:
                 "snapshot": "day 7 w + weekday of the data, at hour; none on a day the unit is down"},
             "operating_states": {
                 "states": list(OPERATING_STATES), "start_of_day": "idle", "step": "1 hour",
+                "transition_counts": "columns <from>_to_<to>: the day's 24 hourly transitions, the first from"
+                                     " the idle start at midnight; hours in a state = transitions into it",
                 "transition": "working hours: (1 - d) x working_hours[kind] + d x pre_failure, d the day's"
                               " drift toward a failure (frac ** 1.5 of the failure mode's window, or a control"
                               " board's excursion size), rows from, columns to; other hours: night",
@@ -1667,7 +1683,7 @@ def _conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
             df[column] = values.where(values.notna(), None)
         elif dtype == "bool":
             df[column] = df[column].astype(bool)
-        elif dtype.startswith("int"):
+        elif dtype.lower().startswith("int"):  # the generator fills optional integer columns (Int64) too
             df[column] = df[column].astype("int64")
         elif dtype.startswith("float"):
             df[column] = df[column].astype("float64")

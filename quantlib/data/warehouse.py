@@ -67,6 +67,7 @@ _DUCK_TYPES = {
     "datetime64[ns]": "TIMESTAMP",
     "float64": "DOUBLE",
     "int64": "BIGINT",
+    "Int64": "BIGINT",  # an optional integer column (pandas' nullable integer)
     "bool": "BOOLEAN",
 }
 

@@ -1,10 +1,11 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), performance degradation (each unit's energy-efficiency loss per
-year since its last service, by regression), time to failure by landmark Cox models, equipment health with
-work orders, and maintenance decisions (preventive against failure cost, the
-age-replacement interval per kind, a fleet schedule within technician capacity); the
-``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
+fixed-threshold baseline), usage as a Markov chain over operating states and its drift,
+performance degradation (each unit's energy-efficiency loss per year since its last service, by
+regression), time to failure by landmark Cox models, equipment health with work orders, and
+maintenance decisions (preventive against failure cost, the age-replacement interval per kind,
+the interval when a visit restores only part of the wear, a fleet schedule within technician
+capacity); the ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
 """
@@ -35,6 +36,13 @@ from quantlib.maintenance.policy import (
     technician_capacity,
     unit_plan,
 )
+from quantlib.maintenance.repair import (
+    PeriodicMaintenancePolicy,
+    VirtualAgeModel,
+    maintenance_history,
+    periodic_cost_rate,
+    virtual_ages,
+)
 from quantlib.maintenance.sensors import (
     SIGNALS,
     ControlChartDetector,
@@ -51,6 +59,13 @@ from quantlib.maintenance.survival import (
     WeibullLifeModel,
     mean_cumulative_function,
 )
+from quantlib.maintenance.usage import (
+    TransitionMatrices,
+    UsageChain,
+    UsageDataError,
+    stationary_distribution,
+    transition_matrices,
+)
 
 __all__ = [
     "DegradationDataError", "DegradationModel", "calendar_trend_rates", "compare_rates",
@@ -62,4 +77,7 @@ __all__ = [
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
+    "PeriodicMaintenancePolicy", "VirtualAgeModel", "maintenance_history", "periodic_cost_rate",
+    "virtual_ages",
+    "TransitionMatrices", "UsageChain", "UsageDataError", "stationary_distribution", "transition_matrices",
 ]

@@ -76,6 +76,9 @@ class MaintenanceCosts:
         ``age_known`` is False and the age is a lower bound).
     start, as_of : datetime.date
         The period the records cover.
+    history : pandas.DataFrame
+        Each unit's records as segments of known virtual age
+        (:func:`quantlib.maintenance.repair.maintenance_history`), for the imperfect-repair model.
     """
 
     costs: pd.DataFrame
@@ -83,6 +86,7 @@ class MaintenanceCosts:
     units: pd.DataFrame
     start: object
     as_of: object
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _days(delta) -> np.ndarray:
@@ -196,7 +200,9 @@ def maintenance_costs(source, as_of=None, from_observation_start: bool = False) 
     lives = pd.DataFrame(lives, columns=["equipment_id", "kind", "start", "end", "event"])
     lives.insert(4, "time", _days(lives["end"] - lives["start"]))
     units = pd.DataFrame(ages, columns=["equipment_id", "kind", "age_days", "age_known"])
-    return MaintenanceCosts(costs, lives, units, start, end)
+    from quantlib.maintenance.repair import maintenance_history  # repair builds on this module
+    history = maintenance_history(equipment, events, start, end)
+    return MaintenanceCosts(costs, lives, units, start, end, history)
 
 
 # ----------------------------------------------------------------------------- age replacement
@@ -383,7 +389,12 @@ class _Kind:
     preventive_cost: float
     failure_cost: float
     hours: float
+    restoration: float = 1.0  # share of the age an intervention takes off (1: as good as new)
     _terminal: dict = field(default_factory=dict, repr=False)
+
+    def after_visit(self, n_ages: int) -> np.ndarray:
+        """The age index an intervention at each age leaves (0 when it renews)."""
+        return np.floor((1 - self.restoration) * np.arange(n_ages) + 1e-9).astype(int)
 
     def failure_probability(self, n_ages: int) -> np.ndarray:
         a = np.arange(n_ages, dtype=float)
@@ -401,9 +412,10 @@ class _Kind:
         q = self.failure_probability(n_ages)
         h = np.zeros(n_ages)
         nxt = np.minimum(np.arange(n_ages) + 1, n_ages - 1)
+        reset = self.after_visit(n_ages)
         for _ in range(20000):
             wait = q * (self.failure_cost + h[0]) + (1 - q) * h[nxt]
-            new = np.minimum(self.preventive_cost + wait[0], wait)
+            new = np.minimum(self.preventive_cost + wait[reset], wait)
             new -= new[0]
             if np.max(np.abs(new - h)) < 1e-9 * max(self.failure_cost, 1.0):
                 return new
@@ -419,12 +431,13 @@ def _backward(kind: _Kind, horizon: int, n_ages: int, prices: np.ndarray, blocke
     """
     q = kind.failure_probability(n_ages)
     nxt = np.minimum(np.arange(n_ages) + 1, n_ages - 1)
+    reset = kind.after_visit(n_ages)
     value = kind.terminal(n_ages)
     maintain = np.zeros((horizon, n_ages), bool)
     wait_value = np.zeros((horizon, n_ages))
     for t in range(horizon - 1, -1, -1):
         wait = q * (kind.failure_cost + value[0]) + (1 - q) * value[nxt]
-        renew = kind.preventive_cost + prices[t] + wait[0]
+        renew = kind.preventive_cost + prices[t] + wait[reset]
         choose = renew < wait
         if blocked is not None and blocked[t]:
             choose[:] = False
@@ -434,14 +447,15 @@ def _backward(kind: _Kind, horizon: int, n_ages: int, prices: np.ndarray, blocke
     return maintain, wait_value
 
 
-def _path(maintain: np.ndarray, age: int) -> list[tuple[int, int]]:
+def _path(maintain: np.ndarray, age: int, restoration: float = 1.0) -> list[tuple[int, int]]:
     """Weeks (and the age then) at which the plan maintains, if the unit does not fail meanwhile."""
     n_ages = maintain.shape[1]
     out = []
     for t in range(maintain.shape[0]):
-        if maintain[t, min(age, n_ages - 1)]:
+        age = min(age, n_ages - 1)
+        if maintain[t, age]:
             out.append((t, age))
-            age = 0
+            age = int(np.floor((1 - restoration) * age + 1e-9))
         age += 1
     return out
 
@@ -453,7 +467,9 @@ def _kinds(policy: AgeReplacementPolicy, hours: dict | None) -> dict[str, _Kind]
         h = float((hours or {}).get(kind, np.nan))
         if not np.isfinite(h) or h <= 0:
             raise MaintenancePolicyError(f"kind {kind!r}: no positive hours per intervention (got {h!r})")
-        out[kind] = _Kind(row["shape"], row["scale"] / DAYS_PER_WEEK, row["preventive_cost"], row["failure_cost"], h)
+        # a policy fitted with imperfect repair (PeriodicMaintenancePolicy) says how much a visit restores
+        out[kind] = _Kind(row["shape"], row["scale"] / DAYS_PER_WEEK, row["preventive_cost"], row["failure_cost"], h,
+                          float(row.get("restoration", 1.0)))
     return out
 
 
@@ -477,7 +493,7 @@ def unit_plan(policy: AgeReplacementPolicy, kind: str, age_days: float, horizon_
     age = int(np.floor(age_days / DAYS_PER_WEEK))
     n_ages = _n_ages(kinds[kind])
     maintain, _ = _backward(kinds[kind], horizon_weeks, n_ages, np.zeros(horizon_weeks))
-    return [t for t, _ in _path(maintain, age)]
+    return [t for t, _ in _path(maintain, age, kinds[kind].restoration)]
 
 
 def _n_ages(kind: _Kind) -> int:
@@ -537,8 +553,10 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
     """Plan preventive interventions for a fleet, week by week, within technician capacity.
 
     Method. Each unit's problem is a finite-horizon Markov decision process in weeks: the state
-    is its age in weeks since the last renewal; each week it is either maintained (cost ``Cp``,
-    age back to 0) or left to run; it fails during the week with probability
+    is its age in weeks since the last renewal (its virtual age, under imperfect repair); each week
+    it is either maintained (cost ``Cp``, age back to 0, or to ``(1 - rho)`` of it when the policy
+    is a :class:`~quantlib.maintenance.repair.PeriodicMaintenancePolicy` with restoration ``rho``)
+    or left to run; it fails during the week with probability
     ``1 - R(a + 1) / R(a)`` from its kind's fitted Weibull (cost ``Cf``, age back to 0). The
     values after the horizon are the relative values of the infinite-horizon average-cost problem
     (relative value iteration), so the plan does not stop maintaining because the horizon ends.
@@ -558,10 +576,11 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
 
     Parameters
     ----------
-    policy : AgeReplacementPolicy
+    policy : AgeReplacementPolicy or PeriodicMaintenancePolicy
         Fitted; its lives in days.
     units : pandas.DataFrame
-        ``equipment_id, kind, age_days`` (e.g. ``maintenance_costs(...).units``).
+        ``equipment_id, kind, age_days`` (e.g. ``maintenance_costs(...).units``, or the virtual
+        ages of :func:`quantlib.maintenance.repair.virtual_ages` for a periodic policy).
     hours : dict
         Kind -> technician hours one intervention takes (e.g. ``costs["preventive_hours"]``).
     capacity_hours : float or array of length ``horizon_weeks``
@@ -604,14 +623,14 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
             for i in idx:
                 if blocked and i in blocked:
                     continue
-                paths[i] = _path(maintain, int(frame.at[i, "age_weeks"]))
+                paths[i] = _path(maintain, int(frame.at[i, "age_weeks"]), kinds[k].restoration)
         if blocked:
             for i, weeks in blocked.items():
                 k = frame.at[i, "kind"]
                 forbid = np.zeros(horizon_weeks, bool)
                 forbid[list(weeks)] = True
                 maintain, _ = _backward(kinds[k], horizon_weeks, n_ages[k], prices * kinds[k].hours, forbid)
-                paths[i] = _path(maintain, int(frame.at[i, "age_weeks"]))
+                paths[i] = _path(maintain, int(frame.at[i, "age_weeks"]), kinds[k].restoration)
         return paths
 
     def load_of(paths):
@@ -640,8 +659,10 @@ def fleet_schedule(policy: AgeReplacementPolicy, units: pd.DataFrame, hours: dic
     zero_values = {k: _backward(kinds[k], horizon_weeks, n_ages[k], np.zeros(horizon_weeks))[1] for k in kinds}
 
     def avoided(i, t, a):
+        kind = kinds[frame.at[i, "kind"]]
         values = zero_values[frame.at[i, "kind"]][t]
-        return float(values[min(a, len(values) - 1)] - values[0])
+        a = min(a, len(values) - 1)
+        return float(values[a] - values[kind.after_visit(len(values))[a]])
 
     blocked: dict[int, set] = {}
     for _ in range(len(frame) * horizon_weeks + 1):

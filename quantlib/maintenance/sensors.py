@@ -11,8 +11,8 @@ normal level rather than from the fleet's:
 
 * ``vibration_z``: log vibration (noise is multiplicative) against its baseline;
 * ``temperature_z``: the thermal excess, the temperature minus what the ambient temperature
-  of the unit's region explains (a robust regression per unit, learned in ``fit``), against
-  its baseline, so a hot summer is not an alarm;
+  of the unit's region explains (a Huber regression per unit, learned in ``fit``, every unit
+  solved at once by :func:`grouped_huber_line`), against its baseline, so a hot summer is not an alarm;
 * ``pressure_z``: pressure against its baseline (signed so that a *drop* is positive);
 * ``<signal>_slope``: the least-squares slope of each ``_z`` over the last ``slope_days``.
 
@@ -43,13 +43,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import HuberRegressor
 
 from quantlib.errors import QuantError
 
 __all__ = [
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "SensorDataError",
-    "SensorFeatures", "alert_episodes", "alert_lead_times", "daily_readings",
+    "SensorFeatures", "alert_episodes", "alert_lead_times", "daily_readings", "grouped_huber_line",
 ]
 
 #: The telemetry signals and the direction in which each degrades (+1 up, -1 down).
@@ -107,6 +106,57 @@ def _rolling_slope(values: pd.Series, groups: pd.Series, window: int) -> np.ndar
     return slope.where(denominator > 0).to_numpy()
 
 
+def grouped_huber_line(x, y, groups, c: float = 1.345, max_iter: int = 100, tol: float = 1e-8) -> pd.DataFrame:
+    """Huber M-estimate of ``y = intercept + slope x`` in every group at once.
+
+    The algorithm of statsmodels' ``RLM(y, X, M=HuberT(c)).fit()`` (iteratively reweighted least
+    squares, the scale re-estimated each step as the normalised median absolute deviation of the
+    residuals), with every group's weighted least squares solved in closed form from grouped
+    sums, so thousands of units cost a few array passes per iteration instead of one optimiser
+    run each (``benchmarks/thermal_baseline.py``).
+
+    Parameters
+    ----------
+    x, y : array-like
+    groups : array-like
+        Group labels, one per row.
+    c : float, default 1.345
+        Huber's tuning constant (95 % efficiency under normal errors).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by group: ``intercept, slope, scale, iterations``.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    codes, labels = pd.factorize(np.asarray(groups), sort=True)
+    k = len(labels)
+    w = np.ones(len(x))
+    a, b = np.zeros(k), np.zeros(k)
+    scale = np.full(k, np.nan)
+    iterations = np.zeros(k, int)
+    for step in range(max_iter):
+        sw = np.bincount(codes, w, k)
+        sx, sy = np.bincount(codes, w * x, k), np.bincount(codes, w * y, k)
+        sxx, sxy = np.bincount(codes, w * x * x, k), np.bincount(codes, w * x * y, k)
+        det = sw * sxx - sx * sx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new_b = np.where(np.abs(det) > 1e-12 * np.maximum(sw * sxx, 1e-300), (sw * sxy - sx * sy) / det, 0.0)
+            new_a = (sy - new_b * sx) / sw
+        done = (np.abs(new_a - a) <= tol * (1 + np.abs(a))) & (np.abs(new_b - b) <= tol * (1 + np.abs(b)))
+        a, b = new_a, new_b
+        iterations += ~done
+        if step and done.all():
+            break
+        resid = y - a[codes] - b[codes] * x
+        # statsmodels' RLM scale: the median absolute residual (centred at 0) / Phi^-1(3/4)
+        scale = pd.Series(np.abs(resid)).groupby(codes).median().reindex(range(k)).to_numpy() / 0.6744897501960817
+        u = np.abs(resid) / np.maximum(scale[codes], 1e-12)
+        w = np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
+    return pd.DataFrame({"intercept": a, "slope": b, "scale": scale, "iterations": iterations},
+                        index=pd.Index(labels, name="group"))
+
+
 class SensorFeatures(BaseEstimator):
     """Per-unit standardised telemetry features (see the module docstring).
 
@@ -144,16 +194,18 @@ class SensorFeatures(BaseEstimator):
         -------
         self
         """
-        rows = []
-        for unit, group in readings.groupby("equipment_id", sort=True):
-            ok = group["temperature"].notna()
-            if "ambient" in group and group.loc[ok, "ambient"].notna().sum() >= 30:
-                ok &= group["ambient"].notna()
-                # Huber: the few drift days before failures pull a least-squares fit, not this one
-                reg = HuberRegressor().fit(group.loc[ok, ["ambient"]].to_numpy(), group.loc[ok, "temperature"])
-                rows.append((unit, float(reg.intercept_), float(reg.coef_[0])))
-            else:
-                rows.append((unit, float(group.loc[ok, "temperature"].median()), 0.0))
+        units = np.sort(readings["equipment_id"].unique())
+        temperature = readings["temperature"].to_numpy(float)
+        ambient = readings["ambient"].to_numpy(float) if "ambient" in readings else np.full(len(readings), np.nan)
+        paired = ~np.isnan(temperature) & ~np.isnan(ambient)
+        pairs = pd.Series(paired).groupby(readings["equipment_id"].to_numpy()).sum()
+        fitted = pairs.index[pairs >= 30]
+        use = paired & readings["equipment_id"].isin(fitted).to_numpy()
+        # Huber: the few drift days before failures pull a least-squares fit, not this one
+        robust = grouped_huber_line(ambient[use], temperature[use], readings["equipment_id"].to_numpy()[use])
+        level = readings.groupby("equipment_id")["temperature"].median()
+        rows = [(unit, float(robust.at[unit, "intercept"]), float(robust.at[unit, "slope"])) if unit in robust.index
+                else (unit, float(level.get(unit, np.nan)), 0.0) for unit in units]
         self.thermal_coef_ = pd.DataFrame(rows, columns=["equipment_id", "intercept", "ambient"]).set_index(
             "equipment_id")
         self.feature_names_ = [f"{s}_z" for s in SIGNALS] + [f"{s}_slope" for s in SIGNALS]

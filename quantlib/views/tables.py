@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -134,3 +135,23 @@ def scorecard_table(scorecard: pd.DataFrame, caption: str | None = None):
         "Status": status,
     })
     return report_table(shown, caption=caption, labels={c: c for c in shown.columns})
+
+
+@dataclass
+class ReportSection:
+    """A report section that is a sentence, a table, or both: views that may have nothing to
+    tabulate (no data yet, a model that cannot be fitted) return one, and the notebook shows it
+    with :meth:`show` instead of branching on what came back."""
+
+    line: str = ""
+    table: pd.DataFrame | None = None
+    caption: str | None = None
+
+    def show(self) -> None:
+        """Display the sentence (Markdown) and the table (:func:`report_table`) in a notebook."""
+        from IPython.display import Markdown, display
+
+        if self.line:
+            display(Markdown(self.line))
+        if self.table is not None:
+            display(report_table(self.table, caption=self.caption))

@@ -1,4 +1,4 @@
-from benchmarks.maintenance import run
+from benchmarks.maintenance import run, usage_drift
 from quantlib.data.generate import generate_company
 from quantlib.data.profile import load_profile
 
@@ -39,3 +39,13 @@ def test_benchmark_scores_the_failure_type_classifiers():
     for name in ("random_forest", "gradient_boosting"):
         assert 0 <= types[name]["macro_recall"] <= 1
         assert sum(sum(row.values()) for row in types[name]["confusion"].values()) == types["test_failures"]
+
+
+def test_benchmark_scores_the_usage_drift_against_the_truth():
+    company = generate_company(load_profile("parameters/companies/mixed_trades.yaml"), seed=5, scale=1)
+    usage = usage_drift(company, train_days=365)
+    assert usage["unit_days_scored"] > 5000 and usage["soon_unit_days"] > 100
+    # the drift statistic ranks the fortnight before a failure above the rest, and is calm on healthy days
+    assert usage["auc"]["drift_z"] > 0.75
+    assert usage["false_alarm_rate"]["alpha_0.01"] < 0.02 and usage["false_alarm_rate"]["alpha_0.05"] < 0.07
+    assert usage["failures_warned_14d"]["bearing"]["warned"] > 0.8

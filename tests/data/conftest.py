@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.data.contracts import CONTRACTS, TABLE_ORDER
+from quantlib.data.contracts import CONTRACTS, TABLE_ORDER, TRANSITION_COLUMNS
 
 MALFORMED = Path(__file__).parent / "malformed"
 
@@ -185,6 +185,11 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "normal_hours": [8.0, 4.0],
         "heavy_hours": [2.0, 0.0],
         "fault_hours": [0.0, 0.0],
+        # the day's 24 transitions: the arrivals in a state are its hours
+        **{c: [0, 0] for c in TRANSITION_COLUMNS},
+        "idle_to_idle": [12, 18], "idle_to_normal": [2, 2], "normal_to_idle": [2, 2],
+        "normal_to_normal": [5, 2], "normal_to_heavy": [1, 0], "heavy_to_normal": [1, 0], "heavy_to_heavy": [1, 0],
+        "energy_kwh": [41.5, 18.25],
     })
     t["vibration_snapshots"] = pd.DataFrame({
         "equipment_id": ["E1"],

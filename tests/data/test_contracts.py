@@ -69,7 +69,7 @@ def _breaking_values(check, dtype: str) -> list[tuple[object, str]]:
         return [("12a45", "'12a45' does not match the pattern")]
     if check.name == "in_range":
         lo, hi = stats["min_value"], stats["max_value"]
-        cast = int if dtype.startswith("int") else float
+        cast = int if dtype.lower().startswith("int") else float  # int64, or Int64 (optional)
         low = cast(lo if not stats.get("include_min", True) else lo - 1)
         high = cast(hi if not stats.get("include_max", True) else hi + 1)
         return [(low, f"(got {low!r})"), (high, f"(got {high!r})")]
@@ -136,7 +136,8 @@ TYPE_CASES = [
     pytest.param(table, column, word, id=f"{table}.{column}")
     for table in TABLE_ORDER
     for column, col in CONTRACTS[table].schema.columns.items()
-    for word in [{"float64": "a number", "int64": "a whole number", "datetime64[ns]": "a date"}.get(str(col.dtype))]
+    for word in [{"float64": "a number", "int64": "a whole number", "Int64": "a whole number",
+                  "datetime64[ns]": "a date"}.get(str(col.dtype))]
     if word
 ]
 

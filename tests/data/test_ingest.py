@@ -410,6 +410,44 @@ def test_maintenance_events_without_failure_mode_still_load(tmp_path):
         assert con.execute("SELECT event_id, failure_mode FROM maintenance_events").fetchall() == [("M1", None)]
 
 
+def test_equipment_states_without_transition_counts_still_load(tmp_path):
+    """An older equipment_states export has no <from>_to_<to> counts: it loads, and gold has them, empty;
+    a newer one keeps its whole counts."""
+    import duckdb
+
+    from quantlib.data.contracts import TRANSITION_COLUMNS
+    from quantlib.data.warehouse import build_warehouse
+
+    tables = sample_tables()
+    new = write_exports(tables, tmp_path / "new")
+    tables["equipment_states"] = tables["equipment_states"].drop(columns=list(TRANSITION_COLUMNS))
+    old = write_exports(tables, tmp_path / "old")
+    for src, lake in ((old, tmp_path / "old_lake"), (new, tmp_path / "new_lake")):
+        report = ingest(src, lake)
+        assert report.ok and report.rows_rejected == 0
+        got = silver(lake, "equipment_states")
+        with duckdb.connect(str(build_warehouse(Lake(lake))), read_only=True) as con:
+            gold = con.execute("SELECT idle_to_idle, normal_to_heavy FROM equipment_states"
+                               " ORDER BY equipment_id").fetchall()
+        if src == old:
+            assert got[list(TRANSITION_COLUMNS)].isna().all().all() and gold == [(None, None), (None, None)]
+        else:
+            assert got["idle_to_idle"].tolist() == [12, 18] and gold == [(12, 1), (18, 0)]
+
+
+def test_equipment_states_without_energy_still_load(tmp_path):
+    """An older equipment_states export has no energy_kwh: it loads, empty; a newer one keeps its readings."""
+    tables = sample_tables()
+    new = write_exports(tables, tmp_path / "new")
+    tables["equipment_states"] = tables["equipment_states"].drop(columns=["energy_kwh"])
+    old = write_exports(tables, tmp_path / "old")
+    for src, lake in ((old, tmp_path / "old_lake"), (new, tmp_path / "new_lake")):
+        report = ingest(src, lake)
+        assert report.ok and report.rows_rejected == 0
+        energy = silver(lake, "equipment_states").sort_values("equipment_id")["energy_kwh"]
+        assert energy.isna().all() if src == old else energy.tolist() == [41.5, 18.25]
+
+
 def test_reingest_same_files_adds_nothing(base_lake, tmp_path):
     src = write_exports(sample_tables(), tmp_path / "src")
     shutil.copy(MALFORMED / "jobs_bad_number.csv", src)

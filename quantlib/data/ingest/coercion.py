@@ -35,7 +35,7 @@ def _kind(contract: TableContract, column: str) -> str:
     dtype = str(contract.schema.columns[column].dtype)
     if dtype.startswith("datetime"):
         return "date"
-    if dtype.startswith("int"):
+    if dtype.lower().startswith("int"):  # int64, or pandas' nullable Int64 of an optional column
         return "int"
     if dtype.startswith("float"):
         return "number"
@@ -229,7 +229,7 @@ def _final_dtypes(df: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
         s = df[name]
         kind = _kind(contract, name)
         if kind == "int":
-            s = s.astype("int64")
+            s = s.astype("Int64" if contract.schema.columns[name].nullable else "int64")
         elif kind == "number":
             s = s.astype("float64")
         elif kind == "bool":

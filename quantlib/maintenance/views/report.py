@@ -4,18 +4,23 @@ maintenance history for the ``equipment_monitor`` app."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import altair as alt
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from quantlib.maintenance.health import HEALTH_THRESHOLD, FleetHealth, equipment_health
+from quantlib.maintenance.policy import MaintenancePolicyError, maintenance_costs
+from quantlib.maintenance.repair import PeriodicMaintenancePolicy
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, alert_episodes, alert_lead_times
 from quantlib.parameters import NotebookParameters, register_parameters
 from quantlib.views.formatting import markdown_money
-from quantlib.views.tables import table_view
+from quantlib.views.tables import ReportSection, table_view
 
-__all__ = ["EquipmentMonitorParameters", "MaintenanceParameters", "at_risk_units", "fleet_for_report",
+__all__ = ["EquipmentMonitorParameters", "MaintenanceParameters", "PreventivePlan", "at_risk_units",
+           "fleet_for_report", "preventive_plan",
            "health_chart", "health_section", "health_table", "interventions", "interventions_line", "readings_chart",
            "signals_chart", "summary_line", "survival_chart", "unit_events", "unit_readings", "warning_record"]
 
@@ -41,19 +46,19 @@ def fleet_for_report(source, as_of=None) -> FleetHealth:
     return equipment_health(source, as_of)
 
 
-def health_section(source, as_of=None, top: int = 5, threshold: float = HEALTH_THRESHOLD):
+def health_section(source, as_of=None, top: int = 5, threshold: float = HEALTH_THRESHOLD) -> ReportSection:
     """For other reports (the weekly operations report): the least healthy units, or why there are none.
 
-    Returns a table, or a markdown sentence when the company has no telemetry or no recorded
-    failure to learn from.
+    Returns a section with the table, or only a sentence when the company has no telemetry or no
+    recorded failure to learn from.
     """
     from quantlib.maintenance.sensors import SensorDataError
 
     try:
         fleet = equipment_health(source, as_of)
     except SensorDataError as reason:
-        return f"Equipment health is not available: {reason}."
-    return health_table(fleet, top=top)
+        return ReportSection(f"Equipment health is not available: {reason}.")
+    return ReportSection(table=health_table(fleet, top=top), caption="Least healthy units")
 
 
 def summary_line(fleet: FleetHealth, threshold: float = HEALTH_THRESHOLD) -> str:
@@ -215,3 +220,70 @@ def interventions_line(table: pd.DataFrame) -> str:
     return (f"**{len(table)}** work order(s) due; acting on them avoids an expected "
             f"**{markdown_money(table['expected_cost'].sum())}** of repair cost in the next 30 days (a floor: lost "
             "revenue from downtime comes on top). `quant maintenance plan` opens them in the operational store.")
+
+
+YEAR_DAYS = 365.25
+
+
+@dataclass
+class PreventivePlan(ReportSection):
+    """How often to service each kind: a markdown line and the table (None when it cannot be fitted)."""
+
+    caption: str | None = "Preventive interval by equipment kind"
+    policy: PeriodicMaintenancePolicy | None = None
+
+
+@table_view(formats={"units": "int", "current_interval": "int", "optimal_interval": "int", "current_cost": "money",
+                     "optimal_cost": "money", "run_to_failure_cost": "money", "fleet_saving": "money"},
+            labels={"kind": "Equipment kind", "units": "Units", "current_interval": "Serviced every (days)",
+                    "optimal_interval": "Best interval (days)", "current_cost": "Cost per unit-year now",
+                    "optimal_cost": "At the best interval", "run_to_failure_cost": "With no servicing",
+                    "fleet_saving": "Fleet saving a year"})
+def _policy_table(policy: PeriodicMaintenancePolicy, units: pd.Series) -> pd.DataFrame:
+    t = policy.table_
+    out = pd.DataFrame({
+        "kind": t.index, "units": units.reindex(t.index).to_numpy(),
+        "current_interval": t["current_interval"].to_numpy(),
+        "optimal_interval": t["optimal_interval"].where(np.isfinite(t["optimal_interval"])).to_numpy(),
+        "current_cost": (t["current_cost_rate"] * YEAR_DAYS).to_numpy(),
+        "optimal_cost": (t["cost_rate"] * YEAR_DAYS).to_numpy(),
+        "run_to_failure_cost": (t["run_to_failure_cost_rate"] * YEAR_DAYS).to_numpy(),
+    })
+    out["fleet_saving"] = (out["current_cost"] - out["optimal_cost"]) * out["units"]
+    return out
+
+
+def preventive_plan(source, as_of=None, min_failures: int = 10, max_interval_width: float = 0.5) -> PreventivePlan:
+    """The preventive interval per equipment kind when a visit takes off only part of the wear.
+
+    Fits :class:`~quantlib.maintenance.repair.PeriodicMaintenancePolicy` on the company's own
+    visits and failures (costs from :func:`~quantlib.maintenance.policy.maintenance_costs`:
+    repairs plus the revenue lost while down); a company with too few failures of known age gets
+    a sentence saying so instead of a table, and so does one whose records cannot tell how much a
+    visit restores (the 95 % interval of the restoration wider than ``max_interval_width``): an
+    interval recommended on that would be a guess.
+    """
+    try:
+        costs = maintenance_costs(source, as_of)
+        policy = PeriodicMaintenancePolicy(min_failures=min_failures).fit(costs.history, costs.costs)
+    except MaintenancePolicyError as reason:
+        return PreventivePlan(f"The preventive interval cannot be estimated yet: {reason}.")
+    low, high = policy.model_.restoration_interval_
+    failures = int(policy.model_.table_["failures"].sum())
+    if not high - low <= max_interval_width:
+        return PreventivePlan(f"The records cannot tell yet how much a service visit restores ({failures} failures of "
+                              f"units whose age is known; 95 % interval {low:.0%} to {high:.0%}): no preventive "
+                              "interval is recommended until more failures are recorded.", policy=policy)
+    table = _policy_table(policy, costs.costs["units"])
+    saving = float(np.nansum(table["fleet_saving"]))
+    line = (f"A service visit takes off about **{policy.model_.restoration_:.0%}** of a unit's wear "
+            f"(95 % interval {low:.0%} to {high:.0%}), estimated from "
+            f"{failures} failures of units whose age is known. ")
+    if saving > 0:
+        line += (f"Servicing each kind at its best interval would save about **{markdown_money(saving)}** a year "
+                 "against the current rhythm (repairs and revenue lost while down).")
+    else:
+        line += "The current rhythm is already at or near the best interval."
+    if len(policy.skipped_):
+        line += " Not estimated: " + "; ".join(f"{k} ({r})" for k, r in policy.skipped_.itertuples(index=False)) + "."
+    return PreventivePlan(line, table, policy=policy)

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -31,8 +32,26 @@ def test_warning_record_and_health_section(fleet, mixed_company):
     record = mv.warning_record(health)
     assert len(record) == 1 and record["failures"].iloc[0] > 0
     assert 0 <= record["warned"].iloc[0] <= record["failures"].iloc[0]
-    table = mv.health_section(lake, top=4)
-    assert isinstance(table, pd.DataFrame) and len(table) == 4
+    section = mv.health_section(lake, top=4)
+    assert isinstance(section.table, pd.DataFrame) and len(section.table) == 4 and section.line == ""
     early = pd.Timestamp(mixed_company.profile.start).date() + pd.Timedelta(days=20)
     reason = mv.health_section(lake, as_of=early)
-    assert isinstance(reason, str) and reason.startswith("Equipment health is not available: no equipment failure")
+    assert reason.table is None
+    assert reason.line.startswith("Equipment health is not available: no equipment failure")
+
+
+def test_preventive_plan_says_when_the_records_cannot_tell(demo_lake):
+    from quantlib.maintenance.views.report import preventive_plan
+
+    strict = preventive_plan(demo_lake, max_interval_width=0.0)
+    assert strict.table is None and "cannot tell yet how much a service visit restores" in strict.line
+    loose = preventive_plan(demo_lake, min_failures=2, max_interval_width=1.01)
+    table = loose.table
+    assert table is not None and set(table["kind"]) == set(loose.policy.kinds_)
+    # the best interval never costs more than the current one or than no servicing at all
+    assert (table["optimal_cost"] <= table["current_cost"] + 1e-6).all()
+    assert (table["optimal_cost"] <= table["run_to_failure_cost"] + 1e-6).all()
+    np.testing.assert_allclose(table["fleet_saving"], (table["current_cost"] - table["optimal_cost"]) * table["units"])
+    assert "of a unit's wear" in loose.line
+    too_few = preventive_plan(demo_lake, min_failures=10_000)
+    assert too_few.table is None and "cannot be estimated yet" in too_few.line
