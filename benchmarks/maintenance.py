@@ -54,6 +54,7 @@ from quantlib.maintenance.failure_time import (
     evaluate_time_to_failure,
     failure_events,
 )
+from quantlib.maintenance.health import health_features
 from quantlib.maintenance.sensors import (
     ControlChartDetector,
     FixedThresholdDetector,
@@ -121,16 +122,22 @@ def run(company, train_days: int = 365, window_days: int = 60) -> dict:
     seen = all_failures[pd.to_datetime(all_failures["failure_date"]) < split]
     dates = pd.date_range(split, readings["date"].max() - pd.Timedelta(days=60), freq="14D")
     survival = {}
-    for name, model in (("landmark_cox", TimeToFailureModel(horizon_days=90)),
-                        ("age_weibull (baseline)", AgeWeibullModel())):
+    with_usage, usage_columns = health_features(features, all_failures, t.get("equipment_states"),
+                                                fit_end=split - pd.Timedelta(days=1))
+    for name, model, data in (
+            ("landmark_cox", TimeToFailureModel(horizon_days=90), features),
+            ("landmark_cox + usage", TimeToFailureModel(horizon_days=90, extra_features=usage_columns), with_usage),
+            ("age_weibull (baseline)", AgeWeibullModel(), features)):
+        if name.endswith("+ usage") and not usage_columns:
+            continue
         tic = time.perf_counter()
         if isinstance(model, TimeToFailureModel):
-            model.fit(features[features["date"] < split], seen, end=split - pd.Timedelta(days=1))
+            model.fit(data[data["date"] < split], seen, end=split - pd.Timedelta(days=1))
         else:
-            model.fit(features[features["date"] < split], seen)
+            model.fit(data[data["date"] < split], seen)
         fit_seconds = time.perf_counter() - tic
         tic = time.perf_counter()
-        scores = evaluate_time_to_failure(model, features, all_failures, dates, horizon_days=30, grid_days=60)
+        scores = evaluate_time_to_failure(model, data, all_failures, dates, horizon_days=30, grid_days=60)
         survival[name] = {**scores, "fit_seconds": round(fit_seconds, 3),
                           "predict_seconds": round(time.perf_counter() - tic, 3)}
     failure_types = _failure_types(features, all_failures, split)

@@ -52,23 +52,31 @@ def _failure_days(failures: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates().sort_values(["equipment_id", "failure_date"]).reset_index(drop=True)
 
 
-def unit_ages(features: pd.DataFrame, failures: pd.DataFrame, window_days: int = 7) -> pd.DataFrame:
+def unit_ages(features: pd.DataFrame, failures: pd.DataFrame, window_days: int = 7, extra=()) -> pd.DataFrame:
     """Per unit and day: the life it is in, its age in days, and the rolling feature means.
+
+    Parameters
+    ----------
+    extra : sequence of str
+        Further daily feature columns of ``features`` (e.g. the usage chain's ``drift_z``) rolled
+        the same way.
 
     Returns
     -------
     DataFrame
         ``equipment_id, date, life, age, fails`` (1 on a failure day) and :data:`PERIOD_FEATURES`
-        averaged over the last ``window_days`` days of readings (this day included).
+        (and ``extra``) averaged over the last ``window_days`` days of readings (this day
+        included); a day without a value counts as 0 (no deviation).
     """
-    missing = [c for c in ["equipment_id", "date", *PERIOD_FEATURES] if c not in features.columns]
+    columns = [*PERIOD_FEATURES, *extra]
+    missing = [c for c in ["equipment_id", "date", *columns] if c not in features.columns]
     if missing:
         raise SensorDataError(f"features: missing column(s) {', '.join(missing)}; build them with SensorFeatures")
-    days = features[["equipment_id", "date", *PERIOD_FEATURES]].sort_values(["equipment_id", "date"]).reset_index(
+    days = features[["equipment_id", "date", *columns]].sort_values(["equipment_id", "date"]).reset_index(
         drop=True)
     days["date"] = pd.to_datetime(days["date"]).dt.normalize()
-    rolled = days.groupby("equipment_id")[PERIOD_FEATURES].rolling(window_days, min_periods=1).mean()
-    days[PERIOD_FEATURES] = rolled.reset_index(level=0, drop=True).sort_index().fillna(0.0).clip(-10, 10)
+    rolled = days.groupby("equipment_id")[columns].rolling(window_days, min_periods=1).mean()
+    days[columns] = rolled.reset_index(level=0, drop=True).sort_index().fillna(0.0).clip(-10, 10)
     fails = _failure_days(failures).assign(fails=1)
     days = days.merge(fails.rename(columns={"failure_date": "date"}), on=["equipment_id", "date"], how="left")
     days["fails"] = days["fails"].fillna(0).astype(int)
@@ -124,6 +132,10 @@ class TimeToFailureModel(BaseEstimator):
         Landmark window: predictions reach at most this far.
     penalizer : float, default 0.01
         L2 penalty (stabilises correlated features).
+    extra_features : tuple of str, default ()
+        Further daily columns of the features to use beside the telemetry's (e.g. the usage
+        chain's ``drift_z``, ``fault_share``; :func:`quantlib.maintenance.health.health_features`
+        adds those the company's data allow).
 
     Attributes
     ----------
@@ -141,14 +153,15 @@ class TimeToFailureModel(BaseEstimator):
     model_ : lifelines.CoxPHFitter
     """
 
-    def __init__(self, every_days: int = 7, horizon_days: int = 90, penalizer: float = 0.01):
+    def __init__(self, every_days: int = 7, horizon_days: int = 90, penalizer: float = 0.01, extra_features=()):
         self.every_days = every_days
         self.horizon_days = horizon_days
         self.penalizer = penalizer
+        self.extra_features = extra_features
 
     def _design(self, frame: pd.DataFrame) -> pd.DataFrame:
         # log age: a Weibull-like power of age, which extrapolates to older units more sanely than a linear term
-        return frame[PERIOD_FEATURES].assign(log_age=np.log1p(frame["age"].to_numpy(float)))
+        return frame[[*PERIOD_FEATURES, *self.extra_features]].assign(log_age=np.log1p(frame["age"].to_numpy(float)))
 
     def fit(self, features: pd.DataFrame, failures: pd.DataFrame, end=None):
         """Fit on the daily features of the training period and the failures in it.
@@ -172,7 +185,8 @@ class TimeToFailureModel(BaseEstimator):
         failures = _failure_days(failures)
         if end is not None:
             failures = failures[failures["failure_date"] <= pd.Timestamp(end)]
-        rows = landmarks(unit_ages(features, failures), failures, self.every_days, self.horizon_days, end)
+        rows = landmarks(unit_ages(features, failures, extra=self.extra_features), failures, self.every_days,
+                         self.horizon_days, end)
         if rows["event"].sum() == 0:
             raise SensorDataError("no failure in the training data: a time-to-failure model cannot be fitted")
         design = self._design(rows)
@@ -301,7 +315,7 @@ def evaluate_time_to_failure(model, features: pd.DataFrame, failures: pd.DataFra
     from sksurv.metrics import integrated_brier_score
     from sksurv.util import Surv
 
-    ages = unit_ages(features, failures)
+    ages = unit_ages(features, failures, extra=getattr(model, "extra_features", ()))
     dates = pd.to_datetime(pd.Index(dates)).normalize()
     state = ages[ages["date"].isin(dates)].reset_index(drop=True)
     fails = _failure_days(failures)

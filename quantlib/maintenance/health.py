@@ -30,8 +30,12 @@ from quantlib.data.gold import as_of_date, open_gold
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, failure_events, unit_ages
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, SensorDataError, SensorFeatures, daily_readings
 
-__all__ = ["HEALTH_THRESHOLD", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health", "evidence_line",
-           "plan_work_orders", "work_orders"]
+__all__ = ["HEALTH_THRESHOLD", "USAGE_FEATURES", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health",
+           "evidence_line", "health_features", "plan_work_orders", "work_orders"]
+
+#: What the usage chain adds to a unit's state: its drift against its own baseline, its recent
+#: probability of entering fault and its share of hours in fault.
+USAGE_FEATURES = ("drift_z", "fault_entry", "fault_share")
 
 #: Health below this opens a work order (the issue's threshold).
 HEALTH_THRESHOLD = 0.3
@@ -65,6 +69,35 @@ def _load(con, day):
     weather = con.execute("SELECT * FROM weather WHERE date::DATE <= ?", [day]).df()
     events = con.execute("SELECT * FROM maintenance_events WHERE scheduled_date::DATE <= ?", [day]).df()
     return telemetry, equipment, weather, events
+
+
+def health_features(features: pd.DataFrame, failures: pd.DataFrame, states: pd.DataFrame | None = None,
+                    fit_end=None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The telemetry features joined with what the other sources say about each unit and day.
+
+    Today: the usage chain's :data:`USAGE_FEATURES` (:class:`~quantlib.maintenance.usage.UsageChain`,
+    fitted on the states up to ``fit_end``, each unit's history restarted at its failures) when
+    ``states`` has the transition counts; a company without them gets the telemetry alone.
+
+    Returns
+    -------
+    (DataFrame, tuple of str)
+        The features with the added columns, and their names (for ``TimeToFailureModel(extra_features=...)``).
+    """
+    from quantlib.maintenance.usage import UsageChain, UsageDataError
+
+    if states is None or states.empty:
+        return features, ()
+    usable = states if fit_end is None else states[pd.to_datetime(states["date"]) <= pd.Timestamp(fit_end)]
+    resets = failures.rename(columns={"failure_date": "date"})[["equipment_id", "date"]]
+    try:
+        usage = UsageChain().fit(usable).transform(states, resets=resets)
+    except UsageDataError:
+        return features, ()  # no transition counts (an older file): telemetry alone
+    usage = usage[["equipment_id", "date", *USAGE_FEATURES]].assign(date=lambda u: pd.to_datetime(u["date"]))
+    merged = features.assign(date=pd.to_datetime(features["date"])).merge(usage, on=["equipment_id", "date"],
+                                                                           how="left")
+    return merged, USAGE_FEATURES
 
 
 def equipment_health(source, as_of=None, horizon_days: int = 30, min_failures: int = 10) -> FleetHealth:
