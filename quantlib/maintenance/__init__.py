@@ -1,7 +1,8 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
 fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
-work orders, and maintenance decisions (preventive against failure cost, the
+work orders, vibration in the frequency domain (waveform features, spectral peak trends), and
+maintenance decisions (preventive against failure cost, the
 age-replacement interval per kind, a fleet schedule within technician capacity); the
 ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
@@ -44,6 +45,16 @@ from quantlib.maintenance.survival import (
     WeibullLifeModel,
     mean_cumulative_function,
 )
+from quantlib.maintenance.vibration import (
+    DEFAULT_ORDERS,
+    SPECTRAL_PEAKS,
+    SpectralTrend,
+    VibrationDataError,
+    spectral_alarms,
+    spectral_daily,
+    waveform_features,
+    waveform_matrix,
+)
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
@@ -54,4 +65,6 @@ __all__ = [
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
+    "DEFAULT_ORDERS", "SPECTRAL_PEAKS", "SpectralTrend", "VibrationDataError", "spectral_alarms", "spectral_daily",
+    "waveform_features", "waveform_matrix",
 ]
