@@ -20,7 +20,8 @@ Two sources, as condition-monitoring systems keep them:
   ``baseline_snapshots``, with no look-ahead, as
   :class:`~quantlib.maintenance.sensors.SensorFeatures` does for daily readings) and adds its
   drift (the least-squares slope over the last ``slope_snapshots``), so a growing bearing
-  defect peak stands out from the unit's normal level. :func:`spectral_daily` carries the
+  defect peak stands out from the unit's normal level; the baseline may restart at each repair
+  that renews the part (``resets``). :func:`spectral_daily` carries the
   latest snapshot's features forward to each day (joinable by ``equipment_id, date``) and
   :func:`spectral_alarms` turns them into alarms with the detectors' interface
   (``equipment_id, date, alarm, statistic``), for :func:`~quantlib.maintenance.sensors.alert_episodes`.
@@ -309,6 +310,8 @@ class SpectralTrend(BaseEstimator):
         Fewest past snapshots for a baseline; earlier snapshots get no ``_z`` (NaN).
     slope_snapshots : int, default 4
         Window of the rolling slope of each ``_z`` (per snapshot).
+    ceiling : float, default 2
+        Cap on a unit's baseline spread, in fleet median spreads (see ``scale_ceiling_``).
 
     Attributes
     ----------
@@ -316,15 +319,20 @@ class SpectralTrend(BaseEstimator):
         Per peak, the smallest spread a unit's baseline may have: a quarter of the fleet's median
         scaled MAD of the log amplitude in the training snapshots, so a unit whose few baseline
         snapshots happen to agree does not turn noise into alarms.
+    scale_ceiling_ : dict
+        Per peak, the largest: ``ceiling`` x the fleet's median scaled MAD, so a unit whose
+        baseline still holds the growth before its last failure (a repaired bearing is a new one)
+        does not hide the next defect behind that spread.
     feature_names_ : list of str
     """
 
     def __init__(self, peaks: tuple[str, ...] = SPECTRAL_PEAKS, baseline_snapshots: int = 26, min_baseline: int = 6,
-                 slope_snapshots: int = 4):
+                 slope_snapshots: int = 4, ceiling: float = 2.0):
         self.peaks = peaks
         self.baseline_snapshots = baseline_snapshots
         self.min_baseline = min_baseline
         self.slope_snapshots = slope_snapshots
+        self.ceiling = ceiling
 
     def _logs(self, snapshots: pd.DataFrame) -> pd.DataFrame:
         _require(snapshots, ["equipment_id", "ts", *self.peaks], "snapshots")
@@ -339,13 +347,37 @@ class SpectralTrend(BaseEstimator):
             out[peak] = np.log(np.clip(values, 1e-4, None))
         return out
 
-    def fit(self, snapshots: pd.DataFrame, y=None):
-        """Learn the fleet's floor on baseline spreads from ``snapshots`` (the training period).
+    @staticmethod
+    def _segments(logs: pd.DataFrame, resets: pd.DataFrame | None) -> pd.Series:
+        """Per snapshot, its unit and the number of the unit's resets on or before it (the baseline's group)."""
+        count = np.zeros(len(logs), dtype=int)
+        if resets is not None and len(resets):
+            _require(resets, ["equipment_id", "date"], "resets")
+            # a reset on day d (a failure, repaired after it) starts a new baseline for the snapshots
+            # after day d; the snapshot of the failure day itself is still of the old part
+            marks = resets[["equipment_id", "date"]].dropna().assign(
+                date=lambda r: (pd.to_datetime(r["date"]).dt.normalize() + pd.Timedelta(days=1)).astype(
+                    "datetime64[ns]"))
+            marks = marks.drop_duplicates().sort_values(["equipment_id", "date"])
+            marks["n"] = marks.groupby("equipment_id").cumcount() + 1
+            left = logs[["equipment_id"]].assign(day=logs["ts"].dt.normalize().astype("datetime64[ns]"),
+                                                 _row=np.arange(len(logs))).sort_values("day", kind="stable")
+            found = pd.merge_asof(left, marks.sort_values("date"), left_on="day", right_on="date",
+                                  by="equipment_id", direction="backward")
+            count[found["_row"].to_numpy()] = found["n"].fillna(0).to_numpy(int)
+        codes, _ = pd.factorize(pd.MultiIndex.from_arrays([logs["equipment_id"], count]))
+        return pd.Series(codes, index=logs.index)
+
+    def fit(self, snapshots: pd.DataFrame, y=None, resets: pd.DataFrame | None = None):
+        """Learn the fleet's floor and ceiling on baseline spreads from ``snapshots`` (the training period).
 
         Parameters
         ----------
         snapshots : DataFrame
             ``equipment_id, ts`` and the ``peaks`` columns (the table ``vibration_snapshots``).
+        resets : DataFrame, optional
+            ``equipment_id, date`` of repairs that renew the monitored part (failures): a unit's
+            baseline restarts from each (see :meth:`transform`).
 
         Returns
         -------
@@ -356,25 +388,41 @@ class SpectralTrend(BaseEstimator):
         logs = self._logs(snapshots)
         if logs.empty:
             raise VibrationDataError("snapshots: no rows to fit on")
-        floors = {}
+        if not self.ceiling > 0.25:
+            raise ValueError(f"ceiling must be above the floor's 0.25, got {self.ceiling!r}")
+        segments = self._segments(logs, resets)
+        floors, ceilings = {}, {}
         for peak in self.peaks:
-            mad = logs.groupby("equipment_id")[peak].agg(lambda v: np.nanmedian(np.abs(v - np.nanmedian(v))))
-            floors[peak] = float(0.25 * _MAD_SCALE * np.nanmedian(mad)) if mad.notna().any() else 0.0
-        self.scale_floor_ = floors
+            mad = logs.groupby(segments)[peak].agg(lambda v: np.nanmedian(np.abs(v - np.nanmedian(v))))
+            typical = float(_MAD_SCALE * np.nanmedian(mad)) if mad.notna().any() else np.nan
+            floors[peak] = 0.25 * typical if typical == typical else 0.0
+            ceilings[peak] = self.ceiling * typical if typical == typical and typical > 0 else np.inf
+        self.scale_floor_, self.scale_ceiling_ = floors, ceilings
         self.feature_names_ = [f"{p}_z" for p in self.peaks] + [f"{p}_slope" for p in self.peaks]
         return self
 
-    def transform(self, snapshots: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, snapshots: pd.DataFrame, resets: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per unit and snapshot: ``equipment_id, ts, date`` and ``<peak>_z``, ``<peak>_slope``.
 
-        A snapshot's values use only that snapshot and the unit's earlier ones.
+        A snapshot's values use only that snapshot and the unit's earlier ones (since its last
+        reset before the snapshot's day, when ``resets`` are given).
+
+        Parameters
+        ----------
+        snapshots : DataFrame
+            ``equipment_id, ts`` and the ``peaks`` columns.
+        resets : DataFrame, optional
+            ``equipment_id, date`` of repairs that renew the monitored part (the failures of
+            ``maintenance_events``): a repaired bearing is a new one, and a baseline that still
+            held the growth before the last failure would hide the next (the first
+            ``min_baseline`` snapshots after a reset get no ``_z``).
         """
         if not hasattr(self, "scale_floor_"):
             raise NotFittedError("SpectralTrend is not fitted yet: call fit first")
         logs = self._logs(snapshots)
         out = logs[["equipment_id", "ts"]].copy()
         out["date"] = out["ts"].dt.normalize()
-        groups = logs["equipment_id"]
+        groups = self._segments(logs, resets)
         for peak in self.peaks:
             values = logs[peak]
             past = values.groupby(groups).shift(1)
@@ -383,13 +431,14 @@ class SpectralTrend(BaseEstimator):
             spread = (past - centre).abs().groupby(groups).rolling(
                 self.baseline_snapshots, min_periods=self.min_baseline).median().reset_index(
                 level=0, drop=True).sort_index()
-            scale = np.maximum(_MAD_SCALE * spread, self.scale_floor_[peak]).where(lambda s: s > 0)
+            scale = (_MAD_SCALE * spread).clip(self.scale_floor_[peak], self.scale_ceiling_[peak]).where(
+                lambda s: s > 0)
             out[f"{peak}_z"] = ((values - centre) / scale).to_numpy()
             out[f"{peak}_slope"] = _rolling_slope(out[f"{peak}_z"], groups, self.slope_snapshots)
         return out
 
-    def fit_transform(self, snapshots: pd.DataFrame, y=None) -> pd.DataFrame:
-        return self.fit(snapshots).transform(snapshots)
+    def fit_transform(self, snapshots: pd.DataFrame, y=None, resets: pd.DataFrame | None = None) -> pd.DataFrame:
+        return self.fit(snapshots, resets=resets).transform(snapshots, resets=resets)
 
 
 def spectral_daily(trend: pd.DataFrame, days: pd.DataFrame, max_age_days: int = 14) -> pd.DataFrame:

@@ -185,6 +185,30 @@ def test_a_growing_defect_peak_stands_out_and_alarms():
     assert alarms.loc[alarms["alarm"], "date"].min() > pd.Timestamp("2023-12-21")  # after the growth began
 
 
+def test_a_reset_restarts_the_baseline_after_the_repair_only():
+    peaks = _weekly_peaks(weeks=80, grow_from=40)
+    repaired = pd.Timestamp("2023-12-21")  # E0 fails that day (its snapshot is still the old part); replaced
+    after = (peaks["equipment_id"] == "E0") & (peaks["ts"] >= repaired + pd.Timedelta(days=1))
+    peaks.loc[after, "amp_bpfo"] = 0.05 * np.random.default_rng(5).lognormal(0, 0.3, after.sum())
+    resets = pd.DataFrame({"equipment_id": ["E0"], "date": [repaired]})
+    trend = SpectralTrend().fit(peaks[peaks["ts"] < pd.Timestamp("2023-09-01")])
+    plain, renewed = trend.transform(peaks), trend.transform(peaks, resets=resets)
+    unit = renewed["equipment_id"] == "E0"
+    new_life = unit & (renewed["ts"] >= repaired + pd.Timedelta(days=1))
+    # before the repair nothing changes; after it, min_baseline snapshots without a baseline, then the new one
+    pd.testing.assert_frame_equal(plain[~new_life], renewed[~new_life])
+    assert renewed.loc[new_life, "amp_bpfo_z"].iloc[:6].isna().all()
+    assert renewed.loc[new_life, "amp_bpfo_z"].iloc[6:].abs().max() < 4
+    # the old baseline, still holding the grown peak, scores the new bearing far below normal
+    assert plain.loc[new_life, "amp_bpfo_z"].iloc[6:].median() < renewed.loc[new_life, "amp_bpfo_z"].iloc[6:].median()
+    # no look-ahead with resets either
+    cut = pd.Timestamp("2024-02-01")
+    pd.testing.assert_frame_equal(renewed[renewed["ts"] <= cut].reset_index(drop=True),
+                                  trend.transform(peaks[peaks["ts"] <= cut], resets=resets))
+    with pytest.raises(VibrationDataError, match="date"):
+        trend.transform(peaks, resets=resets.rename(columns={"date": "failure_date"}))
+
+
 def test_spectral_daily_carries_the_latest_snapshot_forward_only():
     peaks = _weekly_peaks(units=1, weeks=20)
     trend = SpectralTrend().fit_transform(peaks)
