@@ -83,6 +83,7 @@ from quantlib.maintenance import (
     FixedThresholdDetector,
     IsolationForestDetector,
     SensorFeatures,
+    SpectralTrend,
     TimeToFailureModel,
     UsageChain,
     WeibullLifeModel,
@@ -214,6 +215,15 @@ def _sensor_state() -> pd.DataFrame:
     return unit_ages(_sensor_features(), _sensor_failures()).tail(4)
 
 
+def _snapshots() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    weeks = pd.date_range("2024-01-04 10:00", periods=20, freq="7D")
+    return pd.concat([pd.DataFrame({"equipment_id": unit, "ts": weeks,
+                                    **{p: rng.lognormal(0, 0.2, 20) for p in ("amp_1x", "amp_2x", "amp_bpfo",
+                                                                              "amp_bpfi", "rms")}})
+                      for unit in ("E1", "E2")], ignore_index=True)
+
+
 def _mode_windows() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     cols = {f"{s}_{k}": rng.normal(0, 1, 30) for s in ("vibration", "temperature", "pressure")
@@ -319,6 +329,8 @@ def _cases() -> list[Case]:
              lambda est: est.predict(_mode_windows())),
         Case("FailureModeClassifier[gb]", lambda: FailureModeClassifier(model="gradient_boosting"),
              lambda est: est.fit(_mode_windows()), lambda est: est.predict_proba(_mode_windows())),
+        Case("SpectralTrend", SpectralTrend, lambda est: est.fit(_snapshots()),
+             lambda est: est.transform(_snapshots())),
         Case("AgeWeibullModel", AgeWeibullModel, lambda est: est.fit(_sensor_features(), _sensor_failures()),
              lambda est: est.survival_at(_sensor_state(), [5, 10])),
         Case("UsageChain", lambda: UsageChain(baseline_days=10, min_baseline_days=5),

@@ -478,6 +478,25 @@ _register(_contract(
 ))
 
 _register(_contract(
+    "vibration_waveforms", ["equipment_id", "ts"],
+    {
+        "equipment_id": _id(),
+        "ts": _ts(),
+        "sample_rate_hz": _range(1, 1_000_000),
+        "samples": _range(8, 1_000_000, dtype=int),
+        "resolution_mm_s": pa.Column(float, pa.Check.gt(0), coerce=True),
+        # base64 (groups of 4 characters, padded); that it holds ``samples`` values is checked when decoded
+        "data": pa.Column(str, pa.Check.str_matches(
+            r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$"), coerce=True),
+    },
+    foreign_keys=[FK("equipment_id", "equipment", "equipment_id")],
+    description="Raw vibration waveforms, one row per recent high-rate snapshot of a unit (the snapshot "
+                "at ts): samples values at sample_rate_hz, stored in data as base64 of little-endian "
+                "int16 counts of resolution_mm_s (mm/s), kept raw for spectra, kurtosis and crest "
+                "factor (optional: a company without it still builds).",
+))
+
+_register(_contract(
     "maintenance_events", ["event_id"],
     {
         "event_id": _id(),
@@ -528,7 +547,8 @@ _register(_contract(
 TABLE_ORDER: tuple[str, ...] = (
     "customers", "technicians", "roster", "equipment", "leads", "quotes", "contracts", "jobs",
     "invoices", "payments", "interactions", "expenses", "equipment_usage", "telemetry",
-    "equipment_states", "vibration_snapshots", "maintenance_events", "weather", "economic_indicators",
+    "equipment_states", "vibration_snapshots", "vibration_waveforms", "maintenance_events", "weather",
+    "economic_indicators",
 )
 if set(TABLE_ORDER) != set(CONTRACTS):  # an explicit check: asserts vanish under python -O
     raise RuntimeError("TABLE_ORDER and CONTRACTS name different tables")

@@ -79,11 +79,22 @@ How demand is made (the ground truth, also written to ``_truth/ground_truth.json
 * Vibration snapshots (``vibration_snapshots``), one a week per unit: a 0.5 s waveform at
   2,048 Hz of the running speed (1x, imbalance), 2x and the bearing defect frequencies (BPFO,
   BPFI) plus noise, stored as its spectrum's peaks; before a bearing failure the defect (x21,
-  x11) and imbalance (x2) amplitudes grow over twice the failure's lead days (``SNAPSHOT``).
+  x11) and imbalance (x2) amplitudes grow over twice the failure's lead days (``SNAPSHOT``),
+  and the spall's impacts appear: a decaying ring of the structure's resonance (620 Hz, 1.5 ms)
+  struck once per outer-race pass (at BPFO), up to 4 mm/s at the failure (``SNAPSHOT["impacts"]``),
+  so kurtosis and crest factor rise; the stored peaks are measured on the waveform with the
+  impacts. The raw waveforms of each unit's last ``recent_waveforms`` (8) weekly snapshots
+  before the data end are kept (``vibration_waveforms``, one row per snapshot: ``equipment_id,
+  ts, sample_rate_hz, samples, resolution_mm_s, data``, ``data`` the samples as little-endian
+  int16 counts of 0.001 mm/s, base64; one row per sample would be 4.9 M rows at scale 42 and
+  tripled the ingest), as condition-monitoring systems keep recent raw data and the trend of
+  the rest; the truth table
+  ``vibration_snapshots`` has each snapshot's bearing growth, true amplitudes and impact size.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from dataclasses import dataclass, field
@@ -223,6 +234,11 @@ SNAPSHOT = {
     "amp_1x": (0.5, 1.5), "amp_2x": 0.3, "amp_bpfo": 0.05, "amp_bpfi": 0.05, "noise_mm_s": 0.3,
     "growth": {"amp_1x": 1.0, "amp_2x": 0.5, "amp_bpfo": 20.0, "amp_bpfi": 10.0},
     "bearing_lead_factor": 2.0,
+    # A spall's impacts: each outer-race pass strikes the structure, which rings at its resonance and
+    # decays; peak amplitude impacts["amp_mm_s"] x the bearing growth g (no impact while g is 0).
+    "impacts": {"resonance_hz": 620.0, "decay_ms": 1.5, "amp_mm_s": 4.0},
+    # Raw waveforms kept: the last weekly snapshots of each unit before the data end.
+    "recent_waveforms": 8, "waveform_resolution_mm_s": 0.001,
 }
 SNAPSHOT_PEAKS = ("amp_1x", "amp_2x", "amp_bpfo", "amp_bpfi")
 # Operating states (idle, normal, heavy, fault): an hourly Markov chain per unit, rows "from",
@@ -1367,6 +1383,10 @@ class _Builder:
         freqs = np.fft.rfftfreq(size, 1 / fs)
         measured = np.zeros((m, 4))
         rms = np.zeros(m)
+        impact = sn["impacts"]["amp_mm_s"] * g
+        # The raw waveforms kept: each unit's snapshots in the last recent_waveforms weeks of the data.
+        keep = w_of >= weeks - sn["recent_waveforms"]
+        kept: list[np.ndarray] = []
         for lo in range(0, m, 4096):
             hi = min(lo + 4096, m)
             k = hi - lo
@@ -1377,6 +1397,19 @@ class _Builder:
                 omega = (2 * np.pi * speed[lo:hi] * ratios[j]).astype(np.float32)
                 amp = amps[lo:hi, j, None].astype(np.float32)
                 wave += amp * np.sin(omega[:, None] * t[None, :] + phase[:, j, None])
+            hit = np.flatnonzero(impact[lo:hi] > 0)
+            if len(hit):
+                # Impacts once per outer-race pass, in step with the BPFO component (no draw: the
+                # random stream, hence every other table, is the same as without impacts).
+                period = 1.0 / (speed[lo:hi][hit] * sn["bpfo_ratio"])
+                first = phase[hit, 2] / (2 * np.pi) * period
+                since = np.mod(t[None, :] - first[:, None], period[:, None])
+                ring = np.exp(-since / (sn["impacts"]["decay_ms"] / 1000.0)) * np.sin(
+                    2 * np.pi * sn["impacts"]["resonance_hz"] * since)
+                wave[hit] += (impact[lo:hi][hit, None] * ring).astype(np.float32)
+            if keep[lo:hi].any():
+                kept.append(np.clip(np.round(wave[keep[lo:hi]] / sn["waveform_resolution_mm_s"]),
+                                    -32768, 32767).astype("<i2"))
             rms[lo:hi] = np.sqrt(np.einsum("ij,ij->i", wave, wave, dtype=np.float64) / size)
             spectrum = np.abs(np.fft.rfft(wave * window, axis=1)) * 2 / window.sum()
             for j in range(4):
@@ -1396,6 +1429,16 @@ class _Builder:
             "ts": self.t["vibration_snapshots"]["ts"].to_numpy(), "bearing_growth": np.round(g, 4),
             **{f"true_{name}": np.round(amps[:, j], 4)
                for j, name in enumerate(SNAPSHOT_PEAKS)},
+            "true_impact_mm_s": np.round(impact, 4),
+        })
+        counts = np.concatenate(kept) if kept else np.zeros((0, size), dtype="<i2")
+        rows = np.flatnonzero(keep)
+        self.t["vibration_waveforms"] = _frame({
+            "equipment_id": eq["ids"][e_of[rows]],
+            "ts": self.t["vibration_snapshots"]["ts"].to_numpy()[rows],
+            "sample_rate_hz": np.full(len(rows), float(fs)), "samples": np.full(len(rows), size),
+            "resolution_mm_s": np.full(len(rows), sn["waveform_resolution_mm_s"]),
+            "data": np.array([base64.b64encode(c.tobytes()).decode("ascii") for c in counts], dtype=object),
         })
 
     def _make_states(self, drift: np.ndarray, down: np.ndarray) -> None:
@@ -1620,9 +1663,16 @@ class _Builder:
                 "waveform": "sum over components of amp x sin(2 pi x ratio x running_speed x t + uniform phase)"
                             " + normal(0, noise_mm_s), ratios 1, 2, bpfo_ratio, bpfi_ratio; running speed per unit"
                             " uniform(running_speed_hz) x normal(1, speed_jitter) per snapshot; amp_1x per unit",
-                "stored": "peaks of the Hann-windowed amplitude spectrum within 2 bins of each frequency and the"
-                          " waveform's rms; the waveform itself is not stored (the contracts and the CSV ingest"
-                          " take scalar columns); the true amplitudes are in the truth table vibration_snapshots",
+                "impacts_model": "bearing growth g > 0 adds impacts.amp_mm_s x g x exp(-s / decay) x"
+                                 " sin(2 pi resonance_hz s), s the time since the last outer-race pass (period"
+                                 " 1 / (bpfo_ratio x running speed), in step with the BPFO component's phase);"
+                                 " truth column true_impact_mm_s",
+                "stored": "peaks of the Hann-windowed amplitude spectrum (of the waveform with impacts) within 2"
+                          " bins of each frequency and the waveform's rms; the true amplitudes are in the truth"
+                          " table vibration_snapshots",
+                "waveforms": "table vibration_waveforms: the raw samples of each unit's snapshots in the last"
+                             " recent_waveforms weeks of the data, one row per snapshot, data = base64 of the"
+                             " little-endian int16 counts of waveform_resolution_mm_s (clipped to the int16 range)",
                 "snapshot": "day 7 w + weekday of the data, at hour; none on a day the unit is down"},
             "operating_states": {
                 "states": list(OPERATING_STATES), "start_of_day": "idle", "step": "1 hour",

@@ -1,11 +1,13 @@
 """Predictive maintenance (issue 15): equipment life models, the recurrence of repairs, early
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
-fixed-threshold baseline), usage as a Markov chain over operating states and its drift,
-performance degradation (each unit's energy-efficiency loss per year since its last service, by
-regression), time to failure by landmark Cox models, equipment health with work orders, and
-maintenance decisions (preventive against failure cost, the age-replacement interval per kind,
-the interval when a visit restores only part of the wear, a fleet schedule within technician
-capacity); the ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
+fixed-threshold baseline), vibration in the frequency domain (waveform features, spectral peak
+trends), usage as a Markov chain over operating states and its drift, performance degradation
+(each unit's energy-efficiency loss per year since its last service, by regression), time to
+failure by landmark Cox models, equipment health with work orders, and maintenance decisions
+(preventive against failure cost, the age-replacement interval per kind, the interval when a
+visit restores only part of the wear, a fleet schedule within technician capacity, maintenance
+visits placed around the booked jobs); the ``equipment_monitor`` app
+(``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
 """
@@ -66,6 +68,16 @@ from quantlib.maintenance.usage import (
     stationary_distribution,
     transition_matrices,
 )
+from quantlib.maintenance.vibration import (
+    DEFAULT_ORDERS,
+    SPECTRAL_PEAKS,
+    SpectralTrend,
+    VibrationDataError,
+    spectral_alarms,
+    spectral_daily,
+    waveform_features,
+    waveform_matrix,
+)
 
 __all__ = [
     "DegradationDataError", "DegradationModel", "calendar_trend_rates", "compare_rates",
@@ -80,4 +92,6 @@ __all__ = [
     "PeriodicMaintenancePolicy", "VirtualAgeModel", "maintenance_history", "periodic_cost_rate",
     "virtual_ages",
     "TransitionMatrices", "UsageChain", "UsageDataError", "stationary_distribution", "transition_matrices",
+    "DEFAULT_ORDERS", "SPECTRAL_PEAKS", "SpectralTrend", "VibrationDataError", "spectral_alarms", "spectral_daily",
+    "waveform_features", "waveform_matrix",
 ]

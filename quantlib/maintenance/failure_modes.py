@@ -22,7 +22,8 @@ from quantlib.maintenance.sensors import SIGNALS, SensorDataError
 __all__ = ["FailureModeClassifier", "failure_mode_report", "failure_windows"]
 
 
-def failure_windows(features: pd.DataFrame, failures: pd.DataFrame, window_days: int = 14) -> pd.DataFrame:
+def failure_windows(features: pd.DataFrame, failures: pd.DataFrame, window_days: int = 14,
+                    extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per failure: the summary of its unit's telemetry over the ``window_days`` before it.
 
     Parameters
@@ -32,17 +33,22 @@ def failure_windows(features: pd.DataFrame, failures: pd.DataFrame, window_days:
         when known).
     failures : DataFrame
         ``equipment_id, failure_date`` and, for training, ``failure_mode``.
+    extra : tuple of str, optional
+        Further standardised columns of ``features`` to summarise the same way, e.g. the spectral
+        trend's ``amp_bpfo_z`` carried to days by ``quantlib.maintenance.vibration.spectral_daily``.
 
     Returns
     -------
     DataFrame
         ``equipment_id, failure_date, kind`` (+ ``failure_mode``) and ``<signal>_last, _max,
-        _mean, _slope`` per signal; failures without readings in their window are left out.
+        _mean, _slope`` per signal (and per ``extra`` column, named after it); failures without
+        readings in their window are left out.
     """
-    needed = ["equipment_id", "date", *(f"{s}_z" for s in SIGNALS)]
+    needed = ["equipment_id", "date", *(f"{s}_z" for s in SIGNALS), *extra]
     missing = [c for c in needed if c not in features.columns]
     if missing:
-        raise SensorDataError(f"features: missing column(s) {', '.join(missing)}; build them with SensorFeatures")
+        raise SensorDataError(f"features: missing column(s) {', '.join(missing)}; build them with SensorFeatures"
+                              + (" (and the extra columns)" if extra else ""))
     days = features.assign(date=pd.to_datetime(features["date"]).dt.normalize())
     fails = failures.assign(failure_date=pd.to_datetime(failures["failure_date"]).dt.normalize()).reset_index(
         drop=True)
@@ -54,8 +60,8 @@ def failure_windows(features: pd.DataFrame, failures: pd.DataFrame, window_days:
         group = group.sort_values("date")
         row = {"index": index}
         x = -group["lag"].to_numpy(float)
-        for signal in SIGNALS:
-            z = group[f"{signal}_z"].clip(-10, 10).fillna(0.0).to_numpy(float)
+        for signal, column in [*((s, f"{s}_z") for s in SIGNALS), *((c, c) for c in extra)]:
+            z = group[column].clip(-10, 10).fillna(0.0).to_numpy(float)
             row[f"{signal}_last"] = z[-1]
             row[f"{signal}_max"] = z.max()
             row[f"{signal}_mean"] = z.mean()
@@ -81,6 +87,9 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):
         its leaves at least 2 and at most 20 failures (a tenth of them).
     window_days : int, default 14
     random_state : int, default 0
+    extra_features : tuple of str, default ()
+        The ``extra`` columns :func:`failure_windows` summarised (each adds ``_last, _max, _mean,
+        _slope``), e.g. the spectral trend's.
 
     Attributes
     ----------
@@ -92,10 +101,12 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):
         Equipment kinds seen (one-hot columns).
     """
 
-    def __init__(self, model: str = "random_forest", window_days: int = 14, random_state: int = 0):
+    def __init__(self, model: str = "random_forest", window_days: int = 14, random_state: int = 0,
+                 extra_features: tuple[str, ...] = ()):
         self.model = model
         self.window_days = window_days
         self.random_state = random_state
+        self.extra_features = extra_features
 
     def _matrix(self, windows: pd.DataFrame) -> np.ndarray:
         numeric = windows[[c for c in self.feature_names_ if not c.startswith("kind=")]].to_numpy(float)
@@ -118,7 +129,11 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):
         labels = windows["failure_mode"] if y is None else pd.Series(y, index=windows.index)
         if labels.isna().any():
             raise SensorDataError("failures without a recorded failure_mode cannot train the classifier")
-        numeric = [f"{s}_{stat}" for s in SIGNALS for stat in ("last", "max", "mean", "slope")]
+        numeric = [f"{s}_{stat}" for s in (*SIGNALS, *self.extra_features) for stat in ("last", "max", "mean", "slope")]
+        missing = [c for c in numeric if c not in windows.columns]
+        if missing:
+            raise SensorDataError(f"windows: missing column(s) {', '.join(missing)}; pass the extra features to "
+                                  "failure_windows(extra=...)")
         self.kinds_ = sorted(windows["kind"].dropna().astype(str).unique()) if "kind" in windows else []
         self.feature_names_ = numeric + [f"kind={k}" for k in self.kinds_]
         X = self._matrix(windows)

@@ -7,6 +7,7 @@ invoices I1-I2), so keep them in step.
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -200,6 +201,15 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "amp_2x": [0.29],
         "amp_bpfo": [0.06],
         "amp_bpfi": [0.05],
+    })
+    t["vibration_waveforms"] = pd.DataFrame({
+        "equipment_id": ["E1"],
+        "ts": _ts("2023-02-15 10:00"),
+        "sample_rate_hz": [2048.0],
+        "samples": [8],
+        "resolution_mm_s": [0.001],
+        # eight int16 counts, little-endian, base64
+        "data": [base64.b64encode(np.array([0, 700, 990, 700, 0, -700, -990, -700], dtype="<i2").tobytes()).decode()],
     })
     t["maintenance_events"] = pd.DataFrame({
         "event_id": ["M1"],
