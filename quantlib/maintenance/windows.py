@@ -301,7 +301,7 @@ def _assign(candidates: list[dict], free: dict[tuple, int], objective, seconds: 
 
 def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 14,
                          options: WarehouseDayOptions | None = None, settings: SolverSettings | None = None,
-                         pin_booked: bool = True, default_hours: float = 2.0, max_rounds: int = 3,
+                         pin_booked: bool = True, default_hours: float = 2.0, max_rounds: int = 5,
                          assign_seconds: float = 10.0) -> MaintenanceSchedule:
     """Place each work order's visit on a day of its window, around the booked jobs.
 
@@ -373,7 +373,7 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
     options_left = {i: set(ds) for i, ds in window_days.items()}
     qualified_somewhere = {i: any(visits[i].skills <= t.skills for d in ds for t in booked[d].technicians)
                            for i, ds in window_days.items()}
-    rounds = 0
+    rounds, open_places = 0, set()
     for rounds in range(1, max_rounds + 1):
         candidates, free = [], {}
         for i in (i for i in todo["id"] if i not in placed):
@@ -393,6 +393,8 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
                                        "overtime_rate": t.overtime_cost_per_minute, "health": health[i],
                                        "duration": visits[i].duration})
         chosen = _assign(candidates, free, problems[horizon[0]].objective, assign_seconds) if candidates else {}
+        # a round that places nothing ends it: every visit left has no feasible place in the routes now planned
+        open_places = {c["order"] for c in candidates}
         if not chosen:
             break
         for d in sorted({c["day"] for c in chosen.values()}):
@@ -437,6 +439,9 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
                         "added_drive_minutes": _added_drive(plans[d], visit_id(o.id))})
         elif not window_days[o.id]:
             row["reason"] = OUTSIDE_HORIZON
+        elif o.id in open_places and rounds == max_rounds:
+            row["reason"] = (f"rounds exhausted: {max_rounds} round(s) of day re-plans did not keep it; "
+                             "a place may still exist (raise max_rounds)")
         elif not qualified_somewhere[o.id]:
             row["reason"] = f"{NO_TECHNICIAN}: none working in the window has skill {o.skill}"
         else:
