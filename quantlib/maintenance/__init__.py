@@ -2,7 +2,8 @@
 warning from telemetry (per-unit baselines, control charts, an isolation forest, the
 fixed-threshold baseline), time to failure by landmark Cox models, equipment health with
 work orders, and maintenance decisions (preventive against failure cost, the
-age-replacement interval per kind, a fleet schedule within technician capacity); the
+age-replacement interval per kind, a fleet schedule within technician capacity), and the
+work orders' visits placed around the booked jobs with the routing engine (``windows``); the
 ``equipment_monitor`` app (``quantlib.apps.equipment_monitor``) shows them.
 
 Engines only: nothing here imports a delivery package.
@@ -44,6 +45,12 @@ from quantlib.maintenance.survival import (
     WeibullLifeModel,
     mean_cumulative_function,
 )
+from quantlib.maintenance.windows import (
+    MaintenanceSchedule,
+    MaintenanceScheduleError,
+    naive_schedule,
+    schedule_maintenance,
+)
 
 __all__ = [
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
@@ -54,4 +61,5 @@ __all__ = [
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",
     "SensorDataError", "SensorFeatures", "WeibullLifeModel", "alert_episodes", "alert_lead_times", "daily_readings",
     "mean_cumulative_function",
+    "MaintenanceSchedule", "MaintenanceScheduleError", "naive_schedule", "schedule_maintenance",
 ]

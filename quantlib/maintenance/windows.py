@@ -237,6 +237,15 @@ def _free_minutes(t: Technician, seq: list[Job], tm: TravelMatrix) -> int:
     return t.latest_end - t.departure - drive - sum(j.duration for j in seq) - lunch
 
 
+def _drive_minutes(plan: RoutePlan) -> float:
+    """Drive minutes of every route (RoutePlan.kpis needs a technician on the day; a Sunday may have none)."""
+    total = 0.0
+    for r in plan.routes:
+        keys = [start_key(r.technician_id)] + [job_key(v.job_id) for v in r.visits] + [end_key(r.technician_id)]
+        total += sum(plan.travel.time(a, b) for a, b in zip(keys, keys[1:])) if r.visits else 0.0
+    return total
+
+
 def _added_drive(plan: RoutePlan, jid: str) -> float | None:
     tm = plan.travel
     for r in plan.routes:
@@ -411,8 +420,7 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
             def score(plan):
                 if plan is None or plan.validate() or not must <= set(plan.assignment()):
                     return None
-                kp = plan.kpis()
-                return (-sum(visit_id(i) in plan.assignment() for i in new), kp["drive_minutes"])
+                return (-sum(visit_id(i) in plan.assignment() for i in new), _drive_minutes(plan))
 
             ranked = [p for p in (solved, inserted) if score(p) is not None]
             if not ranked:
@@ -448,8 +456,8 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
             row["reason"] = f"{NO_ROOM}: no qualified technician's route has room for {row['estimated_hours']:.1f} h"
         rows.append(row)
     stats = {"seconds": time.perf_counter() - tic, "rounds": rounds, "days": len(horizon),
-             "drive_minutes_base": sum(p.kpis()["drive_minutes"] for p in base_plans.values()),
-             "drive_minutes_final": sum(p.kpis()["drive_minutes"] for p in plans.values())}
+             "drive_minutes_base": sum(_drive_minutes(p) for p in base_plans.values()),
+             "drive_minutes_final": sum(_drive_minutes(p) for p in plans.values())}
     return MaintenanceSchedule(pd.DataFrame(rows, columns=list(SLOT_COLUMNS)), plans, base_plans, problems, travel,
                                stats)
 

@@ -135,6 +135,11 @@ def test_no_qualified_technician_is_the_reason(demo_lake, units):
     row = schedule.slots.iloc[0]
     assert row["status"] == "unscheduled" and row["reason"].startswith(NO_TECHNICIAN)
     assert "welding" in row["reason"]
+    # a Sunday: nobody works (the roster), so nobody qualified either; the booked jobs are not planned
+    sunday = MONDAY - dt.timedelta(days=1)
+    schedule = schedule_maintenance(demo_lake, _orders(units.head(1), 1.0, sunday, sunday), days=1, settings=FAST)
+    assert not schedule.problems[sunday].technicians
+    assert schedule.slots.iloc[0]["reason"].startswith(NO_TECHNICIAN) and schedule.validate() == []
 
 
 def test_a_visit_longer_than_any_day_has_no_room(demo_lake, units):
