@@ -96,13 +96,14 @@ class MaintenanceSchedule:
         ``added_drive_minutes`` (drive to and from the visit minus the leg it replaces, in the
         final route), or ``unscheduled`` with the ``reason``.
     plans : dict of date to RoutePlan
-        The final plan of each day of the horizon (the base plan where nothing was added).
+        The final plan of each day of the horizon some window covers (the base plan where
+        nothing was added).
     base_plans : dict of date to RoutePlan
         The booked jobs alone, as first planned.
     problems : dict of date to RoutingProblem
         Each day's booked jobs (required) and every visit that may go on that day.
     stats : dict
-        ``seconds``, ``rounds``, ``days``, ``drive_minutes_base``, ``drive_minutes_final``.
+        ``seconds``, ``rounds``, ``days`` (planned), ``drive_minutes_base``, ``drive_minutes_final``.
     """
 
     slots: pd.DataFrame
@@ -359,8 +360,12 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
         else:  # nothing to place: the day after gold's as-of date
             first = min(todo["window_start"]) if len(todo) else as_of_date(con) + dt.timedelta(days=1)
         horizon = [first + dt.timedelta(days=k) for k in range(max(int(days), 1))]
+        window_days = {o.id: [d for d in horizon if o.window_start <= d <= o.window_end]
+                       for o in todo.itertuples(index=False)}
+        # only the days some window covers are planned (a day no visit may take is left as booked)
+        active = sorted({d for ds in window_days.values() for d in ds})
         places = _unit_places(con, sorted(set(todo["equipment_id"])), first) if len(todo) else {}
-        booked = {d: _booked_day(con, d, opts, pin_booked) for d in horizon}
+        booked = {d: _booked_day(con, d, opts, pin_booked) for d in active}
     visits = {}
     for o in todo.itertuples(index=False):
         hours = o.estimated_hours if pd.notna(o.estimated_hours) else default_hours
@@ -369,9 +374,8 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
                            skills=frozenset({o.skill}), window_start=opts.shift_start,
                            window_end=opts.shift_start + opts.shift_minutes,
                            revenue=1000.0 * (2 - float(o.health)), customer_id=str(o.equipment_id))
-    window_days = {o.id: [d for d in horizon if o.window_start <= d <= o.window_end] for o in todo.itertuples()}
     problems, travel, base_plans, plans = {}, {}, {}, {}
-    for d in horizon:
+    for d in active:
         maybe = tuple(visits[i] for i, ds in window_days.items() if d in ds)
         problems[d] = booked[d].replace(jobs=booked[d].jobs + maybe)
         travel[d] = problem_matrix(problems[d])
@@ -401,7 +405,7 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
                     candidates.append({"order": i, "day": d, "tech": t.id, "drive": fit[0], "overtime": fit[1],
                                        "overtime_rate": t.overtime_cost_per_minute, "health": health[i],
                                        "duration": visits[i].duration})
-        chosen = _assign(candidates, free, problems[horizon[0]].objective, assign_seconds) if candidates else {}
+        chosen = _assign(candidates, free, opts.objective, assign_seconds) if candidates else {}
         # a round that places nothing ends it: every visit left has no feasible place in the routes now planned
         open_places = {c["order"] for c in candidates}
         if not chosen:
@@ -455,7 +459,7 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
         else:
             row["reason"] = f"{NO_ROOM}: no qualified technician's route has room for {row['estimated_hours']:.1f} h"
         rows.append(row)
-    stats = {"seconds": time.perf_counter() - tic, "rounds": rounds, "days": len(horizon),
+    stats = {"seconds": time.perf_counter() - tic, "rounds": rounds, "days": len(active),
              "drive_minutes_base": sum(_drive_minutes(p) for p in base_plans.values()),
              "drive_minutes_final": sum(_drive_minutes(p) for p in plans.values())}
     return MaintenanceSchedule(pd.DataFrame(rows, columns=list(SLOT_COLUMNS)), plans, base_plans, problems, travel,
