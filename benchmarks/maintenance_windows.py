@@ -1,7 +1,7 @@
 """Maintenance visits around the booked jobs against the naive slot rule (issue 15).
 
     python -m benchmarks.maintenance_windows [--company mixed_trades] [--scale 1] [--seed SEED] [--dates 6]
-        [--threshold 0.3] [--days 14] [--out FILE.json]
+        [--threshold 0.3] [--days 14] [--delay-cost 0] [--out FILE.json]
 
 A company is generated, ingested and built into gold in a temporary folder. On ``--dates``
 Sundays spread over its last year (each with a fresh operational store), the work orders of
@@ -47,7 +47,7 @@ def _figures(slots: pd.DataFrame) -> dict:
             .value_counts().to_dict()}
 
 
-def run(lake, dates: int, threshold: float, days: int) -> dict:
+def run(lake, dates: int, threshold: float, days: int, delay_cost: float = 0.0) -> dict:
     with open_gold(lake.gold) as con:
         end = as_of_date(con)
         first = con.execute("SELECT min(scheduled_start)::DATE FROM jobs").fetchone()[0]
@@ -65,7 +65,7 @@ def run(lake, dates: int, threshold: float, days: int) -> dict:
             per_date.append({"as_of": str(day.date()), "orders": 0})
             continue
         tic = time.perf_counter()
-        schedule = schedule_maintenance(lake.gold, orders, days=days)
+        schedule = schedule_maintenance(lake.gold, orders, days=days, delay_cost_per_day=delay_cost)
         seconds = time.perf_counter() - tic
         naive = naive_schedule(schedule)
         placed = int((schedule.slots["status"] == "scheduled").sum())
@@ -80,7 +80,13 @@ def run(lake, dates: int, threshold: float, days: int) -> dict:
         print(json.dumps(per_date[-1], default=str), flush=True)
     total = {}
     if all_smart:
-        total = {"scheduler": _figures(pd.concat(all_smart)), "naive": _figures(pd.concat(all_naive)),
+        smart, naive = pd.concat(all_smart, ignore_index=True), pd.concat(all_naive, ignore_index=True)
+        both = (smart["status"] == "scheduled") & (naive["status"] == "scheduled")
+        total = {"scheduler": _figures(smart), "naive": _figures(naive),
+                 # the orders both placed: the added drive of each method on the same visits
+                 "paired": {"orders": int(both.sum()),
+                            "scheduler_added_drive_per_visit": float(smart.loc[both, "added_drive_minutes"].mean()),
+                            "naive_added_drive_per_visit": float(naive.loc[both, "added_drive_minutes"].mean())},
                  "seconds_median": float(np.median([d["seconds"] for d in per_date if "seconds" in d])),
                  "all_valid": all(d.get("valid", True) for d in per_date)}
     return {"dates": per_date, "total": total}
@@ -94,12 +100,14 @@ def main(argv=None) -> None:
     parser.add_argument("--dates", type=int, default=6)
     parser.add_argument("--threshold", type=float, default=0.3)
     parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--delay-cost", type=float, default=0.0,
+                        help="schedule_maintenance's delay_cost_per_day (money per day late x risk)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     company = generate_company(load_profile(PROFILES / f"{args.company}.yaml"), seed=args.seed, scale=args.scale)
     with tempfile.TemporaryDirectory() as tmp:
         lake = build_gold(company, Path(tmp))
-        result = run(lake, args.dates, args.threshold, args.days)
+        result = run(lake, args.dates, args.threshold, args.days, args.delay_cost)
     result["args"] = {k: str(v) for k, v in vars(args).items()}
     text = json.dumps(result, indent=2, default=str)
     print(text)

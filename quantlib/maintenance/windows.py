@@ -19,14 +19,24 @@ booked job out of the plan:
 3. **Which day and technician.** A CP-SAT model over (order, day, technician) picks at most one
    slot per order: it maximises the visits placed, weighted by risk (``2 - health``, so the
    lower health is served first when capacity is short), minus the added travel and overtime
-   cost; the visits given to a technician must fit the free minutes of the day (shift +
-   overtime minus the booked route's drive, service and lunch).
+   cost (and, with ``delay_cost_per_day``, a cost per day of delay times the risk); the visits
+   given to a technician must fit the free minutes of the day (shift + overtime minus the
+   booked route's drive, service and lunch).
 4. **Confirming the day.** The routing engine re-plans each chosen day with the booked jobs
    required and the chosen visits as optional jobs whose drop penalty grows with risk,
-   warm-started from the base routes with the visits inserted. The better of the solved plan
-   and the warm start (as timed by ``schedule_route``) that keeps every booked job the base plan
-   served is kept. A visit the day could not take loses that day and the next round (steps 2-4
-   against the routes now planned, the visits already placed required) tries its other days.
+   warm-started from the base routes with the visits inserted (the re-plan may give a visit to
+   another qualified technician of the day than the one CP-SAT had in mind). Of the solved plan
+   and the warm start (as timed by ``schedule_route``), those that validate and keep every
+   booked job the base plan served are compared: more of the chosen visits served, then less
+   drive. A visit the day could not take loses that day, and the next round (steps 2-4 against
+   the routes now planned, the visits already placed required) tries its other days.
+
+Only the days some window covers are planned. A booked job the base plan already could not
+serve (an overbooked day) stays in that plan's ``dropped`` with its reason: the visits do not
+cause it. An order without a slot says why: ``no qualified technician`` (nobody working in the
+window has the skill), ``no room in window`` (no qualified route takes the visit anywhere, or
+the re-plans dropped it on every day), ``rounds exhausted`` or ``window outside the planning
+horizon``.
 
 :meth:`MaintenanceSchedule.validate` checks the result without the solver:
 :meth:`~quantlib.ops.plan.RoutePlan.validate` of every day (skills, windows, shifts, lunch,
@@ -148,6 +158,9 @@ def _check_orders(orders: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ORDER_COLUMNS if c not in orders.columns]
     if missing:
         raise MaintenanceScheduleError(f"work orders lack column(s) {', '.join(missing)}")
+    twice = orders["id"][orders["id"].duplicated()]
+    if not twice.empty:
+        raise MaintenanceScheduleError(f"work order id {twice.iloc[0]} appears twice")
     out = orders.loc[:, list(ORDER_COLUMNS)].copy()
     out["window_start"] = pd.to_datetime(out["window_start"]).dt.date
     out["window_end"] = pd.to_datetime(out["window_end"]).dt.date
@@ -296,7 +309,8 @@ def _assign(candidates: list[dict], free: dict[tuple, int], objective, seconds: 
     # placing a visit is worth far more than any travel it adds, more the riskier the unit
     terms = []
     for k, c in enumerate(candidates):
-        cost = (objective.travel_cost_per_minute * c["drive"] + c["overtime"] * c["overtime_rate"])
+        cost = (objective.travel_cost_per_minute * c["drive"] + c["overtime"] * c["overtime_rate"]
+                + c["delay_cost"])
         terms.append(x[k] * int(round(100 * (10_000 * (2 - c["health"]) - cost))))
     model.Maximize(sum(terms))
     solver = cp_model.CpSolver()
@@ -312,7 +326,7 @@ def _assign(candidates: list[dict], free: dict[tuple, int], objective, seconds: 
 def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 14,
                          options: WarehouseDayOptions | None = None, settings: SolverSettings | None = None,
                          pin_booked: bool = True, default_hours: float = 2.0, max_rounds: int = 5,
-                         assign_seconds: float = 10.0) -> MaintenanceSchedule:
+                         assign_seconds: float = 10.0, delay_cost_per_day: float = 0.0) -> MaintenanceSchedule:
     """Place each work order's visit on a day of its window, around the booked jobs.
 
     Parameters
@@ -340,6 +354,9 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
         Rounds of assignment and confirmation (a visit a day could not take tries its other days).
     assign_seconds : float
         Time limit of each CP-SAT assignment.
+    delay_cost_per_day : float
+        Money per day after the window start, times the unit's failure risk (``1 - health``),
+        added to a slot's cost; 0 (default) weighs only the added travel and overtime.
 
     Returns
     -------
@@ -404,6 +421,8 @@ def schedule_maintenance(source, orders: pd.DataFrame, start=None, days: int = 1
                     free.setdefault((d, t.id), _free_minutes(t, seq, tm))
                     candidates.append({"order": i, "day": d, "tech": t.id, "drive": fit[0], "overtime": fit[1],
                                        "overtime_rate": t.overtime_cost_per_minute, "health": health[i],
+                                       "delay_cost": delay_cost_per_day * (1 - health[i])
+                                       * (d - window_days[i][0]).days,
                                        "duration": visits[i].duration})
         chosen = _assign(candidates, free, opts.objective, assign_seconds) if candidates else {}
         # a round that places nothing ends it: every visit left has no feasible place in the routes now planned

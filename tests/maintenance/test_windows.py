@@ -154,6 +154,8 @@ def test_bad_orders_are_typed_errors(demo_lake, units):
         schedule_maintenance(demo_lake, orders.drop(columns="skill"))
     with pytest.raises(MaintenanceScheduleError, match="E99999"):
         schedule_maintenance(demo_lake, orders.assign(equipment_id="E99999"))
+    with pytest.raises(MaintenanceScheduleError, match="appears twice"):
+        schedule_maintenance(demo_lake, pd.concat([orders, orders]))
     with pytest.raises(MaintenanceScheduleError, match="window_end"):
         schedule_maintenance(demo_lake, orders.assign(window_end=(MONDAY - dt.timedelta(days=1)).isoformat()))
 
@@ -187,3 +189,18 @@ def test_the_plan_command_prints_a_slot_for_each_order(demo_lake, tmp_path):
     assert (pd.to_datetime(done["slot_date"]) >= pd.to_datetime(done["window_start"])).all()
     assert (pd.to_datetime(done["slot_date"]) <= pd.to_datetime(done["window_end"])).all()
     assert orders.loc[orders["slot_status"] == "unscheduled", "slot_reason"].notna().all()
+
+
+def test_a_delay_cost_moves_visits_earlier_in_their_window(demo_lake, week):
+    orders, schedule = week
+    eager = schedule_maintenance(demo_lake, orders, days=4, settings=FAST, delay_cost_per_day=1000.0)
+    assert eager.validate() == []
+
+    def delay(slots):
+        done = slots[slots["status"] == "scheduled"]
+        return sum((d - s).days for d, s in zip(done["date"], done["window_start"])), len(done)
+
+    eager_days, eager_placed = delay(eager.slots)
+    lazy_days, lazy_placed = delay(schedule.slots)
+    assert eager_placed >= lazy_placed - 1  # the delay cost never outweighs placing a visit
+    assert eager_days < lazy_days or lazy_days == 0
