@@ -4,12 +4,19 @@ Examples::
 
     quant maintenance plan                               # gold's as-of date
     quant maintenance plan --as-of 2024-06-30 --out work_orders.csv
+    quant maintenance plan --as-of 2024-06-30 --schedule # and a slot for each open order
 
 Computes every unit's health (the probability of no failure in the next 30 days, from its age
 and telemetry; :mod:`quantlib.maintenance.health`), opens a work order in the operational
 store for each unit below the threshold that has none open (re-running opens nothing new),
 closes orders whose unit was serviced or recovered, prints the fleet and the open orders, and
 writes the open orders as CSV for the company's field-service system (``--out``).
+
+With ``--schedule`` each open order also gets a proposed slot around the jobs already booked
+(:func:`quantlib.maintenance.windows.schedule_maintenance`: a day of its window, a qualified
+technician, the arrival time and the drive minutes the visit adds), or the reason it has none;
+the slots are printed next to the orders and written with them (``--out``). The slot is a
+proposal: it is not booked in gold nor stored in the operational store.
 
 Exit status: 0 when it ran; 2 for a usage error (no warehouse, bad date, no telemetry or no
 failure to learn from, unusable store).
@@ -37,6 +44,10 @@ def plan(
     threshold: float = typer.Option(0.3, "--threshold", min=0.0, max=1.0,
                                     help="Health below this opens a work order."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the open work orders here (CSV)."),
+    schedule: bool = typer.Option(False, "--schedule",
+                                  help="Propose a slot (day, technician, arrival) for each open order around "
+                                       "the booked jobs."),
+    days: int = typer.Option(14, "--days", min=1, help="With --schedule: days planned from the first window start."),
     lake: Optional[Path] = lake_option("reads LAKE/gold.duckdb"),
     company: Optional[str] = company_option(),
 ) -> None:
@@ -55,6 +66,12 @@ def plan(
         fleet = equipment_health(gold, as_of)
         opened = plan_work_orders(gold, store, threshold=threshold, health=fleet)
         open_orders = work_orders(store, status="open")
+        slots = None
+        if schedule and not open_orders.empty:
+            from quantlib.maintenance.windows import schedule_maintenance
+
+            plan = schedule_maintenance(gold, open_orders, days=days)
+            slots = plan.slots.set_index("order_id")
     except (SensorDataError, OpsStoreError, ValueError) as problem:
         typer.echo(f"quant maintenance plan: {problem}", err=True)
         raise typer.Exit(2) from None
@@ -72,6 +89,17 @@ def plan(
     for order in open_orders.itertuples(index=False):
         console.print(f"  #{order.id} {order.equipment_id}: {order.reason}; window {order.window_start} to "
                       f"{order.window_end}, skill {order.skill}")
+        if slots is not None:
+            slot = slots.loc[order.id]
+            if slot["status"] == "scheduled":
+                console.print(f"      slot: {slot['date']} with {slot['technician_id']}, arrival {slot['arrival']}, "
+                              f"+{slot['added_drive_minutes']:.0f} drive min")
+            else:
+                console.print(f"      slot: none ({slot['reason']})")
+    if slots is not None:
+        columns = ["status", "date", "technician_id", "arrival", "added_drive_minutes", "reason"]
+        scheduled = slots[columns].add_prefix("slot_")
+        open_orders = open_orders.join(scheduled, on="id")
     if out is not None:
         open_orders.to_csv(out, index=False)
         console.print(f"Wrote {len(open_orders)} open work order(s) to {out}")

@@ -78,6 +78,12 @@ from quantlib.maintenance.vibration import (
     waveform_features,
     waveform_matrix,
 )
+from quantlib.maintenance.windows import (
+    MaintenanceSchedule,
+    MaintenanceScheduleError,
+    naive_schedule,
+    schedule_maintenance,
+)
 
 __all__ = [
     "DegradationDataError", "DegradationModel", "calendar_trend_rates", "compare_rates",
@@ -94,4 +100,5 @@ __all__ = [
     "TransitionMatrices", "UsageChain", "UsageDataError", "stationary_distribution", "transition_matrices",
     "DEFAULT_ORDERS", "SPECTRAL_PEAKS", "SpectralTrend", "VibrationDataError", "spectral_alarms", "spectral_daily",
     "waveform_features", "waveform_matrix",
+    "MaintenanceSchedule", "MaintenanceScheduleError", "naive_schedule", "schedule_maintenance",
 ]
