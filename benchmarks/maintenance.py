@@ -144,14 +144,17 @@ def run(company, train_days: int = 365, window_days: int = 60, spectral: bool = 
     seen = all_failures[pd.to_datetime(all_failures["failure_date"]) < split]
     dates = pd.date_range(split, readings["date"].max() - pd.Timedelta(days=60), freq="14D")
     survival = {}
-    with_usage, usage_columns = health_features(features, all_failures, t.get("equipment_states"),
-                                                fit_end=split - pd.Timedelta(days=1))
-    for name, model, data in (
-            ("landmark_cox", TimeToFailureModel(horizon_days=90), features),
-            ("landmark_cox + usage", TimeToFailureModel(horizon_days=90, extra_features=usage_columns), with_usage),
-            ("age_weibull (baseline)", AgeWeibullModel(), features)):
-        if name.endswith("+ usage") and not usage_columns:
-            continue
+    fit_end = split - pd.Timedelta(days=1)
+    variants = [("landmark_cox", features, ())]
+    for label, sources in (("usage", ("usage",)), ("spectral", ("spectral",)), ("usage + spectral",
+                                                                                 ("usage", "spectral"))):
+        data, extra = health_features(features, all_failures, t.get("equipment_states"), fit_end=fit_end,
+                                      snapshots=t.get("vibration_snapshots"), sources=sources)
+        if len(extra):
+            variants.append((f"landmark_cox + {label}", data, extra))
+    models = [(name, TimeToFailureModel(horizon_days=90, extra_features=extra), data)
+              for name, data, extra in variants]
+    for name, model, data in (*models, ("age_weibull (baseline)", AgeWeibullModel(), features)):
         tic = time.perf_counter()
         if isinstance(model, TimeToFailureModel):
             model.fit(data[data["date"] < split], seen, end=split - pd.Timedelta(days=1))

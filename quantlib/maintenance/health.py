@@ -31,11 +31,13 @@ from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureMode
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, SensorDataError, SensorFeatures, daily_readings
 
 __all__ = ["HEALTH_THRESHOLD", "USAGE_FEATURES", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health",
-           "evidence_line", "health_features", "plan_work_orders", "work_orders"]
+           "SPECTRAL_FEATURES", "evidence_line", "health_features", "plan_work_orders", "work_orders"]
 
 #: What the usage chain adds to a unit's state: its drift against its own baseline, its recent
 #: probability of entering fault and its share of hours in fault.
 USAGE_FEATURES = ("drift_z", "fault_entry", "fault_share")
+#: What the weekly vibration spectrum adds: the bearing-defect peaks against the unit's own past.
+SPECTRAL_FEATURES = ("amp_bpfo_z", "amp_bpfi_z")
 
 #: Health below this opens a work order (the issue's threshold).
 HEALTH_THRESHOLD = 0.3
@@ -72,12 +74,18 @@ def _load(con, day):
 
 
 def health_features(features: pd.DataFrame, failures: pd.DataFrame, states: pd.DataFrame | None = None,
-                    fit_end=None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+                    fit_end=None, snapshots: pd.DataFrame | None = None,
+                    sources=("usage", "spectral")) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The telemetry features joined with what the other sources say about each unit and day.
 
-    Today: the usage chain's :data:`USAGE_FEATURES` (:class:`~quantlib.maintenance.usage.UsageChain`,
-    fitted on the states up to ``fit_end``, each unit's history restarted at its failures) when
-    ``states`` has the transition counts; a company without them gets the telemetry alone.
+    * ``usage``: the usage chain's :data:`USAGE_FEATURES` (:class:`~quantlib.maintenance.usage.UsageChain`
+      fitted on the states up to ``fit_end``), when ``states`` has the transition counts;
+    * ``spectral``: the weekly spectrum's :data:`SPECTRAL_FEATURES`
+      (:class:`~quantlib.maintenance.vibration.SpectralTrend`, the latest snapshot of the last two
+      weeks carried to each day), when there are ``snapshots``.
+
+    Each unit's history restarts at its failures (a repair renews the part). A company without
+    a source gets the others.
 
     Returns
     -------
@@ -85,19 +93,35 @@ def health_features(features: pd.DataFrame, failures: pd.DataFrame, states: pd.D
         The features with the added columns, and their names (for ``TimeToFailureModel(extra_features=...)``).
     """
     from quantlib.maintenance.usage import UsageChain, UsageDataError
+    from quantlib.maintenance.vibration import SpectralTrend, VibrationDataError, spectral_daily
 
-    if states is None or states.empty:
-        return features, ()
-    usable = states if fit_end is None else states[pd.to_datetime(states["date"]) <= pd.Timestamp(fit_end)]
+    out = features.assign(date=pd.to_datetime(features["date"]))
+    added: list[str] = []
     resets = failures.rename(columns={"failure_date": "date"})[["equipment_id", "date"]]
-    try:
-        usage = UsageChain().fit(usable).transform(states, resets=resets)
-    except UsageDataError:
-        return features, ()  # no transition counts (an older file): telemetry alone
-    usage = usage[["equipment_id", "date", *USAGE_FEATURES]].assign(date=lambda u: pd.to_datetime(u["date"]))
-    merged = features.assign(date=pd.to_datetime(features["date"])).merge(usage, on=["equipment_id", "date"],
-                                                                           how="left")
-    return merged, USAGE_FEATURES
+    end = pd.Timestamp(fit_end) if fit_end is not None else None
+    if "usage" in sources and states is not None and not states.empty:
+        usable = states if end is None else states[pd.to_datetime(states["date"]) <= end]
+        try:
+            usage = UsageChain().fit(usable).transform(states, resets=resets)
+        except UsageDataError:
+            usage = None  # no transition counts (an older file)
+        if usage is not None:
+            usage = usage[["equipment_id", "date", *USAGE_FEATURES]].assign(date=lambda u: pd.to_datetime(u["date"]))
+            out = out.merge(usage, on=["equipment_id", "date"], how="left")
+            added += USAGE_FEATURES
+    if "spectral" in sources and snapshots is not None and not snapshots.empty:
+        snaps = snapshots.assign(ts=pd.to_datetime(snapshots["ts"]))
+        train = snaps if end is None else snaps[snaps["ts"] <= end]
+        try:
+            trend = SpectralTrend().fit(train, resets=resets).transform(snaps, resets=resets)
+        except VibrationDataError:
+            trend = None
+        if trend is not None:
+            daily = spectral_daily(trend, out[["equipment_id", "date"]])
+            for column in SPECTRAL_FEATURES:
+                out[column] = daily[column].to_numpy()
+            added += SPECTRAL_FEATURES
+    return out, tuple(added)
 
 
 def equipment_health(source, as_of=None, horizon_days: int = 30, min_failures: int = 10) -> FleetHealth:

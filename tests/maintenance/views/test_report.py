@@ -55,3 +55,19 @@ def test_preventive_plan_says_when_the_records_cannot_tell(demo_lake):
     assert "of a unit's wear" in loose.line
     too_few = preventive_plan(demo_lake, min_failures=10_000)
     assert too_few.table is None and "cannot be estimated yet" in too_few.line
+
+
+def test_spectra_compare_the_oldest_and_newest_waveform_kept(fleet):
+    import altair as alt
+    from IPython.display import Markdown
+
+    lake, health = fleet
+    units = mv.at_risk_units(health, 2)
+    frame = mv.spectra(lake, units)
+    assert set(frame["equipment_id"]) == set(units)
+    for _, unit in frame.groupby("equipment_id"):
+        labels = sorted(unit["snapshot"].unique())
+        assert len(labels) == 2 and labels[0].startswith("first kept") and labels[1].startswith("latest")
+    assert frame["hz"].max() == pytest.approx(1024.0) and (frame["mm_s"] >= 0).all()
+    assert isinstance(mv.spectra_chart(lake, units), alt.FacetChart)
+    assert isinstance(mv.spectra_chart(lake, ["no such unit"]), Markdown)
