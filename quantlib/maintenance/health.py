@@ -2,13 +2,15 @@
 
 Health of a unit on a day is the probability that it runs the next ``horizon_days`` without
 a failure, ``S(horizon | state)`` from the landmark time-to-failure model
-(:class:`~quantlib.maintenance.failure_time.TimeToFailureModel`: the unit's age and last week
-of telemetry), so it lies in [0, 1] and falls exactly as the predicted risk rises. When the
-history holds too few failures to fit that model (fewer than ``min_failures``), the age-only
-Weibull (:class:`~quantlib.maintenance.failure_time.AgeWeibullModel`) gives it, and the
-``basis`` column says so. The evidence shown with it: the CUSUM chart statistic of the
-telemetry (and whether it alarms), the signal that drifts most, the unit's age since its last
-failure and the median remaining useful life.
+(:class:`~quantlib.maintenance.failure_time.TimeToFailureModel`: the unit's age, its last week
+of telemetry and, where the company records them, its usage chain's drift and its vibration
+spectrum's bearing-defect peaks, :func:`health_features`), so it lies in [0, 1] and falls
+exactly as the predicted risk rises. When the history holds too few failures to fit that
+model (fewer than ``min_failures``), the age-only Weibull
+(:class:`~quantlib.maintenance.failure_time.AgeWeibullModel`) gives it, and the ``basis``
+column says so. The evidence shown with it: the CUSUM chart statistic of the telemetry (and
+whether it alarms), the signal that drifts most, the unit's age since its last failure and the
+median remaining useful life.
 
 Work orders (:func:`plan_work_orders`) live in the operational store (``work_orders``), not in
 gold, which every build replaces. A unit whose health is below ``threshold`` (0.3) gets one
@@ -70,7 +72,9 @@ def _load(con, day):
     equipment = con.execute("SELECT * FROM equipment").df()
     weather = con.execute("SELECT * FROM weather WHERE date::DATE <= ?", [day]).df()
     events = con.execute("SELECT * FROM maintenance_events WHERE scheduled_date::DATE <= ?", [day]).df()
-    return telemetry, equipment, weather, events
+    states = con.execute("SELECT * FROM equipment_states WHERE date::DATE <= ?", [day]).df()
+    snapshots = con.execute("SELECT * FROM vibration_snapshots WHERE ts::DATE <= ?", [day]).df()
+    return telemetry, equipment, weather, events, states, snapshots
 
 
 def health_features(features: pd.DataFrame, failures: pd.DataFrame, states: pd.DataFrame | None = None,
@@ -149,7 +153,7 @@ def equipment_health(source, as_of=None, horizon_days: int = 30, min_failures: i
     """
     with open_gold(source) as con:
         day = as_of_date(con, as_of)
-        telemetry, equipment, weather, events = _load(con, day)
+        telemetry, equipment, weather, events, states, snapshots = _load(con, day)
     if telemetry.empty:
         raise SensorDataError(f"no telemetry recorded by {day}: equipment health needs sensor readings")
     failures = failure_events(events)
@@ -159,10 +163,13 @@ def equipment_health(source, as_of=None, horizon_days: int = 30, min_failures: i
     features = SensorFeatures().fit(readings).transform(readings)
     horizon = max(int(horizon_days), 1)
     if len(failures) >= min_failures:
-        model, basis = TimeToFailureModel(horizon_days=max(90, horizon)).fit(features, failures, end=day), "telemetry"
+        # usage drift and the bearing-defect spectrum sharpen the telemetry model (benchmarks/README.md)
+        features, extra = health_features(features, failures, states, fit_end=day, snapshots=snapshots)
+        model = TimeToFailureModel(horizon_days=max(90, horizon), extra_features=extra).fit(features, failures, end=day)
+        basis = "telemetry"
     else:
-        model, basis = AgeWeibullModel().fit(features, failures), "age only"
-    ages = unit_ages(features, failures)
+        model, basis, extra = AgeWeibullModel().fit(features, failures), "age only", ()
+    ages = unit_ages(features, failures, extra=extra)
     state = ages.sort_values("date").groupby("equipment_id").tail(1).reset_index(drop=True)
     grid = np.arange(1, max(90, horizon) + 1)
     survival = model.survival_at(state, grid)
