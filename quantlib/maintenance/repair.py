@@ -39,85 +39,17 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from statsmodels.tools.numdiff import approx_hess3
 
-from quantlib.maintenance.policy import MaintenancePolicyError
+# the history is built in policy (its costs need it); repair re-exports it beside the model it feeds
+from quantlib.maintenance.policy import SEGMENT_ENDS, MaintenancePolicyError, maintenance_history
 
 __all__ = ["PeriodicMaintenancePolicy", "VirtualAgeModel", "maintenance_history", "periodic_cost_rate",
            "virtual_ages"]
 
-#: How a history segment ends.
-SEGMENT_ENDS = ("failure", "preventive", "censored")
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(24)
 
 
 def _days(delta) -> np.ndarray:
     return np.asarray(pd.to_timedelta(delta) / pd.Timedelta(days=1), float)
-
-
-def maintenance_history(equipment: pd.DataFrame, events: pd.DataFrame, start, as_of,
-                        from_records_start: bool = False) -> pd.DataFrame:
-    """Each unit's records as segments of known virtual age (up to the restoration factor).
-
-    Parameters
-    ----------
-    equipment : DataFrame
-        ``equipment_id, kind, purchase_date``.
-    events : DataFrame
-        ``equipment_id, event_kind`` (``preventive`` or ``failure``; others are ignored),
-        ``scheduled_date, completed_date``. A failure happens on its scheduled date and the unit
-        restarts as new when its repair is completed; a preventive visit counts when completed.
-    start, as_of : date-like
-        The period the records cover; segments still running at ``as_of`` are censored.
-    from_records_start : bool, default False
-        Also keep the time before a unit's first failure, as if the unit had been new at
-        ``start`` (its chain 0 then has ``age_known`` False): for current ages (a lower bound),
-        not for fitting.
-
-    Returns
-    -------
-    DataFrame
-        ``equipment_id, kind, chain, position, start, end, days, ends, age_known`` with ``ends``
-        one of :data:`SEGMENT_ENDS`. A chain starts at age 0 (a repair completed, or a purchase
-        after ``start``); ``position`` counts the preventive visits since.
-    """
-    for column in ("equipment_id", "kind", "purchase_date"):
-        if column not in equipment.columns:
-            raise MaintenancePolicyError(f"equipment: no column {column!r}")
-    for column in ("equipment_id", "event_kind", "scheduled_date", "completed_date"):
-        if column not in events.columns:
-            raise MaintenancePolicyError(f"maintenance events: no column {column!r}")
-    start_ts, as_of_ts = pd.Timestamp(start), pd.Timestamp(as_of)
-    ev = events[events["event_kind"].isin(["preventive", "failure"])].copy()
-    ev["scheduled_date"] = pd.to_datetime(ev["scheduled_date"])
-    ev["completed_date"] = pd.to_datetime(ev["completed_date"])
-    ev = ev[ev["scheduled_date"] <= as_of_ts]
-    # a preventive visit takes effect when done; a failure when it happens
-    ev["at"] = np.where(ev["event_kind"] == "failure", ev["scheduled_date"], ev["completed_date"])
-    ev = ev[ev["at"].notna() & (ev["at"] <= as_of_ts)].sort_values(["equipment_id", "at"])
-    by_unit = dict(tuple(ev.groupby("equipment_id")))
-    rows = []
-    for unit in equipment.itertuples(index=False):
-        bought = pd.Timestamp(unit.purchase_date)
-        known = bought >= start_ts
-        clock = bought if known else (start_ts if from_records_start else None)  # None: the age is unknown
-        chain, position = 0, 0
-        unit_events = by_unit.get(unit.equipment_id)
-        for e in ([] if unit_events is None else unit_events.itertuples(index=False)):
-            at = pd.Timestamp(e.at)
-            if e.event_kind == "failure":
-                if clock is not None and at > clock:
-                    rows.append((unit.equipment_id, unit.kind, chain, position, clock, at, "failure", known))
-                repaired = pd.Timestamp(e.completed_date) if pd.notna(e.completed_date) else None
-                clock = repaired if repaired is not None and repaired <= as_of_ts else None
-                chain, position, known = chain + 1, 0, True
-            elif clock is not None and at > clock:
-                rows.append((unit.equipment_id, unit.kind, chain, position, clock, at, "preventive", known))
-                clock, position = at, position + 1
-        if clock is not None and as_of_ts > clock:
-            rows.append((unit.equipment_id, unit.kind, chain, position, clock, as_of_ts, "censored", known))
-    out = pd.DataFrame(rows, columns=["equipment_id", "kind", "chain", "position", "start", "end", "ends",
-                                      "age_known"])
-    out.insert(6, "days", _days(out["end"] - out["start"]))
-    return out
 
 
 def virtual_ages(history: pd.DataFrame, restoration: float) -> pd.DataFrame:

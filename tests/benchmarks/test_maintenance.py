@@ -25,7 +25,9 @@ def test_benchmark_scores_the_time_to_failure_models():
     company = generate_company(load_profile("parameters/companies/mixed_trades.yaml"), seed=5, scale=1)
     result = run(company, train_days=365, window_days=60)
     ttf = result["time_to_failure"]
-    assert set(ttf) == {"landmark_cox", "age_weibull (baseline)"}
+    # the company records operating states and vibration snapshots, so every variant is scored
+    assert set(ttf) == {"landmark_cox", "landmark_cox + usage", "landmark_cox + spectral",
+                        "landmark_cox + usage + spectral", "age_weibull (baseline)"}
     for scores in ttf.values():
         assert scores["rows"] > 100 and 0 <= scores["concordance"] <= 1
         assert 0 <= scores["integrated_brier_score"] <= 0.25 and len(scores["calibration"]) == 5

@@ -191,7 +191,7 @@ def sample_tables() -> dict[str, pd.DataFrame]:
         "idle_to_idle": [12, 18], "idle_to_normal": [2, 2], "normal_to_idle": [2, 2],
         "normal_to_normal": [5, 2], "normal_to_heavy": [1, 0], "heavy_to_normal": [1, 0], "heavy_to_heavy": [1, 0],
         "energy_kwh": [41.5, 18.25],
-    })
+    }).astype({c: "Int64" for c in TRANSITION_COLUMNS})  # the contract's nullable counts
     t["vibration_snapshots"] = pd.DataFrame({
         "equipment_id": ["E1"],
         "ts": _ts("2023-02-15 10:00"),
