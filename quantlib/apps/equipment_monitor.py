@@ -117,12 +117,21 @@ def open_work_orders(ops_store=None) -> pd.DataFrame:
     """
     from quantlib.alerts.views import read_only_store
 
-    sql = f"SELECT {', '.join(WORK_ORDER_COLUMNS)} FROM work_orders WHERE status = ?"  # nosec B608
+    # every column, not a list: a store not yet migrated (read-only, so it stays so) lacks the planned slot
+    sql = "SELECT * FROM work_orders WHERE status = ?"
     with read_only_store(ops_store) as con:
         rows = [] if con is None or not _has_table(con, "work_orders") else [
             dict(r) for r in con.execute(sql, ("open",)).fetchall()]
-    frame = pd.DataFrame(rows, columns=list(WORK_ORDER_COLUMNS))
+    frame = pd.DataFrame(rows).reindex(columns=list(WORK_ORDER_COLUMNS))
     return frame.sort_values(["window_start", "id"], ignore_index=True)
+
+
+def _proposed_visit(order) -> str:
+    """``2024-07-02 09:30 with T012``, why there is no slot, or nothing when none was proposed."""
+    if isinstance(order.planned_date, str):
+        arrival = f" {order.planned_arrival}" if isinstance(order.planned_arrival, str) else ""
+        return f"{order.planned_date}{arrival} with {order.planned_technician}"
+    return order.planned_note if isinstance(order.planned_note, str) else ""
 
 
 class EquipmentMonitor(WidgetApp):
@@ -361,10 +370,12 @@ class EquipmentMonitor(WidgetApp):
         if source == "store":
             shown = frame[["id", "equipment_id", "opened_on", "window_start", "window_end", "skill", "health",
                            "reason"]].copy()
+            # the slot quant maintenance plan --schedule proposed around the booked jobs, when it ran
+            shown["planned"] = [_proposed_visit(order) for order in frame.itertuples(index=False)]
             shown.attrs = {"formats": {"id": "int", "health": "pct"},
                            "labels": {"id": "Order", "equipment_id": "Unit", "opened_on": "Opened",
                                       "window_start": "Window from", "window_end": "to", "skill": "Skill",
-                                      "health": "Health when opened", "reason": "Why"}}
+                                      "health": "Health when opened", "reason": "Why", "planned": "Proposed visit"}}
             note = (f"{len(frame)} open work order(s) in the operational store "
                     f"({html.escape(str(getattr(self.ops_target, 'location', self.ops_target)))}).")
         else:

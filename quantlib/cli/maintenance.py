@@ -15,8 +15,10 @@ writes the open orders as CSV for the company's field-service system (``--out``)
 With ``--schedule`` each open order also gets a proposed slot around the jobs already booked
 (:func:`quantlib.maintenance.windows.schedule_maintenance`: a day of its window, a qualified
 technician, the arrival time and the drive minutes the visit adds), or the reason it has none;
-the slots are printed next to the orders and written with them (``--out``). The slot is a
-proposal: it is not booked in gold nor stored in the operational store.
+the slots are printed next to the orders, recorded on the open orders in the operational store
+(``planned_date, planned_technician, planned_arrival, planned_drive_minutes``, or ``planned_note``
+saying why there is none; a later ``--schedule`` replaces them) and exported with them
+(``--out``). The slot is a proposal: no job is booked in gold.
 
 Exit status: 0 when it ran; 2 for a usage error (no warehouse, bad date, no telemetry or no
 failure to learn from, unusable store).
@@ -56,7 +58,7 @@ def plan(
     from quantlib.data.lake import Lake
     from quantlib.data.opstore import OpsStoreError, open_ops_store
     from quantlib.maintenance import SensorDataError
-    from quantlib.maintenance.health import equipment_health, plan_work_orders, work_orders
+    from quantlib.maintenance.health import equipment_health, plan_work_orders, record_slots, work_orders
 
     gold = Lake(resolve_lake(lake, company)).gold
     if not gold.exists():
@@ -71,6 +73,8 @@ def plan(
             from quantlib.maintenance.windows import schedule_maintenance
 
             plan = schedule_maintenance(gold, open_orders, days=days)
+            record_slots(plan.slots, store)
+            open_orders = work_orders(store, status="open")
             slots = plan.slots.set_index("order_id")
     except (SensorDataError, OpsStoreError, ValueError) as problem:
         typer.echo(f"quant maintenance plan: {problem}", err=True)
@@ -96,10 +100,6 @@ def plan(
                               f"+{slot['added_drive_minutes']:.0f} drive min")
             else:
                 console.print(f"      slot: none ({slot['reason']})")
-    if slots is not None:
-        columns = ["status", "date", "technician_id", "arrival", "added_drive_minutes", "reason"]
-        scheduled = slots[columns].add_prefix("slot_")
-        open_orders = open_orders.join(scheduled, on="id")
     if out is not None:
         open_orders.to_csv(out, index=False)
         console.print(f"Wrote {len(open_orders)} open work order(s) to {out}")

@@ -185,6 +185,15 @@ CREATE TABLE work_orders (
 CREATE UNIQUE INDEX work_orders_one_open ON work_orders (equipment_id) WHERE status = 'open';
 CREATE INDEX work_orders_opened ON work_orders (opened_on)
 """),
+    # the slot proposed around the booked jobs (quant maintenance plan --schedule), or why there is none
+    (4, """
+ALTER TABLE work_orders ADD COLUMN planned_date TEXT;
+ALTER TABLE work_orders ADD COLUMN planned_technician TEXT;
+ALTER TABLE work_orders ADD COLUMN planned_arrival TEXT;
+ALTER TABLE work_orders ADD COLUMN planned_drive_minutes REAL;
+ALTER TABLE work_orders ADD COLUMN planned_note TEXT;
+ALTER TABLE work_orders ADD COLUMN planned_at TEXT
+"""),
 )
 
 #: The columns of a prediction record (the same list as

@@ -25,6 +25,7 @@ from quantlib.maintenance.health import (
     FleetHealth,
     equipment_health,
     plan_work_orders,
+    record_slots,
     work_orders,
 )
 from quantlib.maintenance.policy import (
@@ -89,7 +90,7 @@ __all__ = [
     "DegradationDataError", "DegradationModel", "calendar_trend_rates", "compare_rates",
     "AgeWeibullModel", "TimeToFailureModel", "evaluate_time_to_failure",
     "FailureModeClassifier", "failure_mode_report", "failure_windows",
-    "HEALTH_THRESHOLD", "FleetHealth", "equipment_health", "plan_work_orders", "work_orders",
+    "HEALTH_THRESHOLD", "FleetHealth", "equipment_health", "plan_work_orders", "record_slots", "work_orders",
     "AgeReplacementPolicy", "FleetSchedule", "MaintenanceCosts", "MaintenancePolicyError",
     "age_replacement_cost_rate", "fleet_schedule", "maintenance_costs", "technician_capacity", "unit_plan",
     "SIGNALS", "ControlChartDetector", "FixedThresholdDetector", "IsolationForestDetector", "LifeDataError",

@@ -32,8 +32,9 @@ from quantlib.data.gold import as_of_date, open_gold
 from quantlib.maintenance.failure_time import AgeWeibullModel, TimeToFailureModel, failure_events, unit_ages
 from quantlib.maintenance.sensors import SIGNALS, ControlChartDetector, SensorDataError, SensorFeatures, daily_readings
 
-__all__ = ["HEALTH_THRESHOLD", "USAGE_FEATURES", "WORK_ORDER_COLUMNS", "FleetHealth", "equipment_health",
-           "SPECTRAL_FEATURES", "evidence_line", "health_features", "plan_work_orders", "work_orders"]
+__all__ = ["HEALTH_THRESHOLD", "PLANNED_COLUMNS", "USAGE_FEATURES", "WORK_ORDER_COLUMNS", "FleetHealth",
+           "SPECTRAL_FEATURES", "equipment_health", "evidence_line", "health_features", "plan_work_orders",
+           "record_slots", "work_orders"]
 
 #: What the usage chain adds to a unit's state: its drift against its own baseline, its recent
 #: probability of entering fault and its share of hours in fault.
@@ -44,7 +45,11 @@ SPECTRAL_FEATURES = ("amp_bpfo_z", "amp_bpfi_z")
 #: Health below this opens a work order (the issue's threshold).
 HEALTH_THRESHOLD = 0.3
 WORK_ORDER_COLUMNS = ("id", "equipment_id", "status", "opened_on", "health", "reason", "evidence", "window_start",
-                      "window_end", "skill", "estimated_hours", "created_at", "closed_on", "close_reason")
+                      "window_end", "skill", "estimated_hours", "created_at", "closed_on", "close_reason",
+                      "planned_date", "planned_technician", "planned_arrival", "planned_drive_minutes", "planned_note",
+                      "planned_at")
+#: The columns :func:`record_slots` writes (the slot proposed around the booked jobs).
+PLANNED_COLUMNS = WORK_ORDER_COLUMNS[-6:]
 
 
 @dataclass
@@ -294,8 +299,46 @@ def plan_work_orders(source, store=None, as_of=None, threshold: float = HEALTH_T
             marks = ", ".join("?" * len(record))
             new_id = con.execute(f"INSERT INTO work_orders ({names}) VALUES ({marks}) RETURNING id",  # nosec B608
                                  list(record.values())).fetchone()[0]
-            opened.append({"id": new_id, **record, "closed_on": None, "close_reason": None})
+            opened.append({"id": new_id, **record, "closed_on": None, "close_reason": None,
+                           **dict.fromkeys(PLANNED_COLUMNS)})
     return pd.DataFrame(opened, columns=list(WORK_ORDER_COLUMNS))
+
+
+def record_slots(slots: pd.DataFrame, store=None) -> int:
+    """Write the proposed slots onto their open work orders (the latest proposal replaces the last).
+
+    Parameters
+    ----------
+    slots : DataFrame
+        :attr:`quantlib.maintenance.windows.MaintenanceSchedule.slots`: ``order_id, status, date,
+        technician_id, arrival, added_drive_minutes, reason``.
+    store : OpsStore, optional
+        The operational store (default :func:`quantlib.data.opstore.open_ops_store`).
+
+    Returns
+    -------
+    int
+        The open orders updated. A scheduled slot records its day, technician, arrival and added
+        drive; one without a slot clears them and records why (``planned_note``). Closed orders
+        are left as they were: a slot is a proposal for work still to do.
+    """
+    from quantlib.data.opstore import iso_utc, open_ops_store
+
+    store = store if store is not None else open_ops_store()
+    now = iso_utc(datetime.now(timezone.utc))
+    updated = 0
+    assignments = ", ".join(f"{c} = ?" for c in PLANNED_COLUMNS)
+    with store.transaction() as con:
+        for slot in slots.itertuples(index=False):
+            scheduled = slot.status == "scheduled"
+            values = [str(slot.date) if scheduled else None, slot.technician_id if scheduled else None,
+                      slot.arrival if scheduled else None,
+                      float(slot.added_drive_minutes) if scheduled and pd.notna(slot.added_drive_minutes) else None,
+                      None if scheduled else (slot.reason or slot.status), now]
+            cursor = con.execute(f"UPDATE work_orders SET {assignments} WHERE id = ? AND status = 'open'",  # nosec B608
+                                 [*values, int(slot.order_id)])
+            updated += max(cursor.rowcount, 0)
+    return updated
 
 
 def work_orders(store=None, status: str | None = None) -> pd.DataFrame:

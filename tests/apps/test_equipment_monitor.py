@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 from quantlib.apps.equipment_monitor import ALL, EquipmentMonitor, monitor_from_parameters
-from quantlib.maintenance.health import equipment_health, evidence_line, plan_work_orders, work_orders
+from quantlib.maintenance.health import (
+    equipment_health,
+    evidence_line,
+    plan_work_orders,
+    record_slots,
+    work_orders,
+)
 from quantlib.maintenance.sensors import SIGNALS
 from tests.conftest import build_lake
 
@@ -171,6 +177,16 @@ def test_upcoming_lists_the_open_work_orders_of_the_store(fleet_lake, at_risk_da
     assert attrs(panel, "em-upcoming") == {"source": "store", "orders": str(len(expected))}
     assert sorted(r["unit"] for r in rows(panel)) == sorted(expected["equipment_id"])
     assert "would open" not in panel
+    # a slot proposed by quant maintenance plan --schedule shows with its order
+    first, *rest = expected["id"].tolist()
+    slots = pd.DataFrame({"order_id": [first, *rest], "status": ["scheduled"] + ["unscheduled"] * len(rest),
+                          "date": ["2031-05-06"] + [None] * len(rest), "technician_id": ["T007"] + [None] * len(rest),
+                          "arrival": ["09:30"] + [None] * len(rest), "added_drive_minutes": [4.0] + [None] * len(rest),
+                          "reason": [None] + ["no room in window"] * len(rest)})
+    record_slots(slots, ops_store)
+    app.refresh_upcoming()
+    assert "2031-05-06 09:30 with T007" in app.upcoming_panel.value
+    assert app.upcoming_panel.value.count("no room in window") == len(rest)
 
 
 def test_a_store_without_open_orders_falls_back_to_the_plan(fleet_lake, at_risk_day, ops_store):

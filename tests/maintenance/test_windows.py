@@ -171,10 +171,11 @@ def test_the_visit_travels_from_the_units_last_job_site(demo_lake, week):
     assert (visit.lat, visit.lon) == pytest.approx((lat, lon))
 
 
-def test_the_plan_command_prints_a_slot_for_each_order(demo_lake, tmp_path):
+def test_the_plan_command_records_a_slot_on_each_open_order(demo_lake, tmp_path):
     from typer.testing import CliRunner
 
     from quantlib.cli import app
+    from quantlib.maintenance.health import work_orders
 
     out = tmp_path / "orders.csv"
     as_of = (MONDAY - dt.timedelta(days=1)).isoformat()
@@ -183,12 +184,44 @@ def test_the_plan_command_prints_a_slot_for_each_order(demo_lake, tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     orders = pd.read_csv(out)
-    assert len(orders) > 0 and orders["slot_status"].isin(["scheduled", "unscheduled"]).all()
-    assert result.output.count("slot: ") == len(orders)
-    done = orders[orders["slot_status"] == "scheduled"]
-    assert (pd.to_datetime(done["slot_date"]) >= pd.to_datetime(done["window_start"])).all()
-    assert (pd.to_datetime(done["slot_date"]) <= pd.to_datetime(done["window_end"])).all()
-    assert orders.loc[orders["slot_status"] == "unscheduled", "slot_reason"].notna().all()
+    assert len(orders) > 0 and result.output.count("slot: ") == len(orders)
+    done = orders[orders["planned_date"].notna()]
+    assert len(done) > 0 and done["planned_technician"].notna().all() and done["planned_note"].isna().all()
+    assert (pd.to_datetime(done["planned_date"]) >= pd.to_datetime(done["window_start"])).all()
+    assert (pd.to_datetime(done["planned_date"]) <= pd.to_datetime(done["window_end"])).all()
+    assert orders.loc[orders["planned_date"].isna(), "planned_note"].notna().all()
+    assert orders["planned_at"].notna().all()
+    # the store holds what the CSV exported, and a second run replaces the proposal, opening nothing
+    stored = work_orders(status="open").set_index("id").loc[orders["id"]]
+    assert stored["planned_date"].fillna("").tolist() == orders["planned_date"].fillna("").tolist()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "0 work order(s) opened now" in again.output
+    restored = work_orders(status="open").set_index("id").loc[orders["id"]]
+    assert (restored["planned_at"] >= stored["planned_at"]).all()
+
+
+def test_record_slots_leaves_closed_orders_alone(tmp_path):
+    from quantlib.data.opstore import open_ops_store
+    from quantlib.maintenance.health import record_slots, work_orders
+
+    store = open_ops_store(tmp_path / "ops.sqlite")
+    with store.transaction() as con:
+        for unit, status in (("E1", "open"), ("E2", "closed"), ("E3", "open")):
+            con.execute("INSERT INTO work_orders (equipment_id, status, opened_on, health, reason, evidence, "
+                        "window_start, window_end, created_at) VALUES (?, ?, '2024-01-01', 0.1, 'r', '{}', "
+                        "'2024-01-02', '2024-01-09', '2024-01-01T00:00:00Z')", [unit, status])
+    slots = pd.DataFrame({"order_id": [1, 2, 3], "status": ["scheduled", "scheduled", "unscheduled"],
+                          "date": [dt.date(2024, 1, 3), dt.date(2024, 1, 4), None],
+                          "technician_id": ["T1", "T2", None], "arrival": ["09:30", "10:00", None],
+                          "added_drive_minutes": [12.5, 3.0, None], "reason": [None, None, "no room in window"]})
+    assert record_slots(slots, store) == 2
+    orders = work_orders(store).set_index("equipment_id")
+    assert orders.loc["E1", ["planned_date", "planned_technician", "planned_arrival"]].tolist() == [
+        "2024-01-03", "T1", "09:30"]
+    assert orders.loc["E1", "planned_drive_minutes"] == 12.5 and pd.isna(orders.loc["E1", "planned_note"])
+    assert pd.isna(orders.loc["E2", "planned_date"]) and pd.isna(orders.loc["E2", "planned_at"])
+    assert pd.isna(orders.loc["E3", "planned_date"]) and orders.loc["E3", "planned_note"] == "no room in window"
 
 
 def test_a_delay_cost_moves_visits_earlier_in_their_window(demo_lake, week):
