@@ -399,3 +399,102 @@ def equipment_health_score(context: MetricContext, rule: "AlertRule") -> list[Ob
     return [Observation(f"equipment {row.equipment_id}", float(row.health), direction="higher", unit="score",
                         detail=f"{row.name}: P(failure in 30 days) {row.p_fail:.0%}, top signal {row.top_signal}")
             for row in fleet.units.itertuples(index=False)]
+
+
+_LIVE_STATS = ("mean", "per_hour", "sum")
+
+
+def _live_values(live, processor: str, metric: str, span: str, stat: str, min_n: int) -> dict[str, tuple[float, int]]:
+    frame = live.current(metric, span, processor)
+    values = {}
+    for row in frame.itertuples(index=False):
+        if row.n < min_n:
+            continue
+        value = row.total / row.n if stat == "mean" else row.total / row.hours if stat == "per_hour" else row.total
+        values[row.subject] = (float(value), int(row.n))
+    return values
+
+
+@metric_source("live_window")
+def live_window(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """A stream processor's live windowed metric, per subject, at its watermark (quantlib.stream).
+
+    ``params``: ``processor``, ``metric`` and ``span`` (a window family the processor keeps:
+    ``5m``, ``1h``, ``1d``), ``stat`` (``mean`` of the events' values, ``per_hour`` (the sum
+    over the elapsed hours of the window) or ``sum``), ``min_n`` (events a window needs before it
+    is judged, default 1), and for ``baseline``
+    comparisons ``reference_span``: the same statistic over that longer window.
+    Unavailable until the processor has applied events.
+    """
+    from quantlib.stream.live import LiveStore
+
+    params = dict(rule.params)
+    try:
+        processor, metric, span = params["processor"], params["metric"], params["span"]
+    except KeyError as exc:
+        raise MetricUnavailable(f"live_window needs params processor, metric and span "
+                                f"(missing {exc.args[0]})") from None
+    stat = params.get("stat", "mean")
+    if stat not in _LIVE_STATS:
+        raise MetricUnavailable(f"live_window: stat {stat!r} is not one of {', '.join(_LIVE_STATS)}")
+    if context.store is None:
+        raise MetricUnavailable("live_window reads the operational store; none given")
+    live = LiveStore(context.store)
+    if live.watermark(processor) is None:
+        raise MetricUnavailable(f"no live data from stream processor {processor!r} yet")
+    min_n = int(params.get("min_n", 1))
+    values = _live_values(live, processor, metric, span, stat, min_n)
+    references = {}
+    if params.get("reference_span"):
+        references = _live_values(live, processor, metric, params["reference_span"], stat, min_n)
+    direction = rule.comparison.direction or "higher"
+    return [Observation(subject, value, reference=references.get(subject, (None,))[0], direction=direction,
+                        unit=params.get("unit", ""), detail=f"{metric} {stat} over the last {span} ({n} events)")
+            for subject, (value, n) in sorted(values.items())]
+
+
+@metric_source("live_control_chart")
+def live_control_chart(context: MetricContext, rule: "AlertRule") -> list[Observation]:
+    """Statistical process control on a stream processor's daily totals (quantlib.stream).
+
+    The value is ``|z|`` of the last *closed* window of ``metric`` (``span``, default ``1d``)
+    per subject: its total against an exponentially weighted mean and variance (``memory``
+    windows, default 28) of the windows before it, once ``warmup`` (14) windows are in; days
+    with no events count as zero. Unavailable until the processor has applied events.
+    """
+    import pandas as pd
+
+    from quantlib.stream.live import LiveStore
+
+    params = dict(rule.params)
+    processor, metric = params.get("processor"), params.get("metric")
+    if not processor or not metric:
+        raise MetricUnavailable("live_control_chart needs params processor and metric")
+    span, memory, warmup = params.get("span", "1d"), int(params.get("memory", 28)), int(params.get("warmup", 14))
+    if context.store is None:
+        raise MetricUnavailable("live_control_chart reads the operational store; none given")
+    live = LiveStore(context.store)
+    mark = live.watermark(processor)
+    if mark is None:
+        raise MetricUnavailable(f"no live data from stream processor {processor!r} yet")
+    windows = live.windows(metric, span)
+    observations = []
+    for subject, rows in windows.groupby("subject"):
+        ends = pd.to_datetime(rows["window_end"])
+        closed = rows[ends <= pd.Timestamp(mark)]
+        if len(closed) < warmup + 1:
+            continue
+        starts = pd.to_datetime(closed["window_start"])
+        step = (ends - pd.to_datetime(rows["window_start"])).iloc[0]
+        series = pd.Series(closed["total"].to_numpy(), index=starts).sort_index()
+        series = series.reindex(pd.date_range(series.index[0], series.index[-1], freq=step), fill_value=0.0)
+        history, last = series.iloc[:-1], float(series.iloc[-1])
+        mean = history.ewm(span=memory, adjust=False).mean().iloc[-1]
+        var = history.ewm(span=memory, adjust=False).var(bias=True).iloc[-1]
+        if not (var > 0):
+            continue
+        z = (last - mean) / math.sqrt(var)
+        observations.append(Observation(subject, abs(float(z)), direction="lower", unit="score",
+                                        detail=f"{metric} {series.index[-1].date()}: {last:,.0f} against "
+                                               f"{mean:,.0f} expected (z {z:+.1f})"))
+    return observations

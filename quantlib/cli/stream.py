@@ -168,3 +168,36 @@ def replay_command(company: Optional[str] = company_option(),
                   f"in {summary.seconds:.1f} s", highlight=False)
     for topic, count in summary.sent.items():
         console.print(f"  {topic:<24} {count:,}", highlight=False)
+
+
+_STORE = typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
+                      "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")
+
+
+@stream_app.command("run")
+def run_command(processors: Optional[str] = typer.Option(None, "--processors", help="Comma-separated processors "
+                                                          "(default all: operations, ...)."),
+                brokers: Optional[str] = _BROKERS, profile: Optional[str] = _PROFILE,
+                config: Optional[Path] = _CONFIG, store: Optional[Path] = _STORE,
+                lake: Optional[Path] = typer.Option(None, "--lake", help="Lake whose gold holds the reference "
+                                                    "tables (default $QUANT_LAKE, else the demo's)."),
+                no_alerts: bool = typer.Option(False, "--no-alerts", help="Keep the live tables, raise no alerts.")):
+    """Run stream processors against any cluster until stopped (Ctrl-C or SIGTERM: they commit and exit)."""
+    from quantlib.stream.processors import processor_names
+    from quantlib.stream.supervise import ProcessorError, run_processes
+
+    settings = _settings(config)
+    bootstrap = _bootstrap(settings, brokers, profile)
+    names = [n.strip() for n in processors.split(",")] if processors else processor_names()
+    unknown = [n for n in names if n not in processor_names()]
+    if unknown:
+        console.print(f"[red]error:[/red] no processor {', '.join(unknown)}; known: {', '.join(processor_names())}",
+                      highlight=False)
+        raise typer.Exit(2)
+    console.print(f"processors {', '.join(names)} on {bootstrap}", highlight=False)
+    try:
+        run_processes(names, bootstrap, store=store, lake=lake, commit_interval=settings.commit_interval,
+                      with_alerts=not no_alerts)
+    except ProcessorError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None

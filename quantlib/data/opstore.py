@@ -48,6 +48,19 @@ Version 2
         hash, as-of date, data window, quantity, subject, target period, value and 80 %
         interval) plus ``id`` and ``recorded_at``; indexed by model, quantity, subject and
         target end. :mod:`quantlib.monitor` scores them as the actuals arrive.
+
+Version 5 (the stream processors' live tables, :mod:`quantlib.stream.live`)
+    ``stream_offsets``
+        Per processor and input partition: the next offset to apply and the watermark (the
+        largest event time seen). Written in the same transaction as the aggregates, so an
+        event redelivered after a crash is recognised and skipped: exactly once in effect.
+    ``stream_windows``
+        Windowed aggregates (``metric, span, window_start, subject``: count, sum, sum of
+        squares), updated as events arrive.
+    ``stream_state``
+        Per-key state of a processor (a unit's control chart, a customer's recent contacts), JSON.
+    ``stream_counts``
+        Per processor: events applied, rejected to the dead-letter topic, late, redelivered.
 """
 
 from __future__ import annotations
@@ -193,6 +206,46 @@ ALTER TABLE work_orders ADD COLUMN planned_arrival TEXT;
 ALTER TABLE work_orders ADD COLUMN planned_drive_minutes REAL;
 ALTER TABLE work_orders ADD COLUMN planned_note TEXT;
 ALTER TABLE work_orders ADD COLUMN planned_at TEXT
+"""),
+    # live aggregates of the stream processors (quantlib.stream): windows, per-key state, counts and
+    # each input partition's next offset and watermark, all written in one transaction per batch
+    (5, """
+CREATE TABLE stream_offsets (
+    processor   TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    watermark   TEXT,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (processor, topic, partition)
+);
+CREATE TABLE stream_counts (
+    processor TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    value     INTEGER NOT NULL,
+    PRIMARY KEY (processor, name)
+);
+CREATE TABLE stream_windows (
+    metric       TEXT NOT NULL,
+    span         TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end   TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    n            INTEGER NOT NULL,
+    total        REAL NOT NULL,
+    total_sq     REAL NOT NULL,
+    last_sent_at REAL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (metric, span, window_start, subject)
+);
+CREATE INDEX stream_windows_recent ON stream_windows (metric, span, window_end);
+CREATE TABLE stream_state (
+    processor  TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (processor, key)
+)
 """),
 )
 
