@@ -384,13 +384,18 @@ class OpsStore:
         return con
 
     @contextmanager
-    def transaction(self, rollback: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(self, rollback: bool = False, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``: writers queue instead of failing later).
 
         Commits on success, rolls back on an exception, and always rolls back when
         ``rollback`` is true (a dry run sees its own changes, nobody else ever does).
+        ``durable=False`` commits without waiting for the disk (SQLite's ``synchronous = NORMAL``
+        in WAL mode, PostgreSQL's ``synchronous_commit = off``): a power cut may undo the last
+        commits, never half of one; for writers that can redo them (the stream processors).
         """
         with closing(self.connect()) as con:
+            if not durable:
+                con.execute("PRAGMA synchronous = NORMAL")
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -593,11 +598,12 @@ class PostgresOpsStore(OpsStore):
         return PgConnection(raw)
 
     @contextmanager
-    def transaction(self, rollback: bool = False) -> Iterator[PgConnection]:
+    def transaction(self, rollback: bool = False, durable: bool = True) -> Iterator[PgConnection]:
         """One write transaction, after every earlier writer's (the advisory :data:`WRITE_LOCK`).
 
         Commits on success, rolls back on an exception, and always rolls back when
-        ``rollback`` is true (a dry run sees its own changes, nobody else ever does).
+        ``rollback`` is true (a dry run sees its own changes, nobody else ever does);
+        ``durable=False``: ``synchronous_commit = off`` for this transaction (see the SQLite store).
 
         Raises
         ------
@@ -609,6 +615,8 @@ class PostgresOpsStore(OpsStore):
         with closing(self.connect()) as con:
             try:
                 con.execute("SELECT set_config('lock_timeout', ?, true)", (f"{int(self.timeout * 1000)}ms",))
+                if not durable:
+                    con.execute("SELECT set_config('synchronous_commit', 'off', true)")
                 try:
                     con.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
                 except psycopg.errors.LockNotAvailable:

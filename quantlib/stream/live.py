@@ -64,6 +64,8 @@ class BatchResult:
 
     contributions: list[tuple[int, Contribution]] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
+    #: The producers' send times of the events applied (filled by LiveStore.apply; for latency).
+    sent_at: list[float] = field(default_factory=list)
 
 
 class Processor:
@@ -200,7 +202,17 @@ class LiveStore:
 
     def apply(self, processor: Processor, topic: str, partition: int,
               items: Iterable[tuple[int, Checked]]) -> tuple[BatchResult, dict[str, int]]:
-        """Apply one partition's batch (offset, checked event) in one transaction; see the module doc.
+        """Apply one partition's batch; see :meth:`apply_batches`."""
+        return self.apply_batches(processor, [(topic, partition, items)])
+
+    def apply_batches(self, processor: Processor,
+                      batches: Iterable[tuple[str, int, Iterable[tuple[int, Checked]]]]) -> tuple[BatchResult, dict]:
+        """Apply a checkpoint's batches (topic, partition, [(offset, checked event)]) in one transaction.
+
+        Each partition's events are applied in offset order against that partition's stored
+        next offset (anything below it was applied before: counted as ``redelivered``) and
+        watermark (a window closed at the watermark refuses the event: ``late``); the next
+        offsets and watermarks are written in the same transaction as the aggregates and state.
 
         Returns
         -------
@@ -211,24 +223,32 @@ class LiveStore:
         name = processor.name
         counts = {"applied": 0, "rejected": 0, "late": 0, "redelivered": 0}
         now = time.time()
-        with self.store.transaction() as con:
-            row = con.execute("SELECT next_offset, watermark FROM stream_offsets "
-                              "WHERE processor = ? AND topic = ? AND partition = ?",
-                              (name, topic, partition)).fetchone()
-            next_offset = row[0] if row else 0
-            watermark = datetime.fromisoformat(row[1]) if row and row[1] else None
-            fresh = []
-            last_offset = None
-            for offset, checked in items:
-                if offset < next_offset:
-                    counts["redelivered"] += 1
-                    continue
-                last_offset = offset
-                if not checked.ok:
-                    counts["rejected"] += 1
-                    continue
-                fresh.append(checked)
-            if last_offset is None:  # all delivered before: nothing to apply, the redelivery counted
+        # Offsets commit with the aggregates, so a commit a power cut undoes is delivered again and
+        # applied once: no need to wait for the disk at each commit.
+        with self.store.transaction(durable=False) as con:
+            fresh: list[Checked] = []
+            partition_of: list[int] = []
+            marks: list[dict] = []
+            for topic, partition, items in batches:
+                row = con.execute("SELECT next_offset, watermark FROM stream_offsets "
+                                  "WHERE processor = ? AND topic = ? AND partition = ?",
+                                  (name, topic, partition)).fetchone()
+                next_offset = row[0] if row else 0
+                mark = {"topic": topic, "partition": partition, "last": None,
+                        "watermark": datetime.fromisoformat(row[1]) if row and row[1] else None}
+                for offset, checked in items:
+                    if offset < next_offset:
+                        counts["redelivered"] += 1
+                        continue
+                    mark["last"] = offset
+                    if not checked.ok:
+                        counts["rejected"] += 1
+                        continue
+                    fresh.append(checked)
+                    partition_of.append(len(marks))
+                if mark["last"] is not None:
+                    marks.append(mark)
+            if not marks:  # all delivered before: nothing to apply, the redelivery counted
                 self._add_counts(con, name, counts)
                 return BatchResult(), counts
             state = self._load_state(con, name, processor.state_keys(fresh))
@@ -239,8 +259,10 @@ class LiveStore:
             by_event = defaultdict(list)
             for index, contribution in result.contributions:
                 by_event[index].append(contribution)
-            # Events are applied in offset order; the watermark moves as they are.
+            # Events are applied in offset order; each partition's watermark moves as they are.
             for index, checked in enumerate(fresh):
+                mark = marks[partition_of[index]]
+                watermark = mark["watermark"]
                 event_time = checked.event_time
                 contributions = by_event.get(index, ())
                 sent = checked.sent_at
@@ -260,9 +282,10 @@ class LiveStore:
                             cell.total_sq += contribution.value * contribution.value
                             if sent is not None and (cell.last_sent_at is None or sent > cell.last_sent_at):
                                 cell.last_sent_at = sent
-                watermark = event_time if watermark is None else max(watermark, event_time)
+                mark["watermark"] = event_time if watermark is None else max(watermark, event_time)
             counts["late"] = len(late_events)
             counts["applied"] = len(fresh)
+            result.sent_at = [c.sent_at for c in fresh if c.sent_at is not None]
             if cells:
                 con.executemany(
                     "INSERT INTO stream_windows (metric, span, window_start, window_end, subject, n, total, total_sq, "
@@ -281,11 +304,12 @@ class LiveStore:
                     "updated_at = excluded.updated_at",
                     [(name, key, json.dumps(value, default=str), now) for key, value in state.items()])
             self._add_counts(con, name, counts)
-            con.execute(
+            con.executemany(
                 "INSERT INTO stream_offsets (processor, topic, partition, next_offset, watermark, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (processor, topic, partition) DO UPDATE SET "
                 "next_offset = excluded.next_offset, watermark = excluded.watermark, updated_at = excluded.updated_at",
-                (name, topic, partition, last_offset + 1, _iso(watermark) if watermark else None, now))
+                [(name, m["topic"], m["partition"], m["last"] + 1,
+                  _iso(m["watermark"]) if m["watermark"] else None, now) for m in marks])
         return result, counts
 
     @staticmethod

@@ -25,10 +25,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from quixstreams.sinks.base import BatchingSink, SinkBatch
+from quixstreams.sinks.base import BaseSink
 
 from quantlib.stream.events import EventValidator, dead_letter
 from quantlib.stream.live import LiveStore, Processor
@@ -36,11 +38,17 @@ from quantlib.stream.live import LiveStore, Processor
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_TOPIC = "dead_letter"
+#: Environment variable naming a folder where processors append their events' send and visible times.
+LATENCY_ENV = "QUANT_STREAM_LATENCY_DIR"
 ALERTS_TOPIC = "alerts"
 
 
-class LiveSink(BatchingSink):
-    """The quixstreams sink that applies batches to the live tables (see the module doc)."""
+class LiveSink(BaseSink):
+    """The quixstreams sink that applies a checkpoint's events to the live tables (see the module doc).
+
+    ``add`` collects each partition's events in offset order; ``flush`` (quixstreams calls it at
+    each checkpoint, before committing the offsets) applies them all in one transaction.
+    """
 
     def __init__(self, processor: Processor, store, bootstrap: str | None = None, alerts=None):
         super().__init__()
@@ -49,16 +57,26 @@ class LiveSink(BatchingSink):
         self.bootstrap = bootstrap
         self.alerts = alerts
         self._producer = None
-        self._applied = 0
+        self._pending: dict[tuple[str, int], list] = defaultdict(list)
+        self._sent_at: list[float] = []
+        # Measurement hook (benchmarks.stream): where to append each event's producer send time and
+        # the end of the checkpoint that made it visible (alerts included).
+        folder = os.environ.get(LATENCY_ENV)
+        self._latency_file = Path(folder) / f"{processor.name}-{os.getpid()}.f64" if folder else None
 
-    def write(self, batch: SinkBatch) -> None:
-        items = [(item.offset, item.value) for item in batch]
-        result, counts = self.live.apply(self.processor, batch.topic, batch.partition, items)
-        self._applied += counts["applied"]
+    def add(self, value, key, timestamp, headers, topic: str, partition: int, offset: int) -> None:
+        self._pending[(topic, partition)].append((offset, value))
+
+    def write(self, batches: list[tuple[str, int, list]]) -> int:
+        """Apply ``(topic, partition, [(offset, checked)])`` batches; publish the outputs; return events applied."""
+        result, counts = self.live.apply_batches(self.processor, batches)
+        if self._latency_file is not None:
+            self._sent_at.extend(result.sent_at)
         if result.outputs and self.bootstrap:
             for output in result.outputs:
                 self._publish(output.topic, output.key, output.value)
             self._producer.flush(10)
+        return counts["applied"]
 
     def _publish(self, topic: str, key: str, value: dict) -> None:
         from confluent_kafka import Producer
@@ -79,8 +97,10 @@ class LiveSink(BatchingSink):
             self._producer.flush(10)
 
     def flush(self) -> None:
-        super().flush()
-        if self._applied and self.alerts is not None and self.processor.rules:
+        pending, self._pending = self._pending, defaultdict(list)
+        applied = self.write([(topic, partition, items) for (topic, partition), items in pending.items()]) \
+            if pending else 0
+        if applied and self.alerts is not None and self.processor.rules:
             from quantlib.alerts.sources import MetricContext
 
             try:
@@ -89,7 +109,14 @@ class LiveSink(BatchingSink):
                 log.exception("processor %s: alert check failed", self.processor.name)
             else:
                 self._publish_alerts(outcome)
-        self._applied = 0
+        if self._sent_at:
+            import numpy as np
+
+            sent = np.asarray(self._sent_at, dtype=np.float64)
+            visible = np.full(len(sent), time.time())
+            with open(self._latency_file, "ab") as out:  # (sent at, visible at) pairs
+                out.write(np.column_stack([sent, visible]).tobytes())
+            self._sent_at = []
 
 
 def alert_engine(store, rules_folder: str | Path | None = None):
