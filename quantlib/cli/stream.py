@@ -1,12 +1,13 @@
-"""``quant stream``: the Kafka side of real-time analytics (broker, topics, replay).
+"""``quant stream``: real-time analytics on Kafka (broker, topics, processors, replay).
 
 Examples::
 
-    quant stream up                          # local broker (Tansu) on 127.0.0.1 + the topics
+    quant stream up                          # local broker (Tansu) on 127.0.0.1, the topics, the processors
     quant stream up --brokers kafka-1:9092   # an existing cluster: create the missing topics only
     quant stream replay --company mixed_trades --speed 600 --from 2024-03-01 --days 1
     quant stream topics                      # partitions and retention as the cluster reports them
-    quant stream down                        # stop the local broker
+    quant stream run --processors operations # processors in the foreground, against any cluster
+    quant stream down                        # stop the processors and the local broker
 
 The brokers a command talks to: ``--brokers``, else ``$QUANT_KAFKA_BROKERS``, else the
 profile's in ``parameters/streams.yaml``, else the local broker ``quant stream up`` started.
@@ -63,10 +64,20 @@ def _bootstrap(settings, brokers: Optional[str], profile: Optional[str]) -> str:
     return local["bootstrap"]
 
 
+_STORE = typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
+                      "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")
+_LAKE = typer.Option(None, "--lake", help="Lake whose gold holds the reference tables (default $QUANT_LAKE, "
+                     "else the demo's).")
+
+
 @stream_app.command("up")
 def up(brokers: Optional[str] = _BROKERS, profile: Optional[str] = _PROFILE, config: Optional[Path] = _CONFIG,
-       port: Optional[int] = typer.Option(None, "--port", help="Port of the local broker (default: a free one).")):
-    """Start the local broker unless a cluster is named, and create the configured topics."""
+       port: Optional[int] = typer.Option(None, "--port", help="Port of the local broker (default: a free one)."),
+       processors: Optional[str] = typer.Option(None, "--processors", help="Comma-separated processors to start "
+                                                 "(default all)."),
+       no_processors: bool = typer.Option(False, "--no-processors", help="Start the broker and topics only."),
+       store: Optional[Path] = _STORE, lake: Optional[Path] = _LAKE):
+    """Start the local broker unless a cluster is named, create the topics, start the processors."""
     from quantlib.stream.broker import BrokerError, ensure_topics, start_detached, state_path
     from quantlib.stream.config import StreamConfigError
 
@@ -92,13 +103,24 @@ def up(brokers: Optional[str] = _BROKERS, profile: Optional[str] = _PROFILE, con
         raise typer.Exit(1) from None
     for topic, what in status.items():
         console.print(f"  {topic:<24} {what}", highlight=False)
+    if not no_processors:
+        from quantlib.stream.supervise import start_detached_processors
+
+        names = [n.strip() for n in processors.split(",")] if processors else None
+        running = start_detached_processors(bootstrap, names, store=store, lake=lake)
+        console.print(f"processors: {running['processors']} (pid {running['pid']}, log {running['log']})",
+                      highlight=False)
 
 
 @stream_app.command("down")
 def down():
-    """Stop the local broker ``quant stream up`` started (its in-memory topics go with it)."""
+    """Stop the processors and the local broker ``quant stream up`` started (in-memory topics go with it)."""
     from quantlib.stream.broker import stop_detached
+    from quantlib.stream.supervise import stop_detached_processors
 
+    running = stop_detached_processors()
+    if running is not None:
+        console.print(f"stopped the processors (pid {running['pid']})")
     state = stop_detached()
     console.print("no local broker running" if state is None else f"stopped the local broker at {state['bootstrap']}")
 
@@ -170,17 +192,12 @@ def replay_command(company: Optional[str] = company_option(),
         console.print(f"  {topic:<24} {count:,}", highlight=False)
 
 
-_STORE = typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
-                      "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")
-
-
 @stream_app.command("run")
 def run_command(processors: Optional[str] = typer.Option(None, "--processors", help="Comma-separated processors "
                                                           "(default all: operations, ...)."),
                 brokers: Optional[str] = _BROKERS, profile: Optional[str] = _PROFILE,
                 config: Optional[Path] = _CONFIG, store: Optional[Path] = _STORE,
-                lake: Optional[Path] = typer.Option(None, "--lake", help="Lake whose gold holds the reference "
-                                                    "tables (default $QUANT_LAKE, else the demo's)."),
+                lake: Optional[Path] = _LAKE,
                 no_alerts: bool = typer.Option(False, "--no-alerts", help="Keep the live tables, raise no alerts.")):
     """Run stream processors against any cluster until stopped (Ctrl-C or SIGTERM: they commit and exit)."""
     from quantlib.stream.processors import processor_names
