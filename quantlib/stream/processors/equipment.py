@@ -6,7 +6,8 @@ baseline, vibration on a log scale and pressure signed so that a drop is positiv
 baseline learns from the first 30 readings (their exact mean and variance) before a chart
 starts; after that it is an exponentially weighted mean and variance with a 60-reading memory
 (the batch detector's rolling 60-day baseline, kept in O(1) state) that follows every
-reading, slowly enough that a drift shows on the chart long before the baseline absorbs it.
+reading, slowly enough that a drift shows on the chart long before the baseline absorbs it, and
+robustly (each step winsorised at 3 standard deviations, as the batch baseline is a median).
 An alarm adds 1 to the unit's ``anomaly`` count of the day and restarts the chart. The
 temperature is judged against the unit's baseline only (the batch detector's ambient
 correction needs the weather, which is not on the stream).
@@ -70,8 +71,10 @@ class EquipmentProcessor(Processor):
                     if chart["cusum"] > THRESHOLD:
                         alarm = alarm or signal
                         chart["cusum"] = 0.0
-                # The baseline follows every reading (a 60-reading memory is slower than a drift).
-                delta = x - chart["mean"]
+                # The baseline follows every reading (a 60-reading memory is slower than a drift),
+                # each step winsorised at 3 standard deviations so an outlier does not blow it up.
+                bound = 3.0 * math.sqrt(chart["var"])
+                delta = min(max(x - chart["mean"], -bound), bound)
                 chart["mean"] += alpha * delta
                 chart["var"] = (1 - alpha) * (chart["var"] + alpha * delta * delta)
             subject = f"equipment={row['equipment_id']}"

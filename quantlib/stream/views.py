@@ -1,0 +1,102 @@
+"""What the live tables say, as frames for the ``live_operations`` app (and anything else that shows them).
+
+Every figure is read from the operational store the processors write (never gold), at each
+processor's watermark: "now" is the stream's event time, so a replayed day looks as it did.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from quantlib.stream.live import LiveStore
+
+#: The alert rules whose subjects are equipment anomalies.
+ANOMALY_METRIC = "anomaly"
+
+
+def processor_status(store) -> pd.DataFrame:
+    """Per processor: its watermark (event time), events applied, rejected, late and redelivered, last write."""
+    live = LiveStore(store)
+    counts = live.counts()
+    with store.reading() as con:
+        rows = con.execute("SELECT processor, max(watermark), max(updated_at) FROM stream_offsets "
+                           "GROUP BY processor ORDER BY processor").fetchall()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["processor", "watermark", "updated_at"])
+    for name in ("applied", "rejected", "late", "redelivered"):
+        frame[name] = [int(counts.get(p, {}).get(name, 0)) for p in frame["processor"]]
+    frame["watermark"] = pd.to_datetime(frame["watermark"])
+    frame["updated_at"] = pd.to_datetime(frame["updated_at"], unit="s", utc=True)
+    return frame
+
+
+def _current(live: LiveStore, metric: str, span: str, stat: str) -> pd.Series:
+    frame = live.current(metric, span, "operations")
+    if frame.empty:
+        return pd.Series(dtype=float)
+    if stat == "mean":
+        values = frame["total"] / frame["n"]
+    else:
+        values = frame["total"] / frame["hours"]
+    return pd.Series(values.to_numpy(), index=frame["subject"].to_numpy())
+
+
+def regional_rates(store) -> pd.DataFrame:
+    """Per region, now: jobs and revenue per hour (last hour), utilisation (last day), wrench time (last hour)."""
+    live = LiveStore(store)
+    columns = {"jobs_per_hour": ("jobs", "1h", "per_hour"), "revenue_per_hour": ("revenue", "1h", "per_hour"),
+               "utilisation": ("utilisation", "1d", "per_hour"), "wrench_time": ("wrench_time", "1h", "mean")}
+    series = {name: _current(live, *spec) for name, spec in columns.items()}
+    regions = sorted({s for values in series.values() for s in values.index if s.startswith("region=")})
+    frame = pd.DataFrame({"region": [r.removeprefix("region=") for r in regions]})
+    for name, values in series.items():
+        frame[name] = [values.get(r) for r in regions]
+    frame.attrs["formats"] = {"jobs_per_hour": "{:.1f}", "revenue_per_hour": "${:,.0f}", "utilisation": "{:.0%}",
+                              "wrench_time": "{:.0%}"}
+    frame.attrs["labels"] = {"region": "Region", "jobs_per_hour": "Jobs / hour", "revenue_per_hour": "Revenue / hour",
+                             "utilisation": "Utilisation (day)", "wrench_time": "Wrench time"}
+    return frame
+
+
+def hourly_trend(store, hours: int = 24) -> pd.DataFrame:
+    """Jobs and revenue per hour, company-wide, over the last ``hours`` of stream time (hourly windows)."""
+    live = LiveStore(store)
+    mark = live.watermark("operations")
+    if mark is None:
+        return pd.DataFrame(columns=["window_end", "jobs", "revenue"])
+    frames = []
+    for metric in ("jobs", "revenue"):
+        windows = live.windows(metric, "1h")
+        windows = windows[windows["subject"].str.startswith("region=")]
+        windows = windows.assign(window_end=pd.to_datetime(windows["window_end"]))
+        windows = windows[(windows["window_end"] > pd.Timestamp(mark) - pd.Timedelta(hours=hours))
+                          & (windows["window_end"] <= pd.Timestamp(mark) + pd.Timedelta(hours=1))]
+        frames.append(windows.groupby("window_end")["total"].sum().rename(metric))
+    trend = pd.concat(frames, axis=1).fillna(0.0).reset_index()
+    return trend.sort_values("window_end").reset_index(drop=True)
+
+
+def open_stream_alerts(store) -> pd.DataFrame:
+    """The alerts not resolved, worst level first, newest first."""
+    with store.reading() as con:
+        rows = con.execute("SELECT id, level, rule, subject, value, message, last_seen, count FROM alerts "
+                           "WHERE state <> 'resolved'").fetchall()
+    frame = pd.DataFrame([tuple(r) for r in rows],
+                         columns=["id", "level", "rule", "subject", "value", "message", "last_seen", "count"])
+    order = {"critical": 0, "warning": 1, "info": 2}
+    frame = frame.assign(_rank=frame["level"].map(order)).sort_values(["_rank", "last_seen"],
+                                                                       ascending=[True, False])
+    frame = frame.drop(columns=["_rank"]).reset_index(drop=True)
+    frame.attrs["formats"] = {"value": "{:.3g}"}
+    return frame
+
+
+def equipment_anomalies(store) -> pd.DataFrame:
+    """Units whose control chart alarmed in the current day window, with their alarm count."""
+    live = LiveStore(store)
+    frame = live.current(ANOMALY_METRIC, "1d", "equipment")
+    frame = frame[frame["total"] > 0] if not frame.empty else frame
+    out = pd.DataFrame({"equipment_id": [s.removeprefix("equipment=") for s in frame["subject"]],
+                        "alarms_today": frame["total"].astype(int).to_numpy() if len(frame) else [],
+                        "readings_today": frame["n"].astype(int).to_numpy() if len(frame) else []})
+    out.attrs["labels"] = {"equipment_id": "Unit", "alarms_today": "Alarms today", "readings_today": "Readings"}
+    return out.sort_values("alarms_today", ascending=False).reset_index(drop=True)
