@@ -35,6 +35,7 @@ table.em-table th { text-align: left; color: #5c6670; border-bottom: 2px solid #
 table.em-table td { padding: 3px 8px; border-bottom: 1px solid #eef0f2; }
 table.em-table td.num { text-align: right; white-space: nowrap; }
 .lo-empty { color: #666; font-style: italic; }
+.lo-big { font-size: 22px; font-weight: 600; margin-right: 6px; }
 .lo-critical td { color: #a8352e; font-weight: 600; }
 .lo-warning td { color: #9a6700; }
 </style>
@@ -78,9 +79,11 @@ class LiveOperations(WidgetApp):
 
         self.header, self.status, self.rates = w.HTML(), w.HTML(), w.HTML()
         self.trend, self.alerts, self.anomalies = w.HTML(), w.HTML(), w.HTML()
+        self.outlook = w.HTML()
         self._widget = w.VBox([
             w.HTML(CSS), self.header,
             w.HTML("<h2>Now, by region</h2>"), self.rates,
+            w.HTML("<h2>Revenue, next 30 days</h2>"), self.outlook,
             w.HTML("<h2>The last day</h2>"), self.trend,
             w.HTML("<h2>Open alerts</h2>"), self.alerts,
             w.HTML("<h2>Equipment anomalies today</h2>"), self.anomalies,
@@ -105,6 +108,19 @@ class LiveOperations(WidgetApp):
         self.rates.value = (frame_html(rates, "lo-rates", row_attrs=lambda r: {
             "region": r.region, "jobs-per-hour": "" if pd.isna(r.jobs_per_hour) else f"{r.jobs_per_hour:.6g}"})
             if len(rates) else '<div class="lo-empty">No completed jobs in the current windows.</div>')
+        outlook = views.revenue_outlook(self.store)
+        if outlook is None:
+            self.outlook.value = ('<div class="lo-empty">No revenue forecast covers the stream time yet (the '
+                                  "scheduled revenue_forecast report records one).</div>")
+        else:
+            band = (f" (80 %: ${outlook['lo_80']:,.0f} to ${outlook['hi_80']:,.0f})"
+                    if outlook["lo_80"] is not None else "")
+            self.outlook.value = (
+                f'<div class="lo-outlook" data-outlook="{outlook["outlook"]:.2f}"><span class="lo-big">'
+                f"${outlook['outlook']:,.0f}</span>{band}: the forecast of {html.escape(outlook['as_of'])} "
+                f"(${outlook['forecast']:,.0f}) times {outlook['ratio']:.2f}, the revenue the stream saw in its "
+                f"{outlook['days_seen']:.1f} days (${outlook['seen']:,.0f}) against what it expected "
+                f"(${outlook['expected']:,.0f}).</div>")
         trend = views.hourly_trend(self.store)
         self.trend.value = self._svg(trend_chart(trend)) if len(trend) else '<div class="lo-empty">No jobs yet.</div>'
         alerts = views.open_stream_alerts(self.store)

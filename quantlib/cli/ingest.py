@@ -32,6 +32,11 @@ def ingest_command(
         None, "--mapping", dir_okay=False,
         help="Mapping YAML (file globs -> tables, source -> contract columns); "
              "default: parameters/mappings/default.yaml."),
+    publish: bool = typer.Option(False, "--publish", help="Also send the accepted rows of the streamed tables "
+                                 "(jobs, interactions, telemetry, invoices, payments) as events to their topics."),
+    brokers: Optional[str] = typer.Option(None, "--brokers", help="With --publish: Kafka bootstrap servers "
+                                          "(default $QUANT_KAFKA_BROKERS, the stream profile's, else the local "
+                                          "broker of `quant stream up`)."),
 ) -> None:
     """Load exports into the lake: raw files to bronze, valid rows to silver, bad rows to rejects.
 
@@ -49,9 +54,24 @@ def ingest_command(
     def on_file(file: str, table: str, done: int, total: int) -> None:
         progress.update(task, description=f"checking {file} ({table})", completed=done, total=total)
 
+    bootstrap, settings, to_publish = None, None, []
+    if publish:
+        from quantlib.cli.stream import _bootstrap, _settings
+
+        settings = _settings(None)
+        bootstrap = _bootstrap(settings, brokers, None)  # exits 2 with what to do when there is none
+
+        def on_accepted(table, rows) -> None:
+            from quantlib.stream.replay import table_events
+
+            events = table_events(table, rows, settings)
+            if len(events):
+                to_publish.append(events)
+    else:
+        on_accepted = None
     try:
         with progress:
-            report = ingest(src_dir, resolve_lake(lake, company), mapping, on_file=on_file)
+            report = ingest(src_dir, resolve_lake(lake, company), mapping, on_file=on_file, on_accepted=on_accepted)
     except MappingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -59,6 +79,20 @@ def ingest_command(
         typer.echo(f"error: writing the lake failed, nothing was changed in silver: {exc}", err=True)
         raise typer.Exit(1) from None
     print_report(report)
+    if publish and to_publish:
+        import pandas as pd
+
+        from quantlib.stream.replay import ReplayError, replay
+
+        events = pd.concat(to_publish, ignore_index=True).sort_values("event_time", kind="stable",
+                                                                        ignore_index=True)
+        try:
+            summary = replay(events, bootstrap, speed=0)
+        except ReplayError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"published {summary.total:,} accepted rows as events to {bootstrap}: "
+                   + ", ".join(f"{topic} {n:,}" for topic, n in summary.sent.items()))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -66,7 +66,7 @@ class StreamSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile: str = "local"
     #: Seconds between the processors' checkpoints: what bounds an event's latency to its aggregate.
-    commit_interval: float = Field(default=0.5, gt=0)
+    commit_interval: float = Field(default=0.25, gt=0)
     profiles: dict[str, Profile]
     topics: dict[str, TopicSpec]
     sources: dict[str, list[Source]] = {}

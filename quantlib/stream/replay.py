@@ -88,6 +88,26 @@ def load_events(raw: str | Path, settings: StreamSettings, start=None, end=None,
     return events.head(limit) if limit is not None else events
 
 
+def table_events(table: str, rows: pd.DataFrame, settings: StreamSettings) -> pd.DataFrame:
+    """``rows`` of ``table`` as events for the topic that carries it (empty when none does), in time order."""
+    found = [(topic, source) for topic, sources in settings.sources.items() for source in sources
+             if source.table == table]
+    if not found or rows.empty:
+        return pd.DataFrame(columns=["topic", "table", "key", "event_time", "row"])
+    topic, source = found[0]
+    contract_columns = [c for c in rows.columns if not c.startswith("_")]  # lineage columns stay in the lake
+    rows = rows[contract_columns]
+    times = pd.to_datetime(rows[source.time[0]])
+    for column in source.time[1:]:
+        times = times.fillna(pd.to_datetime(rows[column]))
+    keep = times.notna()
+    rows, times = rows[keep], times[keep]
+    events = pd.DataFrame({"topic": topic, "table": table, "key": rows[source.key].astype(str).to_numpy(),
+                           "event_time": times.to_numpy(),
+                           "row": rows.astype(object).where(rows.notna(), None).to_dict("records")})
+    return events.sort_values("event_time", kind="stable", ignore_index=True)
+
+
 def producer(bootstrap: str, extra: dict | None = None):
     """A confluent-kafka producer tuned for throughput with delivery guaranteed (acks=all, idempotent)."""
     from confluent_kafka import Producer

@@ -100,3 +100,59 @@ def equipment_anomalies(store) -> pd.DataFrame:
                         "readings_today": frame["n"].astype(int).to_numpy() if len(frame) else []})
     out.attrs["labels"] = {"equipment_id": "Unit", "alarms_today": "Alarms today", "readings_today": "Readings"}
     return out.sort_values("alarms_today", ascending=False).reset_index(drop=True)
+
+
+#: Days of the nightly forecast's own weight in the outlook's level correction.
+OUTLOOK_PRIOR_DAYS = 7.0
+
+
+def revenue_outlook(store, prior_days: float = OUTLOOK_PRIOR_DAYS) -> dict | None:
+    """The 30-day revenue outlook, the nightly forecast updated by the revenue the stream has seen since.
+
+    The full refit is the scheduled revenue forecast, which records its 30-day total (and 80 %
+    interval) in the operational store. The cheap update, at every read: with ``E`` the revenue
+    the forecast expected between its as-of date and the stream's watermark (its daily average)
+    and ``R`` the completed jobs' revenue the stream saw then (the operations processor's
+    5-minute windows), the level ratio ``(R + P) / (E + P)``, where ``P`` is ``prior_days`` of the
+    forecast (so a few hours of jobs do not swing it), scales the forecast's 30-day total and
+    interval. None when no forecast covers the watermark (before the first nightly run, or once
+    its 30 days have passed without a new one).
+
+    Returns
+    -------
+    dict or None
+        ``as_of``, ``forecast`` (its 30-day total), ``lo_80``, ``hi_80`` (scaled), ``outlook``,
+        ``seen`` (R), ``expected`` (E), ``ratio``, ``days_seen``.
+    """
+    live = LiveStore(store)
+    mark = live.watermark("operations")
+    if mark is None:
+        return None
+    day = mark.date().isoformat()
+    with store.reading() as con:
+        rows = con.execute(
+            "SELECT as_of, target_start, target_end, value, lo_80, hi_80 FROM predictions "
+            "WHERE model = 'revenue_forecast' AND quantity = 'revenue' AND subject = 'all' AND as_of <= ? "
+            "AND target_end >= ?", (day, day)).fetchall()
+    if not rows:
+        return None
+    # The latest run, and of its horizons the shortest that still covers the watermark.
+    row = min((tuple(r) for r in rows),
+              key=lambda r: (-pd.Timestamp(r[0]).value, (pd.Timestamp(r[2]) - pd.Timestamp(r[1])).days))
+    as_of, start, end, value, lo, hi = tuple(row)
+    start, end = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
+    days = (end - start).days
+    daily = float(value) / days
+    seen_days = max(0.0, (pd.Timestamp(mark) - start).total_seconds() / 86400)
+    windows = live.windows("revenue", "5m")
+    windows = windows[windows["subject"].str.startswith("region=")]
+    starts = pd.to_datetime(windows["window_start"])
+    seen = float(windows.loc[(starts >= start) & (starts <= pd.Timestamp(mark)), "total"].sum())
+    expected = daily * seen_days
+    prior = daily * prior_days
+    ratio = (seen + prior) / (expected + prior)
+    return {"as_of": str(as_of), "forecast": daily * 30, "outlook": daily * 30 * ratio,
+            "lo_80": None if lo is None else float(lo) / days * 30 * ratio,
+            "hi_80": None if hi is None else float(hi) / days * 30 * ratio,
+            "seen": seen, "expected": expected, "ratio": ratio, "days_seen": seen_days}
+

@@ -89,7 +89,10 @@ def test_the_page_shows_every_panel_and_refreshes(ops_store, filled, mixed_compa
         before = app.refreshes_
         # More jobs arrive while the page is open: the next refresh shows them.
         fill(ops_store, mixed_company, jobs=6, callbacks=0, offset=12, start=T0 + timedelta(hours=5))
-        await asyncio.sleep(0.3)
+        for _ in range(200):  # each refresh renders a chart: give a loaded machine time
+            await asyncio.sleep(0.05)
+            if app.refreshes_ - before >= 2:
+                break
         app.stop()
         return app.refreshes_ - before
 

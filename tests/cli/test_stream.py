@@ -64,3 +64,35 @@ def test_up_replay_topics_down(state_file, mixed_company, tmp_path):
     assert result.exit_code == 0 and "stopped the local broker" in result.output
     assert "stopped the processors" in result.output
     assert runner.invoke(app, ["stream", "down"]).output.strip() == "no local broker running"
+
+
+def test_ingest_publishes_the_accepted_rows_as_events(tmp_path, monkeypatch, mixed_company):
+    """Rejected rows stay in the lake's rejects; accepted rows of streamed tables reach their topics."""
+    import json
+
+    import pandas as pd
+
+    from quantlib.stream.broker import LocalBroker, ensure_topics
+    from quantlib.stream.config import load_stream_settings
+    from tests.stream.conftest import consume_all
+
+    monkeypatch.delenv("QUANT_KAFKA_BROKERS", raising=False)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    jobs = mixed_company.tables["jobs"].head(30).copy()
+    jobs.loc[jobs.index[0], "labor_hours"] = 99.0  # rejected: beyond 24
+    tables = {"customers": mixed_company.tables["customers"], "technicians": mixed_company.tables["technicians"],
+              "jobs": jobs}
+    for name, frame in tables.items():
+        frame.to_parquet(raw / f"{name}.parquet")
+    with LocalBroker() as broker:
+        ensure_topics(broker.bootstrap, load_stream_settings())
+        result = runner.invoke(app, ["ingest", str(raw), "--lake", str(tmp_path / "lake"), "--publish",
+                                     "--brokers", broker.bootstrap])
+        assert result.exit_code == 0, result.output
+        assert "published 29 accepted rows as events" in result.output and "work_orders 29" in result.output
+        messages = consume_all(broker.bootstrap, ["work_orders", "customer_interactions"], expected=29)
+    assert len(messages) == 29
+    ids = {json.loads(m.value())["data"]["job_id"] for m in messages}
+    assert ids == set(jobs["job_id"].iloc[1:])
+    assert pd.read_parquet(tmp_path / "lake" / "silver" / "jobs.parquet")["job_id"].nunique() == 29

@@ -150,7 +150,8 @@ def _discover(src_dir: Path, lake: Lake) -> list[Path]:
 
 
 def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str | Path | None = None,
-           on_file: Callable[[str, str, int, int], None] | None = None) -> IngestReport:
+           on_file: Callable[[str, str, int, int], None] | None = None,
+           on_accepted: Callable[[str, pd.DataFrame], None] | None = None) -> IngestReport:
     """Ingest every CSV / Parquet export under ``src_dir`` into ``lake``.
 
     Parameters
@@ -166,6 +167,9 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     on_file : callable, optional
         Progress hook, called as ``on_file(file, table, done, total)`` before each
         file is read and checked (the command line shows it as a progress bar).
+    on_accepted : callable, optional
+        Called as ``on_accepted(table, rows)`` with each table's rows accepted by this run,
+        once they are committed to silver (``quant ingest --publish`` sends them as events).
 
     Returns
     -------
@@ -224,6 +228,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
         return silver[table]
 
     changed: set[str] = set()
+    accepted: dict[str, list[pd.DataFrame]] = {}
     reject_parts: list[pd.DataFrame] = []
     manifest_rows = []
     total = sum(len(files) for files in by_table.values())
@@ -257,6 +262,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
                 if len(result.accepted):
                     silver[table] = _merge(current(table), [result.accepted], contract)
                     changed.add(table)
+                    accepted.setdefault(table, []).append(result.accepted)
             manifest_rows.append({
                 "file": fr.file, "sha256": fr.sha256, "table": table, "bronze_path": bronze_path,
                 "status": fr.status, "landed_at": ingested_at, "rows_read": fr.rows_read,
@@ -264,4 +270,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
             })
 
     _commit(lake, {t: silver[t] for t in changed}, reject_parts, manifest, manifest_rows)
+    if on_accepted is not None:
+        for table, parts in accepted.items():
+            on_accepted(table, pd.concat(parts, ignore_index=True))
     return report
