@@ -40,20 +40,30 @@ def _current(live: LiveStore, metric: str, span: str, stat: str) -> pd.Series:
     return pd.Series(values.to_numpy(), index=frame["subject"].to_numpy())
 
 
+def _totals(live: LiveStore, metric: str, span: str) -> pd.Series:
+    frame = live.current(metric, span, "operations")
+    return pd.Series(frame["total"].to_numpy(dtype=float), index=frame["subject"].to_numpy()) if len(frame) \
+        else pd.Series(dtype=float)
+
+
 def regional_rates(store) -> pd.DataFrame:
-    """Per region, now: jobs and revenue per hour (last hour), utilisation (last day), wrench time (last hour)."""
+    """Per region, now: jobs and revenue per hour (last hour), utilisation (last day), wrench time (last hour),
+    gross margin (last day: revenue minus the jobs' direct costs, over revenue)."""
     live = LiveStore(store)
     columns = {"jobs_per_hour": ("jobs", "1h", "per_hour"), "revenue_per_hour": ("revenue", "1h", "per_hour"),
                "utilisation": ("utilisation", "1d", "per_hour"), "wrench_time": ("wrench_time", "1h", "mean")}
     series = {name: _current(live, *spec) for name, spec in columns.items()}
+    profit, revenue = _totals(live, "gross_profit", "1d"), _totals(live, "day_revenue", "1d")
+    series["gross_margin"] = (profit / revenue.where(revenue > 0)).dropna()
     regions = sorted({s for values in series.values() for s in values.index if s.startswith("region=")})
     frame = pd.DataFrame({"region": [r.removeprefix("region=") for r in regions]})
     for name, values in series.items():
         frame[name] = [values.get(r) for r in regions]
     frame.attrs["formats"] = {"jobs_per_hour": "{:.1f}", "revenue_per_hour": "${:,.0f}", "utilisation": "{:.0%}",
-                              "wrench_time": "{:.0%}"}
+                              "wrench_time": "{:.0%}", "gross_margin": "{:.0%}"}
     frame.attrs["labels"] = {"region": "Region", "jobs_per_hour": "Jobs / hour", "revenue_per_hour": "Revenue / hour",
-                             "utilisation": "Utilisation (day)", "wrench_time": "Wrench time"}
+                             "utilisation": "Utilisation (day)", "wrench_time": "Wrench time",
+                             "gross_margin": "Gross margin (day)"}
     return frame
 
 

@@ -66,6 +66,8 @@ def test_views_read_the_live_tables(ops_store, filled):
     current = LiveStore(ops_store).current("jobs", "1h", "operations").set_index("subject")
     row = current.loc[f"region={filled['region']}"]
     assert rates.loc[filled["region"], "jobs_per_hour"] == pytest.approx(row["total"] / row["hours"])
+    direct = filled["labor_cost"] + filled["material_cost"] + filled["equipment_cost"]
+    assert rates.loc[filled["region"], "gross_margin"] == pytest.approx(1 - direct / filled["revenue"])
     trend = views.hourly_trend(ops_store)
     assert trend["jobs"].max() >= 1 and trend["window_end"].is_monotonic_increasing
     alerts = views.open_stream_alerts(ops_store)

@@ -190,3 +190,31 @@ def test_an_alert_is_raised_from_the_stream(fresh_broker, mixed_company, tmp_pat
         stop(process)
     assert subject == f"region={base['region']}" and value == pytest.approx(4 / 12)
     assert json.loads(published[0].value())["rule"] == "quality_degradation"
+
+
+def test_late_events_on_the_broker_update_their_window_inside_the_grace_period_and_are_counted_outside(
+        fresh_broker, mixed_company, tmp_path):
+    jobs = mixed_company.tables["jobs"]
+    base = jobs[jobs["status"] == "completed"].iloc[0].to_dict()
+    first = pd.Timestamp("2024-05-06 10:00")
+    out = producer(fresh_broker.bootstrap)
+    # One key, so one partition and this order: 10:00, 10:30 (watermark 10:30), 10:22 (its 5-minute
+    # window closes at 10:35 with the 10-minute grace: added), 10:03 (closed at 10:15: late).
+    for i, minutes in enumerate([0, 30, 22, 3]):
+        done = first + timedelta(minutes=minutes)
+        row = dict(base, job_id=f"L{i}", created_at=done - timedelta(days=1),
+                   scheduled_start=done - timedelta(hours=2), completed_at=done)
+        out.produce("work_orders", value=encode_event("jobs", row, done), key=b"one-key")
+    out.flush(10)
+    store = tmp_path / "ops.sqlite"
+    process = start("operations", fresh_broker.bootstrap, store, tmp_path)
+    try:
+        live = LiveStore(OpsStore(store))
+        counts = wait_for(lambda: (c := live.counts("operations")) and c.get("applied", 0) >= 4 and c)
+    finally:
+        stop(process)
+    assert counts == {"applied": 4, "late": 1}
+    windows = live.windows("jobs", "5m")
+    windows = windows[windows["subject"].str.startswith("region=")].set_index("window_start")["n"]
+    assert windows.to_dict() == {"2024-05-06T10:00:00": 1, "2024-05-06T10:20:00": 1, "2024-05-06T10:30:00": 1}
+

@@ -8,6 +8,8 @@ minutes) and 1-day hopping (every 6 hours) windows:
 * ``utilisation``: labour hours over the region's contracted hours in the window (the
   technicians' weekly hours / 168 per clock hour, from the reference tables);
 * ``wrench_time``: labour hours / (labour + travel hours), the efficiency measure;
+* ``day_revenue`` and ``gross_profit`` (revenue minus labour, material and equipment costs), in
+  the daily windows: the gross margin of the last day is their ratio;
 * ``callback`` (0/1), ``rating`` (0-10, rated jobs only) and ``completion_hours``
   (completion minus scheduled start): the quality monitor's inputs;
 * ``slow_job`` per technician: 1 when the job took more than 3 standard deviations longer
@@ -75,6 +77,10 @@ class OperationsProcessor(Processor):
             worked = labor + float(row["travel_minutes"]) / 60.0
             if worked > 0:
                 add((index, Contribution("wrench_time", region, labor / worked, TRENDS)))
+            revenue = float(row["revenue"])
+            direct = float(row["labor_cost"]) + float(row["material_cost"]) + float(row["equipment_cost"])
+            add((index, Contribution("day_revenue", region, revenue, DAILY)))
+            add((index, Contribution("gross_profit", region, revenue - direct, DAILY)))
             add((index, Contribution("callback", region, 1.0 if row["callback"] else 0.0, DAILY)))
             if row.get("rating") is not None:
                 add((index, Contribution("rating", region, float(row["rating"]), DAILY)))
