@@ -247,6 +247,10 @@ CREATE TABLE stream_state (
     PRIMARY KEY (processor, key)
 )
 """),
+    # the windows a checkpoint updated, read back to publish them (business_metrics)
+    (6, """
+CREATE INDEX stream_windows_updated ON stream_windows (updated_at)
+"""),
 )
 
 #: The columns of a prediction record (the same list as

@@ -96,6 +96,9 @@ class Processor:
     windows: tuple[Window, ...] = ()
     grace: timedelta = timedelta(minutes=10)
     rules: tuple[str, ...] = ()
+    #: Window families whose updated values are published after each checkpoint (to ``publish_topic``).
+    publish_spans: tuple[str, ...] = ()
+    publish_topic: str = "business_metrics"
 
     def __init__(self, reference: Any = None):
         self.reference = reference
@@ -303,6 +306,20 @@ class LiveStore:
                     "ON CONFLICT (processor, key) DO UPDATE SET value = excluded.value, "
                     "updated_at = excluded.updated_at",
                     [(name, key, json.dumps(value, default=str), now) for key, value in state.items()])
+            if cells and processor.publish_spans:
+                # The windows this checkpoint changed, with their values so far (readers keep the
+                # latest per key: a redelivered checkpoint publishes the same values again).
+                marks_sql = ", ".join("?" for _ in processor.publish_spans)
+                touched = {(metric, span, _iso(start), subject) for metric, span, start, _end, subject in cells}
+                for row in con.execute(
+                        "SELECT metric, span, window_start, window_end, subject, n, total FROM stream_windows "
+                        f"WHERE updated_at = ? AND span IN ({marks_sql})", (now, *processor.publish_spans)):
+                    metric, span, start, end, subject, n, total = tuple(row)
+                    if (metric, span, start, subject) not in touched:
+                        continue
+                    result.outputs.append(Output(processor.publish_topic, f"{metric}/{span}/{start}/{subject}", {
+                        "metric": metric, "span": span, "window_start": start, "window_end": end,
+                        "subject": subject, "n": n, "total": total, "processor": name}))
             self._add_counts(con, name, counts)
             con.executemany(
                 "INSERT INTO stream_offsets (processor, topic, partition, next_offset, watermark, updated_at) "

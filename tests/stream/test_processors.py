@@ -158,3 +158,16 @@ def test_finance_tracks_cash_and_raises_an_out_of_control_day(ops_store, mixed_c
     outcome = engine.check(MetricContext(store=ops_store), names=["revenue_out_of_control"])
     [alert] = outcome.alerts
     assert alert["subject"] == "company" and alert["value"] > 3
+
+
+def test_operations_publishes_the_windows_a_checkpoint_changed(ops_store, reference, a_job):
+    live, proc = LiveStore(ops_store), get_processor("operations")(reference)
+    events = [job(a_job, T0 + timedelta(minutes=2 * i)) for i in range(3)]  # one 5-minute window
+    result, _ = live.apply(proc, "work_orders", 0, list(enumerate(events)))
+    published = {o.key: o.value for o in result.outputs if o.topic == "business_metrics"}
+    key = f"jobs/5m/{T0.isoformat()}/region={a_job['region']}"
+    assert published[key]["n"] == 3 and published[key]["total"] == 3.0
+    assert {v["metric"] for v in published.values()} == {"jobs", "revenue"}
+    # The next checkpoint publishes the window's value so far, not an increment.
+    result, _ = live.apply(proc, "work_orders", 0, [(3, job(a_job, T0 + timedelta(minutes=4)))])
+    assert {o.key: o.value for o in result.outputs}[key]["n"] == 4

@@ -16,7 +16,9 @@ minutes) and 1-day hopping (every 6 hours) windows:
   than the norm of its service line and job type (a running mean and variance per pair, kept
   in the processor's state, from 30 jobs on).
 
-The alert rules it checks are in ``parameters/alerts/streaming.yaml``.
+The 5-minute windows (jobs, revenue) a checkpoint changed are published to ``business_metrics``
+(keyed ``metric/span/window_start/subject``, the value so far). The alert rules it checks are in
+``parameters/alerts/streaming.yaml``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class OperationsProcessor(Processor):
     grace = timedelta(minutes=10)
     rules = ("live_capacity_threshold", "live_efficiency_drop", "quality_degradation", "rating_degradation",
              "performance_outlier")
+    publish_spans = ("5m",)
 
     def __init__(self, reference=None):
         super().__init__(reference)
