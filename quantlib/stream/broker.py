@@ -14,10 +14,8 @@ engine is one line in ``parameters/streams.yaml``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import socket
 import subprocess  # nosec B404: starts the broker binary, with a fixed argument list
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 
 from quantlib.config import project_root
 from quantlib.errors import QuantError
+from quantlib.stream import detached
 from quantlib.stream.config import StreamSettings
 
 TANSU_ENV = "QUANT_TANSU"
@@ -209,55 +208,19 @@ def state_path() -> Path:
 def start_detached(storage: str, port: int | None = None, path: Path | None = None) -> dict:
     """Start a local broker that outlives this process; remember its pid and address."""
     path = path or state_path()
-    current = running_broker(path)
+    current = detached.running(path)
     if current is not None:
         return current
     path.parent.mkdir(parents=True, exist_ok=True)
     broker = LocalBroker(port=port, storage=storage, log_path=path.with_suffix(".log"), detach=True).start()
-    state = {"pid": broker.process.pid, "bootstrap": broker.bootstrap, "storage": storage,
-             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    path.write_text(json.dumps(state, indent=1), encoding="utf-8")
-    return state
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return detached.remember(path, broker.process.pid, bootstrap=broker.bootstrap, storage=storage)
 
 
 def running_broker(path: Path | None = None) -> dict | None:
     """The state of the local broker ``quant stream up`` started, if it still runs."""
-    path = path or state_path()
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if not _alive(int(state["pid"])):
-        path.unlink(missing_ok=True)
-        return None
-    return state
+    return detached.running(path or state_path())
 
 
 def stop_detached(path: Path | None = None, timeout: float = 5.0) -> dict | None:
     """Stop the local broker ``quant stream up`` started; None when none runs."""
-    path = path or state_path()
-    state = running_broker(path)
-    if state is None:
-        return None
-    pid = int(state["pid"])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        try:
-            os.waitpid(pid, os.WNOHANG)  # reap it when this process started it (tests)
-        except ChildProcessError:
-            pass
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    path.unlink(missing_ok=True)
-    return state
+    return detached.stop(path or state_path(), timeout)

@@ -79,17 +79,15 @@ def processors_state_path() -> Path:
 def start_detached_processors(bootstrap: str, names: list[str] | None = None, *, store: str | Path | None = None,
                               lake: str | Path | None = None, path: Path | None = None) -> dict:
     """Start ``quant stream run`` in the background (its own session); remember its pid."""
-    import json
     import subprocess  # nosec B404: the project's own command, an argument list
     import sys
 
-    from quantlib.stream.broker import _alive
+    from quantlib.stream import detached
 
     path = path or processors_state_path()
-    if path.is_file():
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if _alive(int(state["pid"])):
-            return state
+    current = detached.running(path)
+    if current is not None:
+        return current
     path.parent.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "quantlib.cli", "stream", "run", "--brokers", bootstrap]
     if names:
@@ -101,34 +99,11 @@ def start_detached_processors(bootstrap: str, names: list[str] | None = None, *,
     log = path.with_suffix(".log")
     with open(log, "ab") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # nosec B603
-    state = {"pid": process.pid, "bootstrap": bootstrap, "processors": names or "all", "log": str(log),
-             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    path.write_text(json.dumps(state, indent=1), encoding="utf-8")
-    return state
+    return detached.remember(path, process.pid, bootstrap=bootstrap, processors=names or "all", log=str(log))
 
 
 def stop_detached_processors(path: Path | None = None, timeout: float = 30.0) -> dict | None:
     """Stop the background processors (SIGTERM: they commit and exit); None when none run."""
-    import json
-    import os
+    from quantlib.stream import detached
 
-    from quantlib.stream.broker import _alive
-
-    path = path or processors_state_path()
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    pid = int(state["pid"])
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-            try:
-                os.waitpid(pid, os.WNOHANG)  # reap it when this process started it (tests)
-            except ChildProcessError:
-                pass
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-    path.unlink(missing_ok=True)
-    return state
+    return detached.stop(path or processors_state_path(), timeout)
