@@ -22,15 +22,14 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from quantlib.cli.app import app, company_option, lake_option
+from quantlib.cli.app import app, company_option, lake_option, store_option
 
 console = Console(width=160)
 alerts_app = typer.Typer(name="alerts", help="Alerts: check rules, list, acknowledge, snooze, resolve.",
                          no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
-_STORE = typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
-                      "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")
+_STORE = store_option()
 _RULES = typer.Option(None, "--rules", help="Alert-rule folder (default parameters/alerts).")
 _JSON = typer.Option(False, "--json", help="Print JSON instead of lines.")
 _COLOUR = {"info": "cyan", "warning": "yellow", "critical": "bold red"}

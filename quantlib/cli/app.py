@@ -25,3 +25,9 @@ def lake_option(role: str = "") -> typer.models.OptionInfo:
 def company_option() -> typer.models.OptionInfo:
     """The ``--company`` option that names the default lake ``data/demo/<company>/lake``."""
     return typer.Option(None, "--company", help="Company slug (default $QUANT_COMPANY, else mixed_trades).")
+
+
+def store_option() -> typer.models.OptionInfo:
+    """The ``--store`` option of every command that reads or writes the operational store."""
+    return typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
+                        "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")

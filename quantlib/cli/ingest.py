@@ -56,10 +56,10 @@ def ingest_command(
 
     bootstrap, settings, to_publish = None, None, []
     if publish:
-        from quantlib.cli.stream import _bootstrap, _settings
+        from quantlib.cli.stream import bootstrap_or_exit, settings_or_exit
 
-        settings = _settings(None)
-        bootstrap = _bootstrap(settings, brokers, None)  # exits 2 with what to do when there is none
+        settings = settings_or_exit()
+        bootstrap = bootstrap_or_exit(settings, brokers)  # exits 2 with what to do when there is none
 
         def on_accepted(table, rows) -> None:
             from quantlib.stream.replay import table_events

@@ -22,7 +22,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from quantlib.cli.app import app, company_option
+from quantlib.cli.app import app, company_option, store_option
 
 console = Console(width=160)
 stream_app = typer.Typer(name="stream", help="Real-time analytics on Kafka: broker, topics, replay.",
@@ -35,7 +35,8 @@ _PROFILE = typer.Option(None, "--profile", help="Profile of parameters/streams.y
 _CONFIG = typer.Option(None, "--config", help="Stream settings file (default parameters/streams.yaml).")
 
 
-def _settings(config: Optional[Path]):
+def settings_or_exit(config: Optional[Path] = None):
+    """The stream settings, or exit 2 naming the problem (the stream commands and ``ingest --publish``)."""
     from quantlib.stream.config import StreamConfigError, load_stream_settings
 
     try:
@@ -45,7 +46,8 @@ def _settings(config: Optional[Path]):
         raise typer.Exit(2) from None
 
 
-def _bootstrap(settings, brokers: Optional[str], profile: Optional[str]) -> str:
+def bootstrap_or_exit(settings, brokers: Optional[str] = None, profile: Optional[str] = None) -> str:
+    """The brokers to talk to (see the module doc), or exit 2 saying how to start some."""
     from quantlib.stream.broker import running_broker
     from quantlib.stream.config import StreamConfigError
 
@@ -64,8 +66,7 @@ def _bootstrap(settings, brokers: Optional[str], profile: Optional[str]) -> str:
     return local["bootstrap"]
 
 
-_STORE = typer.Option(None, "--store", help="Operational store, a SQLite file (default: the PostgreSQL database "
-                      "of $QUANT_OPS_DSN, else $QUANT_OPS_DB, else reports/.ops.sqlite).")
+_STORE = store_option()
 _LAKE = typer.Option(None, "--lake", help="Lake whose gold holds the reference tables (default $QUANT_LAKE, "
                      "else the demo's).")
 
@@ -81,7 +82,7 @@ def up(brokers: Optional[str] = _BROKERS, profile: Optional[str] = _PROFILE, con
     from quantlib.stream.broker import BrokerError, ensure_topics, start_detached, state_path
     from quantlib.stream.config import StreamConfigError
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     try:
         chosen = settings.active(profile)
         named = settings.brokers(brokers, profile)
@@ -130,8 +131,8 @@ def topics(brokers: Optional[str] = _BROKERS, profile: Optional[str] = _PROFILE,
     """Partitions, retention and cleanup policy of each configured topic, as the cluster reports them."""
     from quantlib.stream.broker import BrokerError, describe_topics
 
-    settings = _settings(config)
-    bootstrap = _bootstrap(settings, brokers, profile)
+    settings = settings_or_exit(config)
+    bootstrap = bootstrap_or_exit(settings, brokers, profile)
     try:
         found = describe_topics(bootstrap, list(settings.topics))
     except BrokerError as exc:
@@ -166,8 +167,8 @@ def replay_command(company: Optional[str] = company_option(),
     from quantlib.config import project_root, resolve_company
     from quantlib.stream.replay import ReplayError, load_events, replay
 
-    settings = _settings(config)
-    bootstrap = _bootstrap(settings, brokers, profile)
+    settings = settings_or_exit(config)
+    bootstrap = bootstrap_or_exit(settings, brokers, profile)
     folder = raw or project_root() / "data" / "demo" / resolve_company(company) / "raw"
     try:
         begin = pd.Timestamp(start) if start else None
@@ -203,8 +204,8 @@ def run_command(processors: Optional[str] = typer.Option(None, "--processors", h
     from quantlib.stream.processors import processor_names
     from quantlib.stream.supervise import ProcessorError, run_processes
 
-    settings = _settings(config)
-    bootstrap = _bootstrap(settings, brokers, profile)
+    settings = settings_or_exit(config)
+    bootstrap = bootstrap_or_exit(settings, brokers, profile)
     names = [n.strip() for n in processors.split(",")] if processors else processor_names()
     unknown = [n for n in names if n not in processor_names()]
     if unknown:
