@@ -3,6 +3,7 @@ database its notebook's parameters name."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,59 @@ def gold_from_parameters(company: str, lake: str | None, as_of, environ: Mapping
     values = {"company": company, "lake": lake, "as_of": as_of, **values}
     params, root = app_parameters(model or NotebookParameters, values, environ, prefix=prefix)
     return params, Lake(root).gold
+
+
+#: The look of :func:`frame_html`'s tables (an app puts it once in its page).
+TABLE_CSS = """
+<style>
+table.em-table { border-collapse: collapse; font-size: 12.5px; }
+table.em-table th { text-align: left; color: #5c6670; border-bottom: 2px solid #e2e5e9; padding: 3px 8px; }
+table.em-table td { padding: 3px 8px; border-bottom: 1px solid #eef0f2; }
+table.em-table td.num { text-align: right; white-space: nowrap; }
+</style>
+"""
+_NUM = ' class="num"'
+
+
+def _cell(value, fmt: str | None) -> str:
+    import pandas as pd
+
+    from quantlib.views.tables import FORMATS
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "&ndash;"
+    if fmt is None:
+        return html.escape(str(value))
+    return html.escape(FORMATS.get(fmt, fmt).format(value))
+
+
+def frame_html(frame, cls: str, row_attrs=None, row_class=None) -> str:
+    """``frame`` as an HTML table in the formats and labels its view declared (:func:`table_view`).
+
+    ``row_attrs(row) -> dict`` adds ``data-*`` attributes to each row (for tests and styling);
+    ``row_class(row) -> str`` a class.
+    """
+    import pandas as pd
+
+    formats, labels = frame.attrs.get("formats", {}), frame.attrs.get("labels", {})
+    head = "".join(f"<th>{html.escape(labels.get(c, c.replace('_', ' ').capitalize()))}</th>" for c in frame.columns)
+    numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool}
+    rows = []
+    for row in frame.itertuples(index=False):
+        attrs = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in (row_attrs(row) if row_attrs else {}).items())
+        klass = f' class="{row_class(row)}"' if row_class and row_class(row) else ""
+        cells = "".join(f'<td{_NUM if c in numeric else ""}>{_cell(v, formats.get(c))}</td>'
+                        for c, v in zip(frame.columns, row))
+        rows.append(f"<tr{klass}{attrs}>{cells}</tr>")
+    return f'<table class="em-table {cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def chart_svg(chart) -> str:
+    """An Altair chart as SVG in the house theme, rendered in the kernel (no vega script from a CDN)."""
+    import vl_convert as vlc
+
+    from quantlib.views.theme import house_theme
+
+    spec = chart.to_dict()
+    spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
+    return vlc.vegalite_to_svg(spec)

@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
-from quantlib.apps.base import WidgetApp, gold_from_parameters
+from quantlib.apps.base import WidgetApp, chart_svg, gold_from_parameters
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.ops.plan import RoutePlan, hhmm
 from quantlib.ops.problem import Job, WarehouseDayOptions, problem_from_warehouse
@@ -53,7 +53,7 @@ from quantlib.ops.reroute import (
 from quantlib.ops.routing import SolverSettings, solve
 from quantlib.ops.views import dispatch as dv
 from quantlib.parameters import NotebookParameters, register_parameters
-from quantlib.views.theme import FONT, INK, house_theme
+from quantlib.views.theme import FONT, INK
 
 __all__ = ["DispatchBoard", "DispatchBoardParameters", "board_from_parameters", "parse_minute", "signed_money"]
 
@@ -404,11 +404,7 @@ class DispatchBoard(WidgetApp):
     # ------------------------------------------------------------------ rendering
 
     def _svg(self, chart) -> str:
-        import vl_convert as vlc
-
-        spec = chart.to_dict()
-        spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
-        return vlc.vegalite_to_svg(spec)
+        return chart_svg(chart)
 
     def map_svg(self) -> str:
         moved = set(self.result.moved) if self.result else set()

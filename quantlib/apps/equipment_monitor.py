@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp, gold_from_parameters
+from quantlib.apps.base import TABLE_CSS, WidgetApp, chart_svg, frame_html, gold_from_parameters
 from quantlib.maintenance.health import HEALTH_THRESHOLD, WORK_ORDER_COLUMNS, FleetHealth, evidence_line
 from quantlib.maintenance.sensors import SIGNALS
 from quantlib.maintenance.views.report import (
@@ -37,9 +37,8 @@ from quantlib.maintenance.views.report import (
     unit_events,
     unit_readings,
 )
-from quantlib.views.tables import FORMATS
 
-__all__ = ["ALL", "EquipmentMonitor", "monitor_from_parameters", "open_work_orders"]
+__all__ = ["ALL", "EquipmentMonitor", "frame_html", "monitor_from_parameters", "open_work_orders"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ log = logging.getLogger(__name__)
 ALL = "all"
 #: Days of every unit's survival curve (the model's horizon is at least 90 days).
 SURVIVAL_DAYS = 90
-CSS = """
+CSS = TABLE_CSS + """
 <style>
 .em-root { font-family: Liberation Sans, Helvetica, Arial, sans-serif; color: #333; }
 .em-root h1 { font-size: 22px; font-weight: 600; margin: 4px 0 2px 0; }
@@ -55,45 +54,11 @@ CSS = """
 .em-sub { font-size: 13px; color: #666; }
 .em-panel { background: #fff; border: 1px solid #e2e5e9; border-radius: 6px; padding: 10px 12px; margin: 8px 8px 0 0; }
 .em-panel h3 { font-size: 14px; font-weight: 600; margin: 0 0 6px 0; }
-table.em-table { border-collapse: collapse; font-size: 12.5px; }
-table.em-table th { text-align: left; color: #5c6670; border-bottom: 2px solid #e2e5e9; padding: 3px 8px; }
-table.em-table td { padding: 3px 8px; border-bottom: 1px solid #eef0f2; }
-table.em-table td.num { text-align: right; white-space: nowrap; }
 table.em-table tr.em-below td { color: #a8352e; }
 .em-big { font-size: 24px; font-weight: 600; }
 .em-message { color: #a8352e; font-weight: 600; }
 </style>
 """
-
-
-NUM = ' class="num"'
-
-
-def _cell(value, fmt: str | None) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "&ndash;"
-    if fmt is None:
-        return html.escape(str(value))
-    return html.escape(FORMATS.get(fmt, fmt).format(value))
-
-
-def frame_html(frame: pd.DataFrame, cls: str, row_attrs=None, row_class=None) -> str:
-    """``frame`` as an HTML table in the formats and labels its view declared (:func:`table_view`).
-
-    ``row_attrs(row) -> dict`` adds ``data-*`` attributes to each row (for tests and styling);
-    ``row_class(row) -> str`` a class.
-    """
-    formats, labels = frame.attrs.get("formats", {}), frame.attrs.get("labels", {})
-    head = "".join(f"<th>{html.escape(labels.get(c, c.replace('_', ' ').capitalize()))}</th>" for c in frame.columns)
-    numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool}
-    rows = []
-    for row in frame.itertuples(index=False):
-        attrs = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in (row_attrs(row) if row_attrs else {}).items())
-        klass = f' class="{row_class(row)}"' if row_class and row_class(row) else ""
-        cells = "".join(f'<td{NUM if c in numeric else ""}>{_cell(v, formats.get(c))}</td>'
-                        for c, v in zip(frame.columns, row))
-        rows.append(f"<tr{klass}{attrs}>{cells}</tr>")
-    return f'<table class="em-table {cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _has_table(con, name: str) -> bool:
@@ -222,14 +187,7 @@ class EquipmentMonitor(WidgetApp):
 
     def _svg(self, key: tuple, make) -> str:
         if key not in self._svg_cache:
-            import vl_convert as vlc
-
-            from quantlib.views.theme import house_theme
-
-            spec = make().to_dict()
-            spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
-            # SVG rendered in the kernel: no vega script from a CDN in the page.
-            self._svg_cache[key] = vlc.vegalite_to_svg(spec)
+            self._svg_cache[key] = chart_svg(make())
         return self._svg_cache[key]
 
     def fleet_chart_svg(self, kind: str = ALL, region: str = ALL) -> str:

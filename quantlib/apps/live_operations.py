@@ -16,24 +16,19 @@ import logging
 
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp
-from quantlib.apps.equipment_monitor import frame_html
+from quantlib.apps.base import TABLE_CSS, WidgetApp, chart_svg, frame_html
 from quantlib.stream import views
 
 __all__ = ["LiveOperations", "live_operations_from_parameters"]
 
 log = logging.getLogger(__name__)
 
-CSS = """
+CSS = TABLE_CSS + """
 <style>
 .lo-root { font-family: Liberation Sans, Helvetica, Arial, sans-serif; color: #333; }
 .lo-root h1 { font-size: 22px; font-weight: 600; margin: 4px 0 2px 0; }
 .lo-root h2 { font-size: 16px; font-weight: 600; margin: 12px 0 4px 0; }
 .lo-sub { font-size: 13px; color: #666; }
-table.em-table { border-collapse: collapse; font-size: 12.5px; }
-table.em-table th { text-align: left; color: #5c6670; border-bottom: 2px solid #e2e5e9; padding: 3px 8px; }
-table.em-table td { padding: 3px 8px; border-bottom: 1px solid #eef0f2; }
-table.em-table td.num { text-align: right; white-space: nowrap; }
 .lo-empty { color: #666; font-style: italic; }
 .lo-big { font-size: 22px; font-weight: 600; margin-right: 6px; }
 .lo-critical td { color: #a8352e; font-weight: 600; }
@@ -122,7 +117,7 @@ class LiveOperations(WidgetApp):
                 f"{outlook['days_seen']:.1f} days (${outlook['seen']:,.0f}) against what it expected "
                 f"(${outlook['expected']:,.0f}).</div>")
         trend = views.hourly_trend(self.store)
-        self.trend.value = self._svg(trend_chart(trend)) if len(trend) else '<div class="lo-empty">No jobs yet.</div>'
+        self.trend.value = chart_svg(trend_chart(trend)) if len(trend) else '<div class="lo-empty">No jobs yet.</div>'
         alerts = views.open_stream_alerts(self.store)
         self.alerts.value = (frame_html(alerts.drop(columns=["message"]), "lo-alerts",
                                         row_attrs=lambda r: {"rule": r.rule, "subject": r.subject},
@@ -132,16 +127,6 @@ class LiveOperations(WidgetApp):
         self.anomalies.value = (frame_html(anomalies, "lo-anomalies", row_attrs=lambda r: {"unit": r.equipment_id})
                                 if len(anomalies) else '<div class="lo-empty">No anomalies today.</div>')
         self.refreshes_ += 1
-
-    @staticmethod
-    def _svg(chart) -> str:
-        import vl_convert as vlc
-
-        from quantlib.views.theme import house_theme
-
-        spec = chart.to_dict()
-        spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
-        return vlc.vegalite_to_svg(spec)  # rendered in the kernel: no vega script from a CDN
 
     def start(self) -> LiveOperations:
         """Refresh every ``refresh_seconds`` on the running event loop (the kernel's, under Voila)."""

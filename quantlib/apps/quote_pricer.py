@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.apps.base import WidgetApp, gold_from_parameters
+from quantlib.apps.base import chart_svg as svg_of
 from quantlib.pricing.cost import PricingError
 from quantlib.pricing.optimal import expected_margin
 from quantlib.pricing.quote import QuoteAdvice, QuotePricer
@@ -116,9 +117,7 @@ class QuotePricerApp(WidgetApp):
     def chart_svg(self, advice: QuoteAdvice) -> str:
         """Win probability and expected margin over the slider's range, rule and recommended prices marked."""
         import altair as alt
-        import vl_convert as vlc
 
-        from quantlib.views.theme import house_theme
 
         low, high = self.price_range(advice)
         curve = self.at_price(advice, np.linspace(low, high, 121))
@@ -140,10 +139,7 @@ class QuotePricerApp(WidgetApp):
             x="price:Q", y=alt.value(10), text="label:N")
         chart = (alt.layer(win, margin).resolve_scale(y="independent") + rules + left + right).properties(
             width=CHART_WIDTH, height=260)
-        spec = chart.to_dict()
-        spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
-        # SVG rendered in the kernel: no vega script from a CDN in the page.
-        return vlc.vegalite_to_svg(spec)
+        return svg_of(chart)
 
     # ------------------------------------------------------------------ widgets
 
