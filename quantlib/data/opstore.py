@@ -234,7 +234,6 @@ CREATE TABLE stream_windows (
     n            INTEGER NOT NULL,
     total        REAL NOT NULL,
     total_sq     REAL NOT NULL,
-    last_sent_at REAL,
     updated_at   REAL NOT NULL,
     PRIMARY KEY (metric, span, window_start, subject)
 );

@@ -116,9 +116,6 @@ class EventValidator:
     def __init__(self, tables):
         self.tables = tuple(tables)
 
-    def _contract(self, table: str) -> TableContract:
-        return get_contract(table)
-
     def check(self, value: bytes | str | dict) -> Checked:
         """Parse and validate one event (the raw message value or its decoded object)."""
         if isinstance(value, (bytes, str)):
@@ -145,7 +142,7 @@ class EventValidator:
         if sent_at is not None and not isinstance(sent_at, (int, float)):
             problems.append(Problem("sent_at", f"cannot read {sent_at!r} as a number", RejectReason.BAD_TYPE.value))
             sent_at = None
-        contract = self._contract(table)
+        contract = get_contract(table)
         try:
             row = event_model(table).model_validate(data).model_dump()
         except ValidationError as exc:

@@ -121,7 +121,6 @@ class _Accumulator:
     n: int = 0
     total: float = 0.0
     total_sq: float = 0.0
-    last_sent_at: float | None = None
 
 
 class LiveStore:
@@ -255,7 +254,6 @@ class LiveStore:
                 self._add_counts(con, name, counts)
                 return BatchResult(), counts
             state = self._load_state(con, name, processor.state_keys(fresh))
-            before = json.dumps(state, sort_keys=True, default=str)
             result = processor.process(fresh, state) if fresh else BatchResult()
             cells: dict[tuple, _Accumulator] = defaultdict(_Accumulator)
             late_events: set[int] = set()  # indexes of events a closed window refused
@@ -268,7 +266,6 @@ class LiveStore:
                 watermark = mark["watermark"]
                 event_time = checked.event_time
                 contributions = by_event.get(index, ())
-                sent = checked.sent_at
                 for window in processor.windows:
                     span = window.name
                     for start in window.starts(event_time):
@@ -283,8 +280,6 @@ class LiveStore:
                             cell.n += 1
                             cell.total += contribution.value
                             cell.total_sq += contribution.value * contribution.value
-                            if sent is not None and (cell.last_sent_at is None or sent > cell.last_sent_at):
-                                cell.last_sent_at = sent
                 mark["watermark"] = event_time if watermark is None else max(watermark, event_time)
             counts["late"] = len(late_events)
             counts["applied"] = len(fresh)
@@ -292,15 +287,13 @@ class LiveStore:
             if cells:
                 con.executemany(
                     "INSERT INTO stream_windows (metric, span, window_start, window_end, subject, n, total, total_sq, "
-                    "last_sent_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (metric, span, window_start, subject) DO UPDATE SET "
                     "n = stream_windows.n + excluded.n, total = stream_windows.total + excluded.total, "
-                    "total_sq = stream_windows.total_sq + excluded.total_sq, "
-                    "last_sent_at = excluded.last_sent_at, updated_at = excluded.updated_at",
-                    [(metric, span, _iso(start), _iso(end), subject, cell.n, cell.total, cell.total_sq,
-                      cell.last_sent_at, now)
+                    "total_sq = stream_windows.total_sq + excluded.total_sq, updated_at = excluded.updated_at",
+                    [(metric, span, _iso(start), _iso(end), subject, cell.n, cell.total, cell.total_sq, now)
                      for (metric, span, start, end, subject), cell in cells.items()])
-            if json.dumps(state, sort_keys=True, default=str) != before:
+            if state:  # the keys the batch needed (or created): written back with the offsets
                 con.executemany(
                     "INSERT INTO stream_state (processor, key, value, updated_at) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (processor, key) DO UPDATE SET value = excluded.value, "

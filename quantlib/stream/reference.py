@@ -28,11 +28,6 @@ class Reference:
         employed = techs[techs["termination_date"].isna()] if "termination_date" in techs else techs
         return (employed.groupby("region")["weekly_hours"].sum() / 168.0).to_dict()
 
-    def customer_type(self, customer_id: str) -> str | None:
-        if self.customers.empty or customer_id not in self.customers.index:
-            return None
-        return str(self.customers.at[customer_id, "customer_type"])
-
 
 def load_reference(lake: str | Path | None = None) -> Reference:
     """The reference tables of the lake's gold warehouse (``--lake``, ``$QUANT_LAKE`` or the demo's)."""

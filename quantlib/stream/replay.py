@@ -40,6 +40,32 @@ class ReplaySummary:
         return sum(self.sent.values())
 
 
+EVENT_COLUMNS = ["topic", "table", "key", "event_time", "row"]
+
+
+def _events(topic: str, source, rows: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
+    """``rows`` of ``source.table`` as events of ``topic``: dated by the first of its time columns set."""
+    times = pd.to_datetime(rows[source.time[0]])
+    for column in source.time[1:]:
+        times = times.fillna(pd.to_datetime(rows[column]))
+    keep = times.notna()
+    if start is not None:
+        keep &= times >= pd.Timestamp(start)
+    if end is not None:
+        keep &= times < pd.Timestamp(end)
+    rows, times = rows[keep], times[keep]
+    return pd.DataFrame({"topic": topic, "table": source.table, "key": rows[source.key].astype(str).to_numpy(),
+                         "event_time": times.to_numpy(),
+                         "row": rows.astype(object).where(rows.notna(), None).to_dict("records")},
+                        columns=EVENT_COLUMNS)
+
+
+def _in_time_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    return pd.concat(frames, ignore_index=True).sort_values("event_time", kind="stable", ignore_index=True)
+
+
 def load_events(raw: str | Path, settings: StreamSettings, start=None, end=None,
                 limit: int | None = None) -> pd.DataFrame:
     """The events to replay, in event-time order.
@@ -67,45 +93,17 @@ def load_events(raw: str | Path, settings: StreamSettings, start=None, end=None,
             path = raw / f"{source.table}.parquet"
             if not path.is_file():
                 raise ReplayError(f"{path}: missing (generate the company first: quant generate)")
-            df = pd.read_parquet(path)
-            times = pd.to_datetime(df[source.time[0]])
-            for column in source.time[1:]:
-                times = times.fillna(pd.to_datetime(df[column]))
-            keep = times.notna()
-            if start is not None:
-                keep &= times >= pd.Timestamp(start)
-            if end is not None:
-                keep &= times < pd.Timestamp(end)
-            df, times = df[keep], times[keep]
-            frames.append(pd.DataFrame({
-                "topic": topic, "table": source.table, "key": df[source.key].astype(str).to_numpy(),
-                "event_time": times.to_numpy(),
-                "row": df.astype(object).where(df.notna(), None).to_dict("records"),
-            }))
+            frames.append(_events(topic, source, pd.read_parquet(path), start, end))
     if not frames:
         raise ReplayError("parameters/streams.yaml maps no table to an input topic (sources)")
-    events = pd.concat(frames, ignore_index=True).sort_values("event_time", kind="stable", ignore_index=True)
+    events = _in_time_order(frames)
     return events.head(limit) if limit is not None else events
 
 
 def table_events(table: str, rows: pd.DataFrame, settings: StreamSettings) -> pd.DataFrame:
     """``rows`` of ``table`` as events for the topic that carries it (empty when none does), in time order."""
-    found = [(topic, source) for topic, sources in settings.sources.items() for source in sources
-             if source.table == table]
-    if not found or rows.empty:
-        return pd.DataFrame(columns=["topic", "table", "key", "event_time", "row"])
-    topic, source = found[0]
-    contract_columns = [c for c in rows.columns if not c.startswith("_")]  # lineage columns stay in the lake
-    rows = rows[contract_columns]
-    times = pd.to_datetime(rows[source.time[0]])
-    for column in source.time[1:]:
-        times = times.fillna(pd.to_datetime(rows[column]))
-    keep = times.notna()
-    rows, times = rows[keep], times[keep]
-    events = pd.DataFrame({"topic": topic, "table": table, "key": rows[source.key].astype(str).to_numpy(),
-                           "event_time": times.to_numpy(),
-                           "row": rows.astype(object).where(rows.notna(), None).to_dict("records")})
-    return events.sort_values("event_time", kind="stable", ignore_index=True)
+    return _in_time_order([_events(topic, source, rows) for topic, sources in settings.sources.items()
+                           for source in sources if source.table == table and not rows.empty])
 
 
 def producer(bootstrap: str, extra: dict | None = None):
