@@ -24,11 +24,11 @@ from quantlib.customers.views.churn import (
     score_customers,
     to_excel_bytes,
 )
-from quantlib.data.gold import open_gold
+from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 from quantlib.views.export import to_csv_text
 
-__all__ = ["ChurnExplorer", "explorer_from_parameters"]
+__all__ = ["ChurnExplorer", "explorer_from_parameters", "stream_feed"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,11 @@ class ChurnExplorer(WidgetApp):
                  f"{run.report.get('horizon_days', 180)} days" if run.scorer == "learned"
                  else "the spec's rule score")
         extra = (f" &middot; test AUC {run.report['test_auc']:.2f}" if run.report.get("test_auc") else "")
+        if run.live_until is not None:
+            n_live = run.live_customers
+            extra += (f'<br><span class="ce-live">Live: contacts and complaints from the stream up to '
+                      f'{run.live_until:%d %b %Y %H:%M} ({n_live:,} customer{"" if n_live == 1 else "s"} in touch '
+                      "since the warehouse build)</span>")
         title = html.escape(self.company or "Churn risk")
         return (f'<h1>{title}</h1><div class="ce-sub">Active customers as of {run.as_of:%d %b %Y}: '
                 f'{n:,}, {high:,} at high risk, {len(run.alerts):,} churn alerts (high-value above '
@@ -205,10 +210,37 @@ class ChurnExplorer(WidgetApp):
                 "Export Excel</a></div>")
 
 
+def stream_feed(day, environ=None) -> tuple[pd.DataFrame | None, pd.Timestamp | None]:
+    """The customers' contacts the stream's ``behaviour`` processor saw after ``day`` (the warehouse's date).
+
+    ``(None, None)`` when it has not run past ``day`` (no stream, or a replay of days the
+    warehouse already holds) or the operational store cannot be opened (logged; the scores
+    then come from the warehouse alone).
+    """
+    import os
+
+    from quantlib.data.opstore import OpsStoreError, open_ops_store
+    from quantlib.stream.views import recent_interactions
+
+    try:
+        store = open_ops_store(env={**os.environ, **(environ or {})})
+        frame, until = recent_interactions(store)
+    except OpsStoreError as problem:
+        log.error("churn explorer without the live feed: %s", problem)
+        return None, None
+    if until is None or until.date() <= pd.Timestamp(day).date():
+        return None, None
+    return frame, until
+
+
 def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,
-                             scorer: ScorerName = "learned", horizon_days: int = 180,
+                             scorer: ScorerName = "learned", horizon_days: int = 180, live: bool = True,
                              environ: dict | None = None) -> ChurnExplorer:
     """The app of the notebook's parameters; ``QUANT_COMPANY`` / ``QUANT_LAKE`` / ``QUANT_AS_OF`` win.
+
+    With ``live`` (and no ``as_of``: a past date is history, not now), the scores add the
+    customers' contacts and complaints the stream has seen since the warehouse build
+    (:func:`stream_feed`, from the operational store of ``QUANT_OPS_DSN`` / ``QUANT_OPS_DB``).
 
     Raises
     ------
@@ -220,8 +252,15 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     from quantlib.parameters import app_parameters
 
     params, root = app_parameters(ChurnExplorerParameters, {
-        "company": company, "lake": lake, "as_of": as_of, "scorer": scorer, "horizon_days": horizon_days}, environ)
-    run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days)
+        "company": company, "lake": lake, "as_of": as_of, "scorer": scorer, "horizon_days": horizon_days,
+        "live": live}, environ)
+    feed, until = None, None
+    if params.live and params.as_of is None:
+        with open_gold(root) as con:
+            day = gold_as_of(con)
+        feed, until = stream_feed(day, environ)
+    run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days,
+                          live_interactions=feed, live_until=until)
     with open_gold(root) as con:
         row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
     return ChurnExplorer(run, company=(row[0] if row else None) or params.company)

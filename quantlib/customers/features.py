@@ -51,7 +51,8 @@ import pandas as pd
 
 from quantlib.data.gold import gold_as_of, open_gold, to_date
 
-__all__ = ["CATEGORICAL_FEATURES", "MODEL_FEATURES", "churn_labels", "customer_snapshot", "snapshots"]
+__all__ = ["CATEGORICAL_FEATURES", "MODEL_FEATURES", "churn_labels", "customer_snapshot", "snapshots",
+           "with_recent_interactions"]
 
 #: Numeric features the learned model uses (flags are derived from these, so left out).
 NUMERIC_FEATURES = [
@@ -181,6 +182,65 @@ def _derive(frame: pd.DataFrame) -> pd.DataFrame:
     for column in float_cols:
         out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
     return out
+
+
+def with_recent_interactions(snapshot: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
+    """A snapshot with the customers' contacts and complaints since its date added (the live feed).
+
+    Between nightly warehouse builds the stream's ``behaviour`` processor sees each customer's
+    calls, e-mails and complaints as they happen. This brings the two contact features of a
+    :func:`customer_snapshot` up to date with them, so scores react within seconds to a
+    complaint or to a silent customer calling back:
+
+    * a contact after the snapshot's date sets ``last_contact_days`` to 0 (the customer is
+      in touch now) and clears the no-contact flags;
+    * each complaint after it adds one to ``complaints_365d``.
+
+    Everything else keeps the snapshot's date: jobs, invoices and ratings since then are not
+    in the feed, and ageing recency without them would read every customer as lapsing a
+    little. The next build replaces the whole snapshot.
+
+    Parameters
+    ----------
+    snapshot : DataFrame
+        From :func:`customer_snapshot` (one ``as_of`` for all rows).
+    interactions : DataFrame
+        ``customer_id, ts, complaint``: the customer's own contacts (inbound; outbound
+        follow-ups and marketing are not contact), ``complaint`` true for complaints.
+        Rows dated on or before the snapshot's date are already in it and are ignored, as are
+        customers not in the snapshot.
+
+    Returns
+    -------
+    DataFrame
+        The snapshot, same rows and order, plus ``live_contacts`` and ``live_complaints``
+        (what the feed added per customer).
+
+    Raises
+    ------
+    ValueError
+        ``interactions`` lacks a column.
+    """
+    missing = {"customer_id", "ts", "complaint"} - set(interactions.columns)
+    if missing:
+        raise ValueError(f"interactions lack the column(s) {sorted(missing)}: need customer_id, ts, complaint")
+    out = snapshot.copy()
+    out["live_contacts"] = 0
+    out["live_complaints"] = 0
+    if out.empty or interactions.empty:
+        return out
+    as_of = pd.to_datetime(out["as_of"]).max().normalize()
+    when = pd.to_datetime(interactions["ts"], utc=True).dt.tz_localize(None)
+    recent = interactions.assign(ts=when)[when >= as_of + pd.Timedelta(days=1)]
+    by_customer = recent.groupby("customer_id").agg(contacts=("ts", "size"),
+                                                   complaints=("complaint", lambda c: int(c.astype(bool).sum())))
+    contacts = out["customer_id"].map(by_customer["contacts"]).fillna(0).astype(int)
+    complaints = out["customer_id"].map(by_customer["complaints"]).fillna(0).astype(int)
+    out["live_contacts"], out["live_complaints"] = contacts.to_numpy(), complaints.to_numpy()
+    touched = contacts.to_numpy() > 0
+    out.loc[touched, "last_contact_days"] = 0.0
+    out["complaints_365d"] = out["complaints_365d"] + complaints.to_numpy()
+    return _derive(out)
 
 
 def churn_labels(con_or_lake, as_of, horizon_days: int = 180) -> pd.DataFrame:

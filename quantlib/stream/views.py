@@ -166,3 +166,29 @@ def revenue_outlook(store, prior_days: float = OUTLOOK_PRIOR_DAYS) -> dict | Non
             "hi_80": None if hi is None else float(hi) / days * 30 * ratio,
             "seen": seen, "expected": expected, "ratio": ratio, "days_seen": seen_days}
 
+
+
+def recent_interactions(store) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """The customers' own contacts the ``behaviour`` processor holds (its last 90 days), for the churn scores.
+
+    Returns
+    -------
+    (DataFrame, Timestamp or None)
+        ``customer_id, ts, complaint`` (one row per inbound contact, ``complaint`` true for
+        complaints), and the processor's watermark: the feed's time. Empty and None before the
+        processor applied anything.
+        :func:`quantlib.customers.features.with_recent_interactions` takes the frame.
+    """
+    live = LiveStore(store)
+    rows = []
+    for key, memory in live.state("behaviour").items():
+        if not key.startswith("customer/"):
+            continue
+        customer = key.removeprefix("customer/")
+        complaints = set(memory.get("complaints", ()))
+        rows.extend((customer, when, when in complaints) for when in memory.get("contacts", ()))
+    frame = pd.DataFrame(rows, columns=["customer_id", "ts", "complaint"])
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    frame["complaint"] = frame["complaint"].astype(bool)
+    mark = live.watermark("behaviour")
+    return frame.sort_values(["ts", "customer_id"]).reset_index(drop=True), (pd.Timestamp(mark) if mark else None)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.customers.features import churn_labels, customer_snapshot
+from quantlib.customers.features import churn_labels, customer_snapshot, with_recent_interactions
 from quantlib.data.gold import gold_as_of
 
 
@@ -163,3 +163,30 @@ def test_churn_labels_ignore_outbound_messages(gold):
         only_outbound = outbound - seen_base - inbound
         lapsed_on_outbound_only += int(labels.reindex(list(only_outbound)).dropna().astype(bool).sum())
     assert lapsed_on_outbound_only > 0
+
+
+def test_recent_interactions_bring_contact_features_up_to_date(gold):
+    snap = customer_snapshot(gold, active_only=True)
+    day = pd.Timestamp(gold_as_of(gold))
+    silent = snap.loc[snap["no_contact_90d"], "customer_id"].iloc[0]
+    other = snap.loc[snap["customer_id"] != silent, "customer_id"].iloc[0]
+    feed = pd.DataFrame({
+        "customer_id": [silent, silent, other, "NOT-A-CUSTOMER"],
+        "ts": [day + pd.Timedelta(hours=30), day + pd.Timedelta(hours=31), day + pd.Timedelta(hours=12),
+               day + pd.Timedelta(days=2)],
+        "complaint": [True, False, True, True]})
+    live = with_recent_interactions(snap, feed).set_index("customer_id")
+    before = snap.set_index("customer_id")
+    # The silent customer called twice after the build, once to complain.
+    assert live.at[silent, "last_contact_days"] == 0 and not live.at[silent, "no_contact_90d"]
+    assert live.at[silent, "complaints_365d"] == before.at[silent, "complaints_365d"] + 1
+    assert (live.at[silent, "live_contacts"], live.at[silent, "live_complaints"]) == (2, 1)
+    # A contact on the build's own day is already in the snapshot: nothing changes.
+    assert live.at[other, "complaints_365d"] == before.at[other, "complaints_365d"]
+    assert live.at[other, "last_contact_days"] == before.at[other, "last_contact_days"]
+    assert live.at[other, "live_contacts"] == 0
+    # Same customers, same order; untouched columns stay as they were.
+    assert list(live.index) == list(before.index) and len(live) == len(snap)
+    assert live["recency_days"].equals(before["recency_days"])
+    with pytest.raises(ValueError, match="complaint"):
+        with_recent_interactions(snap, feed.drop(columns="complaint"))

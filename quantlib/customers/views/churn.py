@@ -28,7 +28,7 @@ from quantlib.customers.churn import (
     fit_time_split,
     high_value_flags,
 )
-from quantlib.customers.features import customer_snapshot
+from quantlib.customers.features import customer_snapshot, with_recent_interactions
 from quantlib.data.gold import gold_as_of, open_gold
 from quantlib.kpi.churn_rule import describe_churn_rule
 from quantlib.parameters import NotebookParameters, register_parameters
@@ -64,6 +64,8 @@ class ChurnExplorerParameters(NotebookParameters):
 
     scorer: ScorerName = Field("learned", description="learned (calibrated model) or rule (the spec's score)")
     horizon_days: int = Field(180, ge=60, le=365, description="churn window the model predicts")
+    live: bool = Field(True, description="add the customers' contacts and complaints the stream has seen since "
+                                         "the warehouse build (when the behaviour processor has run past it)")
 
 
 @dataclass
@@ -87,6 +89,9 @@ class ChurnRun:
         The learned model's time-split report (empty for the rule score).
     alerts : DataFrame
         :func:`~quantlib.customers.churn.churn_alerts`.
+    live_until : Timestamp or None
+        When the snapshot was brought up to date with the stream's contacts and complaints
+        (:func:`~quantlib.customers.features.with_recent_interactions`): the feed's time.
     """
 
     as_of: dt.date
@@ -97,6 +102,14 @@ class ChurnRun:
     model: object
     report: dict = field(default_factory=dict)
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    live_until: pd.Timestamp | None = None
+
+    @property
+    def live_customers(self) -> int:
+        """Customers whose scores the stream's contacts or complaints changed."""
+        if "live_contacts" not in self.snapshot:
+            return 0
+        return int((self.snapshot["live_contacts"] > 0).sum())
 
 
 def _segments(con, as_of: dt.date, customers: pd.Series) -> pd.Series:
@@ -109,7 +122,8 @@ def _segments(con, as_of: dt.date, customers: pd.Series) -> pd.Series:
 
 
 def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", horizon_days: int = 180,
-                    high_value_quantile: float = HIGH_VALUE_QUANTILE, segments: bool = True) -> ChurnRun:
+                    high_value_quantile: float = HIGH_VALUE_QUANTILE, segments: bool = True,
+                    live_interactions: pd.DataFrame | None = None, live_until=None) -> ChurnRun:
     """Score the customers active at ``as_of`` (a completed job in the last 365 days).
 
     Parameters
@@ -125,10 +139,19 @@ def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", hor
         Spend quantile above which a customer is high-value.
     segments : bool
         Add the k-means segment of each customer (else ``segment`` is the customer type).
+    live_interactions : DataFrame, optional
+        ``customer_id, ts, complaint``: the customers' contacts since the warehouse build, from
+        the stream (:func:`quantlib.stream.views.recent_interactions`). The model is fitted on
+        the warehouse alone; the scored snapshot gets them
+        (:func:`~quantlib.customers.features.with_recent_interactions`).
+    live_until : datetime-like, optional
+        The feed's time (the behaviour processor's watermark), shown with the scores.
     """
     with open_gold(con_or_lake) as con:
         day = gold_as_of(con) if as_of is None else pd.Timestamp(as_of).date()
         snap = customer_snapshot(con, day, active_only=True)
+        if live_interactions is not None:
+            snap = with_recent_interactions(snap, live_interactions)
         report: dict = {}
         if scorer == "learned":
             model, report = fit_time_split(con, day, horizon_days=horizon_days, model=LearnedChurnModel())
@@ -155,7 +178,8 @@ def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", hor
     scored = scored.sort_values(["score", "value_365d", "customer_id"], ascending=[False, False, True],
                                 na_position="last").reset_index(drop=True)
     alerts = churn_alerts(scores, snap, quantile=high_value_quantile)
-    return ChurnRun(day, scorer, snap, scored, explained, model, report, alerts)
+    live = pd.Timestamp(live_until) if live_interactions is not None and live_until is not None else None
+    return ChurnRun(day, scorer, snap, scored, explained, model, report, alerts, live)
 
 
 # ----------------------------------------------------------------------------- report views

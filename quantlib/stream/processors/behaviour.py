@@ -1,6 +1,8 @@
 """``behaviour``: customers' interaction patterns (complaints, bursts, silences) → behavior_insights.
 
-Per interaction, with the customer's recent contacts kept in the processor's state:
+Per interaction from the customer (the company's outbound follow-ups and marketing are not the
+customer's behaviour, as in the churn features), with the customer's recent contacts kept in the
+processor's state:
 
 * a **complaint** adds to the region's ``complaints`` (1-day and 7-day windows: a spike is a
   day's rate well above the week's);
@@ -11,6 +13,11 @@ Per interaction, with the customer's recent contacts kept in the processor's sta
 
 Each complaint, burst and silence is published to ``behavior_insights`` (keyed by customer,
 with the counts the churn features use: complaints in 90 days, contacts in 30 days).
+
+The state keeps each customer's contacts and complaints of the last 90 days; that is what feeds
+the churn features between nightly warehouse builds: :func:`quantlib.stream.views.recent_interactions`
+reads it and :func:`quantlib.customers.features.with_recent_interactions` brings a snapshot up to
+the stream's time (``score_customers(live_interactions=...)``, the churn explorer's live scores).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ class BehaviourProcessor(Processor):
         result = BatchResult()
         for index, checked in enumerate(events):
             row = checked.row
+            if row.get("direction") == "outbound":
+                continue
             customer = row["customer_id"]
             when: datetime = checked.event_time
             memory = state.setdefault(f"customer/{customer}", {"contacts": [], "complaints": [], "gaps": 0,
