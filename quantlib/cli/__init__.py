@@ -3,6 +3,7 @@
 # Importing registers the commands (one module per job).
 from quantlib.cli import (  # noqa: F401,E402
     alerts,
+    api,
     apps,
     generate,
     ingest,

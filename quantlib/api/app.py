@@ -1,0 +1,273 @@
+"""The read API's routes (FastAPI): KPIs, marts, forecasts, report runs, alerts.
+
+====================  ==================================================================
+``GET /kpis``         every KPI: ``name, label, value, unit, target, status, alert,
+                      direction, note, as_of`` (``as_of``, ``service_line``, ``region``,
+                      ``technician_id`` as in ``quant kpi``)
+``GET /kpis/{name}``  one KPI, same fields and filters, plus its ``definition``
+``GET /marts``        the marts of the build: name, rows
+``GET /marts/{name}`` a page of a mart: ``limit`` (default 100, at most 10,000), ``offset``,
+                      and ``column=value`` for any of its columns (equality)
+``GET /forecasts/{kind}``  the latest recorded run of ``revenue``, ``demand`` or
+                      ``cashflow`` forecasts (``quantity``, ``subject`` filters)
+``GET /runs``         the scheduled report runs, newest first (``job``, ``company``, ``limit``)
+``GET /alerts``       alerts, worst first (``state``: open (default), resolved or all;
+                      ``level``)
+``GET /health``       liveness and the data version (no token needed)
+====================  ==================================================================
+
+Every route but ``/health`` and ``/openapi.json`` takes ``Authorization: Bearer TOKEN`` when
+the API has a token (``quant api`` refuses to listen off loopback without one). Bad requests
+(an unknown KPI or mart, a malformed date, a filter on a column that does not exist) get a
+4xx with a message naming the parameter, never a 500. Answers read from gold are cached per
+(query, data version) (:class:`~quantlib.api.sources.GoldSource`); the ``X-Cache`` header says
+``hit`` or ``miss``. The interactive docs pages are off: FastAPI's load their scripts from a
+CDN, and nothing Quant serves may reach the network; ``/openapi.json`` describes every route.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import secrets
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from quantlib.api.sources import GoldSource, WarehouseMissing
+
+__all__ = ["FORECAST_MODELS", "MAX_LIMIT", "ApiSettings", "create_app"]
+
+#: ``/forecasts/{kind}``: the model name each forecast's report records its predictions under.
+FORECAST_MODELS = {"revenue": "revenue_forecast", "demand": "demand_forecast", "cashflow": "cashflow_forecast"}
+#: The largest page of a mart.
+MAX_LIMIT = 10_000
+_PAGING = {"limit", "offset"}
+
+
+class ApiSettings(BaseModel):
+    """Where the API reads, and its token.
+
+    Attributes
+    ----------
+    gold : Path
+        The gold DuckDB file.
+    reports : Path, optional
+        The reports folder whose ``.history.sqlite`` holds the run history (``/runs``).
+    ops_store : Path, optional
+        The operational store (SQLite file) for ``/forecasts`` and ``/alerts``; default the
+        environment's (``QUANT_OPS_DSN``, ``QUANT_OPS_DB``, ``reports/.ops.sqlite``).
+    token : SecretStr, optional
+        The bearer token every request must carry; none: no authentication (loopback only).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    gold: Path
+    reports: Path | None = None
+    ops_store: Path | None = None
+    token: SecretStr | None = None
+
+
+def _date(value: str | None, name: str = "as_of") -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records with NaN as null and dates as ISO strings (pandas' JSON writer does both)."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def create_app(settings: ApiSettings, source: GoldSource | None = None) -> FastAPI:
+    """The API over ``settings.gold`` (and the run history and operational store).
+
+    Parameters
+    ----------
+    settings : ApiSettings
+    source : GoldSource, optional
+        Shared with the caller (tests read its cache hits); default a new one on ``settings.gold``.
+    """
+    from quantlib import __version__
+
+    gold = source or GoldSource(settings.gold)
+    app = FastAPI(title="Quant read API", version=__version__, docs_url=None, redoc_url=None,
+                  description="KPIs, marts, forecasts, report runs and alerts of one company's warehouse.")
+    app.state.gold = gold
+
+    def authorised(request: Request) -> None:
+        if settings.token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        expected = settings.token.get_secret_value()
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
+            raise HTTPException(401, "a valid 'Authorization: Bearer TOKEN' header is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(WarehouseMissing)
+    async def _no_warehouse(_request: Request, problem: WarehouseMissing) -> JSONResponse:
+        return JSONResponse({"detail": str(problem)}, status_code=503)
+
+    def answer(response: Response, key: tuple, compute) -> Any:
+        value, hit = gold.cached(key, compute)
+        response.headers["X-Cache"] = "hit" if hit else "miss"
+        return value
+
+    def filters(service_line: str | None, region: str | None, technician_id: str | None):
+        from quantlib.kpi import Filters
+
+        return Filters(service_line=service_line or None, region=region or None, technician_id=technician_id or None)
+
+    def kpi_rows(con, as_of: dt.date | None, chosen, names: list[str] | None) -> list[dict]:
+        from quantlib.kpi import kpi_summary
+
+        summary = kpi_summary(con, as_of, filters=chosen, names=names)
+        return [{"name": r.kpi, "label": r.label, "value": _number(r.value), "unit": r.unit,
+                 "target": _number(r.target), "status": r.status, "alert": bool(r.alert), "direction": r.direction,
+                 "note": r.note, "as_of": str(r.as_of)} for r in summary.itertuples(index=False)]
+
+    @app.get("/health")
+    def health() -> dict:
+        """Liveness, and the data version answers are cached under."""
+        return {"status": "ok", "data_version": gold.version()}
+
+    @app.get("/kpis", dependencies=[Depends(authorised)])
+    def kpis(response: Response, as_of: str | None = Query(None, description="YYYY-MM-DD; default the build date"),
+             service_line: str | None = None, region: str | None = None,
+             technician_id: str | None = None) -> list[dict]:
+        """Every KPI as of a date, with its target and status (as ``quant kpi`` prints them)."""
+        day, chosen = _date(as_of), filters(service_line, region, technician_id)
+        return answer(response, ("kpis", day, chosen), lambda con: kpi_rows(con, day, chosen, None))
+
+    @app.get("/kpis/{name}", dependencies=[Depends(authorised)])
+    def one_kpi(name: str, response: Response, as_of: str | None = None, service_line: str | None = None,
+                region: str | None = None, technician_id: str | None = None) -> dict:
+        """One KPI as of a date, with its definition."""
+        from quantlib.kpi import REGISTRY
+
+        if name not in REGISTRY:
+            raise HTTPException(404, f"unknown KPI {name!r}; known: {', '.join(sorted(REGISTRY))}")
+        day, chosen = _date(as_of), filters(service_line, region, technician_id)
+        row = answer(response, ("kpi", name, day, chosen), lambda con: kpi_rows(con, day, chosen, [name])[0])
+        return {**row, "definition": REGISTRY[name].definition}
+
+    def mart_names(con) -> dict[str, int]:
+        rows = con.execute("SELECT table_name, row_count FROM build_info WHERE kind = 'mart' "
+                           "ORDER BY table_name").fetchall()
+        return {name: int(n) for name, n in rows}
+
+    @app.get("/marts", dependencies=[Depends(authorised)])
+    def marts(response: Response) -> list[dict]:
+        """The marts of this build and their row counts."""
+        names = answer(response, ("marts",), mart_names)
+        return [{"name": name, "rows": n} for name, n in names.items()]
+
+    @app.get("/marts/{name}", dependencies=[Depends(authorised)])
+    def mart(name: str, request: Request, response: Response,
+             limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> dict:
+        """A page of a mart, filtered by ``column=value`` on any of its columns."""
+        known, _ = gold.cached(("marts",), mart_names)
+        if name not in known:
+            raise HTTPException(404, f"unknown mart {name!r}; marts: {', '.join(known)}")
+        wanted = tuple(sorted((k, v) for k, v in request.query_params.multi_items() if k not in _PAGING))
+
+        def page(con) -> dict:
+            columns = {row[0]: row[1] for row in con.execute(f"DESCRIBE {_quote(name)}").fetchall()}
+            unknown = sorted({k for k, _ in wanted} - set(columns))
+            if unknown:
+                raise HTTPException(400, f"mart {name!r} has no column(s) {', '.join(unknown)}; "
+                                         f"columns: {', '.join(columns)}")
+            where = " AND ".join(f"{_quote(k)} = CAST(? AS {columns[k]})" for k, _ in wanted) or "TRUE"
+            values = [v for _, v in wanted]
+            try:
+                total = con.execute(f"SELECT count(*) FROM {_quote(name)} WHERE {where}", values).fetchone()[0]
+                rows = con.execute(f"SELECT * FROM {_quote(name)} WHERE {where} ORDER BY ALL LIMIT ? OFFSET ?",
+                                   [*values, limit, offset]).df()
+            except duckdb.ConversionException as problem:
+                raise HTTPException(400, f"a filter value does not fit its column: {problem}") from None
+            return {"mart": name, "total": int(total), "limit": limit, "offset": offset,
+                    "columns": [{"name": c, "type": t} for c, t in columns.items()], "rows": _jsonable(rows)}
+
+        return answer(response, ("mart", name, wanted, limit, offset), page)
+
+    def ops_store():
+        from quantlib.data.opstore import open_ops_store
+
+        return open_ops_store(settings.ops_store)
+
+    @app.get("/forecasts/{kind}", dependencies=[Depends(authorised)])
+    def forecasts(kind: str, quantity: str | None = None, subject: str | None = None) -> dict:
+        """The latest recorded run of a forecast (the scheduled report records it)."""
+        if kind not in FORECAST_MODELS:
+            raise HTTPException(404, f"unknown forecast {kind!r}; known: {', '.join(FORECAST_MODELS)}")
+        frame = ops_store().prediction_frame(model=FORECAST_MODELS[kind], quantity=quantity)
+        if frame.empty:
+            raise HTTPException(404, f"no {kind} forecast recorded yet: the scheduled {FORECAST_MODELS[kind]} "
+                                     "report records one")
+        latest = frame.loc[frame["id"].idxmax(), "run_id"]
+        run = frame[frame["run_id"] == latest]
+        if subject is not None:
+            run = run[run["subject"] == subject]
+        columns = ["quantity", "subject", "target_start", "target_end", "value", "lo_80", "hi_80"]
+        first = frame.loc[frame["id"].idxmax()]
+        return {"kind": kind, "model": FORECAST_MODELS[kind], "run_id": latest, "as_of": str(first["as_of"]),
+                "recorded_at": str(first["recorded_at"]),
+                "rows": _jsonable(run[columns].assign(target_start=run["target_start"].astype(str),
+                                                      target_end=run["target_end"].astype(str)))}
+
+    @app.get("/runs", dependencies=[Depends(authorised)])
+    def runs(job: str | None = None, company: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> list:
+        """The scheduled report runs, newest first (errors as the history keeps them: secrets redacted)."""
+        from quantlib.schedule.history import RunHistory
+
+        path = (settings.reports or Path("reports")) / ".history.sqlite"
+        if not path.exists():
+            return []
+        keep = ("run_id", "job", "company", "scheduled_for", "started", "finished", "attempt", "error", "outputs")
+        return [{**{k: getattr(r, k) for k in keep}, "status": r.status.value, "lost": r.lost}
+                for r in RunHistory(path).runs(job=job, company=company, limit=limit)]
+
+    @app.get("/alerts", dependencies=[Depends(authorised)])
+    def alerts(state: str = Query("open", pattern="^(open|resolved|all)$"), level: str | None = None,
+               limit: int = Query(500, ge=1, le=10_000)) -> list[dict]:
+        """Alerts, worst level first, newest first."""
+        sql = ("SELECT id, rule, subject, category, level, state, value, reference, threshold, message, "
+               "first_seen, last_seen, count, acknowledged_at, resolved_at FROM alerts WHERE 1 = 1")
+        args: list = []
+        if state == "open":
+            sql += " AND state <> 'resolved'"
+        elif state == "resolved":
+            sql += " AND state = 'resolved'"
+        if level is not None:
+            sql += " AND level = ?"
+            args.append(level)
+        sql += (" ORDER BY CASE level WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, last_seen DESC, id DESC "
+                f"LIMIT {int(limit)}")
+        with ops_store().reading() as con:
+            cursor = con.execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, tuple(row))) for row in cursor.fetchall()]
+
+    return app
