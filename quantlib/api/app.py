@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import math
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ __all__ = ["FORECAST_MODELS", "MAX_LIMIT", "ApiSettings", "create_app"]
 FORECAST_MODELS = {"revenue": "revenue_forecast", "demand": "demand_forecast", "cashflow": "cashflow_forecast"}
 #: The largest page of a mart.
 MAX_LIMIT = 10_000
+#: Month ends (the build date's month first) whose KPI summaries are computed ahead of requests.
+WARM_MONTHS = 12
+#: KPI summaries computed at once (the others wait): on-the-fly summaries at past dates are the
+#: heavy requests (DuckDB already uses every core for one); cheap answers are not held up.
+KPI_SLOTS = 1
 _PAGING = {"limit", "offset"}
 
 
@@ -65,6 +71,10 @@ class ApiSettings(BaseModel):
         environment's (``QUANT_OPS_DSN``, ``QUANT_OPS_DB``, ``reports/.ops.sqlite``).
     token : SecretStr, optional
         The bearer token every request must carry; none: no authentication (loopback only).
+    warm_days : int
+        After the build date and the month ends, the warm-up computes the KPI summary of each
+        of the last ``warm_days`` days (newest first; 0: none), so a dashboard asking for any
+        recent date gets a cached answer.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -73,6 +83,7 @@ class ApiSettings(BaseModel):
     reports: Path | None = None
     ops_store: Path | None = None
     token: SecretStr | None = None
+    warm_days: int = 365
 
 
 def _date(value: str | None, name: str = "as_of") -> dt.date | None:
@@ -100,7 +111,13 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def create_app(settings: ApiSettings, source: GoldSource | None = None) -> FastAPI:
+def _month_ends(day: dt.date, months: int) -> list[dt.date]:
+    """The last ``months`` month ends on or before ``day``, newest first."""
+    ends = pd.date_range(end=pd.Timestamp(day), periods=months, freq="ME")
+    return [d.date() for d in reversed(ends)]
+
+
+def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bool = True) -> FastAPI:
     """The API over ``settings.gold`` (and the run history and operational store).
 
     Parameters
@@ -108,11 +125,27 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None) -> FastA
     settings : ApiSettings
     source : GoldSource, optional
         Shared with the caller (tests read its cache hits); default a new one on ``settings.gold``.
+    warm : bool
+        Compute the KPI summaries at the build date, the last :data:`WARM_MONTHS` month ends and
+        the last ``settings.warm_days`` days in the background at start and after each rebuild
+        (unless ``source`` has its own warm-up).
     """
+    from contextlib import asynccontextmanager
+
     from quantlib import __version__
 
     gold = source or GoldSource(settings.gold)
-    app = FastAPI(title="Quant read API", version=__version__, docs_url=None, redoc_url=None,
+    kpi_slots = threading.BoundedSemaphore(KPI_SLOTS)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        try:
+            gold.cursor()[0].close()  # opens gold: starts the warm-up
+        except WarehouseMissing:
+            pass  # every request says so (503) until the warehouse is built
+        yield
+
+    app = FastAPI(title="Quant read API", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="KPIs, marts, forecasts, report runs and alerts of one company's warehouse.")
     app.state.gold = gold
 
@@ -143,15 +176,37 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None) -> FastA
     def kpi_rows(con, as_of: dt.date | None, chosen, names: list[str] | None) -> list[dict]:
         from quantlib.kpi import kpi_summary
 
-        summary = kpi_summary(con, as_of, filters=chosen, names=names)
+        with kpi_slots:
+            summary = kpi_summary(con, as_of, filters=chosen, names=names)
         return [{"name": r.kpi, "label": r.label, "value": _number(r.value), "unit": r.unit,
                  "target": _number(r.target), "status": r.status, "alert": bool(r.alert), "direction": r.direction,
                  "note": r.note, "as_of": str(r.as_of)} for r in summary.itertuples(index=False)]
 
+    def warm_up(source: GoldSource) -> None:
+        from quantlib.data.gold import gold_as_of
+        from quantlib.kpi import Filters
+
+        everything = Filters()
+        source.cached(("kpis", None, everything), lambda con: kpi_rows(con, None, everything, None))
+        cursor, version = source.cursor()
+        try:
+            built = gold_as_of(cursor)
+        finally:
+            cursor.close()
+        days = _month_ends(built, WARM_MONTHS)
+        days += [built - dt.timedelta(days=n) for n in range(1, settings.warm_days + 1)]
+        for day in dict.fromkeys(days):
+            if source.version() != version:
+                return  # rebuilt meanwhile: the new version's warm-up has started
+            source.cached(("kpis", day, everything), lambda con, day=day: kpi_rows(con, day, everything, None))
+
+    if warm and gold.warm is None:
+        gold.warm = warm_up
+
     @app.get("/health")
     def health() -> dict:
-        """Liveness, and the data version answers are cached under."""
-        return {"status": "ok", "data_version": gold.version()}
+        """Liveness, the data version answers are cached under, and whether the warm-up is done."""
+        return {"status": "ok", "data_version": gold.version(), "warm": gold.warmed.is_set()}
 
     @app.get("/kpis", dependencies=[Depends(authorised)])
     def kpis(response: Response, as_of: str | None = Query(None, description="YYYY-MM-DD; default the build date"),

@@ -5,11 +5,20 @@ The connection is opened read-only once and each request reads through a cursor 
 gold file atomically (a new inode), so the *data version* is the file's inode, size and
 modification time: when it changes the next request opens the new file, and answers cached
 under the old version are never served again (the cache is keyed by query and version).
+
+Two things keep visitors from waiting on a computation: concurrent requests for one answer
+that is not cached yet wait for a single computation of it instead of each running it (a
+dashboard's first minute after a restart sends the same summary many times at once), and a
+``warm`` function, run in a background thread whenever a data version is first seen, fills the
+cache with the answers most asked for (the API's: KPI summaries at the build date and the last
+twelve month ends).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +27,8 @@ import duckdb
 from cachetools import LRUCache
 
 __all__ = ["GoldSource", "WarehouseMissing"]
+
+log = logging.getLogger(__name__)
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -33,16 +44,24 @@ class GoldSource:
         The gold DuckDB file.
     cache_size : int
         Answers kept (least recently used go first).
+    warm : callable, optional
+        ``warm(source)``, run in a background thread each time a new data version is opened,
+        to compute the answers most asked for through :meth:`cached`.
 
     Attributes
     ----------
     hits : int
         Answers served from the cache (for tests and the benchmark).
+    warmed : threading.Event
+        Set once ``warm`` finished for the current data version (at once without ``warm``).
     """
 
-    def __init__(self, path: str | Path, cache_size: int = 4096):
+    def __init__(self, path: str | Path, cache_size: int = 4096, warm: Callable[[GoldSource], None] | None = None):
         self.path = Path(path)
         self.cache_size = cache_size
+        self.warm = warm
+        self.warmed = threading.Event()
+        self._computing: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._version: str | None = None
@@ -61,8 +80,10 @@ class GoldSource:
     def cursor(self) -> tuple[duckdb.DuckDBPyConnection, str]:
         """A cursor on the current gold file, and its data version."""
         version = self.version()
+        opened = False
         with self._lock:
             if version != self._version or self._con is None:
+                opened = True
                 if self._con is not None:
                     # Requests still reading the old file keep their cursors; close it one
                     # rebuild later rather than under them.
@@ -71,7 +92,25 @@ class GoldSource:
                     self._retired = [self._con]
                 self._con = duckdb.connect(str(self.path), read_only=True)
                 self._version = version
-            return self._con.cursor(), version
+                self.warmed.clear()
+            cursor = self._con.cursor()
+        if opened:
+            if self.warm is None:
+                self.warmed.set()
+            else:
+                threading.Thread(target=self._warm, args=(version,), name="api-warm", daemon=True).start()
+        return cursor, version
+
+    def _warm(self, version: str) -> None:
+        started = time.perf_counter()
+        try:
+            self.warm(self)
+        except Exception:  # noqa: BLE001 - a failed warm-up only means misses; requests still answer
+            log.exception("warming the API's cache failed")
+        finally:
+            if version == self._version:
+                self.warmed.set()
+        log.info("API cache warmed for data version %s in %.1f s", version, time.perf_counter() - started)
 
     def cached(self, key: tuple, compute: Callable[[duckdb.DuckDBPyConnection], Any]) -> tuple[Any, bool]:
         """``compute(cursor)`` for ``key`` at the current data version, from the cache when it is there.
@@ -83,16 +122,33 @@ class GoldSource:
         """
         cursor, version = self.cursor()
         try:
+            hit = self._lookup(version, key)
+            if hit is not None:
+                return hit[0], True
             with self._lock:
-                if (version, key) in self._cache:
-                    self.hits += 1
-                    return self._cache[(version, key)], True
-            value = compute(cursor)
+                computing = self._computing.setdefault((version, key), threading.Lock())
+            # One computation per answer: the others wait for it and read it from the cache.
+            with computing:
+                hit = self._lookup(version, key)
+                if hit is not None:
+                    return hit[0], True
+                try:
+                    value = compute(cursor)
+                    with self._lock:
+                        self._cache[(version, key)] = value
+                finally:
+                    with self._lock:
+                        self._computing.pop((version, key), None)
         finally:
             cursor.close()
-        with self._lock:
-            self._cache[(version, key)] = value
         return value, False
+
+    def _lookup(self, version: str, key: tuple) -> tuple[Any] | None:
+        with self._lock:
+            if (version, key) in self._cache:
+                self.hits += 1
+                return (self._cache[(version, key)],)
+        return None
 
     def close(self) -> None:
         with self._lock:

@@ -36,6 +36,8 @@ def api(
     reports: Optional[Path] = typer.Option(None, "--reports", help="Reports folder with the run history "
                                                                     "(default reports/)."),
     store: Optional[Path] = store_option(),
+    warm_days: int = typer.Option(365, "--warm-days", min=0, help="Days back whose KPI summaries are computed "
+                                                                    "ahead of requests after each build."),
 ) -> None:
     """Serve KPIs, marts, forecasts, report runs and alerts over HTTP (JSON; /openapi.json describes it)."""
     import uvicorn
@@ -55,6 +57,6 @@ def api(
         typer.echo(f"quant api: {gold} does not exist; run 'quant warehouse build' first", err=True)
         raise typer.Exit(2)
     settings = ApiSettings(gold=gold.resolve(), reports=(reports or project_root() / "reports").resolve(),
-                           ops_store=store, token=token)
+                           ops_store=store, token=token, warm_days=warm_days)
     typer.echo(f"Serving {gold} at http://{ip}:{port}/  (/openapi.json; Ctrl-C to stop)")
     uvicorn.run(create_app(settings), host=ip, port=port, log_level="warning")

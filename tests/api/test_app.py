@@ -56,7 +56,8 @@ def served(demo_lake, tmp_path_factory):
     history.finish(row, RunStatus.SUCCESS, outputs={"html": "weekly.html"})
 
     source = GoldSource(gold)
-    app = create_app(ApiSettings(gold=gold, reports=reports, ops_store=root / "ops.sqlite", token=TOKEN), source)
+    app = create_app(ApiSettings(gold=gold, reports=reports, ops_store=root / "ops.sqlite", token=TOKEN,
+                                 warm_days=3), source)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -178,3 +179,15 @@ def test_forecasts_runs_and_alerts_come_from_the_stores(served):
     assert [a["rule"] for a in client.get("/alerts", params={"state": "resolved"}).json()] == ["old_one"]
     assert [a["rule"] for a in client.get("/alerts", params={"level": "warning", "state": "all"}).json()] \
         == ["old_one", "dso_high"]  # worst first, then newest first
+
+
+def test_the_month_end_summaries_are_ready_before_anyone_asks(served):
+    client, source, gold = served
+    deadline = time.monotonic() + 60
+    while not client.get("/health").json()["warm"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    built = kpi_summary(gold)["as_of"].iloc[0]
+    month_end = (pd.Timestamp(built) - pd.offsets.MonthEnd(1)).date()  # the last one before the build date
+    yesterday = (pd.Timestamp(built) - pd.Timedelta(days=1)).date()
+    for params in ({}, {"as_of": str(month_end)}, {"as_of": str(yesterday)}):
+        assert client.get("/kpis", params=params).headers["x-cache"] == "hit"
