@@ -158,15 +158,16 @@ def _vegalite_to_svg(spec: dict) -> str:
     return vlc.vegalite_to_svg(spec)
 
 
-def _clean_bundle(data: dict) -> dict:
+def _clean_bundle(data: dict, keep_spec: bool = False) -> dict:
     data = {k: v for k, v in data.items() if k not in DROP_MIMETYPES}
     vl = next((k for k in data if VEGALITE.fullmatch(k)), None)
     if vl is not None:
         # A chart shown with Altair's default renderer: convert it here so the report
         # still has it, as SVG, without the Vega JavaScript the HTML bundle would load.
+        # The HTML renderer keeps the spec to draw the chart interactive over that SVG.
         if "image/svg+xml" not in data:
             data["image/svg+xml"] = _vegalite_to_svg(data[vl])
-        data = {k: v for k, v in data.items() if k in {"image/svg+xml", "text/plain"}}
+        data = {k: v for k, v in data.items() if k in {"image/svg+xml", "text/plain"} or (keep_spec and k == vl)}
     html = data.get("text/html")
     if isinstance(html, list):
         html = "".join(html)
@@ -175,12 +176,13 @@ def _clean_bundle(data: dict) -> dict:
     return data
 
 
-def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def clean_notebook(nb: nbformat.NotebookNode, keep_specs: bool = False) -> nbformat.NotebookNode:
     """A copy of ``nb`` fit for publishing.
 
     Removes cells tagged ``remove_cell``/``hide`` and papermill's additions, code inputs
     (cleared), stderr streams, error outputs, scripts and widget outputs; converts Vega-Lite
-    outputs to SVG; drops the notebook's leading ``# Title`` (the header/cover shows the title).
+    outputs to SVG (keeping their specs too with ``keep_specs``, for interactive HTML); drops
+    the notebook's leading ``# Title`` (the header/cover shows the title).
     """
     nb = copy.deepcopy(nb)
     cells = []
@@ -193,7 +195,7 @@ def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 if out.output_type == "error" or (out.output_type == "stream" and out.get("name") == "stderr"):
                     continue
                 if out.output_type in {"display_data", "execute_result"}:
-                    out["data"] = _clean_bundle(dict(out.get("data", {})))
+                    out["data"] = _clean_bundle(dict(out.get("data", {})), keep_specs)
                     if not set(out["data"]) - {"text/plain"} and out.output_type == "display_data":
                         continue
                 outputs.append(out)
@@ -224,13 +226,19 @@ def _atomic_write_bytes(out: Path, data: bytes) -> Path:
 
 # --------------------------------------------------------------------------- HTML
 
-def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
+def render_html(executed: Path, out: Path, meta: ReportMeta, interactive: bool = True) -> Path:
     """Render the executed notebook to one self-contained HTML file.
 
-    No code, no prompts, no warnings or errors; charts inline as SVG; CSS inline; no
-    ``http(s)://`` reference, no script loaded from anywhere. The cells' HTML is sanitised
+    No code, no prompts, no warnings or errors; charts inline as SVG; CSS inline; nothing
+    loaded from anywhere. The cells' HTML is sanitised
     (:func:`quantlib.publish.sanitize.sanitize_report`: no script, event handler or
-    ``javascript:`` link survives) and a Content-Security-Policy forbids scripts.
+    ``javascript:`` link survives) and a Content-Security-Policy forbids any network load.
+
+    With ``interactive`` (the default), charts whose output carries its Vega-Lite spec (the
+    ``quant`` renderer of :func:`quantlib.views.use_svg`) are drawn live over their static SVG
+    with tooltips, zoom and legend filtering, by scripts embedded in the page and allowed by
+    their hashes only (:mod:`quantlib.publish.interactive`); without it the policy forbids
+    every script.
 
     Returns
     -------
@@ -239,9 +247,21 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
     """
     from nbconvert import HTMLExporter
 
-    nb = clean_notebook(_read(executed))
+    from quantlib.publish.interactive import chart_placeholder, embed_charts
+
+    nb = clean_notebook(_read(executed), keep_specs=interactive)
+    specs: list[dict] = []
     for cell in nb.cells:
         for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            vl = next((k for k in data if VEGALITE.fullmatch(k)), None)
+            if vl is not None:
+                svg = _XMLNS.sub("", "".join(data["image/svg+xml"]) if isinstance(data["image/svg+xml"], list)
+                                 else data["image/svg+xml"])
+                output["data"] = {"text/html": chart_placeholder(len(specs), svg),
+                                  "text/plain": data.get("text/plain", "")}
+                specs.append(dict(data[vl]))
+                continue
             html = output.get("data", {}).get("text/html")
             if html:
                 text = "".join(html) if isinstance(html, list) else html
@@ -258,7 +278,7 @@ def render_html(executed: Path, out: Path, meta: ReportMeta) -> Path:
     body, _ = exporter.from_notebook_node(nb, resources={"report": meta.as_dict()})
     # Outputs and markdown can hold any HTML (an event handler in a customer name, a pasted
     # snippet): the cells pass an allow-list sanitiser and the page forbids scripts (CSP).
-    body = sanitize_report(body)
+    body = embed_charts(sanitize_report(body), specs)
     return _atomic_write_bytes(Path(out), body.encode("utf-8"))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import altair as alt
 
-__all__ = ["FONT", "PALETTE", "THEME_NAME", "house_theme", "use_svg", "use_theme"]
+__all__ = ["FONT", "PALETTE", "REPORT_RENDERER", "THEME_NAME", "house_theme", "use_svg", "use_theme"]
 
 THEME_NAME = "quant"
 # Font stacks that exist on most systems; the PDF engine falls back to its embedded fonts.
@@ -48,12 +48,37 @@ def use_theme() -> None:
     alt.theme.enable(THEME_NAME)
 
 
-def use_svg(theme: bool = True) -> None:
+#: The renderer of report notebooks: the static SVG and the chart's Vega-Lite spec.
+REPORT_RENDERER = "quant"
+
+
+def _svg_and_spec(spec: dict, **metadata) -> dict:
+    """A chart's output bundle: ``image/svg+xml`` (vl-convert) plus its Vega-Lite spec.
+
+    Jupyter front ends that render Vega-Lite themselves show the spec; the report's PDF and
+    any front end without Vega show the SVG; the HTML report draws the spec interactive over
+    the SVG with the Vega it embeds (:mod:`quantlib.publish.interactive`).
+    """
+    from altair.utils.mimebundle import spec_to_mimebundle
+
+    # The SVG exactly as Altair's own "svg" renderer makes it (same Vega-Lite version, fonts).
+    bundle = spec_to_mimebundle(spec, format="svg", mode="vega-lite", **metadata)
+    svg = bundle[0] if isinstance(bundle, tuple) else bundle
+    mimetype = f"application/vnd.vegalite.v{alt.SCHEMA_VERSION.lstrip('v').split('.')[0]}+json"
+    return {**svg, mimetype: spec, "text/plain": "<Chart>"}
+
+
+alt.renderers.register(REPORT_RENDERER, _svg_and_spec)
+
+
+def use_svg(theme: bool = True, interactive: bool = True) -> None:
     """Render charts as inline SVG (vl-convert) and, by default, enable the house theme.
 
-    Call once at the top of a report notebook or app. The output bundle is then only
-    ``image/svg+xml``: no script tag, nothing fetched from the network.
+    Call once at the top of a report notebook. Nothing is fetched from the network: the
+    output holds the SVG and, with ``interactive`` (the default), the chart's Vega-Lite spec,
+    which the HTML report draws with tooltips, zoom and legend filtering (the PDF keeps the
+    SVG). ``interactive=False``: only ``image/svg+xml``.
     """
-    alt.renderers.enable("svg")
+    alt.renderers.enable(REPORT_RENDERER if interactive else "svg")
     if theme:
         use_theme()

@@ -11,6 +11,7 @@ from quantlib.parameters import check_parameters_cell, validate_parameters
 from quantlib.publish.execute import execute_notebook
 from quantlib.publish.render import ReportMeta, render_html
 from tests.conftest import ROOT
+from tests.publish.pages import markup
 
 NETWORK = re.compile(r"https?://|//cdn|<script[^>]+src=", re.IGNORECASE)
 
@@ -58,7 +59,7 @@ def render_clean_html(executed_path, stem: str, tmp_path) -> str:
     Markdown left unrendered (a literal ``**``: two bare dollar signs in a paragraph make a formula)."""
     meta = ReportMeta(title=stem.replace("_", " ").capitalize(), company="Prairie Home Services",
                       period="test", run_date="2026-11-27")
-    html = render_html(executed_path, tmp_path / "report.html", meta).read_text()
+    html = markup(render_html(executed_path, tmp_path / "report.html", meta).read_text())
     assert not NETWORK.search(html), NETWORK.search(html)
     assert "Traceback" not in html and "import " not in html
     shown = re.sub(r"<style.*?</style>|<svg.*?</svg>|<script.*?</script>", "", html, flags=re.DOTALL)

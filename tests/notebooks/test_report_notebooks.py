@@ -13,6 +13,7 @@ from quantlib.parameters import check_parameters_cell, validate_parameters
 from quantlib.publish.render import ReportMeta, render_html, render_pdf, report_meta_for
 from tests.conftest import ROOT
 from tests.notebooks.helpers import render_clean_html, run_notebook, section_headings
+from tests.publish.pages import markup
 
 NOTEBOOKS = {
     # Starting cash low enough for the low-cash warning to fire on the test company.
@@ -179,7 +180,7 @@ def test_monthly_review_html_shows_markdown_the_company_and_the_period(monthly_r
                                             **NOTEBOOKS["monthly_business_review"]},
                                  trusted_lake=True)  # pytest's temporary lake, as the notebook helper passes it
     meta = report_meta_for(notebook, values, run_date="2026-12-07")
-    html = render_html(run_dir / "run.ipynb", tmp_path / "report.html", meta).read_text()
+    html = markup(render_html(run_dir / "run.ipynb", tmp_path / "report.html", meta).read_text())
     shown = re.sub(r"<style.*?</style>|<svg.*?</svg>", "", html, flags=re.DOTALL)
     assert "**" not in shown
     with duckdb.connect(str(demo_lake.gold), read_only=True) as con:

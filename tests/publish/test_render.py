@@ -22,6 +22,7 @@ from quantlib.publish.render import (
     render_pdf,
     select_pdf_engine,
 )
+from tests.publish.pages import allowed_hashes, markup
 
 META = ReportMeta(title="Monthly business review", company="Mixed Trades Co.", period="December 2024",
                   run_date="2025-01-03")
@@ -31,8 +32,11 @@ LEAKS = ["FIXTURE-WARNING", "Traceback", "import pandas", "use_svg()", "In&nbsp;
 
 def test_html_is_clean_and_self_contained(executed_fixture, tmp_path):
     out = render_html(executed_fixture, tmp_path / "report.html", META)
-    html = out.read_text(encoding="utf-8")
+    page = out.read_text(encoding="utf-8")
+    html = markup(page)
     assert not NETWORK.findall(html), NETWORK.findall(html)
+    assert "<script" not in html  # the only scripts are the two the policy allows by hash
+    assert len(allowed_hashes(page)) == 2 and "unsafe" not in page.split("script-src")[1].split(";")[0]
     for leak in LEAKS:
         assert leak not in html, leak
     for text in ["Mixed Trades Co.", "Monthly business review", "December 2024", "2025-01-03",
@@ -78,9 +82,14 @@ def test_clean_notebook_converts_js_charts_and_drops_noise():
 def test_html_of_a_js_chart_is_inline_svg_without_network(tmp_path):
     path = tmp_path / "nb.ipynb"
     nbformat.write(_chart_notebook(), path)
-    html = render_html(path, tmp_path / "r.html", META).read_text()
+    page = render_html(path, tmp_path / "r.html", META).read_text()
+    html = markup(page)
+    # The CDN script is gone; the chart is its SVG, drawn live by the page's own allowed scripts.
     assert "<svg" in html and not NETWORK.search(html) and "<script" not in html
-    assert "noisy" not in html and "boom" not in html and "alert(1)" not in html
+    assert 'class="quant-chart" id="quant-chart-0"' in html and len(allowed_hashes(page)) == 2
+    assert "noisy" not in page and "boom" not in page and "alert(1)" not in page
+    static = render_html(path, tmp_path / "s.html", META, interactive=False).read_text()
+    assert "<svg" in static and "<script" not in static and "script-src 'none'" in static
 
 
 def _pdftext(pdf: Path) -> str:
