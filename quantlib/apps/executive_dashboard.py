@@ -260,7 +260,16 @@ class ExecutiveDashboard(WidgetApp):
     Display the object (or :attr:`widget`) in a notebook. :meth:`values` and
     :meth:`evaluate` are pure (no widgets) and cached per (range, filters): switching back
     to a slice already seen costs nothing.
+
+    Subclasses (:class:`~quantlib.apps.operations_dashboard.OperationsDashboard`) set
+    :attr:`sections` (their cards, grouped under headings) and :meth:`panels_html` (what
+    follows the cards and the alerts); filters, cards, trends, targets and alerts are shared.
     """
+
+    #: The cards, grouped: ``(heading, cards)`` pairs; an empty heading shows none.
+    sections: tuple[tuple[str, tuple[Card, ...]], ...] = (("", CARDS),)
+    #: The class of the page's root element (CSS scope and DOM hook of browser tests).
+    root_class = "qd-root"
 
     def __init__(self, gold_path: Path | str, as_of=None, *, debounce: float = DEBOUNCE_SECONDS,
                  ops_store: Path | str | None = None):
@@ -370,7 +379,7 @@ class ExecutiveDashboard(WidgetApp):
         prev_end = start - dt.timedelta(days=1)
         prev_start = prev_end - dt.timedelta(days=days - 1)
         result = {}
-        for card in CARDS:
+        for card in self.all_cards:
             value, reason = self._one(card.name, start, end, filters)
             previous = self._one(card.name, prev_start, prev_end, filters)[0] if value is not None else None
             target, target_reason = self._target(card.name, start, end, filters)
@@ -379,6 +388,11 @@ class ExecutiveDashboard(WidgetApp):
         while len(self._cache) > 64:  # bounded: a long session must not grow without limit
             self._cache.popitem(last=False)
         return result
+
+    @property
+    def all_cards(self) -> tuple[Card, ...]:
+        """Every card of every section, in order."""
+        return tuple(card for _, cards in self.sections for card in cards)
 
     def values(self, start, end, filters: Filters | None = None) -> dict[str, float | None]:
         """The cards' values for [start, end] and ``filters``: ``{name: value or None}``.
@@ -638,9 +652,8 @@ class ExecutiveDashboard(WidgetApp):
             control.add_class(hook)  # stable DOM hooks for browser tests
             control.observe(self._on_change, names="value")
         self.header = w.HTML()
-        self.cards = {card.name: w.HTML(layout=w.Layout(margin="0")) for card in CARDS}
-        self.chart = w.HTML()
-        self.table = w.HTML()
+        self.cards = {card.name: w.HTML(layout=w.Layout(margin="0")) for card in self.all_cards}
+        self.panels = [w.HTML() for _ in range(self.n_panels)]
         self.alerts_panel = w.VBox(layout=w.Layout(width="100%"))
         self.alerts_panel.add_class("qd-panel")
         self.alerts_panel.add_class("qd-alerts")
@@ -649,15 +662,20 @@ class ExecutiveDashboard(WidgetApp):
                          layout=w.Layout(flex_flow="row wrap", align_items="center", padding="6px 0 10px 0"))
         for control in filters.children:
             control.layout.margin = "2px 14px 2px 0"  # ipywidgets' Layout has no flex gap
-        grid = w.GridBox(list(self.cards.values()), layout=w.Layout(
-            grid_template_columns="repeat(auto-fit, minmax(150px, 1fr))", grid_gap="10px", width="100%"))
+        grids = []
+        for heading, cards in self.sections:
+            if heading:
+                grids.append(w.HTML(f'<h2 class="qd-section">{html.escape(heading)}</h2>'))
+            grids.append(w.GridBox([self.cards[card.name] for card in cards], layout=w.Layout(
+                grid_template_columns="repeat(auto-fit, minmax(150px, 1fr))", grid_gap="10px", width="100%")))
+        gap = '<div style="height:6px"></div>'
+        panels = [part for panel in self.panels for part in (w.HTML(gap), panel)]
         self._widget = w.VBox(
-            [w.HTML(CSS), self.header, filters, grid,
-             w.HTML('<div style="height:6px"></div>'), self.alerts_panel,
-             w.HTML('<div style="height:6px"></div>'), self.chart,
-             w.HTML('<div style="height:6px"></div>'), self.table],
+            [w.HTML(CSS), self.header, filters, *grids, w.HTML(gap), self.alerts_panel, *panels],
             layout=w.Layout(padding="8px 16px", max_width="1500px"))
         self._widget.add_class("qd-root")
+        if self.root_class != "qd-root":
+            self._widget.add_class(self.root_class)
 
     def current_filters(self) -> Filters:
         """The filters the widgets show."""
@@ -699,15 +717,13 @@ class ExecutiveDashboard(WidgetApp):
             results = self.evaluate(start, end, filters)
             # Everything is computed before any widget changes, so the page never shows
             # new cards next to an old chart.
-            cards = {card.name: self.card_html(card, results[card.name], days) for card in CARDS}
-            chart = ('<div class="qd-panel"><h2>Daily revenue vs target</h2>'
-                     f"{self.chart_svg(self.daily_revenue(start, end, filters))}</div>")
-            table = ('<div class="qd-panel"><h2>Technicians</h2>'
-                     f"{self.table_html(self.scorecard(start, end, filters))}</div>")
+            cards = {card.name: self.card_html(card, results[card.name], days) for card in self.all_cards}
+            panels = self.panels_html(start, end, filters)
             self.header.value = self._header_html(start, end, filters)
             for name, value in cards.items():
                 self.cards[name].value = value
-            self.chart.value, self.table.value = chart, table
+            for widget, value in zip(self.panels, panels):
+                widget.value = value
             self.refresh_alerts()
         except ValueError as problem:
             self.status.value = f'<div class="qd-status error">{html.escape(str(problem))}</div>'
@@ -720,6 +736,84 @@ class ExecutiveDashboard(WidgetApp):
         self.last_update_seconds = time.perf_counter() - t0
         self.status.value = (f'<div class="qd-status" data-updated="{self.last_update_seconds:.3f}">'
                              f"Updated in {self.last_update_seconds * 1000:.0f} ms</div>")
+
+    #: How many panels :meth:`panels_html` returns.
+    n_panels = 3
+
+    def panels_html(self, start: dt.date, end: dt.date, filters: Filters) -> list[str]:
+        """What follows the cards and the alerts: the outlook, the daily revenue chart, the technicians."""
+        chart = ('<div class="qd-panel"><h2>Daily revenue vs target</h2>'
+                 f"{self.chart_svg(self.daily_revenue(start, end, filters))}</div>")
+        table = ('<div class="qd-panel"><h2>Technicians</h2>'
+                 f"{self.table_html(self.scorecard(start, end, filters))}</div>")
+        return [self.outlook_html(), chart, table]
+
+    # ------------------------------------------------------------------ predictive insights
+
+    def outlook(self) -> dict[str, pd.DataFrame]:
+        """The latest recorded revenue and cash-in forecasts (the scheduled reports record them).
+
+        Read-only from the operational store, like the alerts: the forecasts are fitted by the
+        schedule (``revenue_forecast``, ``cashflow_forecast``), never when a visitor opens the
+        page.
+
+        Returns
+        -------
+        dict
+            ``{"revenue": frame, "cash_in": frame}``: each the latest run's rows (``as_of,
+            target_start, target_end, days, value, lo_80, hi_80``), shortest horizon first;
+            empty when none was recorded.
+        """
+        from quantlib.alerts.views import read_only_store
+
+        columns = ["as_of", "target_start", "target_end", "value", "lo_80", "hi_80"]
+        out = {}
+        with read_only_store(self.ops_target) as con:
+            for key, model in (("revenue", "revenue_forecast"), ("cash_in", "cashflow_forecast")):
+                rows = [] if con is None else [tuple(r) for r in con.execute(
+                    f"SELECT {', '.join(columns)} FROM predictions WHERE model = ? AND quantity = ? AND subject = "
+                    "'all' AND run_id = (SELECT run_id FROM predictions WHERE model = ? AND quantity = ? "
+                    "ORDER BY id DESC LIMIT 1) ORDER BY target_end", (model, key, model, key)).fetchall()]
+                frame = pd.DataFrame(rows, columns=columns)
+                for column in ("as_of", "target_start", "target_end"):
+                    frame[column] = pd.to_datetime(frame[column])
+                frame["days"] = (frame["target_end"] - frame["target_start"]).dt.days + 1
+                out[key] = frame
+        return out
+
+    def outlook_html(self) -> str:
+        """Predictive insights: revenue in the next 30/90/365 days (worst / likely / best) and the
+        next 90 days' collections, from the latest scheduled forecasts."""
+        from quantlib.data.opstore import OpsStoreError
+
+        esc = html.escape
+        try:
+            outlook = self.outlook()
+        except OpsStoreError as problem:
+            return (f'<div class="qd-panel qd-outlook"><h2>Outlook</h2><div class="qd-status error">'
+                    f"{esc(str(problem))}</div></div>")
+        rows = []
+        labels = {"revenue": "Revenue", "cash_in": "Collections"}
+        for key, frame in outlook.items():
+            for r in frame.itertuples(index=False):
+                if key == "cash_in" and r.days < 85:
+                    continue  # the spec's cash view is the 90-day one
+                rows.append(
+                    f'<tr data-outlook="{key}-{r.days}"><td>{labels[key]}, next {r.days} days</td>'
+                    f'<td class="num">{format_kpi_value(r.lo_80, "currency")}</td>'
+                    f'<td class="num qd-likely">{format_kpi_value(r.value, "currency")}</td>'
+                    f'<td class="num">{format_kpi_value(r.hi_80, "currency")}</td>'
+                    f"<td>{r.target_start:%d %b} &ndash; {r.target_end:%d %b %Y}</td>"
+                    f"<td>forecast of {r.as_of:%d %b %Y}</td></tr>")
+        if not rows:
+            body = ('<div class="qd-empty">No forecast recorded yet: the scheduled revenue_forecast and '
+                    "cashflow_forecast reports record one each run.</div>")
+        else:
+            body = ('<table class="qd-table"><thead><tr><th></th><th>Worst (10 %)</th><th>Likely</th>'
+                    "<th>Best (90 %)</th><th>Period</th><th>Source</th></tr></thead>"
+                    f'<tbody>{"".join(rows)}</tbody></table><div class="qd-note">Company-wide; worst and '
+                    "best are the forecasts' 80 % interval. The filters above do not apply.</div>")
+        return f'<div class="qd-panel qd-outlook"><h2>Outlook</h2>{body}</div>'
 
     def _header_html(self, start: dt.date, end: dt.date, filters: Filters) -> str:
         days = (end - start).days + 1

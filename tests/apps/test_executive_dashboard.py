@@ -159,8 +159,9 @@ def test_widgets_recompute_on_filter_change(dash, con):
     utilisation = dash.cards["technician_utilisation"].value
     assert span_text(utilisation, "technician_utilisation") == "n/a"
     assert 'title="not available by service line"' in utilisation
-    assert "<svg" in dash.chart.value and "<script" not in dash.chart.value
-    assert dash.table.value.count("<tr data-technician=") == len(dash.scorecard(start, end, Filters(service_line=line)))
+    outlook, chart, table = (panel.value for panel in dash.panels)
+    assert "<svg" in chart and "<script" not in chart and "Outlook" in outlook
+    assert table.count("<tr data-technician=") == len(dash.scorecard(start, end, Filters(service_line=line)))
     dash.start_picker.value = end + dt.timedelta(days=1)  # start after end: a message, no traceback
     assert "after the end" in dash.status.value
     dash.start_picker.value = end - dt.timedelta(days=6)
@@ -333,3 +334,35 @@ def test_alerts_in_a_postgres_store_show_and_are_acknowledged_there(gold, postgr
         assert {a["id"]: a["state"] for a in eng.alerts(open_only=True)}[critical["id"]] == "acknowledged"
     finally:
         dash.close()
+
+
+def test_the_outlook_shows_the_latest_scheduled_forecasts(gold, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from quantlib.data.opstore import OpsStore
+    from quantlib.monitor import PREDICTION_COLUMNS
+
+    store = OpsStore(tmp_path / "ops.sqlite")
+    empty = ExecutiveDashboard(gold, debounce=0, ops_store=store.path)
+    assert "No forecast recorded yet" in empty.outlook_html()
+    start = dt.date(2025, 1, 1)
+
+    def rows(run_id, model, quantity, days_values):
+        return pd.DataFrame([{c: np.nan for c in PREDICTION_COLUMNS} | {
+            "run_id": run_id, "model": model, "version": "1", "params_hash": "h", "as_of": dt.date(2024, 12, 31),
+            "quantity": quantity, "subject": "all", "target_start": start,
+            "target_end": start + dt.timedelta(days=days - 1), "value": value, "lo_80": 0.9 * value,
+            "hi_80": 1.1 * value} for days, value in days_values])
+
+    store.record_predictions(rows("old", "revenue_forecast", "revenue", [(30, 1.0), (90, 2.0)]))
+    store.record_predictions(rows("new", "revenue_forecast", "revenue", [(30, 100_000.0), (90, 310_000.0),
+                                                                         (365, 1_250_000.0)]))
+    store.record_predictions(rows("cash", "cashflow_forecast", "cash_in", [(30, 80_000.0), (60, 150_000.0),
+                                                                           (90, 240_000.0)]))
+    panel = ExecutiveDashboard(gold, debounce=0, ops_store=store.path).outlook_html()
+    found = re.findall(r'<tr data-outlook="([^"]+)"><td>[^<]*</td><td class="num">([^<]*)</td>'
+                       r'<td class="num qd-likely">([^<]*)</td><td class="num">([^<]*)</td>', panel)
+    assert [row[0] for row in found] == ["revenue-30", "revenue-90", "revenue-365", "cash_in-90"]
+    assert found[0][1:] == tuple(format_kpi_value(v, "currency") for v in (90_000.0, 100_000.0, 110_000.0))
+    assert found[3][2] == format_kpi_value(240_000.0, "currency")
