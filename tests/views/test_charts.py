@@ -28,8 +28,20 @@ def monthly():
 def _svg(chart) -> str:
     bundle = chart._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
-    assert set(bundle) == {"image/svg+xml"}  # no Vega JS, no HTML with <script>
+    # The SVG and the spec the HTML report draws live; no Vega JS, no HTML with <script>.
+    assert set(bundle) == {"image/svg+xml", f"application/vnd.vegalite.v{alt.SCHEMA_VERSION[1]}+json", "text/plain"}
     return bundle["image/svg+xml"]
+
+
+def test_use_svg_without_interactivity_is_the_svg_alone(monthly):
+    before_renderer, before_theme = alt.renderers.active, alt.theme.active
+    use_svg(interactive=False)
+    try:
+        bundle = line_chart(monthly, "ds", "y")._repr_mimebundle_()
+        assert set(bundle[0] if isinstance(bundle, tuple) else bundle) == {"image/svg+xml"}
+    finally:
+        alt.renderers.enable(before_renderer)
+        alt.theme.enable(before_theme)
 
 
 def test_use_svg_gives_inline_svg_with_house_theme(svg_renderer, monthly):
