@@ -20,6 +20,8 @@ def _own_ops_store(tmp_path_factory, monkeypatch):
     Tests that need a particular store set these variables themselves."""
     monkeypatch.setenv("QUANT_OPS_DB", str(tmp_path_factory.mktemp("ops") / "ops.sqlite"))
     monkeypatch.delenv("QUANT_OPS_DSN", raising=False)
+    # Comments too: no test reads or writes the checkout's reports/.annotations.sqlite.
+    monkeypatch.setenv("QUANT_ANNOTATIONS_DB", str(tmp_path_factory.mktemp("notes") / "annotations.sqlite"))
 
 
 @pytest.fixture(scope="session")

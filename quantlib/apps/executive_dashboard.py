@@ -270,10 +270,18 @@ class ExecutiveDashboard(WidgetApp):
     sections: tuple[tuple[str, tuple[Card, ...]], ...] = (("", CARDS),)
     #: The class of the page's root element (CSS scope and DOM hook of browser tests).
     root_class = "qd-root"
+    #: The dashboard's name in comment targets (``dashboard:<name>``, ``chart:<name>/<chart>``).
+    dashboard_name = "executive_dashboard"
+    #: What the dashboard is called in exports.
+    title = "Executive dashboard"
+    #: The charts a comment can be about, at a day: ``(key, label)``.
+    comment_charts: tuple[tuple[str, str], ...] = (("daily_revenue", "Daily revenue chart"),)
 
     def __init__(self, gold_path: Path | str, as_of=None, *, debounce: float = DEBOUNCE_SECONDS,
-                 ops_store: Path | str | None = None):
+                 ops_store: Path | str | None = None, annotations: Path | str | None = None):
         from quantlib.alerts.views import store_target
+        from quantlib.apps.collaboration import CommentsPanel, ExportBar
+        from quantlib.data.annotations import AnnotationStore
 
         self.gold_path = gold_file(gold_path)
         # A SQLite file or a PostgreSQL store ($QUANT_OPS_DSN); opened only when the panel reads it.
@@ -292,6 +300,9 @@ class ExecutiveDashboard(WidgetApp):
         self.technicians = [(f"{name} ({tid})", tid) for tid, name in self.con.execute(
             "SELECT technician_id, name FROM technicians ORDER BY name, technician_id").fetchall()]
         self.debounce = debounce
+        self.comments = CommentsPanel(AnnotationStore(annotations), self.dashboard_name, self.comment_charts,
+                                      on_change=self.refresh)
+        self.exports = ExportBar(self.export_content)
         self._cache: OrderedDict = OrderedDict()
         self._widget = None
         self._pending = None
@@ -578,9 +589,16 @@ class ExecutiveDashboard(WidgetApp):
                 f'{format_kpi_value(kv.value, card.unit)}</span></div>'
                 f'<div class="qd-foot">{target}</div><div class="qd-foot">{trend}</div></div>')
 
-    def chart_svg(self, daily: pd.DataFrame) -> str:
-        """Daily revenue (bars), its 7-day average and the daily target (dashed) as SVG."""
+    def chart_svg(self, daily: pd.DataFrame, notes: pd.DataFrame | None = None) -> str:
+        """Daily revenue (bars), its 7-day average and the daily target (dashed) as SVG, with the
+        numbered comments on its days (``notes``, :meth:`CommentsPanel.chart_notes`)."""
         import vl_convert as vlc
+
+        return vlc.vegalite_to_svg(self.revenue_chart_spec(daily, notes))
+
+    def revenue_chart_spec(self, daily: pd.DataFrame, notes: pd.DataFrame | None = None) -> dict:
+        """The Vega-Lite spec of :meth:`chart_svg` (house theme; legend on top)."""
+        from quantlib.views.annotations import annotation_layer
 
         names = {"actual_ma7": "7-day average", "target": "Daily target"}
         lines = daily.melt(id_vars="date", value_vars=[c for c in names if daily[c].notna().any()],
@@ -600,10 +618,17 @@ class ExecutiveDashboard(WidgetApp):
                                                                     range=[colors[d] for d in domain])),
             strokeDash=alt.StrokeDash("series:N", title=None, scale=alt.Scale(
                 domain=domain, range=[[6, 4] if d == "Daily target" else [1, 0] for d in domain])))
-        spec = alt.layer(bars, line).properties(width=CHART_WIDTH, height=240).to_dict()
+        layers = [bars, line]
+        if notes is not None and len(notes):
+            days = pd.to_datetime(notes["point_x"], errors="coerce")
+            shown = notes[(days >= daily["date"].min()) & (days <= daily["date"].max())]
+            marks = annotation_layer(shown)
+            if marks is not None:
+                layers.append(marks)
+        spec = alt.layer(*layers).properties(width=CHART_WIDTH, height=240).to_dict()
         spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
         spec["config"]["legend"] = {**house_theme()["config"]["legend"], "orient": "top"}
-        return vlc.vegalite_to_svg(spec)
+        return spec
 
     def table_html(self, frame: pd.DataFrame) -> str:
         """The technician scorecard as an HTML table (utilisation / quality below target in red)."""
@@ -658,7 +683,7 @@ class ExecutiveDashboard(WidgetApp):
         self.alerts_panel.add_class("qd-panel")
         self.alerts_panel.add_class("qd-alerts")
         filters = w.HBox([self.start_picker, self.end_picker, self.service_line, self.region,
-                          self.technician, self.status],
+                          self.technician, self.status, self.exports.widget],
                          layout=w.Layout(flex_flow="row wrap", align_items="center", padding="6px 0 10px 0"))
         for control in filters.children:
             control.layout.margin = "2px 14px 2px 0"  # ipywidgets' Layout has no flex gap
@@ -671,7 +696,8 @@ class ExecutiveDashboard(WidgetApp):
         gap = '<div style="height:6px"></div>'
         panels = [part for panel in self.panels for part in (w.HTML(gap), panel)]
         self._widget = w.VBox(
-            [w.HTML(CSS), self.header, filters, *grids, w.HTML(gap), self.alerts_panel, *panels],
+            [w.HTML(CSS), self.header, filters, *grids, w.HTML(gap), self.alerts_panel, *panels,
+             w.HTML(gap), self.comments.widget],
             layout=w.Layout(padding="8px 16px", max_width="1500px"))
         self._widget.add_class("qd-root")
         if self.root_class != "qd-root":
@@ -742,11 +768,67 @@ class ExecutiveDashboard(WidgetApp):
 
     def panels_html(self, start: dt.date, end: dt.date, filters: Filters) -> list[str]:
         """What follows the cards and the alerts: the outlook, the daily revenue chart, the technicians."""
-        chart = ('<div class="qd-panel"><h2>Daily revenue vs target</h2>'
-                 f"{self.chart_svg(self.daily_revenue(start, end, filters))}</div>")
+        notes = self.comments.chart_notes("daily_revenue")
+        chart = ('<div class="qd-panel qd-revenue"><h2>Daily revenue vs target</h2>'
+                 f"{self.chart_svg(self.daily_revenue(start, end, filters), notes)}</div>")
         table = ('<div class="qd-panel"><h2>Technicians</h2>'
                  f"{self.table_html(self.scorecard(start, end, filters))}</div>")
         return [self.outlook_html(), chart, table]
+
+    # ------------------------------------------------------------------ exports
+
+    def kpi_frame(self, start, end, filters: Filters | None = None) -> pd.DataFrame:
+        """The cards as rows: ``kpi, label, value, shown, target, target_shown, unit, status``."""
+        results = self.evaluate(start, end, filters)
+        rows = []
+        for card in self.all_cards:
+            kv = results[card.name]
+            rows.append({"kpi": card.name, "label": card.label, "value": kv.value,
+                         "shown": format_kpi_value(kv.value, card.unit) if kv.value is not None else "n/a",
+                         "target": kv.target,
+                         "target_shown": format_kpi_value(kv.target, card.unit) if kv.target is not None else "",
+                         "unit": card.unit, "status": _status(card, kv)})
+        return pd.DataFrame(rows)
+
+    def kpi_chart(self, frame: pd.DataFrame) -> alt.Chart:
+        """Each card's value as a share of its target (a bar; the rule is the target)."""
+        has = frame[frame["value"].notna() & frame["target"].notna() & (frame["target"] != 0)].copy()
+        has["of_target"] = has["value"] / has["target"]
+        colours = alt.Scale(domain=["ok", "amber", "red", "none"],
+                            range=["#3c8d5a", "#d9a23c", "#c2453d", "#b9bec5"])
+        bars = alt.Chart(has).mark_bar().encode(
+            y=alt.Y("label:N", sort=None, title=None), x=alt.X("of_target:Q", title="Value / target",
+                                                                axis=alt.Axis(format=".0%")),
+            color=alt.Color("status:N", scale=colours, legend=None),
+            tooltip=["label:N", alt.Tooltip("shown:N", title="value"), alt.Tooltip("target_shown:N", title="target")])
+        rule = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="#555").encode(x="x:Q")
+        return (bars + rule).properties(width=640, height=24 * max(len(has), 1))
+
+    def export_content(self) -> tuple[str, str, list]:
+        """What :class:`~quantlib.apps.collaboration.ExportBar` exports: the KPIs against target and the charts."""
+        from quantlib.views.chart_export import ExportChart
+
+        start, end = (self.start_picker.value, self.end_picker.value) if self._widget else self.default_range()
+        filters = self.current_filters() if self._widget else Filters()
+        slice_ = ", ".join(filters.active().values()) or "all service lines and regions"
+        subtitle = f"{start:%d %b %Y} to {end:%d %b %Y}, {slice_}"
+        kpis = self.kpi_frame(start, end, filters)
+        charts = [ExportChart("KPIs against target", self.kpi_chart(kpis),
+                              notes=f"{self.company}: {subtitle}. Bars are each KPI's value as a share of its "
+                                    "target; KPIs without a target are in the data sheet only.",
+                              data=kpis.drop(columns=["value", "target"]).rename(
+                                  columns={"shown": "value", "target_shown": "target"}))]
+        charts += self.export_charts(start, end, filters)
+        return f"{self.company or 'Quant'}: {self.title}", subtitle, charts
+
+    def export_charts(self, start, end, filters: Filters) -> list:
+        """The dashboard's charts for export (after the KPI chart)."""
+        from quantlib.views.chart_export import ExportChart
+
+        daily = self.daily_revenue(start, end, filters)
+        return [ExportChart("Daily revenue vs target", self.revenue_chart_spec(daily, self.comments.chart_notes(
+            "daily_revenue")), notes="Bars: revenue per day; line: 7-day average; dashed: daily target.",
+                            data=daily)]
 
     # ------------------------------------------------------------------ predictive insights
 

@@ -51,6 +51,9 @@ class OperationsDashboard(ExecutiveDashboard):
 
     sections = OPERATIONS_SECTIONS
     root_class = "od-root"
+    dashboard_name = "operations_dashboard"
+    title = "Operations dashboard"
+    comment_charts = ()
     n_panels = 3
 
     def equipment(self, start, end, filters: Filters | None = None) -> pd.DataFrame:
@@ -104,13 +107,32 @@ class OperationsDashboard(ExecutiveDashboard):
 
         if frame.empty:
             return '<div class="qd-empty">No new customers in these months.</div>'
+        return vlc.vegalite_to_svg(self.acquisition_spec(frame))
+
+    def acquisition_spec(self, frame: pd.DataFrame) -> dict:
+        """The Vega-Lite spec of :meth:`acquisition_svg`."""
         chart = alt.Chart(frame.assign(month=pd.to_datetime(frame["month"]))).mark_bar(color=PALETTE[2]).encode(
             x=alt.X("yearmonth(month):O", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0)),
             y=alt.Y("new_customers:Q", title="New customers"),
             tooltip=[alt.Tooltip("yearmonth(month):O", title="Month", format="%B %Y"), "new_customers:Q"])
         spec = chart.properties(width=720, height=200).to_dict()
         spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
-        return vlc.vegalite_to_svg(spec)
+        return spec
+
+    def export_charts(self, start, end, filters: Filters) -> list:
+        """New customers per month, with the equipment table as its data sheet's neighbour."""
+        from quantlib.views.chart_export import ExportChart
+
+        months = self.acquisition(start, end, filters)
+        charts = [ExportChart("New customers per month", self.acquisition_spec(months), data=months)] \
+            if len(months) else []
+        equipment = self.equipment(start, end, filters)
+        if len(equipment):
+            downtime = alt.Chart(equipment).mark_bar(color=PALETTE[3]).encode(
+                y=alt.Y("name:N", sort="-x", title=None), x=alt.X("downtime_hours:Q", title="Downtime (h)"),
+                tooltip=["name:N", "downtime_hours:Q", "failures:Q"]).properties(width=600)
+            charts.append(ExportChart("Equipment downtime", downtime, data=equipment))
+        return charts
 
     def panels_html(self, start: dt.date, end: dt.date, filters: Filters) -> list[str]:
         """The technician scorecard, the equipment table and new customers per month."""
