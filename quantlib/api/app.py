@@ -13,6 +13,8 @@
 ``GET /runs``         the scheduled report runs, newest first (``job``, ``company``, ``limit``)
 ``GET /alerts``       alerts, worst first (``state``: open (default), resolved or all;
                       ``level``)
+``GET /annotations``  comments on dashboards, charts, points and reports (``target``:
+                      the start of a target; ``state``: open (default) or all)
 ``GET /health``       liveness and the data version (no token needed)
 ====================  ==================================================================
 
@@ -71,6 +73,8 @@ class ApiSettings(BaseModel):
         environment's (``QUANT_OPS_DSN``, ``QUANT_OPS_DB``, ``reports/.ops.sqlite``).
     token : SecretStr, optional
         The bearer token every request must carry; none: no authentication (loopback only).
+    annotations : Path, optional
+        The comments database (default ``reports/.annotations.sqlite`` of ``reports``).
     warm_days : int
         After the build date and the month ends, the warm-up computes the KPI summary of each
         of the last ``warm_days`` days (newest first; 0: none), so a dashboard asking for any
@@ -84,6 +88,7 @@ class ApiSettings(BaseModel):
     ops_store: Path | None = None
     token: SecretStr | None = None
     warm_days: int = 365
+    annotations: Path | None = None
 
 
 def _date(value: str | None, name: str = "as_of") -> dt.date | None:
@@ -303,6 +308,19 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         keep = ("run_id", "job", "company", "scheduled_for", "started", "finished", "attempt", "error", "outputs")
         return [{**{k: getattr(r, k) for k in keep}, "status": r.status.value, "lost": r.lost}
                 for r in RunHistory(path).runs(job=job, company=company, limit=limit)]
+
+    @app.get("/annotations", dependencies=[Depends(authorised)])
+    def annotations(target: str | None = Query(None, description="dashboard:NAME, chart:DASHBOARD/CHART, "
+                                                                  "report:NAME, or the start of one"),
+                    state: str = Query("open", pattern="^(open|all)$")) -> list[dict]:
+        """Comments and annotations, oldest first: on targets starting with ``target`` (default all)."""
+        from quantlib.data.annotations import AnnotationStore
+
+        store = AnnotationStore(settings.annotations) if settings.annotations else AnnotationStore(
+            (settings.reports or Path("reports")) / ".annotations.sqlite")
+        frame = store.frame(target, prefix=True, include_resolved=state == "all") if target else \
+            store.frame(include_resolved=state == "all")
+        return _jsonable(frame)
 
     @app.get("/alerts", dependencies=[Depends(authorised)])
     def alerts(state: str = Query("open", pattern="^(open|resolved|all)$"), level: str | None = None,

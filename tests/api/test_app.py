@@ -191,3 +191,17 @@ def test_the_month_end_summaries_are_ready_before_anyone_asks(served):
     yesterday = (pd.Timestamp(built) - pd.Timedelta(days=1)).date()
     for params in ({}, {"as_of": str(month_end)}, {"as_of": str(yesterday)}):
         assert client.get("/kpis", params=params).headers["x-cache"] == "hit"
+
+
+def test_annotations_are_read_by_target(served, tmp_path):
+    from quantlib.data.annotations import AnnotationStore
+
+    client, _, gold = served
+    store = AnnotationStore(gold.parent / "reports" / ".annotations.sqlite")
+    first = store.add("dashboard:executive_dashboard", "Margins thin", "ana")
+    store.add("chart:executive_dashboard/daily_revenue", "Storm", "ben", point_x="2024-12-03")
+    store.resolve(first.id, by="cy")
+    assert [a["text"] for a in client.get("/annotations").json()] == ["Storm"]
+    everything = client.get("/annotations", params={"state": "all", "target": "chart:executive"}).json()
+    assert [(a["text"], a["point_x"]) for a in everything] == [("Storm", "2024-12-03")]
+    assert [a["resolved_by"] for a in client.get("/annotations", params={"state": "all"}).json()] == ["cy", None]
