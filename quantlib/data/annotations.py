@@ -184,3 +184,9 @@ class AnnotationStore:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         frame["id"] = frame["id"].astype("int64")
         return frame
+
+    def open_comments(self, prefixes: list[str]) -> pd.DataFrame:
+        """The open comments on every target starting with one of ``prefixes``, oldest first (each once)."""
+        frames = [self.frame(prefix, prefix=True, include_resolved=False) for prefix in prefixes]
+        frame = pd.concat([f for f in frames if len(f)] or frames[:1] or [self.frame("none:")], ignore_index=True)
+        return frame.drop_duplicates("id").sort_values(["created_at", "id"]).reset_index(drop=True)

@@ -102,10 +102,11 @@ def report_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None,
     shown = shown.rename(columns=renamed)
     style = shown.style.hide(axis="index")
     spec = {renamed[c]: FORMATS.get(f, f) for c, f in formats.items() if c in renamed}
+    # Cells are text, never markup: a customer or a comment typed as "<b>x</b>" prints as typed.
     if spec:
-        style = style.format(spec, na_rep="–")
+        style = style.format(spec, na_rep="–", escape="html")
     else:
-        style = style.format(na_rep="–")
+        style = style.format(na_rep="–", escape="html")
     numeric = [renamed[c] for c in shown_columns if pd.api.types.is_numeric_dtype(df[c]) or c in unit_columns]
     if numeric:
         style = style.set_properties(subset=numeric, **{"text-align": "right"})

@@ -64,8 +64,15 @@ def monthly_review(demo_lake, tmp_path_factory):
         origin = gold_as_of(con) - dt.timedelta(days=65)
     model = RevenueModel(horizons=(30,)).fit(warehouse_snapshot(demo_lake.gold, origin))
     eng.store.record_predictions(revenue_prediction_rows(model, run_id="mbr-run"))
+    from quantlib.data.annotations import AnnotationStore
+
+    notes = AnnotationStore(folder / "annotations.sqlite")
+    notes.add("chart:executive_dashboard/daily_revenue", "Storm week <b>two vans down</b>", "ana",
+              point_x="2024-12-03")
+    notes.resolve(notes.add("dashboard:operations_dashboard", "Old, resolved", "ben").id, by="ben")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QUANT_OPS_DB", str(eng.store.path))
+        patch.setenv("QUANT_ANNOTATIONS_DB", str(notes.path))
         executed, outputs = run_notebook("monthly_business_review", demo_lake, folder,
                                          **NOTEBOOKS["monthly_business_review"])
     return folder, executed, outputs
@@ -267,3 +274,11 @@ def test_monthly_review_financial_performance_has_activity_based_profitability(m
     for row in by_line.itertuples():
         assert row[1] in shown and f"{row.margin:.1%}" in shown
     assert any("Where margin leaks" in t for t in tables)
+
+
+def test_monthly_review_shows_the_open_comments(monthly_review):
+    _, executed, outputs = monthly_review
+    tables = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    comments = next(t for t in tables if "Open comments" in t)
+    assert "Storm week &lt;b&gt;two vans down&lt;/b&gt;" in comments and "daily revenue at 2024-12-03" in comments
+    assert "Old, resolved" not in comments

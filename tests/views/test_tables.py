@@ -58,3 +58,13 @@ def test_unit_format_prints_each_row_in_its_unit_and_hides_the_unit_column():
     for shown in ("25.3 d", "41.2%", "$59,807", "+7.3 pts", "+2.1 σ"):
         assert shown in html
     assert ">days<" not in html and "Unit" not in html
+
+
+def test_cells_are_text_not_markup():
+    import pandas as pd
+
+    from quantlib.views.tables import report_table
+
+    html = report_table(pd.DataFrame({"name": ["<b>Acme</b> & Sons"], "spend": [1.5]}),
+                        formats={"spend": "money"}).to_html()
+    assert "&lt;b&gt;Acme&lt;/b&gt; &amp; Sons" in html and "<b>Acme</b>" not in html
