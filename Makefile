@@ -40,6 +40,7 @@ demo: install
 	$(QUANT) warehouse build --lake $(DEMO)/lake --profile parameters/companies/$(COMPANY).yaml
 	$(QUANT) kpi --lake $(DEMO)/lake
 	$(QUANT) schedule run $(REPORTS) --company $(COMPANY) --workers $(WORKERS)
+	$(QUANT) prepare-apps --lake $(DEMO)/lake
 	@echo
 	@echo "Demo outputs:"
 	@echo "  raw exports (Parquet):   $(DEMO)/raw/   (ground truth in $(DEMO)/raw/_truth/)"

@@ -22,6 +22,7 @@ def _own_ops_store(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("QUANT_OPS_DSN", raising=False)
     # Comments too: no test reads or writes the checkout's reports/.annotations.sqlite.
     monkeypatch.setenv("QUANT_ANNOTATIONS_DB", str(tmp_path_factory.mktemp("notes") / "annotations.sqlite"))
+    monkeypatch.setenv("QUANT_DISPATCH_CACHE", str(tmp_path_factory.mktemp("dispatch_cache")))
 
 
 @pytest.fixture(scope="session")

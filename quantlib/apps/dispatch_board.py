@@ -163,7 +163,7 @@ class DispatchBoard(WidgetApp):
 
     def __init__(self, gold_path: Path | str, day=None, *, region: str | None = None, now: int | str = "10:00",
                  initial_settings: SolverSettings | None = None, replan_settings: SolverSettings | None = None,
-                 company: str | None = None):
+                 company: str | None = None, cache_dir: Path | str | None = None):
         tic = time.perf_counter()
         self.gold_path = gold_file(gold_path)
         self.con = connect_gold(self.gold_path)
@@ -177,7 +177,8 @@ class DispatchBoard(WidgetApp):
         problem = problem_from_warehouse(self.con, self.day, WarehouseDayOptions(region=region))
         if not problem.technicians:
             raise ValueError(f"region: no technicians in {region!r} on {self.day}")
-        self.initial_plan = solve(problem, self.initial_settings)
+        self.cache_dir = cache_dir
+        self.initial_plan = self._morning_plan(problem)
         self.plan: RoutePlan = self.initial_plan
         self.now = parse_minute(now)
         self.pending: list = []
@@ -193,6 +194,51 @@ class DispatchBoard(WidgetApp):
         self.last_render_seconds: float | None = None
 
     # ------------------------------------------------------------------ state
+
+    def plan_cache_path(self) -> Path | None:
+        """Where the day's morning plan is kept (``cache_dir``; None: no cache).
+
+        The key is the gold file's identity, the day, the region, the solver settings and the
+        routing engine's source: a rebuild, another day or a changed engine is a new plan.
+        """
+        if self.cache_dir is None:
+            return None
+        import hashlib
+        import json
+
+        import quantlib.ops.plan as plan_types
+        import quantlib.ops.routing as routing
+
+        stat = self.gold_path.resolve().stat()
+        source = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (routing, plan_types)))
+        key = {"gold": str(self.gold_path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
+               "day": str(self.day), "region": self.region, "settings": repr(self.initial_settings),
+               "source": source.hexdigest()}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        return Path(self.cache_dir) / f"dispatch-plan-{digest}.pkl"
+
+    def _morning_plan(self, problem) -> RoutePlan:
+        """The initial plan: from the cache when ``quant prepare-apps`` (or an earlier kernel) solved it,
+        else solved now and kept. The cache is signed (:mod:`quantlib.apps.signed_cache`): a file
+        someone else put there is ignored, never unpickled."""
+        from quantlib.apps.signed_cache import CacheIntegrityError, read_signed, write_signed
+
+        cache = self.plan_cache_path()
+        self.plan_from_cache_ = False
+        if cache is not None and cache.exists():
+            try:
+                plan = read_signed(cache)
+                self.plan_from_cache_ = True
+                return plan
+            except (OSError, CacheIntegrityError) as problem_reading:
+                log.warning("ignoring the dispatch plan cache: %s", problem_reading)
+        plan = solve(problem, self.initial_settings)
+        if cache is not None:
+            try:
+                write_signed(cache, plan)
+            except (OSError, CacheIntegrityError):  # no cache costs the next kernel a solve, nothing more
+                log.warning("could not write the dispatch plan cache %s", cache, exc_info=True)
+        return plan
 
     def _customers(self) -> pd.DataFrame:
         """Customers an emergency can come from: those with a job in the 90 days to the day (the region's)."""
@@ -747,8 +793,18 @@ def board_from_parameters(company: str = "mixed_trades", lake: str | None = None
     params, gold = gold_from_parameters(company, lake, as_of, environ, model=DispatchBoardParameters,
                                         prefix=ENV_PREFIX, **values)
     return DispatchBoard(
-        gold, params.day or params.as_of, region=params.region, now=params.now,
+        gold, params.day or params.as_of, region=params.region, now=params.now, cache_dir=default_cache_dir(environ),
         initial_settings=SolverSettings(time_limit_seconds=params.time_limit_seconds,
                                         solution_limit=params.solution_limit),
         replan_settings=SolverSettings(time_limit_seconds=params.replan_seconds,
                                        solution_limit=params.replan_solution_limit))
+
+
+def default_cache_dir(environ: dict | None = None) -> Path:
+    """``$QUANT_DISPATCH_CACHE``, else ``.cache/dispatch_board`` under the project root."""
+    import os
+
+    from quantlib.config import project_root
+
+    env = {**os.environ, **(environ or {})}
+    return Path(env.get("QUANT_DISPATCH_CACHE") or project_root() / ".cache" / "dispatch_board")

@@ -317,3 +317,34 @@ def apps(
         pass
     finally:
         server.stop()
+
+
+@app.command("prepare-apps")
+def prepare_apps(
+    company: Optional[str] = company_option(),
+    lake: Optional[Path] = lake_option(),
+) -> None:
+    """Compute ahead what the apps show first: the forecast explorer's fitted engines and the dispatch
+    board's morning plan (cached, signed), so no visitor waits for a fit or a solve. `make demo` runs
+    it after the reports; run it after each warehouse build."""
+    import time as clock
+
+    from quantlib.apps.dispatch_board import board_from_parameters
+    from quantlib.apps.forecast_explorer import explorer_from_parameters
+    from quantlib.config import resolve_company, resolve_lake
+
+    company = resolve_company(company)
+    root = str(resolve_lake(lake, company).resolve())
+    started = clock.perf_counter()
+    explorer = explorer_from_parameters(company, root, environ={**os.environ, "QUANT_LAKE": root})
+    typer.echo(f"forecast explorer: {'cached already' if explorer.from_cache_ else 'fitted and cached'} "
+               f"({clock.perf_counter() - started:.1f} s)")
+    started = clock.perf_counter()
+    try:
+        board = board_from_parameters(company, root, environ={**os.environ, "QUANT_LAKE": root})
+    except ValueError as problem:  # e.g. no technician working that day: the board says so itself
+        typer.echo(f"dispatch board: nothing to plan ({problem})")
+        return
+    typer.echo(f"dispatch board: morning plan {'cached already' if board.plan_from_cache_ else 'solved and cached'}"
+               f" ({clock.perf_counter() - started:.1f} s)")
+    board.con.close()

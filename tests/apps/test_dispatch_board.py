@@ -208,3 +208,18 @@ def test_reject_keeps_the_plan_and_locks_hold(board):
     board.delay(other, 60)
     later = board.replan()
     assert later.after.assignment().get(mine[0], other) == other
+
+
+def test_the_morning_plan_is_solved_once_and_kept_signed(demo_lake, day, tmp_path):
+    from quantlib.apps.dispatch_board import DispatchBoard
+
+    first = DispatchBoard(demo_lake.gold, day, cache_dir=tmp_path)
+    assert first.plan_from_cache_ is False and first.plan_cache_path().exists()
+    again = DispatchBoard(demo_lake.gold, day, cache_dir=tmp_path)
+    assert again.plan_from_cache_ is True
+    assert again.initial_plan.routes == first.initial_plan.routes  # the same plan, not a new solve
+    first.plan_cache_path().write_bytes(b"not signed")  # tampered: ignored, solved again
+    third = DispatchBoard(demo_lake.gold, day, cache_dir=tmp_path)
+    assert third.plan_from_cache_ is False
+    for board in (first, again, third):
+        board.con.close()
