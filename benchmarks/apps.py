@@ -17,6 +17,13 @@ from navigation start to the eight KPI cards visible with values. Measured:
 
 Without ``--lake`` a fresh sample company (mixed_trades at scale 0.4, the test fixture's
 size) is generated and built under ``.cache/``. Prints a markdown table of medians.
+
+With ``--every-app`` (what ``python -m benchmarks.apps --every-app`` records), every app of
+``notebooks/apps/`` instead, each served alone by Voila with a preheated kernel after
+``quant prepare-apps`` (as ``make demo`` leaves things): the first visit right after the
+server is up (the pool's kernel may still be executing the notebook) and ``--repeat``
+visits once a fresh kernel is idle; first render = navigation start to the app's own
+"ready" element (:data:`READY`). Target (issue 17): under 2 s.
 """
 
 from __future__ import annotations
@@ -164,12 +171,92 @@ def _python_work(gold: Path, repeat: int) -> tuple[list[float], list[float]]:
     return first, change
 
 
+#: Per app: the element whose presence means the first page is drawn with its numbers.
+READY = {
+    "executive_dashboard.ipynb": "span.kpi-value[data-kpi='revenue']",
+    "operations_dashboard.ipynb": "span.kpi-value[data-kpi='customer_retention']",
+    "forecast_explorer.ipynb": "span.fe-value[data-value='jobs']",
+    "churn_explorer.ipynb": ".ce-status[data-rows]",
+    "dispatch_board.ipynb": ".db-result",
+    "quote_pricer.ipynb": ".qp-recommended[data-price]",
+    "equipment_monitor.ipynb": ".em-unit",
+    "live_operations.ipynb": ".lo-root .lo-sub",
+}
+
+
+def _every_app(lake: Path, repeat: int, work: Path) -> list[tuple[str, float, list[float]]]:
+    """(app, first visit after start, preheated visits) for every app, after ``quant prepare-apps``."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from quantlib.cli.apps import _children, apps_dir, start_voila
+
+    env = {**os.environ, "QUANT_FORECAST_CACHE": str(work / "forecast"),
+           "QUANT_DISPATCH_CACHE": str(work / "dispatch"), "QUANT_OPS_DB": str(work / "ops.sqlite"),
+           "QUANT_ANNOTATIONS_DB": str(work / "notes.sqlite")}
+    from typer.testing import CliRunner
+
+    from quantlib.cli import app as cli
+
+    os.environ.update({k: env[k] for k in ("QUANT_FORECAST_CACHE", "QUANT_DISPATCH_CACHE")})
+    done = CliRunner().invoke(cli, ["prepare-apps", "--lake", str(lake)])
+    print(done.output.strip(), flush=True)
+    missing = sorted({p.name for p in apps_dir().glob("*.ipynb")} - set(READY))
+    if missing:
+        raise SystemExit(f"no ready element known for {missing}: add them to READY")
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for notebook, ready in READY.items():
+                root = work / "apps" / notebook.removesuffix(".ipynb")
+                root.mkdir(parents=True, exist_ok=True)
+                shutil.copy(apps_dir() / notebook, root / notebook)
+                server = start_voila(_free_port(), lake=lake, env=env, root=root)
+                try:
+                    server.wait_ready(timeout=180, preheated=False)
+                    times, used = [], set()
+                    for i in range(repeat + 1):
+                        if i:
+                            _wait_heated(server.process.pid, used)
+                        used |= set(_children(server.process.pid))
+                        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+                        page = context.new_page()
+                        t0 = time.perf_counter()
+                        page.goto(server.app_url(notebook), wait_until="commit", timeout=180_000)
+                        page.wait_for_selector(ready, timeout=180_000)
+                        times.append(time.perf_counter() - t0)
+                        context.close()
+                finally:
+                    server.stop()
+                rows.append((notebook.removesuffix(".ipynb"), times[0], times[1:]))
+                print(f"{notebook}: first visit {times[0]:.2f} s, preheated "
+                      f"{', '.join(f'{t:.2f}' for t in times[1:])} s", flush=True)
+        finally:
+            browser.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--lake", type=Path, help="Lake root (default: build a sample under .cache/)")
     parser.add_argument("--screenshot", type=Path, help="Save a PNG of the dashboard here")
+    parser.add_argument("--every-app", action="store_true", help="First render of every app (see above)")
     args = parser.parse_args(argv)
+
+    if args.every_app:
+        cache = ROOT / ".cache"
+        cache.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bench-apps-", dir=cache) as tmp:
+            lake = args.lake.resolve() if args.lake else _build_lake(Path(tmp))
+            rows = _every_app(lake, args.repeat, Path(tmp))
+        print(f"\n| app | first visit after the server starts | preheated, median of {args.repeat} | runs (s) |")
+        print("|---|---:|---:|---|")
+        for name, first, hot in rows:
+            print(f"| {name} | {first:.2f} s | {statistics.median(hot):.2f} s | {', '.join(f'{t:.2f}' for t in hot)} |")
+        return
 
     cache = ROOT / ".cache"
     cache.mkdir(exist_ok=True)
