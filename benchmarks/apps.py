@@ -181,6 +181,7 @@ READY = {
     "quote_pricer.ipynb": ".qp-recommended[data-price]",
     "equipment_monitor.ipynb": ".em-unit",
     "live_operations.ipynb": ".lo-root .lo-sub",
+    "chart_builder.ipynb": ".cb-status[data-rows]",
 }
 
 

@@ -147,8 +147,8 @@ def _read(model, path: Path, user: str | None, teams: Mapping[str, set[str]]):
         raise FileNotFoundError(f"no saved {model.__name__.removeprefix('Saved').lower()} at {path}")
     item = model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     if user is not None and not item.can_view(user, teams):
-        raise SharingError(f"{user} may not see {item.name!r}: it is shared with "
-                           f"{', '.join(x for x in [item.team, *item.viewers, *item.editors] if x) or 'nobody'}")
+        shared = ", ".join(dict.fromkeys(x for x in [item.team, *item.viewers, *item.editors] if x)) or "nobody"
+        raise SharingError(f"{user} may not see {item.name!r}: it is shared with {shared}")
     return item
 
 

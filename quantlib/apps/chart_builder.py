@@ -1,0 +1,370 @@
+"""The chart builder (``notebooks/apps/chart_builder.ipynb``): self-service charts on the warehouse.
+
+Pick a data source, a chart type, the fields on the shelves (category or time, value, colour or
+rows), a calculation and filters; the chart is queried in DuckDB on gold
+(:func:`quantlib.viz.builder.query`) and drawn as SVG. Save it (a name, a team, the teams that may
+see it), reopen a saved chart (only those the user may see), place it on a dashboard, and export
+it (PDF, PowerPoint, Excel, CSV). Templates from the specification start common views in one
+click. The user is ``$QUANT_USER`` (else the account the server runs as); their teams are
+``parameters/teams.yaml``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+
+import pandas as pd
+
+from quantlib.apps.base import WidgetApp
+from quantlib.data.gold import connect_gold
+from quantlib.viz.builder import AGGREGATES, CHART_TYPES, SOURCES, ChartFilters, ChartSpec, build_chart, query
+from quantlib.viz.saved import (
+    SavedChart,
+    SavedDashboard,
+    SharingError,
+    list_charts,
+    load_chart,
+    load_dashboard,
+    load_teams,
+    save_chart,
+    save_dashboard,
+)
+
+__all__ = ["TEMPLATES", "ChartBuilder", "builder_from_parameters"]
+
+log = logging.getLogger(__name__)
+NONE = "(none)"
+ALL = "All"
+
+#: The specification's templates: a name and the spec it starts from.
+TEMPLATES: dict[str, ChartSpec] = {
+    "Technician performance: revenue ranking": ChartSpec(
+        title="Revenue by technician", source="work_orders", chart="bar", x="technician", y="revenue", top=15),
+    "Technician performance: rating trend": ChartSpec(
+        title="Average rating by month", source="work_orders", chart="line", x="month", y="rating",
+        aggregate="average"),
+    "Customer analysis: new customers by channel": ChartSpec(
+        title="New customers by month and channel", source="customers", chart="bar", x="first_month",
+        y="customers", color="acquisition_channel", aggregate="count"),
+    "Customer analysis: spend by segment": ChartSpec(
+        title="Spend share by customer type", source="customers", chart="pie", x="customer_type", y="spend_365d",
+        aggregate="percentage"),
+    "Financial dashboard: revenue growth": ChartSpec(
+        title="Monthly revenue growth", source="financials", chart="line", x="month", y="revenue",
+        aggregate="growth"),
+    "Financial dashboard: gross profit by line": ChartSpec(
+        title="Gross profit by month and service line", source="financials", chart="bar", x="month",
+        y="gross_profit", color="service_line"),
+}
+
+CSS = """<style>
+.cb-root { font-family: Liberation Sans, Helvetica, Arial, sans-serif; color: #333; }
+.cb-root h1 { font-size: 22px; font-weight: 600; margin: 4px 0 2px 0; }
+.cb-sub, .cb-status { font-size: 12.5px; color: #666; }
+.cb-status.error { color: #a8352e; }
+.cb-chart-area svg { max-width: 100%; height: auto; }
+.cb-panel { background: #fff; border: 1px solid #e2e5e9; border-radius: 6px; padding: 10px 12px; margin-top: 8px; }
+</style>"""
+
+
+class ChartBuilder(WidgetApp):
+    """The self-service chart builder over one gold warehouse.
+
+    Parameters
+    ----------
+    gold_path : path-like
+    user : str, optional
+        Who builds (default ``$QUANT_USER``, else the server's account).
+    teams : dict, optional
+        Teams and members (default :func:`quantlib.viz.saved.load_teams`).
+    folder : Path, optional
+        Where charts and dashboards are saved (default ``parameters/dashboards``).
+    """
+
+    def __init__(self, gold_path, user: str | None = None, teams: dict | None = None, folder=None, company: str = ""):
+        from quantlib.apps.collaboration import ExportBar, default_author
+
+        self.con = connect_gold(gold_path)
+        self.user = user or default_author()
+        self.teams = load_teams() if teams is None else teams
+        self.folder = folder
+        self.company = company
+        self.spec: ChartSpec | None = None
+        self.frame: pd.DataFrame | None = None
+        self.exports = ExportBar(self._export_content)
+        self._widget = None
+        self._quiet = False
+
+    # ------------------------------------------------------------------ numbers
+
+    def options(self, column: str, table: str = "job_facts") -> list[str]:
+        return [r[0] for r in self.con.execute(
+            f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY 1").fetchall()]  # nosec B608
+
+    def draw(self, spec: ChartSpec) -> str:
+        """Query and draw ``spec``; keep it as the current chart; return its SVG."""
+        import vl_convert as vlc
+
+        from quantlib.views.theme import house_theme
+
+        frame = query(self.con, spec)
+        chart = build_chart(spec, frame).to_dict()
+        chart["config"] = {**house_theme()["config"], **chart.get("config", {})}
+        self.spec, self.frame, self.chart_spec = spec, frame, chart
+        return vlc.vegalite_to_svg(chart)
+
+    def _export_content(self):
+        from quantlib.views.chart_export import ExportChart
+
+        if self.spec is None:
+            raise ValueError("no chart yet")
+        title = self.spec.title or "Chart"
+        data = self.frame.rename(columns={"value": self.frame.attrs.get("label", "value")})
+        return title, self.company, [ExportChart(title, self.chart_spec, data=data)]
+
+    # ------------------------------------------------------------------ widgets
+
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        style = {"description_width": "initial"}
+
+        def dropdown(label, options, hook, width="200px"):
+            box = w.Dropdown(options=options, description=label, style=style, layout=w.Layout(width=width))
+            box.add_class(hook)
+            return box
+
+        self.template = dropdown("Template", [NONE, *TEMPLATES], "cb-template", "420px")
+        self.source = dropdown("Data", [(s.label, key) for key, s in SOURCES.items()], "cb-source")
+        self.chart_type = dropdown("Chart", list(CHART_TYPES), "cb-chart", "170px")
+        self.aggregate = dropdown("Calculation", list(AGGREGATES), "cb-aggregate", "200px")
+        self.x = dropdown("Category / time", [], "cb-x", "230px")
+        self.y = dropdown("Value", [], "cb-y", "220px")
+        self.color = dropdown("Colour / rows", [], "cb-color", "230px")
+        self.start = w.DatePicker(description="From", style=style, layout=w.Layout(width="auto"))
+        self.end = w.DatePicker(description="To", style=style, layout=w.Layout(width="auto"))
+        self.service_line = dropdown("Service line", [ALL, *self.options("service_line")], "cb-service-line")
+        self.region = dropdown("Region", [ALL, *self.options("region")], "cb-region")
+        technicians = self.con.execute("SELECT technician_id, name FROM technicians ORDER BY name").fetchall()
+        self.technician = dropdown("Technician", [(ALL, ALL), *[(n, t) for t, n in technicians]], "cb-technician",
+                                   "260px")
+        self.title = w.Text(description="Title", style=style, layout=w.Layout(width="420px"))
+        self.title.add_class("cb-title")
+        self.status = w.HTML('<div class="cb-status">&nbsp;</div>')
+        self.area = w.HTML()
+        self.area.add_class("cb-chart-area")
+        # Save, open, place on a dashboard.
+        mine = sorted(team for team, members in self.teams.items() if self.user in members)
+        self.name = w.Text(description="Name", placeholder="revenue-by-line", style=style,
+                           layout=w.Layout(width="260px"))
+        self.name.add_class("cb-name")
+        self.team = dropdown("Team", [NONE, *mine], "cb-team", "200px")
+        self.viewers = w.SelectMultiple(options=sorted(self.teams), description="Also shared with", style=style,
+                                        layout=w.Layout(width="300px", height="64px"))
+        self.viewers.add_class("cb-viewers")
+        self.save_button = w.Button(description="Save chart")
+        self.save_button.add_class("cb-save")
+        self.saved = dropdown("Saved charts", [], "cb-saved", "320px")
+        self.open_button = w.Button(description="Open")
+        self.open_button.add_class("cb-open")
+        self.dashboard = w.Text(description="Dashboard", placeholder="ops-weekly", style=style,
+                                layout=w.Layout(width="260px"))
+        self.dashboard.add_class("cb-dashboard")
+        self.place_button = w.Button(description="Place on dashboard")
+        self.place_button.add_class("cb-place")
+        self.note = w.HTML()
+        self.save_button.on_click(lambda _b: self.save())
+        self.open_button.on_click(lambda _b: self.open(self.saved.value))
+        self.place_button.on_click(lambda _b: self.place())
+        self.template.observe(self._on_template, names="value")
+        self.source.observe(self._on_source, names="value")
+        for control in (self.chart_type, self.aggregate, self.x, self.y, self.color, self.start, self.end,
+                        self.service_line, self.region, self.technician, self.title):
+            control.observe(self._on_change, names="value")
+        row = dict(layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        self._widget = w.VBox([
+            w.HTML(CSS + f'<h1>{html.escape(self.company or "Chart builder")}</h1>'
+                   f'<div class="cb-sub">Build a chart on the warehouse as {html.escape(self.user)}.</div>'),
+            w.HBox([self.template], **row),
+            w.HBox([self.source, self.chart_type, self.aggregate, self.title], **row),
+            w.HBox([self.x, self.y, self.color], **row),
+            w.HBox([self.start, self.end, self.service_line, self.region, self.technician], **row),
+            w.HBox([self.status, self.exports.widget], **row),
+            self.area,
+            w.VBox([w.HBox([self.name, self.team, self.viewers, self.save_button], **row),
+                    w.HBox([self.saved, self.open_button, self.dashboard, self.place_button], **row), self.note],
+                   layout=w.Layout(width="100%")),
+        ], layout=w.Layout(padding="8px 16px", max_width="1300px"))
+        self._widget.add_class("cb-root")
+        self._fill_fields()
+        self._refresh_saved()
+
+    def _fill_fields(self) -> None:
+        """Shelf options for the source (keeping the current choices that still exist)."""
+        source = SOURCES[self.source.value]
+        self._quiet = True
+        try:
+            dimensions, measures = list(source.dimensions), list(source.measures)
+            keep_x = self.x.value if self.x.value in dimensions + measures else None
+            self.x.options = [NONE, *dimensions, *measures]
+            self.x.value = keep_x or dimensions[0]
+            keep_y = self.y.value if self.y.value in measures else None
+            self.y.options = measures
+            self.y.value = keep_y or measures[min(1, len(measures) - 1)]
+            keep_color = self.color.value if self.color.value in dimensions else NONE
+            self.color.options = [NONE, *dimensions]
+            self.color.value = keep_color
+            for name, box in (("service_line", self.service_line), ("region", self.region),
+                              ("technician", self.technician)):
+                box.disabled = name not in source.filters
+                if box.disabled:
+                    box.value = ALL
+            dated = source.date is not None
+            self.start.disabled = self.end.disabled = not dated
+            if not dated:
+                self.start.value = self.end.value = None
+        finally:
+            self._quiet = False
+
+    def current_spec(self) -> ChartSpec:
+        """The spec the widgets describe (pydantic validates it: a message says what does not fit)."""
+        def pick(box):
+            return None if box.value in (ALL, NONE, None) else box.value
+
+        filters = ChartFilters(start=self.start.value, end=self.end.value, service_line=pick(self.service_line),
+                               region=pick(self.region), technician=pick(self.technician))
+        return ChartSpec(title=self.title.value, source=self.source.value, chart=self.chart_type.value,
+                         x=pick(self.x), y=self.y.value, aggregate=self.aggregate.value, color=pick(self.color),
+                         filters=filters)
+
+    def show(self, spec: ChartSpec) -> None:
+        """Set the widgets to ``spec`` and draw it."""
+        self._quiet = True
+        try:
+            self.source.value = spec.source
+            self._fill_fields()
+            self._quiet = True
+            self.chart_type.value, self.aggregate.value = spec.chart, spec.aggregate
+            self.x.value = spec.x or NONE
+            self.y.value, self.color.value = spec.y, spec.color or NONE
+            self.title.value = spec.title
+            f = spec.filters
+            self.start.value, self.end.value = f.start, f.end
+            self.service_line.value = f.service_line or ALL
+            self.region.value = f.region or ALL
+            self.technician.value = f.technician or ALL
+        finally:
+            self._quiet = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Validate the widgets' spec, query and draw it."""
+        from pydantic import ValidationError
+
+        if self._widget is None:
+            self._build()
+        started = time.perf_counter()
+        try:
+            svg = self.draw(self.current_spec())
+        except ValidationError as problem:
+            self.status.value = f'<div class="cb-status error">{html.escape(_message(problem))}</div>'
+            return
+        except Exception as problem:  # never a stack trace in front of a manager; the log has it
+            log.exception("chart builder update failed")
+            self.status.value = f'<div class="cb-status error">Could not draw: {type(problem).__name__}</div>'
+            return
+        self.area.value = f'<div class="cb-panel">{svg}</div>'
+        self.status.value = (f'<div class="cb-status" data-rows="{len(self.frame)}">{len(self.frame):,} rows '
+                             f"&middot; drawn in {(time.perf_counter() - started) * 1000:.0f} ms</div>")
+
+    def _on_change(self, _change=None) -> None:
+        if not self._quiet:
+            self.refresh()
+
+    def _on_source(self, _change=None) -> None:
+        if not self._quiet:
+            self._fill_fields()
+            self.refresh()
+
+    def _on_template(self, change) -> None:
+        if change["new"] in TEMPLATES:
+            self.show(TEMPLATES[change["new"]])
+
+    # ------------------------------------------------------------------ saving and sharing
+
+    def _refresh_saved(self) -> None:
+        charts = list_charts(self.user, self.teams, self.folder)
+        self.saved.options = [(f"{c.name} ({c.owner})", c.name) for c in charts]
+
+    def save(self) -> None:
+        """Save the current chart under the name field, for the chosen team and viewers."""
+        try:
+            spec = self.current_spec()
+            team = None if self.team.value == NONE else self.team.value
+            chart = SavedChart(name=self.name.value.strip(), owner=self.user, spec=spec, team=team,
+                               viewers=list(self.viewers.value), editors=[team] if team else [])
+            save_chart(chart, self.user, self.teams, self.folder)
+        except (ValueError, SharingError) as problem:
+            self.note.value = f'<div class="cb-status error">{html.escape(_message(problem))}</div>'
+            return
+        self._refresh_saved()
+        self.note.value = f'<div class="cb-status cb-saved-note">Saved {html.escape(chart.name)}.</div>'
+
+    def open(self, name: str | None) -> None:
+        """Reopen a saved chart the user may see."""
+        if not name:
+            return
+        try:
+            chart = load_chart(name, self.user, self.teams, self.folder)
+        except (FileNotFoundError, SharingError) as problem:
+            self.note.value = f'<div class="cb-status error">{html.escape(str(problem))}</div>'
+            return
+        self.name.value = chart.name
+        self.show(chart.spec)
+        self.note.value = (f'<div class="cb-status">Opened {html.escape(chart.name)} by '
+                           f"{html.escape(chart.owner)}.</div>")
+
+    def place(self) -> None:
+        """Add the chart named in the name field to the dashboard named in the dashboard field."""
+        board_name, chart_name = self.dashboard.value.strip(), self.name.value.strip()
+        try:
+            try:
+                board = load_dashboard(board_name, self.user, self.teams, self.folder)
+            except FileNotFoundError:
+                team = None if self.team.value == NONE else self.team.value
+                board = SavedDashboard(name=board_name, owner=self.user, team=team, title=board_name,
+                                       editors=[team] if team else [])
+            if chart_name not in board.charts:
+                board = board.model_copy(update={"charts": [*board.charts, chart_name]})
+            save_dashboard(SavedDashboard.model_validate(board.model_dump()), self.user, self.teams, self.folder)
+        except (ValueError, SharingError, FileNotFoundError) as problem:
+            self.note.value = f'<div class="cb-status error">{html.escape(_message(problem))}</div>'
+            return
+        self.note.value = (f'<div class="cb-status">{html.escape(chart_name)} is on {html.escape(board_name)} '
+                           f"({len(board.charts)} chart{'s' if len(board.charts) != 1 else ''}).</div>")
+
+
+def _message(problem: Exception) -> str:
+    """One line saying what is wrong (pydantic's errors without its links)."""
+    from pydantic import ValidationError
+
+    if isinstance(problem, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}"
+                         f"{e['msg'].removeprefix('Value error, ')}" for e in problem.errors())
+    return str(problem)
+
+
+def builder_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,
+                            environ: dict | None = None) -> ChartBuilder:
+    """The builder of the app notebook's parameters (``QUANT_COMPANY`` / ``QUANT_LAKE`` win)."""
+    from quantlib.apps.base import gold_from_parameters
+
+    _, gold = gold_from_parameters(company, lake, as_of, environ)
+    with connect_gold(gold) as con:
+        row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
+    builder = ChartBuilder(gold, company=(row[0] if row else None) or company)
+    builder.widget  # noqa: B018 - build and draw the first chart before the page shows
+    builder.show(next(iter(TEMPLATES.values())))
+    return builder

@@ -1,0 +1,63 @@
+"""The chart builder through its widgets: templates, shelves, a bad combination, save, share, reopen, place."""
+
+from __future__ import annotations
+
+import pytest
+
+from quantlib.apps.chart_builder import TEMPLATES, ChartBuilder
+from quantlib.viz.builder import query
+from quantlib.viz.saved import load_dashboard
+
+TEAMS = {"operations": {"ana", "ben"}, "finance": {"cy"}}
+
+
+@pytest.fixture
+def builder(demo_lake, tmp_path):
+    app = ChartBuilder(demo_lake.gold, user="ana", teams=TEAMS, folder=tmp_path)
+    app.widget  # noqa: B018
+    yield app
+    app.con.close()
+
+
+def test_every_template_draws(builder):
+    for spec in TEMPLATES.values():
+        builder.show(spec)
+        assert 'data-rows="' in builder.status.value and "<svg" in builder.area.value
+        assert builder.current_spec() == spec.model_copy(update={"top": builder.current_spec().top})
+
+
+def test_shelves_follow_the_source_and_bad_combinations_say_why(builder, demo_lake):
+    builder.source.value = "equipment"
+    assert "downtime_hours" in builder.y.options and builder.technician.disabled and builder.start.disabled
+    builder.x.value, builder.y.value = "kind", "downtime_hours"
+    expected = query(demo_lake.gold, builder.current_spec())
+    assert f'data-rows="{len(expected)}"' in builder.status.value
+    builder.chart_type.value = "geographic"
+    assert "has no location for a map" in builder.status.value
+
+
+def test_save_share_reopen_and_place(builder, demo_lake, tmp_path):
+    builder.show(TEMPLATES["Financial dashboard: gross profit by line"])
+    drawn = builder.area.value
+    builder.name.value, builder.team.value = "gp-by-line", "operations"
+    builder.save()
+    assert "Saved gp-by-line." in builder.note.value
+    ben = ChartBuilder(demo_lake.gold, user="ben", teams=TEAMS, folder=tmp_path)
+    cy = ChartBuilder(demo_lake.gold, user="cy", teams=TEAMS, folder=tmp_path)
+    try:
+        ben.widget  # noqa: B018
+        cy.widget  # noqa: B018
+        assert [v for _, v in ben.saved.options] == ["gp-by-line"] and cy.saved.options == ()
+        ben.open("gp-by-line")
+        assert ben.current_spec() == builder.current_spec() and ben.area.value == drawn  # reopens identically
+        cy.open("gp-by-line")
+        assert "cy may not see 'gp-by-line': it is shared with operations" in cy.note.value.replace("&#x27;", "'")
+    finally:
+        ben.con.close()
+        cy.con.close()
+    builder.dashboard.value = "finance-weekly"
+    builder.place()
+    assert load_dashboard("finance-weekly", "ben", TEAMS, tmp_path).charts == ["gp-by-line"]
+    builder.name.value = "Not A Slug!"
+    builder.save()
+    assert "lower-case letters" in builder.note.value
