@@ -15,11 +15,14 @@
                       ``level``)
 ``GET /annotations``  comments on dashboards, charts, points and reports (``target``:
                       the start of a target; ``state``: open (default) or all)
+``GET /charts``       the saved charts the token may see; ``/charts/{name}``: spec and data
 ``GET /health``       liveness and the data version (no token needed)
 ====================  ==================================================================
 
 Every route but ``/health`` and ``/openapi.json`` takes ``Authorization: Bearer TOKEN`` when
-the API has a token (``quant api`` refuses to listen off loopback without one). Bad requests
+the API has a token (``quant api`` refuses to listen off loopback without one): the shared token
+(``QUANT_API_TOKEN``, everything) or a member's (``parameters/teams.yaml``: their teams' scopes,
+403 outside them, and the saved charts shared with them). Bad requests
 (an unknown KPI or mart, a malformed date, a filter on a column that does not exist) get a
 4xx with a message naming the parameter, never a 500. Answers read from gold are cached per
 (query, data version) (:class:`~quantlib.api.sources.GoldSource`); the ``X-Cache`` header says
@@ -44,6 +47,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from quantlib.api.sources import GoldSource, WarehouseMissing
+from quantlib.identity import Directory
 
 __all__ = ["FORECAST_MODELS", "MAX_LIMIT", "ApiSettings", "create_app"]
 
@@ -73,6 +77,11 @@ class ApiSettings(BaseModel):
         environment's (``QUANT_OPS_DSN``, ``QUANT_OPS_DB``, ``reports/.ops.sqlite``).
     token : SecretStr, optional
         The bearer token every request must carry; none: no authentication (loopback only).
+    directory : Directory, optional
+        Members, teams, token hashes and scopes (``parameters/teams.yaml``): a member's token
+        is accepted too, limited to their teams' scopes and the charts shared with them.
+    dashboards : Path, optional
+        Where saved charts are (default ``parameters/dashboards``).
     annotations : Path, optional
         The comments database (default ``reports/.annotations.sqlite`` of ``reports``).
     warm_days : int
@@ -81,7 +90,7 @@ class ApiSettings(BaseModel):
         recent date gets a cached answer.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     gold: Path
     reports: Path | None = None
@@ -89,6 +98,8 @@ class ApiSettings(BaseModel):
     token: SecretStr | None = None
     warm_days: int = 365
     annotations: Path | None = None
+    directory: Directory | None = None
+    dashboards: Path | None = None
 
 
 def _date(value: str | None, name: str = "as_of") -> dt.date | None:
@@ -154,15 +165,33 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
                   description="KPIs, marts, forecasts, report runs and alerts of one company's warehouse.")
     app.state.gold = gold
 
-    def authorised(request: Request) -> None:
-        if settings.token is None:
-            return
+    directory = settings.directory or Directory()
+
+    def authorised(request: Request) -> str | None:
+        """The member the request's token belongs to; None for the shared token or an open API."""
+        if settings.token is None and not directory.token_hashes:
+            return None
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        expected = settings.token.get_secret_value()
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
-            raise HTTPException(401, "a valid 'Authorization: Bearer TOKEN' header is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+        given = given.strip()
+        if scheme.lower() == "bearer" and given:
+            if settings.token is not None and secrets.compare_digest(
+                    given.encode(), settings.token.get_secret_value().encode()):
+                return None
+            member = directory.member_for(given)
+            if member is not None:
+                return member
+        raise HTTPException(401, "a valid 'Authorization: Bearer TOKEN' header is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def scope(name: str):
+        """A dependency: the member may read ``name`` (their teams' scopes); the shared token may read all."""
+        def check(member: str | None = Depends(authorised)) -> str | None:
+            if member is not None and name not in directory.scopes_of(member):
+                raise HTTPException(403, f"{member} may not read {name}: their teams' scopes are "
+                                         f"{', '.join(sorted(directory.scopes_of(member))) or 'none'}")
+            return member
+        return check
 
     @app.exception_handler(WarehouseMissing)
     async def _no_warehouse(_request: Request, problem: WarehouseMissing) -> JSONResponse:
@@ -213,7 +242,7 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         """Liveness, the data version answers are cached under, and whether the warm-up is done."""
         return {"status": "ok", "data_version": gold.version(), "warm": gold.warmed.is_set()}
 
-    @app.get("/kpis", dependencies=[Depends(authorised)])
+    @app.get("/kpis", dependencies=[Depends(scope("kpis"))])
     def kpis(response: Response, as_of: str | None = Query(None, description="YYYY-MM-DD; default the build date"),
              service_line: str | None = None, region: str | None = None,
              technician_id: str | None = None) -> list[dict]:
@@ -221,7 +250,7 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         day, chosen = _date(as_of), filters(service_line, region, technician_id)
         return answer(response, ("kpis", day, chosen), lambda con: kpi_rows(con, day, chosen, None))
 
-    @app.get("/kpis/{name}", dependencies=[Depends(authorised)])
+    @app.get("/kpis/{name}", dependencies=[Depends(scope("kpis"))])
     def one_kpi(name: str, response: Response, as_of: str | None = None, service_line: str | None = None,
                 region: str | None = None, technician_id: str | None = None) -> dict:
         """One KPI as of a date, with its definition."""
@@ -238,13 +267,13 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
                            "ORDER BY table_name").fetchall()
         return {name: int(n) for name, n in rows}
 
-    @app.get("/marts", dependencies=[Depends(authorised)])
+    @app.get("/marts", dependencies=[Depends(scope("marts"))])
     def marts(response: Response) -> list[dict]:
         """The marts of this build and their row counts."""
         names = answer(response, ("marts",), mart_names)
         return [{"name": name, "rows": n} for name, n in names.items()]
 
-    @app.get("/marts/{name}", dependencies=[Depends(authorised)])
+    @app.get("/marts/{name}", dependencies=[Depends(scope("marts"))])
     def mart(name: str, request: Request, response: Response,
              limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)) -> dict:
         """A page of a mart, filtered by ``column=value`` on any of its columns."""
@@ -277,7 +306,7 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
 
         return open_ops_store(settings.ops_store)
 
-    @app.get("/forecasts/{kind}", dependencies=[Depends(authorised)])
+    @app.get("/forecasts/{kind}", dependencies=[Depends(scope("forecasts"))])
     def forecasts(kind: str, quantity: str | None = None, subject: str | None = None) -> dict:
         """The latest recorded run of a forecast (the scheduled report records it)."""
         if kind not in FORECAST_MODELS:
@@ -297,7 +326,7 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
                 "rows": _jsonable(run[columns].assign(target_start=run["target_start"].astype(str),
                                                       target_end=run["target_end"].astype(str)))}
 
-    @app.get("/runs", dependencies=[Depends(authorised)])
+    @app.get("/runs", dependencies=[Depends(scope("runs"))])
     def runs(job: str | None = None, company: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> list:
         """The scheduled report runs, newest first (errors as the history keeps them: secrets redacted)."""
         from quantlib.schedule.history import RunHistory
@@ -309,7 +338,7 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         return [{**{k: getattr(r, k) for k in keep}, "status": r.status.value, "lost": r.lost}
                 for r in RunHistory(path).runs(job=job, company=company, limit=limit)]
 
-    @app.get("/annotations", dependencies=[Depends(authorised)])
+    @app.get("/annotations", dependencies=[Depends(scope("annotations"))])
     def annotations(target: str | None = Query(None, description="dashboard:NAME, chart:DASHBOARD/CHART, "
                                                                   "report:NAME, or the start of one"),
                     state: str = Query("open", pattern="^(open|all)$")) -> list[dict]:
@@ -322,7 +351,37 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
             store.frame(include_resolved=state == "all")
         return _jsonable(frame)
 
-    @app.get("/alerts", dependencies=[Depends(authorised)])
+    def visible_charts(member: str | None):
+        from quantlib.viz.saved import list_charts
+
+        # The shared token (member None) is one-person use: every chart.
+        return list_charts(member, directory.teams, settings.dashboards)
+
+    @app.get("/charts")
+    def charts(member: str | None = Depends(scope("charts"))) -> list[dict]:
+        """The saved charts this token may see: name, owner, team, title, source, chart type."""
+        return [{"name": c.name, "owner": c.owner, "team": c.team, "viewers": c.viewers, "title": c.spec.title,
+                 "source": c.spec.source, "chart": c.spec.chart} for c in visible_charts(member)]
+
+    @app.get("/charts/{name}")
+    def chart(name: str, response: Response, member: str | None = Depends(scope("charts"))) -> dict:
+        """A saved chart: its spec and its data (queried on gold, cached per data version)."""
+        from quantlib.viz.builder import query
+        from quantlib.viz.saved import SharingError, load_chart
+
+        try:
+            saved = load_chart(name, member, directory.teams, settings.dashboards)
+        except FileNotFoundError:
+            raise HTTPException(404, f"no saved chart {name!r}") from None
+        except SharingError as problem:
+            raise HTTPException(403, str(problem)) from None
+        except ValueError as problem:
+            raise HTTPException(400, f"chart {name!r}: {problem}") from None
+        rows = answer(response, ("chart", saved.spec.model_dump_json()), lambda con: _jsonable(query(con, saved.spec)))
+        return {"name": saved.name, "owner": saved.owner, "team": saved.team,
+                "spec": saved.spec.model_dump(mode="json"), "rows": rows}
+
+    @app.get("/alerts", dependencies=[Depends(scope("alerts"))])
     def alerts(state: str = Query("open", pattern="^(open|resolved|all)$"), level: str | None = None,
                limit: int = Query(500, ge=1, le=10_000)) -> list[dict]:
         """Alerts, worst level first, newest first."""

@@ -5,8 +5,9 @@
     QUANT_API_TOKEN=s3cret quant api --ip 0.0.0.0    # reachable from the network: token required
 
 As ``quant apps``: bound to loopback by default, and anywhere else only with a token
-(``--token`` or ``QUANT_API_TOKEN``), which every request then carries as
-``Authorization: Bearer TOKEN``. The token is never printed or logged.
+(``--token`` or ``QUANT_API_TOKEN``) or members with tokens in ``parameters/teams.yaml``, which
+every request then carries as ``Authorization: Bearer TOKEN``. Tokens are never printed or
+logged (``quant token NAME`` prints a new one once, for its member to keep).
 """
 
 from __future__ import annotations
@@ -46,9 +47,15 @@ def api(
     from quantlib.cli.apps import is_loopback
     from quantlib.config import project_root, resolve_lake
     from quantlib.data.lake import Lake
+    from quantlib.identity import load_directory
 
     token = token or os.environ.get(TOKEN_ENV) or None
-    if token is None and not is_loopback(ip):
+    try:
+        directory = load_directory()
+    except ValueError as problem:
+        typer.echo(f"quant api: {problem}", err=True)
+        raise typer.Exit(2) from None
+    if token is None and not directory.token_hashes and not is_loopback(ip):
         typer.echo(f"quant api: refusing to serve on {ip} without a token: the API shows company data to anyone "
                    f"who can reach the port; pass --token or set {TOKEN_ENV}, or bind to 127.0.0.1", err=True)
         raise typer.Exit(2)
@@ -57,6 +64,17 @@ def api(
         typer.echo(f"quant api: {gold} does not exist; run 'quant warehouse build' first", err=True)
         raise typer.Exit(2)
     settings = ApiSettings(gold=gold.resolve(), reports=(reports or project_root() / "reports").resolve(),
-                           ops_store=store, token=token, warm_days=warm_days)
+                           ops_store=store, token=token, warm_days=warm_days, directory=directory)
     typer.echo(f"Serving {gold} at http://{ip}:{port}/  (/openapi.json; Ctrl-C to stop)")
     uvicorn.run(create_app(settings), host=ip, port=port, log_level="warning")
+
+
+@app.command("token")
+def token_command(member: str = typer.Argument(..., help="The member the token is for.")) -> None:
+    """Make a token for MEMBER: prints the token once (give it to them) and the line for parameters/teams.yaml."""
+    from quantlib.identity import hash_token, new_token
+
+    made = new_token()
+    typer.echo(f"token for {member} (shown once; only its hash is stored): {made}")
+    typer.echo("add under 'members:' in parameters/teams.yaml:")
+    typer.echo(f"  {member}: {{token_sha256: {hash_token(made)}}}")

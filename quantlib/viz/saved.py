@@ -107,19 +107,11 @@ def load_teams(path: str | Path | None = None, environ: Mapping[str, str] | None
     Raises
     ------
     ValueError
-        A malformed file, naming it and the entry.
+        A malformed file, naming it and the entry (:func:`quantlib.identity.load_directory`).
     """
-    from quantlib.config import project_root
+    from quantlib.identity import load_directory
 
-    env = os.environ if environ is None else environ
-    path = Path(path or env.get("QUANT_TEAMS") or project_root() / "parameters" / "teams.yaml")
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    teams = data.get("teams", {})
-    if not isinstance(teams, dict) or not all(isinstance(m, list) for m in teams.values()):
-        raise ValueError(f"{path}: 'teams' must map each team to a list of member names")
-    return {str(team): {str(m) for m in members} for team, members in teams.items()}
+    return load_directory(path, environ).teams
 
 
 def _now() -> str:
@@ -165,12 +157,13 @@ def load_chart(name: str, user: str | None = None, teams: Mapping[str, set[str]]
     return _read(SavedChart, (folder or dashboards_dir()) / "charts" / f"{name}.yaml", user, teams or {})
 
 
-def list_charts(user: str, teams: Mapping[str, set[str]] | None = None, folder: Path | None = None) -> list[SavedChart]:
-    """The saved charts ``user`` may see, by name."""
+def list_charts(user: str | None, teams: Mapping[str, set[str]] | None = None,
+                folder: Path | None = None) -> list[SavedChart]:
+    """The saved charts ``user`` may see (every one with ``user=None``: one-person use), by name."""
     found = []
     for path in sorted(((folder or dashboards_dir()) / "charts").glob("*.yaml")):
         chart = SavedChart.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        if chart.can_view(user, teams or {}):
+        if user is None or chart.can_view(user, teams or {}):
             found.append(chart)
     return found
 
