@@ -26,12 +26,14 @@ from typing import Any
 import duckdb
 from cachetools import LRUCache
 
+from quantlib.errors import WarehouseNotFoundError
+
 __all__ = ["GoldSource", "WarehouseMissing"]
 
 log = logging.getLogger(__name__)
 
 
-class WarehouseMissing(FileNotFoundError):
+class WarehouseMissing(WarehouseNotFoundError):
     """No gold file where the API was pointed (the warehouse was never built there)."""
 
 
