@@ -24,6 +24,12 @@ NOTEBOOKS = {
     "financial_summary": {"months": 2, "weeks": 3},
 }
 
+#: Charts of the specification's catalogue (quantlib.viz) a report must show, by their titles.
+CHARTS = {
+    "sales_performance": ("Customer journey, leads of the last 2 months", "lost ("),
+    "financial_summary": ("Daily revenue by service line",),
+}
+
 
 @pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
 def test_parameters_cell_mirrors_its_model(stem):
@@ -88,6 +94,9 @@ def test_notebook_runs_and_renders(stem, demo_lake, tmp_path, request):
     # Charts are inline SVG, tables are HTML: something to show in every section.
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     assert any("text/html" in o.get("data", {}) for o in outputs)
+    svgs = "".join(o.get("data", {}).get("image/svg+xml", "") for o in outputs)
+    for title in CHARTS.get(stem, ()):
+        assert title in svgs, title
     html = render_clean_html(run_dir / "run.ipynb", stem, tmp_path)
     for heading in section_headings(executed):
         assert heading in html

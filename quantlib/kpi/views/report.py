@@ -116,6 +116,16 @@ def monthly_revenue(ctx: ReportContext, months: int = 12) -> pd.DataFrame:
     return _with_dates(frame)
 
 
+def daily_revenue(ctx: ReportContext, months: int = 6) -> pd.DataFrame:
+    """Revenue per day and service line over the last ``months`` months (to the reporting date):
+    ``date, service_line, revenue`` (gold's ``daily_revenue``), for the calendar heatmap."""
+    first = (pd.Timestamp(ctx.month_start) - pd.DateOffset(months=months - 1)).date()
+    frame = ctx.con.execute("SELECT date, service_line, revenue FROM daily_revenue WHERE date BETWEEN ? AND ? "
+                            "ORDER BY date, service_line", [first, ctx.as_of]).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
 @table_view(formats={"revenue": "money", "prior_month": "money", "change_vs_prior_month": "change",
                     "prior_year": "money", "change_vs_prior_year": "change", "gross_margin": "pct"})
 def revenue_by_service_line(ctx: ReportContext) -> pd.DataFrame:
