@@ -25,6 +25,7 @@ from quantlib.viz.saved import (
     SavedDashboard,
     SharingError,
     list_charts,
+    list_dashboards,
     load_chart,
     load_dashboard,
     load_teams,
@@ -175,6 +176,12 @@ class ChartBuilder(WidgetApp):
         self.place_button = w.Button(description="Place on dashboard")
         self.place_button.add_class("cb-place")
         self.note = w.HTML()
+        self.boards = dropdown("Dashboards", [], "cb-boards", "320px")
+        self.show_board_button = w.Button(description="Show dashboard")
+        self.show_board_button.add_class("cb-show-board")
+        self.board_area = w.HTML()
+        self.board_area.add_class("cb-board-area")
+        self.show_board_button.on_click(lambda _b: self.show_dashboard(self.boards.value))
         self.save_button.on_click(lambda _b: self.save())
         self.open_button.on_click(lambda _b: self.open(self.saved.value))
         self.place_button.on_click(lambda _b: self.place())
@@ -194,7 +201,8 @@ class ChartBuilder(WidgetApp):
             w.HBox([self.status, self.exports.widget], **row),
             self.area,
             w.VBox([w.HBox([self.name, self.team, self.viewers, self.save_button], **row),
-                    w.HBox([self.saved, self.open_button, self.dashboard, self.place_button], **row), self.note],
+                    w.HBox([self.saved, self.open_button, self.dashboard, self.place_button], **row), self.note,
+                    w.HBox([self.boards, self.show_board_button], **row), self.board_area],
                    layout=w.Layout(width="100%")),
         ], layout=w.Layout(padding="8px 16px", max_width="1300px"))
         self._widget.add_class("cb-root")
@@ -297,6 +305,34 @@ class ChartBuilder(WidgetApp):
     def _refresh_saved(self) -> None:
         charts = list_charts(self.user, self.teams, self.folder)
         self.saved.options = [(f"{c.name} ({c.owner})", c.name) for c in charts]
+        boards = list_dashboards(self.user, self.teams, self.folder)
+        self.boards.options = [(f"{b.title or b.name} ({len(b.charts)})", b.name) for b in boards]
+
+    def show_dashboard(self, name: str | None) -> None:
+        """Draw every chart of saved dashboard ``name`` the user may see, in order (others say why not)."""
+        import vl_convert as vlc
+
+        from quantlib.views.theme import house_theme
+
+        if not name:
+            return
+        try:
+            board = load_dashboard(name, self.user, self.teams, self.folder)
+        except (FileNotFoundError, SharingError) as problem:
+            self.board_area.value = f'<div class="cb-status error">{html.escape(str(problem))}</div>'
+            return
+        parts = [f'<h2 class="cb-board-title">{html.escape(board.title or board.name)}</h2>']
+        for chart_name in board.charts:
+            try:
+                spec = load_chart(chart_name, self.user, self.teams, self.folder).spec
+                drawn = build_chart(spec, query(self.con, spec)).to_dict()
+                drawn["config"] = {**house_theme()["config"], **drawn.get("config", {})}
+                parts.append(f'<div class="cb-panel" data-chart="{html.escape(chart_name)}">'
+                             f"{vlc.vegalite_to_svg(drawn)}</div>")
+            except (FileNotFoundError, SharingError, ValueError) as problem:
+                parts.append(f'<div class="cb-panel cb-status error" data-chart="{html.escape(chart_name)}">'
+                             f"{html.escape(chart_name)}: {html.escape(_message(problem))}</div>")
+        self.board_area.value = "".join(parts)
 
     def save(self) -> None:
         """Save the current chart under the name field, for the chosen team and viewers."""
@@ -344,6 +380,7 @@ class ChartBuilder(WidgetApp):
             return
         self.note.value = (f'<div class="cb-status">{html.escape(chart_name)} is on {html.escape(board_name)} '
                            f"({len(board.charts)} chart{'s' if len(board.charts) != 1 else ''}).</div>")
+        self._refresh_saved()
 
 
 def _message(problem: Exception) -> str:

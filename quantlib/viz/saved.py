@@ -38,7 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from quantlib.errors import QuantError
 from quantlib.viz.builder import ChartSpec
 
-__all__ = ["SavedChart", "SavedDashboard", "SharingError", "dashboards_dir", "list_charts", "load_chart",
+__all__ = ["SavedChart", "SavedDashboard", "SharingError", "dashboards_dir", "list_charts", "list_dashboards",
+           "load_chart",
            "load_dashboard", "load_teams", "save_chart", "save_dashboard"]
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -181,3 +182,14 @@ def load_dashboard(name: str, user: str | None = None, teams: Mapping[str, set[s
                    folder: Path | None = None) -> SavedDashboard:
     """The saved dashboard ``name``; with ``user``, only if they may see it."""
     return _read(SavedDashboard, (folder or dashboards_dir()) / f"{name}.yaml", user, teams or {})
+
+
+def list_dashboards(user: str | None, teams: Mapping[str, set[str]] | None = None,
+                    folder: Path | None = None) -> list[SavedDashboard]:
+    """The saved dashboards ``user`` may see (every one with ``user=None``), by name."""
+    found = []
+    for path in sorted((folder or dashboards_dir()).glob("*.yaml")):
+        board = SavedDashboard.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        if user is None or board.can_view(user, teams or {}):
+            found.append(board)
+    return found

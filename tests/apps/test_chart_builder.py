@@ -58,6 +58,17 @@ def test_save_share_reopen_and_place(builder, demo_lake, tmp_path):
     builder.dashboard.value = "finance-weekly"
     builder.place()
     assert load_dashboard("finance-weekly", "ben", TEAMS, tmp_path).charts == ["gp-by-line"]
+    builder.show_dashboard("finance-weekly")
+    assert builder.board_area.value.count('<div class="cb-panel" data-chart="gp-by-line"><svg') == 1
+    assert [v for _, v in builder.boards.options] == ["finance-weekly"]
+    outsider = ChartBuilder(demo_lake.gold, user="cy", teams=TEAMS, folder=tmp_path)
+    try:
+        outsider.widget  # noqa: B018
+        assert outsider.boards.options == ()
+        outsider.show_dashboard("finance-weekly")
+        assert "cy may not see" in outsider.board_area.value
+    finally:
+        outsider.con.close()
     builder.name.value = "Not A Slug!"
     builder.save()
     assert "lower-case letters" in builder.note.value
