@@ -10,6 +10,7 @@
                       and ``column=value`` for any of its columns (equality)
 ``GET /forecasts/{kind}``  the latest recorded run of ``revenue``, ``demand`` or
                       ``cashflow`` forecasts (``quantity``, ``subject`` filters)
+``GET /plans/maintenance``  work orders and their proposed slots (``status``: open, closed, all)
 ``GET /runs``         the scheduled report runs, newest first (``job``, ``company``, ``limit``)
 ``GET /alerts``       alerts, worst first (``state``: open (default), resolved or all;
                       ``level``)
@@ -325,6 +326,21 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
                 "recorded_at": str(first["recorded_at"]),
                 "rows": _jsonable(run[columns].assign(target_start=run["target_start"].astype(str),
                                                       target_end=run["target_end"].astype(str)))}
+
+    @app.get("/plans/maintenance", dependencies=[Depends(scope("forecasts"))])
+    def maintenance_plan(status: str = Query("open", pattern="^(open|closed|all)$")) -> list[dict]:
+        """Maintenance work orders (``quant maintenance plan``) with the slot proposed for each, by health."""
+        sql = ("SELECT id, equipment_id, status, opened_on, health, reason, window_start, window_end, skill, "
+               "estimated_hours, planned_date, planned_technician, planned_arrival, planned_drive_minutes, "
+               "planned_note, closed_on, close_reason FROM work_orders")
+        args: list = []
+        if status != "all":
+            sql += " WHERE status = ?"
+            args.append(status)
+        with ops_store().reading() as con:
+            cursor = con.execute(sql + " ORDER BY health, id", args)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, tuple(row))) for row in cursor.fetchall()]
 
     @app.get("/runs", dependencies=[Depends(scope("runs"))])
     def runs(job: str | None = None, company: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> list:

@@ -205,3 +205,20 @@ def test_annotations_are_read_by_target(served, tmp_path):
     everything = client.get("/annotations", params={"state": "all", "target": "chart:executive"}).json()
     assert [(a["text"], a["point_x"]) for a in everything] == [("Storm", "2024-12-03")]
     assert [a["resolved_by"] for a in client.get("/annotations", params={"state": "all"}).json()] == ["cy", None]
+
+
+def test_the_maintenance_plan_is_served_worst_health_first(served, tmp_path):
+    client, _, gold = served
+    store = OpsStore(gold.parent / "ops.sqlite")
+    with store.transaction() as con:
+        for unit, health, status in (("E1", 0.4, "open"), ("E2", 0.1, "open"), ("E3", 0.2, "closed")):
+            con.execute("INSERT INTO work_orders (equipment_id, status, opened_on, health, reason, evidence, "
+                        "window_start, window_end, created_at, planned_date, planned_technician) VALUES "
+                        "(?, ?, '2024-12-01', ?, 'vibration', '{}', '2024-12-02', '2024-12-20', '2024-12-01', "
+                        "'2024-12-05', 'T1')", (unit, status, health))
+    orders = client.get("/plans/maintenance").json()
+    assert [(o["equipment_id"], o["planned_date"], o["planned_technician"]) for o in orders] == [
+        ("E2", "2024-12-05", "T1"), ("E1", "2024-12-05", "T1")]
+    assert [o["equipment_id"] for o in client.get("/plans/maintenance", params={"status": "all"}).json()] == [
+        "E2", "E3", "E1"]
+    assert client.get("/plans/maintenance", params={"status": "later"}).status_code == 422
