@@ -161,6 +161,8 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         except WarehouseMissing:
             pass  # every request says so (503) until the warehouse is built
         yield
+        if source is None:  # ours: stop its warm-up and close gold
+            gold.close()
 
     app = FastAPI(title="Quant read API", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="KPIs, marts, forecasts, report runs and alerts of one company's warehouse.")
@@ -231,8 +233,8 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         days = _month_ends(built, WARM_MONTHS)
         days += [built - dt.timedelta(days=n) for n in range(1, settings.warm_days + 1)]
         for day in dict.fromkeys(days):
-            if source.version() != version:
-                return  # rebuilt meanwhile: the new version's warm-up has started
+            if source.stopping.is_set() or source.version() != version:
+                return  # shutting down, or rebuilt meanwhile (the new version's warm-up has started)
             source.cached(("kpis", day, everything), lambda con, day=day: kpi_rows(con, day, everything, None))
 
     if warm and gold.warm is None:

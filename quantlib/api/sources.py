@@ -69,6 +69,9 @@ class GoldSource:
         self._version: str | None = None
         self._retired: list[duckdb.DuckDBPyConnection] = []
         self._cache: LRUCache = LRUCache(maxsize=cache_size)
+        self._warming: threading.Thread | None = None
+        #: Set by :meth:`close`: a warm-up stops at its next step.
+        self.stopping = threading.Event()
         self.hits = 0
 
     def version(self) -> str:
@@ -100,7 +103,8 @@ class GoldSource:
             if self.warm is None:
                 self.warmed.set()
             else:
-                threading.Thread(target=self._warm, args=(version,), name="api-warm", daemon=True).start()
+                self._warming = threading.Thread(target=self._warm, args=(version,), name="api-warm", daemon=True)
+                self._warming.start()
         return cursor, version
 
     def _warm(self, version: str) -> None:
@@ -153,6 +157,10 @@ class GoldSource:
         return None
 
     def close(self) -> None:
+        """Stop the warm-up (it ends its current step) and close the connections."""
+        self.stopping.set()
+        if self._warming is not None and self._warming is not threading.current_thread():
+            self._warming.join(timeout=120)
         with self._lock:
             for con in [*self._retired, *([self._con] if self._con is not None else [])]:
                 con.close()
