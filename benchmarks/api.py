@@ -34,11 +34,12 @@ import os
 import random
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.pipeline import _median_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "parameters" / "companies" / "mixed_trades.yaml"
@@ -91,12 +92,7 @@ def _baseline(lake: Path, repeat: int = 5) -> dict:
     con = duckdb.connect(str(lake / "gold.duckdb"), read_only=True)
 
     def median_ms(fn) -> float:
-        times = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
+        return _median_ms(fn, repeat)
 
     out = {"kpi_summary_build_date_ms": median_ms(lambda: kpi_summary(con)),
            "mart_page_ms": median_ms(lambda: con.execute(

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from quantlib.apps.base import WidgetApp
 from quantlib.data.annotations import AnnotationError, AnnotationStore
 from quantlib.views.annotations import numbered
 from quantlib.views.chart_export import (
@@ -53,7 +54,7 @@ def default_author(environ=None) -> str:
         return "anonymous"
 
 
-class CommentsPanel:
+class CommentsPanel(WidgetApp):
     """Comments on dashboard ``dashboard`` and its charts.
 
     Parameters
@@ -116,13 +117,6 @@ class CommentsPanel:
                 f"{html.escape(str(r.text))}<br><span class=\"qc-meta\">{html.escape(str(r.author))} &middot; "
                 f"{r.created_at:%d %b %Y %H:%M} UTC &middot; on {html.escape(on)}</span></div>")
         return out
-
-    @property
-    def widget(self):
-        if self._widget is None:
-            self._build()
-            self.refresh()
-        return self._widget
 
     def _build(self) -> None:
         import ipywidgets as w

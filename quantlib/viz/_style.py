@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 import altair as alt
@@ -47,3 +48,13 @@ def inline_values(frame: pd.DataFrame) -> alt.Data:
     and series (years of calendars) needs more. Encodings must then name their types.
     """
     return alt.Data(values=sanitize_pandas_dataframe(frame.copy()).to_dict(orient="records"))
+
+
+def date_window(con, as_of, days: int) -> tuple[dt.date, dt.date]:
+    """The ``days`` days ending at ``as_of`` (default gold's as-of date), both ends included."""
+    from quantlib.data.gold import as_of_date
+
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    end = as_of_date(con, as_of)
+    return end - dt.timedelta(days=days - 1), end

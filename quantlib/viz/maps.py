@@ -10,15 +10,14 @@ orientation of every ring first.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 
 import altair as alt
 import h3
 import numpy as np
 import pandas as pd
 
-from quantlib.data.gold import as_of_date, open_gold
-from quantlib.viz._style import MONEY, SEQUENTIAL, UNFAVOURABLE, require_columns
+from quantlib.data.gold import open_gold
+from quantlib.viz._style import MONEY, SEQUENTIAL, UNFAVOURABLE, date_window, require_columns
 
 __all__ = ["choropleth", "customer_revenue_points", "hex_cells", "hex_features", "hex_map", "rewind_for_d3",
            "zip_revenue"]
@@ -29,13 +28,6 @@ _RAMP = ["#d3e0ec", SEQUENTIAL[2], SEQUENTIAL[3]]
 
 
 # ---------------------------------------------------------------------------- data helpers
-def _window(con, as_of, days: int) -> tuple[dt.date, dt.date]:
-    if days < 1:
-        raise ValueError(f"days must be at least 1, got {days}")
-    end = as_of_date(con, as_of)
-    return end - dt.timedelta(days=days - 1), end
-
-
 def customer_revenue_points(con_or_lake, as_of=None, days: int = 365) -> pd.DataFrame:
     """Customers with completed revenue in the last ``days`` days, at their coordinates.
 
@@ -55,7 +47,7 @@ def customer_revenue_points(con_or_lake, as_of=None, days: int = 365) -> pd.Data
         in the window), for customers with coordinates and at least one completed job there.
     """
     with open_gold(con_or_lake) as con:
-        start, end = _window(con, as_of, days)
+        start, end = date_window(con, as_of, days)
         frame = con.execute(
             """SELECT c.customer_id, c.zip, c.region, c.lat, c.lon,
                       count(*) AS jobs, sum(j.revenue) AS revenue
@@ -71,7 +63,7 @@ def customer_revenue_points(con_or_lake, as_of=None, days: int = 365) -> pd.Data
 def zip_revenue(con_or_lake, as_of=None, days: int = 365) -> pd.DataFrame:
     """Completed revenue of the last ``days`` days by the customer's zip code: ``zip, customers, jobs, revenue``."""
     with open_gold(con_or_lake) as con:
-        start, end = _window(con, as_of, days)
+        start, end = date_window(con, as_of, days)
         frame = con.execute(
             """SELECT c.zip, count(DISTINCT c.customer_id) AS customers, count(*) AS jobs,
                       sum(j.revenue) AS revenue

@@ -7,13 +7,21 @@ manager does about them.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import altair as alt
 import pandas as pd
 
-from quantlib.data.gold import as_of_date, open_gold
-from quantlib.viz._style import FAVOURABLE, INK, MONEY, MUTED, PALETTE, UNFAVOURABLE, require_columns, tooltip_type
+from quantlib.data.gold import open_gold
+from quantlib.viz._style import (
+    FAVOURABLE,
+    INK,
+    MONEY,
+    MUTED,
+    PALETTE,
+    UNFAVOURABLE,
+    date_window,
+    require_columns,
+    tooltip_type,
+)
 
 __all__ = ["QUADRANTS", "job_type_profitability", "profitability_matrix", "profitability_quadrants"]
 
@@ -46,11 +54,10 @@ def job_type_profitability(con_or_lake, as_of=None, days: int = 365) -> pd.DataF
         ``revenue`` (sum), ``gross_profit`` (sum); largest revenue first. ``attrs``: ``start``,
         ``end``.
     """
-    if days < 1:
+    if days < 1:  # before opening anything
         raise ValueError(f"days must be at least 1, got {days}")
     with open_gold(con_or_lake) as con:
-        end = as_of_date(con, as_of)
-        start = end - dt.timedelta(days=days - 1)
+        start, end = date_window(con, as_of, days)
         frame = con.execute(
             """SELECT job_type, service_line, count(*) AS jobs, avg(labor_hours) AS labor_hours,
                       sum(gross_profit) / nullif(sum(revenue), 0) AS margin,

@@ -6,7 +6,6 @@ import datetime as dt
 import math
 import os
 import shutil
-import threading
 import time
 
 import duckdb
@@ -20,7 +19,7 @@ from quantlib.data.opstore import OpsStore
 from quantlib.kpi import REGISTRY, Filters, kpi_summary
 from quantlib.monitor import PREDICTION_COLUMNS
 from quantlib.schedule.history import RunHistory, RunStatus
-from tests.apps.helpers import free_port
+from tests.api.helpers import serving
 
 TOKEN = "api-test-token"  # nosec B105 (a test's own token)
 
@@ -29,8 +28,6 @@ TOKEN = "api-test-token"  # nosec B105 (a test's own token)
 def served(demo_lake, tmp_path_factory):
     """The API with a token over a copy of gold, an operational store with a forecast and an alert,
     and a run history with one run; yields (client, source, gold path); the server stops after."""
-    import uvicorn
-
     root = tmp_path_factory.mktemp("api")
     gold = root / "gold.duckdb"
     shutil.copy(demo_lake.gold, gold)
@@ -58,23 +55,13 @@ def served(demo_lake, tmp_path_factory):
     source = GoldSource(gold)
     app = create_app(ApiSettings(gold=gold, reports=reports, ops_store=root / "ops.sqlite", token=TOKEN,
                                  warm_days=3), source)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"},
-                          timeout=60)
-    try:
-        yield client, source, gold
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=30)
-        source.close()
+    with serving(app) as url:
+        client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+        try:
+            yield client, source, gold
+        finally:
+            client.close()
+    source.close()
 
 
 def same(a, b):
