@@ -5,8 +5,8 @@ rows), a calculation and filters; the chart is queried in DuckDB on gold
 (:func:`quantlib.viz.builder.query`) and drawn as SVG. Save it (a name, a team, the teams that may
 see it), reopen a saved chart (only those the user may see), place it on a dashboard, and export
 it (PDF, PowerPoint, Excel, CSV). Templates from the specification start common views in one
-click. The user is ``$QUANT_USER`` (else the account the server runs as); their teams are
-``parameters/teams.yaml``.
+click. The user is the member ``quant apps`` signed in (:meth:`ChartBuilder.sign_in`), else
+``$QUANT_USER`` (else the account the server runs as); their teams are ``parameters/teams.yaml``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 import pandas as pd
 
 from quantlib.apps.base import WidgetApp
+from quantlib.apps.field_shelf import FieldShelf
 from quantlib.data.gold import connect_gold
 from quantlib.viz.builder import AGGREGATES, CHART_TYPES, SOURCES, ChartFilters, ChartSpec, build_chart, query
 from quantlib.viz.saved import (
@@ -144,6 +145,10 @@ class ChartBuilder(WidgetApp):
         self.x = dropdown("Category / time", [], "cb-x", "230px")
         self.y = dropdown("Value", [], "cb-y", "220px")
         self.color = dropdown("Colour / rows", [], "cb-color", "230px")
+        # Drag and drop onto the same three choices; the dropdowns stay as the keyboard way.
+        self.shelf = FieldShelf()
+        self.shelf.add_class("cb-shelf")
+        self.shelf.observe(self._on_shelf, names="values")
         self.start = w.DatePicker(description="From", style=style, layout=w.Layout(width="auto"))
         self.end = w.DatePicker(description="To", style=style, layout=w.Layout(width="auto"))
         self.service_line = dropdown("Service line", [ALL, *self.options("service_line")], "cb-service-line")
@@ -157,11 +162,10 @@ class ChartBuilder(WidgetApp):
         self.area = w.HTML()
         self.area.add_class("cb-chart-area")
         # Save, open, place on a dashboard.
-        mine = sorted(team for team, members in self.teams.items() if self.user in members)
         self.name = w.Text(description="Name", placeholder="revenue-by-line", style=style,
                            layout=w.Layout(width="260px"))
         self.name.add_class("cb-name")
-        self.team = dropdown("Team", [NONE, *mine], "cb-team", "200px")
+        self.team = dropdown("Team", [NONE], "cb-team", "200px")
         self.viewers = w.SelectMultiple(options=sorted(self.teams), description="Also shared with", style=style,
                                         layout=w.Layout(width="300px", height="64px"))
         self.viewers.add_class("cb-viewers")
@@ -191,11 +195,12 @@ class ChartBuilder(WidgetApp):
                         self.service_line, self.region, self.technician, self.title):
             control.observe(self._on_change, names="value")
         row = dict(layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        self.heading = w.HTML()
         self._widget = w.VBox([
-            w.HTML(CSS + f'<h1>{html.escape(self.company or "Chart builder")}</h1>'
-                   f'<div class="cb-sub">Build a chart on the warehouse as {html.escape(self.user)}.</div>'),
+            self.heading,
             w.HBox([self.template], **row),
             w.HBox([self.source, self.chart_type, self.aggregate, self.title], **row),
+            self.shelf,
             w.HBox([self.x, self.y, self.color], **row),
             w.HBox([self.start, self.end, self.service_line, self.region, self.technician], **row),
             w.HBox([self.status, self.exports.widget], **row),
@@ -207,7 +212,29 @@ class ChartBuilder(WidgetApp):
         ], layout=w.Layout(padding="8px 16px", max_width="1300px"))
         self._widget.add_class("cb-root")
         self._fill_fields()
+        self._refresh_user()
+
+    def _refresh_user(self) -> None:
+        """The heading, the teams a chart may be saved under and the saved views: all follow the user."""
+        self.heading.value = (CSS + f'<h1>{html.escape(self.company or "Chart builder")}</h1>'
+                              f'<div class="cb-sub">Build a chart on the warehouse as '
+                              f'<span class="cb-user">{html.escape(self.user)}</span>.</div>')
+        mine = sorted(team for team, members in self.teams.items() if self.user in members)
+        self.team.options = [NONE, *mine]
+        self.team.value = NONE
         self._refresh_saved()
+
+    def sign_in(self, member: str | None) -> None:
+        """Build as ``member`` (the visitor ``quant apps`` signed in); None keeps the operator.
+
+        Called by the notebook's last cell with :func:`quantlib.apps.identity.visiting_member`,
+        once the preheated kernel is handed to the visitor.
+        """
+        if not member or member == self.user:
+            return
+        self.user = member
+        if self._widget is not None:
+            self._refresh_user()
 
     def _fill_fields(self) -> None:
         """Shelf options for the source (keeping the current choices that still exist)."""
@@ -235,6 +262,42 @@ class ChartBuilder(WidgetApp):
                 self.start.value = self.end.value = None
         finally:
             self._quiet = False
+        self._sync_shelf()
+
+    def _shelves(self) -> dict:
+        """What each shelf of the source accepts (the dropdowns' options, without "(none)")."""
+        def names(box):
+            return [value for value in box.options if value != NONE]
+
+        return {"x": {"label": "Category / time", "accepts": names(self.x), "optional": True},
+                "y": {"label": "Value", "accepts": names(self.y), "optional": False},
+                "color": {"label": "Colour / rows", "accepts": names(self.color), "optional": True}}
+
+    def _sync_shelf(self) -> None:
+        """Show on the shelf what the dropdowns hold."""
+        source = SOURCES[self.source.value]
+        fields = [{"name": name, "label": source.labels.get(name, name.replace("_", " ").capitalize()),
+                   "kind": "dimension"} for name in source.dimensions]
+        fields += [{"name": name, "label": measure.label, "kind": "measure"}
+                   for name, measure in source.measures.items()]
+        self.shelf.fields = fields
+        self.shelf.shelves = self._shelves()
+        self.shelf.values = {key: (None if box.value in (NONE, None) else box.value)
+                             for key, box in (("x", self.x), ("y", self.y), ("color", self.color))}
+
+    def _on_shelf(self, change) -> None:
+        """A drop (or a removal) on the page: checked against what the shelf accepts, then the dropdown moves."""
+        shelves = self._shelves()
+        for key, box in (("x", self.x), ("y", self.y), ("color", self.color)):
+            name = (change["new"] or {}).get(key)
+            current = None if box.value in (NONE, None) else box.value
+            if name == current:
+                continue
+            if name is None and shelves[key]["optional"]:
+                box.value = NONE
+            elif name in shelves[key]["accepts"]:
+                box.value = name
+        self._sync_shelf()  # a refused drop goes back to what the dropdowns hold
 
     def current_spec(self) -> ChartSpec:
         """The spec the widgets describe (pydantic validates it: a message says what does not fit)."""
@@ -273,6 +336,7 @@ class ChartBuilder(WidgetApp):
 
         if self._widget is None:
             self._build()
+        self._sync_shelf()
         started = time.perf_counter()
         try:
             svg = self.draw(self.current_spec())

@@ -76,6 +76,7 @@ class CommentsPanel(WidgetApp):
         self.dashboard = dashboard
         self.charts = charts
         self.author = author or default_author()
+        self.member: str | None = None  # set by sign_in: then the author field is locked
         self.on_change = on_change
         self._widget = None
 
@@ -92,6 +93,15 @@ class CommentsPanel(WidgetApp):
         """The open comments on one chart, with the panel's numbers (for its markers)."""
         notes = self.comments()
         return notes[notes["target"] == f"chart:{self.dashboard}/{chart}"].reset_index(drop=True)
+
+    def sign_in(self, member: str | None) -> None:
+        """Comment as ``member`` (signed in by ``quant apps``): the author field is theirs and locked."""
+        if not member:
+            return
+        self.author = self.member = member
+        if self._widget is not None:
+            self.author_box.value = member
+            self.author_box.disabled = True
 
     def add(self, text: str, author: str, chart: str | None = None, day=None):
         """Add a comment on the dashboard, or on ``chart`` (at ``day`` when given)."""
@@ -124,7 +134,7 @@ class CommentsPanel(WidgetApp):
         style = {"description_width": "initial"}
         self.text = w.Textarea(placeholder="Add a comment", layout=w.Layout(width="420px", height="54px"))
         self.text.add_class("qc-text")
-        self.author_box = w.Text(value=self.author, description="Author", style=style,
+        self.author_box = w.Text(value=self.author, description="Author", style=style, disabled=self.member is not None,
                                  layout=w.Layout(width="220px"))
         self.author_box.add_class("qc-author")
         self.on = w.Dropdown(options=[("the dashboard", ""), *[(label, key) for key, label in self.charts]],
@@ -177,7 +187,7 @@ class CommentsPanel(WidgetApp):
         chart = self.on.value or None
         day: dt.date | None = self.day.value if chart else None
         try:
-            made = self.add(self.text.value, self.author_box.value, chart, day)
+            made = self.add(self.text.value, self.member or self.author_box.value, chart, day)
         except AnnotationError as problem:
             self.refresh(str(problem))
             return
@@ -190,7 +200,7 @@ class CommentsPanel(WidgetApp):
 
     def _on_resolve(self, annotation_id: int) -> None:
         try:
-            self.resolve(annotation_id, by=self.author_box.value)
+            self.resolve(annotation_id, by=self.member or self.author_box.value)
         except AnnotationError as problem:
             self.refresh(str(problem))
             return

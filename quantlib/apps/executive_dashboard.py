@@ -726,6 +726,10 @@ class ExecutiveDashboard(WidgetApp):
         self.status.value = '<div class="qd-status">Updating&hellip;</div>'
         self._pending = loop.call_later(self.debounce, self.refresh)
 
+    def sign_in(self, member: str | None) -> None:
+        """The visitor ``quant apps`` signed in (None: the operator): their comments carry their name."""
+        self.comments.sign_in(member)
+
     def refresh(self) -> None:
         """Recompute every card, the chart and the table for the widgets' range and filters."""
         self._pending = None

@@ -9,8 +9,10 @@ environment variables ``QUANT_COMPANY``, ``QUANT_LAKE`` and ``QUANT_AS_OF``, whi
 kernel inherits and the apps read (:func:`quantlib.apps.executive_dashboard.dashboard_from_parameters`).
 
 Bound to the loopback address by default. Bound to anything else, the server refuses to
-start without a token (``--token`` or ``QUANT_APPS_TOKEN``): the apps show company
-figures. The token goes to Voila in a private config file, not on the command line, where
+start without a token (``--token`` or ``QUANT_APPS_TOKEN``) or members with tokens
+(``parameters/teams.yaml``): the apps show company figures. Members sign in with their own
+tokens and the apps know who they are (:mod:`quantlib.apps.identity`). The token goes to
+Voila in a private config file, not on the command line, where
 any local user could read it with ``ps``.
 
 :func:`start_voila` starts the server; the command and any other caller go through it.
@@ -71,19 +73,22 @@ def is_loopback(ip: str) -> bool:
 
 
 def resolve_token(ip: str, token: str | None, environ: dict | None = None) -> str | None:
-    """The token to serve with: ``token``, else ``$QUANT_APPS_TOKEN``; required off loopback.
+    """The token to serve with: ``token``, else ``$QUANT_APPS_TOKEN``; off loopback, required
+    unless members have tokens (``parameters/teams.yaml``, ``$QUANT_TEAMS``).
 
     Raises
     ------
     AppsError
-        ``ip`` is not a loopback address and there is no token.
+        ``ip`` is not a loopback address and there is neither a token nor a member.
     """
+    from quantlib.identity import load_directory
+
     env = os.environ if environ is None else environ
     token = token or env.get(TOKEN_ENV) or None
-    if token is None and not is_loopback(ip):
+    if token is None and not is_loopback(ip) and not load_directory(environ=env).token_hashes:
         raise AppsError(f"refusing to serve on {ip} without a token: the apps show company data to "
-                        f"anyone who can reach the port; pass --token or set {TOKEN_ENV}, or bind to "
-                        f"{DEFAULT_IP}")
+                        f"anyone who can reach the port; pass --token or set {TOKEN_ENV}, give members "
+                        f"tokens in parameters/teams.yaml ('quant token NAME'), or bind to {DEFAULT_IP}")
     return token
 
 
@@ -251,12 +256,20 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     base = dict(os.environ if env is None else env)
     token = resolve_token(ip, token, base)
     tmp = Path(tempfile.mkdtemp(prefix="quant-apps-"))  # mode 0700: the token stays private
-    config = {"Voila": {"token": token}} if token else {}
+    from quantlib.apps.identity import MEMBER_ENV, MEMBER_HEADER
+
+    # Members sign in with their own tokens (quantlib.apps.identity); the provider hands the
+    # member to the app's kernel in a header Voila passes on with the request.
+    config = {"Voila": {"identity_provider_class": "quantlib.apps.identity.QuantIdentityProvider"},
+              "VoilaConfiguration": {"http_header_envs": [MEMBER_HEADER]}}
+    if token:
+        config["Voila"]["token"] = token
     (tmp / "voila.json").write_text(json.dumps(config))
     os.chmod(tmp / "voila.json", 0o600)
     # Kernels run notebook code and inherit Voila's environment: no secret at all (the token
     # is in the private config above; mail and Slack settings are for the scheduler only).
     base = scrubbed_environment(base)
+    base.pop(MEMBER_ENV, None)  # only the identity provider names the visiting member
     for name, value in (("QUANT_COMPANY", company), ("QUANT_LAKE", lake), ("QUANT_AS_OF", as_of)):
         if value is not None:
             base[name] = str(value)

@@ -36,6 +36,23 @@ def test_shelves_follow_the_source_and_bad_combinations_say_why(builder, demo_la
     assert "has no location for a map" in builder.status.value
 
 
+def test_the_field_shelf_moves_the_choices_and_refuses_what_a_shelf_does_not_take(builder, demo_lake):
+    builder.source.value = "work_orders"
+    shelf = builder.shelf
+    assert {f["name"]: f["kind"] for f in shelf.fields}["revenue"] == "measure"
+    assert "region" in shelf.shelves["color"]["accepts"] and "revenue" not in shelf.shelves["color"]["accepts"]
+    shelf.values = {**shelf.values, "x": "service_line", "color": "region"}  # two drops' worth at once
+    assert (builder.x.value, builder.color.value) == ("service_line", "region")
+    expected = query(demo_lake.gold, builder.current_spec())
+    assert f'data-rows="{len(expected)}"' in builder.status.value and expected["color"].nunique() > 1
+    shelf.values = {**shelf.values, "y": "region"}  # a dimension on the value shelf: refused, shelf restored
+    assert builder.y.value != "region" and shelf.values["y"] == builder.y.value
+    shelf.values = {**shelf.values, "color": None}  # x on an optional shelf
+    assert builder.color.value == "(none)" and shelf.values["color"] is None
+    builder.y.value = "jobs"  # and the dropdowns move the shelf
+    assert shelf.values["y"] == "jobs"
+
+
 def test_save_share_reopen_and_place(builder, demo_lake, tmp_path):
     builder.show(TEMPLATES["Financial dashboard: gross profit by line"])
     drawn = builder.area.value

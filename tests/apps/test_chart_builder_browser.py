@@ -1,5 +1,5 @@
 """The chart builder in a real browser, served by Voila as ``quant apps`` does: a template draws, the
-shelves change the chart, a chart is saved as YAML another team member can open."""
+shelves change the chart (by drag and drop and by dropdown), a chart is saved as YAML another team member can open."""
 
 from __future__ import annotations
 
@@ -27,6 +27,19 @@ def test_build_and_save_a_chart_in_the_browser(demo_lake, tmp_path):
             page.goto(server.app_url("chart_builder.ipynb"), timeout=90_000)
             page.wait_for_selector(".cb-status[data-rows]", timeout=90_000)
             assert page.locator(".cb-chart-area svg").count() == 1
+            # Drag and drop: the region chip onto the colour shelf colours the ranking by region.
+            page.locator('.qs-source[data-field="region"]').drag_to(page.locator('.qs-shelf[data-shelf="color"]'))
+            page.wait_for_function("() => document.querySelector('.cb-color select').value === 'region'",
+                                   timeout=30_000)
+            page.wait_for_selector('.qs-shelf[data-shelf="color"] .qs-placed[data-field="region"]', timeout=30_000)
+            page.wait_for_function("() => document.querySelector('.cb-chart-area').textContent.includes('Region')",
+                                   timeout=30_000)
+            # A measure is not a colour: the drop is refused and the shelf keeps region.
+            page.locator('.qs-source[data-field="revenue"]').drag_to(page.locator('.qs-shelf[data-shelf="color"]'))
+            assert page.locator(".cb-color select").input_value() == "region"
+            page.locator('.qs-shelf[data-shelf="color"] .qs-remove').click()
+            page.wait_for_function("() => document.querySelector('.cb-color select').value === '(none)'",
+                                   timeout=30_000)
             page.locator(".cb-source select").select_option(label="Financials")
             page.locator(".cb-x select").select_option("month")
             page.locator(".cb-y select").select_option("gross_profit")

@@ -44,6 +44,21 @@ def test_comments_are_added_numbered_marked_on_the_chart_and_resolved(dash):
     assert panel.store.frame().loc[1, "resolved_by"] == "ana"
 
 
+def test_a_signed_in_member_comments_under_their_own_name(dash):
+    panel = dash.comments
+    dash.sign_in(None)  # the operator: the author field stays free
+    panel.widget  # noqa: B018
+    assert not panel.author_box.disabled
+    dash.sign_in("cy")
+    assert panel.author_box.value == "cy" and panel.author_box.disabled
+    panel.text.value, panel.author_box.value = "Who wrote this?", "ana"  # a forged field state changes nothing
+    panel._on_add()
+    notes = panel.comments()
+    assert list(notes["author"]) == ["cy"]
+    panel._on_resolve(int(notes.loc[0, "id"]))
+    assert panel.store.frame().loc[0, "resolved_by"] == "cy"
+
+
 def test_exports_hold_what_the_dashboard_shows(dash):
     from openpyxl import load_workbook
     from pptx import Presentation

@@ -128,6 +128,17 @@ def test_non_loopback_needs_a_token(monkeypatch):
     assert resolve_token("0.0.0.0", None, {"QUANT_APPS_TOKEN": "t0k"}) == "t0k"
     assert resolve_token("127.0.0.1", None, {}) is None
 
+
+def test_members_with_tokens_may_serve_off_loopback(tmp_path):
+    from quantlib.identity import hash_token
+
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("teams:\n  ops: [ana]\n")
+    with pytest.raises(AppsError, match="without a token"):  # a team without tokens signs nobody in
+        resolve_token("0.0.0.0", None, {"QUANT_TEAMS": str(teams)})
+    teams.write_text(f"teams:\n  ops: [ana]\nmembers:\n  ana: {{token_sha256: {hash_token('t')}}}\n")
+    assert resolve_token("0.0.0.0", None, {"QUANT_TEAMS": str(teams)}) is None
+
     import quantlib.cli.apps  # noqa: F401  (registers "quant apps")
     from quantlib.cli.app import app
 
