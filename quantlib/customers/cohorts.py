@@ -61,7 +61,8 @@ def _default_as_of(con: duckdb.DuckDBPyConnection):
     return con.execute("SELECT max(completed_date) FROM job_facts WHERE is_completed").fetchone()[0]
 
 
-def cohort_retention(con_or_lake, as_of=None, period: str = "month", periods: int = 12) -> pd.DataFrame:
+def cohort_retention(con_or_lake, as_of=None, period: str = "month", periods: int = 12,
+                     cohorts: int | None = None) -> pd.DataFrame:
     """Retention of each first-job cohort over the periods after its first completed job.
 
     Parameters
@@ -77,6 +78,8 @@ def cohort_retention(con_or_lake, as_of=None, period: str = "month", periods: in
         The length of a cohort and of a retention period (weeks start on Monday).
     periods : int
         The last period reported after the cohort's own (period 0).
+    cohorts : int, optional
+        Only the latest ``cohorts`` cohorts (default: every cohort since the first job).
 
     Returns
     -------
@@ -89,17 +92,22 @@ def cohort_retention(con_or_lake, as_of=None, period: str = "month", periods: in
     Raises
     ------
     ValueError
-        For an unknown ``period`` or a negative ``periods``.
+        For an unknown ``period``, a negative ``periods`` or ``cohorts`` below 1.
     """
     if period not in PERIODS:
         raise ValueError(f"period must be one of {sorted(PERIODS)}, got {period!r}")
     if periods < 0:
         raise ValueError(f"periods must be 0 or more, got {periods}")
+    if cohorts is not None and cohorts < 1:
+        raise ValueError(f"cohorts must be 1 or more, got {cohorts}")
     sql = _RETENTION_SQL.format(period=period, to_interval=PERIODS[period], step=_MONTHS_PER[period])
     with open_gold(con_or_lake) as con:
         day = _default_as_of(con) if as_of is None else to_date(as_of)
         frame = con.execute(sql, {"as_of": day, "periods": periods}).df()
     frame["cohort"] = pd.to_datetime(frame["cohort"])
     frame = frame.astype({"period": "int64", "customers": "int64", "active": "int64", "retention": "float64"})
+    if cohorts is not None:
+        latest = sorted(frame["cohort"].unique())[-cohorts:]
+        frame = frame[frame["cohort"].isin(latest)].reset_index(drop=True)
     frame.attrs.update(as_of=day, period=period)
     return frame

@@ -87,6 +87,14 @@ def test_default_as_of_is_the_last_completed_job_without_build_params(jobs):
     assert cohort_retention(jobs).attrs["as_of"] == D(2024, 5, 3)
 
 
+def test_only_the_latest_cohorts(jobs):
+    everything = cohort_retention(jobs, as_of="2024-04-30", periods=3)
+    latest = cohort_retention(jobs, as_of="2024-04-30", periods=3, cohorts=2)
+    assert _rows(latest) == [(D(2024, 2, 1), 0, 2, 2), (D(2024, 2, 1), 1, 2, 0), (D(2024, 2, 1), 2, 2, 0),
+                             (D(2024, 4, 1), 0, 1, 1)]
+    assert _rows(cohort_retention(jobs, as_of="2024-04-30", periods=3, cohorts=10)) == _rows(everything)
+
+
 def test_arguments_are_checked(jobs):
     with pytest.raises(ValueError, match="period"):
         cohort_retention(jobs, period="year")
@@ -116,3 +124,5 @@ def test_demo_lake_against_pandas(demo_lake):
                 for c in sizes.index for k in range(7) if (c + k) <= last_month]
     assert _rows(got) == expected
     assert got["period"].max() == 6 and len(got) > 50
+    with pytest.raises(ValueError, match="cohorts"):
+        cohort_retention(jobs, cohorts=0)

@@ -14,7 +14,6 @@ bought once, long ago, is not counted as likely still active.
 from __future__ import annotations
 
 import altair as alt
-import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import Field
@@ -22,19 +21,16 @@ from pydantic import Field
 from quantlib.customers.clv import CompanyCLV, company_clv
 from quantlib.data.gold import as_of_date, open_gold
 from quantlib.parameters import NotebookParameters, register_parameters
-from quantlib.views.tables import table_view, with_formats
+from quantlib.views.tables import table_view
 
 __all__ = [
     "CustomerValueParameters",
     "clv_by_type",
     "clv_distribution",
     "clv_histogram",
-    "cohort_retention",
     "customer_values",
     "headline",
     "model_parameters",
-    "retention_chart",
-    "retention_matrix",
     "top_customers",
     "value_summary",
 ]
@@ -151,74 +147,6 @@ def model_parameters(res: CompanyCLV) -> pd.DataFrame:
         ("Gamma-Gamma", "v", gg["v"], f"scale; mean job value p v/(q-1) = ${res.spend.population_mean_:,.0f}"),
     ]
     return pd.DataFrame(rows, columns=["model", "parameter", "value", "meaning"])
-
-
-# ---------------------------------------------------------------------------- cohorts
-def cohort_retention(con: duckdb.DuckDBPyConnection, as_of, months: int = 12) -> pd.DataFrame:
-    """Monthly acquisition cohorts x months since the first completed job.
-
-    A cohort is the customers whose first completed job falls in a month; a customer is
-    retained in month k if they have a completed job k months later. Only the last
-    ``months`` cohorts are returned, and only months that have ended by ``as_of`` (the
-    month of ``as_of`` counts as observed through ``as_of``).
-
-    Returns
-    -------
-    DataFrame
-        ``cohort, months_since, cohort_size, active, retention``.
-    """
-    as_of = pd.Timestamp(as_of).date()
-    first_cohort = (pd.Timestamp(as_of).to_period("M") - (months - 1)).to_timestamp().date()
-    return con.execute(
-        """WITH jobs AS (
-               SELECT customer_id, date_trunc('month', completed_date)::DATE AS month
-               FROM job_facts WHERE is_completed AND completed_date <= ?),
-           firsts AS (SELECT customer_id, min(month) AS cohort FROM jobs GROUP BY 1),
-           sizes AS (SELECT cohort, count(*) AS cohort_size FROM firsts GROUP BY 1),
-           active AS (
-               SELECT f.cohort, datediff('month', f.cohort, j.month) AS months_since,
-                      count(DISTINCT j.customer_id) AS active
-               FROM jobs j JOIN firsts f USING (customer_id) GROUP BY 1, 2),
-           grid AS (
-               SELECT s.cohort, s.cohort_size,
-                      unnest(range(0, datediff('month', s.cohort, ?::DATE) + 1)) AS months_since
-               FROM sizes s WHERE s.cohort >= ?)
-           SELECT g.cohort, g.months_since::INT AS months_since, g.cohort_size,
-                  coalesce(a.active, 0) AS active, coalesce(a.active, 0) / g.cohort_size AS retention
-           FROM grid g LEFT JOIN active a USING (cohort, months_since)
-           ORDER BY g.cohort, g.months_since""", [as_of, as_of, first_cohort]).df()
-
-
-def retention_matrix(cohorts: pd.DataFrame, max_months: int = 12) -> pd.DataFrame:
-    """Cohort x months-since table of retention (month 0 is 100 % by definition and left out)."""
-    d = cohorts[(cohorts["months_since"] >= 1) & (cohorts["months_since"] <= max_months)]
-    sizes = cohorts.groupby("cohort")["cohort_size"].first()
-    # The newest cohort has no month 1 yet; it keeps its row (size, empty cells).
-    wide = d.pivot(index="cohort", columns="months_since", values="retention").reindex(sizes.index)
-    wide.columns = [f"m{int(c)}" for c in wide.columns]
-    out = wide.reset_index()
-    out.insert(1, "customers", sizes.reindex(out["cohort"]).to_numpy())
-    out["cohort"] = pd.to_datetime(out["cohort"])
-    months = [c for c in out.columns if c.startswith("m")]
-    return with_formats(out, {"cohort": "month", "customers": "int", **{c: "pct" for c in months}},
-                        {"cohort": "Cohort", **{c: c[1:] for c in months}})
-
-
-def retention_chart(cohorts: pd.DataFrame, max_months: int = 12, width: int = 520, height: int = 240) -> alt.LayerChart:
-    """Retention curves: share of each cohort with a job k months after joining, and the all-cohort average."""
-    d = cohorts[(cohorts["months_since"] >= 1) & (cohorts["months_since"] <= max_months)].copy()
-    d["cohort_label"] = pd.to_datetime(d["cohort"]).dt.strftime("%b %Y")
-    avg = d.groupby("months_since").apply(lambda g: g["active"].sum() / g["cohort_size"].sum(),
-                                          include_groups=False).rename("retention").reset_index()
-    cohorts_layer = alt.Chart(d).mark_line(opacity=0.45, strokeWidth=1).encode(
-        x=alt.X("months_since:Q", title="Months since first job", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("retention:Q", title="Customers with a job that month", axis=alt.Axis(format=".0%")),
-        color=alt.Color("cohort_label:N", title="Cohort", sort=list(dict.fromkeys(d["cohort_label"]))),
-    )
-    avg_layer = alt.Chart(avg).mark_line(color="#222222", strokeWidth=3, point=True).encode(
-        x="months_since:Q", y="retention:Q", tooltip=[alt.Tooltip("retention:Q", format=".1%")])
-    return alt.layer(cohorts_layer, avg_layer, title="Retention by acquisition cohort (black: all cohorts)").properties(
-        width=width, height=height)
 
 
 # ---------------------------------------------------------------------------- summary
