@@ -163,6 +163,29 @@ def revenue_by_service_line(ctx: ReportContext) -> pd.DataFrame:
                   "change_vs_prior_year", "gross_margin"]]
 
 
+def revenue_bridge(ctx: ReportContext) -> pd.DataFrame:
+    """Steps from the same days of last month to this month to date, one per service line.
+
+    For :func:`quantlib.viz.waterfall`: ``label, amount``; the first row is last month's revenue
+    over the same days, then each service line's change (largest rise first, falls last). The
+    steps add up to this month's revenue to date.
+    """
+    lines = revenue_by_service_line(ctx)
+    lines = lines[lines["service_line"] != "total"]
+    changes = (lines["revenue"] - lines["prior_month"]).set_axis(lines["service_line"]).sort_values(ascending=False)
+    return pd.DataFrame({"label": ["Same days last month", *changes.index],
+                         "amount": [float(lines["prior_month"].sum()), *changes.to_numpy(dtype=float)]})
+
+
+def revenue_against_last_year(ctx: ReportContext) -> pd.DataFrame:
+    """This month to date by service line against the same days of last year, for
+    :func:`quantlib.viz.variance_chart`: ``item, actual, plan`` (plan: last year's revenue)."""
+    lines = revenue_by_service_line(ctx)
+    lines = lines[lines["service_line"] != "total"]
+    return pd.DataFrame({"item": lines["service_line"].to_numpy(), "actual": lines["revenue"].to_numpy(dtype=float),
+                         "plan": lines["prior_year"].to_numpy(dtype=float)})
+
+
 @table_view(formats={"amount": "money", "share": "pct"})
 def receivables(ctx: ReportContext) -> pd.DataFrame:
     """Open receivables by age bucket at the build date: ``bucket, amount, share``."""

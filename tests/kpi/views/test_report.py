@@ -42,6 +42,15 @@ def test_revenue_by_service_line(report):
     assert table.loc["hvac", "gross_margin"] == pytest.approx(890 / 1700)
 
 
+def test_revenue_bridge_and_variance_add_up(report):
+    bridge = views.revenue_bridge(report)
+    # Nothing in May 2024: the bridge starts at 0 and each line's change is its June revenue, largest first.
+    assert bridge["label"].tolist() == ["Same days last month", "hvac", "electrical", "plumbing"]
+    assert bridge["amount"].tolist() == [0, 1700, 600, 200] and bridge["amount"].sum() == 2500
+    against = views.revenue_against_last_year(report).set_index("item")
+    assert against.loc["hvac", "actual"] == 1700 and (against["plan"] == 0).all()
+
+
 def test_monthly_revenue(report):
     monthly = views.monthly_revenue(report, months=13).set_index("month")
     assert monthly.loc["2024-06-01", "revenue"] == 2500
