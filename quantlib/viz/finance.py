@@ -27,7 +27,7 @@ def _format(value: float, number_format: str, signed: bool = False) -> str:
 
 
 def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "amount",
-                    total_label: str = "Total", value_format: str = MONEY) -> pd.DataFrame:
+                    total_label: str = "Total", value_format: str = MONEY, opening: bool = False) -> pd.DataFrame:
     """The bars of a waterfall: each step floats from the running total before it to the one after.
 
     Parameters
@@ -38,6 +38,9 @@ def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "am
         The name of the last bar, the total (from 0 to the sum of the amounts).
     value_format : str
         d3 number format of the bars' labels.
+    opening : bool
+        The first step is an opening balance (last month's revenue, the cash at the start): drawn
+        as a total from 0, its label without a sign.
 
     Returns
     -------
@@ -63,6 +66,8 @@ def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "am
         "end": np.append(end, total),
         "kind": ["increase" if a >= 0 else "decrease" for a in amounts] + ["total"],
     })
+    if opening and len(amounts):
+        bars.loc[0, "kind"] = "total"
     bars["order"] = np.arange(len(bars))
     bars["next_label"] = bars["label"].shift(-1)
     bars.loc[bars.index[-1], "next_label"] = None
@@ -71,6 +76,7 @@ def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "am
 
 
 def waterfall(steps: pd.DataFrame, label: str = "label", amount: str = "amount", total_label: str = "Total", *,
+              opening: bool = False,
               title: str = "", value_title: str = "Amount", value_format: str = MONEY, width: int = 560,
               height: int = 300) -> alt.LayerChart:
     """A waterfall from 0: a floating bar per step (green up, red down), a total bar, connectors, labels.
@@ -84,6 +90,8 @@ def waterfall(steps: pd.DataFrame, label: str = "label", amount: str = "amount",
         Column names.
     total_label : str
         Name of the total bar.
+    opening : bool
+        The first step is an opening balance, drawn like a total (:func:`waterfall_steps`).
     title, value_title, value_format : str
         Chart title, the value axis' title and its d3 format (also used for the bar labels).
     width, height : int
@@ -93,7 +101,7 @@ def waterfall(steps: pd.DataFrame, label: str = "label", amount: str = "amount",
     -------
     alt.LayerChart
     """
-    bars = waterfall_steps(steps, label, amount, total_label, value_format)
+    bars = waterfall_steps(steps, label, amount, total_label, value_format, opening=opening)
     bars["top"] = bars[["start", "end"]].max(axis=1)
     bars["bottom"] = bars[["start", "end"]].min(axis=1)
     order = bars["label"].tolist()

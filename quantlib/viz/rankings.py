@@ -115,9 +115,20 @@ def bump_chart(frame: pd.DataFrame, period: str, item: str, value: str, top: int
     """
     data = ranks_by_period(frame, period, item, value, top)
     kind = tooltip_type(data, period)
-    x_type = "temporal" if kind == "T" else ("quantitative" if kind == "Q" else "ordinal")
-    x = alt.X(period, type=x_type, title=None,
-              axis=alt.Axis(format="%b %Y") if x_type == "temporal" else alt.Axis(labelAngle=0))
+    if kind == "T":
+        # One labelled tick per period (a time axis picks its own ticks: weeks labelled by month repeat);
+        # weekly or daily periods need the day, monthly and longer only the month.
+        dates = pd.to_datetime(data[period])
+        steps = pd.Series(sorted(dates.unique())).diff().dropna()
+        short = len(steps) > 0 and steps.median() < pd.Timedelta(days=28)
+        data = data.assign(period_label=dates.dt.strftime("%d %b" if short else "%b %Y"))
+        order = list(dict.fromkeys(data.sort_values(period)["period_label"]))
+        x = alt.X("period_label:O", sort=order, title=None, axis=alt.Axis(labelAngle=0))
+        x_tooltip = alt.Tooltip("period_label:O", title=period)
+    else:
+        x = alt.X(period, type="quantitative" if kind == "Q" else "ordinal", title=None,
+                  axis=alt.Axis(labelAngle=0))
+        x_tooltip = alt.Tooltip(period, type="quantitative" if kind == "Q" else "ordinal")
     worst = int(data["rank"].max()) if len(data) else top
     y = alt.Y("rank:Q", title="Rank", scale=alt.Scale(domain=[worst + 0.5, 0.5], nice=False),
               axis=alt.Axis(values=list(range(1, worst + 1)), format="d", grid=False))
@@ -125,8 +136,8 @@ def bump_chart(frame: pd.DataFrame, period: str, item: str, value: str, top: int
     color = alt.Color(f"{item}:N", sort=items, legend=None)
     base = alt.Chart(data).encode(x=x, y=y, color=color)
     lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=50, filled=True)).encode(
-        tooltip=[alt.Tooltip(f"{item}:N"), alt.Tooltip(period, type=x_type),
-                 alt.Tooltip("rank:Q", title="Rank"), alt.Tooltip(f"{value}:Q", format=value_format)])
+        tooltip=[alt.Tooltip(f"{item}:N"),
+                 x_tooltip, alt.Tooltip("rank:Q", title="Rank"), alt.Tooltip(f"{value}:Q", format=value_format)])
     last = data[data[period] == data[period].max()]
     names = alt.Chart(last).mark_text(align="left", dx=8, fontSize=10).encode(
         x=x, y=y, color=color, text=f"{item}:N")

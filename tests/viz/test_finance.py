@@ -50,6 +50,14 @@ def test_waterfall_renders_labelled_bars_connectors_and_colours(steps):
     assert any("Step: Total" in label and "Running total: $29,000" in label for label in aria_labels(svg))
 
 
+def test_an_opening_balance_is_drawn_like_a_total(steps):
+    bars = waterfall_steps(steps, label="step", amount="value", total_label="Profit", opening=True)
+    assert bars["kind"].tolist() == ["total", "decrease", "decrease", "decrease", "increase", "total"]
+    assert bars["text"].iloc[0] == "$120,000" and bars["start"].iloc[0] == 0.0
+    fills = " ".join(marks(render_svg(waterfall(steps, "step", "value", opening=True)), "bar"))
+    assert fills.count(NEUTRAL) == 2 and FAVOURABLE in fills  # the opening and the total; Other income
+
+
 def test_waterfall_refuses_a_step_named_like_the_total(steps):
     with pytest.raises(ValueError, match="total_label"):
         waterfall_steps(steps.assign(step=["Total", *steps["step"][1:]]), "step", "value")

@@ -53,6 +53,16 @@ def test_bump_chart_draws_a_line_per_item_named_at_its_end(sales):
     assert any("technician: Dee" in label and "Rank: 4" in label for label in aria_labels(svg))
 
 
+def test_bump_chart_axis_names_the_day_for_weekly_periods(sales):
+    assert {"Jan 2024", "Apr 2024", "Jul 2024"} <= set(texts(render_svg(bump_chart(sales, "quarter", "technician",
+                                                                                  "revenue"))))
+    weekly = sales.assign(quarter=sales["quarter"].map({pd.Timestamp("2024-01-01"): pd.Timestamp("2024-06-03"),
+                                                        pd.Timestamp("2024-04-01"): pd.Timestamp("2024-06-10"),
+                                                        pd.Timestamp("2024-07-01"): pd.Timestamp("2024-06-17")}))
+    assert {"03 Jun", "10 Jun", "17 Jun"} <= set(texts(render_svg(bump_chart(weekly, "quarter", "technician",
+                                                                             "revenue"))))
+
+
 def test_demo_technician_rankings(gold):
     frame = gold.execute("SELECT technician_name AS technician, date_trunc('quarter', completed_date) AS quarter, "
                          "sum(revenue) AS revenue FROM job_facts WHERE is_completed GROUP BY ALL").df()

@@ -286,6 +286,22 @@ def technicians(ctx: ReportContext, days: int = 30) -> pd.DataFrame:
     return table.sort_values("efficiency_score", ascending=False)[columns].reset_index(drop=True)
 
 
+def technician_revenue_by_week(ctx: ReportContext, weeks: int = 8) -> pd.DataFrame:
+    """Revenue of completed jobs per technician and week (Monday to Sunday), the last ``weeks``
+    complete weeks to the report date (a week still running would rank on a few days):
+    ``week, technician, revenue``, for :func:`quantlib.viz.bump_chart`."""
+    last_sunday = pd.Timestamp(ctx.as_of) - pd.Timedelta(days=(pd.Timestamp(ctx.as_of).dayofweek + 1) % 7)
+    start = (last_sunday - pd.Timedelta(weeks=weeks, days=-1)).date()
+    frame = ctx.con.execute(
+        """SELECT date_trunc('week', completed_date)::DATE AS week, technician_name AS technician,
+                  sum(revenue) AS revenue
+           FROM job_facts
+           WHERE is_completed AND completed_date BETWEEN ? AND ? AND technician_name IS NOT NULL
+           GROUP BY 1, 2 ORDER BY 1, 2""", [start, last_sunday.date()]).df()
+    frame["week"] = pd.to_datetime(frame["week"])
+    return frame
+
+
 @table_view(formats={"usage_hours": "num1", "utilisation": "pct", "downtime_hours": "num1", "failures": "int",
                     "preventive_completion_rate": "pct", "maintenance_cost": "money"},
             labels={"preventive_completion_rate": "PM completion"})

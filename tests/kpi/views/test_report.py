@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from quantlib.kpi.views import report as views
@@ -49,6 +50,19 @@ def test_revenue_bridge_and_variance_add_up(report):
     assert bridge["amount"].tolist() == [0, 1700, 600, 200] and bridge["amount"].sum() == 2500
     against = views.revenue_against_last_year(report).set_index("item")
     assert against.loc["hvac", "actual"] == 1700 and (against["plan"] == 0).all()
+
+
+def test_technician_revenue_by_week(report):
+    # Completed in June 2024: J10 Tess 300 (Mon 10th), J3 Tess 1000 (25th), J4 Tom 400 (28th), J5 Tom 600
+    # (29th), J8 Tess 200 (Sun 30th, the report date). Two weeks: from Monday 17 June; three: from the 10th.
+    rows = [(str(r.week.date()), r.technician, r.revenue)
+            for r in views.technician_revenue_by_week(report, weeks=2).itertuples()]
+    assert rows == [("2024-06-24", "Tess", 1200.0), ("2024-06-24", "Tom", 1000.0)]
+    three = views.technician_revenue_by_week(report, weeks=3)
+    assert three.iloc[0].tolist() == [pd.Timestamp("2024-06-10"), "Tess", 300.0] and len(three) == 3
+    # On Saturday 29 June the week of the 24th is still running: the last complete one is the 17th's.
+    report.as_of = dt.date(2024, 6, 29)
+    assert views.technician_revenue_by_week(report, weeks=3)["week"].tolist() == [pd.Timestamp("2024-06-10")]
 
 
 def test_monthly_revenue(report):
