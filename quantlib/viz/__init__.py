@@ -15,7 +15,7 @@ Module                 Charts (and data helpers)
 ``cohorts``            :func:`cohort_heatmap`, :func:`retention_curves`
                        (from :func:`quantlib.customers.cohorts.cohort_retention`)
 ``rankings``           :func:`ranking_chart`, :func:`bump_chart`
-``maps``               :func:`choropleth`, :func:`hex_map`
+``maps``               :func:`choropleth`, :func:`hex_map`, :func:`geographic_performance` (the report's map)
                        (:func:`zip_revenue`, :func:`customer_revenue_points`)
 =====================  ==============================================================
 
@@ -27,7 +27,7 @@ from quantlib.viz.calendars import calendar_heatmap
 from quantlib.viz.cohorts import cohort_heatmap, retention_curves
 from quantlib.viz.finance import variance_chart, waterfall
 from quantlib.viz.flows import journey_sankey
-from quantlib.viz.maps import choropleth, customer_revenue_points, hex_map, zip_revenue
+from quantlib.viz.maps import choropleth, customer_revenue_points, geographic_performance, hex_map, zip_revenue
 from quantlib.viz.matrices import job_type_profitability, profitability_matrix
 from quantlib.viz.rankings import bump_chart, ranking_chart
 
@@ -37,6 +37,7 @@ __all__ = [
     "choropleth",
     "cohort_heatmap",
     "customer_revenue_points",
+    "geographic_performance",
     "hex_map",
     "job_type_profitability",
     "journey_sankey",

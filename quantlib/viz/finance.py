@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -27,7 +29,8 @@ def _format(value: float, number_format: str, signed: bool = False) -> str:
 
 
 def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "amount",
-                    total_label: str = "Total", value_format: str = MONEY, opening: bool = False) -> pd.DataFrame:
+                    total_label: str = "Total", value_format: str = MONEY, opening: bool = False,
+                    subtotals: Iterable[str] = ()) -> pd.DataFrame:
     """The bars of a waterfall: each step floats from the running total before it to the one after.
 
     Parameters
@@ -41,6 +44,9 @@ def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "am
     opening : bool
         The first step is an opening balance (last month's revenue, the cash at the start): drawn
         as a total from 0, its label without a sign.
+    subtotals : iterable of str
+        Labels of steps that are checkpoints (gross margin between revenue and overheads): drawn
+        as totals from 0 to the running total there, not added to it; their ``amount`` must equal it.
 
     Returns
     -------
@@ -56,18 +62,26 @@ def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "am
     labels = steps[label].astype(str).tolist()
     if total_label in labels:
         raise ValueError(f"a step is already called {total_label!r}; pass another total_label")
-    end = np.cumsum(amounts)
-    start = end - amounts
+    checkpoints = set(subtotals)
+    is_subtotal = np.array([name in checkpoints for name in labels], dtype=bool)
+    increments = np.where(is_subtotal, 0.0, amounts)
+    end = np.cumsum(increments)
+    start = np.where(is_subtotal, 0.0, end - increments)
+    for i in np.flatnonzero(is_subtotal):
+        if not np.isclose(amounts[i], end[i], rtol=1e-9, atol=0.005):
+            raise ValueError(f"steps: subtotal {labels[i]!r} is {amounts[i]:,.2f} but the steps before it add up "
+                             f"to {end[i]:,.2f}")
     total = float(end[-1]) if len(end) else 0.0
+    kinds = ["total" if sub else ("increase" if a >= 0 else "decrease") for a, sub in zip(amounts, is_subtotal)]
+    if opening and len(kinds):
+        kinds[0] = "total"
     bars = pd.DataFrame({
         "label": labels + [total_label],
-        "amount": np.append(amounts, total),
+        "amount": np.append(np.where(is_subtotal, end, amounts), total),
         "start": np.append(start, 0.0),
         "end": np.append(end, total),
-        "kind": ["increase" if a >= 0 else "decrease" for a in amounts] + ["total"],
+        "kind": kinds + ["total"],
     })
-    if opening and len(amounts):
-        bars.loc[0, "kind"] = "total"
     bars["order"] = np.arange(len(bars))
     bars["next_label"] = bars["label"].shift(-1)
     bars.loc[bars.index[-1], "next_label"] = None
@@ -76,7 +90,7 @@ def waterfall_steps(steps: pd.DataFrame, label: str = "label", amount: str = "am
 
 
 def waterfall(steps: pd.DataFrame, label: str = "label", amount: str = "amount", total_label: str = "Total", *,
-              opening: bool = False,
+              opening: bool = False, subtotals: Iterable[str] = (), label_angle: int = 0,
               title: str = "", value_title: str = "Amount", value_format: str = MONEY, width: int = 560,
               height: int = 300) -> alt.LayerChart:
     """A waterfall from 0: a floating bar per step (green up, red down), a total bar, connectors, labels.
@@ -92,6 +106,10 @@ def waterfall(steps: pd.DataFrame, label: str = "label", amount: str = "amount",
         Name of the total bar.
     opening : bool
         The first step is an opening balance, drawn like a total (:func:`waterfall_steps`).
+    subtotals : iterable of str
+        Checkpoint steps drawn as totals (:func:`waterfall_steps`).
+    label_angle : int
+        Angle of the step labels (e.g. -35 for many long ones).
     title, value_title, value_format : str
         Chart title, the value axis' title and its d3 format (also used for the bar labels).
     width, height : int
@@ -101,11 +119,11 @@ def waterfall(steps: pd.DataFrame, label: str = "label", amount: str = "amount",
     -------
     alt.LayerChart
     """
-    bars = waterfall_steps(steps, label, amount, total_label, value_format, opening=opening)
+    bars = waterfall_steps(steps, label, amount, total_label, value_format, opening=opening, subtotals=subtotals)
     bars["top"] = bars[["start", "end"]].max(axis=1)
     bars["bottom"] = bars[["start", "end"]].min(axis=1)
     order = bars["label"].tolist()
-    x = alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=110))
+    x = alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=label_angle, labelLimit=110))
     kinds = alt.Scale(domain=["increase", "decrease", "total"], range=[FAVOURABLE, UNFAVOURABLE, NEUTRAL])
     base = alt.Chart(bars)
     floating = base.mark_bar(width={"band": 0.7}).encode(

@@ -10,6 +10,8 @@ orientation of every ring first.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import altair as alt
 import h3
@@ -19,8 +21,8 @@ import pandas as pd
 from quantlib.data.gold import open_gold
 from quantlib.viz._style import MONEY, SEQUENTIAL, UNFAVOURABLE, date_window, require_columns
 
-__all__ = ["choropleth", "customer_revenue_points", "hex_cells", "hex_features", "hex_map", "rewind_for_d3",
-           "zip_revenue"]
+__all__ = ["choropleth", "customer_revenue_points", "geographic_performance", "hex_cells", "hex_features", "hex_map",
+           "read_competitors", "read_zip_shapes", "rewind_for_d3", "zip_revenue"]
 
 _NO_DATA = "#eeeeee"
 #: The value ramp of maps starts at a visible blue, so the smallest value is told apart from "no data".
@@ -296,4 +298,87 @@ def hex_map(points: pd.DataFrame, lat: str = "lat", lon: str = "lon", value: str
                  alt.Tooltip("properties.points:Q", title="Points", format=",.0f"),
                  alt.Tooltip("properties.cell:N", title="H3 cell")],
     ).project(**_projection(projection).to_dict()).properties(width=width, height=height)
+
+
+# ---------------------------------------------------------------------------- the report's map
+def read_zip_shapes(path) -> dict:
+    """A GeoJSON FeatureCollection of zip areas (e.g. the census ZCTA file of the service area).
+
+    Raises
+    ------
+    ValueError
+        The file is missing, is not JSON or is not a FeatureCollection; the message names the file.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such GeoJSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise ValueError(f"{path}: not GeoJSON ({problem})") from None
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not data.get("features"):
+        raise ValueError(f"{path}: expected a GeoJSON FeatureCollection with features")
+    return data
+
+
+def read_competitors(path) -> pd.DataFrame:
+    """Competitor locations for the zip map's overlay: a CSV of ``lat, lon, competitors`` (``name`` optional).
+
+    Raises
+    ------
+    ValueError
+        A missing file or column, or a row whose coordinates or count are not numbers (or out of
+        range); the message names the file, the row (as in a spreadsheet: the header is row 1)
+        and the field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such competitors file")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("lat", "lon", "competitors") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected lat, lon, competitors[, name])")
+    limits = {"lat": (-90, 90), "lon": (-180, 180), "competitors": (0, float("inf"))}
+    out = pd.DataFrame(index=frame.index)
+    for field, (low, high) in limits.items():
+        values = pd.to_numeric(frame[field].str.strip(), errors="coerce")
+        bad = values.isna() | (values < low) | (values > high)
+        if bad.any():
+            row = int(bad.idxmax())
+            raise ValueError(f"{path}: row {row + 2}, field {field}: {frame.at[row, field]!r} is not a number "
+                             f"between {low:g} and {high:g}")
+        out[field] = values
+    if "name" in frame.columns:
+        out["name"] = frame["name"]
+    return out
+
+
+def geographic_performance(con_or_lake, as_of=None, days: int = 365, zip_shapes=None,
+                           feature_key: str = "properties.ZCTA5CE10", competitors=None,
+                           width: int = 560, height: int = 420):
+    """Where revenue came from in the last ``days`` days: by zip code when the user gives zip shapes
+    (with competitor circles when given), else by H3 hexagon from the customers' coordinates.
+
+    Parameters
+    ----------
+    con_or_lake : connection, report context, Lake or path
+    as_of : date-like, optional
+    days : int
+    zip_shapes : path, optional
+        GeoJSON of the zip areas (:func:`read_zip_shapes`), keyed by ``feature_key``.
+    competitors : path, optional
+        CSV of competitor locations (:func:`read_competitors`); only drawn on the zip map.
+
+    Returns
+    -------
+    alt.Chart or alt.LayerChart
+    """
+    if zip_shapes is None:
+        points = customer_revenue_points(con_or_lake, as_of, days)
+        return hex_map(points, title=f"Revenue by area, last {days} days", width=width, height=height)
+    shapes = read_zip_shapes(zip_shapes)
+    overlay = read_competitors(competitors) if competitors is not None else None
+    values = zip_revenue(con_or_lake, as_of, days)
+    return choropleth(values, shapes, feature_key=feature_key, overlay=overlay,
+                      title=f"Revenue by zip code, last {days} days", width=width, height=height)
 

@@ -26,3 +26,5 @@ def test_notebook_runs_and_renders(demo_lake, tmp_path):
         "Margin waterfall", "Profit by service line, customer and technician", "Where margin leaks",
         "How overheads were assigned"}, months=6, top_leaks=5)
     assert "difference (cents)" in html and "Shift vs flat" in html and "Biggest cost above average" in html
+    # The specification's charts: the margin waterfall (revenue and margin as subtotals) and the matrix.
+    assert "Margin waterfall" in html and "net profit" in html and "Job profitability: effort against margin" in html

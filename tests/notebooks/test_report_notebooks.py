@@ -26,7 +26,7 @@ NOTEBOOKS = {
 
 #: Charts of the specification's catalogue (quantlib.viz) a report must show, by their titles.
 CHARTS = {
-    "sales_performance": ("Customer journey, leads of the last 2 months", "lost ("),
+    "sales_performance": ("Customer journey, leads of the last 2 months", "lost (", "Revenue by area, last 365 days"),
     "weekly_operations": ("Technicians by revenue, last 7 days", "Technician revenue rank by week"),
     "financial_summary": ("Daily revenue by service line", "Revenue bridge: same days last month to this month",
                           "Revenue by service line against the same days last year", "This month to date"),

@@ -58,6 +58,20 @@ def test_an_opening_balance_is_drawn_like_a_total(steps):
     assert fills.count(NEUTRAL) == 2 and FAVOURABLE in fills  # the opening and the total; Other income
 
 
+def test_subtotals_are_checkpoints_drawn_from_zero():
+    steps = pd.DataFrame({"step": ["List price", "Discounts", "Revenue", "Labour", "Margin", "Overhead"],
+                          "value": [1_000.0, -100.0, 900.0, -300.0, 600.0, -200.0]})
+    bars = waterfall_steps(steps, "step", "value", total_label="Net profit", opening=True,
+                           subtotals=["Revenue", "Margin"])
+    assert bars["kind"].tolist() == ["total", "decrease", "total", "decrease", "total", "decrease", "total"]
+    assert bars["start"].tolist() == [0, 1_000, 0, 900, 0, 600, 0]
+    assert bars["end"].tolist() == [1_000, 900, 900, 600, 600, 400, 400]
+    assert bars["text"].tolist() == ["$1,000", "−$100", "$900", "−$300", "$600", "−$200", "$400"]
+    with pytest.raises(ValueError, match="subtotal 'Margin' is 650.00 but the steps before it add up to 600.00"):
+        waterfall_steps(steps.assign(value=[1_000.0, -100.0, 900.0, -300.0, 650.0, -200.0]), "step", "value",
+                        subtotals=["Revenue", "Margin"])
+
+
 def test_waterfall_refuses_a_step_named_like_the_total(steps):
     with pytest.raises(ValueError, match="total_label"):
         waterfall_steps(steps.assign(step=["Total", *steps["step"][1:]]), "step", "value")

@@ -12,9 +12,17 @@ import pandas as pd
 import pytest
 
 from quantlib.data.gold import gold_as_of
-from quantlib.viz import choropleth, customer_revenue_points, hex_map, zip_revenue
-from quantlib.viz.maps import _NO_DATA, _signed_area, hex_cells, hex_features, rewind_for_d3
-from tests.viz.helpers import aria_labels, inline_datasets, marks, render_svg, spec_of
+from quantlib.viz import choropleth, customer_revenue_points, geographic_performance, hex_map, zip_revenue
+from quantlib.viz.maps import (
+    _NO_DATA,
+    _signed_area,
+    hex_cells,
+    hex_features,
+    read_competitors,
+    read_zip_shapes,
+    rewind_for_d3,
+)
+from tests.viz.helpers import aria_labels, inline_datasets, marks, render_svg, spec_of, texts
 
 WIDTH, HEIGHT = 300, 200
 
@@ -139,3 +147,41 @@ def test_demo_customer_points_and_hex_map(gold):
 def test_choropleth_needs_features(zips):
     with pytest.raises(ValueError, match="FeatureCollection"):
         choropleth(pd.DataFrame({"zip": [], "revenue": []}), {"type": "Polygon", "coordinates": []})
+
+
+def test_geographic_performance_draws_zips_with_competitors_from_files(gold, tmp_path):
+    import json
+
+    zip_codes = [z for z in gold.execute("SELECT DISTINCT zip FROM customers WHERE zip IS NOT NULL ORDER BY 1")
+                 .df()["zip"]][:2]
+    shapes = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ZCTA5CE10": code},
+         "geometry": {"type": "Polygon", "coordinates": [_square(-89.7 + 0.1 * i, 39.7)]}}
+        for i, code in enumerate(zip_codes)]}
+    (tmp_path / "zips.geojson").write_text(json.dumps(shapes))
+    (tmp_path / "rivals.csv").write_text("name,lat,lon,competitors\nAcme,39.75,-89.65,3\nBest,39.75,-89.55,5\n")
+    svg = render_svg(geographic_performance(gold, days=365, zip_shapes=tmp_path / "zips.geojson",
+                                            competitors=tmp_path / "rivals.csv"))
+    assert "Revenue by zip code, last 365 days" in texts(svg)
+    labels = aria_labels(svg)
+    assert any(f"Zip code: {zip_codes[0]}" in label for label in labels)
+    assert any("Acme" in label for label in labels) and any("Best" in label for label in labels)
+    hexes = render_svg(geographic_performance(gold, days=365))  # no shapes: hexagons from the customers
+    assert "Revenue by area, last 365 days" in texts(hexes)
+
+
+def test_map_inputs_name_the_file_row_and_field(tmp_path):
+    with pytest.raises(ValueError, match="no such GeoJSON"):
+        read_zip_shapes(tmp_path / "absent.geojson")
+    (tmp_path / "bad.geojson").write_text('{"type": "Polygon"}')
+    with pytest.raises(ValueError, match="bad.geojson: expected a GeoJSON FeatureCollection"):
+        read_zip_shapes(tmp_path / "bad.geojson")
+    (tmp_path / "rivals.csv").write_text("lat,lon\n39.7,-89.6\n")
+    with pytest.raises(ValueError, match="missing column.*competitors"):
+        read_competitors(tmp_path / "rivals.csv")
+    (tmp_path / "rivals.csv").write_text("lat,lon,competitors\n39.7,-89.6,2\n39.8,west,1\n")
+    with pytest.raises(ValueError, match=r"rivals.csv: row 3, field lon: 'west'"):
+        read_competitors(tmp_path / "rivals.csv")
+    (tmp_path / "rivals.csv").write_text("lat,lon,competitors\n95,-89.6,2\n")
+    with pytest.raises(ValueError, match="row 2, field lat"):
+        read_competitors(tmp_path / "rivals.csv")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 from pydantic import Field
 
@@ -20,7 +19,7 @@ from quantlib.views.formatting import markdown_money
 from quantlib.views.tables import table_view
 
 __all__ = ["ProfitabilityParameters", "activity_table", "costing_for_report", "dimension_table", "leaks",
-           "reconciliation_table", "summary_line", "waterfall_chart", "waterfall_table"]
+           "reconciliation_table", "summary_line", "waterfall_spec", "waterfall_table"]
 
 
 @register_parameters("profitability")
@@ -77,20 +76,16 @@ def waterfall_table(costing: JobCosting, service_line: str | None = None) -> pd.
     return margin_waterfall(costing, service_line)
 
 
-def waterfall_chart(costing: JobCosting, service_line: str | None = None) -> alt.Chart:
-    """List price (or revenue) to margin as floating bars (costs red, totals grey)."""
-    frame = margin_waterfall(costing, service_line).copy()
-    totals = frame["step"].isin(WATERFALL_TOTALS)
-    frame["start"] = (frame["running"] - frame["amount"]).where(~totals, 0.0)
-    frame["end"] = frame["running"]
-    frame["kind"] = ["total" if t else ("cost" if a < 0 else "gain") for t, a in zip(totals, frame["amount"])]
-    frame["order"] = range(len(frame))
-    return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("step:N", sort=alt.EncodingSortField("order"), title=None, axis=alt.Axis(labelAngle=-35)),
-        y=alt.Y("start:Q", title="$", axis=alt.Axis(format="$,.0f")), y2="end:Q",
-        color=alt.Color("kind:N", scale=alt.Scale(domain=["total", "cost", "gain"],
-                                                  range=["#7f8c8d", "#c0392b", "#27ae60"]), legend=None),
-    ).properties(title="Margin waterfall" + (f": {service_line}" if service_line else ""), width=520, height=260)
+def waterfall_spec(costing: JobCosting, service_line: str | None = None) -> dict:
+    """The margin waterfall's arguments for :func:`quantlib.viz.waterfall` (``waterfall(**spec)``): list
+    price (or revenue) to net profit, with revenue and margin as subtotals."""
+    frame = margin_waterfall(costing, service_line)
+    steps, last = frame.iloc[:-1], frame["step"].iloc[-1]
+    return {"steps": steps, "label": "step", "amount": "amount", "total_label": last,
+            "opening": steps["step"].iloc[0] in WATERFALL_TOTALS,
+            "subtotals": [s for s in steps["step"].iloc[1:] if s in WATERFALL_TOTALS], "label_angle": -35,
+            "title": "Margin waterfall" + (f": {service_line}" if service_line else ""), "value_title": "Amount",
+            "width": 520, "height": 260}
 
 
 @table_view(formats={"jobs": "int", "revenue": "money", "profit": "money", "margin": "pct", "flat_margin": "pct",

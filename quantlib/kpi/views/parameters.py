@@ -48,6 +48,11 @@ class SalesPerformanceParameters(NotebookParameters):
 
     days: int = Field(30, ge=7, le=365, description="days of quotes")
     months: int = Field(3, ge=1, le=24, description="months of the funnel")
+    zip_shapes: str | None = Field(None, description="GeoJSON of the zip areas (e.g. census ZCTA) for the revenue "
+                                                     "map; without it, revenue by H3 hexagon")
+    zip_feature_key: str = Field("properties.ZCTA5CE10", description="the zip code's path in each GeoJSON feature")
+    competitors: str | None = Field(None, description="CSV of competitor locations (lat, lon, competitors[, name]) "
+                                                      "drawn over the zip map")
 
 
 @register_parameters("financial_summary")
