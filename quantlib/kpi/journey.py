@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quantlib.data.gold import open_gold, to_date
+from quantlib.data.gold import gold_as_of, open_gold, to_date
 
 __all__ = ["JOURNEY_STAGES", "journey_stages"]
 
@@ -32,7 +32,8 @@ JOURNEY_STAGES: dict[str, str] = {
 ALL_LINES = "all"
 
 
-def journey_stages(con_or_lake, start=None, end=None, service_line: str | None = None) -> pd.DataFrame:
+def journey_stages(con_or_lake, start=None, end=None, service_line: str | None = None,
+                   months: int | None = None) -> pd.DataFrame:
     """Leads, quotes, won quotes, jobs, invoices and paid invoices of the leads of a range of months.
 
     Parameters
@@ -44,6 +45,9 @@ def journey_stages(con_or_lake, start=None, end=None, service_line: str | None =
         Default: every month in gold.
     service_line : str, optional
         One service line; default all lines together (the mart's ``'all'`` rows).
+    months : int, optional
+        Instead of ``start``: the last ``months`` lead months to ``end``'s month (default gold's
+        as-of date), ``end``'s included.
 
     Returns
     -------
@@ -58,8 +62,16 @@ def journey_stages(con_or_lake, start=None, end=None, service_line: str | None =
     Raises
     ------
     ValueError
-        When ``service_line`` is not in the mart, or ``start`` is after ``end``.
+        When ``service_line`` is not in the mart, ``start`` is after ``end``, ``months`` is below 1
+        or given with ``start``.
     """
+    if months is not None:
+        if start is not None or months < 1:
+            raise ValueError(f"months must be 1 or more and replaces start; got months={months}, start={start}")
+        if end is None:
+            with open_gold(con_or_lake) as con:
+                end = gold_as_of(con)
+        start = (pd.Timestamp(to_date(end)) - pd.DateOffset(months=months - 1)).date()
     first = None if start is None else pd.Timestamp(to_date(start)).to_period("M").start_time.date()
     last = None if end is None else to_date(end)
     if first is not None and last is not None and first > last:

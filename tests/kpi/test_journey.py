@@ -36,6 +36,11 @@ def test_one_line_and_a_range_of_months(con):
     assert june.attrs["start"] == pd.Timestamp("2024-06-01").date()
     may = journey_stages(con, end="2024-05-31", service_line="hvac")
     assert may["count"].tolist() == [1, 1, 1, 1, 1, 1] and (may["drop_rate"].iloc[:-1] == 0).all()
+    # months=N: the last N lead months to end's month.
+    assert journey_stages(con, end="2024-06-30", months=1)["count"].tolist() == june["count"].tolist()
+    two = journey_stages(con, end="2024-06-10", months=2)
+    assert two.attrs["start"] == pd.Timestamp("2024-05-01").date()
+    assert two["count"].tolist() == journey_stages(con, start="2024-05-01", end="2024-06-30")["count"].tolist()
 
 
 def test_no_leads_in_range_gives_zeros_and_no_rates(con):
@@ -48,6 +53,10 @@ def test_arguments_are_checked(con):
         journey_stages(con, service_line="roofing")
     with pytest.raises(ValueError, match="after"):
         journey_stages(con, start="2024-06-01", end="2024-05-01")
+    with pytest.raises(ValueError, match="months"):
+        journey_stages(con, start="2024-06-01", months=2)
+    with pytest.raises(ValueError, match="months"):
+        journey_stages(con, end="2024-06-01", months=0)
 
 
 @pytest.mark.parametrize("start, end, line", [(None, None, None), ("2023-03-01", "2023-08-31", "hvac"),
