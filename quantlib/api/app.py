@@ -314,16 +314,15 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
         """The latest recorded run of a forecast (the scheduled report records it)."""
         if kind not in FORECAST_MODELS:
             raise HTTPException(404, f"unknown forecast {kind!r}; known: {', '.join(FORECAST_MODELS)}")
-        frame = ops_store().prediction_frame(model=FORECAST_MODELS[kind], quantity=quantity)
-        if frame.empty:
+        run = ops_store().latest_prediction_run(FORECAST_MODELS[kind], quantity)
+        if run.empty:
             raise HTTPException(404, f"no {kind} forecast recorded yet: the scheduled {FORECAST_MODELS[kind]} "
                                      "report records one")
-        latest = frame.loc[frame["id"].idxmax(), "run_id"]
-        run = frame[frame["run_id"] == latest]
+        first = run.loc[run["id"].idxmax()]
+        latest = first["run_id"]
         if subject is not None:
             run = run[run["subject"] == subject]
         columns = ["quantity", "subject", "target_start", "target_end", "value", "lo_80", "hi_80"]
-        first = frame.loc[frame["id"].idxmax()]
         return {"kind": kind, "model": FORECAST_MODELS[kind], "run_id": latest, "as_of": str(first["as_of"]),
                 "recorded_at": str(first["recorded_at"]),
                 "rows": _jsonable(run[columns].assign(target_start=run["target_start"].astype(str),

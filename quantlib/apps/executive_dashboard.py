@@ -851,16 +851,13 @@ class ExecutiveDashboard(WidgetApp):
             empty when none was recorded.
         """
         from quantlib.alerts.views import read_only_store
+        from quantlib.data.opstore import latest_prediction_run
 
         columns = ["as_of", "target_start", "target_end", "value", "lo_80", "hi_80"]
         out = {}
         with read_only_store(self.ops_target) as con:
             for key, model in (("revenue", "revenue_forecast"), ("cash_in", "cashflow_forecast")):
-                rows = [] if con is None else [tuple(r) for r in con.execute(
-                    f"SELECT {', '.join(columns)} FROM predictions WHERE model = ? AND quantity = ? AND subject = "
-                    "'all' AND run_id = (SELECT run_id FROM predictions WHERE model = ? AND quantity = ? "
-                    "ORDER BY id DESC LIMIT 1) ORDER BY target_end", (model, key, model, key)).fetchall()]
-                frame = pd.DataFrame(rows, columns=columns)
+                frame = latest_prediction_run(con, model, key, "all")[columns].reset_index(drop=True)
                 for column in ("as_of", "target_start", "target_end"):
                     frame[column] = pd.to_datetime(frame[column])
                 frame["days"] = (frame["target_end"] - frame["target_start"]).dt.days + 1

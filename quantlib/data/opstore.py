@@ -79,7 +79,8 @@ from quantlib.data.opstore_pg import WRITE_LOCK, PgConnection, describe_dsn, pas
 from quantlib.errors import QuantError
 
 __all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "PREDICTION_COLUMNS", "OpsStore", "OpsStoreError",
-           "PostgresOpsStore", "default_ops_path", "iso_utc", "migration_sql", "open_ops_store"]
+           "PostgresOpsStore", "default_ops_path", "iso_utc", "latest_prediction_run", "migration_sql",
+           "open_ops_store"]
 
 OPS_DB_ENV = "QUANT_OPS_DB"
 OPS_DSN_ENV = "QUANT_OPS_DSN"
@@ -506,8 +507,6 @@ class OpsStore:
             :data:`PREDICTION_COLUMNS` (dates as :class:`datetime.date`, ``value`` /
             ``lo_80`` / ``hi_80`` as floats) plus ``id`` and ``recorded_at``.
         """
-        import pandas as pd
-
         sql, args = "SELECT * FROM predictions WHERE 1=1", []
         if model is not None:
             sql += " AND model = ?"
@@ -516,16 +515,59 @@ class OpsStore:
             sql += " AND quantity = ?"
             args.append(quantity)
         with self.reading() as con:
-            cursor = con.execute(sql + " ORDER BY id", args)
-            names = [d[0] for d in cursor.description]
-            frame = pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
-        frame = frame[[*PREDICTION_COLUMNS, "id", "recorded_at"]]
-        for column in _DATE_COLUMNS:
-            frame[column] = [None if v is None else date.fromisoformat(v) for v in frame[column]]
-        for column in ("value", "lo_80", "hi_80"):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        frame["id"] = frame["id"].astype("int64")
-        return frame
+            return _prediction_rows(con, sql + " ORDER BY id", args)
+
+    def latest_prediction_run(self, model: str, quantity: str | None = None, subject: str | None = None):
+        """The rows of ``model``'s latest recorded run (:func:`latest_prediction_run`)."""
+        with self.reading() as con:
+            return latest_prediction_run(con, model, quantity, subject)
+
+
+def _prediction_rows(con, sql: str, args: list):
+    """``sql``'s prediction rows as :meth:`OpsStore.prediction_frame` types them."""
+    import pandas as pd
+
+    cursor = con.execute(sql, args)
+    names = [d[0] for d in cursor.description]
+    frame = pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
+    frame = frame[[*PREDICTION_COLUMNS, "id", "recorded_at"]]
+    for column in _DATE_COLUMNS:
+        frame[column] = [None if v is None else date.fromisoformat(v) for v in frame[column]]
+    for column in ("value", "lo_80", "hi_80"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["id"] = frame["id"].astype("int64")
+    return frame
+
+
+def latest_prediction_run(con, model: str, quantity: str | None = None, subject: str | None = None):
+    """The rows of ``model``'s latest recorded run (the run of its last recorded row), shortest horizon first.
+
+    The one reading of "the latest forecast" for the API, the dashboards and reports. ``con`` is
+    any connection to the store (SQLite or PostgreSQL, read-only is enough) or None (no store
+    yet: no rows). With ``quantity``, the latest run that recorded that quantity and only its
+    rows; with ``subject``, only that subject's rows of it.
+
+    Returns
+    -------
+    DataFrame
+        As :meth:`OpsStore.prediction_frame`, ordered by ``target_end`` then ``id``; empty when
+        nothing was recorded.
+    """
+    import pandas as pd
+
+    if con is None:
+        return pd.DataFrame(columns=[*PREDICTION_COLUMNS, "id", "recorded_at"])
+    where, args = "model = ?", [model]
+    if quantity is not None:
+        where += " AND quantity = ?"
+        args.append(quantity)
+    rows_where, rows_args = where, list(args)
+    if subject is not None:
+        rows_where += " AND subject = ?"
+        rows_args.append(subject)
+    sql = (f"SELECT * FROM predictions WHERE {rows_where} AND run_id = "  # nosec B608 - fixed column names
+           f"(SELECT run_id FROM predictions WHERE {where} ORDER BY id DESC LIMIT 1) ORDER BY target_end, id")
+    return _prediction_rows(con, sql, rows_args + args)
 
 
 class PostgresOpsStore(OpsStore):

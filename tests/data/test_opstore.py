@@ -255,6 +255,26 @@ def test_predictions_round_trip_with_proper_types(ops_store):
     assert list(store.prediction_frame(model="clv").columns) == [*PREDICTION_COLUMNS, "id", "recorded_at"]
 
 
+def test_the_latest_run_is_read_one_way(ops_store):
+    from quantlib.data.opstore import latest_prediction_run
+
+    store = ops_store
+    old = _predictions(run_id="run-1", value=1.0)
+    new = pd.concat([_predictions(run_id="run-2", target_end=date(2027, 2, 27), value=3.0),
+                     _predictions(run_id="run-2", value=2.0),
+                     _predictions(run_id="run-2", subject="hvac", value=9.0)])
+    cash = _predictions(run_id="run-3", model="revenue_forecast", quantity="cash_in", value=5.0)
+    for rows in (old, new, cash):
+        store.record_predictions(rows)
+    # The model's latest run overall is run-3 (cash_in only); the latest that recorded revenue is run-2.
+    assert store.latest_prediction_run("revenue_forecast")["run_id"].unique().tolist() == ["run-3"]
+    revenue = store.latest_prediction_run("revenue_forecast", "revenue")
+    assert revenue["value"].tolist() == [2.0, 9.0, 3.0]  # shortest horizon first
+    assert store.latest_prediction_run("revenue_forecast", "revenue", "all")["value"].tolist() == [2.0, 3.0]
+    assert store.latest_prediction_run("clv").empty
+    assert latest_prediction_run(None, "revenue_forecast").empty  # no store yet
+
+
 def test_the_store_keeps_the_monitoring_columns():
     from quantlib.monitor import PREDICTION_COLUMNS as MONITORED
 
