@@ -3,18 +3,31 @@ segment, band and value, read a customer's reasons, export the outreach list as 
 
 The numbers come from :mod:`quantlib.customers.views.churn` (:func:`score_customers` and the
 views of a :class:`ChurnRun`); this module only lays them out as widgets.
+
+Scoring fits the learned churn model and the k-means segments (seconds), so the scoring run of
+the warehouse alone, :func:`warehouse_run`, is kept in a signed cache (:mod:`quantlib.apps.signed_cache`,
+``.cache/churn_explorer/`` or ``$QUANT_CHURN_CACHE``) keyed by gold's data version, the as-of date,
+the scorer, the churn horizon and the engines' source: ``quant prepare-apps`` fills it, and a kernel
+started later for the same warehouse loads it. The stream's live feed is not in it: it changes
+between visits, so each kernel applies it on top (:func:`with_live_feed`), scoring again only the
+customers the feed touched.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import logging
 import time
+from pathlib import Path
 
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp
+from quantlib.apps.base import WidgetApp, gold_from_parameters
+from quantlib.apps.signed_cache import cache_folder, cache_key, load_or_compute
+from quantlib.customers.churn import HIGH_VALUE_QUANTILE, churn_alerts
+from quantlib.customers.features import with_recent_interactions
 from quantlib.customers.views.churn import (
     ChurnExplorerParameters,
     ChurnRun,
@@ -24,13 +37,21 @@ from quantlib.customers.views.churn import (
     score_customers,
     to_excel_bytes,
 )
-from quantlib.data.gold import gold_as_of, open_gold
+from quantlib.data.gold import gold_as_of, gold_file, open_gold
 from quantlib.kpi.formulas import CHURN_RISK_THRESHOLD
 from quantlib.views.export import to_csv_text
 
-__all__ = ["ChurnExplorer", "explorer_from_parameters", "stream_feed"]
+__all__ = ["ChurnExplorer", "default_cache_dir", "explorer_from_parameters", "run_cache_path", "stream_feed",
+           "warehouse_run", "with_live_feed"]
 
 log = logging.getLogger(__name__)
+
+#: Bump when the cached run changes shape: old cache files are then not asked for.
+CACHE_VERSION = 1
+#: Modules and packages whose source is part of the cache key: a changed engine means a refit.
+_ENGINE_MODULES = ("quantlib.customers", "quantlib.kpi.churn_rule", "quantlib.kpi.formulas", __name__)
+#: The columns of a scorer's ``score_frame``.
+_SCORE_COLUMNS = ["score", "band", "intervention", "reasons"]
 
 ALL = "All"
 CSS = """
@@ -63,11 +84,23 @@ class ChurnExplorer(WidgetApp):
     company : str
         Shown as the title.
 
+    Attributes
+    ----------
+    from_cache_ : bool
+        Whether the warehouse's scoring run was loaded from the cache (set by
+        :func:`explorer_from_parameters`; False for a run given directly).
+    fit_seconds_ : float or None
+        Wall time of scoring (or loading) and applying the live feed, in
+        :func:`explorer_from_parameters`.
+
     Notes
     -----
     Display the object in a notebook (or Voila). :meth:`current_list` is the filtered list
     the export links hold; the links are ``data:`` URIs, so nothing is written on the server.
     """
+
+    from_cache_ = False
+    fit_seconds_ = None
 
     def __init__(self, run: ChurnRun, max_rows: int = 50, company: str = ""):
         self.run = run
@@ -233,14 +266,92 @@ def stream_feed(day, environ=None) -> tuple[pd.DataFrame | None, pd.Timestamp | 
     return frame, until
 
 
+def default_cache_dir(environ: dict | None = None) -> Path:
+    """``$QUANT_CHURN_CACHE``, else ``.cache/churn_explorer`` under the project root."""
+    return cache_folder("QUANT_CHURN_CACHE", "churn_explorer", environ)
+
+
+def warehouse_run(source, as_of=None, scorer: ScorerName = "learned", horizon_days: int = 180,
+                  cache_dir: Path | str | None = None) -> tuple[ChurnRun, bool]:
+    """``score_customers(source, as_of, scorer=scorer, horizon_days=horizon_days)``, the warehouse
+    alone (no live feed), and whether it came from ``cache_dir``.
+
+    The file is keyed by gold's path and data version (a rebuild is a new key), ``as_of``,
+    ``scorer``, ``horizon_days`` and the source of the churn engines
+    (:func:`~quantlib.apps.signed_cache.cache_key`); it is signed, and an unsigned, tampered or
+    unreadable one is scored again and overwritten. Without ``cache_dir`` nothing is cached.
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        No gold warehouse at ``source``.
+    """
+    gold = gold_file(source)
+    path = None if cache_dir is None else run_cache_path(gold, as_of, scorer, horizon_days, cache_dir)
+    return load_or_compute(path, lambda: score_customers(gold, as_of, scorer=scorer, horizon_days=horizon_days),
+                           what="churn", logger=log)
+
+
+def run_cache_path(source, as_of=None, scorer: ScorerName = "learned", horizon_days: int = 180,
+                   cache_dir: Path | str | None = None) -> Path:
+    """The file :func:`warehouse_run` keeps the run of these parameters in (default folder:
+    :func:`default_cache_dir`)."""
+    key = cache_key(gold_file(source), {"version": CACHE_VERSION, "scorer": scorer, "horizon_days": int(horizon_days),
+                                        "as_of": None if as_of is None else str(pd.Timestamp(as_of).date())},
+                    _ENGINE_MODULES)
+    return Path(default_cache_dir() if cache_dir is None else cache_dir) / f"churn-explorer-{key}.pkl"
+
+
+def with_live_feed(run: ChurnRun, interactions: pd.DataFrame, until=None) -> ChurnRun:
+    """The run :func:`score_customers` gives with ``live_interactions=interactions, live_until=until``,
+    from the run it gave without them (``run``, e.g. :func:`warehouse_run`'s).
+
+    The model is fitted on the warehouse alone either way, and the feed changes only the contact
+    features of the customers it names (:func:`~quantlib.customers.features.with_recent_interactions`);
+    both scorers score and explain each customer from that customer's row alone. So only the
+    customers the feed touched are scored again; everyone else keeps the warehouse run's score and
+    reasons, and the list is ordered and the alerts drawn as :func:`score_customers` does (its last
+    steps, repeated here; ``tests/apps/test_churn_explorer.py`` checks the two give the same run).
+    """
+    snap = with_recent_interactions(run.snapshot, interactions)
+    ids = snap["customer_id"]
+    touched = ((snap["live_contacts"] > 0) | (snap["live_complaints"] > 0)).to_numpy()
+    by_id = run.scored.set_index("customer_id")
+    # The warehouse run's scores, in the snapshot's order (what the scorer's score_frame gives).
+    scores = by_id.loc[ids, _SCORE_COLUMNS].reset_index()
+    explained = run.explained
+    if touched.any():
+        fresh = run.model.score_frame(snap[touched])
+        for column in _SCORE_COLUMNS:
+            scores.loc[touched, column] = fresh[column].to_numpy()
+        again = set(ids[touched])
+        explained = pd.concat([explained[~explained["customer_id"].isin(again)], run.model.explain(snap[touched])],
+                              ignore_index=True)
+        # By snapshot row, each customer's factors in the scorer's order (stable: kept as given).
+        row = pd.Series(range(len(ids)), index=ids.to_numpy())
+        explained = explained.iloc[row.loc[explained["customer_id"]].to_numpy().argsort(kind="stable")]
+        explained = explained.reset_index(drop=True)
+    static = by_id.drop(columns=_SCORE_COLUMNS).loc[ids].reset_index()
+    scored = static.merge(scores, on="customer_id")
+    scored = scored.sort_values(["score", "value_365d", "customer_id"], ascending=[False, False, True],
+                                na_position="last").reset_index(drop=True)
+    alerts = churn_alerts(scores, snap, quantile=HIGH_VALUE_QUANTILE)
+    live = pd.Timestamp(until) if until is not None else None
+    return dataclasses.replace(run, snapshot=snap, scored=scored, explained=explained, alerts=alerts, live_until=live)
+
+
 def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,
                              scorer: ScorerName = "learned", horizon_days: int = 180, live: bool = True,
                              environ: dict | None = None) -> ChurnExplorer:
     """The app of the notebook's parameters; ``QUANT_COMPANY`` / ``QUANT_LAKE`` / ``QUANT_AS_OF`` win.
 
-    With ``live`` (and no ``as_of``: a past date is history, not now), the scores add the
-    customers' contacts and complaints the stream has seen since the warehouse build
-    (:func:`stream_feed`, from the operational store of ``QUANT_OPS_DSN`` / ``QUANT_OPS_DB``).
+    The warehouse's scoring run comes from the cache in :func:`default_cache_dir` when
+    ``quant prepare-apps`` (or an earlier kernel) made it for this warehouse and these parameters
+    (:func:`warehouse_run`; ``from_cache_`` says which). With ``live`` (and no ``as_of``: a past
+    date is history, not now), the customers' contacts and complaints the stream has seen since
+    the warehouse build (:func:`stream_feed`, from the operational store of ``QUANT_OPS_DSN`` /
+    ``QUANT_OPS_DB``) are then applied on top (:func:`with_live_feed`), at every kernel start:
+    the feed is never cached.
 
     Raises
     ------
@@ -249,20 +360,18 @@ def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = N
     FileNotFoundError
         The lake has no gold database yet.
     """
-    from quantlib.parameters import app_parameters
-
-    params, root = app_parameters(ChurnExplorerParameters, {
-        "company": company, "lake": lake, "as_of": as_of, "scorer": scorer, "horizon_days": horizon_days,
-        "live": live}, environ)
-    feed, until = None, None
-    if params.live and params.as_of is None:
-        with open_gold(root) as con:
-            day = gold_as_of(con)
-        feed, until = stream_feed(day, environ)
-    run = score_customers(root, params.as_of, scorer=params.scorer, horizon_days=params.horizon_days,
-                          live_interactions=feed, live_until=until)
-    with open_gold(root) as con:
+    started = time.perf_counter()
+    params, gold = gold_from_parameters(company, lake, as_of, environ, model=ChurnExplorerParameters,
+                                        scorer=scorer, horizon_days=horizon_days, live=live)
+    with open_gold(gold) as con:
+        day = gold_as_of(con)
         row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
-    return ChurnExplorer(run, company=(row[0] if row else None) or params.company)
-
-
+    run, from_cache = warehouse_run(gold, params.as_of, params.scorer, params.horizon_days,
+                                    cache_dir=default_cache_dir(environ))
+    if params.live and params.as_of is None:
+        feed, until = stream_feed(day, environ)
+        if feed is not None:
+            run = with_live_feed(run, feed, until)
+    app = ChurnExplorer(run, company=(row[0] if row else None) or params.company)
+    app.from_cache_, app.fit_seconds_ = from_cache, time.perf_counter() - started
+    return app

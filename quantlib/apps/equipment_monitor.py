@@ -7,6 +7,13 @@ The figures come from :func:`quantlib.maintenance.health.equipment_health`, fitt
 this module only lays them out. Every unit's survival curve is computed once, with the fit; a
 click only slices and draws (each drawing remembered).
 
+The fitted fleet health and the survival curves are kept in a signed cache
+(:mod:`quantlib.apps.signed_cache`, ``.cache/equipment_monitor/`` or ``$QUANT_EQUIPMENT_CACHE``;
+:func:`fitted_fleet`) keyed by gold's data version, the as-of date and the engines' source:
+``quant prepare-apps`` fills it, and a kernel started later for the same warehouse loads it
+instead of fitting. The threshold and the days of telemetry shown only change the display, so
+they are not part of the key.
+
 Upcoming maintenance is the open work orders of the operational store, read-only (the app never
 creates, migrates or changes the store); when it holds none, the units below the threshold, the
 orders ``quant maintenance plan`` would open, labelled as such.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import html
 import logging
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.apps.base import TABLE_CSS, WidgetApp, chart_svg, frame_html, gold_from_parameters
+from quantlib.apps.signed_cache import cache_folder, cache_key, load_or_compute
 from quantlib.maintenance.health import HEALTH_THRESHOLD, WORK_ORDER_COLUMNS, FleetHealth, evidence_line
 from quantlib.maintenance.sensors import SIGNALS
 from quantlib.maintenance.views.report import (
@@ -38,7 +47,8 @@ from quantlib.maintenance.views.report import (
     unit_readings,
 )
 
-__all__ = ["ALL", "EquipmentMonitor", "frame_html", "monitor_from_parameters", "open_work_orders"]
+__all__ = ["ALL", "EquipmentMonitor", "default_cache_dir", "fitted_fleet", "fleet_cache_path", "fleet_survival",
+           "frame_html", "monitor_from_parameters", "open_work_orders"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,10 @@ log = logging.getLogger(__name__)
 ALL = "all"
 #: Days of every unit's survival curve (the model's horizon is at least 90 days).
 SURVIVAL_DAYS = 90
+#: Bump when the cached fit changes shape: old cache files are then not asked for.
+CACHE_VERSION = 1
+#: Packages and modules whose source is part of the cache key: a changed engine means a refit.
+_ENGINE_MODULES = ("quantlib.maintenance", __name__)
 CSS = TABLE_CSS + """
 <style>
 .em-root { font-family: Liberation Sans, Helvetica, Arial, sans-serif; color: #333; }
@@ -99,6 +113,59 @@ def _proposed_visit(order) -> str:
     return order.planned_note if isinstance(order.planned_note, str) else ""
 
 
+def fleet_survival(fleet: FleetHealth) -> pd.DataFrame:
+    """Every unit's survival curve: P(still running after ``t`` days), units (lowest health first) x
+    ``t`` = 1..:data:`SURVIVAL_DAYS`, from the fitted time-to-failure model."""
+    grid = np.arange(1, SURVIVAL_DAYS + 1)
+    units = fleet.units["equipment_id"]
+    state = fleet.state.set_index("equipment_id").loc[units].reset_index()
+    return pd.DataFrame(fleet.model.survival_at(state, grid), index=units, columns=grid)
+
+
+def default_cache_dir(environ: dict | None = None) -> Path:
+    """``$QUANT_EQUIPMENT_CACHE``, else ``.cache/equipment_monitor`` under the project root."""
+    return cache_folder("QUANT_EQUIPMENT_CACHE", "equipment_monitor", environ)
+
+
+def fitted_fleet(gold, as_of=None, cache_dir: Path | str | None = None) -> tuple[FleetHealth, pd.DataFrame, bool]:
+    """``(equipment_health(gold, as_of), its fleet_survival, from_cache)``.
+
+    Kept in ``cache_dir`` (none: no cache), keyed by gold's path and data version (a rebuild is a
+    new key), ``as_of`` and the source of the maintenance engines
+    (:func:`~quantlib.apps.signed_cache.cache_key`); the file is signed, and an unsigned,
+    tampered or unreadable one is fitted again and overwritten.
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        No gold warehouse at ``gold``.
+    quantlib.maintenance.SensorDataError
+        No telemetry or no failure recorded by the as-of date.
+    """
+    from quantlib.data.gold import gold_file
+    from quantlib.maintenance.health import equipment_health
+
+    gold = gold_file(gold)
+
+    def fit() -> dict:
+        fleet = equipment_health(gold, as_of)
+        return {"fleet": fleet, "survival": fleet_survival(fleet)}
+
+    path = None if cache_dir is None else fleet_cache_path(gold, as_of, cache_dir)
+    state, from_cache = load_or_compute(path, fit, what="equipment health", logger=log)
+    return state["fleet"], state["survival"], from_cache
+
+
+def fleet_cache_path(gold, as_of=None, cache_dir: Path | str | None = None) -> Path:
+    """The file :func:`fitted_fleet` keeps the fit of ``as_of`` in (default folder: :func:`default_cache_dir`)."""
+    from quantlib.data.gold import gold_file
+
+    key = cache_key(gold_file(gold), {"version": CACHE_VERSION, "survival_days": SURVIVAL_DAYS,
+                                      "as_of": None if as_of is None else str(pd.Timestamp(as_of).date())},
+                    _ENGINE_MODULES)
+    return Path(default_cache_dir() if cache_dir is None else cache_dir) / f"equipment-monitor-{key}.pkl"
+
+
 class EquipmentMonitor(WidgetApp):
     """Fleet health with filters, one unit's evidence, and the upcoming maintenance.
 
@@ -115,6 +182,17 @@ class EquipmentMonitor(WidgetApp):
     ops_store : OpsStore, PostgresOpsStore or path, optional
         Where the open work orders are read (read-only); default as
         :func:`quantlib.alerts.views.store_target`.
+    survival : DataFrame, optional
+        :func:`fleet_survival` of ``fleet`` when already computed (from the cache); else computed here.
+
+    Attributes
+    ----------
+    survival_ : DataFrame
+        Every unit's survival curve (units x days 1..90).
+    from_cache_ : bool
+        Whether the fleet health was loaded from the cache (set by :func:`monitor_from_parameters`).
+    fit_seconds_ : float or None
+        Wall time of fitting (or loading) in :func:`monitor_from_parameters`.
 
     Notes
     -----
@@ -122,8 +200,11 @@ class EquipmentMonitor(WidgetApp):
     widgets, so they can be checked against the engine directly.
     """
 
+    from_cache_ = False
+    fit_seconds_ = None
+
     def __init__(self, fleet: FleetHealth, company: str = "", threshold: float = HEALTH_THRESHOLD,
-                 days: int = 90, ops_store=None):
+                 days: int = 90, ops_store=None, survival: pd.DataFrame | None = None):
         from quantlib.alerts.views import store_target
 
         self.fleet = fleet
@@ -138,10 +219,7 @@ class EquipmentMonitor(WidgetApp):
         self.unit_options_ = [(f"{r.equipment_id} {r.name} ({r.health:.0%})", r.equipment_id)
                               for r in units.itertuples(index=False)]
         # Every unit's survival curve at once, with the fit: a click only slices it.
-        grid = np.arange(1, SURVIVAL_DAYS + 1)
-        state = fleet.state.set_index("equipment_id").loc[units["equipment_id"]].reset_index()
-        self.survival_ = pd.DataFrame(fleet.model.survival_at(state, grid), index=units["equipment_id"],
-                                      columns=grid)
+        self.survival_ = fleet_survival(fleet) if survival is None else survival
         self._svg_cache: dict[tuple, str] = {}
         self._widget = None
 
@@ -355,6 +433,10 @@ def monitor_from_parameters(company: str = "mixed_trades", lake: str | None = No
     """The fitted app of the notebook's parameters; ``QUANT_COMPANY`` / ``QUANT_LAKE`` / ``QUANT_AS_OF`` win
     (and ``QUANT_EQUIPMENT_THRESHOLD`` / ``QUANT_EQUIPMENT_DAYS``).
 
+    The fleet health comes from the cache in :func:`default_cache_dir` when ``quant prepare-apps``
+    (or an earlier kernel) fitted it for this warehouse and as-of date (:func:`fitted_fleet`;
+    ``from_cache_`` says which).
+
     Raises
     ------
     quantlib.parameters.ParameterError
@@ -365,14 +447,16 @@ def monitor_from_parameters(company: str = "mixed_trades", lake: str | None = No
         No telemetry or no failure recorded by the as-of date (nothing to learn health from).
     """
     from quantlib.data.gold import open_gold
-    from quantlib.maintenance.health import equipment_health
 
+    started = time.perf_counter()
     params, gold = gold_from_parameters(company, lake, as_of, environ, model=EquipmentMonitorParameters,
                                         prefix="QUANT_EQUIPMENT_", threshold=threshold, days=days)
     if not Path(gold).exists():
         raise FileNotFoundError(f"{gold} does not exist; run 'quant warehouse build' first")
-    fleet = equipment_health(gold, params.as_of)
+    fleet, survival, from_cache = fitted_fleet(gold, params.as_of, cache_dir=default_cache_dir(environ))
     with open_gold(gold) as con:
         row = con.execute("SELECT any_value(company) FROM build_info").fetchone()
-    return EquipmentMonitor(fleet, company=(row[0] if row else None) or params.company,
-                            threshold=params.threshold, days=params.days)
+    app = EquipmentMonitor(fleet, company=(row[0] if row else None) or params.company,
+                           threshold=params.threshold, days=params.days, survival=survival)
+    app.from_cache_, app.fit_seconds_ = from_cache, time.perf_counter() - started
+    return app

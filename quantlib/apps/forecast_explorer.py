@@ -17,10 +17,11 @@ model for one more scenario (a fraction of a second), and draws two SVG charts.
 
 With ``cache_dir`` the fitted engines are pickled there, signed with the installation's
 HMAC key (:mod:`quantlib.apps.signed_cache`; an unsigned or tampered file is ignored and
-refitted, never unpickled), keyed by the gold file (path,
-size, modification time), the as-of date, the settings and the source of the forecasting
-modules: a kernel started later for the same data loads them instead of refitting (fitting
-takes tens of seconds; loading well under one).
+refitted, never unpickled), keyed by the gold file's path and data version (inode, size,
+modification time: a rebuild changes it), the as-of date, the settings and the source of the
+forecasting modules (:func:`~quantlib.apps.signed_cache.cache_key`): a kernel started later
+for the same data loads them instead of refitting (fitting takes tens of seconds; loading well
+under one).
 
 Revenue is forecast for the whole company: the revenue engine combines history, the
 quote pipeline, the season and the market for the company, and quotes carry no region, so
@@ -30,9 +31,7 @@ says so next to the revenue figures.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import logging
 import math
 import os
@@ -45,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.apps.base import WidgetApp, gold_from_parameters
-from quantlib.apps.signed_cache import CacheIntegrityError, read_signed, write_signed
+from quantlib.apps.signed_cache import cache_folder, cache_key, load_or_compute
 from quantlib.data.gold import connect_gold, gold_file
 from quantlib.views.formatting import format_kpi_value
 
@@ -148,21 +147,13 @@ class ForecastExplorer(WidgetApp):
             raise ValueError(f"history_weeks must be at least 1; got {self.history_weeks}")
 
     def cache_key(self) -> str:
-        """The cache file's key: gold file identity, as-of, settings and the engines' source."""
-        import importlib
-
-        path = Path(self.gold_path).resolve()
-        st = path.stat()
-        sources = hashlib.sha256()
-        for name in _ENGINE_MODULES:
-            module = importlib.import_module(name)
-            sources.update(Path(module.__file__).read_bytes())
-        key = {"version": CACHE_VERSION, "gold": str(path), "size": st.st_size, "mtime": st.st_mtime_ns,
-               "as_of": None if self.as_of is None else str(pd.Timestamp(self.as_of).date()),
-               "horizons": sorted(int(h) for h in self.horizons), "model": repr(self.demand_model),
-               "history_weeks": int(self.history_weeks), "confidence_shift": float(self.confidence_shift),
-               "source": sources.hexdigest()}
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        """The cache file's key: gold's data version, as-of, settings and the engines' source
+        (:func:`quantlib.apps.signed_cache.cache_key`)."""
+        return cache_key(self.gold_path, {
+            "version": CACHE_VERSION, "as_of": None if self.as_of is None else str(pd.Timestamp(self.as_of).date()),
+            "horizons": sorted(int(h) for h in self.horizons), "model": repr(self.demand_model),
+            "history_weeks": int(self.history_weeks), "confidence_shift": float(self.confidence_shift)},
+            _ENGINE_MODULES)
 
     def _cache_path(self) -> Path | None:
         return None if self.cache_dir is None else Path(self.cache_dir) / f"forecast-explorer-{self.cache_key()}.pkl"
@@ -179,31 +170,25 @@ class ForecastExplorer(WidgetApp):
         -------
         self
         """
+        self._check_params()
+        t0 = time.perf_counter()
+        # Signed with this installation's key and checked before unpickling: a file someone else
+        # put in the cache folder is never executed; it is refitted and overwritten.
+        state, self.from_cache_ = load_or_compute(self._cache_path(), self._fit_state, what="forecast", logger=log)
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
 
+    def _fit_state(self) -> dict:
+        """Fit the engines and prepare the first page; the :attr:`_STATE` attributes, by name."""
         from quantlib.forecast.demand import DemandForecaster, demand_series, external_factors
         from quantlib.forecast.pipeline import warehouse_snapshot
         from quantlib.forecast.revenue import RevenueModel
         from quantlib.forecast.views import report as fv
 
-        self._check_params()
-        t0 = time.perf_counter()
         self._forecasts: OrderedDict = OrderedDict()
         self._charts: OrderedDict = OrderedDict()
-        cache = self._cache_path()
-        if cache is not None and cache.exists():
-            try:
-                # Signed with this installation's key and checked before unpickling: a file
-                # someone else put in the cache folder is never executed.
-                state = read_signed(cache)
-                for name in self._STATE:
-                    setattr(self, name, state[name])
-                self.from_cache_ = True
-                self.fit_seconds_ = time.perf_counter() - t0
-                return self
-            except CacheIntegrityError as error:  # unsigned, tampered or foreign: refit and overwrite it
-                log.warning("ignoring forecast cache: %s", error)
-            except Exception:  # a damaged file: refit and overwrite it
-                log.warning("ignoring unreadable forecast cache %s", cache, exc_info=True)
         con = connect_gold(self.gold_path)
         try:
             snap = warehouse_snapshot(con, as_of=self.as_of)
@@ -221,16 +206,8 @@ class ForecastExplorer(WidgetApp):
             con.close()
         self.service_lines_ = sorted(self.series_["service_line"].unique())
         self.regions_ = sorted(self.series_["region"].unique())
-        self.from_cache_ = False
         self.render(self.default_selection())
-        if cache is not None:
-            try:
-                # Atomic: a kernel reading at the same time sees the old file or the new.
-                write_signed(cache, {name: getattr(self, name) for name in self._STATE})
-            except (OSError, CacheIntegrityError):  # no cache costs the next kernel a refit, nothing more
-                log.warning("could not write the forecast cache %s", cache, exc_info=True)
-        self.fit_seconds_ = time.perf_counter() - t0
-        return self
+        return {name: getattr(self, name) for name in self._STATE}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "demand_"):
@@ -580,10 +557,7 @@ class ForecastExplorer(WidgetApp):
 
 def default_cache_dir(environ: dict | None = None) -> Path:
     """``$QUANT_FORECAST_CACHE``, else ``.cache/forecast_explorer`` under the project root."""
-    from quantlib.config import project_root
-
-    env = os.environ if environ is None else environ
-    return Path(env.get("QUANT_FORECAST_CACHE") or project_root() / ".cache" / "forecast_explorer")
+    return cache_folder("QUANT_FORECAST_CACHE", "forecast_explorer", environ)
 
 
 def explorer_from_parameters(company: str = "mixed_trades", lake: str | None = None, as_of=None,

@@ -6,22 +6,38 @@ signed with HMAC-SHA256 (the reason :mod:`pickle` is imported here at all, revie
 bandit's B403/B301) under a per-installation key (``.cache/signing.key`` in the project,
 created with mode 0600 on first use) and checked *before* :func:`pickle.loads` sees a byte.
 An unsigned, tampered or foreign file raises :class:`CacheIntegrityError`; callers refit.
+
+The apps that cache a fit (the forecast explorer, the churn explorer, the equipment monitor)
+share the rest too: :func:`cache_key` names a file by the gold warehouse's data version
+(:func:`gold_version`, which a rebuild changes), the app's parameters and the source of the
+engines it ran (:func:`source_digest`); :func:`cache_folder` is where the files live; and
+:func:`load_or_compute` loads the file, or, when it is missing, unsigned, tampered with or
+unreadable, computes the value again and writes it back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
+import json
+import logging
 import os
 import pickle  # nosec B403
 import secrets
 import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from quantlib.errors import QuantError
 
-__all__ = ["CacheIntegrityError", "installation_key", "key_path", "read_signed", "write_signed"]
+__all__ = ["CacheIntegrityError", "cache_folder", "cache_key", "gold_version", "installation_key", "key_path",
+           "load_or_compute", "read_signed", "source_digest", "write_signed"]
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _MAGIC = b"QUANT-HMAC-SHA256\n"
 _DIGEST_SIZE = hashlib.sha256().digest_size
@@ -108,3 +124,80 @@ def read_signed(path: str | Path, key: bytes | None = None) -> Any:
         raise CacheIntegrityError(f"{path}: signature does not match (tampered with, or from another installation)")
     # Authenticated above with this installation's HMAC key.
     return pickle.loads(payload)  # nosec B301
+
+
+# ----------------------------------------------------------------------------- app caches
+
+def gold_version(gold: str | Path) -> str:
+    """The data version of a gold file: its inode, size and modification time (as the read API's).
+
+    A warehouse build rewrites the file, so every rebuild gives a new version, even of the same
+    data. Raises :class:`OSError` (``FileNotFoundError``) when there is no such file.
+    """
+    st = Path(gold).stat()
+    return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
+
+
+def source_digest(*names: str) -> str:
+    """SHA-256 of the source of modules (or of every ``.py`` file of packages) named by dotted name.
+
+    Part of a cache key: a changed engine means a refit, not an old model under new code.
+    """
+    digest = hashlib.sha256()
+    for name in names:
+        module = importlib.import_module(name)
+        path = Path(module.__file__)
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        for file in files:
+            digest.update(str(file.relative_to(path.parent)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(gold: str | Path, settings: Mapping[str, Any], modules: tuple[str, ...] = ()) -> str:
+    """A cache file's key (24 hex digits): the gold file (resolved path and :func:`gold_version`),
+    ``settings`` (JSON-able: the app's parameters and a format version) and the source of
+    ``modules`` (:func:`source_digest`). A rebuilt warehouse, other parameters or a changed engine
+    give another key, so a stale file is never read: it is simply not asked for.
+    """
+    path = Path(gold).resolve()
+    key = {"gold": str(path), "version": gold_version(path), "settings": dict(settings),
+           "source": source_digest(*modules)}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def cache_folder(variable: str, name: str, environ: Mapping[str, str] | None = None) -> Path:
+    """``$variable`` when set (``environ`` first, then ``os.environ``), else ``.cache/<name>`` under the
+    project root: where an app keeps its signed cache files."""
+    from quantlib.config import project_root
+
+    env = {**os.environ, **(environ or {})}
+    return Path(env.get(variable) or project_root() / ".cache" / name)
+
+
+def load_or_compute(path: str | Path | None, compute: Callable[[], T], *, what: str,
+                    logger: logging.Logger | None = None) -> tuple[T, bool]:
+    """``(value, True)`` from the signed file ``path``, else ``(compute(), False)`` written there.
+
+    A missing file is computed; an unsigned, tampered or foreign one (:class:`CacheIntegrityError`)
+    or one that cannot be unpickled is logged as a warning on ``logger``, computed again and
+    overwritten (atomically: a kernel reading at the same time sees the old file or the new).
+    A file that cannot be written is logged and costs the next kernel a computation, nothing
+    more. ``path=None`` means no cache: always computed, never written.
+    """
+    logger = logger or log
+    if path is not None:
+        path = Path(path)
+        if path.exists():
+            try:
+                return read_signed(path), True
+            except CacheIntegrityError as error:
+                logger.warning("ignoring the %s cache: %s", what, error)
+            except Exception:  # a damaged file, or classes that changed shape: compute and overwrite
+                logger.warning("ignoring the unreadable %s cache %s", what, path, exc_info=True)
+    value = compute()
+    if path is not None:
+        try:
+            write_signed(path, value)
+        except (OSError, CacheIntegrityError):
+            logger.warning("could not write the %s cache %s", what, path, exc_info=True)
+    return value, False

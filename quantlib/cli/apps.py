@@ -337,24 +337,42 @@ def prepare_apps(
     company: Optional[str] = company_option(),
     lake: Optional[Path] = lake_option(),
 ) -> None:
-    """Compute ahead what the apps show first: the forecast explorer's fitted engines and the dispatch
-    board's morning plan (cached, signed), so no visitor waits for a fit or a solve. `make demo` runs
-    it after the reports; run it after each warehouse build."""
+    """Compute ahead what the apps show first: the forecast explorer's fitted engines, the churn explorer's
+    scores, the equipment monitor's fleet health and the dispatch board's morning plan (cached, signed), so
+    no visitor waits for a fit or a solve. `make demo` runs it after the reports; run it after each
+    warehouse build."""
     import time as clock
 
+    from quantlib.apps.churn_explorer import explorer_from_parameters as churn_explorer
     from quantlib.apps.dispatch_board import board_from_parameters
+    from quantlib.apps.equipment_monitor import monitor_from_parameters
     from quantlib.apps.forecast_explorer import explorer_from_parameters
     from quantlib.config import resolve_company, resolve_lake
+    from quantlib.maintenance.sensors import SensorDataError
 
     company = resolve_company(company)
     root = str(resolve_lake(lake, company).resolve())
+    environ = {**os.environ, "QUANT_LAKE": root}
     started = clock.perf_counter()
-    explorer = explorer_from_parameters(company, root, environ={**os.environ, "QUANT_LAKE": root})
+    explorer = explorer_from_parameters(company, root, environ=environ)
     typer.echo(f"forecast explorer: {'cached already' if explorer.from_cache_ else 'fitted and cached'} "
                f"({clock.perf_counter() - started:.1f} s)")
     started = clock.perf_counter()
+    # The warehouse's scores only: the live feed is applied by each kernel, never cached.
+    churn = churn_explorer(company, root, live=False, environ=environ)
+    typer.echo(f"churn explorer: {'cached already' if churn.from_cache_ else 'fitted and cached'} "
+               f"({clock.perf_counter() - started:.1f} s)")
+    started = clock.perf_counter()
     try:
-        board = board_from_parameters(company, root, environ={**os.environ, "QUANT_LAKE": root})
+        monitor = monitor_from_parameters(company, root, environ=environ)
+    except SensorDataError as problem:  # no telemetry or no failure: the monitor says so itself
+        typer.echo(f"equipment monitor: nothing to fit ({problem})")
+    else:
+        typer.echo(f"equipment monitor: {'cached already' if monitor.from_cache_ else 'fitted and cached'} "
+                   f"({clock.perf_counter() - started:.1f} s)")
+    started = clock.perf_counter()
+    try:
+        board = board_from_parameters(company, root, environ=environ)
     except ValueError as problem:  # e.g. no technician working that day: the board says so itself
         typer.echo(f"dispatch board: nothing to plan ({problem})")
         return

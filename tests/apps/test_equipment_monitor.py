@@ -1,17 +1,21 @@
 """The equipment monitor's figures and widgets, without a browser, against ``equipment_health`` directly,
-on the scale-1 mixed-trades company (19 units, about 50 failures)."""
+on the scale-1 mixed-trades company (19 units, about 50 failures); and its cache of the fitted fleet
+(the next kernel loads it; a rebuilt warehouse, another as-of date or a tampered file are fitted again)."""
 
 from __future__ import annotations
 
+import hashlib
 import html
+import pickle
 import re
+import shutil
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.apps.equipment_monitor import ALL, EquipmentMonitor, monitor_from_parameters
+from quantlib.apps.equipment_monitor import ALL, EquipmentMonitor, fleet_cache_path, monitor_from_parameters
 from quantlib.maintenance.health import (
     equipment_health,
     evidence_line,
@@ -21,6 +25,15 @@ from quantlib.maintenance.health import (
 )
 from quantlib.maintenance.sensors import SIGNALS
 from tests.conftest import build_lake
+
+
+@pytest.fixture(scope="module", autouse=True)
+def equipment_cache(tmp_path_factory):
+    """The fits of this module are cached here, not in the checkout's ``.cache/``."""
+    folder = tmp_path_factory.mktemp("equipment_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUANT_EQUIPMENT_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -211,13 +224,15 @@ def test_from_parameters_reads_the_environment(built, fleet, fleet_lake):
 
 
 def test_from_parameters_takes_the_threshold_and_as_of_from_the_environment(fleet_lake, at_risk_day):
-    app = monitor_from_parameters("seasonal_outdoor", environ={
-        "QUANT_COMPANY": "mixed_trades", "QUANT_LAKE": str(fleet_lake.root), "QUANT_AS_OF": at_risk_day.isoformat(),
-        "QUANT_EQUIPMENT_THRESHOLD": "0.5", "QUANT_EQUIPMENT_DAYS": "30"})
+    env = {"QUANT_COMPANY": "mixed_trades", "QUANT_LAKE": str(fleet_lake.root), "QUANT_AS_OF": at_risk_day.isoformat(),
+           "QUANT_EQUIPMENT_THRESHOLD": "0.5", "QUANT_EQUIPMENT_DAYS": "30"}
+    app = monitor_from_parameters("seasonal_outdoor", environ=env)
     assert app.threshold == 0.5 and app.days == 30
     assert pd.Timestamp(app.fleet.as_of).date() == at_risk_day
     frame, source = app.upcoming()
     assert source == "planned" and (frame["health"] < 0.5).all()
+    # Another as-of date is another fit, not the build date's cached one; then it is cached too.
+    assert not app.from_cache_ and monitor_from_parameters("seasonal_outdoor", environ=env).from_cache_
 
 
 def test_bad_parameters_are_one_line(fleet_lake):
@@ -242,3 +257,76 @@ def test_a_filter_matching_no_unit_says_so(fleet):
     assert "No unit matches these filters." in app.fleet_table.value and app.fleet_chart.value == ""
     app.region.value = ALL
     assert len(rows(app.fleet_table.value)) == int((units["kind"] == kind).sum()) > 0
+
+
+# ---------------------------------------------------------------------------------------- the cache
+
+def test_the_next_kernel_loads_the_fleet_and_shows_the_same(built, fleet_lake, equipment_cache):
+    assert fleet_cache_path(fleet_lake.gold, cache_dir=equipment_cache).is_file()
+    again = monitor_from_parameters(environ={"QUANT_LAKE": str(fleet_lake.root)})
+    assert again.from_cache_ and again.fit_seconds_ < built.fit_seconds_
+    pd.testing.assert_frame_equal(again.fleet.units, built.fleet.units, check_exact=True)
+    pd.testing.assert_frame_equal(again.fleet.features, built.fleet.features, check_exact=True)
+    pd.testing.assert_frame_equal(again.survival_, built.survival_, check_exact=True)
+    assert (again.fleet.as_of, again.fleet.basis, again.company) == (built.fleet.as_of, built.fleet.basis,
+                                                                     built.company)
+    # The page: the same fleet table and, for a unit, the same figures and survival curve.
+    again.ops_target = built.ops_target
+    built._widget = None
+    for app in (built, again):
+        app.widget  # noqa: B018
+        app.unit.value = app.unit_options_[3][1]
+    assert again.fleet_table.value == built.fleet_table.value
+    assert attrs(again.unit_summary.value, "em-unit") == attrs(built.unit_summary.value, "em-unit")
+    assert again.upcoming_panel.value == built.upcoming_panel.value
+
+
+def test_the_threshold_applies_to_the_cached_fleet(built, fleet_lake):
+    # The threshold and the days shown only change the display: the cached fit serves them.
+    app = monitor_from_parameters(environ={"QUANT_LAKE": str(fleet_lake.root), "QUANT_EQUIPMENT_THRESHOLD": "0.9",
+                                           "QUANT_EQUIPMENT_DAYS": "30"})
+    assert app.from_cache_ and (app.threshold, app.days) == (0.9, 30)
+    app.ops_target = built.ops_target
+    app.widget  # noqa: B018
+    below = int((app.fleet.units["health"] < 0.9).sum())
+    assert below > int((app.fleet.units["health"] < 0.3).sum())
+    assert attrs(app.fleet_table.value, "em-fleet")["below"] == str(below)
+    assert attrs(app.upcoming_panel.value, "em-upcoming")["orders"] == str(below)
+
+
+def test_a_rebuilt_warehouse_is_fitted_again(demo_lake, tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    shutil.copy(demo_lake.gold, lake / "gold.duckdb")
+    env = {"QUANT_LAKE": str(lake), "QUANT_EQUIPMENT_CACHE": str(tmp_path / "cache")}
+    before = monitor_from_parameters(environ=env)
+    assert not before.from_cache_ and monitor_from_parameters(environ=env).from_cache_
+    unit = before.fleet.units["equipment_id"].iloc[0]
+    with duckdb.connect(str(lake / "gold.duckdb")) as con:  # new data in the same file, as a rebuild writes
+        con.execute("UPDATE equipment SET name = 'Rebuilt unit' WHERE equipment_id = ?", [unit])
+    after = monitor_from_parameters(environ=env)
+    assert not after.from_cache_ and after.unit_row(unit)["name"] == "Rebuilt unit"
+    assert monitor_from_parameters(environ=env).from_cache_
+
+
+def test_a_tampered_cache_is_refused_and_fitted_again(built, fleet_lake, tmp_path, caplog):
+    from quantlib.apps import signed_cache
+    from tests.apps.test_signed_cache import Exploit
+
+    cached = fleet_cache_path(fleet_lake.gold)  # the module's folder ($QUANT_EQUIPMENT_CACHE)
+    tampered = fleet_cache_path(fleet_lake.gold, cache_dir=tmp_path / "cache")
+    tampered.parent.mkdir()
+    marker = tmp_path / "pwned"
+    # The real file's header and signature, its payload swapped for code that would run on unpickling.
+    header = len(signed_cache._MAGIC) + hashlib.sha256().digest_size
+    tampered.write_bytes(cached.read_bytes()[:header] + pickle.dumps(Exploit(marker)))
+    env = {"QUANT_LAKE": str(fleet_lake.root), "QUANT_EQUIPMENT_CACHE": str(tampered.parent)}
+    with caplog.at_level("WARNING", logger="quantlib.apps.equipment_monitor"):
+        again = monitor_from_parameters(environ=env)
+    assert not marker.exists()
+    assert not again.from_cache_ and "signature does not match" in caplog.text
+    pd.testing.assert_frame_equal(again.fleet.units, built.fleet.units, check_exact=True)
+    pd.testing.assert_frame_equal(again.survival_, built.survival_, check_exact=True)
+    # The refit replaced the file with a signed one that the next kernel loads.
+    assert monitor_from_parameters(environ=env).from_cache_
+
