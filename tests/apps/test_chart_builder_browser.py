@@ -1,5 +1,6 @@
 """The chart builder in a real browser, served by Voila as ``quant apps`` does: a template draws, the
-shelves change the chart (by drag and drop and by dropdown), a chart is saved as YAML another team member can open."""
+shelves change the chart (by drag and drop and by dropdown), a chart is saved as YAML, reopens identically
+and another team member can open it."""
 
 from __future__ import annotations
 
@@ -51,6 +52,19 @@ def test_build_and_save_a_chart_in_the_browser(demo_lake, tmp_path):
             page.locator(".cb-team select").select_option("operations")
             page.locator(".cb-save").click()
             page.wait_for_selector(".cb-saved-note", timeout=30_000)
+            saved_svg = page.inner_html(".cb-chart-area")
+            # Something else on screen, then the saved chart reopened: the same chart, the same widgets.
+            page.locator(".cb-source select").select_option(label="Equipment")
+            page.wait_for_function("() => document.querySelector('.cb-x select').value === 'kind'", timeout=30_000)
+            page.locator(".cb-saved select").select_option(label="gp-by-month (ana)")
+            page.locator(".cb-open").click()
+            page.wait_for_function("() => document.querySelector('.cb-source select').value === 'Financials'",
+                                   timeout=30_000)
+            page.wait_for_function(
+                "() => document.querySelector('.cb-chart-area').textContent.includes('Gross profit')", timeout=30_000)
+            assert page.inner_html(".cb-chart-area") == saved_svg
+            assert [page.locator(f".cb-{hook} select").input_value() for hook in ("x", "y", "chart")] == [
+                "month", "gross_profit", "line"]
             body = page.inner_text("body")
             assert "Traceback" not in body
     saved = load_chart("gp-by-month", "ben", {"operations": {"ana", "ben"}}, folder)
