@@ -193,14 +193,15 @@ def _every_app(lake: Path, repeat: int, work: Path) -> list[tuple[str, float, li
 
     from quantlib.cli.apps import _children, apps_dir, start_voila
 
-    env = {**os.environ, "QUANT_FORECAST_CACHE": str(work / "forecast"),
-           "QUANT_DISPATCH_CACHE": str(work / "dispatch"), "QUANT_OPS_DB": str(work / "ops.sqlite"),
+    caches = {"QUANT_FORECAST_CACHE": str(work / "forecast"), "QUANT_DISPATCH_CACHE": str(work / "dispatch"),
+              "QUANT_CHURN_CACHE": str(work / "churn"), "QUANT_EQUIPMENT_CACHE": str(work / "equipment")}
+    env = {**os.environ, **caches, "QUANT_OPS_DB": str(work / "ops.sqlite"),
            "QUANT_ANNOTATIONS_DB": str(work / "notes.sqlite")}
     from typer.testing import CliRunner
 
     from quantlib.cli import app as cli
 
-    os.environ.update({k: env[k] for k in ("QUANT_FORECAST_CACHE", "QUANT_DISPATCH_CACHE")})
+    os.environ.update(caches)
     done = CliRunner().invoke(cli, ["prepare-apps", "--lake", str(lake)])
     print(done.output.strip(), flush=True)
     missing = sorted({p.name for p in apps_dir().glob("*.ipynb")} - set(READY))

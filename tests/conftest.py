@@ -23,6 +23,8 @@ def _own_ops_store(tmp_path_factory, monkeypatch):
     # Comments too: no test reads or writes the checkout's reports/.annotations.sqlite.
     monkeypatch.setenv("QUANT_ANNOTATIONS_DB", str(tmp_path_factory.mktemp("notes") / "annotations.sqlite"))
     monkeypatch.setenv("QUANT_DISPATCH_CACHE", str(tmp_path_factory.mktemp("dispatch_cache")))
+    monkeypatch.setenv("QUANT_CHURN_CACHE", str(tmp_path_factory.mktemp("churn_cache")))
+    monkeypatch.setenv("QUANT_EQUIPMENT_CACHE", str(tmp_path_factory.mktemp("equipment_cache")))
 
 
 @pytest.fixture(scope="session")

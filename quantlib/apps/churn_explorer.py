@@ -34,6 +34,7 @@ from quantlib.customers.views.churn import (
     ScorerName,
     customer_reasons,
     outreach_list,
+    outreach_order,
     score_customers,
     to_excel_bytes,
 )
@@ -310,8 +311,9 @@ def with_live_feed(run: ChurnRun, interactions: pd.DataFrame, until=None) -> Chu
     features of the customers it names (:func:`~quantlib.customers.features.with_recent_interactions`);
     both scorers score and explain each customer from that customer's row alone. So only the
     customers the feed touched are scored again; everyone else keeps the warehouse run's score and
-    reasons, and the list is ordered and the alerts drawn as :func:`score_customers` does (its last
-    steps, repeated here; ``tests/apps/test_churn_explorer.py`` checks the two give the same run).
+    reasons, and the list is ordered (:func:`~quantlib.customers.views.churn.outreach_order`) and the
+    alerts drawn as :func:`score_customers` does (``tests/apps/test_churn_explorer.py`` checks the two
+    give the same run).
     """
     snap = with_recent_interactions(run.snapshot, interactions)
     ids = snap["customer_id"]
@@ -333,8 +335,7 @@ def with_live_feed(run: ChurnRun, interactions: pd.DataFrame, until=None) -> Chu
         explained = explained.reset_index(drop=True)
     static = by_id.drop(columns=_SCORE_COLUMNS).loc[ids].reset_index()
     scored = static.merge(scores, on="customer_id")
-    scored = scored.sort_values(["score", "value_365d", "customer_id"], ascending=[False, False, True],
-                                na_position="last").reset_index(drop=True)
+    scored = outreach_order(scored)
     alerts = churn_alerts(scores, snap, quantile=HIGH_VALUE_QUANTILE)
     live = pd.Timestamp(until) if until is not None else None
     return dataclasses.replace(run, snapshot=snap, scored=scored, explained=explained, alerts=alerts, live_until=live)

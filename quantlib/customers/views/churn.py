@@ -37,6 +37,7 @@ from quantlib.views.tables import table_view, with_formats
 
 __all__ = ["GROUP_LABELS", "ChurnExplorerParameters", "ChurnRiskParameters", "ChurnRun", "alert_table",
            "at_risk_list", "customer_reasons", "headline", "method_note", "model_quality", "outreach_list",
+           "outreach_order",
            "risk_by_segment", "risk_trend", "score_customers", "to_excel_bytes"]
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,12 @@ def _segments(con, as_of: dt.date, customers: pd.Series) -> pd.Series:
     return named.set_index("customer_id")["segment_name"].reindex(customers).fillna("unsegmented")
 
 
+def outreach_order(scored: pd.DataFrame) -> pd.DataFrame:
+    """A run's scored customers in outreach order: highest score first, then most valuable, then id."""
+    return scored.sort_values(["score", "value_365d", "customer_id"], ascending=[False, False, True],
+                              na_position="last").reset_index(drop=True)
+
+
 def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", horizon_days: int = 180,
                     high_value_quantile: float = HIGH_VALUE_QUANTILE, segments: bool = True,
                     live_interactions: pd.DataFrame | None = None, live_until=None) -> ChurnRun:
@@ -175,8 +182,7 @@ def score_customers(con_or_lake, as_of=None, scorer: ScorerName = "learned", hor
         "value_365d": snap["monetary_365d"].astype(float).to_numpy(),
         "high_value": high_value.to_numpy(),
     }).merge(scores, on="customer_id")
-    scored = scored.sort_values(["score", "value_365d", "customer_id"], ascending=[False, False, True],
-                                na_position="last").reset_index(drop=True)
+    scored = outreach_order(scored)
     alerts = churn_alerts(scores, snap, quantile=high_value_quantile)
     live = pd.Timestamp(live_until) if live_interactions is not None and live_until is not None else None
     return ChurnRun(day, scorer, snap, scored, explained, model, report, alerts, live)
