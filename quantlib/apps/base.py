@@ -1,12 +1,34 @@
-"""What every Voila app shares: one ipywidgets tree, built and filled on first display, and the gold
-database its notebook's parameters name."""
+"""What every Voila app shares: one ipywidgets tree, built and filled on first display, the gold
+database its notebook's parameters name, and download links."""
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+#: The media types of the files apps offer for download, by extension.
+DOWNLOAD_TYPES = {"csv": "text/csv", "pdf": "application/pdf",
+                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                  "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
+
+
+def download_link(name: str, data: bytes, label: str, css_class: str) -> str:
+    """An ``<a download>`` holding ``data`` as a ``data:`` URI: nothing is written on the server, and
+    the file reaches only the visitor who asked for it.
+
+    Raises
+    ------
+    ValueError
+        ``name`` has an extension not in :data:`DOWNLOAD_TYPES`.
+    """
+    kind = name.rpartition(".")[2].lower()
+    if kind not in DOWNLOAD_TYPES:
+        raise ValueError(f"no download type for {name!r}; known: {', '.join(DOWNLOAD_TYPES)}")
+    return (f'<a class="{html.escape(css_class)}" download="{html.escape(name)}" '
+            f'href="data:{DOWNLOAD_TYPES[kind]};base64,{base64.b64encode(data).decode()}">{html.escape(label)}</a>')
 
 
 class WidgetApp:

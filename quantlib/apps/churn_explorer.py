@@ -15,7 +15,6 @@ customers the feed touched.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html
 import logging
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp, gold_from_parameters
+from quantlib.apps.base import WidgetApp, download_link, gold_from_parameters
 from quantlib.apps.signed_cache import cache_folder, cache_key, load_or_compute
 from quantlib.customers.churn import HIGH_VALUE_QUANTILE, churn_alerts
 from quantlib.customers.features import with_recent_interactions
@@ -234,14 +233,12 @@ class ChurnExplorer(WidgetApp):
 
     def _links_html(self, frame: pd.DataFrame) -> str:
         # Both exports neutralise formulas (a customer named "=HYPERLINK(...)" stays text).
-        csv = base64.b64encode(to_csv_text(frame).encode()).decode()
-        xlsx = base64.b64encode(to_excel_bytes(frame)).decode()
         stem = f"churn_outreach_{self.run.as_of:%Y%m%d}"
-        sheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return (f'<div class="ce-links"><a class="ce-export-csv" download="{stem}.csv" '
-                f'href="data:text/csv;base64,{csv}">Export CSV ({len(frame):,} rows)</a>'
-                f'<a class="ce-export-xlsx" download="{stem}.xlsx" href="data:{sheet};base64,{xlsx}">'
-                "Export Excel</a></div>")
+        return ('<div class="ce-links">'
+                + download_link(f"{stem}.csv", to_csv_text(frame).encode(), f"Export CSV ({len(frame):,} rows)",
+                                "ce-export-csv")
+                + download_link(f"{stem}.xlsx", to_excel_bytes(frame), "Export Excel", "ce-export-xlsx")
+                + "</div>")
 
 
 def stream_feed(day, environ=None) -> tuple[pd.DataFrame | None, pd.Timestamp | None]:

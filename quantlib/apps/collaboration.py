@@ -9,7 +9,6 @@ and offers them as download links (``data:`` URIs: nothing is written on the ser
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import getpass
 import html
@@ -19,7 +18,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from quantlib.apps.base import WidgetApp
+from quantlib.apps.base import WidgetApp, download_link
 from quantlib.data.annotations import AnnotationError, AnnotationStore
 from quantlib.views.annotations import numbered
 from quantlib.views.chart_export import (
@@ -216,10 +215,6 @@ class ExportBar:
         ``content() -> (title, subtitle, [ExportChart, ...])``: what the dashboard shows now.
     """
 
-    MIME = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-            "csv": "text/csv"}
-
     def __init__(self, content: Callable[[], tuple[str, str, list[ExportChart]]]):
         self.content = content
         self._widget = None
@@ -235,10 +230,8 @@ class ExportBar:
 
     def links_html(self, files: dict[str, tuple[str, bytes]]) -> str:
         labels = {"pdf": "PDF", "pptx": "PowerPoint", "xlsx": "Excel", "csv": "CSV"}
-        links = "".join(
-            f'<a class="qc-export-{kind}" download="{html.escape(name)}" '
-            f'href="data:{self.MIME[kind]};base64,{base64.b64encode(data).decode()}">{labels[kind]}</a>'
-            for kind, (name, data) in files.items())
+        links = "".join(download_link(name, data, labels[kind], f"qc-export-{kind}")
+                        for kind, (name, data) in files.items())
         return f'<div class="qc-exports">{links}</div>'
 
     @property
