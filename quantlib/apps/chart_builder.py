@@ -18,6 +18,7 @@ import time
 import pandas as pd
 
 from quantlib.apps.base import WidgetApp
+from quantlib.apps.builder_views import SPEC_VIEWS, ViewUnavailable, draw_view
 from quantlib.apps.field_shelf import FieldShelf
 from quantlib.data.gold import connect_gold
 from quantlib.viz.builder import AGGREGATES, CHART_TYPES, SOURCES, ChartFilters, ChartSpec, build_chart, query
@@ -47,6 +48,9 @@ TEMPLATES: dict[str, ChartSpec] = {
     "Technician performance: rating trend": ChartSpec(
         title="Average rating by month", source="work_orders", chart="line", x="month", y="rating",
         aggregate="average"),
+    "Technician performance: revenue per job against rating (comparison)": ChartSpec(
+        title="Technicians: revenue per job against rating", source="work_orders", chart="scatter", x="rating",
+        y="revenue", color="technician", aggregate="average"),
     "Customer analysis: new customers by channel": ChartSpec(
         title="New customers by month and channel", source="customers", chart="bar", x="first_month",
         y="customers", color="acquisition_channel", aggregate="count"),
@@ -85,15 +89,19 @@ class ChartBuilder(WidgetApp):
         Where charts and dashboards are saved (default ``parameters/dashboards``).
     """
 
-    def __init__(self, gold_path, user: str | None = None, teams: dict | None = None, folder=None, company: str = ""):
+    def __init__(self, gold_path, user: str | None = None, teams: dict | None = None, folder=None, company: str = "",
+                 ops_store=None):
         from quantlib.apps.collaboration import ExportBar, default_author
 
         self.con = connect_gold(gold_path)
+        self.gold_path = gold_path
+        self.ops_store = ops_store
         self.user = user or default_author()
         self.teams = load_teams() if teams is None else teams
         self.folder = folder
         self.company = company
         self.spec: ChartSpec | None = None
+        self.view: str | None = None  # a specification view on screen (quantlib.apps.builder_views)
         self.frame: pd.DataFrame | None = None
         self.exports = ExportBar(self._export_content)
         self._widget = None
@@ -114,12 +122,41 @@ class ChartBuilder(WidgetApp):
         frame = query(self.con, spec)
         chart = build_chart(spec, frame).to_dict()
         chart["config"] = {**house_theme()["config"], **chart.get("config", {})}
-        self.spec, self.frame, self.chart_spec = spec, frame, chart
+        self.spec, self.frame, self.chart_spec, self.view = spec, frame, chart, None
         return vlc.vegalite_to_svg(chart)
+
+    def show_view(self, name: str) -> None:
+        """Draw specification view ``name`` (:data:`~quantlib.apps.builder_views.SPEC_VIEWS`) at the "To" date."""
+        import vl_convert as vlc
+
+        from quantlib.views.theme import house_theme
+
+        if self._widget is None:
+            self._build()
+        started = time.perf_counter()
+        try:
+            title, chart, frame = draw_view(name, self.con, self.gold_path, self.end.value, ops_store=self.ops_store)
+            spec = chart.to_dict()
+            spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
+            svg = vlc.vegalite_to_svg(spec)
+        except ViewUnavailable as problem:
+            self.status.value = f'<div class="cb-status error">{html.escape(str(problem))}</div>'
+            return
+        except Exception as problem:  # never a stack trace in front of a manager; the log has it
+            log.exception("chart builder view failed")
+            self.status.value = f'<div class="cb-status error">Could not draw: {type(problem).__name__}</div>'
+            return
+        self.spec, self.view, self.frame, self.chart_spec, self.view_title = None, name, frame, spec, title
+        self.area.value = f'<div class="cb-panel" data-view="{html.escape(name)}">{svg}</div>'
+        self.status.value = (f'<div class="cb-status cb-view" data-rows="{len(frame)}">{html.escape(title)}: a '
+                             "specification view (the shelves and calculation do not apply; \"To\" sets its date) "
+                             f"&middot; drawn in {(time.perf_counter() - started) * 1000:.0f} ms</div>")
 
     def _export_content(self):
         from quantlib.views.chart_export import ExportChart
 
+        if self.view is not None:
+            return self.view_title, self.company, [ExportChart(self.view_title, self.chart_spec, data=self.frame)]
         if self.spec is None:
             raise ValueError("no chart yet")
         title = self.spec.title or "Chart"
@@ -138,7 +175,7 @@ class ChartBuilder(WidgetApp):
             box.add_class(hook)
             return box
 
-        self.template = dropdown("Template", [NONE, *TEMPLATES], "cb-template", "420px")
+        self.template = dropdown("Template", [NONE, *TEMPLATES, *SPEC_VIEWS], "cb-template", "420px")
         self.source = dropdown("Data", [(s.label, key) for key, s in SOURCES.items()], "cb-source")
         self.chart_type = dropdown("Chart", list(CHART_TYPES), "cb-chart", "170px")
         self.aggregate = dropdown("Calculation", list(AGGREGATES), "cb-aggregate", "200px")
@@ -351,9 +388,13 @@ class ChartBuilder(WidgetApp):
         self.status.value = (f'<div class="cb-status" data-rows="{len(self.frame)}">{len(self.frame):,} rows '
                              f"&middot; drawn in {(time.perf_counter() - started) * 1000:.0f} ms</div>")
 
-    def _on_change(self, _change=None) -> None:
-        if not self._quiet:
-            self.refresh()
+    def _on_change(self, change=None) -> None:
+        if self._quiet:
+            return
+        if self.view is not None and change is not None and change.get("owner") is self.end:
+            self.show_view(self.view)  # a view moves with its date; any other control goes back to the shelves
+            return
+        self.refresh()
 
     def _on_source(self, _change=None) -> None:
         if not self._quiet:
@@ -363,6 +404,8 @@ class ChartBuilder(WidgetApp):
     def _on_template(self, change) -> None:
         if change["new"] in TEMPLATES:
             self.show(TEMPLATES[change["new"]])
+        elif change["new"] in SPEC_VIEWS:
+            self.show_view(change["new"])
 
     # ------------------------------------------------------------------ saving and sharing
 
@@ -400,6 +443,10 @@ class ChartBuilder(WidgetApp):
 
     def save(self) -> None:
         """Save the current chart under the name field, for the chosen team and viewers."""
+        if self.view is not None:
+            self.note.value = ('<div class="cb-status error">A specification view is not saved as a chart: it is '
+                               "always in the template list. Build a chart on the shelves to save it.</div>")
+            return
         try:
             spec = self.current_spec()
             team = None if self.team.value == NONE else self.team.value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from quantlib.apps.chart_builder import TEMPLATES, ChartBuilder
@@ -89,3 +90,47 @@ def test_save_share_reopen_and_place(builder, demo_lake, tmp_path):
     builder.name.value = "Not A Slug!"
     builder.save()
     assert "lower-case letters" in builder.note.value
+
+
+def test_specification_views_draw_from_their_engines_move_with_the_date_and_are_not_saved(demo_lake, tmp_path):
+    import datetime as dt
+
+    from quantlib.apps.builder_views import SPEC_VIEWS
+    from quantlib.customers.cohorts import cohort_retention
+    from quantlib.data.opstore import OpsStore
+    from quantlib.kpi.views.report import ReportContext, revenue_bridge
+
+    store = tmp_path / "ops.sqlite"
+    app = ChartBuilder(demo_lake.gold, user="ana", teams=TEAMS, folder=tmp_path, ops_store=store)
+    app.widget  # noqa: B018
+    try:
+        forecast = "Financial dashboard: revenue forecast (view)"
+        app.template.value = forecast  # nothing recorded yet: says so, draws nothing
+        assert "no revenue forecast recorded yet" in app.status.value and app.view is None
+        day = dt.date(2024, 6, 30)
+        OpsStore(store).record_predictions(pd.DataFrame([{
+            "run_id": "r1", "model": "revenue_forecast", "version": "1", "params_hash": "h", "as_of": day,
+            "window_start": None, "window_end": day, "quantity": "revenue", "subject": "all",
+            "target_start": day + dt.timedelta(days=1), "target_end": day + dt.timedelta(days=30),
+            "value": 1000.0, "lo_80": 800.0, "hi_80": 1300.0}]))
+        app.show_view(forecast)
+        assert app.view == forecast and app.frame[["likely", "worst", "best"]].iloc[0].tolist() == [1000, 800, 1300]
+        assert 'data-view="' in app.area.value and "Revenue forecast of 30 Jun 2024" in app.area.value
+        for name in SPEC_VIEWS:
+            app.show_view(name)
+            assert app.view == name and "<svg" in app.area.value and 'data-rows="' in app.status.value, name
+        app.show_view("Customer analysis: cohort retention (view)")
+        app.end.value = day  # the view moves with "To"
+        expected = cohort_retention(demo_lake.gold, day, periods=12, cohorts=12)
+        pd.testing.assert_frame_equal(app.frame.reset_index(drop=True), expected, check_like=True)
+        app.show_view("Financial dashboard: revenue bridge, waterfall (view)")
+        bridge = revenue_bridge(ReportContext(app.con, demo_lake.gold, day, "", day))
+        assert app.frame["amount"].tolist() == bridge["amount"].tolist()
+        assert app._export_content()[0] == "Revenue bridge"
+        app.name.value = "bridge"
+        app.save()
+        assert "not saved as a chart" in app.note.value and not (tmp_path / "charts" / "bridge.yaml").exists()
+        app.y.value = "jobs"  # a shelf: back to an editable chart
+        assert app.view is None and app.spec is not None and app.spec.y == "jobs"
+    finally:
+        app.con.close()
