@@ -104,6 +104,9 @@ class ChartBuilder(WidgetApp):
         self.view: str | None = None  # a specification view on screen (quantlib.apps.builder_views)
         self.frame: pd.DataFrame | None = None
         self.exports = ExportBar(self._export_content)
+        self.board_exports = ExportBar(self._board_export_content)  # the dashboard shown, every chart
+        self.board_charts: list = []
+        self.board_title = ""
         self._widget = None
         self._quiet = False
 
@@ -162,6 +165,11 @@ class ChartBuilder(WidgetApp):
         title = self.spec.title or "Chart"
         data = self.frame.rename(columns={"value": self.frame.attrs.get("label", "value")})
         return title, self.company, [ExportChart(title, self.chart_spec, data=data)]
+
+    def _board_export_content(self):
+        if not self.board_charts:
+            raise ValueError("no dashboard shown")
+        return self.board_title, self.company, list(self.board_charts)
 
     # ------------------------------------------------------------------ widgets
 
@@ -244,7 +252,8 @@ class ChartBuilder(WidgetApp):
             self.area,
             w.VBox([w.HBox([self.name, self.team, self.viewers, self.save_button], **row),
                     w.HBox([self.saved, self.open_button, self.dashboard, self.place_button], **row), self.note,
-                    w.HBox([self.boards, self.show_board_button], **row), self.board_area],
+                    w.HBox([self.boards, self.show_board_button, self.board_exports.widget], **row),
+                    self.board_area],
                    layout=w.Layout(width="100%")),
         ], layout=w.Layout(padding="8px 16px", max_width="1300px"))
         self._widget.add_class("cb-root")
@@ -426,19 +435,28 @@ class ChartBuilder(WidgetApp):
         try:
             board = load_dashboard(name, self.user, self.teams, self.folder)
         except (FileNotFoundError, SharingError) as problem:
+            self.board_charts = []
             self.board_area.value = f'<div class="cb-status error">{html.escape(str(problem))}</div>'
             return
+        from quantlib.views.chart_export import ExportChart
+
         parts = [f'<h2 class="cb-board-title">{html.escape(board.title or board.name)}</h2>']
+        charts = []
         for chart_name in board.charts:
             try:
                 spec = load_chart(chart_name, self.user, self.teams, self.folder).spec
-                drawn = build_chart(spec, query(self.con, spec)).to_dict()
+                frame = query(self.con, spec)
+                drawn = build_chart(spec, frame).to_dict()
                 drawn["config"] = {**house_theme()["config"], **drawn.get("config", {})}
                 parts.append(f'<div class="cb-panel" data-chart="{html.escape(chart_name)}">'
                              f"{vlc.vegalite_to_svg(drawn)}</div>")
+                title = spec.title or chart_name
+                charts.append(ExportChart(title, drawn, data=frame.rename(
+                    columns={"value": frame.attrs.get("label", "value")})))
             except (FileNotFoundError, SharingError, ValueError) as problem:
                 parts.append(f'<div class="cb-panel cb-status error" data-chart="{html.escape(chart_name)}">'
                              f"{html.escape(chart_name)}: {html.escape(_message(problem))}</div>")
+        self.board_charts, self.board_title = charts, board.title or board.name
         self.board_area.value = "".join(parts)
 
     def save(self) -> None:

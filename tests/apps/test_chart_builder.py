@@ -79,6 +79,22 @@ def test_save_share_reopen_and_place(builder, demo_lake, tmp_path):
     builder.show_dashboard("finance-weekly")
     assert builder.board_area.value.count('<div class="cb-panel" data-chart="gp-by-line"><svg') == 1
     assert [v for _, v in builder.boards.options] == ["finance-weekly"]
+    # The dashboard shown exports like the dashboards do: a slide per chart, its numbers in the workbook.
+    import io
+
+    import openpyxl
+    from pptx import Presentation
+
+    files = builder.board_exports.files()
+    assert set(files) == {"pdf", "pptx", "xlsx", "csv"} and files["pdf"][1].startswith(b"%PDF")
+    slides = Presentation(io.BytesIO(files["pptx"][1])).slides
+    assert len(slides) >= 1 and any("Gross profit" in shape.text_frame.text for slide in slides
+                                    for shape in slide.shapes if shape.has_text_frame)
+    book = openpyxl.load_workbook(io.BytesIO(files["xlsx"][1]))
+    header, *rows = book.worksheets[0].iter_rows(values_only=True)
+    column = header.index("Gross profit")
+    expected = query(demo_lake.gold, load_dashboard_chart(tmp_path))["value"]
+    assert [round(float(r[column]), 2) for r in rows] == [round(v, 2) for v in expected]
     outsider = ChartBuilder(demo_lake.gold, user="cy", teams=TEAMS, folder=tmp_path)
     try:
         outsider.widget  # noqa: B018
@@ -90,6 +106,12 @@ def test_save_share_reopen_and_place(builder, demo_lake, tmp_path):
     builder.name.value = "Not A Slug!"
     builder.save()
     assert "lower-case letters" in builder.note.value
+
+
+def load_dashboard_chart(folder):
+    from quantlib.viz.saved import load_chart
+
+    return load_chart("gp-by-line", "ana", TEAMS, folder).spec
 
 
 def test_specification_views_draw_from_their_engines_move_with_the_date_and_are_not_saved(demo_lake, tmp_path):
