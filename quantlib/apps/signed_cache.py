@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from quantlib.errors import QuantError
 
 __all__ = ["CacheIntegrityError", "cache_folder", "cache_key", "gold_version", "installation_key", "key_path",
-           "load_or_compute", "read_signed", "source_digest", "write_signed"]
+           "load_or_compute", "prune", "read_signed", "source_digest", "write_signed"]
 
 T = TypeVar("T")
 
@@ -175,14 +175,16 @@ def cache_folder(variable: str, name: str, environ: Mapping[str, str] | None = N
 
 
 def load_or_compute(path: str | Path | None, compute: Callable[[], T], *, what: str,
-                    logger: logging.Logger | None = None) -> tuple[T, bool]:
+                    logger: logging.Logger | None = None, keep: int = 8) -> tuple[T, bool]:
     """``(value, True)`` from the signed file ``path``, else ``(compute(), False)`` written there.
 
     A missing file is computed; an unsigned, tampered or foreign one (:class:`CacheIntegrityError`)
     or one that cannot be unpickled is logged as a warning on ``logger``, computed again and
     overwritten (atomically: a kernel reading at the same time sees the old file or the new).
     A file that cannot be written is logged and costs the next kernel a computation, nothing
-    more. ``path=None`` means no cache: always computed, never written.
+    more. ``path=None`` means no cache: always computed, never written. After a write, only the
+    ``keep`` newest files of the folder with ``path``'s suffix stay (:func:`prune`): caches of
+    earlier builds do not pile up.
     """
     logger = logger or log
     if path is not None:
@@ -200,4 +202,23 @@ def load_or_compute(path: str | Path | None, compute: Callable[[], T], *, what: 
             write_signed(path, value)
         except (OSError, CacheIntegrityError):
             logger.warning("could not write the %s cache %s", what, path, exc_info=True)
+        else:
+            prune(path.parent, path.suffix, keep, spare=path)
     return value, False
+
+
+def prune(folder: str | Path, suffix: str, keep: int, spare: Path | None = None) -> list[Path]:
+    """Remove all but the ``keep`` newest files ending in ``suffix`` from ``folder`` (never ``spare``).
+
+    Returns the files removed; one that cannot be removed is skipped.
+    """
+    files = sorted((f for f in Path(folder).glob(f"*{suffix}") if f.is_file() and f != spare),
+                   key=lambda f: f.stat().st_mtime, reverse=True)
+    removed = []
+    for old in files[max(keep - (spare is not None), 0):]:
+        try:
+            old.unlink()
+            removed.append(old)
+        except OSError:
+            pass
+    return removed

@@ -148,3 +148,18 @@ def test_load_or_compute_computes_once_and_refuses_what_it_did_not_sign(tmp_path
     blocked = tmp_path / "file"
     blocked.write_text("")
     assert load_or_compute(blocked / "app-key.pkl", compute, what="test") == ({"fitted": 5}, False)
+
+
+def test_old_cache_files_are_pruned_after_a_write(tmp_path):
+    from quantlib.apps.signed_cache import load_or_compute
+
+    for i in range(5):
+        old = tmp_path / f"old{i}.pkl"
+        old.write_bytes(b"x")
+        os.utime(old, (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / "notes.txt").write_text("not a cache file")
+    value, cached = load_or_compute(tmp_path / "new.pkl", lambda: 42, what="test", keep=3)
+    assert (value, cached) == (42, False)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["new.pkl", "notes.txt", "old3.pkl", "old4.pkl"]  # the newest two old ones, and the new
+    assert load_or_compute(tmp_path / "new.pkl", lambda: 0, what="test", keep=3) == (42, True)
