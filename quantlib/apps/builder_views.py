@@ -20,11 +20,12 @@ import altair as alt
 import pandas as pd
 
 from quantlib.data.gold import gold_as_of
+from quantlib.errors import QuantError
 
 __all__ = ["SPEC_VIEWS", "SpecView", "ViewUnavailable", "draw_view"]
 
 
-class ViewUnavailable(ValueError):
+class ViewUnavailable(QuantError, ValueError):
     """A view has nothing to draw yet (e.g. no forecast recorded); the message says what is missing."""
 
 
