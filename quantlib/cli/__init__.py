@@ -5,6 +5,7 @@ from quantlib.cli import (  # noqa: F401,E402
     alerts,
     api,
     apps,
+    backup,
     generate,
     ingest,
     kpi,
