@@ -275,3 +275,30 @@ def history_command(
             deliveries.add_row(a.job, a.company, a.run_id or "", a.channel, a.target, str(a.attempt), a.at, a.status,
                                a.detail or "")
         console.print(deliveries)
+
+
+@schedule_app.command("export")
+def export_command(
+    kubernetes: Path = typer.Option(..., "--kubernetes", file_okay=False,
+                                    help="Folder for one CronJob manifest per job and company."),
+    image: str = typer.Option("quant-workspace:latest", "--image", help="Container image with the project."),
+    claim: str = typer.Option("quant-workspace", "--claim", help="PersistentVolumeClaim holding the workspace "
+                              "(project, lake, reports), mounted at --mount."),
+    mount: str = typer.Option("/srv/quant", "--mount", help="Where the workspace is mounted (the working dir)."),
+    secret: str = typer.Option("quant-secrets", "--secret", help="Secret whose keys become the environment "
+                               "(mail, Slack, Twilio settings): referenced, never copied."),
+    namespace: Optional[str] = typer.Option(None, "--namespace"),
+    root: Optional[Path] = _ROOT, specs: Optional[Path] = _SPECS,
+) -> None:
+    """Write scheduled/*.yaml as Kubernetes CronJobs (quant schedule run NAME --company C on a cluster)."""
+    from quantlib.schedule.kubernetes import KubernetesExportError, KubernetesSettings, export_cronjobs
+
+    jobs = _specs(_workspace(root, None, None, specs))
+    settings = KubernetesSettings(image=image, workspace_claim=claim, mount_path=mount, secret=secret,
+                                  namespace=namespace)
+    try:
+        written = export_cronjobs(jobs, kubernetes, settings)
+    except KubernetesExportError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{len(written)} CronJobs in {kubernetes} (kubectl apply -f {kubernetes})", highlight=False)
