@@ -1,4 +1,4 @@
-"""Alert channels behind one interface: dashboard, e-mail, Slack, SMS and voice (Twilio).
+"""Alert channels behind one interface: dashboard, e-mail, Slack, SMS, WhatsApp and voice (Twilio).
 
 Each channel reads its settings from the environment when it sends (secrets are never stored
 on an object that could be printed or pickled) and says why it is skipped when they are
@@ -10,6 +10,7 @@ missing (:meth:`Channel.missing`): a clear line, never an exception.
 ``TWILIO_ACCOUNT_SID``     Twilio account (SMS and voice)
 ``TWILIO_AUTH_TOKEN``      Twilio auth token (a secret)
 ``QUANT_TWILIO_FROM``      the Twilio number messages and calls come from (E.164)
+``QUANT_TWILIO_WHATSAPP_FROM``  the WhatsApp sender registered with Twilio (E.164)
 ``QUANT_TWILIO_BASE_URL``  optional: another API root than ``https://api.twilio.com``
                            (a test server, a proxy)
 =========================  ==============================================================
@@ -17,7 +18,8 @@ missing (:meth:`Channel.missing`): a clear line, never an exception.
 SMS is ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with ``To``, ``From`` and
 ``Body``; a call is ``POST .../Calls.json`` with ``To``, ``From`` and ``Twiml`` (a ``<Say>`` of
 the message), both with HTTP Basic auth (account SID, auth token), through the ``twilio``
-package's REST client.
+package's REST client. WhatsApp is the same Messages resource with ``whatsapp:`` before both
+numbers (Twilio's WhatsApp addressing).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from quantlib.errors import AlertLevel
 from quantlib.notify import DeliveryError
 
 __all__ = ["CHANNELS", "Channel", "DashboardChannel", "EmailChannel", "Message", "SlackChannel",
-           "SmsChannel", "VoiceChannel", "default_channels"]
+           "SmsChannel", "VoiceChannel", "WhatsAppChannel", "default_channels"]
 
 DEFAULT_SLACK_ENV = "QUANT_SLACK_WEBHOOK_ALERTS"
 TWILIO_API = "https://api.twilio.com"
@@ -132,10 +134,11 @@ class SlackChannel:
         return f"posted to the webhook in {self._var(message)}"
 
 
-def _twilio_missing(message: Message, env: Mapping[str, str], what: str) -> str | None:
+def _twilio_missing(message: Message, env: Mapping[str, str], what: str,
+                    sender: str = "QUANT_TWILIO_FROM") -> str | None:
     if not message.targets:
         return f"{what} skipped: the rule has no {what} numbers"
-    absent = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "QUANT_TWILIO_FROM") if not env.get(n)]
+    absent = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", sender) if not env.get(n)]
     if absent:
         return f"{what} skipped: {', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not set"
     return None
@@ -191,6 +194,26 @@ class SmsChannel:
         return _twilio_call(go, "SMS")
 
 
+class WhatsAppChannel:
+    """A WhatsApp message through Twilio's Messages resource (``whatsapp:`` addresses)."""
+
+    name = "whatsapp"
+
+    def missing(self, message, env):
+        return _twilio_missing(message, env, "whatsapp", sender="QUANT_TWILIO_WHATSAPP_FROM")
+
+    def send(self, message, env):
+        client = _twilio_client(env)
+        sender = "whatsapp:" + env["QUANT_TWILIO_WHATSAPP_FROM"].removeprefix("whatsapp:")
+        body = f"{message.title}\n{message.body}"[:1500]
+
+        def go():
+            sids = [client.messages.create(to="whatsapp:" + to.removeprefix("whatsapp:"), from_=sender,
+                                           body=body).sid for to in message.targets]
+            return f"sent {len(sids)} WhatsApp message(s) ({', '.join(sids)})"
+        return _twilio_call(go, "WhatsApp")
+
+
 class VoiceChannel:
     """A phone call through Twilio's Calls resource that reads the alert out (TwiML ``<Say>``)."""
 
@@ -210,13 +233,13 @@ class VoiceChannel:
         return _twilio_call(go, "call")
 
 
-CHANNELS = ("dashboard", "email", "slack", "sms", "voice")
+CHANNELS = ("dashboard", "email", "slack", "sms", "whatsapp", "voice")
 
 
 def default_channels() -> dict[str, Channel]:
     """One instance of every channel, by name."""
     return {"dashboard": DashboardChannel(), "email": EmailChannel(), "slack": SlackChannel(),
-            "sms": SmsChannel(), "voice": VoiceChannel()}
+            "sms": SmsChannel(), "whatsapp": WhatsAppChannel(), "voice": VoiceChannel()}
 
 
 def environment() -> Mapping[str, str]:

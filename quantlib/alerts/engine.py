@@ -145,7 +145,7 @@ class CheckOutcome:
 LEVEL_CHANNELS = {
     AlertLevel.INFO: ("dashboard",),
     AlertLevel.WARNING: ("dashboard", "email", "slack"),
-    AlertLevel.CRITICAL: ("dashboard", "email", "slack", "sms", "voice"),
+    AlertLevel.CRITICAL: ("dashboard", "email", "slack", "sms", "whatsapp", "voice"),
 }
 _ORDER = {lvl.value: lvl.rank for lvl in AlertLevel}
 
@@ -157,6 +157,8 @@ def _targets(channel: str, recipients: Recipients) -> tuple[str, ...]:
         return recipients.sms
     if channel == "voice":
         return recipients.voice
+    if channel == "whatsapp":
+        return recipients.whatsapp
     if channel == "slack":
         return (recipients.slack_env or DEFAULT_SLACK_ENV,)
     return ()
@@ -391,8 +393,8 @@ class AlertEngine:
             title = f"ESCALATED CRITICAL #{row['id']} {row['rule']}: {row['subject']}"
             body = (f"Not acknowledged within {self.policy.escalation.after_minutes:g} minutes.\n{row['message']}\n"
                     f"Acknowledge with: quant alerts ack {row['id']}")
-            out += self._messages_for("escalation", row, AlertLevel.CRITICAL, ("email", "sms", "voice"), team,
-                                      title, body)
+            out += self._messages_for("escalation", row, AlertLevel.CRITICAL, ("email", "sms", "whatsapp", "voice"),
+                                      team, title, body)
         return out
 
     def _digest(self, con, now: datetime, stamp: str) -> list[Message]:

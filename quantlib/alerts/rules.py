@@ -50,9 +50,10 @@ class Recipients(_Model):
     email: tuple[str, ...] = ()
     sms: tuple[str, ...] = ()
     voice: tuple[str, ...] = ()
+    whatsapp: tuple[str, ...] = ()
     slack_env: str | None = Field(None, description="name of the environment variable holding the webhook URL")
 
-    @field_validator("sms", "voice")
+    @field_validator("sms", "voice", "whatsapp")
     @classmethod
     def _e164(cls, numbers):
         for number in numbers:
@@ -65,7 +66,8 @@ class Recipients(_Model):
         def join(a, b):
             return tuple(dict.fromkeys((*a, *b)))
         return Recipients(email=join(self.email, other.email), sms=join(self.sms, other.sms),
-                          voice=join(self.voice, other.voice), slack_env=self.slack_env or other.slack_env)
+                          voice=join(self.voice, other.voice), whatsapp=join(self.whatsapp, other.whatsapp),
+                          slack_env=self.slack_env or other.slack_env)
 
 
 class Comparison(_Model):

@@ -9,7 +9,15 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from quantlib.alerts.channels import EmailChannel, Message, SlackChannel, SmsChannel, VoiceChannel, default_channels
+from quantlib.alerts.channels import (
+    EmailChannel,
+    Message,
+    SlackChannel,
+    SmsChannel,
+    VoiceChannel,
+    WhatsAppChannel,
+    default_channels,
+)
 from quantlib.errors import AlertLevel
 from quantlib.notify import DeliveryError
 from tests.alerts.helpers import VALUES, FakeClock, check, engine, rule
@@ -82,6 +90,22 @@ def test_sms_posts_the_documented_request():
     assert (first["user"], first["password"]) == (SID, TOKEN)
 
 
+def test_whatsapp_posts_a_message_between_whatsapp_addresses():
+    env_whatsapp = {"QUANT_TWILIO_WHATSAPP_FROM": "+14155238886"}
+    with TwilioServer() as server:
+        detail = WhatsAppChannel().send(_message("whatsapp", ["+447700900123"]), {**server.env(), **env_whatsapp})
+    assert detail.startswith("sent 1 WhatsApp message(s) (SM")
+    [req] = server.requests
+    assert req["path"] == f"/2010-04-01/Accounts/{SID}/Messages.json"
+    assert req["form"] == {"To": "whatsapp:+447700900123", "From": "whatsapp:+14155238886",
+                           "Body": "CRITICAL #1 cash_flow_runway: company <low> & falling\nbody text"}
+    missing = WhatsAppChannel().missing(_message("whatsapp", ["+447700900123"]), {"TWILIO_ACCOUNT_SID": SID,
+                                                                                  "TWILIO_AUTH_TOKEN": TOKEN})
+    assert missing == "whatsapp skipped: QUANT_TWILIO_WHATSAPP_FROM is not set"
+    assert (WhatsAppChannel().missing(_message("whatsapp", []), {})
+            == "whatsapp skipped: the rule has no whatsapp numbers")
+
+
 def test_voice_call_says_the_alert_in_twiml():
     with TwilioServer() as server:
         detail = VoiceChannel().send(_message("voice", ["+447700900123"]), server.env())
@@ -136,16 +160,21 @@ def test_a_critical_alert_end_to_end_through_every_real_channel(tmp_path):
     VALUES.clear()
     VALUES["r"] = [("company", 50.0, 100.0)]
     with SmtpServer("none") as smtp, WebhookServer() as hook, TwilioServer() as twilio:
-        env = {**smtp.env(), **twilio.env(), "QUANT_SLACK_WEBHOOK_ALERTS": hook.url}
-        eng = engine(tmp_path, [rule("r")], FakeClock(), default_channels(), env=env)
+        env = {**smtp.env(), **twilio.env(), "QUANT_SLACK_WEBHOOK_ALERTS": hook.url,
+               "QUANT_TWILIO_WHATSAPP_FROM": "+14155238886"}
+        recipients = {"email": ["ops@example.com"], "sms": ["+447700900123"], "voice": ["+447700900123"],
+                      "whatsapp": ["+447700900125"]}
+        eng = engine(tmp_path, [rule("r", recipients=recipients)], FakeClock(), default_channels(), env=env)
         out = check(eng)
     VALUES.clear()
     assert {d.message.channel: d.status for d in out.deliveries} == {
-        "dashboard": "sent", "email": "sent", "slack": "sent", "sms": "sent", "voice": "sent"}
+        "dashboard": "sent", "email": "sent", "slack": "sent", "sms": "sent", "whatsapp": "sent", "voice": "sent"}
     assert len(smtp.mailbox.messages) == 1 and len(hook.payloads) == 1
-    assert sorted(r["path"].rsplit("/", 1)[1] for r in twilio.requests) == ["Calls.json", "Messages.json"]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in twilio.requests) == ["Calls.json", "Messages.json",
+                                                                             "Messages.json"]
+    assert {r["form"]["To"] for r in twilio.requests} == {"+447700900123", "whatsapp:+447700900125"}
     history = json.dumps(eng.history())
-    assert history.count('"notified"') == 4
+    assert history.count('"notified"') == 5
     for secret in (TOKEN, hook.url):
         assert secret not in history
     assert TOKEN not in (tmp_path / "ops.sqlite").read_bytes().decode("latin-1")

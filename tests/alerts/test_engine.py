@@ -215,7 +215,7 @@ def test_dry_run_changes_no_state_and_sends_nothing(ops_store):
     VALUES["r"] = [("company", CRITICAL_DROP, 100)]
     out = check(eng, dry_run=True)
     assert out.alerts and {d.status for d in out.deliveries} == {"dry-run"}
-    assert {d.message.channel for d in out.deliveries} == {"dashboard", "email", "slack", "sms", "voice"}
+    assert {d.message.channel for d in out.deliveries} == {"dashboard", "email", "slack", "sms", "whatsapp", "voice"}
     assert all(not c.sent for c in chans.values())
     assert eng.alerts() == [] and eng.history() == []
 
@@ -299,8 +299,9 @@ def test_channels_without_credentials_are_skipped_with_a_clear_line(tmp_path):
     assert lines["sms"] == ("skipped", "sms skipped: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, QUANT_TWILIO_FROM "
                                        "are not set")
     assert lines["voice"][0] == "skipped"
+    assert lines["whatsapp"] == ("skipped", "whatsapp skipped: the rule has no whatsapp numbers")
     [alert] = eng.alerts()
-    assert _events(eng, alert["id"]).count("skipped") == 4
+    assert _events(eng, alert["id"]).count("skipped") == 5
 
 
 def test_every_state_change_is_in_the_history(ops_store):
