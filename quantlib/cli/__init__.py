@@ -6,6 +6,7 @@ from quantlib.cli import (  # noqa: F401,E402
     api,
     apps,
     backup,
+    email,
     generate,
     ingest,
     kpi,
