@@ -7,6 +7,7 @@ from quantlib.cli import (  # noqa: F401,E402
     apps,
     backup,
     email,
+    external,
     generate,
     ingest,
     kpi,
