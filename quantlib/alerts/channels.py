@@ -30,13 +30,12 @@ from html import escape  # XML-safe for text: &, <, > (and quotes); no XML parsi
 from typing import Mapping, Protocol
 
 from quantlib.errors import AlertLevel
-from quantlib.notify import DeliveryError
+from quantlib.notify.twilio import twilio_call, twilio_client
 
 __all__ = ["CHANNELS", "Channel", "DashboardChannel", "EmailChannel", "Message", "SlackChannel",
            "SmsChannel", "VoiceChannel", "WhatsAppChannel", "default_channels"]
 
 DEFAULT_SLACK_ENV = "QUANT_SLACK_WEBHOOK_ALERTS"
-TWILIO_API = "https://api.twilio.com"
 
 
 @dataclass(frozen=True)
@@ -144,37 +143,6 @@ def _twilio_missing(message: Message, env: Mapping[str, str], what: str,
     return None
 
 
-def _twilio_client(env: Mapping[str, str]):
-    """The ``twilio`` REST client, its API root moved to ``QUANT_TWILIO_BASE_URL`` when set."""
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
-
-    base = (env.get("QUANT_TWILIO_BASE_URL") or "").rstrip("/")
-
-    class _Rooted(TwilioHttpClient):
-        def request(self, method, url, *args, **kwargs):
-            if base and url.startswith(TWILIO_API):
-                url = base + url[len(TWILIO_API):]
-            return super().request(method, url, *args, **kwargs)
-
-    http = _Rooted(timeout=15, max_retries=0)
-    return Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"], http_client=http, environment={})
-
-
-def _twilio_call(action, what: str) -> str:
-    from twilio.base.exceptions import TwilioException, TwilioRestException
-
-    try:
-        return action()
-    except TwilioRestException as exc:
-        # The exception's text holds the URL (account SID) and Twilio's message, never the token.
-        raise DeliveryError(f"Twilio {what} refused: HTTP {exc.status} code {exc.code}: {exc.msg}") from None
-    except (TwilioException, OSError) as exc:
-        raise DeliveryError(f"Twilio {what} failed: {type(exc).__name__}") from None
-    except Exception as exc:  # requests' errors (connection refused, timeout) are not TwilioException
-        raise DeliveryError(f"Twilio {what} failed: {type(exc).__name__}") from None
-
-
 class SmsChannel:
     """SMS through Twilio's Messages resource."""
 
@@ -184,14 +152,14 @@ class SmsChannel:
         return _twilio_missing(message, env, "sms")
 
     def send(self, message, env):
-        client = _twilio_client(env)
+        client = twilio_client(env)
         body = f"{message.title}"[:1500]
 
         def go():
             sids = [client.messages.create(to=to, from_=env["QUANT_TWILIO_FROM"], body=body).sid
                     for to in message.targets]
             return f"sent {len(sids)} SMS ({', '.join(sids)})"
-        return _twilio_call(go, "SMS")
+        return twilio_call(go, "SMS")
 
 
 class WhatsAppChannel:
@@ -203,7 +171,7 @@ class WhatsAppChannel:
         return _twilio_missing(message, env, "whatsapp", sender="QUANT_TWILIO_WHATSAPP_FROM")
 
     def send(self, message, env):
-        client = _twilio_client(env)
+        client = twilio_client(env)
         sender = "whatsapp:" + env["QUANT_TWILIO_WHATSAPP_FROM"].removeprefix("whatsapp:")
         body = f"{message.title}\n{message.body}"[:1500]
 
@@ -211,7 +179,7 @@ class WhatsAppChannel:
             sids = [client.messages.create(to="whatsapp:" + to.removeprefix("whatsapp:"), from_=sender,
                                            body=body).sid for to in message.targets]
             return f"sent {len(sids)} WhatsApp message(s) ({', '.join(sids)})"
-        return _twilio_call(go, "WhatsApp")
+        return twilio_call(go, "WhatsApp")
 
 
 class VoiceChannel:
@@ -223,14 +191,14 @@ class VoiceChannel:
         return _twilio_missing(message, env, "voice")
 
     def send(self, message, env):
-        client = _twilio_client(env)
+        client = twilio_client(env)
         twiml = f"<Response><Say>{escape(message.title, quote=False)}</Say></Response>"
 
         def go():
             sids = [client.calls.create(to=to, from_=env["QUANT_TWILIO_FROM"], twiml=twiml).sid
                     for to in message.targets]
             return f"placed {len(sids)} call(s) ({', '.join(sids)})"
-        return _twilio_call(go, "call")
+        return twilio_call(go, "call")
 
 
 CHANNELS = ("dashboard", "email", "slack", "sms", "whatsapp", "voice")
