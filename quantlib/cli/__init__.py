@@ -12,6 +12,7 @@ from quantlib.cli import (  # noqa: F401,E402
     ingest,
     kpi,
     maintenance,
+    messages,
     monitor,
     price,
     run,

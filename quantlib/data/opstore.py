@@ -251,6 +251,26 @@ CREATE TABLE stream_state (
     (6, """
 CREATE INDEX stream_windows_updated ON stream_windows (updated_at)
 """),
+    # appointment confirmations and satisfaction surveys by SMS (quantlib.notify.conversations):
+    # what was sent to which number about which job, the reply, and when it went into the lake
+    (7, """
+CREATE TABLE sms_conversations (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind         TEXT NOT NULL,
+    to_number    TEXT NOT NULL,
+    customer_id  TEXT NOT NULL,
+    job_id       TEXT,
+    message_sid  TEXT,
+    sent_at      TEXT NOT NULL,
+    reply        TEXT,
+    reply_sid    TEXT,
+    replied_at   TEXT,
+    outcome      TEXT,
+    satisfaction REAL,
+    landed_at    TEXT
+);
+CREATE INDEX sms_conversations_number ON sms_conversations (to_number, sent_at)
+"""),
 )
 
 #: The columns of a prediction record (the same list as
