@@ -118,30 +118,19 @@ class ChartBuilder(WidgetApp):
 
     def draw(self, spec: ChartSpec) -> str:
         """Query and draw ``spec``; keep it as the current chart; return its SVG."""
-        import vl_convert as vlc
-
-        from quantlib.views.theme import house_theme
-
         frame = query(self.con, spec)
-        chart = build_chart(spec, frame).to_dict()
-        chart["config"] = {**house_theme()["config"], **chart.get("config", {})}
+        chart, svg = _themed_svg(build_chart(spec, frame))
         self.spec, self.frame, self.chart_spec, self.view = spec, frame, chart, None
-        return vlc.vegalite_to_svg(chart)
+        return svg
 
     def show_view(self, name: str) -> None:
         """Draw specification view ``name`` (:data:`~quantlib.apps.builder_views.SPEC_VIEWS`) at the "To" date."""
-        import vl_convert as vlc
-
-        from quantlib.views.theme import house_theme
-
         if self._widget is None:
             self._build()
         started = time.perf_counter()
         try:
             title, chart, frame = draw_view(name, self.con, self.gold_path, self.end.value, ops_store=self.ops_store)
-            spec = chart.to_dict()
-            spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
-            svg = vlc.vegalite_to_svg(spec)
+            spec, svg = _themed_svg(chart)
         except ViewUnavailable as problem:
             self.status.value = f'<div class="cb-status error">{html.escape(str(problem))}</div>'
             return
@@ -426,10 +415,6 @@ class ChartBuilder(WidgetApp):
 
     def show_dashboard(self, name: str | None) -> None:
         """Draw every chart of saved dashboard ``name`` the user may see, in order (others say why not)."""
-        import vl_convert as vlc
-
-        from quantlib.views.theme import house_theme
-
         if not name:
             return
         try:
@@ -446,10 +431,8 @@ class ChartBuilder(WidgetApp):
             try:
                 spec = load_chart(chart_name, self.user, self.teams, self.folder).spec
                 frame = query(self.con, spec)
-                drawn = build_chart(spec, frame).to_dict()
-                drawn["config"] = {**house_theme()["config"], **drawn.get("config", {})}
-                parts.append(f'<div class="cb-panel" data-chart="{html.escape(chart_name)}">'
-                             f"{vlc.vegalite_to_svg(drawn)}</div>")
+                drawn, svg = _themed_svg(build_chart(spec, frame))
+                parts.append(f'<div class="cb-panel" data-chart="{html.escape(chart_name)}">{svg}</div>')
                 title = spec.title or chart_name
                 charts.append(ExportChart(title, drawn, data=frame.rename(
                     columns={"value": frame.attrs.get("label", "value")})))
@@ -510,6 +493,17 @@ class ChartBuilder(WidgetApp):
         self.note.value = (f'<div class="cb-status">{html.escape(chart_name)} is on {html.escape(board_name)} '
                            f"({len(board.charts)} chart{'s' if len(board.charts) != 1 else ''}).</div>")
         self._refresh_saved()
+
+
+def _themed_svg(chart) -> tuple[dict, str]:
+    """An Altair chart's spec in the house theme, and its SVG (vl-convert: no browser, no network)."""
+    import vl_convert as vlc
+
+    from quantlib.views.theme import house_theme
+
+    spec = chart.to_dict()
+    spec["config"] = {**house_theme()["config"], **spec.get("config", {})}
+    return spec, vlc.vegalite_to_svg(spec)
 
 
 def _message(problem: Exception) -> str:

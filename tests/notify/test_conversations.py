@@ -9,7 +9,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import duckdb
 import pandas as pd
 import pytest
 from twilio.request_validator import RequestValidator
@@ -21,13 +20,6 @@ from quantlib.notify import DeliveryError
 from quantlib.notify.conversations import land_replies, read_reply, record_reply, send
 from tests.alerts.test_channels import TOKEN, TwilioServer
 from tests.api.helpers import serving
-
-
-@pytest.fixture
-def gold(demo_lake):
-    con = duckdb.connect(str(demo_lake.gold), read_only=True)
-    yield con
-    con.close()
 
 
 def _jobs(gold):

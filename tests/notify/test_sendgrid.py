@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from http.server import BaseHTTPRequestHandler
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -50,13 +49,6 @@ class SendGridServer(LocalHttpServer):
     def env(self, key: str = KEY) -> dict[str, str]:
         return {"SENDGRID_API_KEY": key, "QUANT_SENDGRID_FROM": "billing@example.com",
                 "QUANT_SENDGRID_BASE_URL": self.url, **TEMPLATES}
-
-
-@pytest.fixture
-def gold(demo_lake):
-    con = duckdb.connect(str(demo_lake.gold), read_only=True)
-    yield con
-    con.close()
 
 
 def test_an_invoice_e_mail_is_the_documented_request(gold):
