@@ -23,8 +23,17 @@ def _own_ops_store(tmp_path_factory, monkeypatch):
     # Comments too: no test reads or writes the checkout's reports/.annotations.sqlite.
     monkeypatch.setenv("QUANT_ANNOTATIONS_DB", str(tmp_path_factory.mktemp("notes") / "annotations.sqlite"))
     monkeypatch.setenv("QUANT_DISPATCH_CACHE", str(tmp_path_factory.mktemp("dispatch_cache")))
-    monkeypatch.setenv("QUANT_CHURN_CACHE", str(tmp_path_factory.mktemp("churn_cache")))
-    monkeypatch.setenv("QUANT_EQUIPMENT_CACHE", str(tmp_path_factory.mktemp("equipment_cache")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_app_caches(tmp_path_factory):
+    """The apps' model caches of the whole session live in a temporary folder, not the checkout's
+    ``.cache/``; set once, so a test module may point them at a folder of its own for its tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, name in (("QUANT_CHURN_CACHE", "churn_cache"), ("QUANT_EQUIPMENT_CACHE", "equipment_cache"),
+                               ("QUANT_FORECAST_CACHE", "forecast_cache")):
+            patch.setenv(variable, str(tmp_path_factory.mktemp(name)))
+        yield
 
 
 @pytest.fixture(scope="session")
