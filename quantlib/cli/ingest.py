@@ -32,6 +32,8 @@ def ingest_command(
         None, "--mapping", dir_okay=False,
         help="Mapping YAML (file globs -> tables, source -> contract columns); "
              "default: parameters/mappings/default.yaml."),
+    source: Optional[str] = typer.Option(None, "--source", help="A vendor's export: the shipped mapping "
+                                         "parameters/mappings/<SOURCE>.yaml (e.g. salesforce)."),
     publish: bool = typer.Option(False, "--publish", help="Also send the accepted rows of the streamed tables "
                                  "(jobs, interactions, telemetry, invoices, payments) as events to their topics."),
     brokers: Optional[str] = typer.Option(None, "--brokers", help="With --publish: Kafka bootstrap servers "
@@ -46,6 +48,19 @@ def ingest_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from quantlib.data.ingest import MappingError, ingest
+
+    if source is not None:
+        from quantlib.config import project_root
+
+        if mapping is not None:
+            typer.echo("error: give --source or --mapping, not both", err=True)
+            raise typer.Exit(2)
+        shipped = sorted(p.stem for p in (project_root() / "parameters" / "mappings").glob("*.yaml")
+                         if p.stem != "default")
+        if source not in shipped:
+            typer.echo(f"error: no shipped mapping for --source {source!r}; shipped: {', '.join(shipped)}", err=True)
+            raise typer.Exit(2)
+        mapping = project_root() / "parameters" / "mappings" / f"{source}.yaml"
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         transient=True)

@@ -20,7 +20,7 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
 from quantlib.data.contracts import TableContract, check_relations, schema_failures
-from quantlib.data.ingest.mapping import TableMapping, _rename
+from quantlib.data.ingest.mapping import TableMapping, _rename, apply_rules
 from quantlib.data.ingest.readers import _Raw
 from quantlib.data.ingest.report import MAX_PROBLEMS_PER_FILE, Problem, UnusableFile
 from quantlib.errors import RejectReason
@@ -263,6 +263,7 @@ def _process(name: str, raw: _Raw, tm: TableMapping, contract: TableContract,
     notes = raw.notes + notes
     frame = raw.frame[list(rename)].rename(columns=rename)
     frame.index = pd.RangeIndex(len(frame))
+    frame = apply_rules(raw.frame.set_axis(pd.RangeIndex(len(raw.frame))), frame, tm)
     typed, failures = _coerce(frame, contract)
     parts = [failures]
     failed = np.zeros(len(frame), dtype=bool)

@@ -47,12 +47,25 @@ class TableMapping:
         equals a contract column (ignoring case and blanks) are taken as is.
     delimiter : str
         CSV field separator.
+    join : dict of str to tuple of str
+        Contract column -> source columns whose non-blank values are joined with a space (a
+        vendor's ``First name`` and ``Last name`` into ``name``).
+    values : dict of str to dict
+        Contract column -> {source value: contract value}, compared ignoring case and blanks
+        (a vendor's ``Customer - Direct`` into ``commercial``); values not listed stay as they
+        are, so the contract check rejects the ones that do not fit, with their reason.
+    defaults : dict of str to str
+        Contract column -> the value of rows that have none (the column absent, or a blank
+        cell): what a vendor's export does not hold.
     """
 
     table: str
     files: tuple[str, ...]
     columns: dict[str, str] = field(default_factory=dict)
     delimiter: str = ","
+    join: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,8 +155,26 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
         delimiter = spec.get("delimiter", ",")
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise MappingError(f"mapping file {path}: tables.{table}.delimiter must be one character")
-        tables[table] = TableMapping(table, tuple(str(f) for f in files),
-                                     {str(k): str(v) for k, v in columns.items()}, delimiter)
+        extras = {}
+        for key in ("join", "values", "defaults"):
+            entries = spec.get(key) or {}
+            if not isinstance(entries, dict):
+                raise MappingError(f"mapping file {path}: tables.{table}.{key} must map contract columns")
+            for target, entry in entries.items():
+                if target not in contract.columns:
+                    raise MappingError(f"mapping file {path}: tables.{table}.{key} names {target!r}, "
+                                       f"which is not a column of {table}")
+                if key == "join" and not (isinstance(entry, list) and entry and all(isinstance(e, str) for e in entry)):
+                    raise MappingError(f"mapping file {path}: tables.{table}.join.{target} must list source columns")
+                if key == "values" and not isinstance(entry, dict):
+                    raise MappingError(f"mapping file {path}: tables.{table}.values.{target} must map source "
+                                       "values to contract values")
+            extras[key] = entries
+        tables[table] = TableMapping(
+            table, tuple(str(f) for f in files), {str(k): str(v) for k, v in columns.items()}, delimiter,
+            join={str(k): tuple(str(c) for c in v) for k, v in extras["join"].items()},
+            values={str(k): {_norm(a): str(b) for a, b in v.items()} for k, v in extras["values"].items()},
+            defaults={str(k): str(v) for k, v in extras["defaults"].items()})
     return Mapping(tables, str(path))
 
 
@@ -165,10 +196,13 @@ def _rename(frame: pd.DataFrame, tm: TableMapping, contract: TableContract) -> t
     column, ignoring case and surrounding blanks, is taken.
     """
     by_norm_map = {_norm(k): v for k, v in tm.columns.items()}
-    by_norm_contract = {_norm(c): c for c in contract.columns}
+    by_norm_contract = {_norm(c): c for c in contract.columns if c not in tm.join}
+    joined = {_norm(c) for sources in tm.join.values() for c in sources}
     rename: dict[str, str] = {}
     ignored = []
     for col in frame.columns:
+        if _norm(col) in joined and _norm(col) not in by_norm_map:
+            continue  # read by a join
         target = tm.columns.get(col) or by_norm_map.get(_norm(col)) or by_norm_contract.get(_norm(col))
         if target is None:
             ignored.append(col)
@@ -177,7 +211,8 @@ def _rename(frame: pd.DataFrame, tm: TableMapping, contract: TableContract) -> t
             other = next(k for k, v in rename.items() if v == target)
             raise UnusableFile(f"columns {other!r} and {col!r} both map to {target!r}")
         rename[col] = target
-    missing = [c for c in contract.required_columns if c not in rename.values()]
+    supplied = set(rename.values()) | set(tm.join) | set(tm.defaults)
+    missing = [c for c in contract.required_columns if c not in supplied]
     if missing:
         cols = ", ".join(repr(c) for c in missing)
         raise UnusableFile(f"missing required column{'s' if len(missing) > 1 else ''} {cols} "
@@ -186,8 +221,42 @@ def _rename(frame: pd.DataFrame, tm: TableMapping, contract: TableContract) -> t
     if ignored:
         notes.append(f"ignored column{'s' if len(ignored) > 1 else ''} not in {contract.name}: "
                      + ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else ""))
-    absent = [c for c in contract.columns if c not in rename.values()]
+    absent = [c for c in contract.columns if c not in supplied]
     if absent:
         notes.append("optional column" + ("s " if len(absent) > 1 else " ") + ", ".join(absent)
                      + " absent: left empty")
     return rename, notes
+
+
+def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> pd.DataFrame:
+    """``frame`` (renamed to contract columns) with the mapping's joins, value maps and defaults applied.
+
+    ``source`` is the file as read (the joins read its columns).
+
+    Raises
+    ------
+    UnusableFile
+        None of a join's source columns is in the file.
+    """
+    if not (tm.join or tm.values or tm.defaults):
+        return frame
+    frame = frame.copy()
+    by_norm = {_norm(c): c for c in source.columns}
+    for target, sources in tm.join.items():
+        found = [by_norm[_norm(c)] for c in sources if _norm(c) in by_norm]
+        if not found:
+            raise UnusableFile(f"none of {', '.join(repr(c) for c in sources)} (joined into {target!r}) is in the file")
+        parts = source[found].astype("string").apply(lambda col: col.str.strip())
+        joined = parts.apply(lambda row: " ".join(v for v in row if isinstance(v, str) and v), axis=1)
+        frame[target] = joined.where(joined.str.len() > 0).to_numpy() if len(frame) else pd.Series(dtype=object)
+    for target, mapping in tm.values.items():
+        if target in frame:
+            frame[target] = frame[target].map(
+                lambda v: mapping.get(_norm(v), v) if isinstance(v, str) or pd.notna(v) else v)
+    for target, default in tm.defaults.items():
+        if target not in frame:
+            frame[target] = default
+        else:
+            blank = frame[target].isna() | (frame[target].astype("string").str.strip() == "")
+            frame[target] = frame[target].where(~blank, default)
+    return frame
