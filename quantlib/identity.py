@@ -9,6 +9,8 @@
       ana: {token_sha256: 9f86d081884c7d65...}
     scopes:                  # optional: what a team may read through the API (absent: everything)
       finance: [kpis, marts, forecasts, charts]
+    apps:                    # optional: the apps of notebooks/apps/ a team's members may open
+      finance: [executive_dashboard, chart_builder]   # (absent: every app)
 
 ``quant token NAME`` makes a token and prints it once with the line to paste under
 ``members``; the file never holds a token itself. The read API (``quant api``) accepts a member's
@@ -52,6 +54,7 @@ class Directory:
     teams: dict[str, set[str]] = field(default_factory=dict)
     token_hashes: dict[str, str] = field(default_factory=dict)  # member -> sha256
     scopes: dict[str, set[str]] | None = None
+    apps: dict[str, set[str]] | None = None  # team -> app (notebook) names; None: every app
 
     def member_for(self, token: str) -> str | None:
         """The member whose token this is (compared in constant time), or None."""
@@ -64,6 +67,12 @@ class Directory:
 
     def teams_of(self, member: str) -> set[str]:
         return {team for team, members in self.teams.items() if member in members}
+
+    def may_open(self, member: str, app: str) -> bool:
+        """Whether ``member`` may open app ``app`` (a notebook's name without ``.ipynb``)."""
+        if self.apps is None:
+            return True
+        return any(app in self.apps.get(team, set()) for team in self.teams_of(member))
 
     def scopes_of(self, member: str) -> set[str]:
         """The API scopes of ``member``: every scope when the file sets none, else their teams' union."""
@@ -103,4 +112,9 @@ def load_directory(path: str | Path | None = None, environ: Mapping[str, str] | 
         if unknown:
             raise ValueError(f"{path}: unknown scope(s) {sorted(unknown)}; scopes are {', '.join(SCOPES)}")
         scopes = {str(team): set(granted) for team, granted in scopes.items()}
-    return Directory({str(t): {str(m) for m in ms} for t, ms in teams.items()}, hashes, scopes)
+    apps = data.get("apps")
+    if apps is not None:
+        if not isinstance(apps, dict) or not all(isinstance(v, list) for v in apps.values()):
+            raise ValueError(f"{path}: 'apps' must map each team to a list of app names")
+        apps = {str(team): {str(a).removesuffix(".ipynb") for a in names} for team, names in apps.items()}
+    return Directory({str(t): {str(m) for m in ms} for t, ms in teams.items()}, hashes, scopes, apps)

@@ -14,7 +14,8 @@ the visitor sent: nobody can claim to be someone else), Voila passes configured 
 kernel with the rest of the request (``VoilaConfiguration.http_header_envs``, delivered to a
 preheated kernel when it is handed out), and the notebook's last cell reads it with
 :func:`visiting_member` and calls the app's ``sign_in``. Without members (or with the shared
-token) the visitor is the operator: ``$QUANT_USER``, else the server's account.
+token) the visitor is the operator: ``$QUANT_USER``, else the server's account. With ``apps:``
+in ``teams.yaml`` a member opens only the apps their teams list (403 otherwise).
 """
 
 from __future__ import annotations
@@ -141,7 +142,22 @@ class QuantIdentityProvider(IdentityProvider):
         member = member_of(user)
         if member is not None:
             headers[MEMBER_HEADER] = member
+            app = _app_of(handler.request.path)
+            if app is not None and not self.directory.may_open(member, app):
+                from tornado import web
+
+                # parameters/teams.yaml's `apps:` does not give this member's teams the app.
+                raise web.HTTPError(403, f"{member} may not open {app}")
         return user
+
+
+def _app_of(path: str) -> str | None:
+    """The app a request is for (``/voila/render/<app>.ipynb``), or None for anything else."""
+    marker = "/voila/render/"
+    if marker not in path:
+        return None
+    name = path.split(marker, 1)[1].split("/")[-1]
+    return name.removesuffix(".ipynb") or None
 
 
 def visiting_member(environ: Mapping[str, str] | None = None, wait: bool = True) -> str | None:

@@ -75,3 +75,20 @@ def test_quant_token_prints_a_token_and_only_its_hash_for_the_file():
     assert result.exit_code == 0
     made = result.output.split("only its hash is stored): ")[1].split()[0]
     assert f"dee: {{token_sha256: {hash_token(made)}}}" in result.output
+
+
+def test_team_app_lists_decide_which_apps_a_member_opens(tmp_path):
+    from quantlib.apps.identity import _app_of
+
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("teams:\n  ops: [ana]\n  field: [dee]\napps:\n  ops: [chart_builder, executive_dashboard.ipynb]\n")
+    directory = load_directory(teams)
+    assert directory.may_open("ana", "chart_builder") and directory.may_open("ana", "executive_dashboard")
+    assert not directory.may_open("dee", "chart_builder")  # field lists no app
+    assert load_directory(tmp_path / "none.yaml").may_open("anyone", "chart_builder")  # no file: every app
+    teams.write_text("teams:\n  ops: [ana]\napps: [chart_builder]\n")
+    with pytest.raises(ValueError, match="'apps' must map each team"):
+        load_directory(teams)
+    assert _app_of("/voila/render/chart_builder.ipynb") == "chart_builder"
+    assert _app_of("/base/voila/render/apps/quote_pricer.ipynb") == "quote_pricer"
+    assert _app_of("/voila/static/main.js") is None and _app_of("/api/kernels/abc/channels") is None

@@ -3,12 +3,14 @@
 Served by Voila with preheated kernels as ``quant apps`` does, in Chromium: a member's token
 shows that member's builder (their teams' saved charts only), the shared token keeps working
 (as the operator) and a header claiming to be a member changes nothing, a visitor without a
-token gets the login page and signs in there, and a wrong token gets nothing of the app.
+token gets the login page and signs in there, a wrong token gets nothing of the app, and a member
+whose teams may not open the app gets 403.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.error
 import urllib.request
 
 import pytest
@@ -24,10 +26,12 @@ def test_members_sign_in_and_see_their_teams_views(demo_lake, tmp_path):
     from quantlib.viz.builder import ChartSpec
     from quantlib.viz.saved import SavedChart, save_chart
 
-    tokens = {"ana": "ana-token-0123456789", "cy": "cy-token-0123456789"}
+    tokens = {"ana": "ana-token-0123456789", "cy": "cy-token-0123456789", "dee": "dee-token-0123456789"}
     teams = tmp_path / "teams.yaml"
-    teams.write_text("teams:\n  operations: [ana, ben]\n  finance: [cy]\nmembers:\n"
-                     + "".join(f"  {m}: {{token_sha256: {hash_token(t)}}}\n" for m, t in tokens.items()))
+    teams.write_text("teams:\n  operations: [ana, ben]\n  finance: [cy]\n  field: [dee]\nmembers:\n"
+                     + "".join(f"  {m}: {{token_sha256: {hash_token(t)}}}\n" for m, t in tokens.items())
+                     + "apps:\n  operations: [chart_builder]\n  finance: [chart_builder]\n"
+                       "  field: [executive_dashboard]\n")
     folder = tmp_path / "dashboards"
     operations = {"operations": {"ana", "ben"}, "finance": {"cy"}}
     save_chart(SavedChart(name="ops-only", owner="ben", team="operations",
@@ -46,6 +50,11 @@ def test_members_sign_in_and_see_their_teams_views(demo_lake, tmp_path):
                 assert "/login" in answer.geturl() and "cb-root" not in answer.read().decode()
             page.goto(app + "?token=not-a-member", timeout=90_000)
             assert "/login" in page.url and page.locator(".cb-root").count() == 0
+            # dee's team may open the executive dashboard only: 403 here, before any kernel is handed out.
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(  # nosec B310 - the test's own server
+                    app, headers={"Authorization": f"token {tokens['dee']}"}), timeout=30)
+            assert refused.value.code == 403
 
             # ana's token: ana's builder, the operations team's chart among her saved charts.
             page.goto(f"{app}?token={tokens['ana']}", timeout=90_000)
