@@ -128,16 +128,15 @@ class ChartBuilder(WidgetApp):
         if self._widget is None:
             self._build()
         started = time.perf_counter()
-        try:
+
+        def drawn():
             title, chart, frame = draw_view(name, self.con, self.gold_path, self.end.value, ops_store=self.ops_store)
-            spec, svg = _themed_svg(chart)
-        except ViewUnavailable as problem:
-            self.status.value = f'<div class="cb-status error">{html.escape(str(problem))}</div>'
+            return (title, frame, *_themed_svg(chart))
+
+        result = self._attempt(drawn, ViewUnavailable, "view")
+        if result is None:
             return
-        except Exception as problem:  # never a stack trace in front of a manager; the log has it
-            log.exception("chart builder view failed")
-            self.status.value = f'<div class="cb-status error">Could not draw: {type(problem).__name__}</div>'
-            return
+        title, frame, spec, svg = result
         self.spec, self.view, self.frame, self.chart_spec, self.view_title = None, name, frame, spec, title
         self.area.value = f'<div class="cb-panel" data-view="{html.escape(name)}">{svg}</div>'
         self.status.value = (f'<div class="cb-status cb-view" data-rows="{len(frame)}">{html.escape(title)}: a '
@@ -373,18 +372,24 @@ class ChartBuilder(WidgetApp):
             self._build()
         self._sync_shelf()
         started = time.perf_counter()
-        try:
-            svg = self.draw(self.current_spec())
-        except ValidationError as problem:
-            self.status.value = f'<div class="cb-status error">{html.escape(_message(problem))}</div>'
-            return
-        except Exception as problem:  # never a stack trace in front of a manager; the log has it
-            log.exception("chart builder update failed")
-            self.status.value = f'<div class="cb-status error">Could not draw: {type(problem).__name__}</div>'
+        svg = self._attempt(lambda: self.draw(self.current_spec()), ValidationError, "update")
+        if svg is None:
             return
         self.area.value = f'<div class="cb-panel">{svg}</div>'
         self.status.value = (f'<div class="cb-status" data-rows="{len(self.frame)}">{len(self.frame):,} rows '
                              f"&middot; drawn in {(time.perf_counter() - started) * 1000:.0f} ms</div>")
+
+    def _attempt(self, draw, expected: type[Exception], what: str):
+        """``draw()``, or None with the problem in the status line: an ``expected`` one says what is
+        wrong; anything else only its kind (never a stack trace in front of a manager; the log has it)."""
+        try:
+            return draw()
+        except expected as problem:
+            self.status.value = f'<div class="cb-status error">{html.escape(_message(problem))}</div>'
+        except Exception as problem:
+            log.exception("chart builder %s failed", what)
+            self.status.value = f'<div class="cb-status error">Could not draw: {type(problem).__name__}</div>'
+        return None
 
     def _on_change(self, change=None) -> None:
         if self._quiet:

@@ -34,7 +34,7 @@ QUADRANTS: dict[tuple[bool, bool], str] = {
 }
 
 
-def job_type_profitability(con_or_lake, as_of=None, days: int = 365) -> pd.DataFrame:
+def job_type_profitability(con_or_lake, as_of=None, days: int = 365, months: int | None = None) -> pd.DataFrame:
     """Completed jobs of the last ``days`` days per job type and service line: effort, margin, revenue.
 
     Parameters
@@ -45,6 +45,8 @@ def job_type_profitability(con_or_lake, as_of=None, days: int = 365) -> pd.DataF
         The window's last day; default gold's as-of date.
     days : int
         The window's length in days (``as_of`` included).
+    months : int, optional
+        Instead of ``days``: the calendar months back from ``as_of`` (a report's ``months``).
 
     Returns
     -------
@@ -54,9 +56,12 @@ def job_type_profitability(con_or_lake, as_of=None, days: int = 365) -> pd.DataF
         ``revenue`` (sum), ``gross_profit`` (sum); largest revenue first. ``attrs``: ``start``,
         ``end``.
     """
-    if days < 1:  # before opening anything
-        raise ValueError(f"days must be at least 1, got {days}")
+    if days < 1 or (months is not None and months < 1):  # before opening anything
+        raise ValueError(f"days and months must be at least 1, got days={days}, months={months}")
     with open_gold(con_or_lake) as con:
+        if months is not None:
+            _, last = date_window(con, as_of, 1)
+            days = (pd.Timestamp(last) - (pd.Timestamp(last) - pd.DateOffset(months=months))).days
         start, end = date_window(con, as_of, days)
         frame = con.execute(
             """SELECT job_type, service_line, count(*) AS jobs, avg(labor_hours) AS labor_hours,

@@ -73,3 +73,13 @@ def test_demo_matrix_renders(gold):
 def test_profitability_rejects_an_empty_window():
     with pytest.raises(ValueError, match="days"):
         job_type_profitability(None, days=0)
+
+
+def test_months_is_the_calendar_window_a_report_names(gold):
+    from quantlib.viz.matrices import job_type_profitability
+
+    # 30 June back three calendar months is 30 March: the 92 days after it, 30 June included.
+    three = job_type_profitability(gold, "2024-06-30", months=3)
+    assert (three.attrs["start"], three.attrs["end"]) == (pd.Timestamp("2024-03-31").date(),
+                                                          pd.Timestamp("2024-06-30").date())
+    assert three.equals(job_type_profitability(gold, "2024-06-30", days=92))
