@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from quantlib.config import validation_problems
 from quantlib.errors import AlertLevel, QuantError
+from quantlib.notify.twilio import is_e164
 
 __all__ = ["AlertPolicy", "AlertRule", "AlertRuleError", "Comparison", "Escalation", "QuietHours", "Recipients",
            "CATEGORIES", "DEFAULT_LEVELS", "load_alerts", "load_policy", "load_rules"]
@@ -57,7 +58,7 @@ class Recipients(_Model):
     @classmethod
     def _e164(cls, numbers):
         for number in numbers:
-            if not (number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16):
+            if not is_e164(number):
                 raise ValueError(f"{number!r} is not an E.164 phone number like +447700900123")
         return numbers
 

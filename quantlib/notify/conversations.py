@@ -29,7 +29,6 @@ __all__ = ["KINDS", "REPLY_WINDOW_DAYS", "land_replies", "message_text", "read_r
 KINDS = ("confirmation", "survey")
 #: Replies are matched to conversations sent this many days before them at most.
 REPLY_WINDOW_DAYS = 14
-_E164 = re.compile(r"^\+\d{7,15}$")
 _YES = {"yes", "y", "yep", "ok", "okay", "confirm", "confirmed", "c"}
 _NO = {"no", "n", "nope", "cancel", "change", "reschedule"}
 
@@ -51,22 +50,19 @@ def message_text(con, kind: str, job_id: str) -> tuple[str, str]:
     """
     if kind not in KINDS:
         raise ValueError(f"unknown message {kind!r}; known: {', '.join(KINDS)}")
-    row = con.execute(
-        """SELECT j.customer_id, c.name, j.service_line, j.job_type, j.scheduled_start, j.status
-           FROM job_facts j JOIN customers c USING (customer_id) WHERE j.job_id = ?""", [job_id]).fetchone()
-    if row is None:
-        raise KeyError(f"no job {job_id!r} in gold")
-    customer_id, name, line, job_type, start, status = row
-    service = f"{line} {str(job_type).replace('_', ' ')}"
+    from quantlib.notify.records import job_for_message
+
+    job = job_for_message(con, job_id)
+    name, service, start = job["customer_name"], job["service"], job["scheduled_start"]
     if kind == "confirmation":
-        if status != "scheduled":
-            raise ValueError(f"job {job_id} is {status}: nothing to confirm")
+        if job["status"] != "scheduled":
+            raise ValueError(f"job {job_id} is {job['status']}: nothing to confirm")
         return (f"Hello {name}, your {service} visit is booked for {start:%a %d %b} at {start:%H:%M}. "
-                "Reply YES to confirm or NO to change it."), customer_id
-    if status != "completed":
-        raise ValueError(f"job {job_id} is {status}, not completed: no survey yet")
+                "Reply YES to confirm or NO to change it."), job["customer_id"]
+    if job["status"] != "completed":
+        raise ValueError(f"job {job_id} is {job['status']}, not completed: no survey yet")
     return (f"Hello {name}, how would you rate our {service} visit from 0 (poor) to 10 (excellent)? "
-            "Reply with a number."), customer_id
+            "Reply with a number."), job["customer_id"]
 
 
 def send(store, con, kind: str, job_id: str, to: str, env: Mapping[str, str], now: dt.datetime | None = None) -> str:
@@ -79,9 +75,9 @@ def send(store, con, kind: str, job_id: str, to: str, env: Mapping[str, str], no
     KeyError, ValueError
         As :func:`message_text`.
     """
-    from quantlib.notify.twilio import twilio_call, twilio_client
+    from quantlib.notify.twilio import is_e164, twilio_call, twilio_client
 
-    if not _E164.match(to):
+    if not is_e164(to):
         raise DeliveryError(f"{to!r} is not an E.164 phone number like +447700900123")
     absent = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "QUANT_TWILIO_FROM") if not env.get(n)]
     if absent:

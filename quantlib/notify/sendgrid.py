@@ -119,21 +119,17 @@ def template_data(con, kind: str, record_id: str) -> dict:
                 "service": f"{line} {str(job_type).replace('_', ' ')}" if line else ""}
     if kind not in ("appointment", "follow_up"):
         raise ValueError(f"unknown template {kind!r}; known: {', '.join(KINDS)}")
-    row = con.execute(
-        """SELECT j.job_id, c.name, j.service_line, j.job_type, j.scheduled_start, j.completed_at, j.status,
-                  j.technician_name, j.region
-           FROM job_facts j JOIN customers c USING (customer_id) WHERE j.job_id = ?""", [record_id]).fetchone()
-    if row is None:
-        raise KeyError(f"no job {record_id!r} in gold")
-    job_id, name, line, job_type, start, completed, status, technician, region = row
-    common = {"job_id": job_id, "customer_name": name, "service": f"{line} {str(job_type).replace('_', ' ')}",
-              "region": region}
+    from quantlib.notify.records import job_for_message
+
+    job = job_for_message(con, record_id)
+    common = {"job_id": record_id, "customer_name": job["customer_name"], "service": job["service"],
+              "region": job["region"]}
     if kind == "appointment":
-        if status in ("completed", "cancelled"):
-            raise ValueError(f"job {job_id} is {status}: no appointment to confirm")
-        start = start if isinstance(start, dt.datetime) else None
+        if job["status"] in ("completed", "cancelled"):
+            raise ValueError(f"job {record_id} is {job['status']}: no appointment to confirm")
+        start = job["scheduled_start"] if isinstance(job["scheduled_start"], dt.datetime) else None
         return {**common, "date": _day(start), "time": "" if start is None else f"{start:%H:%M}",
-                "technician": technician or ""}
-    if status != "completed":
-        raise ValueError(f"job {job_id} is {status}, not completed: no follow-up yet")
-    return {**common, "completed_date": _day(completed), "technician": technician or ""}
+                "technician": job["technician"]}
+    if job["status"] != "completed":
+        raise ValueError(f"job {record_id} is {job['status']}, not completed: no follow-up yet")
+    return {**common, "completed_date": _day(job["completed_at"]), "technician": job["technician"]}

@@ -8,9 +8,14 @@ from collections.abc import Mapping
 
 from quantlib.notify.base import DeliveryError
 
-__all__ = ["TWILIO_API", "twilio_call", "twilio_client"]
+__all__ = ["TWILIO_API", "is_e164", "twilio_call", "twilio_client"]
 
 TWILIO_API = "https://api.twilio.com"
+
+
+def is_e164(number: str) -> bool:
+    """Whether ``number`` is an E.164 phone number (``+`` and 7 to 15 digits), as Twilio takes them."""
+    return number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16
 
 
 def twilio_client(env: Mapping[str, str]):
