@@ -1,0 +1,323 @@
+"""One interface for CRM and accounting systems: read incrementally, land in the lake, write back.
+
+A :class:`Connector` reads a vendor's objects (Salesforce ``Account``, QuickBooks ``Invoice`` ...)
+page by page from a cursor, as rows in **the column names of the vendor's own export file** of that
+object. So one shipped mapping (``parameters/mappings/<source>.yaml``) reads both the export a
+company downloads (``quant ingest DIR --source salesforce``) and what the API sync fetches
+(``quant sync salesforce``), and every synced page goes through the ordinary ingest: the raw page
+is kept in bronze, rows are checked against the contracts, bad records go to the rejects with
+their reasons, newer versions replace older ones in silver.
+
+:func:`sync` drives it. Cursors (the newest modification stamp landed, per source and object) are
+kept in the lake (``<lake>/sync/cursors.json``) and advanced only after a page is landed, so an
+interrupted sync resumes where it stopped and a page is never lost (landing one twice is
+harmless: bronze skips a file it already holds and silver keeps one version of a row).
+
+Write-back (the bidirectional connectors) follows one conflict rule, **the system of record per
+field**: a connector writes only the fields Quant owns (:attr:`Connector.owned_fields`, e.g. a
+churn-risk score on the CRM account), never a field the vendor owns; so Quant and the vendor
+never write the same field and no edit can be overwritten. Every field written is an audit row in
+``<lake>/sync/audit.parquet`` (when, source, object, record, field, value before, value after).
+
+Calls to a vendor go through :func:`call_with_retries`: rate limits (HTTP 429 with
+``Retry-After``) and passing server errors (5xx) are waited out; anything else fails at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+import pandas as pd
+
+from quantlib.errors import QuantError
+
+__all__ = ["AUDIT_COLUMNS", "Batch", "CONNECTORS", "Connector", "RetryableError", "SyncError", "SyncReport",
+           "SyncSettings", "WriteBackRefused", "call_with_retries", "mapping_path", "read_audit", "read_cursors",
+           "record_writes", "register", "sync"]
+
+T = TypeVar("T")
+
+#: The audit table of write-backs: one row per field written.
+AUDIT_COLUMNS = ("written_at", "source", "object", "record_id", "field", "before", "after")
+
+
+class SyncError(QuantError, RuntimeError):
+    """A sync could not run or a vendor refused (a missing credential, an answer not in the documented shape)."""
+
+
+class WriteBackRefused(QuantError, ValueError):
+    """A write the conflict rule forbids: a push-only source, or a field the vendor owns."""
+
+
+class RetryableError(QuantError, RuntimeError):
+    """A call that may succeed later (rate limited, a passing server error); ``retry_after`` in seconds if told."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How a source is synced by default (the product specification's settings).
+
+    Attributes
+    ----------
+    frequency : str
+        ``"real-time"`` (webhooks, plus a sync to catch up), ``"hourly"`` or ``"daily"``.
+    direction : str
+        ``"bidirectional"`` (Quant also writes its owned fields back) or ``"inbound"`` (the vendor
+        pushes to Quant; Quant never writes to it).
+    """
+
+    frequency: str
+    direction: str
+
+    @property
+    def writes_back(self) -> bool:
+        return self.direction == "bidirectional"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One page of a vendor object, ready to land.
+
+    Attributes
+    ----------
+    object : str
+        The vendor object (``"Account"``).
+    file_name : str
+        The name the vendor's export of this object has (``"Account.csv"``): the shipped mapping
+        matches it to a lake table.
+    rows : pandas.DataFrame
+        The records, in the columns of that export.
+    cursor : str or None
+        The newest modification stamp of these records (ISO 8601): the next sync starts there.
+    """
+
+    object: str
+    file_name: str
+    rows: pd.DataFrame
+    cursor: str | None
+
+
+class Connector(ABC):
+    """A CRM or accounting system. Subclasses set the class attributes and implement :meth:`read`.
+
+    Attributes
+    ----------
+    name : str
+        The source's name (``quant sync NAME``, ``parameters/mappings/NAME.yaml``).
+    objects : tuple of str
+        The vendor objects synced, in landing order (parents before children).
+    settings : SyncSettings
+        Default frequency and direction.
+    credentials : tuple of str
+        Environment variables the API needs.
+    owned_fields : dict of str to tuple of str
+        Per vendor object, the fields Quant is the system of record for (the only ones
+        :meth:`write_back` may write).
+    """
+
+    name: ClassVar[str]
+    objects: ClassVar[tuple[str, ...]]
+    settings: ClassVar[SyncSettings]
+    credentials: ClassVar[tuple[str, ...]] = ()
+    owned_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def missing(self, env: Mapping[str, str]) -> str | None:
+        """The line saying which credentials are unset, or None when the API can be called."""
+        unset = [name for name in self.credentials if not env.get(name)]
+        return f"{self.name}: set {', '.join(unset)} to sync through the API" if unset else None
+
+    @abstractmethod
+    def read(self, obj: str, since: str | None, env: Mapping[str, str]) -> Iterator[Batch]:
+        """Pages of ``obj`` modified after ``since`` (all when None), oldest first."""
+
+    def write_back(self, obj: str, updates: pd.DataFrame, env: Mapping[str, str]) -> pd.DataFrame:
+        """Write Quant's owned fields of ``obj`` to the vendor.
+
+        Parameters
+        ----------
+        updates : pandas.DataFrame
+            ``record_id`` plus one column per owned field.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The fields written, in :data:`AUDIT_COLUMNS` (without ``written_at`` and ``source``).
+        """
+        raise WriteBackRefused(f"{self.name} is {self.settings.direction}: Quant never writes to it")
+
+    def check_owned(self, obj: str, columns) -> None:
+        """Refuse (:class:`WriteBackRefused`) a write to ``obj`` of a field the vendor owns."""
+        if not self.settings.writes_back:
+            raise WriteBackRefused(f"{self.name} is {self.settings.direction}: Quant never writes to it")
+        owned = self.owned_fields.get(obj, ())
+        foreign = [c for c in columns if c != "record_id" and c not in owned]
+        if foreign:
+            raise WriteBackRefused(f"{self.name} {obj}: {', '.join(foreign)} belong to {self.name} (the system of "
+                                   f"record for them); Quant writes only {', '.join(owned) or 'nothing'}")
+
+
+#: The connectors by name; each implementation module registers itself with :func:`register`.
+CONNECTORS: dict[str, Callable[[], Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    """Class decorator: make ``cls`` known to :func:`sync` and ``quant sync`` under ``cls.name``."""
+    CONNECTORS[cls.name] = cls
+    return cls
+
+
+def mapping_path(source: str) -> Path:
+    """The shipped mapping of ``source``: ``parameters/mappings/<source>.yaml``."""
+    from quantlib.config import project_root
+
+    return project_root() / "parameters" / "mappings" / f"{source}.yaml"
+
+
+def call_with_retries(call: Callable[[], T], *, attempts: int = 5, base_delay: float = 1.0, max_delay: float = 60.0,
+                      sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``call``; wait out :class:`RetryableError` up to ``attempts`` times in all.
+
+    The wait is the vendor's ``Retry-After`` when it said one (capped at ``max_delay``), else
+    exponential: ``base_delay``, twice that, ... Any other exception is raised at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except RetryableError as exc:
+            if attempt == attempts:
+                raise SyncError(f"{exc} (gave up after {attempts} attempts)") from None
+            wait = exc.retry_after if exc.retry_after is not None else base_delay * 2 ** (attempt - 1)
+            sleep(min(max(wait, 0.0), max_delay))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sync_dir(lake) -> Path:
+    from quantlib.data.lake import Lake
+
+    return (lake if isinstance(lake, Lake) else Lake(lake)).root / "sync"
+
+
+def read_cursors(lake) -> dict[str, dict[str, str]]:
+    """``{source: {object: cursor}}`` as stored in ``<lake>/sync/cursors.json`` (empty when none)."""
+    path = _sync_dir(lake) / "cursors.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _save_cursor(lake, source: str, obj: str, cursor: str) -> None:
+    from quantlib.data.lake import atomic_path
+
+    cursors = read_cursors(lake)
+    cursors.setdefault(source, {})[obj] = cursor
+    with atomic_path(_sync_dir(lake) / "cursors.json") as tmp:
+        tmp.write_text(json.dumps(cursors, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def read_audit(lake) -> pd.DataFrame:
+    """Every field Quant wrote to a vendor (:data:`AUDIT_COLUMNS`), oldest first."""
+    path = _sync_dir(lake) / "audit.parquet"
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=list(AUDIT_COLUMNS))
+
+
+def record_writes(lake, source: str, written: pd.DataFrame) -> pd.DataFrame:
+    """Append ``written`` (object, record_id, field, before, after) to the audit table; returns the new rows."""
+    from quantlib.data.lake import atomic_path
+
+    rows = written.assign(written_at=pd.Timestamp.now(tz="UTC").tz_localize(None), source=source)
+    rows = rows.astype({c: "string" for c in ("object", "record_id", "field", "before", "after")})[list(AUDIT_COLUMNS)]
+    audit = pd.concat([read_audit(lake).astype(rows.dtypes.to_dict()), rows], ignore_index=True)
+    with atomic_path(_sync_dir(lake) / "audit.parquet") as tmp:
+        audit.to_parquet(tmp, index=False)
+    return rows
+
+
+@dataclass
+class SyncReport:
+    """What :func:`sync` landed: per object, pages, rows and the ingest reports."""
+
+    source: str
+    pages: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, str] = field(default_factory=dict)
+    ingests: list = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(r.rows_rejected for r in self.ingests)
+
+    @property
+    def rows_accepted(self) -> int:
+        return sum(r.rows_accepted for r in self.ingests)
+
+
+def sync(lake, source: str, since: str | dt.datetime | None = None, env: Mapping[str, str] | None = None,
+         objects: list[str] | None = None, connector: Connector | None = None) -> SyncReport:
+    """Land ``source``'s objects modified since the stored cursor (or ``since``) in ``lake``.
+
+    Parameters
+    ----------
+    lake : Lake, str or Path
+        The lake.
+    source : str
+        A registered connector (:data:`CONNECTORS`).
+    since : str or datetime, optional
+        Read from here instead of the stored cursors (a full re-read: ``"1970-01-01"``).
+    env : mapping, optional
+        Where credentials and base URLs are read (default ``os.environ``).
+    objects : list of str, optional
+        A subset of the connector's objects.
+    connector : Connector, optional
+        An instance to use instead of ``CONNECTORS[source]()``.
+
+    Raises
+    ------
+    SyncError
+        Unknown source, a missing credential, or a vendor failure (pages landed before it stay,
+        with their cursors).
+    """
+    from quantlib.data.ingest import ingest
+
+    env = os.environ if env is None else env
+    if connector is None:
+        if source not in CONNECTORS:
+            raise SyncError(f"unknown source {source!r}; known: {', '.join(sorted(CONNECTORS))}")
+        connector = CONNECTORS[source]()
+    reason = connector.missing(env)
+    if reason:
+        raise SyncError(reason)
+    chosen = list(connector.objects) if objects is None else objects
+    unknown = [o for o in chosen if o not in connector.objects]
+    if unknown:
+        raise SyncError(f"{source} has no object {', '.join(unknown)}; it syncs {', '.join(connector.objects)}")
+    start = since.isoformat() if isinstance(since, dt.datetime) else since
+    stored = read_cursors(lake).get(source, {})
+    report = SyncReport(source)
+    for obj in chosen:
+        report.pages[obj], report.rows[obj] = 0, 0
+        for batch in connector.read(obj, start if start is not None else stored.get(obj), env):
+            with tempfile.TemporaryDirectory(prefix=f"quant-sync-{source}-") as folder:
+                batch.rows.to_csv(Path(folder) / batch.file_name, index=False)
+                result = ingest(folder, lake, mapping=mapping_path(source))
+            unlanded = [f for f in result.files if f.status in ("unusable", "skipped")]
+            if unlanded:
+                problems = "; ".join(str(p) for f in unlanded for p in f.problems[:1]) or "no table matches it"
+                raise SyncError(f"{source} {obj}: a page ({batch.file_name}) could not be landed: {problems}")
+            report.ingests.append(result)
+            report.pages[obj] += 1
+            report.rows[obj] += len(batch.rows)
+            if batch.cursor:
+                _save_cursor(lake, source, obj, batch.cursor)
+                report.cursors[obj] = batch.cursor
+    return report
