@@ -145,3 +145,46 @@ def new_store(request, tmp_path):
 def ops_store(new_store):
     """A fresh operational store, once on SQLite and once on PostgreSQL."""
     return new_store()
+
+
+# -- object storage: a local S3-compatible server -----------------------------------------------
+
+_BUCKETS = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3-compatible server (moto's server mode, a real HTTP server) on 127.0.0.1 and a free port
+    for the test session, stopped at its end; its endpoint URL. Started only when a test asks for it."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request in the test output
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch, tmp_path_factory):
+    """A new, empty bucket on the session's S3 server: its URL ``s3://quant-test-N``.
+
+    The environment points Quant at the server (``QUANT_S3_ENDPOINT_URL``) with fake credentials,
+    as a deployment would set them; downloaded gold files go to a temporary cache."""
+    monkeypatch.setenv("QUANT_S3_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "quant-test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "quant-test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUANT_GOLD_CACHE", str(tmp_path_factory.mktemp("gold_cache")))
+    from quantlib.data.storage import filesystem
+
+    bucket = f"quant-test-{next(_BUCKETS)}"
+    filesystem().mkdir(bucket)
+    return f"s3://{bucket}"
