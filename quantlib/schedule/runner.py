@@ -69,7 +69,9 @@ __all__ = [
     "run_batch",
     "run_jobs",
     "RunTimeoutError",
+    "ExecutedNotebookError",
     "Workspace",
+    "absolute_lake",
     "due_runs",
     "flush_outbox",
     "lease_settings",
@@ -86,6 +88,10 @@ OUTPUT_FILES = {"html": "report.html", "pdf": "report.pdf", "ipynb": "notebook.i
 
 class RunTimeoutError(QuantError, TimeoutError):
     """An attempt ran past its spec's whole-run ``timeout`` (notebook and rendering together)."""
+
+
+class ExecutedNotebookError(QuantError, ValueError):
+    """A notebook executed elsewhere (``--executed``) cannot be published: missing, failed or other parameters."""
 
 
 # -- where things live -----------------------------------------------------------------------
@@ -332,6 +338,9 @@ class RunContext:
         The cron slot the run is for.
     run_id : str
         Shared by every attempt of the run; names its published folder.
+    executed : Path or None
+        A notebook another orchestrator already executed (Airflow's papermill task): each attempt
+        renders and publishes it instead of starting a kernel.
     """
 
     spec: JobSpec
@@ -345,6 +354,7 @@ class RunContext:
     period: str
     scheduled_for: datetime
     run_id: str
+    executed: Path | None = None
 
     @property
     def job(self) -> str:
@@ -377,11 +387,26 @@ def _produce(ctx: RunContext, folder: Path, meta) -> dict[str, str]:
     RunTimeoutError
         The attempt ran out of time.
     """
-    from quantlib.publish.execute import NotebookTimeoutError, execute_notebook
-
     spec = ctx.spec
     deadline = time.monotonic() + spec.timeout
     executed = folder / OUTPUT_FILES["ipynb"]
+    if ctx.executed is not None:
+        _take_executed(ctx, executed)
+    else:
+        _execute(ctx, executed, deadline)
+    # The executed notebook is always kept: it is the run's evidence.
+    # Keys follow the run record's naming (quantlib.publish.index): html, pdf, notebook.
+    files = {"notebook": executed.name}
+    wanted = {k: OUTPUT_FILES[k] for k in ("html", "pdf") if k in spec.outputs}
+    if wanted:
+        files.update(_render(executed, folder, wanted, meta, deadline - time.monotonic(), spec.timeout))
+    return files
+
+
+def _execute(ctx: RunContext, executed: Path, deadline: float) -> None:
+    from quantlib.publish.execute import NotebookTimeoutError, execute_notebook
+
+    spec = ctx.spec
     try:
         # The kernel works in the project root: parameters such as ``lake`` are relative to it.
         execute_notebook(ctx.notebook, executed, ctx.values, execution_timeout=spec.cell_timeout or spec.timeout,
@@ -391,13 +416,51 @@ def _produce(ctx: RunContext, folder: Path, meta) -> dict[str, str]:
             raise RunTimeoutError(f"the run timed out after {spec.timeout:g} s while executing the notebook "
                                   f"({exc})") from None
         raise
-    # The executed notebook is always kept: it is the run's evidence.
-    # Keys follow the run record's naming (quantlib.publish.index): html, pdf, notebook.
-    files = {"notebook": executed.name}
-    wanted = {k: OUTPUT_FILES[k] for k in ("html", "pdf") if k in spec.outputs}
-    if wanted:
-        files.update(_render(executed, folder, wanted, meta, deadline - time.monotonic(), spec.timeout))
-    return files
+
+
+def absolute_lake(values: Mapping, root: Path) -> dict:
+    """``values`` with a relative ``lake`` made absolute against ``root``, as the kernel would read it there.
+
+    A kernel that ``quant schedule`` starts works in the project root; one started by another
+    orchestrator may not, so exported parameters carry the lake as an absolute path.
+    """
+    values = dict(values)
+    lake = values.get("lake")
+    if isinstance(lake, str) and lake and not Path(lake).expanduser().is_absolute():
+        values["lake"] = str(root / lake)
+    return values
+
+
+def _check_executed(ctx: RunContext) -> None:
+    """Check that the notebook another orchestrator executed can be published as this run.
+
+    Raises
+    ------
+    ExecutedNotebookError
+        It cannot be read, papermill recorded a failed cell in it, or it ran with other parameters
+        (the orchestrator's copy of the parameter file is older than the file: export again).
+    """
+    import nbformat
+
+    source = ctx.executed
+    try:
+        nb = nbformat.read(source, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise ExecutedNotebookError(f"executed notebook {source} cannot be read: {exc}") from None
+    papermill = nb.metadata.get("papermill", {})
+    if papermill.get("exception"):
+        raise ExecutedNotebookError(f"executed notebook {source}: a cell failed (papermill recorded the error)")
+    ran_with, expected = papermill.get("parameters") or {}, absolute_lake(ctx.values, ctx.workspace.root)
+    if absolute_lake(ran_with, ctx.workspace.root) != expected:
+        changed = sorted(k for k in set(expected) | set(ran_with) if ran_with.get(k, ...) != expected.get(k, ...))
+        raise ExecutedNotebookError(f"executed notebook {source} ran with other parameters than "
+                                    f"{ctx.parameter_file} gives now ({', '.join(changed)}); export the "
+                                    "schedule again")
+
+
+def _take_executed(ctx: RunContext, executed: Path) -> None:
+    """Copy the notebook another orchestrator executed (checked by :func:`_check_executed`)."""
+    shutil.copyfile(ctx.executed, executed)
 
 
 def _render(executed: Path, folder: Path, outputs: dict[str, str], meta, remaining: float,
@@ -447,6 +510,7 @@ def run_job(
     dry_run: bool = False,
     send: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    executed: str | Path | None = None,
 ) -> RunOutcome:
     """Run ``spec`` for one parameter file (see the module docstring for the steps).
 
@@ -466,6 +530,10 @@ def run_job(
         :func:`notify`, so secrets never need to reach remote workers.
     sleep : callable
         Waits between attempts (tests pass a no-op).
+    executed : path-like, optional
+        A notebook another orchestrator already executed with these parameters (Airflow's
+        papermill task): rendered and published as this run, no kernel started. Checked before
+        the first attempt, like the parameters.
 
     Returns
     -------
@@ -483,13 +551,23 @@ def run_job(
     history = ws.history()
 
     # 1. Parameters, before any kernel starts: a wrong value is not fixed by retrying.
+    error = None
     try:
         raw = load_parameter_file(ws.resolve(parameter_file))
         if not notebook.is_file():
             raise FileNotFoundError(f"notebook {spec.notebook} not found")
         values = validate_parameters(notebook, raw)
+        ctx = RunContext(spec=spec, workspace=ws, history=history, parameter_file=parameter_file, notebook=notebook,
+                         company=company, values=values, parameters_hash=parameters_hash(values),
+                         period=_period(values, scheduled_for), scheduled_for=scheduled_for, run_id=_new_run_id(),
+                         executed=Path(executed) if executed is not None else None)
+        if ctx.executed is not None:
+            _check_executed(ctx)  # nor is a failed or outdated notebook from elsewhere
+    except ExecutedNotebookError as exc:
+        error = one_line(exc)
     except (ParameterError, OSError, ValueError) as exc:
         error = one_line(f"invalid parameters in {parameter_file}: {exc}")
+    if error is not None:
         outcome = RunOutcome(spec.name, company, RunStatus.FAILED, attempts=0, error=error)
         outcome.notice = Notice(job=spec.name, title=spec.title, company=company,
                                 period=scheduled_for.date().isoformat(), status=RunStatus.FAILED, error=error)
@@ -505,9 +583,6 @@ def run_job(
             notify(spec, [outcome], dry_run=False, workspace=ws)
         return outcome
 
-    ctx = RunContext(spec=spec, workspace=ws, history=history, parameter_file=parameter_file, notebook=notebook,
-                     company=company, values=values, parameters_hash=parameters_hash(values),
-                     period=_period(values, scheduled_for), scheduled_for=scheduled_for, run_id=_new_run_id())
     if dry_run:
         return _plan(ctx)
 
