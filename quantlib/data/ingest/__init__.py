@@ -78,8 +78,9 @@ from quantlib.data.ingest.mapping import (
     default_mapping,
     default_mapping_path,
     load_mapping,
+    where_rows,
 )
-from quantlib.data.ingest.readers import _read_file
+from quantlib.data.ingest.readers import _Raw, _read_file
 from quantlib.data.ingest.report import (
     ALREADY,
     LOADED,
@@ -146,6 +147,15 @@ def _discover(src_dir: Path, lake: Lake) -> list[Path]:
     return found
 
 
+def _rows_of(raw: _Raw, tm: TableMapping, first: bool) -> _Raw:
+    """``raw`` without the rows its table's ``where`` leaves out; ragged rows stay with the file's first table."""
+    keep, note = where_rows(raw.frame, tm)
+    if note is None and first:
+        return raw
+    return _Raw(raw.frame[keep].reset_index(drop=True), raw.lines[keep], raw.unit,
+                raw.ragged if first else [], raw.notes + ([note] if note else []))
+
+
 # --------------------------------------------------------------------------- ingest
 
 
@@ -204,20 +214,25 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     for path in _discover(src_dir, lake):
         name = path.relative_to(src_dir).as_posix()
         table, why = mapping.match(path.name)
-        if table is None:
+        # A file may feed further tables (the mapping's also_from); the first one reports its ragged rows.
+        targets = ([table] if table else []) + mapping.also(path.name, table)
+        if not targets:
             report.files.append(FileReport(name, None, SKIPPED,
                                            problems=[Problem(name, f"{name}: {why}; skipped")]))
             continue
         data = path.read_bytes()
         sha = _sha256(data)
-        fr = FileReport(name, table, LOADED, sha)
-        report.files.append(fr)
-        if sha in seen:
-            fr.status = ALREADY
-            fr.notes.append(f"already ingested (same content as {seen[sha]})")
-            continue
-        seen[sha] = name
-        by_table.setdefault(table, []).append((fr, data, _land(lake, table, name, sha, data)))
+        already = seen.get(sha)
+        seen.setdefault(sha, name)
+        for target in targets:
+            fr = FileReport(name, target, LOADED, sha)
+            report.files.append(fr)
+            if already is not None:
+                fr.status = ALREADY
+                fr.notes.append(f"already ingested (same content as {already})")
+                continue
+            by_table.setdefault(target, []).append((fr, data, _land(lake, target, name, sha, data),
+                                                    target == targets[0]))
 
     silver: dict[str, pd.DataFrame | None] = {}
 
@@ -235,7 +250,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     done = 0
     for table in TABLE_ORDER:
         contract = get_contract(table)
-        for fr, data, bronze_path in by_table.get(table, []):
+        for fr, data, bronze_path, first in by_table.get(table, []):
             if on_file is not None:
                 on_file(fr.file, table, done, total)
             done += 1
@@ -245,7 +260,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
                     if (df := current(t)) is not None}
             error = ""
             try:
-                raw = _read_file(fr.file, data, tm)
+                raw = _rows_of(_read_file(fr.file, data, tm), tm, first)
                 result = _process(fr.file, raw, tm, contract, refs, ingested_at)
             except UnusableFile as exc:
                 fr.status = UNUSABLE

@@ -11,6 +11,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -57,6 +58,13 @@ class TableMapping:
     defaults : dict of str to str
         Contract column -> the value of rows that have none (the column absent, or a blank
         cell): what a vendor's export does not hold.
+    also_from : tuple of str
+        Globs of files that belong to another table (its ``files``) and feed this table too: one
+        vendor export holding two tables (a CRM's opportunities are leads, and quotes once priced).
+    where : dict of str to tuple of str or None
+        Source column -> the values (compared ignoring case and blanks; ``""`` is a blank cell)
+        a row must hold to be a row of this table, or None for any non-blank value; all must
+        hold. Other rows are not this table's: they are counted in a note, not rejected.
     """
 
     table: str
@@ -66,6 +74,8 @@ class TableMapping:
     join: dict[str, tuple[str, ...]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
+    also_from: tuple[str, ...] = ()
+    where: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,12 @@ class Mapping:
         if len(winners) > 1:
             return None, f"matches several tables ({', '.join(winners)}); make the mapping globs distinct"
         return winners[0], None
+
+    def also(self, name: str, table: str | None = None) -> list[str]:
+        """The tables other than ``table`` whose ``also_from`` globs match ``name``, in load order."""
+        lower = name.lower()
+        return [t for t in TABLE_ORDER if t in self.tables and t != table
+                and any(fnmatch.fnmatchcase(lower, p.lower()) for p in self.tables[t].also_from)]
 
 
 def default_mapping() -> Mapping:
@@ -170,11 +186,26 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
                     raise MappingError(f"mapping file {path}: tables.{table}.values.{target} must map source "
                                        "values to contract values")
             extras[key] = entries
+        also_from = spec.get("also_from") or []
+        also_from = [also_from] if isinstance(also_from, str) else also_from
+        if not isinstance(also_from, list) or not all(isinstance(g, str) for g in also_from):
+            raise MappingError(f"mapping file {path}: tables.{table}.also_from must list file globs")
+        where = spec.get("where") or {}
+        if not isinstance(where, dict):
+            raise MappingError(f"mapping file {path}: tables.{table}.where must map source columns to values")
+        for column, accepted in where.items():
+            if not (accepted in ("nonblank", "blank") or isinstance(accepted, list) and accepted
+                    and all(isinstance(v, (str, int, float, bool)) for v in accepted)):
+                raise MappingError(f"mapping file {path}: tables.{table}.where.{column} must list values, "
+                                   "or be nonblank or blank")
         tables[table] = TableMapping(
             table, tuple(str(f) for f in files), {str(k): str(v) for k, v in columns.items()}, delimiter,
             join={str(k): tuple(str(c) for c in v) for k, v in extras["join"].items()},
             values={str(k): {_norm(a): str(b) for a, b in v.items()} for k, v in extras["values"].items()},
-            defaults={str(k): str(v) for k, v in extras["defaults"].items()})
+            defaults={str(k): str(v) for k, v in extras["defaults"].items()},
+            also_from=tuple(also_from),
+            where={str(k): None if v == "nonblank" else ("",) if v == "blank" else tuple(_norm(x) for x in v)
+                   for k, v in where.items()})
     return Mapping(tables, str(path))
 
 
@@ -226,6 +257,35 @@ def _rename(frame: pd.DataFrame, tm: TableMapping, contract: TableContract) -> t
         notes.append("optional column" + ("s " if len(absent) > 1 else " ") + ", ".join(absent)
                      + " absent: left empty")
     return rename, notes
+
+
+def where_rows(source: pd.DataFrame, tm: TableMapping) -> tuple[np.ndarray, str | None]:
+    """Which rows of ``source`` (the file as read) are rows of ``tm.table`` by its ``where``, and a note.
+
+    Raises
+    ------
+    UnusableFile
+        A column ``where`` names is not in the file.
+    """
+    keep = np.ones(len(source), dtype=bool)
+    if not tm.where:
+        return keep, None
+    by_norm = {_norm(c): c for c in source.columns}
+    shown = []
+    for column, accepted in tm.where.items():
+        if _norm(column) not in by_norm:
+            raise UnusableFile(f"column {column!r} (which rows are {tm.table}) is not in the file")
+        values = source[by_norm[_norm(column)]].astype("string").str.strip().str.lower().fillna("")
+        if accepted is None:
+            keep &= (values != "").to_numpy()
+            shown.append(f"{column} set")
+        else:
+            keep &= values.isin(list(accepted)).to_numpy()
+            shown.append(f"{column} one of " + ", ".join(a or "(blank)" for a in accepted))
+    skipped = int((~keep).sum())
+    note = f"{skipped} row{'s' if skipped != 1 else ''} not {tm.table} (taken when {' and '.join(shown)})" \
+        if skipped else None
+    return keep, note
 
 
 def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> pd.DataFrame:
