@@ -72,7 +72,8 @@ class ApiSettings(BaseModel):
     gold : Path
         The gold DuckDB file.
     reports : Path, optional
-        The reports folder whose ``.history.sqlite`` holds the run history (``/runs``).
+        The reports folder whose ``.history.sqlite`` holds the run history (``/runs``), unless
+        ``QUANT_OPS_DSN`` names the PostgreSQL database that holds it.
     ops_store : Path, optional
         The operational store (SQLite file) for ``/forecasts`` and ``/alerts``; default the
         environment's (``QUANT_OPS_DSN``, ``QUANT_OPS_DB``, ``reports/.ops.sqlite``).
@@ -346,14 +347,14 @@ def create_app(settings: ApiSettings, source: GoldSource | None = None, warm: bo
     @app.get("/runs", dependencies=[Depends(scope("runs"))])
     def runs(job: str | None = None, company: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> list:
         """The scheduled report runs, newest first (errors as the history keeps them: secrets redacted)."""
-        from quantlib.schedule.history import RunHistory
+        from quantlib.schedule.history import open_run_history
 
-        path = (settings.reports or Path("reports")) / ".history.sqlite"
-        if not path.exists():
+        history = open_run_history(reports=settings.reports or Path("reports"), create=False)
+        if history is None:
             return []
         keep = ("run_id", "job", "company", "scheduled_for", "started", "finished", "attempt", "error", "outputs")
         return [{**{k: getattr(r, k) for k in keep}, "status": r.status.value, "lost": r.lost}
-                for r in RunHistory(path).runs(job=job, company=company, limit=limit)]
+                for r in history.runs(job=job, company=company, limit=limit)]
 
     @app.get("/annotations", dependencies=[Depends(scope("annotations"))])
     def annotations(target: str | None = Query(None, description="dashboard:NAME, chart:DASHBOARD/CHART, "

@@ -9,6 +9,8 @@ Examples::
     quant schedule due --now 2026-12-07T07:00
     quant schedule serve                   # a long-running scheduler
     quant schedule history weekly_operations
+    quant schedule export --airflow dags/ --project-dir /srv/quant
+    quant schedule export --kubernetes k8s/ --image registry.example.com/quant:1.0
 
 Exit status: 0 when every run succeeded (or was skipped because it is already running, or
 nothing was due), 1 when a run failed, 2 for a usage error (unknown job, invalid spec), 3
@@ -43,7 +45,8 @@ app.add_typer(schedule_app, name="schedule")
 
 _ROOT = typer.Option(None, "--root", help="Project root (default: $QUANT_HOME or the repository).")
 _REPORTS = typer.Option(None, "--reports", help="Reports folder (default: ROOT/reports).")
-_HISTORY = typer.Option(None, "--history", help="Run-history database (default: REPORTS/.history.sqlite).")
+_HISTORY = typer.Option(None, "--history", help="Run-history SQLite file (default: the PostgreSQL database of "
+                        "$QUANT_OPS_DSN when set, else REPORTS/.history.sqlite).")
 _SPECS = typer.Option(None, "--specs", help="Job-spec folder (default: ROOT/scheduled).")
 _EXECUTOR = typer.Option("local", "--executor", help="Where a job's companies run: inline, local or dask.")
 _ADDRESS = typer.Option(None, "--address", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
@@ -115,7 +118,7 @@ def list_command(
     ws = _workspace(root, reports, history, specs)
     jobs = _specs(ws)
     when = _parse_now(now)
-    hist = ws.history() if ws.history_path.exists() else None
+    hist = ws.history(create=False)
     table = Table(title=f"Scheduled jobs ({ws.specs})")
     for col in ("job", "cron", "tz", "companies", "outputs", "next run", "last run"):
         table.add_column(col)
@@ -140,9 +143,12 @@ def run_command(
     executor: str = _EXECUTOR, address: Optional[str] = _ADDRESS, workers: Optional[int] = _WORKERS,
     root: Optional[Path] = _ROOT, reports: Optional[Path] = _REPORTS, history: Optional[Path] = _HISTORY,
     specs: Optional[Path] = _SPECS,
+    executed: Optional[Path] = typer.Option(None, "--executed", dir_okay=False, help="Publish this notebook, "
+                                            "already executed by another orchestrator (Airflow's papermill task), "
+                                            "as the run of ONE job for ONE --company: no kernel is started."),
 ) -> None:
     """Run jobs now, for all their companies or the ones given, together on the executor."""
-    from quantlib.schedule.runner import company_of, run_jobs
+    from quantlib.schedule.runner import company_of, run_job, run_jobs
 
     _check_executor(executor)
     ws = _workspace(root, reports, history, specs)
@@ -153,6 +159,9 @@ def run_command(
                       f"known: {', '.join(sorted(jobs)) or 'none'}")
         raise typer.Exit(2)
     chosen = [jobs[n] for n in dict.fromkeys(names)]
+    if executed is not None and (len(chosen) != 1 or len(company or []) != 1):
+        console.print("[red]error:[/red] --executed publishes one notebook: give one job and one --company")
+        raise typer.Exit(2)
     if company:
         for spec in chosen:
             known = [company_of(ws, p) for p in spec.parameters]
@@ -161,6 +170,10 @@ def run_command(
                 console.print(f"[red]error:[/red] {spec.name} has no company {', '.join(unknown)}; "
                               f"it runs for {', '.join(known)}")
                 raise typer.Exit(2)
+    if executed is not None:
+        [spec], [only] = chosen, company
+        parameter_file = next(p for p in spec.parameters if company_of(ws, p) == only)
+        raise typer.Exit(_report([run_job(spec, parameter_file, workspace=ws, dry_run=dry_run, executed=executed)]))
     runs = sum(1 for spec in chosen for p in spec.parameters if not company or company_of(ws, p) in company)
     with console.status(f"running {runs} report(s): {', '.join(spec.name for spec in chosen)}…"):
         outcomes = run_jobs(chosen, companies=company or None, workspace=ws, dry_run=dry_run, executor=executor,
@@ -255,13 +268,13 @@ def history_command(
 ) -> None:
     """Show recent attempts from the run history, then every delivery attempt (the outbox)."""
     ws = _workspace(root, reports, history, None)
-    if not ws.history_path.exists():
+    hist = ws.history(create=False)
+    if hist is None:
         console.print("no runs recorded yet")
         raise typer.Exit(0)
-    table = Table(title=f"Run history ({ws.history_path})")
+    table = Table(title=f"Run history ({hist.location})")
     for col in ("job", "company", "scheduled for", "started", "status", "attempt", "error"):
         table.add_column(col)
-    hist = ws.history()
     for r in hist.runs(name, company, limit):
         table.add_row(r.job, r.company, r.scheduled_for, r.started, r.status.value + (" (lost)" if r.lost else ""),
                       str(r.attempt), r.error or "")
@@ -279,8 +292,10 @@ def history_command(
 
 @schedule_app.command("export")
 def export_command(
-    kubernetes: Path = typer.Option(..., "--kubernetes", file_okay=False,
-                                    help="Folder for one CronJob manifest per job and company."),
+    kubernetes: Optional[Path] = typer.Option(None, "--kubernetes", file_okay=False,
+                                              help="Folder for one CronJob manifest per job and company."),
+    airflow: Optional[Path] = typer.Option(None, "--airflow", file_okay=False,
+                                           help="Folder (Airflow's DAG folder) for one DAG file per job."),
     image: str = typer.Option("quant-workspace:latest", "--image", help="Container image with the project."),
     claim: str = typer.Option("quant-workspace", "--claim", help="PersistentVolumeClaim holding the workspace "
                               "(project, lake, reports), mounted at --mount."),
@@ -288,17 +303,38 @@ def export_command(
     secret: str = typer.Option("quant-secrets", "--secret", help="Secret whose keys become the environment "
                                "(mail, Slack, Twilio settings): referenced, never copied."),
     namespace: Optional[str] = typer.Option(None, "--namespace"),
+    project_dir: Optional[str] = typer.Option(None, "--project-dir", help="Airflow: the project folder on the "
+                                              "workers (default: ROOT as seen here)."),
+    quant: Optional[str] = typer.Option(None, "--quant", help="Airflow: the quant command on the workers "
+                                        "(default: PROJECT-DIR/.venv/bin/quant)."),
+    kernel: str = typer.Option("quant", "--kernel", help="Airflow: the Jupyter kernel of the project's "
+                               "environment on the workers."),
+    env_file: Optional[str] = typer.Option(None, "--env-file", help="Airflow: a file on the workers the publish "
+                                           "task sources for the mail, Slack and Twilio settings (path only)."),
     root: Optional[Path] = _ROOT, specs: Optional[Path] = _SPECS,
 ) -> None:
-    """Write scheduled/*.yaml as Kubernetes CronJobs (quant schedule run NAME --company C on a cluster)."""
+    """Write scheduled/*.yaml as Airflow DAGs (papermill, then quant publishes) and/or Kubernetes CronJobs."""
+    from quantlib.schedule.airflow import AirflowExportError, AirflowSettings, export_dags
     from quantlib.schedule.kubernetes import KubernetesExportError, KubernetesSettings, export_cronjobs
 
-    jobs = _specs(_workspace(root, None, None, specs))
-    settings = KubernetesSettings(image=image, workspace_claim=claim, mount_path=mount, secret=secret,
-                                  namespace=namespace)
+    if kubernetes is None and airflow is None:
+        console.print("[red]error:[/red] give --airflow DIR and/or --kubernetes DIR")
+        raise typer.Exit(2)
+    ws = _workspace(root, None, None, specs)
+    jobs = _specs(ws)
     try:
-        written = export_cronjobs(jobs, kubernetes, settings)
-    except KubernetesExportError as exc:
+        if airflow is not None:
+            settings = AirflowSettings(project=project_dir or str(ws.root), quant=quant, kernel=kernel,
+                                       env_file=env_file)
+            written = export_dags(jobs, airflow, settings, workspace=ws)
+            console.print(f"{len(written)} DAG files in {airflow} (copy them into Airflow's DAG folder)",
+                          highlight=False)
+        if kubernetes is not None:
+            settings = KubernetesSettings(image=image, workspace_claim=claim, mount_path=mount, secret=secret,
+                                          namespace=namespace)
+            written = export_cronjobs(jobs, kubernetes, settings)
+            console.print(f"{len(written)} CronJobs in {kubernetes} (kubectl apply -f {kubernetes})",
+                          highlight=False)
+    except (AirflowExportError, KubernetesExportError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"{len(written)} CronJobs in {kubernetes} (kubectl apply -f {kubernetes})", highlight=False)

@@ -72,10 +72,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from quantlib.config import project_root
-from quantlib.data.opstore_pg import WRITE_LOCK, PgConnection, describe_dsn, password_in, redact_dsn, row_factory
+from quantlib.data.opstore_pg import WRITE_LOCK, PgConnection, PgDatabase
 from quantlib.errors import QuantError
 
 __all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "PREDICTION_COLUMNS", "OpsStore", "OpsStoreError",
@@ -611,28 +610,17 @@ class PostgresOpsStore(OpsStore):
     dialect = "postgresql"
 
     def __init__(self, dsn: str, timeout: float = 30.0, migrate: bool = True):
-        try:
-            import psycopg
-            from psycopg.conninfo import conninfo_to_dict
-        except ImportError:  # pragma: no cover - the test extra installs it
-            raise OpsStoreError(f"{OPS_DSN_ENV} asks for PostgreSQL but psycopg is not installed: "
-                                "pip install 'quant-workspace[postgres]'") from None
+        # First: it says what to install when psycopg is missing.
+        self._database = PgDatabase(dsn, error=OpsStoreError, setting=OPS_DSN_ENV, what="operational store",
+                                    timeout=timeout, application_name="quant-ops")
+        import psycopg
+
         self.path = None
         self.timeout = timeout
         self.IntegrityError = psycopg.IntegrityError
         self._dsn = dsn
-        try:
-            params = conninfo_to_dict(dsn)
-        except psycopg.Error as exc:
-            raise OpsStoreError(f"{OPS_DSN_ENV} is not a valid PostgreSQL connection string or URI: "
-                                f"{redact_dsn(str(exc).strip(), password_in(dsn))}") from None
-        self._password = params.get("password")
-        self._location = describe_dsn(params)
-        self._connect_args: dict[str, Any] = {}
-        if "connect_timeout" not in params:
-            self._connect_args["connect_timeout"] = max(1, int(min(timeout, 10)))
-        if "application_name" not in params:
-            self._connect_args["application_name"] = "quant-ops"
+        self._password = self._database.password
+        self._location = self._database.location
         if migrate:
             self._migrate()
 
@@ -652,15 +640,7 @@ class PostgresOpsStore(OpsStore):
         OpsStoreError
             When the server cannot be reached or refuses (password redacted).
         """
-        import psycopg
-
-        try:
-            raw = psycopg.connect(self._dsn, autocommit=autocommit, row_factory=row_factory,
-                                  **self._connect_args)
-        except psycopg.Error as exc:
-            raise OpsStoreError(f"cannot connect to the PostgreSQL operational store {self._location}: "
-                                f"{redact_dsn(' '.join(str(exc).split()), self._password)}") from None
-        return PgConnection(raw)
+        return self._database.connect(autocommit)
 
     @contextmanager
     def transaction(self, rollback: bool = False, durable: bool = True) -> Iterator[PgConnection]:

@@ -2,7 +2,8 @@
 
 :class:`quantlib.data.opstore.PostgresOpsStore` (chosen by
 :func:`~quantlib.data.opstore.open_ops_store` when ``QUANT_OPS_DSN`` is set) is built from
-these. It needs psycopg 3 (the ``postgres`` extra: ``pip install 'quant-workspace[postgres]'``),
+these, and so is the scheduler's run history (:class:`quantlib.schedule.history.PostgresRunHistory`)
+in the same database. They need psycopg 3 (the ``postgres`` extra: ``pip install 'quant-workspace[postgres]'``),
 imported only when such a store is opened; this module imports nothing of quantlib.
 
 What makes it the same store as the SQLite one:
@@ -18,6 +19,9 @@ What makes it the same store as the SQLite one:
   previous writers committed, so the alert engine's read-then-write dedup cannot race a
   concurrent check (and the partial unique index "one open alert per rule x subject" backs it
   up). Reads run in autocommit and never wait.
+* **One way in.** :class:`PgDatabase` parses a DSN once and opens connections, with one
+  description and one redaction for every message; :func:`advisory_key` turns a lock's name
+  into the same advisory-lock key on every host.
 * **Secrets stay out.** The DSN is kept private; ``repr``, ``PostgresOpsStore.location`` and
   every error name user, host, port and database only, and any password found in the DSN is
   redacted from driver messages.
@@ -25,16 +29,37 @@ What makes it the same store as the SQLite one:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PgConnection", "Row", "WRITE_LOCK", "describe_dsn", "password_in", "qmark_to_format", "redact_dsn",
-           "row_factory"]
+__all__ = ["PgConnection", "PgDatabase", "Row", "WRITE_LOCK", "advisory_key", "describe_dsn", "password_in",
+           "qmark_to_format", "redact_dsn", "row_factory"]
 
 #: The ``pg_advisory_xact_lock`` key every write transaction takes first ("QUANT" in ASCII).
 WRITE_LOCK = 0x5155414E54
+
+
+
+def advisory_key(name: str) -> int:
+    """A stable ``bigint`` advisory-lock key for ``name`` (the first 8 bytes of its SHA-256, signed).
+
+    The same name gives the same key on every host and in every release, so processes on
+    several machines that lock ``"job__company"`` lock the same thing.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    int
+        In PostgreSQL's ``bigint`` range.
+    """
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
 
 # A quoted literal or identifier (kept, with % doubled), a ? placeholder or a lone %.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
@@ -197,3 +222,81 @@ def password_in(dsn: str) -> str | None:
         if found:
             return found.group(2).strip("'")
     return None
+
+
+class PgDatabase:
+    """A PostgreSQL database named by a DSN that is never shown: parsed once, connected on demand.
+
+    The stores built on PostgreSQL (the operational store, the run history, the scheduler's
+    locks) open their connections through one of these, so they parse, describe and redact a
+    DSN alike.
+
+    Parameters
+    ----------
+    dsn : str
+        A libpq connection string or URI. Kept private: never printed.
+    error : type
+        The exception raised when the DSN is malformed or a connection fails (the caller's own,
+        a :class:`~quantlib.errors.QuantError`); its message names the database without the password.
+    setting : str
+        Where the DSN came from (e.g. ``"QUANT_OPS_DSN"``), for the malformed-DSN message.
+    what : str
+        What the database holds (``"operational store"``), for the connection-failure message.
+    timeout : float
+        At most this many seconds (and at most 10) to connect, unless the DSN sets ``connect_timeout``.
+    application_name : str
+        Shown in ``pg_stat_activity`` unless the DSN sets one.
+
+    Raises
+    ------
+    error
+        psycopg missing or the DSN malformed.
+    """
+
+    def __init__(self, dsn: str, *, error: type[Exception], setting: str, what: str, timeout: float = 30.0,
+                 application_name: str = "quant"):
+        try:
+            import psycopg
+            from psycopg.conninfo import conninfo_to_dict
+        except ImportError:  # pragma: no cover - the test extra installs it
+            raise error(f"{setting} asks for PostgreSQL but psycopg is not installed: "
+                        "pip install 'quant-workspace[postgres]'") from None
+        self._dsn = dsn
+        self._error = error
+        self.what = what
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error as exc:
+            raise error(f"{setting} is not a valid PostgreSQL connection string or URI: "
+                        f"{redact_dsn(str(exc).strip(), password_in(dsn))}") from None
+        self.password = params.get("password")
+        self.location = describe_dsn(params)
+        self._connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in params:
+            self._connect_args["connect_timeout"] = max(1, int(min(timeout, 10)))
+        if "application_name" not in params:
+            self._connect_args["application_name"] = application_name
+
+    def __repr__(self) -> str:
+        return f"PgDatabase({self.location!r})"
+
+    def redact(self, text: str) -> str:
+        """``text`` (e.g. a driver message) on one line, with this DSN's password and any other redacted."""
+        return redact_dsn(" ".join(str(text).split()), self.password)
+
+    def connect(self, autocommit: bool = False) -> PgConnection:
+        """A fresh connection (rows as :class:`Row`); the caller closes it.
+
+        Raises
+        ------
+        error
+            When the server cannot be reached or refuses (password redacted).
+        """
+        import psycopg
+
+        try:
+            raw = psycopg.connect(self._dsn, autocommit=autocommit, row_factory=row_factory, **self._connect_args)
+        except psycopg.Error as exc:
+            raise self._error(f"cannot connect to the PostgreSQL {self.what} {self.location}: "
+                              f"{self.redact(exc)}") from None
+        return PgConnection(raw)

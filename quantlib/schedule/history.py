@@ -1,9 +1,17 @@
-"""Run history: one SQLite row per attempt of a scheduled run.
+"""Run history: one row per attempt of a scheduled run, the outbox and its delivery attempts.
 
-SQLite from the standard library is enough here: one small file (``reports/.history.sqlite``
-by default), safe to write from several processes at once (WAL journal plus a busy timeout),
-and readable with any SQLite tool. Nothing secret is ever stored: errors are cut to one line
-and passed through :func:`redact` first.
+Two backends, one interface (:class:`RunHistory`), chosen by :func:`open_run_history`:
+
+* by default SQLite from the standard library: one small file (``reports/.history.sqlite``),
+  safe to write from several processes of one machine at once (WAL journal plus a busy
+  timeout), readable with any SQLite tool;
+* when ``QUANT_OPS_DSN`` is set, the operational store's PostgreSQL database
+  (:class:`PostgresRunHistory`), so schedulers and Dask workers on several machines share one
+  history: the same tables, SQL and behaviour, through the operational store's PostgreSQL
+  pieces (:mod:`quantlib.data.opstore_pg`: ``?`` placeholders, rows by column name, a DSN whose
+  password is never shown). An explicit history file (``--history``) still wins.
+
+Nothing secret is ever stored: errors are cut to one line and passed through :func:`redact` first.
 """
 
 from __future__ import annotations
@@ -13,30 +21,50 @@ import json
 import os
 import socket
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from quantlib.errors import RunStatus
+from quantlib.data.opstore import OPS_DSN_ENV, migration_sql
+from quantlib.data.opstore_pg import PgDatabase, advisory_key
+from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.secrets import SECRET_ENV_NAMES  # one list for kernels, logs and history
 
 __all__ = [
     "DeliveryAttempt",
     "LostRun",
+    "HISTORY_FILE",
+    "HISTORY_TABLES",
     "OutboxItem",
+    "PostgresRunHistory",
     "RunHistory",
+    "RunHistoryError",
     "RunRecord",
     "STATUSES",
     "parameters_hash",
     "one_line",
+    "open_run_history",
     "redact",
     "secret_values",
 ]
 
 #: The statuses a history row can hold (a dry run is never recorded).
 STATUSES = tuple(s for s in RunStatus if s is not RunStatus.DRY_RUN)
+
+
+#: The tables of the run history (in a PostgreSQL database shared with the operational store,
+#: whose tables must never take these names).
+HISTORY_TABLES = ("runs", "deliveries", "delivery_attempts")
+
+#: The SQLite file of the run history in a reports folder.
+HISTORY_FILE = ".history.sqlite"
+
+
+class RunHistoryError(QuantError, RuntimeError):
+    """The run history cannot be opened (a PostgreSQL server unreachable, a malformed DSN)."""
 
 
 # The CHECK list comes from RunStatus; a file created before a status was added keeps its old list.
@@ -206,7 +234,7 @@ class RunRecord:
     lost: bool = False
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> "RunRecord":
+    def _from_row(cls, row) -> "RunRecord":
         data = dict(row)
         data["outputs"] = json.loads(data["outputs"] or "{}")
         data["status"] = RunStatus(data["status"])
@@ -238,7 +266,7 @@ class OutboxItem:
     last_error: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> "OutboxItem":
+    def _from_row(cls, row) -> "OutboxItem":
         data = dict(row)
         data["emails"] = json.loads(data["emails"] or "[]")
         data["notice"] = json.loads(data["notice"])
@@ -277,25 +305,104 @@ class LostRun:
     reason: str
 
 
+def open_run_history(path: str | Path | None = None, *, reports: str | Path | None = None,
+                     env: Mapping[str, str] | None = None, create: bool = True) -> "RunHistory | None":
+    """The run history, opened (its tables created on first use).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A SQLite file; when given it wins over the environment (``--history``).
+    reports : path-like, optional
+        The reports folder whose ``.history.sqlite`` is the default file (default
+        ``<project root>/reports``).
+    env : mapping, optional
+        Where ``QUANT_OPS_DSN`` is read (default ``os.environ``).
+    create : bool
+        False: ``None`` rather than a new SQLite file when none exists yet (for readers; a
+        configured PostgreSQL history is always opened).
+
+    Returns
+    -------
+    RunHistory or None
+        ``path`` (SQLite), else the PostgreSQL database of ``$QUANT_OPS_DSN``
+        (:class:`PostgresRunHistory`, shared with the operational store), else
+        ``REPORTS/.history.sqlite``.
+
+    Raises
+    ------
+    RunHistoryError
+        When PostgreSQL is configured but cannot be reached, refuses, or the DSN is malformed
+        (the message names user, host, port and database, never the password).
+    """
+    env = os.environ if env is None else env
+    if path is None and env.get(OPS_DSN_ENV):
+        return PostgresRunHistory(env[OPS_DSN_ENV])
+    if path is None:
+        if reports is None:
+            from quantlib.config import project_root
+
+            reports = project_root() / "reports"
+        path = Path(reports) / HISTORY_FILE
+    if not create and not Path(path).exists():
+        return None
+    return RunHistory(path)
+
+
 class RunHistory:
-    """The run-history database.
+    """The run-history database: its interface, and its SQLite backend.
+
+    :class:`PostgresRunHistory` is the PostgreSQL backend: it replaces the connection methods
+    (``_writing``, ``_reading``, ``_columns``) and inherits the rest, so both run the same SQL.
 
     Parameters
     ----------
     path : path-like
         The SQLite file; created (with its folder) on first use.
+
+    Attributes
+    ----------
+    dialect : str
+        ``"sqlite"`` or ``"postgresql"``.
     """
+
+    dialect = "sqlite"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as con, con:
-            con.executescript(_SCHEMA)
+        self._create()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the history is, for messages (no secret in it)."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        """Whether anything was ever recorded here (the SQLite file exists); opening creates it."""
+        return self.path.exists()
+
+    def _create(self) -> None:
+        with self._writing() as con:
+            self._lock_schema(con)
+            for statement in migration_sql(_SCHEMA, self.dialect):
+                con.execute(statement)
             # Files written before leases existed lack the new columns: add them in place.
-            have = {row["name"] for row in con.execute("PRAGMA table_info(runs)")}
+            have = self._columns(con)
             for name, decl in _ADDED_COLUMNS:
                 if name not in have:
                     con.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+
+    @staticmethod
+    def _lock_schema(con) -> None:
+        """Keep concurrent openers of a new history apart (SQLite's DDL is serialised already)."""
+
+    @staticmethod
+    def _columns(con) -> set[str]:
+        return {row["name"] for row in con.execute("PRAGMA table_info(runs)")}
 
     def _connect(self) -> sqlite3.Connection:
         # A fresh connection per call: cheap, and safe across threads and forked workers.
@@ -304,6 +411,18 @@ class RunHistory:
         con.execute("PRAGMA busy_timeout = 30000")
         con.execute("PRAGMA journal_mode = WAL")
         return con
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """One transaction: committed on success, rolled back on an exception; closed afterwards."""
+        with closing(self._connect()) as con, con:
+            yield con
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A connection for reads (closed afterwards)."""
+        with closing(self._connect()) as con:
+            yield con
 
     def start(
         self,
@@ -322,18 +441,18 @@ class RunHistory:
         The row carries this process's id and host and a first heartbeat: the lease that
         :meth:`reap` checks. ``tmp_dir`` is the temporary folder the attempt will work in.
         """
-        with closing(self._connect()) as con, con:
+        with self._writing() as con:
             cur = con.execute(
                 "INSERT INTO runs (run_id, job, company, parameters_hash, scheduled_for, started, status, attempt,"
-                " pid, host, heartbeat_at, tmp_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " pid, host, heartbeat_at, tmp_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (run_id, job, company, parameters_hash, _iso(scheduled_for), _now(), RunStatus(status).value, attempt,
                  os.getpid(), socket.gethostname(), _now_precise(), None if tmp_dir is None else str(tmp_dir)),
             )
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
 
     def heartbeat(self, run_id: str) -> None:
         """Renew the lease of ``run_id``'s latest attempt (while it is running or retrying)."""
-        with closing(self._connect()) as con, con:
+        with self._writing() as con:
             con.execute(
                 "UPDATE runs SET heartbeat_at = ?, pid = ?, host = ? WHERE id = (SELECT MAX(id) FROM runs"
                 f" WHERE run_id = ?) AND status IN ({','.join('?' * len(LIVE_STATUSES))})",
@@ -342,7 +461,7 @@ class RunHistory:
 
     def live(self) -> list[RunRecord]:
         """The latest attempt of every run still marked running or retrying."""
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             rows = con.execute(
                 f"SELECT * FROM runs WHERE status IN ({','.join('?' * len(LIVE_STATUSES))})"
                 " AND id = (SELECT MAX(id) FROM runs AS r WHERE r.run_id = runs.run_id) ORDER BY id",
@@ -380,7 +499,7 @@ class RunHistory:
                 reason = f"lease expired: {who} stopped heartbeating at {last.isoformat(timespec='seconds')}"
             else:
                 continue
-            with closing(self._connect()) as con, con:
+            with self._writing() as con:
                 # Only if still live: two reapers at once must not both claim (and alert) it.
                 cur = con.execute(
                     "UPDATE runs SET status = ?, finished = ?, error = ?, lost = 1 WHERE id = ?"
@@ -407,7 +526,7 @@ class RunHistory:
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        with closing(self._connect()) as con, con:
+        with self._writing() as con:
             con.execute(
                 "UPDATE runs SET status = ?, finished = ?, error = ?, outputs = ?, lost = ? WHERE id = ?",
                 (
@@ -428,15 +547,15 @@ class RunHistory:
 
         ``notice`` must hold nothing secret (it is the public part of a run's notice).
         """
-        with closing(self._connect()) as con, con:
+        with self._writing() as con:
             cur = con.execute(
                 "INSERT INTO deliveries (run_id, job, company, channel, target, emails, slack_env, notice, status,"
-                " created, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (run_id, job, company, channel, redact(target), json.dumps(list(emails)), slack_env,
                  redact(json.dumps(dict(notice), sort_keys=True, default=str)), OUTBOX_PENDING, _now(),
                  _now_precise()),
             )
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
 
     def record_delivery(self, delivery_id: int, status: str, detail: str = "", *,
                         next_attempt: datetime | None = None, final_status: str | None = None,
@@ -447,15 +566,16 @@ class RunHistory:
         """
         line = one_line(detail, secrets=secrets) if detail else None
         state = final_status or {"sent": OUTBOX_SENT, "skipped": OUTBOX_SKIPPED}.get(status, OUTBOX_PENDING)
-        with closing(self._connect()) as con, con:
-            (attempts,) = con.execute("SELECT attempts + 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        with self._writing() as con:
+            # Counted by the UPDATE itself (it locks the row): two recorders never share a number.
+            (attempts,) = con.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt = ?, last_error = ?"
+                " WHERE id = ? RETURNING attempts",
+                (state, None if next_attempt is None else _iso_precise(next_attempt),
+                 line if status == "failed" else None, delivery_id),
+            ).fetchone()
             con.execute("INSERT INTO delivery_attempts (delivery_id, attempt, at, status, detail)"
                         " VALUES (?, ?, ?, ?, ?)", (delivery_id, attempts, _now(), status, line))
-            con.execute(
-                "UPDATE deliveries SET attempts = ?, status = ?, next_attempt = ?, last_error = ? WHERE id = ?",
-                (attempts, state, None if next_attempt is None else _iso_precise(next_attempt),
-                 line if status == "failed" else None, delivery_id),
-            )
 
     def pending(self, now: datetime | None = None) -> list[OutboxItem]:
         """Outbox items waiting for an attempt whose time has come (all pending ones if ``now`` is None)."""
@@ -463,7 +583,7 @@ class RunHistory:
         if now is not None:
             sql += " AND (next_attempt IS NULL OR next_attempt <= ?)"
             args.append(_iso_precise(now))
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             return [OutboxItem._from_row(r) for r in con.execute(sql + " ORDER BY id", args)]
 
     def outbox(self, ids: Iterable[int]) -> list[OutboxItem]:
@@ -471,7 +591,7 @@ class RunHistory:
         ids = list(ids)
         if not ids:
             return []
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             rows = con.execute(f"SELECT * FROM deliveries WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)
             return [OutboxItem._from_row(r) for r in rows]
 
@@ -489,7 +609,7 @@ class RunHistory:
             args.append(company)
         sql += " ORDER BY a.id DESC LIMIT ?"
         args.append(limit)
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             return [DeliveryAttempt(**dict(r)) for r in con.execute(sql, args)]
 
     def runs(self, job: str | None = None, company: str | None = None, limit: int = 100) -> list[RunRecord]:
@@ -503,7 +623,7 @@ class RunHistory:
             args.append(company)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             return [RunRecord._from_row(r) for r in con.execute(sql, args)]
 
     def last_scheduled_for(self, job: str, company: str, lost_retries: int | None = None) -> datetime | None:
@@ -519,10 +639,11 @@ class RunHistory:
             :meth:`reap`) does not count until it has been lost more than this many times, so
             the scheduler runs it again; after that it counts (it was alerted every time).
         """
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             rows = con.execute(
-                "SELECT scheduled_for, SUM(lost = 0) AS kept, COUNT(DISTINCT CASE WHEN lost = 1 THEN run_id END)"
-                " AS lost FROM runs WHERE job = ? AND company = ? AND status != ? GROUP BY scheduled_for",
+                "SELECT scheduled_for, SUM(CASE WHEN lost = 0 THEN 1 ELSE 0 END) AS kept,"
+                " COUNT(DISTINCT CASE WHEN lost = 1 THEN run_id END) AS lost"
+                " FROM runs WHERE job = ? AND company = ? AND status != ? GROUP BY scheduled_for",
                 (job, company, RunStatus.SKIPPED.value),
             ).fetchall()
         slots = [r["scheduled_for"] for r in rows
@@ -531,9 +652,82 @@ class RunHistory:
 
     def last_success(self, job: str, company: str) -> RunRecord | None:
         """The most recent successful run of a job for a company."""
-        with closing(self._connect()) as con:
+        with self._reading() as con:
             row = con.execute(
                 "SELECT * FROM runs WHERE job = ? AND company = ? AND status = ? ORDER BY id DESC LIMIT 1",
                 (job, company, RunStatus.SUCCESS.value),
             ).fetchone()
         return None if row is None else RunRecord._from_row(row)
+
+
+class PostgresRunHistory(RunHistory):
+    """The run history in a PostgreSQL database (by default the operational store's, ``QUANT_OPS_DSN``).
+
+    The same tables (SQLite's storage types mapped as the operational store maps them, see
+    :func:`~quantlib.data.opstore.migration_sql`) and the same SQL as :class:`RunHistory`,
+    through :class:`~quantlib.data.opstore_pg.PgDatabase` connections. Each call is one
+    transaction on a fresh connection, under READ COMMITTED: the claim-style updates
+    (:meth:`reap` marks a run only while it is still live, :meth:`record_delivery` counts its
+    attempt in the row it updates) take the row's lock, so two hosts never both claim a run
+    or number an attempt twice. The tables are created under an advisory lock, so several
+    workers opening a new database at once do not race.
+
+    Parameters
+    ----------
+    dsn : str
+        A libpq connection string or URI. Kept private: never printed.
+    timeout : float
+        At most this many seconds (and at most 10) to connect, unless the DSN sets ``connect_timeout``.
+
+    Raises
+    ------
+    RunHistoryError
+        psycopg missing, a malformed DSN, the server unreachable or refusing; the message names
+        the database without its password.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, timeout: float = 30.0):
+        self.path = None
+        self._database = PgDatabase(dsn, error=RunHistoryError, setting=OPS_DSN_ENV, what="run history",
+                                    timeout=timeout, application_name="quant-schedule")
+        self._create()
+
+    @property
+    def location(self) -> str:
+        """User, host, port and database as a URI without the password."""
+        return self._database.location
+
+    def exists(self) -> bool:
+        """Always true: the database exists (opening it created the tables)."""
+        return True
+
+    @staticmethod
+    def _lock_schema(con) -> None:
+        # CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin on PostgreSQL.
+        con.execute("SELECT pg_advisory_xact_lock(?)", (advisory_key("quant.schedule.history.schema"),))
+
+    @staticmethod
+    def _columns(con) -> set[str]:
+        return {row["column_name"] for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = 'runs'")}
+
+    def _connect(self):
+        return self._database.connect()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with closing(self._database.connect()) as con:
+            try:
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            con.commit()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        with closing(self._database.connect(autocommit=True)) as con:
+            yield con

@@ -48,11 +48,13 @@ from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
 from quantlib.publish.secrets import environment_with_secrets, without_secrets
 from quantlib.schedule.history import (
+    HISTORY_FILE,
     OUTBOX_GAVE_UP,
     LostRun,
     OutboxItem,
     RunHistory,
     one_line,
+    open_run_history,
     parameters_hash,
     pid_alive,
     redact,
@@ -109,15 +111,20 @@ class Workspace:
         Published runs, ``index.html``, and the hidden ``.history.sqlite``, ``.locks/``,
         ``.tmp/`` and ``.logs/``.
     history_path : Path
-        The run-history database.
+        The run-history SQLite file: ``--history``, else ``reports/.history.sqlite``.
     specs : Path
         Folder of job specs.
+    history_given : bool
+        Whether ``history_path`` was chosen explicitly. If not, a PostgreSQL database named by
+        ``QUANT_OPS_DSN`` (read when the history is opened, so each worker host uses its own
+        environment) holds the history instead: see :func:`~quantlib.schedule.history.open_run_history`.
     """
 
     root: Path
     reports: Path
     history_path: Path
     specs: Path
+    history_given: bool = False
 
     @classmethod
     def at(cls, root: str | Path | None = None, *, reports: str | Path | None = None,
@@ -132,8 +139,9 @@ class Workspace:
         return cls(
             root=root,
             reports=reports,
-            history_path=Path(history).resolve() if history else reports / ".history.sqlite",
+            history_path=Path(history).resolve() if history else reports / HISTORY_FILE,
             specs=Path(specs).resolve() if specs else root / "scheduled",
+            history_given=bool(history),
         )
 
     @property
@@ -149,8 +157,10 @@ class Workspace:
     def log_file(self) -> Path:
         return self.reports / ".logs" / "schedule.log"
 
-    def history(self) -> RunHistory:
-        return RunHistory(self.history_path)
+    def history(self, create: bool = True) -> RunHistory | None:
+        """The run history (SQLite or PostgreSQL); with ``create=False`` None when nothing was recorded yet."""
+        return open_run_history(self.history_path if self.history_given else None, reports=self.reports,
+                                create=create)
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else self.root / path
@@ -889,9 +899,9 @@ def flush_outbox(*, workspace: Workspace | None = None,
         What was attempted and how it went.
     """
     ws = workspace or Workspace.at()
-    if not ws.history_path.exists():
+    history = ws.history(create=False)
+    if history is None:
         return []
-    history = ws.history()
     _, backoff, max_attempts = outbox_settings()
     return [(item, _attempt(history, item, ws, max_attempts, backoff))
             for item in history.pending(now or datetime.now(timezone.utc))]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from quantlib.schedule.history import PostgresRunHistory, RunHistory
 from quantlib.schedule.runner import Workspace
 from quantlib.schedule.specs import load_spec
 
@@ -63,3 +64,24 @@ def write_spec(ws: Workspace, name: str = "test_report", **overrides):
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return load_spec(path)
 
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_history(request, tmp_path):
+    """Opens the run history at one fresh place, on each backend: ``new_history()``.
+
+    Every call opens the same SQLite file or PostgreSQL database (on the session's real
+    server, ``postgres_dsn`` in tests/conftest.py) again.
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "h.sqlite"
+        return lambda: RunHistory(path)
+    dsn = request.getfixturevalue("postgres_dsn")
+    return lambda: PostgresRunHistory(dsn)
+
+
+def write_sql(history: RunHistory, sql: str, *params) -> None:
+    """Run one statement in the history's own dialect (``?`` placeholders) and commit: for tests
+    that age a heartbeat or plant a dead process id, as a crash would leave them."""
+    with history._writing() as con:
+        con.execute(sql, params)

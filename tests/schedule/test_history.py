@@ -1,4 +1,8 @@
-"""Run history: rows, the due query, and redaction."""
+"""Run history: rows, the due query, the outbox, and redaction.
+
+Tests taking ``new_history`` (tests/schedule/conftest.py) run once on SQLite and once on
+PostgreSQL (a real server started for the session).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ from quantlib.errors import RunStatus
 from quantlib.schedule.history import RunHistory, one_line, parameters_hash, redact
 
 
-def test_rows_and_last_scheduled(tmp_path):
-    h = RunHistory(tmp_path / "reports" / ".history.sqlite")
+def test_rows_and_last_scheduled(new_history):
+    h = new_history()
     slot1 = datetime(2026, 11, 26, 6, tzinfo=timezone.utc)
     slot2 = datetime(2026, 11, 27, 6, tzinfo=timezone.utc)
     assert h.last_scheduled_for("j", "a") is None
@@ -53,16 +57,17 @@ def test_statuses_are_stored_as_the_old_strings(tmp_path):
     assert h.last_success("j", "a").run_id == "new"
 
 
-def test_unknown_status_is_refused(tmp_path):
-    h = RunHistory(tmp_path / "h.sqlite")
+def test_unknown_status_is_refused(new_history):
+    h = new_history()
     row = h.start(run_id="r", job="j", company="a", parameters_hash="h", scheduled_for=datetime.now(timezone.utc))
     with pytest.raises(ValueError, match="unknown status"):
         h.finish(row, "done")
     with pytest.raises(ValueError):
         h.finish(row, RunStatus.DRY_RUN)  # a dry run is never recorded
 
-def test_concurrent_writers(tmp_path):
-    h = RunHistory(tmp_path / "h.sqlite")
+
+def test_concurrent_writers(new_history):
+    h = new_history()
 
     def write(i):
         for k in range(20):
@@ -92,3 +97,81 @@ def test_redaction(monkeypatch):
 def test_parameters_hash_is_order_free():
     assert parameters_hash({"a": 1, "b": 2}) == parameters_hash({"b": 2, "a": 1})
     assert parameters_hash({"a": 1}) != parameters_hash({"a": 2})
+
+
+def test_the_outbox_counts_attempts_and_keeps_them(new_history):
+    h = new_history()
+    first = h.enqueue(run_id="r1", job="j", company="a", channel="email", target="exec@example.com",
+                      notice={"job": "j", "status": "success"}, emails=["exec@example.com"])
+    second = h.enqueue(run_id="r1", job="j", company="a", channel="slack", target="QUANT_SLACK_WEBHOOK_OPS",
+                       notice={"job": "j"}, slack_env="QUANT_SLACK_WEBHOOK_OPS")
+    assert second > first
+    later = datetime(2099, 1, 1, tzinfo=timezone.utc)
+    h.record_delivery(first, "failed", "SMTP 451 try later", next_attempt=later)
+    h.record_delivery(second, "sent")
+    now = datetime.now(timezone.utc)
+    assert h.pending(now) == []  # the failed one waits for its next attempt
+    [waiting] = h.pending()
+    assert (waiting.id, waiting.attempts, waiting.emails, waiting.notice) == (
+        first, 1, ["exec@example.com"], {"job": "j", "status": "success"})
+    assert waiting.last_error == "SMTP 451 try later" and waiting.next_attempt.startswith("2099-01-01")
+    h.record_delivery(first, "sent")
+    assert h.pending() == [] and [i.status for i in h.outbox([first, second])] == ["sent", "sent"]
+    attempts = h.delivery_attempts("j")
+    assert [(a.delivery_id, a.attempt, a.status) for a in attempts] == [(first, 2, "sent"), (second, 1, "sent"),
+                                                                       (first, 1, "failed")]
+
+
+def test_two_reapers_claim_a_dead_run_once(new_history):
+    h = new_history()
+    h.start(run_id="r", job="j", company="a", parameters_hash="h", scheduled_for=datetime.now(timezone.utc))
+    reapers, barrier, found = [new_history() for _ in range(4)], threading.Barrier(4), []
+
+    def reap(history):
+        barrier.wait()
+        found.extend(history.reap(lease=0.0, now=datetime(2100, 1, 1, tzinfo=timezone.utc)))
+
+    threads = [threading.Thread(target=reap, args=(r,)) for r in reapers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [x.record.run_id for x in found] == ["r"]  # one alert, not one per reaper
+    assert h.runs()[0].lost
+
+
+def test_the_ops_dsn_puts_the_history_in_postgresql_next_to_the_store(postgres_dsn, tmp_path, monkeypatch):
+    from quantlib.data.opstore import PostgresOpsStore
+    from quantlib.schedule.history import HISTORY_TABLES, PostgresRunHistory, open_run_history
+    from quantlib.schedule.runner import Workspace
+
+    dsn = postgres_dsn.replace("postgres:@", "postgres:s3cret-pw@")  # the test server trusts local users
+    monkeypatch.setenv("QUANT_OPS_DSN", dsn)
+    ws = Workspace.at(tmp_path)
+    h = ws.history(create=False)
+    assert isinstance(h, PostgresRunHistory) and not ws.history_path.exists()
+    assert "s3cret-pw" not in repr(h) and h.location.startswith("postgresql://postgres@/ops_")
+    h.start(run_id="r", job="j", company="a", parameters_hash="h", scheduled_for=datetime.now(timezone.utc))
+    # One database for every host's shared state: the operational store's migrations and the history's
+    # tables live side by side (a store migration must never take one of the history's table names).
+    store = PostgresOpsStore(dsn)
+    with store.reading() as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables"
+                                            " WHERE table_schema = current_schema()")}
+    assert set(HISTORY_TABLES) <= tables and {"alerts", "predictions"} <= tables
+    assert [r.run_id for r in open_run_history().runs()] == ["r"]
+    # An explicit history file still wins (quant schedule --history).
+    assert type(Workspace.at(tmp_path, history=tmp_path / "own.sqlite").history()) is RunHistory
+    assert type(open_run_history(tmp_path / "own.sqlite")) is RunHistory
+
+
+def test_an_unreachable_history_server_is_a_clear_error_without_the_password():
+    from quantlib.errors import QuantError
+    from quantlib.schedule.history import RunHistoryError, open_run_history
+
+    dsn = "postgresql://quant:s3cret-pw@127.0.0.1:9/opsdb?connect_timeout=2"
+    with pytest.raises(RunHistoryError) as caught:
+        open_run_history(env={"QUANT_OPS_DSN": dsn})
+    message = str(caught.value)
+    assert "cannot connect to the PostgreSQL run history postgresql://quant@127.0.0.1:9/opsdb" in message
+    assert "s3cret-pw" not in message and isinstance(caught.value, QuantError)

@@ -14,7 +14,7 @@ import pytest
 
 from quantlib.errors import RunStatus
 from quantlib.schedule.history import RunHistory
-from tests.schedule.conftest import write_params, write_spec
+from tests.schedule.conftest import write_params, write_spec, write_sql
 from tests.schedule.servers import SmtpServer
 
 SLOT = datetime(2026, 11, 27, 6, tzinfo=timezone.utc)
@@ -54,17 +54,16 @@ def test_old_history_file_gains_the_lease_columns(tmp_path):
     assert h.runs()[0].status is RunStatus.FAILED and h.runs()[0].lost
 
 
-def test_reap_dead_pid_and_expired_lease(tmp_path):
-    h = RunHistory(tmp_path / "h.sqlite")
+def test_reap_dead_pid_and_expired_lease(new_history):
+    h = new_history()
     gone = h.start(run_id="gone", job="j", company="a", parameters_hash="h", scheduled_for=SLOT)
     remote = h.start(run_id="remote", job="j", company="b", parameters_hash="h", scheduled_for=SLOT)
     fresh = h.start(run_id="fresh", job="j", company="c", parameters_hash="h", scheduled_for=SLOT)
     mine = h.start(run_id="mine", job="j", company="d", parameters_hash="h", scheduled_for=SLOT)
     old = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
-    with sqlite3.connect(h.path) as con:
-        con.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead_pid(), gone))
-        con.execute("UPDATE runs SET host = 'elsewhere', heartbeat_at = ? WHERE id = ?", (old, remote))
-        con.execute("UPDATE runs SET host = 'elsewhere' WHERE id = ?", (fresh,))
+    write_sql(h, "UPDATE runs SET pid = ? WHERE id = ?", dead_pid(), gone)
+    write_sql(h, "UPDATE runs SET host = 'elsewhere', heartbeat_at = ? WHERE id = ?", old, remote)
+    write_sql(h, "UPDATE runs SET host = 'elsewhere' WHERE id = ?", fresh)
     lost = {x.record.run_id: x.reason for x in h.reap(lease=60)}
     assert set(lost) == {"gone", "remote"}
     assert lost["gone"].startswith("process gone: process") and socket.gethostname() in lost["gone"]
@@ -77,19 +76,17 @@ def test_reap_dead_pid_and_expired_lease(tmp_path):
     del mine
 
 
-def test_lost_slot_is_due_again(tmp_path):
-    h = RunHistory(tmp_path / "h.sqlite")
+def test_lost_slot_is_due_again(new_history):
+    h = new_history()
     row = h.start(run_id="r1", job="j", company="a", parameters_hash="h", scheduled_for=SLOT)
-    with sqlite3.connect(h.path) as con:
-        con.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead_pid(), row))
+    write_sql(h, "UPDATE runs SET pid = ? WHERE id = ?", dead_pid(), row)
     assert h.last_scheduled_for("j", "a", lost_retries=1) == SLOT  # running counts until found dead
     h.reap(lease=60)
     assert h.last_scheduled_for("j", "a", lost_retries=1) is None
     assert h.last_scheduled_for("j", "a") == SLOT
     # Lost a second time: now it counts (it was alerted both times), so it is not re-run forever.
     row = h.start(run_id="r2", job="j", company="a", parameters_hash="h", scheduled_for=SLOT)
-    with sqlite3.connect(h.path) as con:
-        con.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead_pid(), row))
+    write_sql(h, "UPDATE runs SET pid = ? WHERE id = ?", dead_pid(), row)
     h.reap(lease=60)
     assert h.last_scheduled_for("j", "a", lost_retries=1) == SLOT
 
