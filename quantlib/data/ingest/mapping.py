@@ -61,6 +61,10 @@ class TableMapping:
     also_from : tuple of str
         Globs of files that belong to another table (its ``files``) and feed this table too: one
         vendor export holding two tables (a CRM's opportunities are leads, and quotes once priced).
+    strip : dict of str to tuple of str
+        Contract column -> texts removed from each of its values before anything else is done
+        with them (a vendor's ``$1,234.50`` read as ``1234.50`` with ``["$", ","]``, a
+        spreadsheet-guarded ``="678"`` as ``678`` with ``["=", '"']``).
     where : dict of str to tuple of str or None
         Source column -> the values (compared ignoring case and blanks; ``""`` is a blank cell)
         a row must hold to be a row of this table, or None for any non-blank value; all must
@@ -74,6 +78,7 @@ class TableMapping:
     join: dict[str, tuple[str, ...]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
+    strip: dict[str, tuple[str, ...]] = field(default_factory=dict)
     also_from: tuple[str, ...] = ()
     where: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
 
@@ -172,7 +177,7 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise MappingError(f"mapping file {path}: tables.{table}.delimiter must be one character")
         extras = {}
-        for key in ("join", "values", "defaults"):
+        for key in ("join", "values", "defaults", "strip"):
             entries = spec.get(key) or {}
             if not isinstance(entries, dict):
                 raise MappingError(f"mapping file {path}: tables.{table}.{key} must map contract columns")
@@ -185,6 +190,10 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
                 if key == "values" and not isinstance(entry, dict):
                     raise MappingError(f"mapping file {path}: tables.{table}.values.{target} must map source "
                                        "values to contract values")
+                if key == "strip" and not (isinstance(entry, list) and entry
+                                           and all(isinstance(e, str) and e for e in entry)):
+                    raise MappingError(f"mapping file {path}: tables.{table}.strip.{target} must list the "
+                                       "texts to remove")
             extras[key] = entries
         also_from = spec.get("also_from") or []
         also_from = [also_from] if isinstance(also_from, str) else also_from
@@ -203,6 +212,7 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
             join={str(k): tuple(str(c) for c in v) for k, v in extras["join"].items()},
             values={str(k): {_norm(a): str(b) for a, b in v.items()} for k, v in extras["values"].items()},
             defaults={str(k): str(v) for k, v in extras["defaults"].items()},
+            strip={str(k): tuple(v) for k, v in extras["strip"].items()},
             also_from=tuple(also_from),
             where={str(k): None if v == "nonblank" else ("",) if v == "blank" else tuple(_norm(x) for x in v)
                    for k, v in where.items()})
@@ -289,7 +299,7 @@ def where_rows(source: pd.DataFrame, tm: TableMapping) -> tuple[np.ndarray, str 
 
 
 def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> pd.DataFrame:
-    """``frame`` (renamed to contract columns) with the mapping's joins, value maps and defaults applied.
+    """``frame`` (renamed to contract columns) with the mapping's joins, strips, value maps and defaults applied.
 
     ``source`` is the file as read (the joins read its columns).
 
@@ -298,7 +308,7 @@ def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> 
     UnusableFile
         None of a join's source columns is in the file.
     """
-    if not (tm.join or tm.values or tm.defaults):
+    if not (tm.join or tm.values or tm.defaults or tm.strip):
         return frame
     frame = frame.copy()
     by_norm = {_norm(c): c for c in source.columns}
@@ -309,6 +319,12 @@ def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> 
         parts = source[found].astype("string").apply(lambda col: col.str.strip())
         joined = parts.apply(lambda row: " ".join(v for v in row if isinstance(v, str) and v), axis=1)
         frame[target] = joined.where(joined.str.len() > 0).to_numpy() if len(frame) else pd.Series(dtype=object)
+    for target, texts in tm.strip.items():
+        if target in frame:
+            text = frame[target].astype("string")
+            for part in texts:
+                text = text.str.replace(part, "", regex=False)
+            frame[target] = text.astype(object).where(text.notna(), None).to_numpy()
     for target, mapping in tm.values.items():
         if target in frame:
             frame[target] = frame[target].map(
