@@ -93,4 +93,4 @@ def test_a_salesforce_data_export(tmp_path):
     unknown = CliRunner().invoke(app, ["ingest", str(exports), "--source", "nope", "--lake", str(lake)])
     assert unknown.exit_code == 2 and "shipped:" in unknown.output
     shipped = set(unknown.output.split("shipped:")[1].replace(",", " ").split())
-    assert {"quickbooks", "salesforce", "xero"} <= shipped  # every vendor mapping in parameters/mappings
+    assert {"hubspot", "quickbooks", "salesforce", "xero"} <= shipped  # every vendor mapping in parameters/mappings
