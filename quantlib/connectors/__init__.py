@@ -4,3 +4,7 @@
 (``quant sync``): pages land through the ordinary ingest, cursors and write-back audit in the lake.
 :mod:`quantlib.connectors.external`: weather and economic indicators from public providers.
 """
+
+# The CRM and accounting connectors register themselves in base.CONNECTORS when imported (their
+# vendors' clients are imported only when a sync runs).
+from quantlib.connectors import quickbooks, xero  # noqa: E402,F401
