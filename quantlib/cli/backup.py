@@ -4,6 +4,9 @@
     quant backup --lake data/acme/lake --reports reports --to /mnt/backups
     quant backup verify /mnt/backups/quant-snapshot-20261207T021500Z
     quant restore /mnt/backups/quant-snapshot-20261207T021500Z --lake /srv/quant/lake
+    quant backup --to s3://backups/quant                 # object storage ($QUANT_S3_ENDPOINT_URL, AWS_*)
+
+Locations are kept as text (not ``Path``), so an ``s3://`` URL reaches the library intact.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ app.add_typer(backup_app, name="backup")
 @backup_app.callback()
 def backup_command(
     ctx: typer.Context,
-    to: Optional[str] = typer.Option(None, "--to", help="Folder the snapshot is written under (a new folder)."),
-    lake: Optional[Path] = lake_option(),
+    to: Optional[str] = typer.Option(None, "--to", help="Folder or s3://bucket/prefix the snapshot is written "
+                                     "under (a new folder)."),
+    lake: Optional[str] = lake_option(),
     company: Optional[str] = company_option(),
     reports: Optional[Path] = typer.Option(None, "--reports", help="Reports folder with the run history, the "
                                            "operational store and comments (default reports/)."),
@@ -41,7 +45,7 @@ def backup_command(
     company = resolve_company(company)
     try:
         snap = backup(resolve_lake(lake, company), to, reports or project_root() / "reports")
-    except BackupError as problem:
+    except (BackupError, OSError) as problem:  # OSError: storage refused (no bucket, no access)
         typer.echo(f"quant backup: {problem}", err=True)
         raise typer.Exit(1)
     size = sum(entry["size"] for entry in snap.files)
@@ -50,13 +54,14 @@ def backup_command(
 
 
 @backup_app.command("verify")
-def verify_command(snapshot: Path = typer.Argument(..., help="A snapshot folder (quant-snapshot-...).")) -> None:
+def verify_command(snapshot: str = typer.Argument(..., help="A snapshot folder or s3:// prefix "
+                                                  "(quant-snapshot-...).")) -> None:
     """Re-read every file of a snapshot against its checksum; exit 1 naming the first that differs."""
     from quantlib.data.backup import BackupError, verify
 
     try:
         snap = verify(snapshot)
-    except BackupError as problem:
+    except (BackupError, OSError) as problem:  # OSError: storage refused (no bucket, no access)
         typer.echo(f"quant backup verify: {problem}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{snap.path}: {len(snap.files)} files, every checksum matches")
@@ -64,18 +69,20 @@ def verify_command(snapshot: Path = typer.Argument(..., help="A snapshot folder 
 
 @app.command("restore")
 def restore_command(
-    snapshot: Path = typer.Argument(..., help="A snapshot folder written by 'quant backup'."),
-    lake: Path = typer.Option(..., "--lake", help="New, empty lake folder."),
-    reports: Optional[Path] = typer.Option(None, "--reports", help="New, empty reports folder (default: a "
-                                                                   "'reports' folder beside --lake)."),
+    snapshot: str = typer.Argument(..., help="A snapshot folder or s3:// prefix written by 'quant backup'."),
+    lake: str = typer.Option(..., "--lake", help="New, empty lake folder (or s3:// prefix)."),
+    reports: Optional[str] = typer.Option(None, "--reports", help="New, empty reports folder (default: a "
+                                                                  "'reports' folder beside --lake)."),
 ) -> None:
     """Copy a snapshot back into an empty workspace (checked before and after; nothing is rebuilt)."""
     from quantlib.data.backup import BackupError, restore
 
     try:
         snap = restore(snapshot, lake, reports)
-    except BackupError as problem:
+    except (BackupError, OSError) as problem:  # OSError: storage refused (no bucket, no access)
         typer.echo(f"quant restore: {problem}", err=True)
         raise typer.Exit(1)
-    where = reports or lake.parent / "reports"
+    from quantlib.data.storage import as_location
+
+    where = reports or as_location(lake).parent / "reports"
     typer.echo(f"restored {len(snap.files)} files: lake {lake}, reports {where}")

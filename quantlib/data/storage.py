@@ -27,6 +27,7 @@ file. Listings are not cached: another machine's upload is seen by the next call
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import posixpath
@@ -98,12 +99,19 @@ def filesystem(protocol: str = "s3", environ: dict | None = None):
     fsspec keeps one instance per distinct set of options, so this is cheap to call again.
     """
     options = storage_options(protocol, environ)
+    return _filesystem(tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _filesystem(options: tuple):
+    # One instance per set of options (endpoint, credentials): building fsspec's cache key on
+    # every path operation costs more than the operation against a nearby server.
     try:
         import fsspec
         import s3fs  # noqa: F401  (registers the s3 protocol; its absence deserves its own message)
     except ImportError:
         raise StorageError("s3://: object storage needs s3fs; install quant-workspace[s3]") from None
-    return fsspec.filesystem("s3", **options)
+    return fsspec.filesystem("s3", **dict(options))
 
 
 class ObjectPath:
@@ -215,6 +223,13 @@ class ObjectPath:
         if not self.is_dir():
             return []
         return [ObjectPath(f"{self.protocol}://{p}") for p in sorted(self.fs.find(self.path))]
+
+    def sizes(self) -> dict[ObjectPath, int]:
+        """The size of every object under this prefix, from one listing."""
+        if not self.is_dir():
+            return {}
+        found = self.fs.find(self.path, detail=True)
+        return {ObjectPath(f"{self.protocol}://{name}"): int(info.get("size") or 0) for name, info in found.items()}
 
     # -- reading and writing
     def open(self, mode: str = "rb", **kwargs):

@@ -1,5 +1,6 @@
 """Backup and restore: a snapshot of the demo lake and a live reports folder restores byte-identical;
-a damaged snapshot is refused naming the file; restore only into an empty workspace."""
+a damaged snapshot is refused naming the file; restore only into an empty workspace. The same on
+object storage (s3://, the session's local S3 server)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantlib.data.backup import MANIFEST, BackupError, backup, restore, verify
+from quantlib.data.storage import ObjectPath
 
 
 def _digest(path: Path) -> str:
@@ -99,8 +102,8 @@ def test_restore_needs_an_empty_workspace_and_a_real_snapshot(workspace, tmp_pat
     assert (busy / "keep.txt").read_text() == "do not overwrite"
     with pytest.raises(BackupError, match="not a snapshot"):
         verify(tmp_path)
-    with pytest.raises(BackupError, match="only folders"):
-        backup(lake, "s3://bucket/backups", reports)
+    with pytest.raises(BackupError, match="only s3://"):
+        backup(lake, "gs://bucket/backups", reports)
     with pytest.raises(BackupError, match="not a lake"):
         backup(tmp_path / "nothing", tmp_path / "backups")
     manifest = json.loads((snap.path / MANIFEST).read_text())
@@ -131,3 +134,100 @@ def test_the_commands(workspace, tmp_path):
     assert refused.exit_code == 1 and ".history.sqlite: checksum mismatch" in refused.output
     missing = runner.invoke(app, ["backup", "--lake", str(lake)])
     assert missing.exit_code == 2 and "--to DEST is required" in missing.output
+
+
+# -- object storage ---------------------------------------------------------------------------
+
+
+def _flip_a_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_snapshot_on_object_storage_restores_byte_identical(workspace, s3_bucket, tmp_path):
+    lake, reports, _ = workspace
+    now = datetime(2026, 12, 7, 2, 15, tzinfo=timezone.utc)
+    snap = backup(lake, f"{s3_bucket}/backups/", reports, now=now)
+    assert snap.path == ObjectPath(f"{s3_bucket}/backups/quant-snapshot-20261207T021500Z")
+    stored = {p.relative_to(snap.path).as_posix(): p for p in snap.path.files()}
+    assert set(stored) == {entry["path"] for entry in snap.files} | {MANIFEST}
+    assert not any(".locks" in p or ".tmp" in p or p.endswith(("-wal", "-shm")) for p in stored)
+    for entry in snap.files:  # what the manifest says is what the server holds
+        assert hashlib.sha256(stored[entry["path"]].read_bytes()).hexdigest() == entry["sha256"], entry["path"]
+    with pytest.raises(BackupError, match="a snapshot of this second exists already"):
+        backup(lake, f"{s3_bucket}/backups", reports, now=now)
+    assert verify(str(snap.path)).files == snap.files
+
+    new_lake = tmp_path / "restored" / "lake"
+    restore(str(snap.path), new_lake)
+    for original in lake.rglob("*"):
+        if original.is_file():
+            assert _digest(new_lake / original.relative_to(lake)) == _digest(original)
+    with sqlite3.connect(tmp_path / "restored" / "reports" / ".history.sqlite") as copy:
+        assert copy.execute("SELECT name FROM runs").fetchall() == [("weekly_operations",)]
+
+    # And from one bucket prefix to another: a restore onto object storage.
+    remote_lake = ObjectPath(f"{s3_bucket}/restored/lake")
+    restore(snap.path, remote_lake, f"{s3_bucket}/restored/reports")
+    assert _digest(lake / "gold.duckdb") == hashlib.sha256((remote_lake / "gold.duckdb").read_bytes()).hexdigest()
+    with pytest.raises(BackupError, match="not empty"):
+        restore(snap.path, remote_lake)
+
+
+def test_a_damaged_snapshot_on_object_storage_is_refused_naming_the_object(workspace, s3_bucket, tmp_path):
+    lake, reports, _ = workspace
+    snap = backup(lake, f"{s3_bucket}/backups", reports)
+    victim = snap.path / "lake" / "bronze" / "_manifest.parquet"
+    _flip_a_byte(victim)
+    named = f"{victim}: checksum mismatch"
+    with pytest.raises(BackupError, match=named.replace(".", r"\.")):
+        verify(str(snap.path))
+    with pytest.raises(BackupError, match="checksum mismatch"):
+        restore(str(snap.path), tmp_path / "new" / "lake")
+    assert not (tmp_path / "new").exists()  # nothing copied from a damaged snapshot
+    victim.unlink()
+    with pytest.raises(BackupError, match="_manifest.parquet: missing from the snapshot"):
+        verify(snap.path)
+    (snap.path / MANIFEST).unlink()  # a snapshot cut short has no manifest (it is written last)
+    with pytest.raises(BackupError, match="not a snapshot"):
+        verify(snap.path)
+
+
+@pytest.fixture
+def small_workspace(tmp_path):
+    """A few-file workspace (the commands' plumbing, not the volume, is under test here)."""
+    lake = tmp_path / "small" / "lake"
+    for name, data in (("bronze/jobs/0123__jobs.csv", b"job_id\nJ1\n"), ("bronze/_manifest.parquet", b"PAR1 m"),
+                       ("silver/jobs.parquet", b"PAR1 jobs"), ("gold.duckdb", bytes(range(256)) * 64)):
+        (lake / name).parent.mkdir(parents=True, exist_ok=True)
+        (lake / name).write_bytes(data)
+    reports = tmp_path / "small" / "reports"
+    reports.mkdir()
+    with closing(sqlite3.connect(reports / ".history.sqlite")) as history:
+        history.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT)")
+        history.commit()
+    return lake, reports
+
+
+def test_the_commands_on_object_storage(small_workspace, s3_bucket, tmp_path):
+    from quantlib.cli import app
+
+    lake, reports = small_workspace
+    runner = CliRunner()
+    made = runner.invoke(app, ["backup", "--lake", str(lake), "--reports", str(reports), "--to", f"{s3_bucket}/b"])
+    assert made.exit_code == 0, made.output
+    snapshot = made.stdout.strip().splitlines()[-1]
+    assert snapshot.startswith(f"{s3_bucket}/b/quant-snapshot-")
+    checked = runner.invoke(app, ["backup", "verify", snapshot])
+    assert checked.exit_code == 0 and "every checksum matches" in checked.output
+    done = runner.invoke(app, ["restore", snapshot, "--lake", str(tmp_path / "r" / "lake")])
+    assert done.exit_code == 0, done.output
+    assert _digest(tmp_path / "r" / "lake" / "gold.duckdb") == _digest(lake / "gold.duckdb")
+    _flip_a_byte(ObjectPath(snapshot) / "reports" / ".history.sqlite")
+    refused = runner.invoke(app, ["backup", "verify", snapshot])
+    assert refused.exit_code == 1
+    assert f"{snapshot}/reports/.history.sqlite: checksum mismatch" in refused.output
+    nowhere = runner.invoke(app, ["backup", "--lake", str(lake), "--to", "s3://no-such-bucket-here/b"])
+    assert nowhere.exit_code == 1 and "quant backup:" in nowhere.output and "Traceback" not in nowhere.output
+    assert "quant-test-secret" not in nowhere.output
