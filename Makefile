@@ -17,7 +17,7 @@ WORKERS ?= $(shell python3 -c 'import os; print(min(4, os.cpu_count() or 1))')
 # PyMC compiles C on first use: keep its cache inside the ignored .cache folder.
 export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 
-.PHONY: install system-deps demo test audit bench clean
+.PHONY: install system-deps airflow-venv demo test audit bench clean
 
 # Debian packages the tests use: chromium (browser tests through Playwright) and
 # poppler-utils (pdftotext / pdftoppm read the rendered PDFs). Installed when missing and root.
@@ -33,6 +33,21 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# Apache Airflow for the DAG import test (tests/schedule/test_airflow.py), apart from .venv because
+# its pins conflict with the API's FastAPI; Python 3.11, rebuilt only when its pins change.
+AIRFLOW_VENV := .cache/airflow-venv
+AIRFLOW_PINS := tests/schedule/airflow-requirements.txt tests/schedule/airflow-requirements-nodeps.txt
+
+$(AIRFLOW_VENV)/.installed: $(AIRFLOW_PINS) | $(VENV)/.installed
+	rm -rf $(AIRFLOW_VENV)
+	$(VENV)/bin/uv venv --quiet --python 3.11 $(AIRFLOW_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python -r tests/schedule/airflow-requirements.txt
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python --no-deps \
+	  -r tests/schedule/airflow-requirements-nodeps.txt
+	touch $@
+
+airflow-venv: $(AIRFLOW_VENV)/.installed
 
 demo: install
 	$(QUANT) generate --profile parameters/companies/$(COMPANY).yaml --out $(DEMO)/raw --scale $(SCALE)
@@ -56,7 +71,7 @@ system-deps:
 	  else echo "missing:$$missing; run: sudo apt-get install chromium poppler-utils" >&2; exit 1; fi; \
 	fi
 
-test: install system-deps
+test: install system-deps airflow-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -c pyproject.toml -r quantlib -q
 	$(PY) -m pytest -q
