@@ -6,14 +6,28 @@
     fields under the account's auth token (twilio's ``RequestValidator``); anything else gets 403
     and changes nothing. A valid reply is recorded (:func:`quantlib.notify.conversations.record_reply`)
     and answered with TwiML.
+``POST /quickbooks/webhook``
+    QuickBooks Online's change notifications. The ``intuit-signature`` header must be the base64
+    HMAC-SHA256 of the body under the app's verifier token (``QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN``);
+    anything else gets 401 and changes nothing.
+``POST /xero/webhook``
+    Xero's change notifications and its "intent to receive" check: 200 with no body for a body
+    whose ``x-xero-signature`` is its base64 HMAC-SHA256 under the webhook key
+    (``XERO_WEBHOOK_KEY``), 401 otherwise.
 ``GET /health``
     ``{"status": "ok"}``.
 
+A verified accounting notification is recorded in the lake (``<lake>/sync/events.jsonl``) before it
+is answered, and the connector's sync of the objects it names runs after the answer, from the
+change's time (:mod:`quantlib.connectors.events`); the lake is ``lake`` or ``$QUANT_LAKE``.
+
 Twilio signs the URL it called, which behind a proxy is not the one this server sees: set
 ``QUANT_WEBHOOK_PUBLIC_URL`` (e.g. ``https://hooks.example.com``) to the public root.
-``TWILIO_AUTH_TOKEN`` comes from the environment and is never logged or echoed.
+``TWILIO_AUTH_TOKEN`` and the accounting webhook secrets come from the environment and are never
+logged or echoed.
 """
 
+import json
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -21,13 +35,14 @@ from html import escape
 
 # At module level, not inside the factory: FastAPI reads the handler's annotations to know that
 # ``request`` is the Request (a name it cannot resolve would become a required query parameter).
-from fastapi import Request
+from fastapi import BackgroundTasks, Request
 
 __all__ = ["create_webhook_app"]
 
 
-def create_webhook_app(store=None, env: Mapping[str, str] | None = None):
-    """The FastAPI app; ``store`` is the operational store (default :func:`open_ops_store`)."""
+def create_webhook_app(store=None, env: Mapping[str, str] | None = None, lake=None):
+    """The FastAPI app; ``store`` is the operational store (default :func:`open_ops_store`), ``lake``
+    the lake accounting notifications are recorded and synced into (default :func:`resolve_lake`)."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response
     from twilio.request_validator import RequestValidator
@@ -65,4 +80,40 @@ def create_webhook_app(store=None, env: Mapping[str, str] | None = None):
         return Response(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{escape(answer)}"
                         "</Message></Response>", media_type="application/xml")
 
+    def lake_root():
+        from quantlib.config import resolve_lake
+
+        return lake if lake is not None else resolve_lake(environ=env)
+
+    def accounting(source: str, secret_name: str, header: str, parse):
+        from quantlib.connectors.events import record_events, sync_events, verify_signature
+
+        async def receive(request: Request, background: BackgroundTasks):
+            secret = env.get(secret_name)
+            if not secret:
+                return JSONResponse({"detail": f"{secret_name} is not set: cannot check {source}'s signature"}, 503)
+            body = await request.body()
+            if not verify_signature(body, request.headers.get(header), secret):
+                return Response(status_code=401)
+            try:
+                events = parse(json.loads(body))
+            except ValueError as exc:  # JSONDecodeError is a ValueError
+                return JSONResponse({"detail": str(exc) if "notification" in str(exc) else "the body is not JSON"},
+                                    400)
+            if events:
+                where = lake_root()
+                record_events(where, events)
+                background.add_task(sync_events, where, source, events, env)
+            return Response(status_code=200)
+
+        return receive
+
+    from quantlib.connectors.events import quickbooks_events, xero_events
+
+    app.post("/quickbooks/webhook")(accounting(
+        "quickbooks", "QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN", "intuit-signature",
+        lambda payload: quickbooks_events(payload, realm=env.get("QUICKBOOKS_REALM_ID"))))
+    app.post("/xero/webhook")(accounting(
+        "xero", "XERO_WEBHOOK_KEY", "x-xero-signature",
+        lambda payload: xero_events(payload, tenant=env.get("XERO_TENANT_ID"))))
     return app

@@ -2,7 +2,8 @@
 
     quant messages send confirmation J00022677 --to +15555550123
     quant messages send survey J00000001 --to +15555550123
-    quant webhooks serve --port 8871          # Twilio's incoming-message webhook: POST /twilio/sms
+    quant webhooks serve --port 8871          # Twilio's incoming-message webhook: POST /twilio/sms; the
+                                              # accounting webhooks: POST /quickbooks/webhook, /xero/webhook
     quant messages land                       # the replies into the lake as interactions
 
 See :mod:`quantlib.notify.conversations` and :mod:`quantlib.api.webhooks`.
@@ -21,7 +22,8 @@ from quantlib.cli.app import app, company_option, lake_option, store_option
 messages_app = typer.Typer(help="SMS confirmations and surveys, and their replies as interactions.",
                            no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
-webhooks_app = typer.Typer(help="The webhook receiver vendors call (Twilio replies).", no_args_is_help=True)
+webhooks_app = typer.Typer(help="The webhook receiver vendors call (Twilio replies, QuickBooks and Xero "
+                                 "changes).", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
 
 
@@ -75,11 +77,18 @@ def serve_command(
     port: int = typer.Option(8871, "--port"),
     ip: str = typer.Option("127.0.0.1", "--ip", help="Address to bind (a reverse proxy in front for TLS)."),
     store: Optional[Path] = store_option(),
+    lake: Optional[Path] = lake_option(),
+    company: Optional[str] = company_option(),
 ) -> None:
-    """Serve POST /twilio/sms (signature checked) until stopped."""
+    """Serve POST /twilio/sms, /quickbooks/webhook and /xero/webhook (signatures checked) until stopped.
+
+    Accounting notifications are recorded in the lake and the changed records synced into it.
+    """
     import uvicorn
 
     from quantlib.api.webhooks import create_webhook_app
+    from quantlib.config import resolve_company, resolve_lake
     from quantlib.data.opstore import open_ops_store
 
-    uvicorn.run(create_webhook_app(open_ops_store(store)), host=ip, port=port, log_level="warning")
+    receiver = create_webhook_app(open_ops_store(store), lake=resolve_lake(lake, resolve_company(company)))
+    uvicorn.run(receiver, host=ip, port=port, log_level="warning")
