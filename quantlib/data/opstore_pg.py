@@ -2,9 +2,10 @@
 
 :class:`quantlib.data.opstore.PostgresOpsStore` (chosen by
 :func:`~quantlib.data.opstore.open_ops_store` when ``QUANT_OPS_DSN`` is set) is built from
-these, and so is the scheduler's run history (:class:`quantlib.schedule.history.PostgresRunHistory`)
-in the same database. They need psycopg 3 (the ``postgres`` extra: ``pip install 'quant-workspace[postgres]'``),
-imported only when such a store is opened; this module imports nothing of quantlib.
+these, and so are the scheduler's run history (:class:`quantlib.schedule.history.PostgresRunHistory`)
+and locks (:class:`quantlib.schedule.locks.AdvisoryLock`) in the same database. They need psycopg 3
+(the ``postgres`` extra: ``pip install 'quant-workspace[postgres]'``), imported only when such a
+store is opened; this module imports nothing of quantlib.
 
 What makes it the same store as the SQLite one:
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from quantlib.data.opstore import OPS_DSN_ENV, migration_sql
-from quantlib.data.opstore_pg import PgDatabase, advisory_key
+from quantlib.data.opstore_pg import PgDatabase, advisory_key, password_in
 from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.secrets import SECRET_ENV_NAMES  # one list for kernels, logs and history
 
@@ -180,12 +180,17 @@ def parameters_hash(values: Mapping[str, Any]) -> str:
 
 
 def secret_values(extra_env_names: Iterable[str] = (), env: Mapping[str, str] | None = None) -> list[str]:
-    """Values of the secret environment variables that are set (longest first)."""
+    """Values of the secret environment variables that are set (longest first).
+
+    The password of the shared database's DSN (``QUANT_OPS_DSN``) is one of them.
+    """
     env = os.environ if env is None else env
     names = {*SECRET_ENV_NAMES, *extra_env_names}
     # Every Slack webhook variable is a secret, whatever job names it.
     names |= {k for k in env if k.startswith("QUANT_SLACK_WEBHOOK")}
     values = {env[n] for n in names if env.get(n)}
+    if env.get(OPS_DSN_ENV) and password_in(env[OPS_DSN_ENV]):
+        values.add(password_in(env[OPS_DSN_ENV]))
     # Very short values would redact ordinary words; real secrets are longer.
     return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
 

@@ -3,7 +3,8 @@
 One *run* is one job for one parameter file (one company)::
 
     validate parameters  (before any kernel starts; a bad file fails at once, no retry)
-    take the job+company lock  (reports/.locks/; a concurrent run is skipped)
+    take the job+company lock  (reports/.locks/, or a PostgreSQL advisory lock when QUANT_OPS_DSN is
+                                set; a concurrent run is skipped)
     renew a lease in the run history from a heartbeat thread until the run ends
     for each attempt (at most ``timeout`` seconds: notebook, then a killable render process):
         execute the notebook into a temporary folder (reports/.tmp/…), render the outputs
@@ -42,8 +43,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from filelock import FileLock, Timeout
-
 from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.distribute import Delivery, Notice, distribute, report_link
 from quantlib.publish.secrets import environment_with_secrets, without_secrets
@@ -60,6 +59,7 @@ from quantlib.schedule.history import (
     redact,
     secret_values,
 )
+from quantlib.schedule.locks import LockTimeout, RunLock, open_lock
 from quantlib.schedule.specs import JobSpec, SpecError, load_specs
 
 _log_module = logging.getLogger(__name__)
@@ -147,6 +147,11 @@ class Workspace:
     @property
     def locks(self) -> Path:
         return self.reports / ".locks"
+
+    def lock(self, name: str, timeout: float = -1) -> RunLock:
+        """The scheduler's lock ``name``: a file under :attr:`locks`, or an advisory lock in the
+        PostgreSQL database of ``QUANT_OPS_DSN`` when set (see :mod:`quantlib.schedule.locks`)."""
+        return open_lock(name, self.locks, timeout=timeout)
 
     @property
     def tmp(self) -> Path:
@@ -376,9 +381,9 @@ class RunContext:
         return self.workspace.reports / self.job / self.company / self.run_id
 
     @property
-    def lock_path(self) -> Path:
-        """The lock that keeps one run per job and company at a time."""
-        return self.workspace.locks / f"{self.job}__{self.company}.lock"
+    def lock_name(self) -> str:
+        """The name of the lock that keeps one run per job and company at a time."""
+        return f"{self.job}__{self.company}"
 
     def log(self, message: str) -> None:
         """One line in the schedule log, tagged with the job and company."""
@@ -597,12 +602,11 @@ def run_job(
         return _plan(ctx)
 
     # 2. One run per job and company at a time.
-    ws.locks.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(ctx.lock_path))
+    lock = ws.lock(ctx.lock_name)
     try:
         lock.acquire(timeout=0)
-    except Timeout:
-        message = f"skipped: {spec.name} for {company} is already running (lock {ctx.lock_path} is held)"
+    except LockTimeout:
+        message = f"skipped: {spec.name} for {company} is already running ({lock.where} is held)"
         ctx.log(message)
         row = history.start(run_id=ctx.run_id, job=spec.name, company=company, parameters_hash=ctx.parameters_hash,
                             scheduled_for=scheduled_for, status=RunStatus.SKIPPED)
@@ -613,8 +617,7 @@ def run_job(
         with _Heartbeat(history, ctx.run_id, lease_settings()[0]):
             outcome = _attempts(ctx, sleep, lock)
     finally:
-        if lock.is_locked:
-            lock.release()
+        lock.release()
     if send and outcome.notice is not None:
         notify(spec, [outcome], workspace=ws)
     return outcome
@@ -626,7 +629,7 @@ def _new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | None = None) -> RunOutcome:
+def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: RunLock | None = None) -> RunOutcome:
     """Execute, render and publish ``ctx``'s run, retrying as its spec says; never raises for a failure.
 
     ``lock`` (held on entry) is released while waiting between attempts and taken again
@@ -704,9 +707,9 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | 
                 if lock is not None:
                     try:
                         lock.acquire(timeout=0)
-                    except Timeout:
+                    except LockTimeout:
                         error = one_line(f"retry abandoned: another run of {spec.name} for {company} holds the "
-                                         f"lock {ctx.lock_path} (last error: {error})")
+                                         f"{lock.where} (last error: {error})")
                         ctx.log(f"run {run_id} {error}")
                         _record_failure(ctx, attempt + 1, error)
                         total = attempt
@@ -729,7 +732,7 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: FileLock | 
             ctx.log(f"retention not applied: {one_line(exc)}")
         try:
             # Serialised: several companies finish at once and all rewrite the same index.
-            with FileLock(str(ws.locks / "index.lock"), timeout=120):
+            with ws.lock("index", timeout=120):
                 write_index(ws.reports)
         except Exception as exc:  # noqa: BLE001 - the run is published; the next run rebuilds the index
             ctx.log(f"index not refreshed: {one_line(exc)}")

@@ -92,6 +92,11 @@ def test_redaction(monkeypatch):
     long = one_line("x" * 1000)
     assert len(long) == 500
     assert one_line("Traceback (most recent call last):\n  File x\nKeyError: 'k'") == "KeyError: 'k'"
+    # The shared database's password too, whichever form the DSN takes.
+    monkeypatch.setenv("QUANT_OPS_DSN", "postgresql://quant:db-pass-123@db.example/ops")
+    assert one_line("auth failed for db-pass-123") == "auth failed for ***"
+    monkeypatch.setenv("QUANT_OPS_DSN", "host=db.example password=db-pass-456 dbname=ops")
+    assert redact("auth failed for db-pass-456") == "auth failed for ***"
 
 
 def test_parameters_hash_is_order_free():
