@@ -19,6 +19,7 @@ from quantlib.cli import (  # noqa: F401,E402
     schedule,
     scorecard,
     stream,
+    sync,
     warehouse,
 )
 from quantlib.cli.app import app

@@ -1,0 +1,248 @@
+"""Salesforce through its REST API (``simple-salesforce``): accounts and opportunities in, scores out.
+
+Settings (environment variables only; the token never appears in an error, a log line or the lake):
+
+==============================  ===========================================================
+``SALESFORCE_INSTANCE_URL``     the org's URL, e.g. ``https://acme.my.salesforce.com``
+``SALESFORCE_ACCESS_TOKEN``     an OAuth access token (a connected app's; sent as Bearer)
+``SALESFORCE_API_VERSION``      optional, default simple-salesforce's (``59.0``)
+==============================  ===========================================================
+
+Reading. Per object, one SOQL query of the fields the shipped mapping reads
+(:func:`~quantlib.connectors.crm.mapping_columns`; those the org does not have, by its
+``describe``, are left out and the mapping's defaults or rejections apply) plus ``SystemModstamp``,
+``WHERE SystemModstamp >= cursor ORDER BY SystemModstamp``; every batch of the answer (the query
+resource's ``records``, then ``query_more`` on ``nextRecordsUrl`` until ``done``) is one page in
+the export's columns (``Account.csv``: API field names), its newest ``SystemModstamp`` the cursor.
+The cursor is inclusive: records stamped in the same millisecond as the last one landed are read
+again rather than missed (landing a record twice changes nothing).
+
+Writing back (bidirectional): the Account fields Quant owns, custom fields the org creates
+(Setup > Object Manager > Account): ``Quant_Churn_Risk__c`` (number, 3 decimals) and
+``Quant_Lifetime_Value__c`` (currency). Salesforce is the system of record for every other
+field. The current values are read first (the audit's ``before``), unchanged ones are not sent,
+the rest go in sObject Collections updates of up to 200 records (``allOrNone`` false: a record
+Salesforce refuses is reported, the others are written).
+
+Limits: HTTP 429 and 5xx are retried (``Retry-After`` honoured); ``REQUEST_LIMIT_EXCEEDED``
+(the org's 24-hour API allowance, HTTP 403) stops the sync with that reason, since waiting minutes
+does not help.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+import pandas as pd
+
+from quantlib.connectors.base import (
+    Batch,
+    Connector,
+    RetryableError,
+    SyncError,
+    SyncSettings,
+    call_with_retries,
+    register,
+)
+from quantlib.connectors.crm import changed, mapping_columns, scrub
+
+__all__ = ["SalesforceConnector", "soql_datetime"]
+
+_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+#: Records per sObject Collections request (the API's maximum).
+COLLECTION_SIZE = 200
+
+
+def soql_datetime(value: str) -> str:
+    """A cursor or ``--since`` value as a SOQL datetime literal (UTC, ``2024-05-01T00:00:00.000Z``).
+
+    Raises
+    ------
+    SyncError
+        ``value`` is not a date or time (nothing else is ever put into a query).
+    """
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise SyncError(f"salesforce: {value!r} is not a date or time") from None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+@register
+class SalesforceConnector(Connector):
+    """Salesforce: ``Account`` (customers) and ``Opportunity`` (leads and quotes); real-time, bidirectional.
+
+    Parameters
+    ----------
+    session : requests.Session, optional
+        The HTTP session simple-salesforce uses (e.g. one trusting a private certificate
+        authority); default a new one.
+    sleep : callable, optional
+        How retries wait (default ``time.sleep``).
+    """
+
+    name = "salesforce"
+    objects = ("Account", "Opportunity")
+    settings = SyncSettings("real-time", "bidirectional")
+    credentials = ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN")
+    owned_fields = {"Account": ("Quant_Churn_Risk__c", "Quant_Lifetime_Value__c")}
+    #: Per object, each owned field and the Quant measure it holds (quantlib.connectors.crm.MEASURES).
+    write_fields = {"Account": {"Quant_Churn_Risk__c": "churn_risk", "Quant_Lifetime_Value__c": "lifetime_value"}}
+
+    def __init__(self, session=None, sleep=None):
+        self.session = session
+        self.sleep = sleep
+        self.failures: list[str] = []
+        self.unchanged = 0
+
+    # ------------------------------------------------------------------ the client and its calls
+
+    def _client(self, env: Mapping[str, str]):
+        from simple_salesforce import Salesforce
+        from simple_salesforce.api import DEFAULT_API_VERSION
+
+        self._secrets = (env.get("SALESFORCE_ACCESS_TOKEN", ""),)
+        return Salesforce(instance_url=env["SALESFORCE_INSTANCE_URL"], session_id=env["SALESFORCE_ACCESS_TOKEN"],
+                          version=env.get("SALESFORCE_API_VERSION") or DEFAULT_API_VERSION, session=self.session)
+
+    def _call(self, what: str, call):
+        """``call()`` with retries of 429 and 5xx; a refusal as :class:`SyncError` without the token."""
+        from simple_salesforce.exceptions import SalesforceError
+
+        def once():
+            try:
+                return call()
+            except SalesforceError as exc:
+                detail = _detail(exc.content)
+                if exc.status == 429 or exc.status >= 500:
+                    raise RetryableError(scrub(f"salesforce {what}: HTTP {exc.status} {detail}", self._secrets),
+                                         retry_after=self._retry_after()) from None
+                if "REQUEST_LIMIT_EXCEEDED" in detail:
+                    raise SyncError(f"salesforce {what}: the org's API request limit is used up "
+                                    f"(REQUEST_LIMIT_EXCEEDED); it frees up over 24 hours") from None
+                raise SyncError(scrub(f"salesforce {what}: HTTP {exc.status} {detail}", self._secrets)) from None
+            except OSError as exc:  # requests' connection errors
+                raise SyncError(scrub(f"salesforce {what}: cannot reach the org: {type(exc).__name__}: "
+                                      f"{str(exc)[:300]}", self._secrets)) from None
+
+        kwargs = {} if self.sleep is None else {"sleep": self.sleep}
+        return call_with_retries(once, **kwargs)
+
+    def _retry_after(self) -> float | None:
+        response = getattr(self, "_last_response", None)
+        value = response.headers.get("Retry-After") if response is not None else None
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def _on_response(self, response, *args, **kwargs):
+        self._last_response = response  # its Retry-After, when simple-salesforce raises for its status
+
+    def _remember_responses(self, client) -> None:
+        if self._on_response not in client.session.hooks["response"]:
+            client.session.hooks["response"].append(self._on_response)
+
+    # ------------------------------------------------------------------ reading
+
+    def fields(self, client, obj: str) -> list[str]:
+        """The fields queried for ``obj``: those the mapping reads that the org has, and SystemModstamp."""
+        described = self._call(f"{obj} describe", lambda: getattr(client, obj).describe())
+        have = {f["name"].lower(): f["name"] for f in described.get("fields", [])}
+        wanted = ["Id", *mapping_columns(self.name, f"{obj}.csv"), "SystemModstamp"]
+        chosen = []
+        for name in wanted:
+            real = have.get(name.lower())
+            if real and real not in chosen:
+                chosen.append(real)
+        return chosen
+
+    def read(self, obj: str, since: str | None, env: Mapping[str, str]) -> Iterator[Batch]:
+        client = self._client(env)
+        self._remember_responses(client)
+        fields = self.fields(client, obj)
+        where = f" WHERE SystemModstamp >= {soql_datetime(since)}" if since else ""
+        soql = f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp ASC"
+        answer = self._call(f"{obj} query", lambda: client.query(soql))
+        while True:
+            for key in ("records", "done"):
+                if key not in answer:
+                    raise SyncError(f"salesforce {obj} query: the answer has no {key!r} (not the query resource's "
+                                    "shape)")
+            records = answer["records"]
+            if records:
+                rows = pd.DataFrame([{f: r.get(f) for f in fields} for r in records], columns=fields)
+                yield Batch(obj, f"{obj}.csv", rows, str(rows["SystemModstamp"].dropna().max()))
+            if answer["done"] or not answer.get("nextRecordsUrl"):
+                return
+            next_url = answer["nextRecordsUrl"]
+            answer = self._call(f"{obj} query_more", lambda: client.query_more(next_url, identifier_is_url=True))
+
+    # ------------------------------------------------------------------ writing back
+
+    def write_back(self, obj: str, updates: pd.DataFrame, env: Mapping[str, str]) -> pd.DataFrame:
+        """Write the owned fields in ``updates`` (``record_id`` + fields) that differ from Salesforce's.
+
+        Returns the fields written (object, record_id, field, before, after); records Salesforce
+        refused are in :attr:`failures`, fields already equal counted in :attr:`unchanged`.
+        """
+        self.check_owned(obj, updates.columns)
+        self.failures, self.unchanged = [], 0
+        columns = ["object", "record_id", "field", "before", "after"]
+        fields = [c for c in updates.columns if c != "record_id"]
+        bad = [r for r in updates["record_id"].astype(str) if not _ID.match(r)]
+        self.failures.extend(f"{obj} {r}: not a Salesforce record id; not written" for r in bad)
+        updates = updates[~updates["record_id"].astype(str).isin(bad)]
+        if updates.empty or not fields:
+            return pd.DataFrame(columns=columns)
+        client = self._client(env)
+        self._remember_responses(client)
+        decimals = {"Quant_Churn_Risk__c": 3}
+        written = []
+        for start in range(0, len(updates), COLLECTION_SIZE):
+            chunk = updates.iloc[start:start + COLLECTION_SIZE]
+            ids = ", ".join(f"'{r}'" for r in chunk["record_id"])  # checked against _ID above
+            soql = f"SELECT Id, {', '.join(fields)} FROM {obj} WHERE Id IN ({ids})"
+            current = {r["Id"][:15]: r for r in self._call(f"{obj} read", lambda: client.query_all(soql))["records"]}
+            records, changes = [], []
+            for row in chunk.itertuples(index=False):
+                record_id = str(row.record_id)
+                now = current.get(record_id[:15])
+                if now is None:
+                    self.failures.append(f"{obj} {record_id}: not found in Salesforce; not written")
+                    continue
+                values = {}
+                for f in fields:
+                    after = getattr(row, f)
+                    if changed(now.get(f), after, decimals.get(f, 2)):
+                        values[f] = None if pd.isna(after) else after
+                        changes.append((record_id, f, now.get(f), values[f]))
+                    else:
+                        self.unchanged += 1
+                if values:
+                    records.append({"attributes": {"type": obj}, "id": record_id, **values})
+            if not records:
+                continue
+            results = self._call(f"{obj} update", lambda: client.restful(
+                "composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records}))
+            refused = {}
+            for record, result in zip(records, results or []):
+                if not result.get("success"):
+                    errors = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors", []))
+                    refused[record["id"]] = errors
+                    self.failures.append(f"{obj} {record['id']}: refused by Salesforce ({errors})")
+            written += [(obj, r, f, _text(b), _text(a)) for r, f, b, a in changes if r not in refused]
+        return pd.DataFrame(written, columns=columns)
+
+
+def _text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _detail(content) -> str:
+    """The error code and message of a Salesforce error body (a list of {errorCode, message})."""
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return "; ".join(f"{e.get('errorCode', '')}: {e.get('message', '')}" for e in content)
+    return str(content)[:200]
