@@ -69,6 +69,11 @@ class TableMapping:
         Source column -> the values (compared ignoring case and blanks; ``""`` is a blank cell)
         a row must hold to be a row of this table, or None for any non-blank value; all must
         hold. Other rows are not this table's: they are counted in a note, not rejected.
+    one_row_per : tuple of str
+        Source columns naming a record the export repeats on each of its lines (an accounting
+        export's invoice, one row per invoice line with the invoice's own columns on each): the
+        first row of each record is read, the record's other lines are counted in a note. Rows
+        where all these columns are blank are all read.
     """
 
     table: str
@@ -81,6 +86,7 @@ class TableMapping:
     strip: dict[str, tuple[str, ...]] = field(default_factory=dict)
     also_from: tuple[str, ...] = ()
     where: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+    one_row_per: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,10 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
                     and all(isinstance(v, (str, int, float, bool)) for v in accepted)):
                 raise MappingError(f"mapping file {path}: tables.{table}.where.{column} must list values, "
                                    "or be nonblank or blank")
+        one_row_per = spec.get("one_row_per") or []
+        one_row_per = [one_row_per] if isinstance(one_row_per, str) else one_row_per
+        if not isinstance(one_row_per, list) or not all(isinstance(c, str) for c in one_row_per):
+            raise MappingError(f"mapping file {path}: tables.{table}.one_row_per must list source columns")
         tables[table] = TableMapping(
             table, tuple(str(f) for f in files), {str(k): str(v) for k, v in columns.items()}, delimiter,
             join={str(k): tuple(str(c) for c in v) for k, v in extras["join"].items()},
@@ -215,7 +225,8 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
             strip={str(k): tuple(v) for k, v in extras["strip"].items()},
             also_from=tuple(also_from),
             where={str(k): None if v == "nonblank" else ("",) if v == "blank" else tuple(_norm(x) for x in v)
-                   for k, v in where.items()})
+                   for k, v in where.items()},
+            one_row_per=tuple(one_row_per))
     return Mapping(tables, str(path))
 
 
@@ -278,7 +289,7 @@ def where_rows(source: pd.DataFrame, tm: TableMapping) -> tuple[np.ndarray, str 
         A column ``where`` names is not in the file.
     """
     keep = np.ones(len(source), dtype=bool)
-    if not tm.where:
+    if not tm.where and not tm.one_row_per:
         return keep, None
     by_norm = {_norm(c): c for c in source.columns}
     shown = []
@@ -293,9 +304,22 @@ def where_rows(source: pd.DataFrame, tm: TableMapping) -> tuple[np.ndarray, str 
             keep &= values.isin(list(accepted)).to_numpy()
             shown.append(f"{column} one of " + ", ".join(a or "(blank)" for a in accepted))
     skipped = int((~keep).sum())
-    note = f"{skipped} row{'s' if skipped != 1 else ''} not {tm.table} (taken when {' and '.join(shown)})" \
-        if skipped else None
-    return keep, note
+    notes = [f"{skipped} row{'s' if skipped != 1 else ''} not {tm.table} (taken when {' and '.join(shown)})"] \
+        if skipped else []
+    if tm.one_row_per:
+        absent = [c for c in tm.one_row_per if _norm(c) not in by_norm]
+        if absent:
+            raise UnusableFile(f"column {absent[0]!r} (one row per record of it) is not in the file")
+        ids = source[[by_norm[_norm(c)] for c in tm.one_row_per]].astype("string").apply(lambda s: s.str.strip())
+        ids = ids.fillna("")
+        repeated = np.zeros(len(source), dtype=bool)  # among the rows of this table only
+        repeated[keep] = (ids[keep].duplicated(keep="first") & (ids[keep] != "").any(axis=1)).to_numpy()
+        if repeated.any():
+            keep &= ~repeated
+            lines = int(repeated.sum())
+            notes.append(f"{lines} further line{'s' if lines != 1 else ''} of a record read from its first row "
+                         f"(one row per {', '.join(tm.one_row_per)})")
+    return keep, "; ".join(notes) or None
 
 
 def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> pd.DataFrame:
