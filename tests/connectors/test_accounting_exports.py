@@ -27,20 +27,23 @@ def _rejected(lake: Lake) -> dict[tuple[str, int], set[str]]:
     return {k: set(v) for k, v in rejects.groupby(["file", "row"])["field"]}
 
 
-# Xero's invoice export columns (its import template), one row per invoice here.
+# Xero's invoice export columns (its import template, line columns trimmed): one row per invoice
+# line, the invoice's own columns repeated on each.
 XERO_INVOICES = (
     "ContactName,EmailAddress,POAddressLine1,POCity,POPostalCode,InvoiceNumber,Reference,InvoiceDate,DueDate,"
-    "Total,TaxTotal,InvoiceAmountPaid,InvoiceAmountDue,Currency,Type,Sent,Status\n"
+    "Total,TaxTotal,InvoiceAmountPaid,InvoiceAmountDue,Description,LineAmount,Currency,Type,Sent,Status\n"
     "Maria Gomez,maria@example.com,1 Elm St,Springfield,62701,INV-0001,J-1042,2024-05-01,2024-05-31,"
-    "450.00,0,450.00,0,USD,Sales invoice,Sent,Paid\n"
+    "450.00,0,450.00,0,Labour,300.00,USD,Sales invoice,Sent,Paid\n"
+    "Maria Gomez,maria@example.com,1 Elm St,Springfield,62701,INV-0001,J-1042,2024-05-01,2024-05-31,"
+    "450.00,0,450.00,0,Parts,150.00,USD,Sales invoice,Sent,Paid\n"
     "Prairie Offices,ap@prairie.example,9 Main St,Decatur,62521,INV-0002,J-1043,2024-05-02,2024-06-01,"
-    "1200.00,0,0,1200.00,USD,Sales invoice,Sent,Awaiting Payment\n"
+    "1200.00,0,0,1200.00,Repair,1200.00,USD,Sales invoice,Sent,Awaiting Payment\n"
     "Prairie Offices,ap@prairie.example,9 Main St,Decatur,62521,INV-0003,,2024-05-03,2024-06-02,"
-    "80.00,0,0,80.00,USD,Sales invoice,Sent,Awaiting Payment\n"
+    "80.00,0,0,80.00,Visit,80.00,USD,Sales invoice,Sent,Awaiting Payment\n"
     "Lake Apartments,,3 Oak Ave,Springfield,62702,INV-0004,J-1050,2024-05-04,2024-06-03,"
-    "99.00,0,0,99.00,USD,Sales invoice,,Draft\n"
+    "99.00,0,0,99.00,Visit,99.00,USD,Sales invoice,,Draft\n"
     "Lake Apartments,,3 Oak Ave,Springfield,62702,INV-0005,J-1051,2024-05-05,,"
-    "99.00,0,0,99.00,USD,Sales invoice,Sent,Awaiting Payment\n")
+    "99.00,0,0,99.00,Visit,99.00,USD,Sales invoice,Sent,Awaiting Payment\n")
 
 
 def test_a_xero_export(tmp_path):
@@ -60,10 +63,11 @@ def test_a_xero_export(tmp_path):
     assert invoices.loc["INV-0002", "due_date"] == pd.Timestamp("2024-06-01")
     payments = pd.read_parquet(lake.silver_table("payments"))
     assert payments[["payment_id", "invoice_id", "method"]].values.tolist() == [["p-1", "INV-0001", "ach"]]
+    assert invoices.loc["INV-0001", "amount"] == 450.0  # the invoice's total, read once from its first line
     assert _rejected(lake) == {
-        ("Invoices.csv", 4): {"job_id"},  # no Reference: no job
-        ("Invoices.csv", 5): {"status"},  # a draft is not owed
-        ("Invoices.csv", 6): {"due_date"},  # none
+        ("Invoices.csv", 5): {"job_id"},  # no Reference: no job
+        ("Invoices.csv", 6): {"status"},  # a draft is not owed
+        ("Invoices.csv", 7): {"due_date"},  # none
         ("Payments.csv", 3): {"paid_date"},  # paid before the invoice was issued
         ("Contacts.csv", 2): {"lat", "lon", "created_date"},  # Xero holds none of them
     }
