@@ -127,7 +127,7 @@ def _header(job: JobSpec, settings: AirflowSettings, companies: list[str]) -> st
     publish = f"cd {settings.project} && "
     if settings.env_file:
         publish += f"set -a && . {settings.env_file} && set +a && "
-    publish += f"quant schedule run {job.name} --company <company> --executed <notebook>"
+    publish += f"quant schedule run {job.name} --company <company> --root {settings.project} --executed <notebook>"
     retries = f"{r.count} retr{'y' if r.count == 1 else 'ies'}"
     rendered = ", ".join(k for k in job.outputs if k != "ipynb") or "nothing but the notebook"
     cell = (f"- the per-cell timeout (cell_timeout: {job.cell_timeout:g} s): papermill's operator takes none, so\n"
@@ -219,7 +219,7 @@ with DAG(
         command = f"cd {{PROJECT}} && "
         if ENV_FILE:
             command += f"set -a && . {{ENV_FILE}} && set +a && "
-        command += f"{{QUANT}} schedule run {{JOB}} --company {{company}} --executed '{{executed}}'"
+        command += f"{{QUANT}} schedule run {{JOB}} --company {{company}} --root {{PROJECT}} --executed '{{executed}}'"
         command += f" && rm -f '{{executed}}'"
         publish = BashOperator(
             task_id=f"publish_{{company}}",

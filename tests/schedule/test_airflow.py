@@ -88,41 +88,70 @@ def test_the_command(tmp_path):
 
 @pytest.mark.skipif(not (AIRFLOW_VENV / ".installed").is_file(),
                     reason="no Airflow environment: `make test` (or `make airflow-venv`) makes .cache/airflow-venv")
-def test_the_exported_dags_import_in_airflow(tmp_path):
+def test_the_exported_dags_import_and_run_in_airflow(project, tmp_path):
+    from quantlib.cli.run import register_kernel
+
     ws = Workspace.at(ROOT)
     jobs = {**load_specs(ROOT / "scheduled"), "weekly_chicago": _job()}
     dags = tmp_path / "dags"
-    written = export_dags(jobs, dags, SETTINGS, workspace=ws)
+    with pytest.MonkeyPatch.context() as patch:  # the repository's companies, not the throw-away project's
+        patch.setenv("QUANT_HOME", str(ROOT))
+        written = export_dags(jobs, dags, SETTINGS, workspace=ws)
+        expected = {(name, company_of(ws, p)): absolute_lake(validate_parameters(
+                        ROOT / job.notebook, load_parameter_file(ROOT / p)), Path("/srv/quant"))
+                    for name, job in jobs.items() for p in job.parameters}
+        companies = {name: [company_of(ws, p) for p in job.parameters] for name, job in jobs.items()}
     assert len(written) == len(jobs)
+    # One job of a throw-away project runs for real: papermill's task in Airflow, then the publish command.
+    spec = write_spec(project, name="airflow_report", outputs=["ipynb"])
+    here = AirflowSettings(project=str(project.root), quant=str(ROOT / ".venv" / "bin" / "quant"))
+    export_dags({spec.name: spec}, dags, here, workspace=project)
     # The check can fail: a file Airflow cannot import is reported, not skipped.
     (dags / "quant_broken.py").write_text("from airflow.sdk import DAG\nraise RuntimeError('broken on purpose')\n")
+    # The project's kernel, registered where the worker's Jupyter looks (as `ipykernel install` would).
+    jupyter = register_kernel(prefix=tmp_path / "jupyter").parents[1]  # PREFIX/share/jupyter/kernels/quant
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+           "JUPYTER_PATH": str(jupyter)}
     out = tmp_path / "dagbag.json"
     # The Airflow environment's interpreter on our own script and a folder we wrote: no untrusted input.
     done = subprocess.run([str(AIRFLOW_VENV / "bin" / "python"), str(HERE / "airflow_dagbag.py"), str(dags),  # nosec
-                           AFTER.isoformat(), RUN_ID, str(out)], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
+                           AFTER.isoformat(), RUN_ID, str(out), "quant_airflow_report", "execute_alpha"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     bag = json.loads(out.read_text())
     assert list(bag["import_errors"]) == [str(dags / "quant_broken.py")]
     assert "broken on purpose" in bag["import_errors"][str(dags / "quant_broken.py")]
-    assert set(bag["dags"]) == {f"quant_{name}" for name in jobs}
+    assert set(bag["dags"]) == {f"quant_{name}" for name in [*jobs, spec.name]}
 
-    for name, job in jobs.items():
+    # The notebook ran in Airflow's papermill task; the publish task's command publishes it.
+    task = bag["dags"]["quant_airflow_report"]["tasks"]
+    executed = Path(task["execute_alpha"]["output_nb"])
+    assert executed.parent == project.root / "reports" / ".airflow" / "airflow_report" / "alpha"
+    ran = nbformat.read(executed, as_version=4)
+    assert "Jobs completed: 210" in executed.read_text()
+    # bash, as BashOperator runs it; our own command line from a DAG we generated.
+    published = subprocess.run(["bash", "-c", task["publish_alpha"]["bash_command"]],  # nosec
+                               capture_output=True, text=True, timeout=120)
+    assert published.returncode == 0, published.stdout + published.stderr
+    [run] = project.reports.glob("airflow_report/alpha/*/notebook.ipynb")
+    assert nbformat.read(run, as_version=4) == ran
+    assert not executed.exists()  # the staging copy goes once published
+    assert json.loads((run.parent / "run.json").read_text())["parameters"]["company"] == "alpha"
+
+    for name, job in jobs.items():  # the shipped jobs (and a Chicago one): Airflow has what the spec says
         dag = bag["dags"][f"quant_{name}"]
         assert (dag["cron"], dag["catchup"], dag["max_active_runs"], dag["description"]) == (job.cron, False, 1,
                                                                                              job.title)
         # Airflow's own timetable (as the scheduler gets it) fires when quant's schedule would, in the job's zone.
         assert [datetime.fromisoformat(t) for t in dag["next_runs"]] == job.next_runs(AFTER, 3), name
-        companies = [company_of(ws, p) for p in job.parameters]
-        assert set(dag["tasks"]) == {f"{step}_{c}" for c in companies for step in ("execute", "publish")}
-        for company, parameter_file in zip(companies, job.parameters):
+        assert set(dag["tasks"]) == {f"{step}_{c}" for c in companies[name] for step in ("execute", "publish")}
+        for company in companies[name]:
             execute, publish = dag["tasks"][f"execute_{company}"], dag["tasks"][f"publish_{company}"]
             assert execute["operator"] == "PapermillOperator" and execute["upstream"] == []
             assert execute["input_nb"] == f"/srv/quant/{job.notebook.as_posix()}"
             assert execute["kernel_name"] == "quant"
-            values = validate_parameters(ROOT / job.notebook, load_parameter_file(ROOT / parameter_file))
-            assert execute["parameters"] == absolute_lake(values, Path("/srv/quant"))
+            assert execute["parameters"] == expected[name, company]
             assert execute["parameters"]["company"] == company
             r = job.retries
             assert (execute["retries"], execute["retry_delay"], execute["max_retry_delay"]) == (
@@ -134,8 +163,8 @@ def test_the_exported_dags_import_in_airflow(tmp_path):
             assert publish["operator"] == "BashOperator" and publish["upstream"] == [f"execute_{company}"]
             assert publish["retries"] == 0 and publish["execution_timeout"] > job.timeout * (r.count + 1)
             assert publish["bash_command"] == (
-                "cd /srv/quant && set -a && . /srv/quant/.quant.env && set +a && /srv/quant/.venv/bin/quant "
-                f"schedule run {name} --company {company} --executed '{notebook}' && rm -f '{notebook}'")
+                "cd /srv/quant && set -a && . /srv/quant/.quant.env && set +a && /srv/quant/.venv/bin/quant schedule "
+                f"run {name} --company {company} --root /srv/quant --executed '{notebook}' && rm -f '{notebook}'")
 
 
 # -- the publish task: quant schedule run --executed -------------------------------------------------
