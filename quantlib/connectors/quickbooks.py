@@ -33,7 +33,6 @@ Settings (environment variables; the token is never written to an error, a log o
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
 
@@ -201,8 +200,3 @@ class QuickBooksConnector(Connector):
             if len(records) < size:
                 return
             start += len(records)
-
-
-def event_since(stamp: str) -> str:
-    """The cursor that re-reads a record changed at ``stamp`` (the query asks for later changes)."""
-    return (_when(stamp) - dt.timedelta(seconds=1)).isoformat()

@@ -196,11 +196,12 @@ class XeroConnector(Connector):
             kwargs["where"] = where
         if since:
             try:
-                kwargs["if_modified_since"] = pd.Timestamp(since).tz_localize(None).to_pydatetime() \
-                    if pd.Timestamp(since).tzinfo is None else \
-                    pd.Timestamp(since).tz_convert("UTC").tz_localize(None).to_pydatetime()
+                stamp = pd.Timestamp(since)
             except (ValueError, TypeError):
                 raise SyncError(f"xero: {since!r} is not a date or time") from None
+            # Xero reads If-Modified-Since as UTC.
+            kwargs["if_modified_since"] = (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo
+                                           else stamp).to_pydatetime()
         page = 1
         while True:
             answer = self._call(obj, lambda: getattr(api, method)(env["XERO_TENANT_ID"], page=page, **kwargs))
