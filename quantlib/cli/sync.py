@@ -24,15 +24,10 @@ MAX_SHOWN = 20
 
 
 def _load_connectors() -> dict:
-    """Import every module of quantlib.connectors, so each connector is registered; return the registry."""
-    import importlib
-    import pkgutil
-
-    import quantlib.connectors as package
+    """The registered connectors (importing quantlib.connectors registers them)."""
+    import quantlib.connectors  # noqa: F401
     from quantlib.connectors.base import CONNECTORS
 
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
     return CONNECTORS
 
 

@@ -7,4 +7,4 @@
 
 # The CRM and accounting connectors register themselves in base.CONNECTORS when imported (their
 # vendors' clients are imported only when a sync runs).
-from quantlib.connectors import quickbooks, xero  # noqa: E402,F401
+from quantlib.connectors import hubspot, quickbooks, salesforce, xero  # noqa: E402,F401
