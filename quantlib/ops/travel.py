@@ -9,6 +9,13 @@ miles, for a given departure time. Two providers:
   trip) are the ones the sample-company generator used for ``jobs.travel_minutes``.
 * :class:`OsrmProvider`: the table service of an OSRM server (``/table/v1/{profile}/...``)
   for users who run one; durations and distances come from the road network.
+* :class:`GoogleDistanceMatrixProvider`: Google's Distance Matrix API with traffic
+  (``duration_in_traffic`` at a departure time of the planned day, under a traffic model),
+  batched within the API's limits; the key comes from ``$GOOGLE_MAPS_API_KEY``.
+
+A provider is chosen by passing it where a matrix is built: ``solve(problem, settings,
+provider=...)``, ``reroute(..., provider=...)``, ``problem_matrix`` and :func:`build_matrix`
+(default :class:`GreatCircleProvider`).
 
 The routing solver evaluates the matrix once, at the mean speed of the working day (first
 departure to the latest shift + overtime end); travel times that change *during* the day
@@ -19,11 +26,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from datetime import date, datetime, time, timedelta
+from typing import Literal, Protocol, Sequence, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -204,6 +214,193 @@ class OsrmProvider(BaseModel):
                         raise OsrmError(f"OSRM found no route from point {i} to point {j} ({name})")
             out.append(np.asarray(table, dtype=float) * scale)
         return out[0], out[1]
+
+
+class GoogleMapsError(QuantError, RuntimeError):
+    """Google's Distance Matrix API refused, failed, or found no route for some pairs of points.
+
+    Attributes
+    ----------
+    pairs : tuple of (int, int, str)
+        ``(origin point, destination point, element status)`` of every pair without a route
+        (``NOT_FOUND``, ``ZERO_RESULTS``, ``MAX_ROUTE_LENGTH_EXCEEDED``); empty for a refused request.
+    """
+
+    def __init__(self, message: str, pairs: Sequence[tuple[int, int, str]] = ()):
+        super().__init__(message)
+        self.pairs = tuple(pairs)
+
+
+#: The environment variable holding the Distance Matrix API key.
+GOOGLE_MAPS_KEY_ENV = "GOOGLE_MAPS_API_KEY"
+
+#: The API's limits per request: origins, destinations, and elements (origins x destinations).
+GOOGLE_MAX_DIMENSION = 25
+GOOGLE_MAX_ELEMENTS = 100
+
+_ELEMENT_PROBLEMS = {
+    "NOT_FOUND": "a point could not be geocoded",
+    "ZERO_RESULTS": "no route between them",
+    "MAX_ROUTE_LENGTH_EXCEEDED": "the route is too long to be processed",
+}
+
+
+def _batches(n: int) -> list[tuple[range, range]]:
+    """(origins, destinations) blocks covering an ``n`` x ``n`` matrix within the API's limits.
+
+    Destinations in the fewest balanced chunks of at most 25, origins in chunks as large as 100
+    elements allow: 10 points are one request, 30 are 10 (6 origins x 15 destinations).
+    """
+    destination_size = math.ceil(n / math.ceil(n / GOOGLE_MAX_DIMENSION))
+    origin_size = min(GOOGLE_MAX_DIMENSION, GOOGLE_MAX_ELEMENTS // destination_size)
+    return [(range(o, min(o + origin_size, n)), range(d, min(d + destination_size, n)))
+            for o in range(0, n, origin_size) for d in range(0, n, destination_size)]
+
+
+class GoogleDistanceMatrixProvider(BaseModel):
+    """Traffic-aware durations and distances from Google's Distance Matrix API.
+
+    Each request is ``GET {base_url}/maps/api/distancematrix/json?origins=lat,lng|...
+    &destinations=...&mode=driving&departure_time=...&traffic_model=...&key=...``; the answer's
+    ``rows[i].elements[j]`` give ``duration_in_traffic`` (used when present, else ``duration``)
+    in seconds and ``distance`` in metres, converted to minutes and miles. A matrix of more
+    than 10 points takes several requests (at most 25 origins, 25 destinations and 100
+    elements each); Google bills every element, so a 30-point day is 900 elements.
+
+    ``departure_minute`` is minutes past midnight of ``day`` in ``timezone``; without ``day``
+    the next such moment (today, or tomorrow once it has passed). Google refuses departure
+    times in the past, so one that has passed is sent as ``now``. With ``until_minute`` (the
+    working day) and ``samples`` > 1 the durations are averaged over that many departures
+    spread evenly across ``[departure_minute, until_minute)``, like the great-circle
+    provider's mean speed (each sample is billed).
+
+    The key is read from ``$GOOGLE_MAPS_API_KEY`` when a matrix is asked for: it is not a field
+    (so never in a ``repr``, a pickle or a cache) and is removed from every error message.
+
+    Parameters
+    ----------
+    base_url : str
+        The API's root (``https://maps.googleapis.com``); tests point it at a local server.
+    day : date, optional
+        The day the routes are for.
+    timezone : str
+        IANA name of the time zone of ``day`` and the minutes (e.g. ``America/Chicago``).
+    traffic_model : {"best_guess", "pessimistic", "optimistic"}
+        Google's assumption for the time in traffic.
+    samples : int
+        Departure times averaged when the working day is given.
+    timeout_seconds : float
+        Per request.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str = "https://maps.googleapis.com"
+    day: date | None = None
+    timezone: str = "UTC"
+    traffic_model: Literal["best_guess", "pessimistic", "optimistic"] = "best_guess"
+    samples: int = Field(1, ge=1, le=12)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as 'America/Chicago')") from None
+        return v
+
+    def departure_time(self, minute: float, now: datetime | None = None) -> str:
+        """The ``departure_time`` parameter for ``minute`` past midnight: UTC epoch seconds, or ``now``."""
+        zone = ZoneInfo(self.timezone)
+        now = (now or datetime.now(zone)).astimezone(zone)
+        when = datetime.combine(self.day or now.date(), time(), zone) + timedelta(minutes=float(minute))
+        if self.day is None and when <= now:
+            when += timedelta(days=1)
+        return "now" if when <= now else str(int(when.timestamp()))
+
+    def matrices(self, lats, lons, departure_minute: int = 480,
+                 until_minute: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(minutes, miles)`` between every pair of points, in traffic at the departure (or the day's mean).
+
+        Raises
+        ------
+        GoogleMapsError
+            No key, the server unreachable or refusing (``REQUEST_DENIED``, ``OVER_QUERY_LIMIT``...),
+            or pairs without a route (listed in ``pairs``); never with the key in the message.
+        """
+        key = os.environ.get(GOOGLE_MAPS_KEY_ENV, "")
+        if not key:
+            raise GoogleMapsError(f"{GOOGLE_MAPS_KEY_ENV} is not set: the Google Distance Matrix API needs a key")
+        if urllib.parse.urlsplit(self.base_url).scheme not in {"http", "https"}:
+            raise GoogleMapsError(f"Google Maps base_url must be http(s): {self.base_url}")
+        points = [f"{float(lat):.6f},{float(lon):.6f}" for lat, lon in zip(lats, lons)]
+        starts = [float(departure_minute)]
+        if until_minute is not None and self.samples > 1 and until_minute > departure_minute:
+            step = (until_minute - departure_minute) / self.samples
+            starts = [departure_minute + k * step for k in range(self.samples)]
+        minutes, miles = [], []
+        for start in starts:
+            m, d = self._matrix(points, self.departure_time(start), key)
+            minutes.append(m)
+            miles.append(d)
+        return np.mean(minutes, axis=0), np.mean(miles, axis=0)
+
+    def _matrix(self, points: list[str], departure: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        n = len(points)
+        seconds, metres = np.zeros((n, n)), np.zeros((n, n))
+        missing: list[tuple[int, int, str]] = []
+        for origins, destinations in _batches(n):
+            rows = self._request([points[i] for i in origins], [points[j] for j in destinations], departure, key)
+            if len(rows) != len(origins) or any(len(r.get("elements", ())) != len(destinations) for r in rows):
+                raise GoogleMapsError(f"Google Distance Matrix answered a table that is not "
+                                      f"{len(origins)} x {len(destinations)}")
+            for i, row in zip(origins, rows):
+                for j, element in zip(destinations, row["elements"]):
+                    status = element.get("status")
+                    if i == j:
+                        continue  # the same point: no trip, whatever the snapped road says
+                    if status != "OK":
+                        missing.append((i, j, str(status)))
+                        continue
+                    timed = element.get("duration_in_traffic") or element.get("duration")
+                    if timed is None or "distance" not in element:
+                        raise GoogleMapsError(f"Google Distance Matrix element from point {i} to point {j} "
+                                              "has no duration or distance")
+                    seconds[i, j] = float(timed["value"])
+                    metres[i, j] = float(element["distance"]["value"])
+        if missing:
+            shown = "; ".join(f"point {i} ({points[i]}) to point {j} ({points[j]}): {status}"
+                              f" ({_ELEMENT_PROBLEMS.get(status, 'no usable route')})"
+                              for i, j, status in missing[:5])
+            more = f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise GoogleMapsError(f"Google found no driving route for {len(missing)} pair(s): {shown}{more}", missing)
+        return seconds / 60.0, metres / METERS_PER_MILE
+
+    def _request(self, origins: list[str], destinations: list[str], departure: str, key: str) -> list[dict]:
+        query = urllib.parse.urlencode({"origins": "|".join(origins), "destinations": "|".join(destinations),
+                                        "mode": "driving", "departure_time": departure,
+                                        "traffic_model": self.traffic_model, "key": key})
+        url = f"{self.base_url.rstrip('/')}/maps/api/distancematrix/json?{query}"
+
+        def clean(text: object) -> str:
+            return " ".join(str(text).replace(key, "***").split())
+
+        try:
+            # The scheme was checked: http(s) only.
+            with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:  # nosec B310
+                payload = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            raise GoogleMapsError(f"Google Distance Matrix request failed: HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise GoogleMapsError(f"Google Distance Matrix at {self.base_url} not reachable or not JSON: "
+                                  f"{clean(exc)}") from None
+        status = payload.get("status")
+        if status != "OK":
+            detail = f": {clean(payload['error_message'])}" if payload.get("error_message") else ""
+            raise GoogleMapsError(f"Google Distance Matrix answered {status}{detail}")
+        return payload.get("rows") or []
 
 
 def build_matrix(keys: Sequence[str], lats: Sequence[float], lons: Sequence[float],
