@@ -1,4 +1,4 @@
-"""QuickBooks Online: customers, invoices and payments, read daily; Quant never writes to QuickBooks.
+"""QuickBooks Online: customers, invoices, payments and expenses, read daily; Quant never writes to it.
 
 The connector reads through ``python-quickbooks`` (its ``QuickBooks`` client's query endpoint,
 ``POST /v3/company/<realm>/query``) with the Accounting API's query language::
@@ -11,7 +11,8 @@ shipped mapping (``parameters/mappings/quickbooks.yaml``): the entity's fields, 
 by ``_`` (``CustomerRef``, ``CustomerRef_Name``, ``BillAddr_PostalCode``,
 ``MetaData_LastUpdatedTime``), a custom field as ``CustomField_<its name>``, an invoice's
 ``Status`` (``Paid`` when its balance is 0, else ``Open``) and one payment row per invoice the
-payment is applied to (``LinkedTxn_TxnId``, ``Line_Amount``).
+payment is applied to (``LinkedTxn_TxnId``, ``Line_Amount``), one expense row per line of a
+purchase (``Line_Id``, ``Line_Amount``, ``Line_AccountRef_Name``: the expense account).
 
 Direction: **inbound**. QuickBooks is the system of record for the ledger and Quant owns no
 field in it: :meth:`~quantlib.connectors.base.Connector.write_back` refuses.
@@ -61,8 +62,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "Payment": ("Id", "TxnDate", "TotalAmt", "CustomerRef", "CustomerRef_Name", "PaymentMethodRef",
                 "PaymentMethodRef_Name", "PaymentRefNum", "LinkedTxn_TxnId", "Line_Amount", "MetaData_CreateTime",
                 "MetaData_LastUpdatedTime"),
+    "Purchase": ("Id", "DocNumber", "TxnDate", "TotalAmt", "PaymentType", "Credit", "AccountRef", "AccountRef_Name",
+                 "EntityRef", "EntityRef_Name", "Line_Id", "Line_Amount", "Line_DetailType", "Line_AccountRef",
+                 "Line_AccountRef_Name", "Line_Description", "MetaData_CreateTime", "MetaData_LastUpdatedTime"),
 }
-FILES = {"Customer": "Customer.csv", "Invoice": "Invoice.csv", "Payment": "Payment.csv"}
+FILES = {"Customer": "Customer.csv", "Invoice": "Invoice.csv", "Payment": "Payment.csv", "Purchase": "Purchase.csv"}
 
 
 def _flat(value, prefix: str, out: dict) -> None:
@@ -89,12 +93,22 @@ def flatten(entity: str, record: dict) -> list[dict]:
     """The rows of one QuickBooks ``entity`` record, in the mapping's columns.
 
     A customer or an invoice is one row; a payment is one row per invoice it is applied to (a
-    payment applied to none is one row without ``LinkedTxn_TxnId``, which the ingest rejects).
+    payment applied to none is one row without ``LinkedTxn_TxnId``, which the ingest rejects); a
+    purchase (an expense) is one row per line, with the line's expense account
+    (``Line_AccountRef``, ``Line_AccountRef_Name``; blank for an item line).
     """
     row: dict = {}
     _flat(record, "", row)
     if entity == "Invoice" and row.get("Balance") is not None:
         row["Status"] = "Paid" if float(row["Balance"]) == 0 else "Open"
+    if entity == "Purchase":
+        lines = []
+        for line in record.get("Line") or []:
+            account = (line.get("AccountBasedExpenseLineDetail") or {}).get("AccountRef") or {}
+            lines.append({**row, "Line_Id": line.get("Id"), "Line_Amount": line.get("Amount"),
+                          "Line_DetailType": line.get("DetailType"), "Line_Description": line.get("Description"),
+                          "Line_AccountRef": account.get("value"), "Line_AccountRef_Name": account.get("name")})
+        return lines or [row]
     if entity != "Payment":
         return [row]
     applied = []
@@ -131,7 +145,7 @@ class QuickBooksConnector(Connector):
     """QuickBooks Online through ``python-quickbooks``; inbound only (see the module)."""
 
     name = "quickbooks"
-    objects = ("Customer", "Invoice", "Payment")
+    objects = ("Customer", "Invoice", "Payment", "Purchase")
     settings = SyncSettings("daily", "inbound")
     credentials = ("QUICKBOOKS_ACCESS_TOKEN", "QUICKBOOKS_REALM_ID")
     owned_fields: dict[str, tuple[str, ...]] = {}

@@ -89,6 +89,19 @@ def test_a_quickbooks_export(tmp_path):
                        "MetaData_LastUpdatedTime\n"
                        "201,2024-05-20,450.00,58,Visa,130,450.00,2024-05-20T10:00:00-07:00\n"
                        "202,2024-05-21,20.00,58,Venmo,130,20.00,2024-05-21T10:00:00-07:00\n",
+        # One row per purchase line (Expense, Check, Credit Card), the line's expense account beside it.
+        "Purchase.csv": "Id,DocNumber,TxnDate,TotalAmt,PaymentType,Credit,AccountRef_Name,EntityRef_Name,Line_Id,"
+                        "Line_Amount,Line_DetailType,Line_AccountRef_Name,MetaData_LastUpdatedTime\n"
+                        "180,,2024-05-01,2150.00,Check,false,Checking,Landlord LLC,1,2000.00,"
+                        "AccountBasedExpenseLineDetail,Rent & Lease,2024-05-01T09:00:00-07:00\n"
+                        "180,,2024-05-01,2150.00,Check,false,Checking,Landlord LLC,2,150.00,"
+                        "AccountBasedExpenseLineDetail,Utilities,2024-05-01T09:00:00-07:00\n"
+                        "181,,2024-05-03,90.00,CreditCard,false,Visa,Shell,1,90.00,"
+                        "AccountBasedExpenseLineDetail,Fuel,2024-05-03T09:00:00-07:00\n"
+                        "182,,2024-05-04,400.00,CreditCard,false,Visa,Supply House,1,400.00,"
+                        "AccountBasedExpenseLineDetail,Job Supplies,2024-05-04T09:00:00-07:00\n"
+                        "183,,2024-05-05,90.00,CreditCard,true,Visa,Shell,1,90.00,"
+                        "AccountBasedExpenseLineDetail,Fuel,2024-05-05T09:00:00-07:00\n",
     })
     customers = pd.read_parquet(lake.silver_table("customers")).set_index("customer_id")
     assert list(customers.index) == ["58"] and customers.loc["58", "created_date"] == pd.Timestamp("2024-01-15")
@@ -98,8 +111,14 @@ def test_a_quickbooks_export(tmp_path):
     payments = pd.read_parquet(lake.silver_table("payments"))
     assert payments[["payment_id", "invoice_id", "method", "amount"]].values.tolist() == [
         ["201 130", "130", "card", 450.0]]
+    expenses = pd.read_parquet(lake.silver_table("expenses")).set_index("expense_id")
+    assert expenses[["category", "kind", "amount"]].to_dict("index") == {
+        "180 1": {"category": "Rent & Lease", "kind": "fixed", "amount": 2000.0},
+        "180 2": {"category": "Utilities", "kind": "fixed", "amount": 150.0},
+        "181 1": {"category": "Fuel", "kind": "variable", "amount": 90.0}}  # the refund (183) is no expense
     assert _rejected(lake) == {
         ("Customer.csv", 3): {"zip"},  # ZIP+4
         ("Invoice.csv", 3): {"job_id"},  # no Job custom field
         ("Payment.csv", 3): {"method"},  # a payment method Quant does not know
+        ("Purchase.csv", 5): {"kind"},  # a direct job cost, not a listed overhead account
     }

@@ -55,6 +55,14 @@ def _qb_entities() -> dict[str, list[dict]]:
                      "PaymentMethodRef": {"value": "3", "name": "Check"},
                      "Line": [{"Amount": 250.0, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}],
                      "MetaData": _qb_meta("2024-05-20T10:00:00-07:00")}],
+        "Purchase": [{"Id": "180", "TxnDate": "2024-05-06", "TotalAmt": 500.0, "PaymentType": "CreditCard",
+                      "AccountRef": {"value": "41", "name": "Visa"}, "Credit": False,
+                      "Line": [{"Id": "1", "Amount": 100.0, "DetailType": "AccountBasedExpenseLineDetail",
+                                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "7", "name": "Advertising"}}},
+                               {"Id": "2", "Amount": 400.0, "DetailType": "AccountBasedExpenseLineDetail",
+                                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "9",
+                                                                                 "name": "Job Supplies"}}}],
+                      "MetaData": _qb_meta("2024-05-06T10:00:00-07:00")}],
     }
 
 
@@ -65,8 +73,8 @@ def test_quickbooks_sync_pages_resumes_and_never_writes(tmp_path):
                "QUICKBOOKS_API_URL": server.api_url, "QUICKBOOKS_PAGE_SIZE": "2"}
         report = sync(lake, "quickbooks", env=env, connector=QuickBooksConnector(sleep=waits.append))
         assert waits == [3.0]  # the 429's Retry-After, then the same query again
-        assert report.rows == {"Customer": 2, "Invoice": 3, "Payment": 1}
-        assert report.pages == {"Customer": 1, "Invoice": 2, "Payment": 1}
+        assert report.rows == {"Customer": 2, "Invoice": 3, "Payment": 1, "Purchase": 2}
+        assert report.pages == {"Customer": 1, "Invoice": 2, "Payment": 1, "Purchase": 1}
         invoice_queries = [r["body"] for r in server.requests if "FROM Invoice" in r["body"]]
         assert [q.split("STARTPOSITION")[1] for q in invoice_queries] == [" 1 MAXRESULTS 2", " 3 MAXRESULTS 2"]
         assert all(r["headers"]["Authorization"] == f"Bearer {QB_TOKEN}" for r in server.requests)
@@ -81,16 +89,20 @@ def test_quickbooks_sync_pages_resumes_and_never_writes(tmp_path):
         assert payments[["payment_id", "invoice_id", "method"]].values.tolist() == [["201 130", "130", "check"]]
         rejects = pd.read_parquet(lake.rejects)
         assert {(f, r, fld) for f, r, fld in rejects[["file", "row", "field"]].itertuples(index=False)} == {
-            ("Customer.csv", 3, "lat"), ("Customer.csv", 3, "lon"), ("Invoice.csv", 2, "job_id")}
+            ("Customer.csv", 3, "lat"), ("Customer.csv", 3, "lon"), ("Invoice.csv", 2, "job_id"),
+            ("Purchase.csv", 3, "kind")}  # a direct job cost is not overhead
+        expenses = pd.read_parquet(lake.silver_table("expenses"))
+        assert expenses[["expense_id", "kind", "amount"]].values.tolist() == [["180 1", "variable", 100.0]]
         assert read_cursors(lake)["quickbooks"] == {"Customer": "2024-05-01T09:30:00-07:00",
                                                     "Invoice": "2024-05-04T10:00:00-07:00",
-                                                    "Payment": "2024-05-20T10:00:00-07:00"}
+                                                    "Payment": "2024-05-20T10:00:00-07:00",
+                                                    "Purchase": "2024-05-06T10:00:00-07:00"}
 
         # An invoice changed later: the next sync asks from the cursor and lands only it.
         server.entities["Invoice"].append(_qb_invoice(133, "2024-05-25T08:00:00-07:00", job="J-3"))
         server.requests.clear()
         again = sync(lake, "quickbooks", env=env, connector=QuickBooksConnector(sleep=waits.append))
-        assert again.rows == {"Customer": 0, "Invoice": 1, "Payment": 0}
+        assert again.rows == {"Customer": 0, "Invoice": 1, "Payment": 0, "Purchase": 0}
         [invoice_query] = [r["body"] for r in server.requests if "FROM Invoice" in r["body"]]
         assert "WHERE MetaData.LastUpdatedTime > '2024-05-04T10:00:00-07:00'" in invoice_query
         assert "133" in set(pd.read_parquet(lake.silver_table("invoices"))["invoice_id"])
