@@ -204,3 +204,19 @@ def test_xero_sync_pages_resumes_and_writes_back_only_its_field(tmp_path):
         assert audit[["source", "object", "record_id", "field", "after"]].values.tolist() == [
             ["xero", "Contacts", "c-1", "ContactNumber", "Q-58"]] and audit["before"].isna().all()
     _no_secret_in(lake, XERO_TOKEN)
+
+
+def test_quant_sync_finds_the_accounting_connectors(tmp_path):
+    from typer.testing import CliRunner
+
+    from quantlib.cli import app
+
+    lake = tmp_path / "lake"
+    with QuickBooksServer(_qb_entities()) as server:
+        env = {"QUICKBOOKS_ACCESS_TOKEN": QB_TOKEN, "QUICKBOOKS_REALM_ID": "9130", "QUICKBOOKS_API_URL": server.api_url}
+        done = CliRunner().invoke(app, ["sync", "quickbooks", "--object", "Invoice", "--lake", str(lake)], env=env)
+        assert done.exit_code == 0, done.output
+        assert "quickbooks Invoice: 1 page, 3 records, cursor 2024-05-04T10:00:00-07:00" in done.output
+        assert "Invoice.csv: line 4, field job_id" in done.output and QB_TOKEN not in done.output
+        refused = CliRunner().invoke(app, ["sync", "quickbooks", "--push", "--lake", str(lake)], env=env)
+        assert refused.exit_code == 2 and "never writes" in refused.output
