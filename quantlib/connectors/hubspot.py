@@ -11,10 +11,12 @@ Settings (environment variables only; the token never appears in an error, a log
 Reading. Per object, the CRM search endpoint (``POST /crm/v3/objects/{object}/search``) with
 ``hs_lastmodifieddate`` GTE the cursor, sorted by it ascending, 100 records a request, paged by
 ``paging.next.after``. Search answers at most 10,000 records per query, so after that many a new
-query starts from the newest modification read. The properties asked for are those the shipped
-mapping reads, by internal name (:data:`LABELS` names each by its export label: ``dealstage`` is
-"Deal Stage"), so a page has the export's columns; a property the account lacks (the custom
-``latitude``, ``service_line``) comes back empty and the mapping's default or rejection applies.
+query starts from the newest modification read. The properties asked for are the columns the
+shipped mapping reads, found by their label among the account's property definitions
+(``GET /crm/v3/properties/{object}``; :data:`LABELS` holds HubSpot's default ones), so a page has
+the export's columns and a company's custom property ("Service line") is found whatever its
+internal name; a column the account has no property for (the custom Latitude before it is
+created) stays empty, and the mapping's default or a rejection naming the field applies.
 A deal's and a ticket's company ("Associated Company IDs (Primary)") is read from the v4
 associations batch endpoint: the primary company, else the only one. The cursor is inclusive
 (records stamped in the last millisecond landed are read again, never missed).
@@ -44,7 +46,7 @@ from quantlib.connectors.base import (
     call_with_retries,
     register,
 )
-from quantlib.connectors.crm import changed, mapping_columns, scrub
+from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
 
 __all__ = ["LABELS", "HubSpotConnector"]
 
@@ -126,15 +128,32 @@ class HubSpotConnector(Connector):
 
     # ------------------------------------------------------------------ reading
 
-    def properties(self, obj: str) -> list[str]:
-        """Internal names of the properties the mapping reads from ``obj`` (and the modification stamp)."""
-        wanted = {c.lower() for c in mapping_columns(self.name, f"{obj}.csv")}
-        return [p for p, label in LABELS[obj].items() if label.lower() in wanted or p == MODIFIED]
+    def properties(self, client, obj: str) -> dict[str, str | None]:
+        """Export label -> internal property name, for every column the mapping reads from ``obj``.
+
+        Names come from the account's own property definitions (``GET /crm/v3/properties/{obj}``,
+        so a custom property is found by its label), else from :data:`LABELS`; a label the account
+        has no property for maps to None (its column stays empty, so the mapping's default or a
+        rejection naming the field applies).
+        """
+        answer = self._call(f"{obj} properties", lambda: client.crm.properties.core_api.get_all(obj))
+        by_label = {str(p.label).strip().lower(): p.name for p in answer.results or []}
+        known = {label.lower(): name for name, label in LABELS[obj].items()}
+        found: dict[str, str | None] = {}
+        for column in mapping_columns(self.name, f"{obj}.csv"):
+            if column in (RECORD_ID, COMPANY_IDS):
+                continue
+            name = by_label.get(column.strip().lower()) or known.get(column.strip().lower())
+            found[column] = name if name is None or name in by_label.values() else None
+        found[LABELS[obj][MODIFIED]] = MODIFIED
+        return found
 
     def read(self, obj: str, since: str | None, env: Mapping[str, str]) -> Iterator[Batch]:
         client = self._client(env)
-        props = self.properties(obj)
-        columns = [RECORD_ID, *(LABELS[obj][p] for p in props)] + ([COMPANY_IDS] if obj in PRIMARY_COMPANY else [])
+        named = self.properties(client, obj)
+        props = sorted({p for p in named.values() if p})
+        columns = [RECORD_ID, *named] + ([COMPANY_IDS] if obj in PRIMARY_COMPANY else [])
+        modified = LABELS[obj][MODIFIED]
         cursor = _epoch_ms(since) if since else None
         newest, at_newest = None, set()  # the newest stamp read and the records stamped so
         while True:  # one search query per 10,000 records
@@ -150,9 +169,10 @@ class HubSpotConnector(Connector):
                 answer = self._call(f"{obj} search", lambda: client.crm.objects.search_api.do_search(obj, body))
                 results = answer.results or []
                 seen += len(results)
-                rows = pd.DataFrame([{RECORD_ID: r.id, **{LABELS[obj][p]: (r.properties or {}).get(p)
-                                                          for p in props}} for r in results], columns=columns)
-                stamps = pd.to_datetime(rows[LABELS[obj][MODIFIED]], utc=True, errors="coerce")
+                rows = pd.DataFrame([{RECORD_ID: r.id, **{label: (r.properties or {}).get(p) if p else None
+                                                          for label, p in named.items()}} for r in results],
+                                    columns=columns)
+                stamps = pd.to_datetime(rows[modified], utc=True, errors="coerce")
                 # A restarted query reads the records at its starting stamp again: they are landed already.
                 fresh = ~(rows[RECORD_ID].isin(at_newest) & (stamps == newest))
                 rows, stamps = rows[fresh].reset_index(drop=True), stamps[fresh].reset_index(drop=True)
@@ -214,7 +234,7 @@ class HubSpotConnector(Connector):
             return pd.DataFrame(columns=columns)
         client = self._client(env)
         api = getattr(client.crm, obj).batch_api
-        decimals = {"quant_churn_risk": 3}
+        decimals = {f: MEASURES[m][1] for f, m in self.write_fields.get(obj, {}).items()}
         written = []
         for start in range(0, len(updates), BATCH_SIZE):
             chunk = updates.iloc[start:start + BATCH_SIZE]

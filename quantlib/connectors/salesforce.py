@@ -45,7 +45,7 @@ from quantlib.connectors.base import (
     call_with_retries,
     register,
 )
-from quantlib.connectors.crm import changed, mapping_columns, scrub
+from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
 
 __all__ = ["SalesforceConnector", "soql_datetime"]
 
@@ -174,7 +174,8 @@ class SalesforceConnector(Connector):
             records = answer["records"]
             if records:
                 rows = pd.DataFrame([{f: r.get(f) for f in fields} for r in records], columns=fields)
-                yield Batch(obj, f"{obj}.csv", rows, str(rows["SystemModstamp"].dropna().max()))
+                stamps = rows["SystemModstamp"].dropna()
+                yield Batch(obj, f"{obj}.csv", rows, str(stamps.max()) if len(stamps) else None)
             if answer["done"] or not answer.get("nextRecordsUrl"):
                 return
             next_url = answer["nextRecordsUrl"]
@@ -199,7 +200,7 @@ class SalesforceConnector(Connector):
             return pd.DataFrame(columns=columns)
         client = self._client(env)
         self._remember_responses(client)
-        decimals = {"Quant_Churn_Risk__c": 3}
+        decimals = {f: MEASURES[m][1] for f, m in self.write_fields.get(obj, {}).items()}
         written = []
         for start in range(0, len(updates), COLLECTION_SIZE):
             chunk = updates.iloc[start:start + COLLECTION_SIZE]

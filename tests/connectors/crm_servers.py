@@ -5,7 +5,8 @@ in the shapes of the vendors' API references:
   ``GET .../query/?q=SOQL`` and ``GET .../query/{locator}`` ({totalSize, done, nextRecordsUrl,
   records: [{attributes: {type, url}, ...}]}), ``PATCH .../composite/sobjects`` (sObject
   Collections: {allOrNone, records} -> [{id, success, errors}]); errors as [{message, errorCode}].
-- HubSpot CRM: ``POST /crm/v3/objects/{obj}/search`` ({total, results: [{id, properties, createdAt,
+- HubSpot CRM: ``GET /crm/v3/properties/{obj}`` ({results: [{name, label, type, fieldType, ...}]}),
+  ``POST /crm/v3/objects/{obj}/search`` ({total, results: [{id, properties, createdAt,
   updatedAt, archived}], paging: {next: {after}}}), ``POST /crm/v4/associations/{obj}/companies/batch/read``
   ({status, results: [{from: {id}, to: [{toObjectId, associationTypes: [{category, typeId, label}]}]}]}),
   ``POST /crm/v3/objects/companies/batch/read`` and ``/batch/update`` ({status, results, startedAt,
@@ -177,19 +178,31 @@ class SalesforceServer(LocalHttpServer):
 
 class HubSpotServer(LocalHttpServer):
     """HubSpot's CRM API; ``records[obj]`` are {id, properties} with hs_lastmodifieddate, ``companies_of``
-    maps a deal or ticket id to its company associations [(company id, [typeIds])]."""
+    maps a deal or ticket id to its company associations [(company id, [typeIds])], ``properties[obj]``
+    the account's property definitions {name: label}."""
 
     rate_limit_body = {"status": "error", "message": "You have reached your secondly limit.",
                        "category": "RATE_LIMITS"}
 
-    def __init__(self, records: dict[str, list[dict]], companies_of: dict[str, list[tuple[str, list[int]]]]):
-        self.records, self.companies_of = records, companies_of
+    def __init__(self, records: dict[str, list[dict]], companies_of: dict[str, list[tuple[str, list[int]]]],
+                 properties: dict[str, dict[str, str]]):
+        self.records, self.companies_of, self.properties = records, companies_of, properties
         self.requests: list[tuple[str, str, dict | None]] = []
         self.throttle: list[tuple[str, str, float]] = []
         outer = self
 
         class Handler(_Recorder):
             outer = self
+
+            def do_GET(self):
+                outer.requests.append(("GET", self.path, None))
+                m = re.fullmatch(r"/crm/v3/properties/(\w+)", self.path.split("?")[0])
+                if self.headers.get("Authorization") != f"Bearer {HS_TOKEN}" or not m:
+                    reply_json(self, 401 if m else 404, {"status": "error", "message": "no", "category": "ERROR"})
+                    return
+                reply_json(self, 200, {"results": [
+                    {"name": name, "label": label, "type": "string", "fieldType": "text", "groupName": "info",
+                     "description": "", "options": []} for name, label in outer.properties[m[1]].items()]})
 
             def do_POST(self):
                 body = self._body()

@@ -11,7 +11,7 @@ import pytest
 
 from quantlib.connectors.base import SyncError, WriteBackRefused, read_audit, read_cursors, sync
 from quantlib.connectors.crm import push
-from quantlib.connectors.hubspot import HubSpotConnector
+from quantlib.connectors.hubspot import LABELS, HubSpotConnector
 from quantlib.data.lake import Lake
 from tests.connectors.crm_servers import HS_TOKEN, HubSpotServer
 
@@ -26,7 +26,7 @@ def _company(i, name, lat, modified, **extra):
 def _deal(i, stage, amount, modified):
     return {"id": i, "properties": {"hs_object_id": i, "dealname": f"deal {i}", "dealstage": stage, "amount": amount,
                                     "closedate": "2024-05-20T00:00:00.000Z", "createdate": "2024-02-03T09:00:00.000Z",
-                                    "pipeline": "default", "service_line": "hvac", "hs_lastmodifieddate": modified}}
+                                    "pipeline": "default", "trade": "hvac", "hs_lastmodifieddate": modified}}
 
 
 def _ticket(i, category, source, modified):
@@ -49,7 +49,13 @@ def _crm():
     # Deal 9001: primary company 5001 and another; 9002: only 5002 (no primary label); 9003: none.
     companies_of = {"9001": [("5002", [341]), ("5001", [5, 341])], "9002": [("5002", [341])],
                     "7001": [("5001", [339])], "7002": [("5002", [339])]}
-    return records, companies_of
+    # The account's properties: HubSpot's defaults, its custom Latitude and Longitude, and the deals'
+    # "Service line" under an internal name of its own (found by its label).
+    properties = {obj: dict(labels) for obj, labels in LABELS.items()}
+    del properties["deals"]["service_line"]
+    properties["deals"]["trade"] = "Service line"
+    properties["companies"].update(quant_churn_risk="Quant churn risk", quant_lifetime_value="Quant lifetime value")
+    return records, companies_of, properties
 
 
 def test_sync_pages_associations_cursor_and_search_limit(tmp_path):
@@ -60,6 +66,7 @@ def test_sync_pages_associations_cursor_and_search_limit(tmp_path):
         # A search may page through 2 records here (10,000 at HubSpot): then it starts again from the newest.
         report = sync(lake, "hubspot", env=crm.env(), connector=HubSpotConnector(waits.append, search_cap=2))
         searches = [(path, body) for _, path, body in crm.requests if path.endswith("/search")]
+        deal_search = next(body for path, body in searches if "/deals/" in path)
         cursors = read_cursors(lake)["hubspot"]
         crm.records["deals"][0]["properties"].update(dealstage="closedlost", hs_lastmodifieddate="2024-06-01T00:00:00Z")
         first = len(crm.requests)
@@ -76,6 +83,7 @@ def test_sync_pages_associations_cursor_and_search_limit(tmp_path):
     assert set(company_searches[0]["properties"]) == {"name", "city", "zip", "latitude", "longitude", "createdate",
                                                       "hs_analytics_source", "hs_is_target_account",
                                                       "hs_lastmodifieddate"}
+    assert "trade" in deal_search["properties"]  # the custom property, by its label
     assert cursors == {"companies": "2024-05-03T00:00:00.000Z", "deals": "2024-05-06T00:00:00.000Z",
                        "tickets": "2024-05-08T00:00:00.000Z"}
     deals_filter = later["/crm/v3/objects/deals/search"]["filterGroups"][0]["filters"][0]
@@ -102,8 +110,8 @@ def test_sync_pages_associations_cursor_and_search_limit(tmp_path):
 
 def test_write_back_batches_owned_properties_and_refuses_others(tmp_path):
     lake = Lake(tmp_path / "lake")
-    records, companies_of = _crm()
-    with HubSpotServer(records, companies_of) as crm:
+    records, companies_of, properties = _crm()
+    with HubSpotServer(records, companies_of, properties) as crm:
         connector = HubSpotConnector()
         sync(lake, "hubspot", env=crm.env(), objects=["companies"], connector=connector)
         gold = duckdb.connect(str(lake.gold))
@@ -112,7 +120,7 @@ def test_write_back_batches_owned_properties_and_refuses_others(tmp_path):
         gold.close()
         start = len(crm.requests)
         report = push(lake.root, "hubspot", env=crm.env(), connector=connector)
-        sent = [(path, body) for _, path, body in crm.requests[start:]]
+        sent = [(path, body) for method, path, body in crm.requests[start:] if method == "POST"]
         with pytest.raises(WriteBackRefused, match="name belong to hubspot"):
             connector.write_back("companies", pd.DataFrame({"record_id": ["5001"], "name": ["x"]}), crm.env())
         with pytest.raises(SyncError, match="HTTP 401 INVALID_AUTHENTICATION"):
