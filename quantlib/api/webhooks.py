@@ -86,7 +86,7 @@ def create_webhook_app(store=None, env: Mapping[str, str] | None = None, lake=No
         return lake if lake is not None else resolve_lake(environ=env)
 
     def accounting(source: str, secret_name: str, header: str, parse):
-        from quantlib.connectors.events import record_events, sync_events, verify_signature
+        from quantlib.connectors.events import NotificationError, record_events, sync_events, verify_signature
 
         async def receive(request: Request, background: BackgroundTasks):
             secret = env.get(secret_name)
@@ -97,9 +97,10 @@ def create_webhook_app(store=None, env: Mapping[str, str] | None = None, lake=No
                 return Response(status_code=401)
             try:
                 events = parse(json.loads(body))
-            except ValueError as exc:  # JSONDecodeError is a ValueError
-                return JSONResponse({"detail": str(exc) if "notification" in str(exc) else "the body is not JSON"},
-                                    400)
+            except NotificationError as exc:
+                return JSONResponse({"detail": str(exc)}, 400)
+            except ValueError:  # json.JSONDecodeError
+                return JSONResponse({"detail": "the body is not JSON"}, 400)
             if events:
                 where = lake_root()
                 record_events(where, events)

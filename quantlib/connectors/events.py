@@ -42,9 +42,14 @@ from pathlib import Path
 import pandas as pd
 
 from quantlib.connectors.base import CONNECTORS, Connector, SyncError, _sync_dir, sync
+from quantlib.errors import QuantError
 
-__all__ = ["EVENT_COLUMNS", "quickbooks_events", "read_events", "read_webhook_syncs", "record_events",
-           "sync_events", "verify_signature", "xero_events"]
+__all__ = ["EVENT_COLUMNS", "NotificationError", "quickbooks_events", "read_events", "read_webhook_syncs",
+           "record_events", "sync_events", "verify_signature", "xero_events"]
+
+class NotificationError(QuantError, ValueError):
+    """A signed notification whose body is not in the vendor's documented shape."""
+
 
 #: One row per changed record a notification named.
 EVENT_COLUMNS = ("received_at", "source", "object", "record_id", "operation", "event_time", "tenant", "synced")
@@ -70,17 +75,18 @@ def quickbooks_events(payload: dict, realm: str | None = None) -> list[dict]:
 
     Raises
     ------
-    ValueError
+    NotificationError
         The payload is not in the documented shape.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("eventNotifications"), list):
-        raise ValueError("not a QuickBooks notification: no eventNotifications list")
+        raise NotificationError("not a QuickBooks notification: no eventNotifications list")
     objects = CONNECTORS["quickbooks"].objects
     received, events = _now(), []
     for note in payload["eventNotifications"]:
         entities = ((note or {}).get("dataChangeEvent") or {}).get("entities")
         if not isinstance(entities, list):
-            raise ValueError("not a QuickBooks notification: an eventNotification has no dataChangeEvent.entities")
+            raise NotificationError("not a QuickBooks notification: an eventNotification has no "
+                                    "dataChangeEvent.entities")
         tenant = str(note.get("realmId") or "")
         for entity in entities:
             name = str(entity.get("name") or "")
@@ -96,11 +102,11 @@ def xero_events(payload: dict, tenant: str | None = None) -> list[dict]:
 
     Raises
     ------
-    ValueError
+    NotificationError
         The payload is not in the documented shape.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-        raise ValueError("not a Xero notification: no events list")
+        raise NotificationError("not a Xero notification: no events list")
     received, events = _now(), []
     for event in payload["events"]:
         category, owner = str(event.get("eventCategory") or ""), str(event.get("tenantId") or "")

@@ -108,3 +108,15 @@ def test_xero_intent_to_receive_and_an_invoice_event(tmp_path):
     text = _lake_text(lake)
     assert XERO_KEY.encode() not in text and XERO_TOKEN.encode() not in text
     assert xero_date("2024-05-25T15:00:00") not in text.decode("utf-8", "replace")  # stamps stored as ISO
+
+
+def test_a_signed_body_not_in_the_documented_shape_is_refused(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    client = TestClient(create_webhook_app(env={"XERO_WEBHOOK_KEY": XERO_KEY,
+                                                "QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN": VERIFIER}, lake=lake.root))
+    for path, header, key, body, said in (
+            ("/xero/webhook", "x-xero-signature", XERO_KEY, b'{"evts": []}', "not a Xero notification"),
+            ("/quickbooks/webhook", "intuit-signature", VERIFIER, b"not json", "not JSON")):
+        answer = client.post(path, content=body, headers={header: _sign(body, key)})
+        assert answer.status_code == 400 and said in answer.text
+    assert not (lake.root / "sync").exists()
