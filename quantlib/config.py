@@ -50,7 +50,7 @@ def resolve_company(company: str | None = None, environ: dict | None = None) -> 
 
 
 def resolve_lake(lake: str | Path | None = None, company: str | None = None,
-                 environ: dict | None = None) -> Path:
+                 environ: dict | None = None) -> Path | str:
     """The lake root a command uses; the one rule every command that takes a lake follows.
 
     ``lake`` (the ``--lake`` option), else ``$QUANT_LAKE``, else
@@ -69,11 +69,15 @@ def resolve_lake(lake: str | Path | None = None, company: str | None = None,
 
     Returns
     -------
-    Path
-        The lake root (not checked for existence; the command says what is missing).
+    Path or str
+        The lake root (not checked for existence; the command says what is missing); an object
+        storage URL (``s3://bucket/prefix``) is returned as the text it is, for
+        :class:`quantlib.data.lake.Lake` (a ``Path`` would fold its ``//``).
     """
     env = os.environ if environ is None else environ
     chosen = lake or env.get(LAKE_ENV)
+    if chosen and "://" in str(chosen) and not str(chosen).startswith("file://"):
+        return str(chosen)
     if chosen:
         return Path(chosen)
     return project_root() / "data" / "demo" / resolve_company(company, env) / "lake"

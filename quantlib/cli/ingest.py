@@ -26,7 +26,7 @@ MAX_SHOWN = 20
 def ingest_command(
     src_dir: Path = typer.Argument(..., exists=True, file_okay=False, dir_okay=True,
                                    help="Directory of the company's CSV / Parquet exports."),
-    lake: Optional[Path] = lake_option(""),
+    lake: Optional[str] = lake_option(""),  # text: an s3:// URL must reach resolve_lake intact
     company: Optional[str] = company_option(),
     mapping: Path | None = typer.Option(
         None, "--mapping", dir_okay=False,

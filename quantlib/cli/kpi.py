@@ -6,7 +6,6 @@ The KPI engine is imported inside the command, so ``quant --help`` stays fast.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -25,7 +24,7 @@ _STATUS_STYLE = {"above target": "green", "on target": "green", "below target": 
 @app.command("kpi")
 def kpi(
     as_of: str = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: latest date in gold."),
-    lake: Optional[Path] = lake_option("reads LAKE/gold.duckdb"),
+    lake: Optional[str] = lake_option("reads LAKE/gold.duckdb"),  # text: s3:// URLs stay intact
     company: Optional[str] = company_option(),
     service_line: str = typer.Option(None, "--service-line", help="Restrict to one service line."),
     region: str = typer.Option(None, "--region", help="Restrict to one region."),

@@ -48,7 +48,7 @@ def default_profile(company: str | None, lake: Path | None = None) -> Path | Non
 
 @warehouse_app.command("build")
 def build(
-    lake: Optional[Path] = lake_option("silver/ in, gold.duckdb out"),
+    lake: Optional[str] = lake_option("silver/ in, gold.duckdb out"),  # text: s3:// URLs stay intact
     company: Optional[str] = company_option(),
     profile: Path = typer.Option(None, "--profile", exists=True, dir_okay=False,
                                  help="Company profile YAML; its 'name' and 'targets:' go into the warehouse "

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from quantlib.data.storage import ObjectPath, is_remote, local_copy
 from quantlib.errors import WarehouseNotFoundError
 
 __all__ = ["Filters", "as_of_date", "connect_gold", "connect_tables", "gold_as_of", "gold_file",
@@ -34,8 +35,16 @@ def gold_file(source) -> Path:
 
     Parameters
     ----------
-    source : Lake, str or PathLike
-        A lake (its ``gold``), a lake root folder (its ``gold.duckdb``) or the gold file.
+    source : Lake, str, PathLike or ObjectPath
+        A lake (its ``gold``), a lake root folder (its ``gold.duckdb``) or the gold file; any of
+        them may be on object storage (``s3://``).
+
+    Returns
+    -------
+    Path
+        The file. For gold on object storage, a local copy cached by the object's ETag
+        (:func:`quantlib.data.storage.local_copy`): downloaded once per build, so every reader
+        on every machine opens the build that was uploaded last, in full.
 
     Raises
     ------
@@ -45,6 +54,8 @@ def gold_file(source) -> Path:
         When ``source`` is neither a lake nor a path.
     """
     path = getattr(source, "gold", source)
+    if isinstance(path, ObjectPath) or is_remote(path):
+        return _remote_gold_file(ObjectPath(str(path)))
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"a gold source is a DuckDB connection, a Lake, a lake folder or a gold file; "
                         f"got {type(source).__name__}")
@@ -56,6 +67,17 @@ def gold_file(source) -> Path:
         raise WarehouseNotFoundError(f"no gold warehouse at {path}; build it with "
                                      f"`quant warehouse build --lake {lake}`")
     return path
+
+
+def _remote_gold_file(path: ObjectPath) -> Path:
+    if path.name != GOLD_FILE and not path.is_file():
+        path = path / GOLD_FILE
+    try:
+        return local_copy(path)
+    except FileNotFoundError:
+        lake = path.parent if path.name == GOLD_FILE else path
+        raise WarehouseNotFoundError(f"no gold warehouse at {path}; build it with "
+                                     f"`quant warehouse build --lake {lake}`") from None
 
 
 def connect_gold(source) -> duckdb.DuckDBPyConnection:

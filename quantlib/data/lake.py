@@ -8,8 +8,11 @@ Layout under one root directory::
     ROOT/silver/_rejects.parquet                                rejected rows with reasons
     ROOT/gold.duckdb                                            marts for engines and reports
 
-Paths are local by default; the same layout works on any fsspec URL later. Which root a
-command uses is :func:`quantlib.config.resolve_lake`.
+The root is a local folder, or an object storage prefix (``s3://bucket/prefix``, held as a
+:class:`~quantlib.data.storage.ObjectPath`) with the same layout; which root a command uses is
+:func:`quantlib.config.resolve_lake`. Every write goes through :func:`atomic_path`: on a disk a
+rename, on object storage an upload of a finished local file (an object is replaced whole, so
+a reader sees the old or the new file, never half of one).
 """
 
 from __future__ import annotations
@@ -19,15 +22,28 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from quantlib.data.storage import ObjectPath, as_location
+
 
 @dataclass(frozen=True)
 class Lake:
-    """The bronze / silver / gold layout of one company's data under ``root``."""
+    """The bronze / silver / gold layout of one company's data under ``root``.
 
-    root: Path
+    ``root`` is a folder (kept as a ``Path``) or an ``s3://`` URL (kept as an
+    :class:`~quantlib.data.storage.ObjectPath`, whose paths offer the same operations).
+    """
+
+    root: Path | ObjectPath
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "root", as_location(self.root))
+
+    @property
+    def remote(self) -> bool:
+        """True when the lake is on object storage."""
+        return isinstance(self.root, ObjectPath)
 
     @property
     def bronze(self) -> Path:
@@ -59,12 +75,45 @@ class Lake:
         return {p.stem: p for p in sorted(self.silver.glob("*.parquet")) if not p.stem.startswith("_")}
 
 
-def atomic_path(target: Path) -> "_AtomicPath":
-    """Context manager yielding a temporary path next to ``target``; renamed onto it on success.
+def read_parquet(path: Path | ObjectPath) -> pd.DataFrame:
+    """The Parquet file at ``path`` (local or on object storage) as a DataFrame."""
+    if isinstance(path, ObjectPath):
+        with path.open("rb") as handle:
+            return pd.read_parquet(handle)
+    return pd.read_parquet(path)
 
-    A crash or an exception leaves ``target`` as it was: never half-written.
+
+def atomic_path(target: Path | ObjectPath) -> "_AtomicPath | _AtomicUpload":
+    """Context manager yielding a temporary local path; moved onto ``target`` on success.
+
+    A crash or an exception leaves ``target`` as it was: never half-written. Locally the
+    temporary file is next to ``target`` and renamed onto it; for an object on object storage it
+    is a local temporary file, uploaded as ``target`` when the block ends without an error.
     """
+    if isinstance(target, ObjectPath):
+        return _AtomicUpload(target)
     return _AtomicPath(Path(target))
+
+
+class _AtomicUpload:
+    def __init__(self, target: ObjectPath) -> None:
+        self.target = target
+        self.folder: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> Path:
+        self.folder = tempfile.TemporaryDirectory(prefix="quant-upload-")
+        return Path(self.folder.name) / self.target.name
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.folder is None:  # an explicit check: asserts vanish under python -O
+            raise RuntimeError("__exit__ called without __enter__")
+        try:
+            tmp = Path(self.folder.name) / self.target.name
+            if exc_type is None and tmp.exists():
+                self.target.upload(tmp)
+        finally:
+            self.folder.cleanup()
+        return False
 
 
 class _AtomicPath:

@@ -148,6 +148,11 @@ class ObjectPath:
     def __hash__(self) -> int:
         return hash((self.protocol, self.path))
 
+    def __lt__(self, other: ObjectPath) -> bool:
+        if not isinstance(other, ObjectPath):
+            return NotImplemented
+        return (self.protocol, self.path) < (other.protocol, other.path)
+
     def __truediv__(self, other) -> ObjectPath:
         return ObjectPath(f"{self}/{other}")
 

@@ -18,6 +18,11 @@
 
 The file is built under a temporary name and renamed onto ``lake.gold`` only
 when everything succeeded, so a failed build leaves the previous gold intact.
+For a lake on object storage (``s3://``) the silver Parquet files are read in place
+through the lake's fsspec filesystem registered with DuckDB (never DuckDB's own
+httpfs extension), the database is built in a local temporary file, and uploaded
+as ``lake.gold`` when complete (readers then open a local copy cached by the
+object's ETag, :func:`quantlib.data.gold.gold_file`).
 
 Marts
 -----
@@ -672,8 +677,24 @@ def _load_sql(con: duckdb.DuckDBPyConnection, name: str, path: Path | None) -> s
     return f"CREATE TABLE {_quote(name)} AS SELECT {', '.join(select)} FROM {source}"
 
 
+def _use_filesystem(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Let ``con`` read the files of a lake on object storage: its fsspec filesystem, registered.
+
+    DuckDB would otherwise try to download and load its httpfs extension for ``s3://``; that
+    is switched off, so a missing registration is an error rather than a download.
+    """
+    if not lake.remote:
+        return
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    fs = lake.root.fs
+    if not con.filesystem_is_registered(fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol):
+        con.register_filesystem(fs)
+
+
 def _load_silver(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, int]:
     """Create one table per contract (and per extra silver file); return row counts."""
+    _use_filesystem(con, lake)
     present = lake.silver_tables()
     names = list(TABLE_ORDER) + sorted(set(present) - set(TABLE_ORDER))
     statements = {name: _load_sql(con, name, present.get(name)) for name in names}
@@ -713,7 +734,7 @@ def build_into(con: duckdb.DuckDBPyConnection, lake: Lake, targets: dict | None 
     con : duckdb.DuckDBPyConnection
         An empty database (a file or ``:memory:``).
     lake : Lake
-        Where the silver tables are.
+        Where the silver tables are (a folder or object storage).
     targets : dict, optional
         Key/value targets (e.g. ``{"monthly_revenue": 450000}``).
     company : str, optional
@@ -768,15 +789,16 @@ def build_warehouse(lake: Lake, targets: dict | None = None, company: str | None
 
     Returns
     -------
-    Path
+    Path or ObjectPath
         ``lake.gold``.
 
     Notes
     -----
     The database is written to a temporary file next to ``lake.gold`` and renamed
-    onto it at the end; any failure leaves the previous gold file untouched.
+    onto it at the end; any failure leaves the previous gold file untouched. On
+    object storage the temporary file is local and uploaded whole at the end.
     """
-    lake = Lake(lake.root) if isinstance(lake, Lake) else Lake(Path(lake))
+    lake = Lake(lake.root if isinstance(lake, Lake) else lake)
     with atomic_path(lake.gold) as tmp:
         wal = Path(str(tmp) + ".wal")
         try:

@@ -92,7 +92,7 @@ from quantlib.data.ingest.report import (
     Problem,
     UnusableFile,
 )
-from quantlib.data.lake import Lake
+from quantlib.data.lake import Lake, read_parquet
 from quantlib.errors import RejectReason
 
 __all__ = [
@@ -170,7 +170,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
         Directory of a company's exports (searched recursively; names starting
         with ``.`` or ``_`` and a lake inside it are skipped).
     lake : Lake, str or Path
-        The lake, or its root directory.
+        The lake, or its root directory or ``s3://`` prefix.
     mapping : Mapping, str or Path, optional
         A :class:`Mapping` or the path of a mapping YAML file; by default the
         shipped identity mapping (``<table>.csv``, ``<table>_*.parquet`` ...).
@@ -199,7 +199,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     src_dir = Path(src_dir)
     if not src_dir.is_dir():
         raise NotADirectoryError(f"{src_dir} is not a directory")
-    lake = lake if isinstance(lake, Lake) else Lake(Path(lake))
+    lake = lake if isinstance(lake, Lake) else Lake(lake)
     if not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
     ingested_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("us")
@@ -239,7 +239,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     def current(table: str) -> pd.DataFrame | None:
         if table not in silver:
             path = lake.silver_table(table)
-            silver[table] = _final_dtypes(pd.read_parquet(path), CONTRACTS[table]) if path.exists() else None
+            silver[table] = _final_dtypes(read_parquet(path), CONTRACTS[table]) if path.exists() else None
         return silver[table]
 
     changed: set[str] = set()

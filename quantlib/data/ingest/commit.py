@@ -16,7 +16,7 @@ import pandas as pd
 
 from quantlib.data.contracts import TableContract
 from quantlib.data.ingest.coercion import _final_dtypes
-from quantlib.data.lake import Lake, atomic_path
+from quantlib.data.lake import Lake, atomic_path, read_parquet
 
 MANIFEST_COLUMNS = ["file", "sha256", "table", "bronze_path", "status", "landed_at",
                     "rows_read", "rows_accepted", "rows_rejected", "error"]
@@ -26,7 +26,7 @@ REJECT_COLUMNS = ["file", "table", "row", "field", "reason_code", "reason", "raw
 
 def _read_parquet_or(path: Path, columns: list[str]) -> pd.DataFrame:
     if path.exists():
-        return pd.read_parquet(path)
+        return read_parquet(path)
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
@@ -59,7 +59,7 @@ def _read_rejects(path: Path) -> pd.DataFrame:
     A table written before reject reason codes has no ``reason_code`` column: its rows get
     a missing code rather than one guessed from the text of their reason.
     """
-    old = pd.read_parquet(path)
+    old = read_parquet(path)
     if "reason_code" not in old:
         old = old.assign(reason_code=pd.Series(None, index=old.index, dtype=object))[REJECT_COLUMNS]
     return old
@@ -83,7 +83,10 @@ def _commit(lake: Lake, tables: dict[str, pd.DataFrame], reject_parts: list[pd.D
     """Write silver, rejects and manifest: all to temporary files first, then rename.
 
     If any write fails, every temporary file is removed and nothing is renamed,
-    so the lake keeps its previous state.
+    so the lake keeps its previous state. The files are moved into place silver first and the
+    manifest last: on object storage, where each file is uploaded in turn, an ingest cut short
+    between two uploads has not recorded its files as loaded, so running it again repeats it
+    (silver's merge by key makes the repeat harmless; rejects written before the cut repeat).
     """
     writes: list[tuple[pd.DataFrame, Path]] = [(df, lake.silver_table(t)) for t, df in tables.items()]
     if reject_parts:
@@ -101,6 +104,7 @@ def _commit(lake: Lake, tables: dict[str, pd.DataFrame], reject_parts: list[pd.D
     if not writes:
         return
     with ExitStack() as stack:
-        for df, target in writes:
+        # Entered in reverse, so they are moved into place in order (an ExitStack unwinds last-in first).
+        for df, target in reversed(writes):
             tmp = stack.enter_context(atomic_path(target))
             _write_parquet(df, tmp)
