@@ -91,6 +91,8 @@ def test_sync_pages_cursor_retry_and_rejects(tmp_path):
     assert customers["name"].to_dict() == {"001A00000000001AAA": "Maria Gomez",
                                            "001A00000000002AAA": "Prairie Offices Inc"}
     assert customers["is_priority"].eq(False).all()  # no Rating in this org: the mapping's default
+    assert customers["customer_type"].to_dict() == {"001A00000000001AAA": "residential",  # a Person Account
+                                                    "001A00000000002AAA": "commercial"}
     quotes = pd.read_parquet(lake.silver_table("quotes")).set_index("quote_id")
     assert quotes["status"].to_dict() == {"006A00000000001AAA": "open", "006A00000000002AAA": "won"}
     rejects = pd.read_parquet(lake.rejects).drop_duplicates(["file", "table", "row", "field"])
