@@ -291,8 +291,9 @@ def local_copy(remote: ObjectPath, attempts: int = 3) -> Path:
     It is downloaded once per version of the object: the cache file is named by the object's
     ETag, so a rebuilt gold (new ETag) is fetched again and an unchanged one is not. The download
     goes to a temporary name and is renamed when complete; if the object was replaced while it
-    was downloading (its ETag changed), it is fetched again. Older versions of the same object
-    are removed from the cache (an open connection keeps its file until it is closed).
+    was downloading (its ETag changed), it is fetched again. Of older versions of the same object
+    only the latest is kept (a reader may have just been handed its path); the rest are removed
+    (an open connection keeps its file until it is closed).
 
     Raises
     ------
@@ -318,8 +319,11 @@ def local_copy(remote: ObjectPath, attempts: int = 3) -> Path:
             finally:
                 if os.path.exists(name):
                     os.unlink(name)
-        for old in folder.iterdir():
-            if old != cached and not old.name.startswith("."):
-                old.unlink(missing_ok=True)
+        # Keep this version and the one before (a reader on this machine may have been handed
+        # that path a moment ago and not opened it yet); older ones go.
+        versions = sorted((f for f in folder.iterdir() if not f.name.startswith(".") and f != cached),
+                          key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for old in versions[1:]:
+            old.unlink(missing_ok=True)
         return cached
     raise StorageError(f"{remote}: the object changed during each of {attempts} downloads; try again")

@@ -79,7 +79,10 @@ def test_local_copies_are_cached_by_etag(s3_bucket, tmp_path):
     gold.write_bytes(b"second build")
     second = local_copy(gold)
     assert second != first and second.read_bytes() == b"second build"
-    assert not first.exists()  # the older version left the cache
+    assert first.exists()  # kept: a reader may just have been handed its path
+    gold.write_bytes(b"third build")
+    third = local_copy(gold)
+    assert third.read_bytes() == b"third build" and second.exists() and not first.exists()
     with pytest.raises(FileNotFoundError):
         local_copy(ObjectPath(s3_bucket) / "nothing" / "gold.duckdb")
-    assert isinstance(second, Path)
+    assert isinstance(third, Path)
