@@ -45,13 +45,14 @@ class _Recorder(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(length)) if length else None
 
     def _limited(self) -> bool:
-        """Answer 429 with Retry-After when the next request matching a queued rule arrives."""
+        """Answer 429 with Retry-After (or the rule's own status and body) to the next request matching a rule."""
         for rule in list(self.outer.throttle):
-            method, pattern, retry_after = rule
+            method, pattern, retry_after, *other = rule  # other: an answer (status, body) instead of 429
             if method == self.command and re.search(pattern, self.path):
                 self.outer.throttle.remove(rule)
-                data = json.dumps(self.outer.rate_limit_body).encode()
-                self.send_response(429)
+                status, body = other if other else (429, self.outer.rate_limit_body)
+                data = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Retry-After", str(retry_after))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

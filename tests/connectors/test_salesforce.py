@@ -110,6 +110,11 @@ def test_refusals_are_clear_and_never_show_the_token(tmp_path):
         org.throttle.extend([("GET", "describe", 0)] * 5)  # rate limited on every attempt
         with pytest.raises(SyncError, match="HTTP 429 .*gave up after 5 attempts"):
             list(SalesforceConnector(org.session, sleep=lambda s: None).read("Account", None, org.env()))
+        # The org's daily API allowance is spent: no retrying, the reason named.
+        org.throttle.append(("GET", "describe", 0, 403, [{"message": "TotalRequests Limit exceeded.",
+                                                          "errorCode": "REQUEST_LIMIT_EXCEEDED"}]))
+        with pytest.raises(SyncError, match="API request limit is used up .REQUEST_LIMIT_EXCEEDED."):
+            list(SalesforceConnector(org.session, sleep=pytest.fail).read("Account", None, org.env()))
     assert SF_TOKEN[:8] not in str(refused.value)
     with pytest.raises(SyncError, match="not a date"):
         soql_datetime("2024-05-01; DELETE")
