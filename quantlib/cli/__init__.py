@@ -15,6 +15,7 @@ from quantlib.cli import (  # noqa: F401,E402
     messages,
     monitor,
     price,
+    reports,
     run,
     schedule,
     scorecard,
