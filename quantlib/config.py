@@ -9,6 +9,7 @@ It also says where those files live: :func:`project_root`, and which lake a comm
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,6 +24,8 @@ M = TypeVar("M", bound="BaseModel")
 DEFAULT_COMPANY = "mixed_trades"
 COMPANY_ENV = "QUANT_COMPANY"
 LAKE_ENV = "QUANT_LAKE"
+#: An object storage URL as pathlib folds it ("s3://b/x" -> "s3:/b/x").
+_FOLDED_URL = re.compile(r"^(s3a?):/(?=[^/])")
 
 
 def project_root() -> Path:
@@ -72,10 +75,14 @@ def resolve_lake(lake: str | Path | None = None, company: str | None = None,
     Path or str
         The lake root (not checked for existence; the command says what is missing); an object
         storage URL (``s3://bucket/prefix``) is returned as the text it is, for
-        :class:`quantlib.data.lake.Lake` (a ``Path`` would fold its ``//``).
+        :class:`quantlib.data.lake.Lake` (a ``Path`` would fold its ``//``; one that a ``Path``
+        option already folded, ``s3:/bucket/prefix``, is unfolded).
     """
     env = os.environ if environ is None else environ
     chosen = lake or env.get(LAKE_ENV)
+    if isinstance(chosen, Path) and _FOLDED_URL.match(str(chosen)):
+        # A command whose --lake is typed Path got "s3://b/x" as Path("s3:/b/x"): unfold it.
+        chosen = _FOLDED_URL.sub(r"\1://", str(chosen), count=1)
     if chosen and "://" in str(chosen) and not str(chosen).startswith("file://"):
         return str(chosen)
     if chosen:

@@ -81,6 +81,12 @@ def test_a_lake_on_object_storage_from_ingest_to_kpis(small_company, s3_bucket, 
     assert shown.exit_code == 0 and "profit_margin" in shown.output, shown.output
     pd.testing.assert_series_equal(kpi_summary(lake).set_index("kpi")["value"],
                                    kpi_summary(local).set_index("kpi")["value"], rtol=1e-9)
+    # A command whose --lake is still a Path option gets the URL unfolded (Path folds "s3://" to "s3:/"):
+    # the scorecard reads gold's period from S3 and answers as it does on the local lake (a year of
+    # data has no earlier baseline year).
+    card = runner.invoke(app, ["scorecard", "--baseline-year", "2024", "--lake", url])
+    mine = runner.invoke(app, ["scorecard", "--baseline-year", "2024", "--lake", str(local.root)])
+    assert card.exit_code == mine.exit_code and card.output == mine.output and "2024-12-31" in card.output
 
     # Another machine (an empty cache) reads the same build, downloaded once.
     first = gold_file(lake)

@@ -6,6 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from quantlib.config import resolve_lake
 from quantlib.data.storage import (
     ENDPOINT_ENV,
     ObjectPath,
@@ -27,6 +28,9 @@ def test_urls_become_object_paths_and_local_paths_stay_paths(tmp_path):
     assert as_location(tmp_path) == tmp_path and as_location(str(tmp_path)) == tmp_path
     assert as_location(f"file://{tmp_path}") == tmp_path
     assert is_remote("s3://b/x") and not is_remote(str(tmp_path)) and not is_remote(tmp_path)
+    # resolve_lake keeps a URL as text, and unfolds one that a Path-typed option folded.
+    assert resolve_lake("s3://b/x") == resolve_lake(Path("s3://b/x")) == "s3://b/x"
+    assert resolve_lake(tmp_path) == tmp_path and resolve_lake(Path("s3:x")) == Path("s3:x")
     for bad in ("gs://bucket/x", "s3://", "bucket/x"):
         with pytest.raises(StorageError):
             ObjectPath(bad)
