@@ -14,6 +14,16 @@
     Xero's change notifications and its "intent to receive" check: 200 with no body for a body
     whose ``x-xero-signature`` is its base64 HMAC-SHA256 under the webhook key
     (``XERO_WEBHOOK_KEY``), 401 otherwise.
+``POST /salesforce/outbound``
+    Salesforce outbound messages (a workflow rule's or flow's SOAP ``notifications``). They carry
+    no signature, so, as Salesforce documents, the caller is checked by what it sends and how it
+    connects: the message's ``OrganizationId`` must be the org's (``SALESFORCE_ORG_ID``, 15 or 18
+    characters) and, when ``SALESFORCE_OUTBOUND_SECRET`` is set, the endpoint URL configured in
+    Salesforce must carry it as ``?key=...`` (compared in constant time); TLS client certificates
+    (Salesforce's client certificate) and an allow-list of Salesforce's IP ranges belong in the
+    reverse proxy. Anything else gets a SOAP fault (401; 400 for a body not in the WSDL's shape)
+    and changes nothing; a verified message is answered with ``notificationsResponse`` /
+    ``<Ack>true</Ack>`` (any other answer makes Salesforce send it again).
 ``GET /health``
     ``{"status": "ok"}``.
 
@@ -23,10 +33,12 @@ change's time (:mod:`quantlib.connectors.events`); the lake is ``lake`` or ``$QU
 
 Twilio signs the URL it called, which behind a proxy is not the one this server sees: set
 ``QUANT_WEBHOOK_PUBLIC_URL`` (e.g. ``https://hooks.example.com``) to the public root.
-``TWILIO_AUTH_TOKEN`` and the accounting webhook secrets come from the environment and are never
-logged or echoed.
+``TWILIO_AUTH_TOKEN``, the accounting webhook secrets and ``SALESFORCE_OUTBOUND_SECRET`` come from the
+environment and are never logged or echoed (``quant webhooks serve`` logs warnings only, no request
+lines, so a secret in a URL is not written either).
 """
 
+import hmac
 import json
 import os
 import urllib.parse
@@ -108,6 +120,39 @@ def create_webhook_app(store=None, env: Mapping[str, str] | None = None, lake=No
             return Response(status_code=200)
 
         return receive
+
+    def soap(body: str, status: int = 200):
+        return Response('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+                        f'"http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>{body}</soapenv:Body>'
+                        "</soapenv:Envelope>", status_code=status, media_type="text/xml; charset=utf-8")
+
+    def fault(message: str, status: int):
+        return soap(f"<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>{escape(message)}"
+                    "</faultstring></soapenv:Fault>", status)
+
+    @app.post("/salesforce/outbound")
+    async def salesforce_outbound(request: Request, background: BackgroundTasks):
+        from quantlib.connectors.events import NotificationError, record_events, salesforce_notification, sync_events
+
+        org_id = (env.get("SALESFORCE_ORG_ID") or "").strip()
+        if not org_id:
+            return fault("SALESFORCE_ORG_ID is not set: cannot check the organisation", 503)
+        secret = env.get("SALESFORCE_OUTBOUND_SECRET") or ""
+        given = request.query_params.get("key", "")
+        if secret and not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
+            return fault("not authorised", 401)
+        try:
+            org, events = salesforce_notification(await request.body())
+        except NotificationError as exc:
+            return fault(str(exc), 400)
+        if not hmac.compare_digest(org[:15].encode("utf-8"), org_id[:15].encode("utf-8")):
+            return fault("not authorised", 401)
+        if events:
+            where = lake_root()
+            record_events(where, events)
+            background.add_task(sync_events, where, "salesforce", events, env)
+        return soap('<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
+                    "</notificationsResponse>")
 
     from quantlib.connectors.events import quickbooks_events, xero_events
 

@@ -3,7 +3,8 @@
     quant messages send confirmation J00022677 --to +15555550123
     quant messages send survey J00000001 --to +15555550123
     quant webhooks serve --port 8871          # Twilio's incoming-message webhook: POST /twilio/sms; the
-                                              # accounting webhooks: POST /quickbooks/webhook, /xero/webhook
+                                              # accounting webhooks: POST /quickbooks/webhook, /xero/webhook;
+                                              # Salesforce outbound messages: POST /salesforce/outbound
     quant messages land                       # the replies into the lake as interactions
 
 See :mod:`quantlib.notify.conversations` and :mod:`quantlib.api.webhooks`.
@@ -23,7 +24,7 @@ messages_app = typer.Typer(help="SMS confirmations and surveys, and their replie
                            no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
 webhooks_app = typer.Typer(help="The webhook receiver vendors call (Twilio replies, QuickBooks and Xero "
-                                 "changes).", no_args_is_help=True)
+                                 "changes, Salesforce outbound messages).", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
 
 
@@ -80,9 +81,11 @@ def serve_command(
     lake: Optional[Path] = lake_option(),
     company: Optional[str] = company_option(),
 ) -> None:
-    """Serve POST /twilio/sms, /quickbooks/webhook and /xero/webhook (signatures checked) until stopped.
+    """Serve POST /twilio/sms, /quickbooks/webhook, /xero/webhook (signatures checked) and
+    /salesforce/outbound (organisation and key checked) until stopped.
 
-    Accounting notifications are recorded in the lake and the changed records synced into it.
+    Accounting notifications and Salesforce outbound messages are recorded in the lake and the
+    changed records synced into it.
     """
     import uvicorn
 

@@ -26,6 +26,13 @@ Payload shapes (the vendors' webhook references):
   "UPDATE", "eventCategory": "INVOICE", "tenantId": ..., "tenantType": "ORGANISATION"}],
   "firstEventSequence": n, "lastEventSequence": m, "entropy": ...}``; its "intent to receive"
   check sends ``events: []`` correctly and incorrectly signed, and expects 200 and 401.
+* Salesforce outbound messages (the outbound messaging WSDL): a SOAP 1.1 envelope whose body is a
+  ``notifications`` element (namespace ``http://soap.sforce.com/2005/09/outbound``) holding
+  ``OrganizationId``, ``ActionId``, ``SessionId`` (nillable), ``EnterpriseUrl``, ``PartnerUrl`` and
+  up to 100 ``Notification`` elements, each an ``Id`` (the notification's) and an ``sObject`` of
+  ``xsi:type`` ``sf:Account`` (``sf:Opportunity`` ...) whose children (namespace
+  ``urn:sobject.enterprise.soap.sforce.com``) are the fields the outbound message sends; parsed by
+  :func:`salesforce_notification`. They carry no signature: the receiver checks the organisation.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import hashlib
 import hmac
 import json
 import os
+import xml.etree.ElementTree as ET  # nosec B405 - a DTD is refused before parsing (see salesforce_notification)
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,7 +53,7 @@ from quantlib.connectors.base import CONNECTORS, Connector, SyncError, _sync_dir
 from quantlib.errors import QuantError
 
 __all__ = ["EVENT_COLUMNS", "NotificationError", "quickbooks_events", "read_events", "read_webhook_syncs",
-           "record_events", "sync_events", "verify_signature", "xero_events"]
+           "record_events", "salesforce_notification", "sync_events", "verify_signature", "xero_events"]
 
 class NotificationError(QuantError, ValueError):
     """A signed notification whose body is not in the vendor's documented shape."""
@@ -120,6 +128,58 @@ def xero_events(payload: dict, tenant: str | None = None) -> list[dict]:
     return events
 
 
+_SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
+_OUTBOUND = "{http://soap.sforce.com/2005/09/outbound}"
+_SOBJECT = "{urn:sobject.enterprise.soap.sforce.com}"
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+#: The fields of an outbound message's sObject that date its change, most precise first.
+STAMP_FIELDS = ("SystemModstamp", "LastModifiedDate")
+
+
+def salesforce_notification(body: bytes) -> tuple[str, list[dict]]:
+    """The organisation and the changed records of a Salesforce outbound message (a SOAP ``notifications``).
+
+    One row per ``Notification``: ``object`` the sObject's type without its prefix (``Account``),
+    ``record_id`` its ``Id``, ``operation`` ``"outbound message"``, ``event_time`` its
+    ``SystemModstamp`` (else ``LastModifiedDate``; blank when the message sends neither), ``tenant``
+    the organisation, ``synced`` whether the Salesforce connector reads that object. The
+    organisation is not checked here (the receiver compares it with the configured one).
+
+    Raises
+    ------
+    NotificationError
+        The body is not XML, holds a document type declaration, or is not a ``notifications``
+        envelope (no OrganizationId, a Notification without an Id or an sObject type).
+    """
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:  # Salesforce sends none; entities are an XML attack
+        raise NotificationError("not a Salesforce outbound message: a document type declaration")
+    try:
+        root = ET.fromstring(body)  # nosec B314 - no DTD (refused above), so no entity expansion
+    except ET.ParseError:
+        raise NotificationError("not a Salesforce outbound message: the body is not XML") from None
+    note = root.find(f"{_SOAP}Body/{_OUTBOUND}notifications")
+    if root.tag != f"{_SOAP}Envelope" or note is None:
+        raise NotificationError("not a Salesforce outbound message: no SOAP Body/notifications element")
+    org = (note.findtext(f"{_OUTBOUND}OrganizationId") or "").strip()
+    if not org:
+        raise NotificationError("not a Salesforce outbound message: no OrganizationId")
+    objects = CONNECTORS["salesforce"].objects
+    received, events = _now(), []
+    for item in note.findall(f"{_OUTBOUND}Notification"):
+        record = item.find(f"{_OUTBOUND}sObject")
+        kind = record.get(_XSI_TYPE, "") if record is not None else ""
+        if not (item.findtext(f"{_OUTBOUND}Id") or "").strip() or not kind:
+            raise NotificationError("not a Salesforce outbound message: a Notification without an Id or an "
+                                    "sObject type")
+        obj = kind.rsplit(":", 1)[-1]
+        fields = {child.tag.replace(_SOBJECT, ""): (child.text or "").strip() for child in record}
+        stamp = next((fields[f] for f in STAMP_FIELDS if fields.get(f)), "")
+        events.append({"received_at": received, "source": "salesforce", "object": obj,
+                       "record_id": fields.get("Id", ""), "operation": "outbound message", "event_time": stamp,
+                       "tenant": org, "synced": obj in objects})
+    return org, events
+
+
 def _append(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:
@@ -161,6 +221,8 @@ def _since(source: str, stamps: list[str]) -> str | None:
         try:
             when = pd.Timestamp(stamp)
         except (ValueError, TypeError):
+            continue
+        if pd.isna(when):  # a blank stamp is NaT, not an error
             continue
         times.append(when.tz_convert("UTC") if when.tzinfo else when.tz_localize("UTC"))
     if not times:
