@@ -4,7 +4,13 @@ Settings (environment variables only; the token never appears in an error, a log
 
 ==============================  ===========================================================
 ``HUBSPOT_ACCESS_TOKEN``        a private app's access token (scopes: crm.objects.companies
-                                read and write, crm.objects.deals.read, tickets)
+                                read and write, crm.objects.deals.read, tickets); it does
+                                not expire. Or, for a public (OAuth) app:
+``HUBSPOT_CLIENT_ID``           the app's client id and secret and the refresh token of
+``HUBSPOT_CLIENT_SECRET``       the account's install: Quant gets 30-minute access tokens
+``HUBSPOT_REFRESH_TOKEN``       itself (``POST /oauth/v1/token``, before they expire and
+                                after a 401, once; :mod:`quantlib.connectors.tokens`;
+                                optional ``HUBSPOT_TOKEN_URL``)
 ``QUANT_HUBSPOT_BASE_URL``      optional: another API root than ``https://api.hubapi.com``
 ==============================  ===========================================================
 
@@ -47,6 +53,7 @@ from quantlib.connectors.base import (
     register,
 )
 from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
+from quantlib.connectors.tokens import Tokens, missing_credentials
 
 __all__ = ["LABELS", "HubSpotConnector"]
 
@@ -100,15 +107,23 @@ class HubSpotConnector(Connector):
         self.failures: list[str] = []
         self.unchanged = 0
 
+    def missing(self, env: Mapping[str, str]) -> str | None:
+        return missing_credentials(self, env)
+
     def _client(self, env: Mapping[str, str]):
         from hubspot import HubSpot
 
-        self._secrets = (env.get("HUBSPOT_ACCESS_TOKEN", ""),)
-        return HubSpot(access_token=env["HUBSPOT_ACCESS_TOKEN"],
-                       host=(env.get("QUANT_HUBSPOT_BASE_URL") or HUBSPOT_API).rstrip("/"))
+        self._tokens = Tokens(self.name, env, sleep=self.sleep)
+        token = self._tokens.current()
+        self._secrets = self._tokens.secrets
+        self._hubspot = HubSpot(access_token=token, host=(env.get("QUANT_HUBSPOT_BASE_URL") or HUBSPOT_API).rstrip("/"))
+        return self._hubspot
 
     def _call(self, what: str, call):
-        """``call()`` with retries of 429 and 5xx; a refusal as :class:`SyncError` without the token."""
+        """``call()`` with retries of 429 and 5xx, and one new access token after a 401 when it can be
+        refreshed (API objects made after it send the new one); a refusal as :class:`SyncError` without the token."""
+        renewed = []
+
         def once():
             try:
                 return call()
@@ -118,6 +133,11 @@ class HubSpotConnector(Connector):
                     if isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3"):
                         raise SyncError(f"hubspot {what}: cannot reach the API: {type(exc).__name__}") from None
                     raise
+                if status == 401 and self._tokens.refreshable and not renewed:
+                    renewed.append(True)
+                    self._hubspot.access_token = self._tokens.refresh(stale=self._hubspot.access_token)
+                    self._secrets = self._tokens.secrets
+                    return once()
                 detail = scrub(f"hubspot {what}: HTTP {status} {_detail(exc.body)}", self._secrets)
                 if status == 429 or status >= 500:
                     raise RetryableError(detail, retry_after=_retry_after(exc.headers)) from None
@@ -233,13 +253,12 @@ class HubSpotConnector(Connector):
         if updates.empty or not props:
             return pd.DataFrame(columns=columns)
         client = self._client(env)
-        api = getattr(client.crm, obj).batch_api
         decimals = {f: MEASURES[m][1] for f, m in self.write_fields.get(obj, {}).items()}
         written = []
         for start in range(0, len(updates), BATCH_SIZE):
             chunk = updates.iloc[start:start + BATCH_SIZE]
             body = {"properties": props, "inputs": [{"id": str(r)} for r in chunk["record_id"]]}
-            answer = self._call(f"{obj} read", lambda: api.read(body))
+            answer = self._call(f"{obj} read", lambda: getattr(client.crm, obj).batch_api.read(body))
             current = {str(r.id): r.properties or {} for r in answer.results or []}
             inputs, changes = [], []
             for row in chunk.itertuples(index=False):
@@ -259,7 +278,7 @@ class HubSpotConnector(Connector):
                 if values:
                     inputs.append({"id": record_id, "properties": values})
             if inputs:
-                self._call(f"{obj} update", lambda: api.update({"inputs": inputs}))
+                self._call(f"{obj} update", lambda: getattr(client.crm, obj).batch_api.update({"inputs": inputs}))
                 written += changes
         return pd.DataFrame(written, columns=columns)
 

@@ -20,8 +20,12 @@ field in it: :meth:`~quantlib.connectors.base.Connector.write_back` refuses.
 Settings (environment variables; the token is never written to an error, a log or the lake):
 
 ``QUICKBOOKS_ACCESS_TOKEN``
-    An OAuth 2.0 access token of the company (refreshed outside Quant, e.g. by the app that
-    connected it).
+    An OAuth 2.0 access token of the company (it lasts an hour), or:
+``QUICKBOOKS_CLIENT_ID``, ``QUICKBOOKS_CLIENT_SECRET``, ``QUICKBOOKS_REFRESH_TOKEN``
+    The app's keys and the refresh token its connection gave: Quant then gets access tokens from
+    Intuit's token endpoint itself before they expire and after a 401 (once), keeping the
+    rotated refresh token in the token store (:mod:`quantlib.connectors.tokens`; optional
+    ``QUICKBOOKS_TOKEN_URL``).
 ``QUICKBOOKS_REALM_ID``
     The company's realm id.
 ``QUICKBOOKS_SANDBOX``
@@ -48,6 +52,7 @@ from quantlib.connectors.base import (
     call_with_retries,
     register,
 )
+from quantlib.connectors.tokens import Tokens, missing_credentials
 
 __all__ = ["COLUMNS", "QuickBooksConnector", "flatten"]
 
@@ -154,20 +159,33 @@ class QuickBooksConnector(Connector):
         self.sleep = sleep
         self.minorversion = minorversion
 
+    def missing(self, env: Mapping[str, str]) -> str | None:
+        return missing_credentials(self, env)
+
     def client(self, env: Mapping[str, str]):
-        """A ``quickbooks.QuickBooks`` client for the company of ``env``, its answers checked for 429 and 5xx."""
+        """A ``quickbooks.QuickBooks`` client for the company of ``env``, its answers checked for 429 and 5xx,
+        and a 401 answered by one new access token when the refresh settings are set."""
         import requests
         from quickbooks import QuickBooks
+
+        tokens = Tokens(self.name, env, sleep=self.sleep)
 
         class _Session(requests.Session):
             """The client's session: it reads the bearer token from ``access_token``."""
 
-            access_token = env["QUICKBOOKS_ACCESS_TOKEN"]
+            access_token = tokens.current()
 
         class _Client(QuickBooks):
             def process_request(self, request_type, url, headers="", params="", data=""):
+                def send():
+                    return super(_Client, self).process_request(request_type, url, headers=headers, params=params,
+                                                                data=data)
+
                 try:
-                    answer = super().process_request(request_type, url, headers=headers, params=params, data=data)
+                    answer = send()
+                    if answer.status_code == 401 and tokens.refreshable:
+                        self.session.access_token = tokens.refresh(stale=self.session.access_token)
+                        answer = send()
                 except requests.RequestException as exc:
                     raise RetryableError(f"quickbooks: the API could not be reached ({type(exc).__name__})") from None
                 if answer.status_code == 429 or answer.status_code >= 500:

@@ -4,9 +4,17 @@ Settings (environment variables only; the token never appears in an error, a log
 
 ==============================  ===========================================================
 ``SALESFORCE_INSTANCE_URL``     the org's URL, e.g. ``https://acme.my.salesforce.com``
-``SALESFORCE_ACCESS_TOKEN``     an OAuth access token (a connected app's; sent as Bearer)
+``SALESFORCE_ACCESS_TOKEN``     an OAuth access token (a connected app's; sent as Bearer), or:
+``SALESFORCE_CLIENT_ID``        the connected app's consumer key and secret, for Quant to get
+``SALESFORCE_CLIENT_SECRET``    access tokens itself (client credentials flow, or with
+``SALESFORCE_REFRESH_TOKEN``    a refresh token the refresh-token flow; see
+                                :mod:`quantlib.connectors.tokens`); optional
+                                ``SALESFORCE_TOKEN_URL``
 ``SALESFORCE_API_VERSION``      optional, default simple-salesforce's (``59.0``)
 ==============================  ===========================================================
+
+An access token the org refuses (401 ``INVALID_SESSION_ID``: expired) is replaced once, when the
+refresh settings are set, and the call made again.
 
 Reading. Per object, one SOQL query of the fields the shipped mapping reads
 (:func:`~quantlib.connectors.crm.mapping_columns`; those the org does not have, by its
@@ -46,6 +54,7 @@ from quantlib.connectors.base import (
     register,
 )
 from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
+from quantlib.connectors.tokens import Tokens, missing_credentials
 
 __all__ = ["SalesforceConnector", "soql_datetime"]
 
@@ -99,22 +108,41 @@ class SalesforceConnector(Connector):
 
     # ------------------------------------------------------------------ the client and its calls
 
+    def missing(self, env: Mapping[str, str]) -> str | None:
+        return missing_credentials(self, env)
+
     def _client(self, env: Mapping[str, str]):
         from simple_salesforce import Salesforce
         from simple_salesforce.api import DEFAULT_API_VERSION
 
-        self._secrets = (env.get("SALESFORCE_ACCESS_TOKEN", ""),)
-        return Salesforce(instance_url=env["SALESFORCE_INSTANCE_URL"], session_id=env["SALESFORCE_ACCESS_TOKEN"],
-                          version=env.get("SALESFORCE_API_VERSION") or DEFAULT_API_VERSION, session=self.session)
+        self._tokens = Tokens(self.name, env, session=self.session, sleep=self.sleep)
+        token = self._tokens.current()
+        self._secrets = self._tokens.secrets
+        self._sf = Salesforce(instance_url=env["SALESFORCE_INSTANCE_URL"], session_id=token,
+                              version=env.get("SALESFORCE_API_VERSION") or DEFAULT_API_VERSION, session=self.session)
+        return self._sf
+
+    def _renew(self) -> None:
+        """Give the client a new access token in place of the one the org refused."""
+        self._sf.session_id = self._tokens.refresh(stale=self._sf.session_id)
+        self._sf._generate_headers()
+        self._secrets = self._tokens.secrets
 
     def _call(self, what: str, call):
-        """``call()`` with retries of 429 and 5xx; a refusal as :class:`SyncError` without the token."""
+        """``call()`` with retries of 429 and 5xx, and one new access token after a 401 when it can be
+        refreshed; a refusal as :class:`SyncError` without the token."""
         from simple_salesforce.exceptions import SalesforceError
+
+        renewed = []
 
         def once():
             try:
                 return call()
             except SalesforceError as exc:
+                if exc.status == 401 and self._tokens.refreshable and not renewed:
+                    renewed.append(True)
+                    self._renew()
+                    return once()
                 detail = _detail(exc.content)
                 if exc.status == 429 or exc.status >= 500:
                     raise RetryableError(scrub(f"salesforce {what}: HTTP {exc.status} {detail}", self._secrets),

@@ -21,7 +21,13 @@ Quant's write and a person's edit never meet.
 Settings (environment variables; the token is never written to an error, a log or the lake):
 
 ``XERO_ACCESS_TOKEN``
-    An OAuth 2.0 access token (refreshed outside Quant, e.g. by the app that connected Xero).
+    An OAuth 2.0 access token (it lasts 30 minutes), or:
+``XERO_CLIENT_ID``, ``XERO_CLIENT_SECRET`` (and ``XERO_REFRESH_TOKEN``)
+    The app's keys and the refresh token its connection gave (without one: a Custom Connection's
+    client credentials, optional ``XERO_SCOPES``): Quant then gets access tokens from Xero's
+    identity server itself before they expire and after a 401 (once), keeping the rotated
+    refresh token in the token store (:mod:`quantlib.connectors.tokens`; optional
+    ``XERO_TOKEN_URL``).
 ``XERO_TENANT_ID``
     The organisation's tenant id (the ``xero-tenant-id`` header).
 ``XERO_API_URL``
@@ -45,6 +51,7 @@ from quantlib.connectors.base import (
     call_with_retries,
     register,
 )
+from quantlib.connectors.tokens import Tokens, missing_credentials
 
 __all__ = ["COLUMNS", "PAGE_SIZE", "XeroConnector"]
 
@@ -156,6 +163,9 @@ class XeroConnector(Connector):
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self.sleep = sleep
 
+    def missing(self, env: Mapping[str, str]) -> str | None:
+        return missing_credentials(self, env)
+
     def api(self, env: Mapping[str, str]):
         """An ``AccountingApi`` for ``env``'s token (and API root, when set)."""
         from xero_python.accounting import AccountingApi
@@ -163,7 +173,9 @@ class XeroConnector(Connector):
         from xero_python.api_client.oauth2 import OAuth2Token
 
         scheme = "Bearer"
-        token = {"access_token": env["XERO_ACCESS_TOKEN"], "token_type": scheme, "scope": None, "expires_in": None}
+        self._tokens = Tokens(self.name, env, sleep=self.sleep)
+        token = {"access_token": self._tokens.current(), "token_type": scheme, "scope": None, "expires_in": None}
+        self._token = token  # a 401 puts a new access token in it (_call)
         client = ApiClient(Configuration(oauth2_token=OAuth2Token()), oauth2_token_getter=lambda: token,
                            oauth2_token_saver=lambda _token: None)
         # One retry policy, call_with_retries (Retry-After capped, waits seen by the caller): the
@@ -175,10 +187,16 @@ class XeroConnector(Connector):
         import urllib3
         from xero_python.exceptions import ApiException
 
+        renewed = []
+
         def attempt():
             try:
                 return call()
             except ApiException as exc:
+                if exc.status == 401 and self._tokens.refreshable and not renewed:
+                    renewed.append(True)
+                    self._token["access_token"] = self._tokens.refresh(stale=self._token["access_token"])
+                    return attempt()
                 if exc.status == 429 or (exc.status or 0) >= 500:
                     raise RetryableError(f"xero answered {exc.status}", retry_after=_retry_after(exc)) from None
                 raise SyncError(f"xero {what}: the API answered {exc.status} {exc.reason or ''}".rstrip()) from None
