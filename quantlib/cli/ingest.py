@@ -48,6 +48,7 @@ def ingest_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from quantlib.data.ingest import MappingError, ingest
+    from quantlib.data.writelock import LakeLocked
 
     if source is not None:
         from quantlib.config import project_root
@@ -90,6 +91,9 @@ def ingest_command(
     except MappingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except LakeLocked as exc:  # a TimeoutError, so an OSError: caught first, nothing was written
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except OSError as exc:
         typer.echo(f"error: writing the lake failed, nothing was changed in silver: {exc}", err=True)
         raise typer.Exit(1) from None

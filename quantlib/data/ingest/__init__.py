@@ -31,7 +31,10 @@ Nothing is lost: ``rows_read == rows_accepted + rows_rejected`` for every file
 (blank lines are not rows), and every rejected row is in ``lake.rejects`` with the
 original values as JSON. Every write goes through :func:`~quantlib.data.lake.atomic_path`
 and all silver / rejects / manifest files are renamed into place only after all of
-them were written, so a failure leaves the warehouse as it was.
+them were written, so a failure leaves the warehouse as it was. The manifest read, the checks
+against silver, the merge and the commit run under the lake's write lock
+(:func:`~quantlib.data.writelock.write_lock`), so two ingests of one lake take turns instead of
+one dropping the other's rows.
 
 Modules
 -------
@@ -93,6 +96,7 @@ from quantlib.data.ingest.report import (
     UnusableFile,
 )
 from quantlib.data.lake import Lake, read_parquet
+from quantlib.data.writelock import write_lock
 from quantlib.errors import RejectReason
 
 __all__ = [
@@ -193,6 +197,9 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
         The mapping file is invalid.
     NotADirectoryError
         ``src_dir`` is not a directory.
+    LakeLocked
+        Another writer held the lake's write lock for the whole timeout
+        (:mod:`quantlib.data.writelock`); nothing was read or written.
     OSError
         Writing the lake failed; the lake is left as it was (bronze may hold the raw files).
     """
@@ -205,86 +212,88 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
     ingested_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("us")
     report = IngestReport(src_dir, lake.root, ingested_at, mapping.source)
 
-    manifest = _read_parquet_or(lake.manifest, MANIFEST_COLUMNS)
-    loaded = manifest[manifest["status"] == LOADED] if len(manifest) else manifest
-    seen = dict(zip(loaded["sha256"], loaded["file"])) if len(loaded) else {}
+    # One writer at a time: another ingest's commit between our read of silver and ours would be lost.
+    with write_lock(lake):
+        manifest = _read_parquet_or(lake.manifest, MANIFEST_COLUMNS)
+        loaded = manifest[manifest["status"] == LOADED] if len(manifest) else manifest
+        seen = dict(zip(loaded["sha256"], loaded["file"])) if len(loaded) else {}
 
-    # Match and land every file first; then read them table by table.
-    by_table: dict[str, list[tuple[FileReport, bytes, str]]] = {}
-    for path in _discover(src_dir, lake):
-        name = path.relative_to(src_dir).as_posix()
-        table, why = mapping.match(path.name)
-        # A file may feed further tables (the mapping's also_from); the first one reports its ragged rows.
-        targets = ([table] if table else []) + mapping.also(path.name, table)
-        if not targets:
-            report.files.append(FileReport(name, None, SKIPPED,
-                                           problems=[Problem(name, f"{name}: {why}; skipped")]))
-            continue
-        data = path.read_bytes()
-        sha = _sha256(data)
-        already = seen.get(sha)
-        seen.setdefault(sha, name)
-        for target in targets:
-            fr = FileReport(name, target, LOADED, sha)
-            report.files.append(fr)
-            if already is not None:
-                fr.status = ALREADY
-                fr.notes.append(f"already ingested (same content as {already})")
+        # Match and land every file first; then read them table by table.
+        by_table: dict[str, list[tuple[FileReport, bytes, str]]] = {}
+        for path in _discover(src_dir, lake):
+            name = path.relative_to(src_dir).as_posix()
+            table, why = mapping.match(path.name)
+            # A file may feed further tables (the mapping's also_from); the first one reports its ragged rows.
+            targets = ([table] if table else []) + mapping.also(path.name, table)
+            if not targets:
+                report.files.append(FileReport(name, None, SKIPPED,
+                                               problems=[Problem(name, f"{name}: {why}; skipped")]))
                 continue
-            by_table.setdefault(target, []).append((fr, data, _land(lake, target, name, sha, data),
-                                                    target == targets[0]))
+            data = path.read_bytes()
+            sha = _sha256(data)
+            already = seen.get(sha)
+            seen.setdefault(sha, name)
+            for target in targets:
+                fr = FileReport(name, target, LOADED, sha)
+                report.files.append(fr)
+                if already is not None:
+                    fr.status = ALREADY
+                    fr.notes.append(f"already ingested (same content as {already})")
+                    continue
+                by_table.setdefault(target, []).append((fr, data, _land(lake, target, name, sha, data),
+                                                        target == targets[0]))
 
-    silver: dict[str, pd.DataFrame | None] = {}
+        silver: dict[str, pd.DataFrame | None] = {}
 
-    def current(table: str) -> pd.DataFrame | None:
-        if table not in silver:
-            path = lake.silver_table(table)
-            silver[table] = _final_dtypes(read_parquet(path), CONTRACTS[table]) if path.exists() else None
-        return silver[table]
+        def current(table: str) -> pd.DataFrame | None:
+            if table not in silver:
+                path = lake.silver_table(table)
+                silver[table] = _final_dtypes(read_parquet(path), CONTRACTS[table]) if path.exists() else None
+            return silver[table]
 
-    changed: set[str] = set()
-    accepted: dict[str, list[pd.DataFrame]] = {}
-    reject_parts: list[pd.DataFrame] = []
-    manifest_rows = []
-    total = sum(len(files) for files in by_table.values())
-    done = 0
-    for table in TABLE_ORDER:
-        contract = get_contract(table)
-        for fr, data, bronze_path, first in by_table.get(table, []):
-            if on_file is not None:
-                on_file(fr.file, table, done, total)
-            done += 1
-            tm = mapping.tables[table]
-            refs = {t: df for t in {fk.ref_table for fk in contract.foreign_keys}
-                    | {r.via.ref_table for r in contract.date_rules}
-                    if (df := current(t)) is not None}
-            error = ""
-            try:
-                raw = _rows_of(_read_file(fr.file, data, tm), tm, first)
-                result = _process(fr.file, raw, tm, contract, refs, ingested_at)
-            except UnusableFile as exc:
-                fr.status = UNUSABLE
-                error = str(exc)
-                fr.problems.append(Problem(fr.file, f"{fr.file}: {error}"))
-                fr.problems_total = 1
-            else:
-                fr.rows_read, fr.rows_rejected = result.rows_read, result.rows_rejected
-                fr.rows_accepted = len(result.accepted)
-                fr.problems, fr.problems_total = result.problems, result.problems_total
-                fr.notes.extend(result.notes)
-                if len(result.rejects):
-                    reject_parts.append(result.rejects)
-                if len(result.accepted):
-                    silver[table] = _merge(current(table), [result.accepted], contract)
-                    changed.add(table)
-                    accepted.setdefault(table, []).append(result.accepted)
-            manifest_rows.append({
-                "file": fr.file, "sha256": fr.sha256, "table": table, "bronze_path": bronze_path,
-                "status": fr.status, "landed_at": ingested_at, "rows_read": fr.rows_read,
-                "rows_accepted": fr.rows_accepted, "rows_rejected": fr.rows_rejected, "error": error,
-            })
+        changed: set[str] = set()
+        accepted: dict[str, list[pd.DataFrame]] = {}
+        reject_parts: list[pd.DataFrame] = []
+        manifest_rows = []
+        total = sum(len(files) for files in by_table.values())
+        done = 0
+        for table in TABLE_ORDER:
+            contract = get_contract(table)
+            for fr, data, bronze_path, first in by_table.get(table, []):
+                if on_file is not None:
+                    on_file(fr.file, table, done, total)
+                done += 1
+                tm = mapping.tables[table]
+                refs = {t: df for t in {fk.ref_table for fk in contract.foreign_keys}
+                        | {r.via.ref_table for r in contract.date_rules}
+                        if (df := current(t)) is not None}
+                error = ""
+                try:
+                    raw = _rows_of(_read_file(fr.file, data, tm), tm, first)
+                    result = _process(fr.file, raw, tm, contract, refs, ingested_at)
+                except UnusableFile as exc:
+                    fr.status = UNUSABLE
+                    error = str(exc)
+                    fr.problems.append(Problem(fr.file, f"{fr.file}: {error}"))
+                    fr.problems_total = 1
+                else:
+                    fr.rows_read, fr.rows_rejected = result.rows_read, result.rows_rejected
+                    fr.rows_accepted = len(result.accepted)
+                    fr.problems, fr.problems_total = result.problems, result.problems_total
+                    fr.notes.extend(result.notes)
+                    if len(result.rejects):
+                        reject_parts.append(result.rejects)
+                    if len(result.accepted):
+                        silver[table] = _merge(current(table), [result.accepted], contract)
+                        changed.add(table)
+                        accepted.setdefault(table, []).append(result.accepted)
+                manifest_rows.append({
+                    "file": fr.file, "sha256": fr.sha256, "table": table, "bronze_path": bronze_path,
+                    "status": fr.status, "landed_at": ingested_at, "rows_read": fr.rows_read,
+                    "rows_accepted": fr.rows_accepted, "rows_rejected": fr.rows_rejected, "error": error,
+                })
 
-    _commit(lake, {t: silver[t] for t in changed}, reject_parts, manifest, manifest_rows)
+        _commit(lake, {t: silver[t] for t in changed}, reject_parts, manifest, manifest_rows)
     if on_accepted is not None:
         for table, parts in accepted.items():
             on_accepted(table, pd.concat(parts, ignore_index=True))

@@ -1,0 +1,107 @@
+"""Two writers of one lake take turns: the ingest's read-merge-commit runs under the lake's write lock.
+
+Two processes ingest different customers into one lake at the same moment. Each is slowed down
+while it writes silver (after it read and merged), so without a lock both would read the empty
+silver and the later rename would drop the earlier writer's rows; the second test shows exactly
+that happens when the lock is switched off, so the first one can fail.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from filelock import FileLock
+
+from quantlib.data.ingest import ingest
+from quantlib.data.lake import Lake
+from quantlib.data.writelock import LOCK_NAME, LakeLocked, lock_path, write_lock
+from tests.data.conftest import sample_tables
+
+# The child: wait until both children are ready, then ingest with a slow silver write.
+CHILD = textwrap.dedent("""
+    import sys, time, contextlib
+    from pathlib import Path
+    import quantlib.data.ingest as ingest_module
+    import quantlib.data.ingest.commit as commit
+
+    src, lake, me, other, locked = sys.argv[1:6]
+    if locked == "off":
+        ingest_module.write_lock = lambda lake: contextlib.nullcontext()
+    slow = commit._write_parquet
+    def _slow_write(df, path):
+        time.sleep(0.25)
+        slow(df, path)
+    commit._write_parquet = _slow_write
+    Path(me).touch()
+    deadline = time.monotonic() + 60
+    while not Path(other).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ingest_module.ingest(src, lake)
+""")
+
+
+def _exports(folder: Path, rows: pd.DataFrame) -> Path:
+    folder.mkdir(parents=True)
+    rows.to_csv(folder / "customers.csv", index=False)
+    return folder
+
+
+def _two_writers(tmp_path: Path, locked: str) -> tuple[Path, list[subprocess.Popen]]:
+    """Start two processes ingesting different customers into one new lake; returns the lake and them."""
+    customers = sample_tables()["customers"]
+    first = _exports(tmp_path / "a", customers.iloc[:2])
+    second = _exports(tmp_path / "b", customers.iloc[2:])
+    lake = tmp_path / "lake"
+    ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
+    root = Path(__file__).resolve().parents[2]
+    return lake, [subprocess.Popen([sys.executable, "-c", CHILD, str(src), str(lake), str(me), str(other), locked],
+                                   cwd=root, stderr=subprocess.PIPE, text=True)
+                  for src, me, other in ((first, ready[0], ready[1]), (second, ready[1], ready[0]))]
+
+
+def _silver(lake: Path, children: list[subprocess.Popen]) -> pd.DataFrame:
+    for child in children:
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+    return pd.read_parquet(Lake(lake).silver_table("customers"))
+
+
+def test_two_processes_ingesting_at_once_both_land_and_without_the_lock_one_is_lost(tmp_path):
+    # Both races run side by side (four processes) to keep the test short.
+    locked_lake, locked = _two_writers(tmp_path / "locked", "on")
+    unlocked_lake, unlocked = _two_writers(tmp_path / "unlocked", "off")
+    assert sorted(_silver(locked_lake, locked)["customer_id"]) == ["C1", "C2", "C3"]
+    manifest = pd.read_parquet(Lake(locked_lake).manifest)
+    assert list(manifest["file"]) == ["customers.csv", "customers.csv"] and len(set(manifest["sha256"])) == 2
+    # The same race with the lock switched off: one writer's rows are gone, so the check above can fail.
+    assert sorted(_silver(unlocked_lake, unlocked)["customer_id"]) in (["C1", "C2"], ["C3"])
+
+
+def test_a_held_lock_stops_ingest_with_a_line_naming_the_lake(tmp_path, monkeypatch):
+    lake = Lake(tmp_path / "lake")
+    src = _exports(tmp_path / "src", sample_tables()["customers"])
+    assert lock_path(lake) == lake.root / LOCK_NAME
+    holder = FileLock(str(lock_path(lake)))  # another writer: a separate lock object, as another process has
+    lake.root.mkdir(parents=True)
+    with holder:
+        monkeypatch.setenv("QUANT_LAKE_LOCK_TIMEOUT", "0.2")
+        started = time.monotonic()
+        with pytest.raises(LakeLocked, match=f"lake {lake.root} is being written by another process"):
+            ingest(src, lake)
+        assert time.monotonic() - started < 5
+    assert not lake.silver_table("customers").exists()  # nothing read, nothing written
+    assert len(pd.read_parquet(ingest(src, lake).lake / "silver" / "customers.parquet")) == 3  # free again
+
+
+def test_the_lock_nests_in_one_thread_and_s3_lakes_lock_locally(tmp_path):
+    with write_lock(tmp_path / "lake", timeout=0) as held, write_lock(tmp_path / "lake", timeout=0):
+        assert held == tmp_path / "lake" / LOCK_NAME
+    remote = lock_path("s3://bucket/acme/lake")
+    assert remote.name.endswith(".lock") and "bucket" not in str(remote)  # a local file, named by a hash
+    assert remote != lock_path("s3://bucket/other/lake")
