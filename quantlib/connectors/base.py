@@ -218,11 +218,13 @@ def read_cursors(lake) -> dict[str, dict[str, str]]:
 
 def _save_cursor(lake, source: str, obj: str, cursor: str) -> None:
     from quantlib.data.lake import atomic_path
+    from quantlib.data.writelock import write_lock
 
-    cursors = read_cursors(lake)
-    cursors.setdefault(source, {})[obj] = cursor
-    with atomic_path(_sync_dir(lake) / "cursors.json") as tmp:
-        tmp.write_text(json.dumps(cursors, indent=1, sort_keys=True), encoding="utf-8")
+    with write_lock(lake):  # another source's sync may be saving its cursor: read and replace in turn
+        cursors = read_cursors(lake)
+        cursors.setdefault(source, {})[obj] = cursor
+        with atomic_path(_sync_dir(lake) / "cursors.json") as tmp:
+            tmp.write_text(json.dumps(cursors, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def read_audit(lake) -> pd.DataFrame:
@@ -234,12 +236,14 @@ def read_audit(lake) -> pd.DataFrame:
 def record_writes(lake, source: str, written: pd.DataFrame) -> pd.DataFrame:
     """Append ``written`` (object, record_id, field, before, after) to the audit table; returns the new rows."""
     from quantlib.data.lake import atomic_path
+    from quantlib.data.writelock import write_lock
 
     rows = written.assign(written_at=pd.Timestamp.now(tz="UTC").tz_localize(None), source=source)
     rows = rows.astype({c: "string" for c in ("object", "record_id", "field", "before", "after")})[list(AUDIT_COLUMNS)]
-    audit = pd.concat([read_audit(lake).astype(rows.dtypes.to_dict()), rows], ignore_index=True)
-    with atomic_path(_sync_dir(lake) / "audit.parquet") as tmp:
-        audit.to_parquet(tmp, index=False)
+    with write_lock(lake):  # two write-backs at once must not drop each other's audit rows
+        audit = pd.concat([read_audit(lake).astype(rows.dtypes.to_dict()), rows], ignore_index=True)
+        with atomic_path(_sync_dir(lake) / "audit.parquet") as tmp:
+            audit.to_parquet(tmp, index=False)
     return rows
 
 
