@@ -194,6 +194,32 @@ def test_concurrent_refreshes_spend_the_rotating_refresh_token_once(tmp_path):
         assert _entry(store)["refresh_token"] == identity.refresh_token == "xero-rt-rotated-2"
 
 
+def _refresh_in_a_process(env, results):
+    try:
+        results.put(Tokens("quickbooks", env).refresh(stale=EXPIRED))
+    except TokenError as exc:
+        results.put(f"refused: {exc}")
+
+
+def test_concurrent_refreshes_in_processes_share_the_store(tmp_path):
+    import multiprocessing
+
+    store = tmp_path / "tokens.json"
+    with TokenServer("quickbooks", CLIENT_ID, CLIENT_SECRET, INITIAL_RT, issue=[], delay=0.3) as intuit:
+        env = _oauth_env("QUICKBOOKS", intuit.token_url, store, QUICKBOOKS_REALM_ID="9130")
+        context = multiprocessing.get_context("fork")  # the children start with the modules loaded
+        results = context.Queue()
+        workers = [context.Process(target=_refresh_in_a_process, args=(env, results)) for _ in range(3)]
+        for w in workers:
+            w.start()
+        got = sorted(results.get(timeout=20) for _ in workers)
+        for w in workers:
+            w.join(10)
+        assert got == ["quickbooks-access-1"] * 3 and len(intuit.requests) == 1
+        assert _entry(store)["refresh_token"] == intuit.refresh_token == "quickbooks-rt-rotated-1"
+        assert stat.S_IMODE(store.stat().st_mode) == 0o600
+
+
 def test_refused_refresh_names_the_variable_and_shows_no_secret(tmp_path):
     from typer.testing import CliRunner
 
