@@ -46,6 +46,9 @@ Modules
     per-row coercion, duplicate keys, contract and relation checks, reject rows.
 :mod:`~quantlib.data.ingest.commit`
     bronze landing, silver merge, the atomic write of silver / rejects / manifest.
+:mod:`~quantlib.data.ingest.updates`
+    files that set columns of rows other files landed (a mapping's ``updates``), applied after
+    every table.
 :mod:`~quantlib.data.ingest.report`
     the report dataclasses and file statuses.
 """
@@ -95,6 +98,7 @@ from quantlib.data.ingest.report import (
     Problem,
     UnusableFile,
 )
+from quantlib.data.ingest.updates import apply_update
 from quantlib.data.lake import Lake, read_parquet
 from quantlib.data.writelock import write_lock
 from quantlib.errors import RejectReason
@@ -220,12 +224,15 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
 
         # Match and land every file first; then read them table by table.
         by_table: dict[str, list[tuple[FileReport, bytes, str]]] = {}
+        update_files: list[tuple[FileReport, bytes, str, TableMapping, bool]] = []
         for path in _discover(src_dir, lake):
             name = path.relative_to(src_dir).as_posix()
             table, why = mapping.match(path.name)
             # A file may feed further tables (the mapping's also_from); the first one reports its ragged rows.
             targets = ([table] if table else []) + mapping.also(path.name, table)
-            if not targets:
+            # Or it sets columns of rows other files land (the mapping's updates), after every table.
+            updates = [mapping.updates[u] for u in mapping.updated_by(path.name)]
+            if not targets and not updates:
                 report.files.append(FileReport(name, None, SKIPPED,
                                                problems=[Problem(name, f"{name}: {why}; skipped")]))
                 continue
@@ -233,6 +240,15 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
             sha = _sha256(data)
             already = seen.get(sha)
             seen.setdefault(sha, name)
+            for um in updates:
+                fr = FileReport(name, um.table, LOADED, sha)
+                report.files.append(fr)
+                if already is not None:
+                    fr.status = ALREADY
+                    fr.notes.append(f"already ingested (same content as {already})")
+                    continue
+                update_files.append((fr, data, _land(lake, um.table, name, sha, data), um,
+                                     not targets and um is updates[0]))
             for target in targets:
                 fr = FileReport(name, target, LOADED, sha)
                 report.files.append(fr)
@@ -255,7 +271,7 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
         accepted: dict[str, list[pd.DataFrame]] = {}
         reject_parts: list[pd.DataFrame] = []
         manifest_rows = []
-        total = sum(len(files) for files in by_table.values())
+        total = sum(len(files) for files in by_table.values()) + len(update_files)
         done = 0
         for table in TABLE_ORDER:
             contract = get_contract(table)
@@ -292,6 +308,33 @@ def ingest(src_dir: str | Path, lake: Lake | str | Path, mapping: Mapping | str 
                     "status": fr.status, "landed_at": ingested_at, "rows_read": fr.rows_read,
                     "rows_accepted": fr.rows_accepted, "rows_rejected": fr.rows_rejected, "error": error,
                 })
+        for fr, data, bronze_path, um, first in update_files:
+            if on_file is not None:
+                on_file(fr.file, um.table, done, total)
+            done += 1
+            error = ""
+            try:
+                raw = _rows_of(_read_file(fr.file, data, um), um, first)
+                result = apply_update(fr.file, raw, um, get_contract(um.table), current(um.table), ingested_at)
+            except UnusableFile as exc:
+                fr.status, error, fr.problems_total = UNUSABLE, str(exc), 1
+                fr.problems.append(Problem(fr.file, f"{fr.file}: {error}"))
+            else:
+                fr.rows_read, fr.rows_rejected = result.rows_read, result.rows_rejected
+                fr.rows_accepted = result.rows_read - result.rows_rejected
+                fr.problems, fr.problems_total = result.problems, result.problems_total
+                fr.notes.extend([f"sets {', '.join(um.sets)} of {result.rows_changed} {um.table} rows",
+                                 *result.notes])
+                if len(result.rejects):
+                    reject_parts.append(result.rejects)
+                if result.rows_changed:
+                    silver[um.table] = result.table
+                    changed.add(um.table)
+            manifest_rows.append({
+                "file": fr.file, "sha256": fr.sha256, "table": um.table, "bronze_path": bronze_path,
+                "status": fr.status, "landed_at": ingested_at, "rows_read": fr.rows_read,
+                "rows_accepted": fr.rows_accepted, "rows_rejected": fr.rows_rejected, "error": error,
+            })
 
         _commit(lake, {t: silver[t] for t in changed}, reject_parts, manifest, manifest_rows)
     if on_accepted is not None:

@@ -8,7 +8,7 @@ are compared after :func:`_norm` (case and surrounding blanks ignored).
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,17 @@ class TableMapping:
         export's invoice, one row per invoice line with the invoice's own columns on each): the
         first row of each record is read, the record's other lines are counted in a note. Rows
         where all these columns are blank are all read.
+    choose : dict of str to tuple of (str, dict)
+        Contract column -> ordered rules ``(value, when)``: the first rule whose ``when`` (source
+        column -> accepted values, as in ``where``; a column absent from the file is blank) holds
+        for a row gives the column's value (a CRM contact's opt-outs and numbers deciding the
+        channel). Applied after ``values``, before ``defaults``; a row no rule fits keeps its value.
+    sets : tuple of str
+        Only for an *update* (``Mapping.updates``): the contract columns its files set on rows
+        another file landed (every column it maps or chooses but the key).
+    latest_by : str or None
+        Only for an update: the source column (a modification stamp) deciding which of several
+        rows for one key wins (the latest); without it the last row of the file.
     """
 
     table: str
@@ -87,14 +98,28 @@ class TableMapping:
     also_from: tuple[str, ...] = ()
     where: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
     one_row_per: tuple[str, ...] = ()
+    choose: dict[str, tuple[tuple[str, dict[str, tuple[str, ...] | None]], ...]] = field(default_factory=dict)
+    sets: tuple[str, ...] = ()
+    latest_by: str | None = None
 
 
 @dataclass(frozen=True)
 class Mapping:
-    """Which files feed which tables; see ``parameters/mappings/default.yaml``."""
+    """Which files feed which tables; see ``parameters/mappings/default.yaml``.
+
+    ``updates`` (the YAML's top-level ``updates:``, by name) are files that land no rows of their
+    own but set columns of rows a table's files landed, by key (a CRM's contacts setting their
+    account's preferred channel); see :mod:`quantlib.data.ingest.updates`.
+    """
 
     tables: dict[str, TableMapping]
     source: str = "built-in"
+    updates: dict[str, TableMapping] = field(default_factory=dict)
+
+    def updated_by(self, name: str) -> list[str]:
+        """The updates whose file globs match ``name``, in the mapping's order."""
+        lower = name.lower()
+        return [u for u, tm in self.updates.items() if any(fnmatch.fnmatchcase(lower, p.lower()) for p in tm.files)]
 
     def match(self, name: str) -> tuple[str | None, str | None]:
         """Return ``(table, None)`` for the table ``name`` belongs to, else ``(None, why)``.
@@ -162,72 +187,107 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
         raise MappingError(f"mapping file {path} is not valid YAML: {first}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("tables"), dict):
         raise MappingError(f"mapping file {path} needs a top-level 'tables:' mapping")
-    tables = {}
-    for table, spec in doc["tables"].items():
-        if table not in CONTRACTS:
-            raise MappingError(f"mapping file {path}: unknown table {table!r}; "
-                               f"known tables: {', '.join(TABLE_ORDER)}")
-        spec = spec or {}
-        files = spec.get("files") or []
-        if isinstance(files, str):
-            files = [files]
-        columns = spec.get("columns") or {}
-        if not isinstance(columns, dict):
-            raise MappingError(f"mapping file {path}: tables.{table}.columns must map source to contract names")
-        contract = CONTRACTS[table]
-        for src, dst in columns.items():
-            if dst not in contract.columns:
-                raise MappingError(f"mapping file {path}: tables.{table}.columns maps {src!r} to {dst!r}, "
+    tables = {table: _table_mapping(path, f"tables.{table}", table, spec or {})
+              for table, spec in doc["tables"].items()}
+    updates = {}
+    for name, spec in (doc.get("updates") or {}).items():
+        if not isinstance(spec, dict) or spec.get("table") not in CONTRACTS:
+            raise MappingError(f"mapping file {path}: updates.{name} needs a 'table:' naming a known table")
+        um = _table_mapping(path, f"updates.{name}", spec["table"], spec)
+        contract = CONTRACTS[um.table]
+        if len(contract.key) != 1 or contract.key[0] not in um.columns.values():
+            raise MappingError(f"mapping file {path}: updates.{name}.columns must map a source column to "
+                               f"{um.table}'s key {', '.join(contract.key)}")
+        sets = tuple(dict.fromkeys(c for c in [*um.columns.values(), *um.join, *um.choose] if c != contract.key[0]))
+        if not sets:
+            raise MappingError(f"mapping file {path}: updates.{name} sets no column of {um.table}")
+        latest = spec.get("latest_by")
+        if latest is not None and not isinstance(latest, str):
+            raise MappingError(f"mapping file {path}: updates.{name}.latest_by must name a source column")
+        updates[name] = replace(um, sets=sets, latest_by=latest)
+    return Mapping(tables, str(path), updates)
+
+
+def _conditions(path, label: str, where) -> dict[str, tuple[str, ...] | None]:
+    """A ``where`` (or a ``choose`` rule's ``when``): source column -> accepted values, None for nonblank."""
+    if not isinstance(where, dict):
+        raise MappingError(f"mapping file {path}: {label} must map source columns to values")
+    for column, accepted in where.items():
+        if not (accepted in ("nonblank", "blank") or isinstance(accepted, list) and accepted
+                and all(isinstance(v, (str, int, float, bool)) for v in accepted)):
+            raise MappingError(f"mapping file {path}: {label}.{column} must list values, or be nonblank or blank")
+    return {str(k): None if v == "nonblank" else ("",) if v == "blank" else tuple(_norm(x) for x in v)
+            for k, v in where.items()}
+
+
+def _table_mapping(path: Path, label: str, table: str, spec: dict) -> TableMapping:
+    """One table's (or update's) entry of a mapping file; ``label`` names it in errors."""
+    if table not in CONTRACTS:
+        raise MappingError(f"mapping file {path}: unknown table {table!r}; "
+                           f"known tables: {', '.join(TABLE_ORDER)}")
+    files = spec.get("files") or []
+    if isinstance(files, str):
+        files = [files]
+    columns = spec.get("columns") or {}
+    if not isinstance(columns, dict):
+        raise MappingError(f"mapping file {path}: {label}.columns must map source to contract names")
+    contract = CONTRACTS[table]
+    for src, dst in columns.items():
+        if dst not in contract.columns:
+            raise MappingError(f"mapping file {path}: {label}.columns maps {src!r} to {dst!r}, "
+                               f"which is not a column of {table}")
+    delimiter = spec.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise MappingError(f"mapping file {path}: {label}.delimiter must be one character")
+    extras = {}
+    for key in ("join", "values", "defaults", "strip"):
+        entries = spec.get(key) or {}
+        if not isinstance(entries, dict):
+            raise MappingError(f"mapping file {path}: {label}.{key} must map contract columns")
+        for target, entry in entries.items():
+            if target not in contract.columns:
+                raise MappingError(f"mapping file {path}: {label}.{key} names {target!r}, "
                                    f"which is not a column of {table}")
-        delimiter = spec.get("delimiter", ",")
-        if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise MappingError(f"mapping file {path}: tables.{table}.delimiter must be one character")
-        extras = {}
-        for key in ("join", "values", "defaults", "strip"):
-            entries = spec.get(key) or {}
-            if not isinstance(entries, dict):
-                raise MappingError(f"mapping file {path}: tables.{table}.{key} must map contract columns")
-            for target, entry in entries.items():
-                if target not in contract.columns:
-                    raise MappingError(f"mapping file {path}: tables.{table}.{key} names {target!r}, "
-                                       f"which is not a column of {table}")
-                if key == "join" and not (isinstance(entry, list) and entry and all(isinstance(e, str) for e in entry)):
-                    raise MappingError(f"mapping file {path}: tables.{table}.join.{target} must list source columns")
-                if key == "values" and not isinstance(entry, dict):
-                    raise MappingError(f"mapping file {path}: tables.{table}.values.{target} must map source "
-                                       "values to contract values")
-                if key == "strip" and not (isinstance(entry, list) and entry
-                                           and all(isinstance(e, str) and e for e in entry)):
-                    raise MappingError(f"mapping file {path}: tables.{table}.strip.{target} must list the "
-                                       "texts to remove")
-            extras[key] = entries
-        also_from = spec.get("also_from") or []
-        also_from = [also_from] if isinstance(also_from, str) else also_from
-        if not isinstance(also_from, list) or not all(isinstance(g, str) for g in also_from):
-            raise MappingError(f"mapping file {path}: tables.{table}.also_from must list file globs")
-        where = spec.get("where") or {}
-        if not isinstance(where, dict):
-            raise MappingError(f"mapping file {path}: tables.{table}.where must map source columns to values")
-        for column, accepted in where.items():
-            if not (accepted in ("nonblank", "blank") or isinstance(accepted, list) and accepted
-                    and all(isinstance(v, (str, int, float, bool)) for v in accepted)):
-                raise MappingError(f"mapping file {path}: tables.{table}.where.{column} must list values, "
-                                   "or be nonblank or blank")
-        one_row_per = spec.get("one_row_per") or []
-        one_row_per = [one_row_per] if isinstance(one_row_per, str) else one_row_per
-        if not isinstance(one_row_per, list) or not all(isinstance(c, str) for c in one_row_per):
-            raise MappingError(f"mapping file {path}: tables.{table}.one_row_per must list source columns")
-        tables[table] = TableMapping(
-            table, tuple(str(f) for f in files), {str(k): str(v) for k, v in columns.items()}, delimiter,
-            join={str(k): tuple(str(c) for c in v) for k, v in extras["join"].items()},
-            values={str(k): {_norm(a): str(b) for a, b in v.items()} for k, v in extras["values"].items()},
-            defaults={str(k): str(v) for k, v in extras["defaults"].items()},
-            strip={str(k): tuple(v) for k, v in extras["strip"].items()},
-            also_from=tuple(also_from),
-            where={str(k): None if v == "nonblank" else ("",) if v == "blank" else tuple(_norm(x) for x in v)
-                   for k, v in where.items()},
-            one_row_per=tuple(one_row_per))
-    return Mapping(tables, str(path))
+            if key == "join" and not (isinstance(entry, list) and entry and all(isinstance(e, str) for e in entry)):
+                raise MappingError(f"mapping file {path}: {label}.join.{target} must list source columns")
+            if key == "values" and not isinstance(entry, dict):
+                raise MappingError(f"mapping file {path}: {label}.values.{target} must map source "
+                                   "values to contract values")
+            if key == "strip" and not (isinstance(entry, list) and entry
+                                       and all(isinstance(e, str) and e for e in entry)):
+                raise MappingError(f"mapping file {path}: {label}.strip.{target} must list the "
+                                   "texts to remove")
+        extras[key] = entries
+    also_from = spec.get("also_from") or []
+    also_from = [also_from] if isinstance(also_from, str) else also_from
+    if not isinstance(also_from, list) or not all(isinstance(g, str) for g in also_from):
+        raise MappingError(f"mapping file {path}: {label}.also_from must list file globs")
+    where = _conditions(path, f"{label}.where", spec.get("where") or {})
+    choose = spec.get("choose") or {}
+    if not isinstance(choose, dict):
+        raise MappingError(f"mapping file {path}: {label}.choose must map contract columns to rules")
+    rules = {}
+    for target, entry in choose.items():
+        if target not in contract.columns:
+            raise MappingError(f"mapping file {path}: {label}.choose names {target!r}, which is not a column "
+                               f"of {table}")
+        if not (isinstance(entry, list) and entry and all(isinstance(r, dict) and "value" in r for r in entry)):
+            raise MappingError(f"mapping file {path}: {label}.choose.{target} must list rules with a value "
+                               "and a when")
+        rules[str(target)] = tuple((str(r["value"]), _conditions(path, f"{label}.choose.{target}.when",
+                                                                r.get("when") or {})) for r in entry)
+    one_row_per = spec.get("one_row_per") or []
+    one_row_per = [one_row_per] if isinstance(one_row_per, str) else one_row_per
+    if not isinstance(one_row_per, list) or not all(isinstance(c, str) for c in one_row_per):
+        raise MappingError(f"mapping file {path}: {label}.one_row_per must list source columns")
+    return TableMapping(
+        table, tuple(str(f) for f in files), {str(k): str(v) for k, v in columns.items()}, delimiter,
+        join={str(k): tuple(str(c) for c in v) for k, v in extras["join"].items()},
+        values={str(k): {_norm(a): str(b) for a, b in v.items()} for k, v in extras["values"].items()},
+        defaults={str(k): str(v) for k, v in extras["defaults"].items()},
+        strip={str(k): tuple(v) for k, v in extras["strip"].items()},
+        also_from=tuple(also_from),
+        where=where, one_row_per=tuple(one_row_per), choose=rules)
 
 
 # --------------------------------------------------------------------------- column names
@@ -323,7 +383,8 @@ def where_rows(source: pd.DataFrame, tm: TableMapping) -> tuple[np.ndarray, str 
 
 
 def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> pd.DataFrame:
-    """``frame`` (renamed to contract columns) with the mapping's joins, strips, value maps and defaults applied.
+    """``frame`` (renamed to contract columns) with the mapping's joins, strips, value maps, choices and
+    defaults applied.
 
     ``source`` is the file as read (the joins read its columns).
 
@@ -332,7 +393,7 @@ def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> 
     UnusableFile
         None of a join's source columns is in the file.
     """
-    if not (tm.join or tm.values or tm.defaults or tm.strip):
+    if not (tm.join or tm.values or tm.defaults or tm.strip or tm.choose):
         return frame
     frame = frame.copy()
     by_norm = {_norm(c): c for c in source.columns}
@@ -353,6 +414,17 @@ def apply_rules(source: pd.DataFrame, frame: pd.DataFrame, tm: TableMapping) -> 
         if target in frame:
             frame[target] = frame[target].map(
                 lambda v: mapping.get(_norm(v), v) if isinstance(v, str) or pd.notna(v) else v)
+    for target, rules in tm.choose.items():
+        chosen = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        for value, when in rules:
+            holds = np.ones(len(frame), dtype=bool)
+            for column, accepted in when.items():
+                cells = (source[by_norm[_norm(column)]].astype("string").str.strip().str.lower().fillna("")
+                         if _norm(column) in by_norm else pd.Series("", index=source.index))  # absent: blank
+                holds &= (cells != "").to_numpy() if accepted is None else cells.isin(list(accepted)).to_numpy()
+            chosen = chosen.where(chosen.notna() | ~holds, value)
+        kept = frame[target] if target in frame else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        frame[target] = chosen.where(chosen.notna(), kept).to_numpy() if len(frame) else pd.Series(dtype=object)
     for target, default in tm.defaults.items():
         if target not in frame:
             frame[target] = default
