@@ -51,7 +51,8 @@ def _age(store, seconds_left: float) -> None:
     store.write_text(json.dumps(data))
 
 
-def test_quickbooks_expired_token_refreshed_once_rotated_token_stored_and_used_next_run(tmp_path):
+def test_quickbooks_expired_token_refreshed_once_rotated_token_stored_and_used_next_run(tmp_path, caplog):
+    caplog.set_level("DEBUG")
     lake, store = Lake(tmp_path / "lake"), tmp_path / "home" / ".config" / "quant" / "tokens.json"
     with TokenServer("quickbooks", CLIENT_ID, CLIENT_SECRET, INITIAL_RT, issue=[QB_TOKEN, QB_TOKEN]) as intuit, \
             QuickBooksServer(_qb_entities()) as qbo:
@@ -87,6 +88,8 @@ def test_quickbooks_expired_token_refreshed_once_rotated_token_stored_and_used_n
         assert {r["headers"]["Authorization"] for r in qbo.requests} == {f"Bearer {QB_TOKEN}"}
         assert _entry(store)["refresh_token"] == intuit.refresh_token == "quickbooks-rt-rotated-2"
     _no_secret_in(lake, EXPIRED, INITIAL_RT, CLIENT_SECRET, QB_TOKEN, "rt-rotated")
+    assert "quickbooks: new access token from the token endpoint (refresh token rotated)" in caplog.text
+    assert not any(s in caplog.text for s in (EXPIRED, INITIAL_RT, CLIENT_SECRET, QB_TOKEN, "rt-rotated"))
 
 
 def test_xero_refresh_after_401_rotation_and_custom_connection(tmp_path):
@@ -264,3 +267,18 @@ def test_missing_settings_are_named():
     assert SalesforceConnector().missing({"SALESFORCE_CLIENT_ID": "x", "SALESFORCE_CLIENT_SECRET": "z"}) == (
         "salesforce: set SALESFORCE_INSTANCE_URL to sync through the API")
     assert HubSpotConnector().missing({"HUBSPOT_CLIENT_ID": "x", "HUBSPOT_CLIENT_SECRET": "z"}) is not None
+
+
+def test_an_unreadable_store_is_named_and_a_loose_one_is_tightened(tmp_path):
+    store = tmp_path / "tokens.json"
+    store.write_text("not json")
+    env = {"QUICKBOOKS_CLIENT_ID": CLIENT_ID, "QUICKBOOKS_CLIENT_SECRET": CLIENT_SECRET,
+           "QUICKBOOKS_REFRESH_TOKEN": INITIAL_RT, "QUICKBOOKS_REALM_ID": "9130", "QUANT_TOKEN_STORE": str(store)}
+    with pytest.raises(TokenError, match="token store .* is not JSON.*QUANT_TOKEN_STORE"):
+        Tokens("quickbooks", env).current()
+    # A store someone left readable by others is replaced by a 0600 file at the next refresh.
+    store.write_text(json.dumps({"version": 1, "tokens": {}}))
+    store.chmod(0o644)
+    with TokenServer("quickbooks", CLIENT_ID, CLIENT_SECRET, INITIAL_RT, issue=["fresh-access"]) as intuit:
+        assert Tokens("quickbooks", {**env, "QUICKBOOKS_TOKEN_URL": intuit.token_url}).current() == "fresh-access"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
