@@ -45,17 +45,20 @@ MEASURES: dict[str, tuple[str, int]] = {
 def mapping_columns(source: str, file_name: str) -> list[str]:
     """The source columns the shipped mapping of ``source`` reads from a file named ``file_name``.
 
-    Columns renamed, joined and tested by ``where``, for every table the file feeds (its own and
-    those whose ``also_from`` names it), in the mapping's order, without repeats.
+    Columns renamed, joined and tested by ``where`` or a ``choose`` rule, for every table the file
+    feeds (its own and those whose ``also_from`` names it) and every update it is (the mapping's
+    ``updates``, with their ``latest_by`` stamp), in the mapping's order, without repeats.
     """
     from quantlib.data.ingest.mapping import load_mapping
 
     mapping = load_mapping(mapping_path(source))
     table, _ = mapping.match(file_name)
     found: list[str] = []
-    for name in ([table] if table else []) + mapping.also(file_name, table):
-        tm = mapping.tables[name]
-        for column in [*tm.columns, *(c for cols in tm.join.values() for c in cols), *tm.where]:
+    feeds = [mapping.tables[t] for t in ([table] if table else []) + mapping.also(file_name, table)]
+    for tm in feeds + [mapping.updates[u] for u in mapping.updated_by(file_name)]:
+        chosen = [c for rules in tm.choose.values() for _, when in rules for c in when]
+        for column in [*tm.columns, *(c for cols in tm.join.values() for c in cols), *tm.where, *chosen,
+                       *([tm.latest_by] if tm.latest_by else [])]:
             if column not in found:
                 found.append(column)
     return found

@@ -1,4 +1,4 @@
-"""Salesforce through its REST API (``simple-salesforce``): accounts and opportunities in, scores out.
+"""Salesforce through its REST API (``simple-salesforce``): accounts, opportunities and contacts in, scores out.
 
 Settings (environment variables only; the token never appears in an error, a log line or the lake):
 
@@ -81,7 +81,8 @@ def soql_datetime(value: str) -> str:
 
 @register
 class SalesforceConnector(Connector):
-    """Salesforce: ``Account`` (customers) and ``Opportunity`` (leads and quotes); real-time, bidirectional.
+    """Salesforce: ``Account`` (customers), ``Opportunity`` (leads and quotes), ``Contact`` (its account's
+    preferred channel); real-time, bidirectional.
 
     Parameters
     ----------
@@ -93,7 +94,8 @@ class SalesforceConnector(Connector):
     """
 
     name = "salesforce"
-    objects = ("Account", "Opportunity")
+    #: Contacts last: they set their accounts' preferred channel (the mapping's update contact_channels).
+    objects = ("Account", "Opportunity", "Contact")
     settings = SyncSettings("real-time", "bidirectional")
     credentials = ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN")
     owned_fields = {"Account": ("Quant_Churn_Risk__c", "Quant_Lifetime_Value__c")}

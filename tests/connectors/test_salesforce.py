@@ -21,6 +21,14 @@ ACCOUNT_FIELDS = ["Id", "Name", "IsPersonAccount", "BillingCity", "BillingPostal
                   "Quant_Churn_Risk__c", "Quant_Lifetime_Value__c"]  # no Rating: this org removed it
 OPPORTUNITY_FIELDS = ["Id", "AccountId", "Name", "StageName", "Amount", "CloseDate", "CreatedDate", "LeadSource",
                       "Service_Line__c", "SystemModstamp"]
+CONTACT_FIELDS = ["Id", "AccountId", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "HasOptedOutOfEmail",
+                  "DoNotCall", "HasOptedOutOfFax", "SystemModstamp"]
+
+
+def _contact(number: int, account: str, stamp: str, **fields) -> dict:
+    return {"Id": f"003A0000000000{number}AAA", "AccountId": account, "FirstName": "Pat", "LastName": f"C{number}",
+            "Email": None, "Phone": None, "MobilePhone": None, "HasOptedOutOfEmail": False, "DoNotCall": False,
+            "HasOptedOutOfFax": True, "SystemModstamp": stamp, **fields}
 
 
 def _org():
@@ -51,11 +59,23 @@ def _org():
          "CreatedDate": "2024-02-06T09:00:00.000+0000", "LeadSource": "Other", "Service_Line__c": "Pools",
          "SystemModstamp": "2024-05-06T00:00:00.000+0000"},
     ]
-    return {"Account": accounts, "Opportunity": opportunities}
+    contacts = [
+        # Prairie Offices' older contact, who may be called; its newer one gave only a mobile: text it.
+        _contact(3, "001A00000000002AAA", "2024-05-01T00:00:00.000+0000", Phone="(217) 555-0103"),
+        # The account rejected for its geocodes: its contact is rejected naming customer_id.
+        _contact(4, "001A00000000003AAA", "2024-05-06T00:00:00.000+0000", Phone="(217) 555-0104"),
+        # Maria (a Person Account's contact) may not be called, nor texted: e-mail.
+        _contact(1, "001A00000000001AAA", "2024-05-07T00:00:00.000+0000", DoNotCall=True,
+                 MobilePhone="(217) 555-0101", Email="maria@example.com"),
+        _contact(2, "001A00000000002AAA", "2024-05-08T00:00:00.000+0000", MobilePhone="(217) 555-0102",
+                 Email="ops@prairie.example.com", HasOptedOutOfEmail=True),
+    ]
+    return {"Account": accounts, "Opportunity": opportunities, "Contact": contacts}
 
 
 def _server(tmp_path):
-    return SalesforceServer(tmp_path, _org(), {"Account": ACCOUNT_FIELDS, "Opportunity": OPPORTUNITY_FIELDS})
+    return SalesforceServer(tmp_path, _org(), {"Account": ACCOUNT_FIELDS, "Opportunity": OPPORTUNITY_FIELDS,
+                                               "Contact": CONTACT_FIELDS})
 
 
 def _lake_text(lake: Lake) -> str:
@@ -76,21 +96,28 @@ def test_sync_pages_cursor_retry_and_rejects(tmp_path):
         again = sync(lake, "salesforce", env=org.env(), connector=SalesforceConnector(org.session, waits.append))
         second = [q for m, q, _ in org.requests if "query/?q=" in q][len(first):]
     # Two pages of accounts (the org answers two records a batch, the rest through nextRecordsUrl).
-    assert report.pages == {"Account": 2, "Opportunity": 2} and report.rows == {"Account": 3, "Opportunity": 3}
+    assert report.pages == {"Account": 2, "Opportunity": 2, "Contact": 2}
+    assert report.rows == {"Account": 3, "Opportunity": 3, "Contact": 4}
     assert waits == [3.0]  # the 429's Retry-After, waited out
     # Only fields the mapping reads and the org has: Rating is mapped but absent, Phone present but unmapped.
     assert first[0].endswith("?q=SELECT Id, Name, IsPersonAccount, BillingCity, BillingPostalCode, BillingLatitude, "
                              "BillingLongitude, AccountSource, CreatedDate, SystemModstamp FROM Account "
                              "ORDER BY SystemModstamp ASC")
     assert "WHERE" not in first[1] and "Service_Line__c" in first[1]
-    assert cursors == {"Account": "2024-05-03T00:00:00.000+0000", "Opportunity": "2024-05-06T00:00:00.000+0000"}
+    assert cursors == {"Account": "2024-05-03T00:00:00.000+0000", "Opportunity": "2024-05-06T00:00:00.000+0000",
+                       "Contact": "2024-05-08T00:00:00.000+0000"}
+    # A contact's query asks for what decides its account's channel, and the stamp that orders contacts.
+    assert first[2].endswith("?q=SELECT Id, AccountId, DoNotCall, Phone, MobilePhone, HasOptedOutOfEmail, Email, "
+                             "SystemModstamp FROM Contact ORDER BY SystemModstamp ASC")
     assert "WHERE SystemModstamp >= 2024-05-03T00:00:00.000Z ORDER BY" in second[0]
     assert "WHERE SystemModstamp >= 2024-05-06T00:00:00.000Z ORDER BY" in second[1]
-    assert again.rows == {"Account": 2, "Opportunity": 1}  # the changed account, and the last ones again
+    assert again.rows == {"Account": 2, "Opportunity": 1, "Contact": 1}  # the changed account, the last ones again
     customers = pd.read_parquet(lake.silver_table("customers")).set_index("customer_id")
     assert customers["name"].to_dict() == {"001A00000000001AAA": "Maria Gomez",
                                            "001A00000000002AAA": "Prairie Offices Inc"}
     assert customers["is_priority"].eq(False).all()  # no Rating in this org: the mapping's default
+    assert customers["preferred_channel"].to_dict() == {"001A00000000001AAA": "email",  # DoNotCall
+                                                        "001A00000000002AAA": "sms"}  # the newest contact
     assert customers["customer_type"].to_dict() == {"001A00000000001AAA": "residential",  # a Person Account
                                                     "001A00000000002AAA": "commercial"}
     quotes = pd.read_parquet(lake.silver_table("quotes")).set_index("quote_id")
@@ -98,7 +125,7 @@ def test_sync_pages_cursor_retry_and_rejects(tmp_path):
     rejects = pd.read_parquet(lake.rejects).drop_duplicates(["file", "table", "row", "field"])
     assert sorted(map(tuple, rejects[["file", "table", "row", "field"]].values.tolist())) == [
         ("Account.csv", "customers", 2, "lat"), ("Account.csv", "customers", 2, "lon"),
-        ("Opportunity.csv", "leads", 2, "service_line")]
+        ("Contact.csv", "customers", 3, "customer_id"), ("Opportunity.csv", "leads", 2, "service_line")]
     assert SF_TOKEN not in _lake_text(lake)
 
 
@@ -181,12 +208,12 @@ def test_cli_sync_and_push(tmp_path, monkeypatch):
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(org.ca_file))  # the CLI's own session trusts the test CA
         done = runner.invoke(app, ["sync", "salesforce", "--object", "Account", "--lake", str(lake)])
-        nope = runner.invoke(app, ["sync", "salesforce", "--object", "Contact", "--lake", str(lake)])
+        nope = runner.invoke(app, ["sync", "salesforce", "--object", "Case", "--lake", str(lake)])
         no_gold = runner.invoke(app, ["sync", "salesforce", "--push", "--lake", str(lake)])
     assert done.exit_code == 0, done.output
     assert "salesforce Account: 2 pages, 3 records, cursor 2024-05-03T00:00:00.000+0000" in done.output
     assert "Account.csv: line 2, field lat" in done.output and "2 accepted, 1 rejected" in done.output
-    assert nope.exit_code == 2 and "no object Contact; it syncs Account, Opportunity" in nope.output
+    assert nope.exit_code == 2 and "no object Case; it syncs Account, Opportunity, Contact" in nope.output
     assert no_gold.exit_code == 1 and "quant warehouse build" in no_gold.output
     for result in (missing, done, nope, no_gold):
         assert SF_TOKEN not in result.output

@@ -1,6 +1,7 @@
 """The shipped CRM mappings beyond accounts: a Salesforce data export's Opportunity.csv (leads, and
-quotes once priced) and HubSpot's CRM exports of companies, deals and tickets (customers, leads and
-quotes, interactions), through quant ingest DIR --source; what the CRM lacks is named."""
+quotes once priced) and Contact.csv (its account's preferred channel), and HubSpot's CRM exports of
+companies, deals and tickets (customers, leads and quotes, interactions), through quant ingest DIR
+--source; what the CRM lacks is named."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ SF_OPPORTUNITIES = (
     "006F,001B,Roof,Closed Won,9000,2024-01-01,2024-02-08T09:00:00.000Z,,,100,Roofing\n"
     "006G,001Z,Boiler,Qualification,,2024-06-01,2024-02-09T09:00:00.000Z,Other,,20,hvac\n"
     "006H,001A,Pool,Qualification,,2024-06-01,2024-02-09T09:00:00.000Z,Other,,20,Pool\n")
-SF_CONTACTS = "Id,AccountId,FirstName,LastName,Email,CreatedDate\n003A,001A,Maria,Gomez,m@x.test,2024-01-15T10:30:00Z\n"
+SF_CONTACTS = (  # checkboxes as true/false or 1/0, as exports write them
+    "Id,AccountId,FirstName,LastName,Email,Phone,MobilePhone,HasOptedOutOfEmail,DoNotCall,HasOptedOutOfFax,"
+    "SystemModstamp\n"
+    "003A,001A,Maria,Gomez,m@x.test,,(217) 555-0101,false,false,true,2024-01-15T10:30:00.000Z\n"  # a mobile only
+    "003B,001B,Ann,Lee,ann@prairie.test,(217) 555-0102,,0,1,0,2024-03-01T10:00:00.000Z\n"  # do not call
+    "003C,,Sam,Private,,(217) 555-0199,,false,false,false,2024-03-01T10:00:00.000Z\n")  # no account
 
 
 def _ingest(folder, lake, source):
@@ -42,7 +48,10 @@ def test_salesforce_opportunities_are_leads_and_the_priced_ones_quotes(tmp_path)
     lake = Lake(tmp_path / "lake")
     done = _ingest(exports, lake.root, "salesforce")
     assert done.exit_code == 0, done.output
-    assert "Contact.csv: matches no table of the mapping; skipped" in done.output  # contacts are no table
+    # Contacts are no table: they decide their account's preferred channel (a mobile only: sms; DoNotCall: email).
+    customers = pd.read_parquet(lake.silver_table("customers")).set_index("customer_id")
+    assert customers["preferred_channel"].to_dict() == {"001A": "sms", "001B": "email"}
+    assert "Contact.csv" in done.output and "skipped" not in done.output
     leads = pd.read_parquet(lake.silver_table("leads")).set_index("lead_id")
     assert leads["status"].to_dict() == {"006A": "open", "006B": "quoted", "006C": "quoted", "006D": "unqualified",
                                          "006E": "unqualified", "006F": "quoted"}
