@@ -21,6 +21,7 @@ from quantlib.cli import (  # noqa: F401,E402
     scorecard,
     stream,
     sync,
+    sync_schedule,
     warehouse,
 )
 from quantlib.cli.app import app

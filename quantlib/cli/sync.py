@@ -4,6 +4,12 @@
     quant sync hubspot --since 2024-01-01      # a re-read from a day (cursors then move on)
     quant sync salesforce --object Account
     quant sync salesforce --push               # Quant's owned fields (churn risk, lifetime value) back
+    quant sync due                             # the sources parameters/sync.yaml says are due (for cron)
+    quant sync status                          # per source: schedule, last run, next due, cursors
+
+``quant sync SOURCE`` is short for ``quant sync run SOURCE``; ``due`` and ``status`` are in
+:mod:`quantlib.cli.sync_schedule` (see :mod:`quantlib.schedule.syncs`). Every run is recorded in
+``<lake>/sync/runs.jsonl``.
 
 Credentials come from the environment (see docs/integrations.md); a missing one is named and
 nothing is called. Pages land through the ordinary ingest with the source's shipped mapping
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from quantlib.cli.app import app, company_option, lake_option
 
@@ -31,7 +38,22 @@ def _load_connectors() -> dict:
     return CONNECTORS
 
 
-@app.command("sync")
+class _SourceOrCommand(TyperGroup):
+    """``quant sync SOURCE ...`` runs ``quant sync run SOURCE ...``; ``due`` and ``status`` are sub-commands."""
+
+    def parse_args(self, ctx, args):
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+sync_app = typer.Typer(name="sync", cls=_SourceOrCommand, no_args_is_help=True,
+                       help="CRM and accounting syncs: quant sync SOURCE (run now), due (what the schedule says is "
+                            "due), status.")
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("run")
 def sync_command(
     source: str = typer.Argument(..., help="The system: salesforce, hubspot, ..."),
     since: Optional[str] = typer.Option(None, "--since", help="Read records modified from this day or time "
@@ -44,10 +66,12 @@ def sync_command(
     company: Optional[str] = company_option(),
 ) -> None:
     """Read a system's records modified since the last sync into the lake (or, with --push, write back)."""
+    import datetime as dt
     import os
 
     from quantlib.config import resolve_company, resolve_lake
     from quantlib.connectors.base import SyncError, sync
+    from quantlib.schedule.syncs import connector_secrets, record_run, run_record
 
     connectors = _load_connectors()
     if source not in connectors:
@@ -67,13 +91,19 @@ def sync_command(
     if push_back:
         _push(root, source, connector)
         return
+    started = dt.datetime.now(dt.timezone.utc)
     try:
         report = sync(root, source, since=since, objects=objects or None, connector=connector)
     except SyncError as problem:
+        record_run(root, run_record(source, trigger="manual", started=started, error=problem,
+                                    finished=dt.datetime.now(dt.timezone.utc),
+                                    secrets=connector_secrets(connector, os.environ)))
         typer.echo(f"quant sync: {problem}", err=True)
         typer.echo("Pages landed before the failure are kept, with their cursors: the next sync resumes there.",
                    err=True)
         raise typer.Exit(1) from None
+    record_run(root, run_record(source, trigger="manual", started=started, report=report,
+                                finished=dt.datetime.now(dt.timezone.utc)))
     for obj, pages in report.pages.items():
         cursor = report.cursors.get(obj)
         typer.echo(f"{source} {obj}: {pages} page{'s' if pages != 1 else ''}, {report.rows[obj]} records"
