@@ -113,9 +113,11 @@ class OAuthVendor:
     account: str | None
 
     def var(self, name: str) -> str:
+        """The environment variable ``<prefix>_<name>`` (``var("CLIENT_ID")`` -> ``XERO_CLIENT_ID``)."""
         return f"{self.prefix}_{name}"
 
     def token_url(self, env: Mapping[str, str]) -> str:
+        """The token endpoint: ``<prefix>_TOKEN_URL`` when set, else the vendor's documented one."""
         return (env.get(self.var("TOKEN_URL")) or self.default_url(env)).strip()
 
     def configured(self, env: Mapping[str, str]) -> bool:
@@ -221,6 +223,7 @@ class TokenStore:
         return entries if isinstance(entries, dict) else {}
 
     def get(self, key: str) -> dict | None:
+        """The entry of ``key`` (access token, its expiry, refresh token), None when there is none."""
         return self.read().get(key)
 
     def put(self, key: str, entry: dict) -> None:
