@@ -8,9 +8,8 @@ that happens when the lock is switched off, so the first one can fail.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
+import contextlib
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -23,27 +22,26 @@ from quantlib.data.lake import Lake
 from quantlib.data.writelock import LOCK_NAME, LakeLocked, lock_path, write_lock
 from tests.data.conftest import sample_tables
 
-# The child: wait until both children are ready, then ingest with a slow silver write.
-CHILD = textwrap.dedent("""
-    import sys, time, contextlib
-    from pathlib import Path
+
+def _child(src: str, lake: str, me: str, other: str, locked: bool) -> None:
+    """One writer (a forked process): wait until the other is ready too, then ingest with a slow silver write."""
     import quantlib.data.ingest as ingest_module
     import quantlib.data.ingest.commit as commit
 
-    src, lake, me, other, locked = sys.argv[1:6]
-    if locked == "off":
+    if not locked:
         ingest_module.write_lock = lambda lake: contextlib.nullcontext()
     slow = commit._write_parquet
+
     def _slow_write(df, path):
         time.sleep(0.25)
         slow(df, path)
+
     commit._write_parquet = _slow_write
     Path(me).touch()
     deadline = time.monotonic() + 60
     while not Path(other).exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.005)
     ingest_module.ingest(src, lake)
-""")
 
 
 def _exports(folder: Path, rows: pd.DataFrame) -> Path:
@@ -52,30 +50,38 @@ def _exports(folder: Path, rows: pd.DataFrame) -> Path:
     return folder
 
 
-def _two_writers(tmp_path: Path, locked: str) -> tuple[Path, list[subprocess.Popen]]:
+def _two_writers(tmp_path: Path, locked: bool) -> tuple[Path, list]:
     """Start two processes ingesting different customers into one new lake; returns the lake and them."""
     customers = sample_tables()["customers"]
     first = _exports(tmp_path / "a", customers.iloc[:2])
     second = _exports(tmp_path / "b", customers.iloc[2:])
     lake = tmp_path / "lake"
-    ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
-    root = Path(__file__).resolve().parents[2]
-    return lake, [subprocess.Popen([sys.executable, "-c", CHILD, str(src), str(lake), str(me), str(other), locked],
-                                   cwd=root, stderr=subprocess.PIPE, text=True)
-                  for src, me, other in ((first, ready[0], ready[1]), (second, ready[1], ready[0]))]
-
-
-def _silver(lake: Path, children: list[subprocess.Popen]) -> pd.DataFrame:
+    ready = [str(tmp_path / "ready-a"), str(tmp_path / "ready-b")]
+    # Forked, so the children start at once with everything imported; each is a process of its own.
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_child, args=(str(src), str(lake), me, other, locked))
+                for src, me, other in ((first, ready[0], ready[1]), (second, ready[1], ready[0]))]
     for child in children:
-        _, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err
+        child.start()
+    return lake, children
+
+
+def _silver(lake: Path, children: list) -> pd.DataFrame:
+    for child in children:
+        child.join(timeout=60)
+        if child.is_alive():  # never leave a stuck writer behind
+            child.kill()
+            child.join()
+        assert child.exitcode == 0
     return pd.read_parquet(Lake(lake).silver_table("customers"))
 
 
 def test_two_processes_ingesting_at_once_both_land_and_without_the_lock_one_is_lost(tmp_path):
-    # Both races run side by side (four processes) to keep the test short.
-    locked_lake, locked = _two_writers(tmp_path / "locked", "on")
-    unlocked_lake, unlocked = _two_writers(tmp_path / "unlocked", "off")
+    # Both races run side by side (four processes) to keep the test short; one ingest first, so the
+    # forked children inherit its lazy imports and the race is decided by the slow writes alone.
+    ingest(_exports(tmp_path / "warm", sample_tables()["customers"]), tmp_path / "warm-lake")
+    locked_lake, locked = _two_writers(tmp_path / "locked", True)
+    unlocked_lake, unlocked = _two_writers(tmp_path / "unlocked", False)
     assert sorted(_silver(locked_lake, locked)["customer_id"]) == ["C1", "C2", "C3"]
     manifest = pd.read_parquet(Lake(locked_lake).manifest)
     assert list(manifest["file"]) == ["customers.csv", "customers.csv"] and len(set(manifest["sha256"])) == 2
