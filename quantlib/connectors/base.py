@@ -13,6 +13,10 @@ kept in the lake (``<lake>/sync/cursors.json``) and advanced only after a page i
 interrupted sync resumes where it stopped and a page is never lost (landing one twice is
 harmless: bronze skips a file it already holds and silver keeps one version of a row).
 
+A page may also carry records the vendor deleted (:attr:`Batch.deleted`): :func:`sync` takes them
+out of silver and records them in ``<lake>/sync/deletions.parquet``
+(:mod:`quantlib.connectors.deletions`); the raw pages stay in bronze.
+
 Write-back (the bidirectional connectors) follows one conflict rule, **the system of record per
 field**: a connector writes only the fields Quant owns (:attr:`Connector.owned_fields`, e.g. a
 churn-risk score on the CRM account), never a field the vendor owns; so Quant and the vendor
@@ -102,12 +106,17 @@ class Batch:
         The records, in the columns of that export.
     cursor : str or None
         The newest modification stamp of these records (ISO 8601): the next sync starts there.
+    deleted : pandas.DataFrame or None
+        Records the vendor deleted (or voided), in the same columns (at least the ones the
+        mapping reads the tables' keys from): :func:`sync` takes them out of silver through
+        :func:`~quantlib.connectors.deletions.apply_deletions`.
     """
 
     object: str
     file_name: str
     rows: pd.DataFrame
     cursor: str | None
+    deleted: pd.DataFrame | None = None
 
 
 class Connector(ABC):
@@ -126,6 +135,8 @@ class Connector(ABC):
     owned_fields : dict of str to tuple of str
         Per vendor object, the fields Quant is the system of record for (the only ones
         :meth:`write_back` may write).
+    stamp_column : str or None
+        The column of a page holding a record's modification stamp (a deleted record's deletion time).
     """
 
     name: ClassVar[str]
@@ -133,6 +144,7 @@ class Connector(ABC):
     settings: ClassVar[SyncSettings]
     credentials: ClassVar[tuple[str, ...]] = ()
     owned_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+    stamp_column: ClassVar[str | None] = None
 
     def missing(self, env: Mapping[str, str]) -> str | None:
         """The line saying which credentials are unset, or None when the API can be called."""
@@ -256,6 +268,8 @@ class SyncReport:
     rows: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, str] = field(default_factory=dict)
     ingests: list = field(default_factory=list)
+    #: Per object, the records the vendor deleted that this sync took out of silver.
+    deleted: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -311,16 +325,22 @@ def sync(lake, source: str, since: str | dt.datetime | None = None, env: Mapping
     for obj in chosen:
         report.pages[obj], report.rows[obj] = 0, 0
         for batch in connector.read(obj, start if start is not None else stored.get(obj), env):
-            with tempfile.TemporaryDirectory(prefix=f"quant-sync-{source}-") as folder:
-                batch.rows.to_csv(Path(folder) / batch.file_name, index=False)
-                result = ingest(folder, lake, mapping=mapping_path(source))
-            unlanded = [f for f in result.files if f.status in ("unusable", "skipped")]
-            if unlanded:
-                problems = "; ".join(str(p) for f in unlanded for p in f.problems[:1]) or "no table matches it"
-                raise SyncError(f"{source} {obj}: a page ({batch.file_name}) could not be landed: {problems}")
-            report.ingests.append(result)
-            report.pages[obj] += 1
-            report.rows[obj] += len(batch.rows)
+            if batch.deleted is not None and len(batch.deleted):
+                from quantlib.connectors.deletions import apply_deletions
+
+                removed = apply_deletions(lake, source, batch, connector.stamp_column)
+                report.deleted[obj] = report.deleted.get(obj, 0) + int(removed["removed"].sum())
+            if len(batch.rows):  # a page of deletions alone lands nothing
+                with tempfile.TemporaryDirectory(prefix=f"quant-sync-{source}-") as folder:
+                    batch.rows.to_csv(Path(folder) / batch.file_name, index=False)
+                    result = ingest(folder, lake, mapping=mapping_path(source))
+                unlanded = [f for f in result.files if f.status in ("unusable", "skipped")]
+                if unlanded:
+                    problems = "; ".join(str(p) for f in unlanded for p in f.problems[:1]) or "no table matches it"
+                    raise SyncError(f"{source} {obj}: a page ({batch.file_name}) could not be landed: {problems}")
+                report.ingests.append(result)
+                report.pages[obj] += 1
+                report.rows[obj] += len(batch.rows)
             if batch.cursor:
                 _save_cursor(lake, source, obj, batch.cursor)
                 report.cursors[obj] = batch.cursor

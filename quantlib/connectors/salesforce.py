@@ -25,6 +25,12 @@ the export's columns (``Account.csv``: API field names), its newest ``SystemMods
 The cursor is inclusive: records stamped in the same millisecond as the last one landed are read
 again rather than missed (landing a record twice changes nothing).
 
+Deletions: after the live records, ``queryAll`` of ``SELECT Id, SystemModstamp FROM obj WHERE
+IsDeleted = true AND SystemModstamp >= cursor`` (the recycle bin: Salesforce keeps deleted records
+there 15 days) gives the records deleted since; each batch is a :class:`Batch` whose ``deleted``
+rows :func:`~quantlib.connectors.deletions.apply_deletions` takes out of silver (recorded in
+``<lake>/sync/deletions.parquet``). A record purged from the recycle bin before a sync is not seen.
+
 Writing back (bidirectional): the Account fields Quant owns, custom fields the org creates
 (Setup > Object Manager > Account): ``Quant_Churn_Risk__c`` (number, 3 decimals) and
 ``Quant_Lifetime_Value__c`` (currency). Salesforce is the system of record for every other
@@ -98,6 +104,7 @@ class SalesforceConnector(Connector):
     objects = ("Account", "Opportunity", "Contact")
     settings = SyncSettings("real-time", "bidirectional")
     credentials = ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN")
+    stamp_column = "SystemModstamp"
     owned_fields = {"Account": ("Quant_Churn_Risk__c", "Quant_Lifetime_Value__c")}
     #: Per object, each owned field and the Quant measure it holds (quantlib.connectors.crm.MEASURES).
     write_fields = {"Account": {"Quant_Churn_Risk__c": "churn_risk", "Quant_Lifetime_Value__c": "lifetime_value"}}
@@ -193,23 +200,36 @@ class SalesforceConnector(Connector):
         client = self._client(env)
         self._remember_responses(client)
         fields = self.fields(client, obj)
-        where = f" WHERE SystemModstamp >= {soql_datetime(since)}" if since else ""
+        since_soql = soql_datetime(since) if since else None
+        where = f" WHERE SystemModstamp >= {since_soql}" if since else ""
         soql = f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp ASC"
-        answer = self._call(f"{obj} query", lambda: client.query(soql))
+        for records in self._pages(client, obj, soql, deleted=False):
+            rows = pd.DataFrame([{f: r.get(f) for f in fields} for r in records], columns=fields)
+            stamps = rows["SystemModstamp"].dropna()
+            yield Batch(obj, f"{obj}.csv", rows, str(stamps.max()) if len(stamps) else None)
+        # Then the records deleted since (the recycle bin, through queryAll), after the live ones: a deletion
+        # made while they were read has a later stamp and is caught here. They move no cursor.
+        where = "IsDeleted = true" + (f" AND SystemModstamp >= {since_soql}" if since else "")
+        soql = f"SELECT Id, SystemModstamp FROM {obj} WHERE {where} ORDER BY SystemModstamp ASC"
+        for records in self._pages(client, obj, soql, deleted=True):
+            gone = pd.DataFrame([{f: r.get(f) for f in ("Id", "SystemModstamp")} for r in records],
+                                columns=["Id", "SystemModstamp"])
+            yield Batch(obj, f"{obj}.csv", gone.iloc[:0], None, deleted=gone)
+
+    def _pages(self, client, obj: str, soql: str, deleted: bool) -> Iterator[list[dict]]:
+        """The records of ``soql`` batch by batch (``query`` or, for deleted records, ``queryAll``)."""
+        what = f"{obj} {'queryAll' if deleted else 'query'}"
+        answer = self._call(what, lambda: client.query(soql, include_deleted=deleted))
         while True:
             for key in ("records", "done"):
                 if key not in answer:
-                    raise SyncError(f"salesforce {obj} query: the answer has no {key!r} (not the query resource's "
-                                    "shape)")
-            records = answer["records"]
-            if records:
-                rows = pd.DataFrame([{f: r.get(f) for f in fields} for r in records], columns=fields)
-                stamps = rows["SystemModstamp"].dropna()
-                yield Batch(obj, f"{obj}.csv", rows, str(stamps.max()) if len(stamps) else None)
+                    raise SyncError(f"salesforce {what}: the answer has no {key!r} (not the query resource's shape)")
+            if answer["records"]:
+                yield answer["records"]
             if answer["done"] or not answer.get("nextRecordsUrl"):
                 return
             next_url = answer["nextRecordsUrl"]
-            answer = self._call(f"{obj} query_more", lambda: client.query_more(next_url, identifier_is_url=True))
+            answer = self._call(f"{what} more", lambda: client.query_more(next_url, identifier_is_url=True))
 
     # ------------------------------------------------------------------ writing back
 

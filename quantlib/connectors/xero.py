@@ -7,7 +7,10 @@ page by page (``page=1, 2 ...``, 100 records a page), and turns each record into
 columns of Xero's own export files (``ContactName``, ``InvoiceNumber``, ``Reference``,
 ``InvoiceDate``, ``DueDate``, ``Total`` ...; see ``parameters/mappings/xero.yaml``), so the shipped
 mapping reads both. Webhooks (``quant webhooks serve``: ``POST /xero/webhook``) make it real-time:
-an event triggers a sync of the object it names from the event's time.
+an event triggers a sync of the object it names from the event's time. An invoice or payment read
+with the status DELETED or VOIDED is not landed but taken out of silver
+(:mod:`quantlib.connectors.deletions`, recorded in ``<lake>/sync/deletions.parquet``); an archived
+contact stays (archiving is not deleting: its invoices still name it).
 
 Direction: **bidirectional, system of record per field.** Xero is the system of record for the
 ledger and for everything a contact holds but one field: Quant writes only a contact's
@@ -40,6 +43,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 
 from quantlib.connectors.base import (
@@ -70,6 +74,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "UpdatedDateUTC"),
 }
 FILES = {"Contacts": "Contacts.csv", "Invoices": "Invoices.csv", "Payments": "Payments.csv"}
+#: Statuses of an invoice or payment that no longer stands (read with If-Modified-Since, as Xero returns them).
+GONE = ("DELETED", "VOIDED")
 
 
 def _text(value):
@@ -159,6 +165,7 @@ class XeroConnector(Connector):
     settings = SyncSettings("real-time", "bidirectional")
     credentials = ("XERO_ACCESS_TOKEN", "XERO_TENANT_ID")
     owned_fields = {"Contacts": ("ContactNumber",)}
+    stamp_column = "UpdatedDateUTC"
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self.sleep = sleep
@@ -228,7 +235,11 @@ class XeroConnector(Connector):
                 return
             frame = pd.DataFrame([build(r) for r in records]).reindex(columns=list(COLUMNS[obj]))
             stamps = [s for s in frame["UpdatedDateUTC"] if isinstance(s, str)]
-            yield Batch(obj, FILES[obj], frame, max(stamps) if stamps else None)
+            # A deleted or voided invoice or payment no longer stands: out of silver, not a reject.
+            gone = frame["Status"].astype("string").str.upper().isin(GONE).to_numpy() if "Status" in frame \
+                else np.zeros(len(frame), dtype=bool)
+            yield Batch(obj, FILES[obj], frame[~gone].reset_index(drop=True), max(stamps) if stamps else None,
+                        deleted=frame[gone].reset_index(drop=True) if gone.any() else None)
             if len(records) < PAGE_SIZE:
                 return
             page += 1

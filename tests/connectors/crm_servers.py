@@ -3,7 +3,8 @@ in the shapes of the vendors' API references:
 
 - Salesforce REST: ``GET /services/data/vXX.X/sobjects/{obj}/describe`` ({name, fields: [{name}]}),
   ``GET .../query/?q=SOQL`` and ``GET .../query/{locator}`` ({totalSize, done, nextRecordsUrl,
-  records: [{attributes: {type, url}, ...}]}), ``PATCH .../composite/sobjects`` (sObject
+  records: [{attributes: {type, url}, ...}]}; ``queryAll`` likewise, with the records deleted
+  (``IsDeleted``) too), ``PATCH .../composite/sobjects`` (sObject
   Collections: {allOrNone, records} -> [{id, success, errors}]); errors as [{message, errorCode}].
 - HubSpot CRM: ``GET /crm/v3/properties/{obj}`` ({results: [{name, label, type, fieldType, ...}]}),
   ``POST /crm/v3/objects/{obj}/search`` ({total, results: [{id, properties, createdAt,
@@ -95,10 +96,11 @@ class SalesforceServer(LocalHttpServer):
                 if path.startswith(base + "sobjects/") and path.endswith("/describe"):
                     obj = path.split("/")[-2]
                     reply_json(self, 200, {"name": obj, "fields": [{"name": f} for f in outer.fields[obj]]})
-                elif path == base + "query/":
-                    reply_json(self, 200, outer.query(dict(urllib.parse.parse_qsl(query))["q"]))
-                elif path.startswith(base + "query/"):
-                    reply_json(self, 200, outer.page(path.rsplit("/", 1)[1]))
+                elif path in (base + "query/", base + "queryAll/"):
+                    reply_json(self, 200, outer.query(dict(urllib.parse.parse_qsl(query))["q"],
+                                                      everything=path.endswith("queryAll/")))
+                elif path.startswith((base + "query/", base + "queryAll/")):
+                    reply_json(self, 200, outer.page(path.rsplit("/", 1)[1], path.split("/")[-2]))
                 else:
                     reply_json(self, 404, [{"message": "The requested resource does not exist",
                                             "errorCode": "NOT_FOUND"}])
@@ -145,15 +147,19 @@ class SalesforceServer(LocalHttpServer):
     def env(self) -> dict[str, str]:
         return {"SALESFORCE_INSTANCE_URL": self.url, "SALESFORCE_ACCESS_TOKEN": SF_TOKEN}
 
-    def query(self, soql: str) -> dict:
+    def query(self, soql: str, everything: bool = False) -> dict:
+        """The query resource (live records only), or queryAll (``everything``: deleted ones too, IsDeleted set)."""
         match = re.fullmatch(r"SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
                              r"(?: ORDER BY SystemModstamp ASC)?", soql)
         assert match, soql
         fields = [f.strip() for f in match["fields"].split(",")]
         obj, where = match["obj"], match["where"]
-        unknown = [f for f in fields if f not in self.fields[obj]]
+        unknown = [f for f in fields if f not in self.fields[obj] + ["IsDeleted"]]
         assert not unknown, f"No such column {unknown} on entity {obj}"  # Salesforce: INVALID_FIELD
-        rows = list(self.records[obj])
+        rows = [r for r in self.records[obj] if everything or not r.get("IsDeleted")]
+        if where and where.startswith("IsDeleted = true"):
+            rows = [r for r in rows if r.get("IsDeleted")]
+            where = where.removeprefix("IsDeleted = true").removeprefix(" AND ") or None
         if where and where.startswith("SystemModstamp >= "):
             since = pd.Timestamp(where.split(">= ")[1])
             rows = [r for r in rows if pd.Timestamp(r["SystemModstamp"]) >= since]
@@ -165,15 +171,15 @@ class SalesforceServer(LocalHttpServer):
                    **{f: r.get(f) for f in fields}} for r in rows]
         locator = f"01g{len(self.locators):05d}"
         self.locators[locator] = shaped
-        return self.page(f"{locator}-0")
+        return self.page(f"{locator}-0", "queryAll" if everything else "query")
 
-    def page(self, identifier: str) -> dict:
+    def page(self, identifier: str, resource: str = "query") -> dict:
         locator, offset = identifier.rsplit("-", 1)
         rows, start = self.locators[locator], int(offset)
         batch = rows[start:start + 2]
         answer = {"totalSize": len(rows), "done": start + 2 >= len(rows), "records": batch}
         if not answer["done"]:
-            answer["nextRecordsUrl"] = f"/services/data/v{VERSION}/query/{locator}-{start + 2}"
+            answer["nextRecordsUrl"] = f"/services/data/v{VERSION}/{resource}/{locator}-{start + 2}"
         return answer
 
 

@@ -87,7 +87,8 @@ def test_sync_pages_cursor_retry_and_rejects(tmp_path):
     lake = Lake(tmp_path / "lake")
     waits: list[float] = []
     with _server(tmp_path) as org:
-        org.throttle.append(("GET", r"/query/01g00001-2", 3))  # the Opportunity query's second page: 429 once
+        # The Opportunity query's second page (after Account's query and queryAll): 429 once.
+        org.throttle.append(("GET", r"/query/01g00002-2", 3))
         report = sync(lake, "salesforce", env=org.env(), connector=SalesforceConnector(org.session, waits.append))
         first = [q for m, q, _ in org.requests if "query/?q=" in q]
         cursors = read_cursors(lake)["salesforce"]

@@ -1,0 +1,89 @@
+"""Records deleted in the vendor leave silver: Salesforce's recycle bin (queryAll, IsDeleted) against the
+local org over TLS, Xero's voided and deleted invoices and payments against the local Xero; the raw pages
+stay in bronze, every removal is a row of <lake>/sync/deletions.parquet, recorded once."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from quantlib.connectors.base import sync
+from quantlib.connectors.deletions import read_deletions
+from quantlib.connectors.salesforce import SalesforceConnector
+from quantlib.connectors.xero import XeroConnector
+from quantlib.data.lake import Lake
+from tests.connectors.accounting_servers import XeroServer, xero_date
+from tests.connectors.test_accounting_sync import XERO_TOKEN, _xero_invoice
+from tests.connectors.test_salesforce import _server
+
+PRAIRIE = "001A00000000002AAA"
+
+
+def _silver(lake: Lake, table: str, key: str) -> list[str]:
+    return sorted(pd.read_parquet(lake.silver_table(table))[key])
+
+
+def test_salesforce_deletions_leave_silver_and_are_recorded(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    with _server(tmp_path) as org:
+        # Deleted before Quant ever synced: reported by queryAll, never in silver.
+        org.records["Opportunity"].append({"Id": "006A00000000009AAA", "AccountId": PRAIRIE, "StageName": "Closed Won",
+                                           "Amount": 10.0, "CloseDate": "2024-01-01", "IsDeleted": True,
+                                           "CreatedDate": "2024-01-01T00:00:00.000+0000",
+                                           "SystemModstamp": "2024-04-01T00:00:00.000+0000"})
+        first = sync(lake, "salesforce", env=org.env(), connector=SalesforceConnector(org.session))
+        assert _silver(lake, "customers", "customer_id") == ["001A00000000001AAA", PRAIRIE]
+        assert _silver(lake, "quotes", "quote_id") == ["006A00000000001AAA", "006A00000000002AAA"]
+        # Prairie Offices is deleted: Salesforce deletes its opportunities and contacts with it.
+        for obj, gone in (("Account", {PRAIRIE}), ("Opportunity", {"006A00000000002AAA", "006A00000000003AAA"}),
+                          ("Contact", {"003A0000000002AAA", "003A0000000003AAA"})):
+            for record in org.records[obj]:
+                if record["Id"] in gone:
+                    record.update(IsDeleted=True, SystemModstamp="2024-06-02T00:00:00.000+0000")
+        before = len(org.requests)
+        second = sync(lake, "salesforce", env=org.env(), connector=SalesforceConnector(org.session))
+        asked = [q for _, q, _ in org.requests[before:] if "queryAll/?q=" in q]
+        third = sync(lake, "salesforce", env=org.env(), connector=SalesforceConnector(org.session))
+    assert first.deleted == {"Opportunity": 0}  # the opportunity deleted before was never in silver
+    assert second.deleted == {"Account": 1, "Opportunity": 2}  # the won opportunity: a lead and a quote
+    assert asked[0].endswith("queryAll/?q=SELECT Id, SystemModstamp FROM Account WHERE IsDeleted = true AND "
+                             "SystemModstamp >= 2024-05-03T00:00:00.000Z ORDER BY SystemModstamp ASC")
+    assert _silver(lake, "customers", "customer_id") == ["001A00000000001AAA"]
+    assert _silver(lake, "leads", "lead_id") == ["006A00000000001AAA"]
+    assert _silver(lake, "quotes", "quote_id") == ["006A00000000001AAA"]
+    deletions = read_deletions(lake)
+    assert deletions[["object", "table", "key", "removed"]].values.tolist() == [
+        ["Opportunity", "leads", "006A00000000009AAA", False], ["Opportunity", "quotes", "006A00000000009AAA", False],
+        ["Account", "customers", PRAIRIE, True],
+        ["Opportunity", "leads", "006A00000000002AAA", True],
+        ["Opportunity", "leads", "006A00000000003AAA", False],  # rejected when landed (a trade Quant lacks)
+        ["Opportunity", "quotes", "006A00000000002AAA", True],
+        ["Opportunity", "quotes", "006A00000000003AAA", False]]  # never priced: no quote
+    assert deletions["deleted_at"].iloc[2] == "2024-06-02T00:00:00.000+0000"
+    # The deleted records come again from queryAll on the next sync: recorded once, nothing else changes.
+    assert third.deleted == {"Account": 0, "Opportunity": 0} and len(read_deletions(lake)) == 7
+    # The raw pages that landed Prairie Offices are still in bronze.
+    assert any(b"Prairie Offices" in p.read_bytes() for p in (lake.bronze / "customers").iterdir())
+
+
+def test_xero_voided_and_deleted_leave_silver_without_rejects(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    invoices = [_xero_invoice(1, "2024-05-02T08:00:00"), _xero_invoice(2, "2024-05-02T08:01:00")]
+    payment = {"PaymentID": "pay-1", "Date": xero_date("2024-05-20T00:00:00"), "Amount": 100.0, "Reference": "",
+               "Status": "AUTHORISED", "PaymentType": "ACCRECPAYMENT",
+               "Invoice": {"InvoiceID": "inv-1", "InvoiceNumber": "INV-0001", "Type": "ACCREC",
+                           "Contact": {"ContactID": "c-1", "Name": "Maria Gomez"}},
+               "UpdatedDateUTC": xero_date("2024-05-20T10:00:00")}
+    with XeroServer({"Contacts": [], "Invoices": invoices, "Payments": [payment]}) as server:
+        env = {"XERO_ACCESS_TOKEN": XERO_TOKEN, "XERO_TENANT_ID": "tenant-1", "XERO_API_URL": server.api_url}
+        sync(lake, "xero", env=env, connector=XeroConnector(sleep=lambda s: None))
+        assert _silver(lake, "invoices", "invoice_id") == ["INV-0001", "INV-0002"]
+        invoices[1].update(Status="VOIDED", UpdatedDateUTC=xero_date("2024-06-01T09:00:00"))
+        payment.update(Status="DELETED", UpdatedDateUTC=xero_date("2024-06-01T09:30:00"))
+        report = sync(lake, "xero", env=env, connector=XeroConnector(sleep=lambda s: None))
+    assert report.deleted == {"Invoices": 1, "Payments": 1}
+    assert _silver(lake, "invoices", "invoice_id") == ["INV-0001"]
+    assert pd.read_parquet(lake.silver_table("payments")).empty
+    assert not lake.rejects.exists()  # a voided invoice is a deletion, not a bad record
+    assert read_deletions(lake)[["object", "table", "key", "removed", "deleted_at"]].values.tolist() == [
+        ["Invoices", "invoices", "INV-0002", True, "2024-06-01T09:00:00+00:00"],
+        ["Payments", "payments", "pay-1", True, "2024-06-01T09:30:00+00:00"]]
