@@ -1,9 +1,10 @@
 """Two writers of one lake take turns: the ingest's read-merge-commit runs under the lake's write lock.
 
-Two processes ingest different customers into one lake at the same moment. Each is slowed down
-while it writes silver (after it read and merged), so without a lock both would read the empty
-silver and the later rename would drop the earlier writer's rows; the second test shows exactly
-that happens when the lock is switched off, so the first one can fail.
+Two processes ingest different customers into one lake at the same moment. Before writing, each
+waits (up to a second) for the other to have read and merged too, so without a lock both would
+write the empty silver they read plus their own rows and the later rename would drop the earlier
+writer's rows. The same race with the lock switched off shows exactly that, so the check with the
+lock can fail.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.data.conftest import sample_tables
 
 
 def _child(src: str, lake: str, me: str, other: str, locked: bool) -> None:
-    """One writer (a forked process): wait until the other is ready too, then ingest with a slow silver write."""
+    """One writer (a forked process): wait until the other is ready too, then ingest, waiting before its writes."""
     import quantlib.data.ingest as ingest_module
     import quantlib.data.ingest.commit as commit
 
@@ -33,7 +34,12 @@ def _child(src: str, lake: str, me: str, other: str, locked: bool) -> None:
     slow = commit._write_parquet
 
     def _slow_write(df, path):
-        time.sleep(0.25)
+        # Silver is read and merged: say so, and give the other writer up to 1 s to get this far too
+        # (without a lock it does, having read the same silver; with the lock it is still waiting).
+        Path(me + ".merged").touch()
+        until = time.monotonic() + 1.0
+        while not Path(other + ".merged").exists() and time.monotonic() < until:
+            time.sleep(0.005)
         slow(df, path)
 
     commit._write_parquet = _slow_write
