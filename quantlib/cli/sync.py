@@ -106,8 +106,11 @@ def sync_command(
                                 finished=dt.datetime.now(dt.timezone.utc)))
     for obj, pages in report.pages.items():
         cursor = report.cursors.get(obj)
+        removed = report.deleted.get(obj, 0)
         typer.echo(f"{source} {obj}: {pages} page{'s' if pages != 1 else ''}, {report.rows[obj]} records"
-                   + (f", cursor {cursor}" if cursor else ", nothing new"))
+                   + (f", cursor {cursor}" if cursor else ", nothing new")
+                   + (f"; {removed} row{'s' if removed != 1 else ''} deleted in {source} taken out of silver "
+                      "(see <lake>/sync/deletions.parquet)" if removed else ""))
     problems = [p for r in report.ingests for f in r.files for p in f.problems]
     for problem in problems[:MAX_SHOWN]:
         typer.echo(str(problem))

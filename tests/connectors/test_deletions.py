@@ -5,7 +5,9 @@ stay in bronze, every removal is a row of <lake>/sync/deletions.parquet, recorde
 from __future__ import annotations
 
 import pandas as pd
+from typer.testing import CliRunner
 
+from quantlib.cli import app
 from quantlib.connectors.base import sync
 from quantlib.connectors.deletions import read_deletions
 from quantlib.connectors.salesforce import SalesforceConnector
@@ -65,7 +67,7 @@ def test_salesforce_deletions_leave_silver_and_are_recorded(tmp_path):
     assert any(b"Prairie Offices" in p.read_bytes() for p in (lake.bronze / "customers").iterdir())
 
 
-def test_xero_voided_and_deleted_leave_silver_without_rejects(tmp_path):
+def test_xero_voided_and_deleted_leave_silver_without_rejects(tmp_path, monkeypatch):
     lake = Lake(tmp_path / "lake")
     invoices = [_xero_invoice(1, "2024-05-02T08:00:00"), _xero_invoice(2, "2024-05-02T08:01:00")]
     payment = {"PaymentID": "pay-1", "Date": xero_date("2024-05-20T00:00:00"), "Amount": 100.0, "Reference": "",
@@ -79,8 +81,12 @@ def test_xero_voided_and_deleted_leave_silver_without_rejects(tmp_path):
         assert _silver(lake, "invoices", "invoice_id") == ["INV-0001", "INV-0002"]
         invoices[1].update(Status="VOIDED", UpdatedDateUTC=xero_date("2024-06-01T09:00:00"))
         payment.update(Status="DELETED", UpdatedDateUTC=xero_date("2024-06-01T09:30:00"))
-        report = sync(lake, "xero", env=env, connector=XeroConnector(sleep=lambda s: None))
-    assert report.deleted == {"Invoices": 1, "Payments": 1}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        done = CliRunner().invoke(app, ["sync", "xero", "--lake", str(lake.root)])
+    assert done.exit_code == 0, done.output
+    assert "xero Invoices: 0 pages, 0 records" in done.output  # the voided invoice landed nothing
+    assert "1 row deleted in xero taken out of silver" in done.output
     assert _silver(lake, "invoices", "invoice_id") == ["INV-0001"]
     assert pd.read_parquet(lake.silver_table("payments")).empty
     assert not lake.rejects.exists()  # a voided invoice is a deletion, not a bad record
