@@ -49,14 +49,22 @@ def read_deletions(lake) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=list(DELETION_COLUMNS))
 
 
-def _key_source(tm, key: str, columns) -> str | None:
+def _key_source(tm, key: str, columns) -> tuple[str | None, bool]:
+    """The deleted records' column holding the table's key, and whether it is only the key's first part.
+
+    A key the mapping joins from several columns (a QuickBooks payment row: its Id and the invoice
+    it pays) is matched by its first column: every row whose key is that value, or starts with it
+    and a space, belonged to the deleted record.
+    """
     from quantlib.data.ingest.mapping import _norm
 
     names = {_norm(c): c for c in columns}
     for src, dst in tm.columns.items():
         if dst == key and _norm(src) in names:
-            return names[_norm(src)]
-    return names.get(_norm(key))
+            return names[_norm(src)], False
+    if key in tm.join and _norm(tm.join[key][0]) in names:
+        return names[_norm(tm.join[key][0])], True
+    return names.get(_norm(key)), False
 
 
 def apply_deletions(lake, source: str, batch, stamp_column: str | None = None) -> pd.DataFrame:
@@ -91,21 +99,29 @@ def apply_deletions(lake, source: str, batch, stamp_column: str | None = None) -
     with write_lock(lake):
         for name in ([table] if table else []) + mapping.also(batch.file_name, table):
             key = get_contract(name).key
-            column = _key_source(mapping.tables[name], key[0], deleted.columns) if len(key) == 1 else None
+            column, first_part = (_key_source(mapping.tables[name], key[0], deleted.columns) if len(key) == 1
+                                  else (None, False))
             if column is None:
                 continue  # the deleted records do not say this table's key
             keys = deleted[column].astype("string").str.strip()
             path = lake.silver_table(name)
             silver = read_parquet(path) if path.exists() else None
             held = silver[key[0]].astype("string").str.strip() if silver is not None else pd.Series(dtype="string")
-            gone = held.isin(keys.dropna().tolist())
+            # The silver key(s) of each deleted record: the value itself, or (a joined key) those starting with it.
+            owner = held.str.split(" ", n=1).str[0] if first_part else held
+            gone = owner.isin(keys.dropna().tolist()).fillna(False).to_numpy(dtype=bool)
             if gone.any():
                 with atomic_path(path) as tmp:
-                    silver[~gone.to_numpy()].reset_index(drop=True).to_parquet(tmp, index=False)
-            present = set(held[gone])
-            rows += [{"recorded_at": now, "deleted_at": None if pd.isna(when) else str(when), "source": source,
-                      "object": batch.object, "table": name, "key": k, "removed": k in present}
-                     for k, when in zip(keys, stamps) if not pd.isna(k) and k]
+                    silver[~gone].reset_index(drop=True).to_parquet(tmp, index=False)
+            removed: dict[str, list[str]] = {}
+            for own, one in zip(owner[gone], held[gone]):
+                removed.setdefault(own, []).append(one)
+            for k, when in zip(keys, stamps):
+                if pd.isna(k) or not k:
+                    continue
+                rows += [{"recorded_at": now, "deleted_at": None if pd.isna(when) else str(when), "source": source,
+                          "object": batch.object, "table": name, "key": one, "removed": k in removed}
+                         for one in removed.get(k, [k])]
         recorded = pd.DataFrame(rows, columns=list(DELETION_COLUMNS))
         old = read_deletions(lake)
         if len(old) and len(recorded):

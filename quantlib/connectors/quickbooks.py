@@ -14,6 +14,12 @@ by ``_`` (``CustomerRef``, ``CustomerRef_Name``, ``BillAddr_PostalCode``,
 payment is applied to (``LinkedTxn_TxnId``, ``Line_Amount``), one expense row per line of a
 purchase (``Line_Id``, ``Line_Amount``, ``Line_AccountRef_Name``: the expense account).
 
+Deletions: after the live records of a sync with a cursor, Change Data Capture
+(``GET /v3/company/<realm>/cdc?entities=<Entity>&changedSince=<cursor>``, the last 30 days) names
+the records deleted since (``"status": "Deleted"``, an ``Id`` and ``MetaData``); they are taken
+out of silver (:mod:`quantlib.connectors.deletions`): a customer or invoice by its Id, a payment's
+or purchase's rows (one per invoice paid, per line) by the Id their key starts with.
+
 Direction: **inbound**. QuickBooks is the system of record for the ledger and Quant owns no
 field in it: :meth:`~quantlib.connectors.base.Connector.write_back` refuses.
 
@@ -154,6 +160,7 @@ class QuickBooksConnector(Connector):
     settings = SyncSettings("daily", "inbound")
     credentials = ("QUICKBOOKS_ACCESS_TOKEN", "QUICKBOOKS_REALM_ID")
     owned_fields: dict[str, tuple[str, ...]] = {}
+    stamp_column = "MetaData_LastUpdatedTime"
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep, minorversion: int = 75) -> None:
         self.sleep = sleep
@@ -220,7 +227,7 @@ class QuickBooksConnector(Connector):
                 raise SyncError(f"quickbooks {obj}: the answer has no QueryResponse")
             records = response.get(obj) or []
             if not records:
-                return
+                break
             rows = [row for record in records for row in flatten(obj, record)]
             frame = pd.DataFrame(rows)
             extra = sorted(c for c in frame.columns if c not in COLUMNS[obj] and c.startswith("CustomField_"))
@@ -230,5 +237,31 @@ class QuickBooksConnector(Connector):
             cursor = max(stamps, key=_when) if stamps else None
             yield Batch(obj, FILES[obj], frame, cursor)
             if len(records) < size:
-                return
+                break
             start += len(records)
+        if since:
+            yield from self._deleted(qb, obj, since)
+
+    def _deleted(self, qb, obj: str, since: str) -> Iterator[Batch]:
+        """The records of ``obj`` deleted since ``since``, from Change Data Capture (``status: Deleted``).
+
+        CDC answers for the last 30 days only: an older ``since`` asks from 30 days back (deletions
+        before that are not seen). The batch lands nothing and moves no cursor.
+        """
+        from quickbooks.exceptions import QuickbooksException
+
+        floor = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=30) + pd.Timedelta(minutes=5)
+        changed_since = max(_when(since), floor).isoformat()
+        try:
+            answer = call_with_retries(lambda: qb.change_data_capture(obj, changed_since), sleep=self.sleep)
+        except QuickbooksException as exc:
+            raise SyncError(f"quickbooks {obj} changes: {exc.message} (code {exc.error_code})") from None
+        cdc = answer.get("CDCResponse") if isinstance(answer, dict) else None
+        if not isinstance(cdc, list):
+            raise SyncError(f"quickbooks {obj} changes: the answer has no CDCResponse")
+        gone = [{"Id": str(r.get("Id")), "MetaData_LastUpdatedTime": (r.get("MetaData") or {}).get("LastUpdatedTime")}
+                for part in cdc for response in (part or {}).get("QueryResponse") or []
+                for r in response.get(obj) or [] if str(r.get("status", "")).lower() == "deleted" and r.get("Id")]
+        if gone:
+            frame = pd.DataFrame(gone)
+            yield Batch(obj, FILES[obj], frame.iloc[:0], None, deleted=frame)

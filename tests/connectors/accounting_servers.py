@@ -5,7 +5,10 @@ request they were sent (path, query, headers, body) and answer in the documented
 
 * QuickBooks: ``POST /v3/company/<realm>/query`` with the query text as the body, answered
   ``{"QueryResponse": {"<Entity>": [...], "startPosition": n, "maxResults": m}, "time": ...}``;
-  records filtered by ``MetaData.LastUpdatedTime > '...'`` and paged by STARTPOSITION / MAXRESULTS.
+  records filtered by ``MetaData.LastUpdatedTime > '...'`` and paged by STARTPOSITION / MAXRESULTS;
+  ``GET /v3/company/<realm>/cdc?entities=...&changedSince=...`` (Change Data Capture) answered
+  ``{"CDCResponse": [{"QueryResponse": [{"<Entity>": [...]}]}], "time": ...}``, a deleted record as
+  ``{"domain": "QBO", "status": "Deleted", "Id": ..., "MetaData": {"LastUpdatedTime": ...}}``.
 * Xero: ``GET /api.xro/2.0/{Contacts,Invoices,Payments}?page=n`` (100 a page, filtered by the
   ``If-Modified-Since`` header), answered ``{"Id": ..., "Status": "OK", "<Object>": [...]}`` with
   dates in Xero's ``/Date(ms+0000)/`` form; ``GET``/``POST /Contacts/<id>`` read and update one.
@@ -62,21 +65,42 @@ class _Recording(LocalHttpServer):
 
 
 class QuickBooksServer(_Recording):
-    """QuickBooks Online's query endpoint over ``entities`` ({"Invoice": [records]})."""
+    """QuickBooks Online's query endpoint over ``entities`` ({"Invoice": [records]}), and Change Data
+    Capture over them and ``deleted`` ({"Invoice": [{"Id", "MetaData": {"LastUpdatedTime"}}]})."""
 
     def __init__(self, entities: dict[str, list[dict]], realm: str = "9130", **kwargs):
         super().__init__(**kwargs)
         self.entities, self.realm = entities, realm
+        self.deleted: dict[str, list[dict]] = {}
+
+    def delete(self, entity: str, record_id: str, when: str) -> None:
+        """Delete a record as QuickBooks does: gone from queries, ``status: Deleted`` in CDC."""
+        self.entities[entity] = [r for r in self.entities[entity] if r["Id"] != record_id]
+        self.deleted.setdefault(entity, []).append({"domain": "QBO", "status": "Deleted", "Id": record_id,
+                                                    "MetaData": {"LastUpdatedTime": when}})
+
+    def cdc(self, seen):
+        """``GET /v3/company/<realm>/cdc?entities=A,B&changedSince=T``: changed and deleted records since T."""
+        since = dt.datetime.fromisoformat(seen["query"]["changedSince"])
+        responses = []
+        for entity in seen["query"]["entities"].split(","):
+            found = [r for r in self.entities.get(entity, []) + self.deleted.get(entity, [])
+                     if dt.datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]) >= since]
+            responses.append({entity: found, "startPosition": 1, "maxResults": len(found), "totalCount": len(found)})
+        return 200, {"CDCResponse": [{"QueryResponse": responses}], "time": "2026-12-07T10:00:00.000-07:00"}
 
     @property
     def api_url(self) -> str:
         return self.url + "/v3"
 
     def answer(self, seen):
-        if seen["path"] != f"/v3/company/{self.realm}/query" or seen["method"] != "POST":
+        cdc = seen["path"] == f"/v3/company/{self.realm}/cdc" and seen["method"] == "GET"
+        if not cdc and (seen["path"] != f"/v3/company/{self.realm}/query" or seen["method"] != "POST"):
             return 404, {"Fault": {"Error": [{"Message": "not found", "code": "610"}], "type": "ValidationFault"}}
         if seen["headers"].get("Authorization") != "Bearer qb-t0ken-SECRET":
             return 401, {"Fault": {"Error": [{"Message": "AuthenticationFailed", "code": "3200"}]}}
+        if cdc:
+            return self.cdc(seen)
         query = seen["body"]
         entity = re.search(r"FROM (\w+)", query, re.I).group(1)
         records = sorted(self.entities.get(entity, []), key=lambda r: r["MetaData"]["LastUpdatedTime"])

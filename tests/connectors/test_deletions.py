@@ -1,8 +1,11 @@
 """Records deleted in the vendor leave silver: Salesforce's recycle bin (queryAll, IsDeleted) against the
-local org over TLS, Xero's voided and deleted invoices and payments against the local Xero; the raw pages
-stay in bronze, every removal is a row of <lake>/sync/deletions.parquet, recorded once."""
+local org over TLS, Xero's voided and deleted invoices and payments against the local Xero, QuickBooks'
+Change Data Capture (status Deleted) against the local QuickBooks; the raw pages stay in bronze, every
+removal is a row of <lake>/sync/deletions.parquet, recorded once."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -10,11 +13,12 @@ from typer.testing import CliRunner
 from quantlib.cli import app
 from quantlib.connectors.base import sync
 from quantlib.connectors.deletions import read_deletions
+from quantlib.connectors.quickbooks import QuickBooksConnector
 from quantlib.connectors.salesforce import SalesforceConnector
 from quantlib.connectors.xero import XeroConnector
 from quantlib.data.lake import Lake
-from tests.connectors.accounting_servers import XeroServer, xero_date
-from tests.connectors.test_accounting_sync import XERO_TOKEN, _xero_invoice
+from tests.connectors.accounting_servers import QuickBooksServer, XeroServer, xero_date
+from tests.connectors.test_accounting_sync import QB_TOKEN, XERO_TOKEN, _qb_entities, _xero_invoice
 from tests.connectors.test_salesforce import _server
 
 PRAIRIE = "001A00000000002AAA"
@@ -93,3 +97,34 @@ def test_xero_voided_and_deleted_leave_silver_without_rejects(tmp_path, monkeypa
     assert read_deletions(lake)[["object", "table", "key", "removed", "deleted_at"]].values.tolist() == [
         ["Invoices", "invoices", "INV-0002", True, "2024-06-01T09:00:00+00:00"],
         ["Payments", "payments", "pay-1", True, "2024-06-01T09:30:00+00:00"]]
+
+
+def test_quickbooks_change_data_capture_deletions(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    with QuickBooksServer(_qb_entities()) as server:
+        env = {"QUICKBOOKS_ACCESS_TOKEN": QB_TOKEN, "QUICKBOOKS_REALM_ID": "9130", "QUICKBOOKS_API_URL": server.api_url}
+        first = sync(lake, "quickbooks", env=env, connector=QuickBooksConnector(sleep=lambda s: None))
+        assert not [r for r in server.requests if r["path"].endswith("/cdc")]  # no cursor yet: nothing to delete
+        assert _silver(lake, "invoices", "invoice_id") == ["130", "131"]
+        assert _silver(lake, "payments", "payment_id") == ["201 130"] and _silver(lake, "expenses", "expense_id") \
+            == ["180 1"]
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        when = (now - dt.timedelta(hours=1)).isoformat()
+        server.delete("Invoice", "131", when)
+        server.delete("Payment", "201", when)  # one row per invoice paid: found by the Id its key starts with
+        server.delete("Purchase", "180", when)
+        server.requests.clear()
+        second = sync(lake, "quickbooks", env=env, connector=QuickBooksConnector(sleep=lambda s: None))
+        asked = [r["query"] for r in server.requests if r["path"].endswith("/cdc")]
+    assert first.deleted == {}
+    assert second.deleted == {"Invoice": 1, "Payment": 1, "Purchase": 1}
+    assert [q["entities"] for q in asked] == ["Customer", "Invoice", "Payment", "Purchase"]
+    # The cursors are from 2024; Change Data Capture answers for 30 days back at most.
+    since = dt.datetime.fromisoformat(asked[0]["changedSince"])
+    assert dt.timedelta(days=29) < now - since <= dt.timedelta(days=30)
+    assert _silver(lake, "invoices", "invoice_id") == ["130"]
+    assert pd.read_parquet(lake.silver_table("payments")).empty and pd.read_parquet(
+        lake.silver_table("expenses")).empty
+    assert read_deletions(lake)[["object", "table", "key", "removed", "deleted_at"]].values.tolist() == [
+        ["Invoice", "invoices", "131", True, when], ["Payment", "payments", "201 130", True, when],
+        ["Purchase", "expenses", "180 1", True, when]]
