@@ -27,6 +27,11 @@ A deal's and a ticket's company ("Associated Company IDs (Primary)") is read fro
 associations batch endpoint: the primary company, else the only one. The cursor is inclusive
 (records stamped in the last millisecond landed are read again, never missed).
 
+Deletions: after the live records, the object's archived records (``GET /crm/v3/objects/{object}
+?archived=true``, HubSpot's deleted records, restorable for 90 days) archived since the cursor are
+taken out of silver (:mod:`quantlib.connectors.deletions`, recorded in
+``<lake>/sync/deletions.parquet``).
+
 Writing back (bidirectional): company properties Quant owns, custom properties the account
 creates (Settings > Properties > Company): ``quant_churn_risk`` and ``quant_lifetime_value``
 (numbers). HubSpot is the system of record for every other property. Current values are read
@@ -59,6 +64,8 @@ __all__ = ["LABELS", "HubSpotConnector"]
 
 HUBSPOT_API = "https://api.hubapi.com"
 RECORD_ID = "Record ID"
+#: The column of an archived record's deletion time (the list endpoint's ``archivedAt``).
+ARCHIVED_AT = "Archived At"
 COMPANY_IDS = "Associated Company IDs (Primary)"
 MODIFIED = "hs_lastmodifieddate"
 #: Per object, internal property name -> the label its export column has.
@@ -98,6 +105,7 @@ class HubSpotConnector(Connector):
     settings = SyncSettings("hourly", "bidirectional")
     credentials = ("HUBSPOT_ACCESS_TOKEN",)
     owned_fields = {"companies": ("quant_churn_risk", "quant_lifetime_value")}
+    stamp_column = ARCHIVED_AT
     #: Per object, each owned property and the Quant measure it holds (quantlib.connectors.crm.MEASURES).
     write_fields = {"companies": {"quant_churn_risk": "churn_risk", "quant_lifetime_value": "lifetime_value"}}
 
@@ -170,6 +178,36 @@ class HubSpotConnector(Connector):
 
     def read(self, obj: str, since: str | None, env: Mapping[str, str]) -> Iterator[Batch]:
         client = self._client(env)
+        yield from self._live(client, obj, since)
+        yield from self._archived(client, obj, since)
+
+    def _archived(self, client, obj: str, since: str | None) -> Iterator[Batch]:
+        """Records archived (deleted) since ``since``: ``GET /crm/v3/objects/{object}?archived=true``, by page.
+
+        The list has no filter by time: the pages are read whole and records archived before
+        ``since`` left out. A batch lands nothing and moves no cursor.
+        """
+        floor = pd.Timestamp(_epoch_ms(since), unit="ms", tz="UTC") if since else None
+        after = None
+        while True:
+            answer = self._call(f"{obj} archived", lambda: client.crm.objects.basic_api.get_page(
+                obj, limit=PAGE_SIZE, after=after, archived=True))
+            gone = []
+            for record in answer.results or []:
+                when = pd.Timestamp(record.archived_at) if getattr(record, "archived_at", None) else None
+                if when is not None and when.tzinfo is None:
+                    when = when.tz_localize("UTC")
+                if floor is None or when is None or when >= floor:
+                    gone.append({RECORD_ID: record.id, ARCHIVED_AT: _iso(when) if when is not None else None})
+            if gone:
+                frame = pd.DataFrame(gone, columns=[RECORD_ID, ARCHIVED_AT])
+                yield Batch(obj, f"{obj}.csv", frame.iloc[:0], None, deleted=frame)
+            after = answer.paging.next.after if answer.paging and answer.paging.next else None
+            if after is None:
+                return
+
+    def _live(self, client, obj: str, since: str | None) -> Iterator[Batch]:
+        """The records modified since ``since``, through the search endpoint (see the module)."""
         named = self.properties(client, obj)
         props = sorted({p for p in named.values() if p})
         columns = [RECORD_ID, *named] + ([COMPANY_IDS] if obj in PRIMARY_COMPANY else [])

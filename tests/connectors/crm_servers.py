@@ -8,7 +8,9 @@ in the shapes of the vendors' API references:
   Collections: {allOrNone, records} -> [{id, success, errors}]); errors as [{message, errorCode}].
 - HubSpot CRM: ``GET /crm/v3/properties/{obj}`` ({results: [{name, label, type, fieldType, ...}]}),
   ``POST /crm/v3/objects/{obj}/search`` ({total, results: [{id, properties, createdAt,
-  updatedAt, archived}], paging: {next: {after}}}), ``POST /crm/v4/associations/{obj}/companies/batch/read``
+  updatedAt, archived}], paging: {next: {after}}}; archived records never), ``GET
+  /crm/v3/objects/{obj}?archived=true`` (the archived ones, with archivedAt),
+  ``POST /crm/v4/associations/{obj}/companies/batch/read``
   ({status, results: [{from: {id}, to: [{toObjectId, associationTypes: [{category, typeId, label}]}]}]}),
   ``POST /crm/v3/objects/companies/batch/read`` and ``/batch/update`` ({status, results, startedAt,
   completedAt}); errors as {status, message, category}.
@@ -203,7 +205,12 @@ class HubSpotServer(LocalHttpServer):
 
             def do_GET(self):
                 outer.requests.append(("GET", self.path, None))
-                m = re.fullmatch(r"/crm/v3/properties/(\w+)", self.path.split("?")[0])
+                path, _, query = self.path.partition("?")
+                listed = re.fullmatch(r"/crm/v3/objects/(\w+)", path)
+                if listed and self.headers.get("Authorization") == f"Bearer {HS_TOKEN}":
+                    reply_json(self, 200, outer.archived(listed[1], dict(urllib.parse.parse_qsl(query))))
+                    return
+                m = re.fullmatch(r"/crm/v3/properties/(\w+)", path)
                 if self.headers.get("Authorization") != f"Bearer {HS_TOKEN}" or not m:
                     reply_json(self, 401 if m else 404, {"status": "error", "message": "no", "category": "ERROR"})
                     return
@@ -260,8 +267,19 @@ class HubSpotServer(LocalHttpServer):
         return {"status": "COMPLETE", "results": results, "startedAt": "2024-06-01T00:00:00Z",
                 "completedAt": "2024-06-01T00:00:01Z"}
 
+    def archived(self, obj: str, query: dict) -> dict:
+        """``GET /crm/v3/objects/{obj}?archived=true``: the archived records (``archived``, ``archivedAt``), by two."""
+        assert query.get("archived", "").lower() == "true", query  # the client sends True
+        rows = [r for r in self.records[obj] if r.get("archived")]
+        start = int(query.get("after", 0))
+        answer = {"results": [{**self.shaped(r, []), "archived": True, "archivedAt": r["archivedAt"]}
+                              for r in rows[start:start + 2]]}
+        if start + 2 < len(rows):
+            answer["paging"] = {"next": {"after": str(start + 2), "link": "?after=" + str(start + 2)}}
+        return answer
+
     def search(self, obj: str, body: dict) -> dict:
-        rows = list(self.records[obj])
+        rows = [r for r in self.records[obj] if not r.get("archived")]  # search never returns archived records
         for group in body.get("filterGroups", []):
             for f in group["filters"]:
                 assert (f["propertyName"], f["operator"]) == ("hs_lastmodifieddate", "GTE"), f

@@ -1,7 +1,8 @@
 """Records deleted in the vendor leave silver: Salesforce's recycle bin (queryAll, IsDeleted) against the
-local org over TLS, Xero's voided and deleted invoices and payments against the local Xero, QuickBooks'
-Change Data Capture (status Deleted) against the local QuickBooks; the raw pages stay in bronze, every
-removal is a row of <lake>/sync/deletions.parquet, recorded once."""
+local org over TLS, HubSpot's archived records (archived=true) against the local CRM, Xero's voided and
+deleted invoices and payments against the local Xero, QuickBooks' Change Data Capture (status Deleted)
+against the local QuickBooks; the raw pages stay in bronze, every removal is a row of
+<lake>/sync/deletions.parquet, recorded once."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from typer.testing import CliRunner
 from quantlib.cli import app
 from quantlib.connectors.base import sync
 from quantlib.connectors.deletions import read_deletions
+from quantlib.connectors.hubspot import HubSpotConnector
 from quantlib.connectors.quickbooks import QuickBooksConnector
 from quantlib.connectors.salesforce import SalesforceConnector
 from quantlib.connectors.xero import XeroConnector
 from quantlib.data.lake import Lake
 from tests.connectors.accounting_servers import QuickBooksServer, XeroServer, xero_date
+from tests.connectors.crm_servers import HubSpotServer
 from tests.connectors.test_accounting_sync import QB_TOKEN, XERO_TOKEN, _qb_entities, _xero_invoice
+from tests.connectors.test_hubspot import _crm
 from tests.connectors.test_salesforce import _server
 
 PRAIRIE = "001A00000000002AAA"
@@ -128,3 +132,24 @@ def test_quickbooks_change_data_capture_deletions(tmp_path):
     assert read_deletions(lake)[["object", "table", "key", "removed", "deleted_at"]].values.tolist() == [
         ["Invoice", "invoices", "131", True, when], ["Payment", "payments", "201 130", True, when],
         ["Purchase", "expenses", "180 1", True, when]]
+
+
+def test_hubspot_archived_records_leave_silver(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    records, companies_of, properties = _crm()
+    # Archived before Quant's first sync, and long ago: reported (never in silver), not again later.
+    records["tickets"].append({**records["tickets"][0], "id": "7009", "archived": True,
+                               "archivedAt": "2024-01-01T00:00:00.000Z"})
+    with HubSpotServer(records, companies_of, properties) as crm:
+        first = sync(lake, "hubspot", env=crm.env(), connector=HubSpotConnector(lambda s: None))
+        assert _silver(lake, "leads", "lead_id") == ["9001", "9002"]  # 9003 has no company: rejected
+        crm.records["deals"][1].update(archived=True, archivedAt="2024-06-03T00:00:00.000Z")  # the won deal
+        second = sync(lake, "hubspot", env=crm.env(), connector=HubSpotConnector(lambda s: None))
+        listed = [path for method, path, _ in crm.requests if method == "GET" and "archived=" in path]
+    assert first.deleted == {"tickets": 0} and second.deleted == {"deals": 2}  # its lead and its quote
+    assert "/crm/v3/objects/deals?limit=100&archived=True" in listed
+    assert _silver(lake, "leads", "lead_id") == ["9001"] and _silver(lake, "quotes", "quote_id") == ["9001"]
+    assert read_deletions(lake)[["object", "table", "key", "removed", "deleted_at"]].values.tolist() == [
+        ["tickets", "interactions", "7009", False, "2024-01-01T00:00:00.000Z"],
+        ["deals", "leads", "9002", True, "2024-06-03T00:00:00.000Z"],
+        ["deals", "quotes", "9002", True, "2024-06-03T00:00:00.000Z"]]
