@@ -95,3 +95,29 @@ def test_a_lake_on_object_storage_from_ingest_to_kpis(small_company, s3_bucket, 
     assert second != first and second.read_bytes() == first.read_bytes() and gold_file(lake) == second
 
     assert isinstance(lake.gold, ObjectPath) and lake.gold.stat().st_size == first.stat().st_size
+
+
+def test_an_ingest_cut_short_on_object_storage_is_repeated_whole(s3_bucket, tmp_path, monkeypatch):
+    from tests.data.conftest import sample_tables, write_exports
+
+    src = write_exports(sample_tables(), tmp_path / "src")
+    lake = Lake(f"{s3_bucket}/lake")
+    upload = ObjectPath.upload
+
+    def cut(self, local):
+        if self.name == "jobs.parquet":
+            raise OSError("connection reset by peer")
+        upload(self, local)
+
+    monkeypatch.setattr(ObjectPath, "upload", cut)
+    with pytest.raises(OSError, match="connection reset"):
+        ingest(src, lake)
+    assert not lake.manifest.exists()  # no file recorded as loaded: the next run repeats them all
+    monkeypatch.setattr(ObjectPath, "upload", upload)
+    report = ingest(src, lake)
+    assert report.ok and report.rows_rejected == 0 and {f.status for f in report.files} == {"loaded"}
+    local = Lake(tmp_path / "local")
+    ingest(src, local)
+    assert set(lake.silver_tables()) == set(local.silver_tables())
+    for name, path in lake.silver_tables().items():
+        pd.testing.assert_frame_equal(pd.read_parquet(path.open("rb")), pd.read_parquet(local.silver_table(name)))

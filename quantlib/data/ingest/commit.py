@@ -9,6 +9,8 @@ only when all of them were written, so a failed ingest leaves the lake as it was
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pandas as pd
 from quantlib.data.contracts import TableContract
 from quantlib.data.ingest.coercion import _final_dtypes
 from quantlib.data.lake import Lake, atomic_path, read_parquet
+from quantlib.data.storage import ObjectPath
 
 MANIFEST_COLUMNS = ["file", "sha256", "table", "bronze_path", "status", "landed_at",
                     "rows_read", "rows_accepted", "rows_rejected", "error"]
@@ -84,7 +87,8 @@ def _commit(lake: Lake, tables: dict[str, pd.DataFrame], reject_parts: list[pd.D
 
     If any write fails, every temporary file is removed and nothing is renamed,
     so the lake keeps its previous state. The files are moved into place silver first and the
-    manifest last: on object storage, where each file is uploaded in turn, an ingest cut short
+    manifest last. On object storage every file is written locally first, then silver and the
+    rejects are uploaded (four at a time) and the manifest after them: an ingest cut short
     between two uploads has not recorded its files as loaded, so running it again repeats it
     (silver's merge by key makes the repeat harmless; rejects written before the cut repeat).
     """
@@ -103,8 +107,26 @@ def _commit(lake: Lake, tables: dict[str, pd.DataFrame], reject_parts: list[pd.D
         writes.append((new, lake.manifest))
     if not writes:
         return
+    if lake.remote:
+        _upload(writes)
+        return
     with ExitStack() as stack:
         # Entered in reverse, so they are moved into place in order (an ExitStack unwinds last-in first).
         for df, target in reversed(writes):
             tmp = stack.enter_context(atomic_path(target))
             _write_parquet(df, tmp)
+
+
+def _upload(writes: list[tuple[pd.DataFrame, ObjectPath]]) -> None:
+    """Object storage: write every file locally, then upload all but the last (the manifest) four
+    at a time, and the last when they all arrived; a failure anywhere uploads no manifest."""
+    with tempfile.TemporaryDirectory(prefix="quant-commit-") as folder:
+        staged = []
+        for number, (df, target) in enumerate(writes):
+            tmp = Path(folder) / f"{number}-{target.name}"
+            _write_parquet(df, tmp)
+            staged.append((tmp, target))
+        *first, last = staged
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda item: item[1].upload(item[0]), first))
+        last[1].upload(last[0])
