@@ -28,7 +28,15 @@ from quantlib.cli.app import app
 
 
 def main() -> None:
-    app()
+    from quantlib.data.storage import StorageError
+
+    try:
+        app()
+    except StorageError as problem:  # object storage unusable as configured (no credentials, no s3fs): one line
+        import sys
+
+        print(f"quant: {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 __all__ = ["app", "main"]

@@ -121,3 +121,16 @@ def test_an_ingest_cut_short_on_object_storage_is_repeated_whole(s3_bucket, tmp_
     assert set(lake.silver_tables()) == set(local.silver_tables())
     for name, path in lake.silver_tables().items():
         pd.testing.assert_frame_equal(pd.read_parquet(path.open("rb")), pd.read_parquet(local.silver_table(name)))
+
+
+def test_without_credentials_a_command_says_which_variables_in_one_line(monkeypatch, capsys):
+    from quantlib.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.argv", ["quant", "kpi", "--lake", "s3://quant-nowhere/lake"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.strip() == ("quant: s3://: no credentials; set AWS_ACCESS_KEY_ID and "
+                                               "AWS_SECRET_ACCESS_KEY in the environment")
