@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from filelock import FileLock
 
 from quantlib.data.ingest import ingest
 from quantlib.data.lake import Lake
-from quantlib.data.writelock import LOCK_NAME, LakeLocked, lock_path, write_lock
+from quantlib.data.opstore_pg import advisory_key
+from quantlib.data.writelock import KEY_PREFIX, LOCK_NAME, LakeLocked, lock_path, write_lock
 from tests.data.conftest import sample_tables
 
 
@@ -112,8 +114,42 @@ def test_a_held_lock_stops_ingest_with_a_line_naming_the_lake(tmp_path, monkeypa
 
 
 def test_the_lock_nests_in_one_thread_and_s3_lakes_lock_locally(tmp_path):
-    with write_lock(tmp_path / "lake", timeout=0) as held, write_lock(tmp_path / "lake", timeout=0):
-        assert held == tmp_path / "lake" / LOCK_NAME
+    with write_lock(tmp_path / "lake", timeout=0) as held, write_lock(tmp_path / "lake", timeout=0) as again:
+        assert held == again == f"lock {tmp_path / 'lake' / LOCK_NAME}"
     remote = lock_path("s3://bucket/acme/lake")
     assert remote.name.endswith(".lock") and "bucket" not in str(remote)  # a local file, named by a hash
     assert remote != lock_path("s3://bucket/other/lake")
+    with write_lock("s3://bucket/acme/lake", timeout=0, env={}) as held:
+        assert held == f"lock {remote}"
+
+
+def test_an_s3_lake_is_locked_in_postgresql_when_configured(postgres_dsn):
+    # Writers on several machines share the database of QUANT_OPS_DSN: a session of its own stands for another host.
+    import psycopg
+
+    url, env = "s3://bucket/acme/lake", {"QUANT_OPS_DSN": postgres_dsn}
+    key = advisory_key(KEY_PREFIX + url)
+    outcome = []
+
+    def other_thread():
+        try:
+            with write_lock(url, timeout=0.2, env=env):
+                outcome.append("taken")
+        except LakeLocked as exc:
+            outcome.append(str(exc))
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as other_host:
+        with write_lock(url, timeout=0, env=env) as held:
+            assert held.startswith(f"advisory lock 'quant.lake.write:{url}' in postgresql://")
+            with write_lock(url, timeout=0, env=env):  # the same thread nests
+                pass
+            assert other_host.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0] is False
+            worker = threading.Thread(target=other_thread)
+            worker.start()
+            worker.join()
+            assert outcome == [f"lake {url} is being written by another process ({held} still held after 0.2 s); "
+                               "try again when it has finished, or raise QUANT_LAKE_LOCK_TIMEOUT"]
+        assert other_host.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0] is True  # released
+        with pytest.raises(LakeLocked):
+            with write_lock(url, timeout=0, env=env):
+                pass
