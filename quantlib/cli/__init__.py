@@ -28,13 +28,17 @@ from quantlib.cli.app import app
 
 
 def main() -> None:
-    from quantlib.data.storage import StorageError
+    import sys
 
     try:
         app()
-    except StorageError as problem:  # object storage unusable as configured (no credentials, no s3fs): one line
-        import sys
-
+    except Exception as problem:
+        # Object storage unusable as configured (no credentials, no s3fs): one line, not a trace. The
+        # module is looked up, not imported: a StorageError exists only once it was, and `quant --help`
+        # must not pay for the data layer.
+        storage = sys.modules.get("quantlib.data.storage")
+        if storage is None or not isinstance(problem, storage.StorageError):
+            raise
         print(f"quant: {problem}", file=sys.stderr)
         raise SystemExit(1) from None
 
