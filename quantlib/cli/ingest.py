@@ -48,7 +48,7 @@ def ingest_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from quantlib.data.ingest import MappingError, ingest
-    from quantlib.data.writelock import LakeLocked
+    from quantlib.data.writelock import LakeLocked, LakeLockError
 
     if source is not None:
         from quantlib.config import project_root
@@ -91,7 +91,7 @@ def ingest_command(
     except MappingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except LakeLocked as exc:  # a TimeoutError, so an OSError: caught first, nothing was written
+    except (LakeLocked, LakeLockError) as exc:  # LakeLocked is an OSError: caught first; nothing was written
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:

@@ -71,6 +71,7 @@ def sync_command(
 
     from quantlib.config import resolve_company, resolve_lake
     from quantlib.connectors.base import SyncError, sync
+    from quantlib.data.writelock import LakeLocked, LakeLockError
     from quantlib.schedule.syncs import connector_secrets, record_run, run_record
 
     connectors = _load_connectors()
@@ -94,7 +95,7 @@ def sync_command(
     started = dt.datetime.now(dt.timezone.utc)
     try:
         report = sync(root, source, since=since, objects=objects or None, connector=connector)
-    except SyncError as problem:
+    except (SyncError, LakeLocked, LakeLockError) as problem:
         record_run(root, run_record(source, trigger="manual", started=started, error=problem,
                                     finished=dt.datetime.now(dt.timezone.utc),
                                     secrets=connector_secrets(connector, os.environ)))

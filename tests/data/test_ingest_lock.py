@@ -109,6 +109,12 @@ def test_a_held_lock_stops_ingest_with_a_line_naming_the_lake(tmp_path, monkeypa
         with pytest.raises(LakeLocked, match=f"lake {lake.root} is being written by another process"):
             ingest(src, lake)
         assert time.monotonic() - started < 5
+        from typer.testing import CliRunner
+
+        from quantlib.cli import app
+
+        cli = CliRunner().invoke(app, ["ingest", str(src), "--lake", str(lake.root)])
+        assert cli.exit_code == 1 and f"error: lake {lake.root} is being written by another process" in cli.output
     assert not lake.silver_table("customers").exists()  # nothing read, nothing written
     assert len(pd.read_parquet(ingest(src, lake).lake / "silver" / "customers.parquet")) == 3  # free again
 
