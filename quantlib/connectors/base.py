@@ -46,7 +46,7 @@ from quantlib.errors import QuantError
 
 __all__ = ["AUDIT_COLUMNS", "Batch", "CONNECTORS", "Connector", "RetryableError", "SyncError", "SyncReport",
            "SyncSettings", "WriteBackRefused", "call_with_retries", "mapping_path", "read_audit", "read_cursors",
-           "record_writes", "register", "sync"]
+           "record_writes", "register", "retry_after", "sync"]
 
 T = TypeVar("T")
 
@@ -196,6 +196,19 @@ def mapping_path(source: str) -> Path:
     from quantlib.config import project_root
 
     return project_root() / "parameters" / "mappings" / f"{source}.yaml"
+
+
+def retry_after(headers) -> float | None:
+    """Seconds a vendor's ``Retry-After`` header asks to wait (``headers``: any mapping, or None), else None.
+
+    Only the delay-seconds form is read; an HTTP date or garbage counts as not said (the caller then
+    backs off exponentially).
+    """
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def call_with_retries(call: Callable[[], T], *, attempts: int = 5, base_delay: float = 1.0, max_delay: float = 60.0,

@@ -56,6 +56,7 @@ from quantlib.connectors.base import (
     SyncSettings,
     call_with_retries,
     register,
+    retry_after,
 )
 from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
 from quantlib.connectors.tokens import Tokens, missing_credentials
@@ -148,7 +149,7 @@ class HubSpotConnector(Connector):
                     return once()
                 detail = scrub(f"hubspot {what}: HTTP {status} {_detail(exc.body)}", self._secrets)
                 if status == 429 or status >= 500:
-                    raise RetryableError(detail, retry_after=_retry_after(exc.headers)) from None
+                    raise RetryableError(detail, retry_after=retry_after(exc.headers)) from None
                 raise SyncError(detail) from None
 
         kwargs = {} if self.sleep is None else {"sleep": self.sleep}
@@ -333,14 +334,6 @@ def _epoch_ms(value) -> int:
 
 def _iso(stamp: pd.Timestamp) -> str:
     return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
-def _retry_after(headers) -> float | None:
-    try:
-        value = headers.get("Retry-After") if headers is not None else None
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _detail(body) -> str:

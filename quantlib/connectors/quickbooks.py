@@ -57,6 +57,7 @@ from quantlib.connectors.base import (
     SyncSettings,
     call_with_retries,
     register,
+    retry_after,
 )
 from quantlib.connectors.tokens import Tokens, missing_credentials
 
@@ -143,14 +144,6 @@ def _query_literal(since: str) -> str:
     return "'" + since.replace("'", "") + "'"
 
 
-def _retry_after(headers) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 @register
 class QuickBooksConnector(Connector):
     """QuickBooks Online through ``python-quickbooks``; inbound only (see the module)."""
@@ -197,7 +190,7 @@ class QuickBooksConnector(Connector):
                     raise RetryableError(f"quickbooks: the API could not be reached ({type(exc).__name__})") from None
                 if answer.status_code == 429 or answer.status_code >= 500:
                     raise RetryableError(f"quickbooks answered {answer.status_code}",
-                                         retry_after=_retry_after(answer.headers))
+                                         retry_after=retry_after(answer.headers))
                 return answer
 
         qb = _Client(company_id=env["QUICKBOOKS_REALM_ID"], minorversion=self.minorversion)

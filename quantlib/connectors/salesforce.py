@@ -58,6 +58,7 @@ from quantlib.connectors.base import (
     SyncSettings,
     call_with_retries,
     register,
+    retry_after,
 )
 from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
 from quantlib.connectors.tokens import Tokens, missing_credentials
@@ -155,7 +156,7 @@ class SalesforceConnector(Connector):
                 detail = _detail(exc.content)
                 if exc.status == 429 or exc.status >= 500:
                     raise RetryableError(scrub(f"salesforce {what}: HTTP {exc.status} {detail}", self._secrets),
-                                         retry_after=self._retry_after()) from None
+                                         retry_after=retry_after(self._last_headers())) from None
                 if "REQUEST_LIMIT_EXCEEDED" in detail:
                     raise SyncError(f"salesforce {what}: the org's API request limit is used up "
                                     f"(REQUEST_LIMIT_EXCEEDED); it frees up over 24 hours") from None
@@ -167,13 +168,8 @@ class SalesforceConnector(Connector):
         kwargs = {} if self.sleep is None else {"sleep": self.sleep}
         return call_with_retries(once, **kwargs)
 
-    def _retry_after(self) -> float | None:
-        response = getattr(self, "_last_response", None)
-        value = response.headers.get("Retry-After") if response is not None else None
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+    def _last_headers(self):
+        return getattr(getattr(self, "_last_response", None), "headers", None)
 
     def _on_response(self, response, *args, **kwargs):
         self._last_response = response  # its Retry-After, when simple-salesforce raises for its status

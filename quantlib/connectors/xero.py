@@ -54,6 +54,7 @@ from quantlib.connectors.base import (
     SyncSettings,
     call_with_retries,
     register,
+    retry_after,
 )
 from quantlib.connectors.tokens import Tokens, missing_credentials
 
@@ -147,15 +148,6 @@ _READ = {
 }
 
 
-def _retry_after(exc) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 @register
 class XeroConnector(Connector):
     """Xero through ``xero-python``; bidirectional for one field (see the module)."""
@@ -205,7 +197,8 @@ class XeroConnector(Connector):
                     self._token["access_token"] = self._tokens.refresh(stale=self._token["access_token"])
                     return attempt()
                 if exc.status == 429 or (exc.status or 0) >= 500:
-                    raise RetryableError(f"xero answered {exc.status}", retry_after=_retry_after(exc)) from None
+                    raise RetryableError(f"xero answered {exc.status}",
+                                         retry_after=retry_after(getattr(exc, "headers", None))) from None
                 raise SyncError(f"xero {what}: the API answered {exc.status} {exc.reason or ''}".rstrip()) from None
             except (OSError, urllib3.exceptions.HTTPError) as exc:  # connection errors
                 raise RetryableError(f"xero {what}: the API could not be reached ({type(exc).__name__})") from None

@@ -18,6 +18,7 @@ from quantlib.connectors.base import (
     read_audit,
     read_cursors,
     record_writes,
+    retry_after,
     sync,
 )
 from quantlib.data.lake import Lake
@@ -111,6 +112,10 @@ def test_retries_wait_out_rate_limits_and_give_up_with_a_clear_error():
     assert waits == [7, 4]  # the vendor's Retry-After, then exponential (2, 4, ...)
     with pytest.raises(SyncError, match="gave up after 3 attempts"):
         call_with_retries(lambda: (_ for _ in ()).throw(RetryableError("429")), attempts=3, sleep=waits.append)
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    # The HTTP-date form, garbage and no header at all: not said, so the wait is exponential.
+    assert [retry_after(h) for h in ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, {}, None, object())] == [
+        None] * 4
     with pytest.raises(KeyError):  # anything else fails at once
         call_with_retries(lambda: {}["x"], sleep=waits.append)
 
