@@ -108,13 +108,14 @@ def _when(value: Any) -> str:
         return str(value)
 
 
-def _links(run: dict, reports_dir: Path) -> list[dict[str, str]]:
+def _links(run: dict, reports_dir: Path | None) -> list[dict[str, str]]:
     outputs = run.get("outputs") or {}
     links = []
     for kind, label in OUTPUT_LABELS.items():
         name = outputs.get(kind)
         # Link only files that are really there: a dead link in an index is worse than none.
-        if name and (reports_dir / run["_dir"] / name).exists():
+        # (No folder: the runs come from the run history, each with the outputs it published.)
+        if name and (reports_dir is None or (reports_dir / run["_dir"] / name).exists()):
             href = "/".join(quote(p) for p in (*run["_dir"].split("/"), *Path(name).parts))
             links.append({"href": href, "label": label})
     return links
@@ -168,7 +169,7 @@ def _template():
     return env.get_template("index.html.j2")
 
 
-def _render(runs: list[dict], reports_dir: Path, generated: datetime) -> str:
+def _render(runs: list[dict], reports_dir: Path | None, generated: datetime) -> str:
     jobs: dict[str, dict] = {}
     companies: dict[str, str] = {}
     for r in runs:  # newest first, so a job's title and a company's name come from the newest run
@@ -188,13 +189,32 @@ def _render(runs: list[dict], reports_dir: Path, generated: datetime) -> str:
     )
 
 
-def write_index(reports_dir: Path) -> Path:
+def _newest_first(runs: list[dict]) -> list[dict]:
+    return sorted(runs, key=lambda r: (str(r.get("finished") or r.get("started") or ""), str(r.get("run_id"))),
+                  reverse=True)
+
+
+def write_index(reports_dir: Path, runs: list[dict] | None = None) -> Path:
     """Write ``reports_dir/index.html`` listing every run (newest first), atomically.
 
     Grouped by job, filterable by job and company (inline script, nothing from the
     network); links to each run's HTML, PDF and executed notebook are relative, so the
     folder can be served or copied as it is.
+
+    Parameters
+    ----------
+    reports_dir : Path
+        The reports folder.
+    runs : list of dict, optional
+        The run records to list (each a ``run.json`` with ``_dir``, its folder relative to the
+        index), e.g. every run the scheduler uploaded to object storage, from the run history:
+        listed whether or not their folders are on this machine. Default: the runs under
+        ``reports_dir`` (:func:`load_runs`), linking only outputs present there.
     """
     reports_dir = Path(reports_dir)
-    html = _render(load_runs(reports_dir), reports_dir, datetime.now(timezone.utc))
+    if runs is None:
+        runs, folder = load_runs(reports_dir), reports_dir
+    else:
+        runs, folder = _newest_first([dict(r) for r in runs]), None
+    html = _render(runs, folder, datetime.now(timezone.utc))
     return _atomic_write_text(reports_dir / "index.html", html)

@@ -14,6 +14,10 @@ are relative, so they work there as they do on disk.
   store and comments in SQLite, locks, temporary files, logs) and SQLite side files.
 - Nothing is deleted remotely: a run removed by retention locally stays on object storage
   (a bucket lifecycle rule expires old runs).
+
+The scheduler uses the same uploader for each run it publishes when ``QUANT_REPORTS_STORAGE`` is
+set (:mod:`quantlib.schedule.runner`): :func:`push_run` sends the run's folder, then
+:func:`push_index` the index it rebuilt from the run history.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from quantlib.data.storage import ObjectPath, as_location
 from quantlib.errors import QuantError
 
-__all__ = ["MirrorError", "PushResult", "push_reports"]
+__all__ = ["MirrorError", "PushResult", "push_index", "push_reports", "push_run"]
 
 _SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal", ".lock", ".tmp")
 _INDEX = "index.html"
@@ -68,6 +72,41 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _target(destination) -> ObjectPath:
+    target = as_location(destination)
+    if not isinstance(target, ObjectPath):
+        raise MirrorError(f"{destination}: not object storage (s3://bucket/prefix); a folder is a plain copy")
+    return target
+
+
+def _push(files: list[tuple[str, Path]], target: ObjectPath, listed: ObjectPath) -> PushResult:
+    """Send ``files`` (relative name, local file) under ``target``, changed ones only, index pages last.
+
+    ``listed`` is the prefix listed once to learn what is there already (``target`` or a run under it).
+    """
+    found = listed.fs.find(listed.path, detail=True) if listed.is_dir() else {}
+    remote = {ObjectPath(f"{listed.protocol}://{name}"): info for name, info in found.items()}
+    result = PushResult(target)
+    pending = []
+    for relative, path in files:
+        info = remote.get(target / relative)
+        etag = str((info or {}).get("ETag", "")).strip('"')
+        if info is not None and int(info.get("size") or 0) == path.stat().st_size and etag == _md5(path):
+            result.unchanged.append(relative)
+        else:
+            pending.append((relative, path))
+    # Index pages last (deepest first, the top index at the very end): they link to the runs.
+    runs = [item for item in pending if Path(item[0]).name != _INDEX]
+    indexes = sorted((item for item in pending if Path(item[0]).name == _INDEX),
+                     key=lambda item: -len(Path(item[0]).parts))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda item: (target / item[0]).upload(item[1]), runs))
+    for relative, path in indexes:
+        (target / relative).upload(path)
+    result.sent = [relative for relative, _ in runs + indexes]
+    return result
+
+
 def push_reports(reports: str | Path, destination: str | ObjectPath) -> PushResult:
     """Copy the published reports under ``reports`` to the object storage prefix ``destination``.
 
@@ -94,28 +133,57 @@ def push_reports(reports: str | Path, destination: str | ObjectPath) -> PushResu
     reports = Path(reports)
     if not reports.is_dir():
         raise MirrorError(f"{reports}: no reports folder")
-    target = as_location(destination)
-    if not isinstance(target, ObjectPath):
-        raise MirrorError(f"{destination}: not object storage (s3://bucket/prefix); a folder is a plain copy")
-    found = target.fs.find(target.path, detail=True) if target.is_dir() else {}
-    remote = {ObjectPath(f"{target.protocol}://{name}"): info for name, info in found.items()}
-    result = PushResult(target)
-    pending = []
-    for path in _published(reports):
-        relative = path.relative_to(reports).as_posix()
-        info = remote.get(target / relative)
-        etag = str((info or {}).get("ETag", "")).strip('"')
-        if info is not None and int(info.get("size") or 0) == path.stat().st_size and etag == _md5(path):
-            result.unchanged.append(relative)
-        else:
-            pending.append((relative, path))
-    # Index pages last (deepest first, the top index at the very end): they link to the runs.
-    runs = [item for item in pending if Path(item[0]).name != _INDEX]
-    indexes = sorted((item for item in pending if Path(item[0]).name == _INDEX),
-                     key=lambda item: -len(Path(item[0]).parts))
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda item: (target / item[0]).upload(item[1]), runs))
-    for relative, path in indexes:
-        (target / relative).upload(path)
-    result.sent = [relative for relative, _ in runs + indexes]
-    return result
+    target = _target(destination)
+    files = [(path.relative_to(reports).as_posix(), path) for path in _published(reports)]
+    return _push(files, target, target)
+
+
+def push_run(reports: str | Path, run: str, destination: str | ObjectPath) -> PushResult:
+    """Copy one published run folder, ``reports/<run>`` (``job/company/run_id``), under ``destination``.
+
+    Its files keep their place relative to ``reports`` (``<destination>/<run>/report.html`` ...);
+    changed files only, as :func:`push_reports`. No index page is sent.
+
+    Parameters
+    ----------
+    reports : path
+        The reports folder the run was published in.
+    run : str
+        The run folder relative to ``reports``.
+    destination : str or ObjectPath
+        ``s3://bucket/prefix``.
+
+    Returns
+    -------
+    PushResult
+
+    Raises
+    ------
+    MirrorError
+        The run folder is not there, or ``destination`` is not object storage.
+    OSError
+        Object storage refused (no bucket, no access).
+    """
+    reports = Path(reports)
+    folder = reports / run
+    if not folder.is_dir():
+        raise MirrorError(f"{folder}: no such run folder on this machine")
+    target = _target(destination)
+    files = [(path.relative_to(reports).as_posix(), path) for path in _published(folder)]
+    files = [(relative, path) for relative, path in files if Path(relative).name != _INDEX]
+    return _push(files, target, target / run)
+
+
+def push_index(index: str | Path, destination: str | ObjectPath) -> ObjectPath:
+    """Upload the local index page ``index`` as ``<destination>/index.html``; return that object.
+
+    Raises
+    ------
+    MirrorError
+        ``destination`` is not object storage.
+    OSError
+        Object storage refused.
+    """
+    target = _target(destination) / _INDEX
+    target.upload(index)
+    return target

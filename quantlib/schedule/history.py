@@ -188,6 +188,7 @@ def secret_values(extra_env_names: Iterable[str] = (), env: Mapping[str, str] | 
     names = {*SECRET_ENV_NAMES, *extra_env_names}
     # Every Slack webhook variable is a secret, whatever job names it.
     names |= {k for k in env if k.startswith("QUANT_SLACK_WEBHOOK")}
+    names |= {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}  # object storage (quantlib.data.storage)
     values = {env[n] for n in names if env.get(n)}
     if env.get(OPS_DSN_ENV) and password_in(env[OPS_DSN_ENV]):
         values.add(password_in(env[OPS_DSN_ENV]))
@@ -598,6 +599,14 @@ class RunHistory:
             return []
         with self._reading() as con:
             rows = con.execute(f"SELECT * FROM deliveries WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)
+            return [OutboxItem._from_row(r) for r in rows]
+
+    def delivered(self, channel: str, target: str) -> list[OutboxItem]:
+        """Every outbox item sent on ``channel`` to ``target``, oldest first (e.g. the runs uploaded
+        to one object storage prefix, whose index lists them)."""
+        with self._reading() as con:
+            rows = con.execute("SELECT * FROM deliveries WHERE channel = ? AND target = ? AND status = ? ORDER BY id",
+                               (channel, target, OUTBOX_SENT))
             return [OutboxItem._from_row(r) for r in rows]
 
     def delivery_attempts(self, job: str | None = None, company: str | None = None,

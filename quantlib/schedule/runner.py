@@ -13,6 +13,10 @@ One *run* is one job for one parameter file (one company)::
         none), apply the retention limit and refresh reports/index.html
         on failure: delete the temporary folder, record the error, release the lock, wait
         (capped, jittered backoff), take the lock again, retry
+    with QUANT_REPORTS_STORAGE=s3://bucket/prefix set: upload the run folder (reports/ is then
+    staging), rebuild the index from the runs the history records as uploaded and upload it
+    last, under the index lock; a failed upload is a failed delivery in the history, retried
+    by later ``due`` / ``serve`` calls on the machine that holds the run (see :func:`upload_run`)
     tell the recipients through the outbox: the report on success, the one-line error after
     the last retry; undelivered messages are retried by later ``due`` / ``serve`` calls
 
@@ -83,7 +87,15 @@ __all__ = [
     "run_job",
     "run_many",
     "serve",
+    "STORAGE_CHANNEL",
+    "STORAGE_ENV",
+    "upload_run",
 ]
+
+#: The environment variable naming the object storage prefix scheduled runs are published to.
+STORAGE_ENV = "QUANT_REPORTS_STORAGE"
+#: The outbox channel of uploads to it (one item per run; its target is the prefix).
+STORAGE_CHANNEL = "storage"
 
 OUTPUT_FILES = {"html": "report.html", "pdf": "report.pdf", "ipynb": "notebook.ipynb"}
 
@@ -118,6 +130,11 @@ class Workspace:
         Whether ``history_path`` was chosen explicitly. If not, a PostgreSQL database named by
         ``QUANT_OPS_DSN`` (read when the history is opened, so each worker host uses its own
         environment) holds the history instead: see :func:`~quantlib.schedule.history.open_run_history`.
+    storage : str or None
+        The object storage prefix (``s3://bucket/prefix``) each published run is uploaded to,
+        with the index; ``reports`` is then the local staging folder. Default
+        ``$QUANT_REPORTS_STORAGE`` where the workspace is made (the scheduler), so Dask workers
+        get it with their task; their credentials come from their own environment.
     """
 
     root: Path
@@ -125,11 +142,16 @@ class Workspace:
     history_path: Path
     specs: Path
     history_given: bool = False
+    storage: str | None = None
 
     @classmethod
     def at(cls, root: str | Path | None = None, *, reports: str | Path | None = None,
-           history: str | Path | None = None, specs: str | Path | None = None) -> "Workspace":
-        """A workspace rooted at ``root`` (default: the project root), with the usual layout."""
+           history: str | Path | None = None, specs: str | Path | None = None,
+           storage: str | None = None) -> "Workspace":
+        """A workspace rooted at ``root`` (default: the project root), with the usual layout.
+
+        ``storage`` defaults to ``$QUANT_REPORTS_STORAGE`` (unset or empty: no upload).
+        """
         if root is None:
             from quantlib.config import project_root
 
@@ -142,6 +164,7 @@ class Workspace:
             history_path=Path(history).resolve() if history else reports / HISTORY_FILE,
             specs=Path(specs).resolve() if specs else root / "scheduled",
             history_given=bool(history),
+            storage=(storage or os.environ.get(STORAGE_ENV, "")).strip() or None,
         )
 
     @property
@@ -736,6 +759,11 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: RunLock | N
                 write_index(ws.reports)
         except Exception as exc:  # noqa: BLE001 - the run is published; the next run rebuilds the index
             ctx.log(f"index not refreshed: {one_line(exc)}")
+        uploads, not_uploaded = [], []
+        if ws.storage:
+            record = json.loads((final / "run.json").read_text(encoding="utf-8"))
+            uploads, not_uploaded = upload_run(ws, history, record, final.relative_to(ws.reports).as_posix(),
+                                               sleep=sleep)
         html = final / OUTPUT_FILES["html"]
         notice = Notice(
             job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
@@ -744,7 +772,7 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: RunLock | N
             attachments=(final / OUTPUT_FILES["ipynb"],) if "ipynb" in spec.outputs else (),
         )
         return RunOutcome(spec.name, company, RunStatus.SUCCESS, run_id=run_id, run_dir=final, attempts=attempt,
-                          outputs=outputs, notice=notice)
+                          outputs=outputs, notice=notice, deliveries=uploads, undelivered=not_uploaded)
 
     notice = Notice(job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.FAILED,
                     error=error)
@@ -772,6 +800,9 @@ def _plan(ctx: RunContext) -> RunOutcome:
         f"would publish {', '.join(OUTPUT_FILES[k] for k in spec.outputs)} to "
         f"{ws.reports / spec.name / company}/<run_id>/",
     ]
+    if ws.storage:
+        outcome.plan.append(f"would upload the run to {ws.storage}/{spec.name}/{company}/<run_id>/, then "
+                            f"{ws.storage}/index.html")
     example = Notice(job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
                      link=report_link(ws.reports / spec.name / company / "<run_id>" / "report.html", ws.reports,
                                       environment_with_secrets()) if "html" in spec.outputs else None,
@@ -818,6 +849,8 @@ def _notice_from(data: Mapping) -> Notice:
 def _attempt(history: RunHistory, item: OutboxItem, ws: Workspace, max_attempts: int,
              backoff: float) -> Delivery:
     """One delivery attempt of an outbox item; records it and schedules the next one."""
+    if item.channel == STORAGE_CHANNEL:
+        return _storage_attempt(history, item, ws, max_attempts, backoff)
     env = environment_with_secrets()
     secrets = secret_values([item.slack_env or ""], env)
     try:
@@ -906,8 +939,103 @@ def flush_outbox(*, workspace: Workspace | None = None,
     if history is None:
         return []
     _, backoff, max_attempts = outbox_settings()
+    # An upload needs the run folder, which is on the machine that published it: others leave it.
+    here = socket.gethostname()
     return [(item, _attempt(history, item, ws, max_attempts, backoff))
-            for item in history.pending(now or datetime.now(timezone.utc))]
+            for item in history.pending(now or datetime.now(timezone.utc))
+            if item.channel != STORAGE_CHANNEL or item.notice.get("host") == here]
+
+
+# -- publishing to object storage ------------------------------------------------------------
+
+
+def _next_attempt(attempts: int, max_attempts: int, backoff: float) -> tuple[datetime | None, str | None]:
+    """``(next_attempt, final_status)`` after ``attempts`` failed attempts."""
+    if attempts >= max_attempts:
+        return None, OUTBOX_GAVE_UP
+    wait = min(_DELIVERY_MAX_WAIT, backoff * 2 ** min(attempts - 1, 32))
+    return datetime.now(timezone.utc) + timedelta(seconds=wait), None
+
+
+def _storage_attempt(history: RunHistory, item: OutboxItem, ws: Workspace, max_attempts: int,
+                     backoff: float) -> Delivery:
+    """Upload one run folder to ``item.target``, then the index of every uploaded run, last; record it.
+
+    The index is rebuilt from the run history (the runs it records as uploaded to that prefix,
+    from every machine when the history is shared) and uploaded under the scheduler's index
+    lock, and the upload is recorded as sent before the lock is released: a run finishing on
+    another machine then rebuilds an index that lists this one.
+    """
+    from quantlib.publish.index import write_index
+    from quantlib.publish.mirror import MirrorError, push_index, push_run
+
+    notice, attempts = item.notice, item.attempts + 1
+    run, target = notice["run"], item.target
+    try:
+        push_run(notice["reports"], run, target)
+        with ws.lock("index", timeout=120):
+            records = {other.notice["run"]: other.notice["record"]
+                       for other in history.delivered(STORAGE_CHANNEL, target)}
+            records[run] = notice["record"]
+            index = write_index(ws.reports, runs=[{**record, "_dir": where} for where, record in records.items()])
+            push_index(index, target)
+            delivery = Delivery(STORAGE_CHANNEL, target, "sent", f"{run} and index.html uploaded")
+            history.record_delivery(item.id, "sent", delivery.detail)
+    except Exception as exc:  # noqa: BLE001 - any failure is a failed delivery, retried later
+        delivery = Delivery(STORAGE_CHANNEL, target, "failed", one_line(exc))
+        # A missing run folder or a destination that is not object storage is not fixed by retrying.
+        when, final = (None, OUTBOX_GAVE_UP) if isinstance(exc, MirrorError) else \
+            _next_attempt(attempts, max_attempts, backoff)
+        history.record_delivery(item.id, "failed", delivery.detail, next_attempt=when, final_status=final)
+    _log(ws, item.job, item.company, f"upload attempt {attempts} {redact(str(delivery))}")
+    return delivery
+
+
+def upload_run(ws: Workspace, history: RunHistory, record: Mapping, run: str, *,
+               sleep: Callable[[float], None] = time.sleep) -> tuple[list[str], list[str]]:
+    """Publish the run folder ``ws.reports/<run>`` to ``ws.storage``, then the index (see :func:`_storage_attempt`).
+
+    The upload is an outbox item of the run history (channel ``storage``, its target the
+    prefix, its notice the run's record and where its folder is): tried at once, retried
+    within this call as deliveries are (:func:`outbox_settings`), then left pending for later
+    ``due`` / ``serve`` calls on this machine, which holds the run folder. The report itself
+    stays published locally whatever happens.
+
+    Parameters
+    ----------
+    ws : Workspace
+        With ``storage`` set.
+    history : RunHistory
+    record : mapping
+        The run's ``run.json``.
+    run : str
+        The run folder relative to ``ws.reports`` (``job/company/run_id``).
+    sleep : callable
+        Waits between attempts.
+
+    Returns
+    -------
+    (list of str, list of str)
+        One line per attempt, and the line of an upload still failing (empty when uploaded).
+    """
+    retries, backoff, max_attempts = outbox_settings()
+    item_id = history.enqueue(run_id=record.get("run_id"), job=str(record["job"]), company=str(record["company"]),
+                              channel=STORAGE_CHANNEL, target=str(ws.storage),
+                              notice={"run": run, "record": dict(record), "reports": str(ws.reports),
+                                      "host": socket.gethostname()})
+    lines = []
+    for round_ in range(retries + 1):
+        if round_:
+            sleep(min(_DELIVERY_MAX_WAIT, backoff * 2 ** (round_ - 1)))
+        [item] = history.outbox([item_id])
+        delivery = _storage_attempt(history, item, ws, max_attempts, backoff)
+        lines.append(redact(str(delivery)))
+        if delivery.status == "sent":
+            return lines, []
+        [item] = history.outbox([item_id])
+        if item.status != "pending":
+            break
+    return lines, [f"{STORAGE_CHANNEL} → {ws.storage}: {item.last_error or 'failed'}"]
 
 
 # -- many runs ---------------------------------------------------------------------------------
