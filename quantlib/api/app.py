@@ -69,8 +69,9 @@ class ApiSettings(BaseModel):
 
     Attributes
     ----------
-    gold : Path
-        The gold DuckDB file.
+    gold : Path or str
+        The gold DuckDB file, or its object storage URL (``s3://bucket/lake/gold.duckdb``), read
+        through a local copy fetched by this process (:class:`~quantlib.api.sources.GoldSource`).
     reports : Path, optional
         The reports folder whose ``.history.sqlite`` holds the run history (``/runs``), unless
         ``QUANT_OPS_DSN`` names the PostgreSQL database that holds it.
@@ -94,7 +95,7 @@ class ApiSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    gold: Path
+    gold: Path | str
     reports: Path | None = None
     ops_store: Path | None = None
     token: SecretStr | None = None

@@ -12,6 +12,11 @@ dashboard's first minute after a restart sends the same summary many times at on
 ``warm`` function, run in a background thread whenever a data version is first seen, fills the
 cache with the answers most asked for (the API's: KPI summaries at the build date and the last
 twelve month ends).
+
+Gold on object storage (``s3://.../gold.duckdb``) is read through its local copy
+(:func:`quantlib.data.gold.gold_file`, cached by the object's ETag): at most every ``refresh``
+seconds a request asks the server whether a new build was uploaded; a new build is a new copy,
+so a new data version.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 import duckdb
 from cachetools import LRUCache
 
+from quantlib.data.storage import ObjectPath, is_remote
 from quantlib.errors import WarehouseNotFoundError
 
 __all__ = ["GoldSource", "WarehouseMissing"]
@@ -42,13 +48,16 @@ class GoldSource:
 
     Parameters
     ----------
-    path : path-like
-        The gold DuckDB file.
+    path : path-like or str
+        The gold DuckDB file, or its object storage URL (``s3://bucket/lake/gold.duckdb``).
     cache_size : int
         Answers kept (least recently used go first).
     warm : callable, optional
         ``warm(source)``, run in a background thread each time a new data version is opened,
         to compute the answers most asked for through :meth:`cached`.
+    refresh : float
+        For gold on object storage: seconds between two checks for a new build (each one round
+        trip to the server).
 
     Attributes
     ----------
@@ -58,8 +67,14 @@ class GoldSource:
         Set once ``warm`` finished for the current data version (at once without ``warm``).
     """
 
-    def __init__(self, path: str | Path, cache_size: int = 4096, warm: Callable[[GoldSource], None] | None = None):
-        self.path = Path(path)
+    def __init__(self, path: str | Path, cache_size: int = 4096, warm: Callable[[GoldSource], None] | None = None,
+                 refresh: float = 5.0):
+        #: The object the local copy comes from, for gold on object storage.
+        self.remote = ObjectPath(str(path)) if is_remote(path) else None
+        #: The local file read (for remote gold: the current copy, once fetched).
+        self.path = None if self.remote is not None else Path(path)
+        self.refresh = refresh
+        self._checked = 0.0
         self.cache_size = cache_size
         self.warm = warm
         self.warmed = threading.Event()
@@ -74,17 +89,36 @@ class GoldSource:
         self.stopping = threading.Event()
         self.hits = 0
 
+    def _local(self) -> Path:
+        """The local gold file; for remote gold, the copy of the latest build (checked every ``refresh`` s)."""
+        if self.remote is None:
+            return self.path
+        now = time.monotonic()
+        if self.path is None or now - self._checked >= self.refresh:
+            from quantlib.data.gold import gold_file
+
+            try:
+                self.path = gold_file(self.remote)
+            except WarehouseNotFoundError:
+                raise WarehouseMissing(f"no warehouse at {self.remote}: run 'quant warehouse build' first") from None
+            self._checked = now
+        return self.path
+
     def version(self) -> str:
         """The data version: the gold file's inode, size and modification time."""
+        return self._current()[1]
+
+    def _current(self) -> tuple[Path, str]:
+        path = self._local()
         try:
-            stat = self.path.stat()
+            stat = path.stat()
         except FileNotFoundError:
-            raise WarehouseMissing(f"no warehouse at {self.path}: run 'quant warehouse build' first") from None
-        return f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
+            raise WarehouseMissing(f"no warehouse at {path}: run 'quant warehouse build' first") from None
+        return path, f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
 
     def cursor(self) -> tuple[duckdb.DuckDBPyConnection, str]:
         """A cursor on the current gold file, and its data version."""
-        version = self.version()
+        path, version = self._current()
         opened = False
         with self._lock:
             if version != self._version or self._con is None:
@@ -95,7 +129,7 @@ class GoldSource:
                     for old in self._retired:
                         old.close()
                     self._retired = [self._con]
-                self._con = duckdb.connect(str(self.path), read_only=True)
+                self._con = duckdb.connect(str(path), read_only=True)
                 self._version = version
                 self.warmed.clear()
             cursor = self._con.cursor()

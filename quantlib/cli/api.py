@@ -47,6 +47,7 @@ def api(
     from quantlib.cli.apps import is_loopback
     from quantlib.config import project_root, resolve_lake
     from quantlib.data.lake import Lake
+    from quantlib.data.storage import is_remote as lake_is_remote
     from quantlib.identity import load_directory
 
     token = token or os.environ.get(TOKEN_ENV) or None
@@ -63,7 +64,9 @@ def api(
     if not gold.exists():
         typer.echo(f"quant api: {gold} does not exist; run 'quant warehouse build' first", err=True)
         raise typer.Exit(2)
-    settings = ApiSettings(gold=gold.resolve(), reports=(reports or project_root() / "reports").resolve(),
+    # Gold on object storage stays a URL: the server fetches its copy (and later builds) itself.
+    settings = ApiSettings(gold=str(gold) if lake_is_remote(gold) else gold.resolve(),
+                           reports=(reports or project_root() / "reports").resolve(),
                            ops_store=store, token=token, warm_days=warm_days, directory=directory)
     typer.echo(f"Serving {gold} at http://{ip}:{port}/  (/openapi.json; Ctrl-C to stop)")
     uvicorn.run(create_app(settings), host=ip, port=port, log_level="warning")

@@ -8,6 +8,12 @@ Voila cannot pass notebook parameters, so the company, lake and as-of date trave
 environment variables ``QUANT_COMPANY``, ``QUANT_LAKE`` and ``QUANT_AS_OF``, which every
 kernel inherits and the apps read (:func:`quantlib.apps.executive_dashboard.dashboard_from_parameters`).
 
+A lake on object storage (``s3://``) never reaches a kernel: kernels run with no secret, so no
+object storage credentials. This process fetches gold (the ETag-keyed copy of
+:func:`quantlib.data.gold.gold_file`) before Voila starts and hands the kernels a local lake
+folder holding it (:func:`quantlib.data.gold.local_gold_lake`); ``quant apps`` checks for a new
+build every :data:`GOLD_REFRESH` seconds, and kernels started after one read it.
+
 Bound to the loopback address by default. Bound to anything else, the server refuses to
 start without a token (``--token`` or ``QUANT_APPS_TOKEN``) or members with tokens
 (``parameters/teams.yaml``): the apps show company figures. Members sign in with their own
@@ -221,6 +227,44 @@ def voila_command(port: int, ip: str, config_dir: Path, *, open_browser: bool = 
     return command
 
 
+#: Seconds between two checks for a new gold build of an ``s3://`` lake while ``quant apps`` runs.
+GOLD_REFRESH = 60.0
+
+
+def kernel_lake(lake: str | Path) -> Path:
+    """The lake folder the apps' kernels read for ``lake``: a local lake resolved, an ``s3://`` lake's
+    gold fetched by this process into a local lake folder (:func:`quantlib.data.gold.local_gold_lake`).
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        An ``s3://`` lake with no gold, naming the command that builds it.
+    """
+    from quantlib.data.gold import local_gold_lake
+    from quantlib.data.storage import is_remote
+
+    return local_gold_lake(lake) if is_remote(lake) else Path(lake).resolve()
+
+
+def kernel_environment(env: dict, *, company: str | None = None, lake: str | Path | None = None,
+                       as_of: str | None = None) -> dict:
+    """The environment Voila and its kernels run with.
+
+    Kernels run notebook code and inherit Voila's environment: no secret at all (the token is
+    in Voila's private config; mail, Slack and object storage credentials are for other
+    processes), and the apps' parameters as ``QUANT_COMPANY``, ``QUANT_LAKE`` (always a local
+    folder: see :func:`kernel_lake`) and ``QUANT_AS_OF``.
+    """
+    base = scrubbed_environment(env)
+    if lake is not None:
+        lake = kernel_lake(lake)
+    for name, value in (("QUANT_COMPANY", company), ("QUANT_LAKE", lake), ("QUANT_AS_OF", as_of)):
+        if value is not None:
+            base[name] = str(value)
+    base.setdefault("PYTHONUNBUFFERED", "1")
+    return base
+
+
 def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | None = None, *,
                 open_browser: bool = False, preheat: bool = True, company: str | None = None,
                 lake: str | Path | None = None, as_of: str | None = None, env: dict | None = None,
@@ -242,6 +286,8 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
         (:func:`quantlib.publish.secrets.scrubbed_environment`) before Voila starts.
     root : Path, optional
         Folder of notebooks to serve (default ``notebooks/apps/``).
+
+    An ``s3://`` lake is fetched here and the kernels get a local folder (:func:`kernel_environment`).
 
     Returns
     -------
@@ -266,14 +312,8 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
         config["Voila"]["token"] = token
     (tmp / "voila.json").write_text(json.dumps(config))
     os.chmod(tmp / "voila.json", 0o600)
-    # Kernels run notebook code and inherit Voila's environment: no secret at all (the token
-    # is in the private config above; mail and Slack settings are for the scheduler only).
-    base = scrubbed_environment(base)
+    base = kernel_environment(base, company=company, lake=lake, as_of=as_of)
     base.pop(MEMBER_ENV, None)  # only the identity provider names the visiting member
-    for name, value in (("QUANT_COMPANY", company), ("QUANT_LAKE", lake), ("QUANT_AS_OF", as_of)):
-        if value is not None:
-            base[name] = str(value)
-    base.setdefault("PYTHONUNBUFFERED", "1")
     log_path = tmp / "voila.log"
     with open(log_path, "wb") as log:
         # An argument list (no shell) from voila_command: this interpreter and validated options.
@@ -297,15 +337,21 @@ def apps(
 ) -> None:
     """Serve the Voila apps of notebooks/apps/ (executive dashboard, ...) with preheated kernels."""
     from quantlib.config import resolve_company, resolve_lake
+    from quantlib.data.storage import is_remote
 
     # The same rule as every other command; the kernels get the result as QUANT_COMPANY / QUANT_LAKE.
     company = resolve_company(company)
+    lake = resolve_lake(lake, company)
     try:
         server = start_voila(port, ip, token, open_browser=not no_browser, preheat=not no_preheat,
-                             company=company, lake=resolve_lake(lake, company).resolve(), as_of=as_of)
+                             company=company, lake=lake, as_of=as_of)
     except AppsError as error:
         typer.echo(f"quant apps: {error}", err=True)
         raise typer.Exit(2)
+    except (QuantError, OSError) as error:  # an s3:// lake without gold, storage unreachable
+        typer.echo(f"quant apps: {error}", err=True)
+        raise typer.Exit(1)
+    checked = time.monotonic()
     def _interrupt(signum, _frame):
         raise KeyboardInterrupt  # SIGTERM/SIGHUP too: run the finally below, stop Voila
 
@@ -321,6 +367,12 @@ def apps(
             if len(text) > offset:
                 typer.echo(text[offset:], nl=False, err=True)
                 offset = len(text)
+            if is_remote(lake) and time.monotonic() - checked >= GOLD_REFRESH:
+                checked = time.monotonic()
+                try:
+                    kernel_lake(lake)  # a new build: kernels started from now on read it
+                except (QuantError, OSError) as error:
+                    typer.echo(f"quant apps: gold not refreshed: {error}", err=True)
             time.sleep(0.5)
         raise AppsError(f"voila exited with status {server.process.returncode}")
     except AppsError as error:
@@ -351,7 +403,7 @@ def prepare_apps(
     from quantlib.maintenance.sensors import SensorDataError
 
     company = resolve_company(company)
-    root = str(resolve_lake(lake, company).resolve())
+    root = str(kernel_lake(resolve_lake(lake, company)))  # what the kernels read, so their caches match
     environ = {**os.environ, "QUANT_LAKE": root}
     started = clock.perf_counter()
     explorer = explorer_from_parameters(company, root, environ=environ)

@@ -26,7 +26,7 @@ from quantlib.data.storage import ObjectPath, is_remote, local_copy
 from quantlib.errors import WarehouseNotFoundError
 
 __all__ = ["Filters", "as_of_date", "connect_gold", "connect_tables", "gold_as_of", "gold_file",
-           "open_gold", "to_date"]
+           "local_gold_lake", "open_gold", "to_date"]
 
 GOLD_FILE = "gold.duckdb"
 
@@ -78,6 +78,50 @@ def _remote_gold_file(path: ObjectPath) -> Path:
         lake = path.parent if path.name == GOLD_FILE else path
         raise WarehouseNotFoundError(f"no gold warehouse at {path}; build it with "
                                      f"`quant warehouse build --lake {lake}`") from None
+
+
+def local_gold_lake(source) -> Path:
+    """A local lake folder for readers that must not reach object storage (the apps' kernels).
+
+    Parameters
+    ----------
+    source : Lake, str, PathLike or ObjectPath
+        A lake or a lake root, local or on object storage (``s3://``).
+
+    Returns
+    -------
+    Path
+        A local lake: its root, unchanged. An ``s3://`` lake: a local folder whose
+        ``gold.duckdb`` is the lake's gold as :func:`gold_file` fetches it (the ETag-keyed copy
+        in the gold cache): a hard link to that copy, in ``<QUANT_GOLD_CACHE>/<key>-lake/``,
+        replaced in one rename when a later call finds a new build. The file then changes as a
+        local rebuild changes ``gold.duckdb`` (a new file, a new inode), so readers that watch the
+        file see the rebuild, and it outlives the cache's removal of old copies while open.
+        Only gold is there: the caller fetches it with the credentials, the readers need none.
+
+    Raises
+    ------
+    WarehouseNotFoundError
+        There is no gold in the lake, naming the command that builds it.
+    """
+    root = getattr(source, "root", source)
+    if not (isinstance(root, ObjectPath) or is_remote(root)):
+        return Path(root)
+    root = ObjectPath(str(root))
+    cached = gold_file(root / GOLD_FILE)
+    folder = cached.parent.with_name(f"{cached.parent.name}-lake")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / GOLD_FILE
+    try:
+        if os.path.samefile(target, cached):
+            return folder
+    except FileNotFoundError:
+        pass
+    link = folder / f".{GOLD_FILE}.{os.getpid()}.tmp"
+    link.unlink(missing_ok=True)
+    os.link(cached, link)
+    os.replace(link, target)
+    return folder
 
 
 def connect_gold(source) -> duckdb.DuckDBPyConnection:
