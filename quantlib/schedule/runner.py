@@ -761,9 +761,13 @@ def _attempts(ctx: RunContext, sleep: Callable[[float], None], lock: RunLock | N
             ctx.log(f"index not refreshed: {one_line(exc)}")
         uploads, not_uploaded = [], []
         if ws.storage:
-            record = json.loads((final / "run.json").read_text(encoding="utf-8"))
-            uploads, not_uploaded = upload_run(ws, history, record, final.relative_to(ws.reports).as_posix(),
-                                               sleep=sleep)
+            try:
+                record = json.loads((final / "run.json").read_text(encoding="utf-8"))
+                uploads, not_uploaded = upload_run(ws, history, record, final.relative_to(ws.reports).as_posix(),
+                                                   sleep=sleep)
+            except Exception as exc:  # noqa: BLE001 - the run is published and recorded; say why it is not uploaded
+                not_uploaded = [f"{STORAGE_CHANNEL} → {ws.storage}: not queued: {one_line(exc)}"]
+                ctx.log(not_uploaded[0])
         html = final / OUTPUT_FILES["html"]
         notice = Notice(
             job=spec.name, title=spec.title, company=company, period=ctx.period, status=RunStatus.SUCCESS,
