@@ -22,9 +22,12 @@ def quant(ws, *args):
     return result.exit_code, result.output
 
 
-def test_a_scheduled_run_is_uploaded_with_an_index_of_every_machines_runs(project, s3_bucket, monkeypatch, tmp_path):
+def test_a_scheduled_run_is_uploaded_with_an_index_of_every_machines_runs(project, s3_bucket, postgres_dsn,
+                                                                         monkeypatch, tmp_path):
     url = f"{s3_bucket}/acme/reports"
     monkeypatch.setenv("QUANT_REPORTS_STORAGE", url)
+    # As on several machines: the run history in PostgreSQL, the index lock an advisory lock.
+    monkeypatch.setenv("QUANT_OPS_DSN", postgres_dsn)
     # The kernel prints the object storage secret if it can see it (it must not).
     write_params(project, "alpha", company="alpha", show_env="AWS_SECRET_ACCESS_KEY")
     write_spec(project, "daily", outputs=["html", "pdf", "ipynb"])
@@ -46,8 +49,9 @@ def test_a_scheduled_run_is_uploaded_with_an_index_of_every_machines_runs(projec
     # Another machine: its own staging folder, the same (shared) run history, and no object
     # storage credentials yet. It publishes a notebook executed elsewhere (as under Airflow: no
     # second kernel); the upload fails, which is a failed delivery, not a lost report.
-    other = Workspace.at(project.root, reports=tmp_path / "worker-2" / "reports", history=project.history_path)
-    assert other.storage == url
+    other = Workspace.at(project.root, reports=tmp_path / "worker-2" / "reports")
+    assert other.storage == url and project.history().dialect == "postgresql"
+    assert not project.history_path.exists() and not (project.locks / "index.lock").exists()  # advisory locks
     spec = write_spec(project, "daily", outputs=["html"])
     executed = tmp_path / "executed.ipynb"
     executed.write_bytes((project.reports / run / "notebook.ipynb").read_bytes())
