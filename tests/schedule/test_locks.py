@@ -31,8 +31,10 @@ def running(ws) -> bool:
 
 
 def test_two_processes_one_runs_the_other_is_skipped(project):
-    # Long enough for the second process to start (imports take seconds on a busy machine).
-    write_params(project, "alpha", company="alpha", sleep_seconds=30)
+    # The first run holds the lock until the test releases it, after the second one has tried
+    # (at most 90 s: a second process's imports take seconds on a busy machine).
+    release = project.root / "release"
+    write_params(project, "alpha", company="alpha", sleep_seconds=90, release_file=str(release))
     write_spec(project, "daily", outputs=["ipynb"])
     first = start_run(project)
     try:
@@ -40,6 +42,7 @@ def test_two_processes_one_runs_the_other_is_skipped(project):
         second = start_run(project)
         out2, _ = second.communicate(timeout=120)
         assert first.poll() is None, "the first run ended before the second one tried"
+        release.write_text("done")
         out1, _ = first.communicate(timeout=120)
     finally:
         first.kill()
