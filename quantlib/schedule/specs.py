@@ -60,6 +60,15 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 
+
+def check_timezone(value: str) -> str:
+    """``value`` if it names an IANA time zone, else ``ValueError`` (for pydantic validators)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
 class SpecError(QuantError, ValueError):
     """A job spec that cannot be loaded; the message names the file and every problem."""
 
@@ -222,11 +231,7 @@ class JobSpec(_Model):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return check_timezone(value)
 
     @model_validator(mode="after")
     def _check_cron(self) -> "JobSpec":

@@ -41,12 +41,13 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from quantlib.errors import QuantError
+from quantlib.schedule.specs import check_timezone
 
 __all__ = ["CONFIG_FILE", "FREQUENCY_CRON", "RUN_FIELDS", "DueSync", "SourceSchedule", "SyncOutcome",
            "SyncScheduleError", "connector_secrets", "default_config_path", "due_syncs", "load_sync_schedule",
@@ -96,11 +97,7 @@ class _ScheduleFile(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return check_timezone(value)
 
 
 @dataclass(frozen=True)
