@@ -145,12 +145,26 @@ def test_a_processor_killed_mid_stream_resumes_without_losing_or_double_counting
 
 def rewind(group, topic, bootstrap):
     """Commit offset 0 on every partition of ``topic`` for ``group`` (as if no commit had happened)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.commit(offsets=[TopicPartition(topic, p, 0) for p in partitions], asynchronous=False)
-    consumer.close()
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        offsets = [TopicPartition(topic, p, 0) for p in partitions]
+        # The broker refuses a commit from outside the group while it still counts a member of the stopped
+        # processor (until that member's 6 s session has expired): try again until the group is empty.
+        still_a_member = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as error:
+                if error.args[0].code() not in still_a_member or time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        consumer.close()
 
 
 def _children(pid):
