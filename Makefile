@@ -19,9 +19,10 @@ export PYTENSOR_FLAGS ?= base_compiledir=$(CURDIR)/.cache/pytensor
 
 .PHONY: install system-deps airflow-venv demo test audit bench clean
 
-# Debian packages the tests use: chromium (browser tests through Playwright) and
-# poppler-utils (pdftotext / pdftoppm read the rendered PDFs). Installed when missing and root.
-SYSTEM_BINARIES := /usr/bin/chromium /usr/bin/pdftotext
+# Debian packages the tests use: chromium (browser tests through Playwright), poppler-utils
+# (pdftotext / pdftoppm read the rendered PDFs) and postgresql (a throwaway server for the
+# PostgreSQL operational store, run history and locks). Installed when missing and root.
+SYSTEM_BINARIES := /usr/bin/chromium /usr/bin/pdftotext /usr/lib/postgresql/*/bin/initdb
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -67,8 +68,8 @@ system-deps:
 	@missing=""; for b in $(SYSTEM_BINARIES); do test -x $$b || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
-	  else echo "missing:$$missing; run: sudo apt-get install chromium poppler-utils" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils postgresql >/dev/null; \
+	  else echo "missing:$$missing; run: sudo apt-get install chromium poppler-utils postgresql" >&2; exit 1; fi; \
 	fi
 
 test: install system-deps airflow-venv

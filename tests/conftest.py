@@ -4,7 +4,6 @@ on SQLite and on a real PostgreSQL server."""
 import itertools
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
 import pytest
@@ -92,25 +91,59 @@ def seasonal_lake(seasonal_company, tmp_path_factory):
 _DATABASES = itertools.count()
 
 
+class LocalPostgres:
+    """A throwaway PostgreSQL server from Debian's ``postgresql`` package: ``initdb`` into a temporary
+    folder and ``pg_ctl start`` listening on a Unix socket in that folder only (no TCP port), run as
+    the ``postgres`` user when the tests run as root (the server refuses to run as root)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        if not found:
+            pytest.fail("Debian's postgresql package is not installed (`make system-deps` installs it as root)")
+        self.bin = found[-1].parent
+        self.data = self.folder / "data"
+
+    def _run(self, *command):
+        import os
+        import subprocess
+
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *map(str, command)], check=True, capture_output=True, timeout=120)
+
+    def start(self):
+        import os
+
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, user="postgres", group="postgres")
+        self._run(self.bin / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        options = f"-k {self.folder} -c listen_addresses='' -F"
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-o", options, "-l", self.folder / "server.log", "-w",
+                  "start")
+        return self
+
+    def stop(self):
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+
+    def get_uri(self, database="postgres"):
+        return f"postgresql://postgres:@/{database}?host={self.folder}"
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
-    """One real PostgreSQL 16 server (pgserver's bundled binaries) for the test session, stopped
-    and removed at its end.
+    """One real PostgreSQL server (Debian's package) for the test session, stopped and removed at its end.
 
     Started only when a test asks for PostgreSQL; each such test gets its own database
-    (:func:`postgres_dsn`). Its data folder is not under pytest's temporary root: run as root,
-    pgserver runs the server as its own user, which cannot enter that root (mode 0700, reset by
-    every pytest session).
+    (:func:`postgres_dsn`). Its folder is not under pytest's temporary root, which the ``postgres``
+    user cannot enter (mode 0700, reset by every pytest session).
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pgserver
-
     folder = tempfile.mkdtemp(prefix="quant-pg-")
     try:
-        server = pgserver.get_server(folder, cleanup_mode="stop")
-        yield server
-        server.cleanup()
+        server = LocalPostgres(folder).start()
+        try:
+            yield server
+        finally:
+            server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
