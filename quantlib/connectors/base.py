@@ -211,6 +211,14 @@ def retry_after(headers) -> float | None:
         return None
 
 
+def scrub(text: str, secrets) -> str:
+    """``text`` with every non-empty secret replaced by ``***`` (what a vendor's error echoes)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
 def call_with_retries(call: Callable[[], T], *, attempts: int = 5, base_delay: float = 1.0, max_delay: float = 60.0,
                       sleep: Callable[[float], None] = time.sleep) -> T:
     """Run ``call``; wait out :class:`RetryableError` up to ``attempts`` times in all.

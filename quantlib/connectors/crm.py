@@ -30,6 +30,7 @@ from quantlib.connectors.base import (
     WriteBackRefused,
     mapping_path,
     record_writes,
+    scrub,
 )
 
 __all__ = ["MEASURES", "PushReport", "changed", "gold_measures", "mapping_columns", "push", "scrub",
@@ -62,14 +63,6 @@ def mapping_columns(source: str, file_name: str) -> list[str]:
             if column not in found:
                 found.append(column)
     return found
-
-
-def scrub(text: str, secrets) -> str:
-    """``text`` with every non-empty secret replaced by ``***`` (what a vendor's error echoes)."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def changed(before, after, decimals: int) -> bool:

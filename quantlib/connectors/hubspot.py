@@ -51,15 +51,12 @@ import pandas as pd
 from quantlib.connectors.base import (
     Batch,
     Connector,
-    RetryableError,
     SyncError,
     SyncSettings,
-    call_with_retries,
     register,
-    retry_after,
 )
-from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
-from quantlib.connectors.tokens import Tokens, missing_credentials
+from quantlib.connectors.crm import MEASURES, changed, mapping_columns
+from quantlib.connectors.tokens import Refusal, Tokens, call_vendor, missing_credentials
 
 __all__ = ["LABELS", "HubSpotConnector"]
 
@@ -124,36 +121,27 @@ class HubSpotConnector(Connector):
 
         self._tokens = Tokens(self.name, env, sleep=self.sleep)
         token = self._tokens.current()
-        self._secrets = self._tokens.secrets
         self._hubspot = HubSpot(access_token=token, host=(env.get("QUANT_HUBSPOT_BASE_URL") or HUBSPOT_API).rstrip("/"))
         return self._hubspot
 
     def _call(self, what: str, call):
-        """``call()`` with retries of 429 and 5xx, and one new access token after a 401 when it can be
-        refreshed (API objects made after it send the new one); a refusal as :class:`SyncError` without the token."""
-        renewed = []
+        """``call()`` under the connectors' policy (:func:`~quantlib.connectors.tokens.call_vendor`):
+        one new access token after a 401 (API objects made after it send the new one), 429 / 5xx
+        retried, the rest a :class:`SyncError`."""
+        import urllib3
 
-        def once():
-            try:
-                return call()
-            except Exception as exc:  # each hubspot API package has its own ApiException class
-                status = getattr(exc, "status", None)
-                if status is None or not hasattr(exc, "body"):
-                    if isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3"):
-                        raise SyncError(f"hubspot {what}: cannot reach the API: {type(exc).__name__}") from None
-                    raise
-                if status == 401 and self._tokens.refreshable and not renewed:
-                    renewed.append(True)
-                    self._hubspot.access_token = self._tokens.refresh(stale=self._hubspot.access_token)
-                    self._secrets = self._tokens.secrets
-                    return once()
-                detail = scrub(f"hubspot {what}: HTTP {status} {_detail(exc.body)}", self._secrets)
-                if status == 429 or status >= 500:
-                    raise RetryableError(detail, retry_after=retry_after(exc.headers)) from None
-                raise SyncError(detail) from None
+        def renew():
+            self._hubspot.access_token = self._tokens.refresh(stale=self._hubspot.access_token)
 
-        kwargs = {} if self.sleep is None else {"sleep": self.sleep}
-        return call_with_retries(once, **kwargs)
+        def refusal(exc):
+            # each hubspot API package has its own ApiException class: read them by their fields
+            status = getattr(exc, "status", None)
+            if status is None or not hasattr(exc, "body"):
+                return None
+            return Refusal(status, _detail(exc.body), exc.headers)
+
+        return call_vendor(self.name, what, call, tokens=self._tokens, renew=renew, refusal=refusal,
+                           unreachable=(OSError, urllib3.exceptions.HTTPError), sleep=self.sleep)
 
     # ------------------------------------------------------------------ reading
 

@@ -53,15 +53,12 @@ import pandas as pd
 from quantlib.connectors.base import (
     Batch,
     Connector,
-    RetryableError,
     SyncError,
     SyncSettings,
-    call_with_retries,
     register,
-    retry_after,
 )
-from quantlib.connectors.crm import MEASURES, changed, mapping_columns, scrub
-from quantlib.connectors.tokens import Tokens, missing_credentials
+from quantlib.connectors.crm import MEASURES, changed, mapping_columns
+from quantlib.connectors.tokens import Refusal, Tokens, call_vendor, missing_credentials
 
 __all__ = ["SalesforceConnector", "soql_datetime"]
 
@@ -127,7 +124,6 @@ class SalesforceConnector(Connector):
 
         self._tokens = Tokens(self.name, env, session=self.session, sleep=self.sleep)
         token = self._tokens.current()
-        self._secrets = self._tokens.secrets
         self._sf = Salesforce(instance_url=env["SALESFORCE_INSTANCE_URL"], session_id=token,
                               version=env.get("SALESFORCE_API_VERSION") or DEFAULT_API_VERSION, session=self.session)
         return self._sf
@@ -136,37 +132,22 @@ class SalesforceConnector(Connector):
         """Give the client a new access token in place of the one the org refused."""
         self._sf.session_id = self._tokens.refresh(stale=self._sf.session_id)
         self._sf._generate_headers()
-        self._secrets = self._tokens.secrets
 
     def _call(self, what: str, call):
-        """``call()`` with retries of 429 and 5xx, and one new access token after a 401 when it can be
-        refreshed; a refusal as :class:`SyncError` without the token."""
+        """``call()`` under the connectors' policy (:func:`~quantlib.connectors.tokens.call_vendor`):
+        one new access token after a 401, 429 / 5xx retried, the rest a :class:`SyncError`."""
         from simple_salesforce.exceptions import SalesforceError
 
-        renewed = []
+        def refusal(exc):
+            if not isinstance(exc, SalesforceError):
+                return None
+            detail = _detail(exc.content)
+            limit = ("salesforce {what}: the org's API request limit is used up (REQUEST_LIMIT_EXCEEDED); it frees "
+                     "up over 24 hours").format(what=what) if "REQUEST_LIMIT_EXCEEDED" in detail else None
+            return Refusal(exc.status, detail, self._last_headers(), message=limit)
 
-        def once():
-            try:
-                return call()
-            except SalesforceError as exc:
-                if exc.status == 401 and self._tokens.refreshable and not renewed:
-                    renewed.append(True)
-                    self._renew()
-                    return once()
-                detail = _detail(exc.content)
-                if exc.status == 429 or exc.status >= 500:
-                    raise RetryableError(scrub(f"salesforce {what}: HTTP {exc.status} {detail}", self._secrets),
-                                         retry_after=retry_after(self._last_headers())) from None
-                if "REQUEST_LIMIT_EXCEEDED" in detail:
-                    raise SyncError(f"salesforce {what}: the org's API request limit is used up "
-                                    f"(REQUEST_LIMIT_EXCEEDED); it frees up over 24 hours") from None
-                raise SyncError(scrub(f"salesforce {what}: HTTP {exc.status} {detail}", self._secrets)) from None
-            except OSError as exc:  # requests' connection errors
-                raise SyncError(scrub(f"salesforce {what}: cannot reach the org: {type(exc).__name__}: "
-                                      f"{str(exc)[:300]}", self._secrets)) from None
-
-        kwargs = {} if self.sleep is None else {"sleep": self.sleep}
-        return call_with_retries(once, **kwargs)
+        return call_vendor(self.name, what, call, tokens=self._tokens, renew=self._renew, refusal=refusal,
+                           sleep=self.sleep)
 
     def _last_headers(self):
         return getattr(getattr(self, "_last_response", None), "headers", None)

@@ -65,7 +65,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from quantlib.connectors.base import RetryableError, SyncError, call_with_retries
+from quantlib.connectors.base import RetryableError, SyncError, call_with_retries, retry_after, scrub
 
 __all__ = ["EXPIRY_MARGIN", "VENDORS", "OAuthVendor", "TokenError", "TokenStore", "Tokens", "missing_credentials",
            "token_store_path"]
@@ -420,8 +420,6 @@ class Tokens:
 
     def _refusal(self, status: int, body, refreshing: bool, secrets) -> str:
         """The message of a refused token request: the vendor's error and the variable to fix."""
-        from quantlib.connectors.crm import scrub
-
         v = self.vendor
         error = str(body.get("error") or "") if isinstance(body, dict) else ""
         described = str(body.get("error_description") or body.get("message") or "") if isinstance(body, dict) else ""
@@ -437,3 +435,52 @@ class Tokens:
         if refreshing:
             return f"{head}; check {v.var('REFRESH_TOKEN')}, {v.var('CLIENT_ID')} and {v.var('CLIENT_SECRET')}"
         return f"{head}; check {v.var('CLIENT_ID')}, {v.var('CLIENT_SECRET')} and the app's client credentials setup"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A vendor's error answer, as :func:`call_vendor` needs it.
+
+    ``message`` replaces the usual ``HTTP <status> <detail>`` text of a refusal that is not retried.
+    """
+
+    status: int
+    detail: str = ""
+    headers: Mapping | None = None
+    message: str | None = None
+
+
+def call_vendor(vendor: str, what: str, call: Callable, *, tokens: Tokens, renew: Callable[[], None],
+                refusal: Callable[[BaseException], Refusal | None], unreachable: tuple = (OSError,),
+                sleep: Callable[[float], None] | None = None):
+    """``call()`` under the connectors' one policy for vendor answers.
+
+    A 401 gets one new access token (``renew()``, when ``tokens`` can refresh) and the call is made
+    again; 429 and 5xx are retried after the vendor's ``Retry-After`` (:func:`call_with_retries`),
+    and so is a vendor that cannot be reached (``unreachable`` exceptions: networks blip); any other
+    refusal is a :class:`SyncError`. Messages name the vendor and ``what`` was asked and never hold a
+    token. ``refusal(exc)`` reads the vendor client's exception, or returns None for an exception that
+    is not a vendor's answer (raised as it is).
+    """
+    renewed = False
+
+    def once():
+        nonlocal renewed
+        try:
+            return call()
+        except unreachable as exc:
+            raise RetryableError(f"{vendor} {what}: the API could not be reached ({type(exc).__name__})") from None
+        except Exception as exc:
+            answer = refusal(exc)
+            if answer is None:
+                raise
+            if answer.status == 401 and tokens.refreshable and not renewed:
+                renewed = True
+                renew()
+                return once()
+            text = scrub(f"{vendor} {what}: HTTP {answer.status} {answer.detail}".rstrip(), tokens.secrets)
+            if answer.status == 429 or answer.status >= 500:
+                raise RetryableError(text, retry_after=retry_after(answer.headers)) from None
+            raise SyncError(scrub(answer.message, tokens.secrets) if answer.message else text) from None
+
+    return call_with_retries(once, **({} if sleep is None else {"sleep": sleep}))

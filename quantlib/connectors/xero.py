@@ -49,14 +49,11 @@ import pandas as pd
 from quantlib.connectors.base import (
     Batch,
     Connector,
-    RetryableError,
     SyncError,
     SyncSettings,
-    call_with_retries,
     register,
-    retry_after,
 )
-from quantlib.connectors.tokens import Tokens, missing_credentials
+from quantlib.connectors.tokens import Refusal, Tokens, call_vendor, missing_credentials
 
 __all__ = ["COLUMNS", "PAGE_SIZE", "XeroConnector"]
 
@@ -183,27 +180,20 @@ class XeroConnector(Connector):
         return AccountingApi(client, base_url=(env.get("XERO_API_URL") or "").rstrip("/") or None)
 
     def _call(self, what: str, call):
+        """``call()`` under the connectors' policy (:func:`~quantlib.connectors.tokens.call_vendor`)."""
         import urllib3
         from xero_python.exceptions import ApiException
 
-        renewed = []
+        def renew():
+            self._token["access_token"] = self._tokens.refresh(stale=self._token["access_token"])
 
-        def attempt():
-            try:
-                return call()
-            except ApiException as exc:
-                if exc.status == 401 and self._tokens.refreshable and not renewed:
-                    renewed.append(True)
-                    self._token["access_token"] = self._tokens.refresh(stale=self._token["access_token"])
-                    return attempt()
-                if exc.status == 429 or (exc.status or 0) >= 500:
-                    raise RetryableError(f"xero answered {exc.status}",
-                                         retry_after=retry_after(getattr(exc, "headers", None))) from None
-                raise SyncError(f"xero {what}: the API answered {exc.status} {exc.reason or ''}".rstrip()) from None
-            except (OSError, urllib3.exceptions.HTTPError) as exc:  # connection errors
-                raise RetryableError(f"xero {what}: the API could not be reached ({type(exc).__name__})") from None
+        def refusal(exc):
+            if not isinstance(exc, ApiException):
+                return None
+            return Refusal(exc.status or 0, exc.reason or "", getattr(exc, "headers", None))
 
-        return call_with_retries(attempt, sleep=self.sleep)
+        return call_vendor(self.name, what, call, tokens=self._tokens, renew=renew, refusal=refusal,
+                           unreachable=(OSError, urllib3.exceptions.HTTPError), sleep=self.sleep)
 
     def read(self, obj: str, since: str | None, env: Mapping[str, str]) -> Iterator[Batch]:
         """Pages of ``obj`` modified since ``since`` (``If-Modified-Since``), oldest first."""
