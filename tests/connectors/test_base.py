@@ -21,6 +21,7 @@ from quantlib.connectors.base import (
     retry_after,
     sync,
 )
+from quantlib.connectors.tokens import Refusal
 from quantlib.data.lake import Lake
 
 ACCOUNT_COLUMNS = ["Id", "Name", "IsPersonAccount", "BillingCity", "BillingPostalCode", "BillingLatitude",
@@ -142,3 +143,56 @@ def test_write_back_only_owned_fields_and_every_write_is_audited(tmp_path):
     audit = read_audit(lake)
     assert list(audit["after"]) == ["0.42", "0.10"] and list(audit["before"].fillna("-")) == ["-", "0.42"]
     assert (audit["source"] == "salesforce").all() and audit["written_at"].notna().all()
+
+
+# -- the policy for vendor answers (tokens.call_vendor) --------------------------------------------
+
+class _VendorError(Exception):
+    def __init__(self, status, body=""):
+        super().__init__(f"{status} {body}")
+        self.status, self.body = status, body
+
+
+class _TokenState:
+    """What call_vendor reads of a source's tokens: whether it can refresh and which secrets to hide."""
+
+    def __init__(self, refreshable):
+        self.refreshable, self.secrets = refreshable, ("tok-old-1234",)
+
+
+def _read(exc):
+    return Refusal(exc.status, exc.body) if isinstance(exc, _VendorError) else None
+
+
+def test_call_vendor_renews_once_retries_blips_and_hides_tokens():
+    from quantlib.connectors.tokens import call_vendor
+
+    answers = iter([ConnectionResetError(), _VendorError(503), _VendorError(401), "rows"])
+    renewals, waits = [], []
+
+    def call():
+        answer = next(answers)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    tokens = _TokenState(refreshable=True)
+    assert call_vendor("crm", "read", call, tokens=tokens, renew=lambda: renewals.append(1), refusal=_read,
+                       sleep=waits.append) == "rows"
+    assert renewals == [1] and waits == [1.0, 2.0]  # the blip and the 503 waited for; the 401 did not
+
+    def refused_twice():
+        raise _VendorError(401, "token tok-old-1234 expired")
+
+    renewals.clear()
+    with pytest.raises(SyncError) as caught:
+        call_vendor("crm", "read", refused_twice, tokens=tokens, renew=lambda: renewals.append(1), refusal=_read,
+                    sleep=waits.append)
+    assert renewals == [1] and "crm read: HTTP 401" in str(caught.value) and "tok-old-1234" not in str(caught.value)
+
+    def not_a_vendor_answer():
+        raise KeyError("a bug of ours")
+
+    with pytest.raises(KeyError):  # raised as it is, not dressed as a refusal
+        call_vendor("crm", "read", not_a_vendor_answer, tokens=_TokenState(False), renew=lambda: None,
+                    refusal=_read, sleep=waits.append)
