@@ -15,12 +15,15 @@ in the shapes of the vendors' API references:
   ``POST /crm/v3/objects/companies/batch/read`` and ``/batch/update`` ({status, results, startedAt,
   completedAt}); errors as {status, message, category}.
 
-Both page by two records, check the Bearer token, can be told to answer 429 with Retry-After once,
-and record every request. Bound to 127.0.0.1 on a free port; stopped by the ``with`` block.
+Both page by two records (``page_size``; the real APIs answer up to 2,000 records a Salesforce query
+batch and up to 200 a HubSpot search request, 100 as the connector asks: ``benchmarks/sync.py`` uses
+those), check the Bearer token, can be told to answer 429 with Retry-After once, and record every
+request. Bound to 127.0.0.1 on a free port; stopped by the ``with`` block.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import ssl
@@ -35,6 +38,12 @@ SF_TOKEN = "00Dxx0000001gPL!AQ4AQsf-s3cret-T0ken"
 HS_TOKEN = "pat-na1-11111111-s3cret-hubspot-t0ken"
 VERSION = "59.0"
 STAMP = "%Y-%m-%dT%H:%M:%S.000+0000"
+
+
+@functools.lru_cache(maxsize=None)
+def _when(text: str) -> pd.Timestamp:
+    """A record's stamp, parsed once (a search over many records filters them all on every page)."""
+    return pd.Timestamp(text)
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -70,10 +79,10 @@ class SalesforceServer(LocalHttpServer):
 
     rate_limit_body = [{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED_TEMPORARILY"}]
 
-    def __init__(self, tmp_path, records: dict[str, list[dict]], fields: dict[str, list[str]]):
+    def __init__(self, tmp_path, records: dict[str, list[dict]], fields: dict[str, list[str]], page_size: int = 2):
         import trustme
 
-        self.records, self.fields = records, fields
+        self.records, self.fields, self.page_size = records, fields, page_size
         self.requests: list[tuple[str, str, dict | list | None]] = []  # (method, path with query, body)
         self.throttle: list[tuple[str, str, float]] = []
         self.locators: dict[str, list[dict]] = {}
@@ -164,7 +173,7 @@ class SalesforceServer(LocalHttpServer):
             where = where.removeprefix("IsDeleted = true").removeprefix(" AND ") or None
         if where and where.startswith("SystemModstamp >= "):
             since = pd.Timestamp(where.split(">= ")[1])
-            rows = [r for r in rows if pd.Timestamp(r["SystemModstamp"]) >= since]
+            rows = [r for r in rows if _when(r["SystemModstamp"]) >= since]
         elif where and where.startswith("Id IN ("):
             ids = re.findall(r"'([^']+)'", where)
             rows = [r for r in rows if r["Id"] in ids]
@@ -178,10 +187,10 @@ class SalesforceServer(LocalHttpServer):
     def page(self, identifier: str, resource: str = "query") -> dict:
         locator, offset = identifier.rsplit("-", 1)
         rows, start = self.locators[locator], int(offset)
-        batch = rows[start:start + 2]
-        answer = {"totalSize": len(rows), "done": start + 2 >= len(rows), "records": batch}
+        end = start + self.page_size
+        answer = {"totalSize": len(rows), "done": end >= len(rows), "records": rows[start:end]}
         if not answer["done"]:
-            answer["nextRecordsUrl"] = f"/services/data/v{VERSION}/{resource}/{locator}-{start + 2}"
+            answer["nextRecordsUrl"] = f"/services/data/v{VERSION}/{resource}/{locator}-{end}"
         return answer
 
 
@@ -194,8 +203,9 @@ class HubSpotServer(LocalHttpServer):
                        "category": "RATE_LIMITS"}
 
     def __init__(self, records: dict[str, list[dict]], companies_of: dict[str, list[tuple[str, list[int]]]],
-                 properties: dict[str, dict[str, str]]):
+                 properties: dict[str, dict[str, str]], page_size: int = 2):
         self.records, self.companies_of, self.properties = records, companies_of, properties
+        self.page_size = page_size
         self.requests: list[tuple[str, str, dict | None]] = []
         self.throttle: list[tuple[str, str, float]] = []
         outer = self
@@ -268,14 +278,15 @@ class HubSpotServer(LocalHttpServer):
                 "completedAt": "2024-06-01T00:00:01Z"}
 
     def archived(self, obj: str, query: dict) -> dict:
-        """``GET /crm/v3/objects/{obj}?archived=true``: the archived records (``archived``, ``archivedAt``), by two."""
+        """``GET /crm/v3/objects/{obj}?archived=true``: the archived records (``archived``, ``archivedAt``), by page."""
         assert query.get("archived", "").lower() == "true", query  # the client sends True
         rows = [r for r in self.records[obj] if r.get("archived")]
         start = int(query.get("after", 0))
+        size = min(int(query.get("limit", 10)), self.page_size)
         answer = {"results": [{**self.shaped(r, []), "archived": True, "archivedAt": r["archivedAt"]}
-                              for r in rows[start:start + 2]]}
-        if start + 2 < len(rows):
-            answer["paging"] = {"next": {"after": str(start + 2), "link": "?after=" + str(start + 2)}}
+                              for r in rows[start:start + size]]}
+        if start + size < len(rows):
+            answer["paging"] = {"next": {"after": str(start + size), "link": "?after=" + str(start + size)}}
         return answer
 
     def search(self, obj: str, body: dict) -> dict:
@@ -284,11 +295,11 @@ class HubSpotServer(LocalHttpServer):
             for f in group["filters"]:
                 assert (f["propertyName"], f["operator"]) == ("hs_lastmodifieddate", "GTE"), f
                 since = pd.Timestamp(int(f["value"]), unit="ms", tz="UTC")
-                rows = [r for r in rows if pd.Timestamp(r["properties"]["hs_lastmodifieddate"]) >= since]
+                rows = [r for r in rows if _when(r["properties"]["hs_lastmodifieddate"]) >= since]
         assert body["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
         rows.sort(key=lambda r: r["properties"]["hs_lastmodifieddate"])
         start = int(body.get("after", 0))
-        size = min(body.get("limit", 10), 2)
+        size = min(body.get("limit", 10), self.page_size)
         answer = {"total": len(rows), "results": [self.shaped(r, body["properties"]) for r in rows[start:start + size]]}
         if start + size < len(rows):
             answer["paging"] = {"next": {"after": str(start + size), "link": "?after=" + str(start + size)}}
