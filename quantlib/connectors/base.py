@@ -301,6 +301,81 @@ class SyncReport:
         return sum(r.rows_accepted for r in self.ingests)
 
 
+#: Rows of consecutive pages gathered into one ingest. Every ingest reads and rewrites the table's
+#: silver file, so landing page by page grows quadratically with the records (a 20,000-company
+#: HubSpot sync in 100-record pages took 123x the file import: benchmarks/README.md).
+LANDING_ROWS = 20_000
+
+
+class _Landing:
+    """The pages of one object read but not landed yet; :meth:`land` ingests them as one file and then
+    stores the newest cursor among them, so a cursor is never ahead of what silver holds."""
+
+    def __init__(self, lake, source: str, obj: str, report: SyncReport, rows: int | None = None):
+        self.lake, self.source, self.obj, self.report = lake, source, obj, report
+        self.rows = LANDING_ROWS if rows is None else rows
+        self.pending: list[Batch] = []
+        self.keys: list[str] | None = None
+
+    def _joins(self, batch: Batch) -> bool:
+        """Whether ``batch`` may land in the same ingest as the pending pages: the same file and columns,
+        under the row limit, and no record of it already pending (in one file a repeated key is rejected;
+        across ingests the later version replaces the earlier one)."""
+        first = self.pending[0]
+        if (batch.file_name != first.file_name or list(batch.rows.columns) != list(first.rows.columns)
+                or sum(len(b.rows) for b in self.pending) + len(batch.rows) > self.rows):
+            return False
+        if self.keys is None:
+            from quantlib.connectors.deletions import record_key_columns
+
+            self.keys = record_key_columns(mapping_path(self.source), first.file_name, first.rows.columns) or []
+        if not self.keys:
+            return False
+        for column in self.keys:
+            held = pd.concat([b.rows[column].astype("string") for b in self.pending]).str.strip()
+            new = batch.rows[column].astype("string").str.strip()
+            if new[new.notna() & (new != "")].isin(held.dropna()).any():
+                return False
+        return True
+
+    def add(self, batch: Batch) -> None:
+        if not len(batch.rows):
+            if batch.cursor:  # a page of deletions alone: everything before it lands before its cursor is kept
+                self.land()
+                self._keep_cursor(batch.cursor)
+            return
+        if self.pending and not self._joins(batch):
+            self.land()
+        self.pending.append(batch)
+        self.report.pages[self.obj] += 1
+        self.report.rows[self.obj] += len(batch.rows)
+
+    def land(self) -> None:
+        from quantlib.data.ingest import ingest
+
+        taken, self.pending = self.pending, []
+        if not taken:
+            return
+        name = taken[0].file_name
+        with tempfile.TemporaryDirectory(prefix=f"quant-sync-{self.source}-") as folder:
+            for i, batch in enumerate(taken):  # the pages share their columns (_joins): one header
+                batch.rows.to_csv(Path(folder) / name, index=False, mode="a" if i else "w", header=not i)
+            result = ingest(folder, self.lake, mapping=mapping_path(self.source))
+        unlanded = [f for f in result.files if f.status in ("unusable", "skipped")]
+        if unlanded:
+            problems = "; ".join(str(p) for f in unlanded for p in f.problems[:1]) or "no table matches it"
+            pages = "a page" if len(taken) == 1 else f"{len(taken)} pages"
+            raise SyncError(f"{self.source} {self.obj}: {pages} ({name}) could not be landed: {problems}")
+        self.report.ingests.append(result)
+        cursor = next((b.cursor for b in reversed(taken) if b.cursor), None)
+        if cursor:
+            self._keep_cursor(cursor)
+
+    def _keep_cursor(self, cursor: str) -> None:
+        _save_cursor(self.lake, self.source, self.obj, cursor)
+        self.report.cursors[self.obj] = cursor
+
+
 def sync(lake, source: str, since: str | dt.datetime | None = None, env: Mapping[str, str] | None = None,
          objects: list[str] | None = None, connector: Connector | None = None) -> SyncReport:
     """Land ``source``'s objects modified since the stored cursor (or ``since``) in ``lake``.
@@ -326,7 +401,6 @@ def sync(lake, source: str, since: str | dt.datetime | None = None, env: Mapping
         Unknown source, a missing credential, or a vendor failure (pages landed before it stay,
         with their cursors).
     """
-    from quantlib.data.ingest import ingest
 
     env = os.environ if env is None else env
     if connector is None:
@@ -345,24 +419,18 @@ def sync(lake, source: str, since: str | dt.datetime | None = None, env: Mapping
     report = SyncReport(source)
     for obj in chosen:
         report.pages[obj], report.rows[obj] = 0, 0
-        for batch in connector.read(obj, start if start is not None else stored.get(obj), env):
-            if batch.deleted is not None and len(batch.deleted):
-                from quantlib.connectors.deletions import apply_deletions
+        landing = _Landing(lake, source, obj, report)
+        try:
+            for batch in connector.read(obj, start if start is not None else stored.get(obj), env):
+                if batch.deleted is not None and len(batch.deleted):
+                    from quantlib.connectors.deletions import apply_deletions
 
-                removed = apply_deletions(lake, source, batch, connector.stamp_column)
-                report.deleted[obj] = report.deleted.get(obj, 0) + int(removed["removed"].sum())
-            if len(batch.rows):  # a page of deletions alone lands nothing
-                with tempfile.TemporaryDirectory(prefix=f"quant-sync-{source}-") as folder:
-                    batch.rows.to_csv(Path(folder) / batch.file_name, index=False)
-                    result = ingest(folder, lake, mapping=mapping_path(source))
-                unlanded = [f for f in result.files if f.status in ("unusable", "skipped")]
-                if unlanded:
-                    problems = "; ".join(str(p) for f in unlanded for p in f.problems[:1]) or "no table matches it"
-                    raise SyncError(f"{source} {obj}: a page ({batch.file_name}) could not be landed: {problems}")
-                report.ingests.append(result)
-                report.pages[obj] += 1
-                report.rows[obj] += len(batch.rows)
-            if batch.cursor:
-                _save_cursor(lake, source, obj, batch.cursor)
-                report.cursors[obj] = batch.cursor
+                    landing.land()  # what was read before the deletion lands first
+                    removed = apply_deletions(lake, source, batch, connector.stamp_column)
+                    report.deleted[obj] = report.deleted.get(obj, 0) + int(removed["removed"].sum())
+                landing.add(batch)
+            landing.land()
+        except SyncError:
+            landing.land()  # the pages read before a vendor failure stay landed, with their cursor
+            raise
     return report

@@ -67,6 +67,28 @@ def _key_source(tm, key: str, columns) -> tuple[str | None, bool]:
     return names.get(_norm(key)), False
 
 
+def record_key_columns(mapping_file, file_name: str, columns) -> list[str] | None:
+    """The columns of a vendor page named ``file_name`` that hold the keys of the tables it feeds.
+
+    None when some table's key cannot be read from one of ``columns`` (a key of several columns, or
+    one the mapping builds otherwise): :func:`quantlib.connectors.base.sync` then lands such pages one
+    by one, as it cannot tell whether two pages hold the same record.
+    """
+    from quantlib.data.contracts import get_contract
+    from quantlib.data.ingest.mapping import load_mapping
+
+    mapping = load_mapping(mapping_file)
+    table, _ = mapping.match(file_name)
+    found = []
+    for name in ([table] if table else []) + mapping.also(file_name, table):
+        key = get_contract(name).key
+        column, _ = _key_source(mapping.tables[name], key[0], columns) if len(key) == 1 else (None, False)
+        if column is None:
+            return None
+        found.append(column)
+    return found or None
+
+
 def apply_deletions(lake, source: str, batch, stamp_column: str | None = None) -> pd.DataFrame:
     """Take ``batch.deleted`` out of silver and record it; returns the rows recorded (:data:`DELETION_COLUMNS`).
 

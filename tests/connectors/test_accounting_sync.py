@@ -89,8 +89,8 @@ def test_quickbooks_sync_pages_resumes_and_never_writes(tmp_path):
         assert payments[["payment_id", "invoice_id", "method"]].values.tolist() == [["201 130", "130", "check"]]
         rejects = pd.read_parquet(lake.rejects)
         assert {(f, r, fld) for f, r, fld in rejects[["file", "row", "field"]].itertuples(index=False)} == {
-            ("Customer.csv", 3, "lat"), ("Customer.csv", 3, "lon"), ("Invoice.csv", 2, "job_id"),
-            ("Purchase.csv", 3, "kind")}  # a direct job cost is not overhead
+            ("Customer.csv", 3, "lat"), ("Customer.csv", 3, "lon"), ("Invoice.csv", 4, "job_id"),
+            ("Purchase.csv", 3, "kind")}  # a direct job cost is not overhead; the two invoice pages land as one file
         expenses = pd.read_parquet(lake.silver_table("expenses"))
         assert expenses[["expense_id", "kind", "amount"]].values.tolist() == [["180 1", "variable", 100.0]]
         assert read_cursors(lake)["quickbooks"] == {"Customer": "2024-05-01T09:30:00-07:00",
@@ -176,7 +176,8 @@ def test_xero_sync_pages_resumes_and_writes_back_only_its_field(tmp_path):
         rejects = pd.read_parquet(lake.rejects)
         by_file = rejects.groupby(["file", "row"])["field"].apply(set).to_dict()
         assert by_file == {("Contacts.csv", 2): {"lat", "lon", "created_date"},  # Xero holds none of them
-                           ("Invoices.csv", 3): {"job_id"}}  # the second page's 2nd row: no Reference
+                           ("Invoices.csv", 103): {"job_id"}}  # the second page's 2nd row (the pages land as
+        # one file: 100 + 2): no Reference
         assert read_cursors(lake)["xero"]["Invoices"] == "2024-05-02T09:00:00+00:00"
 
         server.requests.clear()

@@ -196,3 +196,31 @@ def test_call_vendor_renews_once_retries_blips_and_hides_tokens():
     with pytest.raises(KeyError):  # raised as it is, not dressed as a refusal
         call_vendor("crm", "read", not_a_vendor_answer, tokens=_TokenState(False), renew=lambda: None,
                     refusal=_read, sleep=waits.append)
+
+
+class RevisedAccounts(PagedAccounts):
+    """Three pages; the second holds a newer version of the first page's record (a record edited while
+    the vendor paged, or read again at an inclusive cursor)."""
+
+    def read(self, obj, since, env):
+        first, second = PAGES[0].iloc[:1].copy(), PAGES[0].copy()
+        second.loc[0, ["Name", "LastModifiedDate"]] = ["Maria Gomez-Ruiz", "2024-05-02T12:00:00.000Z"]
+        for page in (first, second, PAGES[1]):
+            yield Batch(obj, "Account.csv", page, page["LastModifiedDate"].max())
+
+
+def test_consecutive_pages_land_in_one_ingest_unless_they_share_a_record(tmp_path, monkeypatch):
+    lake = Lake(tmp_path / "lake")
+    report = sync(lake, "salesforce", env=ENV, connector=RevisedAccounts())
+    # The second page repeats 001A, so the first lands alone; the third joins the second.
+    assert report.pages == {"Account": 3} and len(report.ingests) == 2
+    customers = pd.read_parquet(lake.silver_table("customers")).set_index("customer_id")
+    assert customers.loc["001A", "name"] == "Maria Gomez-Ruiz"  # the newer version won, nothing rejected for it
+    assert set(pd.read_parquet(lake.rejects)["row"]) == {4}  # 001C: the second landing's header, 001A, 001B, 001C
+    assert read_cursors(lake)["salesforce"]["Account"] == "2024-05-03T00:00:00.000Z"
+
+    import quantlib.connectors.base as base
+
+    monkeypatch.setattr(base, "LANDING_ROWS", 1)  # a page at a time
+    again = sync(tmp_path / "other", "salesforce", env=ENV, connector=RevisedAccounts())
+    assert len(again.ingests) == 3

@@ -101,9 +101,12 @@ def test_sync_pages_associations_cursor_and_search_limit(tmp_path):
     assert interactions[["customer_id", "kind", "channel"]].values.tolist() == [["5001", "complaint", "phone"],
                                                                                ["5002", "inquiry", "email"]]
     rejects = pd.read_parquet(lake.rejects).drop_duplicates(["file", "table", "row", "field"])
+    # The first sync lands each object's pages as one file (the bad rows are its row 4); the second
+    # reads them again from the inclusive cursor (row 2).
     assert sorted(map(tuple, rejects[["file", "table", "row", "field"]].values.tolist())) == [
         ("companies.csv", "customers", 2, "lat"), ("companies.csv", "customers", 2, "lon"),
-        ("deals.csv", "leads", 2, "customer_id")]  # the deal without a company
+        ("companies.csv", "customers", 4, "lat"), ("companies.csv", "customers", 4, "lon"),
+        ("deals.csv", "leads", 2, "customer_id"), ("deals.csv", "leads", 4, "customer_id")]  # a deal without a company
     text = "".join(p.read_bytes().decode("latin-1") for p in lake.root.rglob("*") if p.is_file())
     assert HS_TOKEN not in text
 

@@ -124,9 +124,13 @@ def test_sync_pages_cursor_retry_and_rejects(tmp_path):
     quotes = pd.read_parquet(lake.silver_table("quotes")).set_index("quote_id")
     assert quotes["status"].to_dict() == {"006A00000000001AAA": "open", "006A00000000002AAA": "won"}
     rejects = pd.read_parquet(lake.rejects).drop_duplicates(["file", "table", "row", "field"])
+    # The first sync lands each object's two pages as one file (the bad account is its row 4); the
+    # second reads it again from the inclusive cursor, alone with the changed account (row 2).
     assert sorted(map(tuple, rejects[["file", "table", "row", "field"]].values.tolist())) == [
         ("Account.csv", "customers", 2, "lat"), ("Account.csv", "customers", 2, "lon"),
-        ("Contact.csv", "customers", 3, "customer_id"), ("Opportunity.csv", "leads", 2, "service_line")]
+        ("Account.csv", "customers", 4, "lat"), ("Account.csv", "customers", 4, "lon"),
+        ("Contact.csv", "customers", 3, "customer_id"), ("Opportunity.csv", "leads", 2, "service_line"),
+        ("Opportunity.csv", "leads", 4, "service_line")]
     assert SF_TOKEN not in _lake_text(lake)
 
 
@@ -213,7 +217,7 @@ def test_cli_sync_and_push(tmp_path, monkeypatch):
         no_gold = runner.invoke(app, ["sync", "salesforce", "--push", "--lake", str(lake)])
     assert done.exit_code == 0, done.output
     assert "salesforce Account: 2 pages, 3 records, cursor 2024-05-03T00:00:00.000+0000" in done.output
-    assert "Account.csv: line 2, field lat" in done.output and "2 accepted, 1 rejected" in done.output
+    assert "Account.csv: line 4, field lat" in done.output  # the two pages landed as one file and "2 accepted, 1 rejected" in done.output
     assert nope.exit_code == 2 and "no object Case; it syncs Account, Opportunity, Contact" in nope.output
     assert no_gold.exit_code == 1 and "quant warehouse build" in no_gold.output
     for result in (missing, done, nope, no_gold):
