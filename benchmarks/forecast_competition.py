@@ -20,7 +20,7 @@ from quantlib.forecast.models import Comb
 from quantlib.forecast.statsforecast_models import SCUM, SFAutoARIMA, SFAutoCES, SFAutoETS, SFDOTheta
 
 SEASON_LENGTH = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52, "daily": 7}
-METHODS = ("auto", "auto_select", "auto_single", "theta", "comb", "snaive", "naive", "drift", "ets", "ensemble",
+METHODS = ("auto", "auto_signed", "auto_select", "auto_single", "theta", "comb", "snaive", "naive", "drift", "ets", "ensemble",
            "scum", "scum3", "scum_ets", "scum_ces", "scum_arima", "scum_dotheta")
 # SCUM's members on their own, through quantlib's wrappers (statsforecast's models per series)
 SCUM_MEMBERS = {"scum_ets": SFAutoETS, "scum_ces": SFAutoCES, "scum_arima": SFAutoARIMA, "scum_dotheta": SFDOTheta}
@@ -43,6 +43,8 @@ def make_model(method: str, h: int, n_jobs: int):
         # with conformal 80 % intervals from one calibration window of h steps; members chosen
         # on a validation split of the training rows (benchmarks/README.md, "the combination")
         return CombinationForecaster(h=h, n_jobs=n_jobs)
+    if method == "auto_signed":  # the same, each side of the interval calibrated on its own tail
+        return CombinationForecaster(h=h, n_jobs=n_jobs, intervals="signed")
     if method == "auto_select":
         # the previous "auto": cheap numpy candidates, the mean of the two best by 3-window CV
         return AutoForecaster(

@@ -90,7 +90,8 @@ class CombinationForecaster(Forecaster):
     the whole series, e.g. the same ETS model, re-estimating its parameters, which costs
     a fraction of a full search) and their combination forecasts the ``h`` held-out
     values. Each error is put in units of the combination's own 80 % interval at that
-    step, ``z = |y - yhat| / ((hi_80 - lo_80) / (2 * z_80))``. Over all the series of the
+    step, ``z = |y - yhat| / ((hi_80 - lo_80) / (2 * z_80))`` (``intervals="signed"``: each
+    side on its own tail of the signed ``z``, below). Over all the series of the
     fit, the multiplier of a level-``L`` interval at step ``k`` is ``q_L(k) / z_L``,
     where ``q_L(k)`` is the conformal quantile (rank ``ceil((n + 1) L / 100)`` of the
     ``n`` scores) of the step-``k`` scores; steps beyond ``h`` use step ``h``'s. Both
@@ -134,6 +135,11 @@ class CombinationForecaster(Forecaster):
         Calibration windows per series (the last one first).
     calibration_step : int, optional
         Steps between successive calibration cuts; default 1.
+    intervals : {"symmetric", "signed"}
+        ``"symmetric"`` scales both half-widths by the quantile of the absolute scores;
+        ``"signed"`` calibrates each side on its own tail of the signed scores (the upper
+        half-width by the ``50 + L/2`` % quantile of ``z``, the lower by that of ``-z``,
+        neither below zero), so a combination that runs low gets a wider upper side.
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
 
@@ -142,7 +148,7 @@ class CombinationForecaster(Forecaster):
     models_ : dict
         Per series, the fitted members.
     calibration_scores_ : numpy.ndarray
-        The calibration scores ``z``, one row per calibration window (a series' windows
+        The signed calibration scores ``(y - yhat) / sd``, one row per calibration window (a series' windows
         in a row, the last cut first), one column per step
         (NaN where a member interval was degenerate); ``None`` without calibration.
     n_calibrated_ : int
@@ -169,6 +175,7 @@ class CombinationForecaster(Forecaster):
         min_calibration: int = 20,
         calibration_windows: int = 1,
         calibration_step: int | None = None,
+        intervals: str = "symmetric",
         n_jobs=1,
         backend="loky",
         dask_address=None,
@@ -183,6 +190,7 @@ class CombinationForecaster(Forecaster):
         self.min_calibration = min_calibration
         self.calibration_windows = calibration_windows
         self.calibration_step = calibration_step
+        self.intervals = intervals
         super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _member_sets(self) -> dict:
@@ -223,6 +231,8 @@ class CombinationForecaster(Forecaster):
         """
         if self.combine not in ("median", "mean", "trimmed"):
             raise ValueError(f"combine must be 'median', 'mean' or 'trimmed', got {self.combine!r}")
+        if self.intervals not in ("symmetric", "signed"):
+            raise ValueError(f"intervals must be 'symmetric' or 'signed', got {self.intervals!r}")
         if not 0 <= self.trim < 0.5:
             raise ValueError(f"trim must be in [0, 0.5), got {self.trim!r}")
         if not all(self._member_sets().values()):
@@ -309,7 +319,7 @@ class CombinationForecaster(Forecaster):
             return None
         lo, hi = iv[_REF_LEVEL]
         sd = (np.asarray(hi) - np.asarray(lo)) / (2.0 * _Z_REF)
-        err = np.abs(y[c:c + h] - mean)
+        err = y[c:c + h] - mean  # signed: "symmetric" intervals use its size, "signed" ones each tail
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sd > 0, err / sd, np.nan)
         return np.where(np.isfinite(z), z, np.nan)
@@ -323,7 +333,7 @@ class CombinationForecaster(Forecaster):
 
     # -- prediction
     def interval_scale(self, h: int, level: float) -> np.ndarray:
-        """The conformal multiplier of the level-``level`` half-widths at steps 1..h.
+        """The conformal multiplier of the level-``level`` half-widths at steps 1..h (symmetric).
 
         Parameters
         ----------
@@ -340,7 +350,28 @@ class CombinationForecaster(Forecaster):
         z = self.calibration_scores_
         if z is None:
             return np.ones(h)
-        z_level = stats.norm.ppf(0.5 + level / 200.0)
+        return self._scale(np.abs(z), h, level, stats.norm.ppf(0.5 + level / 200.0))
+
+    def interval_scales(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """The multipliers of the lower and of the upper half-widths at steps 1..h.
+
+        Both are :meth:`interval_scale` for ``intervals="symmetric"``; for ``"signed"`` the
+        upper one is the conformal ``50 + level/2`` % quantile of the signed scores, the lower
+        one that of their negatives, each over the one-sided normal quantile and at least 0.
+        """
+        z = self.calibration_scores_
+        if z is None or self.intervals == "symmetric":
+            scale = self.interval_scale(h, level)
+            return scale, scale
+        one_sided = 50.0 + level / 2.0
+        z_side = stats.norm.ppf(one_sided / 100.0)
+        lower = self._scale(-z, h, one_sided, z_side)
+        upper = self._scale(z, h, one_sided, z_side)
+        return np.maximum(lower, 0.0), np.maximum(upper, 0.0)
+
+    def _scale(self, z: np.ndarray, h: int, level: float, z_level: float) -> np.ndarray:
+        """Per step, the conformal ``level`` quantile of ``z``'s column over ``z_level`` (all steps pooled
+        where a step has fewer than ``min_calibration`` scores; steps beyond the window repeat the last)."""
         pooled = z[np.isfinite(z)]
         if len(pooled) == 0:
             return np.ones(h)
@@ -377,9 +408,9 @@ class CombinationForecaster(Forecaster):
         step = out.groupby(ID, sort=False).cumcount().to_numpy()
         mean = out["yhat"].to_numpy(float)
         for lv in level:
-            scale = self.interval_scale(int(h), float(lv))[step]
+            lower, upper = self.interval_scales(int(h), float(lv))
             lo_col, hi_col = f"yhat_lo_{_lv(lv)}", f"yhat_hi_{_lv(lv)}"
-            out[lo_col] = mean - scale * (mean - out[lo_col].to_numpy(float))
-            out[hi_col] = mean + scale * (out[hi_col].to_numpy(float) - mean)
+            out[lo_col] = mean - lower[step] * (mean - out[lo_col].to_numpy(float))
+            out[hi_col] = mean + upper[step] * (out[hi_col].to_numpy(float) - mean)
         return out
 

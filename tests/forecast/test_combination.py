@@ -239,7 +239,7 @@ def test_several_calibration_windows_add_scores_from_earlier_cuts():
     state = three.models_[train.series_id.iloc[0]].state
     lo, hi = NarrowNaive()._predict_series(NarrowNaive()._fit_series(y[:c], 1, None), h, (80,), None)[1][80]
     sd = (np.asarray(hi) - np.asarray(lo)) / (2 * 1.2815515655446004)
-    np.testing.assert_allclose(state["cv_z"][1], np.abs(y[c:c + h] - y[c - 1]) / sd)
+    np.testing.assert_allclose(state["cv_z"][1], (y[c:c + h] - y[c - 1]) / sd)  # signed
 
 
 def test_windows_stop_where_the_training_part_would_be_too_short():
@@ -247,3 +247,25 @@ def test_windows_stop_where_the_training_part_would_be_too_short():
     cal = CombinationForecaster(members=[NarrowNaive()], h=4, min_train=6, calibration_windows=5).fit(train)
     # cuts at 8, 7, 6 keep at least six points; 5 and 4 would not
     assert cal.calibration_scores_.shape == (15, 4)
+
+
+def test_signed_intervals_widen_the_side_the_forecast_misses_on():
+    # Walks that drift upwards: the naive forecast runs low, so the truth lands above it.
+    walks = _walks(300, 44, seed=8)
+    walks["y"] += 0.8 * walks["ds"]
+    train, truth = walks[walks.ds < 40], walks[walks.ds >= 40].y.to_numpy()
+    h = 4
+    signed = CombinationForecaster(members=[Naive()], h=h, intervals="signed").fit(train)
+    lower, upper = signed.interval_scales(h, 80)
+    assert (upper > 2 * lower).all()
+    symmetric = CombinationForecaster(members=[Naive()], h=h).fit(train)
+    same_lower, same_upper = symmetric.interval_scales(h, 80)
+    np.testing.assert_allclose(same_lower, same_upper)
+    # on the held-out steps the signed interval covers about 80 % and misses on both sides alike
+    out = signed.predict(h, level=(80,))
+    above, below = (truth > out.yhat_hi_80.to_numpy()).mean(), (truth < out.yhat_lo_80.to_numpy()).mean()
+    assert 0.72 <= 1 - above - below <= 0.88 and abs(above - below) < 0.06
+    out = symmetric.predict(h, level=(80,))
+    assert (truth > out.yhat_hi_80.to_numpy()).mean() > 3 * (truth < out.yhat_lo_80.to_numpy()).mean()
+    with pytest.raises(ValueError, match="intervals must be"):
+        CombinationForecaster(members=[Naive()], intervals="wide").fit(train)
