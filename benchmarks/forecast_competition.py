@@ -20,8 +20,8 @@ from quantlib.forecast.models import Comb
 from quantlib.forecast.statsforecast_models import SCUM, SFAutoARIMA, SFAutoCES, SFAutoETS, SFDOTheta
 
 SEASON_LENGTH = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52, "daily": 7}
-METHODS = ("auto", "auto_signed", "auto_select", "auto_single", "theta", "comb", "snaive", "naive", "drift", "ets", "ensemble",
-           "scum", "scum3", "scum_ets", "scum_ces", "scum_arima", "scum_dotheta")
+METHODS = ("auto", "auto_signed", "auto_select", "auto_single", "theta", "comb", "snaive", "naive", "drift", "ets",
+           "ensemble", "scum", "scum3", "scum_ets", "scum_ces", "scum_arima", "scum_dotheta")
 # SCUM's members on their own, through quantlib's wrappers (statsforecast's models per series)
 SCUM_MEMBERS = {"scum_ets": SFAutoETS, "scum_ces": SFAutoCES, "scum_arima": SFAutoARIMA, "scum_dotheta": SFDOTheta}
 

@@ -217,7 +217,8 @@ def test_cli_sync_and_push(tmp_path, monkeypatch):
         no_gold = runner.invoke(app, ["sync", "salesforce", "--push", "--lake", str(lake)])
     assert done.exit_code == 0, done.output
     assert "salesforce Account: 2 pages, 3 records, cursor 2024-05-03T00:00:00.000+0000" in done.output
-    assert "Account.csv: line 4, field lat" in done.output  # the two pages landed as one file and "2 accepted, 1 rejected" in done.output
+    # the two pages landed as one file: the bad account is its line 4
+    assert "Account.csv: line 4, field lat" in done.output and "2 accepted, 1 rejected" in done.output
     assert nope.exit_code == 2 and "no object Case; it syncs Account, Opportunity, Contact" in nope.output
     assert no_gold.exit_code == 1 and "quant warehouse build" in no_gold.output
     for result in (missing, done, nope, no_gold):
