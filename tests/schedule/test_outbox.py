@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime, timezone
 
 from quantlib.schedule.history import OUTBOX_SENT
 from tests.schedule.conftest import write_spec
@@ -30,7 +32,11 @@ def test_server_down_run_fails_then_due_delivers(project, monkeypatch):
     assert sorted(i.channel for i in pending) == ["email", "slack"] and all(i.attempts == 2 for i in pending)
     assert "HTTP 500" in next(i.last_error for i in pending if i.channel == "slack")
 
-    # The servers come back; the next `due` (nothing is due to run) delivers both.
+    # The servers come back; the next `due` (nothing is due to run) delivers both, once their next
+    # attempt has come (0.1 s after the last failure, which a fast machine can beat).
+    deadline = time.monotonic() + 10
+    while len(history.pending(datetime.now(timezone.utc))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     with smtp, WebhookServer() as hook:
         monkeypatch.setenv("QUANT_SLACK_WEBHOOK_OPS", hook.url)
         code, out = quant(project, "due")
