@@ -311,11 +311,19 @@ class _Landing:
     """The pages of one object read but not landed yet; :meth:`land` ingests them as one file and then
     stores the newest cursor among them, so a cursor is never ahead of what silver holds."""
 
-    def __init__(self, lake, source: str, obj: str, report: SyncReport, rows: int | None = None):
+    def __init__(self, lake, source: str, obj: str, report: SyncReport):
         self.lake, self.source, self.obj, self.report = lake, source, obj, report
-        self.rows = LANDING_ROWS if rows is None else rows
         self.pending: list[Batch] = []
+        self.pending_rows = 0
+        self.held: set[str] = set()  # the record keys of the pending pages
         self.keys: list[str] | None = None
+
+    def _record_keys(self, batch: Batch) -> set[str]:
+        found: set[str] = set()
+        for column in (c for c in self.keys or () if c in batch.rows):
+            values = batch.rows[column].astype("string").str.strip()
+            found.update(values[values.notna() & (values != "")])
+        return found
 
     def _joins(self, batch: Batch) -> bool:
         """Whether ``batch`` may land in the same ingest as the pending pages: the same file and columns,
@@ -323,20 +331,9 @@ class _Landing:
         across ingests the later version replaces the earlier one)."""
         first = self.pending[0]
         if (batch.file_name != first.file_name or list(batch.rows.columns) != list(first.rows.columns)
-                or sum(len(b.rows) for b in self.pending) + len(batch.rows) > self.rows):
+                or self.pending_rows + len(batch.rows) > LANDING_ROWS):
             return False
-        if self.keys is None:
-            from quantlib.connectors.deletions import record_key_columns
-
-            self.keys = record_key_columns(mapping_path(self.source), first.file_name, first.rows.columns) or []
-        if not self.keys:
-            return False
-        for column in self.keys:
-            held = pd.concat([b.rows[column].astype("string") for b in self.pending]).str.strip()
-            new = batch.rows[column].astype("string").str.strip()
-            if new[new.notna() & (new != "")].isin(held.dropna()).any():
-                return False
-        return True
+        return bool(self.keys) and self.held.isdisjoint(self._record_keys(batch))
 
     def add(self, batch: Batch) -> None:
         if not len(batch.rows):
@@ -344,16 +341,22 @@ class _Landing:
                 self.land()
                 self._keep_cursor(batch.cursor)
             return
+        if self.keys is None:
+            from quantlib.connectors.deletions import record_key_columns
+
+            self.keys = record_key_columns(mapping_path(self.source), batch.file_name, batch.rows.columns) or []
         if self.pending and not self._joins(batch):
             self.land()
         self.pending.append(batch)
+        self.pending_rows += len(batch.rows)
+        self.held |= self._record_keys(batch)
         self.report.pages[self.obj] += 1
         self.report.rows[self.obj] += len(batch.rows)
 
     def land(self) -> None:
         from quantlib.data.ingest import ingest
 
-        taken, self.pending = self.pending, []
+        taken, self.pending, self.pending_rows, self.held = self.pending, [], 0, set()
         if not taken:
             return
         name = taken[0].file_name
@@ -401,7 +404,6 @@ def sync(lake, source: str, since: str | dt.datetime | None = None, env: Mapping
         Unknown source, a missing credential, or a vendor failure (pages landed before it stay,
         with their cursors).
     """
-
     env = os.environ if env is None else env
     if connector is None:
         if source not in CONNECTORS:
