@@ -142,8 +142,8 @@ class SalesforceConnector(Connector):
             if not isinstance(exc, SalesforceError):
                 return None
             detail = _detail(exc.content)
-            limit = ("salesforce {what}: the org's API request limit is used up (REQUEST_LIMIT_EXCEEDED); it frees "
-                     "up over 24 hours").format(what=what) if "REQUEST_LIMIT_EXCEEDED" in detail else None
+            limit = (f"salesforce {what}: the org's API request limit is used up (REQUEST_LIMIT_EXCEEDED); it "
+                     "frees up over 24 hours") if "REQUEST_LIMIT_EXCEEDED" in detail else None
             return Refusal(exc.status, detail, self._last_headers(), message=limit)
 
         return call_vendor(self.name, what, call, tokens=self._tokens, renew=self._renew, refusal=refusal,
