@@ -67,6 +67,20 @@ def _key_source(tm, key: str, columns) -> tuple[str | None, bool]:
     return names.get(_norm(key)), False
 
 
+def _fed_keys(mapping, file_name: str, columns):
+    """Per table the file ``file_name`` feeds (its own, then ``also``): ``(table, key, column, first_part)``,
+    the column of ``columns`` holding the table's key (None for a key of several columns or one no column
+    holds) and whether it is only the key's first part (:func:`_key_source`)."""
+    from quantlib.data.contracts import get_contract
+
+    table, _ = mapping.match(file_name)
+    for name in ([table] if table else []) + mapping.also(file_name, table):
+        key = get_contract(name).key
+        column, first_part = (_key_source(mapping.tables[name], key[0], columns) if len(key) == 1
+                              else (None, False))
+        yield name, key, column, first_part
+
+
 def record_key_columns(mapping_file, file_name: str, columns) -> list[str] | None:
     """The columns of a vendor page named ``file_name`` that hold the keys of the tables it feeds.
 
@@ -74,19 +88,10 @@ def record_key_columns(mapping_file, file_name: str, columns) -> list[str] | Non
     one the mapping builds otherwise): :func:`quantlib.connectors.base.sync` then lands such pages one
     by one, as it cannot tell whether two pages hold the same record.
     """
-    from quantlib.data.contracts import get_contract
     from quantlib.data.ingest.mapping import load_mapping
 
-    mapping = load_mapping(mapping_file)
-    table, _ = mapping.match(file_name)
-    found = []
-    for name in ([table] if table else []) + mapping.also(file_name, table):
-        key = get_contract(name).key
-        column, _ = _key_source(mapping.tables[name], key[0], columns) if len(key) == 1 else (None, False)
-        if column is None:
-            return None
-        found.append(column)
-    return found or None
+    found = [column for _, _, column, _ in _fed_keys(load_mapping(mapping_file), file_name, columns)]
+    return None if not found or None in found else found
 
 
 def apply_deletions(lake, source: str, batch, stamp_column: str | None = None) -> pd.DataFrame:
@@ -105,7 +110,6 @@ def apply_deletions(lake, source: str, batch, stamp_column: str | None = None) -
         The column of ``batch.deleted`` holding the deletion time.
     """
     from quantlib.config import project_root
-    from quantlib.data.contracts import get_contract
     from quantlib.data.ingest.mapping import load_mapping
     from quantlib.data.lake import Lake, atomic_path, read_parquet
     from quantlib.data.writelock import write_lock
@@ -113,16 +117,12 @@ def apply_deletions(lake, source: str, batch, stamp_column: str | None = None) -
     lake = lake if isinstance(lake, Lake) else Lake(lake)
     deleted = batch.deleted if batch.deleted is not None else pd.DataFrame()
     mapping = load_mapping(project_root() / "parameters" / "mappings" / f"{source}.yaml")
-    table, _ = mapping.match(batch.file_name)
     stamps = (deleted[stamp_column].astype("string") if stamp_column and stamp_column in deleted
               else pd.Series(pd.NA, index=deleted.index, dtype="string"))
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     rows = []
     with write_lock(lake):
-        for name in ([table] if table else []) + mapping.also(batch.file_name, table):
-            key = get_contract(name).key
-            column, first_part = (_key_source(mapping.tables[name], key[0], deleted.columns) if len(key) == 1
-                                  else (None, False))
+        for name, key, column, first_part in _fed_keys(mapping, batch.file_name, deleted.columns):
             if column is None:
                 continue  # the deleted records do not say this table's key
             keys = deleted[column].astype("string").str.strip()
