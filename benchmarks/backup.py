@@ -26,7 +26,6 @@ restore from there into a local folder; the baseline is a plain upload of the sa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -36,11 +35,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+# The backup's own file list, exclusions and hashing (the plain baselines read the same files the same way).
+from quantlib.data.backup import _SKIPPED_NAMES, _SKIPPED_SUFFIXES, _sha256, _workspace_files
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "parameters" / "companies" / "mixed_trades.yaml"
-#: Files a backup leaves out by design (locks, SQLite side files); kept out of the comparisons too.
-_NOT_DATA = ("-wal", "-shm", "-journal", ".lock")
-_NOT_DATA_DIRS = {".locks", ".tmp", ".logs", "__pycache__"}
 REPORTS = ("weekly_operations", "sales_performance", "financial_summary")
 
 
@@ -94,25 +93,9 @@ def build_reports(reports: Path, seed: int) -> None:
     (reports / ".locks" / "schedule.lock").write_text("pid")
 
 
-def data_files(root: Path) -> list[Path]:
-    """The workspace data files under ``root`` (what a backup copies), sorted."""
-    found = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _NOT_DATA_DIRS)
-        found += [Path(folder) / name for name in sorted(names) if not name.endswith(_NOT_DATA)]
-    return found
-
-
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _copy_ignore(folder, names):
-    return [n for n in names if n in _NOT_DATA_DIRS or n.endswith(_NOT_DATA)]
+    """What the plain copy leaves out: what a backup leaves out by design (locks, SQLite side files)."""
+    return [n for n in names if n in _SKIPPED_NAMES or n.endswith(_SKIPPED_SUFFIXES)]
 
 
 def _timed(fn) -> float:
@@ -134,13 +117,13 @@ def check(snapshot, lake: Path, reports: Path | None, new_lake: Path, new_report
     for entry in files:
         part, _, rest = entry["path"].partition("/")
         restored = (new_lake if part == "lake" else new_reports) / rest
-        if sha256(restored) != entry["sha256"]:
+        if _sha256(restored) != entry["sha256"]:
             wrong.append(entry["path"])
-    originals = data_files(lake)
-    restored_lake = data_files(new_lake)
+    originals = _workspace_files(lake)
+    restored_lake = _workspace_files(new_lake)
     if [p.relative_to(lake) for p in originals] != [p.relative_to(new_lake) for p in restored_lake]:
         wrong.append("the restored lake's file list differs from the original's")
-    wrong += [str(p) for p in originals if sha256(p) != sha256(new_lake / p.relative_to(lake))]
+    wrong += [str(p) for p in originals if _sha256(p) != _sha256(new_lake / p.relative_to(lake))]
     line = (f"{len(files) - len(wrong)} of {len(files)} restored files match the manifest's SHA-256; "
             f"{len(originals)} lake files byte-identical to the originals")
     if reports is not None and (reports / ".history.sqlite").exists():
@@ -173,7 +156,7 @@ def local_runs(lake: Path, reports: Path | None, work: Path, repeats: int, size:
         "backup (copy, SQLite online backup, SHA-256 of the copies)", "backup verify",
         "restore (verify, copy, SHA-256 of the copies)")}
     names = list(rows)
-    sources = data_files(lake) + (data_files(reports) if reports is not None else [])
+    sources = _workspace_files(lake) + (_workspace_files(reports) if reports is not None else [])
     verdict = ""
     for repeat in range(repeats):
         out = work / f"run{repeat}"
@@ -186,7 +169,7 @@ def local_runs(lake: Path, reports: Path | None, work: Path, repeats: int, size:
 
         def plain_hash():
             for path in sources:
-                sha256(path)
+                _sha256(path)
 
         from quantlib.data.backup import backup, restore, verify
 
@@ -238,12 +221,12 @@ def s3_runs(lake: Path, reports: Path | None, work: Path, repeats: int, size: in
 
             def upload():
                 for part, root in parts.items():
-                    for path in data_files(root):
+                    for path in _workspace_files(root):
                         (plain / part / path.relative_to(root).as_posix()).upload(path)
 
             def download():
                 for path in plain.files():
-                    sha256(path)
+                    _sha256(path)
 
             rows[names[0]].append(_timed(upload))
             rows[names[1]].append(_timed(download))
@@ -289,8 +272,8 @@ def main(argv: list[str] | None = None) -> None:
             reports = work / "reports"
             shutil.rmtree(reports, ignore_errors=True)
             build_reports(reports, args.seed)
-        lake_files = data_files(lake)
-        report_files = data_files(reports) if reports is not None else []
+        lake_files = _workspace_files(lake)
+        report_files = _workspace_files(reports) if reports is not None else []
         lake_bytes = sum(p.stat().st_size for p in lake_files)
         report_bytes = sum(p.stat().st_size for p in report_files)
         gold = (lake / "gold.duckdb").stat().st_size
