@@ -2,7 +2,9 @@
 on SQLite and on a real PostgreSQL server."""
 
 import itertools
+import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -105,15 +107,10 @@ class LocalPostgres:
         self.data = self.folder / "data"
 
     def _run(self, *command):
-        import os
-        import subprocess
-
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         subprocess.run([*prefix, *map(str, command)], check=True, capture_output=True, timeout=120)
 
     def start(self):
-        import os
-
         if os.geteuid() == 0:
             shutil.chown(self.folder, user="postgres", group="postgres")
         self._run(self.bin / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
