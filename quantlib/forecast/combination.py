@@ -307,8 +307,8 @@ class CombinationForecaster(Forecaster):
         cv_z = np.array(windows) if windows else None
         return {"fitted": fitted, "cv_z": cv_z}
 
-    def _window_scores(self, y, c, h, m, X, series_id, fitted, members):
-        """Scores ``z`` of the combination cut at ``c``, forecasting the ``h`` values after it."""
+    def _window_forecast(self, y, c, h, m, X, series_id, fitted, members):
+        """The combination refitted on ``y[:c]``: its ``h``-step forecast and 80 % bounds, or None."""
         # the season is kept only where the shorter part holds two
         mc = m if c >= 2 * m else 1
         like = [st if mc == m else None for _, st in fitted]
@@ -318,7 +318,15 @@ class CombinationForecaster(Forecaster):
         except RuntimeError:
             return None
         lo, hi = iv[_REF_LEVEL]
-        sd = (np.asarray(hi) - np.asarray(lo)) / (2.0 * _Z_REF)
+        return mean, np.asarray(lo), np.asarray(hi)
+
+    def _window_scores(self, y, c, h, m, X, series_id, fitted, members):
+        """Scores ``z`` of the combination cut at ``c``, forecasting the ``h`` values after it."""
+        window = self._window_forecast(y, c, h, m, X, series_id, fitted, members)
+        if window is None:
+            return None
+        mean, lo, hi = window
+        sd = (hi - lo) / (2.0 * _Z_REF)
         err = y[c:c + h] - mean  # signed: "symmetric" intervals use its size, "signed" ones each tail
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sd > 0, err / sd, np.nan)
