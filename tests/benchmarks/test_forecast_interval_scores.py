@@ -4,6 +4,7 @@ import pandas as pd
 from benchmarks.forecast_competition import read_competition
 from benchmarks.forecast_interval_scores import coverage_by_scale, history_scale, summary
 from quantlib.forecast.combination import CombinationForecaster
+from quantlib.forecast.metrics import smape
 
 
 def _competition_file(tmp_path, n_series=30, length=28, horizon=4, offset=100.0):
@@ -22,7 +23,7 @@ def _competition_file(tmp_path, n_series=30, length=28, horizon=4, offset=100.0)
 def test_the_combination_scale_with_one_window_is_the_product_calibration(tmp_path):
     path = _competition_file(tmp_path)
     out = pd.DataFrame(coverage_by_scale(str(path), windows=2, n_jobs=1))
-    assert set(out.scale) == {"comb", "naive_mae", "seasonal_mae", "relative", "log"}
+    assert set(out.scale) == {"comb", "naive_mae", "seasonal_mae", "relative", "log", "comb_debiased"}
     assert sorted(set(out.windows)) == [1, 2]
     # the product's own fit and conformal intervals on the same file
     train, _ = read_competition(path)
@@ -33,9 +34,16 @@ def test_the_combination_scale_with_one_window_is_the_product_calibration(tmp_pa
     product = ((merged.y >= merged.yhat_lo_80) & (merged.y <= merged.yhat_hi_80)).mean()
     ours = out.loc[(out.scale == "comb") & (out.windows == 1), "coverage_80"].item()
     assert ours == round(float(product), 3)
+    # every variant but the debiased one keeps the product's point forecast
+    product_smape = np.mean([smape(g.y, g.yhat) for _, g in merged.groupby("series_id")])
+    kept = out.loc[out.scale != "comb_debiased", "smape"]
+    assert (kept == round(float(product_smape), 3)).all()
+    # the walks drift upwards, so the debiased point forecast moves and its error changes
+    assert (out.loc[out.scale == "comb_debiased", "smape"] != kept.iloc[0]).all()
     assert out.coverage_80.between(0, 1).all() and (out.above <= 1 - out.coverage_80 + 1e-9).all()
     table = summary(out)
-    assert {"mean_distance", "outside"} <= set(table.columns) and len(table) == 10
+    assert {"mean_distance", "outside"} <= set(table.columns) and len(table) == 12
+    assert table["mean_smape"].notna().all()
 
 
 def test_log_scale_leaves_non_positive_series_without_an_interval_and_does_not_fail(tmp_path):
