@@ -20,8 +20,8 @@ from quantlib.forecast.models import Comb
 from quantlib.forecast.statsforecast_models import SCUM, SFAutoARIMA, SFAutoCES, SFAutoETS, SFDOTheta
 
 SEASON_LENGTH = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52, "daily": 7}
-METHODS = ("auto", "auto_signed", "auto_select", "auto_single", "theta", "comb", "snaive", "naive", "drift", "ets",
-           "ensemble", "scum", "scum3", "scum_ets", "scum_ces", "scum_arima", "scum_dotheta")
+METHODS = ("auto", "auto_signed", "auto_debiased", "auto_select", "auto_single", "theta", "comb", "snaive", "naive",
+           "drift", "ets", "ensemble", "scum", "scum3", "scum_ets", "scum_ces", "scum_arima", "scum_dotheta")
 # SCUM's members on their own, through quantlib's wrappers (statsforecast's models per series)
 SCUM_MEMBERS = {"scum_ets": SFAutoETS, "scum_ces": SFAutoCES, "scum_arima": SFAutoARIMA, "scum_dotheta": SFDOTheta}
 
@@ -45,6 +45,8 @@ def make_model(method: str, h: int, n_jobs: int):
         return CombinationForecaster(h=h, n_jobs=n_jobs)
     if method == "auto_signed":  # the same, each side of the interval calibrated on its own tail
         return CombinationForecaster(h=h, n_jobs=n_jobs, intervals="signed")
+    if method == "auto_debiased":  # the point moved by the median calibration error of 3 windows h apart
+        return CombinationForecaster(h=h, n_jobs=n_jobs, debias=True, calibration_windows=3, calibration_step=h)
     if method == "auto_select":
         # the previous "auto": cheap numpy candidates, the mean of the two best by 3-window CV
         return AutoForecaster(

@@ -140,6 +140,13 @@ class CombinationForecaster(Forecaster):
         ``"signed"`` calibrates each side on its own tail of the signed scores (the upper
         half-width by the ``50 + L/2`` % quantile of ``z``, the lower by that of ``-z``,
         neither below zero), so a combination that runs low gets a wider upper side.
+    debias : bool
+        Whether the point forecast is moved by the combination's typical calibration error:
+        per step, the median of the signed scores ``z`` (``bias_``) times the series' own
+        80 % half-width in normal units; the intervals are then centred there and calibrated
+        on ``z - bias_``, each bound ``centre -+ q_L(k) * sd`` with that unit ``sd``. Rows
+        whose combined interval is degenerate keep the plain forecast and interval. With
+        one window the median follows the last window's luck; use several.
     n_jobs, backend, dask_address, fill
         See :class:`~quantlib.forecast.base.Forecaster`.
 
@@ -153,6 +160,8 @@ class CombinationForecaster(Forecaster):
         (NaN where a member interval was degenerate); ``None`` without calibration.
     n_calibrated_ : int
         Series that had a calibration window.
+    bias_ : numpy.ndarray or None
+        Per calibration step, the median signed score (``debias``), else ``None``.
 
     Notes
     -----
@@ -176,6 +185,7 @@ class CombinationForecaster(Forecaster):
         calibration_windows: int = 1,
         calibration_step: int | None = None,
         intervals: str = "symmetric",
+        debias: bool = False,
         n_jobs=1,
         backend="loky",
         dask_address=None,
@@ -191,6 +201,7 @@ class CombinationForecaster(Forecaster):
         self.calibration_windows = calibration_windows
         self.calibration_step = calibration_step
         self.intervals = intervals
+        self.debias = debias
         super().__init__(n_jobs=n_jobs, backend=backend, dask_address=dask_address, fill=fill)
 
     def _member_sets(self) -> dict:
@@ -250,6 +261,9 @@ class CombinationForecaster(Forecaster):
             self.calibration_scores_ = z
         else:
             self.calibration_scores_ = None
+        self.bias_ = None
+        if self.debias and self.calibration_scores_ is not None and np.isfinite(self.calibration_scores_).any():
+            self.bias_ = self._step_statistic(self.calibration_scores_, self.calibration_scores_.shape[1], np.median)
         return self
 
     def _fit_members(self, y, m, X, series_id, like=None, members=None):
@@ -355,10 +369,9 @@ class CombinationForecaster(Forecaster):
         numpy.ndarray
             ``h`` multipliers (ones without calibration scores).
         """
-        z = self.calibration_scores_
-        if z is None:
+        if self.calibration_scores_ is None:
             return np.ones(h)
-        return self._scale(np.abs(z), h, level, stats.norm.ppf(0.5 + level / 200.0))
+        return self._scale(np.abs(self._residual_scores()), h, level, stats.norm.ppf(0.5 + level / 200.0))
 
     def interval_scales(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray]:
         """The multipliers of the lower and of the upper half-widths at steps 1..h.
@@ -367,10 +380,10 @@ class CombinationForecaster(Forecaster):
         upper one is the conformal ``50 + level/2`` % quantile of the signed scores, the lower
         one that of their negatives, each over the one-sided normal quantile and at least 0.
         """
-        z = self.calibration_scores_
-        if z is None or self.intervals == "symmetric":
+        if self.calibration_scores_ is None or self.intervals == "symmetric":
             scale = self.interval_scale(h, level)
             return scale, scale
+        z = self._residual_scores()
         one_sided = 50.0 + level / 2.0
         z_side = stats.norm.ppf(one_sided / 100.0)
         lower = self._scale(-z, h, one_sided, z_side)
@@ -378,20 +391,30 @@ class CombinationForecaster(Forecaster):
         return np.maximum(lower, 0.0), np.maximum(upper, 0.0)
 
     def _scale(self, z: np.ndarray, h: int, level: float, z_level: float) -> np.ndarray:
-        """Per step, the conformal ``level`` quantile of ``z``'s column over ``z_level`` (all steps pooled
-        where a step has fewer than ``min_calibration`` scores; steps beyond the window repeat the last)."""
-        pooled = z[np.isfinite(z)]
-        if len(pooled) == 0:
+        """Per step, the conformal ``level`` quantile of ``z``'s column over ``z_level`` (ones without scores)."""
+        if not np.isfinite(z).any():
             return np.ones(h)
-        base = _conformal_quantile(pooled, level) / z_level
-        scale = np.full(h, base)
+        return self._step_statistic(z, h, lambda col: _conformal_quantile(col, level)) / z_level
+
+    def _step_statistic(self, z: np.ndarray, h: int, statistic) -> np.ndarray:
+        """Per step 1..h, ``statistic`` of ``z``'s column (all steps pooled where a step has fewer than
+        ``min_calibration`` scores; steps beyond the window repeat the last)."""
+        base = statistic(z[np.isfinite(z)])
+        out = np.full(h, base, dtype=float)
         last = base
         for k in range(h):
             if k < z.shape[1]:
                 col = z[:, k][np.isfinite(z[:, k])]
-                last = _conformal_quantile(col, level) / z_level if len(col) >= self.min_calibration else base
-            scale[k] = last
-        return scale
+                last = statistic(col) if len(col) >= self.min_calibration else base
+            out[k] = last
+        return out
+
+    def _residual_scores(self) -> np.ndarray:
+        """The calibration scores less the per-step bias (``debias``), else as they are."""
+        z = self.calibration_scores_
+        if getattr(self, "bias_", None) is None:
+            return z
+        return z - self.bias_[np.newaxis, : z.shape[1]]
 
     def predict(self, h, level=(80, 95), X_future=None):
         """Forecast ``h`` steps; intervals rescaled by the conformal calibration.
@@ -410,15 +433,33 @@ class CombinationForecaster(Forecaster):
         pandas.DataFrame
             ``series_id, ds, yhat, model`` and ``yhat_lo_<l>, yhat_hi_<l>`` per level.
         """
-        out = super().predict(h, level=level, X_future=X_future)
-        if not self.calibrate or self.calibration_scores_ is None or not level:
+        debiased = self.calibrate and getattr(self, "bias_", None) is not None
+        levels = tuple(level) + ((_REF_LEVEL,) if debiased and _REF_LEVEL not in level else ())
+        out = super().predict(h, level=levels, X_future=X_future)
+        if not self.calibrate or self.calibration_scores_ is None or not levels:
             return out
         step = out.groupby(ID, sort=False).cumcount().to_numpy()
         mean = out["yhat"].to_numpy(float)
+        if debiased:
+            # the scores' unit: the combination's own 80 % half-width in normal units, per row
+            ref_lo, ref_hi = (out[f"yhat_{side}_{_lv(_REF_LEVEL)}"].to_numpy(float) for side in ("lo", "hi"))
+            sd = (ref_hi - ref_lo) / (2.0 * _Z_REF)
+            usable = np.isfinite(sd) & (sd > 0)
+            shift = np.where(usable, self.bias_[np.minimum(step, len(self.bias_) - 1)] * np.where(usable, sd, 0), 0)
+            centre = mean + shift
         for lv in level:
             lower, upper = self.interval_scales(int(h), float(lv))
             lo_col, hi_col = f"yhat_lo_{_lv(lv)}", f"yhat_hi_{_lv(lv)}"
-            out[lo_col] = mean - lower[step] * (mean - out[lo_col].to_numpy(float))
-            out[hi_col] = mean + upper[step] * (out[hi_col].to_numpy(float) - mean)
+            lo = mean - lower[step] * (mean - out[lo_col].to_numpy(float))
+            hi = mean + upper[step] * (out[hi_col].to_numpy(float) - mean)
+            if debiased:
+                z_level = stats.norm.ppf(0.5 + float(lv) / 200.0)
+                lo = np.where(usable, centre - lower[step] * z_level * sd, lo)
+                hi = np.where(usable, centre + upper[step] * z_level * sd, hi)
+            out[lo_col], out[hi_col] = lo, hi
+        if debiased:
+            out["yhat"] = centre
+            if _REF_LEVEL not in level:
+                out = out.drop(columns=[f"yhat_lo_{_lv(_REF_LEVEL)}", f"yhat_hi_{_lv(_REF_LEVEL)}"])
         return out
 

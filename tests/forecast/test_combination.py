@@ -269,3 +269,45 @@ def test_signed_intervals_widen_the_side_the_forecast_misses_on():
     assert (truth > out.yhat_hi_80.to_numpy()).mean() > 3 * (truth < out.yhat_lo_80.to_numpy()).mean()
     with pytest.raises(ValueError, match="intervals must be"):
         CombinationForecaster(members=[Naive()], intervals="wide").fit(train)
+
+
+def test_debias_moves_the_forecast_by_the_median_calibration_error():
+    # Walks that drift upwards by 0.8 a step: the naive forecast runs low by 0.8 k at step k.
+    walks = _walks(300, 52, seed=9)
+    walks["y"] += 0.8 * walks["ds"]
+    train, truth = walks[walks.ds < 48], walks[walks.ds >= 48].y.to_numpy()
+    h = 4
+    plain = CombinationForecaster(members=[Naive()], h=h, calibration_windows=3, calibration_step=h).fit(train)
+    debiased = CombinationForecaster(members=[Naive()], h=h, calibration_windows=3, calibration_step=h,
+                                     debias=True).fit(train)
+    assert plain.bias_ is None
+    # the bias is the median signed score per step: positive, as the truth lands above the forecast
+    np.testing.assert_allclose(debiased.bias_, np.median(debiased.calibration_scores_, axis=0))
+    assert (debiased.bias_ > 0).all()
+    p, d = plain.predict(h, level=(80, 95)), debiased.predict(h, level=(80, 95))
+    assert list(d.columns) == list(p.columns)
+    # the centre moves by bias * sd, sd the naive interval's 80 % half-width in normal units
+    step = d.groupby("series_id").cumcount().to_numpy()
+    raw = CombinationForecaster(members=[Naive()], h=h, calibrate=False).fit(train).predict(h, level=(80,))
+    sd = (raw.yhat_hi_80 - raw.yhat_lo_80).to_numpy() / (2 * 1.2815515655446004)
+    np.testing.assert_allclose(d.yhat.to_numpy(), p.yhat.to_numpy() + debiased.bias_[step] * sd)
+    # error is smaller, still about 80 % covered, with the misses on both sides alike
+    assert np.abs(truth - d.yhat).mean() < 0.8 * np.abs(truth - p.yhat).mean()
+    above, below = (truth > d.yhat_hi_80).mean(), (truth < d.yhat_lo_80).mean()
+    assert 0.72 <= 1 - above - below <= 0.88 and abs(above - below) < 0.06
+    assert ((d.yhat_lo_95 <= d.yhat_lo_80) & (d.yhat_lo_80 <= d.yhat) & (d.yhat <= d.yhat_hi_80)
+            & (d.yhat_hi_80 <= d.yhat_hi_95)).all()
+    # the 80 % reference interval used inside is not returned when not asked for
+    assert "yhat_lo_80" not in debiased.predict(h, level=(95,)).columns
+
+
+def test_debias_leaves_degenerate_intervals_and_uncalibrated_fits_alone():
+    flat = pd.DataFrame({"series_id": np.repeat(["a", "b"], 20), "ds": np.tile(np.arange(20), 2), "y": 5.0})
+    out = CombinationForecaster(members=[Naive()], h=4, debias=True, calibration_windows=3,
+                                calibration_step=4).fit(flat).predict(4, level=(80,))
+    assert (out.yhat == 5.0).all() and (out.yhat_lo_80 == 5.0).all() and (out.yhat_hi_80 == 5.0).all()
+    walks = _walks(30, 30, seed=10)
+    off = CombinationForecaster(members=[Naive()], h=4, debias=True, calibrate=False).fit(walks)
+    assert off.bias_ is None
+    np.testing.assert_allclose(off.predict(4).yhat, CombinationForecaster(members=[Naive()], h=4, calibrate=False)
+                               .fit(walks).predict(4).yhat)
