@@ -68,6 +68,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import date, datetime, timezone
@@ -313,6 +314,30 @@ def migration_sql(step: str | Mapping[str, str], dialect: str) -> list[str]:
     return [s.strip() for s in sql.split(";") if s.strip()]
 
 
+def use_wal(con: sqlite3.Connection, timeout: float) -> None:
+    """Put the SQLite database behind ``con`` in WAL mode (the mode persists in the file).
+
+    Switching needs the file to itself, and SQLite answers a switch that meets another
+    connection with "database is locked" at once, without waiting out ``busy_timeout``: two
+    workers opening a new file together failed that way. So the mode is read first (nothing
+    to do once it is WAL) and the switch is retried for up to ``timeout`` seconds; a file still
+    in its old mode then works as before, writers queueing on the busy timeout.
+    """
+    if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
+
+
 def iso_utc(when: datetime) -> str:
     """``when`` as UTC ISO text with microseconds (naive = UTC), so text order is time order."""
     if when.tzinfo is None:
@@ -402,7 +427,7 @@ class OpsStore:
         con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         con.row_factory = sqlite3.Row
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        con.execute("PRAGMA journal_mode = WAL")
+        use_wal(con, self.timeout)
         con.execute("PRAGMA foreign_keys = ON")
         return con
 

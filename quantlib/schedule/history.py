@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from quantlib.data.opstore import OPS_DSN_ENV, migration_sql
+from quantlib.data.opstore import OPS_DSN_ENV, migration_sql, use_wal
 from quantlib.data.opstore_pg import PgDatabase, advisory_key, password_in
 from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.secrets import SECRET_ENV_NAMES  # one list for kernels, logs and history
@@ -415,7 +415,7 @@ class RunHistory:
         con = sqlite3.connect(self.path, timeout=30)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA busy_timeout = 30000")
-        con.execute("PRAGMA journal_mode = WAL")
+        use_wal(con, 30)
         return con
 
     @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import datetime, timezone
 
 import pytest
@@ -180,3 +181,48 @@ def test_an_unreachable_history_server_is_a_clear_error_without_the_password():
     message = str(caught.value)
     assert "cannot connect to the PostgreSQL run history postgresql://quant@127.0.0.1:9/opsdb" in message
     assert "s3cret-pw" not in message and isinstance(caught.value, QuantError)
+
+
+def _open_together(path, barrier, answers, opener):
+    try:
+        barrier.wait()
+        opener(path)
+        answers.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        answers.put(f"{type(exc).__name__}: {exc}")
+
+
+def _open_history(path):
+    h = RunHistory(path)
+    row = h.start(run_id="r", job="j", company="c", parameters_hash="h",
+                  scheduled_for=datetime(2026, 12, 7, tzinfo=timezone.utc))
+    h.finish(row, RunStatus.SUCCESS)
+
+
+def _open_ops_store(path):
+    from quantlib.data.opstore import OpsStore
+
+    OpsStore(path)
+
+
+@pytest.mark.parametrize("opener", [_open_history, _open_ops_store], ids=["run history", "ops store"])
+def test_workers_opening_a_new_file_together_all_get_in(tmp_path, opener):
+    # Two scheduler workers opening a new history at once: switching the file to WAL met the
+    # other connection and SQLite refused at once ("database is locked"), without waiting out
+    # the busy timeout; a fresh-clone `make test` lost a run that way (about 1 open in 13 here).
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    failures = []
+    for attempt in range(15):
+        path = tmp_path / f"new{attempt}.sqlite"
+        barrier, answers = context.Barrier(3), context.Queue()
+        workers = [context.Process(target=_open_together, args=(path, barrier, answers, opener)) for _ in range(3)]
+        for w in workers:
+            w.start()
+        failures += [a for a in (answers.get(timeout=60) for _ in workers) if a != "ok"]
+        for w in workers:
+            w.join(timeout=60)
+        with closing(sqlite3.connect(path)) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert failures == []
