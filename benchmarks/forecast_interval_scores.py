@@ -84,16 +84,10 @@ def window_scores(actual, mean, lo, hi, history, m, kind) -> np.ndarray:
 
 
 def step_quantiles(z: np.ndarray, h: int, min_calibration: int = 20, statistic=None) -> np.ndarray:
-    """Per step, ``statistic`` (default the conformal 80 % quantile) of ``z``'s column; all steps pooled
-    where a step has fewer than ``min_calibration`` scores."""
+    """Per step, ``statistic`` (default the conformal 80 % quantile) of ``z``'s column, all steps pooled
+    where a step has fewer than ``min_calibration`` scores: the product's own per-step rule."""
     statistic = statistic or (lambda col: _conformal_quantile(col, 80.0))
-    base = statistic(z[np.isfinite(z)])
-    out = np.full(h, base)
-    for k in range(min(h, z.shape[1])):
-        col = z[:, k][np.isfinite(z[:, k])]
-        if len(col) >= min_calibration:
-            out[k] = statistic(col)
-    return out
+    return CombinationForecaster(min_calibration=min_calibration)._step_statistic(z, h, statistic)
 
 
 def interval(kind, q, pred, histories, m, bias=None):
