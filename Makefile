@@ -72,10 +72,14 @@ system-deps:
 	  else echo "missing:$$missing; run: sudo apt-get install chromium poppler-utils postgresql" >&2; exit 1; fi; \
 	fi
 
+# Test files run side by side, one worker per core (TEST_WORKERS=0 runs them in this process);
+# a file stays in one worker, so its module fixtures are built once.
+TEST_WORKERS ?= auto
+
 test: install system-deps airflow-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -c pyproject.toml -r quantlib -q
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Known vulnerabilities in the installed dependencies (PyPI advisory data: needs the network,
 # so not part of `make test`). The project itself is editable and not on PyPI: skipped.
