@@ -45,7 +45,7 @@ import typer
 
 from quantlib.cli.app import app, company_option, lake_option
 from quantlib.errors import QuantError
-from quantlib.publish.secrets import scrubbed_environment
+from quantlib.publish.secrets import KERNEL_TRANSPORT_CONFIG, scrubbed_environment
 
 __all__ = ["AppsError", "VoilaServer", "apps_dir", "is_loopback", "resolve_token", "start_voila"]
 
@@ -307,7 +307,7 @@ def start_voila(port: int = DEFAULT_PORT, ip: str = DEFAULT_IP, token: str | Non
     # Members sign in with their own tokens (quantlib.apps.identity); the provider hands the
     # member to the app's kernel in a header Voila passes on with the request.
     config = {"Voila": {"identity_provider_class": "quantlib.apps.identity.QuantIdentityProvider"},
-              "VoilaConfiguration": {"http_header_envs": [MEMBER_HEADER]}}
+              "VoilaConfiguration": {"http_header_envs": [MEMBER_HEADER]}, **KERNEL_TRANSPORT_CONFIG}
     if token:
         config["Voila"]["token"] = token
     (tmp / "voila.json").write_text(json.dumps(config))

@@ -200,12 +200,15 @@ def lab_command(
 ) -> None:
     """Register the project's kernel ('Quant (project)') and start JupyterLab in notebooks/."""
     from quantlib.config import project_root
+    from quantlib.publish.secrets import KERNEL_TRANSPORT_CONFIG
 
     spec = register_kernel()
     typer.echo(f"kernel '{KERNEL_NAME}' ({KERNEL_DISPLAY_NAME}) -> {spec}")
     root = project_root() / "notebooks"
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", f"--ip={ip}",
-           f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}"]
+           f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
+           *[f"--{section}.{name}={value}" for section, options in KERNEL_TRANSPORT_CONFIG.items()
+             for name, value in options.items()]]
     if port is not None:
         cmd.append(f"--port={port}")
     if no_browser:

@@ -19,7 +19,7 @@ import nbformat
 
 from quantlib.config import project_root
 from quantlib.errors import QuantError
-from quantlib.publish.secrets import without_secrets
+from quantlib.publish.secrets import KERNEL_TRANSPORT_CONFIG, without_secrets
 
 __all__ = ["ExecutionResult", "NotebookExecutionError", "NotebookTimeoutError", "execute_notebook"]
 
@@ -207,11 +207,13 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
     Notes
     -----
     The kernel starts without the secret environment variables
-    (:func:`quantlib.publish.secrets.is_secret_name`).
+    (:func:`quantlib.publish.secrets.is_secret_name`) and talks to papermill over encrypted
+    sockets where it supports them (:data:`quantlib.publish.secrets.KERNEL_TRANSPORT_CONFIG`).
     """
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     notebook, output = Path(notebook), Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +233,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict | None = Non
                 str(notebook), str(output), parameters=params, kernel_name=kernel_name, language="python",
                 progress_bar=False, log_output=False, request_save_on_cell_execute=True,
                 start_timeout=start_timeout, execution_timeout=execution_timeout,
-                cwd=str(cwd) if cwd is not None else None, **extra,
+                cwd=str(cwd) if cwd is not None else None, config=Config(KERNEL_TRANSPORT_CONFIG), **extra,
             )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, notebook, output) from None

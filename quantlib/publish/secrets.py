@@ -3,7 +3,8 @@
 A kernel runs notebook code and its output ends up in executed notebooks and reports; the
 senders (:mod:`quantlib.notify`) run in the calling process. So every kernel Quant starts
 (``quant run``, the scheduler, ``quant apps``) gets an environment without secrets, decided
-by one rule, :func:`is_secret_name`.
+by one rule, :func:`is_secret_name`. And what a kernel computes travels to Quant over sockets
+that other local users cannot read (:data:`KERNEL_TRANSPORT_CONFIG`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator, Mapping
 
 __all__ = [
+    "KERNEL_TRANSPORT_CONFIG",
     "SECRET_ENV_NAMES",
     "environment_with_secrets",
     "is_secret_name",
@@ -25,6 +27,13 @@ __all__ = [
 
 #: Variables whose values are secrets wherever they appear (redacted from logs and history too).
 SECRET_ENV_NAMES = ("QUANT_SMTP_PASSWORD", "SMTP_PASSWORD", "QUANT_APPS_TOKEN", "TWILIO_AUTH_TOKEN")
+
+#: Traitlets configuration for every kernel manager Quant starts (papermill's, Voila's, JupyterLab's):
+#: CurveZMQ-encrypted kernel sockets (jupyter_client's ``transport_encryption``) wherever the kernel
+#: declares support, as this environment's ipykernel does. Without it a kernel listens on 127.0.0.1
+#: in plain text and any local user can subscribe to its output socket and read every result
+#: (ipykernel warns about exactly that at each start).
+KERNEL_TRANSPORT_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 
 # Whole families a kernel never needs: mail settings (host and user included: they say where
 # the password works), every Slack variable (webhook URLs are bearer secrets), every Twilio one

@@ -3,10 +3,14 @@
 The expected figures come from :class:`QuotePricer` fitted here (while Voila heats its kernel):
 the page must show its recommended price after loading and after a change of urgency, and
 the win curve's probability at a price typed into the slider. Voila serves a folder holding
-only this app, so other apps' preheated kernels do not compete with it for the CPU.
+only this app, so other apps' preheated kernels do not compete with it for the CPU. The page
+works with the kernel's sockets encrypted (its connection file carries CurveZMQ keys).
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 import pytest
 
@@ -22,7 +26,9 @@ def test_quote_pricer_in_browser(demo_lake, tmp_path):
     from quantlib.apps.quote_pricer import QuotePricerApp
     from quantlib.pricing.quote import QuotePricer
 
-    with serve_app(APP, demo_lake, tmp_path) as server:
+    temp = tmp_path / "temp"  # Voila writes its kernels' connection files in a folder below TMPDIR
+    temp.mkdir()
+    with serve_app(APP, demo_lake, tmp_path, env={**os.environ, "TMPDIR": str(temp)}) as server:
         # The engine, independently of the app's kernel.
         pricer = QuotePricer().fit(demo_lake.gold)
         app = QuotePricerApp(pricer)
@@ -58,4 +64,6 @@ def test_quote_pricer_in_browser(demo_lake, tmp_path):
             body = page.inner_text("body")
             assert "Traceback" not in body and "Could not price" not in body
             page.screenshot(path=str(tmp_path / "quote_pricer.png"), full_page=True)
+            kernels = [json.loads(f.read_text()) for f in temp.glob("voila_*/kernel-*.json")]
+            assert kernels and all(k["transport"] == "tcp" and k.get("curve_publickey") for k in kernels), kernels
     assert server.process.poll() is not None

@@ -101,3 +101,63 @@ def test_dead_kernel_names_the_cell(tmp_path):
         execute_notebook(nb, tmp_path / "o.ipynb")
     assert err.value.cell_index == 1 and err.value.ename == "DeadKernelError"
     assert str(err.value).startswith("crash.ipynb: cell 2 (import os) raised DeadKernelError")
+
+
+def test_kernel_output_cannot_be_read_by_another_local_user(tmp_path):
+    """The kernel's output socket listens on 127.0.0.1, where any local user can connect: without
+    the kernel's public key a subscriber reads nothing, with it the same subscriber reads every
+    message (so the probe does see traffic when it may)."""
+    import threading
+    import time
+
+    import zmq
+
+    probe = tmp_path / "probe.json"
+    nb = make_notebook(
+        tmp_path / "chatty.ipynb",
+        "import json\nfrom ipykernel import get_connection_info\ninfo = get_connection_info(unpack=True)\n"
+        f"open({str(probe)!r}, 'w').write(json.dumps({{k: info.get(k) for k in "
+        "('transport', 'ip', 'iopub_port', 'curve_publickey')}))",
+        "import time\nfor i in range(60):\n    print('figure', i, flush=True)\n    time.sleep(0.1)",
+    )
+    failures = []
+    run = threading.Thread(target=lambda: _record_failure(failures, execute_notebook, nb, tmp_path / "o.ipynb"))
+    run.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not probe.exists() or not probe.read_text():
+            assert time.monotonic() < deadline and run.is_alive(), failures
+            time.sleep(0.02)
+        info = json.loads(probe.read_text())
+        assert info["transport"] == "tcp" and info["curve_publickey"]
+        url = f"tcp://{info['ip']}:{info['iopub_port']}"
+        context = zmq.Context()
+        try:
+            plain, keyed = context.socket(zmq.SUB), context.socket(zmq.SUB)
+            keyed.curve_publickey, keyed.curve_secretkey = zmq.curve_keypair()
+            keyed.curve_serverkey = info["curve_publickey"].encode()
+            received = {plain: 0, keyed: 0}
+            poller = zmq.Poller()
+            for sock in received:
+                sock.linger = 0
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+                sock.connect(url)
+                poller.register(sock, zmq.POLLIN)
+            until = time.monotonic() + 3
+            while time.monotonic() < until:
+                for sock, _ in poller.poll(100):
+                    sock.recv_multipart()
+                    received[sock] += 1
+        finally:
+            context.destroy(linger=0)
+    finally:
+        run.join(120)
+    assert not failures
+    assert received[keyed] > 0 and received[plain] == 0, received
+
+
+def _record_failure(failures, function, *args):
+    try:
+        function(*args)
+    except Exception as exc:  # the test thread reports it
+        failures.append(exc)
