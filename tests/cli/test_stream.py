@@ -23,6 +23,7 @@ def state_file(tmp_path, monkeypatch):
     broker.stop_detached(path)
 
 
+@pytest.mark.slow  # a broker, a replay and the live processors: 17-40 s
 def test_up_replay_topics_down(state_file, mixed_company, tmp_path):
     from quantlib.data.generate import write_company
 

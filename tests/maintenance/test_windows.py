@@ -171,6 +171,7 @@ def test_the_visit_travels_from_the_units_last_job_site(demo_lake, week):
     assert (visit.lat, visit.lon) == pytest.approx((lat, lon))
 
 
+@pytest.mark.slow  # routing every open order of the demo lake: 26 s
 def test_the_plan_command_records_a_slot_on_each_open_order(demo_lake, tmp_path):
     from typer.testing import CliRunner
 

@@ -86,7 +86,9 @@ def monthly_review(demo_lake, tmp_path_factory):
     return folder, executed, outputs
 
 
-@pytest.mark.parametrize("stem", sorted(NOTEBOOKS))
+# The monthly review is the longest report (25-55 s with its PDF).
+@pytest.mark.parametrize("stem", [pytest.param(s, marks=pytest.mark.slow) if s == "monthly_business_review" else s
+                                  for s in sorted(NOTEBOOKS)])
 def test_notebook_runs_and_renders(stem, demo_lake, tmp_path, request):
     if stem == "monthly_business_review":
         run_dir, executed, outputs = request.getfixturevalue("monthly_review")

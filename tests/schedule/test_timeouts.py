@@ -9,6 +9,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
+import pytest
+
 from quantlib.errors import QuantError, RunStatus
 from quantlib.schedule.history import pid_alive
 from quantlib.schedule.runner import RunTimeoutError, run_job
@@ -42,6 +44,7 @@ def test_whole_run_timeout_while_executing(project):
     assert list(project.tmp.iterdir()) == []
 
 
+@pytest.mark.slow  # a real kernel run, then a render that must be killed: 25 s
 def test_render_step_is_killed_on_timeout(project, tmp_path, monkeypatch):
     # A quarto that hangs: preferred by the PDF step when on PATH; its pid shows it was killed.
     bin_dir, pid_file = tmp_path / "bin", tmp_path / "quarto.pid"
