@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from benchmarks.forecast_competition import SEASON_LENGTH, read_competition
-from quantlib.forecast.combination import CombinationForecaster, _conformal_quantile
+from quantlib.forecast.combination import CombinationForecaster, _conformal_quantile, step_statistic
 from quantlib.forecast.metrics import smape
 
 Z_80 = float(stats.norm.ppf(0.9))
@@ -87,7 +87,7 @@ def step_quantiles(z: np.ndarray, h: int, min_calibration: int = 20, statistic=N
     """Per step, ``statistic`` (default the conformal 80 % quantile) of ``z``'s column, all steps pooled
     where a step has fewer than ``min_calibration`` scores: the product's own per-step rule."""
     statistic = statistic or (lambda col: _conformal_quantile(col, 80.0))
-    return CombinationForecaster(min_calibration=min_calibration)._step_statistic(z, h, statistic)
+    return step_statistic(z, h, statistic, min_calibration)
 
 
 def interval(kind, q, pred, histories, m, bias=None):

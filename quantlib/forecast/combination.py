@@ -24,7 +24,7 @@ from scipy import stats
 from quantlib.forecast.base import ID, Forecaster, _lv
 from quantlib.forecast.models import Comb, Drift, SeasonalNaive, Theta, naive_fallback
 
-__all__ = ["CombinationForecaster", "default_members", "default_member_sets"]
+__all__ = ["CombinationForecaster", "default_members", "default_member_sets", "step_statistic"]
 
 _REF_LEVEL = 80.0
 _Z_REF = float(stats.norm.ppf(0.5 + _REF_LEVEL / 200.0))
@@ -66,6 +66,23 @@ def _aggregate(stack: np.ndarray, how: str, trim: float) -> np.ndarray:
     if how == "mean":
         return np.mean(stack, axis=0)
     return stats.trim_mean(stack, trim, axis=0)
+
+
+def step_statistic(z: np.ndarray, h: int, statistic, min_calibration: int) -> np.ndarray:
+    """Per step 1..h, ``statistic`` of the calibration scores ``z``'s column (windows x steps).
+
+    All steps pooled where a step has fewer than ``min_calibration`` finite scores; steps beyond
+    the window repeat the last. The one per-step rule of the intervals and of ``debias``.
+    """
+    base = statistic(z[np.isfinite(z)])
+    out = np.full(h, base, dtype=float)
+    last = base
+    for k in range(h):
+        if k < z.shape[1]:
+            col = z[:, k][np.isfinite(z[:, k])]
+            last = statistic(col) if len(col) >= min_calibration else base
+        out[k] = last
+    return out
 
 
 def _conformal_quantile(z: np.ndarray, level: float) -> float:
@@ -263,7 +280,8 @@ class CombinationForecaster(Forecaster):
             self.calibration_scores_ = None
         self.bias_ = None
         if self.debias and self.calibration_scores_ is not None and np.isfinite(self.calibration_scores_).any():
-            self.bias_ = self._step_statistic(self.calibration_scores_, self.calibration_scores_.shape[1], np.median)
+            z = self.calibration_scores_
+            self.bias_ = step_statistic(z, z.shape[1], np.median, self.min_calibration)
         return self
 
     def _fit_members(self, y, m, X, series_id, like=None, members=None):
@@ -394,20 +412,7 @@ class CombinationForecaster(Forecaster):
         """Per step, the conformal ``level`` quantile of ``z``'s column over ``z_level`` (ones without scores)."""
         if not np.isfinite(z).any():
             return np.ones(h)
-        return self._step_statistic(z, h, lambda col: _conformal_quantile(col, level)) / z_level
-
-    def _step_statistic(self, z: np.ndarray, h: int, statistic) -> np.ndarray:
-        """Per step 1..h, ``statistic`` of ``z``'s column (all steps pooled where a step has fewer than
-        ``min_calibration`` scores; steps beyond the window repeat the last)."""
-        base = statistic(z[np.isfinite(z)])
-        out = np.full(h, base, dtype=float)
-        last = base
-        for k in range(h):
-            if k < z.shape[1]:
-                col = z[:, k][np.isfinite(z[:, k])]
-                last = statistic(col) if len(col) >= self.min_calibration else base
-            out[k] = last
-        return out
+        return step_statistic(z, h, lambda col: _conformal_quantile(col, level), self.min_calibration) / z_level
 
     def _residual_scores(self) -> np.ndarray:
         """The calibration scores less the per-step bias (``debias``), else as they are."""
