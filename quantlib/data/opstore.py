@@ -80,7 +80,7 @@ from quantlib.errors import QuantError
 
 __all__ = ["MIGRATIONS", "OPS_DB_ENV", "OPS_DSN_ENV", "PREDICTION_COLUMNS", "OpsStore", "OpsStoreError",
            "PostgresOpsStore", "default_ops_path", "iso_utc", "latest_prediction_run", "migration_sql",
-           "open_ops_store"]
+           "open_ops_store", "open_sqlite", "use_wal"]
 
 OPS_DB_ENV = "QUANT_OPS_DB"
 OPS_DSN_ENV = "QUANT_OPS_DSN"
@@ -338,6 +338,17 @@ def use_wal(con: sqlite3.Connection, timeout: float) -> None:
         time.sleep(0.02)
 
 
+def open_sqlite(path, timeout: float, **connect_options) -> sqlite3.Connection:
+    """A new connection to the SQLite file at ``path`` as the operational store and the run history
+    open theirs: rows as :class:`sqlite3.Row`, writers waiting up to ``timeout`` seconds for one
+    another, WAL mode (:func:`use_wal`). ``connect_options`` go to :func:`sqlite3.connect`."""
+    con = sqlite3.connect(path, timeout=timeout, **connect_options)
+    con.row_factory = sqlite3.Row
+    con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    use_wal(con, timeout)
+    return con
+
+
 def iso_utc(when: datetime) -> str:
     """``when`` as UTC ISO text with microseconds (naive = UTC), so text order is time order."""
     if when.tzinfo is None:
@@ -424,10 +435,7 @@ class OpsStore:
 
     def connect(self) -> sqlite3.Connection:
         """A fresh connection (rows as :class:`sqlite3.Row`); the caller closes it."""
-        con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        use_wal(con, self.timeout)
+        con = open_sqlite(self.path, self.timeout, isolation_level=None)
         con.execute("PRAGMA foreign_keys = ON")
         return con
 

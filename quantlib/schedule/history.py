@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from quantlib.data.opstore import OPS_DSN_ENV, migration_sql, use_wal
+from quantlib.data.opstore import OPS_DSN_ENV, migration_sql, open_sqlite
 from quantlib.data.opstore_pg import PgDatabase, advisory_key, password_in
 from quantlib.errors import QuantError, RunStatus
 from quantlib.publish.secrets import SECRET_ENV_NAMES  # one list for kernels, logs and history
@@ -412,11 +412,7 @@ class RunHistory:
 
     def _connect(self) -> sqlite3.Connection:
         # A fresh connection per call: cheap, and safe across threads and forked workers.
-        con = sqlite3.connect(self.path, timeout=30)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA busy_timeout = 30000")
-        use_wal(con, 30)
-        return con
+        return open_sqlite(self.path, 30)
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
